@@ -1,0 +1,27 @@
+"""cypool: fast, exact CPU pooling for NumPy arrays.
+
+Typed Cython kernels parallelised with OpenMP, PyTorch 2.x semantics, both data formats.
+"""
+from ._threads import get_num_threads, openmp_enabled, set_num_threads, threads
+from ._config import show_config
+from .pooling import (
+    adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive_avg_pool2d,
+    adaptive_avg_pool2d_backward, adaptive_avg_pool3d, adaptive_avg_pool3d_backward,
+    adaptive_max_pool1d, adaptive_max_pool1d_backward, adaptive_max_pool2d,
+    adaptive_max_pool2d_backward, adaptive_max_pool3d, adaptive_max_pool3d_backward,
+    avg_pool1d, avg_pool1d_backward, avg_pool2d, avg_pool2d_backward, avg_pool3d,
+    avg_pool3d_backward, global_avg_pool1d, global_avg_pool1d_backward, global_avg_pool2d,
+    global_avg_pool2d_backward, global_avg_pool3d, global_avg_pool3d_backward, global_max_pool1d,
+    global_max_pool1d_backward, global_max_pool2d, global_max_pool2d_backward, global_max_pool3d,
+    global_max_pool3d_backward, max_pool1d, max_pool1d_backward, max_pool2d, max_pool2d_backward,
+    max_pool3d, max_pool3d_backward, max_unpool1d, max_unpool1d_backward, max_unpool2d,
+    max_unpool2d_backward, max_unpool3d, max_unpool3d_backward,
+)
+from .layers import (
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool1d, GlobalAvgPool2d,
+    GlobalAvgPool3d, GlobalMaxPool1d, GlobalMaxPool2d, GlobalMaxPool3d, MaxPool1d, MaxPool2d,
+    MaxPool3d,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,174 @@
+"""Window geometry: argument checking and output sizes, in pure Python.
+
+Every argument error of cypool is raised here (or in _layout.py for arrays), naming the parameter
+and its value. The kernels receive a `Window` (a dict matching pyx/_window.pxd) that they trust.
+Rules follow PyTorch 2.x (aten/src/ATen/native/Pool.h); "same"/"valid" follow Keras/TensorFlow.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+AXES = ("d", "h", "w")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def int_tuple(value, rank: int, name: str, minimum: int = 1) -> tuple[int, ...]:
+    """An int or a sequence of `rank` ints, each >= minimum, as a tuple of Python ints."""
+    if _is_int(value):
+        values = (int(value),) * rank
+    elif isinstance(value, (tuple, list)):
+        if len(value) == 1:
+            value = tuple(value) * rank
+        if len(value) != rank or not all(_is_int(v) for v in value):
+            raise TypeError(
+                f"{name} must be an int or a tuple of {rank} ints, got {value!r}")
+        values = tuple(int(v) for v in value)
+    else:
+        raise TypeError(f"{name} must be an int or a tuple of {rank} ints, got {value!r}")
+    for v in values:
+        if v < minimum:
+            kind = "positive" if minimum == 1 else "non-negative"
+            raise ValueError(f"{name} must be {kind}, got {name}={value!r}")
+    return values
+
+
+def check_bool(value, name: str) -> bool:
+    if not isinstance(value, (bool,)) and not (hasattr(value, "dtype") and value.dtype == bool):
+        if not (_is_int(value) and value in (0, 1)):
+            raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def pooled_size(size: int, k: int, s: int, pad_lo: int, pad_hi: int, dil: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling_output_shape_pad_lr: floor or ceil division, and in ceil mode the last
+    window must start inside the input or the left padding."""
+    numerator = size + pad_lo + pad_hi - dil * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    out = numerator // s + 1  # floor division rounds toward -inf, as div_rtn
+    if ceil_mode and (out - 1) * s >= size + pad_lo:
+        out -= 1
+    return out
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Geometry of one pooling call over three spatial axes (d, h, w); missing axes have size 1."""
+    in_size: tuple
+    out_size: tuple
+    kernel: tuple
+    stride: tuple
+    pad_begin: tuple
+    pad_end: tuple
+    dilation: tuple
+    string_padding: bool = False
+
+    def window(self) -> dict:
+        w = {}
+        for i, a in enumerate(AXES):
+            w[f"in_{a}"] = self.in_size[i]
+            w[f"out_{a}"] = self.out_size[i]
+            w[f"k_{a}"] = self.kernel[i]
+            w[f"s_{a}"] = self.stride[i]
+            w[f"pad_{a}"] = self.pad_begin[i]
+            w[f"padend_{a}"] = self.pad_end[i]
+            w[f"dil_{a}"] = self.dilation[i]
+        return w
+
+
+def _lift(t: tuple, fill: int) -> tuple:
+    return (fill,) * (3 - len(t)) + tuple(t)
+
+
+def pool_geometry(spatial: tuple, rank: int, kernel_size, stride, padding, dilation=1,
+                  ceil_mode=False) -> Pool:
+    """Validate the window arguments of max/avg/lp pooling and compute the output size."""
+    kernel = int_tuple(kernel_size, rank, "kernel_size")
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        stride_t = kernel
+    else:
+        stride_t = int_tuple(stride, rank, "stride")
+    dil = int_tuple(dilation, rank, "dilation")
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
+    string_padding = isinstance(padding, str)
+    if string_padding:
+        mode = padding.lower()
+        if mode not in ("same", "valid"):
+            raise ValueError(f"padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+        if ceil_mode:
+            raise ValueError(f"ceil_mode=True cannot be combined with padding={padding!r}")
+        lo, hi = [], []
+        for size, k, s, d in zip(spatial, kernel, stride_t, dil):
+            if mode == "valid":
+                lo.append(0)
+                hi.append(0)
+            else:
+                # Keras/TensorFlow SAME: out = ceil(L / s); the odd padding cell goes at the end.
+                out = -(-size // s)
+                total = max(0, (out - 1) * s + d * (k - 1) + 1 - size)
+                lo.append(total // 2)
+                hi.append(total - total // 2)
+        pad_lo, pad_hi = tuple(lo), tuple(hi)
+    else:
+        pad_lo = int_tuple(padding, rank, "padding", minimum=0)
+        for p, k in zip(pad_lo, kernel):
+            if 2 * p > k:
+                raise ValueError(
+                    f"padding should be at most half of kernel_size, got padding={padding!r} "
+                    f"and kernel_size={kernel_size!r}")
+        pad_hi = pad_lo
+    out = tuple(pooled_size(L, k, s, lo_, hi_, d, ceil_mode)
+                for L, k, s, lo_, hi_, d in zip(spatial, kernel, stride_t, pad_lo, pad_hi, dil))
+    if any(o < 1 for o in out):
+        raise ValueError(
+            f"output size is too small: input spatial size {tuple(spatial)} with "
+            f"kernel_size={kernel_size!r}, stride={stride!r}, padding={padding!r}, "
+            f"dilation={dilation!r} gives output size {out}")
+    return Pool(_lift(spatial, 1), _lift(out, 1), _lift(kernel, 1), _lift(stride_t, 1),
+                _lift(pad_lo, 0), _lift(pad_hi, 0), _lift(dil, 1), string_padding)
+
+
+def adaptive_geometry(spatial: tuple, rank: int, output_size) -> Pool:
+    """Adaptive pooling: output_size is an int or a tuple whose None entries keep the input size."""
+    if _is_int(output_size):
+        out = (int(output_size),) * rank
+    elif isinstance(output_size, (tuple, list)) and len(output_size) in (1, rank):
+        entries = tuple(output_size) * (rank if len(output_size) == 1 else 1)
+        if not all(e is None or _is_int(e) for e in entries):
+            raise TypeError(
+                f"output_size must be an int or a tuple of {rank} ints or None, got {output_size!r}")
+        out = tuple(L if e is None else int(e) for e, L in zip(entries, spatial))
+    else:
+        raise TypeError(
+            f"output_size must be an int or a tuple of {rank} ints or None, got {output_size!r}")
+    if any(o < 1 for o in out):
+        raise ValueError(f"output_size must be positive, got output_size={output_size!r}")
+    ones = (1, 1, 1)
+    return Pool(_lift(spatial, 1), _lift(out, 1), ones, ones, (0, 0, 0), (0, 0, 0), ones)
+
+
+def unpool_size(spatial: tuple, rank: int, kernel_size, stride, padding, output_size) -> tuple:
+    """MaxUnpool's output spatial size: (L - 1) * s - 2p + k, or output_size when given (which must
+    lie within one stride of that default, as PyTorch requires)."""
+    kernel = int_tuple(kernel_size, rank, "kernel_size")
+    stride_t = kernel if stride is None else int_tuple(stride, rank, "stride")
+    pad = int_tuple(padding, rank, "padding", minimum=0)
+    default = tuple((L - 1) * s - 2 * p + k for L, s, p, k in zip(spatial, stride_t, pad, kernel))
+    if output_size is None:
+        out = default
+    else:
+        if not isinstance(output_size, (tuple, list)) or not all(_is_int(v) for v in output_size):
+            raise TypeError(f"output_size must be a tuple of ints, got {output_size!r}")
+        out = tuple(int(v) for v in output_size)[-rank:]
+        if len(output_size) < rank:
+            raise ValueError(f"output_size must have {rank} spatial entries, got {output_size!r}")
+        for o, d, s in zip(out, default, stride_t):
+            if not (d - s < o < d + s):
+                raise ValueError(
+                    f"output_size={output_size!r} must be within one stride of the default "
+                    f"size {default}")
+    if any(o < 1 for o in out):
+        raise ValueError(f"unpooled output size must be positive, got {out}")
+    return out

@@ -1,0 +1,135 @@
+"""The one thread-count policy of cypool.
+
+Every kernel call asks `threads_for(nbytes, n_items)` for its thread count and passes it to the
+kernel's `prange(num_threads=...)`. The count comes, in order of precedence, from
+- a `threads(n)` context active in the calling Python thread (so a worker of a thread pool can
+  pin cypool to one thread without touching other workers),
+- `set_num_threads(n)` (process-wide),
+- the default: OMP_NUM_THREADS if set, otherwise the CPUs this process may use (affinity mask and
+  cgroup CPU quota),
+and is then capped by the OpenMP runtime's own limit (omp_get_max_threads), which is what
+threadpoolctl's `threadpool_limits` lowers. Small calls run on one thread: thread start-up costs
+more than they do. A child process forked after cypool ran parallel regions runs serially:
+GNU libgomp's thread pool does not survive fork() and a parallel region in the child can hang.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import threading
+
+from . import _openmp_info
+
+# Below this many bytes touched, one thread is faster than waking a team (measured: a 2x2 pool of
+# a (1, 16, 8, 8) tensor takes ~1 us, an OpenMP fork/join ~5-20 us).
+SERIAL_BELOW_BYTES = 1 << 17
+
+_global_n_threads: int | None = None
+_local = threading.local()
+_parallel_used = False
+_in_forked_child = False
+
+
+def _after_fork_in_child() -> None:
+    global _in_forked_child
+    if _parallel_used:
+        _in_forked_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _check_n(n, name="n") -> int:
+    if isinstance(n, bool) or not isinstance(n, (int,)) and not hasattr(n, "__index__"):
+        raise TypeError(f"{name} must be a positive int, got {n!r}")
+    n = int(n.__index__()) if not isinstance(n, int) else n
+    if n < 1:
+        raise ValueError(f"{name} must be a positive int, got {n!r}")
+    return n
+
+
+def cpu_budget() -> int:
+    """CPUs this process may use: the affinity mask, capped by a cgroup CPU quota when one is set."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        n = min(n, quota)
+    return max(1, n)
+
+
+def _cgroup_cpu_quota() -> int | None:
+    try:  # cgroup v2
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            q, p = f.read().split()[:2]
+        if q != "max":
+            return max(1, math.ceil(int(q) / int(p)))
+        return None
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") as f:
+            q = int(f.read())
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
+            p = int(f.read())
+        if q > 0 and p > 0:
+            return max(1, math.ceil(q / p))
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def default_num_threads() -> int:
+    if not _openmp_info.openmp_enabled():
+        return 1
+    if os.environ.get("OMP_NUM_THREADS"):
+        return max(1, _openmp_info.openmp_max_threads())
+    return max(1, min(cpu_budget(), _openmp_info.openmp_max_threads()))
+
+
+def set_num_threads(n: int | None) -> None:
+    """Set cypool's thread count for the whole process; None restores the default."""
+    global _global_n_threads
+    _global_n_threads = None if n is None else _check_n(n)
+
+
+def get_num_threads() -> int:
+    """The thread count cypool uses for large calls from the calling thread."""
+    local = getattr(_local, "n_threads", None)
+    if local is not None:
+        return local
+    if _global_n_threads is not None:
+        return _global_n_threads
+    return default_num_threads()
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Use n threads for cypool calls made by the current Python thread inside the block."""
+    n = _check_n(n)
+    previous = getattr(_local, "n_threads", None)
+    _local.n_threads = n
+    try:
+        yield n
+    finally:
+        _local.n_threads = previous
+
+
+def threads_for(nbytes: int, n_items: int) -> int:
+    """Thread count for one kernel call touching `nbytes` with `n_items` independent work items."""
+    global _parallel_used
+    if _in_forked_child or nbytes < SERIAL_BELOW_BYTES or not _openmp_info.openmp_enabled():
+        return 1
+    n = min(get_num_threads(), _openmp_info.openmp_max_threads(), max(1, n_items))
+    if n > 1:
+        _parallel_used = True
+    return max(1, n)
+
+
+def openmp_enabled() -> bool:
+    """True when cypool's kernels were built with OpenMP."""
+    return _openmp_info.openmp_enabled()

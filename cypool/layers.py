@@ -1,0 +1,160 @@
+"""Layers for training loops written in NumPy: `y = layer(x)` keeps what the backward pass needs,
+`layer.backward(grad_y)` returns the gradient with respect to x. Arguments are those of the
+matching functions in cypool.pooling (and of PyTorch's modules of the same name)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import pooling as P
+
+
+class _Layer:
+    """`y = layer(x)` runs forward and keeps what backward needs; `layer.backward(grad_y)` returns
+    the gradient with respect to the last forward's input."""
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._args.items())
+        return f"{type(self).__name__}({args})"
+
+    def _need_forward(self):
+        if getattr(self, "_input_shape", None) is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+
+
+class _MaxPoolNd(_Layer):
+    """{r}-d layer over cypool.max_pool{r}d; same arguments."""
+    _rank = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                 data_format="channels_first"):
+        self._args = dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                          dilation=dilation, ceil_mode=ceil_mode, data_format=data_format)
+        self._input_shape = self._indices = None
+
+    def forward(self, x):
+        y, self._indices = P._max_pool(x, self._rank, return_indices=True, **self._args)
+        self._input_shape = x.shape
+        return y
+
+    def backward(self, grad_output):
+        self._need_forward()
+        return P._max_backward(grad_output, self._indices, self._input_shape, self._rank,
+                               self._args["data_format"])
+
+
+class _AvgPoolNd(_Layer):
+    """{r}-d layer over cypool.avg_pool{r}d; same arguments."""
+    _rank = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None, data_format="channels_first"):
+        self._args = dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                          ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                          divisor_override=divisor_override, data_format=data_format)
+        self._input_shape = None
+
+    def forward(self, x):
+        y = P._avg_pool(x, self._rank, **self._args)
+        self._input_shape = x.shape
+        return y
+
+    def backward(self, grad_output):
+        self._need_forward()
+        return P._avg_backward(grad_output, self._input_shape, self._rank, **self._args)
+
+
+class _AdaptiveAvgPoolNd(_Layer):
+    """{r}-d layer over cypool.adaptive_avg_pool{r}d; same arguments."""
+    _rank = 2
+
+    def __init__(self, output_size, data_format="channels_first"):
+        self._args = dict(output_size=output_size, data_format=data_format)
+        self._input_shape = None
+
+    def forward(self, x):
+        y = P._adaptive_avg(x, self._rank, **self._args)
+        self._input_shape = x.shape
+        return y
+
+    def backward(self, grad_output):
+        self._need_forward()
+        return P._adaptive_avg_backward(grad_output, self._input_shape, self._rank,
+                                        self._args["data_format"])
+
+
+class _AdaptiveMaxPoolNd(_Layer):
+    """{r}-d layer over cypool.adaptive_max_pool{r}d; same arguments."""
+    _rank = 2
+
+    def __init__(self, output_size, data_format="channels_first"):
+        self._args = dict(output_size=output_size, data_format=data_format)
+        self._input_shape = self._indices = None
+
+    def forward(self, x):
+        y, self._indices = P._adaptive_max(x, self._rank, return_indices=True, **self._args)
+        self._input_shape = x.shape
+        return y
+
+    def backward(self, grad_output):
+        self._need_forward()
+        return P._max_backward(grad_output, self._indices, self._input_shape, self._rank,
+                               self._args["data_format"])
+
+
+class _GlobalAvgPoolNd(_Layer):
+    """{r}-d layer over cypool.global_avg_pool{r}d; same arguments."""
+    _rank = 2
+
+    def __init__(self, keepdims=False, data_format="channels_first"):
+        self._args = dict(keepdims=keepdims, data_format=data_format)
+        self._input_shape = None
+
+    def forward(self, x):
+        y = P._global_avg(x, self._rank, **self._args)
+        self._input_shape = x.shape
+        return y
+
+    def backward(self, grad_output):
+        self._need_forward()
+        return P._global_avg_backward(grad_output, self._input_shape, self._rank,
+                                      self._args["data_format"])
+
+
+class _GlobalMaxPoolNd(_Layer):
+    """{r}-d layer over cypool.global_max_pool{r}d; same arguments."""
+    _rank = 2
+
+    def __init__(self, keepdims=False, data_format="channels_first"):
+        self._args = dict(keepdims=keepdims, data_format=data_format)
+        self._input_shape = self._indices = None
+
+    def forward(self, x):
+        y, self._indices = P._global_max(x, self._rank, return_indices=True, **self._args)
+        self._input_shape = x.shape
+        return y
+
+    def backward(self, grad_output):
+        self._need_forward()
+        return P._global_max_backward(grad_output, self._indices, self._input_shape, self._rank,
+                                      self._args["data_format"])
+
+
+def _ranked(base, rank, name):
+    doc = base.__doc__.format(r=rank) + "\n\n" + _Layer.__doc__
+    cls = type(name, (base,), {"_rank": rank, "__doc__": doc})
+    cls.__module__ = __name__
+    return cls
+
+
+MaxPool1d, MaxPool2d, MaxPool3d = (_ranked(_MaxPoolNd, r, f"MaxPool{r}d") for r in (1, 2, 3))
+AvgPool1d, AvgPool2d, AvgPool3d = (_ranked(_AvgPoolNd, r, f"AvgPool{r}d") for r in (1, 2, 3))
+AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = (
+    _ranked(_AdaptiveAvgPoolNd, r, f"AdaptiveAvgPool{r}d") for r in (1, 2, 3))
+AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d = (
+    _ranked(_AdaptiveMaxPoolNd, r, f"AdaptiveMaxPool{r}d") for r in (1, 2, 3))
+GlobalAvgPool1d, GlobalAvgPool2d, GlobalAvgPool3d = (
+    _ranked(_GlobalAvgPoolNd, r, f"GlobalAvgPool{r}d") for r in (1, 2, 3))
+GlobalMaxPool1d, GlobalMaxPool2d, GlobalMaxPool3d = (
+    _ranked(_GlobalMaxPoolNd, r, f"GlobalMaxPool{r}d") for r in (1, 2, 3))

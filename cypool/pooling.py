@@ -1,0 +1,561 @@
+"""Pooling operators on NumPy arrays: forward and backward, 1-d, 2-d and 3-d.
+
+Each public function is a thin, rank-specific entry point; the shared steps live once in the
+private `_max_pool`, `_avg_pool`, ... helpers: check arrays (_layout) -> window geometry (_geometry)
+-> pick the kernel by memory order -> allocate -> call with the thread count of _threads.
+Semantics are PyTorch 2.x's; see the README's "Semantics" section.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _adaptive, _avg, _max, _unpool
+from ._geometry import adaptive_geometry, check_bool, pool_geometry, unpool_size, _is_int
+from ._layout import (Canonical, check_array, check_data_format, kernel_dtype, shape_to_canonical,
+                      to_canonical)
+from ._threads import threads_for
+
+_NO_INDICES = np.zeros(1, np.int64)
+CF = "channels_first"
+
+
+# ----------------------------------------------------------------------------- shared steps
+
+def _prepare(x, rank: int, data_format, family: str, name: str = "x"):
+    """Check x and view it as logical (N, C, D, H, W) in the kernel's dtype."""
+    data_format = check_data_format(data_format)
+    x = check_array(x, name, rank)
+    spatial = x.shape[-rank - 1:-1] if data_format == "channels_last" else x.shape[-rank:]
+    if any(s == 0 for s in spatial):
+        raise ValueError(f"{name} must have non-zero spatial sizes, got {name}.shape={x.shape}")
+    dtype = kernel_dtype(x, name, family)
+    if x.dtype == np.bool_:
+        x = x.view(np.uint8)
+    elif x.dtype != dtype:
+        x = x.astype(dtype, order="K")
+    return to_canonical(x, rank, data_format)
+
+
+def _finish(can: Canonical, y5: np.ndarray, dtype) -> np.ndarray:
+    y = can.give_back(y5)
+    if y.dtype != dtype:
+        y = y.view(np.bool_) if dtype == np.bool_ else y.astype(dtype)
+    return y
+
+
+def _spatial(can: Canonical, rank: int) -> tuple:
+    return can.spatial[3 - rank:]
+
+
+def _channel_block(n: int, c: int, n_threads: int) -> int:
+    """Channels per work item of a channels-last backward: enough items for every thread, blocks
+    wide enough for the channel loop to vectorise."""
+    wanted = max(1, -(-2 * n_threads // max(n, 1)))
+    blocks = max(1, min(wanted, -(-c // 16)))
+    return max(1, -(-c // blocks))
+
+
+def _check_grad(grad_output, rank: int, data_format: str, name: str = "grad_output"):
+    grad_output = check_array(grad_output, name, rank)
+    kernel_dtype(grad_output, name, "float")
+    return grad_output
+
+
+def _check_indices(indices, like: np.ndarray, rank: int, name: str = "indices") -> np.ndarray:
+    indices = check_array(indices, name, rank)
+    if indices.dtype != np.int64:
+        raise TypeError(f"{name} must have dtype int64, got {indices.dtype}")
+    if indices.shape != like.shape:
+        raise ValueError(f"{name}.shape={indices.shape} must equal the shape {like.shape} of the "
+                         f"values it indexes")
+    return indices
+
+
+def _check_input_shape(input_shape, grad: np.ndarray, rank: int, data_format: str):
+    n, c, spatial, batched = shape_to_canonical(input_shape, rank, data_format)
+    g_batched = grad.ndim == rank + 2
+    gn = grad.shape[0] if g_batched else 1
+    gc = grad.shape[-1] if data_format == "channels_last" else grad.shape[1 if g_batched else 0]
+    if batched != g_batched or (n, c) != (gn, gc):
+        raise ValueError(f"input_shape={tuple(input_shape)} is inconsistent with "
+                         f"grad_output.shape={grad.shape} ({data_format})")
+    return spatial
+
+
+def _lift(spatial: tuple) -> tuple:
+    return (1,) * (3 - len(spatial)) + tuple(spatial)
+
+
+def _raise_bad_indices(bad: int, name: str, limit: int):
+    if bad:
+        raise ValueError(f"{name} has {bad} entries outside [0, {limit}), the flat positions "
+                         f"of one plane")
+
+
+# ----------------------------------------------------------------------------- max pooling
+
+def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+              data_format):
+    dtype = getattr(x, "dtype", None)
+    can = _prepare(x, rank, data_format, "max")
+    geo = pool_geometry(_spatial(can, rank), rank, kernel_size, stride, padding, dilation,
+                        ceil_mode)
+    return_indices = check_bool(return_indices, "return_indices")
+    y5 = can.empty(geo.out_size, can.view.dtype)
+    idx5 = can.empty(geo.out_size, np.int64) if return_indices else None
+    if y5.size:
+        flat_idx = can.flat(idx5) if return_indices else _NO_INDICES
+        rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
+        nt = threads_for(can.view.nbytes + y5.nbytes, rows)
+        if can.order == "cf":
+            _max.max_pool_forward_cf(can.flat(), can.flat(y5), flat_idx, geo.window(),
+                                     can.n * can.c, return_indices, nt)
+        else:
+            _max.max_pool_forward_cl(can.flat(), can.flat(y5), flat_idx, geo.window(), can.n,
+                                     can.c, return_indices, nt)
+    y = _finish(can, y5, dtype)
+    return (y, can.give_back(idx5)) if return_indices else y
+
+
+def _max_backward(grad_output, indices, input_shape, rank, data_format, name="indices"):
+    """Route gradients by plane-flat indices (max, adaptive max and global max pooling)."""
+    data_format = check_data_format(data_format)
+    grad_output = _check_grad(grad_output, rank, data_format)
+    indices = _check_indices(indices, grad_output, rank, name)
+    spatial = _check_input_shape(input_shape, grad_output, rank, data_format)
+    dtype = grad_output.dtype
+    can = to_canonical(grad_output.astype(kernel_dtype(grad_output, "grad_output", "float"),
+                                          copy=False), rank, data_format)
+    idx5 = can.conform(to_canonical(indices, rank, data_format).view)
+    in_plane, out_plane = math.prod(spatial), math.prod(can.spatial)
+    gx5 = can.empty(_lift(spatial), can.view.dtype)
+    if gx5.size and can.view.size:
+        nt = threads_for(gx5.nbytes + idx5.nbytes, can.n * can.c)
+        if can.order == "cf":
+            bad = _max.max_backward_cf(can.flat(), can.flat(idx5), can.flat(gx5), can.n * can.c,
+                                       in_plane, out_plane, nt)
+        else:
+            bad = _max.max_backward_cl(can.flat(), can.flat(idx5), can.flat(gx5), can.n, can.c,
+                                       _channel_block(can.n, can.c, nt), in_plane, out_plane, nt)
+        _raise_bad_indices(bad, name, in_plane)
+    elif gx5.size:
+        gx5[...] = 0
+    return _finish(can, gx5, dtype)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, data_format=CF):
+    return _max_pool(x, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     data_format)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, data_format=CF):
+    return _max_pool(x, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     data_format)
+
+
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False, data_format=CF):
+    return _max_pool(x, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     data_format)
+
+
+def max_pool1d_backward(grad_output, indices, input_shape, data_format=CF):
+    return _max_backward(grad_output, indices, input_shape, 1, data_format)
+
+
+def max_pool2d_backward(grad_output, indices, input_shape, data_format=CF):
+    return _max_backward(grad_output, indices, input_shape, 2, data_format)
+
+
+def max_pool3d_backward(grad_output, indices, input_shape, data_format=CF):
+    return _max_backward(grad_output, indices, input_shape, 3, data_format)
+
+
+# ----------------------------------------------------------------------------- average pooling
+
+def _avg_args(count_include_pad, divisor_override, geo):
+    count_include_pad = check_bool(count_include_pad, "count_include_pad")
+    if divisor_override is None:
+        divisor = 0
+    elif not _is_int(divisor_override):
+        raise TypeError(f"divisor_override must be an int or None, got {divisor_override!r}")
+    elif divisor_override == 0:
+        raise ValueError("divisor_override must be non-zero, got divisor_override=0")
+    else:
+        divisor = int(divisor_override)
+    # With "same"/"valid" padding, padded cells never enter an average (Keras/TensorFlow).
+    return (count_include_pad and not geo.string_padding), divisor
+
+
+def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override, data_format):
+    dtype = getattr(x, "dtype", None)
+    can = _prepare(x, rank, data_format, "float")
+    geo = pool_geometry(_spatial(can, rank), rank, kernel_size, stride, padding, 1, ceil_mode)
+    cip, divisor = _avg_args(count_include_pad, divisor_override, geo)
+    y5 = can.empty(geo.out_size, can.view.dtype)
+    if y5.size:
+        rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
+        nt = threads_for(can.view.nbytes + y5.nbytes, rows)
+        if can.order == "cf":
+            _avg.avg_pool_forward_cf(can.flat(), can.flat(y5), geo.window(), can.n * can.c, cip,
+                                     divisor, nt)
+        else:
+            scratch = np.empty((nt, can.c), np.float64)
+            _avg.avg_pool_forward_cl(can.flat(), can.flat(y5), scratch, geo.window(), can.n,
+                                     can.c, cip, divisor, nt)
+    return _finish(can, y5, dtype)
+
+
+def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, ceil_mode,
+                  count_include_pad, divisor_override, data_format):
+    data_format = check_data_format(data_format)
+    grad_output = _check_grad(grad_output, rank, data_format)
+    spatial = _check_input_shape(input_shape, grad_output, rank, data_format)
+    geo = pool_geometry(spatial, rank, kernel_size, stride, padding, 1, ceil_mode)
+    cip, divisor = _avg_args(count_include_pad, divisor_override, geo)
+    dtype = grad_output.dtype
+    can = to_canonical(grad_output.astype(kernel_dtype(grad_output, "grad_output", "float"),
+                                          copy=False), rank, data_format)
+    if tuple(can.spatial) != geo.out_size:
+        raise ValueError(f"grad_output.shape={grad_output.shape} does not match the pooled size "
+                         f"{geo.out_size[3 - rank:]} of input_shape={tuple(input_shape)}")
+    gx5 = can.empty(geo.in_size, can.view.dtype)
+    if gx5.size:
+        nt = threads_for(gx5.nbytes + can.view.nbytes, can.n * can.c)
+        if can.order == "cf":
+            _avg.avg_pool_backward_cf(can.flat(), can.flat(gx5), geo.window(), can.n * can.c,
+                                      cip, divisor, nt)
+        else:
+            _avg.avg_pool_backward_cl(can.flat(), can.flat(gx5), geo.window(), can.n, can.c,
+                                      _channel_block(can.n, can.c, nt), cip, divisor, nt)
+    return _finish(can, gx5, dtype)
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               data_format=CF):
+    return _avg_pool(x, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None,
+                     data_format)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None, data_format=CF):
+    return _avg_pool(x, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, data_format)
+
+
+def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None, data_format=CF):
+    return _avg_pool(x, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, data_format)
+
+
+def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True, data_format=CF):
+    return _avg_backward(grad_output, input_shape, 1, kernel_size, stride, padding, ceil_mode,
+                         count_include_pad, None, data_format)
+
+
+def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True, divisor_override=None,
+                        data_format=CF):
+    return _avg_backward(grad_output, input_shape, 2, kernel_size, stride, padding, ceil_mode,
+                         count_include_pad, divisor_override, data_format)
+
+
+def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True, divisor_override=None,
+                        data_format=CF):
+    return _avg_backward(grad_output, input_shape, 3, kernel_size, stride, padding, ceil_mode,
+                         count_include_pad, divisor_override, data_format)
+
+
+# ----------------------------------------------------------------------------- adaptive pooling
+
+def _adaptive_avg(x, rank, output_size, data_format):
+    dtype = getattr(x, "dtype", None)
+    can = _prepare(x, rank, data_format, "float")
+    geo = adaptive_geometry(_spatial(can, rank), rank, output_size)
+    y5 = can.empty(geo.out_size, can.view.dtype)
+    if y5.size:
+        rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
+        nt = threads_for(can.view.nbytes + y5.nbytes, rows)
+        if can.order == "cf":
+            _adaptive.adaptive_avg_forward_cf(can.flat(), can.flat(y5), geo.window(),
+                                              can.n * can.c, nt)
+        else:
+            scratch = np.empty((nt, can.c), np.float64)
+            _adaptive.adaptive_avg_forward_cl(can.flat(), can.flat(y5), scratch, geo.window(),
+                                              can.n, can.c, nt)
+    return _finish(can, y5, dtype)
+
+
+def _adaptive_avg_backward(grad_output, input_shape, rank, data_format):
+    data_format = check_data_format(data_format)
+    grad_output = _check_grad(grad_output, rank, data_format)
+    spatial = _check_input_shape(input_shape, grad_output, rank, data_format)
+    dtype = grad_output.dtype
+    can = to_canonical(grad_output.astype(kernel_dtype(grad_output, "grad_output", "float"),
+                                          copy=False), rank, data_format)
+    geo = adaptive_geometry(spatial, rank, tuple(can.spatial[3 - rank:]))
+    gx5 = can.empty(geo.in_size, can.view.dtype)
+    if gx5.size:
+        nt = threads_for(gx5.nbytes + can.view.nbytes, can.n * can.c)
+        if can.order == "cf":
+            _adaptive.adaptive_avg_backward_cf(can.flat(), can.flat(gx5), geo.window(),
+                                               can.n * can.c, nt)
+        else:
+            _adaptive.adaptive_avg_backward_cl(can.flat(), can.flat(gx5), geo.window(), can.n,
+                                               can.c, _channel_block(can.n, can.c, nt), nt)
+    return _finish(can, gx5, dtype)
+
+
+def _adaptive_max(x, rank, output_size, return_indices, data_format):
+    dtype = getattr(x, "dtype", None)
+    can = _prepare(x, rank, data_format, "max")
+    geo = adaptive_geometry(_spatial(can, rank), rank, output_size)
+    return_indices = check_bool(return_indices, "return_indices")
+    y5 = can.empty(geo.out_size, can.view.dtype)
+    idx5 = can.empty(geo.out_size, np.int64)
+    if y5.size:
+        rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
+        nt = threads_for(can.view.nbytes + y5.nbytes, rows)
+        if can.order == "cf":
+            _adaptive.adaptive_max_forward_cf(can.flat(), can.flat(y5), can.flat(idx5),
+                                              geo.window(), can.n * can.c, True, nt)
+        else:
+            _adaptive.adaptive_max_forward_cl(can.flat(), can.flat(y5), can.flat(idx5),
+                                              geo.window(), can.n, can.c, True, nt)
+    y = _finish(can, y5, dtype)
+    return (y, can.give_back(idx5)) if return_indices else y
+
+
+def adaptive_avg_pool1d(x, output_size, data_format=CF):
+    return _adaptive_avg(x, 1, output_size, data_format)
+
+
+def adaptive_avg_pool2d(x, output_size, data_format=CF):
+    return _adaptive_avg(x, 2, output_size, data_format)
+
+
+def adaptive_avg_pool3d(x, output_size, data_format=CF):
+    return _adaptive_avg(x, 3, output_size, data_format)
+
+
+def adaptive_avg_pool1d_backward(grad_output, input_shape, data_format=CF):
+    return _adaptive_avg_backward(grad_output, input_shape, 1, data_format)
+
+
+def adaptive_avg_pool2d_backward(grad_output, input_shape, data_format=CF):
+    return _adaptive_avg_backward(grad_output, input_shape, 2, data_format)
+
+
+def adaptive_avg_pool3d_backward(grad_output, input_shape, data_format=CF):
+    return _adaptive_avg_backward(grad_output, input_shape, 3, data_format)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False, data_format=CF):
+    return _adaptive_max(x, 1, output_size, return_indices, data_format)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False, data_format=CF):
+    return _adaptive_max(x, 2, output_size, return_indices, data_format)
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False, data_format=CF):
+    return _adaptive_max(x, 3, output_size, return_indices, data_format)
+
+
+def adaptive_max_pool1d_backward(grad_output, indices, input_shape, data_format=CF):
+    return _max_backward(grad_output, indices, input_shape, 1, data_format)
+
+
+def adaptive_max_pool2d_backward(grad_output, indices, input_shape, data_format=CF):
+    return _max_backward(grad_output, indices, input_shape, 2, data_format)
+
+
+def adaptive_max_pool3d_backward(grad_output, indices, input_shape, data_format=CF):
+    return _max_backward(grad_output, indices, input_shape, 3, data_format)
+
+
+# ----------------------------------------------------------------------------- global pooling
+
+def _drop_spatial(y, rank, data_format, keepdims):
+    keepdims = check_bool(keepdims, "keepdims")
+    if keepdims:
+        return y
+    if data_format == "channels_last":
+        return y.reshape(y.shape[:-rank - 1] + y.shape[-1:])
+    return y.reshape(y.shape[:-rank])
+
+
+def _keepdims_grad(grad_output, input_shape, rank, data_format, name="grad_output"):
+    """Give a (N, C) or (C,) global-pooling gradient its size-1 spatial axes back."""
+    if not isinstance(grad_output, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(grad_output).__name__}")
+    n_in = len(input_shape) if isinstance(input_shape, (tuple, list)) else -1
+    if grad_output.ndim == n_in - rank:
+        ones = (1,) * rank
+        if data_format == "channels_last":
+            return grad_output.reshape(grad_output.shape[:-1] + ones + grad_output.shape[-1:])
+        return grad_output.reshape(grad_output.shape + ones)
+    return grad_output
+
+
+def _global_avg(x, rank, keepdims, data_format):
+    check_data_format(data_format)
+    return _drop_spatial(_adaptive_avg(x, rank, 1, data_format), rank, data_format, keepdims)
+
+
+def _global_max(x, rank, keepdims, return_indices, data_format):
+    check_data_format(data_format)
+    if check_bool(return_indices, "return_indices"):
+        y, idx = _adaptive_max(x, rank, 1, True, data_format)
+        return (_drop_spatial(y, rank, data_format, keepdims),
+                _drop_spatial(idx, rank, data_format, keepdims))
+    return _drop_spatial(_adaptive_max(x, rank, 1, False, data_format), rank, data_format,
+                         keepdims)
+
+
+def _global_avg_backward(grad_output, input_shape, rank, data_format):
+    check_data_format(data_format)
+    g = _keepdims_grad(grad_output, input_shape, rank, data_format)
+    return _adaptive_avg_backward(g, input_shape, rank, data_format)
+
+
+def _global_max_backward(grad_output, indices, input_shape, rank, data_format):
+    check_data_format(data_format)
+    g = _keepdims_grad(grad_output, input_shape, rank, data_format)
+    i = _keepdims_grad(indices, input_shape, rank, data_format, "indices")
+    return _max_backward(g, i, input_shape, rank, data_format)
+
+
+def global_avg_pool1d(x, keepdims=False, data_format=CF):
+    return _global_avg(x, 1, keepdims, data_format)
+
+
+def global_avg_pool2d(x, keepdims=False, data_format=CF):
+    return _global_avg(x, 2, keepdims, data_format)
+
+
+def global_avg_pool3d(x, keepdims=False, data_format=CF):
+    return _global_avg(x, 3, keepdims, data_format)
+
+
+def global_max_pool1d(x, keepdims=False, return_indices=False, data_format=CF):
+    return _global_max(x, 1, keepdims, return_indices, data_format)
+
+
+def global_max_pool2d(x, keepdims=False, return_indices=False, data_format=CF):
+    return _global_max(x, 2, keepdims, return_indices, data_format)
+
+
+def global_max_pool3d(x, keepdims=False, return_indices=False, data_format=CF):
+    return _global_max(x, 3, keepdims, return_indices, data_format)
+
+
+def global_avg_pool1d_backward(grad_output, input_shape, data_format=CF):
+    return _global_avg_backward(grad_output, input_shape, 1, data_format)
+
+
+def global_avg_pool2d_backward(grad_output, input_shape, data_format=CF):
+    return _global_avg_backward(grad_output, input_shape, 2, data_format)
+
+
+def global_avg_pool3d_backward(grad_output, input_shape, data_format=CF):
+    return _global_avg_backward(grad_output, input_shape, 3, data_format)
+
+
+def global_max_pool1d_backward(grad_output, indices, input_shape, data_format=CF):
+    return _global_max_backward(grad_output, indices, input_shape, 1, data_format)
+
+
+def global_max_pool2d_backward(grad_output, indices, input_shape, data_format=CF):
+    return _global_max_backward(grad_output, indices, input_shape, 2, data_format)
+
+
+def global_max_pool3d_backward(grad_output, indices, input_shape, data_format=CF):
+    return _global_max_backward(grad_output, indices, input_shape, 3, data_format)
+
+
+# ----------------------------------------------------------------------------- max unpooling
+
+def _max_unpool(x, indices, rank, kernel_size, stride, padding, output_size, data_format):
+    dtype = getattr(x, "dtype", None)
+    can = _prepare(x, rank, data_format, "max")
+    indices = _check_indices(indices, x, rank)
+    out = unpool_size(_spatial(can, rank), rank, kernel_size, stride, padding, output_size)
+    idx5 = can.conform(to_canonical(indices, rank, data_format).view)
+    y5 = can.empty(_lift(out), can.view.dtype)
+    in_plane, out_plane = math.prod(can.spatial), math.prod(out)
+    if y5.size and can.view.size:
+        nt = threads_for(y5.nbytes + idx5.nbytes, can.n * (can.c if can.order == "cf" else 1))
+        if can.order == "cf":
+            bad = _unpool.unpool_forward_cf(can.flat(), can.flat(idx5), can.flat(y5),
+                                            can.n * can.c, in_plane, out_plane, nt)
+        else:
+            bad = _unpool.unpool_forward_cl(can.flat(), can.flat(idx5), can.flat(y5), can.n,
+                                            can.c, in_plane, out_plane, nt)
+        _raise_bad_indices(bad, "indices", out_plane)
+    elif y5.size:
+        y5[...] = 0
+    return _finish(can, y5, dtype)
+
+
+def _max_unpool_backward(grad_output, indices, rank, data_format):
+    data_format = check_data_format(data_format)
+    grad_output = _check_grad(grad_output, rank, data_format)
+    indices = check_array(indices, "indices", rank)
+    if indices.dtype != np.int64:
+        raise TypeError(f"indices must have dtype int64, got {indices.dtype}")
+    dtype = grad_output.dtype
+    can = to_canonical(grad_output.astype(kernel_dtype(grad_output, "grad_output", "float"),
+                                          copy=False), rank, data_format)
+    ican = to_canonical(indices, rank, data_format)
+    if (ican.n, ican.c) != (can.n, can.c) or ican.batched != can.batched:
+        raise ValueError(f"indices.shape={indices.shape} is inconsistent with "
+                         f"grad_output.shape={grad_output.shape}")
+    idx5 = can.conform(ican.view)
+    gx5 = can.empty(ican.spatial, can.view.dtype)
+    in_plane, out_plane = math.prod(ican.spatial), math.prod(can.spatial)
+    if gx5.size:
+        nt = threads_for(gx5.nbytes + idx5.nbytes, gx5.size)
+        if can.order == "cf":
+            bad = _unpool.unpool_backward_cf(can.flat(), can.flat(idx5), can.flat(gx5),
+                                             can.n * can.c, in_plane, out_plane, nt)
+        else:
+            bad = _unpool.unpool_backward_cl(can.flat(), can.flat(idx5), can.flat(gx5), can.n,
+                                             can.c, in_plane, out_plane, nt)
+        _raise_bad_indices(bad, "indices", out_plane)
+    return _finish(can, gx5, dtype)
+
+
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
+                 data_format=CF):
+    return _max_unpool(x, indices, 1, kernel_size, stride, padding, output_size, data_format)
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
+                 data_format=CF):
+    return _max_unpool(x, indices, 2, kernel_size, stride, padding, output_size, data_format)
+
+
+def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
+                 data_format=CF):
+    return _max_unpool(x, indices, 3, kernel_size, stride, padding, output_size, data_format)
+
+
+def max_unpool1d_backward(grad_output, indices, data_format=CF):
+    return _max_unpool_backward(grad_output, indices, 1, data_format)
+
+
+def max_unpool2d_backward(grad_output, indices, data_format=CF):
+    return _max_unpool_backward(grad_output, indices, 2, data_format)
+
+
+def max_unpool3d_backward(grad_output, indices, data_format=CF):
+    return _max_unpool_backward(grad_output, indices, 3, data_format)

@@ -1,0 +1,159 @@
+# Max pooling kernels, forward and backward, channels-first and channels-last.
+# Inputs arrive as C-contiguous flat buffers of the canonical 5-D views (N, C, D, H, W) or
+# (N, D, H, W, C); Python has validated the geometry in `Window`.
+#
+# Value rule (PyTorch's): a cell replaces the running maximum when `v > m or v != v`, so NaN
+# propagates and the index points at the last NaN in window order; ties keep the first maximum.
+# For integer types `v != v` is constant false and the compiler drops it.
+from cython.parallel cimport prange, parallel
+from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t
+from libc.string cimport memset
+
+from _types cimport maxable_t, floating_t, lowest
+from _window cimport Window, dilated_span
+
+
+cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                      Py_ssize_t row) noexcept nogil:
+    # One output row (plane, od, oh) of a channels-first tensor.
+    cdef Py_ssize_t rows_per_plane = w.out_d * w.out_h
+    cdef Py_ssize_t plane = row // rows_per_plane
+    cdef Py_ssize_t od = (row % rows_per_plane) // w.out_h
+    cdef Py_ssize_t oh = row % w.out_h
+    cdef const maxable_t* xp = x + plane * w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t d0, nd, h0, nh, w0, nw, a, b, c, ow, pos, best_pos
+    cdef maxable_t m, v
+    dilated_span(od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d, &d0, &nd)
+    dilated_span(oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h, &h0, &nh)
+    for ow in range(w.out_w):
+        dilated_span(ow, w.k_w, w.s_w, w.pad_w, w.dil_w, w.in_w, &w0, &nw)
+        m = lowest(&m)
+        best_pos = (d0 * w.in_h + h0) * w.in_w + w0
+        for a in range(nd):
+            for b in range(nh):
+                pos = ((d0 + a * w.dil_d) * w.in_h + h0 + b * w.dil_h) * w.in_w + w0
+                for c in range(nw):
+                    v = xp[pos + c * w.dil_w]
+                    if v > m or v != v:
+                        m = v
+                        best_pos = pos + c * w.dil_w
+        y[row * w.out_w + ow] = m
+        if idx != NULL:
+            idx[row * w.out_w + ow] = best_pos
+
+
+cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                      Py_ssize_t row, Py_ssize_t C) noexcept nogil:
+    # One output row (n, od, oh) of a channels-last tensor. The innermost loop runs over the
+    # contiguous channel axis so it vectorises; the running maxima live in the output row itself.
+    cdef Py_ssize_t rows_per_sample = w.out_d * w.out_h
+    cdef Py_ssize_t n = row // rows_per_sample
+    cdef Py_ssize_t od = (row % rows_per_sample) // w.out_h
+    cdef Py_ssize_t oh = row % w.out_h
+    cdef const maxable_t* xn = x + n * w.in_d * w.in_h * w.in_w * C
+    cdef Py_ssize_t d0, nd, h0, nh, w0, nw, a, b, c, ch, ow, pos
+    cdef maxable_t* ym
+    cdef int64_t* im
+    cdef const maxable_t* xc
+    cdef maxable_t v, init
+    init = lowest(&init)
+    dilated_span(od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d, &d0, &nd)
+    dilated_span(oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h, &h0, &nh)
+    for ow in range(w.out_w):
+        dilated_span(ow, w.k_w, w.s_w, w.pad_w, w.dil_w, w.in_w, &w0, &nw)
+        ym = y + (row * w.out_w + ow) * C
+        for ch in range(C):
+            ym[ch] = init
+        if idx != NULL:
+            im = idx + (row * w.out_w + ow) * C
+            pos = (d0 * w.in_h + h0) * w.in_w + w0
+            for ch in range(C):
+                im[ch] = pos
+        for a in range(nd):
+            for b in range(nh):
+                for c in range(nw):
+                    pos = ((d0 + a * w.dil_d) * w.in_h + h0 + b * w.dil_h) * w.in_w + w0 + c * w.dil_w
+                    xc = xn + pos * C
+                    if idx == NULL:
+                        for ch in range(C):
+                            v = xc[ch]
+                            if v > ym[ch] or v != v:
+                                ym[ch] = v
+                    else:
+                        for ch in range(C):
+                            v = xc[ch]
+                            if v > ym[ch] or v != v:
+                                ym[ch] = v
+                                im[ch] = pos
+
+
+def max_pool_forward_cf(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
+                        Window w, Py_ssize_t n_planes, bint want_indices, int n_threads):
+    """Max pooling of a channels-first tensor. x: (N*C*D*H*W,) IN; y, indices: outputs OUT."""
+    cdef Py_ssize_t row, n_rows = n_planes * w.out_d * w.out_h
+    cdef int64_t* idx = &indices[0] if want_indices else NULL
+    with nogil:
+        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+            _max_row_cf(&x[0], &y[0], idx, &w, row)
+
+
+def max_pool_forward_cl(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
+                        Window w, Py_ssize_t n_samples, Py_ssize_t C, bint want_indices,
+                        int n_threads):
+    """Max pooling of a channels-last tensor (N, D, H, W, C), flattened."""
+    cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
+    cdef int64_t* idx = &indices[0] if want_indices else NULL
+    with nogil:
+        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+            _max_row_cl(&x[0], &y[0], idx, &w, row, C)
+
+
+def max_backward_cf(const floating_t[::1] grad_out, const int64_t[::1] indices,
+                    floating_t[::1] grad_in, Py_ssize_t n_planes, Py_ssize_t in_plane,
+                    Py_ssize_t out_plane, int n_threads):
+    """Route each output gradient to the input cell its index names (max, adaptive max, global max).
+
+    Each plane is owned by one thread, so the scatter is race-free and its summation order fixed:
+    bit-identical for any thread count. Returns the number of indices outside [0, in_plane); those
+    are skipped, never written, and the caller raises.
+    """
+    cdef Py_ssize_t p, o, i, bad = 0
+    cdef floating_t* gi
+    with nogil:
+        for p in prange(n_planes, num_threads=n_threads, schedule="static"):
+            gi = &grad_in[p * in_plane]
+            memset(gi, 0, in_plane * sizeof(floating_t))
+            for o in range(out_plane):
+                i = indices[p * out_plane + o]
+                if <size_t>i < <size_t>in_plane:
+                    gi[i] += grad_out[p * out_plane + o]
+                else:
+                    bad += 1
+    return bad
+
+
+def max_backward_cl(const floating_t[::1] grad_out, const int64_t[::1] indices,
+                    floating_t[::1] grad_in, Py_ssize_t n_samples, Py_ssize_t C,
+                    Py_ssize_t c_block, Py_ssize_t in_plane, Py_ssize_t out_plane, int n_threads):
+    """Channels-last twin of max_backward_cf. Work items are (sample, block of channels): each
+    owns disjoint input cells, so no two threads touch the same address."""
+    cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block
+    cdef Py_ssize_t item, n, c0, c1, ch, o, i, bad = 0
+    cdef floating_t* gi
+    with nogil:
+        for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
+            n = item // n_blocks
+            c0 = (item % n_blocks) * c_block
+            c1 = c0 + c_block if c0 + c_block < C else C
+            gi = &grad_in[n * in_plane * C]
+            for i in range(in_plane):
+                for ch in range(c0, c1):
+                    gi[i * C + ch] = 0
+            for o in range(out_plane):
+                for ch in range(c0, c1):
+                    i = indices[(n * out_plane + o) * C + ch]
+                    if <size_t>i < <size_t>in_plane:
+                        gi[i * C + ch] += grad_out[(n * out_plane + o) * C + ch]
+                    else:
+                        bad += 1
+    return bad

@@ -1,0 +1,115 @@
+"""Build cypool: Cython kernels in pyx/ compiled into extension modules of the cypool package.
+
+OpenMP is used when a tiny test program compiles and links with it (scikit-learn's approach); otherwise
+the kernels build serially with a warning, or the build fails when CYPOOL_REQUIRE_OPENMP=1.
+CYPOOL_NATIVE=1 adds -march=native for people building for their own machine only.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import textwrap
+import warnings
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+# One table of extensions: module name inside cypool -> source in pyx/.
+KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info"]
+
+OPENMP_PROBE = textwrap.dedent(
+    """
+    #include <omp.h>
+    #include <stdio.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        printf("%d", n > 0);
+        return 0;
+    }
+    """
+)
+
+
+def compiler_links_openmp(flag="-fopenmp"):
+    """Compile, link and run a test program with `flag`; True when all three work."""
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    cc = cc.split()
+    tmp = tempfile.mkdtemp(prefix="cypool-omp-")
+    try:
+        src = os.path.join(tmp, "probe.c")
+        exe = os.path.join(tmp, "probe")
+        with open(src, "w") as f:
+            f.write(OPENMP_PROBE)
+        subprocess.run(cc + [flag, src, "-o", exe], check=True, capture_output=True)
+        out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
+        return out.strip() == "1"
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_flags():
+    compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
+    link_args = []
+    if os.environ.get("CYPOOL_NATIVE") == "1":
+        compile_args.append("-march=native")
+    if sys.platform != "win32" and compiler_links_openmp():
+        compile_args.append("-fopenmp")
+        link_args.append("-fopenmp")
+    elif os.environ.get("CYPOOL_REQUIRE_OPENMP") == "1":
+        raise RuntimeError("CYPOOL_REQUIRE_OPENMP=1 but the C compiler cannot link OpenMP")
+    else:
+        warnings.warn("cypool: the C compiler does not link OpenMP; building serial kernels")
+    if os.environ.get("CYPOOL_SANITIZE") == "address":
+        compile_args += ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1", "-g"]
+        link_args += ["-fsanitize=address"]
+    return compile_args, link_args
+
+
+compile_args, link_args = build_flags()
+extensions = [
+    Extension(
+        f"cypool.{name}",
+        [f"pyx/{name}.pyx"],
+        include_dirs=[np.get_include(), "pyx"],
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    for name in KERNEL_MODULES
+]
+
+setup(
+    name="cypool",
+    version="0.1.0",
+    description="Fast, exact CPU pooling for NumPy: typed Cython + OpenMP kernels with PyTorch semantics",
+    long_description=open("README.md", encoding="utf-8").read() if os.path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=["cypool"],
+    package_data={"cypool": ["py.typed"]},
+    install_requires=["numpy>=1.23"],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6", "threadpoolctl>=3"],
+        "bench": ["asv>=0.6", "matplotlib>=3.5", "virtualenv"],
+    },
+    ext_modules=cythonize(
+        extensions,
+        include_path=["pyx"],
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": os.environ.get("CYPOOL_BOUNDSCHECK") == "1",
+            "wraparound": False,
+            "initializedcheck": False,
+            "cdivision": True,
+            "nonecheck": False,
+        },
+    ),
+    zip_safe=False,
+)
