@@ -169,6 +169,6 @@ def unpool_size(spatial: tuple, rank: int, kernel_size, stride, padding, output_
                 raise ValueError(
                     f"output_size={output_size!r} must be within one stride of the default "
                     f"size {default}")
-    if any(o < 1 for o in out):
-        raise ValueError(f"unpooled output size must be positive, got {out}")
+    if any(o < 0 for o in out):
+        raise ValueError(f"unpooled output size must not be negative, got {out}")
     return out

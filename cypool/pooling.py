@@ -12,7 +12,8 @@ import math
 import numpy as np
 
 from . import _adaptive, _avg, _max, _unpool
-from ._geometry import adaptive_geometry, check_bool, pool_geometry, unpool_size, _is_int
+from ._geometry import (_is_int, adaptive_geometry, check_bool, int_tuple, pool_geometry,
+                        unpool_size)
 from ._layout import (Canonical, check_array, check_data_format, kernel_dtype, shape_to_canonical,
                       to_canonical)
 from ._threads import threads_for
@@ -177,6 +178,15 @@ def max_pool3d_backward(grad_output, indices, input_shape, data_format=CF):
 
 # ----------------------------------------------------------------------------- average pooling
 
+def _check_avg3d_input(spatial, rank, kernel_size):
+    """PyTorch's avg_pool3d (only it) refuses inputs smaller than the kernel, padding or not."""
+    if rank == 3:
+        kernel = int_tuple(kernel_size, rank, "kernel_size")
+        if any(L < k for L, k in zip(spatial, kernel)):
+            raise ValueError(f"input spatial size {tuple(spatial)} is smaller than "
+                             f"kernel_size={kernel_size!r} (avg_pool3d)")
+
+
 def _avg_args(count_include_pad, divisor_override, geo):
     count_include_pad = check_bool(count_include_pad, "count_include_pad")
     if divisor_override is None:
@@ -196,6 +206,7 @@ def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
     dtype = getattr(x, "dtype", None)
     can = _prepare(x, rank, data_format, "float")
     geo = pool_geometry(_spatial(can, rank), rank, kernel_size, stride, padding, 1, ceil_mode)
+    _check_avg3d_input(_spatial(can, rank), rank, kernel_size)
     cip, divisor = _avg_args(count_include_pad, divisor_override, geo)
     y5 = can.empty(geo.out_size, can.view.dtype)
     if y5.size:
@@ -217,6 +228,7 @@ def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, 
     grad_output = _check_grad(grad_output, rank, data_format)
     spatial = _check_input_shape(input_shape, grad_output, rank, data_format)
     geo = pool_geometry(spatial, rank, kernel_size, stride, padding, 1, ceil_mode)
+    _check_avg3d_input(spatial, rank, kernel_size)
     cip, divisor = _avg_args(count_include_pad, divisor_override, geo)
     dtype = grad_output.dtype
     can = to_canonical(grad_output.astype(kernel_dtype(grad_output, "grad_output", "float"),
@@ -326,10 +338,10 @@ def _adaptive_max(x, rank, output_size, return_indices, data_format):
         nt = threads_for(can.view.nbytes + y5.nbytes, rows)
         if can.order == "cf":
             _adaptive.adaptive_max_forward_cf(can.flat(), can.flat(y5), can.flat(idx5),
-                                              geo.window(), can.n * can.c, True, nt)
+                                              geo.window(), can.n * can.c, nt)
         else:
             _adaptive.adaptive_max_forward_cl(can.flat(), can.flat(y5), can.flat(idx5),
-                                              geo.window(), can.n, can.c, True, nt)
+                                              geo.window(), can.n, can.c, nt)
     y = _finish(can, y5, dtype)
     return (y, can.give_back(idx5)) if return_indices else y
 

@@ -10,7 +10,7 @@ from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t
 from libc.string cimport memset
 
 from _types cimport maxable_t, floating_t, lowest
-from _window cimport Window, dilated_span
+from _window cimport Window, Span, dilated_span
 
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
@@ -21,18 +21,19 @@ cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
     cdef Py_ssize_t od = (row % rows_per_plane) // w.out_h
     cdef Py_ssize_t oh = row % w.out_h
     cdef const maxable_t* xp = x + plane * w.in_d * w.in_h * w.in_w
-    cdef Py_ssize_t d0, nd, h0, nh, w0, nw, a, b, c, ow, pos, best_pos
+    cdef Py_ssize_t a, b, c, ow, pos, best_pos
+    cdef Span sd = dilated_span(od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d)
+    cdef Span sh = dilated_span(oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h)
+    cdef Span sw
     cdef maxable_t m, v
-    dilated_span(od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d, &d0, &nd)
-    dilated_span(oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h, &h0, &nh)
     for ow in range(w.out_w):
-        dilated_span(ow, w.k_w, w.s_w, w.pad_w, w.dil_w, w.in_w, &w0, &nw)
+        sw = dilated_span(ow, w.k_w, w.s_w, w.pad_w, w.dil_w, w.in_w)
         m = lowest(&m)
-        best_pos = (d0 * w.in_h + h0) * w.in_w + w0
-        for a in range(nd):
-            for b in range(nh):
-                pos = ((d0 + a * w.dil_d) * w.in_h + h0 + b * w.dil_h) * w.in_w + w0
-                for c in range(nw):
+        best_pos = (sd.first * w.in_h + sh.first) * w.in_w + sw.first
+        for a in range(sd.count):
+            for b in range(sh.count):
+                pos = ((sd.first + a * w.dil_d) * w.in_h + sh.first + b * w.dil_h) * w.in_w + sw.first
+                for c in range(sw.count):
                     v = xp[pos + c * w.dil_w]
                     if v > m or v != v:
                         m = v
@@ -51,28 +52,30 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
     cdef Py_ssize_t od = (row % rows_per_sample) // w.out_h
     cdef Py_ssize_t oh = row % w.out_h
     cdef const maxable_t* xn = x + n * w.in_d * w.in_h * w.in_w * C
-    cdef Py_ssize_t d0, nd, h0, nh, w0, nw, a, b, c, ch, ow, pos
+    cdef Py_ssize_t a, b, c, ch, ow, pos
+    cdef Span sd = dilated_span(od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d)
+    cdef Span sh = dilated_span(oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h)
+    cdef Span sw
     cdef maxable_t* ym
     cdef int64_t* im
     cdef const maxable_t* xc
     cdef maxable_t v, init
     init = lowest(&init)
-    dilated_span(od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d, &d0, &nd)
-    dilated_span(oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h, &h0, &nh)
     for ow in range(w.out_w):
-        dilated_span(ow, w.k_w, w.s_w, w.pad_w, w.dil_w, w.in_w, &w0, &nw)
+        sw = dilated_span(ow, w.k_w, w.s_w, w.pad_w, w.dil_w, w.in_w)
         ym = y + (row * w.out_w + ow) * C
         for ch in range(C):
             ym[ch] = init
         if idx != NULL:
             im = idx + (row * w.out_w + ow) * C
-            pos = (d0 * w.in_h + h0) * w.in_w + w0
+            pos = (sd.first * w.in_h + sh.first) * w.in_w + sw.first
             for ch in range(C):
                 im[ch] = pos
-        for a in range(nd):
-            for b in range(nh):
-                for c in range(nw):
-                    pos = ((d0 + a * w.dil_d) * w.in_h + h0 + b * w.dil_h) * w.in_w + w0 + c * w.dil_w
+        for a in range(sd.count):
+            for b in range(sh.count):
+                for c in range(sw.count):
+                    pos = (((sd.first + a * w.dil_d) * w.in_h + sh.first + b * w.dil_h) * w.in_w
+                           + sw.first + c * w.dil_w)
                     xc = xn + pos * C
                     if idx == NULL:
                         for ch in range(C):

@@ -1,0 +1,56 @@
+"""Shared test helpers: random window configurations and data-format conversions."""
+import numpy as np
+
+
+def to_channels_last(x):
+    return np.moveaxis(x, 1, -1)
+
+
+def from_channels_last(x):
+    return np.moveaxis(x, -1, 1)
+
+
+def random_data(rng, shape, dtype=np.float64, special=True):
+    """Values with ties (small integers), and sometimes NaN and -inf."""
+    kind = rng.integers(4)
+    if kind == 0:
+        x = rng.integers(-3, 4, size=shape).astype(dtype)
+    else:
+        x = rng.standard_normal(shape).astype(dtype)
+    if special and np.dtype(dtype).kind == "f" and x.size:
+        r = rng.random(shape)
+        if rng.random() < 0.3:
+            x[r < 0.05] = np.nan
+        if rng.random() < 0.3:
+            x[r > 0.9] = -np.inf
+        if rng.random() < 0.1:
+            x[...] = -np.inf
+    return x
+
+
+def random_pool_config(rng, rank, dilation=True, max_kernel=4, allow_string=False):
+    """A valid (spatial, kernel, stride, padding, dilation, ceil_mode) for rank-d pooling."""
+    k = tuple(int(v) for v in rng.integers(1, max_kernel + 1, rank))
+    s = tuple(int(v) for v in rng.integers(1, 4, rank))
+    d = tuple(int(v) for v in rng.integers(1, 3, rank)) if dilation else (1,) * rank
+    p = tuple(int(rng.integers(0, kk // 2 + 1)) for kk in k)
+    ceil_mode = bool(rng.integers(2))
+    spatial = tuple(int(max(1, dd * (kk - 1) + 1 - 2 * pp) + rng.integers(0, 7))
+                    for kk, dd, pp in zip(k, d, p))
+    padding = p
+    if allow_string and rng.random() < 0.25:
+        padding = "same" if rng.random() < 0.5 else "valid"
+        ceil_mode = False
+        spatial = tuple(max(L, dd * (kk - 1) + 1) for L, kk, dd in zip(spatial, k, d))
+    return spatial, k, s, padding, d, ceil_mode
+
+
+def explicit_padding(spatial, k, s, padding, d):
+    """Per-axis (lo, hi) padding of an int tuple or a Keras string."""
+    from reference import same_padding
+    if padding == "valid":
+        return (0,) * len(k), (0,) * len(k)
+    if padding == "same":
+        lo, hi = zip(*(same_padding(L, kk, ss, dd) for L, kk, ss, dd in zip(spatial, k, s, d)))
+        return lo, hi
+    return tuple(padding), tuple(padding)

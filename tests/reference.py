@@ -1,0 +1,162 @@
+"""Plain NumPy reference implementations with obvious loops, channels-first (N, C, *spatial).
+
+Written from the rules, not from cypool's code: window starts o*s - pad_lo, dilation steps, cells
+outside the input skipped; the running max replaced when `v > m or isnan(v)`; averages divided as
+PyTorch does. Slow on purpose: used on small arrays only.
+"""
+import itertools
+import math
+
+import numpy as np
+
+
+def out_size(L, k, s, pad_lo, pad_hi, d, ceil_mode):
+    """Count window positions o = 0, 1, ...: floor mode needs the whole window inside the padded
+    input; ceil mode lets it hang past the end by less than a stride, but it must start inside the
+    input or the left padding."""
+    eff = d * (k - 1) + 1
+    o = 0
+    while True:
+        if ceil_mode:
+            fits = o * s <= L + pad_lo + pad_hi - eff + s - 1 and o * s - pad_lo < L
+        else:
+            fits = o * s + eff <= L + pad_lo + pad_hi
+        if not fits:
+            return o
+        o += 1
+
+
+def same_padding(L, k, s, d=1):
+    out = math.ceil(L / s)
+    total = max(0, (out - 1) * s + d * (k - 1) + 1 - L)
+    return total // 2, total - total // 2
+
+
+def _windows(spatial, k, s, plo, phi, d, ceil_mode):
+    outs = [out_size(L, k_, s_, lo, hi, d_, ceil_mode)
+            for L, k_, s_, lo, hi, d_ in zip(spatial, k, s, plo, phi, d)]
+    for o in itertools.product(*[range(n) for n in outs]):
+        cells = [[o_ * s_ - lo + j * d_ for j in range(k_)]
+                 for o_, s_, lo, k_, d_ in zip(o, s, plo, k, d)]
+        yield outs, o, cells
+
+
+def lowest(dtype):
+    """The identity of max: -inf for floats, the minimum for integers, False for bool."""
+    if dtype.kind == "f":
+        return -np.inf
+    return False if dtype.kind == "b" else np.iinfo(dtype).min
+
+
+def max_pool(x, k, s, plo, phi, d, ceil_mode):
+    """Returns (y, flat per-plane indices)."""
+    N, C, *spatial = x.shape
+    rank = len(spatial)
+    outs = [out_size(L, *a, ceil_mode) for L, *a in zip(spatial, k, s, plo, phi, d)]
+    y = np.empty((N, C, *outs), x.dtype)
+    idx = np.empty((N, C, *outs), np.int64)
+    for n, c in itertools.product(range(N), range(C)):
+        for _, o, cells in _windows(spatial, k, s, plo, phi, d, ceil_mode):
+            real = [[i for i in axis if 0 <= i < L] for axis, L in zip(cells, spatial)]
+            first = [r[0] if r else axis[0] + ((-axis[0] + d_ - 1) // d_) * d_
+                     for r, axis, d_ in zip(real, cells, d)]
+            best_val = lowest(x.dtype)
+            best_pos = first
+            for pos in itertools.product(*real):
+                v = x[(n, c, *pos)]
+                if v > best_val or np.isnan(v):
+                    best_val, best_pos = v, list(pos)
+            y[(n, c, *o)] = best_val
+            # flat position in the plane; a window with no real cell (possible with dilation) names
+            # its first dilated position past the padding, as PyTorch does
+            idx[(n, c, *o)] = sum(p * int(np.prod(spatial[i + 1:])) for i, p in enumerate(best_pos))
+    return y, idx
+
+
+def avg_pool(x, k, s, plo, phi, ceil_mode, count_include_pad, divisor_override):
+    N, C, *spatial = x.shape
+    ones = [1] * len(spatial)
+    outs = [out_size(L, k_, s_, lo, hi, 1, ceil_mode)
+            for L, k_, s_, lo, hi in zip(spatial, k, s, plo, phi)]
+    y = np.empty((N, C, *outs), x.dtype)
+    for n, c in itertools.product(range(N), range(C)):
+        for _, o, cells in _windows(spatial, k, s, plo, phi, ones, ceil_mode):
+            # cells inside [−pad_lo, L + pad_hi) count as the padded window extent
+            padded = [[i for i in axis if -lo <= i < L + hi]
+                      for axis, L, lo, hi in zip(cells, spatial, plo, phi)]
+            real = [[i for i in axis if 0 <= i < L] for axis, L in zip(cells, spatial)]
+            total = sum(float(x[(n, c, *pos)]) for pos in itertools.product(*real))
+            if divisor_override:
+                div = divisor_override
+            elif count_include_pad:
+                div = int(np.prod([len(p) for p in padded]))
+            else:
+                div = int(np.prod([len(r) for r in real]))
+            y[(n, c, *o)] = total / div
+    return y
+
+
+def bins(L, O):
+    return [(math.floor(i * L / O), math.ceil((i + 1) * L / O)) for i in range(O)]
+
+
+def adaptive_avg(x, out):
+    N, C, *spatial = x.shape
+    y = np.empty((N, C, *out), x.dtype)
+    for n, c in itertools.product(range(N), range(C)):
+        for o in itertools.product(*[range(m) for m in out]):
+            sl = tuple(slice(*bins(L, m)[i]) for L, m, i in zip(spatial, out, o))
+            y[(n, c, *o)] = np.mean(x[(n, c, *sl)].astype(np.float64))
+    return y
+
+
+def adaptive_max(x, out):
+    N, C, *spatial = x.shape
+    y = np.empty((N, C, *out), x.dtype)
+    idx = np.empty((N, C, *out), np.int64)
+    for n, c in itertools.product(range(N), range(C)):
+        for o in itertools.product(*[range(m) for m in out]):
+            ranges = [range(*bins(L, m)[i]) for L, m, i in zip(spatial, out, o)]
+            best_val = lowest(x.dtype)
+            best_pos = [r[0] for r in ranges]
+            for pos in itertools.product(*ranges):
+                v = x[(n, c, *pos)]
+                if v > best_val or np.isnan(v):
+                    best_val, best_pos = v, pos
+            y[(n, c, *o)] = best_val
+            idx[(n, c, *o)] = np.ravel_multi_index(best_pos, spatial)
+    return y, idx
+
+
+def scatter_by_index(grad, idx, spatial):
+    """Max backward: each output gradient added to the cell its index names."""
+    N, C = grad.shape[:2]
+    gx = np.zeros((N, C, int(np.prod(spatial))), np.float64)
+    for n, c in itertools.product(range(N), range(C)):
+        for g, i in zip(grad[n, c].ravel(), idx[n, c].ravel()):
+            gx[n, c, i] += g
+    return gx.reshape(N, C, *spatial)
+
+
+def unpool(x, idx, out_spatial):
+    N, C = x.shape[:2]
+    y = np.zeros((N, C, int(np.prod(out_spatial))), x.dtype)
+    for n, c in itertools.product(range(N), range(C)):
+        for v, i in zip(x[n, c].ravel(), idx[n, c].ravel()):
+            y[n, c, i] = v
+    return y.reshape(N, C, *out_spatial)
+
+
+def numeric_grad(f, x, g, eps=1e-6):
+    """d <g, f(x)> / dx by central differences (float64)."""
+    gx = np.zeros_like(x, dtype=np.float64)
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        up = np.sum(f(x) * g)
+        flat[i] = old - eps
+        down = np.sum(f(x) * g)
+        flat[i] = old
+        gx.reshape(-1)[i] = (up - down) / (2 * eps)
+    return gx
