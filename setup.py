@@ -16,6 +16,16 @@ import warnings
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+
+class ParallelBuildExt(build_ext):
+    """Compile the extension modules in parallel (pip gives no -j)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
 
 # One table of extensions: module name inside cypool -> source in pyx/.
 KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info"]
@@ -101,6 +111,7 @@ setup(
     },
     ext_modules=cythonize(
         extensions,
+        nthreads=os.cpu_count() or 1,
         include_path=["pyx"],
         compiler_directives={
             "language_level": 3,
@@ -111,5 +122,7 @@ setup(
             "nonecheck": False,
         },
     ),
+    cmdclass={"build_ext": ParallelBuildExt},
+    entry_points={"console_scripts": ["cypool = cypool.cli:main"]},
     zip_safe=False,
 )

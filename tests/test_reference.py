@@ -48,10 +48,14 @@ def test_avg_pool_matches_reference(rank, data_format):
         x = random_data(rng, (2, 3, *spatial), np.float64, special=False)
         cip = bool(rng.integers(2))
         div = int(rng.choice([0, 0, 3, -2])) if rank > 1 else 0
+        kw = {"divisor_override": div or None} if rank > 1 else {}
+        if rank == 3 and any(L < kk for L, kk in zip(spatial, k)):
+            with pytest.raises(ValueError, match="smaller than kernel_size"):
+                call(AVG[rank], x, data_format, k, s, padding, ceil_mode, cip, **kw)
+            continue
         lo, hi = explicit_padding(spatial, k, s, padding, (1,) * rank)
         y_ref = ref.avg_pool(x, k, s, lo, hi, ceil_mode, cip and not isinstance(padding, str),
                              div)
-        kw = {"divisor_override": div or None} if rank > 1 else {}
         y = call(AVG[rank], x, data_format, k, s, padding, ceil_mode, cip, **kw)
         np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
 
