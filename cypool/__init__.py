@@ -2,6 +2,15 @@
 
 Typed Cython kernels parallelised with OpenMP, PyTorch 2.x semantics, both data formats.
 """
+try:
+    from . import _openmp_info  # noqa: F401  (a compiled extension module)
+except ImportError as exc:  # pragma: no cover - depends on how cypool was imported
+    raise ImportError(
+        "cypool's compiled kernels were not found next to " + __file__ + ". This happens when "
+        "Python imports the source tree (e.g. `python -m cypool` run inside the project folder) "
+        "instead of the installed package: run from another folder, use the `cypool` command, or "
+        "build in place with `pip install -e .` / `python setup.py build_ext --inplace`.") from exc
+
 from ._threads import get_num_threads, openmp_enabled, set_num_threads, threads
 from ._config import show_config
 from .pooling import (
