@@ -155,7 +155,7 @@ def shape_to_canonical(shape, rank: int, data_format: str, name: str = "input_sh
             f"{name} must have {rank + 1} or {rank + 2} entries for {rank}-d pooling, got {shape!r}")
     if any(s < 0 for s in shape):
         raise ValueError(f"{name} must not have negative entries, got {shape!r}")
-    if math.prod(shape) >= 2**62:
+    if any(s >= 2**62 for s in shape) or math.prod(shape) >= 2**62:
         raise ValueError(f"{name}={shape!r} has more elements than 64-bit indexing allows")
     full = shape if len(shape) == rank + 2 else (1, *shape)
     if data_format == "channels_last":

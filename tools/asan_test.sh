@@ -19,8 +19,12 @@ if [ ! -e "$libasan" ]; then
     echo "asan_test.sh: $cc has no libasan.so (install the compiler's ASan runtime)" >&2
     exit 2
 fi
-work="$(mktemp -d "${TMPDIR:-/tmp}/cypool-asan-XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+if [ -n "${CYPOOL_ASAN_DIR:-}" ]; then   # keep (and reuse) the sanitized build there
+    work="$CYPOOL_ASAN_DIR"; mkdir -p "$work"
+else
+    work="$(mktemp -d "${TMPDIR:-/tmp}/cypool-asan-XXXXXX")"
+    trap 'rm -rf "$work"' EXIT
+fi
 
 # A clean copy: sources only, no build products of the working tree.
 tar -C "$src" --exclude=build --exclude='*.so' --exclude='pyx/*.c' --exclude='.git' \
@@ -31,10 +35,24 @@ cd "$work"
 echo "asan_test.sh: building in $work with CYPOOL_SANITIZE=address"
 CYPOOL_SANITIZE=address python setup.py build_ext --inplace -j 2 > "$work/build.log" 2>&1 || {
     tail -50 "$work/build.log"; exit 1; }
-grep -q -- "-fsanitize=address" "$work/build.log" || { echo "ASan flags missing" >&2; exit 1; }
+for so in cypool/*.so; do   # every extension must carry the instrumentation
+    nm -D "$so" | grep -q __asan_init || { echo "asan_test.sh: $so is not instrumented" >&2; exit 1; }
+done
 
-export LD_PRELOAD="$libasan"
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
+# libstdc++ is preloaded too: ASan's __cxa_throw interceptor must find the real one when a C++
+# library (torch, in the cross-check tests) throws, or ASan aborts with "CHECK failed".
+libstdcxx="$("$cc" -print-file-name=libstdc++.so.6)"
+export LD_PRELOAD="$libasan${libstdcxx:+:$libstdcxx}"
+# pytest captures fd 2, so reports also go to files: $work/asan.<pid>.
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path=$work/asan:${ASAN_OPTIONS:-}"
+rm -f "$work"/asan.*
 python -c "import cypool._max as m, sys; print('asan_test.sh: testing', m.__file__)"
 if [ "$#" -eq 0 ]; then set -- tests; fi
-python -m pytest -q -p no:cacheprovider "$@"
+status=0
+python -m pytest -q -p no:cacheprovider "$@" || status=$?
+if ls "$work"/asan.* > /dev/null 2>&1; then
+    echo "asan_test.sh: AddressSanitizer reports:" >&2
+    cat "$work"/asan.* >&2
+    status=1
+fi
+exit $status
