@@ -36,7 +36,7 @@ echo "asan_test.sh: building in $work with CYPOOL_SANITIZE=address"
 CYPOOL_SANITIZE=address python setup.py build_ext --inplace -j 2 > "$work/build.log" 2>&1 || {
     tail -50 "$work/build.log"; exit 1; }
 for so in cypool/*.so; do   # every extension must carry the instrumentation
-    nm -D "$so" | grep -q __asan_init || { echo "asan_test.sh: $so is not instrumented" >&2; exit 1; }
+    nm -D "$so" | grep __asan_init > /dev/null || { echo "asan_test.sh: $so is not instrumented" >&2; exit 1; }
 done
 
 # libstdc++ is preloaded too: ASan's __cxa_throw interceptor must find the real one when a C++
