@@ -30,9 +30,8 @@ import cypool
 import reference as R
 import reference_backward as RB
 
-try:
+try:   # (no torch.set_num_threads here: torch may share cypool's libgomp and lower its limit)
     import torch
-    torch.set_num_threads(1)
 except ImportError:  # the cross-check against torch is optional
     torch = None
 
