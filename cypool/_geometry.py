@@ -6,14 +6,24 @@ Rules follow PyTorch 2.x (aten/src/ATen/native/Pool.h); "same"/"valid" follow Ke
 """
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
+
 AXES = ("d", "h", "w")
+
+# Window arguments (kernel_size, stride, padding, dilation) are C ints in PyTorch, which refuses
+# larger values; the same bound here keeps every product the kernels form (window extents, divisor
+# kernel_h * kernel_w, o * stride) far inside int64.
+MAX_WINDOW_ARG = 2**31 - 1
+# Sizes and offsets the kernels compute in Py_ssize_t stay below this (int64 with headroom).
+MAX_INDEX = 2**62
 
 
 def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
 
 
 def int_tuple(value, rank: int, name: str, minimum: int = 1) -> tuple[int, ...]:
@@ -33,14 +43,34 @@ def int_tuple(value, rank: int, name: str, minimum: int = 1) -> tuple[int, ...]:
         if v < minimum:
             kind = "positive" if minimum == 1 else "non-negative"
             raise ValueError(f"{name} must be {kind}, got {name}={value!r}")
+        if v > MAX_WINDOW_ARG:
+            raise ValueError(f"{name} must be at most 2**31 - 1 (as in PyTorch), got "
+                             f"{name}={value!r}")
     return values
 
 
 def check_bool(value, name: str) -> bool:
-    if not isinstance(value, (bool,)) and not (hasattr(value, "dtype") and value.dtype == bool):
-        if not (_is_int(value) and value in (0, 1)):
-            raise TypeError(f"{name} must be a bool, got {value!r}")
-    return bool(value)
+    """A Python or NumPy bool (a 0-d bool array too), or the ints 0 and 1."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, np.ndarray) and value.dtype == np.bool_ and value.ndim == 0:
+        return bool(value)
+    if _is_int(value) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{name} must be a bool, got {value!r}")
+
+
+def check_divisor_override(value) -> int:
+    """None (divide by the window's count) or a non-zero int64; returns 0 for None."""
+    if value is None:
+        return 0
+    if not _is_int(value):
+        raise TypeError(f"divisor_override must be an int or None, got {value!r}")
+    if value == 0:
+        raise ValueError("divisor_override must be non-zero, got divisor_override=0")
+    if not -2**63 <= value < 2**63:
+        raise ValueError(f"divisor_override must fit in int64, got divisor_override={value!r}")
+    return int(value)
 
 
 def pooled_size(size: int, k: int, s: int, pad_lo: int, pad_hi: int, dil: int, ceil_mode: bool) -> int:
@@ -119,6 +149,12 @@ def pool_geometry(spatial: tuple, rank: int, kernel_size, stride, padding, dilat
                     f"padding should be at most half of kernel_size, got padding={padding!r} "
                     f"and kernel_size={kernel_size!r}")
         pad_hi = pad_lo
+    # Python ints cannot overflow, the kernels' int64 can: the padded extent and one stride past it
+    # must stay far below 2**63 (guaranteed by MAX_WINDOW_ARG for real array sizes; checked anyway).
+    for L, k, s, lo_, hi_, d in zip(spatial, kernel, stride_t, pad_lo, pad_hi, dil):
+        if L + lo_ + hi_ + s + d * (k - 1) + 1 >= MAX_INDEX:
+            raise ValueError(f"input spatial size {tuple(spatial)} with kernel_size={kernel_size!r},"
+                             f" stride={stride!r}, dilation={dilation!r} exceeds 64-bit indexing")
     out = tuple(pooled_size(L, k, s, lo_, hi_, d, ceil_mode)
                 for L, k, s, lo_, hi_, d in zip(spatial, kernel, stride_t, pad_lo, pad_hi, dil))
     if any(o < 1 for o in out):
@@ -145,6 +181,10 @@ def adaptive_geometry(spatial: tuple, rank: int, output_size) -> Pool:
             f"output_size must be an int or a tuple of {rank} ints or None, got {output_size!r}")
     if any(o < 1 for o in out):
         raise ValueError(f"output_size must be positive, got output_size={output_size!r}")
+    # Bin edges are computed as o * L // O in int64 by the kernels.
+    if any(o * L >= MAX_INDEX for o, L in zip(out, spatial)):
+        raise ValueError(f"output_size={output_size!r} is too large for input spatial size "
+                         f"{tuple(spatial)}: output_size * input size must stay below 2**62")
     ones = (1, 1, 1)
     return Pool(_lift(spatial, 1), _lift(out, 1), ones, ones, (0, 0, 0), (0, 0, 0), ones)
 
@@ -161,9 +201,11 @@ def unpool_size(spatial: tuple, rank: int, kernel_size, stride, padding, output_
     else:
         if not isinstance(output_size, (tuple, list)) or not all(_is_int(v) for v in output_size):
             raise TypeError(f"output_size must be a tuple of ints, got {output_size!r}")
+        # PyTorch: the spatial sizes, or the full (N, C, *spatial) shape.
+        if len(output_size) not in (rank, rank + 2):
+            raise ValueError(f"output_size must have {rank} (spatial) or {rank + 2} entries, got "
+                             f"output_size={output_size!r}")
         out = tuple(int(v) for v in output_size)[-rank:]
-        if len(output_size) < rank:
-            raise ValueError(f"output_size must have {rank} spatial entries, got {output_size!r}")
         for o, d, s in zip(out, default, stride_t):
             if not (d - s < o < d + s):
                 raise ValueError(

@@ -9,6 +9,7 @@ back as views in the caller's rank and data_format, so channels-last data is nev
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,9 @@ _FLOAT_WIDENED = {np.dtype(np.float16): np.dtype(np.float32)}
 
 
 def check_data_format(data_format) -> str:
+    if not isinstance(data_format, str):
+        raise TypeError(
+            f"data_format must be 'channels_first' or 'channels_last', got {data_format!r}")
     if data_format not in DATA_FORMATS:
         raise ValueError(
             f"data_format must be 'channels_first' or 'channels_last', got {data_format!r}")
@@ -151,6 +155,8 @@ def shape_to_canonical(shape, rank: int, data_format: str, name: str = "input_sh
             f"{name} must have {rank + 1} or {rank + 2} entries for {rank}-d pooling, got {shape!r}")
     if any(s < 0 for s in shape):
         raise ValueError(f"{name} must not have negative entries, got {shape!r}")
+    if any(s >= 2**62 for s in shape) or math.prod(shape) >= 2**62:
+        raise ValueError(f"{name}={shape!r} has more elements than 64-bit indexing allows")
     full = shape if len(shape) == rank + 2 else (1, *shape)
     if data_format == "channels_last":
         n, *spatial, c = full

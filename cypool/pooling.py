@@ -12,8 +12,8 @@ import math
 import numpy as np
 
 from . import _adaptive, _avg, _max, _unpool
-from ._geometry import (_is_int, adaptive_geometry, check_bool, int_tuple, pool_geometry,
-                        unpool_size)
+from ._geometry import (adaptive_geometry, check_bool, check_divisor_override, int_tuple,
+                        pool_geometry, unpool_size)
 from ._layout import (Canonical, check_array, check_data_format, kernel_dtype, shape_to_canonical,
                       to_canonical)
 from ._threads import threads_for
@@ -40,6 +40,7 @@ def _prepare(x, rank: int, data_format, family: str, name: str = "x"):
 
 
 def _finish(can: Canonical, y5: np.ndarray, dtype) -> np.ndarray:
+    dtype = np.dtype(dtype).newbyteorder("=")  # results are native-endian, as NumPy's ufuncs
     y = can.give_back(y5)
     if y.dtype != dtype:
         y = y.view(np.bool_) if dtype == np.bool_ else y.astype(dtype)
@@ -189,14 +190,7 @@ def _check_avg3d_input(spatial, rank, kernel_size):
 
 def _avg_args(count_include_pad, divisor_override, geo):
     count_include_pad = check_bool(count_include_pad, "count_include_pad")
-    if divisor_override is None:
-        divisor = 0
-    elif not _is_int(divisor_override):
-        raise TypeError(f"divisor_override must be an int or None, got {divisor_override!r}")
-    elif divisor_override == 0:
-        raise ValueError("divisor_override must be non-zero, got divisor_override=0")
-    else:
-        divisor = int(divisor_override)
+    divisor = check_divisor_override(divisor_override)
     # With "same"/"valid" padding, padded cells never enter an average (Keras/TensorFlow).
     return (count_include_pad and not geo.string_padding), divisor
 
@@ -515,6 +509,8 @@ def _max_unpool(x, indices, rank, kernel_size, stride, padding, output_size, dat
         _raise_bad_indices(bad, "indices", out_plane)
     elif y5.size:
         y5[...] = 0
+    elif can.view.size:  # an empty output plane: no index can lie inside it
+        _raise_bad_indices(can.view.size, "indices", out_plane)
     return _finish(can, y5, dtype)
 
 

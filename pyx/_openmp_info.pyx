@@ -1,5 +1,6 @@
 # Run-time facts about the OpenMP build, read by cypool/_threads.py and show_config().
-from _openmp cimport CYPOOL_OPENMP_ENABLED, omp_get_max_threads
+from cython.parallel cimport prange
+from _openmp cimport CYPOOL_OPENMP_ENABLED, omp_get_max_threads, omp_get_thread_num
 
 
 def openmp_enabled():
@@ -10,3 +11,19 @@ def openmp_enabled():
 def openmp_max_threads():
     """omp_get_max_threads(): OMP_NUM_THREADS, or what threadpoolctl last set, or the core count."""
     return omp_get_max_threads()
+
+
+def prange_team_size(int n_threads):
+    """How many OpenMP threads a `prange(num_threads=n_threads)` (the form every kernel uses)
+    actually ran on: a test aid showing that the count cypool chooses reaches the runtime."""
+    cdef int seen[1024]
+    cdef int i, used = 0
+    cdef int n_items = 64 * max(1, min(n_threads, 1024))
+    for i in range(1024):
+        seen[i] = 0
+    with nogil:
+        for i in prange(n_items, num_threads=n_threads, schedule="static"):
+            seen[omp_get_thread_num() % 1024] = 1  # every thread stores the same value
+    for i in range(1024):
+        used += seen[i]
+    return used
