@@ -28,7 +28,7 @@ class ParallelBuildExt(build_ext):
             self.parallel = os.cpu_count() or 1
 
 # One table of extensions: module name inside cypool -> source in pyx/.
-KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info"]
+KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur"]
 
 OPENMP_PROBE = textwrap.dedent(
     """
