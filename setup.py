@@ -102,7 +102,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read() if os.path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=["cypool"],
+    packages=["cypool", "cypool.strategies", "cypool.compare"],
     package_data={"cypool": ["py.typed"]},
     install_requires=["numpy>=1.23"],
     extras_require={
