@@ -235,6 +235,7 @@ class Subsample(Strategy):
 
 class _TorchStrategy(Strategy):
     """Runs a torch.nn.functional op on CPU; backward through autograd. torch is imported lazily."""
+    memory_traced = False  # torch's allocator is invisible to tracemalloc
 
     def forward(self, x):
         import torch
