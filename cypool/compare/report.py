@@ -47,7 +47,14 @@ def write_csv(path: str, rows: list, fields: list) -> None:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
+            w.writerow({k: _csv_value(r.get(k)) for k in fields})
+
+
+def _csv_value(v):
+    """Empty cell for "does not apply" (None or NaN)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return v
 
 
 def write_markdown(path: str, *, command: str, config: dict, summary: list, descriptions: dict,
