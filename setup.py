@@ -104,7 +104,9 @@ setup(
     python_requires=">=3.9",
     packages=["cypool", "cypool.strategies", "cypool.compare"],
     package_data={"cypool": ["py.typed"]},
-    install_requires=["numpy>=1.23"],
+    # numpy for the operators; the rest for `cypool compare` (photos, digits, figures, progress).
+    install_requires=["numpy>=1.23", "scikit-image>=0.19", "scikit-learn>=1.0", "matplotlib>=3.5",
+                      "tqdm>=4"],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "threadpoolctl>=3"],
         "bench": ["asv>=0.6", "matplotlib>=3.5", "virtualenv"],

@@ -15,6 +15,8 @@ from cypool import strategies
 from cypool.strategies import FunctionStrategy, Strategy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Where the cypool under test lives (the in-place build, or site-packages after pip install).
+CYPOOL_HOME = os.path.dirname(os.path.dirname(os.path.abspath(cypool.__file__)))
 PLUGIN_SRC = os.path.join(ROOT, "tests", "plugin_pkg")
 BUILTINS = ["max2x2", "avg2x2", "stochastic", "lp2", "blur", "max-blur", "spp", "conv2x2s2",
             "conv3x3s2", "subsample"]
@@ -64,11 +66,12 @@ def test_strategy_gradients_match_the_operators():
         st.backward(g)
 
 
-def test_import_cypool_does_not_import_torch():
+def test_import_cypool_does_not_import_torch(tmp_path):
     code = ("import sys, cypool, cypool.strategies as s; s.available(); "
             "print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": ROOT}, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": CYPOOL_HOME},
+                         check=True).stdout
     assert out.strip() == "False"
 
 
@@ -139,6 +142,23 @@ def test_plugin_kinds_and_broken_plugins(monkeypatch, tmp_path):
         reg["plainfn"].backward(x)
 
 
+def _install_by_hand(src, target):
+    """What pip would install: the package and a .dist-info with entry_points.txt (used only when
+    pip cannot build offline, e.g. a venv without setuptools)."""
+    import re
+    import shutil
+    shutil.copytree(os.path.join(src, "cypool_plugin_demo"), target / "cypool_plugin_demo")
+    text = open(os.path.join(src, "pyproject.toml")).read()
+    section = text.split('[project.entry-points."cypool.strategies"]')[1]
+    entries = re.findall(r'^(\S+) = "([^"]+)"', section, re.M)
+    info = target / "cypool_plugin_demo-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cypool-plugin-demo\n"
+                                   "Version: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[cypool.strategies]\n" + "".join(f"{n} = {v}\n" for n, v in entries))
+
+
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory):
     """tests/plugin_pkg installed as a separate distribution into its own directory."""
@@ -146,14 +166,17 @@ def plugin_site(tmp_path_factory):
     build = tmp_path_factory.mktemp("plugin_build")
     import shutil
     shutil.copytree(PLUGIN_SRC, build / "src")  # pip may write build files next to the source
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--no-index", "--target", str(target),
-                    str(build / "src")], check=True, capture_output=True)
+    res = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                          "--no-build-isolation", "--no-index", "--target", str(target),
+                          str(build / "src")], capture_output=True, text=True)
+    if res.returncode != 0:
+        _install_by_hand(str(build / "src"), target)
+    assert any(p.name.endswith(".dist-info") for p in target.iterdir())
     return target
 
 
 def _env(site):
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), ROOT])}
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), CYPOOL_HOME])}
 
 
 def test_installed_plugin_is_available(plugin_site):

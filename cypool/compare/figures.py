@@ -33,7 +33,9 @@ def speed(rows: list, names: list, path: str, threads: int) -> None:
                 ax.plot(*zip(*pts), style, marker="o", ms=4, color=colors[name], label=name)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("input size (MB, float32 (8, 16, S, S))")
+        from matplotlib.ticker import NullFormatter
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("input size (MB, float32 (8, 16, S, S), log scale)")
         ax.set_title(f"{direction}: median time per call ({threads} threads)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("time per call (ms, log scale)")

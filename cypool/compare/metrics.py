@@ -51,17 +51,29 @@ def time_strategies(strategies: dict, x: np.ndarray, repeats: int, target_s: flo
         def bwd(s=s, g=g):
             return s.backward(g)
         jobs[(name, "backward")] = bwd
-    numbers = {key: _calibrate(fn, target_s) for key, fn in jobs.items()}
+    numbers = {}
+    for key, fn in list(jobs.items()):
+        try:
+            numbers[key] = _calibrate(fn, target_s)
+        except Exception as exc:
+            del jobs[key]
+            if failures is not None:
+                failures[key[0]] = f"{key[1]}: {type(exc).__name__}: {exc}"
     samples = {key: [] for key in jobs}
     for _ in range(repeats):
-        for key, fn in jobs.items():
+        for key, fn in list(jobs.items()):
             n = numbers[key]
-            if key[1] == "backward":  # backward needs the forward's saved state
-                strategies[key[0]].forward(x)
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn()
-            samples[key].append((time.perf_counter() - t0) / n)
+            try:
+                if key[1] == "backward":  # backward needs the forward's saved state
+                    strategies[key[0]].forward(x)
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                samples[key].append((time.perf_counter() - t0) / n)
+            except Exception as exc:  # drop the job, keep the run
+                del jobs[key], samples[key]
+                if failures is not None:
+                    failures[key[0]] = f"{key[1]}: {type(exc).__name__}: {exc}"
         if progress is not None:
             progress.update(1)
     return {key: float(np.median(v)) for key, v in samples.items()}

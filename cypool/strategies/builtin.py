@@ -246,7 +246,8 @@ class _TorchStrategy(Strategy):
     def backward(self, grad):
         import torch
         self._xt.grad = None
-        self._yt.backward(torch.from_numpy(np.ascontiguousarray(grad)))
+        # retain_graph: backward may be called again for the same forward (timing loops)
+        self._yt.backward(torch.from_numpy(np.ascontiguousarray(grad)), retain_graph=True)
         return self._xt.grad.numpy()
 
 
