@@ -42,6 +42,8 @@ cdef inline double _root(double base, double p) noexcept nogil:
 cdef inline double _coef(double base, double g, double p, double kk, double cells) noexcept nogil:
     if base == 0:
         return 0.0
+    if p == 2.0:  # base ** -0.5 (PyTorch: rsqrt)
+        return g / p / sqrt(base) * kk / cells
     return g / p * pow(base, 1.0 / p - 1.0) * kk / cells
 
 
@@ -140,7 +142,7 @@ cdef void _lp_plane_backward(const floating_t* x, const floating_t* go, floating
                                 gi[((d * w.in_h + h) * w.in_w + c) * C + ch] += <floating_t>coef
     for i in range(in_plane):
         for ch in range(c0, c1):
-            gi[i * C + ch] = <floating_t>(gi[i * C + ch] * p * pow(<double>x[i * C + ch], p - 1.0))
+            gi[i * C + ch] = <floating_t>(gi[i * C + ch] * p * _power(x[i * C + ch], p - 1.0))
 
 
 def lp_backward_cf(const floating_t[::1] x, const floating_t[::1] grad_out,

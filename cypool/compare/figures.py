@@ -36,7 +36,7 @@ def speed(rows: list, names: list, path: str, threads: int) -> None:
         from matplotlib.ticker import NullFormatter
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("input size (MB, float32 (8, 16, S, S), log scale)")
-        ax.set_title(f"{direction}: median time per call ({threads} threads)")
+        ax.set_title(f"{direction}: median time per call (threads={threads})")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("time per call (ms, log scale)")
     handles, labels = axes[0].get_legend_handles_labels()
@@ -78,8 +78,12 @@ def bars(summary: list, columns: list, titles: list, ylabels: list, path: str, s
     plt = _plt()
     names = [r["strategy"] for r in summary]
     colors = _colors(names)
-    fig, axes = plt.subplots(1, len(columns), figsize=(6.2 * len(columns), 4.6), squeeze=False)
-    for ax, col, title, ylabel in zip(axes[0], columns, titles, ylabels):
+    ncol = min(3, len(columns))
+    nrow = -(-len(columns) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 4.6 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(columns):]:
+        ax.axis("off")
+    for ax, col, title, ylabel in zip(axes.ravel(), columns, titles, ylabels):
         vals = [r.get(col, math.nan) for r in summary]
         xs = np.arange(len(names))
         ok = [not (v is None or (isinstance(v, float) and math.isnan(v))) for v in vals]
