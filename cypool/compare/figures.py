@@ -98,6 +98,8 @@ def bars(summary: list, columns: list, titles: list, ylabels: list, path: str, s
         ax.set_ylabel(ylabel)
         if col in log:
             ax.set_yscale("log")
+        if col == "test_acc" and any(ok):  # accuracies sit near 1: zoom in
+            ax.set_ylim(max(0.0, min(v for v, k in zip(vals, ok) if k) - 0.05), 1.0)
         ax.grid(True, axis="y", alpha=0.3)
     fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()
