@@ -198,10 +198,11 @@ def test_installed_plugin_is_available(plugin_site):
 
 def test_installed_plugin_in_compare_report(plugin_site, tmp_path):
     out = tmp_path / "report"
-    subprocess.run([sys.executable, "-m", "cypool", "compare", "--quick", "--no-progress",
-                    "--strategies", "median2x2,min2x2,max2x2", "--sizes", "16",
-                    "--out", str(out)], cwd=str(tmp_path), env=_env(plugin_site),
-                   capture_output=True, text=True, check=True)
+    res = subprocess.run([sys.executable, "-m", "cypool", "compare", "--quick", "--no-progress",
+                          "--strategies", "median2x2,min2x2,max2x2", "--sizes", "16",
+                          "--out", str(out)], cwd=str(tmp_path), env=_env(plugin_site),
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
     rows = {r["strategy"]: r for r in csv.DictReader(open(out / "results.csv"))}
     assert set(rows) == {"median2x2", "min2x2", "max2x2"}
     assert float(rows["median2x2"]["fwd_ms"]) > 0 and rows["median2x2"]["bwd_ms"] == ""
