@@ -28,39 +28,42 @@ cdef struct Pick:
 cdef inline Pick _sample(const floating_t* xp, Py_ssize_t cs, Py_ssize_t in_w, Span sh, Span sw,
                          double u) noexcept nogil:
     # xp: the plane's first cell; cs: distance between neighbouring cells (1 or C).
-    cdef Py_ssize_t n_cells = sh.count * sw.count
-    cdef Py_ssize_t j, pos, chosen = -1
+    cdef Py_ssize_t h, c, j, pos, chosen = -1
     cdef double a, total = 0, running = 0, threshold
+    cdef bint done = False
     cdef Pick p
-    for j in range(n_cells):
-        pos = (sh.first + j // sw.count) * in_w + sw.first + j % sw.count
-        a = xp[pos * cs]
-        if a != a:
-            p.value = a
-            p.pos = pos
-            return p
-        if a > 0:
-            total += a
+    for h in range(sh.first, sh.first + sh.count):
+        for c in range(sw.first, sw.first + sw.count):
+            a = xp[(h * in_w + c) * cs]
+            if a != a:
+                p.value = a
+                p.pos = h * in_w + c
+                return p
+            if a > 0:
+                total += a
     if total == INFINITY:
-        for j in range(n_cells):
-            pos = (sh.first + j // sw.count) * in_w + sw.first + j % sw.count
-            if xp[pos * cs] == INFINITY:
-                chosen = pos
-                break
+        for h in range(sh.first, sh.first + sh.count):
+            for c in range(sw.first, sw.first + sw.count):
+                if not done and xp[(h * in_w + c) * cs] == INFINITY:
+                    chosen = h * in_w + c
+                    done = True
     elif total > 0:
         threshold = u * total
-        for j in range(n_cells):
-            pos = (sh.first + j // sw.count) * in_w + sw.first + j % sw.count
-            a = xp[pos * cs]
-            if a > 0:
-                running += a
-                chosen = pos  # the last positive cell is the fallback if rounding keeps running <= threshold
-                if running > threshold:
-                    break
+        for h in range(sh.first, sh.first + sh.count):
+            if done:
+                break
+            for c in range(sw.first, sw.first + sw.count):
+                a = xp[(h * in_w + c) * cs]
+                if a > 0:
+                    running += a
+                    chosen = h * in_w + c  # the last positive cell is the fallback if rounding keeps running <= threshold
+                    if running > threshold:
+                        done = True
+                        break
     else:
-        j = <Py_ssize_t>(u * n_cells)
-        if j >= n_cells:
-            j = n_cells - 1
+        j = <Py_ssize_t>(u * (sh.count * sw.count))
+        if j >= sh.count * sw.count:
+            j = sh.count * sw.count - 1
         chosen = (sh.first + j // sw.count) * in_w + sw.first + j % sw.count
     p.pos = chosen
     p.value = xp[chosen * cs]
