@@ -63,6 +63,9 @@ def write_markdown(path: str, *, command: str, config: dict, summary: list, desc
            f"Produced by `{command}`.", "",
            "Machine and build: " + ", ".join(f"{k}={v}" for k, v in config.items()), "",
            "## Results", "", markdown_table(summary), ""]
+    best = leaders(summary)
+    if best:
+        out += ["Best per column: " + "; ".join(best) + ".", ""]
     out += ["Column meanings:", ""]
     out += [
         f"- speed: input float32 {settings['speed_shape']}; median of {settings['repeats']} "
@@ -99,3 +102,26 @@ def write_markdown(path: str, *, command: str, config: dict, summary: list, desc
         out += [f"### {title}", "", f"![{title}]({fname})", ""]
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(out))
+
+
+LEADER_COLUMNS = [  # (column, label, True if higher is better)
+    ("fwd_ms", "fastest forward", False),
+    ("bwd_ms", "fastest backward", False),
+    ("psnr_dB", "keeps most of the photos", True),
+    ("shift_features_pct", "most shift-consistent on feature maps", False),
+    ("shift_photos_pct", "most shift-consistent on photos", False),
+    ("noise_gain", "most noise-robust", False),
+    ("test_acc", "best digits accuracy", True),
+]
+
+
+def leaders(summary: list) -> list:
+    """'label: strategy (value)' for each column where some strategy has a number."""
+    out = []
+    for col, label, higher in LEADER_COLUMNS:
+        vals = [(r[col], r["strategy"]) for r in summary
+                if isinstance(r.get(col), (int, float)) and not math.isnan(r[col])]
+        if vals:
+            v, name = max(vals) if higher else min(vals)
+            out.append(f"{label}: {name} ({v:.3g})")
+    return out
