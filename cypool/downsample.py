@@ -24,7 +24,7 @@ from ._layout import (check_array, check_data_format, kernel_dtype, shape_to_can
                       to_canonical)
 from ._threads import threads_for
 from .pooling import (_adaptive_avg, _adaptive_avg_backward, _adaptive_max, _channel_block,
-                      _check_grad, _check_input_shape, _finish, _lift, _max_backward, _max_pool,
+                      _check_grad, _check_input_shape, _finish, _max_backward, _max_pool,
                       _prepare, _spatial)
 
 CF = "channels_first"
