@@ -9,12 +9,13 @@
 #   - sum(r) == 0 (all zeros or all negative): the cell floor(u * count) in row-major order,
 #     i.e. a uniform choice; its real value (possibly negative) is the output;
 #   - a NaN in the window: the output is NaN and the index is the first NaN;
-#   - sum(r) == +inf: the first +inf cell.
+#   - sum(r) == +inf: the first +inf cell (the first positive cell if a float64 sum of finite
+#     values overflowed).
 # Evaluation: sum(r^2) / sum(r), 0 when sum(r) == 0, +inf when sum(r) is +inf, NaN if a NaN is in
 # the window. Sums are accumulated in double in a fixed order (deterministic).
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, NAN
 
 from _types cimport floating_t
 from _window cimport Window, Span, dilated_span
@@ -28,20 +29,27 @@ cdef struct Pick:
 cdef inline Pick _sample(const floating_t* xp, Py_ssize_t cs, Py_ssize_t in_w, Span sh, Span sw,
                          double u) noexcept nogil:
     # xp: the plane's first cell; cs: distance between neighbouring cells (1 or C).
-    cdef Py_ssize_t h, c, j, pos, chosen = -1
-    cdef double a, total = 0, running = 0, threshold
-    cdef bint done = False
+    # Weights are clamped without branches (r = a > 0 ? a : 0, a select): on ReLU activations
+    # about half the cells are 0 and a branch on the sign would be mispredicted half the time.
+    # Adding r = 0 leaves every sum bit-identical to skipping the cell.
+    cdef Py_ssize_t h, c, j, chosen = -1
+    cdef double a, r, total = 0, running = 0, threshold
+    cdef bint done = False, has_nan = False
     cdef Pick p
     for h in range(sh.first, sh.first + sh.count):
         for c in range(sw.first, sw.first + sw.count):
             a = xp[(h * in_w + c) * cs]
-            if a != a:
-                p.value = a
-                p.pos = h * in_w + c
-                return p
-            if a > 0:
-                total += a
-    if total == INFINITY:
+            has_nan = has_nan | (a != a)
+            r = a if a > 0 else 0.0
+            total += r
+    if has_nan:
+        for h in range(sh.first, sh.first + sh.count):
+            for c in range(sw.first, sw.first + sw.count):
+                a = xp[(h * in_w + c) * cs]
+                if not done and a != a:
+                    chosen = h * in_w + c
+                    done = True
+    elif total == INFINITY:
         for h in range(sh.first, sh.first + sh.count):
             for c in range(sw.first, sw.first + sw.count):
                 if not done and xp[(h * in_w + c) * cs] == INFINITY:
@@ -54,17 +62,23 @@ cdef inline Pick _sample(const floating_t* xp, Py_ssize_t cs, Py_ssize_t in_w, S
                 break
             for c in range(sw.first, sw.first + sw.count):
                 a = xp[(h * in_w + c) * cs]
-                if a > 0:
-                    running += a
-                    chosen = h * in_w + c  # the last positive cell is the fallback if rounding keeps running <= threshold
-                    if running > threshold:
-                        done = True
-                        break
+                r = a if a > 0 else 0.0
+                running += r
+                # the last positive cell is the fallback if rounding keeps running <= threshold
+                chosen = h * in_w + c if r > 0 else chosen
+                if running > threshold:  # only a positive cell can cross it
+                    done = True
+                    break
     else:
         j = <Py_ssize_t>(u * (sh.count * sw.count))
         if j >= sh.count * sw.count:
             j = sh.count * sw.count - 1
         chosen = (sh.first + j // sw.count) * in_w + sw.first + j % sw.count
+    if chosen < 0:  # a finite float64 sum that overflowed to +inf: the first positive cell
+        for h in range(sh.first, sh.first + sh.count):
+            for c in range(sw.first, sw.first + sw.count):
+                if chosen < 0 and xp[(h * in_w + c) * cs] > 0:
+                    chosen = h * in_w + c
     p.pos = chosen
     p.value = xp[chosen * cs]
     return p
@@ -73,15 +87,17 @@ cdef inline Pick _sample(const floating_t* xp, Py_ssize_t cs, Py_ssize_t in_w, S
 cdef inline double _expected(const floating_t* xp, Py_ssize_t cs, Py_ssize_t in_w, Span sh,
                              Span sw) noexcept nogil:
     cdef Py_ssize_t h, c
-    cdef double a, s1 = 0, s2 = 0
+    cdef double a, r, s1 = 0, s2 = 0
+    cdef bint has_nan = False
     for h in range(sh.first, sh.first + sh.count):
         for c in range(sw.first, sw.first + sw.count):
             a = xp[(h * in_w + c) * cs]
-            if a != a:
-                return a
-            if a > 0:
-                s1 += a
-                s2 += a * a
+            has_nan = has_nan | (a != a)
+            r = a if a > 0 else 0.0  # branch-free clamp, as in _sample
+            s1 += r
+            s2 += r * r
+    if has_nan:
+        return NAN
     if s1 == 0:
         return 0.0
     if s1 == INFINITY:

@@ -206,7 +206,8 @@ def stochastic_pool2d(x, k, s, uniforms=None):
         if nans:
             t = nans[0]
         elif math.isinf(sum(r)):
-            t = next(t for t, v in enumerate(vals) if v == math.inf)
+            t = next((t for t, v in enumerate(vals) if v == math.inf),
+                     next(t for t, v in enumerate(vals) if v > 0))  # overflowed finite sum
         elif sum(r) > 0:
             total, run, t = sum(r), 0.0, None
             for q, v in enumerate(r):

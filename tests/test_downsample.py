@@ -205,6 +205,8 @@ def test_stochastic_against_reference(fmt, dtype):
         x[0, 1] = -np.abs(x[0, 1]) - 1            # all-negative windows
         x[1, 2, :2, :2] = np.nan                  # NaN windows
         x[1, 1, 3, 3] = np.inf                    # +inf windows
+        if dtype == np.float64:
+            x[1, 0, 4:, 4:] = 1e308               # sums overflowing to +inf
         oh, ow = (7 - k[0]) // s[0] + 1, (8 - k[1]) // s[1] + 1
         y, idx = run(cypool.stochastic_pool2d, x, fmt, k, s, seed=11, return_indices=True)
         ry, ridx = ref.stochastic_pool2d(x, k, s, _uniforms(11, (2, 3, oh, ow)))
