@@ -28,7 +28,7 @@ class ParallelBuildExt(build_ext):
             self.parallel = os.cpu_count() or 1
 
 # One table of extensions: module name inside cypool -> source in pyx/.
-KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info"]
+KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur"]
 
 OPENMP_PROBE = textwrap.dedent(
     """
@@ -102,9 +102,11 @@ setup(
     long_description=open("README.md", encoding="utf-8").read() if os.path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=["cypool"],
+    packages=["cypool", "cypool.strategies", "cypool.compare"],
     package_data={"cypool": ["py.typed"]},
-    install_requires=["numpy>=1.23"],
+    # numpy for the operators; the rest for `cypool compare` (photos, digits, figures, progress).
+    install_requires=["numpy>=1.23", "scikit-image>=0.19", "scikit-learn>=1.0", "matplotlib>=3.5",
+                      "tqdm>=4"],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "threadpoolctl>=3"],
         "bench": ["asv>=0.6", "matplotlib>=3.5", "virtualenv"],

@@ -26,6 +26,12 @@ from .pooling import (
     max_pool3d, max_pool3d_backward, max_unpool1d, max_unpool1d_backward, max_unpool2d,
     max_unpool2d_backward, max_unpool3d, max_unpool3d_backward,
 )
+from .downsample import (
+    binomial_filter, blur_pool2d, blur_pool2d_backward, conv2d, conv2d_backward, lp_pool1d,
+    lp_pool1d_backward, lp_pool2d, lp_pool2d_backward, max_blur_pool2d, max_blur_pool2d_backward,
+    spatial_pyramid_pool, spatial_pyramid_pool_backward, stochastic_pool2d,
+    stochastic_pool2d_backward,
+)
 from .layers import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
     AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool1d, GlobalAvgPool2d,

@@ -1,4 +1,4 @@
-"""cypool's command line: `python -m cypool [demo]` (and the `cypool` console script)."""
+"""cypool's command line: `python -m cypool [demo | compare ...]` (and the `cypool` console script)."""
 from __future__ import annotations
 
 import argparse
@@ -60,9 +60,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="cypool", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="show the configuration, the seed examples and one timing")
+    from . import compare
+    compare.add_arguments(sub.add_parser(
+        "compare", help="compare downsampling strategies and write a report folder"))
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.command in (None, "demo"):
         return demo(args)
+    if args.command == "compare":
+        args.argv = argv[1:]
+        return compare.run(args)
     parser.print_help()
     return 2
 

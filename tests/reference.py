@@ -160,3 +160,102 @@ def numeric_grad(f, x, g, eps=1e-6):
         flat[i] = old
         gx.reshape(-1)[i] = (up - down) / (2 * eps)
     return gx
+
+
+# ----------------------------------------------------------------------------- issue 5 operators
+# Written from the papers' and PyTorch's rules (see pooling-semantics), one window at a time.
+
+def lp_pool2d(x, p, k, s, ceil_mode):
+    """PyTorch LPPool2d: (mean over the window's real cells of x**p * kh*kw) ** (1/p)."""
+    N, C, H, W = x.shape
+    oh, ow = out_size(H, k[0], s[0], 0, 0, 1, ceil_mode), out_size(W, k[1], s[1], 0, 0, 1, ceil_mode)
+    y = np.empty((N, C, oh, ow), np.float64)
+    for n, c, i, j in itertools.product(range(N), range(C), range(oh), range(ow)):
+        win = x[n, c, i * s[0]:min(i * s[0] + k[0], H), j * s[1]:min(j * s[1] + k[1], W)]
+        win = win.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            y[n, c, i, j] = (np.mean(win ** p) * k[0] * k[1]) ** (1.0 / p)
+    return y
+
+
+def stochastic_pool2d(x, k, s, uniforms=None):
+    """Training (uniforms given, one per window in (N, C, OH, OW) order) -> (y, idx), or
+    evaluation (uniforms None) -> y. Weights r = max(x, 0); the first cell whose running sum of
+    r exceeds u * sum(r); all-zero weights: cell floor(u * count); NaN: the first NaN."""
+    N, C, H, W = x.shape
+    oh, ow = (H - k[0]) // s[0] + 1, (W - k[1]) // s[1] + 1
+    y = np.empty((N, C, oh, ow), np.float64)
+    idx = np.empty((N, C, oh, ow), np.int64)
+    for n, c, i, j in itertools.product(range(N), range(C), range(oh), range(ow)):
+        cells = [(h, w) for h in range(i * s[0], i * s[0] + k[0])
+                 for w in range(j * s[1], j * s[1] + k[1])]
+        vals = [float(x[n, c, h, w]) for h, w in cells]
+        r = [max(v, 0.0) for v in vals]
+        if uniforms is None:
+            if any(math.isnan(v) for v in vals):
+                y[n, c, i, j] = math.nan
+            elif sum(r) == 0:
+                y[n, c, i, j] = 0.0
+            elif math.isinf(sum(r)):
+                y[n, c, i, j] = math.inf
+            else:
+                y[n, c, i, j] = sum(v * v for v in r) / sum(r)
+            continue
+        u = uniforms[n, c, i, j]
+        nans = [t for t, v in enumerate(vals) if math.isnan(v)]
+        if nans:
+            t = nans[0]
+        elif math.isinf(sum(r)):
+            t = next((t for t, v in enumerate(vals) if v == math.inf),
+                     next(t for t, v in enumerate(vals) if v > 0))  # overflowed finite sum
+        elif sum(r) > 0:
+            total, run, t = sum(r), 0.0, None
+            for q, v in enumerate(r):
+                if v > 0:
+                    run += v
+                    t = q
+                    if run > u * total:
+                        break
+        else:
+            t = min(int(u * len(cells)), len(cells) - 1)
+        h, w = cells[t]
+        y[n, c, i, j] = vals[t]
+        idx[n, c, i, j] = h * W + w
+    return y if uniforms is None else (y, idx)
+
+
+def blur_pool2d(x, f, s):
+    """Reflect-pad ((f-1)//2, ceil((f-1)/2)), then the normalised binomial f x f filter at stride s."""
+    a = np.array([math.comb(f - 1, i) for i in range(f)], np.float64)
+    filt = np.outer(a, a) / np.outer(a, a).sum()
+    lo, hi = (f - 1) // 2, f // 2
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (lo, hi), (lo, hi)), mode="reflect")
+    N, C, Hp, Wp = xp.shape
+    oh, ow = (Hp - f) // s[0] + 1, (Wp - f) // s[1] + 1
+    y = np.empty((N, C, oh, ow))
+    for n, c, i, j in itertools.product(range(N), range(C), range(oh), range(ow)):
+        y[n, c, i, j] = np.sum(xp[n, c, i * s[0]:i * s[0] + f, j * s[1]:j * s[1] + f] * filt)
+    return y
+
+
+def spatial_pyramid_pool(x, levels, mode):
+    """Adaptive bins per level, each level flattened (C, l, l), concatenated."""
+    parts = []
+    for level in levels:
+        y = adaptive_max(x, (level, level))[0] if mode == "max" else adaptive_avg(x, (level, level))
+        parts.append(y.reshape(x.shape[0], -1))
+    return np.concatenate(parts, axis=1)
+
+
+def conv2d(x, w, b, s, p):
+    """Cross-correlation with zero padding p and stride s, weight (O, C, kh, kw)."""
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    oh, ow = (H + 2 * p[0] - kh) // s[0] + 1, (W + 2 * p[1] - kw) // s[1] + 1
+    y = np.zeros((N, O, oh, ow))
+    for n, o, i, j in itertools.product(range(N), range(O), range(oh), range(ow)):
+        y[n, o, i, j] = np.sum(xp[n, :, i * s[0]:i * s[0] + kh, j * s[1]:j * s[1] + kw] * w[o])
+        if b is not None:
+            y[n, o, i, j] += b[o]
+    return y

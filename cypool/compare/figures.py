@@ -1,0 +1,107 @@
+"""PNG figures of `cypool compare` (matplotlib, Agg backend: no display needed)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _colors(names):
+    plt = _plt()
+    cmap = plt.get_cmap("tab20")
+    return {n: cmap(i % 20) for i, n in enumerate(names)}
+
+
+def speed(rows: list, names: list, path: str, threads: int) -> None:
+    """Log-log median time per call vs input size, forward and backward, one line per strategy."""
+    plt = _plt()
+    colors = _colors(names)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
+    for ax, direction in zip(axes, ("forward", "backward")):
+        for name in names:
+            pts = sorted((r["input_MB"], r["median_ms"]) for r in rows
+                         if r["strategy"] == name and r["direction"] == direction)
+            if pts:
+                style = "--" if name.startswith("torch-") else "-"
+                ax.plot(*zip(*pts), style, marker="o", ms=4, color=colors[name], label=name)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        from matplotlib.ticker import NullFormatter
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("input size (MB, float32 (8, 16, S, S), log scale)")
+        ax.set_title(f"{direction}: median time per call (threads={threads})")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("time per call (ms, log scale)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=9, title="strategy")
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def photos(images: dict, outputs: dict, path: str) -> None:
+    """Rows: photographs; columns: the original and each strategy's 2x-downsampled output
+    (each panel min-max scaled for display)."""
+    plt = _plt()
+    names = [n for n in outputs if any(o is not None for o in outputs[n].values())]
+    ncol, nrow = len(names) + 1, len(images)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(1.9 * ncol, 2.0 * nrow + 0.6), squeeze=False)
+    for r, (pname, img) in enumerate(images.items()):
+        panels = [("original", img)] + [(n, outputs[n][pname]) for n in names]
+        for c, (title, a) in enumerate(panels):
+            ax = axes[r, c]
+            ax.axis("off")
+            if a is None:
+                continue
+            lo, hi = float(np.min(a)), float(np.max(a))
+            ax.imshow(a, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1,
+                      interpolation="nearest")
+            if r == 0:
+                ax.set_title(f"{title}\n{a.shape[0]}x{a.shape[1]}", fontsize=8)
+    fig.suptitle("What each strategy keeps: scikit-image photos (crops), downsampled 2x "
+                 "(spatial pyramid omitted: its output is a vector)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def bars(summary: list, columns: list, titles: list, ylabels: list, path: str, suptitle: str,
+         log: tuple = ()) -> None:
+    """One bar chart per column; strategies on the x axis; NaN bars are left out."""
+    plt = _plt()
+    names = [r["strategy"] for r in summary]
+    colors = _colors(names)
+    ncol = min(3, len(columns))
+    nrow = -(-len(columns) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 4.6 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(columns):]:
+        ax.axis("off")
+    for ax, col, title, ylabel in zip(axes.ravel(), columns, titles, ylabels):
+        vals = [r.get(col, math.nan) for r in summary]
+        xs = np.arange(len(names))
+        ok = [not (v is None or (isinstance(v, float) and math.isnan(v))) for v in vals]
+        ax.bar(xs[ok], [v for v, k in zip(vals, ok) if k],
+               color=[colors[n] for n, k in zip(names, ok) if k])
+        for x, v, k in zip(xs, vals, ok):
+            if not k:
+                ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
+        ax.set_xticks(xs)
+        ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(ylabel)
+        if col in log:
+            ax.set_yscale("log")
+        if col == "test_acc" and any(ok):  # accuracies sit near 1: zoom in
+            ax.set_ylim(max(0.0, min(v for v, k in zip(vals, ok) if k) - 0.05), 1.0)
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(suptitle, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
