@@ -231,7 +231,7 @@ def max_pool2d(x: da.Array, kernel_size: IntOrTuple, stride: Optional[IntOrTuple
     ...                   chunks=(1, 2, 4, 3))
     >>> y = cypool.dask.max_pool2d(x, 3, stride=2, padding=1)
     >>> y.chunks
-    ((1, 1), (2, 1), (2, 2, 1), (1, 2, 2))
+    ((1, 1), (2, 1), (3, 2), (2, 2, 1))
     >>> bool((y.compute() == cypool.max_pool2d(x.compute(), 3, stride=2, padding=1)).all())
     True
     """
