@@ -10,7 +10,7 @@ da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 cd = pytest.importorskip("cypool.dask")
 
-N_CONFIGS = 30
+N_CONFIGS = 25
 
 
 def random_chunks(rng, shape):
