@@ -26,10 +26,13 @@ P = {
     ``data_format="channels_first"``, ``(N, {sp}, C)`` (or ``({sp}, C)``) when
     ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
     arrays are accepted; an array contiguous in either memory order is not copied.""",
-    "x_max_dtype": """    dtypes: float32, float64 (float16 computed in float32 and returned as float16), int8, uint8,
-    int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.""",
-    "x_avg_dtype": """    dtypes: float32, float64 (float16 computed in float32 and returned as float16); integer
-    arrays raise TypeError. Sums accumulate in float64; the output has the input's dtype.""",
+    "x_max_dtype": (
+        "    dtypes: float32, float64 (float16 is computed in float32), int8, uint8,\n"
+        "    int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype."),
+    "x_avg_dtype": (
+        "    dtypes: float32, float64 (float16 is computed in float32);\n"
+        "    integer arrays raise TypeError. Sums accumulate in float64; the output has\n"
+        "    the input's dtype."),
     "kernel_size": """kernel_size : int or tuple of {r} ints
     Window size along each spatial axis.""",
     "stride": """stride : int, tuple of {r} ints or None, default None

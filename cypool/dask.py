@@ -15,8 +15,8 @@ cells from the next chunk (fewer when windows do not overlap), plus up to ``stri
 ``a`` is a multiple of the stride and ``b`` is congruent to the axis length modulo the stride. With
 those two congruences the slice's own window grid, padding included (also the asymmetric
 ``"same"`` padding, which cypool derives from the length modulo the stride), is the global grid
-shifted by ``a / stride`` outputs, so the in-memory kernel is simply reused and its edge outputs that
-would see the slice's artificial borders are dropped. Re-chunking to window-aligned boundaries
+shifted by ``a / stride`` outputs, so the in-memory kernel is simply reused and its edge outputs
+that would see the slice's artificial borders are dropped. Re-chunking to window-aligned boundaries
 instead cannot work for overlapping windows without duplicating data anyway, and moves whole chunks
 whenever the existing boundaries are not aligned; the halo moves only a thin slab per boundary.
 
@@ -27,7 +27,7 @@ plain dask reduction (``x.max(axis=...)`` / ``x.mean(axis=...)``).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Union
 
 import dask.array as da
 import numpy as np

@@ -20,7 +20,7 @@ the backward kernels are not themselves differentiable). TorchScript cannot scri
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import torch
