@@ -20,6 +20,7 @@ the backward kernels are not themselves differentiable). TorchScript cannot scri
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
@@ -320,14 +321,30 @@ def _unpool_forward(self, input, indices, output_size=None):
                                    self.padding, _unpool_size(output_size))
 
 
+def _keep_string_padding(base: type):
+    """torch's __init__ of some modules turns padding into a tuple (``_single("same")`` would give
+    ``('s', 'a', 'm', 'e')``); keep cypool's string paddings as given."""
+    signature = inspect.signature(base.__init__)
+
+    def __init__(self, *args, **kwargs):
+        base.__init__(self, *args, **kwargs)
+        padding = signature.bind(self, *args, **kwargs).arguments.get("padding")
+        if isinstance(padding, str):
+            self.padding = padding
+
+    return __init__
+
+
 def _module(torch_name: str, rank: int, forward) -> type:
     base = getattr(torch.nn, torch_name)
     doc = (f"``torch.nn.{torch_name}`` whose forward runs cypool's kernels.\n\n"
            f"Same constructor arguments as ``torch.nn.{torch_name}`` (plus cypool's "
            f"``padding='same'``/``'valid'`` where it pools with a window); CPU tensors of dtype "
            f"float16/32/64 in either memory format; first-order gradients.")
-    cls = type(torch_name, (base,), {"_rank": rank, "forward": forward, "__doc__": doc,
-                                     "__module__": __name__})
+    namespace = {"_rank": rank, "forward": forward, "__doc__": doc, "__module__": __name__}
+    if "padding" in inspect.signature(base.__init__).parameters:
+        namespace["__init__"] = _keep_string_padding(base)
+    cls = type(torch_name, (base,), namespace)
     cls.__qualname__ = torch_name
     return cls
 

@@ -123,7 +123,9 @@ GRADCHECK_CASES = [
     ("AvgPool1d", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False), (2, 3, 9)),
     ("AvgPool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True), (2, 3, 9, 8)),
     ("AvgPool2d", dict(kernel_size=(2, 3), stride=1, padding="same"), (2, 3, 7, 6)),
+    ("AvgPool1d", dict(kernel_size=4, stride=3, padding="same"), (2, 3, 10)),
     ("AvgPool3d", dict(kernel_size=2, stride=1, divisor_override=3), (1, 2, 4, 5, 3)),
+    ("MaxPool1d", dict(kernel_size=3, stride=2, padding="same", dilation=2), (2, 3, 9)),
     ("AdaptiveAvgPool1d", dict(output_size=4), (2, 3, 9)),
     ("AdaptiveAvgPool2d", dict(output_size=(3, None)), (2, 3, 7, 5)),
     ("AdaptiveAvgPool3d", dict(output_size=2), (1, 2, 5, 4, 3)),
@@ -158,6 +160,12 @@ def test_modules_are_torch_modules_with_torch_arguments():
     ct.replace_pooling(model)
     assert type(model[1][0]) is ct.MaxPool2d and type(model[2]) is ct.AvgPool2d
     assert model[1][0].kernel_size == 2
+    # cypool's string paddings survive torch's __init__ (AvgPool1d would make a tuple of letters)
+    x = torch.randn(2, 3, 10, dtype=torch.float64)
+    for name, fn in (("AvgPool1d", cypool.avg_pool1d), ("MaxPool1d", cypool.max_pool1d)):
+        m = ct.MODULES[name](4, 3, padding="same")
+        assert m.padding == "same"
+        np.testing.assert_array_equal(m(x).numpy(), fn(x.numpy(), 4, 3, padding="same"))
 
 
 def test_zero_copy_both_memory_formats(monkeypatch):
