@@ -11,9 +11,7 @@ import math
 
 import numpy as np
 
-from typing import Literal, Optional, Tuple, Union
-
-from . import _adaptive, _avg, _docs, _max, _unpool
+from . import _adaptive, _avg, _max, _unpool
 from ._geometry import (_is_int, adaptive_geometry, check_bool, int_tuple, pool_geometry,
                         unpool_size)
 from ._layout import (Canonical, check_array, check_data_format, kernel_dtype, shape_to_canonical,
@@ -148,21 +146,21 @@ def _max_backward(grad_output, indices, input_shape, rank, data_format, name="in
     return _finish(can, gx5, dtype)
 
 
-def max_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+def max_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
                return_indices: bool = False, data_format: DataFormat = CF) -> PoolResult:
     return _max_pool(x, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                      data_format)
 
 
-def max_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+def max_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
                return_indices: bool = False, data_format: DataFormat = CF) -> PoolResult:
     return _max_pool(x, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                      data_format)
 
 
-def max_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+def max_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
                return_indices: bool = False, data_format: DataFormat = CF) -> PoolResult:
     return _max_pool(x, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
@@ -256,29 +254,29 @@ def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, 
     return _finish(can, gx5, dtype)
 
 
-def avg_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+def avg_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
                data_format: DataFormat = CF) -> np.ndarray:
     return _avg_pool(x, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None,
                      data_format)
 
 
-def avg_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+def avg_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None, data_format: DataFormat = CF) -> np.ndarray:
+               divisor_override: Optional[int] = None, data_format: DataFormat = CF) -> np.ndarray:
     return _avg_pool(x, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, data_format)
 
 
-def avg_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+def avg_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None, data_format: DataFormat = CF) -> np.ndarray:
+               divisor_override: Optional[int] = None, data_format: DataFormat = CF) -> np.ndarray:
     return _avg_pool(x, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, data_format)
 
 
 def avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size: IntOrTuple,
-                        stride: IntOrTuple | None = None, padding: Padding = 0,
+                        stride: Optional[IntOrTuple] = None, padding: Padding = 0,
                         ceil_mode: bool = False, count_include_pad: bool = True,
                         data_format: DataFormat = CF) -> np.ndarray:
     return _avg_backward(grad_output, input_shape, 1, kernel_size, stride, padding, ceil_mode,
@@ -286,18 +284,18 @@ def avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size
 
 
 def avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size: IntOrTuple,
-                        stride: IntOrTuple | None = None, padding: Padding = 0,
+                        stride: Optional[IntOrTuple] = None, padding: Padding = 0,
                         ceil_mode: bool = False, count_include_pad: bool = True,
-                        divisor_override: int | None = None,
+                        divisor_override: Optional[int] = None,
                         data_format: DataFormat = CF) -> np.ndarray:
     return _avg_backward(grad_output, input_shape, 2, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, divisor_override, data_format)
 
 
 def avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size: IntOrTuple,
-                        stride: IntOrTuple | None = None, padding: Padding = 0,
+                        stride: Optional[IntOrTuple] = None, padding: Padding = 0,
                         ceil_mode: bool = False, count_include_pad: bool = True,
-                        divisor_override: int | None = None,
+                        divisor_override: Optional[int] = None,
                         data_format: DataFormat = CF) -> np.ndarray:
     return _avg_backward(grad_output, input_shape, 3, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, divisor_override, data_format)
@@ -588,20 +586,20 @@ def _max_unpool_backward(grad_output, indices, rank, data_format):
 
 
 def max_unpool1d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
-                 stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
-                 output_size: Shape | None = None, data_format: DataFormat = CF) -> np.ndarray:
+                 stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
+                 output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
     return _max_unpool(x, indices, 1, kernel_size, stride, padding, output_size, data_format)
 
 
 def max_unpool2d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
-                 stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
-                 output_size: Shape | None = None, data_format: DataFormat = CF) -> np.ndarray:
+                 stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
+                 output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
     return _max_unpool(x, indices, 2, kernel_size, stride, padding, output_size, data_format)
 
 
 def max_unpool3d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
-                 stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
-                 output_size: Shape | None = None, data_format: DataFormat = CF) -> np.ndarray:
+                 stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
+                 output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
     return _max_unpool(x, indices, 3, kernel_size, stride, padding, output_size, data_format)
 
 
@@ -623,7 +621,12 @@ def max_unpool3d_backward(grad_output: np.ndarray, indices: np.ndarray,
 # ----------------------------------------------------------------------------- types and docs
 # Aliases used by the public signatures above (annotations stay strings under
 # `from __future__ import annotations`, so they may be defined here), and the numpydoc docstrings,
-# written once per operator family in _docs.py and filled per rank.
+# written once per operator family in _docs.py and filled per rank. (Imported here, not at the
+# top, to keep this block separate from the kernels' code.)
+from typing import Literal, Optional, Tuple, Union  # noqa: E402
+
+from . import _docs  # noqa: E402
+
 IntOrTuple = Union[int, Tuple[int, ...]]
 Padding = Union[int, Tuple[int, ...], Literal["same", "valid"]]
 DataFormat = Literal["channels_first", "channels_last"]
