@@ -110,6 +110,10 @@ setup(
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "threadpoolctl>=3"],
         "bench": ["asv>=0.6", "matplotlib>=3.5", "virtualenv"],
+        # Optional bridges (cypool.torch, cypool.dask). No upper pins, so an installed torch is
+        # kept; never in install_requires or the test extra.
+        "torch": ["torch>=2.0"],
+        "dask": ["dask[array]>=2023.1", "distributed"],
     },
     ext_modules=cythonize(
         extensions,

@@ -26,6 +26,13 @@ def config() -> dict:
 
 
 def show_config() -> None:
-    """Print cypool's version, compiler, OpenMP status and thread count."""
+    """Print cypool's version, Python, NumPy, compiler, OpenMP status and thread counts.
+
+    Examples
+    --------
+    >>> import cypool
+    >>> cypool.show_config()  # doctest: +ELLIPSIS
+              cypool: ...
+    """
     for k, v in config().items():
         print(f"{k:>16}: {v}")

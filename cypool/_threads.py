@@ -18,6 +18,7 @@ import contextlib
 import math
 import os
 import threading
+from typing import Iterator
 
 from . import _openmp_info
 
@@ -92,13 +93,44 @@ def default_num_threads() -> int:
 
 
 def set_num_threads(n: int | None) -> None:
-    """Set cypool's thread count for the whole process; None restores the default."""
+    """Set cypool's thread count for the whole process.
+
+    Parameters
+    ----------
+    n : int or None
+        Threads for large kernel calls (calls touching under 128 KiB always run on one thread).
+        None restores the default: OMP_NUM_THREADS if set, else the CPUs of the affinity mask
+        capped by the cgroup quota. A ``threads(n)`` block takes precedence in its Python thread,
+        and the OpenMP runtime's limit (threadpoolctl) caps the count.
+
+    Examples
+    --------
+    >>> import cypool
+    >>> cypool.set_num_threads(1)
+    >>> cypool.get_num_threads()
+    1
+    >>> cypool.set_num_threads(None)
+    """
     global _global_n_threads
     _global_n_threads = None if n is None else _check_n(n)
 
 
 def get_num_threads() -> int:
-    """The thread count cypool uses for large calls from the calling thread."""
+    """The thread count cypool uses for large calls made from the calling Python thread.
+
+    Returns
+    -------
+    int
+        The ``threads(n)`` block's n if one is active, else ``set_num_threads``'s value, else the
+        default (see ``set_num_threads``).
+
+    Examples
+    --------
+    >>> import cypool
+    >>> with cypool.threads(2):
+    ...     cypool.get_num_threads()
+    2
+    """
     local = getattr(_local, "n_threads", None)
     if local is not None:
         return local
@@ -108,8 +140,21 @@ def get_num_threads() -> int:
 
 
 @contextlib.contextmanager
-def threads(n: int):
-    """Use n threads for cypool calls made by the current Python thread inside the block."""
+def threads(n: int) -> Iterator[int]:
+    """Use n threads for cypool calls made by the current Python thread inside the block.
+
+    Parameters
+    ----------
+    n : int
+        Thread count; other Python threads (e.g. the workers of a thread pool) are unaffected.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> with cypool.threads(1):
+    ...     cypool.max_pool2d(np.ones((1, 1, 4, 4)), 2).shape
+    (1, 1, 2, 2)
+    """
     n = _check_n(n)
     previous = getattr(_local, "n_threads", None)
     _local.n_threads = n
@@ -131,5 +176,16 @@ def threads_for(nbytes: int, n_items: int) -> int:
 
 
 def openmp_enabled() -> bool:
-    """True when cypool's kernels were built with OpenMP."""
+    """Whether cypool's kernels were built with OpenMP (otherwise they run serially).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import cypool
+    >>> isinstance(cypool.openmp_enabled(), bool)
+    True
+    """
     return _openmp_info.openmp_enabled()

@@ -147,33 +147,39 @@ def _max_backward(grad_output, indices, input_shape, rank, data_format, name="in
     return _finish(can, gx5, dtype)
 
 
-def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, data_format=CF):
+def max_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
+               padding: Padding = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False, data_format: DataFormat = CF) -> PoolResult:
     return _max_pool(x, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                      data_format)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, data_format=CF):
+def max_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
+               padding: Padding = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False, data_format: DataFormat = CF) -> PoolResult:
     return _max_pool(x, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                      data_format)
 
 
-def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False, data_format=CF):
+def max_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
+               padding: Padding = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False, data_format: DataFormat = CF) -> PoolResult:
     return _max_pool(x, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                      data_format)
 
 
-def max_pool1d_backward(grad_output, indices, input_shape, data_format=CF):
+def max_pool1d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
+                        data_format: DataFormat = CF) -> np.ndarray:
     return _max_backward(grad_output, indices, input_shape, 1, data_format)
 
 
-def max_pool2d_backward(grad_output, indices, input_shape, data_format=CF):
+def max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
+                        data_format: DataFormat = CF) -> np.ndarray:
     return _max_backward(grad_output, indices, input_shape, 2, data_format)
 
 
-def max_pool3d_backward(grad_output, indices, input_shape, data_format=CF):
+def max_pool3d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
+                        data_format: DataFormat = CF) -> np.ndarray:
     return _max_backward(grad_output, indices, input_shape, 3, data_format)
 
 
@@ -242,40 +248,49 @@ def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, 
     return _finish(can, gx5, dtype)
 
 
-def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               data_format=CF):
+def avg_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
+               padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               data_format: DataFormat = CF) -> np.ndarray:
     return _avg_pool(x, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None,
                      data_format)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, data_format=CF):
+def avg_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
+               padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: Optional[int] = None, data_format: DataFormat = CF) -> np.ndarray:
     return _avg_pool(x, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, data_format)
 
 
-def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None, data_format=CF):
+def avg_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
+               padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: Optional[int] = None, data_format: DataFormat = CF) -> np.ndarray:
     return _avg_pool(x, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, data_format)
 
 
-def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, data_format=CF):
+def avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size: IntOrTuple,
+                        stride: Optional[IntOrTuple] = None, padding: Padding = 0,
+                        ceil_mode: bool = False, count_include_pad: bool = True,
+                        data_format: DataFormat = CF) -> np.ndarray:
     return _avg_backward(grad_output, input_shape, 1, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, None, data_format)
 
 
-def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None,
-                        data_format=CF):
+def avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size: IntOrTuple,
+                        stride: Optional[IntOrTuple] = None, padding: Padding = 0,
+                        ceil_mode: bool = False, count_include_pad: bool = True,
+                        divisor_override: Optional[int] = None,
+                        data_format: DataFormat = CF) -> np.ndarray:
     return _avg_backward(grad_output, input_shape, 2, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, divisor_override, data_format)
 
 
-def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None,
-                        data_format=CF):
+def avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size: IntOrTuple,
+                        stride: Optional[IntOrTuple] = None, padding: Padding = 0,
+                        ceil_mode: bool = False, count_include_pad: bool = True,
+                        divisor_override: Optional[int] = None,
+                        data_format: DataFormat = CF) -> np.ndarray:
     return _avg_backward(grad_output, input_shape, 3, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, divisor_override, data_format)
 
@@ -340,51 +355,63 @@ def _adaptive_max(x, rank, output_size, return_indices, data_format):
     return (y, can.give_back(idx5)) if return_indices else y
 
 
-def adaptive_avg_pool1d(x, output_size, data_format=CF):
+def adaptive_avg_pool1d(x: np.ndarray, output_size: OutputSize,
+                        data_format: DataFormat = CF) -> np.ndarray:
     return _adaptive_avg(x, 1, output_size, data_format)
 
 
-def adaptive_avg_pool2d(x, output_size, data_format=CF):
+def adaptive_avg_pool2d(x: np.ndarray, output_size: OutputSize,
+                        data_format: DataFormat = CF) -> np.ndarray:
     return _adaptive_avg(x, 2, output_size, data_format)
 
 
-def adaptive_avg_pool3d(x, output_size, data_format=CF):
+def adaptive_avg_pool3d(x: np.ndarray, output_size: OutputSize,
+                        data_format: DataFormat = CF) -> np.ndarray:
     return _adaptive_avg(x, 3, output_size, data_format)
 
 
-def adaptive_avg_pool1d_backward(grad_output, input_shape, data_format=CF):
+def adaptive_avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape,
+                                 data_format: DataFormat = CF) -> np.ndarray:
     return _adaptive_avg_backward(grad_output, input_shape, 1, data_format)
 
 
-def adaptive_avg_pool2d_backward(grad_output, input_shape, data_format=CF):
+def adaptive_avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape,
+                                 data_format: DataFormat = CF) -> np.ndarray:
     return _adaptive_avg_backward(grad_output, input_shape, 2, data_format)
 
 
-def adaptive_avg_pool3d_backward(grad_output, input_shape, data_format=CF):
+def adaptive_avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape,
+                                 data_format: DataFormat = CF) -> np.ndarray:
     return _adaptive_avg_backward(grad_output, input_shape, 3, data_format)
 
 
-def adaptive_max_pool1d(x, output_size, return_indices=False, data_format=CF):
+def adaptive_max_pool1d(x: np.ndarray, output_size: OutputSize, return_indices: bool = False,
+                        data_format: DataFormat = CF) -> PoolResult:
     return _adaptive_max(x, 1, output_size, return_indices, data_format)
 
 
-def adaptive_max_pool2d(x, output_size, return_indices=False, data_format=CF):
+def adaptive_max_pool2d(x: np.ndarray, output_size: OutputSize, return_indices: bool = False,
+                        data_format: DataFormat = CF) -> PoolResult:
     return _adaptive_max(x, 2, output_size, return_indices, data_format)
 
 
-def adaptive_max_pool3d(x, output_size, return_indices=False, data_format=CF):
+def adaptive_max_pool3d(x: np.ndarray, output_size: OutputSize, return_indices: bool = False,
+                        data_format: DataFormat = CF) -> PoolResult:
     return _adaptive_max(x, 3, output_size, return_indices, data_format)
 
 
-def adaptive_max_pool1d_backward(grad_output, indices, input_shape, data_format=CF):
+def adaptive_max_pool1d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
+                                 data_format: DataFormat = CF) -> np.ndarray:
     return _max_backward(grad_output, indices, input_shape, 1, data_format)
 
 
-def adaptive_max_pool2d_backward(grad_output, indices, input_shape, data_format=CF):
+def adaptive_max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
+                                 data_format: DataFormat = CF) -> np.ndarray:
     return _max_backward(grad_output, indices, input_shape, 2, data_format)
 
 
-def adaptive_max_pool3d_backward(grad_output, indices, input_shape, data_format=CF):
+def adaptive_max_pool3d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
+                                 data_format: DataFormat = CF) -> np.ndarray:
     return _max_backward(grad_output, indices, input_shape, 3, data_format)
 
 
@@ -440,51 +467,63 @@ def _global_max_backward(grad_output, indices, input_shape, rank, data_format):
     return _max_backward(g, i, input_shape, rank, data_format)
 
 
-def global_avg_pool1d(x, keepdims=False, data_format=CF):
+def global_avg_pool1d(x: np.ndarray, keepdims: bool = False,
+                      data_format: DataFormat = CF) -> np.ndarray:
     return _global_avg(x, 1, keepdims, data_format)
 
 
-def global_avg_pool2d(x, keepdims=False, data_format=CF):
+def global_avg_pool2d(x: np.ndarray, keepdims: bool = False,
+                      data_format: DataFormat = CF) -> np.ndarray:
     return _global_avg(x, 2, keepdims, data_format)
 
 
-def global_avg_pool3d(x, keepdims=False, data_format=CF):
+def global_avg_pool3d(x: np.ndarray, keepdims: bool = False,
+                      data_format: DataFormat = CF) -> np.ndarray:
     return _global_avg(x, 3, keepdims, data_format)
 
 
-def global_max_pool1d(x, keepdims=False, return_indices=False, data_format=CF):
+def global_max_pool1d(x: np.ndarray, keepdims: bool = False, return_indices: bool = False,
+                      data_format: DataFormat = CF) -> PoolResult:
     return _global_max(x, 1, keepdims, return_indices, data_format)
 
 
-def global_max_pool2d(x, keepdims=False, return_indices=False, data_format=CF):
+def global_max_pool2d(x: np.ndarray, keepdims: bool = False, return_indices: bool = False,
+                      data_format: DataFormat = CF) -> PoolResult:
     return _global_max(x, 2, keepdims, return_indices, data_format)
 
 
-def global_max_pool3d(x, keepdims=False, return_indices=False, data_format=CF):
+def global_max_pool3d(x: np.ndarray, keepdims: bool = False, return_indices: bool = False,
+                      data_format: DataFormat = CF) -> PoolResult:
     return _global_max(x, 3, keepdims, return_indices, data_format)
 
 
-def global_avg_pool1d_backward(grad_output, input_shape, data_format=CF):
+def global_avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape,
+                               data_format: DataFormat = CF) -> np.ndarray:
     return _global_avg_backward(grad_output, input_shape, 1, data_format)
 
 
-def global_avg_pool2d_backward(grad_output, input_shape, data_format=CF):
+def global_avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape,
+                               data_format: DataFormat = CF) -> np.ndarray:
     return _global_avg_backward(grad_output, input_shape, 2, data_format)
 
 
-def global_avg_pool3d_backward(grad_output, input_shape, data_format=CF):
+def global_avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape,
+                               data_format: DataFormat = CF) -> np.ndarray:
     return _global_avg_backward(grad_output, input_shape, 3, data_format)
 
 
-def global_max_pool1d_backward(grad_output, indices, input_shape, data_format=CF):
+def global_max_pool1d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
+                               data_format: DataFormat = CF) -> np.ndarray:
     return _global_max_backward(grad_output, indices, input_shape, 1, data_format)
 
 
-def global_max_pool2d_backward(grad_output, indices, input_shape, data_format=CF):
+def global_max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
+                               data_format: DataFormat = CF) -> np.ndarray:
     return _global_max_backward(grad_output, indices, input_shape, 2, data_format)
 
 
-def global_max_pool3d_backward(grad_output, indices, input_shape, data_format=CF):
+def global_max_pool3d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
+                               data_format: DataFormat = CF) -> np.ndarray:
     return _global_max_backward(grad_output, indices, input_shape, 3, data_format)
 
 
@@ -542,28 +581,53 @@ def _max_unpool_backward(grad_output, indices, rank, data_format):
     return _finish(can, gx5, dtype)
 
 
-def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
-                 data_format=CF):
+def max_unpool1d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
+                 stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
+                 output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
     return _max_unpool(x, indices, 1, kernel_size, stride, padding, output_size, data_format)
 
 
-def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
-                 data_format=CF):
+def max_unpool2d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
+                 stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
+                 output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
     return _max_unpool(x, indices, 2, kernel_size, stride, padding, output_size, data_format)
 
 
-def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
-                 data_format=CF):
+def max_unpool3d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
+                 stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
+                 output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
     return _max_unpool(x, indices, 3, kernel_size, stride, padding, output_size, data_format)
 
 
-def max_unpool1d_backward(grad_output, indices, data_format=CF):
+def max_unpool1d_backward(grad_output: np.ndarray, indices: np.ndarray,
+                          data_format: DataFormat = CF) -> np.ndarray:
     return _max_unpool_backward(grad_output, indices, 1, data_format)
 
 
-def max_unpool2d_backward(grad_output, indices, data_format=CF):
+def max_unpool2d_backward(grad_output: np.ndarray, indices: np.ndarray,
+                          data_format: DataFormat = CF) -> np.ndarray:
     return _max_unpool_backward(grad_output, indices, 2, data_format)
 
 
-def max_unpool3d_backward(grad_output, indices, data_format=CF):
+def max_unpool3d_backward(grad_output: np.ndarray, indices: np.ndarray,
+                          data_format: DataFormat = CF) -> np.ndarray:
     return _max_unpool_backward(grad_output, indices, 3, data_format)
+
+
+# ----------------------------------------------------------------------------- types and docs
+# Aliases used by the public signatures above (annotations stay strings under
+# `from __future__ import annotations`, so they may be defined here), and the numpydoc docstrings,
+# written once per operator family in _docs.py and filled per rank. (Imported here, not at the
+# top, to keep this block separate from the kernels' code.)
+from typing import Literal, Optional, Tuple, Union  # noqa: E402
+
+from . import _docs  # noqa: E402
+
+IntOrTuple = Union[int, Tuple[int, ...]]
+Padding = Union[int, Tuple[int, ...], Literal["same", "valid"]]
+DataFormat = Literal["channels_first", "channels_last"]
+Shape = Tuple[int, ...]
+OutputSize = Union[int, Tuple[Optional[int], ...]]
+PoolResult = Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]
+
+_docs.attach(globals())
