@@ -59,12 +59,14 @@ def skip(reason: str):
 
 
 def make_input(shape, dtype="float32", data_format=CF, seed=SEED) -> np.ndarray:
-    """A seeded standard-normal array of logical shape (N, C, *spatial), stored in the memory order
-    of `data_format`: channels_last returns a C-contiguous (N, *spatial, C) array."""
+    """A seeded uniform [-0.5, 0.5) array of logical shape (N, C, *spatial), generated directly in
+    the memory order of `data_format` (channels_last: a C-contiguous (N, *spatial, C) array).
+    Uniform values are as unpredictable to max pooling's branches as normal ones and about twice
+    as fast to make, which keeps setup short in `asv run --quick`."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape, dtype=np.dtype(dtype))
-    if data_format == CL:
-        x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    stored = (shape[0], *shape[2:], shape[1]) if data_format == CL else tuple(shape)
+    x = rng.random(stored, dtype=np.dtype(dtype))
+    x -= 0.5
     return x
 
 
