@@ -18,7 +18,7 @@ class GateSuite(Pinned):
     param_names = ["op", "data_format", "layer"]
     params = [["max", "avg"], [CF, CL], list(LAYERS)]
     timeout = 120
-    repeat = (5, 15, 0.5)
+    repeat = (3, 10, 0.25)
 
     def setup(self, op, data_format, layer):
         self.pin()

@@ -161,9 +161,7 @@ def _scale(unit: str, values) -> tuple[float, str]:
 def series_for(runs, name, meta, where) -> dict:
     """{legend label: [(commit, value, q25, q75), ...]} for one benchmark, filtered by `where`."""
     param_names = meta.get("param_names") or []
-    unknown = set(where) - set(param_names)
-    if unknown and param_names:
-        raise ValueError(f"{name} has parameters {param_names}, not {sorted(unknown)}")
+    where = {k: v for k, v in where.items() if k in param_names}  # filters apply where they can
     envs = {r.env for r in runs if name in r.results}
     out = {}
     for r in runs:
@@ -201,6 +199,10 @@ def plot_history(results_dir=".asv/results", benches=(), where=(), out="asv-hist
     if not names:
         raise ValueError(f"no benchmark in the results matches {list(benches)}")
     where = _parse_where(where)
+    known = {p for n in names for p in (meta[n].get("param_names") or [])}
+    if set(where) - known:
+        raise ValueError(f"--where names {sorted(set(where) - known)}, which none of the chosen "
+                         f"benchmarks has (their parameters: {sorted(known)})")
     commits = []
     for r in runs:
         if r.commit not in commits:
@@ -233,9 +235,14 @@ def plot_history(results_dir=".asv/results", benches=(), where=(), out="asv-hist
         ax.set_xticks(range(len(commits)))
         ax.set_xticklabels([labels[c] for c in commits], fontsize=8)
         ax.set_xlim(-0.3, len(commits) - 0.7)
-        ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
+        if series:
+            top = max(max(p[1], p[3] or p[1]) for s in series.values() for p in s) / factor
+            ax.set_ylim(0, top * 1.25 if top > 0 else 1)
+            ax.legend(fontsize=7, loc="lower left")
+        else:
+            ax.text(0.5, 0.5, "no results for this selection", transform=ax.transAxes,
+                    ha="center", va="center", color="gray")
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
     machine_name = runs[0].machine

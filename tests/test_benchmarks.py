@@ -158,3 +158,51 @@ def test_strategy_suite_skips_without_registry(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(mod)
+
+
+def _write_results(root, machine, commit, date, values):
+    """A minimal asv results file (asv 0.6 layout) for one parameterised benchmark."""
+    import json
+    folder = root / machine
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
+    data = {"commit_hash": commit, "env_name": "virtualenv-py3.11", "date": date,
+            "params": {"machine": machine}, "python": "3.11", "requirements": {},
+            "env_vars": {}, "result_columns": ["result", "params", "version", "stats_q_25",
+                                               "stats_q_75"],
+            "results": {"benchmark_x.Suite.time_f": [
+                values, [["'max'", "'avg'"], ["1", "2"]], "v1",
+                [v and v * 0.9 for v in values], [v and v * 1.1 for v in values]]},
+            "durations": {}, "version": 2}
+    (folder / f"{commit[:8]}-virtualenv-py3.11.json").write_text(json.dumps(data))
+
+
+def test_history_plot_reads_asv_results(tmp_path):
+    pytest.importorskip("matplotlib")
+    import json
+    from cypool import plots
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "benchmarks.json").write_text(json.dumps({
+        "benchmark_x.Suite.time_f": {"unit": "seconds", "param_names": ["op", "n"],
+                                     "params": [["'max'", "'avg'"], ["1", "2"]],
+                                     "type": "time"}, "version": 2}))
+    _write_results(results, "box", "a" * 40, 1000, [1e-3, 2e-3, 3e-3, 4e-3])
+    _write_results(results, "box", "b" * 40, 2000, [1.5e-3, 2e-3, 3e-3, None])
+    runs = plots.load_runs(str(results))
+    assert [r.commit[0] for r in runs] == ["a", "b"]
+    # asv's flat result list follows itertools.product order of the parameters.
+    assert runs[0].results["benchmark_x.Suite.time_f"][("'avg'", "2")][0] == 4e-3
+    series = plots.series_for(runs, "benchmark_x.Suite.time_f",
+                              plots.load_benchmarks(str(results))["benchmark_x.Suite.time_f"],
+                              {"op": {"max"}})
+    assert sorted(series) == ["n=1", "n=2"]
+    assert [(c[0], v) for c, v, _, _ in series["n=1"]] == [("a", 1e-3), ("b", 1.5e-3)]
+    assert series["n=1"][1][2:] == pytest.approx((1.35e-3, 1.65e-3))
+    assert [v for _, v, _, _ in series["n=2"]] == [2e-3, 2e-3]
+    out = tmp_path / "h.png"
+    assert plots.main(["history", "--results", str(results), "--bench", "time_f",
+                       "--where", "op=max", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plots.main(["history", "--results", str(results), "--where", "nope=1",
+                       "--out", str(out)]) == 2
