@@ -1,0 +1,1 @@
+"""cypool's airspeed velocity (asv) benchmark suites; see the README's "Performance tracking"."""

@@ -1,0 +1,72 @@
+"""Forward pooling: operator x data format x dtype x layer (shape and window).
+
+The layers are the speed issue's cases (see common.CASES): VGG's 2x2/s2 max, the ResNet stem's
+3x3/s2/p1 (only with CYPOOL_BENCH_SLOW=1, its input is 100 MB), a small 2x2, Inception's 3x3/s1/p1
+average, a classifier head's global pool over 7x7 and a tiny 8x8 input where call overhead dominates.
+Every layer is run with both operators, so "vgg-2x2s2" x "avg" is the 2x2 average of the speed issue.
+"""
+from .common import CASES, CF, CL, Pinned, cases, make_input, pool_call
+
+
+class ForwardSuite(Pinned):
+    """Time of one forward call on all cores (max: without indices, as inference runs it)."""
+
+    param_names = ["op", "data_format", "dtype", "layer"]
+    params = [["max", "avg"], [CF, CL], ["float32", "float64"], cases()]
+    timeout = 180
+    repeat = (3, 10, 2.0)
+
+    def setup(self, op, data_format, dtype, layer):
+        self.pin()
+        shape, window = CASES[layer]
+        self.x = make_input(shape, dtype, data_format)
+        self.fn = pool_call(op, window, data_format)
+
+    def time_forward(self, op, data_format, dtype, layer):
+        self.fn(self.x)
+
+
+class ForwardIndicesSuite(Pinned):
+    """Max pooling that also returns int64 indices (what training keeps for the backward)."""
+
+    param_names = ["data_format", "layer"]
+    params = [[CF, CL], cases("vgg-2x2s2", "resnet-stem-3x3s2p1", "small-2x2s2", "head-global7")]
+    timeout = 180
+    repeat = (3, 10, 2.0)
+
+    def setup(self, data_format, layer):
+        self.pin()
+        shape, window = CASES[layer]
+        self.x = make_input(shape, "float32", data_format)
+        self.fn = pool_call("max", window, data_format, return_indices=True)
+
+    def time_max_with_indices(self, data_format, layer):
+        self.fn(self.x)
+
+
+class OtherRanksSuite(Pinned):
+    """1-d and 3-d pooling and adaptive pooling to a size that does not divide the input."""
+
+    param_names = ["function"]
+    params = [["max_pool1d", "avg_pool1d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool2d",
+               "adaptive_max_pool2d"]]
+    timeout = 120
+    repeat = (3, 10, 2.0)
+
+    def setup(self, function):
+        import cypool
+        self.pin()
+        if function.endswith("1d"):
+            self.x = make_input((32, 64, 4096))
+            args = (3, 2, 1)
+        elif function.endswith("3d"):
+            self.x = make_input((4, 32, 32, 56, 56))
+            args = (2,)
+        else:
+            self.x = make_input((32, 256, 14, 14))
+            args = ((6, 6),)  # 14 -> 6: bins of uneven width
+        f = getattr(cypool, function)
+        self.fn = lambda: f(self.x, *args)
+
+    def time_call(self, function):
+        self.fn()

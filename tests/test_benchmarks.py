@@ -1,0 +1,208 @@
+"""The asv suites stay runnable: every suite class is imported, set up on its smallest parameters
+and its benchmark methods called once, as asv would. No timing is asserted; asv itself is not run.
+A suite needing a missing optional library is skipped, as asv would skip it."""
+from __future__ import annotations
+
+import importlib
+import inspect
+import itertools
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Appended, not prepended: an installed cypool (CI) must win over the source tree's cypool/.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+MODULES = ["benchmark_forward", "benchmark_backward", "benchmark_threads", "benchmark_memory",
+           "benchmark_roofline", "benchmark_reference", "benchmark_strategies", "benchmark_gate"]
+PREFIXES = ("time_", "peakmem_", "track_", "mem_")
+
+
+def suites(module):
+    for name, cls in inspect.getmembers(module, inspect.isclass):
+        if cls.__module__ == module.__name__ and any(
+                m.startswith(PREFIXES) for m in dir(cls)):
+            yield cls
+
+
+def smallest_params(cls):
+    """The parameter combination with the smallest input: per axis, the layer of common.CASES with
+    the fewest elements, else a value naming a small size, else the first value."""
+    from benchmarks.common import CASES as LAYERS
+    params = getattr(cls, "params", None)
+    if not params:
+        return ()
+    if not isinstance(params[0], list):
+        params = [params]
+
+    def rank(value):
+        if value in LAYERS:
+            return int(np.prod(LAYERS[value][0]))
+        v = str(value)
+        return 0 if "tiny" in v else 1 if "small" in v else 2
+    return tuple(sorted(axis, key=rank)[0] for axis in params)
+
+
+def run_suite(cls, args):
+    """setup, each benchmark method once, teardown; returns {method: value}."""
+    bench = cls()
+    out = {}
+    if hasattr(bench, "setup"):
+        bench.setup(*args)
+    try:
+        for name in sorted(dir(bench)):
+            if name.startswith(PREFIXES):
+                out[name] = getattr(bench, name)(*args)
+    finally:
+        if hasattr(bench, "teardown"):
+            bench.teardown(*args)
+    return out
+
+
+def check_values(cls, values):
+    for name, value in values.items():
+        if name.startswith("track_"):
+            assert isinstance(value, (int, float)) and np.isfinite(value) and value > 0, \
+                (cls.__name__, name, value)
+            assert getattr(getattr(cls, name), "unit", None), f"{cls.__name__}.{name} has no unit"
+
+
+CASES = [(m, c.__name__) for m in MODULES
+         for c in suites(importlib.import_module(f"benchmarks.{m}"))]
+
+
+@pytest.mark.parametrize("module,suite", CASES, ids=[f"{m}.{s}" for m, s in CASES])
+def test_suite_runs_on_smallest_params(module, suite):
+    cls = getattr(importlib.import_module(f"benchmarks.{module}"), suite)
+    if getattr(cls, "param_names", None):
+        assert len(cls.param_names) == len(cls.params if isinstance(cls.params[0], list)
+                                           else [cls.params])
+    args = smallest_params(cls)
+    try:
+        values = run_suite(cls, args)
+    except NotImplementedError as skipped:
+        pytest.skip(f"{suite}{args}: {skipped}")
+    check_values(cls, values)
+
+
+def test_reference_suite_skips_only_what_it_cannot_express():
+    from benchmarks.benchmark_reference import ReferenceSuite
+    with pytest.raises(NotImplementedError, match="non-overlapping"):
+        ReferenceSuite().setup("numpy-reshape", "max", "inception-3x3s1p1")
+    bench = ReferenceSuite()
+    bench.setup("numpy-reshape", "avg", "small-2x2s2")
+    import cypool
+    np.testing.assert_allclose(bench.fn(bench.x), cypool.avg_pool2d(bench.x, 2), rtol=1e-5, atol=1e-6)
+
+
+class _FakeStrategy:
+    """A registry entry with the documented interface, to prove the suite needs no edit."""
+
+    def __init__(self, name, has_backward):
+        self.name, self.description, self.has_backward = name, "2x2 max", has_backward
+
+    def forward(self, x):
+        import cypool
+        self.shape = x.shape
+        return cypool.max_pool2d(x, 2)
+
+    def backward(self, grad):
+        if not self.has_backward:
+            raise NotImplementedError
+        return np.repeat(np.repeat(grad, 2, axis=2), 2, axis=3)
+
+    def n_params(self, channels):
+        return 0
+
+    def cost(self, shape):
+        n = int(np.prod(shape))
+        return {"flops": n, "bytes": 4 * n + n}
+
+
+def test_strategy_suite_follows_the_registry(monkeypatch):
+    registry = {"plugin-a": _FakeStrategy("plugin-a", True),
+                "plugin-b": _FakeStrategy("plugin-b", False)}
+    fake = types.ModuleType("cypool.strategies")
+    fake.available = lambda: dict(registry)
+    monkeypatch.setitem(sys.modules, "cypool.strategies", fake)
+    import cypool
+    monkeypatch.setattr(cypool, "strategies", fake, raising=False)
+    mod = importlib.reload(importlib.import_module("benchmarks.benchmark_strategies"))
+    try:
+        assert mod.StrategySuite.params[0] == ["plugin-a", "plugin-b"]
+        shape = "small (64,32,28,28)"
+        values = run_suite(mod.StrategySuite, ("plugin-b", shape))
+        assert values["track_achieved_gbs"] > 0
+        run_suite(mod.StrategyBackwardSuite, ("plugin-a", shape))
+        with pytest.raises(NotImplementedError, match="no backward"):
+            mod.StrategyBackwardSuite().setup("plugin-b", shape)
+        with pytest.raises(NotImplementedError, match="not in this build"):
+            mod.StrategySuite().setup("plugin-c", shape)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(mod)
+
+
+def test_strategy_suite_skips_without_registry(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cypool.strategies", None)  # import raises ImportError
+    mod = importlib.reload(importlib.import_module("benchmarks.benchmark_strategies"))
+    try:
+        assert mod.StrategySuite.params[0] == ["unavailable"]
+        with pytest.raises(NotImplementedError):
+            mod.StrategySuite().setup("unavailable", "small (64,32,28,28)")
+    finally:
+        monkeypatch.undo()
+        importlib.reload(mod)
+
+
+def _write_results(root, machine, commit, date, values):
+    """A minimal asv results file (asv 0.6 layout) for one parameterised benchmark."""
+    import json
+    folder = root / machine
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
+    data = {"commit_hash": commit, "env_name": "virtualenv-py3.11", "date": date,
+            "params": {"machine": machine}, "python": "3.11", "requirements": {},
+            "env_vars": {}, "result_columns": ["result", "params", "version", "stats_q_25",
+                                               "stats_q_75"],
+            "results": {"benchmark_x.Suite.time_f": [
+                values, [["'max'", "'avg'"], ["1", "2"]], "v1",
+                [v and v * 0.9 for v in values], [v and v * 1.1 for v in values]]},
+            "durations": {}, "version": 2}
+    (folder / f"{commit[:8]}-virtualenv-py3.11.json").write_text(json.dumps(data))
+
+
+def test_history_plot_reads_asv_results(tmp_path):
+    pytest.importorskip("matplotlib")
+    import json
+    from cypool import plots
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "benchmarks.json").write_text(json.dumps({
+        "benchmark_x.Suite.time_f": {"unit": "seconds", "param_names": ["op", "n"],
+                                     "params": [["'max'", "'avg'"], ["1", "2"]],
+                                     "type": "time"}, "version": 2}))
+    _write_results(results, "box", "a" * 40, 1000, [1e-3, 2e-3, 3e-3, 4e-3])
+    _write_results(results, "box", "b" * 40, 2000, [1.5e-3, 2e-3, 3e-3, None])
+    runs = plots.load_runs(str(results))
+    assert [r.commit[0] for r in runs] == ["a", "b"]
+    # asv's flat result list follows itertools.product order of the parameters.
+    assert runs[0].results["benchmark_x.Suite.time_f"][("'avg'", "2")][0] == 4e-3
+    series = plots.series_for(runs, "benchmark_x.Suite.time_f",
+                              plots.load_benchmarks(str(results))["benchmark_x.Suite.time_f"],
+                              {"op": {"max"}})
+    assert sorted(series) == ["n=1", "n=2"]
+    assert [(c[0], v) for c, v, _, _ in series["n=1"]] == [("a", 1e-3), ("b", 1.5e-3)]
+    assert series["n=1"][1][2:] == pytest.approx((1.35e-3, 1.65e-3))
+    assert [v for _, v, _, _ in series["n=2"]] == [2e-3, 2e-3]
+    out = tmp_path / "h.png"
+    assert plots.main(["history", "--results", str(results), "--bench", "time_f",
+                       "--where", "op=max", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plots.main(["history", "--results", str(results), "--where", "nope=1",
+                       "--out", str(out)]) == 2
