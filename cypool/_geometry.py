@@ -166,8 +166,10 @@ def pool_geometry(spatial: tuple, rank: int, kernel_size, stride, padding, dilat
                 _lift(pad_lo, 0), _lift(pad_hi, 0), _lift(dil, 1), string_padding)
 
 
-def adaptive_geometry(spatial: tuple, rank: int, output_size) -> Pool:
-    """Adaptive pooling: output_size is an int or a tuple whose None entries keep the input size."""
+def adaptive_geometry(spatial: tuple, rank: int, output_size, minimum: int = 0) -> Pool:
+    """Adaptive pooling: output_size is an int or a tuple whose None entries keep the input size.
+    A size of 0 gives an empty output, as in PyTorch's forward (its backward refuses it: the
+    gradient functions pass minimum=1)."""
     if _is_int(output_size):
         out = (int(output_size),) * rank
     elif isinstance(output_size, (tuple, list)) and len(output_size) in (1, rank):
@@ -179,8 +181,8 @@ def adaptive_geometry(spatial: tuple, rank: int, output_size) -> Pool:
     else:
         raise TypeError(
             f"output_size must be an int or a tuple of {rank} ints or None, got {output_size!r}")
-    if any(o < 1 for o in out):
-        raise ValueError(f"output_size must be positive, got output_size={output_size!r}")
+    if any(o < minimum for o in out):
+        raise ValueError(f"output_size must be >= {minimum}, got output_size={output_size!r}")
     # Bin edges are computed as o * L // O in int64 by the kernels.
     if any(o * L >= MAX_INDEX for o, L in zip(out, spatial)):
         raise ValueError(f"output_size={output_size!r} is too large for input spatial size "

@@ -322,7 +322,9 @@ def _adaptive_avg_backward(grad_output, input_shape, rank, data_format):
     dtype = grad_output.dtype
     can = to_canonical(grad_output.astype(kernel_dtype(grad_output, "grad_output", "float"),
                                           copy=False), rank, data_format)
-    geo = adaptive_geometry(spatial, rank, tuple(can.spatial[3 - rank:]))
+    if min(can.spatial[3 - rank:]) < 1:  # PyTorch refuses an empty gradient plane here
+        raise ValueError(f"grad_output.shape={grad_output.shape} has an empty spatial axis")
+    geo = adaptive_geometry(spatial, rank, tuple(can.spatial[3 - rank:]), minimum=1)
     gx5 = can.empty(geo.in_size, can.view.dtype)
     if gx5.size:
         nt = threads_for(gx5.nbytes + can.view.nbytes, can.n * can.c)
@@ -548,8 +550,8 @@ def _max_unpool(x, indices, rank, kernel_size, stride, padding, output_size, dat
         _raise_bad_indices(bad, "indices", out_plane)
     elif y5.size:
         y5[...] = 0
-    elif can.view.size:  # an empty output plane: no index can lie inside it
-        _raise_bad_indices(can.view.size, "indices", out_plane)
+    # An empty output plane (e.g. the default size of a 1-cell input with padding) is returned
+    # empty without looking at the indices, as PyTorch does: nothing is written.
     return _finish(can, y5, dtype)
 
 

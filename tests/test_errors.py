@@ -37,7 +37,8 @@ BAD = [
     (lambda: cypool.avg_pool2d(X, 2, divisor_override=1.5), TypeError, "divisor_override"),
     (lambda: cypool.avg_pool3d(np.zeros((1, 1, 2, 8, 8)), 3, padding=1), ValueError,
      "smaller than kernel_size"),
-    (lambda: cypool.adaptive_avg_pool2d(X, 0), ValueError, "output_size"),
+    (lambda: cypool.adaptive_avg_pool2d_backward(np.ones((2, 3, 0, 2), np.float32), (2, 3, 8, 8)),
+     ValueError, "grad_output"),
     (lambda: cypool.adaptive_avg_pool2d(X, (2, -1)), ValueError, "output_size"),
     (lambda: cypool.adaptive_max_pool2d(X, "2"), TypeError, "output_size"),
     (lambda: cypool.max_pool2d_backward(Y, IDX, (1, 2, 8, 9)), None, None),  # ok: 9 >= pooled
@@ -77,3 +78,17 @@ def test_errors_leave_no_partial_state():
         layer(np.zeros((1, 1, 1, 1)))
     with pytest.raises(RuntimeError):
         layer.backward(np.zeros((1, 1, 1, 1)))
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_empty_outputs_as_torch(rank):
+    """PyTorch returns empty results (without checking indices) for adaptive output_size 0 and for
+    unpooling whose default output plane is empty; so does cypool."""
+    x = np.ones((2, 3) + (5,) * rank, np.float32)
+    sizes = (0,) + (2,) * (rank - 1)
+    assert getattr(cypool, f"adaptive_avg_pool{rank}d")(x, sizes).shape == (2, 3, 0) + (2,) * (rank - 1)
+    y, i = getattr(cypool, f"adaptive_max_pool{rank}d")(x, 0, return_indices=True)
+    assert y.shape == i.shape == (2, 3) + (0,) * rank
+    one = np.ones((1, 1) + (1,) * rank, np.float32)
+    u = getattr(cypool, f"max_unpool{rank}d")(one, np.full(one.shape, 7, np.int64), 2, 2, 1)
+    assert u.shape == (1, 1) + (0,) * rank

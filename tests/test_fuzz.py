@@ -120,7 +120,7 @@ def spec_output_size(v, spatial, rank):
         out = tuple(L if e is None else spec_int(e) for e, L in zip(v, spatial))
     else:
         out = (spec_int(v),) * rank
-    if any(o < 1 or o * L >= 2**62 for o, L in zip(out, spatial)):
+    if any(o < 0 or o * L >= 2**62 for o, L in zip(out, spatial)):  # 0: empty, as torch
         raise Invalid(f"output_size {out}")
     return out
 
