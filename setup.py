@@ -27,6 +27,9 @@ class ParallelBuildExt(build_ext):
         if not self.parallel:
             self.parallel = os.cpu_count() or 1
 
+COMPARE_REQUIRES = ["scikit-image>=0.19", "scikit-learn>=1.0", "matplotlib>=3.5", "tqdm>=4"]
+DASK_REQUIRES = ["dask[array]>=2023.1", "distributed"]
+
 # One table of extensions: module name inside cypool -> source in pyx/.
 KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur"]
 
@@ -104,16 +107,17 @@ setup(
     python_requires=">=3.9",
     packages=["cypool", "cypool.strategies", "cypool.compare"],
     package_data={"cypool": ["py.typed"]},
-    # numpy for the operators; the rest for `cypool compare` (photos, digits, figures, progress).
-    install_requires=["numpy>=1.23", "scikit-image>=0.19", "scikit-learn>=1.0", "matplotlib>=3.5",
-                      "tqdm>=4"],
+    # Pooling needs only numpy; `cypool compare` (photos, digits, figures, progress) needs the
+    # compare extra, and the tests exercise compare and the Dask bridge.
+    install_requires=["numpy>=1.23"],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "threadpoolctl>=3"],
+        "compare": COMPARE_REQUIRES,
+        "test": ["pytest>=7", "hypothesis>=6", "threadpoolctl>=3", *COMPARE_REQUIRES, *DASK_REQUIRES],
         "bench": ["asv>=0.6", "matplotlib>=3.5", "virtualenv"],
         # Optional bridges (cypool.torch, cypool.dask). No upper pins, so an installed torch is
         # kept; never in install_requires or the test extra.
         "torch": ["torch>=2.0"],
-        "dask": ["dask[array]>=2023.1", "distributed"],
+        "dask": DASK_REQUIRES,
     },
     ext_modules=cythonize(
         extensions,

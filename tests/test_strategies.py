@@ -236,3 +236,15 @@ def test_compare_quick_covers_every_builtin(tmp_path):
         assert f"({png})" in report
     speed = list(csv.DictReader(open(out / "speed.csv")))
     assert {r["size"] for r in speed} == {"16", "32"}
+
+
+def test_compare_without_its_extra_says_what_to_install(monkeypatch, tmp_path):
+    """Pooling needs only numpy; `cypool compare` names the missing compare extra, before any work."""
+    import importlib.util
+    from cypool import cli
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sklearn" else real(name, *a))
+    with pytest.raises(SystemExit, match=r"sklearn.*cypool\[compare\]"):
+        cli.main(["compare", "--quick", "--no-progress", "--out", str(tmp_path / "r")])
+    assert not (tmp_path / "r").exists()

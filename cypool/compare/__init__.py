@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import math
 import os
 import sys
@@ -115,6 +116,16 @@ def _safe(fn, notes, what, default=math.nan):
         return default
 
 
+def _require_compare_extra():
+    """The compare extra's libraries (not needed to pool arrays) are checked before any work."""
+    missing = [mod for mod in ("skimage", "sklearn", "matplotlib")
+               if importlib.util.find_spec(mod) is None]
+    if missing:
+        raise SystemExit(f"cypool compare needs {', '.join(missing)}: "
+                         f"pip install 'cypool[compare]' (or pip install \".[compare]\" in the "
+                         f"source tree)")
+
+
 def run(args) -> int:
     import cypool
     from .. import strategies as registry_mod
@@ -128,6 +139,7 @@ def run(args) -> int:
             print(f"{name:>18}  {s.description}")
         return 0
     chosen = _select(args.strategies, registry)
+    _require_compare_extra()
     if any(getattr(s, "memory_traced", True) is False for s in chosen.values()):
         import torch  # noqa: F401  (so --threads reaches it)
     out = args.out
