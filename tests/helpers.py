@@ -1,5 +1,19 @@
-"""Shared test helpers: random window configurations and data-format conversions."""
+"""Shared test helpers: random window configurations, data-format conversions, subprocesses."""
+import os
+
 import numpy as np
+
+import cypool
+
+
+def python_env_for_subprocess(*extra_paths):
+    """Environment under which a child `python` imports the cypool this test process imported
+    (an installed package, or an in-place build in the source tree): run the child in a neutral
+    directory with this, never with the source tree as its working directory, or a plain source
+    tree without compiled kernels would shadow an installed cypool."""
+    home = os.path.dirname(os.path.dirname(os.path.abspath(cypool.__file__)))
+    paths = [*map(str, extra_paths), home, os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
 def to_channels_last(x):

@@ -22,6 +22,7 @@ import pytest
 
 import cypool
 from cypool import _openmp_info, _threads, pooling
+from helpers import python_env_for_subprocess
 
 needs_openmp = pytest.mark.skipif(not cypool.openmp_enabled(), reason="serial build")
 
@@ -274,10 +275,8 @@ FORK_SCRIPT = textwrap.dedent("""
 
 
 @needs_openmp
-def test_fork_after_parallel_regions_does_not_hang():
-    env = dict(os.environ, OMP_NUM_THREADS="2")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run([sys.executable, "-c", FORK_SCRIPT], env=env, cwd=root,
+def test_fork_after_parallel_regions_does_not_hang(tmp_path):
+    env = dict(python_env_for_subprocess(), OMP_NUM_THREADS="2")
+    done = subprocess.run([sys.executable, "-c", FORK_SCRIPT], env=env, cwd=str(tmp_path),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "fork ok" in done.stdout, done.stderr[-3000:]

@@ -1,7 +1,8 @@
 """torch and dask are optional: `import cypool` (and using it) must not import either."""
 import subprocess
 import sys
-import os
+
+from helpers import python_env_for_subprocess
 
 CODE = """
 import sys, numpy as np, cypool
@@ -10,8 +11,7 @@ print(sorted(m for m in ("torch", "dask", "distributed") if m in sys.modules))
 """
 
 
-def test_import_cypool_imports_neither_torch_nor_dask():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run([sys.executable, "-c", CODE], cwd=root, capture_output=True, text=True,
-                         check=True).stdout
+def test_import_cypool_imports_neither_torch_nor_dask(tmp_path):
+    out = subprocess.run([sys.executable, "-c", CODE], cwd=str(tmp_path), capture_output=True,
+                         text=True, env=python_env_for_subprocess(), check=True).stdout
     assert out.strip() == "[]"

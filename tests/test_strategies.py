@@ -16,7 +16,7 @@ from cypool.strategies import FunctionStrategy, Strategy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where the cypool under test lives (the in-place build, or site-packages after pip install).
-CYPOOL_HOME = os.path.dirname(os.path.dirname(os.path.abspath(cypool.__file__)))
+from helpers import python_env_for_subprocess
 PLUGIN_SRC = os.path.join(ROOT, "tests", "plugin_pkg")
 BUILTINS = ["max2x2", "avg2x2", "stochastic", "lp2", "blur", "max-blur", "spp", "conv2x2s2",
             "conv3x3s2", "subsample"]
@@ -70,7 +70,7 @@ def test_import_cypool_does_not_import_torch(tmp_path):
     code = ("import sys, cypool, cypool.strategies as s; s.available(); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True,
-                         text=True, env={**os.environ, "PYTHONPATH": CYPOOL_HOME},
+                         text=True, env=python_env_for_subprocess(),
                          check=True).stdout
     assert out.strip() == "False"
 
@@ -176,7 +176,7 @@ def plugin_site(tmp_path_factory):
 
 
 def _env(site):
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), CYPOOL_HOME])}
+    return python_env_for_subprocess(site)
 
 
 def test_installed_plugin_is_available(plugin_site):
