@@ -1,5 +1,8 @@
 """cypool.torch: gradcheck, equality with torch's own modules in both memory formats, zero-copy
-hand-over, errors, and a small CNN that trains. Skipped without torch."""
+hand-over, errors, and a small CNN that trains; then the same for LPPool and cypool's own
+strategies (stochastic, blur, max-blur, spatial pyramid). Skipped without torch."""
+import math
+
 import numpy as np
 import pytest
 
@@ -238,3 +241,299 @@ def test_small_cnn_trains_like_torch():
     theirs = train(model([nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1)]))
     assert ours[-1] < 0.5 * ours[0], ours
     np.testing.assert_allclose(ours, theirs, rtol=1e-3)
+
+
+
+# ----------------------------------------------------------------------------- LPPool
+
+def lp_input(rng, shape, p, channels_last):
+    """Inputs where torch's Lp pooling is finite: x ** p of a negative x is NaN for fractional p,
+    and an odd p can make a window's sum negative (a NaN root)."""
+    x = rng.standard_normal(shape)
+    if p not in (1, 2, 4):
+        x = np.abs(x) + 0.1
+    return in_format(torch.from_numpy(x), channels_last)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_lp_pool_equals_torch(channels_last):
+    rng = np.random.default_rng(20)
+    for i in range(N_CONFIGS):
+        rank = int(rng.integers(1, 3))
+        p = float(rng.choice([1, 2, 3, 1.5, 0.7, 4])) if rng.random() < 0.8 else int(
+            rng.choice([1, 2, 3]))
+        k = tuple(int(v) for v in rng.integers(1, 4, rank))
+        s = None if rng.random() < 0.2 else tuple(int(v) for v in rng.integers(1, 4, rank))
+        ceil_mode = bool(rng.integers(2))
+        spatial = tuple(int(kk + rng.integers(0, 6)) for kk in k)
+        x = lp_input(rng, (int(rng.integers(1, 3)), int(rng.integers(1, 4)), *spatial), p,
+                     channels_last)
+        args = (p, k if rank == 2 else k[0], s if s is None or rank == 2 else s[0], ceil_mode)
+        theirs = getattr(nn, f"LPPool{rank}d")(*args)
+        ours = getattr(ct, f"LPPool{rank}d")(*args)
+        assert repr(ours) == repr(theirs)
+        compare(ours, theirs, x, seed=i)
+        # the functional form is the module's forward
+        torch.testing.assert_close(getattr(ct, f"lp_pool{rank}d")(x, *args), ours(x), rtol=0,
+                                   atol=0, equal_nan=True)
+
+
+def test_lp_pool_infinite_norm_is_torch_max_of_abs():
+    x = torch.randn(2, 3, 7, 6, dtype=torch.float64)
+    for p in (math.inf, -math.inf):
+        compare(ct.LPPool2d(p, 3, 2, ceil_mode=True), nn.LPPool2d(p, 3, 2, ceil_mode=True), x)
+        compare(ct.LPPool1d(p, 2), nn.LPPool1d(p, 2), x[:, :, 0])
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_lp_pool_equals_cypool(channels_last):
+    rng = np.random.default_rng(21)
+    x = lp_input(rng, (2, 3, 9, 8), 1.5, channels_last)
+    y = ct.LPPool2d(1.5, (3, 2), (2, 1), ceil_mode=True)(x)
+    expected = cypool.lp_pool2d(x.numpy(), 1.5, (3, 2), (2, 1), True)
+    np.testing.assert_array_equal(y.numpy(), expected)
+    assert y.is_contiguous(memory_format=torch.channels_last if channels_last else
+                           torch.contiguous_format)
+    x1 = lp_input(rng, (2, 3, 9), 2, channels_last)
+    np.testing.assert_array_equal(ct.LPPool1d(2, 3, 2)(x1).numpy(),
+                                  cypool.lp_pool1d(x1.numpy(), 2, 3, 2))
+
+
+def test_replace_pooling_swaps_lp_pool():
+    model = nn.Sequential(nn.LPPool2d(2, 2), nn.Sequential(nn.LPPool1d(3, 2, ceil_mode=True)))
+    ct.replace_pooling(model)
+    assert type(model[0]) is ct.LPPool2d and type(model[1][0]) is ct.LPPool1d
+    assert model[1][0].ceil_mode and model[1][0].norm_type == 3
+
+
+# ----------------------------------------------------------------------------- blur, max-blur
+
+def torch_blur(x, f, s):
+    """BlurPool from torch's own ops: reflect padding, then the binomial filter per channel."""
+    F = nn.functional
+    a = torch.tensor([math.comb(f - 1, i) for i in range(f)], dtype=x.dtype)
+    filt = a[:, None] * a[None, :]
+    filt = (filt / filt.sum())[None, None].repeat(x.shape[1], 1, 1, 1)
+    lo, hi = (f - 1) // 2, f // 2
+    return F.conv2d(F.pad(x, [lo, hi, lo, hi], mode="reflect"), filt, stride=s,
+                    groups=x.shape[1])
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_blur_and_max_blur_equal_torch_reference(channels_last):
+    rng = np.random.default_rng(22)
+    for i in range(N_CONFIGS // 2):
+        f = int(rng.integers(1, 8))
+        s = tuple(int(v) for v in rng.integers(1, 4, 2))
+        k = int(rng.integers(1, 4))
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4))) + tuple(
+            int(v) for v in rng.integers(f // 2 + k, 12, 2))
+        x = in_format(torch.from_numpy(rng.standard_normal(shape)), channels_last)
+        compare(ct.BlurPool2d(f, s), lambda v: torch_blur(v, f, s), x, seed=i)
+        compare(ct.MaxBlurPool2d(k, f, s),
+                lambda v: torch_blur(nn.functional.max_pool2d(v, k, 1), f, s), x, seed=i)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_blur_and_max_blur_equal_cypool(channels_last):
+    x = in_format(torch.randn(2, 5, 11, 9, dtype=torch.float64), channels_last)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    y = ct.BlurPool2d(4, (2, 3))(x)
+    np.testing.assert_array_equal(y.numpy(), cypool.blur_pool2d(x.numpy(), 4, (2, 3)))
+    assert y.is_contiguous(memory_format=fmt)
+    y = ct.MaxBlurPool2d(3, 5, 2)(x)
+    np.testing.assert_array_equal(y.numpy(), cypool.max_blur_pool2d(x.numpy(), 3, 5, 2))
+    assert y.is_contiguous(memory_format=fmt)
+    np.testing.assert_array_equal(ct.blur_pool2d(x, 4, (2, 3)).numpy(),
+                                  ct.BlurPool2d(4, (2, 3))(x).numpy())
+    np.testing.assert_array_equal(ct.max_blur_pool2d(x, 3, 5, 2).numpy(),
+                                  ct.MaxBlurPool2d(3, 5, 2)(x).numpy())
+
+
+# ----------------------------------------------------------------------------- spatial pyramid
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_spatial_pyramid_pool_equals_torch_and_cypool(channels_last, mode):
+    rng = np.random.default_rng(23)
+    F = nn.functional
+    pool = F.adaptive_max_pool2d if mode == "max" else F.adaptive_avg_pool2d
+    for i, (levels, h, w) in enumerate((((4, 2, 1), 7, 9), ((6, 3, 2, 1), 13, 6), ((3,), 3, 5))):
+        x = in_format(torch.from_numpy(rng.standard_normal((2, 3, h, w))), channels_last)
+        m = ct.SpatialPyramidPool2d(levels, mode)
+        compare(m, lambda v: torch.cat([pool(v, lv).flatten(1) for lv in levels], 1), x, seed=i)
+        np.testing.assert_array_equal(m(x).numpy(),
+                                      cypool.spatial_pyramid_pool(x.numpy(), levels, mode))
+        np.testing.assert_array_equal(ct.spatial_pyramid_pool(x, levels, mode).numpy(),
+                                      m(x).numpy())
+
+
+# ----------------------------------------------------------------------------- stochastic
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_stochastic_pool_equals_cypool(channels_last):
+    x = in_format(torch.randn(2, 4, 9, 8, dtype=torch.float64), channels_last)
+    xn = x.numpy()
+    # functional: an int seed gives cypool's draws for that seed, on every call
+    for _ in range(2):
+        y, idx = ct.stochastic_pool2d(x, 3, 2, seed=7, return_indices=True)
+        ey, eidx = cypool.stochastic_pool2d(xn, 3, 2, seed=7, return_indices=True)
+        np.testing.assert_array_equal(y.numpy(), ey)
+        np.testing.assert_array_equal(idx.numpy(), eidx)
+    # module: an int seeds one stream, advanced by every forward
+    m, rng = ct.StochasticPool2d(3, 2, seed=7), np.random.default_rng(7)
+    for _ in range(2):
+        np.testing.assert_array_equal(m(x).numpy(), cypool.stochastic_pool2d(xn, 3, 2, seed=rng))
+    m.eval()
+    np.testing.assert_array_equal(m(x).numpy(), cypool.stochastic_pool2d(xn, 3, 2, False))
+    assert m(x).is_contiguous(memory_format=torch.channels_last if channels_last else
+                              torch.contiguous_format)
+
+
+def test_stochastic_pool_gradient_goes_to_the_sampled_cell():
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64, requires_grad=True)
+    y, idx = ct.StochasticPool2d(2, return_indices=True, seed=1)(x)
+    g = torch.randn(y.shape, dtype=torch.float64)
+    y.backward(g)
+    expected = torch.zeros(2, 3, 64, dtype=torch.float64).scatter_(2, idx.flatten(2),
+                                                                    g.flatten(2))
+    assert torch.equal(x.grad, expected.view(x.shape))
+    # the same indices unpool with torch's MaxUnpool2d
+    assert torch.equal(torch.gather(x.detach().flatten(2), 2, idx.flatten(2)), y.flatten(2))
+
+
+def test_stochastic_pool_seeding_follows_torch():
+    x = torch.rand(2, 3, 16, 16)
+    m = ct.StochasticPool2d(2)
+    torch.manual_seed(3)
+    a = m(x)
+    torch.manual_seed(3)
+    assert torch.equal(m(x), a)          # torch.manual_seed governs seed=None, as for dropout
+    assert not torch.equal(m(x), a)      # and every forward samples afresh
+    gen = torch.Generator().manual_seed(5)
+    m = ct.StochasticPool2d(2, seed=gen)
+    b = m(x)
+    gen.manual_seed(5)
+    assert torch.equal(m(x), b)
+    m2 = ct.StochasticPool2d(2, seed=np.random.default_rng(4))
+    m3 = ct.StochasticPool2d(2, seed=4)
+    assert torch.equal(m2(x), m3(x)) and torch.equal(m2(x), m3(x))
+
+
+def test_stochastic_pool_evaluation_has_no_gradient():
+    x = torch.rand(1, 2, 4, 4, dtype=torch.float64, requires_grad=True)
+    m = ct.StochasticPool2d(2).eval()
+    y = m(x)                              # evaluating without no_grad works ...
+    with pytest.raises(RuntimeError, match="evaluation mode"):
+        y.sum().backward()                # ... differentiating it does not
+    with pytest.raises(ValueError, match="return_indices"):
+        ct.StochasticPool2d(2, return_indices=True).eval()(x)
+
+
+# ----------------------------------------------------------------------------- all new modules
+
+def _seeded(module, generator):
+    """The module's forward with its torch Generator reseeded per call: a deterministic function
+    of x, which gradcheck's finite differences need (the sampled cells then move only when a
+    perturbation crosses a sampling boundary, and 1e-6 does not for these inputs)."""
+    def f(x):
+        generator.manual_seed(0)
+        return module(x)
+    return f
+
+
+def _gradcheck_cases():
+    gen = torch.Generator()
+    return [
+        ("LPPool1d p=2 ceil", ct.LPPool1d(2, 3, 2, ceil_mode=True), (2, 3, 9), False),
+        ("LPPool1d p=3", ct.LPPool1d(3, 2), (2, 3, 8), True),
+        ("LPPool2d p=1.5 ceil", ct.LPPool2d(1.5, (2, 3), (2, 1), ceil_mode=True), (2, 3, 7, 8),
+         True),
+        ("LPPool2d p=1", ct.LPPool2d(1, 2), (2, 3, 6, 5), False),
+        ("StochasticPool2d", _seeded(ct.StochasticPool2d(2, seed=gen), gen), (2, 3, 6, 7), True),
+        ("StochasticPool2d 3x3 s2", _seeded(ct.StochasticPool2d(3, 2, seed=gen), gen),
+         (2, 3, 7, 7), False),
+        ("BlurPool2d", ct.BlurPool2d(), (2, 3, 7, 6), False),
+        ("BlurPool2d f4 s(1,2)", ct.BlurPool2d(4, (1, 2)), (2, 3, 6, 7), False),
+        ("MaxBlurPool2d", ct.MaxBlurPool2d(), (2, 3, 7, 6), False),
+        ("SpatialPyramidPool2d max", ct.SpatialPyramidPool2d((3, 2, 1)), (2, 3, 7, 6), False),
+        ("SpatialPyramidPool2d avg", ct.SpatialPyramidPool2d((4, 1), "avg"), (2, 3, 7, 6), False),
+    ]
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("case", range(len(_gradcheck_cases())))
+def test_gradcheck_new_modules(case, channels_last):
+    name, fn, shape, positive = _gradcheck_cases()[case]
+    torch.manual_seed(case)
+    x = torch.randn(shape, dtype=torch.float64)
+    if positive:
+        x = x.abs() + 0.1
+    x = in_format(x, channels_last).requires_grad_(True)
+    assert torch.autograd.gradcheck(fn, (x,)), name
+
+
+def test_zero_copy_new_modules(monkeypatch):
+    """cypool receives the tensor's memory and the output tensor is cypool's result."""
+    seen = {}
+    for name in ("lp_pool2d", "blur_pool2d", "stochastic_pool2d"):
+        def spy(x, *args, _original=getattr(cypool.downsample, name), **kw):
+            out = _original(x, *args, **kw)
+            seen["in"] = x.__array_interface__["data"][0]
+            first = out[0] if isinstance(out, tuple) else out
+            seen["out"] = first.__array_interface__["data"][0]
+            return out
+        monkeypatch.setattr(cypool.downsample, name, spy)
+    for module in (ct.LPPool2d(2, 2), ct.BlurPool2d(), ct.StochasticPool2d(2, seed=0)):
+        for fmt in (torch.contiguous_format, torch.channels_last):
+            seen.clear()
+            x = torch.randn(2, 8, 16, 16).contiguous(memory_format=fmt)
+            y = module(x)
+            assert seen["in"] == x.data_ptr() and seen["out"] == y.data_ptr(), module
+            assert y.is_contiguous(memory_format=fmt)
+
+
+@pytest.mark.parametrize("make, match, error", [
+    (lambda: ct.LPPool2d(0, 2), "norm_type", ValueError),
+    (lambda: ct.LPPool1d("2", 2), "norm_type", TypeError),
+    (lambda: ct.LPPool2d(2, 0)(torch.ones(1, 1, 4, 4)), "kernel_size", ValueError),
+    (lambda: ct.lp_pool2d(torch.ones(1, 1, 4, 4), -1, 2), "norm_type", ValueError),
+    (lambda: ct.StochasticPool2d(0), "kernel_size", ValueError),
+    (lambda: ct.StochasticPool2d(2, stride=(1, 2, 3)), "stride", TypeError),
+    (lambda: ct.StochasticPool2d(2, seed=-1), "seed", TypeError),
+    (lambda: ct.StochasticPool2d(2, seed="a"), "seed", TypeError),
+    (lambda: ct.StochasticPool2d(2, return_indices="yes"), "return_indices", TypeError),
+    (lambda: ct.stochastic_pool2d(torch.ones(1, 1, 4, 4), 2, training=False,
+                                  return_indices=True), "return_indices", ValueError),
+    (lambda: ct.StochasticPool2d(9)(torch.ones(1, 1, 4, 4)), "output size", ValueError),
+    (lambda: ct.BlurPool2d(8), "filt_size", ValueError),
+    (lambda: ct.BlurPool2d(2.5), "filt_size", TypeError),
+    (lambda: ct.BlurPool2d(3, 0), "stride", ValueError),
+    (lambda: ct.BlurPool2d(5)(torch.ones(1, 1, 2, 8)), "height", ValueError),
+    (lambda: ct.MaxBlurPool2d(0), "kernel_size", ValueError),
+    (lambda: ct.MaxBlurPool2d(2, 0), "filt_size", ValueError),
+    (lambda: ct.SpatialPyramidPool2d((2, 0)), "levels", ValueError),
+    (lambda: ct.SpatialPyramidPool2d("4"), "levels", TypeError),
+    (lambda: ct.SpatialPyramidPool2d(mode="min"), "mode", ValueError),
+    (lambda: ct.BlurPool2d()(torch.ones(1, 1, 4, 4, dtype=torch.int32)), "int32", TypeError),
+    (lambda: ct.SpatialPyramidPool2d()(np.ones((1, 1, 4, 4))), "input", TypeError),
+])
+def test_new_modules_name_bad_arguments(make, match, error):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_new_modules_are_modules_and_registered():
+    for name in ("StochasticPool2d", "BlurPool2d", "MaxBlurPool2d", "SpatialPyramidPool2d"):
+        assert ct.MODULES[name] is getattr(ct, name)
+        assert issubclass(ct.MODULES[name], nn.Module)
+    assert issubclass(ct.LPPool2d, nn.LPPool2d) and issubclass(ct.LPPool1d, nn.LPPool1d)
+    assert repr(ct.MaxBlurPool2d()) == "MaxBlurPool2d(kernel_size=2, filt_size=3, stride=2)"
+    # a model built from them trains end to end, unbatched and float32 inputs included
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), ct.StochasticPool2d(2, seed=0),
+                          ct.BlurPool2d(), ct.LPPool2d(2, 2), ct.SpatialPyramidPool2d((2, 1)),
+                          nn.Linear(20, 3))
+    out = model(torch.rand(4, 1, 16, 16))
+    out.sum().backward()
+    assert model[0].weight.grad is not None and out.shape == (4, 3)
+    assert ct.BlurPool2d()(torch.rand(3, 8, 8)).shape == (3, 4, 4)
