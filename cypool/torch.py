@@ -426,10 +426,11 @@ def _is_inf(norm_type) -> bool:
 
 def _lp_pool(x, rank, norm_type, kernel_size, stride, ceil_mode):
     if _is_inf(norm_type):
-        # torch's own reduction for p = +-inf; the max pooling is cypool's, abs is torch's
-        sign = 1.0 if norm_type > 0 else -1.0
-        return sign * _max_pool(sign * x.abs(), rank, kernel_size, stride, 0, 1, ceil_mode,
-                                False)
+        # torch's own reduction for p = +-inf (cypool's Lp kernels take finite p only); the max
+        # pooling is cypool's, abs and negation are torch's
+        if norm_type > 0:
+            return _max_pool(x.abs(), rank, kernel_size, stride, 0, 1, ceil_mode, False)
+        return -_max_pool(-x.abs(), rank, kernel_size, stride, 0, 1, ceil_mode, False)
     return LPPoolFunction.apply(x, rank, norm_type, kernel_size, stride, ceil_mode)
 
 
