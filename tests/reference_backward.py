@@ -57,7 +57,10 @@ def unpool_backward(g, idx):
 def lp_pool2d_backward(g, x, p, k, s, ceil_mode):
     """PyTorch autograd's gradient of lp_pool2d, one window at a time: y = v ** (1/p) with
     v = kh*kw * (sum of x**p over the window's real cells) / (number of real cells), so
-    dy/dx_i = (1/p) * v**(1/p - 1) * kh*kw / cells * p * x_i**(p - 1); zero where v == 0."""
+    dy/dx_i = (1/p) * v**(1/p - 1) * kh*kw / cells * p * x_i**(p - 1); nothing flows through a
+    window with v == 0. As autograd, the gradients reaching x_i**p are summed first and then
+    multiplied by p * x_i**(p - 1), for every cell (0 * inf = NaN where x_i is not finite, also
+    in cells no window covers)."""
     N, C, H, W = x.shape
     oh = R.out_size(H, k[0], s[0], 0, 0, 1, ceil_mode)
     ow = R.out_size(W, k[1], s[1], 0, 0, 1, ceil_mode)
@@ -73,7 +76,8 @@ def lp_pool2d_backward(g, x, p, k, s, ceil_mode):
                 continue
             dv = float(g[n, c, i, j]) * (1 / p) * v ** (1 / p - 1) * scale
             for h, w in cells:
-                gx[n, c, h, w] += dv * p * np.float64(x[n, c, h, w]) ** (p - 1)
+                gx[n, c, h, w] += dv
+        gx *= p * x.astype(np.float64) ** (p - 1)
     return gx
 
 
