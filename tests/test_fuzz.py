@@ -1104,6 +1104,8 @@ def fuzz_blur_pool_backward(draw):
     n, c, spatial = draw_float_input(draw, 2, data_format)
     f = draw_filt_size(draw, hostile)
     s = draw_window_value(draw, 2, 1, 3, hostile)
+    if isinstance(f, int) and 1 <= f <= 7 and draw(st.integers(0, 3)):
+        spatial = tuple(max(L, f // 2 + 1) for L in spatial)     # mostly big enough to reflect
     try:
         out = spec_blur(spatial, spec_filt_size(f), spec_ints(s, 2))
     except Invalid:
@@ -1199,12 +1201,13 @@ def fuzz_max_blur_pool_backward(draw):
     n, c, spatial = draw_float_input(draw, 2, data_format)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     k = tuple(draw(st.integers(1, 3)) for _ in range(2))
-    spatial = tuple(max(L, kk) for L, kk in zip(spatial, k))
+    f = draw_filt_size(draw, hostile)
+    s = draw_window_value(draw, 2, 1, 3, hostile)
+    big = f // 2 + 1 if isinstance(f, int) and 1 <= f <= 7 and draw(st.integers(0, 3)) else 1
+    spatial = tuple(max(L, kk + big - 1) for L, kk in zip(spatial, k))
     x_cf = rng.standard_normal((n, c, *spatial))
     x_cf[rng.random(x_cf.shape) < 0.2] = 1.0
     dense, idx_cf = R.max_pool(x_cf, k, (1, 1), (0, 0), (0, 0), (1, 1), False)
-    f = draw_filt_size(draw, hostile)
-    s = draw_window_value(draw, 2, 1, 3, hostile)
     try:
         out = spec_blur(dense.shape[2:], spec_filt_size(f), spec_ints(s, 2))
     except Invalid:
