@@ -892,7 +892,9 @@ def draw_seed(draw, hostile):
         return None, None                                     # fresh entropy: contract only
     if kind == 1:
         return seed, np.random.default_rng(seed)
-    return seed, (np.uint64(seed % 2**64) if kind == 2 else seed)
+    if kind == 2:
+        return seed % 2**64, np.uint64(seed % 2**64)
+    return seed, seed
 
 
 def torch_blur(xt, f, s):
