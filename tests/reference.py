@@ -259,3 +259,9 @@ def conv2d(x, w, b, s, p):
         if b is not None:
             y[n, o, i, j] += b[o]
     return y
+
+
+def lp_pool1d(x, p, k, s, ceil_mode):
+    """PyTorch LPPool1d: lp_pool2d over a height-1 plane with a (1, k) window."""
+    y = lp_pool2d(x[:, :, None, :], p, (1, k[0]), (1, s[0]), ceil_mode)
+    return y[:, :, 0, :]

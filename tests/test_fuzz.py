@@ -16,6 +16,7 @@ makes the run random instead of derandomized, e.g. a long campaign:
     CYPOOL_FUZZ_EXAMPLES=60000 python -m pytest -q tests/test_fuzz.py
 Adding an operator = one line in OPS (its argument names, dtype family and reference).
 """
+import itertools
 import math
 import os
 from collections import Counter
@@ -449,7 +450,7 @@ def fuzz_settings(n_ops):
                     suppress_health_check=list(HealthCheck))
 
 
-N_TABLE = len(OPS) + 8   # forward table + the backward cases below share the example budget
+N_TABLE = len(OPS) + 8 + 12   # forward table, backward and downsample cases share the budget
 
 
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
@@ -747,10 +748,883 @@ def test_backward(case, data):
     check(expected, got, err, "close")
 
 
+# ----------------------------------------------------------------------------- downsample operators
+# Lp, blur, max-blur, stochastic pooling and conv2d (cypool/downsample.py), forward and backward.
+# Each case draws its own arguments, valid or hostile, and decides validity with the spec_* rules
+# above plus the operator's documented ones; valid calls are compared with the loop references,
+# and with torch where torch has the operator (Lp pooling, conv2d; blur = reflect pad + depthwise
+# conv2d, max-blur = max_pool2d(k, stride 1) + blur, as tests/test_downsample.py builds them).
+# Stochastic pooling is checked against its documented contract: one uniform per window from the
+# seed's Generator in (N, C, OH, OW) order (so a seed fixes the result), the sampled cell lies in
+# its window and y is its value; evaluation mode draws nothing and is deterministic.
+
+EPS = {2: 2.0**-10, 4: 2.0**-23, 8: 2.0**-52}
+MAX_CHECKED = 4000   # valid calls whose result or padded input is bigger are not made (memory)
+
+
+class KnownBug(Exception):
+    """A valid or invalid call on which cypool is known to deviate (reported): any ValueError,
+    TypeError or result is tolerated and counted, never a crash or another exception (but the
+    ones named in `tolerate`)."""
+
+    def __init__(self, why, tolerate=()):
+        super().__init__(why)
+        self.tolerate = tolerate
+
+
+def compute_eps(*dtypes):
+    """Unit roundoff of the kernels' compute dtype (float16 is computed in float32)."""
+    return max(EPS[max(np.dtype(d).itemsize, 4)] for d in dtypes)
+
+
+def assert_within(got, want, atol):
+    """Same type/shape/dtype; NaN where want is NaN, want's infinities exactly, finite values
+    within atol (an array bound, or a scalar) plus 4 output ulps."""
+    assert type(got) is type(want), (type(got), type(want))
+    if isinstance(want, tuple):
+        assert len(got) == len(want)
+        for g_, w_, a_ in zip(got, want, atol):
+            assert_within(g_, w_, a_)
+        return
+    assert got.shape == want.shape, (got.shape, want.shape)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    if got.dtype.kind != "f":
+        np.testing.assert_array_equal(got, want)
+        return
+    g64, w64 = got.astype(np.float64), want.astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(g64), np.isnan(w64), err_msg="NaN positions")
+    fin = np.isfinite(w64)
+    np.testing.assert_array_equal(g64[~fin & ~np.isnan(w64)], w64[~fin & ~np.isnan(w64)])
+    tol = np.broadcast_to(np.asarray(atol, np.float64), w64.shape)[fin] \
+        + 4 * EPS[got.dtype.itemsize] * np.abs(w64[fin])
+    err = np.abs(g64[fin] - w64[fin])
+    assert np.all(err <= tol), f"max excess {np.max(err - tol)} (err {err.max()}, got {got}, " \
+        f"want {want})"
+
+
+def out_round(got, ref):
+    """Rounding of a float64 value (torch's) to got's dtype, 4 ulps."""
+    return 4 * EPS[got.dtype.itemsize] * np.abs(np.nan_to_num(ref, posinf=0, neginf=0)) + 1e-12
+
+
+def spec_float_input(x, rank, data_format):
+    """The caller's float array as native cf (N, C, *spatial) and whether it was batched."""
+    spec_data_format(data_format)
+    spec_array(x, rank, "float")
+    x_cf, batched = to_cf(x, data_format, rank)
+    if min(x_cf.shape[2:]) < 1:
+        raise Invalid("zero spatial size")
+    return x_cf.astype(x_cf.dtype.newbyteorder("=")), batched
+
+
+def spec_real(v, name):
+    """norm_type: a Python/NumPy int or float (not a bool), finite and positive."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise Invalid(f"{name}: not a real number: {v!r}")
+    if isinstance(v, int) and abs(v) > 2**1000:   # reported: cypool raises OverflowError
+        raise KnownBug("lp_pool norm_type int beyond float: OverflowError, not ValueError",
+                       tolerate=(OverflowError,))
+    if not math.isfinite(float(v)) or float(v) <= 0:
+        raise Invalid(f"{name}: not finite and positive: {v!r}")
+    return float(v)
+
+
+def spec_filt_size(v):
+    f = spec_int(v)
+    if not 1 <= f <= 7:
+        raise Invalid(f"filt_size {f}")
+    return f
+
+
+def spec_blur(spatial, f, s):
+    """Reflect padding (f-1)//2 before, f//2 after must stay below each size (PyTorch's reflect
+    rule); the output has ceil(L / s) cells per axis."""
+    if f > 1 and any(f // 2 >= L for L in spatial):
+        raise Invalid("reflect padding >= input size")
+    return tuple((L - 1) // ss + 1 for L, ss in zip(spatial, s))
+
+
+def spec_seed(v):
+    if v is None or isinstance(v, np.random.Generator):
+        return v
+    if spec_int(v) < 0:
+        raise Invalid("negative seed")
+    return v
+
+
+def spec_same_batch(g_cf, g_batched, n, c, batched, what):
+    if g_batched != batched or g_cf.shape[:2] != (n, c):
+        raise Invalid(f"grad_output vs {what}")
+
+
+def too_big(*shapes):
+    return any(math.prod(s) > MAX_CHECKED for s in shapes)
+
+
+NORM_TYPES = [1, 2, 3, 1.5, 0.5, 4.0, np.float32(2.0), np.int64(3), 2**70]
+HOSTILE_NORM_TYPES = [0, -1, -2.5, float("nan"), float("inf"), -float("inf"), "2", None, True,
+                      False, complex(2), np.array(2.0), [2], np.bool_(True), 10**400, 0.0,
+                      np.float64(-0.0)]
+HOSTILE_FILT = [0, 8, -1, 3.0, True, "3", None, 2**70, (3,), float("nan"), np.float64(3)]
+HOSTILE_SEEDS = [-1, 1.5, "a", True, np.random.RandomState(0), object(), np.float64(2),
+                 np.array(3), [1]]
+
+
+def draw_norm_type(draw, hostile):
+    if hostile and draw(st.integers(0, 2)) == 0:
+        return draw(st.sampled_from(HOSTILE_NORM_TYPES))
+    return draw(st.sampled_from(NORM_TYPES))
+
+
+def draw_filt_size(draw, hostile):
+    if hostile and draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(HOSTILE_FILT))
+    return draw(st.one_of(st.integers(1, 7), st.sampled_from([np.int64(3), np.int8(2)])))
+
+
+def draw_seed(draw, hostile):
+    """An int seed to build equal Generators from, and the seed argument itself."""
+    if hostile and draw(st.integers(0, 3)) == 0:
+        return None, draw(st.sampled_from(HOSTILE_SEEDS))
+    seed = draw(st.integers(0, 2**64))
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        return None, None                                     # fresh entropy: contract only
+    if kind == 1:
+        return seed, np.random.default_rng(seed)
+    if kind == 2:
+        return seed % 2**64, np.uint64(seed % 2**64)
+    return seed, seed
+
+
+def torch_blur(xt, f, s):
+    """Blur pooling built from torch ops: reflect pad + depthwise conv2d with the binomial filter."""
+    F = torch.nn.functional
+    a = torch.tensor([math.comb(f - 1, i) for i in range(f)], dtype=xt.dtype)
+    filt = a[:, None] * a[None, :]
+    filt = (filt / filt.sum())[None, None].repeat(xt.shape[1], 1, 1, 1)
+    lo, hi = (f - 1) // 2, f // 2
+    return F.conv2d(F.pad(xt, [lo, hi, lo, hi], mode="reflect"), filt, stride=s,
+                    groups=xt.shape[1])
+
+
+def torch_grads(build, arrays, g):
+    """Forward value and gradients of build(*tensors) in float64 autograd."""
+    ts = [torch.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
+    y = build(*ts)
+    y.backward(torch.tensor(np.asarray(g, np.float64)))
+    return y.detach().numpy(), [t.grad.numpy() for t in ts]
+
+
+def torch_ok(*arrays):
+    """Cross-check with torch only on non-empty batches and channels."""
+    return torch is not None and all(a.shape[0] >= 1 and a.shape[1] >= 1 for a in arrays)
+
+
+def run_case(draw, fn, args, kwargs, expected, compare, too_large=lambda want: False):
+    """Decide validity first (so that valid calls too big to check are not made), then call
+    cypool and check it: refused iff invalid, else compare(got, want). (NaN/inf arithmetic
+    warnings are silenced: NaN and inf inputs are drawn on purpose.)"""
+    with np.errstate(all="ignore"):
+        return _run_case(fn, args, kwargs, expected, compare, too_large)
+
+
+def _run_case(fn, args, kwargs, expected, compare, too_large):
+    try:
+        want = expected()
+    except Invalid as why:
+        note(f"specification: invalid ({why})")
+        got, err = call_cypool(fn, *args, **kwargs)
+        assert err is not None, f"cypool accepted an invalid call ({why})"
+        STATS["refused (ValueError/TypeError) as specified"] += 1
+        return None
+    except KnownBug as why:
+        try:
+            got, err = call_cypool(fn, *args, **kwargs)
+        except why.tolerate as e:
+            err = e
+        STATS[f"known deviation ({why}): "
+              f"{type(err).__name__ if err else 'returned'}"] += 1
+        return None
+    if too_large(want):
+        STATS["valid but too large to check: not called"] += 1
+        return None
+    got, err = call_cypool(fn, *args, **kwargs)
+    assert err is None, f"cypool refused a valid call: {err!r}"
+    compare(got, want)
+    STATS["valid, equal to the reference"] += 1
+    return got, want
+
+
+def grad_for(draw, shape_cf, data_format, batched):
+    """A gradient for an output of cf shape `shape_cf` in the caller's layout (maybe hostile);
+    a small wrong one when that output would be too large to check."""
+    if math.prod(shape_cf) > MAX_CHECKED:
+        shape_cf = (1, 1) + (2,) * (len(shape_cf) - 2)
+    shape = caller_shape(shape_cf[0], shape_cf[1], shape_cf[2:], data_format)
+    if not batched and shape[0] == 1:
+        shape = shape[1:]
+    return draw_grad_like(draw, shape, data_format)
+
+
+def draw_window_args(draw, rank, hostile, names):
+    return {name: ARG_DRAWERS[name](draw, rank, hostile) for name in names}
+
+
+def lp_window(spatial, a, rank):
+    k, s, _, _, _, ceil_mode, _ = spec_window(spatial, dict(a, padding=0), rank, dilation=False)
+    return k, s, ceil_mode
+
+
+def lp_atol(x_cf, p, k, s, ceil_mode, rank, dtypes):
+    """Error bound of the Lp forward: its sum of x**p can lose eps * sum(|x|**p) to rounding,
+    which (S + d) ** (1/p) turns into the bound below (cancellation of odd powers included)."""
+    ref = R.lp_pool1d if rank == 1 else R.lp_pool2d
+    with np.errstate(all="ignore"):
+        s_abs = ref(np.abs(x_cf.astype(np.float64)), p, k, s, ceil_mode) ** p
+        d = 64 * compute_eps(*dtypes) * s_abs
+        bound = ((s_abs + d) ** (1 / p) - s_abs ** (1 / p)) + d ** (1 / p)
+    return np.where(np.isfinite(bound), bound, 0.0)
+
+
+def sqrt_of_minus_inf(p, x_cf):
+    if p == 0.5 and np.isneginf(x_cf).any():
+        raise KnownBug("lp_pool norm_type=0.5 of -inf: torch (sqrt) gives NaN, cypool (pow) inf")
+
+
+def fuzz_lp_pool(draw, rank, backward):
+    hostile = draw(st.integers(0, 2)) == 0
+    data_format = draw_layout(draw, hostile)
+    fmt = data_format if data_format in ("channels_first", "channels_last") else "channels_first"
+    x = draw_array(draw, rank, "float", fmt, hostile)
+    p = draw_norm_type(draw, hostile)
+    a = draw_window_args(draw, rank, hostile, ("kernel_size", "stride", "ceil_mode"))
+    ref = R.lp_pool1d if rank == 1 else R.lp_pool2d
+    ref_b = RB.lp_pool1d_backward if rank == 1 else RB.lp_pool2d_backward
+
+    def forward_spec():
+        pp = spec_real(p, "norm_type")          # first: cypool checks it before x
+        x_cf, batched = spec_float_input(x, rank, data_format)
+        k, s, cm = lp_window(x_cf.shape[2:], a, rank)
+        return x_cf, batched, pp, k, s, cm
+
+    try:   # a well-shaped gradient for the backward when the forward is valid
+        x_cf, batched, pp, k, s, cm = forward_spec()
+        out_cf = (*x_cf.shape[:2], *(R.out_size(L, kk, ss, 0, 0, 1, cm)
+                                      for L, kk, ss in zip(x_cf.shape[2:], k, s)))
+    except (Invalid, KnownBug):
+        out_cf = (1, 1) + tuple(draw(st.integers(1, 3)) for _ in range(rank))
+        batched = True
+    g = grad_for(draw, out_cf, fmt, batched) if backward else None
+    note(f"lp_pool{rank}d{'_backward' if backward else ''}(x: {getattr(x, 'shape', type(x))} "
+         f"{getattr(x, 'dtype', '')}, g: {getattr(g, 'shape', type(g))} {getattr(g, 'dtype', '')}"
+         f", norm_type={p!r}, {a}, data_format={data_format!r})")
+
+    def expected():
+        x_cf, batched, pp, k, s, cm = forward_spec()
+        with np.errstate(all="ignore"):
+            if not backward:
+                sqrt_of_minus_inf(pp, x_cf)
+                y = ref(x_cf, pp, k, s, cm)
+                return from_cf(y.astype(x_cf.dtype), data_format, batched), (x_cf, pp, k, s, cm)
+            gg = spec_array(g, rank, "float", "grad_output")
+            g_cf, gb = to_cf(gg, data_format, rank)
+            spec_same_batch(g_cf, gb, *x_cf.shape[:2], batched, "x")
+            if g_cf.shape[2:] != tuple(out_cf[2:]):
+                raise Invalid("grad_output vs the pooled size")
+            sqrt_of_minus_inf(pp, x_cf)
+            gx = ref_b(g_cf.astype(np.float64), x_cf, pp, k, s, cm)
+            return from_cf(gx.astype(gg.dtype.newbyteorder("=")), data_format, batched), \
+                (x_cf, pp, k, s, cm, g_cf)
+
+    def compare(got, want):
+        want, ctx = want
+        x_cf, pp, k, s, cm = ctx[:5]
+        if not backward:
+            atol = from_cf(lp_atol(x_cf, pp, k, s, cm, rank, (x_cf.dtype,)), data_format,
+                           want.ndim == rank + 2)
+            assert_within(got, want, atol)
+        else:   # the gradient's sensitivity is unbounded near a zero sum: relative check
+            t = 1e-4 if compute_eps(x_cf.dtype, ctx[5].dtype) > 1e-10 else 1e-9
+            fin = want[np.isfinite(want)]
+            assert_within(got, want, t * (np.abs(want) + (np.abs(fin).max() if fin.size else 0)))
+        if torch_ok(x_cf) and np.all(np.isfinite(x_cf)) and float(pp) in (1, 2, 3, 4, 1.5, 0.5):
+            tf = getattr(torch.nn.functional, f"lp_pool{rank}d")
+            g_cf = ctx[5] if backward else np.ones((*x_cf.shape[:2], *(
+                R.out_size(L, kk, ss, 0, 0, 1, cm) for L, kk, ss in zip(x_cf.shape[2:], k, s))))
+            tk, ts = (k[0], s[0]) if rank == 1 else (k, s)   # torch's 1-d form takes ints
+            ty, (tgx,) = torch_grads(lambda xt: tf(xt, pp, tk, ts, ceil_mode=cm), [x_cf], g_cf)
+            mine = to_cf(got, data_format, rank)[0].astype(np.float64)
+            theirs = tgx if backward else ty
+            scale = np.nanmax(np.abs(np.where(np.isfinite(theirs), theirs, 0)), initial=0)
+            t = 1e-3 if compute_eps(x_cf.dtype) > 1e-10 else 1e-8
+            if float(pp) < 1 or (backward and np.any(x_cf == 0)):
+                return   # x**(p-1) at 0 or tiny sums: torch's autograd NaN/inf rules differ
+            np.testing.assert_allclose(mine, theirs, rtol=t, atol=t * (1 + scale),
+                                       equal_nan=True)
+            STATS["torch agreed (values)"] += 1
+
+    fn = getattr(cypool, f"lp_pool{rank}d{'_backward' if backward else ''}")
+    if backward:
+        run_case(draw, fn, (g, x, p), dict(a, data_format=data_format), expected, compare)
+    else:
+        run_case(draw, fn, (x, p), dict(a, data_format=data_format), expected, compare)
+
+
+def blur_atol(x_cf, f, s, dtypes):
+    """A convex combination: rounding error below ~f*f eps times the blur of |x|."""
+    with np.errstate(all="ignore"):
+        b = R.blur_pool2d(np.abs(x_cf.astype(np.float64)), f, s) * 4 * f * f * compute_eps(*dtypes)
+    return np.where(np.isfinite(b), b, 0.0)
+
+
+def fuzz_blur_pool(draw):
+    hostile = draw(st.integers(0, 2)) == 0
+    data_format = draw_layout(draw, hostile)
+    fmt = data_format if data_format in ("channels_first", "channels_last") else "channels_first"
+    x = draw_array(draw, 2, "float", fmt, hostile)
+    f = draw_filt_size(draw, hostile)
+    s = draw_window_value(draw, 2, 1, 3, hostile)
+    note(f"blur_pool2d(x: {getattr(x, 'shape', type(x))} {getattr(x, 'dtype', '')}, "
+         f"filt_size={f!r}, stride={s!r}, data_format={data_format!r})")
+
+    def expected():
+        x_cf, batched = spec_float_input(x, 2, data_format)
+        ff, ss = spec_filt_size(f), spec_ints(s, 2)
+        spec_blur(x_cf.shape[2:], ff, ss)
+        y = R.blur_pool2d(x_cf, ff, ss)
+        return from_cf(y.astype(x_cf.dtype), data_format, batched), (x_cf, ff, ss, batched)
+
+    def compare(got, want):
+        want, (x_cf, ff, ss, batched) = want
+        assert_within(got, want, from_cf(blur_atol(x_cf, ff, ss, (x_cf.dtype,)), data_format,
+                                         batched))
+        if torch_ok(x_cf):
+            with torch.no_grad():
+                ty = torch_blur(torch.tensor(x_cf.astype(np.float64)), ff, ss).numpy()
+            assert_within(to_cf(got, data_format, 2)[0].astype(np.float64), ty,
+                          blur_atol(x_cf, ff, ss, (x_cf.dtype,)) + out_round(got, ty))
+            STATS["torch agreed (values)"] += 1
+
+    run_case(draw, cypool.blur_pool2d, (x, f, s), dict(data_format=data_format), expected,
+             compare)
+
+
+def fuzz_blur_pool_backward(draw):
+    hostile = draw(st.integers(0, 2)) == 0
+    data_format = draw(st.sampled_from(["channels_first", "channels_last"]))
+    n, c, spatial = draw_float_input(draw, 2, data_format)
+    f = draw_filt_size(draw, hostile)
+    s = draw_window_value(draw, 2, 1, 3, hostile)
+    if isinstance(f, int) and 1 <= f <= 7 and draw(st.integers(0, 3)):
+        spatial = tuple(max(L, f // 2 + 1) for L in spatial)     # mostly big enough to reflect
+    try:
+        out = spec_blur(spatial, spec_filt_size(f), spec_ints(s, 2))
+    except Invalid:
+        out = tuple(draw(st.integers(1, 3)) for _ in range(2))
+    batched = not (n == 1 and draw(st.integers(0, 4)) == 0)
+    g = grad_for(draw, (n, c, *out), data_format, batched)
+    in_shape = caller_shape(n, c, spatial, data_format)
+    shape_arg = draw_input_shape(draw, in_shape if batched else in_shape[1:])
+    note(f"blur_pool2d_backward(g: {getattr(g, 'shape', type(g))} {getattr(g, 'dtype', '')}, "
+         f"input_shape={shape_arg!r}, filt_size={f!r}, stride={s!r}, {data_format})")
+
+    def expected():
+        gg = spec_array(g, 2, "float", "grad_output")
+        sp = spec_input_shape(shape_arg, gg, 2, data_format)
+        ff, ss = spec_filt_size(f), spec_ints(s, 2)
+        g_cf, gb = to_cf(gg, data_format, 2)
+        if g_cf.shape[2:] != spec_blur(sp, ff, ss):
+            raise Invalid("grad_output vs the blurred size")
+        if too_big(sp):
+            return None, None
+        gx = RB.blur_pool2d_backward(g_cf.astype(np.float64), sp, ff, ss)
+        return from_cf(gx.astype(gg.dtype.newbyteorder("=")), data_format, gb), (g_cf, ff, ss, gb)
+
+    def compare(got, want):
+        want, (g_cf, ff, ss, gb) = want
+        sp = to_cf(want, data_format, 2)[0].shape[2:]
+        atol = RB.blur_pool2d_backward(np.abs(g_cf.astype(np.float64)), sp, ff, ss) * 4 * ff * ff \
+            * compute_eps(g_cf.dtype)
+        assert_within(got, want, from_cf(atol, data_format, gb))
+        if torch_ok(g_cf):
+            _, (tgx,) = torch_grads(lambda xt: torch_blur(xt, ff, ss),
+                                    [np.zeros((*g_cf.shape[:2], *sp))], g_cf)
+            assert_within(to_cf(got, data_format, 2)[0].astype(np.float64), tgx,
+                          atol + out_round(got, tgx))
+            STATS["torch agreed (values)"] += 1
+
+    run_case(draw, cypool.blur_pool2d_backward, (g, shape_arg, f, s),
+             dict(data_format=data_format), expected, compare,
+             too_large=lambda want: want[0] is None)
+
+
+def fuzz_max_blur_pool(draw):
+    hostile = draw(st.integers(0, 2)) == 0
+    data_format = draw_layout(draw, hostile)
+    fmt = data_format if data_format in ("channels_first", "channels_last") else "channels_first"
+    x = draw_array(draw, 2, "float", fmt, hostile)
+    if hostile and draw(st.integers(0, 5)) == 0:
+        x = draw_array(draw, 2, "max", fmt, False)      # integer input: max accepts, blur not
+    k = ARG_DRAWERS["kernel_size"](draw, 2, hostile)
+    f = draw_filt_size(draw, hostile)
+    s = draw_window_value(draw, 2, 1, 3, hostile)
+    ri = draw_bool(draw, hostile)
+    note(f"max_blur_pool2d(x: {getattr(x, 'shape', type(x))} {getattr(x, 'dtype', '')}, "
+         f"kernel_size={k!r}, filt_size={f!r}, stride={s!r}, return_indices={ri!r}, "
+         f"{data_format!r})")
+
+    def expected():
+        x_cf, batched = spec_float_input(x, 2, data_format)
+        kk = spec_window(x_cf.shape[2:], dict(kernel_size=k, stride=1), 2, dilation=False)[0]
+        ff, ss, rr = spec_filt_size(f), spec_ints(s, 2), spec_bool(ri)
+        dense, idx = R.max_pool(x_cf, kk, (1, 1), (0, 0), (0, 0), (1, 1), False)
+        spec_blur(dense.shape[2:], ff, ss)
+        y = from_cf(R.blur_pool2d(dense, ff, ss).astype(x_cf.dtype), data_format, batched)
+        ctx = (dense, ff, ss, batched)
+        return ((y, from_cf(idx, data_format, batched)) if rr else y), ctx
+
+    def compare(got, want):
+        want, (dense, ff, ss, batched) = want
+        atol = from_cf(blur_atol(dense, ff, ss, (dense.dtype,)), data_format, batched)
+        assert_within(got, want, (atol, 0) if isinstance(want, tuple) else atol)
+        if torch_ok(dense):
+            x_cf = to_cf(x, data_format, 2)[0].astype(np.float64)
+            with torch.no_grad():
+                xt = torch.tensor(x_cf)
+                kk = dense.shape[2:]
+                kk = tuple(L - D + 1 for L, D in zip(x_cf.shape[2:], kk))
+                td, ti = torch.nn.functional.max_pool2d(xt, kk, 1, return_indices=True)
+                ty = torch_blur(td, ff, ss).numpy()
+            y = got[0] if isinstance(got, tuple) else got
+            assert_within(to_cf(y, data_format, 2)[0].astype(np.float64), ty,
+                          blur_atol(dense, ff, ss, (dense.dtype,)) + out_round(y, ty))
+            if isinstance(got, tuple):
+                np.testing.assert_array_equal(to_cf(got[1], data_format, 2)[0], ti.numpy())
+            STATS["torch agreed (values)"] += 1
+
+    run_case(draw, cypool.max_blur_pool2d, (x, k, f, s, ri), dict(data_format=data_format),
+             expected, compare)
+
+
+def fuzz_max_blur_pool_backward(draw):
+    hostile = draw(st.integers(0, 2)) == 0
+    data_format = draw(st.sampled_from(["channels_first", "channels_last"]))
+    n, c, spatial = draw_float_input(draw, 2, data_format)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(2))
+    f = draw_filt_size(draw, hostile)
+    s = draw_window_value(draw, 2, 1, 3, hostile)
+    big = f // 2 + 1 if isinstance(f, int) and 1 <= f <= 7 and draw(st.integers(0, 3)) else 1
+    spatial = tuple(max(L, kk + big - 1) for L, kk in zip(spatial, k))
+    x_cf = rng.standard_normal((n, c, *spatial))
+    x_cf[rng.random(x_cf.shape) < 0.2] = 1.0
+    dense, idx_cf = R.max_pool(x_cf, k, (1, 1), (0, 0), (0, 0), (1, 1), False)
+    try:
+        out = spec_blur(dense.shape[2:], spec_filt_size(f), spec_ints(s, 2))
+    except Invalid:
+        out = tuple(draw(st.integers(1, 3)) for _ in range(2))
+    g = grad_for(draw, (n, c, *out), data_format, True)
+    idx = draw_indices_like(draw, caller(idx_cf, data_format), math.prod(spatial))
+    shape_arg = draw_input_shape(draw, caller_shape(n, c, spatial, data_format))
+    note(f"max_blur_pool2d_backward(g: {getattr(g, 'shape', type(g))} {getattr(g, 'dtype', '')},"
+         f" indices: {getattr(idx, 'shape', type(idx))} {getattr(idx, 'dtype', '')}, "
+         f"input_shape={shape_arg!r}, filt_size={f!r}, stride={s!r}, {data_format})")
+
+    def expected():
+        gg = spec_array(g, 2, "float", "grad_output")
+        ix = spec_array(idx, 2, "index", "indices")
+        dense_sp = spec_input_shape(ix.shape, gg, 2, data_format)
+        ff, ss = spec_filt_size(f), spec_ints(s, 2)
+        g_cf, gb = to_cf(gg, data_format, 2)
+        if g_cf.shape[2:] != spec_blur(dense_sp, ff, ss):
+            raise Invalid("grad_output vs the blurred size")
+        sp = spec_input_shape(shape_arg, ix, 2, data_format)
+        i_cf, _ = to_cf(ix, data_format, 2)
+        if i_cf.size and (i_cf.min() < 0 or i_cf.max() >= math.prod(sp)):
+            raise Invalid("index outside the plane")
+        if too_big(sp):
+            return None, None
+        # the composition of the public steps: the dense gradient is rounded to grad's dtype
+        gd = RB.blur_pool2d_backward(g_cf.astype(np.float64), dense_sp, ff, ss).astype(gg.dtype)
+        gx = R.scatter_by_index(gd.astype(np.float64), i_cf, sp)
+        atol = R.scatter_by_index(RB.blur_pool2d_backward(np.abs(g_cf.astype(np.float64)),
+                                                          dense_sp, ff, ss), i_cf, sp) \
+            * (4 * ff * ff + 8) * compute_eps(gg.dtype)
+        return from_cf(gx.astype(gg.dtype.newbyteorder("=")), data_format, gb), \
+            from_cf(atol, data_format, gb)
+
+    run_case(draw, cypool.max_blur_pool2d_backward, (g, idx, shape_arg, f, s),
+             dict(data_format=data_format), expected,
+             lambda got, want: assert_within(got, want[0], want[1]),
+             too_large=lambda want: want[0] is None)
+
+
+def check_stochastic_contract(x_cf, y_cf, idx_cf, k, s):
+    """Training without a known seed: each index names a cell of its window, y is that cell's
+    value, a window with a NaN picks its first NaN, and one with positive weights a positive
+    cell."""
+    N, C, H, W = x_cf.shape
+    for n, c, i, j in itertools.product(range(N), range(C), *map(range, y_cf.shape[2:])):
+        cells = [h * W + w for h in range(i * s[0], i * s[0] + k[0])
+                 for w in range(j * s[1], j * s[1] + k[1])]
+        vals = x_cf[n, c].reshape(-1)[cells].astype(np.float64)
+        t = int(idx_cf[n, c, i, j])
+        assert t in cells, f"index {t} outside its window {cells}"
+        v = x_cf[n, c].reshape(-1)[t]
+        assert y_cf[n, c, i, j] == v or (np.isnan(v) and np.isnan(y_cf[n, c, i, j]))
+        if np.isnan(vals).any():
+            assert t == cells[int(np.argmax(np.isnan(vals)))]
+        elif (vals > 0).any():
+            assert v > 0, f"sampled a zero-weight cell: {vals}, {t}"
+
+
+def fuzz_stochastic_pool(draw):
+    hostile = draw(st.integers(0, 2)) == 0
+    data_format = draw_layout(draw, hostile)
+    fmt = data_format if data_format in ("channels_first", "channels_last") else "channels_first"
+    x = draw_array(draw, 2, "float", fmt, hostile)
+    a = draw_window_args(draw, 2, hostile, ("kernel_size", "stride"))
+    a["training"] = draw_bool(draw, hostile)
+    a["return_indices"] = draw_bool(draw, hostile) if draw(st.booleans()) else False
+    seed_int, a["seed"] = draw_seed(draw, hostile)
+    gen_before = a["seed"].bit_generator.state if isinstance(a["seed"], np.random.Generator) \
+        else None
+    note(f"stochastic_pool2d(x: {getattr(x, 'shape', type(x))} {getattr(x, 'dtype', '')}, {a}, "
+         f"data_format={data_format!r})")
+
+    def expected():
+        x_cf, batched = spec_float_input(x, 2, data_format)
+        k, s, _, _, _, _, _ = spec_window(x_cf.shape[2:], dict(a, padding=0), 2, dilation=False)
+        training, ri = spec_bool(a["training"]), spec_bool(a["return_indices"])
+        if ri and not training:
+            raise Invalid("return_indices needs training")
+        spec_seed(a["seed"])
+        out = tuple((L - kk) // ss + 1 for L, kk, ss in zip(x_cf.shape[2:], k, s))
+        ctx = (x_cf, k, s, training, ri, batched, out)
+        if not training:
+            return from_cf(R.stochastic_pool2d(x_cf, k, s).astype(x_cf.dtype), data_format,
+                           batched), ctx
+        if seed_int is None:
+            return None, ctx
+        u = np.random.default_rng(seed_int).random((*x_cf.shape[:2], *out))
+        y, idx = R.stochastic_pool2d(x_cf, k, s, u)
+        y = from_cf(y.astype(x_cf.dtype), data_format, batched)
+        return ((y, from_cf(idx, data_format, batched)) if ri else y), ctx
+
+    def compare(got, want):
+        want, (x_cf, k, s, training, ri, batched, out) = want
+        if not training:    # all weights >= 0: a ratio of sums without cancellation
+            assert_within(got, want, 16 * compute_eps(x_cf.dtype) * np.abs(want.astype(float)))
+            y2 = cypool.stochastic_pool2d(x, **a, data_format=data_format)
+            np.testing.assert_array_equal(got, y2)          # evaluation is deterministic
+        elif want is not None:
+            assert_same(got, want, "exact")                 # the sampled cells' values
+        else:
+            y, idx = got if ri else (got, None)
+            y_cf = to_cf(y, data_format, 2)[0]
+            assert y_cf.shape == (*x_cf.shape[:2], *out) and y.dtype == x_cf.dtype
+            if idx is not None:
+                check_stochastic_contract(x_cf, y_cf, to_cf(idx, data_format, 2)[0], k, s)
+        if isinstance(a["seed"], np.random.Generator):
+            # one uniform per window drawn in training, none in evaluation
+            ref_gen = np.random.Generator(type(a["seed"].bit_generator)())
+            ref_gen.bit_generator.state = gen_before
+            if training:
+                ref_gen.random((*x_cf.shape[:2], *out))
+            assert a["seed"].random() == ref_gen.random(), "uniforms drawn != one per window"
+
+    run_case(draw, cypool.stochastic_pool2d, (x,), dict(a, data_format=data_format), expected,
+             compare)
+
+
+def fuzz_stochastic_pool_backward(draw):
+    data_format = draw(st.sampled_from(["channels_first", "channels_last"]))
+    n, c, spatial = draw_float_input(draw, 2, data_format)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(2))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(2))
+    spatial = tuple(max(L, kk) for L, kk in zip(spatial, k))
+    x_cf = rng.standard_normal((n, c, *spatial))
+    out = tuple((L - kk) // ss + 1 for L, kk, ss in zip(spatial, k, s))
+    _, idx_cf = R.stochastic_pool2d(x_cf, k, s, rng.random((n, c, *out)))
+    g = grad_for(draw, (n, c, *out), data_format, True)
+    idx = draw_indices_like(draw, caller(idx_cf, data_format), math.prod(spatial))
+    shape_arg = draw_input_shape(draw, caller_shape(n, c, spatial, data_format))
+    note(f"stochastic_pool2d_backward(g: {getattr(g, 'shape', type(g))} "
+         f"{getattr(g, 'dtype', '')}, indices: {getattr(idx, 'shape', type(idx))} "
+         f"{getattr(idx, 'dtype', '')}, input_shape={shape_arg!r}, {data_format})")
+
+    def expected():   # the index scatter of max pooling
+        gg = spec_array(g, 2, "float", "grad_output")
+        ix = spec_array(idx, 2, "index", "indices")
+        if ix.shape != gg.shape:
+            raise Invalid("indices shape")
+        sp = spec_input_shape(shape_arg, gg, 2, data_format)
+        g_cf, gb = to_cf(gg, data_format, 2)
+        i_cf, _ = to_cf(ix, data_format, 2)
+        if i_cf.size and (i_cf.min() < 0 or i_cf.max() >= math.prod(sp)):
+            raise Invalid("index outside the plane")
+        if too_big(sp):
+            return None
+        gx = R.scatter_by_index(g_cf.astype(np.float64), i_cf, sp)
+        return from_cf(gx.astype(gg.dtype.newbyteorder("=")), data_format, gb)
+
+    run_case(draw, cypool.stochastic_pool2d_backward, (g, idx, shape_arg),
+             dict(data_format=data_format), expected,
+             lambda got, want: assert_same(got, want, "close"),
+             too_large=lambda want: want is None)
+
+
+def draw_conv_weight(draw, c, hostile):
+    """(weight, bias) for c input channels; hostile forms break one rule."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    o, kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dtype = draw(st.sampled_from([np.float64, np.float32, np.float16, ">f8"]))
+    kind = draw(st.integers(0, 14)) if hostile else 99
+    shape = [o, c + (kind == 2), kh if kind != 1 else 0, kw]
+    if kind == 0:
+        shape[0] = 0
+    w = rng.standard_normal(shape).astype(dtype)
+    if kind == 3:
+        w = w.astype(draw(st.sampled_from([np.int32, np.complex64, np.bool_, object])))
+    elif kind == 4:
+        w = w.tolist()
+    elif kind == 5:
+        w = w[0]
+    elif kind == 6:
+        w = w[None]
+    b = None if draw(st.booleans()) else rng.standard_normal(o).astype(
+        draw(st.sampled_from([np.float64, np.float32, np.float16, ">f4"])))
+    if kind == 7:
+        b = rng.standard_normal(o + 1)
+    elif kind == 8:
+        b = np.arange(o)
+    elif kind == 9:
+        b = [0.0] * o
+    elif kind == 10:
+        b = np.zeros((1, o))
+    return w, b
+
+
+def spec_conv(x, w, b, stride, padding, data_format):
+    """torch.nn.functional.conv2d's rules for cypool.conv2d's accepted forms. Returns
+    (x_cf, batched, w, b, s, p, (oh, ow))."""
+    spec_data_format(data_format)
+    spec_array(x, 2, "float")
+    x_cf, batched = to_cf(x, data_format, 2)
+    x_cf = x_cf.astype(x_cf.dtype.newbyteorder("="))
+    if not isinstance(w, np.ndarray) or w.ndim != 4:
+        raise Invalid("weight not a 4-d array")
+    spec_array(w, 2, "float", "weight")
+    if w.shape[1] != x_cf.shape[1] or min(w.shape[0], w.shape[2], w.shape[3]) < 1:
+        raise Invalid(f"weight shape {w.shape}")
+    if b is not None:
+        if not isinstance(b, np.ndarray) or b.shape != (w.shape[0],):
+            raise Invalid("bias shape")
+        spec_array(b[None, None], 1, "float", "bias")
+    s, p = spec_ints(stride, 2), spec_ints(padding, 2, minimum=0)
+    out = tuple((L + 2 * pp - kk) // ss + 1 for L, pp, kk, ss in zip(x_cf.shape[2:], p,
+                                                                         w.shape[2:], s))
+    if min(out) < 1:
+        raise Invalid("output size < 1")
+    if min(x_cf.shape[2:]) < 1:
+        raise KnownBug("conv2d on a zero-size spatial axis (torch refuses)")
+    if x_cf.shape[1] == 0:
+        raise KnownBug("conv2d with zero input channels (torch: the bias alone)")
+    if not w.dtype.isnative or b is not None and not b.dtype.isnative:
+        raise KnownBug("conv2d refuses a non-native-endian weight or bias (TypeError)")
+    return x_cf, batched, w.astype(w.dtype.newbyteorder("=")), \
+        None if b is None else b.astype(b.dtype.newbyteorder("=")), s, p, out
+
+
+def conv_too_big(x_cf, p, out, o):
+    n, c, h, w = x_cf.shape
+    return too_big((n, c, h + 2 * p[0], w + 2 * p[1]), (n, o, *out))
+
+
+def torch_conv_refuses(x_cf, w, b, s, p):
+    F = torch.nn.functional
+    try:
+        F.conv2d(torch.from_numpy(x_cf.astype(np.float64)), torch.from_numpy(
+            w.astype(np.float64)), None if b is None else torch.from_numpy(b.astype(np.float64)),
+            s, p)
+        return False
+    except (RuntimeError, ValueError, TypeError, OverflowError, IndexError):
+        return True
+
+
+def conv_torch_expressible(x, w, b, s, p, data_format):
+    def small(v):
+        return isinstance(v, int) and not isinstance(v, bool) and -3 <= v <= 50
+
+    def arr(a):
+        return isinstance(a, np.ndarray) and a.dtype.kind == "f"
+    return (torch is not None and data_format in ("channels_first", "channels_last")
+            and arr(x) and x.ndim in (3, 4) and arr(w) and (b is None or arr(b))
+            and all(small(v) or isinstance(v, tuple) and all(small(e) for e in v)
+                    for v in (s, p)))
+
+
+def conv_atol(x_cf, w, b, s, p, dtypes):
+    terms = w.shape[1] * w.shape[2] * w.shape[3] + 2
+    with np.errstate(all="ignore"):
+        bound = R.conv2d(np.abs(x_cf.astype(np.float64)), np.abs(w.astype(np.float64)),
+                         None if b is None else np.abs(b.astype(np.float64)), s, p) \
+            * 2 * terms * compute_eps(*dtypes)
+    return np.where(np.isfinite(bound), bound, 0.0)
+
+
+def fuzz_conv2d(draw):
+    hostile = draw(st.integers(0, 2)) == 0
+    data_format = draw_layout(draw, hostile)
+    fmt = data_format if data_format in ("channels_first", "channels_last") else "channels_first"
+    x = draw_array(draw, 2, "float", fmt, hostile)
+    c = (x.shape[-1] if fmt == "channels_last" else x.shape[-3]) \
+        if isinstance(x, np.ndarray) and x.ndim >= 3 else 2
+    w, b = draw_conv_weight(draw, c, hostile)
+    s = draw_window_value(draw, 2, 1, 3, hostile)
+    p = draw(st.sampled_from(["same", "valid", None])) if hostile and draw(
+        st.integers(0, 8)) == 0 else draw_window_value(draw, 2, 0, 3, hostile)
+    note(f"conv2d(x: {getattr(x, 'shape', type(x))} {getattr(x, 'dtype', '')}, weight: "
+         f"{getattr(w, 'shape', type(w))} {getattr(w, 'dtype', '')}, bias: "
+         f"{getattr(b, 'shape', b)}, stride={s!r}, padding={p!r}, {data_format!r})")
+
+    def expected():
+        x_cf, batched, ww, bb, ss, pp, out = spec_conv(x, w, b, s, p, data_format)
+        if conv_too_big(x_cf, pp, out, ww.shape[0]):
+            return None, None
+        y = R.conv2d(x_cf, ww, bb, ss, pp)
+        atol = conv_atol(x_cf, ww, bb, ss, pp, (x_cf.dtype,))
+        return from_cf(y.astype(x_cf.dtype), data_format, batched), (x_cf, ww, bb, ss, pp, atol,
+                                                                     batched)
+
+    def compare(got, want):
+        want, (x_cf, ww, bb, ss, pp, atol, batched) = want
+        assert_within(got, want, from_cf(atol, data_format, batched))
+        if torch_ok(x_cf):
+            with torch.no_grad():
+                ty = torch.nn.functional.conv2d(
+                    torch.tensor(x_cf.astype(np.float64)), torch.tensor(ww.astype(np.float64)),
+                    None if bb is None else torch.tensor(bb.astype(np.float64)), ss, pp).numpy()
+            mine = to_cf(got, data_format, 2)[0]
+            assert_within(mine.astype(np.float64), ty, atol + 4 * EPS[mine.dtype.itemsize]
+                          * np.abs(np.nan_to_num(ty, posinf=0, neginf=0)) + 1e-12)
+            STATS["torch agreed (values)"] += 1
+
+    res = run_case(draw, cypool.conv2d, (x, w, b, s, p), dict(data_format=data_format), expected,
+                   compare, too_large=lambda want: want[0] is None)
+    if conv_torch_expressible(x, w, b, s, p, data_format):
+        try:
+            x_cf = to_cf(x, data_format, 2)[0]
+            spec_conv(x, w, b, s, p, data_format)
+            valid = True
+        except Invalid:
+            valid = False
+        except KnownBug:
+            return
+        if valid and res is None:   # too large to call
+            return
+        refused = torch_conv_refuses(x_cf, w, b, s, p)
+        assert refused == (not valid), f"torch refused={refused}, specification valid={valid}"
+        STATS[f"torch agreed ({'refused' if refused else 'accepted'})"] += 1
+
+
+def fuzz_conv2d_backward(draw):
+    hostile = draw(st.integers(0, 2)) == 0
+    data_format = draw_layout(draw, hostile)
+    fmt = data_format if data_format in ("channels_first", "channels_last") else "channels_first"
+    x = draw_array(draw, 2, "float", fmt, hostile, allow_empty=draw(st.booleans()))
+    c = (x.shape[-1] if fmt == "channels_last" else x.shape[-3]) \
+        if isinstance(x, np.ndarray) and x.ndim >= 3 else 2
+    w, _ = draw_conv_weight(draw, c, hostile)
+    s = draw_window_value(draw, 2, 1, 3, hostile)
+    p = draw_window_value(draw, 2, 0, 3, hostile)
+    try:
+        x_cf, batched, ww, _, ss, pp, out = spec_conv(x, w, None, s, p, data_format)
+        out_cf = (x_cf.shape[0], ww.shape[0], *out)
+    except (Invalid, KnownBug):
+        out_cf, batched = (1, 2, draw(st.integers(1, 3)), draw(st.integers(1, 3))), True
+    g = grad_for(draw, out_cf, fmt, batched)
+    if hostile and draw(st.integers(0, 6)) == 0 and isinstance(g, np.ndarray):
+        g = g[None] if not batched else (g[0] if g.shape[0] == 1 else g)   # batchedness flipped
+    note(f"conv2d_backward(g: {getattr(g, 'shape', type(g))} {getattr(g, 'dtype', '')}, x: "
+         f"{getattr(x, 'shape', type(x))} {getattr(x, 'dtype', '')}, weight: "
+         f"{getattr(w, 'shape', type(w))} {getattr(w, 'dtype', '')}, stride={s!r}, "
+         f"padding={p!r}, {data_format!r})")
+
+    def expected():
+        x_cf, batched, ww, _, ss, pp, out = spec_conv(x, w, None, s, p, data_format)
+        gg = spec_array(g, 2, "float", "grad_output")
+        g_cf, gb = to_cf(gg, data_format, 2)
+        if g_cf.shape != (x_cf.shape[0], ww.shape[0], *out):
+            raise Invalid("grad_output shape")
+        if gb != batched:
+            raise KnownBug("conv2d_backward takes a grad_output whose batchedness differs "
+                           "from x's")
+        if conv_too_big(x_cf, pp, out, ww.shape[0]):
+            return None, None
+        gx, gw, gbias = RB.conv2d_backward(g_cf.astype(np.float64), x_cf, ww, ss, pp)
+        a64 = [np.abs(v.astype(np.float64)) for v in (g_cf, x_cf, ww)]
+        terms = 2 * (ww.shape[0] * ww.shape[2] * ww.shape[3] + g_cf.shape[0]
+                     * math.prod(g_cf.shape[2:]) + 2) * compute_eps(x_cf.dtype)
+        with np.errstate(all="ignore"):
+            bounds = [np.where(np.isfinite(v), v * terms, 0.0)
+                      for v in RB.conv2d_backward(*a64, ss, pp)]
+        wdt = ww.dtype
+        want = (from_cf(gx.astype(x_cf.dtype), data_format, batched), gw.astype(wdt),
+                gbias.astype(wdt))
+        atol = (from_cf(bounds[0], data_format, batched), bounds[1], bounds[2])
+        return want, (atol, x_cf, ww, g_cf, ss, pp)
+
+    def compare(got, want):
+        want, (atol, x_cf, ww, g_cf, ss, pp) = want
+        assert_within(got, want, atol)
+        if torch_ok(x_cf) and np.all(np.isfinite(x_cf)):
+            F = torch.nn.functional
+            _, (tgx, tgw) = torch_grads(lambda xt, wt: F.conv2d(xt, wt, None, ss, pp),
+                                        [x_cf, ww], g_cf)
+            mine = to_cf(got[0], data_format, 2)[0]
+            for m, t, a_ in ((mine, tgx, to_cf(atol[0], data_format, 2)[0]),
+                             (got[1], tgw, atol[1])):
+                assert_within(m.astype(np.float64), t, a_ + 4 * EPS[m.dtype.itemsize]
+                              * np.abs(np.nan_to_num(t, posinf=0, neginf=0)) + 1e-12)
+            STATS["torch agreed (values)"] += 1
+
+    run_case(draw, cypool.conv2d_backward, (g, x, w, s, p), dict(data_format=data_format),
+             expected, compare, too_large=lambda want: want[0] is None)
+
+
+# case -> (the public functions it fuzzes, its fuzz function(draw))
+DOWNSAMPLE_CASES = {
+    "lp_pool1d": (("lp_pool1d",), lambda draw: fuzz_lp_pool(draw, 1, False)),
+    "lp_pool2d": (("lp_pool2d",), lambda draw: fuzz_lp_pool(draw, 2, False)),
+    "lp_pool1d_backward": (("lp_pool1d_backward",), lambda draw: fuzz_lp_pool(draw, 1, True)),
+    "lp_pool2d_backward": (("lp_pool2d_backward",), lambda draw: fuzz_lp_pool(draw, 2, True)),
+    "blur_pool2d": (("blur_pool2d",), fuzz_blur_pool),
+    "blur_pool2d_backward": (("blur_pool2d_backward",), fuzz_blur_pool_backward),
+    "max_blur_pool2d": (("max_blur_pool2d",), fuzz_max_blur_pool),
+    "max_blur_pool2d_backward": (("max_blur_pool2d_backward",), fuzz_max_blur_pool_backward),
+    "stochastic_pool2d": (("stochastic_pool2d",), fuzz_stochastic_pool),
+    "stochastic_pool2d_backward": (("stochastic_pool2d_backward",),
+                                   fuzz_stochastic_pool_backward),
+    "conv2d": (("conv2d",), fuzz_conv2d),
+    "conv2d_backward": (("conv2d_backward",), fuzz_conv2d_backward),
+}
+
+
+@pytest.mark.parametrize("case", list(DOWNSAMPLE_CASES))
+@fuzz_settings(N_TABLE)
+@given(data=st.data())
+def test_downsample(case, data):
+    DOWNSAMPLE_CASES[case][1](data.draw)
+
+
 def test_table_covers_every_public_operator():
     """New public operators must join the fuzz table (forward OPS or a backward case)."""
     fuzzed = {f"{op.name}{r}d" for op in OPS for r in op.ranks}
     fuzzed |= {f.format(r=r) for f in BACKWARD_CASES.values() for r in (1, 2, 3)}
+    fuzzed |= {name for names, _ in DOWNSAMPLE_CASES.values() for name in names}
     public = {name for name in dir(cypool) if callable(getattr(cypool, name))
               and name[0].islower() and (name.endswith(("1d", "2d", "3d")) or
                                          name.endswith(("1d_backward", "2d_backward",
