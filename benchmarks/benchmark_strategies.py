@@ -41,6 +41,9 @@ class StrategySuite(Pinned):
         self.pin()
         self.strategy = _strategy(strategy)
         self.x = make_input(SHAPES[shape], "float32")
+        # One call before timing: a library's first call can take seconds (torch's lazy
+        # initialisation), which `asv run --quick` (one sample, no warm-up) would record.
+        self.strategy.forward(self.x)
 
     def time_forward(self, strategy, shape):
         self.strategy.forward(self.x)
