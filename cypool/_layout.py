@@ -125,13 +125,18 @@ def memory_order(v: np.ndarray, preferred: str) -> str | None:
     return "cf" if cf else "cl" if cl else None
 
 
+# channels-last (N, *spatial, C) -> logical (N, C, *spatial), per ndim (np.moveaxis without its
+# argument normalisation, which cost more than the rest of a small call's layout work).
+_CL_TO_CF = {nd: (0, nd - 1, *range(1, nd - 1)) for nd in (3, 4, 5)}
+
+
 def to_canonical(x: np.ndarray, rank: int, data_format: str) -> Canonical:
     """View x as logical (N, C, D, H, W) without copying when its memory order allows."""
     batched = x.ndim == rank + 2
     if not batched:
         x = x[None]
     if data_format == "channels_last":
-        x = np.moveaxis(x, -1, 1)
+        x = x.transpose(_CL_TO_CF[x.ndim])
     v = x[:, :, None, None] if rank == 1 else x[:, :, None] if rank == 2 else x
     preferred = "cl" if data_format == "channels_last" else "cf"
     order = memory_order(v, preferred)

@@ -32,8 +32,15 @@ _parallel_used = False
 _in_forked_child = False
 
 
+# The default count's inputs, read once: OMP_NUM_THREADS (the OpenMP runtime itself reads it only
+# at start-up) and the CPU budget (affinity mask, cgroup files). Cleared in a forked child (its
+# affinity may differ) and by set_num_threads(None), which re-reads them.
+_default_cache: tuple | None = None
+
+
 def _after_fork_in_child() -> None:
-    global _in_forked_child
+    global _in_forked_child, _default_cache
+    _default_cache = None
     if _parallel_used:
         _in_forked_child = True
 
@@ -84,12 +91,24 @@ def _cgroup_cpu_quota() -> int | None:
     return None
 
 
+def _default_inputs() -> tuple:
+    """(OpenMP built, OMP_NUM_THREADS set, cpu_budget()), memoised (see _default_cache)."""
+    global _default_cache
+    cached = _default_cache
+    if cached is None:
+        enabled = _openmp_info.openmp_enabled()
+        env = bool(os.environ.get("OMP_NUM_THREADS"))
+        cached = _default_cache = (enabled, env, cpu_budget() if enabled and not env else 1)
+    return cached
+
+
 def default_num_threads() -> int:
-    if not _openmp_info.openmp_enabled():
+    enabled, env, budget = _default_inputs()
+    if not enabled:
         return 1
-    if os.environ.get("OMP_NUM_THREADS"):
+    if env:
         return max(1, _openmp_info.openmp_max_threads())
-    return max(1, min(cpu_budget(), _openmp_info.openmp_max_threads()))
+    return max(1, min(budget, _openmp_info.openmp_max_threads()))
 
 
 def set_num_threads(n: int | None) -> None:
@@ -111,7 +130,9 @@ def set_num_threads(n: int | None) -> None:
     1
     >>> cypool.set_num_threads(None)
     """
-    global _global_n_threads
+    global _global_n_threads, _default_cache
+    if n is None:
+        _default_cache = None  # re-read OMP_NUM_THREADS and the CPU budget
     _global_n_threads = None if n is None else _check_n(n)
 
 
@@ -167,9 +188,13 @@ def threads(n: int) -> Iterator[int]:
 def threads_for(nbytes: int, n_items: int) -> int:
     """Thread count for one kernel call touching `nbytes` with `n_items` independent work items."""
     global _parallel_used
-    if _in_forked_child or nbytes < SERIAL_BELOW_BYTES or not _openmp_info.openmp_enabled():
+    if nbytes < SERIAL_BELOW_BYTES or _in_forked_child or not _default_inputs()[0]:
         return 1
-    n = min(get_num_threads(), _openmp_info.openmp_max_threads(), max(1, n_items))
+    local = getattr(_local, "n_threads", None)
+    wanted = local if local is not None else _global_n_threads
+    if wanted is None:
+        wanted = default_num_threads()
+    n = min(wanted, _openmp_info.openmp_max_threads(), max(1, n_items))
     if n > 1:
         _parallel_used = True
     return max(1, n)

@@ -40,7 +40,9 @@ def _prepare(x, rank: int, data_format, family: str, name: str = "x"):
 
 
 def _finish(can: Canonical, y5: np.ndarray, dtype) -> np.ndarray:
-    dtype = np.dtype(dtype).newbyteorder("=")  # results are native-endian, as NumPy's ufuncs
+    dtype = np.dtype(dtype)
+    if not dtype.isnative:
+        dtype = dtype.newbyteorder("=")  # results are native-endian, as NumPy's ufuncs
     y = can.give_back(y5)
     if y.dtype != dtype:
         y = y.view(np.bool_) if dtype == np.bool_ else y.astype(dtype)
