@@ -118,11 +118,13 @@ class Canonical:
 
 
 def memory_order(v: np.ndarray, preferred: str) -> str | None:
+    """The kernel order v is already contiguous in: `preferred` when both are, None when neither."""
     cf = v.flags.c_contiguous
-    cl = v.transpose(0, 2, 3, 4, 1).flags.c_contiguous
-    if cf and cl:
-        return preferred
-    return "cf" if cf else "cl" if cl else None
+    if cf and preferred == "cf":
+        return "cf"
+    if v.transpose(0, 2, 3, 4, 1).flags.c_contiguous:
+        return "cl"
+    return "cf" if cf else None
 
 
 # channels-last (N, *spatial, C) -> logical (N, C, *spatial), per ndim (np.moveaxis without its

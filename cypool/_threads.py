@@ -22,9 +22,15 @@ from typing import Iterator
 
 from . import _openmp_info
 
-# Below this many bytes touched, one thread is faster than waking a team (measured: a 2x2 pool of
-# a (1, 16, 8, 8) tensor takes ~1 us, an OpenMP fork/join ~5-20 us).
-SERIAL_BELOW_BYTES = 1 << 17
+# Below this many bytes touched (input + output), one thread is faster than waking a team.
+# Measured for max_pool2d 2x2/s2 float32, 1 vs 2 threads interleaved in one process (best of 41
+# samples; 2-core machine shared with other jobs; 2026-11-29), time(2 threads) / time(1 thread):
+#   bytes      40 KB   51 KB   61 KB   64 KB   72 KB   82 KB   128 KB   328 KB
+#   CF         ~1.0    0.85    0.60    0.59    0.63    0.60    0.59     0.53
+#   CL         ~1.0    0.91    0.77    0.75    0.72    0.78    0.63     0.53
+# Two threads start to win near 50 KB and win clearly in both formats from 60 KB on: 64 KiB.
+# (A (1, 16, 8, 8) tensor, 5 KB, stays far below and always runs serially.)
+SERIAL_BELOW_BYTES = 1 << 16
 
 _global_n_threads: int | None = None
 _local = threading.local()
@@ -117,7 +123,7 @@ def set_num_threads(n: int | None) -> None:
     Parameters
     ----------
     n : int or None
-        Threads for large kernel calls (calls touching under 128 KiB always run on one thread).
+        Threads for large kernel calls (calls touching under 64 KiB always run on one thread).
         None restores the default: OMP_NUM_THREADS if set, else the CPUs of the affinity mask
         capped by the cgroup quota. A ``threads(n)`` block takes precedence in its Python thread,
         and the OpenMP runtime's limit (threadpoolctl) caps the count.

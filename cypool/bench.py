@@ -373,7 +373,7 @@ def _bandwidth_case(shape, fmt, repeat, rng) -> dict:
 
 # ----------------------------------------------------------------------------- reporting
 
-COLUMNS = ["case", "dir", "format", "shape", "window", "MB", "thr", "cypool ms", "torch ms",
+COLUMNS = ["case", "dir", "format", "shape", "window", "MB moved", "thr", "cypool ms", "torch ms",
            "numpy ms", "roofline ms", "cypool/torch", "cypool/roofline", "GB/s", "check"]
 
 

@@ -29,7 +29,7 @@ def _prepare(x, rank: int, data_format, family: str, name: str = "x"):
     data_format = check_data_format(data_format)
     x = check_array(x, name, rank)
     spatial = x.shape[-rank - 1:-1] if data_format == "channels_last" else x.shape[-rank:]
-    if any(s == 0 for s in spatial):
+    if 0 in spatial:
         raise ValueError(f"{name} must have non-zero spatial sizes, got {name}.shape={x.shape}")
     dtype = kernel_dtype(x, name, family)
     if x.dtype == np.bool_:
