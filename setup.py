@@ -31,7 +31,7 @@ COMPARE_REQUIRES = ["scikit-image>=0.19", "scikit-learn>=1.0", "matplotlib>=3.5"
 DASK_REQUIRES = ["dask[array]>=2023.1", "distributed"]
 
 # One table of extensions: module name inside cypool -> source in pyx/.
-KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur"]
+KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream"]
 
 OPENMP_PROBE = textwrap.dedent(
     """

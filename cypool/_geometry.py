@@ -6,6 +6,7 @@ Rules follow PyTorch 2.x (aten/src/ATen/native/Pool.h); "same"/"valid" follow Ke
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -96,6 +97,15 @@ class Pool:
     string_padding: bool = False
 
     def window(self) -> dict:
+        """The kernels' Window as a new dict (built once per Pool; Pools are shared by the
+        geometry cache, so callers get a copy they may change)."""
+        cached = self.__dict__.get("_window")
+        if cached is None:
+            cached = self._build_window()
+            object.__setattr__(self, "_window", cached)
+        return dict(cached)
+
+    def _build_window(self) -> dict:
         w = {}
         for i, a in enumerate(AXES):
             w[f"in_{a}"] = self.in_size[i]
@@ -112,9 +122,37 @@ def _lift(t: tuple, fill: int) -> tuple:
     return (fill,) * (3 - len(t)) + tuple(t)
 
 
+def _plain(v) -> bool:
+    """An argument whose hash and equality identify its meaning: None, a str, an exact int or a
+    tuple of exact ints. (2.0 == 2 and True == 1 hash alike but must still be refused, so floats,
+    bools, NumPy scalars and lists never reach the cache.)"""
+    t = type(v)
+    if t is int or t is str or v is None:
+        return True
+    return t is tuple and all(type(e) is int for e in v)
+
+
 def pool_geometry(spatial: tuple, rank: int, kernel_size, stride, padding, dilation=1,
                   ceil_mode=False) -> Pool:
-    """Validate the window arguments of max/avg/lp pooling and compute the output size."""
+    """Validate the window arguments of max/avg/lp pooling and compute the output size.
+
+    Memoised for repeated calls with plain arguments (ints, tuples of ints, str, None and a bool
+    ceil_mode): a Pool is a pure function of them and immutable. Errors are never cached, so every
+    call with bad arguments raises afresh; other argument types take the uncached path."""
+    if (type(ceil_mode) is bool and _plain(kernel_size) and _plain(stride) and _plain(padding)
+            and _plain(dilation) and type(rank) is int):
+        return _pool_geometry_cached(tuple(spatial), rank, kernel_size, stride, padding,
+                                     dilation, ceil_mode)
+    return _pool_geometry(spatial, rank, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pool_geometry_cached(spatial, rank, kernel_size, stride, padding, dilation, ceil_mode):
+    return _pool_geometry(spatial, rank, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def _pool_geometry(spatial: tuple, rank: int, kernel_size, stride, padding, dilation=1,
+                   ceil_mode=False) -> Pool:
     kernel = int_tuple(kernel_size, rank, "kernel_size")
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         stride_t = kernel

@@ -118,11 +118,18 @@ class Canonical:
 
 
 def memory_order(v: np.ndarray, preferred: str) -> str | None:
+    """The kernel order v is already contiguous in: `preferred` when both are, None when neither."""
     cf = v.flags.c_contiguous
-    cl = v.transpose(0, 2, 3, 4, 1).flags.c_contiguous
-    if cf and cl:
-        return preferred
-    return "cf" if cf else "cl" if cl else None
+    if cf and preferred == "cf":
+        return "cf"
+    if v.transpose(0, 2, 3, 4, 1).flags.c_contiguous:
+        return "cl"
+    return "cf" if cf else None
+
+
+# channels-last (N, *spatial, C) -> logical (N, C, *spatial), per ndim (np.moveaxis without its
+# argument normalisation, which cost more than the rest of a small call's layout work).
+_CL_TO_CF = {nd: (0, nd - 1, *range(1, nd - 1)) for nd in (3, 4, 5)}
 
 
 def to_canonical(x: np.ndarray, rank: int, data_format: str) -> Canonical:
@@ -131,7 +138,7 @@ def to_canonical(x: np.ndarray, rank: int, data_format: str) -> Canonical:
     if not batched:
         x = x[None]
     if data_format == "channels_last":
-        x = np.moveaxis(x, -1, 1)
+        x = x.transpose(_CL_TO_CF[x.ndim])
     v = x[:, :, None, None] if rank == 1 else x[:, :, None] if rank == 2 else x
     preferred = "cl" if data_format == "channels_last" else "cf"
     order = memory_order(v, preferred)

@@ -22,9 +22,15 @@ from typing import Iterator
 
 from . import _openmp_info
 
-# Below this many bytes touched, one thread is faster than waking a team (measured: a 2x2 pool of
-# a (1, 16, 8, 8) tensor takes ~1 us, an OpenMP fork/join ~5-20 us).
-SERIAL_BELOW_BYTES = 1 << 17
+# Below this many bytes touched (input + output), one thread is faster than waking a team.
+# Measured for max_pool2d 2x2/s2 float32, 1 vs 2 threads interleaved in one process (best of 41
+# samples; 2-core machine shared with other jobs; 2026-11-29), time(2 threads) / time(1 thread):
+#   bytes      40 KB   51 KB   61 KB   64 KB   72 KB   82 KB   128 KB   328 KB
+#   CF         ~1.0    0.85    0.60    0.59    0.63    0.60    0.59     0.53
+#   CL         ~1.0    0.91    0.77    0.75    0.72    0.78    0.63     0.53
+# Two threads start to win near 50 KB and win clearly in both formats from 60 KB on: 64 KiB.
+# (A (1, 16, 8, 8) tensor, 5 KB, stays far below and always runs serially.)
+SERIAL_BELOW_BYTES = 1 << 16
 
 _global_n_threads: int | None = None
 _local = threading.local()
@@ -32,8 +38,15 @@ _parallel_used = False
 _in_forked_child = False
 
 
+# The default count's inputs, read once: OMP_NUM_THREADS (the OpenMP runtime itself reads it only
+# at start-up) and the CPU budget (affinity mask, cgroup files). Cleared in a forked child (its
+# affinity may differ) and by set_num_threads(None), which re-reads them.
+_default_cache: tuple | None = None
+
+
 def _after_fork_in_child() -> None:
-    global _in_forked_child
+    global _in_forked_child, _default_cache
+    _default_cache = None
     if _parallel_used:
         _in_forked_child = True
 
@@ -84,12 +97,24 @@ def _cgroup_cpu_quota() -> int | None:
     return None
 
 
+def _default_inputs() -> tuple:
+    """(OpenMP built, OMP_NUM_THREADS set, cpu_budget()), memoised (see _default_cache)."""
+    global _default_cache
+    cached = _default_cache
+    if cached is None:
+        enabled = _openmp_info.openmp_enabled()
+        env = bool(os.environ.get("OMP_NUM_THREADS"))
+        cached = _default_cache = (enabled, env, cpu_budget() if enabled and not env else 1)
+    return cached
+
+
 def default_num_threads() -> int:
-    if not _openmp_info.openmp_enabled():
+    enabled, env, budget = _default_inputs()
+    if not enabled:
         return 1
-    if os.environ.get("OMP_NUM_THREADS"):
+    if env:
         return max(1, _openmp_info.openmp_max_threads())
-    return max(1, min(cpu_budget(), _openmp_info.openmp_max_threads()))
+    return max(1, min(budget, _openmp_info.openmp_max_threads()))
 
 
 def set_num_threads(n: int | None) -> None:
@@ -98,7 +123,7 @@ def set_num_threads(n: int | None) -> None:
     Parameters
     ----------
     n : int or None
-        Threads for large kernel calls (calls touching under 128 KiB always run on one thread).
+        Threads for large kernel calls (calls touching under 64 KiB always run on one thread).
         None restores the default: OMP_NUM_THREADS if set, else the CPUs of the affinity mask
         capped by the cgroup quota. A ``threads(n)`` block takes precedence in its Python thread,
         and the OpenMP runtime's limit (threadpoolctl) caps the count.
@@ -111,7 +136,9 @@ def set_num_threads(n: int | None) -> None:
     1
     >>> cypool.set_num_threads(None)
     """
-    global _global_n_threads
+    global _global_n_threads, _default_cache
+    if n is None:
+        _default_cache = None  # re-read OMP_NUM_THREADS and the CPU budget
     _global_n_threads = None if n is None else _check_n(n)
 
 
@@ -167,9 +194,13 @@ def threads(n: int) -> Iterator[int]:
 def threads_for(nbytes: int, n_items: int) -> int:
     """Thread count for one kernel call touching `nbytes` with `n_items` independent work items."""
     global _parallel_used
-    if _in_forked_child or nbytes < SERIAL_BELOW_BYTES or not _openmp_info.openmp_enabled():
+    if nbytes < SERIAL_BELOW_BYTES or _in_forked_child or not _default_inputs()[0]:
         return 1
-    n = min(get_num_threads(), _openmp_info.openmp_max_threads(), max(1, n_items))
+    local = getattr(_local, "n_threads", None)
+    wanted = local if local is not None else _global_n_threads
+    if wanted is None:
+        wanted = default_num_threads()
+    n = min(wanted, _openmp_info.openmp_max_threads(), max(1, n_items))
     if n > 1:
         _parallel_used = True
     return max(1, n)

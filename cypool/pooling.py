@@ -29,7 +29,7 @@ def _prepare(x, rank: int, data_format, family: str, name: str = "x"):
     data_format = check_data_format(data_format)
     x = check_array(x, name, rank)
     spatial = x.shape[-rank - 1:-1] if data_format == "channels_last" else x.shape[-rank:]
-    if any(s == 0 for s in spatial):
+    if 0 in spatial:
         raise ValueError(f"{name} must have non-zero spatial sizes, got {name}.shape={x.shape}")
     dtype = kernel_dtype(x, name, family)
     if x.dtype == np.bool_:
@@ -40,7 +40,9 @@ def _prepare(x, rank: int, data_format, family: str, name: str = "x"):
 
 
 def _finish(can: Canonical, y5: np.ndarray, dtype) -> np.ndarray:
-    dtype = np.dtype(dtype).newbyteorder("=")  # results are native-endian, as NumPy's ufuncs
+    dtype = np.dtype(dtype)
+    if not dtype.isnative:
+        dtype = dtype.newbyteorder("=")  # results are native-endian, as NumPy's ufuncs
     y = can.give_back(y5)
     if y.dtype != dtype:
         y = y.view(np.bool_) if dtype == np.bool_ else y.astype(dtype)

@@ -1,0 +1,90 @@
+"""The framework comparison (cypool.bench, benchmarks/compare_frameworks.py) on tiny shapes: it runs,
+writes its markdown and PNG, and its numbers are positive. No timing is asserted."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cypool
+from cypool import _stream, bench
+
+from helpers import python_env_for_subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize("src_n, dst_n", [(10, 3), (12, 12), (3, 7), (0, 5), (5, 0), (40000, 9999),
+                                          (70001, 70001 * 3)])
+def test_stream_reads_all_of_src_and_writes_all_of_dst(src_n, dst_n):
+    for dtype in (np.uint8, np.uint32):
+        src = np.arange(src_n, dtype=dtype)
+        dst = np.full(dst_n, 77, dtype)
+        moved = _stream.stream(src, dst, 2)
+        assert moved == src.nbytes + dst.nbytes
+        if src_n == 0:
+            assert not dst.any()
+        elif dst_n:
+            # a wrapping sum of src, block by block: every src word is added exactly once
+            assert int(dst.sum(dtype=np.uint64) % 2**(8 * dst.itemsize)) == \
+                int(src.sum(dtype=np.uint64) % 2**(8 * src.itemsize)) or src_n < dst_n
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _stream.stream(np.ones((4, 4))[:, ::2], np.empty(4), 1)
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        _stream.stream([1, 2], np.empty(4), 1)
+
+
+def _check_result(result, tmp_path, with_torch, names=None):
+    md = tmp_path / "compare_frameworks.md"
+    text = md.read_text()
+    assert "| case |" in text and "tiny-max2*" in text
+    assert {r.case.name for r in result["rows"]} == set(names or (c.name for c in bench.CASES))
+    for row in result["rows"]:
+        assert row.nbytes > 0
+        assert set(row.times) >= {"cypool", "roofline"}
+        assert all(t > 0 and np.isfinite(t) for t in row.times.values())
+        assert row.gbs > 0 and row.ratio("roofline") > 0
+        assert ("torch" in row.times) == with_torch
+        if with_torch:
+            assert row.check == "ok"
+    for b in result["big"]:
+        assert b["cypool_gbs"] > 0 and b["stream_gbs"] > 0 and b["fraction"] > 0
+    if with_torch:
+        assert result["geomean"] > 0
+        png = tmp_path / "compare_frameworks.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert result["geomean"] is None and "n/a (torch not installed)" in text
+
+
+def test_bench_without_torch_in_process(tmp_path):
+    threads_before = cypool.get_num_threads()
+    names = ["tiny-max2", "head-gap", "avg2", "3d-max2"]
+    result = bench.run(threads=2, repeat=1, smoke=True, out=str(tmp_path), use_torch=False,
+                       only=names, verbose=False)
+    _check_result(result, tmp_path, with_torch=False, names=names)
+    assert cypool.get_num_threads() == threads_before  # the bench restores the thread count
+
+
+def test_bench_with_torch(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    result = bench.run(threads=2, repeat=1, smoke=True, out=str(tmp_path), verbose=False)
+    _check_result(result, tmp_path, with_torch=True)
+
+
+def test_script_and_module_entry_points(tmp_path):
+    """`python benchmarks/compare_frameworks.py` and `python -m cypool.bench` both run (children in a
+    neutral folder importing the cypool under test)."""
+    env = python_env_for_subprocess()
+    for cmd, out in (([sys.executable, os.path.join(ROOT, "benchmarks", "compare_frameworks.py")],
+                      tmp_path / "script"),
+                     ([sys.executable, "-m", "cypool.bench"], tmp_path / "module")):
+        if not os.path.exists(cmd[-1]) and cmd[-1].endswith(".py"):
+            pytest.skip("benchmarks/ is not shipped with an installed cypool")
+        p = subprocess.run(cmd + ["--smoke", "--quick", "--no-torch", "--skip-big", "--case",
+                                  "tiny-max2", "--out", str(out)], cwd=str(tmp_path), env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        assert "tiny-max2" in (out / "compare_frameworks.md").read_text()
