@@ -33,6 +33,10 @@ DASK_REQUIRES = ["dask[array]>=2023.1", "distributed"]
 # One table of extensions: module name inside cypool -> source in pyx/.
 KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream"]
 
+# C headers of the average-pooling fast paths: a change to them rebuilds _avg and _adaptive.
+AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_avg_gap_body.h",
+                    "pyx/_avg_fast.pxd"]
+
 OPENMP_PROBE = textwrap.dedent(
     """
     #include <omp.h>
@@ -94,6 +98,7 @@ extensions = [
         extra_compile_args=compile_args,
         extra_link_args=link_args,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        depends=AVG_FAST_HEADERS if name in ("_avg", "_adaptive") else [],
     )
     for name in KERNEL_MODULES
 ]

@@ -1,6 +1,7 @@
 # Adaptive pooling kernels (global pooling is the one-bin case). Bins follow PyTorch:
 # [floor(o*L/O), ceil((o+1)*L/O)) along each axis, so bins may overlap and always cover the input.
-# Adaptive max backward is the index scatter of _max.
+# Adaptive max backward is the index scatter of _max. Global average pooling (every output size 1)
+# takes the plain reductions and broadcasts of _avg_fast.h.
 from cython.parallel cimport prange, parallel
 from libc.stdint cimport int64_t
 from libc.string cimport memset
@@ -8,6 +9,55 @@ from libc.string cimport memset
 from _types cimport maxable_t, floating_t, lowest
 from _window cimport Window, Span, adaptive_span
 from _openmp cimport omp_get_thread_num
+from _avg_fast cimport *
+
+
+cdef inline bint _is_global(const Window* w) noexcept nogil:
+    return w.out_d == 1 and w.out_h == 1 and w.out_w == 1
+
+
+cdef inline Py_ssize_t _global_cl_block(Py_ssize_t n, Py_ssize_t C, int n_threads) noexcept nogil:
+    # Channels per work item of channels-last global pooling: whole samples when there are enough
+    # of them for every thread, else blocks of a multiple of 16 channels (one register block).
+    cdef Py_ssize_t wanted = (2 * n_threads + n - 1) // n
+    cdef Py_ssize_t b
+    if wanted <= 1:
+        return C
+    b = (C + wanted - 1) // wanted
+    b = (b + 15) // 16 * 16
+    return b if b < C else C
+
+
+cdef void _gap_cf(const floating_t* x, floating_t* y, Py_ssize_t p0, Py_ssize_t p1,
+                  Py_ssize_t L) noexcept nogil:
+    if floating_t is float:
+        avgf_gap_cf_f(x, y, p0, p1, L)
+    else:
+        avgf_gap_cf_d(x, y, p0, p1, L)
+
+
+cdef void _gap_cl(const floating_t* x, floating_t* y, Py_ssize_t n, Py_ssize_t L, Py_ssize_t C,
+                  Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    if floating_t is float:
+        avgf_gap_cl_f(x, y, n, L, C, c0, c1)
+    else:
+        avgf_gap_cl_d(x, y, n, L, C, c0, c1)
+
+
+cdef void _gap_bwd_cf(const floating_t* go, floating_t* gi, Py_ssize_t p0, Py_ssize_t p1,
+                      Py_ssize_t L) noexcept nogil:
+    if floating_t is float:
+        avgf_gap_bwd_cf_f(go, gi, p0, p1, L)
+    else:
+        avgf_gap_bwd_cf_d(go, gi, p0, p1, L)
+
+
+cdef void _gap_bwd_cl(const floating_t* go, floating_t* gi, Py_ssize_t n, Py_ssize_t L,
+                      Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    if floating_t is float:
+        avgf_gap_bwd_cl_f(go, gi, n, L, C, c0, c1)
+    else:
+        avgf_gap_bwd_cl_d(go, gi, n, L, C, c0, c1)
 
 
 cdef void _avg_row_cf(const floating_t* x, floating_t* y, const Window* w,
@@ -138,6 +188,16 @@ cdef void _avg_plane_backward(const floating_t* go, floating_t* gi, const Window
 
 def adaptive_avg_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w,
                             Py_ssize_t n_planes, int n_threads):
+    cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t n_chunks, chunk
+    if _is_global(&w):
+        # One contiguous range of planes per thread.
+        n_chunks = n_planes if n_planes < n_threads else n_threads
+        with nogil:
+            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+                _gap_cf(&x[0], &y[0], chunk * n_planes // n_chunks,
+                        (chunk + 1) * n_planes // n_chunks, L)
+        return
     cdef Py_ssize_t row
     with nogil:
         for row in prange(n_planes * w.out_d * w.out_h, num_threads=n_threads, schedule="static"):
@@ -147,6 +207,16 @@ def adaptive_avg_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w
 def adaptive_avg_forward_cl(const floating_t[::1] x, floating_t[::1] y, double[:, ::1] scratch,
                             Window w, Py_ssize_t n_samples, Py_ssize_t C, int n_threads):
     """scratch: (n_threads, C) double accumulators, one row per thread."""
+    cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t cb, nb, item, c0
+    if _is_global(&w):
+        cb = _global_cl_block(n_samples, C, n_threads)
+        nb = (C + cb - 1) // cb
+        with nogil:
+            for item in prange(n_samples * nb, num_threads=n_threads, schedule="static"):
+                c0 = (item % nb) * cb
+                _gap_cl(&x[0], &y[0], item // nb, L, C, c0, c0 + cb if c0 + cb < C else C)
+        return
     cdef Py_ssize_t row
     with nogil, parallel(num_threads=n_threads):
         for row in prange(n_samples * w.out_d * w.out_h, schedule="static"):
@@ -172,6 +242,15 @@ def adaptive_max_forward_cl(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::
 def adaptive_avg_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
                              Py_ssize_t n_planes, int n_threads):
     """One thread owns a plane: race-free and deterministic."""
+    cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t n_chunks, chunk
+    if _is_global(&w):
+        n_chunks = n_planes if n_planes < n_threads else n_threads
+        with nogil:
+            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+                _gap_bwd_cf(&grad_out[0], &grad_in[0], chunk * n_planes // n_chunks,
+                            (chunk + 1) * n_planes // n_chunks, L)
+        return
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
     cdef Py_ssize_t p
@@ -185,6 +264,17 @@ def adaptive_avg_backward_cl(const floating_t[::1] grad_out, floating_t[::1] gra
                              Py_ssize_t n_samples, Py_ssize_t C, Py_ssize_t c_block,
                              int n_threads):
     """Work items are (sample, block of channels), which own disjoint cells."""
+    cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t cb, nb, it, b0
+    if _is_global(&w):
+        cb = _global_cl_block(n_samples, C, n_threads)
+        nb = (C + cb - 1) // cb
+        with nogil:
+            for it in prange(n_samples * nb, num_threads=n_threads, schedule="static"):
+                b0 = (it % nb) * cb
+                _gap_bwd_cl(&grad_out[0], &grad_in[0], it // nb, L, C, b0,
+                            b0 + cb if b0 + cb < C else C)
+        return
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
     cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block

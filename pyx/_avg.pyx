@@ -2,14 +2,85 @@
 # Divisor rule (PyTorch's): the padded extent of a window is clipped to [-pad, size + padend), so the
 # ceil-mode overhang past the padding is never counted; count_include_pad divides by that extent,
 # otherwise by the number of real cells; a nonzero divisor_override replaces both (0 means none).
-# Forward sums accumulate in double: exact for long windows of float32, and the same result for any
-# thread count because each output is summed by one thread in a fixed order.
+# Sums have a fixed order per output and each output is computed by one thread, so results are
+# the same for any thread count. The fast paths (_avg_fast.h) accumulate float32 windows of up to
+# FLOAT_ACC_MAX_CELLS cells in float, as PyTorch does; longer windows and the general kernels
+# accumulate in double.
 from cython.parallel cimport prange, parallel
 from libc.string cimport memset
 
 from _types cimport floating_t
 from _window cimport Window, Span, padded_span
 from _openmp cimport omp_get_thread_num
+from _avg_fast cimport *
+
+# The separable fast paths of _avg_fast.h serve every geometry whose per-chunk row buffers stay
+# small; the general kernels below remain for the rest (very wide channels-last rows).
+cdef enum:
+    FAST_BUFFER_LIMIT = 8 << 20
+# float32 windows up to this many cells accumulate in float (as PyTorch does; vectorises twice as
+# wide); longer windows accumulate in double.
+cdef enum:
+    FLOAT_ACC_MAX_CELLS = 64
+
+
+cdef bint _fast_geometry(avgf_geom* g, const Window* w, Py_ssize_t C, bint count_include_pad,
+                         Py_ssize_t divisor_override) noexcept nogil:
+    g.in_d, g.in_h, g.in_w = w.in_d, w.in_h, w.in_w
+    g.out_d, g.out_h, g.out_w = w.out_d, w.out_h, w.out_w
+    g.k_d, g.k_h, g.k_w = w.k_d, w.k_h, w.k_w
+    g.s_d, g.s_h, g.s_w = w.s_d, w.s_h, w.s_w
+    g.pad_d, g.pad_h, g.pad_w = w.pad_d, w.pad_h, w.pad_w
+    g.padend_d, g.padend_h, g.padend_w = w.padend_d, w.padend_h, w.padend_w
+    g.count_include_pad = count_include_pad
+    g.divisor_override = divisor_override
+    return avgf_buffer_bytes(g, C) <= FAST_BUFFER_LIMIT
+
+
+cdef inline int _chunks(Py_ssize_t rows, int n_threads) noexcept nogil:
+    # One contiguous range of rows per thread: row buffers are allocated once per range, and the
+    # results do not depend on the split (each output is computed whole by one thread).
+    return <int>(rows if rows < n_threads else n_threads)
+
+
+cdef int _fwd_cf(const floating_t* x, floating_t* y, const avgf_geom* g, bint small,
+                 Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    if floating_t is float:
+        if small:
+            return avgf_fwd_cf_ff(x, y, g, r0, r1)
+        return avgf_fwd_cf_fd(x, y, g, r0, r1)
+    else:
+        return avgf_fwd_cf_dd(x, y, g, r0, r1)
+
+
+cdef int _fwd_cl(const floating_t* x, floating_t* y, const avgf_geom* g, Py_ssize_t C,
+                 bint small, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    if floating_t is float:
+        if small:
+            return avgf_fwd_cl_ff(x, y, g, C, r0, r1)
+        return avgf_fwd_cl_fd(x, y, g, C, r0, r1)
+    else:
+        return avgf_fwd_cl_dd(x, y, g, C, r0, r1)
+
+
+cdef int _bwd_cf(const floating_t* go, floating_t* gi, const avgf_geom* g, bint small,
+                 Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    if floating_t is float:
+        if small:
+            return avgf_bwd_cf_ff(go, gi, g, r0, r1)
+        return avgf_bwd_cf_fd(go, gi, g, r0, r1)
+    else:
+        return avgf_bwd_cf_dd(go, gi, g, r0, r1)
+
+
+cdef int _bwd_cl(const floating_t* go, floating_t* gi, const avgf_geom* g, Py_ssize_t C,
+                 bint small, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    if floating_t is float:
+        if small:
+            return avgf_bwd_cl_ff(go, gi, g, C, r0, r1)
+        return avgf_bwd_cl_fd(go, gi, g, C, r0, r1)
+    else:
+        return avgf_bwd_cl_dd(go, gi, g, C, r0, r1)
 
 
 cdef inline double divisor(Span sd, Span sh, Span sw, bint count_include_pad,
@@ -78,8 +149,20 @@ cdef void _avg_row_cl(const floating_t* x, floating_t* y, double* acc, const Win
 def avg_pool_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w,
                         Py_ssize_t n_planes, bint count_include_pad, Py_ssize_t divisor_override,
                         int n_threads):
-    """Average pooling of a channels-first tensor; one prange item per output row."""
+    """Average pooling of a channels-first tensor: the separable fast path of _avg_fast.h, else
+    the general kernel (one prange item per output row)."""
     cdef Py_ssize_t row
+    cdef avgf_geom g
+    cdef Py_ssize_t rows = n_planes * w.out_d * w.out_h
+    cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
+    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+    if _fast_geometry(&g, &w, 1, count_include_pad, divisor_override):
+        with nogil:
+            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+                failed += _fwd_cf(&x[0], &y[0], &g, small, chunk * rows // n_chunks,
+                                  (chunk + 1) * rows // n_chunks)
+        if failed == 0:
+            return
     with nogil:
         for row in prange(n_planes * w.out_d * w.out_h, num_threads=n_threads, schedule="static"):
             _avg_row_cf(&x[0], &y[0], &w, row, count_include_pad, divisor_override)
@@ -91,6 +174,17 @@ def avg_pool_forward_cl(const floating_t[::1] x, floating_t[::1] y, double[:, ::
     """Average pooling of a channels-last tensor. scratch: (n_threads, C) doubles, one row per
     thread."""
     cdef Py_ssize_t row
+    cdef avgf_geom g
+    cdef Py_ssize_t rows = n_samples * w.out_d * w.out_h
+    cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
+    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+    if _fast_geometry(&g, &w, C, count_include_pad, divisor_override):
+        with nogil:
+            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+                failed += _fwd_cl(&x[0], &y[0], &g, C, small, chunk * rows // n_chunks,
+                                  (chunk + 1) * rows // n_chunks)
+        if failed == 0:
+            return
     with nogil, parallel(num_threads=n_threads):
         for row in prange(n_samples * w.out_d * w.out_h, schedule="static"):
             _avg_row_cl(&x[0], &y[0], &scratch[omp_get_thread_num(), 0], &w, row, C,
@@ -123,11 +217,23 @@ cdef void _avg_plane_backward(const floating_t* go, floating_t* gi, const Window
 def avg_pool_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
                          Py_ssize_t n_planes, bint count_include_pad, Py_ssize_t divisor_override,
                          int n_threads):
-    """Scatter each output gradient / divisor over its window. Each plane is owned by one thread:
-    race-free, and bit-identical for any thread count."""
+    """Gradient of avg_pool_forward_cf: the gather form of _avg_fast.h (each input row owned by
+    one thread), else the general scatter (each plane owned by one thread). Race-free, and
+    bit-identical for any thread count."""
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
     cdef Py_ssize_t p
+    cdef avgf_geom g
+    cdef Py_ssize_t rows = n_planes * w.in_d * w.in_h
+    cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
+    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+    if _fast_geometry(&g, &w, 1, count_include_pad, divisor_override):
+        with nogil:
+            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+                failed += _bwd_cf(&grad_out[0], &grad_in[0], &g, small,
+                                  chunk * rows // n_chunks, (chunk + 1) * rows // n_chunks)
+        if failed == 0:
+            return
     with nogil:
         for p in prange(n_planes, num_threads=n_threads, schedule="static"):
             memset(&grad_in[p * in_plane], 0, in_plane * sizeof(floating_t))
@@ -144,6 +250,17 @@ def avg_pool_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
     cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block
     cdef Py_ssize_t item, n, c0, c1, i, ch
+    cdef avgf_geom g
+    cdef Py_ssize_t rows = n_samples * w.in_d * w.in_h
+    cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
+    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+    if _fast_geometry(&g, &w, C, count_include_pad, divisor_override):
+        with nogil:
+            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+                failed += _bwd_cl(&grad_out[0], &grad_in[0], &g, C, small,
+                                  chunk * rows // n_chunks, (chunk + 1) * rows // n_chunks)
+        if failed == 0:
+            return
     with nogil:
         for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
             n = item // n_blocks

@@ -1,0 +1,234 @@
+"""Pins the fast paths of average and global average pooling (pyx/_avg_fast.h) against the plain
+loop references, and against PyTorch where it is installed.
+
+Which path runs is decided by geometry inside the kernel modules: every average pool whose row
+buffers fit FAST_BUFFER_LIMIT takes the separable path, with dedicated horizontal loops for
+windows 2/stride 2 and 3/stride 1 (and the broadcast backward for kernel == stride); float32
+windows of more than 64 cells accumulate in double; global average pooling (adaptive output 1)
+takes the plain reductions. The cases below cover each loop, its borders (odd sizes, ceil mode,
+padding, count_include_pad False, divisor_override), float64, both data formats, 1 and 2 threads,
+and NaN/inf propagation.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+import cypool
+import reference as R
+import reference_backward as RB
+from helpers import from_channels_last, to_channels_last
+
+FORMATS = ["channels_first", "channels_last"]
+AVG = {1: cypool.avg_pool1d, 2: cypool.avg_pool2d, 3: cypool.avg_pool3d}
+AVG_BWD = {1: cypool.avg_pool1d_backward, 2: cypool.avg_pool2d_backward,
+           3: cypool.avg_pool3d_backward}
+GAP = {1: cypool.global_avg_pool1d, 2: cypool.global_avg_pool2d, 3: cypool.global_avg_pool3d}
+GAP_BWD = {1: cypool.global_avg_pool1d_backward, 2: cypool.global_avg_pool2d_backward,
+           3: cypool.global_avg_pool3d_backward}
+
+# (kernel, stride, padding) per axis: each selects a horizontal loop of the separable path
+# (2/2 and 3/1 dedicated; stride 1 generic; kernel == stride broadcast backward; generic).
+WINDOWS = [(2, 2, 0), (2, 2, 1), (3, 1, 1), (3, 1, 0), (3, 2, 1), (4, 4, 2), (5, 1, 2), (1, 1, 0),
+           (2, 3, 1), (3, 3, 0)]
+
+
+def tol(dtype):
+    return dict(rtol=2e-6, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+
+
+def call(fn, x, data_format, *args, **kw):
+    """Run fn on channels-first x in the given format; the result comes back channels-first."""
+    if data_format == "channels_last":
+        out = fn(np.ascontiguousarray(to_channels_last(x)), *args, data_format=data_format, **kw)
+        return from_channels_last(out)
+    return fn(x, *args, data_format=data_format, **kw)
+
+
+def shape_in(shape, data_format):
+    return (shape[0], *shape[2:], shape[1]) if data_format == "channels_last" else shape
+
+
+def check_avg(x, k, s, p, ceil_mode, cip, div, data_format, n_threads=1):
+    rank = x.ndim - 2
+    spatial = x.shape[2:]
+    kw = {"divisor_override": div} if div else {}
+    with cypool.threads(n_threads):
+        y = call(AVG[rank], x, data_format, k, s, p, ceil_mode, cip, **kw)
+        y_ref = R.avg_pool(x.astype(np.float64), k, s, p, p, ceil_mode, cip, div or 0)
+        np.testing.assert_allclose(y, y_ref, equal_nan=True, **tol(x.dtype))
+        assert y.dtype == x.dtype
+        g = np.random.default_rng(1).standard_normal(y.shape).astype(x.dtype)
+        gx = call(lambda g_, **a: AVG_BWD[rank](g_, shape_in(x.shape, a["data_format"]), k, s, p,
+                                                ceil_mode, cip, **kw, **a), g, data_format)
+        gx_ref = RB.avg_pool_backward(g.astype(np.float64), spatial, k, s, p, p, ceil_mode, cip,
+                                      div or 0)
+        np.testing.assert_allclose(gx, gx_ref, **tol(x.dtype))
+        assert gx.dtype == x.dtype
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("window", WINDOWS)
+def test_avg2d_windows_and_borders(window, dtype, data_format):
+    k, s, p = window
+    rng = np.random.default_rng(k * 100 + s * 10 + p)
+    for H, W in [(7, 9), (8, 8), (11, 6), (k + 2 * p, k + 2 * p)]:
+        if H < 1 or W < 1:
+            continue
+        x = rng.standard_normal((2, 3, H, W)).astype(dtype)
+        for ceil_mode, cip, div in itertools.product([False, True], [True, False], [None, 3]):
+            check_avg(x, (k, k), (s, s), (p, p), ceil_mode, cip, div, data_format)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_avg_mixed_axes_1d_3d(data_format):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 13)).astype(np.float32)
+    for k, s, p in WINDOWS:
+        for ceil_mode in (False, True):
+            check_avg(x, (k,), (s,), (p,), ceil_mode, True, None, data_format)
+            check_avg(x, (k,), (s,), (p,), ceil_mode, False, None, data_format)
+    x = rng.standard_normal((2, 2, 6, 7, 8))
+    for (k, s, p), ceil_mode, cip in itertools.product([(2, 2, 0), (3, 1, 1), (3, 2, 1)],
+                                                       [False, True], [True, False]):
+        check_avg(x, (k, 2, k), (s, 1, s), (p, 1, p), ceil_mode, cip, None, data_format)
+    x2 = rng.standard_normal((1, 2, 9, 10)).astype(np.float32)
+    check_avg(x2, (2, 3), (2, 1), (1, 1), True, False, None, data_format)
+    check_avg(x2, (3, 2), (1, 2), (0, 1), False, True, 5, data_format)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_avg_wide_channels_and_long_windows(data_format):
+    """Channel counts off the vector width, and float32 windows past 64 cells (double sums)."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 37, 9, 10)).astype(np.float32)
+    for k, s, p in [(2, 2, 0), (3, 1, 1), (4, 1, 2), (3, 2, 1)]:
+        check_avg(x, (k, k), (s, s), (p, p), True, False, None, data_format)
+    x = (rng.standard_normal((1, 2, 20, 21)) * 100).astype(np.float32)
+    check_avg(x, (9, 9), (1, 1), (4, 4), False, True, None, data_format)
+    check_avg(x, (10, 10), (10, 10), (0, 0), True, False, None, data_format)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_avg_nan_inf_propagate(data_format):
+    for dtype in (np.float32, np.float64):
+        x = np.ones((1, 2, 6, 6), dtype)
+        x[0, 0, 1, 1] = np.nan
+        x[0, 1, 4, 4] = np.inf
+        x[0, 1, 0, 5] = -np.inf
+        for k, s, p in [(2, 2, 0), (3, 1, 1), (3, 2, 1), (4, 1, 0)]:
+            y = call(cypool.avg_pool2d, x, data_format, k, s, p)
+            y_ref = R.avg_pool(x.astype(np.float64), (k, k), (s, s), (p, p), (p, p), False, True,
+                               0)
+            np.testing.assert_allclose(y, y_ref, equal_nan=True, rtol=1e-6)
+            assert np.isnan(y).any() and np.isinf(y).any()
+
+
+def test_float32_windows_sum_in_float_like_torch():
+    """2x2 windows of float32 are exact for small integers whichever accumulator is used."""
+    x = np.arange(4 * 6 * 8, dtype=np.float32).reshape(1, 4, 6, 8) % 17
+    y = cypool.avg_pool2d(x, 2)
+    np.testing.assert_array_equal(y, x.reshape(1, 4, 3, 2, 4, 2).mean(axis=(3, 5)))
+
+
+# ----------------------------------------------------------------------------- thread counts
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("window", [(2, 2, 0), (3, 1, 1), (3, 2, 1), (5, 1, 2), (4, 4, 0)])
+def test_avg_two_threads_bit_identical_to_one(window, data_format):
+    """Arrays big enough to run on 2 threads (each takes one contiguous range of rows)."""
+    k, s, p = window
+    rng = np.random.default_rng(7)
+    for dtype, shape in [(np.float32, (3, 16, 37, 41)), (np.float64, (2, 8, 33, 30))]:
+        x = rng.standard_normal(shape).astype(dtype)
+        xin = np.ascontiguousarray(to_channels_last(x)) if data_format == "channels_last" else x
+        outs = []
+        for n in (1, 2):
+            with cypool.threads(n):
+                y = cypool.avg_pool2d(xin, k, s, p, True, False, data_format=data_format)
+                g = np.ones_like(y)
+                gx = cypool.avg_pool2d_backward(g, xin.shape, k, s, p, True, False,
+                                                data_format=data_format)
+                outs.append((y.tobytes(), gx.tobytes()))
+        assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_avg_big_against_torch(data_format):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 24, 30, 29)).astype(np.float32)
+    for (k, s, p), ceil_mode, cip, div in itertools.product(
+            [(2, 2, 0), (3, 1, 1), (3, 2, 1), (2, 2, 1)], [False, True], [True, False],
+            [None, 7]):
+        xt = torch.from_numpy(x).requires_grad_(True)
+        yt = F.avg_pool2d(xt, k, s, p, ceil_mode, cip, div)
+        g = rng.standard_normal(tuple(yt.shape)).astype(np.float32)
+        yt.backward(torch.from_numpy(g))
+        with cypool.threads(2):
+            y = call(cypool.avg_pool2d, x, data_format, k, s, p, ceil_mode, cip, div)
+            gx = call(lambda g_, **a: cypool.avg_pool2d_backward(
+                g_, shape_in(x.shape, a["data_format"]), k, s, p, ceil_mode, cip, div, **a),
+                g, data_format)
+        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_avg_wide_rows_fall_back_to_general_kernel():
+    """A channels-last row too wide for the fast path's buffers runs the general kernel."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 9000, 160)).astype(np.float32)     # (N, W, C): > 8 MiB buffers
+    y = cypool.avg_pool1d(x, 2, data_format="channels_last")
+    np.testing.assert_allclose(y, x.astype(np.float64).reshape(1, 4500, 2, 160).mean(axis=2),
+                               rtol=1e-6, atol=1e-6)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    gx = cypool.avg_pool1d_backward(g, x.shape, 2, data_format="channels_last")
+    np.testing.assert_allclose(gx, np.repeat(g / 2, 2, axis=1), rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- global average
+
+GAP_SHAPES = [(2, 3, (7, 7)), (1, 37, (5, 3)), (3, 2, (1, 1)), (2, 20, (4, 4)), (1, 5, (9,)),
+              (2, 4, (3, 4, 5)), (1, 64, (2, 3))]
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_global_avg_against_reference(n_threads, dtype, data_format):
+    rng = np.random.default_rng(10)
+    for n, c, spatial in GAP_SHAPES:
+        rank = len(spatial)
+        x = rng.standard_normal((n, c, *spatial)).astype(dtype)
+        with cypool.threads(n_threads):
+            y = call(GAP[rank], x, data_format, keepdims=True)
+            np.testing.assert_allclose(y, R.adaptive_avg(x.astype(np.float64), (1,) * rank),
+                                       **tol(dtype))
+            g = rng.standard_normal(y.shape).astype(dtype)
+            gx = call(lambda g_, **a: GAP_BWD[rank](g_, shape_in(x.shape, a["data_format"]), **a),
+                      g, data_format)
+            np.testing.assert_allclose(gx, RB.adaptive_avg_backward(g.astype(np.float64),
+                                                                    spatial), **tol(dtype))
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_global_avg_big_threads_and_specials(data_format):
+    rng = np.random.default_rng(11)
+    for shape in [(32, 70, 7, 7), (1, 300, 13, 11), (3, 5, 40, 41)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        x[0, 1, 2, 3] = np.nan
+        x[-1, -1, 0, 0] = np.inf
+        outs = []
+        for n in (1, 2):
+            with cypool.threads(n):
+                y = call(cypool.global_avg_pool2d, x, data_format)
+                gx = call(lambda g_, **a: cypool.global_avg_pool2d_backward(
+                    g_, shape_in(x.shape, a["data_format"]), **a), np.ones_like(y), data_format)
+                outs.append((y.tobytes(), gx.tobytes()))
+        assert outs[0] == outs[1]
+        want = x.astype(np.float64).mean(axis=(2, 3))
+        np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-7, equal_nan=True)
+        assert np.isnan(y[0, 1]) and np.isinf(y[-1, -1])
+        np.testing.assert_allclose(gx, np.full(x.shape, 1 / (shape[2] * shape[3])), rtol=1e-7)
