@@ -8,9 +8,38 @@
 from cython.parallel cimport prange, parallel
 from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t
 from libc.string cimport memset
+from libc.stdlib cimport malloc, free
 
 from _types cimport maxable_t, floating_t, lowest
 from _window cimport Window, Span, dilated_span
+
+cdef extern from "_max_fast.h" nogil:
+    ctypedef struct cypool_mgeo:
+        Py_ssize_t in_d, in_h, in_w
+        Py_ssize_t out_d, out_h, out_w
+        Py_ssize_t k_d, k_h, k_w
+        Py_ssize_t s_d, s_h, s_w
+        Py_ssize_t pad_d, pad_h, pad_w
+        Py_ssize_t dil_d, dil_h, dil_w
+    void cypool_max_cf_row_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
+                               Py_ssize_t row)
+    void cypool_max_cf_row_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
+                               Py_ssize_t row)
+    void cypool_max_cl_row_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
+                               Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
+    void cypool_max_cl_row_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
+                               Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
+
+
+cdef cypool_mgeo _mgeo(const Window* w) noexcept nogil:
+    cdef cypool_mgeo g
+    g.in_d, g.in_h, g.in_w = w.in_d, w.in_h, w.in_w
+    g.out_d, g.out_h, g.out_w = w.out_d, w.out_h, w.out_w
+    g.k_d, g.k_h, g.k_w = w.k_d, w.k_h, w.k_w
+    g.s_d, g.s_h, g.s_w = w.s_d, w.s_h, w.s_w
+    g.pad_d, g.pad_h, g.pad_w = w.pad_d, w.pad_h, w.pad_w
+    g.dil_d, g.dil_h, g.dil_w = w.dil_d, w.dil_h, w.dil_w
+    return g
 
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
@@ -95,9 +124,21 @@ def max_pool_forward_cf(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] i
     """Max pooling of a channels-first tensor. x: (N*C*D*H*W,) IN; y, indices: outputs OUT."""
     cdef Py_ssize_t row, n_rows = n_planes * w.out_d * w.out_h
     cdef int64_t* idx = &indices[0] if want_indices else NULL
+    cdef cypool_mgeo g = _mgeo(&w)
+    # float indices are tracked in int32 inside the fast rows (one blend per vector of floats)
+    cdef bint narrow = w.in_d * w.in_h * w.in_w < 2147483647
     with nogil:
-        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
-            _max_row_cf(&x[0], &y[0], idx, &w, row)
+        # float and double take the vectorised rows of _max_fast.h (same results, same order);
+        # integer types the general loop.
+        if maxable_t is float and (narrow or idx == NULL):
+            for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+                cypool_max_cf_row_f32(&x[0], &y[0], idx, &g, row)
+        elif maxable_t is double:
+            for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+                cypool_max_cf_row_f64(&x[0], &y[0], idx, &g, row)
+        else:
+            for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+                _max_row_cf(&x[0], &y[0], idx, &w, row)
 
 
 def max_pool_forward_cl(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
@@ -106,9 +147,27 @@ def max_pool_forward_cl(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] i
     """Max pooling of a channels-last tensor (N, D, H, W, C), flattened."""
     cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
     cdef int64_t* idx = &indices[0] if want_indices else NULL
-    with nogil:
-        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
-            _max_row_cl(&x[0], &y[0], idx, &w, row, C)
+    cdef cypool_mgeo g = _mgeo(&w)
+    cdef Py_ssize_t* cells
+    cdef Py_ssize_t n_cells = w.k_d * w.k_h * w.k_w
+    if (maxable_t is float or maxable_t is double) and n_cells < 2147483647:
+        with nogil, parallel(num_threads=n_threads):
+            # per-thread scratch: the window's cell positions
+            cells = <Py_ssize_t*>malloc(n_cells * sizeof(Py_ssize_t))
+            if cells != NULL:
+                for row in prange(n_rows, schedule="static"):
+                    if maxable_t is float:
+                        cypool_max_cl_row_f32(&x[0], &y[0], idx, &g, row, C, cells)
+                    else:
+                        cypool_max_cl_row_f64(&x[0], &y[0], idx, &g, row, C, cells)
+                free(cells)
+            else:
+                for row in prange(n_rows, schedule="static"):
+                    _max_row_cl(&x[0], &y[0], idx, &w, row, C)
+    else:
+        with nogil:
+            for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+                _max_row_cl(&x[0], &y[0], idx, &w, row, C)
 
 
 def max_backward_cf(const floating_t[::1] grad_out, const int64_t[::1] indices,

@@ -1,0 +1,188 @@
+"""Pins the fast paths of max pooling (pyx/_max_fast.h) against the plain-loop reference and the
+general kernel.
+
+Fast paths taken for float32/float64 (integer dtypes run the general kernel):
+- channels-first rows: border outputs cell by cell, interior outputs (windows wholly inside along
+  w) in chunks of 256 with one sweep per window cell; whole-row sweeps for k_w in {2, 3},
+  s_w in {1, 2} without dilation; the stride-1, stride-2 and any-stride sweeps otherwise;
+- channels-last rows: channel blocks of 128 bytes (32 float / 16 double) with register-resident
+  maxima, the remainder in one shorter block; indices as the winning cell's ordinal.
+Each geometry below selects one of them; borders come from odd sizes, padding, ceil_mode and
+dilation. Integer data run through the general kernel give a bit-exact cross-check (same ties).
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+import cypool
+import reference as R
+from helpers import from_channels_last, to_channels_last
+
+FORMATS = ["channels_first", "channels_last"]
+FLOATS = [np.float32, np.float64]
+
+# (spatial, kernel, stride, padding, dilation, ceil_mode): one per fast-path branch and border
+GEOMETRIES_2D = [
+    ((8, 8), 2, 2, 0, 1, False),             # whole-row sweep k2 s2, no border
+    ((9, 11), 2, 2, 0, 1, True),             # k2 s2, ceil_mode overhang at the right/bottom
+    ((7, 9), 2, 2, 1, 1, False),             # k2 s2 with padding: left/right border cells
+    ((11, 13), 3, 2, 1, 1, False),           # resnet stem: k3 s2 p1
+    ((12, 12), 3, 2, 1, 1, True),            # k3 s2 p1 ceil
+    ((6, 10), 2, 1, 0, 1, False),            # k2 s1
+    ((7, 10), 3, 1, 1, 1, True),             # k3 s1 p1
+    ((9, 14), (2, 4), (3, 4), (1, 2), 1, False),  # k4 s4: per-cell sweep, any stride
+    ((10, 13), (3, 5), (1, 1), (1, 2), 1, False),  # k5 s1: per-cell sweep, stride 1
+    ((10, 13), (3, 5), (2, 2), (0, 1), 1, True),   # k5 s2: per-cell sweep, stride 2
+    ((12, 15), 3, 2, 1, 2, False),           # dilation 2: per-cell sweep with a dilated offset
+    ((13, 17), (2, 3), (1, 3), (1, 1), (3, 2), True),  # dilation, ceil, padding
+    ((5, 5), 5, 1, 2, 1, False),             # no interior at all: every output a border cell
+    ((3, 4), 4, 3, 2, 1, True),              # window bigger than the input
+    ((1, 600), (1, 2), (1, 2), 0, 1, False),  # > 256 outputs per row: several chunks
+    ((2, 777), (1, 3), (1, 2), (0, 1), 1, True),  # several chunks plus a border
+]
+
+
+def _fmt_in(x, data_format):
+    return np.ascontiguousarray(to_channels_last(x)) if data_format == "channels_last" else x
+
+
+def _fmt_out(y, data_format):
+    return from_channels_last(y) if data_format == "channels_last" else y
+
+
+def _pool(x, rank, k, s, p, d, ceil_mode, data_format, return_indices=True):
+    fn = getattr(cypool, f"max_pool{rank}d")
+    out = fn(_fmt_in(x, data_format), k, s, p, d, ceil_mode, return_indices=return_indices,
+             data_format=data_format)
+    if return_indices:
+        return _fmt_out(out[0], data_format), _fmt_out(out[1], data_format)
+    return _fmt_out(out, data_format)
+
+
+def _tuple(v, rank):
+    return (v,) * rank if isinstance(v, int) else tuple(v)
+
+
+def _special_data(rng, shape, dtype, kind):
+    if kind == "ties":
+        return rng.integers(-2, 3, size=shape).astype(dtype)
+    x = rng.standard_normal(shape).astype(dtype)
+    r = rng.random(shape)
+    if kind == "nan":
+        x[r < 0.15] = np.nan
+    elif kind == "neginf":
+        x[r < 0.5] = -np.inf
+    elif kind == "allneginf":
+        x[...] = -np.inf
+    elif kind == "mixed":
+        x[r < 0.1] = np.nan
+        x[r > 0.8] = -np.inf
+        x[(r > 0.4) & (r < 0.6)] = 1.0
+    return x
+
+
+def _check_reference(x, rank, k, s, p, d, ceil_mode, data_format):
+    kk, ss, pp, dd = (_tuple(v, rank) for v in (k, s, p, d))
+    y_ref, i_ref = R.max_pool(x, kk, ss, pp, pp, dd, ceil_mode)
+    y, i = _pool(x, rank, k, s, p, d, ceil_mode, data_format)
+    y2 = _pool(x, rank, k, s, p, d, ceil_mode, data_format, return_indices=False)
+    msg = f"shape={x.shape} k={k} s={s} p={p} d={d} ceil={ceil_mode} {data_format} {x.dtype}"
+    np.testing.assert_array_equal(y, y_ref, err_msg=msg)
+    np.testing.assert_array_equal(i, i_ref, err_msg=msg)
+    np.testing.assert_array_equal(y2, y_ref, err_msg=msg)
+    return y, i
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("geom", GEOMETRIES_2D, ids=str)
+def test_2d_geometries_against_reference(geom, dtype, data_format):
+    spatial, k, s, p, d, ceil_mode = geom
+    rng = np.random.default_rng(abs(hash((spatial, str(k)))) % 2**32)
+    for kind in ("normal", "ties", "nan", "mixed", "allneginf"):
+        # C crosses the channels-last block widths (16 doubles, 32 floats) and their remainders
+        wide = kind in ("normal", "nan") and np.prod(spatial) < 400
+        for c in (1, 3, 35) if wide else (2,):
+            x = _special_data(rng, (2, c, *spatial), dtype, kind)
+            _check_reference(x, 2, k, s, p, d, ceil_mode, data_format)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("c", [16, 32, 64, 67])
+def test_channel_blocks_against_reference(c, data_format):
+    rng = np.random.default_rng(c)
+    for dtype in FLOATS:
+        for kind in ("normal", "nan", "ties"):
+            x = _special_data(rng, (1, c, 5, 6), dtype, kind)
+            _check_reference(x, 2, 2, 2, 0, 1, True, data_format)
+            _check_reference(x, 2, 3, 2, 1, 1, False, data_format)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("rank,spatial,k,s,p,d,ceil_mode", [
+    (1, (9,), 2, 2, 0, 1, True),
+    (1, (300,), 3, 1, 1, 1, False),
+    (1, (17,), 3, 2, 1, 2, True),
+    (3, (4, 6, 7), 2, 2, 0, 1, True),
+    (3, (5, 7, 8), 3, 2, 1, 1, False),
+    (3, (5, 6, 9), (2, 3, 2), (1, 2, 3), (1, 1, 1), (2, 1, 2), False),
+])
+def test_1d_3d_against_reference(rank, spatial, k, s, p, d, ceil_mode, data_format):
+    rng = np.random.default_rng(rank * 1000 + spatial[-1])
+    for dtype in FLOATS:
+        for kind in ("normal", "nan", "ties", "mixed"):
+            x = _special_data(rng, (2, 3, *spatial), dtype, kind)
+            _check_reference(x, rank, k, s, p, d, ceil_mode, data_format)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("geom", GEOMETRIES_2D, ids=str)
+def test_float_fast_path_matches_general_integer_kernel(geom, data_format):
+    # Integer inputs take the general kernel; the same values as floats take the fast paths.
+    # Small integers make ties everywhere, so first-maximum index choice is compared exactly.
+    spatial, k, s, p, d, ceil_mode = geom
+    rng = np.random.default_rng(7)
+    xi = rng.integers(-3, 4, size=(2, 34, *spatial)).astype(np.int32)
+    yi, ii = _pool(xi, 2, k, s, p, d, ceil_mode, data_format)
+    for dtype in FLOATS:
+        y, i = _pool(xi.astype(dtype), 2, k, s, p, d, ceil_mode, data_format)
+        np.testing.assert_array_equal(y, yi.astype(dtype))
+        np.testing.assert_array_equal(i, ii)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_threads_give_identical_results(dtype, data_format):
+    # big enough for two threads (above the serial threshold of cypool._threads)
+    rng = np.random.default_rng(3)
+    x = _special_data(rng, (3, 40, 45, 47), dtype, "mixed")
+    for k, s, p, ceil_mode in ((2, 2, 0, False), (3, 2, 1, True), (4, 3, 2, True)):
+        outs = []
+        for n in (1, 2):
+            with cypool.threads(n):
+                outs.append(_pool(x, 2, k, s, p, 1, ceil_mode, data_format))
+        np.testing.assert_array_equal(outs[0][0], outs[1][0])
+        np.testing.assert_array_equal(outs[0][1], outs[1][1])
+        xi = np.nan_to_num(x, nan=7, neginf=-9).round().astype(np.int16)
+        with cypool.threads(2):
+            yi, ii = _pool(xi, 2, k, s, p, 1, ceil_mode, data_format)
+            yf, if_ = _pool(xi.astype(dtype), 2, k, s, p, 1, ceil_mode, data_format)
+        np.testing.assert_array_equal(yf, yi.astype(dtype))
+        np.testing.assert_array_equal(if_, ii)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_against_torch(data_format):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(11)
+    for (spatial, k, s, p, d, ceil_mode), dtype in itertools.product(GEOMETRIES_2D, FLOATS):
+        kk, pp = _tuple(k, 2), _tuple(p, 2)
+        if any(2 * a > b for a, b in zip(pp, kk)):
+            continue  # torch wants padding <= kernel / 2
+        x = _special_data(rng, (2, 35, *spatial), dtype, "mixed")
+        yt, it = F.max_pool2d(torch.from_numpy(x), k, s, p, d, ceil_mode, return_indices=True)
+        y, i = _pool(x, 2, k, s, p, d, ceil_mode, data_format)
+        np.testing.assert_array_equal(y, yt.numpy())
+        np.testing.assert_array_equal(i, it.numpy())
