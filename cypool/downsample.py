@@ -104,7 +104,10 @@ def stochastic_pool2d_backward(grad_output, indices, input_shape, data_format=CF
 def _check_norm_type(norm_type) -> float:
     if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
         raise TypeError(f"norm_type must be a real number, got norm_type={norm_type!r}")
-    p = float(norm_type)
+    try:
+        p = float(norm_type)
+    except OverflowError:   # an int beyond the float range: not finite, like +-inf
+        p = math.inf
     if not math.isfinite(p) or p <= 0:
         raise ValueError(f"norm_type must be finite and positive, got norm_type={norm_type!r}")
     return p

@@ -367,6 +367,7 @@ def test_bit_identical_across_thread_counts():
 @pytest.mark.parametrize("call, match", [
     (lambda x: cypool.lp_pool2d(x, 0, 2), "norm_type"),
     (lambda x: cypool.lp_pool2d(x, "2", 2), "norm_type"),
+    (lambda x: cypool.lp_pool2d(x, 10**400, 2), "norm_type"),   # float(10**400) overflows
     (lambda x: cypool.lp_pool2d(x, 2, 0), "kernel_size"),
     (lambda x: cypool.lp_pool2d(x, 2, 2, stride=(1, 0)), "stride"),
     (lambda x: cypool.blur_pool2d(x, 8), "filt_size"),

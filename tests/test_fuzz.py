@@ -821,9 +821,8 @@ def spec_real(v, name):
     """norm_type: a Python/NumPy int or float (not a bool), finite and positive."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
         raise Invalid(f"{name}: not a real number: {v!r}")
-    if isinstance(v, int) and abs(v) > 2**1000:   # reported: cypool raises OverflowError
-        raise KnownBug("lp_pool norm_type int beyond float: OverflowError, not ValueError",
-                       tolerate=(OverflowError,))
+    if isinstance(v, (int, np.integer)) and abs(int(v)) > 2**1000:
+        raise Invalid(f"{name}: beyond the float range: {v!r}")
     if not math.isfinite(float(v)) or float(v) <= 0:
         raise Invalid(f"{name}: not finite and positive: {v!r}")
     return float(v)
