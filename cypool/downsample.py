@@ -370,26 +370,38 @@ def spatial_pyramid_pool_backward(grad_output, input_shape, levels=(4, 2, 1), mo
 
 # ----------------------------------------------------------------------------- convolution
 
+def _native(a: np.ndarray) -> np.ndarray:
+    """A byte-swapped (big-endian here) array as native order; others unchanged."""
+    return a if a.dtype.isnative else a.astype(a.dtype.newbyteorder("="))
+
+
 def _conv_args(x, weight, bias, stride, padding, data_format):
     data_format = check_data_format(data_format)
     x = check_array(x, "x", 2)
     dtype = kernel_dtype(x, "x", "float")
+    spatial = x.shape[-3:-1] if data_format == "channels_last" else x.shape[-2:]
+    if min(spatial) < 1:   # torch refuses a zero-size spatial axis; so do the pooling operators
+        raise ValueError(f"x has a zero-size spatial axis: x.shape={x.shape} ({data_format})")
     if not isinstance(weight, np.ndarray) or weight.ndim != 4:
         raise ValueError(f"weight must be a 4-d numpy.ndarray (out_channels, in_channels, kh, kw), "
                          f"got {getattr(weight, 'shape', type(weight).__name__)}")
+    weight = _native(weight)
     kernel_dtype(weight, "weight", "float")
     c_in = x.shape[-1] if data_format == "channels_last" else x.shape[-3]
     if weight.shape[1] != c_in:
         raise ValueError(f"weight.shape={weight.shape} expects {weight.shape[1]} input channels "
                          f"but x has {c_in} (x.shape={x.shape}, {data_format})")
+    if min(weight.shape[0], weight.shape[2], weight.shape[3]) < 1:
+        raise ValueError(f"weight.shape={weight.shape} needs out_channels, kh and kw >= 1")
     if bias is not None:
         if not isinstance(bias, np.ndarray) or bias.shape != (weight.shape[0],):
             raise ValueError(f"bias must be None or an array of shape ({weight.shape[0]},), got "
                              f"{getattr(bias, 'shape', type(bias).__name__)}")
+        bias = _native(bias)
         kernel_dtype(bias, "bias", "float")
     stride = int_tuple(stride, 2, "stride")
     padding = int_tuple(padding, 2, "padding", minimum=0)
-    return data_format, x, dtype, stride, padding
+    return data_format, x, weight, bias, dtype, stride, padding
 
 
 def _nhwc(x, data_format, padding, dtype):
@@ -417,7 +429,9 @@ def _columns(xp, kh, kw, stride, oh, ow):
     win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))
     win = win[:, :stride[0] * (oh - 1) + 1:stride[0], :stride[1] * (ow - 1) + 1:stride[1]]
     # win: (N, OH, OW, C, kh, kw) -> (N, OH, OW, kh, kw, C) so a row matches weight (O, kh, kw, C)
-    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(-1, kh * kw * xp.shape[3])
+    # explicit row count: with zero input channels the rows are empty and -1 is ambiguous
+    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(
+        xp.shape[0] * oh * ow, kh * kw * xp.shape[3])
 
 
 def _give_back_conv(y_nhwc, data_format, batched):
@@ -431,8 +445,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, data_format=CF):
     kh, kw) in both data formats, zero padding, no dilation or groups. Computed as im2col (one
     copy) and one BLAS matrix product (numpy.matmul); BLAS threads follow the BLAS library's own
     setting (threadpoolctl), not cypool's."""
-    data_format, x, dtype, stride, padding = _conv_args(x, weight, bias, stride, padding,
-                                                        data_format)
+    data_format, x, weight, bias, dtype, stride, padding = _conv_args(
+        x, weight, bias, stride, padding, data_format)
     out_dtype = x.dtype
     xp = _nhwc(x, data_format, padding, dtype)
     O, _, kh, kw = weight.shape
@@ -451,9 +465,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, data_format=CF):
 def conv2d_backward(grad_output, x, weight, stride=1, padding=0, data_format=CF):
     """Gradients of conv2d: returns (grad_x, grad_weight, grad_bias). grad_weight = G^T cols,
     grad_x = col2im(G W) (the column gradients added back tap by tap), grad_bias = sum of G."""
-    data_format, x, dtype, stride, padding = _conv_args(x, weight, None, stride, padding,
-                                                        data_format)
+    data_format, x, weight, _, dtype, stride, padding = _conv_args(
+        x, weight, None, stride, padding, data_format)
     grad_output = check_array(grad_output, "grad_output", 2)
+    if grad_output.ndim != x.ndim:
+        raise ValueError(f"grad_output.shape={grad_output.shape} must be batched like x "
+                         f"(x.shape={x.shape})")
     kernel_dtype(grad_output, "grad_output", "float")
     xp = _nhwc(x, data_format, padding, dtype)
     N, Hp, Wp, C = xp.shape

@@ -386,6 +386,10 @@ def test_bit_identical_across_thread_counts():
     (lambda x: cypool.conv2d(x, np.ones((2, 3, 3))), "weight"),
     (lambda x: cypool.conv2d(x, np.ones((2, 3, 3, 3)), np.ones(3)), "bias"),
     (lambda x: cypool.conv2d(x, np.ones((2, 3, 3, 3)), stride=0), "stride"),
+    (lambda x: cypool.conv2d(x, np.ones((0, 3, 3, 3))), "weight"),
+    (lambda x: cypool.conv2d(x[..., :0], np.ones((2, 3, 1, 1))), "zero-size spatial"),
+    (lambda x: cypool.conv2d_backward(np.ones((2, 3, 3)), x[:1], np.ones((2, 3, 3, 3))),
+     "batched"),
     (lambda x: cypool.conv2d(x, np.ones((2, 3, 3, 3)), padding=-1), "padding"),
     (lambda x: cypool.conv2d(x, np.ones((2, 3, 9, 3))), "output size"),
     (lambda x: cypool.lp_pool2d(x.astype(np.int32), 2, 2), "dtype"),
@@ -400,3 +404,15 @@ def test_bad_input_names_the_parameter(call, match):
     x = np.ones((1, 3, 6, 6))
     with pytest.raises((ValueError, TypeError), match=match):
         call(x)
+
+
+def test_conv2d_zero_input_channels_and_byte_swapped_weights():
+    # no input channels: every output is the bias (torch 2.13 returns a 0-channel tensor instead)
+    y = cypool.conv2d(np.ones((1, 0, 4, 4)), np.ones((3, 0, 2, 2)), np.arange(3.0))
+    assert y.shape == (1, 3, 3, 3)
+    np.testing.assert_array_equal(y, np.broadcast_to(np.arange(3.0)[None, :, None, None], y.shape))
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 5))
+    w = np.random.default_rng(1).standard_normal((4, 3, 2, 2))
+    b = np.arange(4.0)
+    np.testing.assert_array_equal(cypool.conv2d(x, w.astype(">f8"), b.astype(">f8")),
+                                  cypool.conv2d(x, w, b))
