@@ -3,7 +3,7 @@
 Every case (a pooling layer, one direction, one data format) times its candidates interleaved in
 this one process (cypool, torch, numpy, roofline, cypool, torch, ...), after a warm-up, and reports
 the median of ``repeat`` samples of each. A sample of a fast call loops it enough times to last
-about a millisecond, and the per-call time is reported. The candidates:
+at least 20 ms, and the per-call time is reported. The candidates:
 
 - **cypool**: the public function (``cypool.max_pool2d``, ``cypool.max_pool2d_backward``, ...) with
   ``cypool.set_num_threads(threads)``;
@@ -44,7 +44,10 @@ from cypool import _stream, _threads
 CF, CL = "channels_first", "channels_last"
 FORMATS = (CF, CL)
 SEED = 1234
-SAMPLE_SECONDS = 1e-3   # a sample of a fast call loops it for at least this long
+# A sample of a fast call loops it for at least this long: long enough that a scheduler time
+# slice lost to another process (a few ms on a shared machine) is a small part of every sample.
+SAMPLE_SECONDS = 0.02
+SMOKE_SAMPLE_SECONDS = 1e-3
 
 
 @dataclass(frozen=True)
@@ -258,21 +261,24 @@ def _roofline(read_bytes: int, written_bytes: int):
 
 # ----------------------------------------------------------------------------- timing
 
-def _calibrate(fn) -> int:
-    """Calls per sample so that a sample lasts at least SAMPLE_SECONDS."""
-    t0 = time.perf_counter()
-    fn()
-    dt = time.perf_counter() - t0
-    return max(1, math.ceil(SAMPLE_SECONDS / max(dt, 1e-9)))
+def _calibrate(fn, seconds: float) -> int:
+    """Calls per sample so that a sample lasts at least `seconds` (the faster of two calls)."""
+    dt = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        fn()
+        dt = min(dt, time.perf_counter() - t0)
+    return max(1, math.ceil(seconds / max(dt, 1e-9)))
 
 
-def time_interleaved(cands: dict, repeat: int, warmup: int = 2) -> dict:
+def time_interleaved(cands: dict, repeat: int, warmup: int = 2,
+                     sample_seconds: float = SAMPLE_SECONDS) -> dict:
     """Median seconds per call of each candidate, sampled in interleaved order A B C A B C ..."""
     names = list(cands)
     for _ in range(warmup):
         for name in names:
             cands[name]()
-    inner = {name: _calibrate(cands[name]) for name in names}
+    inner = {name: _calibrate(cands[name], sample_seconds) for name in names}
     samples = {name: [] for name in names}
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -317,6 +323,8 @@ def run(threads: int = 2, repeat: int = 7, quick: bool = False, out: str | None 
         torch.set_num_threads(threads)
     rng = np.random.default_rng(SEED)
     rows, big = [], []
+    load_before = _loadavg()
+    sample = SMOKE_SAMPLE_SECONDS if smoke else SAMPLE_SECONDS
     log = print if verbose else (lambda *a, **k: None)
     try:
         for case in CASES:
@@ -328,14 +336,14 @@ def run(threads: int = 2, repeat: int = 7, quick: bool = False, out: str | None 
                     cands, nbytes, check = _candidates(case, direction, fmt, shape, torch, rng)
                     nt = _threads.threads_for(nbytes, 1 << 30)
                     row = Row(case, direction, fmt, nbytes, nt, shape, check=check)
-                    row.times = time_interleaved(cands, repeat)
+                    row.times = time_interleaved(cands, repeat, sample_seconds=sample)
                     del cands
                     rows.append(row)
                     log(_format_row(row))
         if not skip_big:
             shape = _smoke_shape(BIG_SHAPE) if smoke else BIG_SHAPE
             for fmt in FORMATS:
-                big.append(_bandwidth_case(shape, fmt, repeat, rng))
+                big.append(_bandwidth_case(shape, fmt, repeat, rng, sample))
                 log(f"bandwidth 2x2/s2 max {shape} {fmt}: cypool {big[-1]['cypool_gbs']:.1f} GB/s,"
                     f" stream {big[-1]['stream_gbs']:.1f} GB/s, "
                     f"fraction {big[-1]['fraction']:.2f}")
@@ -346,7 +354,8 @@ def run(threads: int = 2, repeat: int = 7, quick: bool = False, out: str | None 
     ratios = [r.ratio("torch") for r in rows if r.case.issue and r.ratio("torch")]
     geomean = math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else None
     result = {"rows": rows, "big": big, "geomean": geomean, "threads": threads, "repeat": repeat,
-              "torch": torch.__version__ if torch is not None else None, "smoke": smoke}
+              "torch": torch.__version__ if torch is not None else None, "smoke": smoke,
+              "load": (load_before, _loadavg())}
     if out:
         os.makedirs(out, exist_ok=True)
         md = os.path.join(out, "compare_frameworks.md")
@@ -358,13 +367,13 @@ def run(threads: int = 2, repeat: int = 7, quick: bool = False, out: str | None 
     return result
 
 
-def _bandwidth_case(shape, fmt, repeat, rng) -> dict:
+def _bandwidth_case(shape, fmt, repeat, rng, sample) -> dict:
     x = _random(rng, shape, fmt, "float32")
     y = cypool.max_pool2d(x, 2, 2, data_format=fmt)
     nbytes = x.nbytes + y.nbytes
     cands = {"cypool": lambda: cypool.max_pool2d(x, 2, 2, data_format=fmt),
              "roofline": _roofline(x.nbytes, y.nbytes)}
-    t = time_interleaved(cands, repeat)
+    t = time_interleaved(cands, repeat, sample_seconds=sample)
     c, s = nbytes / t["cypool"] / 1e9, nbytes / t["roofline"] / 1e9
     return {"shape": shape, "fmt": fmt, "mb": x.nbytes / 2**20, "cypool_ms": t["cypool"] * 1e3,
             "stream_ms": t["roofline"] * 1e3, "cypool_gbs": c, "stream_gbs": s,
@@ -417,7 +426,10 @@ def markdown(result: dict) -> str:
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {_machine()}; "
         f"{result['threads']} threads; median of {result['repeat']} interleaved samples; "
         f"numpy {np.__version__}; torch {result['torch'] or 'not installed'}"
-        + ("; SMOKE RUN (tiny shapes)" if result["smoke"] else "") + ".",
+        + ("; SMOKE RUN (tiny shapes)" if result["smoke"] else "") + "."
+        + (" 1-minute load average {} at the start, {} at the end (other jobs share the CPUs: "
+           "compare ratios, not absolute times).".format(*result["load"])
+           if None not in result.get("load", (None,)) else ""),
         "",
         "Times per call in ms. `cypool/torch` < 1: cypool is faster. `cypool/roofline`: cypool's "
         "time over the streaming kernel's for the same bytes (1 = the machine's bandwidth). "
@@ -444,6 +456,13 @@ def markdown(result: dict) -> str:
                          f" | {b['mb']:.0f} | {b['cypool_ms']:.1f} | {b['stream_ms']:.1f} | "
                          f"{b['cypool_gbs']:.1f} | {b['stream_gbs']:.1f} | {b['fraction']:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def _loadavg():
+    try:
+        return round(os.getloadavg()[0], 1)
+    except (AttributeError, OSError):
+        return None
 
 
 def _machine() -> str:

@@ -88,3 +88,46 @@ def test_script_and_module_entry_points(tmp_path):
                            capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr
         assert "tiny-max2" in (out / "compare_frameworks.md").read_text()
+
+
+# ----------------------------------------------------------------------------- per-call overhead caches
+
+def test_geometry_cache_never_accepts_what_the_uncached_path_refuses():
+    from cypool._geometry import pool_geometry
+    x = np.ones((1, 2, 6, 6), np.float32)
+    ok = cypool.max_pool2d(x, 2)  # caches kernel_size=2
+    for bad in (2.0, True, (2, True), (2.0, 2)):
+        for _ in range(2):  # errors are never cached: the second call raises too
+            with pytest.raises(TypeError, match="kernel_size"):
+                cypool.max_pool2d(x, bad)
+    with pytest.raises(TypeError, match="ceil_mode"):
+        cypool.max_pool2d(x, 2, ceil_mode=2)
+    np.testing.assert_array_equal(cypool.max_pool2d(x, [2, 2]), ok)  # lists: uncached path
+    np.testing.assert_array_equal(cypool.max_pool2d(x, np.int64(2)), ok)
+    a, b = pool_geometry((6, 6), 2, 2, None, 0), pool_geometry((6, 6), 2, 2, None, 0)
+    assert a is b  # memoised
+    w = a.window()
+    w["k_h"] = 99  # callers get a copy
+    assert a.window()["k_h"] == 2 and a.window() is not a.window()
+
+
+def test_thread_policy_rereads_its_inputs_on_set_num_threads_none(monkeypatch):
+    from cypool import _threads
+    if not cypool.openmp_enabled():
+        pytest.skip("serial build")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    try:
+        monkeypatch.setattr(_threads, "cpu_budget", lambda: 1)
+        cypool.set_num_threads(None)
+        assert _threads.default_num_threads() == 1
+        assert _threads.threads_for(1 << 30, 1 << 20) == 1
+        with cypool.threads(2):
+            assert _threads.threads_for(1 << 30, 1 << 20) == min(2, _threads._openmp_info
+                                                                 .openmp_max_threads())
+        assert _threads.threads_for(100, 1 << 20) == 1  # small calls stay serial
+    finally:
+        monkeypatch.undo()
+        cypool.set_num_threads(None)
+    assert _threads.default_num_threads() == min(_threads.cpu_budget(),
+                                                 _threads._openmp_info.openmp_max_threads()) \
+        or os.environ.get("OMP_NUM_THREADS")
