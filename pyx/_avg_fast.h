@@ -112,14 +112,18 @@ static inline size_t avgf_buffer_bytes(const avgf_geom* g, ptrdiff_t C) {
 
 #define AVGF_T float
 #define AVGF_SUF _f
+#define AVGF_IS_FLOAT 1
 #include "_avg_gap_body.h"
 #undef AVGF_T
 #undef AVGF_SUF
+#undef AVGF_IS_FLOAT
 
 #define AVGF_T double
 #define AVGF_SUF _d
+#define AVGF_IS_FLOAT 0
 #include "_avg_gap_body.h"
 #undef AVGF_T
 #undef AVGF_SUF
+#undef AVGF_IS_FLOAT
 
 #endif
