@@ -443,9 +443,45 @@ def _keepdims_grad(grad_output, input_shape, rank, data_format, name="grad_outpu
     return grad_output
 
 
+_GAP_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _global_avg(x, rank, keepdims, data_format):
-    check_data_format(data_format)
-    return _drop_spatial(_adaptive_avg(x, rank, 1, data_format), rank, data_format, keepdims)
+    # _adaptive_avg with output 1, without its window geometry: global pooling of a CNN head is
+    # short enough (~0.1 ms) for the Python steps to matter. The common call (a batched,
+    # C-contiguous, native float32/float64 ndarray in the layout its data_format names) skips the
+    # general layout handling, whose checks it passes by construction.
+    if (type(x) is np.ndarray and x.ndim == rank + 2 and x.dtype in _GAP_FAST_DTYPES
+            and x.flags.c_contiguous and data_format in ("channels_first", "channels_last")):
+        cl = data_format == "channels_last"
+        n, c = (x.shape[0], x.shape[-1]) if cl else x.shape[:2]
+        spatial = x.shape[1:-1] if cl else x.shape[2:]
+        if all(spatial):
+            keepdims = check_bool(keepdims, "keepdims")
+            y = np.empty((n, c), x.dtype)
+            if y.size:
+                L = math.prod(spatial)
+                if cl:
+                    _adaptive.global_avg_forward_cl(x.reshape(-1), y.reshape(-1), n, c, L,
+                                                    threads_for(x.nbytes + y.nbytes, n))
+                else:
+                    _adaptive.global_avg_forward_cf(x.reshape(-1), y.reshape(-1), n * c, L,
+                                                    threads_for(x.nbytes + y.nbytes, n * c))
+            if not keepdims:
+                return y
+            return y.reshape((n,) + (1,) * rank + (c,) if cl else (n, c) + (1,) * rank)
+    dtype = getattr(x, "dtype", None)
+    can = _prepare(x, rank, data_format, "float")
+    y5 = can.empty((1, 1, 1), can.view.dtype)
+    if y5.size:
+        L = math.prod(can.spatial)
+        if can.order == "cf":
+            nt = threads_for(can.view.nbytes + y5.nbytes, can.n * can.c)
+            _adaptive.global_avg_forward_cf(can.flat(), can.flat(y5), can.n * can.c, L, nt)
+        else:
+            nt = threads_for(can.view.nbytes + y5.nbytes, can.n)
+            _adaptive.global_avg_forward_cl(can.flat(), can.flat(y5), can.n, can.c, L, nt)
+    return _drop_spatial(_finish(can, y5, dtype), rank, data_format, keepdims)
 
 
 def _global_max(x, rank, keepdims, return_indices, data_format):

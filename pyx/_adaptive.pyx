@@ -16,6 +16,12 @@ cdef inline bint _is_global(const Window* w) noexcept nogil:
     return w.out_d == 1 and w.out_h == 1 and w.out_w == 1
 
 
+cdef inline Py_ssize_t _cut8(Py_ssize_t i, Py_ssize_t n_chunks, Py_ssize_t n) noexcept nogil:
+    if i >= n_chunks:
+        return n
+    return i * n // n_chunks // 8 * 8
+
+
 cdef inline Py_ssize_t _global_cl_block(Py_ssize_t n, Py_ssize_t C, int n_threads) noexcept nogil:
     # Channels per work item of channels-last global pooling: whole samples when there are enough
     # of them for every thread, else blocks of a multiple of 16 channels (one register block).
@@ -186,17 +192,46 @@ cdef void _avg_plane_backward(const floating_t* go, floating_t* gi, const Window
                                 gi[((d * w.in_h + h) * w.in_w + c) * C + ch] += go[o + ch] / count
 
 
+cdef void _global_cf(const floating_t* x, floating_t* y, Py_ssize_t n_planes, Py_ssize_t L,
+                     int n_threads) noexcept:
+    # One contiguous range of planes per thread, cut at multiples of 8 planes (the group the
+    # float kernel reduces at once; results do not depend on the cut).
+    cdef Py_ssize_t n_chunks = n_planes if n_planes < n_threads else n_threads
+    cdef Py_ssize_t chunk
+    with nogil:
+        for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+            _gap_cf(x, y, _cut8(chunk, n_chunks, n_planes), _cut8(chunk + 1, n_chunks, n_planes),
+                    L)
+
+
+cdef void _global_cl(const floating_t* x, floating_t* y, Py_ssize_t n_samples, Py_ssize_t C,
+                     Py_ssize_t L, int n_threads) noexcept:
+    cdef Py_ssize_t cb = _global_cl_block(n_samples, C, n_threads)
+    cdef Py_ssize_t nb = (C + cb - 1) // cb
+    cdef Py_ssize_t item, c0
+    with nogil:
+        for item in prange(n_samples * nb, num_threads=n_threads, schedule="static"):
+            c0 = (item % nb) * cb
+            _gap_cl(x, y, item // nb, L, C, c0, c0 + cb if c0 + cb < C else C)
+
+
+def global_avg_forward_cf(const floating_t[::1] x, floating_t[::1] y, Py_ssize_t n_planes,
+                          Py_ssize_t L, int n_threads):
+    """Global average pooling of n_planes contiguous planes of L values (no window geometry:
+    the short entry point of global_avg_pool*)."""
+    _global_cf(&x[0], &y[0], n_planes, L, n_threads)
+
+
+def global_avg_forward_cl(const floating_t[::1] x, floating_t[::1] y, Py_ssize_t n_samples,
+                          Py_ssize_t C, Py_ssize_t L, int n_threads):
+    """Channels-last twin of global_avg_forward_cf: n_samples of L rows of C channels."""
+    _global_cl(&x[0], &y[0], n_samples, C, L, n_threads)
+
+
 def adaptive_avg_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w,
                             Py_ssize_t n_planes, int n_threads):
-    cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
-    cdef Py_ssize_t n_chunks, chunk
     if _is_global(&w):
-        # One contiguous range of planes per thread.
-        n_chunks = n_planes if n_planes < n_threads else n_threads
-        with nogil:
-            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-                _gap_cf(&x[0], &y[0], chunk * n_planes // n_chunks,
-                        (chunk + 1) * n_planes // n_chunks, L)
+        _global_cf(&x[0], &y[0], n_planes, w.in_d * w.in_h * w.in_w, n_threads)
         return
     cdef Py_ssize_t row
     with nogil:
@@ -207,15 +242,8 @@ def adaptive_avg_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w
 def adaptive_avg_forward_cl(const floating_t[::1] x, floating_t[::1] y, double[:, ::1] scratch,
                             Window w, Py_ssize_t n_samples, Py_ssize_t C, int n_threads):
     """scratch: (n_threads, C) double accumulators, one row per thread."""
-    cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
-    cdef Py_ssize_t cb, nb, item, c0
     if _is_global(&w):
-        cb = _global_cl_block(n_samples, C, n_threads)
-        nb = (C + cb - 1) // cb
-        with nogil:
-            for item in prange(n_samples * nb, num_threads=n_threads, schedule="static"):
-                c0 = (item % nb) * cb
-                _gap_cl(&x[0], &y[0], item // nb, L, C, c0, c0 + cb if c0 + cb < C else C)
+        _global_cl(&x[0], &y[0], n_samples, C, w.in_d * w.in_h * w.in_w, n_threads)
         return
     cdef Py_ssize_t row
     with nogil, parallel(num_threads=n_threads):

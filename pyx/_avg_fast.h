@@ -5,11 +5,12 @@
  * vertical pass along contiguous memory, which vectorises for any window), then sums k_w
  * adjacent buffer cells per output (a horizontal pass; the common windows 2/2 and 3/1 get loops
  * the compiler vectorises). The row buffer carries zeros for the padding, so border windows use
- * the same loop and only their divisor differs. Backward is the same in gather form: each input
- * row adds the (pre-scaled) output gradient rows whose windows cover it, then each input cell
- * sums the buffer cells of the windows covering it. Every output (and every input gradient cell)
- * is written exactly once, by one thread, in a fixed summation order: results do not depend on
- * the thread count and no zeroing pass is needed.
+ * the same loop and only their divisor differs. Channels-last rows of a 2x2/2 window interior
+ * add their four cells straight from the input, in the same order (no buffer round trip).
+ * Backward is the same in gather form: each input row adds the (pre-scaled) output gradient rows
+ * whose windows cover it, then each input cell sums the buffer cells of the windows covering it.
+ * Every output (and every input gradient cell) is written exactly once, by one thread, in a
+ * fixed summation order: results do not depend on the thread count and no zeroing pass is needed.
  *
  * Global average pooling (_avg_gap_body.h) is a plain reduction per plane or per sample.
  *
@@ -112,14 +113,18 @@ static inline size_t avgf_buffer_bytes(const avgf_geom* g, ptrdiff_t C) {
 
 #define AVGF_T float
 #define AVGF_SUF _f
+#define AVGF_IS_FLOAT 1
 #include "_avg_gap_body.h"
 #undef AVGF_T
 #undef AVGF_SUF
+#undef AVGF_IS_FLOAT
 
 #define AVGF_T double
 #define AVGF_SUF _d
+#define AVGF_IS_FLOAT 0
 #include "_avg_gap_body.h"
 #undef AVGF_T
 #undef AVGF_SUF
+#undef AVGF_IS_FLOAT
 
 #endif

@@ -115,6 +115,28 @@ static int AVGF_FN(avgf_fwd_cl)(const AVGF_T* x, AVGF_T* y, const avgf_geom* g, 
         avgf_span sd = avgf_padded_span(od, g->k_d, g->s_d, g->pad_d, g->padend_d, g->in_d);
         avgf_span sh = avgf_padded_span(oh, g->k_h, g->s_h, g->pad_h, g->padend_h, g->in_h);
         const AVGF_T* xs = x + n * in_sample;
+        double fdh = avgf_factor(sd, g->count_include_pad) * avgf_factor(sh, g->count_include_pad);
+        if (fdh != cached) {
+            AVGF_FN(avgf_fill_inv)(inv, fw, fdh, OW, g->divisor_override);
+            cached = fdh;
+        }
+        AVGF_T* yr = y + row * OW * C;
+        if (kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W && sd.count * sh.count == 2) {
+            /* Two input rows, 2-wide windows (the interior of a 2x2/2 pool): the four cells are
+             * added straight from the input, in the separable order, skipping the row buffer. */
+            const AVGF_T* restrict r0 = xs + (sd.first * g->in_h + sh.first) * WC;
+            const AVGF_T* restrict r1 = sh.count == 2 ? r0 + WC : r0 + g->in_h * WC;
+            for (ptrdiff_t j = 0; j < OW; j++) {
+                const AVGF_T* restrict a = r0 + 2 * j * C;
+                const AVGF_T* restrict b = r1 + 2 * j * C;
+                AVGF_T* restrict yo = yr + j * C;
+                const AVGF_ACC sc = inv[j];
+                for (ptrdiff_t c = 0; c < C; c++)
+                    yo[c] = (AVGF_T)((((AVGF_ACC)a[c] + (AVGF_ACC)b[c]) +
+                                      ((AVGF_ACC)a[C + c] + (AVGF_ACC)b[C + c])) * sc);
+            }
+            continue;
+        }
         int first = 1;
         for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
             for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++) {
@@ -128,12 +150,6 @@ static int AVGF_FN(avgf_fwd_cl)(const AVGF_T* x, AVGF_T* y, const avgf_geom* g, 
             }
         if (first)
             for (ptrdiff_t i = 0; i < WC; i++) v[i] = 0;
-        double fdh = avgf_factor(sd, g->count_include_pad) * avgf_factor(sh, g->count_include_pad);
-        if (fdh != cached) {
-            AVGF_FN(avgf_fill_inv)(inv, fw, fdh, OW, g->divisor_override);
-            cached = fdh;
-        }
-        AVGF_T* yr = y + row * OW * C;
         for (ptrdiff_t j = 0; j < OW; j++) {
             const AVGF_ACC* restrict a0 = vp + j * sw * C;
             AVGF_T* restrict yo = yr + j * C;

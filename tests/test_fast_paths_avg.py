@@ -93,6 +93,9 @@ def test_avg_mixed_axes_1d_3d(data_format):
     for (k, s, p), ceil_mode, cip in itertools.product([(2, 2, 0), (3, 1, 1), (3, 2, 1)],
                                                        [False, True], [True, False]):
         check_avg(x, (k, 2, k), (s, 1, s), (p, 1, p), ceil_mode, cip, None, data_format)
+    # two rows from the depth axis (the fused channels-last 2x2 loop reads rows d and d + 1)
+    check_avg(x, (2, 1, 2), (2, 1, 2), (0, 0, 0), False, True, None, data_format)
+    check_avg(x, (2, 1, 2), (2, 1, 2), (0, 0, 1), True, False, None, data_format)
     x2 = rng.standard_normal((1, 2, 9, 10)).astype(np.float32)
     check_avg(x2, (2, 3), (2, 1), (1, 1), True, False, None, data_format)
     check_avg(x2, (3, 2), (1, 2), (0, 1), False, True, 5, data_format)
