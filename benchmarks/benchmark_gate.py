@@ -4,7 +4,7 @@ Chosen for stability on a shared machine rather than coverage: one thread (a nei
 slows a run by time-sharing one core, not by changing how work is split), inputs of 1.6 and 6.4 MB (calls of
 a few milliseconds, so each process gathers many samples quickly), and the paths every model uses:
 max and average forward in both data formats and the max backward. The gate's factor and rounds were
-chosen from runs of this suite (README, "Performance tracking")."""
+chosen from runs of this suite (docs/asv-gate-experiment.md)."""
 from .common import CASES, CF, CL, Pinned, make_input, pool_call
 
 from .benchmark_backward import _backward_call

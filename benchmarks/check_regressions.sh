@@ -12,9 +12,10 @@
 # flagged are flagged again in a second run of just those (a confirmation that a chance outlier of
 # a shared machine rarely passes, while a real slowdown does).
 #
-# Settings (environment): CYPOOL_GATE_FACTOR (default 1.25), CYPOOL_GATE_ROUNDS (default 3),
+# Settings (environment): CYPOOL_GATE_FACTOR (default 1.25), CYPOOL_GATE_ROUNDS (default 6),
 # CYPOOL_GATE_BENCH (regex, default '^benchmark_gate\.'). The defaults were chosen from repeated runs
-# on a shared 2-core machine; see the README's "Performance tracking".
+# on a shared 2-core machine (3 rounds missed a 30% slowdown, 6 caught it and passed identical
+# code): docs/asv-gate-experiment.md.
 #
 # Exit status: 0 no regression (or a flagged slowdown that did not reproduce); asv's non-zero status
 # on a confirmed regression or on a failed build or benchmark (asv's exit code is passed on, never
@@ -23,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 factor=${CYPOOL_GATE_FACTOR:-1.25}
-rounds=${CYPOOL_GATE_ROUNDS:-3}
+rounds=${CYPOOL_GATE_ROUNDS:-6}
 bench=${CYPOOL_GATE_BENCH:-'^benchmark_gate\.'}
 
 if ! python -m asv --version >/dev/null 2>&1; then
@@ -81,9 +82,9 @@ else
 fi
 
 # asv flagged something (or failed). On a shared machine an identical commit is occasionally
-# flagged (see the README), so a slowdown must reproduce: the benchmarks asv reported slower are
-# run once more, alone, and the gate fails only if asv flags them again. A benchmark that failed
-# to run (!) or an asv error fails the gate at once.
+# flagged (docs/asv-gate-experiment.md), so a slowdown must reproduce: the benchmarks asv reported
+# slower are run once more, alone, and the gate fails only if asv flags them again. A benchmark that
+# failed to run (!) or an asv error fails the gate at once.
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 python -m asv compare --only-changed --factor "$factor" "$base" "$head" >"$report"
