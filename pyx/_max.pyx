@@ -21,6 +21,9 @@ cdef extern from "_max_fast.h" nogil:
         Py_ssize_t s_d, s_h, s_w
         Py_ssize_t pad_d, pad_h, pad_w
         Py_ssize_t dil_d, dil_h, dil_w
+        Py_ssize_t w_lo, w_hi
+    void cypool_interior(Py_ssize_t out, Py_ssize_t k, Py_ssize_t s, Py_ssize_t pad,
+                         Py_ssize_t dil, Py_ssize_t size, Py_ssize_t* lo, Py_ssize_t* hi)
     void cypool_max_cf_row_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
                                Py_ssize_t row)
     void cypool_max_cf_row_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
@@ -39,6 +42,7 @@ cdef cypool_mgeo _mgeo(const Window* w) noexcept nogil:
     g.s_d, g.s_h, g.s_w = w.s_d, w.s_h, w.s_w
     g.pad_d, g.pad_h, g.pad_w = w.pad_d, w.pad_h, w.pad_w
     g.dil_d, g.dil_h, g.dil_w = w.dil_d, w.dil_h, w.dil_w
+    cypool_interior(w.out_w, w.k_w, w.s_w, w.pad_w, w.dil_w, w.in_w, &g.w_lo, &g.w_hi)
     return g
 
 
