@@ -301,6 +301,17 @@ static void CYPOOL_MAX_CLONES cypool_max_cl_row_##SUF(const T* x, T* y, int64_t*
         ptrdiff_t c0 = 0;                                                                         \
         for (; c0 + BL <= C; c0 += BL)                                                            \
             cypool_cl_block_##SUF(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C, BL);\
+        /* remainders (and small C) still get constant-width blocks of BL/2 and BL/4 */          \
+        if (c0 + BL / 2 <= C) {                                                                   \
+            cypool_cl_block_##SUF(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C,     \
+                                  BL / 2);                                                        \
+            c0 += BL / 2;                                                                         \
+        }                                                                                         \
+        if (c0 + BL / 4 <= C) {                                                                   \
+            cypool_cl_block_##SUF(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C,     \
+                                  BL / 4);                                                        \
+            c0 += BL / 4;                                                                         \
+        }                                                                                         \
         if (c0 < C)                                                                               \
             cypool_cl_block_##SUF(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C,     \
                                   C - c0);                                                        \

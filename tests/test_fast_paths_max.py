@@ -109,7 +109,7 @@ def test_2d_geometries_against_reference(geom, dtype, data_format):
 
 
 @pytest.mark.parametrize("data_format", FORMATS)
-@pytest.mark.parametrize("c", [16, 32, 64, 67])
+@pytest.mark.parametrize("c", [4, 8, 12, 16, 24, 29, 32, 64, 67])
 def test_channel_blocks_against_reference(c, data_format):
     rng = np.random.default_rng(c)
     for dtype in FLOATS:
