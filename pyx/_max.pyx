@@ -21,6 +21,9 @@ cdef extern from "_max_fast.h" nogil:
         Py_ssize_t s_d, s_h, s_w
         Py_ssize_t pad_d, pad_h, pad_w
         Py_ssize_t dil_d, dil_h, dil_w
+        Py_ssize_t w_lo, w_hi
+    void cypool_interior(Py_ssize_t out, Py_ssize_t k, Py_ssize_t s, Py_ssize_t pad,
+                         Py_ssize_t dil, Py_ssize_t size, Py_ssize_t* lo, Py_ssize_t* hi)
     void cypool_max_cf_row_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
                                Py_ssize_t row)
     void cypool_max_cf_row_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
@@ -39,6 +42,7 @@ cdef cypool_mgeo _mgeo(const Window* w) noexcept nogil:
     g.s_d, g.s_h, g.s_w = w.s_d, w.s_h, w.s_w
     g.pad_d, g.pad_h, g.pad_w = w.pad_d, w.pad_h, w.pad_w
     g.dil_d, g.dil_h, g.dil_w = w.dil_d, w.dil_h, w.dil_w
+    cypool_interior(w.out_w, w.k_w, w.s_w, w.pad_w, w.dil_w, w.in_w, &g.w_lo, &g.w_hi)
     return g
 
 
@@ -129,12 +133,13 @@ def max_pool_forward_cf(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] i
     cdef bint narrow = w.in_d * w.in_h * w.in_w < 2147483647
     with nogil:
         # float and double take the vectorised rows of _max_fast.h (same results, same order);
-        # integer types the general loop.
+        # integer types the general loop. Rows are independent, so a guided schedule changes no
+        # result; it keeps one descheduled thread (shared machines) from stalling the whole call.
         if maxable_t is float and (narrow or idx == NULL):
-            for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+            for row in prange(n_rows, num_threads=n_threads, schedule="guided"):
                 cypool_max_cf_row_f32(&x[0], &y[0], idx, &g, row)
         elif maxable_t is double:
-            for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+            for row in prange(n_rows, num_threads=n_threads, schedule="guided"):
                 cypool_max_cf_row_f64(&x[0], &y[0], idx, &g, row)
         else:
             for row in prange(n_rows, num_threads=n_threads, schedule="static"):
@@ -155,7 +160,7 @@ def max_pool_forward_cl(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] i
             # per-thread scratch: the window's cell positions
             cells = <Py_ssize_t*>malloc(n_cells * sizeof(Py_ssize_t))
             if cells != NULL:
-                for row in prange(n_rows, schedule="static"):
+                for row in prange(n_rows, schedule="guided"):
                     if maxable_t is float:
                         cypool_max_cl_row_f32(&x[0], &y[0], idx, &g, row, C, cells)
                     else:
@@ -182,7 +187,9 @@ def max_backward_cf(const floating_t[::1] grad_out, const int64_t[::1] indices,
     cdef Py_ssize_t p, o, i, bad = 0
     cdef floating_t* gi
     with nogil:
-        for p in prange(n_planes, num_threads=n_threads, schedule="static"):
+        # guided: ownership (not the schedule) makes the result deterministic, and a guided
+        # schedule lets the other thread take over when one is descheduled on a shared machine
+        for p in prange(n_planes, num_threads=n_threads, schedule="guided"):
             gi = &grad_in[p * in_plane]
             memset(gi, 0, in_plane * sizeof(floating_t))
             for o in range(out_plane):
@@ -203,14 +210,17 @@ def max_backward_cl(const floating_t[::1] grad_out, const int64_t[::1] indices,
     cdef Py_ssize_t item, n, c0, c1, ch, o, i, bad = 0
     cdef floating_t* gi
     with nogil:
-        for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
+        for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="guided"):
             n = item // n_blocks
             c0 = (item % n_blocks) * c_block
             c1 = c0 + c_block if c0 + c_block < C else C
             gi = &grad_in[n * in_plane * C]
-            for i in range(in_plane):
-                for ch in range(c0, c1):
-                    gi[i * C + ch] = 0
+            if c1 - c0 == C:
+                memset(gi, 0, in_plane * C * sizeof(floating_t))
+            else:
+                for i in range(in_plane):
+                    for ch in range(c0, c1):
+                        gi[i * C + ch] = 0
             for o in range(out_plane):
                 for ch in range(c0, c1):
                     i = indices[(n * out_plane + o) * C + ch]

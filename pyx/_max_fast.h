@@ -27,6 +27,15 @@
 #define CYPOOL_MAX_CLONES
 #endif
 
+/* Python extensions build with -fwrapv, which keeps gcc from proving the channel-block address
+ * arithmetic non-overflowing and costs the channels-last rows over 2x; these kernels never
+ * overflow (sizes come validated), so they opt out. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-wrapv", "no-loop-unroll-and-jam", "no-loop-interchange")
+#define CYPOOL_MAX_POP_OPTIONS 1
+#endif
+
 typedef struct {
     ptrdiff_t in_d, in_h, in_w;
     ptrdiff_t out_d, out_h, out_w;
@@ -34,6 +43,7 @@ typedef struct {
     ptrdiff_t s_d, s_h, s_w;
     ptrdiff_t pad_d, pad_h, pad_w;
     ptrdiff_t dil_d, dil_h, dil_w;
+    ptrdiff_t w_lo, w_hi;   /* interior outputs along w (cypool_interior), set once per call */
 } cypool_mgeo;
 
 /* Outputs per chunk of a channels-first row: the chunk's maxima and indices stay in L1. */
@@ -46,6 +56,12 @@ static inline void cypool_mspan(ptrdiff_t o, ptrdiff_t k, ptrdiff_t s, ptrdiff_t
     ptrdiff_t start = o * s - pad;
     ptrdiff_t stop = start + dil * (k - 1) + 1;
     if (stop > size) stop = size;
+    if (dil == 1) {  /* no division on the common path: rows are short, divisions are not */
+        if (start < 0) start = 0;
+        *first = start;
+        *count = stop > start ? stop - start : 0;
+        return;
+    }
     if (start < 0) start += ((-start + dil - 1) / dil) * dil;
     *first = start;
     *count = stop > start ? (stop - start + dil - 1) / dil : 0;
@@ -164,7 +180,8 @@ static void CYPOOL_MAX_CLONES cypool_max_cf_row_##SUF(const T* x, T* y, int64_t*
     ptrdiff_t df, dc, hf, hc, lo, hi, ow;                                                         \
     cypool_mspan(od, g->k_d, g->s_d, g->pad_d, g->dil_d, g->in_d, &df, &dc);                      \
     cypool_mspan(oh, g->k_h, g->s_h, g->pad_h, g->dil_h, g->in_h, &hf, &hc);                      \
-    cypool_interior(g->out_w, g->k_w, g->s_w, g->pad_w, g->dil_w, g->in_w, &lo, &hi);             \
+    lo = g->w_lo;                                                                                 \
+    hi = g->w_hi;                                                                                 \
     if (dc == 0 || hc == 0) { lo = hi = g->out_w; }                                               \
     for (ow = 0; ow < lo; ow++)                                                                   \
         cypool_cf_cell_##SUF(xp, yr + ow, ir ? ir + ow : NULL, g, df, dc, hf, hc, ow);            \
@@ -177,7 +194,9 @@ static void CYPOOL_MAX_CLONES cypool_max_cf_row_##SUF(const T* x, T* y, int64_t*
         kind = (g->k_w == 2 ? 1 : 2) + (S == 1 ? 2 : 0);                                          \
     for (ptrdiff_t o0 = lo; o0 < hi; o0 += CYPOOL_CF_CHUNK) {                                     \
         ptrdiff_t n = hi - o0 < CYPOOL_CF_CHUNK ? hi - o0 : CYPOOL_CF_CHUNK;                      \
-        T m[CYPOOL_CF_CHUNK];                                                                     \
+        /* maxima are swept in place in the output row (L1-resident per chunk); positions in a \
+         * narrow buffer widened on the way out */                                             \
+        T* m = yr + o0;                                                                           \
         ITYPE p[CYPOOL_CF_CHUNK];                                                                 \
         ptrdiff_t w0 = o0 * S - g->pad_w;                                                         \
         for (ptrdiff_t j = 0; j < n; j++) m[j] = LOW;                                             \
@@ -213,7 +232,6 @@ static void CYPOOL_MAX_CLONES cypool_max_cf_row_##SUF(const T* x, T* y, int64_t*
                     }                                                                             \
                 }                                                                                 \
             }                                                                                     \
-        for (ptrdiff_t j = 0; j < n; j++) yr[o0 + j] = m[j];                                      \
         if (ir) for (ptrdiff_t j = 0; j < n; j++) ir[o0 + j] = (int64_t)p[j];                     \
     }                                                                                             \
 }                                                                                                 \
@@ -283,6 +301,17 @@ static void CYPOOL_MAX_CLONES cypool_max_cl_row_##SUF(const T* x, T* y, int64_t*
         ptrdiff_t c0 = 0;                                                                         \
         for (; c0 + BL <= C; c0 += BL)                                                            \
             cypool_cl_block_##SUF(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C, BL);\
+        /* remainders (and small C) still get constant-width blocks of BL/2 and BL/4 */          \
+        if (c0 + BL / 2 <= C) {                                                                   \
+            cypool_cl_block_##SUF(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C,     \
+                                  BL / 2);                                                        \
+            c0 += BL / 2;                                                                         \
+        }                                                                                         \
+        if (c0 + BL / 4 <= C) {                                                                   \
+            cypool_cl_block_##SUF(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C,     \
+                                  BL / 4);                                                        \
+            c0 += BL / 4;                                                                         \
+        }                                                                                         \
         if (c0 < C)                                                                               \
             cypool_cl_block_##SUF(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C,     \
                                   C - c0);                                                        \
@@ -291,5 +320,9 @@ static void CYPOOL_MAX_CLONES cypool_max_cl_row_##SUF(const T* x, T* y, int64_t*
 
 CYPOOL_MAX_DEFINE(float, int32_t, f32, -INFINITY)
 CYPOOL_MAX_DEFINE(double, int64_t, f64, -INFINITY)
+
+#ifdef CYPOOL_MAX_POP_OPTIONS
+#pragma GCC pop_options
+#endif
 
 #endif
