@@ -126,25 +126,62 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
                                 im[ch] = pos
 
 
+cdef inline void _cf_row(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                         const cypool_mgeo* g, bint fast, Py_ssize_t row) noexcept nogil:
+    # float and double take the vectorised rows of _max_fast.h (same results, same order);
+    # integer types the general loop.
+    if maxable_t is float:
+        if fast:
+            cypool_max_cf_row_f32(x, y, idx, g, row)
+        else:
+            _max_row_cf(x, y, idx, w, row)
+    elif maxable_t is double:
+        cypool_max_cf_row_f64(x, y, idx, g, row)
+    else:
+        _max_row_cf(x, y, idx, w, row)
+
+
 cdef void _forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t n_planes, int n_threads) noexcept nogil:
     # Max pooling of a channels-first tensor: x (N*C*D*H*W,) IN; y, idx (NULL: none) OUT.
     cdef Py_ssize_t row, n_rows = n_planes * w.out_d * w.out_h
     cdef cypool_mgeo g = _mgeo(w)
     # float indices are tracked in int32 inside the fast rows (one blend per vector of floats)
-    cdef bint narrow = w.in_d * w.in_h * w.in_w < 2147483647
-    # float and double take the vectorised rows of _max_fast.h (same results, same order);
-    # integer types the general loop. Rows are independent, so a guided schedule changes no
-    # result; it keeps one descheduled thread (shared machines) from stalling the whole call.
-    if maxable_t is float and (narrow or idx == NULL):
+    cdef bint fast = (maxable_t is double or
+                      w.in_d * w.in_h * w.in_w < 2147483647 or idx == NULL)
+    if n_threads == 1:
+        # no OpenMP region: entering one and scheduling its loop costs about as much as the whole
+        # of a small call's work
+        for row in range(n_rows):
+            _cf_row(x, y, idx, w, &g, fast, row)
+    elif (maxable_t is float or maxable_t is double) and fast:
+        # Rows are independent, so a guided schedule changes no result; it keeps one descheduled
+        # thread (shared machines) from stalling the whole call.
         for row in prange(n_rows, num_threads=n_threads, schedule="guided"):
-            cypool_max_cf_row_f32(x, y, idx, &g, row)
-    elif maxable_t is double:
-        for row in prange(n_rows, num_threads=n_threads, schedule="guided"):
-            cypool_max_cf_row_f64(x, y, idx, &g, row)
+            _cf_row(x, y, idx, w, &g, fast, row)
     else:
         for row in prange(n_rows, num_threads=n_threads, schedule="static"):
-            _max_row_cf(x, y, idx, w, row)
+            _cf_row(x, y, idx, w, &g, fast, row)
+
+
+cdef inline void _cl_rows(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                          const cypool_mgeo* g, Py_ssize_t C, Py_ssize_t* cells, Py_ssize_t lo,
+                          Py_ssize_t hi) noexcept nogil:
+    # Serial rows [lo, hi) of a channels-last tensor; cells: the fast rows' scratch or NULL.
+    cdef Py_ssize_t row
+    for row in range(lo, hi):
+        if maxable_t is float:
+            if cells != NULL:
+                cypool_max_cl_row_f32(x, y, idx, g, row, C, cells)
+            else:
+                _max_row_cl(x, y, idx, w, row, C)
+        elif maxable_t is double:
+            if cells != NULL:
+                cypool_max_cl_row_f64(x, y, idx, g, row, C, cells)
+            else:
+                _max_row_cl(x, y, idx, w, row, C)
+        else:
+            _max_row_cl(x, y, idx, w, row, C)
 
 
 cdef void _forward_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
@@ -152,22 +189,22 @@ cdef void _forward_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
     # Max pooling of a channels-last tensor (N, D, H, W, C), flattened.
     cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
     cdef cypool_mgeo g = _mgeo(w)
-    cdef Py_ssize_t* cells
+    cdef Py_ssize_t* cells = NULL
     cdef Py_ssize_t n_cells = w.k_d * w.k_h * w.k_w
-    if (maxable_t is float or maxable_t is double) and n_cells < 2147483647:
+    cdef bint fast = (maxable_t is float or maxable_t is double) and n_cells < 2147483647
+    if n_threads == 1:
+        # no OpenMP region (see _forward_cf); the fast rows' scratch: the window's cell positions
+        if fast:
+            cells = <Py_ssize_t*>malloc(n_cells * sizeof(Py_ssize_t))
+        _cl_rows(x, y, idx, w, &g, C, cells, 0, n_rows)
+        free(cells)
+    elif fast:
         with parallel(num_threads=n_threads):
             # per-thread scratch: the window's cell positions
             cells = <Py_ssize_t*>malloc(n_cells * sizeof(Py_ssize_t))
-            if cells != NULL:
-                for row in prange(n_rows, schedule="guided"):
-                    if maxable_t is float:
-                        cypool_max_cl_row_f32(x, y, idx, &g, row, C, cells)
-                    else:
-                        cypool_max_cl_row_f64(x, y, idx, &g, row, C, cells)
-                free(cells)
-            else:
-                for row in prange(n_rows, schedule="static"):
-                    _max_row_cl(x, y, idx, w, row, C)
+            for row in prange(n_rows, schedule="guided"):
+                _cl_rows(x, y, idx, w, &g, C, cells, row, row + 1)
+            free(cells)
     else:
         for row in prange(n_rows, num_threads=n_threads, schedule="static"):
             _max_row_cl(x, y, idx, w, row, C)
