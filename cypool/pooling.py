@@ -142,9 +142,11 @@ def _clear_plans() -> None:
 def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
               data_format):
     key = None
+    # `type(v) is int or _plain(v)`: _plain's own first test, inline (halves the key's cost)
     if (type(x) is np.ndarray and type(ceil_mode) is bool and type(return_indices) is bool
-            and type(data_format) is str and _plain(kernel_size) and _plain(stride)
-            and _plain(padding) and _plain(dilation)):
+            and type(data_format) is str and (type(kernel_size) is int or _plain(kernel_size))
+            and (type(stride) is int or _plain(stride)) and (type(padding) is int or _plain(padding))
+            and (type(dilation) is int or _plain(dilation))):
         key = (x.shape, x.strides, x.dtype, rank, kernel_size, stride, padding, dilation,
                ceil_mode, return_indices, data_format)
         plan = _max_plans.get(key)
