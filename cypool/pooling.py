@@ -8,11 +8,13 @@ Semantics are PyTorch 2.x's; see the README's "Semantics" section.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 
 import numpy as np
 
 from . import _adaptive, _avg, _max, _unpool
-from ._geometry import (adaptive_geometry, check_bool, check_divisor_override, int_tuple,
+from ._geometry import (_plain, adaptive_geometry, check_bool, check_divisor_override, int_tuple,
                         pool_geometry, unpool_size)
 from ._layout import (Canonical, check_array, check_data_format, kernel_dtype, shape_to_canonical,
                       to_canonical)
@@ -100,8 +102,63 @@ def _raise_bad_indices(bad: int, name: str, limit: int):
 
 # ----------------------------------------------------------------------------- max pooling
 
+# Call plans. A small call spends most of its time in argument checks, geometry and layout, not in
+# the kernel. A repeated call with the same array layout and plain arguments gets everything
+# derived from them from a plan (output shape, thread-policy inputs, the kernel prepared with its
+# Window): key, dict look-up, np.empty, one kernel call. Plans are made only after the ordinary
+# path succeeded (errors are never cached) and only for what needs no conversion: an exact
+# ndarray in a kernel dtype, C-contiguous in its data_format, with a non-empty output. The key
+# holds exact-type arguments only (see _geometry._plain): 2.0 == 2 and True == 1 hash alike, so
+# floats, bools-for-ints, NumPy scalars and lists take the ordinary path every time. The thread
+# count is asked of threads_for on every call: it depends on set_num_threads/threads()/fork.
+PLAN_CACHE_SIZE = 256
+_max_plans: OrderedDict = OrderedDict()
+_plans_lock = threading.Lock()
+_PLAN_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int8, np.uint8,
+                                                np.int16, np.int32, np.int64))
+
+
+class _MaxPlan:
+    __slots__ = ("kernel", "out_shape", "dtype", "nbytes", "rows", "want_indices")
+
+    def __init__(self, kernel, out_shape, dtype, nbytes, rows, want_indices):
+        self.kernel, self.out_shape, self.dtype = kernel, out_shape, dtype
+        self.nbytes, self.rows, self.want_indices = nbytes, rows, want_indices
+
+
+def _remember(cache: OrderedDict, key, plan) -> None:
+    with _plans_lock:
+        cache[key] = plan
+        while len(cache) > PLAN_CACHE_SIZE:
+            cache.popitem(last=False)  # least recently used
+
+
+def _clear_plans() -> None:
+    """Forget every call plan (tests; memory)."""
+    with _plans_lock:
+        _max_plans.clear()
+
+
 def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
               data_format):
+    key = None
+    # `type(v) is int or _plain(v)`: _plain's own first test, inline (halves the key's cost)
+    if (type(x) is np.ndarray and type(ceil_mode) is bool and type(return_indices) is bool
+            and type(data_format) is str and (type(kernel_size) is int or _plain(kernel_size))
+            and (type(stride) is int or _plain(stride)) and (type(padding) is int or _plain(padding))
+            and (type(dilation) is int or _plain(dilation))):
+        key = (x.shape, x.strides, x.dtype, rank, kernel_size, stride, padding, dilation,
+               ceil_mode, return_indices, data_format)
+        plan = _max_plans.get(key)
+        if plan is not None:
+            try:
+                _max_plans.move_to_end(key)
+            except KeyError:  # evicted by another Python thread meanwhile
+                pass
+            y = np.empty(plan.out_shape, plan.dtype)
+            idx = np.empty(plan.out_shape, np.int64) if plan.want_indices else None
+            plan.kernel(x, y, idx, threads_for(plan.nbytes, plan.rows))
+            return (y, idx) if plan.want_indices else y
     dtype = getattr(x, "dtype", None)
     can = _prepare(x, rank, data_format, "max")
     geo = pool_geometry(_spatial(can, rank), rank, kernel_size, stride, padding, dilation,
@@ -112,7 +169,8 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
     if y5.size:
         flat_idx = can.flat(idx5) if return_indices else _NO_INDICES
         rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
-        nt = threads_for(can.view.nbytes + y5.nbytes, rows)
+        nbytes = can.view.nbytes + y5.nbytes
+        nt = threads_for(nbytes, rows)
         if can.order == "cf":
             _max.max_pool_forward_cf(can.flat(), can.flat(y5), flat_idx, geo.window(),
                                      can.n * can.c, return_indices, nt)
@@ -120,6 +178,15 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
             _max.max_pool_forward_cl(can.flat(), can.flat(y5), flat_idx, geo.window(), can.n,
                                      can.c, return_indices, nt)
     y = _finish(can, y5, dtype)
+    if (key is not None and y5.size and x.dtype in _PLAN_DTYPES and x.flags.c_contiguous
+            and y.flags.c_contiguous and y.dtype == x.dtype
+            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+        # x's own buffer is the kernel's input and y's the kernel's output, no view in between
+        cl = can.order == "cl"
+        kernel = _max.MaxForward(geo.window(), can.n if cl else can.n * can.c, can.c, cl,
+                                 x.dtype.name)
+        _remember(_max_plans, key, _MaxPlan(kernel, y.shape, y.dtype, nbytes, rows,
+                                            return_indices))
     return (y, can.give_back(idx5)) if return_indices else y
 
 

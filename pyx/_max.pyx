@@ -9,6 +9,9 @@ from cython.parallel cimport prange, parallel
 from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t
 from libc.string cimport memset
 from libc.stdlib cimport malloc, free
+cimport numpy as cnp
+
+cnp.import_array()
 
 from _types cimport maxable_t, floating_t, lowest
 from _window cimport Window, Span, dilated_span
@@ -123,56 +126,177 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
                                 im[ch] = pos
 
 
+cdef inline void _cf_row(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                         const cypool_mgeo* g, bint fast, Py_ssize_t row) noexcept nogil:
+    # float and double take the vectorised rows of _max_fast.h (same results, same order);
+    # integer types the general loop.
+    if maxable_t is float:
+        if fast:
+            cypool_max_cf_row_f32(x, y, idx, g, row)
+        else:
+            _max_row_cf(x, y, idx, w, row)
+    elif maxable_t is double:
+        cypool_max_cf_row_f64(x, y, idx, g, row)
+    else:
+        _max_row_cf(x, y, idx, w, row)
+
+
+cdef void _forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                      Py_ssize_t n_planes, int n_threads) noexcept nogil:
+    # Max pooling of a channels-first tensor: x (N*C*D*H*W,) IN; y, idx (NULL: none) OUT.
+    cdef Py_ssize_t row, n_rows = n_planes * w.out_d * w.out_h
+    cdef cypool_mgeo g = _mgeo(w)
+    # float indices are tracked in int32 inside the fast rows (one blend per vector of floats)
+    cdef bint fast = (maxable_t is double or
+                      w.in_d * w.in_h * w.in_w < 2147483647 or idx == NULL)
+    if n_threads == 1:
+        # no OpenMP region: entering one and scheduling its loop costs about as much as the whole
+        # of a small call's work
+        for row in range(n_rows):
+            _cf_row(x, y, idx, w, &g, fast, row)
+    elif (maxable_t is float or maxable_t is double) and fast:
+        # Rows are independent, so a guided schedule changes no result; it keeps one descheduled
+        # thread (shared machines) from stalling the whole call.
+        for row in prange(n_rows, num_threads=n_threads, schedule="guided"):
+            _cf_row(x, y, idx, w, &g, fast, row)
+    else:
+        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+            _cf_row(x, y, idx, w, &g, fast, row)
+
+
+cdef inline void _cl_rows(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                          const cypool_mgeo* g, Py_ssize_t C, Py_ssize_t* cells, Py_ssize_t lo,
+                          Py_ssize_t hi) noexcept nogil:
+    # Serial rows [lo, hi) of a channels-last tensor; cells: the fast rows' scratch or NULL.
+    cdef Py_ssize_t row
+    for row in range(lo, hi):
+        if maxable_t is float:
+            if cells != NULL:
+                cypool_max_cl_row_f32(x, y, idx, g, row, C, cells)
+            else:
+                _max_row_cl(x, y, idx, w, row, C)
+        elif maxable_t is double:
+            if cells != NULL:
+                cypool_max_cl_row_f64(x, y, idx, g, row, C, cells)
+            else:
+                _max_row_cl(x, y, idx, w, row, C)
+        else:
+            _max_row_cl(x, y, idx, w, row, C)
+
+
+cdef void _forward_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                      Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
+    # Max pooling of a channels-last tensor (N, D, H, W, C), flattened.
+    cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
+    cdef cypool_mgeo g = _mgeo(w)
+    cdef Py_ssize_t* cells = NULL
+    cdef Py_ssize_t n_cells = w.k_d * w.k_h * w.k_w
+    cdef bint fast = (maxable_t is float or maxable_t is double) and n_cells < 2147483647
+    if n_threads == 1:
+        # no OpenMP region (see _forward_cf); the fast rows' scratch: the window's cell positions
+        if fast:
+            cells = <Py_ssize_t*>malloc(n_cells * sizeof(Py_ssize_t))
+        _cl_rows(x, y, idx, w, &g, C, cells, 0, n_rows)
+        free(cells)
+    elif fast:
+        with parallel(num_threads=n_threads):
+            # per-thread scratch: the window's cell positions
+            cells = <Py_ssize_t*>malloc(n_cells * sizeof(Py_ssize_t))
+            for row in prange(n_rows, schedule="guided"):
+                _cl_rows(x, y, idx, w, &g, C, cells, row, row + 1)
+            free(cells)
+    else:
+        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+            _max_row_cl(x, y, idx, w, row, C)
+
+
 def max_pool_forward_cf(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
                         Window w, Py_ssize_t n_planes, bint want_indices, int n_threads):
     """Max pooling of a channels-first tensor. x: (N*C*D*H*W,) IN; y, indices: outputs OUT."""
-    cdef Py_ssize_t row, n_rows = n_planes * w.out_d * w.out_h
     cdef int64_t* idx = &indices[0] if want_indices else NULL
-    cdef cypool_mgeo g = _mgeo(&w)
-    # float indices are tracked in int32 inside the fast rows (one blend per vector of floats)
-    cdef bint narrow = w.in_d * w.in_h * w.in_w < 2147483647
     with nogil:
-        # float and double take the vectorised rows of _max_fast.h (same results, same order);
-        # integer types the general loop. Rows are independent, so a guided schedule changes no
-        # result; it keeps one descheduled thread (shared machines) from stalling the whole call.
-        if maxable_t is float and (narrow or idx == NULL):
-            for row in prange(n_rows, num_threads=n_threads, schedule="guided"):
-                cypool_max_cf_row_f32(&x[0], &y[0], idx, &g, row)
-        elif maxable_t is double:
-            for row in prange(n_rows, num_threads=n_threads, schedule="guided"):
-                cypool_max_cf_row_f64(&x[0], &y[0], idx, &g, row)
-        else:
-            for row in prange(n_rows, num_threads=n_threads, schedule="static"):
-                _max_row_cf(&x[0], &y[0], idx, &w, row)
+        _forward_cf(&x[0], &y[0], idx, &w, n_planes, n_threads)
 
 
 def max_pool_forward_cl(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
                         Window w, Py_ssize_t n_samples, Py_ssize_t C, bint want_indices,
                         int n_threads):
     """Max pooling of a channels-last tensor (N, D, H, W, C), flattened."""
-    cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
     cdef int64_t* idx = &indices[0] if want_indices else NULL
-    cdef cypool_mgeo g = _mgeo(&w)
-    cdef Py_ssize_t* cells
-    cdef Py_ssize_t n_cells = w.k_d * w.k_h * w.k_w
-    if (maxable_t is float or maxable_t is double) and n_cells < 2147483647:
-        with nogil, parallel(num_threads=n_threads):
-            # per-thread scratch: the window's cell positions
-            cells = <Py_ssize_t*>malloc(n_cells * sizeof(Py_ssize_t))
-            if cells != NULL:
-                for row in prange(n_rows, schedule="guided"):
-                    if maxable_t is float:
-                        cypool_max_cl_row_f32(&x[0], &y[0], idx, &g, row, C, cells)
-                    else:
-                        cypool_max_cl_row_f64(&x[0], &y[0], idx, &g, row, C, cells)
-                free(cells)
-            else:
-                for row in prange(n_rows, schedule="static"):
-                    _max_row_cl(&x[0], &y[0], idx, &w, row, C)
-    else:
+    with nogil:
+        _forward_cl(&x[0], &y[0], idx, &w, n_samples, C, n_threads)
+
+
+# Kernel types of MaxForward, by NumPy dtype name.
+cdef dict _KINDS = {"float32": 0, "float64": 1, "int8": 2, "uint8": 3, "int16": 4, "int32": 5,
+                    "int64": 6}
+
+
+cdef class MaxForward:
+    """A max-pooling forward prepared once for one call shape (a call plan of cypool.pooling).
+
+    The Window struct, the memory order and the kernel specialisation are fixed at construction,
+    so a call pays neither the fused-type dispatch nor the buffer acquisition of three memoryviews
+    nor the dict -> Window conversion of max_pool_forward_cf/_cl: ~4 us of a ~5 us small call.
+    Like every kernel it trusts its caller: x, y (and indices unless None) are C-contiguous
+    ndarrays of this plan's dtype (indices: int64) and sizes, y and indices freshly allocated.
+    """
+    cdef Window w
+    cdef Py_ssize_t n_items, C
+    cdef bint channels_last
+    cdef int kind
+
+    def __init__(self, Window w, Py_ssize_t n_items, Py_ssize_t C, bint channels_last,
+                 str dtype_name):
+        """n_items: planes (N*C) channels-first, samples (N) channels-last."""
+        self.w = w
+        self.n_items = n_items
+        self.C = C
+        self.channels_last = channels_last
+        self.kind = _KINDS[dtype_name]
+
+    def __call__(self, cnp.ndarray x not None, cnp.ndarray y not None, cnp.ndarray indices,
+                 int n_threads):
+        cdef void* xp = cnp.PyArray_DATA(x)
+        cdef void* yp = cnp.PyArray_DATA(y)
+        cdef int64_t* idx = NULL if indices is None else <int64_t*>cnp.PyArray_DATA(indices)
         with nogil:
-            for row in prange(n_rows, num_threads=n_threads, schedule="static"):
-                _max_row_cl(&x[0], &y[0], idx, &w, row, C)
+            if self.channels_last:
+                self._cl(xp, yp, idx, n_threads)
+            else:
+                self._cf(xp, yp, idx, n_threads)
+
+    cdef void _cf(self, void* xp, void* yp, int64_t* idx, int nt) noexcept nogil:
+        if self.kind == 0:
+            _forward_cf(<const float*>xp, <float*>yp, idx, &self.w, self.n_items, nt)
+        elif self.kind == 1:
+            _forward_cf(<const double*>xp, <double*>yp, idx, &self.w, self.n_items, nt)
+        elif self.kind == 2:
+            _forward_cf(<const int8_t*>xp, <int8_t*>yp, idx, &self.w, self.n_items, nt)
+        elif self.kind == 3:
+            _forward_cf(<const uint8_t*>xp, <uint8_t*>yp, idx, &self.w, self.n_items, nt)
+        elif self.kind == 4:
+            _forward_cf(<const int16_t*>xp, <int16_t*>yp, idx, &self.w, self.n_items, nt)
+        elif self.kind == 5:
+            _forward_cf(<const int32_t*>xp, <int32_t*>yp, idx, &self.w, self.n_items, nt)
+        else:
+            _forward_cf(<const int64_t*>xp, <int64_t*>yp, idx, &self.w, self.n_items, nt)
+
+    cdef void _cl(self, void* xp, void* yp, int64_t* idx, int nt) noexcept nogil:
+        if self.kind == 0:
+            _forward_cl(<const float*>xp, <float*>yp, idx, &self.w, self.n_items, self.C, nt)
+        elif self.kind == 1:
+            _forward_cl(<const double*>xp, <double*>yp, idx, &self.w, self.n_items, self.C, nt)
+        elif self.kind == 2:
+            _forward_cl(<const int8_t*>xp, <int8_t*>yp, idx, &self.w, self.n_items, self.C, nt)
+        elif self.kind == 3:
+            _forward_cl(<const uint8_t*>xp, <uint8_t*>yp, idx, &self.w, self.n_items, self.C, nt)
+        elif self.kind == 4:
+            _forward_cl(<const int16_t*>xp, <int16_t*>yp, idx, &self.w, self.n_items, self.C, nt)
+        elif self.kind == 5:
+            _forward_cl(<const int32_t*>xp, <int32_t*>yp, idx, &self.w, self.n_items, self.C, nt)
+        else:
+            _forward_cl(<const int64_t*>xp, <int64_t*>yp, idx, &self.w, self.n_items, self.C, nt)
 
 
 def max_backward_cf(const floating_t[::1] grad_out, const int64_t[::1] indices,
