@@ -5,8 +5,9 @@ Fast paths taken for float32/float64 (integer dtypes run the general kernel):
 - channels-first rows: border outputs cell by cell, interior outputs (windows wholly inside along
   w) in chunks of 256 with one sweep per window cell; whole-row sweeps for k_w in {2, 3},
   s_w in {1, 2} without dilation; the stride-1, stride-2 and any-stride sweeps otherwise;
-- channels-last rows: channel blocks of 128 bytes (32 float / 16 double) with register-resident
-  maxima, the remainder in one shorter block; indices as the winning cell's ordinal.
+- channels-last rows: channel blocks of 32 elements (float or double) with register-resident
+  maxima, the last block ending at C (overlapping the one before) when C >= 32, one shorter block
+  when C < 32; indices as the winning cell's ordinal.
 Each geometry below selects one of them; borders come from odd sizes, padding, ceil_mode and
 dilation. Integer data run through the general kernel give a bit-exact cross-check (same ties).
 """
@@ -101,7 +102,7 @@ def test_2d_geometries_against_reference(geom, dtype, data_format):
     spatial, k, s, p, d, ceil_mode = geom
     rng = np.random.default_rng(abs(hash((spatial, str(k)))) % 2**32)
     for kind in ("normal", "ties", "nan", "mixed", "allneginf"):
-        # C crosses the channels-last block widths (16 doubles, 32 floats) and their remainders
+        # C below, above and not a multiple of the channels-last block width (32)
         wide = kind in ("normal", "nan") and np.prod(spatial) < 400
         for c in (1, 3, 35) if wide else (2,):
             x = _special_data(rng, (2, c, *spatial), dtype, kind)
