@@ -35,7 +35,8 @@ KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stoc
 
 # C headers of the average-pooling fast paths: a change to them rebuilds _avg and _adaptive.
 AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_avg_gap_body.h",
-                    "pyx/_avg_fast.pxd"]
+                    "pyx/_avg_fast.pxd", "pyx/_clones.h"]
+MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_clones.h"]
 
 OPENMP_PROBE = textwrap.dedent(
     """
@@ -100,7 +101,8 @@ extensions = [
         extra_compile_args=compile_args,
         extra_link_args=link_args,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=AVG_FAST_HEADERS if name in ("_avg", "_adaptive") else [],
+        depends=(AVG_FAST_HEADERS if name in ("_avg", "_adaptive")
+                 else MAX_FAST_HEADERS if name == "_max" else []),
     )
     for name in KERNEL_MODULES
 ]

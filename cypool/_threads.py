@@ -196,11 +196,7 @@ def threads_for(nbytes: int, n_items: int) -> int:
     global _parallel_used
     if nbytes < SERIAL_BELOW_BYTES or _in_forked_child or not _default_inputs()[0]:
         return 1
-    local = getattr(_local, "n_threads", None)
-    wanted = local if local is not None else _global_n_threads
-    if wanted is None:
-        wanted = default_num_threads()
-    n = min(wanted, _openmp_info.openmp_max_threads(), max(1, n_items))
+    n = min(get_num_threads(), _openmp_info.openmp_max_threads(), max(1, n_items))
     if n > 1:
         _parallel_used = True
     return max(1, n)

@@ -15,7 +15,7 @@
  * Global average pooling (_avg_gap_body.h) is a plain reduction per plane or per sample.
  *
  * The body (_avg_fast_body.h) is instantiated for (data, accumulator) = (float, float),
- * (float, double) and (double, double). Functions are multiversioned with GCC target_clones so a
+ * (float, double) and (double, double). Functions are multiversioned (CYPOOL_CLONES, _clones.h) so a
  * portable build still runs AVX2 / AVX-512 loops where the CPU has them.
  */
 #ifndef CYPOOL_AVG_FAST_H
@@ -25,14 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define AVGF_CLONES \
-    __attribute__((target_clones("default", "avx2", "arch=x86-64-v4"), unused))
-#elif defined(__GNUC__)
-#define AVGF_CLONES __attribute__((unused))  /* each module uses only some of the functions */
-#else
-#define AVGF_CLONES
-#endif
+#include "_clones.h"
 
 typedef struct {
     ptrdiff_t in_d, in_h, in_w;

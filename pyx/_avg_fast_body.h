@@ -15,7 +15,7 @@ static inline void AVGF_FN(avgf_fill_inv)(AVGF_ACC* inv, const double* fw, doubl
 }
 
 /* Forward, channels-first. Rows are (plane, od, oh). */
-AVGF_CLONES
+CYPOOL_CLONES
 static int AVGF_FN(avgf_fwd_cf)(const AVGF_T* x, AVGF_T* y, const avgf_geom* g,
                                 ptrdiff_t row0, ptrdiff_t row1) {
     const ptrdiff_t W = g->in_w, OW = g->out_w, pw = g->pad_w, kw = g->k_w, sw = g->s_w;
@@ -89,7 +89,7 @@ static int AVGF_FN(avgf_fwd_cf)(const AVGF_T* x, AVGF_T* y, const avgf_geom* g,
 
 /* Forward, channels-last. Rows are (n, od, oh); the row buffer holds (W + padding) x C values
  * and every loop runs over channels innermost, contiguous in memory. */
-AVGF_CLONES
+CYPOOL_CLONES
 static int AVGF_FN(avgf_fwd_cl)(const AVGF_T* x, AVGF_T* y, const avgf_geom* g, ptrdiff_t C,
                                 ptrdiff_t row0, ptrdiff_t row1) {
     const ptrdiff_t W = g->in_w, OW = g->out_w, pw = g->pad_w, kw = g->k_w, sw = g->s_w;
@@ -179,7 +179,7 @@ static int AVGF_FN(avgf_fwd_cl)(const AVGF_T* x, AVGF_T* y, const avgf_geom* g, 
 /* Backward (gather form), channels-first. Rows are input rows (plane, d, h); u holds the sum of
  * the scaled gradient rows covering this input row, with kw - 1 zeros before it so every input
  * cell sums a fixed number of buffer cells. */
-AVGF_CLONES
+CYPOOL_CLONES
 static int AVGF_FN(avgf_bwd_cf)(const AVGF_T* go, AVGF_T* gi, const avgf_geom* g,
                                 ptrdiff_t row0, ptrdiff_t row1) {
     const ptrdiff_t W = g->in_w, OW = g->out_w, pw = g->pad_w, kw = g->k_w, sw = g->s_w;
@@ -271,7 +271,7 @@ static int AVGF_FN(avgf_bwd_cf)(const AVGF_T* go, AVGF_T* gi, const avgf_geom* g
 }
 
 /* Backward (gather form), channels-last; rows are (n, d, h). */
-AVGF_CLONES
+CYPOOL_CLONES
 static int AVGF_FN(avgf_bwd_cl)(const AVGF_T* go, AVGF_T* gi, const avgf_geom* g, ptrdiff_t C,
                                 ptrdiff_t row0, ptrdiff_t row1) {
     const ptrdiff_t W = g->in_w, OW = g->out_w, pw = g->pad_w, kw = g->k_w, sw = g->s_w;

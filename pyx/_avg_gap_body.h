@@ -59,7 +59,7 @@ static inline void AVGF_FN(avgf_gap8)(const AVGF_T* x, float* out, ptrdiff_t L) 
 /* Channels-first: planes [p0, p1) of L contiguous values. Short float planes (<= 64 cells, the
  * 7x7 of a CNN head) sum in float as PyTorch does; longer planes and double data sum in double,
  * over eight lanes in a fixed order (two 4-wide vector adds with AVX2). */
-AVGF_CLONES
+CYPOOL_CLONES
 static void AVGF_FN(avgf_gap_cf)(const AVGF_T* x, AVGF_T* y, ptrdiff_t p0, ptrdiff_t p1,
                                  ptrdiff_t L) {
     const double inv = 1.0 / (double)L;
@@ -95,7 +95,7 @@ static void AVGF_FN(avgf_gap_cf)(const AVGF_T* x, AVGF_T* y, ptrdiff_t p0, ptrdi
 #ifndef AVGF_GAP_CL_BLOCK
 #define AVGF_GAP_CL_BLOCK 1024
 #endif
-AVGF_CLONES
+CYPOOL_CLONES
 static void AVGF_FN(avgf_gap_cl)(const AVGF_T* x, AVGF_T* y, ptrdiff_t n, ptrdiff_t L,
                                  ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1) {
     const AVGF_T* xs = x + n * L * C;
@@ -127,7 +127,7 @@ static void AVGF_FN(avgf_gap_cl)(const AVGF_T* x, AVGF_T* y, ptrdiff_t n, ptrdif
 }
 
 /* Backward: every input cell gets its plane's gradient / L; a broadcast write, no zeroing. */
-AVGF_CLONES
+CYPOOL_CLONES
 static void AVGF_FN(avgf_gap_bwd_cf)(const AVGF_T* go, AVGF_T* gi, ptrdiff_t p0, ptrdiff_t p1,
                                      ptrdiff_t L) {
     for (ptrdiff_t p = p0; p < p1; p++) {
@@ -137,7 +137,7 @@ static void AVGF_FN(avgf_gap_bwd_cf)(const AVGF_T* go, AVGF_T* gi, ptrdiff_t p0,
     }
 }
 
-AVGF_CLONES
+CYPOOL_CLONES
 static void AVGF_FN(avgf_gap_bwd_cl)(const AVGF_T* go, AVGF_T* gi, ptrdiff_t n, ptrdiff_t L,
                                      ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1) {
     const AVGF_T* restrict gs = go + n * C;

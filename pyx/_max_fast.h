@@ -9,7 +9,7 @@
  * no branch and no conditional store, which lets gcc vectorise it (compare + blend). The running
  * maxima live in small local arrays of fixed length so they stay in L1 or registers.
  *
- * CYPOOL_MAX_CLONES builds each hot function for the baseline ISA and for AVX2 / AVX-512; the
+ * CYPOOL_CLONES builds each hot function for the baseline ISA and for AVX2 / AVX-512; the
  * loader picks one at run time (GNU ifunc), so a portable build still uses wide vectors. Other
  * compilers and architectures get the plain (still branch-free) code.
  */
@@ -20,12 +20,7 @@
 #include <stdint.h>
 #include <math.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) \
-    && (__GNUC__ >= 11)
-#define CYPOOL_MAX_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define CYPOOL_MAX_CLONES
-#endif
+#include "_clones.h"
 
 /* Python extensions build with -fwrapv, which keeps gcc from proving the channel-block address
  * arithmetic non-overflowing and costs the channels-last rows over 2x; these kernels never
@@ -172,7 +167,7 @@ CYPOOL_INLINE void cypool_cf_cell_##SUF(const T* xp, T* y, int64_t* idx, const c
 /* One output row (plane, od, oh) of a channels-first tensor: borders cell by cell, the interior  \
  * (windows wholly inside along w) in chunks, one pass per window cell over the chunk. The pass   \
  * order is the window order, so each output sees its cells in the general kernel's order. */    \
-static void CYPOOL_MAX_CLONES cypool_max_cf_row_##SUF(const T* x, T* y, int64_t* idx,            \
+static void CYPOOL_CLONES cypool_max_cf_row_##SUF(const T* x, T* y, int64_t* idx,            \
                                                       const cypool_mgeo* g, ptrdiff_t row)        \
 {                                                                                                 \
     ptrdiff_t rpp = g->out_d * g->out_h;                                                          \
@@ -279,7 +274,7 @@ CYPOOL_INLINE void cypool_cl_block_##SUF(const T* restrict xn, T* restrict y,   
  * k_d*k_h*k_w entries: the flat positions of the current window's real cells in window order.   \
  * Channels go in fixed blocks of CYPOOL_CL_BLOCK (compile-time trip count, so the block's        \
  * maxima are register-resident), the remainder in one variable block. */                         \
-static void CYPOOL_MAX_CLONES cypool_max_cl_row_##SUF(const T* x, T* y, int64_t* idx,            \
+static void CYPOOL_CLONES cypool_max_cl_row_##SUF(const T* x, T* y, int64_t* idx,            \
                                                       const cypool_mgeo* g, ptrdiff_t row,        \
                                                       ptrdiff_t C, ptrdiff_t* cells)              \
 {                                                                                                 \
