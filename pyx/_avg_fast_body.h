@@ -192,6 +192,17 @@ static int AVGF_FN(avgf_bwd_cf)(const AVGF_T* go, AVGF_T* gi, const avgf_geom* g
         free(ub); free(inv); free(fw);
         return 1;
     }
+    /* Strided overlapping windows (neither kw == sw nor sw == 1): each input column's covering
+     * outputs [lo, hi), computed once here rather than with two divisions per cell per row. */
+    ptrdiff_t* cov = NULL;
+    if (kw != sw && sw != 1 && !(kw == 3 && sw == 2)) {
+        cov = (ptrdiff_t*)malloc((size_t)(2 * W) * sizeof(ptrdiff_t));
+        if (!cov) {
+            free(ub); free(inv); free(fw);
+            return 1;
+        }
+        for (ptrdiff_t i = 0; i < W; i++) avgf_cover(i, kw, sw, pw, OW, &cov[2 * i], &cov[2 * i + 1]);
+    }
     for (ptrdiff_t i = 0; i < lu; i++) ub[i] = 0;
     for (ptrdiff_t j = 0; j < OW; j++)
         fw[j] = avgf_factor(avgf_padded_span(j, kw, sw, pw, g->padend_w, W), g->count_include_pad);
@@ -256,17 +267,25 @@ static int AVGF_FN(avgf_bwd_cf)(const AVGF_T* go, AVGF_T* gi, const avgf_geom* g
                     gr[i] = (AVGF_T)sum;
                 }
             }
+        } else if (kw == 3 && sw == 2) {
+            /* The common overlapping stride-2 window, branch-free: cell i (t = i + pw) lies in
+             * windows t/2 - 1 and t/2 when t is even, in t/2 alone when t is odd. u[-1] and
+             * u[j >= OW] are zeros, and the sum starts at 0 like the general loop's, so every
+             * value (signed zeros too) is the general loop's. */
+            for (ptrdiff_t i = 0; i < W; i++) {
+                const ptrdiff_t t = i + pw, m = t >> 1;
+                const AVGF_ACC prev = (t & 1) ? (AVGF_ACC)0 : u[m - 1];
+                gr[i] = (AVGF_T)(((AVGF_ACC)0 + prev) + u[m]);
+            }
         } else {
             for (ptrdiff_t i = 0; i < W; i++) {
-                ptrdiff_t a, e;
-                avgf_cover(i, kw, sw, pw, OW, &a, &e);
                 AVGF_ACC sum = 0;
-                for (ptrdiff_t j = a; j < e; j++) sum += u[j];
+                for (ptrdiff_t j = cov[2 * i]; j < cov[2 * i + 1]; j++) sum += u[j];
                 gr[i] = (AVGF_T)sum;
             }
         }
     }
-    free(ub); free(inv); free(fw);
+    free(ub); free(inv); free(fw); free(cov);
     return 0;
 }
 

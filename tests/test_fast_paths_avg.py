@@ -28,9 +28,10 @@ GAP_BWD = {1: cypool.global_avg_pool1d_backward, 2: cypool.global_avg_pool2d_bac
            3: cypool.global_avg_pool3d_backward}
 
 # (kernel, stride, padding) per axis: each selects a horizontal loop of the separable path
-# (2/2 and 3/1 dedicated; stride 1 generic; kernel == stride broadcast backward; generic).
-WINDOWS = [(2, 2, 0), (2, 2, 1), (3, 1, 1), (3, 1, 0), (3, 2, 1), (4, 4, 2), (5, 1, 2), (1, 1, 0),
-           (2, 3, 1), (3, 3, 0)]
+# (2/2 and 3/1 dedicated; stride 1 generic; kernel == stride broadcast backward; 3/2 backward
+# dedicated; generic).
+WINDOWS = [(2, 2, 0), (2, 2, 1), (3, 1, 1), (3, 1, 0), (3, 2, 1), (3, 2, 0), (4, 4, 2), (5, 1, 2),
+           (1, 1, 0), (2, 3, 1), (3, 3, 0), (5, 2, 2), (4, 3, 1)]
 
 
 def tol(dtype):
