@@ -111,19 +111,43 @@ def _raise_bad_indices(bad: int, name: str, limit: int):
 # holds exact-type arguments only (see _geometry._plain): 2.0 == 2 and True == 1 hash alike, so
 # floats, bools-for-ints, NumPy scalars and lists take the ordinary path every time. The thread
 # count is asked of threads_for on every call: it depends on set_num_threads/threads()/fork.
+# Max and average pooling, forward and backward, each keep such a cache (one per operator, each
+# bounded by PLAN_CACHE_SIZE).
 PLAN_CACHE_SIZE = 256
 _max_plans: OrderedDict = OrderedDict()
+_max_backward_plans: OrderedDict = OrderedDict()
+_avg_plans: OrderedDict = OrderedDict()
+_avg_backward_plans: OrderedDict = OrderedDict()
+_ALL_PLANS = (_max_plans, _max_backward_plans, _avg_plans, _avg_backward_plans)
 _plans_lock = threading.Lock()
 _PLAN_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int8, np.uint8,
                                                 np.int16, np.int32, np.int64))
+_FLOAT_PLAN_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 
 
-class _MaxPlan:
-    __slots__ = ("kernel", "out_shape", "dtype", "nbytes", "rows", "want_indices")
+class _Plan:
+    """A prepared kernel and what a call needs besides it: the result's shape and dtype, and the
+    inputs of the thread policy (bytes touched, independent work items)."""
+    __slots__ = ("kernel", "out_shape", "dtype", "nbytes", "rows", "want_indices", "in_plane")
 
-    def __init__(self, kernel, out_shape, dtype, nbytes, rows, want_indices):
+    def __init__(self, kernel, out_shape, dtype, nbytes, rows, want_indices=False, in_plane=0):
         self.kernel, self.out_shape, self.dtype = kernel, out_shape, dtype
         self.nbytes, self.rows, self.want_indices = nbytes, rows, want_indices
+        self.in_plane = in_plane  # max backward: the bound its indices are checked against
+
+
+def _use_plan(cache: OrderedDict, key):
+    plan = cache.get(key)
+    if plan is not None:
+        try:
+            cache.move_to_end(key)
+        except KeyError:  # evicted by another Python thread meanwhile
+            pass
+    return plan
+
+
+def _plain_shape(shape) -> bool:
+    return type(shape) is tuple and all(type(v) is int for v in shape)
 
 
 def _remember(cache: OrderedDict, key, plan) -> None:
@@ -136,7 +160,8 @@ def _remember(cache: OrderedDict, key, plan) -> None:
 def _clear_plans() -> None:
     """Forget every call plan (tests; memory)."""
     with _plans_lock:
-        _max_plans.clear()
+        for cache in _ALL_PLANS:
+            cache.clear()
 
 
 def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
@@ -149,12 +174,8 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
             and (type(dilation) is int or _plain(dilation))):
         key = (x.shape, x.strides, x.dtype, rank, kernel_size, stride, padding, dilation,
                ceil_mode, return_indices, data_format)
-        plan = _max_plans.get(key)
+        plan = _use_plan(_max_plans, key)
         if plan is not None:
-            try:
-                _max_plans.move_to_end(key)
-            except KeyError:  # evicted by another Python thread meanwhile
-                pass
             y = np.empty(plan.out_shape, plan.dtype)
             idx = np.empty(plan.out_shape, np.int64) if plan.want_indices else None
             plan.kernel(x, y, idx, threads_for(plan.nbytes, plan.rows))
@@ -185,13 +206,27 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
         cl = can.order == "cl"
         kernel = _max.MaxForward(geo.window(), can.n if cl else can.n * can.c, can.c, cl,
                                  x.dtype.name)
-        _remember(_max_plans, key, _MaxPlan(kernel, y.shape, y.dtype, nbytes, rows,
-                                            return_indices))
+        _remember(_max_plans, key, _Plan(kernel, y.shape, y.dtype, nbytes, rows,
+                                         return_indices))
     return (y, can.give_back(idx5)) if return_indices else y
 
 
 def _max_backward(grad_output, indices, input_shape, rank, data_format, name="indices"):
     """Route gradients by plane-flat indices (max, adaptive max and global max pooling)."""
+    key = None
+    if (type(grad_output) is np.ndarray and type(indices) is np.ndarray
+            and _plain_shape(input_shape) and type(data_format) is str):
+        key = (grad_output.shape, grad_output.strides, grad_output.dtype, indices.shape,
+               indices.strides, indices.dtype, input_shape, rank, data_format, name)
+        plan = _use_plan(_max_backward_plans, key)
+        if plan is not None:
+            gx = np.empty(plan.out_shape, plan.dtype)
+            _raise_bad_indices(plan.kernel(grad_output, indices, gx,
+                                           threads_for(plan.nbytes, plan.rows)), name,
+                               plan.in_plane)
+            return gx
+    # a plan covers the arrays as given, not their checked conversions
+    given, given_idx = grad_output, indices
     data_format = check_data_format(data_format)
     grad_output = _check_grad(grad_output, rank, data_format)
     indices = _check_indices(indices, grad_output, rank, name)
@@ -213,7 +248,21 @@ def _max_backward(grad_output, indices, input_shape, rank, data_format, name="in
         _raise_bad_indices(bad, name, in_plane)
     elif gx5.size:
         gx5[...] = 0
-    return _finish(can, gx5, dtype)
+    gx = _finish(can, gx5, dtype)
+    if (key is not None and gx5.size and can.view.size and given.dtype in _FLOAT_PLAN_DTYPES
+            and given.flags.c_contiguous and given_idx.dtype == np.int64
+            and given_idx.flags.c_contiguous
+            and gx.flags.c_contiguous and gx.dtype == dtype
+            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+        # grad_output's, indices' and gx's own buffers are the kernel's, no view in between
+        cl = can.order == "cl"
+        kernel = _max.MaxBackward(can.n if cl else can.n * can.c, can.c,
+                                  _channel_block(can.n, can.c, nt), in_plane, out_plane, cl,
+                                  dtype.name)
+        _remember(_max_backward_plans, key, _Plan(kernel, gx.shape, dtype,
+                                                  gx5.nbytes + idx5.nbytes, can.n * can.c,
+                                                  in_plane=in_plane))
+    return gx
 
 
 def max_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
@@ -272,6 +321,18 @@ def _avg_args(count_include_pad, divisor_override, geo):
 
 def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, data_format):
+    key = None
+    if (type(x) is np.ndarray and type(ceil_mode) is bool and type(count_include_pad) is bool
+            and (divisor_override is None or type(divisor_override) is int)
+            and type(data_format) is str and (type(kernel_size) is int or _plain(kernel_size))
+            and (type(stride) is int or _plain(stride)) and (type(padding) is int or _plain(padding))):
+        key = (x.shape, x.strides, x.dtype, rank, kernel_size, stride, padding, ceil_mode,
+               count_include_pad, divisor_override, data_format)
+        plan = _use_plan(_avg_plans, key)
+        if plan is not None:
+            y = np.empty(plan.out_shape, plan.dtype)
+            plan.kernel(x, y, threads_for(plan.nbytes, plan.rows))
+            return y
     dtype = getattr(x, "dtype", None)
     can = _prepare(x, rank, data_format, "float")
     geo = pool_geometry(_spatial(can, rank), rank, kernel_size, stride, padding, 1, ceil_mode)
@@ -280,19 +341,43 @@ def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
     y5 = can.empty(geo.out_size, can.view.dtype)
     if y5.size:
         rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
-        nt = threads_for(can.view.nbytes + y5.nbytes, rows)
+        nbytes = can.view.nbytes + y5.nbytes
+        nt = threads_for(nbytes, rows)
         if can.order == "cf":
             _avg.avg_pool_forward_cf(can.flat(), can.flat(y5), geo.window(), can.n * can.c, cip,
                                      divisor, nt)
         else:
-            scratch = np.empty((nt, can.c), np.float64)
-            _avg.avg_pool_forward_cl(can.flat(), can.flat(y5), scratch, geo.window(), can.n,
-                                     can.c, cip, divisor, nt)
-    return _finish(can, y5, dtype)
+            _avg.avg_pool_forward_cl(can.flat(), can.flat(y5), geo.window(), can.n, can.c, cip,
+                                     divisor, nt)
+    y = _finish(can, y5, dtype)
+    if (key is not None and y5.size and x.dtype in _FLOAT_PLAN_DTYPES and x.flags.c_contiguous
+            and y.flags.c_contiguous and y.dtype == x.dtype
+            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+        # x's own buffer is the kernel's input and y's the kernel's output, no view in between
+        cl = can.order == "cl"
+        kernel = _avg.AvgCall(geo.window(), False, can.n if cl else can.n * can.c, can.c, 0, cl,
+                              cip, divisor, x.dtype.name)
+        _remember(_avg_plans, key, _Plan(kernel, y.shape, y.dtype, nbytes, rows))
+    return y
 
 
 def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, ceil_mode,
                   count_include_pad, divisor_override, data_format):
+    key = None
+    if (type(grad_output) is np.ndarray and _plain_shape(input_shape) and type(ceil_mode) is bool
+            and type(count_include_pad) is bool
+            and (divisor_override is None or type(divisor_override) is int)
+            and type(data_format) is str and (type(kernel_size) is int or _plain(kernel_size))
+            and (type(stride) is int or _plain(stride)) and (type(padding) is int or _plain(padding))):
+        key = (grad_output.shape, grad_output.strides, grad_output.dtype, input_shape, rank,
+               kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+               data_format)
+        plan = _use_plan(_avg_backward_plans, key)
+        if plan is not None:
+            gx = np.empty(plan.out_shape, plan.dtype)
+            plan.kernel(grad_output, gx, threads_for(plan.nbytes, plan.rows))
+            return gx
+    given = grad_output  # a plan covers the array as given, not its checked conversion
     data_format = check_data_format(data_format)
     grad_output = _check_grad(grad_output, rank, data_format)
     spatial = _check_input_shape(input_shape, grad_output, rank, data_format)
@@ -307,14 +392,27 @@ def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, 
                          f"{geo.out_size[3 - rank:]} of input_shape={tuple(input_shape)}")
     gx5 = can.empty(geo.in_size, can.view.dtype)
     if gx5.size:
-        nt = threads_for(gx5.nbytes + can.view.nbytes, can.n * can.c)
+        nbytes = gx5.nbytes + can.view.nbytes
+        nt = threads_for(nbytes, can.n * can.c)
+        c_block = _channel_block(can.n, can.c, nt)
         if can.order == "cf":
             _avg.avg_pool_backward_cf(can.flat(), can.flat(gx5), geo.window(), can.n * can.c,
                                       cip, divisor, nt)
         else:
             _avg.avg_pool_backward_cl(can.flat(), can.flat(gx5), geo.window(), can.n, can.c,
-                                      _channel_block(can.n, can.c, nt), cip, divisor, nt)
-    return _finish(can, gx5, dtype)
+                                      c_block, cip, divisor, nt)
+    gx = _finish(can, gx5, dtype)
+    if (key is not None and gx5.size and given.dtype in _FLOAT_PLAN_DTYPES
+            and given.flags.c_contiguous and gx.flags.c_contiguous and gx.dtype == given.dtype
+            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+        # grad_output's and gx's own buffers are the kernel's (c_block only splits the work of
+        # the general kernel into disjoint parts: any value gives the same result)
+        cl = can.order == "cl"
+        kernel = _avg.AvgCall(geo.window(), True, can.n if cl else can.n * can.c, can.c, c_block,
+                              cl, cip, divisor, dtype.name)
+        _remember(_avg_backward_plans, key, _Plan(kernel, gx.shape, dtype, nbytes,
+                                                  can.n * can.c))
+    return gx
 
 
 def avg_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
@@ -367,6 +465,14 @@ def avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size
 # ----------------------------------------------------------------------------- adaptive pooling
 
 def _adaptive_avg(x, rank, output_size, data_format):
+    # an output of 1 everywhere is global pooling (a CNN head), computed by the same kernel: its
+    # short path (exact ints only, so 1.0 and True still meet adaptive_geometry's checks)
+    if (type(output_size) is int and output_size == 1) or (
+            type(output_size) is tuple and len(output_size) in (1, rank)
+            and all(type(v) is int and v == 1 for v in output_size)):
+        y = _global_avg_common(x, rank, data_format)
+        if y is not None:
+            return _keep_spatial(y, rank, data_format)
     dtype = getattr(x, "dtype", None)
     can = _prepare(x, rank, data_format, "float")
     geo = adaptive_geometry(_spatial(can, rank), rank, output_size)
@@ -513,18 +619,19 @@ def _keepdims_grad(grad_output, input_shape, rank, data_format, name="grad_outpu
 _GAP_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _global_avg(x, rank, keepdims, data_format):
-    # _adaptive_avg with output 1, without its window geometry: global pooling of a CNN head is
-    # short enough (~0.1 ms) for the Python steps to matter. The common call (a batched,
-    # C-contiguous, native float32/float64 ndarray in the layout its data_format names) skips the
-    # general layout handling, whose checks it passes by construction.
+def _global_avg_common(x, rank, data_format):
+    """Global average of the common call, as an (N, C) array; None for any other call.
+
+    Global pooling of a CNN head is short enough (~0.1 ms) for the Python steps to matter. The
+    common call (a batched, C-contiguous, native float32/float64 ndarray in the layout its
+    data_format names, no empty spatial axis) skips the general layout handling, whose checks it
+    passes by construction, and the window geometry of adaptive pooling."""
     if (type(x) is np.ndarray and x.ndim == rank + 2 and x.dtype in _GAP_FAST_DTYPES
             and x.flags.c_contiguous and data_format in ("channels_first", "channels_last")):
         cl = data_format == "channels_last"
         n, c = (x.shape[0], x.shape[-1]) if cl else x.shape[:2]
         spatial = x.shape[1:-1] if cl else x.shape[2:]
         if all(spatial):
-            keepdims = check_bool(keepdims, "keepdims")
             y = np.empty((n, c), x.dtype)
             if y.size:
                 L = math.prod(spatial)
@@ -534,9 +641,21 @@ def _global_avg(x, rank, keepdims, data_format):
                 else:
                     _adaptive.global_avg_forward_cf(x.reshape(-1), y.reshape(-1), n * c, L,
                                                     threads_for(x.nbytes + y.nbytes, n * c))
-            if not keepdims:
-                return y
-            return y.reshape((n,) + (1,) * rank + (c,) if cl else (n, c) + (1,) * rank)
+            return y
+    return None
+
+
+def _keep_spatial(y, rank, data_format):
+    """(N, C) -> (N, 1, ..., 1, C) or (N, C, 1, ..., 1)."""
+    n, c = y.shape
+    return y.reshape((n,) + (1,) * rank + (c,) if data_format == "channels_last"
+                     else (n, c) + (1,) * rank)
+
+
+def _global_avg(x, rank, keepdims, data_format):
+    y = _global_avg_common(x, rank, data_format)
+    if y is not None:
+        return _keep_spatial(y, rank, data_format) if check_bool(keepdims, "keepdims") else y
     dtype = getattr(x, "dtype", None)
     can = _prepare(x, rank, data_format, "float")
     y5 = can.empty((1, 1, 1), can.view.dtype)

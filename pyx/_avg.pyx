@@ -8,10 +8,13 @@
 # accumulate in double.
 from cython.parallel cimport prange, parallel
 from libc.string cimport memset
+from libc.stdlib cimport malloc, free
+cimport numpy as cnp
+
+cnp.import_array()
 
 from _types cimport floating_t
 from _window cimport Window, Span, padded_span
-from _openmp cimport omp_get_thread_num
 from _avg_fast cimport *
 
 # The separable fast paths of _avg_fast.h serve every geometry whose per-chunk row buffers stay
@@ -146,49 +149,70 @@ cdef void _avg_row_cl(const floating_t* x, floating_t* y, double* acc, const Win
             yo[ch] = <floating_t>(acc[ch] / div)
 
 
-def avg_pool_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w,
-                        Py_ssize_t n_planes, bint count_include_pad, Py_ssize_t divisor_override,
-                        int n_threads):
-    """Average pooling of a channels-first tensor: the separable fast path of _avg_fast.h, else
-    the general kernel (one prange item per output row)."""
+cdef void _forward_cf(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t n_planes,
+                      bint count_include_pad, Py_ssize_t divisor_override,
+                      int n_threads) noexcept nogil:
+    # The separable fast path of _avg_fast.h, else the general kernel (one item per output row).
     cdef Py_ssize_t row
     cdef avgf_geom g
     cdef Py_ssize_t rows = n_planes * w.out_d * w.out_h
     cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
     cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
-    if _fast_geometry(&g, &w, 1, count_include_pad, divisor_override):
-        with nogil:
+    if _fast_geometry(&g, w, 1, count_include_pad, divisor_override):
+        if n_threads == 1:
+            # no OpenMP region: for a small call it costs about as much as the work
+            failed = _fwd_cf(x, y, &g, small, 0, rows)
+        else:
             for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-                failed += _fwd_cf(&x[0], &y[0], &g, small, chunk * rows // n_chunks,
+                failed += _fwd_cf(x, y, &g, small, chunk * rows // n_chunks,
                                   (chunk + 1) * rows // n_chunks)
         if failed == 0:
             return
-    with nogil:
-        for row in prange(n_planes * w.out_d * w.out_h, num_threads=n_threads, schedule="static"):
-            _avg_row_cf(&x[0], &y[0], &w, row, count_include_pad, divisor_override)
+    for row in prange(rows, num_threads=n_threads, schedule="static"):
+        _avg_row_cf(x, y, w, row, count_include_pad, divisor_override)
 
 
-def avg_pool_forward_cl(const floating_t[::1] x, floating_t[::1] y, double[:, ::1] scratch,
-                        Window w, Py_ssize_t n_samples, Py_ssize_t C, bint count_include_pad,
-                        Py_ssize_t divisor_override, int n_threads):
-    """Average pooling of a channels-last tensor. scratch: (n_threads, C) doubles, one row per
-    thread."""
+cdef void _forward_cl(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t n_samples,
+                      Py_ssize_t C, bint count_include_pad, Py_ssize_t divisor_override,
+                      int n_threads) noexcept nogil:
     cdef Py_ssize_t row
     cdef avgf_geom g
     cdef Py_ssize_t rows = n_samples * w.out_d * w.out_h
     cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
     cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
-    if _fast_geometry(&g, &w, C, count_include_pad, divisor_override):
-        with nogil:
+    cdef double* acc
+    if _fast_geometry(&g, w, C, count_include_pad, divisor_override):
+        if n_threads == 1:
+            failed = _fwd_cl(x, y, &g, C, small, 0, rows)
+        else:
             for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-                failed += _fwd_cl(&x[0], &y[0], &g, C, small, chunk * rows // n_chunks,
+                failed += _fwd_cl(x, y, &g, C, small, chunk * rows // n_chunks,
                                   (chunk + 1) * rows // n_chunks)
         if failed == 0:
             return
-    with nogil, parallel(num_threads=n_threads):
-        for row in prange(n_samples * w.out_d * w.out_h, schedule="static"):
-            _avg_row_cl(&x[0], &y[0], &scratch[omp_get_thread_num(), 0], &w, row, C,
-                        count_include_pad, divisor_override)
+    with parallel(num_threads=n_threads):
+        # each thread's row of C double accumulators
+        acc = <double*>malloc(C * sizeof(double))
+        for row in prange(rows, schedule="static"):
+            _avg_row_cl(x, y, acc, w, row, C, count_include_pad, divisor_override)
+        free(acc)
+
+
+def avg_pool_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w,
+                        Py_ssize_t n_planes, bint count_include_pad, Py_ssize_t divisor_override,
+                        int n_threads):
+    """Average pooling of a channels-first tensor: x (N*C*D*H*W,) IN, y OUT."""
+    with nogil:
+        _forward_cf(&x[0], &y[0], &w, n_planes, count_include_pad, divisor_override, n_threads)
+
+
+def avg_pool_forward_cl(const floating_t[::1] x, floating_t[::1] y, Window w,
+                        Py_ssize_t n_samples, Py_ssize_t C, bint count_include_pad,
+                        Py_ssize_t divisor_override, int n_threads):
+    """Average pooling of a channels-last tensor (N, D, H, W, C), flattened."""
+    with nogil:
+        _forward_cl(&x[0], &y[0], &w, n_samples, C, count_include_pad, divisor_override,
+                    n_threads)
 
 
 cdef void _avg_plane_backward(const floating_t* go, floating_t* gi, const Window* w,
@@ -214,12 +238,11 @@ cdef void _avg_plane_backward(const floating_t* go, floating_t* gi, const Window
                                 gi[((d * w.in_h + h) * w.in_w + c) * C + ch] += go[o + ch] / div
 
 
-def avg_pool_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
-                         Py_ssize_t n_planes, bint count_include_pad, Py_ssize_t divisor_override,
-                         int n_threads):
-    """Gradient of avg_pool_forward_cf: the gather form of _avg_fast.h (each input row owned by
-    one thread), else the general scatter (each plane owned by one thread). Race-free, and
-    bit-identical for any thread count."""
+cdef void _backward_cf(const floating_t* go, floating_t* gi, const Window* w, Py_ssize_t n_planes,
+                       bint count_include_pad, Py_ssize_t divisor_override,
+                       int n_threads) noexcept nogil:
+    # The gather form of _avg_fast.h (each input row owned by one thread), else the general
+    # scatter (each plane owned by one thread). Race-free, bit-identical for any thread count.
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
     cdef Py_ssize_t p
@@ -227,25 +250,27 @@ def avg_pool_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in
     cdef Py_ssize_t rows = n_planes * w.in_d * w.in_h
     cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
     cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
-    if _fast_geometry(&g, &w, 1, count_include_pad, divisor_override):
-        with nogil:
+    if _fast_geometry(&g, w, 1, count_include_pad, divisor_override):
+        if n_threads == 1:
+            failed = _bwd_cf(go, gi, &g, small, 0, rows)
+        else:
             for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-                failed += _bwd_cf(&grad_out[0], &grad_in[0], &g, small,
-                                  chunk * rows // n_chunks, (chunk + 1) * rows // n_chunks)
+                failed += _bwd_cf(go, gi, &g, small, chunk * rows // n_chunks,
+                                  (chunk + 1) * rows // n_chunks)
         if failed == 0:
             return
-    with nogil:
-        for p in prange(n_planes, num_threads=n_threads, schedule="static"):
-            memset(&grad_in[p * in_plane], 0, in_plane * sizeof(floating_t))
-            _avg_plane_backward(&grad_out[p * out_plane], &grad_in[p * in_plane], &w, 1, 0, 1,
-                                count_include_pad, divisor_override)
+    for p in prange(n_planes, num_threads=n_threads, schedule="static"):
+        memset(&gi[p * in_plane], 0, in_plane * sizeof(floating_t))
+        _avg_plane_backward(&go[p * out_plane], &gi[p * in_plane], w, 1, 0, 1,
+                            count_include_pad, divisor_override)
 
 
-def avg_pool_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
-                         Py_ssize_t n_samples, Py_ssize_t C, Py_ssize_t c_block,
-                         bint count_include_pad, Py_ssize_t divisor_override, int n_threads):
-    """Channels-last twin of avg_pool_backward_cf; work items are (sample, block of channels),
-    which own disjoint cells."""
+cdef void _backward_cl(const floating_t* go, floating_t* gi, const Window* w,
+                       Py_ssize_t n_samples, Py_ssize_t C, Py_ssize_t c_block,
+                       bint count_include_pad, Py_ssize_t divisor_override,
+                       int n_threads) noexcept nogil:
+    # Channels-last twin of _backward_cf; the general scatter's work items are (sample, block of
+    # channels), which own disjoint cells.
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
     cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block
@@ -254,20 +279,94 @@ def avg_pool_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in
     cdef Py_ssize_t rows = n_samples * w.in_d * w.in_h
     cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
     cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
-    if _fast_geometry(&g, &w, C, count_include_pad, divisor_override):
-        with nogil:
+    if _fast_geometry(&g, w, C, count_include_pad, divisor_override):
+        if n_threads == 1:
+            failed = _bwd_cl(go, gi, &g, C, small, 0, rows)
+        else:
             for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-                failed += _bwd_cl(&grad_out[0], &grad_in[0], &g, C, small,
-                                  chunk * rows // n_chunks, (chunk + 1) * rows // n_chunks)
+                failed += _bwd_cl(go, gi, &g, C, small, chunk * rows // n_chunks,
+                                  (chunk + 1) * rows // n_chunks)
         if failed == 0:
             return
+    for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
+        n = item // n_blocks
+        c0 = (item % n_blocks) * c_block
+        c1 = c0 + c_block if c0 + c_block < C else C
+        for i in range(in_plane):
+            for ch in range(c0, c1):
+                gi[(n * in_plane + i) * C + ch] = 0
+        _avg_plane_backward(&go[n * out_plane * C], &gi[n * in_plane * C], w, C, c0, c1,
+                            count_include_pad, divisor_override)
+
+
+def avg_pool_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
+                         Py_ssize_t n_planes, bint count_include_pad, Py_ssize_t divisor_override,
+                         int n_threads):
+    """Gradient of avg_pool_forward_cf."""
     with nogil:
-        for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
-            n = item // n_blocks
-            c0 = (item % n_blocks) * c_block
-            c1 = c0 + c_block if c0 + c_block < C else C
-            for i in range(in_plane):
-                for ch in range(c0, c1):
-                    grad_in[(n * in_plane + i) * C + ch] = 0
-            _avg_plane_backward(&grad_out[n * out_plane * C], &grad_in[n * in_plane * C], &w, C,
-                                c0, c1, count_include_pad, divisor_override)
+        _backward_cf(&grad_out[0], &grad_in[0], &w, n_planes, count_include_pad,
+                     divisor_override, n_threads)
+
+
+def avg_pool_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
+                         Py_ssize_t n_samples, Py_ssize_t C, Py_ssize_t c_block,
+                         bint count_include_pad, Py_ssize_t divisor_override, int n_threads):
+    """Gradient of avg_pool_forward_cl."""
+    with nogil:
+        _backward_cl(&grad_out[0], &grad_in[0], &w, n_samples, C, c_block, count_include_pad,
+                     divisor_override, n_threads)
+
+
+cdef class AvgCall:
+    """An average-pooling forward or backward prepared once for one call shape (a call plan of
+    cypool.pooling; see _max.MaxForward for why): the Window, divisor rule, memory order and
+    dtype are fixed at construction, so a call pays no fused-type dispatch, no memoryview
+    acquisition and no dict -> Window conversion. Trusts its caller: src and dst are
+    C-contiguous ndarrays of this plan's dtype and sizes, dst freshly allocated."""
+    cdef Window w
+    cdef Py_ssize_t n_items, C, c_block, divisor_override
+    cdef bint channels_last, backward, count_include_pad, is_double
+
+    def __init__(self, Window w, bint backward, Py_ssize_t n_items, Py_ssize_t C,
+                 Py_ssize_t c_block, bint channels_last, bint count_include_pad,
+                 Py_ssize_t divisor_override, str dtype_name):
+        """n_items: planes (N*C) channels-first, samples (N) channels-last; c_block: the
+        channels-last backward's channel block."""
+        self.w = w
+        self.backward = backward
+        self.n_items = n_items
+        self.C = C
+        self.c_block = c_block
+        self.channels_last = channels_last
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+        if dtype_name not in ("float32", "float64"):
+            raise ValueError(f"AvgCall: unsupported dtype {dtype_name}")
+        self.is_double = dtype_name == "float64"
+
+    def __call__(self, cnp.ndarray src not None, cnp.ndarray dst not None, int n_threads):
+        cdef void* a = cnp.PyArray_DATA(src)
+        cdef void* b = cnp.PyArray_DATA(dst)
+        with nogil:
+            if self.is_double:
+                _run(<const double*>a, <double*>b, &self.w, self.backward, self.channels_last,
+                     self.n_items, self.C, self.c_block, self.count_include_pad,
+                     self.divisor_override, n_threads)
+            else:
+                _run(<const float*>a, <float*>b, &self.w, self.backward, self.channels_last,
+                     self.n_items, self.C, self.c_block, self.count_include_pad,
+                     self.divisor_override, n_threads)
+
+
+cdef void _run(const floating_t* a, floating_t* b, const Window* w, bint backward, bint cl,
+               Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block, bint cip, Py_ssize_t div,
+               int nt) noexcept nogil:
+    if backward:
+        if cl:
+            _backward_cl(a, b, w, n_items, C, c_block, cip, div, nt)
+        else:
+            _backward_cf(a, b, w, n_items, cip, div, nt)
+    elif cl:
+        _forward_cl(a, b, w, n_items, C, cip, div, nt)
+    else:
+        _forward_cf(a, b, w, n_items, cip, div, nt)

@@ -299,57 +299,153 @@ cdef class MaxForward:
             _forward_cl(<const int64_t*>xp, <int64_t*>yp, idx, &self.w, self.n_items, self.C, nt)
 
 
+cdef Py_ssize_t _backward_cf(const floating_t* grad_out, const int64_t* indices,
+                             floating_t* grad_in, Py_ssize_t n_planes, Py_ssize_t in_plane,
+                             Py_ssize_t out_plane, int n_threads) noexcept nogil:
+    # Each plane is owned by one thread, so the scatter is race-free and its summation order
+    # fixed: bit-identical for any thread count. Out-of-plane indices are counted, never written.
+    cdef Py_ssize_t p, o, i, bad = 0
+    cdef floating_t* gi
+    if n_threads == 1:
+        # no OpenMP region: for a small call it costs about as much as the work
+        for p in range(n_planes):
+            bad += _scatter_plane(grad_out + p * out_plane, indices + p * out_plane,
+                                  grad_in + p * in_plane, in_plane, out_plane)
+        return bad
+    # guided: ownership (not the schedule) makes the result deterministic, and a guided schedule
+    # lets the other thread take over when one is descheduled on a shared machine
+    for p in prange(n_planes, num_threads=n_threads, schedule="guided"):
+        bad += _scatter_plane(grad_out + p * out_plane, indices + p * out_plane,
+                              grad_in + p * in_plane, in_plane, out_plane)
+    return bad
+
+
+cdef inline Py_ssize_t _scatter_plane(const floating_t* go, const int64_t* idx, floating_t* gi,
+                                      Py_ssize_t in_plane, Py_ssize_t out_plane) noexcept nogil:
+    cdef Py_ssize_t o, i, bad = 0
+    memset(gi, 0, in_plane * sizeof(floating_t))
+    for o in range(out_plane):
+        i = idx[o]
+        if <size_t>i < <size_t>in_plane:
+            gi[i] += go[o]
+        else:
+            bad += 1
+    return bad
+
+
+cdef Py_ssize_t _backward_cl(const floating_t* grad_out, const int64_t* indices,
+                             floating_t* grad_in, Py_ssize_t n_samples, Py_ssize_t C,
+                             Py_ssize_t c_block, Py_ssize_t in_plane, Py_ssize_t out_plane,
+                             int n_threads) noexcept nogil:
+    # Work items are (sample, block of channels): each owns disjoint input cells, so no two
+    # threads touch the same address.
+    cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block
+    cdef Py_ssize_t item, bad = 0
+    if n_threads == 1:
+        for item in range(n_samples * n_blocks):
+            bad += _scatter_block_cl(grad_out, indices, grad_in, item, n_blocks, C, c_block,
+                                     in_plane, out_plane)
+        return bad
+    for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="guided"):
+        bad += _scatter_block_cl(grad_out, indices, grad_in, item, n_blocks, C, c_block,
+                                 in_plane, out_plane)
+    return bad
+
+
+cdef inline Py_ssize_t _scatter_block_cl(const floating_t* grad_out, const int64_t* indices,
+                                         floating_t* grad_in, Py_ssize_t item,
+                                         Py_ssize_t n_blocks, Py_ssize_t C, Py_ssize_t c_block,
+                                         Py_ssize_t in_plane,
+                                         Py_ssize_t out_plane) noexcept nogil:
+    cdef Py_ssize_t n = item // n_blocks
+    cdef Py_ssize_t c0 = (item % n_blocks) * c_block
+    cdef Py_ssize_t c1 = c0 + c_block if c0 + c_block < C else C
+    cdef Py_ssize_t ch, o, i, bad = 0
+    cdef floating_t* gi = grad_in + n * in_plane * C
+    cdef const floating_t* go = grad_out + n * out_plane * C
+    cdef const int64_t* io = indices + n * out_plane * C
+    if c1 - c0 == C:
+        memset(gi, 0, in_plane * C * sizeof(floating_t))
+    else:
+        for i in range(in_plane):
+            for ch in range(c0, c1):
+                gi[i * C + ch] = 0
+    for o in range(out_plane):
+        for ch in range(c0, c1):
+            i = io[o * C + ch]
+            if <size_t>i < <size_t>in_plane:
+                gi[i * C + ch] += go[o * C + ch]
+            else:
+                bad += 1
+    return bad
+
+
 def max_backward_cf(const floating_t[::1] grad_out, const int64_t[::1] indices,
                     floating_t[::1] grad_in, Py_ssize_t n_planes, Py_ssize_t in_plane,
                     Py_ssize_t out_plane, int n_threads):
     """Route each output gradient to the input cell its index names (max, adaptive max, global max).
 
-    Each plane is owned by one thread, so the scatter is race-free and its summation order fixed:
-    bit-identical for any thread count. Returns the number of indices outside [0, in_plane); those
-    are skipped, never written, and the caller raises.
-    """
-    cdef Py_ssize_t p, o, i, bad = 0
-    cdef floating_t* gi
+    Returns the number of indices outside [0, in_plane); those are skipped, never written, and the
+    caller raises."""
+    cdef Py_ssize_t bad
     with nogil:
-        # guided: ownership (not the schedule) makes the result deterministic, and a guided
-        # schedule lets the other thread take over when one is descheduled on a shared machine
-        for p in prange(n_planes, num_threads=n_threads, schedule="guided"):
-            gi = &grad_in[p * in_plane]
-            memset(gi, 0, in_plane * sizeof(floating_t))
-            for o in range(out_plane):
-                i = indices[p * out_plane + o]
-                if <size_t>i < <size_t>in_plane:
-                    gi[i] += grad_out[p * out_plane + o]
-                else:
-                    bad += 1
+        bad = _backward_cf(&grad_out[0], &indices[0], &grad_in[0], n_planes, in_plane,
+                           out_plane, n_threads)
     return bad
 
 
 def max_backward_cl(const floating_t[::1] grad_out, const int64_t[::1] indices,
                     floating_t[::1] grad_in, Py_ssize_t n_samples, Py_ssize_t C,
                     Py_ssize_t c_block, Py_ssize_t in_plane, Py_ssize_t out_plane, int n_threads):
-    """Channels-last twin of max_backward_cf. Work items are (sample, block of channels): each
-    owns disjoint input cells, so no two threads touch the same address."""
-    cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block
-    cdef Py_ssize_t item, n, c0, c1, ch, o, i, bad = 0
-    cdef floating_t* gi
+    """Channels-last twin of max_backward_cf, (N, D, H, W, C) flattened."""
+    cdef Py_ssize_t bad
     with nogil:
-        for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="guided"):
-            n = item // n_blocks
-            c0 = (item % n_blocks) * c_block
-            c1 = c0 + c_block if c0 + c_block < C else C
-            gi = &grad_in[n * in_plane * C]
-            if c1 - c0 == C:
-                memset(gi, 0, in_plane * C * sizeof(floating_t))
-            else:
-                for i in range(in_plane):
-                    for ch in range(c0, c1):
-                        gi[i * C + ch] = 0
-            for o in range(out_plane):
-                for ch in range(c0, c1):
-                    i = indices[(n * out_plane + o) * C + ch]
-                    if <size_t>i < <size_t>in_plane:
-                        gi[i * C + ch] += grad_out[(n * out_plane + o) * C + ch]
-                    else:
-                        bad += 1
+        bad = _backward_cl(&grad_out[0], &indices[0], &grad_in[0], n_samples, C, c_block,
+                           in_plane, out_plane, n_threads)
     return bad
+
+cdef class MaxBackward:
+    """A max-pooling backward (max_backward_cf/_cl) prepared once for one call shape: a call
+    plan of cypool.pooling, as MaxForward. Trusts its caller: grad_out, indices (int64) and
+    grad_in are C-contiguous ndarrays of this plan's dtype and sizes, grad_in freshly allocated.
+    Returns the count of out-of-plane indices, as the functions do."""
+    cdef Py_ssize_t n_items, C, c_block, in_plane, out_plane
+    cdef bint channels_last, is_double
+
+    def __init__(self, Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block, Py_ssize_t in_plane,
+                 Py_ssize_t out_plane, bint channels_last, str dtype_name):
+        """n_items: planes (N*C) channels-first, samples (N) channels-last."""
+        self.n_items = n_items
+        self.C = C
+        self.c_block = c_block
+        self.in_plane = in_plane
+        self.out_plane = out_plane
+        self.channels_last = channels_last
+        if dtype_name not in ("float32", "float64"):
+            raise ValueError(f"MaxBackward: unsupported dtype {dtype_name}")
+        self.is_double = dtype_name == "float64"
+
+    def __call__(self, cnp.ndarray grad_out not None, cnp.ndarray indices not None,
+                 cnp.ndarray grad_in not None, int n_threads):
+        cdef void* go = cnp.PyArray_DATA(grad_out)
+        cdef const int64_t* idx = <const int64_t*>cnp.PyArray_DATA(indices)
+        cdef void* gi = cnp.PyArray_DATA(grad_in)
+        cdef Py_ssize_t bad
+        with nogil:
+            if self.is_double:
+                bad = _scatter(<const double*>go, idx, <double*>gi, self.channels_last,
+                               self.n_items, self.C, self.c_block, self.in_plane,
+                               self.out_plane, n_threads)
+            else:
+                bad = _scatter(<const float*>go, idx, <float*>gi, self.channels_last,
+                               self.n_items, self.C, self.c_block, self.in_plane,
+                               self.out_plane, n_threads)
+        return bad
+
+
+cdef Py_ssize_t _scatter(const floating_t* go, const int64_t* idx, floating_t* gi, bint cl,
+                         Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block,
+                         Py_ssize_t in_plane, Py_ssize_t out_plane, int nt) noexcept nogil:
+    if cl:
+        return _backward_cl(go, idx, gi, n_items, C, c_block, in_plane, out_plane, nt)
+    return _backward_cf(go, idx, gi, n_items, in_plane, out_plane, nt)

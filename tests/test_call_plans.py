@@ -1,6 +1,7 @@
-"""Call plans of max_pool (cypool.pooling._max_plans): a repeated call with the same array layout
-and plain arguments skips validation, geometry and layout work. These tests pin that a plan never
-changes a result, an error, or the thread count a kernel receives."""
+"""Call plans (cypool.pooling._max_plans, _max_backward_plans, _avg_plans, _avg_backward_plans):
+a repeated call with the same array layout and plain arguments skips validation, geometry and
+layout work. These tests pin that a plan never changes a result, an error, or the thread count a
+kernel receives."""
 import numpy as np
 import pytest
 import torch
@@ -184,3 +185,163 @@ def test_thread_setting_is_honoured_between_cached_calls(spy_threads, data_forma
     assert spy_threads == [1, 2, 3, 1]
     assert len(pooling._max_plans) == 1
     _assert_same(y, ref)
+
+
+# ----------------------------------------------------------------------------- other operators
+
+def _cl_shape(shape, rank):
+    return shape[:1] + shape[2:] + shape[1:2] if len(shape) == rank + 2 else shape[1:] + shape[:1]
+
+
+def _to_torch(a, rank, data_format):
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    if data_format == CL:
+        t = torch.movedim(t, -1, 1 if a.ndim == rank + 2 else 0)
+    return t
+
+
+def _from_torch(t, rank, data_format, batched):
+    if data_format == CL:
+        t = torch.movedim(t, 1 if batched else 0, -1)
+    return t.detach().numpy()
+
+
+AVG_ARGS = [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+            dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+            dict(kernel_size=2, stride=1, divisor_override=3)]
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("data_format", ["channels_first", CL])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("args", range(len(AVG_ARGS)))
+def test_avg_plans_equal_first_call_and_torch(rank, data_format, dtype, batched, args, rng):
+    kw = dict(AVG_ARGS[args])
+    if rank == 1 and "divisor_override" in kw:
+        kw.pop("divisor_override")  # avg_pool1d has none (as torch)
+    spatial = (7, 6, 5)[:rank]
+    shape = ((2,) if batched else ()) + ((*spatial, 3) if data_format == CL else (3, *spatial))
+    x = rng.standard_normal(shape).astype(dtype)
+    fwd = getattr(cypool, f"avg_pool{rank}d")
+    bwd = getattr(cypool, f"avg_pool{rank}d_backward")
+    first = fwd(x, **kw, data_format=data_format)
+    g = rng.standard_normal(first.shape).astype(dtype)
+    gfirst = bwd(g, x.shape, **kw, data_format=data_format)
+    assert len(pooling._avg_plans) == 1 and len(pooling._avg_backward_plans) == 1
+    for _ in range(3):
+        _assert_same(fwd(x, **kw, data_format=data_format), first)
+        _assert_same(bwd(g, x.shape, **kw, data_format=data_format), gfirst)
+    assert len(pooling._avg_plans) == 1 and len(pooling._avg_backward_plans) == 1
+    # and the planned calls agree with torch, forward and autograd's backward
+    t = _to_torch(x, rank, data_format).requires_grad_(True)
+    out = getattr(F, f"avg_pool{rank}d")(t, **kw)
+    out.backward(_to_torch(g, rank, data_format))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fwd(x, **kw, data_format=data_format),
+                               _from_torch(out, rank, data_format, batched), **tol)
+    np.testing.assert_allclose(bwd(g, x.shape, **kw, data_format=data_format),
+                               _from_torch(t.grad, rank, data_format, batched), **tol)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("data_format", ["channels_first", CL])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_backward_plans_equal_first_call_and_torch(rank, data_format, dtype, rng):
+    spatial = (7, 6, 5)[:rank]
+    shape = (2, *spatial, 3) if data_format == CL else (2, 3, *spatial)
+    x = rng.standard_normal(shape).astype(dtype)
+    kw = dict(kernel_size=3, stride=2, padding=1)
+    y, idx = getattr(cypool, f"max_pool{rank}d")(x, **kw, return_indices=True,
+                                                 data_format=data_format)
+    bwd = getattr(cypool, f"max_pool{rank}d_backward")
+    g = rng.standard_normal(y.shape).astype(dtype)
+    first = bwd(g, idx, x.shape, data_format=data_format)
+    assert len(pooling._max_backward_plans) == 1
+    for _ in range(3):
+        _assert_same(bwd(g, idx, x.shape, data_format=data_format), first)
+    assert len(pooling._max_backward_plans) == 1
+    t = _to_torch(x, rank, data_format).requires_grad_(True)
+    out = getattr(F, f"max_pool{rank}d")(t, **kw)
+    out.backward(_to_torch(g, rank, data_format))
+    _assert_same(first, _from_torch(t.grad, rank, data_format, True))
+
+
+def test_a_planned_max_backward_still_refuses_out_of_plane_indices(rng):
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    y, idx = cypool.max_pool2d(x, 2, return_indices=True)
+    cypool.max_pool2d_backward(y, idx, x.shape)
+    assert len(pooling._max_backward_plans) == 1
+    for bad in (36, -1, 2**40):
+        broken = idx.copy()
+        broken[0, 1, 2, 0] = bad
+        for _ in range(2):
+            with pytest.raises(ValueError, match=r"indices has 1 entries outside \[0, 36\)"):
+                cypool.max_pool2d_backward(y, broken, x.shape)
+    _assert_same(cypool.max_pool2d_backward(y, idx, x.shape),
+                 cypool.max_pool2d_backward(y.astype(np.float64), idx, x.shape).astype(np.float32))
+
+
+def test_backward_errors_are_never_cached(rng):
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    y, idx = cypool.max_pool2d(x, 2, return_indices=True)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="input_shape"):
+            cypool.max_pool2d_backward(y, idx, (2, 4, 6, 6))
+        with pytest.raises(ValueError, match="grad_output"):
+            cypool.avg_pool2d_backward(y, (2, 3, 9, 9), 2)
+        with pytest.raises(ValueError, match="divisor_override"):
+            cypool.avg_pool2d_backward(y, x.shape, 2, divisor_override=0)
+        with pytest.raises(TypeError, match="indices"):
+            cypool.max_pool2d_backward(y, idx.astype(np.int32), x.shape)
+    assert len(pooling._max_backward_plans) == len(pooling._avg_backward_plans) == 0
+    # plain lists and NumPy ints as input_shape take the ordinary path, same results
+    ref = cypool.max_pool2d_backward(y, idx, x.shape)
+    _assert_same(cypool.max_pool2d_backward(y, idx, list(x.shape)), ref)
+    _assert_same(cypool.max_pool2d_backward(y, idx, tuple(np.int64(v) for v in x.shape)), ref)
+    # byte-swapped gradients and indices are converted, call after call
+    for _ in range(2):
+        _assert_same(cypool.max_pool2d_backward(y.astype(">f4"), idx.astype(">i8"), x.shape)
+                     .astype(np.float32), ref)
+    aref = cypool.avg_pool2d_backward(y, x.shape, 2)
+    _assert_same(cypool.avg_pool2d_backward(y, list(x.shape), 2), aref)
+    _assert_same(cypool.avg_pool2d_backward(y, x.shape, 2, count_include_pad=1), aref)
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: a[:, :, ::2],                              # strided slice
+    lambda a: np.asfortranarray(a),                      # Fortran order
+    lambda a: a.astype(a.dtype.newbyteorder(">")),       # byte-swapped
+    lambda a: a.astype(np.float16),                      # widened dtype
+])
+def test_avg_and_backward_arrays_a_plan_does_not_cover_still_work(make, rng):
+    xm = make(rng.standard_normal((2, 3, 8, 8)).astype(np.float32))
+    gm = make(rng.standard_normal((2, 3, 8, 8)).astype(np.float32))
+    big = np.asarray(gm).shape[:2] + tuple(2 * s for s in np.asarray(gm).shape[2:])
+    ref = cypool.avg_pool2d(np.ascontiguousarray(xm, np.float32), 2)
+    gref = cypool.avg_pool2d_backward(np.ascontiguousarray(gm, np.float32), big, 2)
+    for _ in range(2):
+        np.testing.assert_allclose(cypool.avg_pool2d(xm, 2), ref, rtol=1e-3)
+        np.testing.assert_allclose(cypool.avg_pool2d_backward(gm, big, 2), gref, rtol=1e-3)
+
+
+@needs_openmp
+@pytest.mark.parametrize("data_format", ["channels_first", CL])
+def test_thread_setting_is_honoured_between_cached_avg_and_backward_calls(spy_threads,
+                                                                          data_format, rng):
+    x = rng.standard_normal((2, 8, 8, 8)).astype(np.float32)
+    y, idx = cypool.max_pool2d(x, 2, return_indices=True, data_format=data_format)
+    calls = [lambda: cypool.avg_pool2d(x, 2, data_format=data_format),
+             lambda: cypool.avg_pool2d_backward(y, x.shape, 2, data_format=data_format),
+             lambda: cypool.max_pool2d_backward(y, idx, x.shape, data_format=data_format)]
+    for call in calls:
+        ref = call()
+        spy_threads.clear()
+        cypool.set_num_threads(1)
+        call()
+        cypool.set_num_threads(2)
+        call()
+        with cypool.threads(3):
+            again = call()
+        assert spy_threads == [1, 2, 3]
+        _assert_same(again, ref)
