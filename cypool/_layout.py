@@ -107,6 +107,22 @@ class Canonical:
             return np.ascontiguousarray(a.transpose(0, 2, 3, 4, 1)).transpose(0, 4, 1, 2, 3)
         return np.ascontiguousarray(a)
 
+    def result_shape(self, spatial: tuple) -> tuple:
+        """The shape give_back gives a logical (N, C, *spatial) result."""
+        sp = tuple(spatial)[3 - self.rank:]
+        shape = (self.c, *sp) if self.data_format != "channels_last" else (*sp, self.c)
+        return (self.n, *shape) if self.batched else shape
+
+    def view_of(self, out: np.ndarray, spatial: tuple) -> np.ndarray | None:
+        """A caller's C-contiguous output array of result_shape(spatial) as the logical 5-D array
+        a kernel writes, or None when this call's memory order is not the data format's."""
+        if not out.flags.c_contiguous or self.order != (
+                "cl" if self.data_format == "channels_last" else "cf"):
+            return None
+        if self.order == "cl":
+            return out.reshape((self.n, *spatial, self.c)).transpose(0, 4, 1, 2, 3)
+        return out.reshape((self.n, self.c, *spatial))
+
     def give_back(self, a: np.ndarray) -> np.ndarray:
         """A logical 5-D result in the caller's rank, batching and data_format (a view)."""
         if self.data_format == "channels_last":
@@ -172,3 +188,18 @@ def shape_to_canonical(shape, rank: int, data_format: str, name: str = "input_sh
     if any(s < 1 for s in spatial):
         raise ValueError(f"{name} must have positive spatial sizes, got {shape!r}")
     return n, c, tuple(spatial), len(shape) == rank + 2
+
+
+def check_out(out, shape: tuple, dtype: np.dtype, x) -> np.ndarray:
+    """The out= argument: a writeable ndarray of the result's shape and dtype whose memory does
+    not overlap the input's (a kernel would read cells it had already overwritten)."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape) or out.dtype != dtype:
+        raise ValueError(f"out has shape {out.shape} and dtype {out.dtype}; the result has shape "
+                         f"{tuple(shape)} and dtype {dtype}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    if np.may_share_memory(out, x):
+        raise ValueError("out must not share memory with the input x")
+    return out

@@ -21,7 +21,8 @@ Columns: times in ms; ``cypool/torch`` (< 1: cypool faster); ``cypool/roofline``
 machine's streaming bandwidth); ``GB/s`` = (bytes read + bytes written) / cypool's time. The
 geometric mean of cypool/torch is taken over the cases of the speed issue (marked ``*``).
 A separate bandwidth case pools a 256 MB float32 input (2x2/s2 max) and gives cypool's GB/s as a
-fraction of the streaming kernel's. Without torch the torch columns are blank.
+fraction of the streaming kernel's: with ``out=`` against a stream into a reused buffer, and
+returning a new array against a stream into a new buffer per call. Without torch the torch columns are blank.
 """
 from __future__ import annotations
 
@@ -347,10 +348,12 @@ def run(threads: int = 2, repeat: int = 7, quick: bool = False, out: str | None 
             shape = _smoke_shape(BIG_SHAPE) if smoke else BIG_SHAPE
             for fmt in FORMATS:
                 big.append(_bandwidth_case(shape, fmt, repeat, rng, sample))
-                log(f"bandwidth 2x2/s2 max {shape} {fmt}: cypool {big[-1]['cypool_gbs']:.1f} GB/s,"
-                    f" stream {big[-1]['stream_gbs']:.1f} GB/s, "
-                    f"fraction {big[-1]['fraction']:.2f} (of a fresh-output stream "
-                    f"{big[-1]['fresh_fraction']:.2f})")
+                b = big[-1]
+                log(f"bandwidth 2x2/s2 max {shape} {fmt}: out= {b['out_gbs']:.1f} GB/s = "
+                    f"{b['out_fraction']:.2f} of the stream ({b['stream_gbs']:.1f} GB/s); new "
+                    f"array {b['cypool_gbs']:.1f} GB/s = {b['fresh_fraction']:.2f} of the "
+                    f"fresh-buffer stream ({b['fresh_gbs']:.1f} GB/s), {b['fraction']:.2f} of "
+                    f"the stream")
     finally:
         cypool.set_num_threads(old_cy)
         if torch is not None:
@@ -372,19 +375,28 @@ def run(threads: int = 2, repeat: int = 7, quick: bool = False, out: str | None 
 
 
 def _bandwidth_case(shape, fmt, repeat, rng, sample) -> dict:
+    """cypool's 2x2/s2 max of a big input against the streaming kernel moving the same bytes, in
+    like-for-like pairs: a call returning a new array against a stream into a new buffer per
+    call (both pay the output's first-touch page faults), and a call with out= against a stream
+    into a reused buffer (neither does)."""
     x = _random(rng, shape, fmt, "float32")
     y = cypool.max_pool2d(x, 2, 2, data_format=fmt)
+    y_out = np.empty_like(y)
     nbytes = x.nbytes + y.nbytes
     cands = {"cypool": lambda: cypool.max_pool2d(x, 2, 2, data_format=fmt),
+             "cypool_out": lambda: cypool.max_pool2d(x, 2, 2, data_format=fmt, out=y_out),
              "roofline": _roofline(x.nbytes, y.nbytes),
              "roofline_fresh": _roofline(x.nbytes, y.nbytes, fresh_output=True)}
     t = time_interleaved(cands, repeat, sample_seconds=sample)
-    c, s = nbytes / t["cypool"] / 1e9, nbytes / t["roofline"] / 1e9
-    f = nbytes / t["roofline_fresh"] / 1e9
-    return {"shape": shape, "fmt": fmt, "mb": x.nbytes / 2**20, "cypool_ms": t["cypool"] * 1e3,
-            "stream_ms": t["roofline"] * 1e3, "cypool_gbs": c, "stream_gbs": s,
-            "fraction": c / s, "fresh_ms": t["roofline_fresh"] * 1e3, "fresh_gbs": f,
-            "fresh_fraction": c / f}
+    gbs = {k: nbytes / v / 1e9 for k, v in t.items()}
+    return {"shape": shape, "fmt": fmt, "mb": x.nbytes / 2**20,
+            "cypool_ms": t["cypool"] * 1e3, "cypool_gbs": gbs["cypool"],
+            "out_ms": t["cypool_out"] * 1e3, "out_gbs": gbs["cypool_out"],
+            "stream_ms": t["roofline"] * 1e3, "stream_gbs": gbs["roofline"],
+            "fresh_ms": t["roofline_fresh"] * 1e3, "fresh_gbs": gbs["roofline_fresh"],
+            "out_fraction": gbs["cypool_out"] / gbs["roofline"],
+            "fresh_fraction": gbs["cypool"] / gbs["roofline_fresh"],
+            "fraction": gbs["cypool"] / gbs["roofline"]}
 
 
 # ----------------------------------------------------------------------------- reporting
@@ -454,19 +466,22 @@ def markdown(result: dict) -> str:
     lines.append(f"Geometric mean of cypool/torch over the {n} rows of the issue's cases: "
                  + (f"**{g:.3f}**" if g is not None else "n/a (torch not installed)") + ".")
     if result["big"]:
-        lines += ["", "Bandwidth: 2x2/s2 max forward of a float32 input, cypool against the "
-                  "streaming kernel moving the same bytes, interleaved in this process: into a "
-                  "reused output buffer (stream), and into a new output buffer per call (fresh), "
-                  "as a pooling call that returns a new array must.", "",
-                  "| format | shape | input MB | cypool ms | stream ms | fresh ms | cypool GB/s "
-                  "| stream GB/s | fresh GB/s | fraction of stream | fraction of fresh |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["", "Bandwidth: 2x2/s2 max forward of a float32 input against cypool's "
+                  "streaming kernel moving the same bytes, interleaved in this process, in "
+                  "like-for-like pairs: `out=` (cypool writing into a reused array) against the "
+                  "stream into a reused buffer; a new array per call (the default) against the "
+                  "stream into a new buffer per call (both pay the first-touch page faults of "
+                  "the output). The last column sets the new-array call against the reused-"
+                  "buffer stream.", "",
+                  "| format | shape | input MB | out= ms | stream ms | out= / stream | new array ms "
+                  "| fresh stream ms | new / fresh | new / stream |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for b in result["big"]:
             lines.append(f"| {'CF' if b['fmt'] == CF else 'CL'} | {'x'.join(map(str, b['shape']))}"
-                         f" | {b['mb']:.0f} | {b['cypool_ms']:.1f} | {b['stream_ms']:.1f} | "
-                         f"{b['fresh_ms']:.1f} | {b['cypool_gbs']:.1f} | {b['stream_gbs']:.1f} | "
-                         f"{b['fresh_gbs']:.1f} | {b['fraction']:.2f} | "
-                         f"{b['fresh_fraction']:.2f} |")
+                         f" | {b['mb']:.0f} | {b['out_ms']:.1f} | {b['stream_ms']:.1f} | "
+                         f"**{b['out_fraction']:.2f}** | {b['cypool_ms']:.1f} | "
+                         f"{b['fresh_ms']:.1f} | **{b['fresh_fraction']:.2f}** | "
+                         f"{b['fraction']:.2f} |")
     return "\n".join(lines) + "\n"
 
 

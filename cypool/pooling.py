@@ -16,8 +16,8 @@ import numpy as np
 from . import _adaptive, _avg, _max, _unpool
 from ._geometry import (_plain, adaptive_geometry, check_bool, check_divisor_override, int_tuple,
                         pool_geometry, unpool_size)
-from ._layout import (Canonical, check_array, check_data_format, kernel_dtype, shape_to_canonical,
-                      to_canonical)
+from ._layout import (Canonical, check_array, check_data_format, check_out, kernel_dtype,
+                      shape_to_canonical, to_canonical)
 from ._threads import threads_for
 
 _NO_INDICES = np.zeros(1, np.int64)
@@ -164,11 +164,36 @@ def _clear_plans() -> None:
             cache.clear()
 
 
+def _output(can: Canonical, spatial: tuple, dtype, x, out):
+    """(y5, out, direct): the logical 5-D array the kernel writes, the checked out= array, and
+    whether y5 is a view of out (same dtype and memory order: the kernel writes there directly;
+    otherwise the caller copies the result into out)."""
+    if out is None:
+        return can.empty(spatial, can.view.dtype), None, False
+    result_dtype = np.dtype(dtype)  # as _finish gives it: native byte order
+    if not result_dtype.isnative:
+        result_dtype = result_dtype.newbyteorder("=")
+    out = check_out(out, can.result_shape(spatial), result_dtype, x)
+    direct = can.view_of(out, spatial) if out.dtype == can.view.dtype else None
+    if direct is None:
+        return can.empty(spatial, can.view.dtype), out, False
+    return direct, out, True
+
+
+def _give(can: Canonical, y5, dtype, out, direct):
+    """The result: out (filled) when given, else y5 in the caller's layout and dtype."""
+    if out is None:
+        return _finish(can, y5, dtype)
+    if not direct:
+        np.copyto(out, _finish(can, y5, dtype))
+    return out
+
+
 def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-              data_format):
+              data_format, out=None):
     key = None
     # `type(v) is int or _plain(v)`: _plain's own first test, inline (halves the key's cost)
-    if (type(x) is np.ndarray and type(ceil_mode) is bool and type(return_indices) is bool
+    if (out is None and type(x) is np.ndarray and type(ceil_mode) is bool and type(return_indices) is bool
             and type(data_format) is str and (type(kernel_size) is int or _plain(kernel_size))
             and (type(stride) is int or _plain(stride)) and (type(padding) is int or _plain(padding))
             and (type(dilation) is int or _plain(dilation))):
@@ -185,7 +210,7 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
     geo = pool_geometry(_spatial(can, rank), rank, kernel_size, stride, padding, dilation,
                         ceil_mode)
     return_indices = check_bool(return_indices, "return_indices")
-    y5 = can.empty(geo.out_size, can.view.dtype)
+    y5, out, direct = _output(can, geo.out_size, dtype, x, out)
     idx5 = can.empty(geo.out_size, np.int64) if return_indices else None
     if y5.size:
         flat_idx = can.flat(idx5) if return_indices else _NO_INDICES
@@ -198,7 +223,7 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
         else:
             _max.max_pool_forward_cl(can.flat(), can.flat(y5), flat_idx, geo.window(), can.n,
                                      can.c, return_indices, nt)
-    y = _finish(can, y5, dtype)
+    y = _give(can, y5, dtype, out, direct)
     if (key is not None and y5.size and x.dtype in _PLAN_DTYPES and x.flags.c_contiguous
             and y.flags.c_contiguous and y.dtype == x.dtype
             and can.order == ("cl" if data_format == "channels_last" else "cf")):
@@ -267,23 +292,26 @@ def _max_backward(grad_output, indices, input_shape, rank, data_format, name="in
 
 def max_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
-               return_indices: bool = False, data_format: DataFormat = CF) -> PoolResult:
+               return_indices: bool = False, data_format: DataFormat = CF, *,
+               out: Optional[np.ndarray] = None) -> PoolResult:
     return _max_pool(x, 1, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                     data_format)
+                     data_format, out)
 
 
 def max_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
-               return_indices: bool = False, data_format: DataFormat = CF) -> PoolResult:
+               return_indices: bool = False, data_format: DataFormat = CF, *,
+               out: Optional[np.ndarray] = None) -> PoolResult:
     return _max_pool(x, 2, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                     data_format)
+                     data_format, out)
 
 
 def max_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
-               return_indices: bool = False, data_format: DataFormat = CF) -> PoolResult:
+               return_indices: bool = False, data_format: DataFormat = CF, *,
+               out: Optional[np.ndarray] = None) -> PoolResult:
     return _max_pool(x, 3, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                     data_format)
+                     data_format, out)
 
 
 def max_pool1d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
@@ -320,9 +348,9 @@ def _avg_args(count_include_pad, divisor_override, geo):
 
 
 def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pad,
-              divisor_override, data_format):
+              divisor_override, data_format, out=None):
     key = None
-    if (type(x) is np.ndarray and type(ceil_mode) is bool and type(count_include_pad) is bool
+    if (out is None and type(x) is np.ndarray and type(ceil_mode) is bool and type(count_include_pad) is bool
             and (divisor_override is None or type(divisor_override) is int)
             and type(data_format) is str and (type(kernel_size) is int or _plain(kernel_size))
             and (type(stride) is int or _plain(stride)) and (type(padding) is int or _plain(padding))):
@@ -338,7 +366,7 @@ def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
     geo = pool_geometry(_spatial(can, rank), rank, kernel_size, stride, padding, 1, ceil_mode)
     _check_avg3d_input(_spatial(can, rank), rank, kernel_size)
     cip, divisor = _avg_args(count_include_pad, divisor_override, geo)
-    y5 = can.empty(geo.out_size, can.view.dtype)
+    y5, out, direct = _output(can, geo.out_size, dtype, x, out)
     if y5.size:
         rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
         nbytes = can.view.nbytes + y5.nbytes
@@ -349,7 +377,7 @@ def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
         else:
             _avg.avg_pool_forward_cl(can.flat(), can.flat(y5), geo.window(), can.n, can.c, cip,
                                      divisor, nt)
-    y = _finish(can, y5, dtype)
+    y = _give(can, y5, dtype, out, direct)
     if (key is not None and y5.size and x.dtype in _FLOAT_PLAN_DTYPES and x.flags.c_contiguous
             and y.flags.c_contiguous and y.dtype == x.dtype
             and can.order == ("cl" if data_format == "channels_last" else "cf")):
@@ -417,23 +445,25 @@ def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, 
 
 def avg_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-               data_format: DataFormat = CF) -> np.ndarray:
+               data_format: DataFormat = CF, *, out: Optional[np.ndarray] = None) -> np.ndarray:
     return _avg_pool(x, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None,
-                     data_format)
+                     data_format, out)
 
 
 def avg_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: Optional[int] = None, data_format: DataFormat = CF) -> np.ndarray:
+               divisor_override: Optional[int] = None, data_format: DataFormat = CF, *,
+               out: Optional[np.ndarray] = None) -> np.ndarray:
     return _avg_pool(x, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override, data_format)
+                     divisor_override, data_format, out)
 
 
 def avg_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: Optional[int] = None, data_format: DataFormat = CF) -> np.ndarray:
+               divisor_override: Optional[int] = None, data_format: DataFormat = CF, *,
+               out: Optional[np.ndarray] = None) -> np.ndarray:
     return _avg_pool(x, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override, data_format)
+                     divisor_override, data_format, out)
 
 
 def avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size: IntOrTuple,

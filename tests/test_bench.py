@@ -51,6 +51,7 @@ def _check_result(result, tmp_path, with_torch, names=None):
     for b in result["big"]:
         assert b["cypool_gbs"] > 0 and b["stream_gbs"] > 0 and b["fraction"] > 0
         assert b["fresh_gbs"] > 0 and b["fresh_fraction"] > 0
+        assert b["out_gbs"] > 0 and b["out_fraction"] > 0
     if with_torch:
         assert result["geomean"] > 0
         png = tmp_path / "compare_frameworks.png"

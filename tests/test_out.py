@@ -1,0 +1,94 @@
+"""out= of max_pool*d and avg_pool*d: the result is written into the caller's array, which is
+returned; a C-contiguous array in the data format's layout is written by the kernel directly,
+any other valid one gets a copy; wrong arrays are refused before any work."""
+import numpy as np
+import pytest
+
+import cypool
+
+CL = "channels_last"
+
+
+def _pools():
+    for rank in (1, 2, 3):
+        yield getattr(cypool, f"max_pool{rank}d"), rank, dict(kernel_size=2)
+        yield getattr(cypool, f"max_pool{rank}d"), rank, dict(kernel_size=3, stride=2, padding=1,
+                                                              ceil_mode=True)
+        yield getattr(cypool, f"avg_pool{rank}d"), rank, dict(kernel_size=2)
+        yield getattr(cypool, f"avg_pool{rank}d"), rank, dict(kernel_size=3, stride=1, padding=1,
+                                                              count_include_pad=False)
+
+
+POOLS = list(_pools())
+
+
+@pytest.mark.parametrize("pool, rank, kw", POOLS,
+                         ids=[f"{p.__name__}-{i}" for i, (p, _, _) in enumerate(POOLS)])
+@pytest.mark.parametrize("data_format", ["channels_first", CL])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int16])
+@pytest.mark.parametrize("batched", [True, False])
+def test_out_equals_the_returned_result(pool, rank, kw, data_format, dtype, batched, rng):
+    if dtype == np.int16 and pool.__name__.startswith("avg"):
+        pytest.skip("integer averages are refused")
+    spatial = (9, 8, 7)[:rank]
+    shape = ((2,) if batched else ()) + ((*spatial, 5) if data_format == CL else (5, *spatial))
+    x = (rng.standard_normal(shape) * 20).astype(dtype)
+    ref = pool(x, **kw, data_format=data_format)
+    for make in (lambda: np.full(ref.shape, 7, ref.dtype),                    # direct
+                 lambda: np.full(ref.shape[::-1], 7, ref.dtype).T,            # Fortran: a copy
+                 lambda: np.full(ref.shape + (2,), 7, ref.dtype)[..., 0]):    # strided: a copy
+        out = make()
+        got = pool(x, **kw, data_format=data_format, out=out)
+        assert got is out
+        np.testing.assert_array_equal(out, ref)
+    # and for a repeated call (which a call plan serves when there is no out=)
+    out = np.empty_like(ref)
+    for _ in range(2):
+        np.testing.assert_array_equal(pool(x, **kw, data_format=data_format, out=out), ref)
+        np.testing.assert_array_equal(pool(x, **kw, data_format=data_format), ref)
+
+
+def test_max_out_with_indices_returns_out_and_fresh_indices(rng):
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    y, idx = cypool.max_pool2d(x, 2, return_indices=True)
+    out = np.empty_like(y)
+    got, gidx = cypool.max_pool2d(x, 2, return_indices=True, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, y)
+    np.testing.assert_array_equal(gidx, idx)
+
+
+def test_out_kernel_writes_directly_into_the_callers_memory(rng):
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    buf = np.zeros(2 * 3 * 3 * 3 + 4, np.float32)
+    out = buf[2:-2].reshape(2, 3, 3, 3)
+    cypool.max_pool2d(x, 2, data_format=CL, out=out)
+    np.testing.assert_array_equal(buf[2:-2].reshape(2, 3, 3, 3),
+                                  cypool.max_pool2d(x, 2, data_format=CL))
+    assert not buf[:2].any() and not buf[-2:].any()   # nothing written outside out
+
+
+def test_out_refused(rng):
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    y = cypool.max_pool2d(x, 2)
+    with pytest.raises(TypeError, match="out must be a numpy.ndarray, got list"):
+        cypool.max_pool2d(x, 2, out=y.tolist())
+    with pytest.raises(ValueError, match=r"out has shape \(2, 3, 4, 5\)"):
+        cypool.max_pool2d(x, 2, out=np.empty((2, 3, 4, 5), np.float32))
+    with pytest.raises(ValueError, match="dtype float64"):
+        cypool.avg_pool2d(x, 2, out=np.empty(y.shape, np.float64))
+    with pytest.raises(ValueError, match="dtype"):
+        cypool.max_pool2d(x, 2, out=np.empty(y.shape, np.dtype(">f4")))
+    ro = np.empty_like(y)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out is read-only"):
+        cypool.max_pool2d(x, 2, out=ro)
+    with pytest.raises(ValueError, match="share memory"):
+        cypool.max_pool2d(x, 2, out=x[:, :, :4, :4])
+    with pytest.raises(ValueError, match="share memory"):
+        cypool.avg_pool2d(x, 1, out=x)
+    # a refused out= leaves the array untouched and the arguments are still checked first
+    out = np.full(y.shape, 7, np.float32)
+    with pytest.raises(ValueError, match="kernel_size"):
+        cypool.max_pool2d(x, 0, out=out)
+    assert (out == 7).all()
