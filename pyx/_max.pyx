@@ -27,10 +27,16 @@ cdef extern from "_max_fast.h" nogil:
         Py_ssize_t w_lo, w_hi
     void cypool_interior(Py_ssize_t out, Py_ssize_t k, Py_ssize_t s, Py_ssize_t pad,
                          Py_ssize_t dil, Py_ssize_t size, Py_ssize_t* lo, Py_ssize_t* hi)
-    void cypool_max_cf_row_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
-                               Py_ssize_t row)
-    void cypool_max_cf_row_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
-                               Py_ssize_t row)
+    void cypool_max_cf_rows_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
+                                Py_ssize_t r0, Py_ssize_t r1)
+    void cypool_max_cf_rows_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
+                                Py_ssize_t r0, Py_ssize_t r1)
+    void cypool_max_cf_tiles_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
+                                 Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1, float* tin,
+                                 float* tout, int64_t* tidx, Py_ssize_t* cells)
+    void cypool_max_cf_tiles_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
+                                 Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1, double* tin,
+                                 double* tout, int64_t* tidx, Py_ssize_t* cells)
     void cypool_max_cl_row_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
                                Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
     void cypool_max_cl_row_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
@@ -126,42 +132,100 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
                                 im[ch] = pos
 
 
-cdef inline void _cf_row(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
-                         const cypool_mgeo* g, bint fast, Py_ssize_t row) noexcept nogil:
-    # float and double take the vectorised rows of _max_fast.h (same results, same order);
-    # integer types the general loop.
-    if maxable_t is float:
-        if fast:
-            cypool_max_cf_row_f32(x, y, idx, g, row)
-        else:
-            _max_row_cf(x, y, idx, w, row)
-    elif maxable_t is double:
-        cypool_max_cf_row_f64(x, y, idx, g, row)
+cdef inline void _cf_rows(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                          const cypool_mgeo* g, bint fast, Py_ssize_t r0,
+                          Py_ssize_t r1) noexcept nogil:
+    # Output rows [r0, r1). float and double take the vectorised rows of _max_fast.h (same
+    # results, same order); integer types the general loop.
+    cdef Py_ssize_t row
+    if maxable_t is double:
+        cypool_max_cf_rows_f64(x, y, idx, g, r0, r1)
+    elif maxable_t is float and fast:
+        cypool_max_cf_rows_f32(<const float*>x, <float*>y, idx, g, r0, r1)
     else:
-        _max_row_cf(x, y, idx, w, row)
+        for row in range(r0, r1):
+            _max_row_cf(x, y, idx, w, row)
+
+
+# Output rows per parallel work item of a channels-first call: enough to amortise a work item's
+# set-up over short rows, few enough that the guided schedule still balances the threads.
+cdef enum:
+    CF_ROWS_PER_ITEM = 16
+
+
+# Channels-first planes with rows shorter than TILE_MAX_OUT_W outputs go through tiles of
+# TILE_PLANES planes transposed to channels-last (cypool_max_cf_tiles_*), when a tile's input
+# stays within TILE_MAX_BYTES (L2). Measured (2 threads, vs the row kernel): 7x7 planes 2x2/s2
+# 0.65 -> 0.10 ms, 14x14 3x3/s1 1.9 -> 0.7 ms, 28x28 2x2/s2 1.2 -> 1.0 ms; 56x56 rows (out_w 28)
+# were 2x slower as tiles, hence the bound.
+cdef enum:
+    TILE_PLANES = 32            # CYPOOL_CL_BLOCK of _max_fast.h
+    TILE_MAX_OUT_W = 16
+    TILE_MAX_BYTES = 256 << 10
+
+
+cdef void _tiles(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                 const cypool_mgeo* g, Py_ssize_t n_planes, Py_ssize_t t0,
+                 Py_ssize_t t1) noexcept nogil:
+    # Tiles [t0, t1) with this thread's scratch; without scratch (malloc failed) the same planes
+    # go through the row kernel.
+    cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
+    cdef Py_ssize_t rpp = w.out_d * w.out_h
+    cdef maxable_t* tin = <maxable_t*>malloc(in_plane * TILE_PLANES * sizeof(maxable_t))
+    cdef maxable_t* tout = <maxable_t*>malloc(out_plane * TILE_PLANES * sizeof(maxable_t))
+    cdef int64_t* tidx = <int64_t*>malloc(out_plane * TILE_PLANES * sizeof(int64_t))
+    cdef Py_ssize_t* cells = <Py_ssize_t*>malloc(w.k_d * w.k_h * w.k_w * sizeof(Py_ssize_t))
+    cdef Py_ssize_t p1
+    if tin == NULL or tout == NULL or tidx == NULL or cells == NULL:
+        p1 = t1 * TILE_PLANES if t1 * TILE_PLANES < n_planes else n_planes
+        _cf_rows(x, y, idx, w, g, True, t0 * TILE_PLANES * rpp, p1 * rpp)
+    elif maxable_t is float:
+        cypool_max_cf_tiles_f32(x, y, idx, g, n_planes, t0, t1, tin, tout, tidx, cells)
+    elif maxable_t is double:
+        cypool_max_cf_tiles_f64(x, y, idx, g, n_planes, t0, t1, tin, tout, tidx, cells)
+    free(tin)
+    free(tout)
+    free(tidx)
+    free(cells)
 
 
 cdef void _forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t n_planes, int n_threads) noexcept nogil:
     # Max pooling of a channels-first tensor: x (N*C*D*H*W,) IN; y, idx (NULL: none) OUT.
-    cdef Py_ssize_t row, n_rows = n_planes * w.out_d * w.out_h
+    cdef Py_ssize_t item, r0, r1, n_rows = n_planes * w.out_d * w.out_h
+    cdef Py_ssize_t n_items = (n_rows + CF_ROWS_PER_ITEM - 1) // CF_ROWS_PER_ITEM
+    cdef Py_ssize_t n_tiles = (n_planes + TILE_PLANES - 1) // TILE_PLANES
     cdef cypool_mgeo g = _mgeo(w)
+    if ((maxable_t is float or maxable_t is double) and n_planes >= TILE_PLANES
+            and w.out_w < TILE_MAX_OUT_W
+            and w.in_d * w.in_h * w.in_w * TILE_PLANES * sizeof(maxable_t) <= TILE_MAX_BYTES):
+        if n_threads == 1:
+            _tiles(x, y, idx, w, &g, n_planes, 0, n_tiles)
+        else:
+            # one tile per item; a tile writes only its own planes
+            for item in prange(n_tiles, num_threads=n_threads, schedule="guided"):
+                _tiles(x, y, idx, w, &g, n_planes, item, item + 1)
+        return
     # float indices are tracked in int32 inside the fast rows (one blend per vector of floats)
     cdef bint fast = (maxable_t is double or
                       w.in_d * w.in_h * w.in_w < 2147483647 or idx == NULL)
     if n_threads == 1:
         # no OpenMP region: entering one and scheduling its loop costs about as much as the whole
         # of a small call's work
-        for row in range(n_rows):
-            _cf_row(x, y, idx, w, &g, fast, row)
+        _cf_rows(x, y, idx, w, &g, fast, 0, n_rows)
     elif (maxable_t is float or maxable_t is double) and fast:
         # Rows are independent, so a guided schedule changes no result; it keeps one descheduled
         # thread (shared machines) from stalling the whole call.
-        for row in prange(n_rows, num_threads=n_threads, schedule="guided"):
-            _cf_row(x, y, idx, w, &g, fast, row)
+        for item in prange(n_items, num_threads=n_threads, schedule="guided"):
+            r0 = item * CF_ROWS_PER_ITEM
+            r1 = r0 + CF_ROWS_PER_ITEM if r0 + CF_ROWS_PER_ITEM < n_rows else n_rows
+            _cf_rows(x, y, idx, w, &g, fast, r0, r1)
     else:
-        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
-            _cf_row(x, y, idx, w, &g, fast, row)
+        for item in prange(n_items, num_threads=n_threads, schedule="static"):
+            r0 = item * CF_ROWS_PER_ITEM
+            r1 = r0 + CF_ROWS_PER_ITEM if r0 + CF_ROWS_PER_ITEM < n_rows else n_rows
+            _cf_rows(x, y, idx, w, &g, fast, r0, r1)
 
 
 cdef inline void _cl_rows(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,

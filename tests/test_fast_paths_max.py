@@ -7,7 +7,10 @@ Fast paths taken for float32/float64 (integer dtypes run the general kernel):
   s_w in {1, 2} without dilation; the stride-1, stride-2 and any-stride sweeps otherwise;
 - channels-last rows: channel blocks of 32 elements (float or double) with register-resident
   maxima, the last block ending at C (overlapping the one before) when C >= 32, one shorter block
-  when C < 32; indices as the winning cell's ordinal.
+  when C < 32; indices as the winning cell's ordinal;
+- channels-first small planes (output rows shorter than 16, at least 32 planes, a 32-plane tile
+  within 256 KiB): tiles of 32 planes transposed to channels-last and pooled by the channel-block
+  kernel, the last tile overlapping the one before.
 Each geometry below selects one of them; borders come from odd sizes, padding, ceil_mode and
 dilation. Integer data run through the general kernel give a bit-exact cross-check (same ties).
 """
@@ -216,3 +219,32 @@ def test_backward_routes_gradients(data_format, n_threads):
         with pytest.raises(ValueError, match=str(len(bad.flat[::7]))):
             cypool.max_pool2d_backward(_fmt_in(g, data_format), _fmt_in(bad, data_format),
                                        _fmt_in(x, data_format).shape, data_format=data_format)
+
+
+@pytest.mark.parametrize("n_planes", [32, 33, 64, 95])
+@pytest.mark.parametrize("rank,spatial,k,s,p,d,ceil_mode", [
+    (2, (7, 7), 2, 2, 0, 1, True),
+    (2, (14, 14), 3, 1, 1, 1, False),
+    (2, (28, 28), 2, 2, 0, 1, False),
+    (2, (9, 12), 3, 2, 1, 2, True),
+    (1, (20,), 3, 2, 1, 1, True),
+    (3, (4, 6, 7), 2, 2, 0, 1, True),
+    (3, (5, 6, 9), (2, 3, 2), (1, 2, 3), (1, 1, 1), (2, 1, 2), False),
+])
+def test_channels_first_plane_tiles(n_planes, rank, spatial, k, s, p, d, ceil_mode):
+    # N*C >= 32 planes with short rows take the tiles; 33 and 95 end in an overlapping tile.
+    rng = np.random.default_rng(n_planes + 100 * rank)
+    for dtype in FLOATS:
+        for kind in ("normal", "ties", "mixed", "allneginf"):
+            x = _special_data(rng, (1, n_planes, *spatial), dtype, kind)
+            y, i = _check_reference(x, rank, k, s, p, d, ceil_mode, "channels_first")
+            with cypool.threads(2):
+                y2, i2 = _pool(x, rank, k, s, p, d, ceil_mode, "channels_first")
+            np.testing.assert_array_equal(y2, y)
+            np.testing.assert_array_equal(i2, i)
+    xi = rng.integers(-3, 4, size=(1, n_planes, *spatial)).astype(np.int16)  # general kernel
+    yi, ii = _pool(xi, rank, k, s, p, d, ceil_mode, "channels_first")
+    for dtype in FLOATS:
+        y, i = _pool(xi.astype(dtype), rank, k, s, p, d, ceil_mode, "channels_first")
+        np.testing.assert_array_equal(y, yi.astype(dtype))
+        np.testing.assert_array_equal(i, ii)
