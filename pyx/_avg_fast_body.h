@@ -369,6 +369,19 @@ static int AVGF_FN(avgf_bwd_cl)(const AVGF_T* go, AVGF_T* gi, const avgf_geom* g
                     }
                     for (ptrdiff_t c = 0; c < C; c++) go_[c] = (AVGF_T)a[c];
                 }
+            } else if (kw == 3 && sw == 2) {
+                /* as in the channels-first backward: cell i (t = i + pw) lies in windows t/2 - 1
+                 * and t/2 when t is even, in t/2 alone when odd; u has zeros before window 0
+                 * and past OW - 1, and the sums start at 0 like the general loop's */
+                const ptrdiff_t t = i + pw;
+                const AVGF_ACC* restrict um = u + (t >> 1) * C;
+                if (t & 1) {
+                    for (ptrdiff_t c = 0; c < C; c++) go_[c] = (AVGF_T)((AVGF_ACC)0 + um[c]);
+                } else {
+                    const AVGF_ACC* restrict up = um - C;
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        go_[c] = (AVGF_T)(((AVGF_ACC)0 + up[c]) + um[c]);
+                }
             } else {
                 ptrdiff_t a0, e0;
                 avgf_cover(i, kw, sw, pw, OW, &a0, &e0);
