@@ -111,14 +111,20 @@ def _raise_bad_indices(bad: int, name: str, limit: int):
 # holds exact-type arguments only (see _geometry._plain): 2.0 == 2 and True == 1 hash alike, so
 # floats, bools-for-ints, NumPy scalars and lists take the ordinary path every time. The thread
 # count is asked of threads_for on every call: it depends on set_num_threads/threads()/fork.
-# Max and average pooling, forward and backward, each keep such a cache (one per operator, each
-# bounded by PLAN_CACHE_SIZE).
+# Max, average and adaptive pooling keep such caches (one per operator and direction, each
+# bounded by PLAN_CACHE_SIZE). Max and average plans hold typed kernel objects (_max.MaxForward,
+# _max.MaxBackward, _avg.AvgCall); adaptive plans a closure over the kernel function and its
+# Window, which is simpler and saves most of the time (the geometry, layout and checks).
 PLAN_CACHE_SIZE = 256
 _max_plans: OrderedDict = OrderedDict()
 _max_backward_plans: OrderedDict = OrderedDict()
 _avg_plans: OrderedDict = OrderedDict()
 _avg_backward_plans: OrderedDict = OrderedDict()
-_ALL_PLANS = (_max_plans, _max_backward_plans, _avg_plans, _avg_backward_plans)
+_adaptive_avg_plans: OrderedDict = OrderedDict()
+_adaptive_avg_backward_plans: OrderedDict = OrderedDict()
+_adaptive_max_plans: OrderedDict = OrderedDict()
+_ALL_PLANS = (_max_plans, _max_backward_plans, _avg_plans, _avg_backward_plans,
+              _adaptive_avg_plans, _adaptive_avg_backward_plans, _adaptive_max_plans)
 _plans_lock = threading.Lock()
 _PLAN_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int8, np.uint8,
                                                 np.int16, np.int32, np.int64))
@@ -503,24 +509,54 @@ def _adaptive_avg(x, rank, output_size, data_format):
         y = _global_avg_common(x, rank, data_format)
         if y is not None:
             return _keep_spatial(y, rank, data_format)
+    key = None
+    if type(x) is np.ndarray and type(data_format) is str and _plain(output_size):
+        key = (x.shape, x.strides, x.dtype, rank, output_size, data_format)
+        plan = _use_plan(_adaptive_avg_plans, key)
+        if plan is not None:
+            y = np.empty(plan.out_shape, plan.dtype)
+            plan.kernel(x, y, threads_for(plan.nbytes, plan.rows))
+            return y
     dtype = getattr(x, "dtype", None)
     can = _prepare(x, rank, data_format, "float")
     geo = adaptive_geometry(_spatial(can, rank), rank, output_size)
     y5 = can.empty(geo.out_size, can.view.dtype)
     if y5.size:
         rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
-        nt = threads_for(can.view.nbytes + y5.nbytes, rows)
-        if can.order == "cf":
-            _adaptive.adaptive_avg_forward_cf(can.flat(), can.flat(y5), geo.window(),
-                                              can.n * can.c, nt)
-        else:
-            scratch = np.empty((nt, can.c), np.float64)
-            _adaptive.adaptive_avg_forward_cl(can.flat(), can.flat(y5), scratch, geo.window(),
-                                              can.n, can.c, nt)
-    return _finish(can, y5, dtype)
+        nbytes = can.view.nbytes + y5.nbytes
+        nt = threads_for(nbytes, rows)
+        _adaptive_avg_kernel(can, geo.window())(can.flat(), can.flat(y5), nt)
+    y = _finish(can, y5, dtype)
+    if (key is not None and y5.size and x.dtype in _FLOAT_PLAN_DTYPES and x.flags.c_contiguous
+            and y.flags.c_contiguous and y.dtype == x.dtype
+            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+        run = _adaptive_avg_kernel(can, geo.window())
+        _remember(_adaptive_avg_plans, key, _Plan(
+            lambda x_, y_, nt_: run(x_.reshape(-1), y_.reshape(-1), nt_), y.shape, y.dtype,
+            nbytes, rows))
+    return y
+
+
+def _adaptive_avg_kernel(can: Canonical, window: dict):
+    """run(x_flat, y_flat, n_threads): adaptive average pooling of this call's layout."""
+    n, c = can.n, can.c
+    if can.order == "cf":
+        return lambda x, y, nt: _adaptive.adaptive_avg_forward_cf(x, y, window, n * c, nt)
+    return lambda x, y, nt: _adaptive.adaptive_avg_forward_cl(
+        x, y, np.empty((nt, c), np.float64), window, n, c, nt)
 
 
 def _adaptive_avg_backward(grad_output, input_shape, rank, data_format):
+    key = None
+    if type(grad_output) is np.ndarray and _plain_shape(input_shape) and type(data_format) is str:
+        key = (grad_output.shape, grad_output.strides, grad_output.dtype, input_shape, rank,
+               data_format)
+        plan = _use_plan(_adaptive_avg_backward_plans, key)
+        if plan is not None:
+            gx = np.empty(plan.out_shape, plan.dtype)
+            plan.kernel(grad_output, gx, threads_for(plan.nbytes, plan.rows))
+            return gx
+    given = grad_output  # a plan covers the array as given, not its checked conversion
     data_format = check_data_format(data_format)
     grad_output = _check_grad(grad_output, rank, data_format)
     spatial = _check_input_shape(input_shape, grad_output, rank, data_format)
@@ -532,17 +568,40 @@ def _adaptive_avg_backward(grad_output, input_shape, rank, data_format):
     geo = adaptive_geometry(spatial, rank, tuple(can.spatial[3 - rank:]), minimum=1)
     gx5 = can.empty(geo.in_size, can.view.dtype)
     if gx5.size:
-        nt = threads_for(gx5.nbytes + can.view.nbytes, can.n * can.c)
-        if can.order == "cf":
-            _adaptive.adaptive_avg_backward_cf(can.flat(), can.flat(gx5), geo.window(),
-                                               can.n * can.c, nt)
-        else:
-            _adaptive.adaptive_avg_backward_cl(can.flat(), can.flat(gx5), geo.window(), can.n,
-                                               can.c, _channel_block(can.n, can.c, nt), nt)
-    return _finish(can, gx5, dtype)
+        nbytes = gx5.nbytes + can.view.nbytes
+        nt = threads_for(nbytes, can.n * can.c)
+        _adaptive_avg_backward_kernel(can, geo.window())(can.flat(), can.flat(gx5), nt)
+    gx = _finish(can, gx5, dtype)
+    if (key is not None and gx5.size and given.dtype in _FLOAT_PLAN_DTYPES
+            and given.flags.c_contiguous and gx.flags.c_contiguous and gx.dtype == given.dtype
+            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+        run = _adaptive_avg_backward_kernel(can, geo.window())
+        _remember(_adaptive_avg_backward_plans, key, _Plan(
+            lambda g_, gx_, nt_: run(g_.reshape(-1), gx_.reshape(-1), nt_), gx.shape, dtype,
+            nbytes, can.n * can.c))
+    return gx
+
+
+def _adaptive_avg_backward_kernel(can: Canonical, window: dict):
+    """run(grad_flat, gx_flat, n_threads): adaptive average backward of this call's layout."""
+    n, c = can.n, can.c
+    if can.order == "cf":
+        return lambda g, gx, nt: _adaptive.adaptive_avg_backward_cf(g, gx, window, n * c, nt)
+    return lambda g, gx, nt: _adaptive.adaptive_avg_backward_cl(
+        g, gx, window, n, c, _channel_block(n, c, nt), nt)
 
 
 def _adaptive_max(x, rank, output_size, return_indices, data_format):
+    key = None
+    if (type(x) is np.ndarray and type(data_format) is str and _plain(output_size)
+            and type(return_indices) is bool):
+        key = (x.shape, x.strides, x.dtype, rank, output_size, return_indices, data_format)
+        plan = _use_plan(_adaptive_max_plans, key)
+        if plan is not None:
+            y = np.empty(plan.out_shape, plan.dtype)
+            idx = np.empty(plan.out_shape, np.int64)  # the kernel always tracks indices
+            plan.kernel(x, y, idx, threads_for(plan.nbytes, plan.rows))
+            return (y, idx) if plan.want_indices else y
     dtype = getattr(x, "dtype", None)
     can = _prepare(x, rank, data_format, "max")
     geo = adaptive_geometry(_spatial(can, rank), rank, output_size)
@@ -551,15 +610,26 @@ def _adaptive_max(x, rank, output_size, return_indices, data_format):
     idx5 = can.empty(geo.out_size, np.int64)
     if y5.size:
         rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
-        nt = threads_for(can.view.nbytes + y5.nbytes, rows)
-        if can.order == "cf":
-            _adaptive.adaptive_max_forward_cf(can.flat(), can.flat(y5), can.flat(idx5),
-                                              geo.window(), can.n * can.c, nt)
-        else:
-            _adaptive.adaptive_max_forward_cl(can.flat(), can.flat(y5), can.flat(idx5),
-                                              geo.window(), can.n, can.c, nt)
+        nbytes = can.view.nbytes + y5.nbytes
+        nt = threads_for(nbytes, rows)
+        _adaptive_max_kernel(can, geo.window())(can.flat(), can.flat(y5), can.flat(idx5), nt)
     y = _finish(can, y5, dtype)
+    if (key is not None and y5.size and x.dtype in _PLAN_DTYPES and x.flags.c_contiguous
+            and y.flags.c_contiguous and y.dtype == x.dtype
+            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+        run = _adaptive_max_kernel(can, geo.window())
+        _remember(_adaptive_max_plans, key, _Plan(
+            lambda x_, y_, i_, nt_: run(x_.reshape(-1), y_.reshape(-1), i_.reshape(-1), nt_),
+            y.shape, y.dtype, nbytes, rows, return_indices))
     return (y, can.give_back(idx5)) if return_indices else y
+
+
+def _adaptive_max_kernel(can: Canonical, window: dict):
+    """run(x_flat, y_flat, idx_flat, n_threads): adaptive max pooling of this call's layout."""
+    n, c = can.n, can.c
+    if can.order == "cf":
+        return lambda x, y, i, nt: _adaptive.adaptive_max_forward_cf(x, y, i, window, n * c, nt)
+    return lambda x, y, i, nt: _adaptive.adaptive_max_forward_cl(x, y, i, window, n, c, nt)
 
 
 def adaptive_avg_pool1d(x: np.ndarray, output_size: OutputSize,

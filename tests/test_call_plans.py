@@ -345,3 +345,59 @@ def test_thread_setting_is_honoured_between_cached_avg_and_backward_calls(spy_th
             again = call()
         assert spy_threads == [1, 2, 3]
         _assert_same(again, ref)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("data_format", ["channels_first", CL])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+@pytest.mark.parametrize("output_size", [3, 1, 4])
+def test_adaptive_plans_equal_first_call_and_torch(rank, data_format, dtype, output_size, rng):
+    spatial = (7, 6, 9)[:rank]
+    shape = (2, *spatial, 3) if data_format == CL else (2, 3, *spatial)
+    x = (rng.standard_normal(shape) * 20).astype(dtype)
+    amax = getattr(cypool, f"adaptive_max_pool{rank}d")
+    first_max = amax(x, output_size, return_indices=True, data_format=data_format)
+    first_gmax = getattr(cypool, f"global_max_pool{rank}d")(x, data_format=data_format)
+    for _ in range(3):
+        _assert_same(amax(x, output_size, return_indices=True, data_format=data_format),
+                     first_max)
+        _assert_same(amax(x, output_size, data_format=data_format), first_max[0])
+        _assert_same(getattr(cypool, f"global_max_pool{rank}d")(x, data_format=data_format),
+                     first_gmax)
+    assert len(pooling._adaptive_max_plans) >= 2
+    t = _to_torch(x.astype(np.float64), rank, data_format).requires_grad_(True)
+    ty, ti = getattr(F, f"adaptive_max_pool{rank}d")(t, output_size, return_indices=True)
+    np.testing.assert_array_equal(first_max[1], _from_torch(ti, rank, data_format, True))
+    if dtype == np.int16:
+        return
+    aavg = getattr(cypool, f"adaptive_avg_pool{rank}d")
+    aavg_bwd = getattr(cypool, f"adaptive_avg_pool{rank}d_backward")
+    first = aavg(x, output_size, data_format=data_format)
+    g = rng.standard_normal(first.shape).astype(dtype)
+    gfirst = aavg_bwd(g, x.shape, data_format=data_format)
+    for _ in range(3):
+        _assert_same(aavg(x, output_size, data_format=data_format), first)
+        _assert_same(aavg_bwd(g, x.shape, data_format=data_format), gfirst)
+    t = _to_torch(x, rank, data_format).requires_grad_(True)
+    out = getattr(F, f"adaptive_avg_pool{rank}d")(t, output_size)
+    out.backward(_to_torch(g, rank, data_format))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(first, _from_torch(out, rank, data_format, True), **tol)
+    np.testing.assert_allclose(gfirst, _from_torch(t.grad, rank, data_format, True), **tol)
+
+
+def test_adaptive_arguments_a_plan_does_not_cover(rng):
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    ref = cypool.adaptive_avg_pool2d(x, (3, 3))
+    for _ in range(2):
+        _assert_same(cypool.adaptive_avg_pool2d(x, [3, 3]), ref)
+        _assert_same(cypool.adaptive_avg_pool2d(x, (3, None)), cypool.adaptive_avg_pool2d(x, (3, 8)))
+        with pytest.raises(TypeError, match="output_size"):
+            cypool.adaptive_avg_pool2d(x, 3.0)
+        with pytest.raises(TypeError, match="output_size"):
+            cypool.adaptive_max_pool2d(x, (3, 2.0))
+        with pytest.raises(ValueError, match="output_size"):
+            cypool.adaptive_max_pool2d(x, -1)
+        with pytest.raises(ValueError, match="input_shape"):
+            cypool.adaptive_avg_pool2d_backward(ref, (2, 4, 8, 8))
+    assert len(pooling._adaptive_avg_backward_plans) == 0
