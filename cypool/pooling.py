@@ -113,8 +113,7 @@ def _raise_bad_indices(bad: int, name: str, limit: int):
 # count is asked of threads_for on every call: it depends on set_num_threads/threads()/fork.
 # Max, average and adaptive pooling keep such caches (one per operator and direction, each
 # bounded by PLAN_CACHE_SIZE). Max and average plans hold typed kernel objects (_max.MaxForward,
-# _max.MaxBackward, _avg.AvgCall); adaptive plans a closure over the kernel function and its
-# Window, which is simpler and saves most of the time (the geometry, layout and checks).
+# _max.MaxBackward, _avg.AvgCall, _adaptive.AdaptiveCall).
 PLAN_CACHE_SIZE = 256
 _max_plans: OrderedDict = OrderedDict()
 _max_backward_plans: OrderedDict = OrderedDict()
@@ -525,25 +524,23 @@ def _adaptive_avg(x, rank, output_size, data_format):
         rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
         nbytes = can.view.nbytes + y5.nbytes
         nt = threads_for(nbytes, rows)
-        _adaptive_avg_kernel(can, geo.window())(can.flat(), can.flat(y5), nt)
+        if can.order == "cf":
+            _adaptive.adaptive_avg_forward_cf(can.flat(), can.flat(y5), geo.window(),
+                                              can.n * can.c, nt)
+        else:
+            _adaptive.adaptive_avg_forward_cl(can.flat(), can.flat(y5), geo.window(), can.n,
+                                              can.c, nt)
     y = _finish(can, y5, dtype)
     if (key is not None and y5.size and x.dtype in _FLOAT_PLAN_DTYPES and x.flags.c_contiguous
             and y.flags.c_contiguous and y.dtype == x.dtype
             and can.order == ("cl" if data_format == "channels_last" else "cf")):
-        run = _adaptive_avg_kernel(can, geo.window())
-        _remember(_adaptive_avg_plans, key, _Plan(
-            lambda x_, y_, nt_: run(x_.reshape(-1), y_.reshape(-1), nt_), y.shape, y.dtype,
-            nbytes, rows))
+        cl = can.order == "cl"
+        call = _adaptive.AdaptiveCall("avg", geo.window(), can.n if cl else can.n * can.c, can.c,
+                                      0, cl, x.dtype.name)
+        _remember(_adaptive_avg_plans, key, _Plan(lambda x_, y_, nt_: call(x_, y_, None, nt_),
+                                                  y.shape, y.dtype, nbytes, rows))
     return y
 
-
-def _adaptive_avg_kernel(can: Canonical, window: dict):
-    """run(x_flat, y_flat, n_threads): adaptive average pooling of this call's layout."""
-    n, c = can.n, can.c
-    if can.order == "cf":
-        return lambda x, y, nt: _adaptive.adaptive_avg_forward_cf(x, y, window, n * c, nt)
-    return lambda x, y, nt: _adaptive.adaptive_avg_forward_cl(
-        x, y, np.empty((nt, c), np.float64), window, n, c, nt)
 
 
 def _adaptive_avg_backward(grad_output, input_shape, rank, data_format):
@@ -570,25 +567,24 @@ def _adaptive_avg_backward(grad_output, input_shape, rank, data_format):
     if gx5.size:
         nbytes = gx5.nbytes + can.view.nbytes
         nt = threads_for(nbytes, can.n * can.c)
-        _adaptive_avg_backward_kernel(can, geo.window())(can.flat(), can.flat(gx5), nt)
+        if can.order == "cf":
+            _adaptive.adaptive_avg_backward_cf(can.flat(), can.flat(gx5), geo.window(),
+                                               can.n * can.c, nt)
+        else:
+            _adaptive.adaptive_avg_backward_cl(can.flat(), can.flat(gx5), geo.window(), can.n,
+                                               can.c, _channel_block(can.n, can.c, nt), nt)
     gx = _finish(can, gx5, dtype)
     if (key is not None and gx5.size and given.dtype in _FLOAT_PLAN_DTYPES
             and given.flags.c_contiguous and gx.flags.c_contiguous and gx.dtype == given.dtype
             and can.order == ("cl" if data_format == "channels_last" else "cf")):
-        run = _adaptive_avg_backward_kernel(can, geo.window())
+        cl = can.order == "cl"
+        call = _adaptive.AdaptiveCall("avg_backward", geo.window(), can.n if cl else can.n * can.c,
+                                      can.c, _channel_block(can.n, can.c, nt), cl, dtype.name)
         _remember(_adaptive_avg_backward_plans, key, _Plan(
-            lambda g_, gx_, nt_: run(g_.reshape(-1), gx_.reshape(-1), nt_), gx.shape, dtype,
-            nbytes, can.n * can.c))
+            lambda g_, gx_, nt_: call(g_, gx_, None, nt_), gx.shape, dtype, nbytes,
+            can.n * can.c))
     return gx
 
-
-def _adaptive_avg_backward_kernel(can: Canonical, window: dict):
-    """run(grad_flat, gx_flat, n_threads): adaptive average backward of this call's layout."""
-    n, c = can.n, can.c
-    if can.order == "cf":
-        return lambda g, gx, nt: _adaptive.adaptive_avg_backward_cf(g, gx, window, n * c, nt)
-    return lambda g, gx, nt: _adaptive.adaptive_avg_backward_cl(
-        g, gx, window, n, c, _channel_block(n, c, nt), nt)
 
 
 def _adaptive_max(x, rank, output_size, return_indices, data_format):
@@ -612,24 +608,23 @@ def _adaptive_max(x, rank, output_size, return_indices, data_format):
         rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
         nbytes = can.view.nbytes + y5.nbytes
         nt = threads_for(nbytes, rows)
-        _adaptive_max_kernel(can, geo.window())(can.flat(), can.flat(y5), can.flat(idx5), nt)
+        if can.order == "cf":
+            _adaptive.adaptive_max_forward_cf(can.flat(), can.flat(y5), can.flat(idx5),
+                                              geo.window(), can.n * can.c, nt)
+        else:
+            _adaptive.adaptive_max_forward_cl(can.flat(), can.flat(y5), can.flat(idx5),
+                                              geo.window(), can.n, can.c, nt)
     y = _finish(can, y5, dtype)
     if (key is not None and y5.size and x.dtype in _PLAN_DTYPES and x.flags.c_contiguous
             and y.flags.c_contiguous and y.dtype == x.dtype
             and can.order == ("cl" if data_format == "channels_last" else "cf")):
-        run = _adaptive_max_kernel(can, geo.window())
-        _remember(_adaptive_max_plans, key, _Plan(
-            lambda x_, y_, i_, nt_: run(x_.reshape(-1), y_.reshape(-1), i_.reshape(-1), nt_),
-            y.shape, y.dtype, nbytes, rows, return_indices))
+        cl = can.order == "cl"
+        call = _adaptive.AdaptiveCall("max", geo.window(), can.n if cl else can.n * can.c, can.c,
+                                      0, cl, x.dtype.name)
+        _remember(_adaptive_max_plans, key, _Plan(call, y.shape, y.dtype, nbytes, rows,
+                                                  return_indices))
     return (y, can.give_back(idx5)) if return_indices else y
 
-
-def _adaptive_max_kernel(can: Canonical, window: dict):
-    """run(x_flat, y_flat, idx_flat, n_threads): adaptive max pooling of this call's layout."""
-    n, c = can.n, can.c
-    if can.order == "cf":
-        return lambda x, y, i, nt: _adaptive.adaptive_max_forward_cf(x, y, i, window, n * c, nt)
-    return lambda x, y, i, nt: _adaptive.adaptive_max_forward_cl(x, y, i, window, n, c, nt)
 
 
 def adaptive_avg_pool1d(x: np.ndarray, output_size: OutputSize,

@@ -3,8 +3,12 @@
 # Adaptive max backward is the index scatter of _max. Global average pooling (every output size 1)
 # takes the plain reductions and broadcasts of _avg_fast.h.
 from cython.parallel cimport prange, parallel
-from libc.stdint cimport int64_t
+from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t
 from libc.string cimport memset
+from libc.stdlib cimport malloc, free
+cimport numpy as cnp
+
+cnp.import_array()
 
 from _types cimport maxable_t, floating_t, lowest
 from _window cimport Window, Span, adaptive_span
@@ -193,127 +197,277 @@ cdef void _avg_plane_backward(const floating_t* go, floating_t* gi, const Window
 
 
 cdef void _global_cf(const floating_t* x, floating_t* y, Py_ssize_t n_planes, Py_ssize_t L,
-                     int n_threads) noexcept:
+                     int n_threads) noexcept nogil:
     # One contiguous range of planes per thread, cut at multiples of 8 planes (the group the
     # float kernel reduces at once; results do not depend on the cut).
     cdef Py_ssize_t n_chunks = n_planes if n_planes < n_threads else n_threads
     cdef Py_ssize_t chunk
-    with nogil:
-        for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-            _gap_cf(x, y, _cut8(chunk, n_chunks, n_planes), _cut8(chunk + 1, n_chunks, n_planes),
-                    L)
+    if n_threads == 1:
+        # no OpenMP region: for a small call it costs about as much as the work
+        _gap_cf(x, y, 0, n_planes, L)
+        return
+    for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+        _gap_cf(x, y, _cut8(chunk, n_chunks, n_planes), _cut8(chunk + 1, n_chunks, n_planes), L)
 
 
 cdef void _global_cl(const floating_t* x, floating_t* y, Py_ssize_t n_samples, Py_ssize_t C,
-                     Py_ssize_t L, int n_threads) noexcept:
+                     Py_ssize_t L, int n_threads) noexcept nogil:
     cdef Py_ssize_t cb = _global_cl_block(n_samples, C, n_threads)
     cdef Py_ssize_t nb = (C + cb - 1) // cb
     cdef Py_ssize_t item, c0
-    with nogil:
-        for item in prange(n_samples * nb, num_threads=n_threads, schedule="static"):
-            c0 = (item % nb) * cb
-            _gap_cl(x, y, item // nb, L, C, c0, c0 + cb if c0 + cb < C else C)
+    if n_threads == 1:
+        for item in range(n_samples):
+            _gap_cl(x, y, item, L, C, 0, C)
+        return
+    for item in prange(n_samples * nb, num_threads=n_threads, schedule="static"):
+        c0 = (item % nb) * cb
+        _gap_cl(x, y, item // nb, L, C, c0, c0 + cb if c0 + cb < C else C)
+
+
+cdef void _avg_forward_cf(const floating_t* x, floating_t* y, const Window* w,
+                          Py_ssize_t n_planes, int n_threads) noexcept nogil:
+    cdef Py_ssize_t row, n_rows = n_planes * w.out_d * w.out_h
+    if _is_global(w):
+        _global_cf(x, y, n_planes, w.in_d * w.in_h * w.in_w, n_threads)
+    elif n_threads == 1:
+        for row in range(n_rows):
+            _avg_row_cf(x, y, w, row)
+    else:
+        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+            _avg_row_cf(x, y, w, row)
+
+
+cdef int _avg_forward_cl(const floating_t* x, floating_t* y, const Window* w,
+                         Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
+    # Returns 1 when the accumulators cannot be allocated (nothing computed), else 0.
+    cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
+    cdef double* acc
+    if _is_global(w):
+        _global_cl(x, y, n_samples, C, w.in_d * w.in_h * w.in_w, n_threads)
+        return 0
+    # one row of C double accumulators per thread
+    acc = <double*>malloc(n_threads * C * sizeof(double))
+    if acc == NULL:
+        return 1
+    if n_threads == 1:
+        for row in range(n_rows):
+            _avg_row_cl(x, y, acc, w, row, C)
+    else:
+        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+            _avg_row_cl(x, y, acc + omp_get_thread_num() * C, w, row, C)
+    free(acc)
+    return 0
+
+
+cdef void _max_forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                          Py_ssize_t n_planes, int n_threads) noexcept nogil:
+    cdef Py_ssize_t row, n_rows = n_planes * w.out_d * w.out_h
+    if n_threads == 1:
+        for row in range(n_rows):
+            _max_row_cf(x, y, idx, w, row)
+    else:
+        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+            _max_row_cf(x, y, idx, w, row)
+
+
+cdef void _max_forward_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                          Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
+    cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
+    if n_threads == 1:
+        for row in range(n_rows):
+            _max_row_cl(x, y, idx, w, row, C)
+    else:
+        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+            _max_row_cl(x, y, idx, w, row, C)
+
+
+cdef void _avg_backward_cf(const floating_t* go, floating_t* gi, const Window* w,
+                           Py_ssize_t n_planes, int n_threads) noexcept nogil:
+    # One thread owns a plane: race-free and deterministic.
+    cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
+    cdef Py_ssize_t n_chunks, chunk, p
+    if _is_global(w):
+        if n_threads == 1:
+            _gap_bwd_cf(go, gi, 0, n_planes, L)
+            return
+        n_chunks = n_planes if n_planes < n_threads else n_threads
+        for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+            _gap_bwd_cf(go, gi, chunk * n_planes // n_chunks, (chunk + 1) * n_planes // n_chunks,
+                        L)
+        return
+    if n_threads == 1:
+        for p in range(n_planes):
+            memset(&gi[p * L], 0, L * sizeof(floating_t))
+            _avg_plane_backward(&go[p * out_plane], &gi[p * L], w, 1, 0, 1)
+        return
+    for p in prange(n_planes, num_threads=n_threads, schedule="static"):
+        memset(&gi[p * L], 0, L * sizeof(floating_t))
+        _avg_plane_backward(&go[p * out_plane], &gi[p * L], w, 1, 0, 1)
+
+
+cdef void _avg_backward_cl(const floating_t* go, floating_t* gi, const Window* w,
+                           Py_ssize_t n_samples, Py_ssize_t C, Py_ssize_t c_block,
+                           int n_threads) noexcept nogil:
+    # Work items are (sample, block of channels), which own disjoint cells.
+    cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
+    cdef Py_ssize_t cb, nb, it, b0, n_blocks, item, n, c0, c1, i, ch
+    if _is_global(w):
+        if n_threads == 1:
+            for it in range(n_samples):
+                _gap_bwd_cl(go, gi, it, L, C, 0, C)
+            return
+        cb = _global_cl_block(n_samples, C, n_threads)
+        nb = (C + cb - 1) // cb
+        for it in prange(n_samples * nb, num_threads=n_threads, schedule="static"):
+            b0 = (it % nb) * cb
+            _gap_bwd_cl(go, gi, it // nb, L, C, b0, b0 + cb if b0 + cb < C else C)
+        return
+    if n_threads == 1:
+        for n in range(n_samples):
+            memset(&gi[n * L * C], 0, L * C * sizeof(floating_t))
+            _avg_plane_backward(&go[n * out_plane * C], &gi[n * L * C], w, C, 0, C)
+        return
+    n_blocks = (C + c_block - 1) // c_block
+    for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
+        n = item // n_blocks
+        c0 = (item % n_blocks) * c_block
+        c1 = c0 + c_block if c0 + c_block < C else C
+        for i in range(L):
+            for ch in range(c0, c1):
+                gi[(n * L + i) * C + ch] = 0
+        _avg_plane_backward(&go[n * out_plane * C], &gi[n * L * C], w, C, c0, c1)
 
 
 def global_avg_forward_cf(const floating_t[::1] x, floating_t[::1] y, Py_ssize_t n_planes,
                           Py_ssize_t L, int n_threads):
     """Global average pooling of n_planes contiguous planes of L values (no window geometry:
     the short entry point of global_avg_pool*)."""
-    _global_cf(&x[0], &y[0], n_planes, L, n_threads)
+    with nogil:
+        _global_cf(&x[0], &y[0], n_planes, L, n_threads)
 
 
 def global_avg_forward_cl(const floating_t[::1] x, floating_t[::1] y, Py_ssize_t n_samples,
                           Py_ssize_t C, Py_ssize_t L, int n_threads):
     """Channels-last twin of global_avg_forward_cf: n_samples of L rows of C channels."""
-    _global_cl(&x[0], &y[0], n_samples, C, L, n_threads)
+    with nogil:
+        _global_cl(&x[0], &y[0], n_samples, C, L, n_threads)
 
 
 def adaptive_avg_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w,
                             Py_ssize_t n_planes, int n_threads):
-    if _is_global(&w):
-        _global_cf(&x[0], &y[0], n_planes, w.in_d * w.in_h * w.in_w, n_threads)
-        return
-    cdef Py_ssize_t row
     with nogil:
-        for row in prange(n_planes * w.out_d * w.out_h, num_threads=n_threads, schedule="static"):
-            _avg_row_cf(&x[0], &y[0], &w, row)
+        _avg_forward_cf(&x[0], &y[0], &w, n_planes, n_threads)
 
 
-def adaptive_avg_forward_cl(const floating_t[::1] x, floating_t[::1] y, double[:, ::1] scratch,
-                            Window w, Py_ssize_t n_samples, Py_ssize_t C, int n_threads):
-    """scratch: (n_threads, C) double accumulators, one row per thread."""
-    if _is_global(&w):
-        _global_cl(&x[0], &y[0], n_samples, C, w.in_d * w.in_h * w.in_w, n_threads)
-        return
-    cdef Py_ssize_t row
-    with nogil, parallel(num_threads=n_threads):
-        for row in prange(n_samples * w.out_d * w.out_h, schedule="static"):
-            _avg_row_cl(&x[0], &y[0], &scratch[omp_get_thread_num(), 0], &w, row, C)
+def adaptive_avg_forward_cl(const floating_t[::1] x, floating_t[::1] y, Window w,
+                            Py_ssize_t n_samples, Py_ssize_t C, int n_threads):
+    cdef int failed
+    with nogil:
+        failed = _avg_forward_cl(&x[0], &y[0], &w, n_samples, C, n_threads)
+    if failed:
+        raise MemoryError()
 
 
 def adaptive_max_forward_cf(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
                             Window w, Py_ssize_t n_planes, int n_threads):
-    cdef Py_ssize_t row
     with nogil:
-        for row in prange(n_planes * w.out_d * w.out_h, num_threads=n_threads, schedule="static"):
-            _max_row_cf(&x[0], &y[0], &indices[0], &w, row)
+        _max_forward_cf(&x[0], &y[0], &indices[0], &w, n_planes, n_threads)
 
 
 def adaptive_max_forward_cl(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
                             Window w, Py_ssize_t n_samples, Py_ssize_t C, int n_threads):
-    cdef Py_ssize_t row
     with nogil:
-        for row in prange(n_samples * w.out_d * w.out_h, num_threads=n_threads, schedule="static"):
-            _max_row_cl(&x[0], &y[0], &indices[0], &w, row, C)
+        _max_forward_cl(&x[0], &y[0], &indices[0], &w, n_samples, C, n_threads)
 
 
 def adaptive_avg_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
                              Py_ssize_t n_planes, int n_threads):
-    """One thread owns a plane: race-free and deterministic."""
-    cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
-    cdef Py_ssize_t n_chunks, chunk
-    if _is_global(&w):
-        n_chunks = n_planes if n_planes < n_threads else n_threads
-        with nogil:
-            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-                _gap_bwd_cf(&grad_out[0], &grad_in[0], chunk * n_planes // n_chunks,
-                            (chunk + 1) * n_planes // n_chunks, L)
-        return
-    cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
-    cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
-    cdef Py_ssize_t p
     with nogil:
-        for p in prange(n_planes, num_threads=n_threads, schedule="static"):
-            memset(&grad_in[p * in_plane], 0, in_plane * sizeof(floating_t))
-            _avg_plane_backward(&grad_out[p * out_plane], &grad_in[p * in_plane], &w, 1, 0, 1)
+        _avg_backward_cf(&grad_out[0], &grad_in[0], &w, n_planes, n_threads)
 
 
 def adaptive_avg_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
                              Py_ssize_t n_samples, Py_ssize_t C, Py_ssize_t c_block,
                              int n_threads):
-    """Work items are (sample, block of channels), which own disjoint cells."""
-    cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
-    cdef Py_ssize_t cb, nb, it, b0
-    if _is_global(&w):
-        cb = _global_cl_block(n_samples, C, n_threads)
-        nb = (C + cb - 1) // cb
-        with nogil:
-            for it in prange(n_samples * nb, num_threads=n_threads, schedule="static"):
-                b0 = (it % nb) * cb
-                _gap_bwd_cl(&grad_out[0], &grad_in[0], it // nb, L, C, b0,
-                            b0 + cb if b0 + cb < C else C)
-        return
-    cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
-    cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
-    cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block
-    cdef Py_ssize_t item, n, c0, c1, i, ch
     with nogil:
-        for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
-            n = item // n_blocks
-            c0 = (item % n_blocks) * c_block
-            c1 = c0 + c_block if c0 + c_block < C else C
-            for i in range(in_plane):
-                for ch in range(c0, c1):
-                    grad_in[(n * in_plane + i) * C + ch] = 0
-            _avg_plane_backward(&grad_out[n * out_plane * C], &grad_in[n * in_plane * C], &w, C,
-                                c0, c1)
+        _avg_backward_cl(&grad_out[0], &grad_in[0], &w, n_samples, C, c_block, n_threads)
+
+
+# Kernel types of AdaptiveCall, by NumPy dtype name (integers: max pooling only).
+cdef dict _KINDS = {"float32": 0, "float64": 1, "int8": 2, "uint8": 3, "int16": 4, "int32": 5,
+                    "int64": 6}
+cdef enum:
+    AVG_FORWARD = 0
+    AVG_BACKWARD = 1
+    MAX_FORWARD = 2
+
+
+cdef class AdaptiveCall:
+    """An adaptive pooling call prepared once for one call shape (a call plan of cypool.pooling;
+    see _max.MaxForward): op "avg", "avg_backward" or "max"; the Window, memory order and dtype
+    are fixed at construction. Trusts its caller: a (input or gradient), b (output) and, for
+    max, indices (int64) are C-contiguous ndarrays of this plan's dtype and sizes."""
+    cdef Window w
+    cdef int op, kind
+    cdef Py_ssize_t n_items, C, c_block
+    cdef bint cl
+
+    def __init__(self, str op, Window w, Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block,
+                 bint channels_last, str dtype_name):
+        """n_items: planes (N*C) channels-first, samples (N) channels-last."""
+        self.op = {"avg": AVG_FORWARD, "avg_backward": AVG_BACKWARD, "max": MAX_FORWARD}[op]
+        self.kind = _KINDS[dtype_name]
+        if self.op != MAX_FORWARD and self.kind > 1:
+            raise ValueError(f"AdaptiveCall: {op} takes float32 or float64, got {dtype_name}")
+        self.w = w
+        self.n_items = n_items
+        self.C = C
+        self.c_block = c_block
+        self.cl = channels_last
+
+    def __call__(self, cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray indices,
+                 int n_threads):
+        cdef void* ap = cnp.PyArray_DATA(a)
+        cdef void* bp = cnp.PyArray_DATA(b)
+        cdef int64_t* ip = NULL if indices is None else <int64_t*>cnp.PyArray_DATA(indices)
+        cdef int failed = 0
+        with nogil:
+            if self.kind == 0:
+                failed = self._run(<const float*>ap, <float*>bp, ip, n_threads)
+            elif self.kind == 1:
+                failed = self._run(<const double*>ap, <double*>bp, ip, n_threads)
+            elif self.kind == 2:
+                self._max(<const int8_t*>ap, <int8_t*>bp, ip, n_threads)
+            elif self.kind == 3:
+                self._max(<const uint8_t*>ap, <uint8_t*>bp, ip, n_threads)
+            elif self.kind == 4:
+                self._max(<const int16_t*>ap, <int16_t*>bp, ip, n_threads)
+            elif self.kind == 5:
+                self._max(<const int32_t*>ap, <int32_t*>bp, ip, n_threads)
+            else:
+                self._max(<const int64_t*>ap, <int64_t*>bp, ip, n_threads)
+        if failed:
+            raise MemoryError()
+
+    cdef int _run(self, const floating_t* a, floating_t* b, int64_t* ip, int nt) noexcept nogil:
+        # 1: out of memory
+        if self.op == AVG_FORWARD:
+            if self.cl:
+                return _avg_forward_cl(a, b, &self.w, self.n_items, self.C, nt)
+            _avg_forward_cf(a, b, &self.w, self.n_items, nt)
+        elif self.op == AVG_BACKWARD:
+            if self.cl:
+                _avg_backward_cl(a, b, &self.w, self.n_items, self.C, self.c_block, nt)
+            else:
+                _avg_backward_cf(a, b, &self.w, self.n_items, nt)
+        else:
+            self._max(a, b, ip, nt)
+        return 0
+
+    cdef void _max(self, const maxable_t* a, maxable_t* b, int64_t* ip, int nt) noexcept nogil:
+        if self.cl:
+            _max_forward_cl(a, b, ip, &self.w, self.n_items, self.C, nt)
+        else:
+            _max_forward_cf(a, b, ip, &self.w, self.n_items, nt)

@@ -1,0 +1,75 @@
+"""Per-call time of small calls: cypool against PyTorch on a (1, 16, 8, 8) float32 input.
+
+A small call's time is mostly Python work (checks, geometry, layout) rather than pooling; cypool's
+call plans (cypool/pooling.py) serve repeated calls. Candidates run interleaved in this process
+(cypool.bench.time_interleaved: median of --repeat samples of >= 20 ms each), 2 threads for both.
+
+    PYTHONPATH=. python benchmarks/call_overhead.py [--repeat 7]
+"""
+import argparse
+
+import numpy as np
+
+import cypool
+from cypool import bench
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    a = ap.parse_args(argv)
+    import torch
+    F = torch.nn.functional
+    aten = torch.ops.aten
+    torch.set_num_threads(2)
+    cypool.set_num_threads(2)
+    print("| call | format | cypool us | torch us | cypool/torch |")
+    print("|---|---|---|---|---|")
+    for fmt in ("channels_first", "channels_last"):
+        x = bench._random(np.random.default_rng(0), (1, 16, 8, 8), fmt, "float32")
+        tx = bench._torch_view(torch, x, fmt)
+        y, idx = cypool.max_pool2d(x, 2, 2, return_indices=True, data_format=fmt)
+        ty, ti = F.max_pool2d(tx, 2, 2, return_indices=True)
+        tg = bench._torch_view(torch, np.ones_like(y), fmt)
+        g = np.ones_like(y)
+        ya = cypool.adaptive_max_pool2d(x, 3, return_indices=True, data_format=fmt)
+        tya = F.adaptive_max_pool2d(tx, 3, return_indices=True)
+        g3 = np.ones_like(ya[0])
+        tg3 = bench._torch_view(torch, g3, fmt)
+        pairs = {
+            "max_pool2d 2x2": (lambda: cypool.max_pool2d(x, 2, 2, data_format=fmt),
+                               lambda: F.max_pool2d(tx, 2, 2)),
+            "max_pool2d 2x2 backward": (
+                lambda: cypool.max_pool2d_backward(g, idx, x.shape, data_format=fmt),
+                lambda: aten.max_pool2d_with_indices_backward(tg, tx, [2, 2], [2, 2], [0, 0],
+                                                              [1, 1], False, ti)),
+            "avg_pool2d 2x2": (lambda: cypool.avg_pool2d(x, 2, 2, data_format=fmt),
+                               lambda: F.avg_pool2d(tx, 2, 2)),
+            "avg_pool2d 2x2 backward": (
+                lambda: cypool.avg_pool2d_backward(g, x.shape, 2, 2, data_format=fmt),
+                lambda: aten.avg_pool2d_backward(tg, tx, [2, 2], [2, 2], [0, 0], False, True,
+                                                 None)),
+            "adaptive_avg_pool2d 3": (lambda: cypool.adaptive_avg_pool2d(x, 3, data_format=fmt),
+                                      lambda: F.adaptive_avg_pool2d(tx, 3)),
+            "adaptive_avg_pool2d 3 backward": (
+                lambda: cypool.adaptive_avg_pool2d_backward(g3, x.shape, data_format=fmt),
+                lambda: aten._adaptive_avg_pool2d_backward(tg3, tx)),
+            "adaptive_max_pool2d 3": (lambda: cypool.adaptive_max_pool2d(x, 3, data_format=fmt),
+                                      lambda: F.adaptive_max_pool2d(tx, 3)),
+            "adaptive_max_pool2d 3 backward": (
+                lambda: cypool.adaptive_max_pool2d_backward(g3, ya[1], x.shape, data_format=fmt),
+                lambda: aten.adaptive_max_pool2d_backward(tg3, tx, tya[1])),
+            "global avg (adaptive 1)": (lambda: cypool.adaptive_avg_pool2d(x, 1, data_format=fmt),
+                                        lambda: F.adaptive_avg_pool2d(tx, 1)),
+            "global max (adaptive 1)": (lambda: cypool.global_max_pool2d(x, data_format=fmt),
+                                        lambda: F.adaptive_max_pool2d(tx, 1)),
+        }
+        for name, (c, t) in pairs.items():
+            r = bench.time_interleaved({"cypool": c, "torch": t}, a.repeat)
+            print(f"| {name} | {'CF' if fmt == 'channels_first' else 'CL'} | "
+                  f"{r['cypool'] * 1e6:.1f} | {r['torch'] * 1e6:.1f} | "
+                  f"{r['cypool'] / r['torch']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
