@@ -70,3 +70,58 @@ class OtherRanksSuite(Pinned):
 
     def time_call(self, function):
         self.fn()
+
+
+class SmallCallSuite(Pinned):
+    """Repeated small calls, where a call's Python work (checks, geometry, layout) outweighs its
+    pooling: the call plans of cypool.pooling serve them. (1, 16, 8, 8) float32."""
+
+    param_names = ["call", "data_format"]
+    params = [["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+               "adaptive_avg_pool2d", "adaptive_max_pool2d", "global_max_pool2d"], [CF, CL]]
+    timeout = 60
+    repeat = (3, 10, 2.0)
+
+    def setup(self, call, data_format):
+        import numpy as np
+
+        import cypool
+        self.pin()
+        x = make_input((1, 16, 8, 8), "float32", data_format)
+        y, idx = cypool.max_pool2d(x, 2, return_indices=True, data_format=data_format)
+        g = np.ones_like(y)
+        kw = dict(data_format=data_format)
+        self.fn = {
+            "max_pool2d": lambda: cypool.max_pool2d(x, 2, **kw),
+            "max_pool2d_backward": lambda: cypool.max_pool2d_backward(g, idx, x.shape, **kw),
+            "avg_pool2d": lambda: cypool.avg_pool2d(x, 2, **kw),
+            "avg_pool2d_backward": lambda: cypool.avg_pool2d_backward(g, x.shape, 2, **kw),
+            "adaptive_avg_pool2d": lambda: cypool.adaptive_avg_pool2d(x, 3, **kw),
+            "adaptive_max_pool2d": lambda: cypool.adaptive_max_pool2d(x, 3, **kw),
+            "global_max_pool2d": lambda: cypool.global_max_pool2d(x, **kw),
+        }[call]
+
+    def time_small_call(self, call, data_format):
+        self.fn()
+
+
+class OutSuite(Pinned):
+    """A big 2x2/s2 max writing into a caller's array (out=) against returning a new one: the
+    difference is the new array's first-touch page faults. 64 MB float32 input."""
+
+    param_names = ["data_format", "out"]
+    params = [[CF, CL], [False, True]]
+    timeout = 120
+    repeat = (3, 10, 2.0)
+
+    def setup(self, data_format, out):
+        import numpy as np
+
+        import cypool
+        self.pin()
+        x = make_input((16, 64, 128, 128), "float32", data_format)
+        y = np.empty_like(cypool.max_pool2d(x, 2, data_format=data_format)) if out else None
+        self.fn = lambda: cypool.max_pool2d(x, 2, data_format=data_format, out=y)
+
+    def time_max_2x2(self, data_format, out):
+        self.fn()

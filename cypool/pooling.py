@@ -179,7 +179,9 @@ def _output(can: Canonical, spatial: tuple, dtype, x, out):
     if not result_dtype.isnative:
         result_dtype = result_dtype.newbyteorder("=")
     out = check_out(out, can.result_shape(spatial), result_dtype, x)
-    direct = can.view_of(out, spatial) if out.dtype == can.view.dtype else None
+    # a subclass (np.memmap: pooling straight into a file) is written through a plain view
+    plain = out if type(out) is np.ndarray else out.view(np.ndarray)
+    direct = can.view_of(plain, spatial) if out.dtype == can.view.dtype else None
     if direct is None:
         return can.empty(spatial, can.view.dtype), out, False
     return direct, out, True
@@ -190,7 +192,7 @@ def _give(can: Canonical, y5, dtype, out, direct):
     if out is None:
         return _finish(can, y5, dtype)
     if not direct:
-        np.copyto(out, _finish(can, y5, dtype))
+        np.copyto(out.view(np.ndarray), _finish(can, y5, dtype))
     return out
 
 

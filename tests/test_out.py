@@ -92,3 +92,22 @@ def test_out_refused(rng):
     with pytest.raises(ValueError, match="kernel_size"):
         cypool.max_pool2d(x, 0, out=out)
     assert (out == 7).all()
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")   # np.matrix
+def test_out_may_be_a_memmap_or_another_subclass(rng, tmp_path):
+    # pooling a raster straight into a file; a subclass is written through a plain view
+    x = rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
+    ref = cypool.avg_pool2d(x, 2)
+    mm = np.lib.format.open_memmap(tmp_path / "y.npy", mode="w+", dtype=np.float32,
+                                   shape=ref.shape)
+    assert cypool.avg_pool2d(x, 2, out=mm) is mm
+    mm.flush()
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), ref)
+    x1 = rng.standard_normal((3, 20)).astype(np.float32)   # unbatched 1-d: a 2-d result
+    m = np.asmatrix(np.zeros((3, 10), np.float32))
+    assert cypool.max_pool1d(x1, 2, out=m) is m
+    np.testing.assert_array_equal(np.asarray(m), cypool.max_pool1d(x1, 2))
+    ma = np.ma.zeros(ref.shape, np.float32)
+    cypool.max_pool2d(x, 2, out=ma)
+    np.testing.assert_array_equal(ma.data, cypool.max_pool2d(x, 2))
