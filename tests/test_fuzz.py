@@ -490,6 +490,8 @@ def test_forward(op, data):
         return from_cf(want, data_format, batched)
 
     valid = check(expected, got, err, "close" if "avg" in op.name else "exact")
+    if valid and op.name in ("max_pool", "avg_pool"):
+        check_out(draw, fn, x, a, data_format, got)
     try:   # the geometry's validity, checked against torch on the same values as float64
         spec_data_format(data_format)
         x_cf = to_cf(spec_array(x, rank, op.family), data_format, rank)[0].astype(np.float64)
@@ -500,6 +502,50 @@ def test_forward(op, data):
         if refused is not None:
             assert refused == (not valid), f"torch refused={refused}, specification valid={valid}"
             STATS[f"torch agreed ({'refused' if refused else 'accepted'})"] += 1
+
+
+def check_out(draw, fn, x, a, data_format, got):
+    """The same valid call again with out=: a fitting array (any layout, or a subclass) receives
+    exactly the result and is returned; anything else (not an array, wrong shape or dtype,
+    read-only, overlapping x) is refused with ValueError or TypeError."""
+    y = got[0] if isinstance(got, tuple) else got
+    kind = draw(st.sampled_from(["fit", "fit", "fortran", "strided", "shape", "dtype", "list",
+                                 "readonly", "overlap"]))
+    if kind == "fit":
+        out = np.full(y.shape, 3, y.dtype)
+    elif kind == "fortran":
+        out = np.asfortranarray(np.full(y.shape, 3, y.dtype))
+    elif kind == "strided":
+        out = np.full(y.shape + (2,), 3, y.dtype)[..., 1]
+    elif kind == "shape":
+        out = np.empty(y.shape[:-1] + (y.shape[-1] + 1,), y.dtype)
+    elif kind == "dtype":
+        out = np.empty(y.shape, np.float64 if y.dtype != np.float64 else np.float32)
+    elif kind == "list":
+        out = y.tolist()
+    elif kind == "readonly":
+        out = np.empty(y.shape, y.dtype)
+        out.flags.writeable = False
+    else:
+        if not isinstance(x, np.ndarray) or x.size == 0 or y.size == 0:
+            return
+        out = np.asarray(x).reshape(-1).view(np.uint8)[:y.nbytes]
+        if out.size < y.nbytes:
+            return
+        out = out.view(y.dtype).reshape(y.shape)
+    note(f"out: {kind}")
+    res, err = call_cypool(fn, x, **a, data_format=data_format, out=out)
+    if kind in ("fit", "fortran", "strided"):
+        assert err is None, f"out={kind} refused: {err!r}"
+        r = res[0] if isinstance(res, tuple) else res
+        assert r is out
+        assert_same(out, y, "exact")
+        if isinstance(got, tuple):
+            np.testing.assert_array_equal(res[1], got[1])
+        STATS["out= filled"] += 1
+    else:
+        assert isinstance(err, DOCUMENTED_ERRORS), f"out={kind}: {err!r}"
+        STATS["out= refused as specified"] += 1
 
 
 # ----------------------------------------------------------------------------- backward cases
