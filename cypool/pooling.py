@@ -151,6 +151,23 @@ def _use_plan(cache: OrderedDict, key):
     return plan
 
 
+def _run_plan(plan: _Plan, src: np.ndarray) -> np.ndarray:
+    """A one-input plan's call: a new result array filled by the plan's kernel."""
+    out = np.empty(plan.out_shape, plan.dtype)
+    plan.kernel(src, out, threads_for(plan.nbytes, plan.rows))
+    return out
+
+
+def _plannable(given: np.ndarray, result: np.ndarray, can: Canonical, data_format: str,
+               dtypes) -> bool:
+    """Whether a forward call's plan may run its kernel on `given`'s own buffer and write a new
+    C-contiguous array of the result's shape: a kernel dtype, C-contiguous, in the memory order
+    its data_format names, with a C-contiguous result of the same dtype."""
+    return (given.dtype in dtypes and given.flags.c_contiguous and result.flags.c_contiguous
+            and result.dtype == given.dtype
+            and can.order == ("cl" if data_format == "channels_last" else "cf"))
+
+
 def _plain_shape(shape) -> bool:
     return type(shape) is tuple and all(type(v) is int for v in shape)
 
@@ -231,9 +248,7 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
             _max.max_pool_forward_cl(can.flat(), can.flat(y5), flat_idx, geo.window(), can.n,
                                      can.c, return_indices, nt)
     y = _give(can, y5, dtype, out, direct)
-    if (key is not None and y5.size and x.dtype in _PLAN_DTYPES and x.flags.c_contiguous
-            and y.flags.c_contiguous and y.dtype == x.dtype
-            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+    if key is not None and y5.size and _plannable(x, y, can, data_format, _PLAN_DTYPES):
         # x's own buffer is the kernel's input and y's the kernel's output, no view in between
         cl = can.order == "cl"
         kernel = _max.MaxForward(geo.window(), can.n if cl else can.n * can.c, can.c, cl,
@@ -281,11 +296,9 @@ def _max_backward(grad_output, indices, input_shape, rank, data_format, name="in
     elif gx5.size:
         gx5[...] = 0
     gx = _finish(can, gx5, dtype)
-    if (key is not None and gx5.size and can.view.size and given.dtype in _FLOAT_PLAN_DTYPES
-            and given.flags.c_contiguous and given_idx.dtype == np.int64
-            and given_idx.flags.c_contiguous
-            and gx.flags.c_contiguous and gx.dtype == dtype
-            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+    if (key is not None and gx5.size and can.view.size
+            and _plannable(given, gx, can, data_format, _FLOAT_PLAN_DTYPES)
+            and given_idx.dtype == np.int64 and given_idx.flags.c_contiguous):
         # grad_output's, indices' and gx's own buffers are the kernel's, no view in between
         cl = can.order == "cl"
         kernel = _max.MaxBackward(can.n if cl else can.n * can.c, can.c,
@@ -365,9 +378,7 @@ def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
                count_include_pad, divisor_override, data_format)
         plan = _use_plan(_avg_plans, key)
         if plan is not None:
-            y = np.empty(plan.out_shape, plan.dtype)
-            plan.kernel(x, y, threads_for(plan.nbytes, plan.rows))
-            return y
+            return _run_plan(plan, x)
     dtype = getattr(x, "dtype", None)
     can = _prepare(x, rank, data_format, "float")
     geo = pool_geometry(_spatial(can, rank), rank, kernel_size, stride, padding, 1, ceil_mode)
@@ -385,9 +396,7 @@ def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
             _avg.avg_pool_forward_cl(can.flat(), can.flat(y5), geo.window(), can.n, can.c, cip,
                                      divisor, nt)
     y = _give(can, y5, dtype, out, direct)
-    if (key is not None and y5.size and x.dtype in _FLOAT_PLAN_DTYPES and x.flags.c_contiguous
-            and y.flags.c_contiguous and y.dtype == x.dtype
-            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+    if key is not None and y5.size and _plannable(x, y, can, data_format, _FLOAT_PLAN_DTYPES):
         # x's own buffer is the kernel's input and y's the kernel's output, no view in between
         cl = can.order == "cl"
         kernel = _avg.AvgCall(geo.window(), False, can.n if cl else can.n * can.c, can.c, 0, cl,
@@ -409,9 +418,7 @@ def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, 
                data_format)
         plan = _use_plan(_avg_backward_plans, key)
         if plan is not None:
-            gx = np.empty(plan.out_shape, plan.dtype)
-            plan.kernel(grad_output, gx, threads_for(plan.nbytes, plan.rows))
-            return gx
+            return _run_plan(plan, grad_output)
     given = grad_output  # a plan covers the array as given, not its checked conversion
     data_format = check_data_format(data_format)
     grad_output = _check_grad(grad_output, rank, data_format)
@@ -437,9 +444,8 @@ def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, 
             _avg.avg_pool_backward_cl(can.flat(), can.flat(gx5), geo.window(), can.n, can.c,
                                       c_block, cip, divisor, nt)
     gx = _finish(can, gx5, dtype)
-    if (key is not None and gx5.size and given.dtype in _FLOAT_PLAN_DTYPES
-            and given.flags.c_contiguous and gx.flags.c_contiguous and gx.dtype == given.dtype
-            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+    if (key is not None and gx5.size
+            and _plannable(given, gx, can, data_format, _FLOAT_PLAN_DTYPES)):
         # grad_output's and gx's own buffers are the kernel's (c_block only splits the work of
         # the general kernel into disjoint parts: any value gives the same result)
         cl = can.order == "cl"
@@ -515,9 +521,7 @@ def _adaptive_avg(x, rank, output_size, data_format):
         key = (x.shape, x.strides, x.dtype, rank, output_size, data_format)
         plan = _use_plan(_adaptive_avg_plans, key)
         if plan is not None:
-            y = np.empty(plan.out_shape, plan.dtype)
-            plan.kernel(x, y, threads_for(plan.nbytes, plan.rows))
-            return y
+            return _run_plan(plan, x)
     dtype = getattr(x, "dtype", None)
     can = _prepare(x, rank, data_format, "float")
     geo = adaptive_geometry(_spatial(can, rank), rank, output_size)
@@ -533,9 +537,7 @@ def _adaptive_avg(x, rank, output_size, data_format):
             _adaptive.adaptive_avg_forward_cl(can.flat(), can.flat(y5), geo.window(), can.n,
                                               can.c, nt)
     y = _finish(can, y5, dtype)
-    if (key is not None and y5.size and x.dtype in _FLOAT_PLAN_DTYPES and x.flags.c_contiguous
-            and y.flags.c_contiguous and y.dtype == x.dtype
-            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+    if key is not None and y5.size and _plannable(x, y, can, data_format, _FLOAT_PLAN_DTYPES):
         cl = can.order == "cl"
         call = _adaptive.AdaptiveCall("avg", geo.window(), can.n if cl else can.n * can.c, can.c,
                                       0, cl, x.dtype.name)
@@ -552,9 +554,7 @@ def _adaptive_avg_backward(grad_output, input_shape, rank, data_format):
                data_format)
         plan = _use_plan(_adaptive_avg_backward_plans, key)
         if plan is not None:
-            gx = np.empty(plan.out_shape, plan.dtype)
-            plan.kernel(grad_output, gx, threads_for(plan.nbytes, plan.rows))
-            return gx
+            return _run_plan(plan, grad_output)
     given = grad_output  # a plan covers the array as given, not its checked conversion
     data_format = check_data_format(data_format)
     grad_output = _check_grad(grad_output, rank, data_format)
@@ -576,9 +576,8 @@ def _adaptive_avg_backward(grad_output, input_shape, rank, data_format):
             _adaptive.adaptive_avg_backward_cl(can.flat(), can.flat(gx5), geo.window(), can.n,
                                                can.c, _channel_block(can.n, can.c, nt), nt)
     gx = _finish(can, gx5, dtype)
-    if (key is not None and gx5.size and given.dtype in _FLOAT_PLAN_DTYPES
-            and given.flags.c_contiguous and gx.flags.c_contiguous and gx.dtype == given.dtype
-            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+    if (key is not None and gx5.size
+            and _plannable(given, gx, can, data_format, _FLOAT_PLAN_DTYPES)):
         cl = can.order == "cl"
         call = _adaptive.AdaptiveCall("avg_backward", geo.window(), can.n if cl else can.n * can.c,
                                       can.c, _channel_block(can.n, can.c, nt), cl, dtype.name)
@@ -617,9 +616,7 @@ def _adaptive_max(x, rank, output_size, return_indices, data_format):
             _adaptive.adaptive_max_forward_cl(can.flat(), can.flat(y5), can.flat(idx5),
                                               geo.window(), can.n, can.c, nt)
     y = _finish(can, y5, dtype)
-    if (key is not None and y5.size and x.dtype in _PLAN_DTYPES and x.flags.c_contiguous
-            and y.flags.c_contiguous and y.dtype == x.dtype
-            and can.order == ("cl" if data_format == "channels_last" else "cf")):
+    if key is not None and y5.size and _plannable(x, y, can, data_format, _PLAN_DTYPES):
         cl = can.order == "cl"
         call = _adaptive.AdaptiveCall("max", geo.window(), can.n if cl else can.n * can.c, can.c,
                                       0, cl, x.dtype.name)
