@@ -236,3 +236,31 @@ def test_global_avg_big_threads_and_specials(data_format):
         np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-7, equal_nan=True)
         assert np.isnan(y[0, 1]) and np.isinf(y[-1, -1])
         np.testing.assert_allclose(gx, np.full(x.shape, 1 / (shape[2] * shape[3])), rtol=1e-7)
+
+
+@pytest.mark.parametrize("n_planes", [32, 33, 70])
+@pytest.mark.parametrize("spatial, k, s, p", [
+    ((7, 7), 2, 2, 0), ((14, 14), 3, 1, 1), ((14, 13), 3, 2, 1), ((9, 12), (2, 3), (3, 2), (1, 1)),
+    ((20,), 3, 2, 1), ((4, 6, 7), 2, 2, 0), ((5, 6, 6), 3, 1, 1),
+])
+def test_channels_first_plane_tiles(n_planes, spatial, k, s, p):
+    # >= 32 small planes: tiles of 32 planes through the channels-last path (33 and 70 end in an
+    # overlapping tile); equal to the reference, bit-identical to the channels-last call on the
+    # same data and across thread counts
+    rank = len(spatial)
+    k, s, p = ((v,) * rank if isinstance(v, int) else tuple(v) for v in (k, s, p))
+    rng = np.random.default_rng(n_planes * 7 + rank)
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal((1, n_planes, *spatial)).astype(dtype)
+        x[0, 3, 0] = np.nan
+        x[0, 5, -1] = np.inf
+        for ceil_mode, cip, div in [(False, True, None), (True, False, None), (True, True, 3)]:
+            if rank == 1 and div:
+                continue
+            check_avg(x, k, s, p, ceil_mode, cip, div, "channels_first")
+            kw = {"divisor_override": div} if div else {}
+            y = AVG[rank](x, k, s, p, ceil_mode, cip, **kw)
+            y_cl = call(AVG[rank], x, "channels_last", k, s, p, ceil_mode, cip, **kw)
+            np.testing.assert_array_equal(y, y_cl)
+            with cypool.threads(2):
+                np.testing.assert_array_equal(AVG[rank](x, k, s, p, ceil_mode, cip, **kw), y)
