@@ -92,6 +92,9 @@ CASES = [
     Case("1d-max3s2p1", "max", (32, 64, 4096), 3, 2, 1, directions=("fwd",), issue=False),
     Case("3d-max2", "max", (4, 32, 32, 56, 56), 2, 2, directions=("fwd",), issue=False),
     Case("3d-avg3s1p1", "avg", (2, 32, 16, 28, 28), 3, 1, 1, directions=("fwd",), issue=False),
+    # late layers: small planes, many channels
+    Case("late-max2", "max", (32, 256, 14, 14), 2, 2, issue=False),
+    Case("late-avg3s1p1", "avg", (32, 512, 7, 7), 3, 1, 1, issue=False),
 ]
 BIG_SHAPE = (16, 64, 256, 256)   # 256 MiB of float32
 

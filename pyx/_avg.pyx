@@ -195,6 +195,37 @@ cdef int _fwd_tiles(const floating_t* x, floating_t* y, const avgf_geom* g, bint
     return failed
 
 
+cdef int _bwd_tiles(const floating_t* go, floating_t* gi, const avgf_geom* g, bint small,
+                    Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1) noexcept nogil:
+    # _fwd_tiles for the gather-form backward: gradient planes in, input-gradient planes out.
+    cdef Py_ssize_t in_plane = g.in_d * g.in_h * g.in_w
+    cdef Py_ssize_t out_plane = g.out_d * g.out_h * g.out_w
+    cdef floating_t* tgo = <floating_t*>malloc(out_plane * TILE_PLANES * sizeof(floating_t))
+    cdef floating_t* tgi = <floating_t*>malloc(in_plane * TILE_PLANES * sizeof(floating_t))
+    cdef Py_ssize_t t, own, p0, i, j
+    cdef const floating_t* src
+    cdef floating_t* dst
+    cdef int failed = tgo == NULL or tgi == NULL
+    t = t0
+    while not failed and t < t1:
+        own = t * TILE_PLANES
+        p0 = own if own < n_planes - TILE_PLANES else n_planes - TILE_PLANES
+        for j in range(TILE_PLANES):
+            src = go + (p0 + j) * out_plane
+            for i in range(out_plane):
+                tgo[i * TILE_PLANES + j] = src[i]
+        failed = _bwd_cl(tgo, tgi, g, TILE_PLANES, small, 0, g.in_d * g.in_h)
+        if not failed:
+            for j in range(own - p0, TILE_PLANES):
+                dst = gi + (p0 + j) * in_plane
+                for i in range(in_plane):
+                    dst[i] = tgi[i * TILE_PLANES + j]
+        t += 1
+    free(tgo)
+    free(tgi)
+    return failed
+
+
 cdef void _forward_cf(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t n_planes,
                       bint count_include_pad, Py_ssize_t divisor_override,
                       int n_threads) noexcept nogil:
@@ -307,8 +338,21 @@ cdef void _backward_cf(const floating_t* go, floating_t* gi, const Window* w, Py
     cdef Py_ssize_t p
     cdef avgf_geom g
     cdef Py_ssize_t rows = n_planes * w.in_d * w.in_h
+    cdef Py_ssize_t n_tiles = (n_planes + TILE_PLANES - 1) // TILE_PLANES
     cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
     cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+    if (n_planes >= TILE_PLANES and w.out_w < TILE_MAX_OUT_W
+            and w.in_d * w.in_h * w.in_w * TILE_PLANES * sizeof(floating_t) <= TILE_MAX_BYTES
+            and _fast_geometry(&g, w, TILE_PLANES, count_include_pad, divisor_override)):
+        # small planes: channels-last tiles, as in _forward_cf
+        if n_threads == 1:
+            failed = _bwd_tiles(go, gi, &g, small, n_planes, 0, n_tiles)
+        else:
+            for chunk in prange(n_tiles, num_threads=n_threads, schedule="guided"):
+                failed += _bwd_tiles(go, gi, &g, small, n_planes, chunk, chunk + 1)
+        if failed == 0:
+            return
+        failed = 0
     if _fast_geometry(&g, w, 1, count_include_pad, divisor_override):
         if n_threads == 1:
             failed = _bwd_cf(go, gi, &g, small, 0, rows)

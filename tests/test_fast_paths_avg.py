@@ -244,9 +244,9 @@ def test_global_avg_big_threads_and_specials(data_format):
     ((20,), 3, 2, 1), ((4, 6, 7), 2, 2, 0), ((5, 6, 6), 3, 1, 1),
 ])
 def test_channels_first_plane_tiles(n_planes, spatial, k, s, p):
-    # >= 32 small planes: tiles of 32 planes through the channels-last path (33 and 70 end in an
-    # overlapping tile); equal to the reference, bit-identical to the channels-last call on the
-    # same data and across thread counts
+    # >= 32 small planes: tiles of 32 planes through the channels-last path, forward and
+    # backward (33 and 70 end in an overlapping tile); equal to the reference, bit-identical to
+    # the channels-last call on the same data and across thread counts
     rank = len(spatial)
     k, s, p = ((v,) * rank if isinstance(v, int) else tuple(v) for v in (k, s, p))
     rng = np.random.default_rng(n_planes * 7 + rank)
@@ -264,3 +264,30 @@ def test_channels_first_plane_tiles(n_planes, spatial, k, s, p):
             np.testing.assert_array_equal(y, y_cl)
             with cypool.threads(2):
                 np.testing.assert_array_equal(AVG[rank](x, k, s, p, ceil_mode, cip, **kw), y)
+            # the backward's tiles: the same checks (check_avg compared it with the reference)
+            g = rng.standard_normal(y.shape).astype(dtype)
+            gx = AVG_BWD[rank](g, x.shape, k, s, p, ceil_mode, cip, **kw)
+            gx_cl = call(lambda g_, **a: AVG_BWD[rank](g_, shape_in(x.shape, a["data_format"]),
+                                                      k, s, p, ceil_mode, cip, **kw, **a),
+                         g, "channels_last")
+            np.testing.assert_array_equal(gx, gx_cl)
+            with cypool.threads(2):
+                np.testing.assert_array_equal(AVG_BWD[rank](g, x.shape, k, s, p, ceil_mode, cip,
+                                                            **kw), gx)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_channels_first_plane_tiles_threads(dtype):
+    # big enough for two threads (above the serial threshold): 7 tiles, the last overlapping
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 100, 14, 14)).astype(dtype)
+    for k, s, p in [(3, 1, 1), (2, 2, 0), (3, 2, 1)]:
+        with cypool.threads(1):
+            y1 = cypool.avg_pool2d(x, k, s, p)
+            g = rng.standard_normal(y1.shape).astype(dtype)
+            gx1 = cypool.avg_pool2d_backward(g, x.shape, k, s, p)
+        with cypool.threads(2):
+            np.testing.assert_array_equal(cypool.avg_pool2d(x, k, s, p), y1)
+            np.testing.assert_array_equal(cypool.avg_pool2d_backward(g, x.shape, k, s, p), gx1)
+        np.testing.assert_allclose(y1, R.avg_pool(x.astype(np.float64), (k, k), (s, s), (p, p),
+                                                  (p, p), False, True, 0), **tol(dtype))
