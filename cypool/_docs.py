@@ -61,6 +61,12 @@ P = {
     written by the kernel directly; a call then allocates no output and saves the first-touch
     page faults of a new array (for a 256 MB input, 2x2/s2 max: a fifth to a quarter of the
     call's time on the machine the README's benchmark ran on).""",
+    "out_grad": """out : numpy.ndarray, optional, keyword-only
+    Where to write the input gradient, which is returned: an array of ``input_shape`` and
+    ``grad_output``'s dtype, writeable, not overlapping the inputs. A C-contiguous ``out`` in the
+    data format's layout is written by the kernel directly (a training loop can reuse one
+    gradient buffer and skip the first-touch page faults of a new array); any other layout gets
+    a copy.""",
     "data_format": """data_format : {{"channels_first", "channels_last"}}, default "channels_first"
     Whether channels come before (``(N, C, {sp})``) or after (``(N, {sp}, C)``) the spatial axes.
     The output has the same data format, and keeps the input's memory order.""",
@@ -149,7 +155,7 @@ Examples
 
 Each ``grad_output`` entry is added to the input cell its index names; other cells get 0.
 
-""" + _params("grad_output", "indices", "input_shape", "data_format") + """
+""" + _params("grad_output", "indices", "input_shape", "data_format", "out_grad") + """
 
 Returns
 -------
@@ -198,7 +204,7 @@ Takes the forward call's window arguments; each ``grad_output`` entry is spread 
 with the forward divisor.
 
 """ + _params("grad_output", "input_shape", "kernel_size", "stride", "padding", "ceil_mode",
-              "count_include_pad", "divisor_override", "data_format") + """
+              "count_include_pad", "divisor_override", "data_format", "out_grad") + """
 
 Returns
 -------

@@ -190,9 +190,10 @@ def shape_to_canonical(shape, rank: int, data_format: str, name: str = "input_sh
     return n, c, tuple(spatial), len(shape) == rank + 2
 
 
-def check_out(out, shape: tuple, dtype: np.dtype, x) -> np.ndarray:
+def check_out(out, shape: tuple, dtype: np.dtype, inputs: dict) -> np.ndarray:
     """The out= argument: a writeable ndarray of the result's shape and dtype whose memory does
-    not overlap the input's (a kernel would read cells it had already overwritten)."""
+    not overlap any input's (a kernel would read cells it had already overwritten). inputs:
+    {parameter name: array}."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != tuple(shape) or out.dtype != dtype:
@@ -200,6 +201,7 @@ def check_out(out, shape: tuple, dtype: np.dtype, x) -> np.ndarray:
                          f"{tuple(shape)} and dtype {dtype}")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
-    if np.may_share_memory(out, x):
-        raise ValueError("out must not share memory with the input x")
+    for name, a in inputs.items():
+        if np.may_share_memory(out, a):
+            raise ValueError(f"out must not share memory with the input {name}")
     return out

@@ -186,7 +186,7 @@ def _clear_plans() -> None:
             cache.clear()
 
 
-def _output(can: Canonical, spatial: tuple, dtype, x, out):
+def _output(can: Canonical, spatial: tuple, dtype, inputs: dict, out):
     """(y5, out, direct): the logical 5-D array the kernel writes, the checked out= array, and
     whether y5 is a view of out (same dtype and memory order: the kernel writes there directly;
     otherwise the caller copies the result into out)."""
@@ -195,7 +195,7 @@ def _output(can: Canonical, spatial: tuple, dtype, x, out):
     result_dtype = np.dtype(dtype)  # as _finish gives it: native byte order
     if not result_dtype.isnative:
         result_dtype = result_dtype.newbyteorder("=")
-    out = check_out(out, can.result_shape(spatial), result_dtype, x)
+    out = check_out(out, can.result_shape(spatial), result_dtype, inputs)
     # a subclass (np.memmap: pooling straight into a file) is written through a plain view
     plain = out if type(out) is np.ndarray else out.view(np.ndarray)
     direct = can.view_of(plain, spatial) if out.dtype == can.view.dtype else None
@@ -234,7 +234,7 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
     geo = pool_geometry(_spatial(can, rank), rank, kernel_size, stride, padding, dilation,
                         ceil_mode)
     return_indices = check_bool(return_indices, "return_indices")
-    y5, out, direct = _output(can, geo.out_size, dtype, x, out)
+    y5, out, direct = _output(can, geo.out_size, dtype, {"x": x}, out)
     idx5 = can.empty(geo.out_size, np.int64) if return_indices else None
     if y5.size:
         flat_idx = can.flat(idx5) if return_indices else _NO_INDICES
@@ -258,10 +258,11 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
     return (y, can.give_back(idx5)) if return_indices else y
 
 
-def _max_backward(grad_output, indices, input_shape, rank, data_format, name="indices"):
+def _max_backward(grad_output, indices, input_shape, rank, data_format, name="indices",
+                  out=None):
     """Route gradients by plane-flat indices (max, adaptive max and global max pooling)."""
     key = None
-    if (type(grad_output) is np.ndarray and type(indices) is np.ndarray
+    if (out is None and type(grad_output) is np.ndarray and type(indices) is np.ndarray
             and _plain_shape(input_shape) and type(data_format) is str):
         key = (grad_output.shape, grad_output.strides, grad_output.dtype, indices.shape,
                indices.strides, indices.dtype, input_shape, rank, data_format, name)
@@ -283,7 +284,8 @@ def _max_backward(grad_output, indices, input_shape, rank, data_format, name="in
                                           copy=False), rank, data_format)
     idx5 = can.conform(to_canonical(indices, rank, data_format).view)
     in_plane, out_plane = math.prod(spatial), math.prod(can.spatial)
-    gx5 = can.empty(_lift(spatial), can.view.dtype)
+    gx5, out, direct = _output(can, _lift(spatial), dtype,
+                               {"grad_output": grad_output, name: indices}, out)
     if gx5.size and can.view.size:
         nt = threads_for(gx5.nbytes + idx5.nbytes, can.n * can.c)
         if can.order == "cf":
@@ -295,7 +297,7 @@ def _max_backward(grad_output, indices, input_shape, rank, data_format, name="in
         _raise_bad_indices(bad, name, in_plane)
     elif gx5.size:
         gx5[...] = 0
-    gx = _finish(can, gx5, dtype)
+    gx = _give(can, gx5, dtype, out, direct)
     if (key is not None and gx5.size and can.view.size
             and _plannable(given, gx, can, data_format, _FLOAT_PLAN_DTYPES)
             and given_idx.dtype == np.int64 and given_idx.flags.c_contiguous):
@@ -335,18 +337,21 @@ def max_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
 
 
 def max_pool1d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
-                        data_format: DataFormat = CF) -> np.ndarray:
-    return _max_backward(grad_output, indices, input_shape, 1, data_format)
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
+    return _max_backward(grad_output, indices, input_shape, 1, data_format, out=out)
 
 
 def max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
-                        data_format: DataFormat = CF) -> np.ndarray:
-    return _max_backward(grad_output, indices, input_shape, 2, data_format)
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
+    return _max_backward(grad_output, indices, input_shape, 2, data_format, out=out)
 
 
 def max_pool3d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
-                        data_format: DataFormat = CF) -> np.ndarray:
-    return _max_backward(grad_output, indices, input_shape, 3, data_format)
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
+    return _max_backward(grad_output, indices, input_shape, 3, data_format, out=out)
 
 
 # ----------------------------------------------------------------------------- average pooling
@@ -384,7 +389,7 @@ def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
     geo = pool_geometry(_spatial(can, rank), rank, kernel_size, stride, padding, 1, ceil_mode)
     _check_avg3d_input(_spatial(can, rank), rank, kernel_size)
     cip, divisor = _avg_args(count_include_pad, divisor_override, geo)
-    y5, out, direct = _output(can, geo.out_size, dtype, x, out)
+    y5, out, direct = _output(can, geo.out_size, dtype, {"x": x}, out)
     if y5.size:
         rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
         nbytes = can.view.nbytes + y5.nbytes
@@ -406,9 +411,9 @@ def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
 
 
 def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, ceil_mode,
-                  count_include_pad, divisor_override, data_format):
+                  count_include_pad, divisor_override, data_format, out=None):
     key = None
-    if (type(grad_output) is np.ndarray and _plain_shape(input_shape) and type(ceil_mode) is bool
+    if (out is None and type(grad_output) is np.ndarray and _plain_shape(input_shape) and type(ceil_mode) is bool
             and type(count_include_pad) is bool
             and (divisor_override is None or type(divisor_override) is int)
             and type(data_format) is str and (type(kernel_size) is int or _plain(kernel_size))
@@ -432,7 +437,7 @@ def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, 
     if tuple(can.spatial) != geo.out_size:
         raise ValueError(f"grad_output.shape={grad_output.shape} does not match the pooled size "
                          f"{geo.out_size[3 - rank:]} of input_shape={tuple(input_shape)}")
-    gx5 = can.empty(geo.in_size, can.view.dtype)
+    gx5, out, direct = _output(can, geo.in_size, dtype, {"grad_output": grad_output}, out)
     if gx5.size:
         nbytes = gx5.nbytes + can.view.nbytes
         nt = threads_for(nbytes, can.n * can.c)
@@ -443,7 +448,7 @@ def _avg_backward(grad_output, input_shape, rank, kernel_size, stride, padding, 
         else:
             _avg.avg_pool_backward_cl(can.flat(), can.flat(gx5), geo.window(), can.n, can.c,
                                       c_block, cip, divisor, nt)
-    gx = _finish(can, gx5, dtype)
+    gx = _give(can, gx5, dtype, out, direct)
     if (key is not None and gx5.size
             and _plannable(given, gx, can, data_format, _FLOAT_PLAN_DTYPES)):
         # grad_output's and gx's own buffers are the kernel's (c_block only splits the work of
@@ -482,27 +487,30 @@ def avg_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
 def avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size: IntOrTuple,
                         stride: Optional[IntOrTuple] = None, padding: Padding = 0,
                         ceil_mode: bool = False, count_include_pad: bool = True,
-                        data_format: DataFormat = CF) -> np.ndarray:
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
     return _avg_backward(grad_output, input_shape, 1, kernel_size, stride, padding, ceil_mode,
-                         count_include_pad, None, data_format)
+                         count_include_pad, None, data_format, out)
 
 
 def avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size: IntOrTuple,
                         stride: Optional[IntOrTuple] = None, padding: Padding = 0,
                         ceil_mode: bool = False, count_include_pad: bool = True,
                         divisor_override: Optional[int] = None,
-                        data_format: DataFormat = CF) -> np.ndarray:
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
     return _avg_backward(grad_output, input_shape, 2, kernel_size, stride, padding, ceil_mode,
-                         count_include_pad, divisor_override, data_format)
+                         count_include_pad, divisor_override, data_format, out)
 
 
 def avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size: IntOrTuple,
                         stride: Optional[IntOrTuple] = None, padding: Padding = 0,
                         ceil_mode: bool = False, count_include_pad: bool = True,
                         divisor_override: Optional[int] = None,
-                        data_format: DataFormat = CF) -> np.ndarray:
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
     return _avg_backward(grad_output, input_shape, 3, kernel_size, stride, padding, ceil_mode,
-                         count_include_pad, divisor_override, data_format)
+                         count_include_pad, divisor_override, data_format, out)
 
 
 # ----------------------------------------------------------------------------- adaptive pooling

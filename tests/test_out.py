@@ -111,3 +111,53 @@ def test_out_may_be_a_memmap_or_another_subclass(rng, tmp_path):
     ma = np.ma.zeros(ref.shape, np.float32)
     cypool.max_pool2d(x, 2, out=ma)
     np.testing.assert_array_equal(ma.data, cypool.max_pool2d(x, 2))
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("data_format", ["channels_first", CL])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_backward_out_equals_the_returned_gradient(rank, data_format, dtype, rng):
+    spatial = (9, 8, 7)[:rank]
+    shape = (2, *spatial, 5) if data_format == CL else (2, 5, *spatial)
+    x = rng.standard_normal(shape).astype(dtype)
+    mp = getattr(cypool, f"max_pool{rank}d")
+    mb = getattr(cypool, f"max_pool{rank}d_backward")
+    ab = getattr(cypool, f"avg_pool{rank}d_backward")
+    kw = dict(data_format=data_format)
+    y, idx = mp(x, 3, 2, 1, return_indices=True, **kw)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    calls = [lambda o: mb(g, idx, x.shape, **kw, out=o),
+             lambda o: ab(g, x.shape, 3, 2, 1, **kw, out=o)]
+    for call in calls:
+        ref = call(None)
+        for make in (lambda: np.full(ref.shape, 7, ref.dtype),
+                     lambda: np.full(ref.shape[::-1], 7, ref.dtype).T,
+                     lambda: np.full(ref.shape + (2,), 7, ref.dtype)[..., 0]):
+            out = make()
+            assert call(out) is out
+            np.testing.assert_array_equal(out, ref)
+
+
+def test_backward_out_refused(rng):
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    y, idx = cypool.max_pool2d(x, 2, return_indices=True)
+    g = np.ones_like(y)
+    with pytest.raises(ValueError, match="share memory with the input grad_output"):
+        cypool.avg_pool2d_backward(g, (2, 3, 4, 4), 1, out=g)
+    # indices whose memory overlaps out's last 8 bytes
+    buf = np.zeros(x.size + 2 * idx.size - 2, np.float32)
+    shared = buf[buf.size - 2 * idx.size:].view(np.int64).reshape(idx.shape)
+    shared[...] = idx
+    with pytest.raises(ValueError, match="share memory with the input indices"):
+        cypool.max_pool2d_backward(g, shared, x.shape, out=buf[:x.size].reshape(x.shape))
+    with pytest.raises(ValueError, match="out has shape"):
+        cypool.max_pool2d_backward(g, idx, x.shape, out=np.empty(y.shape, np.float32))
+    with pytest.raises(ValueError, match="dtype"):
+        cypool.avg_pool2d_backward(g, x.shape, 2, out=np.empty(x.shape, np.float64))
+    with pytest.raises(TypeError, match="out must be a numpy.ndarray"):
+        cypool.max_pool2d_backward(g, idx, x.shape, out=x.tolist())
+    # out-of-plane indices still raise, out= or not
+    bad = idx.copy()
+    bad[0, 0, 0, 0] = 64
+    with pytest.raises(ValueError, match="outside"):
+        cypool.max_pool2d_backward(g, bad, x.shape, out=np.empty_like(x))
