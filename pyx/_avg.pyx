@@ -162,67 +162,42 @@ cdef enum:
     TILE_MAX_BYTES = 64 << 10
 
 
-cdef int _fwd_tiles(const floating_t* x, floating_t* y, const avgf_geom* g, bint small,
-                    Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1) noexcept nogil:
-    # Tiles [t0, t1): tile t is planes [t*TILE_PLANES, ...); the last one ends at n_planes,
-    # overlapping the one before, and writes back only its own planes (no two tiles write the
-    # same address). Returns 1 when scratch cannot be had (nothing written), else 0.
+cdef int _tiles(const floating_t* src, floating_t* dst, const avgf_geom* g, bint small,
+                bint backward, Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1) noexcept nogil:
+    # Tiles [t0, t1): tile t is planes [t*TILE_PLANES, ...), the last one ending at n_planes and
+    # overlapping the one before; each writes back only its own planes (no two tiles write the
+    # same address). Forward: src planes are inputs, dst outputs; backward: src gradients,
+    # dst input gradients. Returns 1 when scratch cannot be had (nothing written), else 0.
     cdef Py_ssize_t in_plane = g.in_d * g.in_h * g.in_w
     cdef Py_ssize_t out_plane = g.out_d * g.out_h * g.out_w
-    cdef floating_t* tin = <floating_t*>malloc(in_plane * TILE_PLANES * sizeof(floating_t))
-    cdef floating_t* tout = <floating_t*>malloc(out_plane * TILE_PLANES * sizeof(floating_t))
+    cdef Py_ssize_t src_plane = out_plane if backward else in_plane
+    cdef Py_ssize_t dst_plane = in_plane if backward else out_plane
+    cdef floating_t* ts = <floating_t*>malloc(src_plane * TILE_PLANES * sizeof(floating_t))
+    cdef floating_t* td = <floating_t*>malloc(dst_plane * TILE_PLANES * sizeof(floating_t))
     cdef Py_ssize_t t, own, p0, i, j
-    cdef const floating_t* xp
-    cdef floating_t* yp
-    cdef int failed = tin == NULL or tout == NULL
+    cdef const floating_t* sp
+    cdef floating_t* dp
+    cdef int failed = ts == NULL or td == NULL
     t = t0
     while not failed and t < t1:
         own = t * TILE_PLANES
         p0 = own if own < n_planes - TILE_PLANES else n_planes - TILE_PLANES
         for j in range(TILE_PLANES):
-            xp = x + (p0 + j) * in_plane
-            for i in range(in_plane):
-                tin[i * TILE_PLANES + j] = xp[i]
-        failed = _fwd_cl(tin, tout, g, TILE_PLANES, small, 0, g.out_d * g.out_h)
+            sp = src + (p0 + j) * src_plane
+            for i in range(src_plane):
+                ts[i * TILE_PLANES + j] = sp[i]
+        if backward:
+            failed = _bwd_cl(ts, td, g, TILE_PLANES, small, 0, g.in_d * g.in_h)
+        else:
+            failed = _fwd_cl(ts, td, g, TILE_PLANES, small, 0, g.out_d * g.out_h)
         if not failed:
             for j in range(own - p0, TILE_PLANES):
-                yp = y + (p0 + j) * out_plane
-                for i in range(out_plane):
-                    yp[i] = tout[i * TILE_PLANES + j]
+                dp = dst + (p0 + j) * dst_plane
+                for i in range(dst_plane):
+                    dp[i] = td[i * TILE_PLANES + j]
         t += 1
-    free(tin)
-    free(tout)
-    return failed
-
-
-cdef int _bwd_tiles(const floating_t* go, floating_t* gi, const avgf_geom* g, bint small,
-                    Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1) noexcept nogil:
-    # _fwd_tiles for the gather-form backward: gradient planes in, input-gradient planes out.
-    cdef Py_ssize_t in_plane = g.in_d * g.in_h * g.in_w
-    cdef Py_ssize_t out_plane = g.out_d * g.out_h * g.out_w
-    cdef floating_t* tgo = <floating_t*>malloc(out_plane * TILE_PLANES * sizeof(floating_t))
-    cdef floating_t* tgi = <floating_t*>malloc(in_plane * TILE_PLANES * sizeof(floating_t))
-    cdef Py_ssize_t t, own, p0, i, j
-    cdef const floating_t* src
-    cdef floating_t* dst
-    cdef int failed = tgo == NULL or tgi == NULL
-    t = t0
-    while not failed and t < t1:
-        own = t * TILE_PLANES
-        p0 = own if own < n_planes - TILE_PLANES else n_planes - TILE_PLANES
-        for j in range(TILE_PLANES):
-            src = go + (p0 + j) * out_plane
-            for i in range(out_plane):
-                tgo[i * TILE_PLANES + j] = src[i]
-        failed = _bwd_cl(tgo, tgi, g, TILE_PLANES, small, 0, g.in_d * g.in_h)
-        if not failed:
-            for j in range(own - p0, TILE_PLANES):
-                dst = gi + (p0 + j) * in_plane
-                for i in range(in_plane):
-                    dst[i] = tgi[i * TILE_PLANES + j]
-        t += 1
-    free(tgo)
-    free(tgi)
+    free(ts)
+    free(td)
     return failed
 
 
@@ -241,10 +216,10 @@ cdef void _forward_cf(const floating_t* x, floating_t* y, const Window* w, Py_ss
             and w.in_d * w.in_h * w.in_w * TILE_PLANES * sizeof(floating_t) <= TILE_MAX_BYTES
             and _fast_geometry(&g, w, TILE_PLANES, count_include_pad, divisor_override)):
         if n_threads == 1:
-            failed = _fwd_tiles(x, y, &g, small, n_planes, 0, n_tiles)
+            failed = _tiles(x, y, &g, small, False, n_planes, 0, n_tiles)
         else:
             for chunk in prange(n_tiles, num_threads=n_threads, schedule="guided"):
-                failed += _fwd_tiles(x, y, &g, small, n_planes, chunk, chunk + 1)
+                failed += _tiles(x, y, &g, small, False, n_planes, chunk, chunk + 1)
         if failed == 0:
             return
         failed = 0
@@ -346,10 +321,10 @@ cdef void _backward_cf(const floating_t* go, floating_t* gi, const Window* w, Py
             and _fast_geometry(&g, w, TILE_PLANES, count_include_pad, divisor_override)):
         # small planes: channels-last tiles, as in _forward_cf
         if n_threads == 1:
-            failed = _bwd_tiles(go, gi, &g, small, n_planes, 0, n_tiles)
+            failed = _tiles(go, gi, &g, small, True, n_planes, 0, n_tiles)
         else:
             for chunk in prange(n_tiles, num_threads=n_threads, schedule="guided"):
-                failed += _bwd_tiles(go, gi, &g, small, n_planes, chunk, chunk + 1)
+                failed += _tiles(go, gi, &g, small, True, n_planes, chunk, chunk + 1)
         if failed == 0:
             return
         failed = 0
