@@ -201,6 +201,27 @@ cdef int _tiles(const floating_t* src, floating_t* dst, const avgf_geom* g, bint
     return failed
 
 
+cdef bint _tiled_cf(const floating_t* src, floating_t* dst, const Window* w, Py_ssize_t n_planes,
+                    bint count_include_pad, Py_ssize_t divisor_override, bint backward,
+                    int n_threads) noexcept nogil:
+    # The channels-first call done in channels-last tiles when its planes are small enough;
+    # False: not done (not small planes, or no scratch), nothing relied on.
+    cdef avgf_geom g
+    cdef Py_ssize_t n_tiles = (n_planes + TILE_PLANES - 1) // TILE_PLANES, t
+    cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
+    cdef int failed = 0
+    if not (n_planes >= TILE_PLANES and w.out_w < TILE_MAX_OUT_W
+            and w.in_d * w.in_h * w.in_w * TILE_PLANES * sizeof(floating_t) <= TILE_MAX_BYTES
+            and _fast_geometry(&g, w, TILE_PLANES, count_include_pad, divisor_override)):
+        return False
+    if n_threads == 1:
+        failed = _tiles(src, dst, &g, small, backward, n_planes, 0, n_tiles)
+    else:
+        for t in prange(n_tiles, num_threads=n_threads, schedule="guided"):
+            failed += _tiles(src, dst, &g, small, backward, n_planes, t, t + 1)
+    return failed == 0
+
+
 cdef void _forward_cf(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t n_planes,
                       bint count_include_pad, Py_ssize_t divisor_override,
                       int n_threads) noexcept nogil:
@@ -209,20 +230,10 @@ cdef void _forward_cf(const floating_t* x, floating_t* y, const Window* w, Py_ss
     cdef Py_ssize_t row
     cdef avgf_geom g
     cdef Py_ssize_t rows = n_planes * w.out_d * w.out_h
-    cdef Py_ssize_t n_tiles = (n_planes + TILE_PLANES - 1) // TILE_PLANES
     cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
     cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
-    if (n_planes >= TILE_PLANES and w.out_w < TILE_MAX_OUT_W
-            and w.in_d * w.in_h * w.in_w * TILE_PLANES * sizeof(floating_t) <= TILE_MAX_BYTES
-            and _fast_geometry(&g, w, TILE_PLANES, count_include_pad, divisor_override)):
-        if n_threads == 1:
-            failed = _tiles(x, y, &g, small, False, n_planes, 0, n_tiles)
-        else:
-            for chunk in prange(n_tiles, num_threads=n_threads, schedule="guided"):
-                failed += _tiles(x, y, &g, small, False, n_planes, chunk, chunk + 1)
-        if failed == 0:
-            return
-        failed = 0
+    if _tiled_cf(x, y, w, n_planes, count_include_pad, divisor_override, False, n_threads):
+        return
     if _fast_geometry(&g, w, 1, count_include_pad, divisor_override):
         if n_threads == 1:
             # no OpenMP region: for a small call it costs about as much as the work
@@ -313,21 +324,10 @@ cdef void _backward_cf(const floating_t* go, floating_t* gi, const Window* w, Py
     cdef Py_ssize_t p
     cdef avgf_geom g
     cdef Py_ssize_t rows = n_planes * w.in_d * w.in_h
-    cdef Py_ssize_t n_tiles = (n_planes + TILE_PLANES - 1) // TILE_PLANES
     cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
     cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
-    if (n_planes >= TILE_PLANES and w.out_w < TILE_MAX_OUT_W
-            and w.in_d * w.in_h * w.in_w * TILE_PLANES * sizeof(floating_t) <= TILE_MAX_BYTES
-            and _fast_geometry(&g, w, TILE_PLANES, count_include_pad, divisor_override)):
-        # small planes: channels-last tiles, as in _forward_cf
-        if n_threads == 1:
-            failed = _tiles(go, gi, &g, small, True, n_planes, 0, n_tiles)
-        else:
-            for chunk in prange(n_tiles, num_threads=n_threads, schedule="guided"):
-                failed += _tiles(go, gi, &g, small, True, n_planes, chunk, chunk + 1)
-        if failed == 0:
-            return
-        failed = 0
+    if _tiled_cf(go, gi, w, n_planes, count_include_pad, divisor_override, True, n_threads):
+        return
     if _fast_geometry(&g, w, 1, count_include_pad, divisor_override):
         if n_threads == 1:
             failed = _bwd_cf(go, gi, &g, small, 0, rows)
