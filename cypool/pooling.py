@@ -41,10 +41,15 @@ def _prepare(x, rank: int, data_format, family: str, name: str = "x"):
     return to_canonical(x, rank, data_format)
 
 
-def _finish(can: Canonical, y5: np.ndarray, dtype) -> np.ndarray:
+def _result_dtype(dtype) -> np.dtype:
+    """The dtype of a result computed for an input of `dtype`: the same, native-endian (as
+    NumPy's ufuncs give)."""
     dtype = np.dtype(dtype)
-    if not dtype.isnative:
-        dtype = dtype.newbyteorder("=")  # results are native-endian, as NumPy's ufuncs
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
+
+
+def _finish(can: Canonical, y5: np.ndarray, dtype) -> np.ndarray:
+    dtype = _result_dtype(dtype)
     y = can.give_back(y5)
     if y.dtype != dtype:
         y = y.view(np.bool_) if dtype == np.bool_ else y.astype(dtype)
@@ -192,10 +197,7 @@ def _output(can: Canonical, spatial: tuple, dtype, inputs: dict, out):
     otherwise the caller copies the result into out)."""
     if out is None:
         return can.empty(spatial, can.view.dtype), None, False
-    result_dtype = np.dtype(dtype)  # as _finish gives it: native byte order
-    if not result_dtype.isnative:
-        result_dtype = result_dtype.newbyteorder("=")
-    out = check_out(out, can.result_shape(spatial), result_dtype, inputs)
+    out = check_out(out, can.result_shape(spatial), _result_dtype(dtype), inputs)
     # a subclass (np.memmap: pooling straight into a file) is written through a plain view
     plain = out if type(out) is np.ndarray else out.view(np.ndarray)
     direct = can.view_of(plain, spatial) if out.dtype == can.view.dtype else None
