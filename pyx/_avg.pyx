@@ -15,6 +15,7 @@ cnp.import_array()
 
 from _types cimport floating_t
 from _window cimport Window, Span, padded_span
+from _tile cimport TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out
 from _avg_fast cimport *
 
 # The separable fast paths of _avg_fast.h serve every geometry whose per-chunk row buffers stay
@@ -149,52 +150,37 @@ cdef void _avg_row_cl(const floating_t* x, floating_t* y, double* acc, const Win
             yo[ch] = <floating_t>(acc[ch] / div)
 
 
-# Channels-first planes with rows shorter than TILE_MAX_OUT_W outputs are pooled in tiles of
-# TILE_PLANES planes transposed to channels-last (the channels-last separable path vectorises
-# across the tile's planes; a short channels-first row is mostly set-up), when a tile's input
-# stays within TILE_MAX_BYTES. As for max pooling (_max.pyx), with a smaller bound: measured at
-# 2 threads against the row path, 7x7 planes 2x2/s2 0.21 -> 0.09 ms, 14x14 3x3/s1 0.61 -> 0.34 ms,
-# 14x14 3x3/s2 0.41 -> 0.20 ms, but 28x28 2x2/s2 (a 100 KB tile) 0.58 -> 0.94 ms: the transposes
-# then cost more than the rows.
+# Channels-first small planes go through channels-last tiles (_tile.pxd; the channels-last
+# separable path vectorises across a tile's planes) when a tile's input stays within
+# TILE_MAX_BYTES: a smaller bound than max pooling's. Measured at 2 threads against the row path:
+# 7x7 planes 2x2/s2 0.21 -> 0.09 ms, 14x14 3x3/s1 0.61 -> 0.34 ms, 14x14 3x3/s2 0.41 -> 0.20 ms,
+# but 28x28 2x2/s2 (a 100 KB tile) 0.58 -> 0.94 ms: the transposes then cost more than the rows.
 cdef enum:
-    TILE_PLANES = 32
-    TILE_MAX_OUT_W = 16
     TILE_MAX_BYTES = 64 << 10
 
 
 cdef int _tiles(const floating_t* src, floating_t* dst, const avgf_geom* g, bint small,
                 bint backward, Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1) noexcept nogil:
-    # Tiles [t0, t1): tile t is planes [t*TILE_PLANES, ...), the last one ending at n_planes and
-    # overlapping the one before; each writes back only its own planes (no two tiles write the
-    # same address). Forward: src planes are inputs, dst outputs; backward: src gradients,
-    # dst input gradients. Returns 1 when scratch cannot be had (nothing written), else 0.
+    # Tiles [t0, t1). Forward: src planes are inputs, dst outputs; backward: src gradients, dst
+    # input gradients. Returns 1 when scratch cannot be had (nothing written), else 0.
     cdef Py_ssize_t in_plane = g.in_d * g.in_h * g.in_w
     cdef Py_ssize_t out_plane = g.out_d * g.out_h * g.out_w
     cdef Py_ssize_t src_plane = out_plane if backward else in_plane
     cdef Py_ssize_t dst_plane = in_plane if backward else out_plane
     cdef floating_t* ts = <floating_t*>malloc(src_plane * TILE_PLANES * sizeof(floating_t))
     cdef floating_t* td = <floating_t*>malloc(dst_plane * TILE_PLANES * sizeof(floating_t))
-    cdef Py_ssize_t t, own, p0, i, j
-    cdef const floating_t* sp
-    cdef floating_t* dp
+    cdef Py_ssize_t t, p0
     cdef int failed = ts == NULL or td == NULL
     t = t0
     while not failed and t < t1:
-        own = t * TILE_PLANES
-        p0 = own if own < n_planes - TILE_PLANES else n_planes - TILE_PLANES
-        for j in range(TILE_PLANES):
-            sp = src + (p0 + j) * src_plane
-            for i in range(src_plane):
-                ts[i * TILE_PLANES + j] = sp[i]
+        p0 = tile_start(t, n_planes)
+        tile_in(src, ts, src_plane, p0)
         if backward:
             failed = _bwd_cl(ts, td, g, TILE_PLANES, small, 0, g.in_d * g.in_h)
         else:
             failed = _fwd_cl(ts, td, g, TILE_PLANES, small, 0, g.out_d * g.out_h)
         if not failed:
-            for j in range(own - p0, TILE_PLANES):
-                dp = dst + (p0 + j) * dst_plane
-                for i in range(dst_plane):
-                    dp[i] = td[i * TILE_PLANES + j]
+            tile_out(td, dst, dst_plane, p0, t)
         t += 1
     free(ts)
     free(td)
@@ -210,8 +196,7 @@ cdef bint _tiled_cf(const floating_t* src, floating_t* dst, const Window* w, Py_
     cdef Py_ssize_t n_tiles = (n_planes + TILE_PLANES - 1) // TILE_PLANES, t
     cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
     cdef int failed = 0
-    if not (n_planes >= TILE_PLANES and w.out_w < TILE_MAX_OUT_W
-            and w.in_d * w.in_h * w.in_w * TILE_PLANES * sizeof(floating_t) <= TILE_MAX_BYTES
+    if not (tiles_fit(w, n_planes, sizeof(floating_t), TILE_MAX_BYTES)
             and _fast_geometry(&g, w, TILE_PLANES, count_include_pad, divisor_override)):
         return False
     if n_threads == 1:

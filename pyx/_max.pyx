@@ -15,6 +15,7 @@ cnp.import_array()
 
 from _types cimport maxable_t, floating_t, lowest
 from _window cimport Window, Span, dilated_span
+from _tile cimport TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out
 
 cdef extern from "_max_fast.h" nogil:
     ctypedef struct cypool_mgeo:
@@ -31,12 +32,6 @@ cdef extern from "_max_fast.h" nogil:
                                 Py_ssize_t r0, Py_ssize_t r1)
     void cypool_max_cf_rows_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
                                 Py_ssize_t r0, Py_ssize_t r1)
-    void cypool_max_cf_tiles_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
-                                 Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1, float* tin,
-                                 float* tout, int64_t* tidx, Py_ssize_t* cells)
-    void cypool_max_cf_tiles_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
-                                 Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1, double* tin,
-                                 double* tout, int64_t* tidx, Py_ssize_t* cells)
     void cypool_max_cl_row_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
                                Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
     void cypool_max_cl_row_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
@@ -153,37 +148,47 @@ cdef enum:
     CF_ROWS_PER_ITEM = 16
 
 
-# Channels-first planes with rows shorter than TILE_MAX_OUT_W outputs go through tiles of
-# TILE_PLANES planes transposed to channels-last (cypool_max_cf_tiles_*), when a tile's input
+# Channels-first small planes go through channels-last tiles (_tile.pxd) when a tile's input
 # stays within TILE_MAX_BYTES (L2). Measured (2 threads, vs the row kernel): 7x7 planes 2x2/s2
 # 0.65 -> 0.10 ms, 14x14 3x3/s1 1.9 -> 0.7 ms, 28x28 2x2/s2 1.2 -> 1.0 ms; 56x56 rows (out_w 28)
-# were 2x slower as tiles, hence the bound.
+# were 2x slower as tiles, hence the row bound.
 cdef enum:
-    TILE_PLANES = 32            # CYPOOL_CL_BLOCK of _max_fast.h
-    TILE_MAX_OUT_W = 16
     TILE_MAX_BYTES = 256 << 10
 
 
 cdef void _tiles(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                  const cypool_mgeo* g, Py_ssize_t n_planes, Py_ssize_t t0,
                  Py_ssize_t t1) noexcept nogil:
-    # Tiles [t0, t1) with this thread's scratch; without scratch (malloc failed) the same planes
-    # go through the row kernel.
+    # Tiles [t0, t1) (float or double), each pooled by the channels-last rows of _max_fast.h;
+    # their positions are plane-flat, as channels-first indices are. Without scratch (malloc
+    # failed) the same planes go through the channels-first rows.
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
     cdef Py_ssize_t rpp = w.out_d * w.out_h
     cdef maxable_t* tin = <maxable_t*>malloc(in_plane * TILE_PLANES * sizeof(maxable_t))
     cdef maxable_t* tout = <maxable_t*>malloc(out_plane * TILE_PLANES * sizeof(maxable_t))
-    cdef int64_t* tidx = <int64_t*>malloc(out_plane * TILE_PLANES * sizeof(int64_t))
+    cdef int64_t* tidx = NULL
     cdef Py_ssize_t* cells = <Py_ssize_t*>malloc(w.k_d * w.k_h * w.k_w * sizeof(Py_ssize_t))
-    cdef Py_ssize_t p1
-    if tin == NULL or tout == NULL or tidx == NULL or cells == NULL:
-        p1 = t1 * TILE_PLANES if t1 * TILE_PLANES < n_planes else n_planes
-        _cf_rows(x, y, idx, w, g, True, t0 * TILE_PLANES * rpp, p1 * rpp)
-    elif maxable_t is float:
-        cypool_max_cf_tiles_f32(x, y, idx, g, n_planes, t0, t1, tin, tout, tidx, cells)
-    elif maxable_t is double:
-        cypool_max_cf_tiles_f64(x, y, idx, g, n_planes, t0, t1, tin, tout, tidx, cells)
+    cdef Py_ssize_t t, p0, row
+    cdef bint ok = tin != NULL and tout != NULL and cells != NULL
+    if idx != NULL:
+        tidx = <int64_t*>malloc(out_plane * TILE_PLANES * sizeof(int64_t))
+        ok = ok and tidx != NULL
+    if not ok:
+        p0 = t1 * TILE_PLANES if t1 * TILE_PLANES < n_planes else n_planes
+        _cf_rows(x, y, idx, w, g, True, t0 * TILE_PLANES * rpp, p0 * rpp)
+    else:
+        for t in range(t0, t1):
+            p0 = tile_start(t, n_planes)
+            tile_in(x, tin, in_plane, p0)
+            for row in range(rpp):
+                if maxable_t is float:
+                    cypool_max_cl_row_f32(tin, tout, tidx, g, row, TILE_PLANES, cells)
+                elif maxable_t is double:
+                    cypool_max_cl_row_f64(tin, tout, tidx, g, row, TILE_PLANES, cells)
+            tile_out(tout, y, out_plane, p0, t)
+            if idx != NULL:
+                tile_out(tidx, idx, out_plane, p0, t)
     free(tin)
     free(tout)
     free(tidx)
@@ -197,9 +202,8 @@ cdef void _forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
     cdef Py_ssize_t n_items = (n_rows + CF_ROWS_PER_ITEM - 1) // CF_ROWS_PER_ITEM
     cdef Py_ssize_t n_tiles = (n_planes + TILE_PLANES - 1) // TILE_PLANES
     cdef cypool_mgeo g = _mgeo(w)
-    if ((maxable_t is float or maxable_t is double) and n_planes >= TILE_PLANES
-            and w.out_w < TILE_MAX_OUT_W
-            and w.in_d * w.in_h * w.in_w * TILE_PLANES * sizeof(maxable_t) <= TILE_MAX_BYTES):
+    if ((maxable_t is float or maxable_t is double)
+            and tiles_fit(w, n_planes, sizeof(maxable_t), TILE_MAX_BYTES)):
         if n_threads == 1:
             _tiles(x, y, idx, w, &g, n_planes, 0, n_tiles)
         else:

@@ -330,59 +330,6 @@ static void CYPOOL_CLONES cypool_max_cl_row_##SUF(const T* x, T* y, int64_t* idx
             cypool_cl_block_##SUF(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C,     \
                                   C - c0);                                                        \
     }                                                                                             \
-}                                                                                                 \
-                                                                                                  \
-/* Channels-first planes too small for row sweeps (short rows: a row is a vector or two plus a   \
- * scalar remainder, and its set-up costs as much as its work). Tile t holds CYPOOL_CL_BLOCK      \
- * planes, transposed into a channels-last tile `tin` (L2-resident) and pooled by the channels-  \
- * last block kernel, which visits the cells in window order under the same value rule and      \
- * returns plane-flat positions: the same maxima and indices as the row kernel. The last tile   \
- * ends at n_planes and overlaps the one before; it writes back only its own planes, so no two  \
- * tiles write the same address. Needs n_planes >= CYPOOL_CL_BLOCK. Scratch per caller: tin     \
- * (in_plane * BL), tout and tidx (out_plane * BL), cells (window size). */                     \
-static void CYPOOL_CLONES cypool_max_cf_tiles_##SUF(const T* x, T* y, int64_t* idx,          \
-                                                        const cypool_mgeo* g, ptrdiff_t n_planes, \
-                                                        ptrdiff_t t0, ptrdiff_t t1, T* tin,       \
-                                                        T* tout, int64_t* tidx, ptrdiff_t* cells) \
-{                                                                                                 \
-    enum { BL = CYPOOL_CL_BLOCK };                                                                \
-    const ptrdiff_t in_plane = g->in_d * g->in_h * g->in_w;                                       \
-    const ptrdiff_t out_plane = g->out_d * g->out_h * g->out_w;                                   \
-    for (ptrdiff_t t = t0; t < t1; t++) {                                                         \
-        ptrdiff_t own = t * BL, p0 = own > n_planes - BL ? n_planes - BL : own;                   \
-        for (ptrdiff_t j = 0; j < BL; j++) {                                                      \
-            const T* xp = x + (p0 + j) * in_plane;                                                \
-            for (ptrdiff_t i = 0; i < in_plane; i++) tin[i * BL + j] = xp[i];                     \
-        }                                                                                         \
-        ptrdiff_t o = 0;                                                                          \
-        for (ptrdiff_t od = 0; od < g->out_d; od++) {                                             \
-            ptrdiff_t df, dc, hf, hc, wf, wc;                                                     \
-            cypool_mspan(od, g->k_d, g->s_d, g->pad_d, g->dil_d, g->in_d, &df, &dc);              \
-            for (ptrdiff_t oh = 0; oh < g->out_h; oh++) {                                         \
-                cypool_mspan(oh, g->k_h, g->s_h, g->pad_h, g->dil_h, g->in_h, &hf, &hc);          \
-                for (ptrdiff_t ow = 0; ow < g->out_w; ow++, o++) {                                \
-                    cypool_mspan(ow, g->k_w, g->s_w, g->pad_w, g->dil_w, g->in_w, &wf, &wc);      \
-                    ptrdiff_t nc = 0;                                                             \
-                    for (ptrdiff_t a = 0; a < dc; a++)                                            \
-                        for (ptrdiff_t b = 0; b < hc; b++)                                        \
-                            for (ptrdiff_t c = 0; c < wc; c++)                                    \
-                                cells[nc++] = ((df + a * g->dil_d) * g->in_h + hf + b * g->dil_h) \
-                                              * g->in_w + wf + c * g->dil_w;                      \
-                    int64_t first = (df * g->in_h + hf) * g->in_w + wf;                           \
-                    cypool_cl_block_##SUF(tin, tout + o * BL, idx ? tidx + o * BL : NULL, cells,  \
-                                          nc, first, BL, BL);                                     \
-                }                                                                                 \
-            }                                                                                     \
-        }                                                                                         \
-        for (ptrdiff_t j = own - p0; j < BL; j++) {                                               \
-            T* yp = y + (p0 + j) * out_plane;                                                     \
-            for (ptrdiff_t q = 0; q < out_plane; q++) yp[q] = tout[q * BL + j];                   \
-            if (idx) {                                                                            \
-                int64_t* ip = idx + (p0 + j) * out_plane;                                         \
-                for (ptrdiff_t q = 0; q < out_plane; q++) ip[q] = tidx[q * BL + j];               \
-            }                                                                                     \
-        }                                                                                         \
-    }                                                                                             \
 }
 
 CYPOOL_MAX_DEFINE(float, int32_t, f32, -INFINITY)
