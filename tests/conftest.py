@@ -27,3 +27,32 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def openmp_allows_3():
+    """Lift the OpenMP runtime's thread limit to 3 for the test. Another test module (or torch, which
+    may load the same libgomp: torch.set_num_threads(1) lowers cypool's limit too) can have lowered
+    it, and threads_for caps every count by it."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(limits=3, user_api="openmp"):
+        yield
+
+
+@pytest.fixture
+def spy_threads(monkeypatch, openmp_allows_3):
+    """Record the num_threads every kernel call of cypool.pooling receives; parallelise even tiny
+    calls. cypool's own thread setting is reset afterwards."""
+    import cypool
+    from cypool import _threads, pooling
+    seen = []
+    real = _threads.threads_for
+
+    def recording(nbytes, n_items):
+        n = real(nbytes, n_items)
+        seen.append(n)
+        return n
+    monkeypatch.setattr(pooling, "threads_for", recording)
+    monkeypatch.setattr(_threads, "SERIAL_BELOW_BYTES", 0)
+    yield seen
+    cypool.set_num_threads(None)

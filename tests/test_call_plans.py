@@ -151,23 +151,6 @@ def test_plan_cache_is_bounded(rng, monkeypatch):
     assert [key[4] for key in pooling._max_plans] == [5, 6, 7, 8]   # least recently used went
 
 
-@pytest.fixture
-def spy_threads(monkeypatch):
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    seen = []
-    real = _threads.threads_for
-
-    def recording(nbytes, n_items):
-        n = real(nbytes, n_items)
-        seen.append(n)
-        return n
-    monkeypatch.setattr(pooling, "threads_for", recording)
-    monkeypatch.setattr(_threads, "SERIAL_BELOW_BYTES", 0)
-    with threadpoolctl.threadpool_limits(limits=3, user_api="openmp"):
-        yield seen
-    cypool.set_num_threads(None)
-
-
 @needs_openmp
 @pytest.mark.parametrize("data_format", ["channels_first", CL])
 def test_thread_setting_is_honoured_between_cached_calls(spy_threads, data_format, rng):

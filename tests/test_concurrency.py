@@ -82,31 +82,6 @@ def make_input(rank, data_format, dtype, rng):
     return x
 
 
-@pytest.fixture
-def openmp_allows_3():
-    """Lift the OpenMP runtime's thread limit to 3 for the test. Another test module (or torch, which
-    may load the same libgomp: torch.set_num_threads(1) lowers cypool's limit too) can have lowered
-    it, and threads_for caps every count by it."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    with threadpoolctl.threadpool_limits(limits=3, user_api="openmp"):
-        yield
-
-
-@pytest.fixture
-def spy_threads(monkeypatch, openmp_allows_3):
-    """Record the num_threads every kernel call receives; parallelise even tiny calls."""
-    seen = []
-    real = _threads.threads_for
-
-    def recording(nbytes, n_items):
-        n = real(nbytes, n_items)
-        seen.append(n)
-        return n
-    monkeypatch.setattr(pooling, "threads_for", recording)
-    monkeypatch.setattr(_threads, "SERIAL_BELOW_BYTES", 0)
-    return seen
-
-
 @needs_openmp
 @pytest.mark.parametrize("rank", [1, 2, 3])
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
