@@ -138,12 +138,11 @@ _FLOAT_PLAN_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 class _Plan:
     """A prepared kernel and what a call needs besides it: the result's shape and dtype, and the
     inputs of the thread policy (bytes touched, independent work items)."""
-    __slots__ = ("kernel", "out_shape", "dtype", "nbytes", "rows", "want_indices", "in_plane")
+    __slots__ = ("kernel", "out_shape", "dtype", "nbytes", "rows", "want_indices")
 
-    def __init__(self, kernel, out_shape, dtype, nbytes, rows, want_indices=False, in_plane=0):
+    def __init__(self, kernel, out_shape, dtype, nbytes, rows, want_indices=False):
         self.kernel, self.out_shape, self.dtype = kernel, out_shape, dtype
         self.nbytes, self.rows, self.want_indices = nbytes, rows, want_indices
-        self.in_plane = in_plane  # max backward: the bound its indices are checked against
 
 
 def _use_plan(cache: OrderedDict, key):
@@ -273,7 +272,7 @@ def _max_backward(grad_output, indices, input_shape, rank, data_format, name="in
             gx = np.empty(plan.out_shape, plan.dtype)
             _raise_bad_indices(plan.kernel(grad_output, indices, gx,
                                            threads_for(plan.nbytes, plan.rows)), name,
-                               plan.in_plane)
+                               plan.kernel.in_plane)
             return gx
     # a plan covers the arrays as given, not their checked conversions
     given, given_idx = grad_output, indices
@@ -309,8 +308,7 @@ def _max_backward(grad_output, indices, input_shape, rank, data_format, name="in
                                   _channel_block(can.n, can.c, nt), in_plane, out_plane, cl,
                                   dtype.name)
         _remember(_max_backward_plans, key, _Plan(kernel, gx.shape, dtype,
-                                                  gx5.nbytes + idx5.nbytes, can.n * can.c,
-                                                  in_plane=in_plane))
+                                                  gx5.nbytes + idx5.nbytes, can.n * can.c))
     return gx
 
 

@@ -477,7 +477,8 @@ cdef class MaxBackward:
     plan of cypool.pooling, as MaxForward. Trusts its caller: grad_out, indices (int64) and
     grad_in are C-contiguous ndarrays of this plan's dtype and sizes, grad_in freshly allocated.
     Returns the count of out-of-plane indices, as the functions do."""
-    cdef Py_ssize_t n_items, C, c_block, in_plane, out_plane
+    cdef Py_ssize_t n_items, C, c_block, out_plane
+    cdef readonly Py_ssize_t in_plane   # the bound indices are checked against
     cdef bint channels_last, is_double
 
     def __init__(self, Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block, Py_ssize_t in_plane,
