@@ -138,11 +138,11 @@ _FLOAT_PLAN_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 class _Plan:
     """A prepared kernel and what a call needs besides it: the result's shape and dtype, and the
     inputs of the thread policy (bytes touched, independent work items)."""
-    __slots__ = ("kernel", "out_shape", "dtype", "nbytes", "rows", "want_indices")
+    __slots__ = ("kernel", "out_shape", "dtype", "nbytes", "rows")
 
-    def __init__(self, kernel, out_shape, dtype, nbytes, rows, want_indices=False):
+    def __init__(self, kernel, out_shape, dtype, nbytes, rows):
         self.kernel, self.out_shape, self.dtype = kernel, out_shape, dtype
-        self.nbytes, self.rows, self.want_indices = nbytes, rows, want_indices
+        self.nbytes, self.rows = nbytes, rows
 
 
 def _use_plan(cache: OrderedDict, key):
@@ -227,9 +227,10 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
         plan = _use_plan(_max_plans, key)
         if plan is not None:
             y = np.empty(plan.out_shape, plan.dtype)
-            idx = np.empty(plan.out_shape, np.int64) if plan.want_indices else None
+            # return_indices (an exact bool) is part of the key
+            idx = np.empty(plan.out_shape, np.int64) if return_indices else None
             plan.kernel(x, y, idx, threads_for(plan.nbytes, plan.rows))
-            return (y, idx) if plan.want_indices else y
+            return (y, idx) if return_indices else y
     dtype = getattr(x, "dtype", None)
     can = _prepare(x, rank, data_format, "max")
     geo = pool_geometry(_spatial(can, rank), rank, kernel_size, stride, padding, dilation,
@@ -254,8 +255,7 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
         cl = can.order == "cl"
         kernel = _max.MaxForward(geo.window(), can.n if cl else can.n * can.c, can.c, cl,
                                  x.dtype.name)
-        _remember(_max_plans, key, _Plan(kernel, y.shape, y.dtype, nbytes, rows,
-                                         return_indices))
+        _remember(_max_plans, key, _Plan(kernel, y.shape, y.dtype, nbytes, rows))
     return (y, can.give_back(idx5)) if return_indices else y
 
 
@@ -606,7 +606,7 @@ def _adaptive_max(x, rank, output_size, return_indices, data_format):
             y = np.empty(plan.out_shape, plan.dtype)
             idx = np.empty(plan.out_shape, np.int64)  # the kernel always tracks indices
             plan.kernel(x, y, idx, threads_for(plan.nbytes, plan.rows))
-            return (y, idx) if plan.want_indices else y
+            return (y, idx) if return_indices else y
     dtype = getattr(x, "dtype", None)
     can = _prepare(x, rank, data_format, "max")
     geo = adaptive_geometry(_spatial(can, rank), rank, output_size)
@@ -628,8 +628,7 @@ def _adaptive_max(x, rank, output_size, return_indices, data_format):
         cl = can.order == "cl"
         call = _adaptive.AdaptiveCall("max", geo.window(), can.n if cl else can.n * can.c, can.c,
                                       0, cl, x.dtype.name)
-        _remember(_adaptive_max_plans, key, _Plan(call, y.shape, y.dtype, nbytes, rows,
-                                                  return_indices))
+        _remember(_adaptive_max_plans, key, _Plan(call, y.shape, y.dtype, nbytes, rows))
     return (y, can.give_back(idx5)) if return_indices else y
 
 
