@@ -18,7 +18,8 @@ def pytest_addoption(parser):
 def pytest_report_header(config):
     """Which cypool the run tests (installed, or the source tree's in-place build)."""
     spec = importlib.util.find_spec("cypool")
-    return f"cypool from {os.path.dirname(spec.origin) if spec else '(not importable)'}"
+    return [f"cypool from {os.path.dirname(spec.origin) if spec else '(not importable)'}",
+            f"numpy {np.__version__}"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -25,8 +25,8 @@ tar -xzf "$sdist" -C "$work"
 CYPOOL_REQUIRE_OPENMP=1 "$py" -m build --wheel --outdir "$work/raw" "$work/$(basename "$sdist" .tar.gz)"
 raw=$(ls "$work"/raw/cypool-*.whl)
 
-echo "== auditwheel repair (bundles libgomp)"
-"$py" -m auditwheel repair --wheel-dir "$work/repaired" "$raw"
+echo "== auditwheel repair (bundles libgomp; strips debug symbols)"
+"$py" -m auditwheel repair --strip --wheel-dir "$work/repaired" "$raw"
 wheel=$(ls "$work"/repaired/cypool-*.whl)
 "$py" -m auditwheel show "$wheel"
 
