@@ -1,34 +1,28 @@
-"""Build cypool: Cython kernels in pyx/ compiled into extension modules of the cypool package.
+"""Build cypool's compiled kernels: the Cython modules in pyx/ become extension modules of the
+cypool package. Everything else (metadata, dependencies, extras, package data) is in pyproject.toml.
 
-OpenMP is used when a tiny test program compiles and links with it (scikit-learn's approach); otherwise
-the kernels build serially with a warning, or the build fails when CYPOOL_REQUIRE_OPENMP=1.
-CYPOOL_NATIVE=1 adds -march=native for people building for their own machine only.
+What must be code is here: the extension table, the OpenMP probe and the per-compiler flags.
+OpenMP is used when a tiny program compiles, links and runs with it (scikit-learn's approach), with
+the compiler's own flags: GCC/Clang `-fopenmp`, MSVC `/openmp`, Apple clang `-Xpreprocessor
+-fopenmp -lomp` with Homebrew's libomp. Otherwise the kernels build serially with a warning.
+
+Switches (environment variables, "1" to enable):
+  CYPOOL_REQUIRE_OPENMP=1     fail instead of building serial kernels when OpenMP does not link
+  CYPOOL_NATIVE=1             -march=native: fastest on the building machine, unportable
+  CYPOOL_SANITIZE=address     AddressSanitizer build (-O1 -g), see tools/asan_test.sh
+  CYPOOL_BOUNDSCHECK=1        Cython bounds checks in every kernel (slow; for debugging)
 """
 import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import textwrap
 import warnings
 
-import numpy as np
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
-
-
-class ParallelBuildExt(build_ext):
-    """Compile the extension modules in parallel (pip gives no -j)."""
-
-    def finalize_options(self):
-        super().finalize_options()
-        if not self.parallel:
-            self.parallel = os.cpu_count() or 1
-
-COMPARE_REQUIRES = ["scikit-image>=0.19", "scikit-learn>=1.0", "matplotlib>=3.5", "tqdm>=4"]
-DASK_REQUIRES = ["dask[array]>=2023.1", "distributed"]
+from setuptools.errors import CCompilerError, CompileError, LinkError
 
 # One table of extensions: module name inside cypool -> source in pyx/.
 KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream"]
@@ -37,6 +31,15 @@ KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stoc
 AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_avg_gap_body.h",
                     "pyx/_avg_fast.pxd", "pyx/_clones.h", "pyx/_tile.pxd"]
 MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_clones.h", "pyx/_tile.pxd"]
+
+CYTHON_DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": os.environ.get("CYPOOL_BOUNDSCHECK") == "1",
+    "wraparound": False,
+    "initializedcheck": False,
+    "cdivision": True,
+    "nonecheck": False,
+}
 
 OPENMP_PROBE = textwrap.dedent(
     """
@@ -53,95 +56,126 @@ OPENMP_PROBE = textwrap.dedent(
 )
 
 
-def compiler_links_openmp(flag="-fopenmp"):
-    """Compile, link and run a test program with `flag`; True when all three work."""
-    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
-    cc = cc.split()
+def libomp_prefixes():
+    """Where Homebrew's libomp may be: `brew --prefix libomp`, then its usual places (Apple
+    silicon, Intel)."""
+    prefixes = []
+    if shutil.which("brew"):
+        res = subprocess.run(["brew", "--prefix", "libomp"], capture_output=True, text=True)
+        if res.returncode == 0 and res.stdout.strip():
+            prefixes.append(res.stdout.strip())
+    prefixes += ["/opt/homebrew/opt/libomp", "/usr/local/opt/libomp"]
+    return [p for p in dict.fromkeys(prefixes)
+            if os.path.exists(os.path.join(p, "include", "omp.h"))]
+
+
+def openmp_candidates(compiler_type):
+    """(compile args, link args) to try, in order, for this compiler."""
+    if compiler_type == "msvc":
+        return [(["/openmp"], [])]
+    candidates = [(["-fopenmp"], ["-fopenmp"])]  # GCC, LLVM clang, MinGW
+    if sys.platform == "darwin":  # Apple clang: no -fopenmp driver support, but libomp works
+        for prefix in libomp_prefixes():
+            candidates.append((["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"],
+                               [f"-L{prefix}/lib", "-lomp", f"-Wl,-rpath,{prefix}/lib"]))
+    return candidates
+
+
+def links_openmp(compiler, compile_args, link_args):
+    """Compile, link and run the probe with these flags and the compiler that builds cypool."""
     tmp = tempfile.mkdtemp(prefix="cypool-omp-")
     try:
         src = os.path.join(tmp, "probe.c")
-        exe = os.path.join(tmp, "probe")
         with open(src, "w") as f:
             f.write(OPENMP_PROBE)
-        subprocess.run(cc + [flag, src, "-o", exe], check=True, capture_output=True)
+        objects = compiler.compile([src], output_dir=tmp, extra_postargs=compile_args)
+        compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=link_args)
+        exe = os.path.join(tmp, "probe.exe" if sys.platform == "win32" else "probe")
         out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
         return out.strip() == "1"
-    except (OSError, subprocess.CalledProcessError):
+    except (CCompilerError, CompileError, LinkError, OSError, subprocess.CalledProcessError):
         return False
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def build_flags():
-    # -ffp-contract=off: no fused multiply-adds, so the AVX2/AVX-512 clones of a kernel round exactly
-    # like its baseline clone and results do not depend on the CPU that runs them
-    compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]
-    link_args = []
-    if os.environ.get("CYPOOL_NATIVE") == "1":
-        compile_args.append("-march=native")
-    if sys.platform != "win32" and compiler_links_openmp():
-        compile_args.append("-fopenmp")
-        link_args.append("-fopenmp")
-    elif os.environ.get("CYPOOL_REQUIRE_OPENMP") == "1":
-        raise RuntimeError("CYPOOL_REQUIRE_OPENMP=1 but the C compiler cannot link OpenMP")
+def build_flags(compiler):
+    """(compile args, link args) for every kernel module, for this compiler."""
+    msvc = compiler.compiler_type == "msvc"
+    if msvc:
+        # /fp:precise: no contractions (VS 2022+), as -ffp-contract=off below
+        compile_args, link_args = ["/O2", "/fp:precise"], []
     else:
+        # -ffp-contract=off: no fused multiply-adds, so the AVX2/AVX-512 clones of a kernel round
+        # exactly like its baseline clone and results do not depend on the CPU that runs them
+        compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]
+        link_args = []
+    for omp_compile, omp_link in openmp_candidates(compiler.compiler_type):
+        if links_openmp(compiler, omp_compile, omp_link):
+            compile_args += omp_compile
+            link_args += omp_link
+            break
+    else:
+        if os.environ.get("CYPOOL_REQUIRE_OPENMP") == "1":
+            raise RuntimeError("CYPOOL_REQUIRE_OPENMP=1 but the C compiler cannot link OpenMP")
         warnings.warn("cypool: the C compiler does not link OpenMP; building serial kernels")
+    if os.environ.get("CYPOOL_NATIVE") == "1":
+        if msvc:
+            warnings.warn("cypool: CYPOOL_NATIVE=1 is ignored by MSVC (no -march=native)")
+        else:
+            compile_args.append("-march=native")
     if os.environ.get("CYPOOL_SANITIZE") == "address":
-        compile_args += ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1", "-g"]
-        link_args += ["-fsanitize=address"]
+        if msvc:
+            compile_args += ["/fsanitize=address", "/Zi"]
+        else:
+            compile_args += ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1", "-g"]
+            link_args += ["-fsanitize=address"]
     return compile_args, link_args
 
 
-compile_args, link_args = build_flags()
+class BuildExt(build_ext):
+    """Cythonize and pick the compiler's flags at build time (not when setup.py is read, so an
+    sdist needs neither Cython nor NumPy nor a compiler); compile the modules in parallel (pip
+    gives no -j)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
+    def build_extensions(self):
+        import numpy as np
+        from Cython.Build import cythonize
+        for ext in self.extensions:
+            ext.include_dirs.append(np.get_include())
+        # cythonize returns new Extension objects: keep setuptools' own (finalized) ones, with the
+        # generated C sources
+        generated = cythonize(self.extensions, nthreads=os.cpu_count() or 1, include_path=["pyx"],
+                              compiler_directives=CYTHON_DIRECTIVES)
+        sources = {ext.name: ext.sources for ext in generated}
+        for ext in self.extensions:
+            ext.sources = sources[ext.name]
+        compile_args, link_args = build_flags(self.compiler)
+        for ext in self.extensions:
+            ext.extra_compile_args = compile_args + ext.extra_compile_args
+            ext.extra_link_args = link_args + ext.extra_link_args
+        super().build_extensions()
+
+
 extensions = [
     Extension(
         f"cypool.{name}",
         [f"pyx/{name}.pyx"],
-        include_dirs=[np.get_include(), "pyx"],
-        extra_compile_args=compile_args,
-        extra_link_args=link_args,
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        include_dirs=["pyx"],
+        define_macros=[
+            ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+            # built against NumPy 2, importable on every NumPy that pyproject.toml accepts (1.23+)
+            ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION"),
+        ],
         depends=(AVG_FAST_HEADERS if name in ("_avg", "_adaptive")
                  else MAX_FAST_HEADERS if name == "_max" else []),
     )
     for name in KERNEL_MODULES
 ]
 
-setup(
-    name="cypool",
-    version="0.1.0",
-    description="Fast, exact CPU pooling for NumPy: typed Cython + OpenMP kernels with PyTorch semantics",
-    long_description=open("README.md", encoding="utf-8").read() if os.path.exists("README.md") else "",
-    long_description_content_type="text/markdown",
-    python_requires=">=3.9",
-    packages=["cypool", "cypool.strategies", "cypool.compare"],
-    package_data={"cypool": ["py.typed"]},
-    # Pooling needs only numpy; `cypool compare` (photos, digits, figures, progress) needs the
-    # compare extra, and the tests exercise compare and the Dask bridge.
-    install_requires=["numpy>=1.23"],
-    extras_require={
-        "compare": COMPARE_REQUIRES,
-        "test": ["pytest>=7", "hypothesis>=6", "threadpoolctl>=3", *COMPARE_REQUIRES, *DASK_REQUIRES],
-        "bench": ["asv>=0.6", "matplotlib>=3.5", "virtualenv"],
-        # Optional bridges (cypool.torch, cypool.dask). No upper pins, so an installed torch is
-        # kept; never in install_requires or the test extra.
-        "torch": ["torch>=2.0"],
-        "dask": DASK_REQUIRES,
-    },
-    ext_modules=cythonize(
-        extensions,
-        nthreads=os.cpu_count() or 1,
-        include_path=["pyx"],
-        compiler_directives={
-            "language_level": 3,
-            "boundscheck": os.environ.get("CYPOOL_BOUNDSCHECK") == "1",
-            "wraparound": False,
-            "initializedcheck": False,
-            "cdivision": True,
-            "nonecheck": False,
-        },
-    ),
-    cmdclass={"build_ext": ParallelBuildExt},
-    entry_points={"console_scripts": ["cypool = cypool.cli:main"]},
-    zip_safe=False,
-)
+setup(ext_modules=extensions, cmdclass={"build_ext": BuildExt})

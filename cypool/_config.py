@@ -10,15 +10,30 @@ import numpy as np
 from . import _threads
 
 
+def openmp_runtime() -> str:
+    """The OpenMP runtime library loaded in this process (a wheel bundles its own copy, e.g.
+    cypool.libs/libgomp-*.so), read from /proc/self/maps; "unknown" where that file does not exist."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "/" in line}
+    except OSError:
+        return "unknown"
+    names = ("libgomp", "libomp", "libiomp")
+    found = sorted(p for p in paths if os.path.basename(p).startswith(names))
+    return ", ".join(found) or "none loaded"
+
+
 def config() -> dict:
     from . import __version__
     return {
         "cypool": __version__,
+        "location": os.path.dirname(os.path.abspath(__file__)),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "compiler": sysconfig.get_config_var("CC") or "unknown",
+        "python_compiler": sysconfig.get_config_var("CC") or "unknown",
         "platform": platform.platform(),
         "openmp": _threads.openmp_enabled(),
+        "openmp_runtime": openmp_runtime(),
         "threads": _threads.get_num_threads(),
         "cpu_budget": _threads.cpu_budget(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(unset)"),

@@ -1,27 +1,38 @@
+"""Fixtures shared by the tests, and the `slow` and `torch` markers (declared in pyproject.toml).
+
+The tests import the cypool that Python finds: `pytest` puts tests/ on the path (pyproject.toml's
+`pythonpath`, for helpers.py and reference.py) but not the project root, so it tests the installed
+package; `python -m pytest` run in the project root adds the root, so it tests an in-place build.
+"""
+import importlib.util
 import os
-import sys
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: long-running; run with --runslow or CYPOOL_SLOW=1")
 
 
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="run slow tests")
 
 
+def pytest_report_header(config):
+    """Which cypool the run tests (installed, or the source tree's in-place build)."""
+    spec = importlib.util.find_spec("cypool")
+    return [f"cypool from {os.path.dirname(spec.origin) if spec else '(not importable)'}",
+            f"numpy {np.__version__}"]
+
+
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--runslow") or os.environ.get("CYPOOL_SLOW") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow: use --runslow or CYPOOL_SLOW=1")
+    run_slow = config.getoption("--runslow") or os.environ.get("CYPOOL_SLOW") == "1"
+    skip_slow = pytest.mark.skip(reason="slow: use --runslow or CYPOOL_SLOW=1")
+    # find_spec, not import: importing torch here would load its OpenMP runtime into every run
+    has_torch = importlib.util.find_spec("torch") is not None
+    skip_torch = pytest.mark.skip(reason="needs torch, which is not installed (pip install torch)")
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        if item.get_closest_marker("slow") and not run_slow:
+            item.add_marker(skip_slow)
+        if item.get_closest_marker("torch") and not has_torch:
+            item.add_marker(skip_torch)
 
 
 @pytest.fixture

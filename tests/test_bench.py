@@ -69,6 +69,7 @@ def test_bench_without_torch_in_process(tmp_path):
     assert cypool.get_num_threads() == threads_before  # the bench restores the thread count
 
 
+@pytest.mark.torch
 def test_bench_with_torch(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")

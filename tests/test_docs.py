@@ -62,5 +62,5 @@ def test_doctests_of_threads_and_dask():
 def test_package_ships_py_typed():
     import pathlib
     assert (pathlib.Path(cypool.__file__).parent / "py.typed").exists()
-    setup = (pathlib.Path(__file__).parent.parent / "setup.py").read_text()
-    assert '"py.typed"' in setup
+    project = (pathlib.Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert 'cypool = ["py.typed"]' in project

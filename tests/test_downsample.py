@@ -57,6 +57,7 @@ def test_lp_negative_inputs_follow_torch_rules():
     assert cypool.lp_pool2d(x, 2, 2)[0, 0, 0, 0] == 2
 
 
+@pytest.mark.torch
 def test_lp1d_against_torch():
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
@@ -77,6 +78,7 @@ def test_lp1d_against_torch():
         np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-9, atol=1e-12, equal_nan=True)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_lp2d_against_torch(fmt):
     torch = pytest.importorskip("torch")
@@ -143,6 +145,7 @@ def test_blur_against_reference(fmt, dtype):
         np.testing.assert_allclose(y, ref.blur_pool2d(x, f, (s, s)), **tol(dtype))
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_blur_and_max_blur_against_torch(fmt):
     torch = pytest.importorskip("torch")
@@ -300,6 +303,7 @@ def test_conv2d_against_reference(fmt, dtype):
             dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else tol(dtype)))
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_conv2d_against_torch(fmt):
     torch = pytest.importorskip("torch")

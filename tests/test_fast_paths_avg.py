@@ -158,6 +158,7 @@ def test_avg_two_threads_bit_identical_to_one(window, data_format):
         assert outs[0] == outs[1]
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("data_format", FORMATS)
 def test_avg_big_against_torch(data_format):
     torch = pytest.importorskip("torch")

@@ -176,6 +176,7 @@ def test_threads_give_identical_results(dtype, data_format):
         np.testing.assert_array_equal(if_, ii)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("data_format", FORMATS)
 def test_against_torch(data_format):
     torch = pytest.importorskip("torch")

@@ -6,6 +6,7 @@ import pytest
 import cypool
 from helpers import from_channels_last, random_data, random_pool_config, to_channels_last
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 torch.set_num_threads(1)

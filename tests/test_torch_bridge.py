@@ -9,6 +9,7 @@ import pytest
 import cypool
 from helpers import random_data, random_pool_config
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch")
 ct = pytest.importorskip("cypool.torch")
 nn = torch.nn
