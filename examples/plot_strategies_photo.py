@@ -78,8 +78,8 @@ for ax in axes:
 fig.tight_layout()
 
 # %%
-# A crop of the tripod's legs and the grass after one halving: max pooling's thin bright lines
-# break into steps, the blur's stay continuous.
+# A crop of the tripod and the grass after one halving: max pooling thickens the bright legs and
+# keeps the grass's speckle, average pooling and the blur smooth the grass.
 
 crop = (slice(150, 230), slice(90, 170))           # in the once-halved image
 fig, axes = plt.subplots(1, 4, figsize=(11, 3))
