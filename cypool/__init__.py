@@ -42,7 +42,7 @@ from .layers import (
 __version__ = "0.1.0"
 
 # The public API: what `from cypool import *` gives and what the documentation's API reference
-# lists (docs/api.md checks its pages against this list).
+# lists (tests/test_docs_site.py checks docs/api/ against this list).
 __all__ = [
     # max and average pooling, adaptive, global and unpooling, forward and backward
     "max_pool1d", "max_pool2d", "max_pool3d",
