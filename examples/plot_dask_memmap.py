@@ -76,6 +76,7 @@ with dask.config.set(scheduler="threads", num_workers=2):
     da.store(y, out, lock=False)
 _, peak = tracemalloc.get_traced_memory()
 tracemalloc.stop()
+cypool.set_num_threads(None)          # back to the default thread count
 out.flush()
 print(f"output {out.shape}, peak traced memory while pooling: {peak / 2**20:.1f} MiB")
 

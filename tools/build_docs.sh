@@ -74,7 +74,7 @@ if [ "$html" = 1 ]; then
   rm -rf docs/_build docs/api/generated docs/auto_examples docs/sg_execution_times.rst
   start=$(date +%s)
   sphinx-build -W --keep-going -b html docs "$out"
-  pages=$(find "$out" -name '*.html' -not -path '*/_*' | wc -l)
+  pages=$(cd "$out" && find . -name '*.html' -not -path './_*' | wc -l)
   echo "site built in $(( $(date +%s) - start )) s: $pages HTML pages in $out"
 
   python tools/run_doc_examples.py
