@@ -15,7 +15,7 @@
 # Settings (environment): CYPOOL_GATE_FACTOR (default 1.25), CYPOOL_GATE_ROUNDS (default 6),
 # CYPOOL_GATE_BENCH (regex, default '^benchmark_gate\.'). The defaults were chosen from repeated runs
 # on a shared 2-core machine (3 rounds missed a 30% slowdown, 6 caught it and passed identical
-# code): docs/asv-gate-experiment.md.
+# code): docs/records/2026-11-29-asv-gate-experiment.md.
 #
 # Exit status: 0 no regression (or a flagged slowdown that did not reproduce); asv's non-zero status
 # on a confirmed regression or on a failed build or benchmark (asv's exit code is passed on, never
@@ -82,7 +82,7 @@ else
 fi
 
 # asv flagged something (or failed). On a shared machine an identical commit is occasionally
-# flagged (docs/asv-gate-experiment.md), so a slowdown must reproduce: the benchmarks asv reported
+# flagged (docs/records/2026-11-29-asv-gate-experiment.md), so a slowdown must reproduce: the benchmarks asv reported
 # slower are run once more, alone, and the gate fails only if asv flags them again. A benchmark that
 # failed to run (!) or an asv error fails the gate at once.
 report=$(mktemp)

@@ -40,3 +40,38 @@ from .layers import (
 )
 
 __version__ = "0.1.0"  # the one place the version is written: pyproject.toml reads it
+
+# The public API: what `from cypool import *` gives and what the documentation's API reference
+# lists (tests/test_docs_site.py checks docs/api/ against this list).
+__all__ = [
+    # max and average pooling, adaptive, global and unpooling, forward and backward
+    "max_pool1d", "max_pool2d", "max_pool3d",
+    "max_pool1d_backward", "max_pool2d_backward", "max_pool3d_backward",
+    "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "avg_pool1d_backward", "avg_pool2d_backward", "avg_pool3d_backward",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+    "adaptive_max_pool1d_backward", "adaptive_max_pool2d_backward", "adaptive_max_pool3d_backward",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+    "adaptive_avg_pool1d_backward", "adaptive_avg_pool2d_backward", "adaptive_avg_pool3d_backward",
+    "global_max_pool1d", "global_max_pool2d", "global_max_pool3d",
+    "global_max_pool1d_backward", "global_max_pool2d_backward", "global_max_pool3d_backward",
+    "global_avg_pool1d", "global_avg_pool2d", "global_avg_pool3d",
+    "global_avg_pool1d_backward", "global_avg_pool2d_backward", "global_avg_pool3d_backward",
+    "max_unpool1d", "max_unpool2d", "max_unpool3d",
+    "max_unpool1d_backward", "max_unpool2d_backward", "max_unpool3d_backward",
+    # other downsampling operators
+    "lp_pool1d", "lp_pool2d", "lp_pool1d_backward", "lp_pool2d_backward",
+    "stochastic_pool2d", "stochastic_pool2d_backward",
+    "blur_pool2d", "blur_pool2d_backward", "max_blur_pool2d", "max_blur_pool2d_backward",
+    "binomial_filter",
+    "spatial_pyramid_pool", "spatial_pyramid_pool_backward",
+    "conv2d", "conv2d_backward",
+    # layers for NumPy training loops
+    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+    "GlobalMaxPool1d", "GlobalMaxPool2d", "GlobalMaxPool3d",
+    "GlobalAvgPool1d", "GlobalAvgPool2d", "GlobalAvgPool3d",
+    # threads and build configuration
+    "set_num_threads", "get_num_threads", "threads", "openmp_enabled", "show_config",
+]
