@@ -239,6 +239,13 @@ def accepted_patterns(base: str, head: str, repo: str) -> list[str]:
     return pats
 
 
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def _ratio(h, b):
     return h / b if b else math.inf
 
@@ -284,6 +291,7 @@ def main(argv=None) -> int:
     factor = _env_float("CYPOOL_GATE_FACTOR", 1.25)
     rounds = int(_env_float("CYPOOL_GATE_ROUNDS", 6))
     do_time = os.environ.get("CYPOOL_GATE_TIME", "1") != "0"
+    log(f"load average {_load()}")
     log(f"base {git('log', '-1', '--format=%h %s', base, cwd=repo)}")
     log(f"head {git('log', '-1', '--format=%h %s', head, cwd=repo)}")
     log(f"counts: instructions +{instr_tol:.0%}, misses +{miss_tol:.0%} (and >= {miss_floor:.0f}); "
@@ -359,8 +367,9 @@ def main(argv=None) -> int:
             json.dump({"base": base, "head": head, "counts_base": counts_base,
                        "counts_head": counts_head, "times": times, "count_flags": cflags,
                        "time_flags": tflags, "accepted": pats, "failed": failed,
-                       "seconds": time.monotonic() - t_start,
+                       "seconds": time.monotonic() - t_start, "load_end": _load(),
                        "count_seconds": t_counts - t_start}, f, indent=1)
+    log(f"load average {_load()}")
     log(f"{'FAILED' if failed else 'passed'}: {len(regressions)} regression(s) "
         f"({sum(1 for n in regressions if n in cflags)} by counts, "
         f"{sum(1 for n in regressions if n in tflags)} by time), "
