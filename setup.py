@@ -114,7 +114,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read() if os.path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=["cypool", "cypool.strategies", "cypool.compare"],
+    packages=["cypool", "cypool.commands", "cypool.strategies", "cypool.compare"],
     package_data={"cypool": ["py.typed"]},
     # Pooling needs only numpy; `cypool compare` (photos, digits, figures, progress) needs the
     # compare extra, and the tests exercise compare and the Dask bridge.

@@ -1,6 +1,6 @@
 """The one timing loop of cypool's commands and benchmarks.
 
-`python -m cypool.bench`, `cypool compare`, the asv suite (benchmarks/common.py), the regression
+`cypool bench`, `cypool compare`, the asv suite (benchmarks/common.py), the regression
 gate (benchmarks/gate.py) and `cypool demo` all time calls with `time_interleaved`:
 
 - candidates are sampled in interleaved order (A B C A B C ...), so every candidate sees the same
