@@ -205,13 +205,18 @@ def count(names=None, pythonpath: str | None = None, python: str = sys.executabl
     """{case: {metric: value}} for the named cases (all by default), counted in one callgrind run.
 
     pythonpath: a directory put first on the child's sys.path (a build of cypool to count); by
-    default the child imports whatever cypool this interpreter would. A case the imported cypool
+    default the one holding the cypool this interpreter would import. A case the imported cypool
     cannot make (a function it lacks) maps to {"error": "..."}."""
     names = list(CASES) if names is None else list(names)
     unknown = [n for n in names if n not in CASES]
     if unknown:
         raise ValueError(f"unknown count case(s) {unknown}; known: {list(CASES)}")
     lib = shim_library()
+    if pythonpath is None:
+        import importlib.util
+        spec = importlib.util.find_spec("cypool")
+        if spec is not None and spec.origin:
+            pythonpath = os.path.dirname(os.path.dirname(spec.origin))
     env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
                CYPOOL_COUNT_SHIM=lib)
     if pythonpath:
