@@ -11,11 +11,13 @@ import argparse
 import numpy as np
 
 import cypool
-from cypool.commands import bench
-from cypool.commands.timing import time_interleaved
 
 
 def main(argv=None):
+    # imported here, not at the top: asv imports every module of benchmarks/, also against builds
+    # of older commits that lack cypool.commands
+    from cypool.commands import bench
+    from cypool.commands.timing import time_interleaved
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=7)
     a = ap.parse_args(argv)

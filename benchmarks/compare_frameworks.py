@@ -14,7 +14,8 @@ if glob.glob(os.path.join(ROOT, "cypool", "_max*.so")) + glob.glob(os.path.join(
                                                                                  "_max*.pyd")):
     sys.path.insert(0, ROOT)
 
-from cypool.commands.bench import main  # noqa: E402
-
 if __name__ == "__main__":
+    # imported here, not at the top: asv imports every module of benchmarks/, also against builds
+    # of older commits that lack cypool.commands
+    from cypool.commands.bench import main
     sys.exit(main())
