@@ -1,9 +1,9 @@
 """Forward pooling: operator x data format x dtype x layer (shape and window).
 
-The layers are the speed issue's cases (see common.CASES): VGG's 2x2/s2 max, the ResNet stem's
+The layers are headline layers of common networks (see common.CASES): VGG's 2x2/s2 max, the ResNet stem's
 3x3/s2/p1 (only with CYPOOL_BENCH_SLOW=1, its input is 100 MB), a small 2x2, Inception's 3x3/s1/p1
 average, a classifier head's global pool over 7x7 and a tiny 8x8 input where call overhead dominates.
-Every layer is run with both operators, so "vgg-2x2s2" x "avg" is the 2x2 average of the speed issue.
+Every layer is run with both operators, so "vgg-2x2s2" x "avg" is the headline 2x2 average.
 """
 from .common import CASES, CF, CL, Pinned, cases, make_input, pool_call
 

@@ -1,10 +1,12 @@
-"""The regression gate's subset (benchmarks/check_regressions.sh runs only this module).
+"""The wall-time half of the regression gate's cases, as an asv suite (for history and `asv
+continuous`); benchmarks/gate.py times the same calls (counting.py's gate cases) in its own
+alternating processes, and counts them under callgrind (benchmark_counts.py).
 
 Chosen for stability on a shared machine rather than coverage: one thread (a neighbour's load then
 slows a run by time-sharing one core, not by changing how work is split), inputs of 1.6 and 6.4 MB (calls of
 a few milliseconds, so each process gathers many samples quickly), and the paths every model uses:
 max and average forward in both data formats and the max backward. The gate's factor and rounds were
-chosen from runs of this suite (docs/asv-gate-experiment.md)."""
+chosen from runs of this suite (docs/records/2026-11-29-asv-gate-experiment.md)."""
 from .common import CASES, CF, CL, Pinned, make_input, pool_call
 
 from .benchmark_backward import _backward_call

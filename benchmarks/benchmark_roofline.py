@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .common import (CASES, CF, CL, Pinned, cases, interleaved_best, make_input, n_cores,
+from .common import (CASES, CF, CL, Pinned, cases, interleaved_times, make_input, n_cores,
                      pool_call, safe_import)
 
 
@@ -70,13 +70,13 @@ class RooflineSuite(Pinned):
         self.copy(self.x, self.dst)
 
     def track_achieved_gbs(self, op, data_format, layer):
-        (t,) = interleaved_best([self._pool], rounds=5, inner=2)
+        (t,) = interleaved_times([self._pool])
         return self.bytes / t / 1e9
 
     track_achieved_gbs.unit = "GB/s"
 
     def track_roofline_fraction(self, op, data_format, layer):
-        t_pool, t_copy = interleaved_best([self._pool, self._stream], rounds=5, inner=2)
+        t_pool, t_copy = interleaved_times([self._pool, self._stream])
         achieved = self.bytes / t_pool
         roofline = 2 * self.x.nbytes / t_copy
         return achieved / roofline
@@ -98,7 +98,7 @@ class StreamSuite(Pinned):
         self.copy, _ = streaming_copy()
 
     def track_stream_gbs(self, layer):
-        (t,) = interleaved_best([lambda: self.copy(self.x, self.dst)], rounds=5, inner=2)
+        (t,) = interleaved_times([lambda: self.copy(self.x, self.dst)])
         return 2 * self.x.nbytes / t / 1e9
 
     track_stream_gbs.unit = "GB/s"

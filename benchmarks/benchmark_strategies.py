@@ -7,7 +7,7 @@ a build without it) the suite has the single parameter "unavailable" and skips i
 
 A strategy's interface: `.forward(x)` on channels-first float32 (N, C, H, W), `.backward(grad)` after
 a forward (may raise NotImplementedError), `.cost(shape)` -> {"flops": ..., "bytes": ...}."""
-from .common import Pinned, interleaved_best, make_input, safe_import, skip
+from .common import Pinned, interleaved_times, make_input, safe_import, skip
 
 _registry_module = safe_import("cypool.strategies")
 
@@ -51,7 +51,7 @@ class StrategySuite(Pinned):
     def track_achieved_gbs(self, strategy, shape):
         """Bytes of the strategy's own cost model over the measured forward time."""
         nbytes = self.strategy.cost(self.x.shape)["bytes"]
-        (t,) = interleaved_best([lambda: self.strategy.forward(self.x)], rounds=5, inner=2)
+        (t,) = interleaved_times([lambda: self.strategy.forward(self.x)])
         return nbytes / t / 1e9
 
     track_achieved_gbs.unit = "GB/s"

@@ -4,7 +4,7 @@
 result's parameter reads the same on every machine while the count it stands for is the machine's.
 `track_speedup` measures the two counts interleaved inside one process, which on a shared machine is
 a steadier figure than the ratio of two separately timed benchmarks."""
-from .common import (CASES, CF, CL, Pinned, cases, interleaved_best, make_input, n_cores,
+from .common import (CASES, CF, CL, Pinned, cases, interleaved_times, make_input, n_cores,
                      pool_call)
 
 import cypool
@@ -58,8 +58,8 @@ class SpeedupSuite:
                 with cypool.threads(n):
                     self.fn(self.x)
             return run
-        t_one, t_all = interleaved_best([with_threads(1), with_threads(n_cores())],
-                                        rounds=7, inner=2)
+        t_one, t_all = interleaved_times([with_threads(1), with_threads(n_cores())],
+                                        rounds=7)
         return t_one / t_all
 
     track_speedup.unit = "x (1 thread time / all-core time)"

@@ -2,7 +2,7 @@
 
 A small call's time is mostly Python work (checks, geometry, layout) rather than pooling; cypool's
 call plans (cypool/pooling.py) serve repeated calls. Candidates run interleaved in this process
-(cypool.bench.time_interleaved: median of --repeat samples of >= 20 ms each), 2 threads for both.
+(cypool.commands.timing.time_interleaved: median of --repeat samples of >= 20 ms each), 2 threads for both.
 
     PYTHONPATH=. python benchmarks/call_overhead.py [--repeat 7]
 """
@@ -11,10 +11,13 @@ import argparse
 import numpy as np
 
 import cypool
-from cypool import bench
 
 
 def main(argv=None):
+    # imported here, not at the top: asv imports every module of benchmarks/, also against builds
+    # of older commits that lack cypool.commands
+    from cypool.commands import bench
+    from cypool.commands.timing import time_interleaved
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=7)
     a = ap.parse_args(argv)
@@ -65,7 +68,7 @@ def main(argv=None):
                                         lambda: F.adaptive_max_pool2d(tx, 1)),
         }
         for name, (c, t) in pairs.items():
-            r = bench.time_interleaved({"cypool": c, "torch": t}, a.repeat)
+            r = time_interleaved({"cypool": c, "torch": t}, a.repeat)
             print(f"| {name} | {'CF' if fmt == 'channels_first' else 'CL'} | "
                   f"{r['cypool'] * 1e6:.1f} | {r['torch'] * 1e6:.1f} | "
                   f"{r['cypool'] / r['torch']:.2f} |")

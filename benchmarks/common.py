@@ -10,12 +10,14 @@
 - Thread counts are pinned per benchmark with `cypool.set_num_threads`, so results do not depend on
   whatever OMP_NUM_THREADS the runner happened to have; "all" means every CPU this process may use
   (affinity mask and cgroup quota), the same rule cypool's default follows.
+- Ratios measured inside one benchmark (`interleaved_times`) use cypool's one timing loop,
+  cypool/commands/timing.py; a build of an older commit that lacks it gets this checkout's copy.
 """
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
-import time
 
 import numpy as np
 
@@ -111,16 +113,20 @@ def pool_call(op: str, window, data_format: str, return_indices: bool = False):
     return lambda x: cypool.avg_pool2d(x, k, s, p, data_format=data_format)
 
 
-def interleaved_best(fns, rounds=7, inner=3):
-    """Median over `rounds` of the best of `inner` calls, for each function, calling them in
-    interleaved order (A B A B ...) so that all see the same machine state. Returns seconds."""
-    times = [[] for _ in fns]
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            best = float("inf")
-            for _ in range(inner):
-                t0 = time.perf_counter()
-                fn()
-                best = min(best, time.perf_counter() - t0)
-            times[i].append(best)
-    return [float(np.median(t)) for t in times]
+def _timing():
+    try:
+        from cypool.commands import timing
+    except ImportError:  # a build of an older commit: the loop of this checkout (stdlib only)
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "cypool", "commands", "timing.py")
+        spec = importlib.util.spec_from_file_location("cypool_timing", path)
+        timing = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(timing)
+    return timing
+
+
+def interleaved_times(fns, rounds=5):
+    """Seconds per call of each function: the median of `rounds` samples, sampled in interleaved
+    order (A B A B ...) so that all see the same machine state (cypool's timing loop)."""
+    t = _timing().time_interleaved(dict(enumerate(fns)), repeat=rounds)
+    return [t[i] for i in range(len(fns))]

@@ -1,8 +1,8 @@
 """cypool against PyTorch, NumPy's reshape recipe and a streaming roofline.
 
-    python benchmarks/compare_frameworks.py --out benchmarks/results   # = python -m cypool.bench
+    python benchmarks/compare_frameworks.py --out benchmarks/results   # = cypool bench
 
-The code is cypool.bench, so this works with an installed cypool and from a source checkout with an
+The code is cypool.commands.bench, so this works with an installed cypool and from a source checkout with an
 in-place build (`python setup.py build_ext --inplace`); the checkout is preferred when it is built.
 """
 import glob
@@ -14,7 +14,8 @@ if glob.glob(os.path.join(ROOT, "cypool", "_max*.so")) + glob.glob(os.path.join(
                                                                                  "_max*.pyd")):
     sys.path.insert(0, ROOT)
 
-from cypool.bench import main  # noqa: E402
-
 if __name__ == "__main__":
+    # imported here, not at the top: asv imports every module of benchmarks/, also against builds
+    # of older commits that lack cypool.commands
+    from cypool.commands.bench import main
     sys.exit(main())

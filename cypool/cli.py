@@ -1,20 +1,20 @@
-"""cypool's command line: `python -m cypool [demo | compare ...]` (and the `cypool` console script)."""
+"""cypool's command line: `python -m cypool [demo | bench ... | plots ... | compare ...]` (and the
+`cypool` console script). The commands live in cypool.commands (bench, plots) and cypool.compare,
+apart from the operator library."""
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
+from .commands import timing
 
-def _median_time(fn, repeats=7):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+# Commands that parse their own arguments: name -> (module in cypool.commands, help).
+OWN_ARGUMENTS = {
+    "bench": ("bench", "time cypool against PyTorch, NumPy and a streaming roofline"),
+    "plots": ("plots", "plot asv results (times and counts) across commits"),
+}
 
 
 def demo(args=None) -> int:
@@ -43,11 +43,8 @@ def demo(args=None) -> int:
         return cypool.max_pool2d(a, 2)
 
     assert np.array_equal(cy(), reshape_recipe())
-    t_np, t_cy = [], []
-    for _ in range(5):  # interleaved rounds: both see the same machine state
-        t_np.append(_median_time(reshape_recipe, 1))
-        t_cy.append(_median_time(cy, 3))
-    t_np, t_cy = float(np.median(t_np)), float(np.median(t_cy))
+    t = timing.time_interleaved({"numpy": reshape_recipe, "cypool": cy}, repeat=5)
+    t_np, t_cy = t["numpy"], t["cypool"]
     gbs = (a.nbytes + a.nbytes / 4) / t_cy / 1e9
     print(f"\nmax_pool2d 2x2/s2 on float32 {shape} ({a.nbytes / 1e6:.0f} MB), "
           f"{cypool.get_num_threads()} threads:")
@@ -60,10 +57,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="cypool", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="show the configuration, the seed examples and one timing")
+    for name, (_, text) in OWN_ARGUMENTS.items():
+        sub.add_parser(name, help=text + f" (cypool {name} --help)", add_help=False)
     from . import compare
     compare.add_arguments(sub.add_parser(
         "compare", help="compare downsampling strategies and write a report folder"))
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in OWN_ARGUMENTS:
+        import importlib
+        module = importlib.import_module(f".commands.{OWN_ARGUMENTS[argv[0]][0]}", __package__)
+        return module.main(argv[1:])
     args = parser.parse_args(argv)
     if args.command in (None, "demo"):
         return demo(args)

@@ -1,4 +1,4 @@
-"""The framework comparison (cypool.bench, benchmarks/compare_frameworks.py) on tiny shapes: it runs,
+"""The framework comparison (`cypool bench`: cypool.commands.bench; benchmarks/compare_frameworks.py) on tiny shapes: it runs,
 writes its markdown and PNG, and its numbers are positive. No timing is asserted."""
 import os
 import subprocess
@@ -8,11 +8,46 @@ import numpy as np
 import pytest
 
 import cypool
-from cypool import _stream, bench
+from cypool import _stream
+from cypool.commands import bench
 
 from helpers import python_env_for_subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _stream_model(src: np.ndarray, dst_nbytes: int) -> np.ndarray:
+    """What _stream.stream writes into dst, computed with NumPy: the bytes as uint32 words (uint8
+    when a size is not a multiple of 4), split into near-equal blocks of at most 16384 words of the
+    larger buffer; a dst block is the wrapping column sum of its src block's rows (plus the
+    leftover words, added to the first entries), or its src block repeated when dst is larger."""
+    s = src.reshape(-1).view(np.uint8)
+    ns, nd = s.size, dst_nbytes
+    if ns % 4 == 0 and nd % 4 == 0:
+        word, s, ns, nd = np.uint32, s.view(np.uint32), ns // 4, nd // 4
+    else:
+        word = np.uint8
+    out = np.zeros(nd, word)
+    nb = max(1, -(-max(ns, nd) // 16384))
+
+    def bound(i, n):
+        return i * (n // nb) + min(i, n % nb)
+    for i in range(nb):
+        blk, d0, d1 = s[bound(i, ns):bound(i + 1, ns)], bound(i, nd), bound(i + 1, nd)
+        ls, ld = blk.size, d1 - d0
+        if ld == 0 or ls == 0:
+            continue
+        if ls >= ld:
+            rows = ls // ld
+            acc = blk[:rows * ld].reshape(rows, ld).sum(axis=0, dtype=word)
+            rest = blk[rows * ld:]
+            acc[:rest.size] += rest
+            out[d0:d1] = acc
+        else:
+            rows = ld // ls
+            out[d0:d0 + rows * ls] = np.tile(blk, rows)
+            out[d0 + rows * ls:d1] = blk[:ld - rows * ls]
+    return out.view(np.uint8)
 
 
 @pytest.mark.parametrize("src_n, dst_n", [(10, 3), (12, 12), (3, 7), (0, 5), (5, 0), (40000, 9999),
@@ -23,16 +58,20 @@ def test_stream_reads_all_of_src_and_writes_all_of_dst(src_n, dst_n):
         dst = np.full(dst_n, 77, dtype)
         moved = _stream.stream(src, dst, 2)
         assert moved == src.nbytes + dst.nbytes
-        if src_n == 0:
-            assert not dst.any()
-        elif dst_n:
-            # a wrapping sum of src, block by block: every src word is added exactly once
-            assert int(dst.sum(dtype=np.uint64) % 2**(8 * dst.itemsize)) == \
-                int(src.sum(dtype=np.uint64) % 2**(8 * src.itemsize)) or src_n < dst_n
+        # every byte of dst is written, from every byte of src, as the model says
+        np.testing.assert_array_equal(dst.view(np.uint8), _stream_model(src, dst.nbytes))
     with pytest.raises(ValueError, match="C-contiguous"):
         _stream.stream(np.ones((4, 4))[:, ::2], np.empty(4), 1)
     with pytest.raises(TypeError, match="numpy.ndarray"):
         _stream.stream([1, 2], np.empty(4), 1)
+
+
+def test_stream_model_is_not_trivial():
+    """The model above tells a changed src byte apart (so the test above can fail)."""
+    src = np.arange(40000, dtype=np.uint8)
+    a = _stream_model(src, 9999)
+    src[12345] += 1
+    assert not np.array_equal(a, _stream_model(src, 9999))
 
 
 def _check_result(result, tmp_path, with_torch, names=None):
@@ -78,12 +117,12 @@ def test_bench_with_torch(tmp_path):
 
 
 def test_script_and_module_entry_points(tmp_path):
-    """`python benchmarks/compare_frameworks.py` and `python -m cypool.bench` both run (children in a
+    """`python benchmarks/compare_frameworks.py` and `python -m cypool bench` both run (children in a
     neutral folder importing the cypool under test)."""
     env = python_env_for_subprocess()
     for cmd, out in (([sys.executable, os.path.join(ROOT, "benchmarks", "compare_frameworks.py")],
                       tmp_path / "script"),
-                     ([sys.executable, "-m", "cypool.bench"], tmp_path / "module")):
+                     ([sys.executable, "-m", "cypool", "bench"], tmp_path / "module")):
         if not os.path.exists(cmd[-1]) and cmd[-1].endswith(".py"):
             pytest.skip("benchmarks/ is not shipped with an installed cypool")
         p = subprocess.run(cmd + ["--smoke", "--quick", "--no-torch", "--skip-big", "--case",
@@ -120,17 +159,23 @@ def test_thread_policy_rereads_its_inputs_on_set_num_threads_none(monkeypatch):
         pytest.skip("serial build")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     try:
-        monkeypatch.setattr(_threads, "cpu_budget", lambda: 1)
+        with monkeypatch.context() as m:
+            m.setattr(_threads, "cpu_budget", lambda: 1)
+            cypool.set_num_threads(None)
+            assert _threads.default_num_threads() == 1
+            assert _threads.threads_for(1 << 30, 1 << 20) == 1
+            with cypool.threads(2):
+                assert _threads.threads_for(1 << 30, 1 << 20) == min(
+                    2, _threads._openmp_info.openmp_max_threads())
+            assert _threads.threads_for(100, 1 << 20) == 1  # small calls stay serial
+        # the real cpu_budget is back and OMP_NUM_THREADS still unset: the default re-reads both
         cypool.set_num_threads(None)
-        assert _threads.default_num_threads() == 1
-        assert _threads.threads_for(1 << 30, 1 << 20) == 1
-        with cypool.threads(2):
-            assert _threads.threads_for(1 << 30, 1 << 20) == min(2, _threads._openmp_info
-                                                                 .openmp_max_threads())
-        assert _threads.threads_for(100, 1 << 20) == 1  # small calls stay serial
+        assert _threads.default_num_threads() == min(_threads.cpu_budget(),
+                                                     _threads._openmp_info.openmp_max_threads())
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        cypool.set_num_threads(None)
+        assert _threads.default_num_threads() == max(
+            1, _threads._openmp_info.openmp_max_threads())  # OMP_NUM_THREADS: OpenMP's own limit
     finally:
         monkeypatch.undo()
         cypool.set_num_threads(None)
-    assert _threads.default_num_threads() == min(_threads.cpu_budget(),
-                                                 _threads._openmp_info.openmp_max_threads()) \
-        or os.environ.get("OMP_NUM_THREADS")

@@ -19,7 +19,8 @@ if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
 MODULES = ["benchmark_forward", "benchmark_backward", "benchmark_threads", "benchmark_memory",
-           "benchmark_roofline", "benchmark_reference", "benchmark_strategies", "benchmark_gate"]
+           "benchmark_roofline", "benchmark_reference", "benchmark_strategies", "benchmark_gate",
+           "benchmark_counts"]
 PREFIXES = ("time_", "peakmem_", "track_", "mem_")
 
 
@@ -49,9 +50,12 @@ def smallest_params(cls):
 
 
 def run_suite(cls, args):
-    """setup, each benchmark method once, teardown; returns {method: value}."""
+    """setup_cache (its value goes first, as asv passes it), setup, each benchmark method once,
+    teardown; returns {method: value}."""
     bench = cls()
     out = {}
+    if hasattr(bench, "setup_cache"):
+        args = (bench.setup_cache(), *args)
     if hasattr(bench, "setup"):
         bench.setup(*args)
     try:
@@ -77,12 +81,16 @@ CASES = [(m, c.__name__) for m in MODULES
 
 
 @pytest.mark.parametrize("module,suite", CASES, ids=[f"{m}.{s}" for m, s in CASES])
-def test_suite_runs_on_smallest_params(module, suite):
+def test_suite_runs_on_smallest_params(module, suite, monkeypatch):
+    # the count suite counts one small case only (one callgrind run of all would take a minute)
+    monkeypatch.setenv("CYPOOL_COUNT_CASES", "avg-fwd-cf-tiles7-2x2s2")
     cls = getattr(importlib.import_module(f"benchmarks.{module}"), suite)
     if getattr(cls, "param_names", None):
         assert len(cls.param_names) == len(cls.params if isinstance(cls.params[0], list)
                                            else [cls.params])
     args = smallest_params(cls)
+    if suite == "CountSuite":
+        args = ("avg-fwd-cf-tiles7-2x2s2",)
     try:
         values = run_suite(cls, args)
     except NotImplementedError as skipped:
@@ -180,7 +188,7 @@ def _write_results(root, machine, commit, date, values):
 def test_history_plot_reads_asv_results(tmp_path):
     pytest.importorskip("matplotlib")
     import json
-    from cypool import plots
+    from cypool.commands import plots
     results = tmp_path / "results"
     results.mkdir()
     (results / "benchmarks.json").write_text(json.dumps({
@@ -206,3 +214,80 @@ def test_history_plot_reads_asv_results(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plots.main(["history", "--results", str(results), "--where", "nope=1",
                        "--out", str(out)]) == 2
+
+
+# ----------------------------------------------------------------------------- counts and the gate
+
+def _counting():
+    from benchmarks import counting
+    try:
+        counting.shim_library()
+    except counting.CountingUnavailable as exc:
+        pytest.skip(str(exc))
+    return counting
+
+
+def test_counts_repeat_and_see_the_work():
+    """Two callgrind runs count the same (within 0.5%, in practice 0.01%); a call doing more work
+    counts more (the 3x3/s1 window against the 2x2/s2 on the same input); and only the measured
+    call is counted, not the interpreter's start-up or the data's creation (a small call counts
+    far fewer instructions than starting Python, tens of millions)."""
+    counting = _counting()
+    names = ["avg-fwd-cf-tiles7-2x2s2", "avg-bwd-cf-tiles7-3x3s1p1", "global-avg-fwd-cl-7"]
+    first, second = counting.count(names), counting.count(names)
+    for name in names:
+        for metric in counting.METRICS:
+            a, b = first[name][metric], second[name][metric]
+            assert a > 0 and abs(a - b) <= 0.005 * a, (name, metric, a, b)
+    assert first["avg-bwd-cf-tiles7-3x3s1p1"]["instructions"] > \
+        first["avg-fwd-cf-tiles7-2x2s2"]["instructions"]
+    assert 1e4 < first["avg-fwd-cf-tiles7-2x2s2"]["instructions"] < 5e6
+
+
+def test_count_cases_use_the_public_api_and_report_what_a_build_lacks(monkeypatch):
+    from benchmarks import counting
+    import cypool
+    for name in counting.CASES:
+        assert counting.CASES[name][0] in dir(cypool)
+    monkeypatch.delattr(cypool, "global_max_pool2d")
+    with pytest.raises(AttributeError):
+        counting.make_call("global-max-fwd-cf-7")
+
+
+def test_gate_statistics_and_markers(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gate
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    # exact one-sided Mann-Whitney: 6 rounds all slower -> 1/924; identical samples -> 1
+    assert gate.mann_whitney_p([2.0] * 3 + [2.1] * 3, [1.0] * 6) == pytest.approx(1 / 924)
+    assert gate.mann_whitney_p([1.0] * 6, [1.0] * 6) == 1.0
+    assert gate.mann_whitney_p([1, 3, 5, 7, 9, 11], [2, 4, 6, 8, 10, 12]) > 0.5
+    base = {"a": {"instructions": 1000, "d1_misses": 100000, "ll_misses": 100, "est_cycles": 1},
+            "b": {"instructions": 1000, "d1_misses": 100, "ll_misses": 100, "est_cycles": 1},
+            "c": {"error": "AttributeError"}}
+    head = {"a": {"instructions": 1019, "d1_misses": 110000, "ll_misses": 100, "est_cycles": 1},
+            "b": {"instructions": 1021, "d1_misses": 1000, "ll_misses": 100, "est_cycles": 1},
+            "c": {"instructions": 5, "d1_misses": 5, "ll_misses": 5, "est_cycles": 5}}
+    flags = gate.count_flags(base, head, 0.02, 0.05, 2000)
+    # a: +1.9% instructions passes, +10% D1 misses (10000 more) fails; b: +2.1% instructions
+    # fails, +900 D1 misses is under the floor; c: BASE cannot run it, not compared
+    assert set(flags) == {"a", "b"}
+    assert flags["a"] == ["d1_misses x1.100"] and flags["b"] == ["instructions x1.021"]
+    # Perf-accept markers in the commits of BASE..HEAD
+    import subprocess
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                              text=True).stdout.strip()
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "a")
+    base_sha = git("rev-parse", "HEAD")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m",
+        "slower on purpose\n\nPerf-accept: max-fwd-cl-*, avg-bwd-cf-small-2x2s2")
+    assert gate.accepted_patterns(base_sha, "HEAD", str(repo)) == ["max-fwd-cl-*",
+                                                                  "avg-bwd-cf-small-2x2s2"]
+    assert gate.accepted_patterns(base_sha, base_sha, str(repo)) == []

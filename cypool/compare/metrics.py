@@ -9,6 +9,7 @@ import tracemalloc
 
 import numpy as np
 
+from ..commands import timing
 from .workloads import digits
 
 
@@ -18,21 +19,14 @@ def _is_map(y) -> bool:
 
 # ----------------------------------------------------------------------------- speed
 
-def _calibrate(fn, target_s: float) -> int:
-    """Calls per timing sample so that one sample lasts about target_s."""
-    t0 = time.perf_counter()
-    fn()
-    t = time.perf_counter() - t0
-    return max(1, min(1000, int(math.ceil(target_s / max(t, 1e-7)))))
-
-
 def time_strategies(strategies: dict, x: np.ndarray, repeats: int, target_s: float,
                     progress=None, failures=None) -> dict:
     """Median seconds per forward and per backward call of every strategy on x.
 
     Strategies are timed interleaved (round r runs A, B, C, ... once each), so all of them see
-    the same machine state; the median over `repeats` rounds is reported."""
-    jobs = {}
+    the same machine state; the median over `repeats` rounds is reported (cypool's timing loop,
+    cypool/commands/timing.py)."""
+    jobs, prepare = {}, {}
     for name, s in strategies.items():
         try:
             s.reset()
@@ -51,32 +45,16 @@ def time_strategies(strategies: dict, x: np.ndarray, repeats: int, target_s: flo
         def bwd(s=s, g=g):
             return s.backward(g)
         jobs[(name, "backward")] = bwd
-    numbers = {}
-    for key, fn in list(jobs.items()):
-        try:
-            numbers[key] = _calibrate(fn, target_s)
-        except Exception as exc:
-            del jobs[key]
-            if failures is not None:
-                failures[key[0]] = f"{key[1]}: {type(exc).__name__}: {exc}"
-    samples = {key: [] for key in jobs}
-    for _ in range(repeats):
-        for key, fn in list(jobs.items()):
-            n = numbers[key]
-            try:
-                if key[1] == "backward":  # backward needs the forward's saved state
-                    strategies[key[0]].forward(x)
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    fn()
-                samples[key].append((time.perf_counter() - t0) / n)
-            except Exception as exc:  # drop the job, keep the run
-                del jobs[key], samples[key]
-                if failures is not None:
-                    failures[key[0]] = f"{key[1]}: {type(exc).__name__}: {exc}"
-        if progress is not None:
-            progress.update(1)
-    return {key: float(np.median(v)) for key, v in samples.items()}
+        prepare[(name, "backward")] = jobs[(name, "forward")]  # backward needs the saved state
+
+    def dropped(key, exc):  # drop the job, keep the run
+        if failures is not None:
+            failures[key[0]] = f"{key[1]}: {type(exc).__name__}: {exc}"
+
+    return timing.time_interleaved(jobs, repeats, warmup=0, sample_seconds=target_s,
+                                   max_calls=1000, prepare=prepare, on_error=dropped,
+                                   on_round=(lambda: progress.update(1))
+                                   if progress is not None else None)
 
 
 # ----------------------------------------------------------------------------- memory

@@ -1,13 +1,17 @@
-"""Plots of cypool's asv history: `python -m cypool.plots history ...`.
+"""Plots of cypool's asv history: `cypool plots history ...` (`python -m cypool plots ...`).
 
 Reads the JSON that `asv run` writes (by default under .asv/results) and draws chosen benchmarks
 across commits with matplotlib, one panel per benchmark and one line per parameter combination,
-for a README or a pull request. Only the result files are read; asv itself is not needed, and
-matplotlib is imported only when a plot is drawn (it is in the `bench` extra, not a dependency).
+for a README or a pull request. Times and the counts of benchmarks/benchmark_counts.py
+(instructions, simulated cache misses, estimated cycles; `--counts` adds their panels) are drawn
+alike. Only the result files are read; asv itself is not needed, and matplotlib is imported only
+when a plot is drawn (it is in the `bench` extra, not a dependency).
 
-    python -m cypool.plots list                       # benchmarks present in the results
-    python -m cypool.plots history --bench 'ForwardSuite.time_forward' \\
+    cypool plots list                       # benchmarks present in the results
+    cypool plots history --bench 'ForwardSuite.time_forward' \\
         --where data_format=channels_first --where dtype=float32 --out docs/history.png
+    cypool plots history --bench GateSuite.time_forward --counts \\
+        --where case=max-fwd-cl-small-2x2s2 --where layer=small-2x2s2 --out history.png
 """
 from __future__ import annotations
 
@@ -22,9 +26,14 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-# Time values are seconds and memory values bytes in asv's results; both get a readable scale.
+# Time values are seconds, memory values bytes and counts plain numbers in asv's results; all get
+# a readable scale.
 _TIME_SCALES = [(1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")]
 _BYTE_SCALES = [(2.0 ** 30, "GiB"), (2.0 ** 20, "MiB"), (2.0 ** 10, "KiB"), (1.0, "bytes")]
+_COUNT_SCALES = [(1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")]
+# The count benchmarks `--counts` adds (benchmarks/benchmark_counts.py).
+COUNT_BENCHES = [r"CountSuite\.track_instructions$", r"CountSuite\.track_d1_misses$",
+                 r"CountSuite\.track_ll_misses$"]
 
 
 @dataclass
@@ -149,8 +158,13 @@ def _scale(unit: str, values) -> tuple[float, str]:
     if not finite:
         return 1.0, unit
     typical = sorted(finite)[len(finite) // 2]
-    table = _TIME_SCALES if unit == "seconds" else _BYTE_SCALES if unit == "bytes" else None
-    if table is None:
+    if unit == "seconds":
+        table = _TIME_SCALES
+    elif unit == "bytes":
+        table = _BYTE_SCALES
+    elif unit in ("instructions", "misses", "cycles"):
+        table = [(f, f"{prefix} {unit}".strip()) for f, prefix in _COUNT_SCALES]
+    else:
         return 1.0, unit
     for factor, name in table:
         if typical >= factor:
@@ -256,7 +270,7 @@ def plot_history(results_dir=".asv/results", benches=(), where=(), out="asv-hist
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cypool.plots",
+    parser = argparse.ArgumentParser(prog="cypool plots",
                                      description="Plot cypool's asv results across commits.")
     sub = parser.add_subparsers(dest="command", required=True)
     for cmd in ("history", "list"):
@@ -270,6 +284,8 @@ def main(argv=None) -> int:
     h.add_argument("--where", action="append", default=[],
                    help="keep parameter values, e.g. --where op=max (repeatable)")
     h.add_argument("--out", default="asv-history.png", help="PNG file to write")
+    h.add_argument("--counts", action="store_true",
+                   help="add panels for the counts (instructions, D1 and last-level misses)")
     h.add_argument("--max-lines", type=int, default=8, help="lines per panel at most")
     h.add_argument("--title")
     args = parser.parse_args(argv)
@@ -285,7 +301,8 @@ def main(argv=None) -> int:
             print(f"{len(present)} benchmarks, {len(runs)} result files "
                   f"({len({r.commit for r in runs})} commits)")
             return 0
-        out = plot_history(args.results, args.bench, args.where, args.out, args.machine,
+        benches = args.bench + (COUNT_BENCHES if args.counts else [])
+        out = plot_history(args.results, benches, args.where, args.out, args.machine,
                            args.max_lines, title=args.title)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,9 +1,9 @@
-"""cypool against PyTorch, NumPy and a streaming roofline: ``python -m cypool.bench``.
+"""cypool against PyTorch, NumPy and a streaming roofline: ``cypool bench`` (``python -m cypool bench``).
 
 Every case (a pooling layer, one direction, one data format) times its candidates interleaved in
-this one process (cypool, torch, numpy, roofline, cypool, torch, ...), after a warm-up, and reports
-the median of ``repeat`` samples of each. A sample of a fast call loops it enough times to last
-at least 20 ms, and the per-call time is reported. The candidates:
+this one process with cypool's timing loop (cypool/commands/timing.py: cypool, torch, numpy,
+roofline, cypool, torch, ..., after a warm-up; the median of ``repeat`` samples of each, a sample
+looping a fast call for at least 20 ms; the per-call time is reported). The candidates:
 
 - **cypool**: the public function (``cypool.max_pool2d``, ``cypool.max_pool2d_backward``, ...) with
   ``cypool.set_num_threads(threads)``;
@@ -19,7 +19,8 @@ at least 20 ms, and the per-call time is reported. The candidates:
 
 Columns: times in ms; ``cypool/torch`` (< 1: cypool faster); ``cypool/roofline`` (>= 1; 1 is the
 machine's streaming bandwidth); ``GB/s`` = (bytes read + bytes written) / cypool's time. The
-geometric mean of cypool/torch is taken over the cases of the speed issue (marked ``*``).
+geometric mean of cypool/torch is taken over the headline cases (marked ``*``): the layers of
+common networks.
 A separate bandwidth case pools a 256 MB float32 input (2x2/s2 max) and gives cypool's GB/s as a
 fraction of the streaming kernel's: with ``out=`` against a stream into a reused buffer, and
 returning a new array against a stream into a new buffer per call. Without torch the torch columns are blank.
@@ -28,13 +29,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gc
 import math
 import os
 import platform
-import statistics
 import sys
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,12 +40,11 @@ import numpy as np
 import cypool
 from cypool import _stream, _threads
 
+from .timing import SAMPLE_SECONDS, time_interleaved
+
 CF, CL = "channels_first", "channels_last"
 FORMATS = (CF, CL)
 SEED = 1234
-# A sample of a fast call loops it for at least this long: long enough that a scheduler time
-# slice lost to another process (a few ms on a shared machine) is a small part of every sample.
-SAMPLE_SECONDS = 0.02
 SMOKE_SAMPLE_SECONDS = 1e-3
 
 
@@ -62,7 +59,7 @@ class Case:
     directions: tuple = ("fwd", "bwd")
     dtype: str = "float32"
     return_indices: bool = False
-    issue: bool = True          # one of the speed issue's cases (enters the geometric mean)
+    headline: bool = True       # a layer of a common network (enters the geometric mean)
 
     @property
     def rank(self) -> int:
@@ -85,16 +82,16 @@ CASES = [
     Case("tiny-max2", "max", (1, 16, 8, 8), 2, 2, directions=("fwd",)),
     # Extra rows for generality (not in the geometric mean).
     Case("max2-indices", "max", (16, 64, 56, 56), 2, 2, directions=("fwd",), return_indices=True,
-         issue=False),
-    Case("max2-float64", "max", (16, 64, 56, 56), 2, 2, dtype="float64", issue=False),
-    Case("odd-max3s2", "max", (8, 48, 55, 55), 3, 2, issue=False),
-    Case("odd-avg3s2p1", "avg", (8, 48, 57, 57), 3, 2, 1, issue=False),
-    Case("1d-max3s2p1", "max", (32, 64, 4096), 3, 2, 1, directions=("fwd",), issue=False),
-    Case("3d-max2", "max", (4, 32, 32, 56, 56), 2, 2, directions=("fwd",), issue=False),
-    Case("3d-avg3s1p1", "avg", (2, 32, 16, 28, 28), 3, 1, 1, directions=("fwd",), issue=False),
+         headline=False),
+    Case("max2-float64", "max", (16, 64, 56, 56), 2, 2, dtype="float64", headline=False),
+    Case("odd-max3s2", "max", (8, 48, 55, 55), 3, 2, headline=False),
+    Case("odd-avg3s2p1", "avg", (8, 48, 57, 57), 3, 2, 1, headline=False),
+    Case("1d-max3s2p1", "max", (32, 64, 4096), 3, 2, 1, directions=("fwd",), headline=False),
+    Case("3d-max2", "max", (4, 32, 32, 56, 56), 2, 2, directions=("fwd",), headline=False),
+    Case("3d-avg3s1p1", "avg", (2, 32, 16, 28, 28), 3, 1, 1, directions=("fwd",), headline=False),
     # late layers: small planes, many channels
-    Case("late-max2", "max", (32, 256, 14, 14), 2, 2, issue=False),
-    Case("late-avg3s1p1", "avg", (32, 512, 7, 7), 3, 1, 1, issue=False),
+    Case("late-max2", "max", (32, 256, 14, 14), 2, 2, headline=False),
+    Case("late-avg3s1p1", "avg", (32, 512, 7, 7), 3, 1, 1, headline=False),
 ]
 BIG_SHAPE = (16, 64, 256, 256)   # 256 MiB of float32
 
@@ -266,43 +263,6 @@ def _roofline(read_bytes: int, written_bytes: int, fresh_output: bool = False):
     return lambda: _stream.stream(src, dst, nt)
 
 
-# ----------------------------------------------------------------------------- timing
-
-def _calibrate(fn, seconds: float) -> int:
-    """Calls per sample so that a sample lasts at least `seconds` (the faster of two calls)."""
-    dt = float("inf")
-    for _ in range(2):
-        t0 = time.perf_counter()
-        fn()
-        dt = min(dt, time.perf_counter() - t0)
-    return max(1, math.ceil(seconds / max(dt, 1e-9)))
-
-
-def time_interleaved(cands: dict, repeat: int, warmup: int = 2,
-                     sample_seconds: float = SAMPLE_SECONDS) -> dict:
-    """Median seconds per call of each candidate, sampled in interleaved order A B C A B C ..."""
-    names = list(cands)
-    for _ in range(warmup):
-        for name in names:
-            cands[name]()
-    inner = {name: _calibrate(cands[name], sample_seconds) for name in names}
-    samples = {name: [] for name in names}
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            for name in names:
-                fn, m = cands[name], inner[name]
-                t0 = time.perf_counter()
-                for _ in range(m):
-                    fn()
-                samples[name].append((time.perf_counter() - t0) / m)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return {name: statistics.median(v) for name, v in samples.items()}
-
-
 # ----------------------------------------------------------------------------- running
 
 def _import_torch(use_torch: bool):
@@ -361,7 +321,7 @@ def run(threads: int = 2, repeat: int = 7, quick: bool = False, out: str | None 
         cypool.set_num_threads(old_cy)
         if torch is not None:
             torch.set_num_threads(old_torch)
-    ratios = [r.ratio("torch") for r in rows if r.case.issue and r.ratio("torch")]
+    ratios = [r.ratio("torch") for r in rows if r.case.headline and r.ratio("torch")]
     geomean = math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else None
     result = {"rows": rows, "big": big, "geomean": geomean, "threads": threads, "repeat": repeat,
               "torch": torch.__version__ if torch is not None else None, "smoke": smoke,
@@ -422,7 +382,7 @@ def _num(v, fmt="{:.2f}") -> str:
 def _cells(row: Row) -> list[str]:
     c = row.case
     dt = "" if c.dtype == "float32" else f" {c.dtype}"
-    return [c.name + ("*" if c.issue else "") + dt, row.direction,
+    return [c.name + ("*" if c.headline else "") + dt, row.direction,
             "CF" if row.fmt == CF else "CL", "x".join(map(str, _shape_of(row))), c.window()
             + (" +idx" if c.return_indices and row.direction == "fwd" else ""),
             f"{row.nbytes / 1e6:.2f}", str(row.threads),
@@ -456,7 +416,8 @@ def markdown(result: dict) -> str:
         "Times per call in ms. `cypool/torch` < 1: cypool is faster. `cypool/roofline`: cypool's "
         "time over the streaming kernel's for the same bytes (1 = the machine's bandwidth). "
         "`GB/s`: (bytes read + written) / cypool's time. `thr`: threads cypool's policy uses for "
-        "the call. `check`: cypool's result equals torch's. `*`: a case of the speed issue.",
+        "the call. `check`: cypool's result equals torch's. `*`: a headline case (a layer of a "
+        "common network).",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join("---" for _ in COLUMNS) + "|",
@@ -465,8 +426,8 @@ def markdown(result: dict) -> str:
         lines.append("| " + " | ".join(_cells(row)) + " |")
     lines.append("")
     g = result["geomean"]
-    n = sum(1 for r in rows if r.case.issue and r.ratio("torch"))
-    lines.append(f"Geometric mean of cypool/torch over the {n} rows of the issue's cases: "
+    n = sum(1 for r in rows if r.case.headline and r.ratio("torch"))
+    lines.append(f"Geometric mean of cypool/torch over the {n} rows of the headline cases: "
                  + (f"**{g:.3f}**" if g is not None else "n/a (torch not installed)") + ".")
     if result["big"]:
         lines += ["", "Bandwidth: 2x2/s2 max forward of a float32 input against cypool's "
@@ -522,7 +483,7 @@ def plot(result: dict, path: str) -> str | None:
         return None
     labels = []
     for r in rows:
-        label = f"{r.case.name}{'*' if r.case.issue else ''} {r.direction}"
+        label = f"{r.case.name}{'*' if r.case.headline else ''} {r.direction}"
         if label not in labels:
             labels.append(label)
     fig, ax = plt.subplots(figsize=(max(8, 0.55 * len(labels) + 2), 5))
@@ -531,7 +492,7 @@ def plot(result: dict, path: str) -> str | None:
         xs, hs = [], []
         for r in rows:
             if r.fmt == fmt:
-                xs.append(labels.index(f"{r.case.name}{'*' if r.case.issue else ''} "
+                xs.append(labels.index(f"{r.case.name}{'*' if r.case.headline else ''} "
                                        f"{r.direction}") + (j - 0.5) * width)
                 hs.append(r.ratio("torch"))
         ax.bar(xs, hs, width, color=color, label=fmt)
@@ -542,7 +503,7 @@ def plot(result: dict, path: str) -> str | None:
     ax.set_ylabel("cypool time / torch time (log; < 1: cypool faster)")
     g = result["geomean"]
     ax.set_title(f"cypool vs PyTorch {result['torch']}, {result['threads']} threads"
-                 + (f"; geometric mean over the issue's cases (*) {g:.2f}" if g else ""),
+                 + (f"; geometric mean over the headline cases (*) {g:.2f}" if g else ""),
                  fontsize=10)
     ax.legend()
     fig.tight_layout()
@@ -552,7 +513,7 @@ def plot(result: dict, path: str) -> str | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cypool.bench", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="cypool bench", description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2, help="threads for cypool and torch (2)")
     ap.add_argument("--repeat", type=int, default=7, help="samples per candidate; median (7)")
     ap.add_argument("--quick", action="store_true", help="3 samples instead of --repeat")

@@ -1,0 +1,96 @@
+"""The one timing loop of cypool's commands and benchmarks.
+
+`cypool bench`, `cypool compare`, the asv suite (benchmarks/common.py), the regression
+gate (benchmarks/gate.py) and `cypool demo` all time calls with `time_interleaved`:
+
+- candidates are sampled in interleaved order (A B C A B C ...), so every candidate sees the same
+  machine state (another process's burst of load slows one sample of each, not all of one);
+- a sample of a fast call loops it enough times to last at least `sample_seconds`, so a scheduler
+  time slice lost to another process is a small part of every sample; the time per call is kept;
+- the result is the median of `repeat` samples per candidate; the garbage collector is off while
+  sampling.
+
+This module imports only the standard library, so it can also be loaded by file path next to an
+older build of cypool that lacks it (the gate times old commits with the current loop).
+"""
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+
+# A sample lasts at least this long by default: long enough that a lost time slice (a few ms on a
+# shared machine) is a small part of it, short enough for many samples.
+SAMPLE_SECONDS = 0.02
+
+
+def calls_per_sample(fn, seconds: float, max_calls: int | None = None) -> int:
+    """Calls per sample so that a sample lasts at least `seconds` (from the faster of two calls)."""
+    dt = math.inf
+    for _ in range(2):
+        t0 = time.perf_counter()
+        fn()
+        dt = min(dt, time.perf_counter() - t0)
+    n = max(1, math.ceil(seconds / max(dt, 1e-9)))
+    return min(n, max_calls) if max_calls else n
+
+
+def time_interleaved(cands: dict, repeat: int = 7, *, warmup: int = 2,
+                     sample_seconds: float = SAMPLE_SECONDS, max_calls: int | None = None,
+                     prepare: dict | None = None, on_error=None, on_round=None,
+                     samples: bool = False) -> dict:
+    """Median seconds per call of each candidate ({key: zero-argument callable}).
+
+    prepare: {key: callable} run, untimed, before every sample of that key (e.g. a forward pass
+    whose saved state a timed backward consumes). on_error(key, exc): when given, a candidate that
+    raises is dropped (and reported through it) while the others go on; otherwise the exception
+    propagates. on_round(): called after each interleaved round (progress). samples=True returns
+    {key: [seconds per call of each sample]} instead of the medians."""
+    jobs = dict(cands)
+    prepare = prepare or {}
+    inner = {}
+    for key in list(jobs):
+        try:
+            for _ in range(warmup):
+                if key in prepare:
+                    prepare[key]()
+                jobs[key]()
+            if key in prepare:
+                prepare[key]()
+            inner[key] = calls_per_sample(jobs[key], sample_seconds, max_calls)
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(key, exc)
+            del jobs[key]
+    taken = {key: [] for key in jobs}
+    gc_was_enabled = gc.isenabled()
+    try:
+        for _ in range(repeat):
+            for key in list(jobs):
+                fn, m = jobs[key], inner[key]
+                try:
+                    if key in prepare:
+                        prepare[key]()
+                    gc.disable()
+                    t0 = time.perf_counter()
+                    for _ in range(m):
+                        fn()
+                    taken[key].append((time.perf_counter() - t0) / m)
+                except Exception as exc:
+                    if on_error is None:
+                        raise
+                    on_error(key, exc)
+                    del jobs[key], taken[key]
+                finally:
+                    if gc_was_enabled:
+                        gc.enable()
+            if on_round is not None:
+                on_round()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    if samples:
+        return taken
+    return {key: statistics.median(v) for key, v in taken.items()}
