@@ -73,7 +73,9 @@ if [ "$html" = 1 ]; then
   # neither hide a warning nor keep a deleted name alive.
   rm -rf docs/_build docs/api/generated docs/auto_examples docs/sg_execution_times.rst
   start=$(date +%s)
-  sphinx-build -W --keep-going -b html docs "$out"
+  # python -m sphinx: the Sphinx of the Python that has cypool (a sphinx-build script on PATH
+  # may belong to another interpreter).
+  python -m sphinx -W --keep-going -b html docs "$out"
   pages=$(cd "$out" && find . -name '*.html' -not -path './_*' | wc -l)
   echo "site built in $(( $(date +%s) - start )) s: $pages HTML pages in $out"
 
