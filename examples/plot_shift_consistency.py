@@ -52,7 +52,7 @@ axes[0].set_title("input (256 x 256)")
 vmax = float(max(err_max.max(), err_blur.max()))
 for ax, err, name in [(axes[1], err_max, "max 2x2"), (axes[2], err_blur, "blur, stride 2")]:
     im = ax.imshow(err, cmap="magma", vmin=0, vmax=vmax)
-    ax.set_title(f"{name}\nchange after a 1-pixel shift\n(mean {err.mean():.4f})")
+    ax.set_title(f"{name}: change after a\n1-pixel shift (mean {err.mean():.4f})")
 for ax in axes:
     ax.set_axis_off()
 fig.colorbar(im, ax=axes[1:], shrink=0.8)

@@ -6,7 +6,7 @@
 #   tools/build_docs.sh --asv-only only the asv site (into an existing docs/_build/html)
 #
 # Steps, any failure stops the script with a non-zero exit status:
-#  1. sphinx-build -W --keep-going -b html docs docs/_build/html, from a clean output folder:
+#  1. sphinx -W --keep-going -b html docs docs/_build/html, from a clean output folder:
 #     every warning fails (a broken internal link or cross-reference included: the site is built
 #     with nitpicky references and MyST's link checks), and the gallery's examples/plot_*.py are
 #     executed (an example that raises fails the build).
@@ -73,7 +73,10 @@ if [ "$html" = 1 ]; then
   # neither hide a warning nor keep a deleted name alive.
   rm -rf docs/_build docs/api/generated docs/auto_examples docs/sg_execution_times.rst
   start=$(date +%s)
-  sphinx-build -W --keep-going -b html docs "$out"
+  # python -m sphinx: the Sphinx of the Python that has cypool (a sphinx-build script on PATH
+  # may belong to another interpreter), run inside docs/ because `python -m` puts the current
+  # folder first on sys.path, and the root's cypool/ without kernels would shadow the installed one.
+  (cd docs && python -m sphinx -W --keep-going -b html . "$out")
   pages=$(cd "$out" && find . -name '*.html' -not -path './_*' | wc -l)
   echo "site built in $(( $(date +%s) - start )) s: $pages HTML pages in $out"
 

@@ -24,8 +24,8 @@ import traceback
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PUBLIC_MODULES = ["cypool", "cypool.torch", "cypool.dask", "cypool.strategies"]
 NEEDS = {"cypool.torch": "torch", "cypool.dask": "dask"}      # the optional library of a bridge
-PAGES = ["README.md", "docs/getting-started.md", "docs/user-guide.md", "docs/torch-bridge.md",
-         "docs/dask-bridge.md", "docs/strategies.md"]
+PAGES = ["README.md", "docs/index.md", "docs/getting-started.md", "docs/user-guide.md",
+         "docs/torch-bridge.md", "docs/dask-bridge.md", "docs/strategies.md"]
 OPTIONS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 
