@@ -2,6 +2,7 @@
 `cypool compare`."""
 import csv
 import importlib.metadata as md
+import importlib.util
 import os
 import subprocess
 import sys
@@ -18,6 +19,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Where the cypool under test lives (the in-place build, or site-packages after pip install).
 from helpers import python_env_for_subprocess
 PLUGIN_SRC = os.path.join(ROOT, "tests", "plugin_pkg")
+# `cypool compare` runs only with the compare extra (photos, digits, figures)
+needs_compare_extra = pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("skimage", "sklearn", "matplotlib")),
+    reason="cypool compare needs the compare extra: scikit-image, scikit-learn, matplotlib")
 BUILTINS = ["max2x2", "avg2x2", "stochastic", "lp2", "blur", "max-blur", "spp", "conv2x2s2",
             "conv3x3s2", "subsample"]
 
@@ -196,6 +201,7 @@ def test_installed_plugin_is_available(plugin_site):
     assert res.stdout.splitlines()[1] == "(1, 2, 3, 3) (1, 2, 3, 3)"
 
 
+@needs_compare_extra
 def test_installed_plugin_in_compare_report(plugin_site, tmp_path):
     out = tmp_path / "report"
     res = subprocess.run([sys.executable, "-m", "cypool", "compare", "--quick", "--no-progress",
@@ -211,6 +217,7 @@ def test_installed_plugin_in_compare_report(plugin_site, tmp_path):
     assert "| median2x2 |" in report and "median of each 2x2 window" in report
 
 
+@needs_compare_extra
 def test_compare_quick_covers_every_builtin(tmp_path):
     from cypool import cli
     out = tmp_path / "rep"
