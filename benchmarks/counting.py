@@ -200,6 +200,30 @@ def metrics(ev: dict) -> dict:
             "est_cycles": (accesses - l1_miss) + 5 * (l1_miss - ll_miss) + 35 * ll_miss}
 
 
+# The child's environment has this many bytes (padded): its size moves the stack, and with it
+# the alignment of buffers, which changes a vectorised loop's peeled iterations and the simulated
+# cache's set conflicts (a 3-byte variable moved some miss counts by 1%).
+ENV_BYTES = 16384
+# Variables the child keeps from the parent (interpreter and library lookup); all others go.
+ENV_KEEP = ("PATH", "HOME", "LD_LIBRARY_PATH", "VIRTUAL_ENV", "CONDA_PREFIX", "LANG")
+
+
+def _child_env(lib: str, pythonpath: str | None, tmp: str) -> dict:
+    """A fixed environment of a fixed size. Bytecode goes to a new folder each run
+    (PYTHONPYCACHEPREFIX), so every run compiles the same modules and its heap, hence the
+    addresses of the measured buffers, is the same whether or not .pyc files existed."""
+    env = {k: os.environ[k] for k in ENV_KEEP if k in os.environ}
+    env.update(PYTHONHASHSEED="0", OMP_NUM_THREADS="1", CYPOOL_COUNT_SHIM=lib,
+               PYTHONPYCACHEPREFIX=os.path.join(tmp, "pycache"), PYTHONNOUSERSITE="1")
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    size = sum(len(k) + len(v) + 2 for k, v in env.items()) + len("CYPOOL_COUNT_PAD") + 2
+    if size > ENV_BYTES:
+        raise ValueError(f"the counting environment is {size} bytes, over {ENV_BYTES}")
+    env["CYPOOL_COUNT_PAD"] = "x" * (ENV_BYTES - size)
+    return env
+
+
 def count(names=None, pythonpath: str | None = None, python: str = sys.executable,
           timeout: float = 900) -> dict:
     """{case: {metric: value}} for the named cases (all by default), counted in one callgrind run.
@@ -217,11 +241,8 @@ def count(names=None, pythonpath: str | None = None, python: str = sys.executabl
         spec = importlib.util.find_spec("cypool")
         if spec is not None and spec.origin:
             pythonpath = os.path.dirname(os.path.dirname(spec.origin))
-    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
-               CYPOOL_COUNT_SHIM=lib)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
     with tempfile.TemporaryDirectory(prefix="cypool-counts-") as tmp:
+        env = _child_env(lib, pythonpath, tmp)
         out = os.path.join(tmp, "callgrind.out")
         cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
                "--cache-sim=yes", *CACHE_ARGS, f"--callgrind-out-file={out}",

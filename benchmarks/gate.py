@@ -6,11 +6,13 @@ BASE defaults to HEAD's first parent (HEAD^). Both commits are built once each (
 
 1. **Counts** (benchmarks/counting.py): instructions, simulated first-level and last-level data
    cache misses of every case of `counting.CASES` (the gate's single-thread layers and the other
-   fast paths), under callgrind, for both builds. Counts repeat to within 0.01% on one commit, so
-   a case regresses when HEAD's instructions exceed BASE's by more than CYPOOL_GATE_INSTR (default
-   2%), or either miss count by more than CYPOOL_GATE_MISSES (default 5%) and by at least
-   CYPOOL_GATE_MISS_FLOOR misses (default 2000: a few hundred cache lines on a small case is not
-   a regression). Counts need no confirmation run.
+   fast paths), under callgrind, for both builds. Counts of one build repeat exactly; what moves
+   them without a change to the kernels is the memory layout (what the Python code allocated
+   before the call: up to 1.2% of a small call's instructions and 9% of its misses, a few thousand,
+   when other objects are allocated first). So a case regresses when HEAD's instructions exceed
+   BASE's by more than CYPOOL_GATE_INSTR (default 2%), or a miss count by more than
+   CYPOOL_GATE_MISSES (default 10%) and by at least CYPOOL_GATE_MISS_FLOOR misses (default 5000).
+   Counts need no confirmation run.
 2. **Wall time**, for what counts miss (threads, page faults, memory bandwidth): the gate's 16
    single-thread cases (max/avg, forward/backward, both data formats, the small and overlapping
    layers) are timed in CYPOOL_GATE_ROUNDS (default 6) alternating processes per commit (B H B H
@@ -288,8 +290,8 @@ def main(argv=None) -> int:
             log(f"HEAD {head[:10]} has no parent here ({why}): nothing to compare; passing")
             return 0
     instr_tol = _env_float("CYPOOL_GATE_INSTR", 0.02)
-    miss_tol = _env_float("CYPOOL_GATE_MISSES", 0.05)
-    miss_floor = _env_float("CYPOOL_GATE_MISS_FLOOR", 2000)
+    miss_tol = _env_float("CYPOOL_GATE_MISSES", 0.10)
+    miss_floor = _env_float("CYPOOL_GATE_MISS_FLOOR", 5000)
     factor = _env_float("CYPOOL_GATE_FACTOR", 1.25)
     rounds = int(_env_float("CYPOOL_GATE_ROUNDS", 6))
     do_time = os.environ.get("CYPOOL_GATE_TIME", "1") != "0"

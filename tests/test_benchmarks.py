@@ -291,3 +291,43 @@ def test_gate_statistics_and_markers(tmp_path):
     assert gate.accepted_patterns(base_sha, "HEAD", str(repo)) == ["max-fwd-cl-*",
                                                                   "avg-bwd-cf-small-2x2s2"]
     assert gate.accepted_patterns(base_sha, base_sha, str(repo)) == []
+
+
+def test_history_plot_draws_counts(tmp_path):
+    """Counts (unit "instructions") are scaled like times (here to millions) and `--counts` adds
+    the count suite's panels next to the chosen time benchmarks."""
+    pytest.importorskip("matplotlib")
+    import json
+    from cypool.commands import plots
+    assert plots._scale("instructions", [2.5e6, 3e6]) == (1e6, "M instructions")
+    assert plots._scale("misses", [12000, 13000]) == (1e3, "k misses")
+    results = tmp_path / "results"
+    (results / "box").mkdir(parents=True)
+    (results / "benchmarks.json").write_text(json.dumps({
+        "benchmark_counts.CountSuite.track_instructions": {
+            "unit": "instructions", "param_names": ["case"], "params": [["'a'", "'b'"]],
+            "type": "track"},
+        "benchmark_counts.CountSuite.track_ll_misses": {
+            "unit": "misses", "param_names": ["case"], "params": [["'a'", "'b'"]],
+            "type": "track"}, "version": 2}))
+    (results / "box" / "machine.json").write_text(json.dumps({"machine": "box", "version": 1}))
+    for commit, date, n in (("c" * 40, 1, 1.0), ("d" * 40, 2, 1.3)):
+        (results / "box" / f"{commit[:8]}-env.json").write_text(json.dumps({
+            "commit_hash": commit, "env_name": "env", "date": date, "params": {},
+            "result_columns": ["result", "params"],
+            "results": {
+                "benchmark_counts.CountSuite.track_instructions": [[n * 2e6, 3e6],
+                                                                   [["'a'", "'b'"]]],
+                "benchmark_counts.CountSuite.track_ll_misses": [[n * 1e5, 2e5],
+                                                                [["'a'", "'b'"]]]},
+            "version": 2}))
+    runs = plots.load_runs(str(results))
+    meta = plots.load_benchmarks(str(results))
+    series = plots.series_for(runs, "benchmark_counts.CountSuite.track_instructions",
+                              meta["benchmark_counts.CountSuite.track_instructions"],
+                              {"case": {"a"}})
+    assert [v for _, v, _, _ in series["track_instructions"]] == [2e6, 2.6e6]
+    out = tmp_path / "c.png"
+    assert plots.main(["history", "--results", str(results), "--counts", "--where", "case=a",
+                       "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
