@@ -20,11 +20,17 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as _torch_functional
 
 import cypool
 
 from ._errors import PoolingNotImplementedError, PoolingValueError
+
+# torch's own pooling functions, bound at import: a program (or a test) may route
+# torch.nn.functional's names to this bridge, and the references must still be torch's.
+F = type("TorchPooling", (), {name: staticmethod(getattr(_torch_functional, name)) for name in (
+    *(f"{f}{r}d" for f in ("max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool",
+                           "max_unpool", "lp_pool") for r in (1, 2, 3)),)})
 
 _HALF = (torch.float16, torch.bfloat16)
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -211,8 +217,10 @@ def ref_adaptive_max_pool(x, rank: int, output_size):
 
 def ref_max_unpool(x, indices, rank: int, kernel_size, stride, padding, output_size):
     check_dtype(x, "unpool", f"max_unpool{rank}d")
-    return getattr(F, f"max_unpool{rank}d")(x, indices, kernel_size, stride or None, padding,
-                                            output_size)
+    ref = getattr(F, f"max_unpool{rank}d")(x, indices, kernel_size, stride or None, padding,
+                                           output_size)
+    # torch's CPU kernel writes in the input's memory format (its meta kernel does not say so)
+    return empty(ref.shape, ref.dtype, ref.device, channels_last(x, rank))
 
 
 def ref_lp_pool(x, rank: int, norm_type: float, kernel_size, stride, ceil_mode: bool):
@@ -226,8 +234,8 @@ def ref_grad_input(grad, input_shape, cl: bool, op: str, nonempty: bool = False)
     """The layout of an input gradient: the input's memory format, as torch's backward kernels."""
     check_dtype(grad, "float", op)
     if nonempty:
-        batched = grad.dim() > 0 and len(input_shape) == grad.dim()
-        if any(n == 0 for n in grad.shape[1 if batched and grad.dim() > 2 else 0:]):
+        # torch checks every dimension but the first (batched or not)
+        if any(n == 0 for n in grad.shape[1:]):
             raise PoolingValueError(f"{op}(): Expected grad_output to have non-zero size for "
                                     f"non-batch dimensions, but grad_output has sizes "
                                     f"{list(grad.shape)} with dimension")
