@@ -37,7 +37,7 @@ _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _INTS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 # torch's CPU dtypes per family (ATen's AT_DISPATCH lists); int64 average pooling (torch truncates
 # the integer mean) has no cypool kernel and is refused rather than computed differently.
-_DTYPES = {"max": _FLOATS + _INTS, "float": _FLOATS, "unpool": _FLOATS + _INTS}
+_DTYPES = {"max": _FLOATS + _INTS, "float": _FLOATS, "unpool": _FLOATS}
 _TYPE_NAMES = {torch.bool: "Bool", torch.uint8: "Byte", torch.int8: "Char", torch.int16: "Short",
                torch.int32: "Int", torch.int64: "Long", torch.complex64: "ComplexFloat",
                torch.complex128: "ComplexDouble", torch.uint16: "UInt16",
@@ -178,7 +178,8 @@ def _string_padding_ref(x, rank, sizes, cl_of=None):
 
 def ref_max_pool(x, rank: int, kernel_size, stride, padding, dilation, ceil_mode: bool,
                  padding_mode: str, return_indices: bool):
-    """torch's max_pool{rank}d on data-less x: its checks, and its (values, indices) layout."""
+    """torch's max_pool{rank}d on data-less x: its checks, and its (values, indices) layout.
+    return_indices: whether torch would compute indices (asked for, or x needs a gradient)."""
     check_dtype(x, "max", f"max_pool{rank}d")
     if padding_mode:
         y = _string_padding_ref(x, rank, _string_padding_sizes(x, rank, kernel_size, stride,
@@ -187,8 +188,13 @@ def ref_max_pool(x, rank: int, kernel_size, stride, padding, dilation, ceil_mode
     fn = getattr(F, f"max_pool{rank}d")
     if return_indices or rank > 1:
         return fn(x, kernel_size, stride or None, padding, dilation, ceil_mode, True)
-    # torch's 1-d max pooling without indices has checks of its own (it takes empty inputs)
-    y = fn(x, kernel_size, stride or None, padding, dilation, ceil_mode, False)
+    # torch's 1-d max pooling of an input that needs no gradient and no indices has a path of
+    # its own (max_pool1d_impl): a channels-first result, and empty inputs taken
+    if x.numel() == 0:
+        y = fn(x, kernel_size, stride or None, padding, dilation, ceil_mode, False)
+    else:
+        y = fn(x, kernel_size, stride or None, padding, dilation, ceil_mode, True)[0]
+    y = empty(y.shape, y.dtype, y.device, False)
     return y, torch.empty_like(y, dtype=torch.int64)
 
 

@@ -66,9 +66,12 @@ def _padding(padding, rank):
 def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     with torch_errors():
         pad, mode = _padding(padding, rank)
-        y, idx = call("max_pool", (_tensor(x),), (
+        x = _tensor(x)
+        # torch's layout rule of 1-d max pooling depends on whether it computes indices
+        with_indices = bool(return_indices) or (x.requires_grad and torch.is_grad_enabled())
+        y, idx = call("max_pool", (x,), (
             rank, _ints(kernel_size, rank), _stride(stride, kernel_size, rank), pad,
-            _ints(dilation, rank), ceil_mode, mode, bool(return_indices)))
+            _ints(dilation, rank), ceil_mode, mode, with_indices))
     return (y, idx) if return_indices else y
 
 
