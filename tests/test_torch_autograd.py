@@ -34,6 +34,9 @@ def _unpool(rank, pooled):
     return f
 
 
+SAMPLES2 = torch.rand(2, 3, 2, generator=torch.Generator().manual_seed(0), dtype=torch.double)
+SAMPLES3 = torch.rand(1, 2, 3, generator=torch.Generator().manual_seed(1), dtype=torch.double)
+
 # (name, function of x, shape, positive input)
 CASES = [
     ("max_pool1d", lambda v: ct.max_pool1d(v, 3, 2, 1, ceil_mode=True), (2, 3, 9), False),
@@ -58,6 +61,10 @@ CASES = [
     ("lp_pool2d p=3", lambda v: ct.lp_pool2d(v, 3, 2, ceil_mode=True), (2, 3, 5, 5), True),
     ("lp_pool3d p=2", lambda v: ct.lp_pool3d(v, 2, 2), (1, 2, 4, 4, 4), True),
     ("lp_pool2d inf", lambda v: ct.lp_pool2d(v, math.inf, 2), (2, 3, 6, 6), False),
+    ("fractional_max_pool2d", lambda v: ct.fractional_max_pool2d(
+        v, 2, (3, 4), _random_samples=SAMPLES2), (2, 3, 7, 8), False),
+    ("fractional_max_pool3d", lambda v: ct.fractional_max_pool3d(
+        v, (2, 1, 2), (2, 3, 2), _random_samples=SAMPLES3), (1, 2, 4, 5, 4), False),
     ("blur_pool2d", lambda v: ct.blur_pool2d(v, 3, 2), (2, 3, 7, 6), False),
     ("max_blur_pool2d", lambda v: ct.max_blur_pool2d(v), (2, 3, 7, 6), False),
     ("spatial_pyramid max", lambda v: ct.spatial_pyramid_pool(v, (3, 1)), (2, 3, 7, 6), False),
@@ -124,6 +131,10 @@ def _torch_twin(name):
         "lp_pool2d p=1.5": lambda v: F.lp_pool2d(v, 1.5, (2, 3), (2, 1)),
         "lp_pool2d p=3": lambda v: F.lp_pool2d(v, 3, 2, ceil_mode=True),
         "lp_pool2d inf": lambda v: F.lp_pool2d(v, math.inf, 2),
+        "fractional_max_pool2d": lambda v: F.fractional_max_pool2d(
+            v, 2, (3, 4), _random_samples=SAMPLES2),
+        "fractional_max_pool3d": lambda v: F.fractional_max_pool3d(
+            v, (2, 1, 2), (2, 3, 2), _random_samples=SAMPLES3),
     }
     return twins[name]
 
@@ -196,7 +207,10 @@ class SmallCNN(nn.Module):
     def forward(self, x):
         x = self.pool1(torch.relu(self.conv1(x)))
         x = self.pool2(torch.relu(self.conv2(x)))
-        x = ct.adaptive_max_pool2d(x, 4) + ct.max_unpool2d(*ct.max_pool2d(x, 2, return_indices=True), 2)[..., :4, :4]
+        x = ct.adaptive_max_pool2d(x, 4) + ct.max_unpool2d(
+            *ct.max_pool2d(x, 2, return_indices=True), 2)[..., :4, :4]
+        x = x + ct.fractional_max_pool2d(F.pad(x, (1, 0, 1, 0)), 2, 4, _random_samples=torch.full(
+            (x.shape[0], x.shape[1], 2), 0.5, dtype=x.dtype))
         x = self.pool3(torch.relu(x) + 0.1)
         return self.fc(self.gap(x).flatten(1))
 

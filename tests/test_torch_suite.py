@@ -17,8 +17,10 @@ NAMES = [f"{f}{r}d" for f in ("max_pool", "avg_pool", "adaptive_avg_pool", "adap
                               "max_unpool", "lp_pool") for r in (1, 2, 3)]
 NAMES += [f"max_pool{r}d_with_indices" for r in (1, 2, 3)]
 NAMES += [f"adaptive_max_pool{r}d_with_indices" for r in (1, 2, 3)]
+NAMES += [f"fractional_max_pool{r}d{s}" for r in (2, 3) for s in ("", "_with_indices")]
 MODULE_NAMES = [f"{m}{r}d" for m in ("MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool",
                                      "MaxUnpool", "LPPool") for r in (1, 2, 3)]
+MODULE_NAMES += ["FractionalMaxPool2d", "FractionalMaxPool3d"]
 # torch's own functions and modules, kept for the reference results
 T = type("Torch", (), {**{n: staticmethod(getattr(F, n)) for n in NAMES},
                        **{n: getattr(nn, n) for n in MODULE_NAMES}})
@@ -605,3 +607,96 @@ def test_routing_is_real():
     assert_cypool(F.max_pool2d(x, 2))
     assert_cypool(nn.AvgPool2d(2)(x))
     assert F.max_pool2d is ct.max_pool2d and issubclass(nn.MaxPool2d, T.MaxPool2d)
+
+
+# ----------------------------------------------------------------------------- fractional
+
+@pytest.mark.parametrize("rank", [2, 3])
+def test_fractional_zero_batch_and_zero_channels(rank):              # FractionalMaxPool{2,3}d_zero_batch
+    mod = getattr(nn, f"FractionalMaxPool{rank}d")(3, output_ratio=(0.5,) * rank)
+    x = torch.ones((0, 16, 50, 32, 32)[:rank + 2], requires_grad=True)
+    mod(x).sum().backward()
+    assert x.grad.shape == x.shape
+    with pytest.raises(RuntimeError, match="Expected input"):
+        mod(torch.randn((1, 0, 50, 32, 32)[:rank + 2]))
+
+
+def test_fractional_zero_output_size():                               # FractionalMaxPool{2,3}d_zero_out_size
+    x = torch.rand([16, 50, 32, 32])
+    assert torch.equal(nn.FractionalMaxPool2d([2, 2], output_size=[0, 1])(x),
+                       torch.empty((16, 50, 0, 1)))
+    assert torch.equal(nn.FractionalMaxPool3d([3, 2, 2], output_size=[0, 1, 1])(x),
+                       torch.empty((16, 0, 1, 1)))
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+def test_fractional_zero_samples(rank):                               # FractionalMaxPool{2,3}d_zero_samples
+    samples = torch.rand([0, 16, rank])
+    mod = getattr(nn, f"FractionalMaxPool{rank}d")([2] * rank, output_size=[1] * rank,
+                                                   _random_samples=samples)
+    shape = (16, 32, 32) if rank == 2 else (16, 50, 32, 32)
+    assert torch.equal(mod(torch.randn((0,) + shape)), torch.empty((0, 16) + (1,) * rank))
+    with pytest.raises(RuntimeError, match="Expect _random_samples"):
+        mod(torch.randn((1,) + shape))
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+def test_fractional_gradcheck_and_argument_errors(rank):              # fractional_max_pool{2,3}d
+    x = torch.randn((1, 2) + (7,) * rank, dtype=torch.double, requires_grad=True)
+    samples = torch.rand(1, 2, rank, dtype=torch.double)
+    fn = getattr(F, f"fractional_max_pool{rank}d")
+
+    def func(v):
+        return fn(v, (2,) * rank, output_size=(3,) * rank, _random_samples=samples)
+
+    assert func(x).shape == (1, 2) + (3,) * rank
+    torch.testing.assert_close(func(x), getattr(T, f"fractional_max_pool{rank}d")(
+        x, (2,) * rank, output_size=(3,) * rank, _random_samples=samples))
+    assert torch.autograd.gradcheck(func, [x]) and torch.autograd.gradgradcheck(func, [x])
+    x = torch.randn((2,) + (7,) * rank, dtype=torch.double, requires_grad=True)
+    assert func(x).shape == (2,) + (3,) * rank
+    assert torch.autograd.gradcheck(func, [x]) and torch.autograd.gradgradcheck(func, [x])
+    for ks in [(), (1,)] + ([(1, 1)] if rank == 3 else []):
+        with pytest.raises(RuntimeError, match="kernel_size must either"):
+            fn(x, kernel_size=ks, output_size=(3,) * rank, _random_samples=samples)
+    axes = ("height", "width") if rank == 2 else ("time", "height", "width")
+    for a, axis in enumerate(axes):
+        size = [3] * rank
+        size[a] = 9
+        with pytest.raises(RuntimeError, match="too large relative to input " + axis):
+            fn(x, (2,) * rank, output_size=size, _random_samples=samples)
+    for size in [(3,) * (rank - 1), ()]:
+        with pytest.raises(RuntimeError, match="output_size must either"):
+            fn(x, (2,) * rank, output_size=size, _random_samples=samples)
+
+
+def test_fractional_nan_and_minus_inf():                              # fractional_max_pool_nan_inf
+    for rank in (2, 3):
+        fn = getattr(nn, f"FractionalMaxPool{rank}d")(kernel_size=2, output_size=1)
+        for fill, check in ((float("nan"), math.isnan), (float("-inf"), math.isinf)):
+            x = torch.full([1, 1] + rank * [3], fill, requires_grad=True)
+            res = fn(x)
+            res.backward(torch.randn_like(res))
+            assert check(res.item())
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+def test_fractional_equals_torch_for_the_same_samples(rank, dtype):
+    """Torch's windows for the same _random_samples (and the same torch seed), every dtype."""
+    g = torch.Generator().manual_seed(rank)
+    for trial in range(30):
+        sp = tuple(int(v) for v in torch.randint(4, 13, (rank,), generator=g))
+        k = tuple(int(v) for v in torch.randint(1, 4, (rank,), generator=g))
+        out = tuple(int(torch.randint(1, L - kk + 1, (), generator=g)) for L, kk in zip(sp, k))
+        x = torch.randn((2, 3) + sp, generator=g).to(dtype)
+        samples = torch.rand(2, 3, rank, generator=g).to(dtype)
+        fn = getattr(F, f"fractional_max_pool{rank}d")
+        y, i = fn(x, k, out, return_indices=True, _random_samples=samples)
+        ty, ti = getattr(T, f"fractional_max_pool{rank}d")(x, k, out, return_indices=True,
+                                                           _random_samples=samples)
+        assert torch.equal(y, ty) and torch.equal(i, ti), (sp, k, out)
+    torch.manual_seed(7)
+    a = getattr(nn, f"FractionalMaxPool{rank}d")(2, output_ratio=0.5)(x)
+    torch.manual_seed(7)
+    assert torch.equal(a, getattr(T, f"FractionalMaxPool{rank}d")(2, output_ratio=0.5)(x))

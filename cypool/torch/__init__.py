@@ -38,6 +38,7 @@ AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d = (
     MODULES[f"AdaptiveMaxPool{r}d"] for r in (1, 2, 3))
 MaxUnpool1d, MaxUnpool2d, MaxUnpool3d = (MODULES[f"MaxUnpool{r}d"] for r in (1, 2, 3))
 LPPool1d, LPPool2d, LPPool3d = (MODULES[f"LPPool{r}d"] for r in (1, 2, 3))
+FractionalMaxPool2d, FractionalMaxPool3d = (MODULES[f"FractionalMaxPool{r}d"] for r in (2, 3))
 
 __all__ = [*_functional_names, *MODULES, "MODULES", "OPS", "PoolFunction", "replace_pooling",
            "PoolingError", "PoolingValueError", "PoolingTypeError", "PoolingNotImplementedError"]

@@ -169,6 +169,16 @@ _register(Op(
     schema="int rank, int[] kernel_size, int[] stride, int[] padding, int[] dilation, "
            "bool ceil_mode, str padding_mode, bool return_indices"))
 
+# fractional max pooling (x, samples; rank, kernel_size, output_size) -> (values, indices):
+# the derivatives of max pooling (scatter-add, gather by the indices)
+_register(Op(
+    "fractional_max_pool", K.fractional_max_pool, K.ref_fractional_max_pool, n_tensors=2,
+    indices_out=True, keep_out=(1,),
+    vjp=lambda s, g: (call("max_pool_backward", (g[0], s.outputs[1]),
+                           (list(s.shapes[0]), s.params[0], s.cl)), None),
+    jvp=lambda s, t: (call("gather", (t[0], s.outputs[1]), (s.params[0], s.cl)), None),
+    schema="int rank, int[] kernel_size, int[] output_size"))
+
 # scatter-add by indices (grad, indices; input_shape, rank, channels_last)
 _register(Op(
     "max_pool_backward", K.max_pool_backward,

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as _torch_functional
 
 import cypool
+import cypool.fractional
 
 from ._errors import PoolingNotImplementedError, PoolingValueError
 
@@ -31,6 +32,8 @@ from ._errors import PoolingNotImplementedError, PoolingValueError
 F = type("TorchPooling", (), {name: staticmethod(getattr(_torch_functional, name)) for name in (
     *(f"{f}{r}d" for f in ("max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool",
                            "max_unpool", "lp_pool") for r in (1, 2, 3)),)})
+
+_FRACTIONAL = {2: torch._C._nn.fractional_max_pool2d, 3: torch._C._nn.fractional_max_pool3d}
 
 _HALF = (torch.float16, torch.bfloat16)
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -236,6 +239,20 @@ def ref_lp_pool(x, rank: int, norm_type: float, kernel_size, stride, ceil_mode: 
     return getattr(F, f"lp_pool{rank}d")(x, norm_type, ks, stride or None, ceil_mode)
 
 
+def ref_fractional_max_pool(x, samples, rank: int, kernel_size, output_size):
+    name = f"fractional_max_pool{rank}d"
+    check_dtype(x, "float", name)
+    # torch's CPU kernel's words (its meta kernel words these checks differently or skips them)
+    tail = "tuple of Ints" if rank == 2 else "tuple of three Ints"
+    for arg, value in (("kernel_size", kernel_size), ("output_size", output_size)):
+        if len(value) != rank:
+            raise PoolingValueError(f"{name}: {arg} must either be a single Int or {tail}")
+    n = x.size(0) if x.dim() == rank + 2 else 1
+    if samples.dim() == 3 and samples.size(0) < n and x.numel() > 0:
+        raise PoolingValueError("Expect _random_samples.size(0) no less then input batch size.")
+    return _FRACTIONAL[rank](x, kernel_size, output_size, samples)
+
+
 def ref_grad_input(grad, input_shape, cl: bool, op: str, nonempty: bool = False):
     """The layout of an input gradient: the input's memory format, as torch's backward kernels."""
     check_dtype(grad, "float", op)
@@ -329,6 +346,32 @@ def _raise_invalid_index(indices, spatial, exc):
         raise PoolingValueError(
             f"Found an invalid max index: {int(bad.flatten()[0])} (output volumes are of size "
             f"{'x'.join(str(int(v)) for v in spatial)}") from exc
+
+
+def _samples_numpy(samples: torch.Tensor) -> np.ndarray:
+    """The samples in the dtype torch computes the window starts in (its scalar type): float16
+    as NumPy's float16, bfloat16 as ml_dtypes' bfloat16 when installed (float32 otherwise)."""
+    if samples.dtype == torch.bfloat16:
+        try:
+            import ml_dtypes
+        except ImportError:  # pragma: no cover - ml_dtypes is optional
+            return samples.float().numpy()
+        return samples.float().numpy().astype(ml_dtypes.bfloat16)
+    if samples.dtype == torch.float16:
+        return samples.numpy()
+    return samples.detach().numpy()
+
+
+def fractional_max_pool(x, samples, rank, kernel_size, output_size):
+    y_ref, i_ref = ref_fractional_max_pool(meta(x), meta(samples), rank, kernel_size,
+                                           output_size)
+    if _empty_out(y_ref):
+        return _real(y_ref), _real(i_ref)
+    n = x.size(0) if x.dim() == rank + 2 else 1
+    y, idx = getattr(cypool.fractional, f"fractional_max_pool{rank}d")(
+        to_numpy(x), tuple(kernel_size), tuple(output_size),
+        random_samples=_samples_numpy(samples.detach()[:n]), return_indices=True)
+    return give_back(y, y_ref), give_back(idx, i_ref)
 
 
 def max_pool_backward(grad, indices, input_shape, rank, cl):

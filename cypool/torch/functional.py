@@ -25,6 +25,8 @@ __all__ = [f"{name}{r}d" for name in ("max_pool", "avg_pool", "adaptive_avg_pool
            for r in (1, 2, 3)]
 __all__ += [f"max_pool{r}d_with_indices" for r in (1, 2, 3)]
 __all__ += [f"adaptive_max_pool{r}d_with_indices" for r in (1, 2, 3)]
+__all__ += ["fractional_max_pool2d", "fractional_max_pool3d",
+            "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
 __all__ += ["stochastic_pool2d", "blur_pool2d", "max_blur_pool2d", "spatial_pyramid_pool"]
 
 
@@ -243,6 +245,58 @@ def max_unpool3d(input, indices, kernel_size: IntOrTuple, stride: Optional[IntOr
                  padding: IntOrTuple = 0, output_size: Optional[Sequence[int]] = None):
     """``torch.nn.functional.max_unpool3d`` computed by cypool."""
     return _unpool(input, indices, 3, kernel_size, stride, padding, output_size)
+
+
+# ----------------------------------------------------------------------------- fractional
+
+def _fractional(x, rank, kernel_size, output_size, output_ratio, return_indices, samples):
+    with torch_errors():
+        x = _tensor(x)
+        name = f"fractional_max_pool{rank}d"
+        if output_size is None and output_ratio is None:
+            raise PoolingValueError(f"{name} requires specifying either an output_size or an "
+                                    f"output_ratio")
+        if output_size is None:
+            ratio = _ints(output_ratio, rank)
+            if len(ratio) > rank:
+                raise PoolingValueError(f"{name} requires output_ratio to either be a single "
+                                        f"Int or tuple of Ints.")
+            output_size = [int(x.size(x.dim() - rank + i) * ratio[i]) for i in range(rank)]
+        if samples is None:
+            # torch's draw, from torch's RNG: torch.manual_seed gives torch's windows
+            n = 1 if x.dim() == rank + 1 else x.size(0)
+            samples = torch.rand(n, x.size(-rank - 1), rank, dtype=x.dtype, device=x.device)
+        y, idx = call("fractional_max_pool", (x, _tensor(samples, "_random_samples")),
+                      (rank, _ints(kernel_size, rank), _ints(output_size, rank)))
+    return (y, idx) if return_indices else y
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices: bool = False, _random_samples=None):
+    """``torch.nn.functional.fractional_max_pool2d`` computed by
+    ``cypool.fractional.fractional_max_pool2d`` (torch's windows for the same samples)."""
+    return _fractional(input, 2, kernel_size, output_size, output_ratio, return_indices,
+                       _random_samples)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices: bool = False, _random_samples=None):
+    """``torch.nn.functional.fractional_max_pool3d`` computed by
+    ``cypool.fractional.fractional_max_pool3d``."""
+    return _fractional(input, 3, kernel_size, output_size, output_ratio, return_indices,
+                       _random_samples)
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices: bool = True, _random_samples=None):
+    """``torch.nn.functional.fractional_max_pool2d_with_indices``: (values, indices)."""
+    return _fractional(input, 2, kernel_size, output_size, output_ratio, True, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices: bool = True, _random_samples=None):
+    """``torch.nn.functional.fractional_max_pool3d_with_indices``: (values, indices)."""
+    return _fractional(input, 3, kernel_size, output_size, output_ratio, True, _random_samples)
 
 
 # ----------------------------------------------------------------------------- Lp

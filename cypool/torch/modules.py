@@ -48,6 +48,11 @@ def _lp_forward(self, input):
                       self.ceil_mode)
 
 
+def _fractional_forward(self, input):
+    return F._fractional(input, self._rank, self.kernel_size, self.output_size,
+                         self.output_ratio, self.return_indices, self._random_samples)
+
+
 # torch module name -> (rank, forward); the classes are built on torch's class of that name
 TABLE = {
     **{f"MaxPool{r}d": (r, _max_forward) for r in (1, 2, 3)},
@@ -56,6 +61,7 @@ TABLE = {
     **{f"AdaptiveMaxPool{r}d": (r, _adaptive_max_forward) for r in (1, 2, 3)},
     **{f"MaxUnpool{r}d": (r, _unpool_forward) for r in (1, 2, 3)},
     **{f"LPPool{r}d": (r, _lp_forward) for r in (1, 2, 3)},
+    **{f"FractionalMaxPool{r}d": (r, _fractional_forward) for r in (2, 3)},
 }
 
 
