@@ -204,6 +204,10 @@ def ref_max_pool(x, rank: int, kernel_size, stride, padding, dilation, ceil_mode
 def ref_avg_pool(x, rank: int, kernel_size, stride, padding, ceil_mode: bool,
                  count_include_pad: bool, divisor_override: Optional[int], padding_mode: str):
     check_dtype(x, "float", f"avg_pool{rank}d")
+    if rank == 3 and x.dtype in _HALF:
+        # torch's CPU avg_pool3d has no half-precision kernel; refuse as it does
+        name = "Half" if x.dtype == torch.float16 else "BFloat16"
+        raise PoolingNotImplementedError(f'"avg_pool3d_out_frame" not implemented for \'{name}\'')
     if padding_mode:
         return _string_padding_ref(x, rank, _string_padding_sizes(x, rank, kernel_size, stride, 1,
                                                                   padding_mode))
