@@ -5,7 +5,6 @@ them and lists those left out. Skipped without torch."""
 import math
 import random
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -46,7 +45,8 @@ def _sum_pool2d(x, k):
     return F.unfold(x, kernel_size=k, stride=k).sum(1)
 
 
-def test_avg_pool2d_every_kernel_size_double():                       # doubletensor_avg_pool2d
+def test_avg_pool2d_every_kernel_size_double():
+    # torch: doubletensor_avg_pool2d
     x = torch.rand(1, 1, 5, 8, dtype=torch.double)
     for i in range(1, 6):
         for j in range(1, 9):
@@ -54,7 +54,8 @@ def test_avg_pool2d_every_kernel_size_double():                       # doublete
             torch.testing.assert_close(got, _sum_pool2d(x, (i, j)) / (i * j), rtol=0, atol=1e-12)
 
 
-def test_avg_pool2d_divisor_override_double():                        # ..._with_divisor
+def test_avg_pool2d_divisor_override_double():
+    # torch: ..._with_divisor
     x = torch.rand(1, 1, 3, 3, dtype=torch.double)
     for i in range(1, 4):
         for j in range(1, 4):
@@ -64,7 +65,8 @@ def test_avg_pool2d_divisor_override_double():                        # ..._with
 
 
 @pytest.mark.parametrize("divisor", [False, True])
-def test_avg_pool3d_every_kernel_size_double(divisor):                # avg_pool3d (+divisor)
+def test_avg_pool3d_every_kernel_size_double(divisor):
+    # torch: avg_pool3d (+divisor)
     x = torch.rand(1, 5, 6, 7, dtype=torch.double)
     for k in [(i, j, m) for i in range(1, 6) for j in range(1, 7) for m in range(1, 8)][::3]:
         divs = (1, 7, k[0] * k[1]) if divisor else (None,)
@@ -77,7 +79,8 @@ def test_avg_pool3d_every_kernel_size_double(divisor):                # avg_pool
 @pytest.mark.parametrize("rank, kw", [(1, dict(kernel_size=1, stride=2)),
                                       (2, dict(kernel_size=(1, 2), padding=(0, 1), stride=2)),
                                       (3, dict(kernel_size=(1, 2, 3), stride=2))])
-def test_avg_pool_ceil_mode_has_no_nan(rank, kw):                    # avg_pool{1,2,3}d_ceil_mode
+def test_avg_pool_ceil_mode_has_no_nan(rank, kw):
+    # torch: avg_pool{1,2,3}d_ceil_mode
     x = 10 * torch.randn((1, 16) + (4,) * rank)
     y = getattr(F, f"avg_pool{rank}d")(x, ceil_mode=True, count_include_pad=True, **kw)
     assert not torch.isnan(y).any()
@@ -87,14 +90,16 @@ def test_avg_pool_ceil_mode_has_no_nan(rank, kw):                    # avg_pool{
 
 # ----------------------------------------------------------------------------- adaptive
 
-def test_adaptive_output_size_none_keeps_input_size():               # adaptive_pooling_size_none
+def test_adaptive_output_size_none_keeps_input_size():
+    # torch: adaptive_pooling_size_none
     for rank in (2, 3):
         for kind in ("Max", "Avg"):
             m = getattr(nn, f"Adaptive{kind}Pool{rank}d")((2,) * (rank - 1) + (None,))
             assert m(torch.randn((4,) * (rank + 1))).shape == (4,) + (2,) * (rank - 1) + (4,)
 
 
-def test_adaptive_output_size_overflow_raises():                     # adaptive_pooling_size_overflow
+def test_adaptive_output_size_overflow_raises():
+    # torch: adaptive_pooling_size_overflow
     with pytest.raises(RuntimeError):
         nn.AdaptiveMaxPool1d(0x3FFFFFFFFFFFFFFF)(torch.empty([2, 2, 2]))
 
@@ -117,7 +122,8 @@ def _nhwc_case(module, ref_module, x, grad, fmt):
 
 
 @pytest.mark.parametrize("sliced", [False, True])
-def test_adaptive_avg_pool_channels_last(sliced):                    # adaptive_pooling_avg_nhwc(+non_contiguous)
+def test_adaptive_avg_pool_channels_last(sliced):
+    # torch: adaptive_pooling_avg_nhwc(+non_contiguous)
     x = torch.randint(1, 10, (4, 8, 8, 8), dtype=torch.float32).contiguous(
         memory_format=torch.channels_last)
     g = torch.randint(1, 10, (4, 8, 7, 7), dtype=torch.float32)
@@ -130,7 +136,8 @@ def test_adaptive_avg_pool_channels_last(sliced):                    # adaptive_
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("kind", ["Avg", "Max"])
 @pytest.mark.parametrize("fmt", [torch.contiguous_format, torch.channels_last])
-def test_adaptive_pooling_lower_precision(dtype, kind, fmt):         # adaptive_pooling_lower_precision
+def test_adaptive_pooling_lower_precision(dtype, kind, fmt):
+    # torch: adaptive_pooling_lower_precision
     x = torch.randint(1, 10, (3, 19, 8, 8), dtype=torch.float32).to(memory_format=fmt)
     x = x.requires_grad_()
     x2 = x.detach().clone().to(dtype).requires_grad_(True)
@@ -146,7 +153,8 @@ def test_adaptive_pooling_lower_precision(dtype, kind, fmt):         # adaptive_
     torch.testing.assert_close(out2, getattr(T, f"Adaptive{kind}Pool2d")((7, 7))(x2.detach()))
 
 
-def test_adaptive_pooling_zero_batch():                              # adaptive_pooling_zero_batch
+def test_adaptive_pooling_zero_batch():
+    # torch: adaptive_pooling_zero_batch
     for rank in (1, 2, 3):
         x = torch.ones((0,) + (10,) * rank, requires_grad=True)
         y = getattr(nn, f"AdaptiveAvgPool{rank}d")(5)(x)
@@ -154,7 +162,8 @@ def test_adaptive_pooling_zero_batch():                              # adaptive_
         assert y.shape[0] == 0 and x.grad.shape == x.shape
 
 
-def test_adaptive_pooling_empty_output_backward_raises():            # adaptive_pooling_empty_output_size
+def test_adaptive_pooling_empty_output_backward_raises():
+    # torch: adaptive_pooling_empty_output_size
     msg = "Expected grad_output to have non-zero size for non-batch dimensions"
     x = torch.randn(1, 64, 10, 9, requires_grad=True)
     for fn in (F.adaptive_avg_pool2d, F.adaptive_avg_pool3d, F.adaptive_max_pool2d,
@@ -167,7 +176,8 @@ def test_adaptive_pooling_empty_output_backward_raises():            # adaptive_
             fn(x2, 0).sum().backward()
 
 
-def test_adaptive_max_pool_zero_batch_and_zero_channels():           # AdaptiveMaxPool_zero_batch_dim
+def test_adaptive_max_pool_zero_batch_and_zero_channels():
+    # torch: AdaptiveMaxPool_zero_batch_dim
     for rank, shape in ((1, (16, 50)), (2, (16, 50, 32)), (3, (16, 50, 44, 31))):
         m = getattr(nn, f"AdaptiveMaxPool{rank}d")(3)
         x = torch.randn((0,) + shape, requires_grad=True)
@@ -177,7 +187,8 @@ def test_adaptive_max_pool_zero_batch_and_zero_channels():           # AdaptiveM
             m(torch.randn((1, 0) + shape[1:]))
 
 
-def test_adaptive_avg_pool2d_output_size_one():                      # adaptive_avg_pool2d_output_size_one
+def test_adaptive_avg_pool2d_output_size_one():
+    # torch: adaptive_avg_pool2d_output_size_one
     for mf in (torch.contiguous_format, torch.channels_last, "non_contiguous"):
         x = torch.randint(1, 10, (2, 3, 6, 6), dtype=torch.float, requires_grad=True)
         x = x[::2, ::2, ::2, ::2] if mf == "non_contiguous" else x.to(memory_format=mf)
@@ -189,7 +200,8 @@ def test_adaptive_avg_pool2d_output_size_one():                      # adaptive_
         assert out.stride() == ((c, 1, c, c) if mf == torch.channels_last else (c, 1, 1, 1))
 
 
-def test_adaptive_avg_pool3d_output_size_one():                      # adaptive_avg_pool3d_output_size_one
+def test_adaptive_avg_pool3d_output_size_one():
+    # torch: adaptive_avg_pool3d_output_size_one
     x = torch.randn(2, 3, 6, 6, 6, requires_grad=True)
     out = nn.AdaptiveAvgPool3d(1)(x)
     out.sum().backward()
@@ -198,7 +210,8 @@ def test_adaptive_avg_pool3d_output_size_one():                      # adaptive_
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.short, torch.int, torch.long])
-def test_adaptive_pooling_integer_not_implemented(dtype):            # adaptive_pooling_no_suppot_input
+def test_adaptive_pooling_integer_not_implemented(dtype):
+    # torch: adaptive_pooling_no_suppot_input
     for rank in (2, 3):
         for kind in ("Max", "Avg"):
             m = getattr(nn, f"Adaptive{kind}Pool{rank}d")((2,) * rank)
@@ -209,7 +222,8 @@ def test_adaptive_pooling_integer_not_implemented(dtype):            # adaptive_
 @pytest.mark.parametrize("sliced", [False, True])
 @pytest.mark.parametrize("rank, out", [(2, (7, 7)), (2, (5, 8)), (2, (1, 1)), (3, (7, 7, 7)),
                                        (3, (1, 1, 1))])
-def test_adaptive_max_pool_channels_last(sliced, rank, out):          # adaptive_pooling_max_nhwc
+def test_adaptive_max_pool_channels_last(sliced, rank, out):
+    # torch: adaptive_pooling_max_nhwc
     fmt = torch.channels_last if rank == 2 else torch.channels_last_3d
     shape = (4, 8) + (10,) * rank
     x = torch.randint(1, 10, shape, dtype=torch.double).contiguous(memory_format=fmt)
@@ -227,7 +241,8 @@ def test_adaptive_max_pool_channels_last(sliced, rank, out):          # adaptive
 
 # ----------------------------------------------------------------------------- unpooling
 
-def test_max_unpool2d_output_size_checks():                          # MaxUnpool2d_output_size
+def test_max_unpool2d_output_size_checks():
+    # torch: MaxUnpool2d_output_size
     m, mu = nn.MaxPool2d(3, stride=2, return_indices=True), nn.MaxUnpool2d(3, stride=2)
     big = torch.rand(1, 1, 6, 6)
     big[0, 0, 4, 4] = 100
@@ -251,7 +266,8 @@ def test_max_unpool2d_output_size_checks():                          # MaxUnpool
                     mu(out_s, idx_s, (h, w))
 
 
-def test_max_unpool2d_channels_last():                               # max_unpool2d_nhwc_cpu
+def test_max_unpool2d_channels_last():
+    # torch: max_unpool2d_nhwc_cpu
     x = torch.randn(2, 10, 9, 9).contiguous(memory_format=torch.channels_last)
     out, ind = nn.MaxPool2d(3, stride=2, return_indices=True)(x)
     ref_out, ref_ind = T.MaxPool2d(3, stride=2, return_indices=True)(x.contiguous())
@@ -267,7 +283,8 @@ def test_max_unpool2d_channels_last():                               # max_unpoo
     torch.testing.assert_close(out.grad, ref_out.grad)
 
 
-def test_max_unpool_defaults_sizes_and_gradcheck():                  # max_unpool
+def test_max_unpool_defaults_sizes_and_gradcheck():
+    # torch: max_unpool
     x = torch.randn(1, 1, 4, dtype=torch.double)
     out, idx = F.max_pool1d(x, 2, stride=2, return_indices=True)
     torch.testing.assert_close(F.max_unpool1d(out, idx, 2), F.max_unpool1d(out, idx, 2, stride=2))
@@ -284,13 +301,15 @@ def test_max_unpool_defaults_sizes_and_gradcheck():                  # max_unpoo
         assert torch.autograd.gradcheck(unpool, (out, idx, 2), check_forward_ad=True)
 
 
-def test_max_unpool3d_output_size_length_checked():                  # max_unpool3d_input_check
+def test_max_unpool3d_output_size_length_checked():
+    # torch: max_unpool3d_input_check
     x = torch.ones(1, 3, 1, 1, 1)
     with pytest.raises(RuntimeError):
         F.max_unpool3d(x, torch.zeros(x.shape, dtype=int), [1, 1])
 
 
-def test_max_unpool_zero_batch():                                    # MaxUnpool_zero_batch_dim
+def test_max_unpool_zero_batch():
+    # torch: MaxUnpool_zero_batch_dim
     for rank in (1, 2, 3):
         pool = getattr(nn, f"MaxPool{rank}d")(2, stride=2, return_indices=True)
         unpool = getattr(nn, f"MaxUnpool{rank}d")(2, stride=2)
@@ -313,7 +332,8 @@ def test_max_unpool_zero_batch():                                    # MaxUnpool
     ("MaxUnpool3d", (2, 2, 2), (2, 3, 4, 1), 2 * 2 * 2 * 3 * 4 * 1, True),
     ("MaxUnpool3d", (2, 2, 2), (2, 3, 4, 1), 2 * 2 * 2 * 3 * 4 * 1 - 1, False),
 ])
-def test_max_unpool_invalid_index(name, ks, shape, index, error):     # MaxUnpool_index_errors
+def test_max_unpool_invalid_index(name, ks, shape, index, error):
+    # torch: MaxUnpool_index_errors
     unpool = getattr(nn, name)(ks)
     out = torch.rand(shape)
     idx = torch.zeros(shape, dtype=torch.int64)
@@ -327,7 +347,8 @@ def test_max_unpool_invalid_index(name, ks, shape, index, error):     # MaxUnpoo
 
 # ----------------------------------------------------------------------------- max pooling
 
-def test_max_pool_zero_batch_and_zero_channels():                    # MaxPool_zero_batch_dim
+def test_max_pool_zero_batch_and_zero_channels():
+    # torch: MaxPool_zero_batch_dim
     for rank, shape, ok_zero_c in ((1, (16, 50), True), (2, (16, 50, 32), False),
                                    (3, (16, 50, 44, 31), False)):
         m = getattr(nn, f"MaxPool{rank}d")(3, stride=2)
@@ -339,7 +360,8 @@ def test_max_pool_zero_batch_and_zero_channels():                    # MaxPool_z
                 m(torch.randn((1, 0) + shape[1:]))
 
 
-def test_avg_pool2d_empty():                                         # AvgPool2d_empty
+def test_avg_pool2d_empty():
+    # torch: AvgPool2d_empty
     pool = nn.AvgPool2d(3, stride=2)
     for fmt in (torch.contiguous_format, torch.channels_last):
         x = torch.randn(0, 16, 20, 32).contiguous(memory_format=fmt).requires_grad_()
@@ -349,7 +371,8 @@ def test_avg_pool2d_empty():                                         # AvgPool2d
         pool(torch.randn(16, 0, 20, 32))
 
 
-def test_pooling_output_shapes():                                    # pooling_shape
+def test_pooling_output_shapes():
+    # torch: pooling_shape
     def check(expected, sizes, **kw):
         for kind in ("max", "avg"):
             for rank in (1, 2, 3):
@@ -363,7 +386,8 @@ def test_pooling_output_shapes():                                    # pooling_s
 
 
 @pytest.mark.parametrize("dtype", [torch.float, torch.double])
-def test_avg_pool2d_channels_last(dtype):                            # avg_pool2d_nhwc
+def test_avg_pool2d_channels_last(dtype):
+    # torch: avg_pool2d_nhwc
     cases = [(4, 8, 8, 8, 3, None, True, None, 0), (4, 8, 8, 8, 3, None, False, None, 1),
              (4, 8, 8, 8, 3, 2, False, None, 1), (4, 8, 8, 8, 3, None, True, 42, 0),
              (4, 8, 8, 8, 7, None, True, None, 0), (20, 64, 28, 28, 2, None, True, None, 0),
@@ -379,7 +403,8 @@ def test_avg_pool2d_channels_last(dtype):                            # avg_pool2
 
 
 @pytest.mark.parametrize("dtype", [torch.float, torch.double])
-def test_max_pool1d_corner_cases(dtype):                             # max_pool1d_corner_cases
+def test_max_pool1d_corner_cases(dtype):
+    # torch: max_pool1d_corner_cases
     def check(x, args, expected):
         got = nn.MaxPool1d(*args)(torch.tensor(x, dtype=dtype))
         torch.testing.assert_close(got, torch.tensor(expected, dtype=dtype))
@@ -391,7 +416,8 @@ def test_max_pool1d_corner_cases(dtype):                             # max_pool1
 
 
 @pytest.mark.parametrize("dtype", [torch.float, torch.double])
-def test_max_pool1d_random_and_strided(dtype):                        # max_pool1d
+def test_max_pool1d_random_and_strided(dtype):
+    # torch: max_pool1d
     rng = random.Random(0)
     for _ in range(40):
         size = rng.sample(range(8, 64), 3)
@@ -426,14 +452,16 @@ def _max_nhwc(rank, n, c, spatial, k, s, dtype, fmt, tol=None):
 
 
 @pytest.mark.parametrize("dtype", [torch.half, torch.bfloat16, torch.float, torch.double])
-def test_max_pool2d_channels_last(dtype):                            # max_pool2d_nhwc
+def test_max_pool2d_channels_last(dtype):
+    # torch: max_pool2d_nhwc
     for n, c, h, w, k, s in ((4, 8, 8, 8, 7, None), (20, 64, 28, 28, 2, None),
                              (4, 8, 7, 7, 3, 1), (2, 128, 31, 31, 3, 2), (1, 129, 8, 8, 3, 2)):
         _max_nhwc(2, n, c, (h, w), k, s, dtype, torch.channels_last)
 
 
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
-def test_max_pool2d_integer_corner_case(dtype):                       # max_pool2d_corner_cases
+def test_max_pool2d_integer_corner_case(dtype):
+    # torch: max_pool2d_corner_cases
     for fmt in (torch.contiguous_format, torch.channels_last):
         x = torch.tensor([[[[-1, -2], [-3, -4]]]], dtype=dtype).to(memory_format=fmt)
         got = nn.MaxPool2d(2, 2, 1, 2, False, True)(x)
@@ -441,7 +469,8 @@ def test_max_pool2d_integer_corner_case(dtype):                       # max_pool
 
 
 @pytest.mark.parametrize("dtype", [torch.half, torch.bfloat16, torch.float, torch.double])
-def test_max_pool3d_channels_last(dtype):                            # max_pool3d_ndhwc
+def test_max_pool3d_channels_last(dtype):
+    # torch: max_pool3d_ndhwc
     tol = dict(atol=0.05, rtol=0.01) if dtype == torch.half else None
     for n, c, sp, k, s in ((4, 8, (8, 8, 8), 7, None), (1, 8, (8, 8, 8), (5, 6, 7), None),
                            (4, 8, (7, 7, 7), 3, 1), (2, 32, (19, 19, 19), (1, 2, 3), 2),
@@ -456,7 +485,8 @@ def test_max_pool3d_channels_last(dtype):                            # max_pool3
 
 
 @pytest.mark.parametrize("dtype", [torch.half, torch.bfloat16])
-def test_max_pool_half_precision_equals_float(dtype):                 # max_pool_bfloat16_half
+def test_max_pool_half_precision_equals_float(dtype):
+    # torch: max_pool_bfloat16_half
     for shape, k, s, fmt in (((4, 30, 8, 8), 7, 1, torch.contiguous_format),
                              ((4, 65, 8, 8), 7, 1, torch.channels_last),
                              ((1, 19, 20, 10), 8, 2, torch.contiguous_format),
@@ -477,7 +507,8 @@ def test_max_pool_half_precision_equals_float(dtype):                 # max_pool
 
 
 @pytest.mark.parametrize("dtype", [torch.half, torch.bfloat16])
-def test_avg_pool2d_half_precision(dtype):                            # avg_pool2d_reduced_floating
+def test_avg_pool2d_half_precision(dtype):
+    # torch: avg_pool2d_reduced_floating
     for n, c, h, w, k, s, fmt in ((4, 30, 8, 8, 7, 1, torch.contiguous_format),
                                   (4, 65, 8, 8, 7, 1, torch.channels_last),
                                   (1, 19, 20, 10, 8, 2, torch.contiguous_format),
@@ -497,7 +528,8 @@ def test_avg_pool2d_half_precision(dtype):                            # avg_pool
 
 @pytest.mark.parametrize("dtype", [torch.float, torch.double])
 @pytest.mark.parametrize("sliced", [False, True])
-def test_max_pool2d_channels_last_dilated(dtype, sliced):             # pooling_max_nhwc
+def test_max_pool2d_channels_last_dilated(dtype, sliced):
+    # torch: pooling_max_nhwc
     for n, c, h, w, k, s, p, d in ((4, 8, 10, 10, (2, 2), (1, 1), (1, 1), (2, 2)),
                                    (4, 8, 9, 14, (2, 2), (1, 1), (1, 1), (2, 2)),
                                    (4, 8, 11, 11, (4, 4), (2, 2), (2, 2), (2, 2))):
@@ -534,11 +566,13 @@ def _indices_case(rank, adaptive):
 
 @pytest.mark.parametrize("rank", [1, 2, 3])
 @pytest.mark.parametrize("adaptive", [False, True])
-def test_max_pool_indices(rank, adaptive):                            # (Adaptive)MaxPool{1,2,3}d_indices
+def test_max_pool_indices(rank, adaptive):
+    # torch: (Adaptive)MaxPool{1,2,3}d_indices
     _indices_case(rank, adaptive)
 
 
-def test_max_pool_indices_unbatched_equal_batched():                  # maxpool_indices_no_batch_dim
+def test_max_pool_indices_unbatched_equal_batched():
+    # torch: maxpool_indices_no_batch_dim
     cases = [(nn.MaxPool1d(3, return_indices=True), torch.randn(3, 5)),
              (nn.MaxPool2d(3, return_indices=True), torch.randn(3, 5, 6)),
              (nn.MaxPool3d(3, return_indices=True), torch.randn(3, 5, 6, 7)),
@@ -549,7 +583,8 @@ def test_max_pool_indices_unbatched_equal_batched():                  # maxpool_
         assert torch.equal(module(x)[1], module(x.unsqueeze(0))[1].squeeze(0))
 
 
-def test_max_pool_nan_and_minus_inf():                                # max_pool_nan_inf
+def test_max_pool_nan_and_minus_inf():
+    # torch: max_pool_nan_inf
     for adaptive in ("", "adaptive_"):
         for rank in (1, 2, 3):
             fn = getattr(F, f"{adaptive}max_pool{rank}d")
@@ -562,7 +597,8 @@ def test_max_pool_nan_and_minus_inf():                                # max_pool
                 assert check(fn(x, 1 if adaptive else 3).item())
 
 
-def test_pooling_zero_stride():                                       # pooling_zero_stride
+def test_pooling_zero_stride():
+    # torch: pooling_zero_stride
     for op in ("max", "avg"):
         for rank in (1, 2, 3):
             x = torch.ones([1, 2] + rank * [4])
@@ -573,7 +609,8 @@ def test_pooling_zero_stride():                                       # pooling_
                 getattr(nn, f"{op.title()}Pool{rank}d")(kernel_size=2, stride=0)(x)
 
 
-def test_pool_large_size():                                          # pool_large_size
+def test_pool_large_size():
+    # torch: pool_large_size
     for op in ("max", "avg"):
         for rank in (1, 2, 3):
             x = torch.ones([1, 1, 16777217] + (rank - 1) * [1])
@@ -581,7 +618,8 @@ def test_pool_large_size():                                          # pool_larg
                 16777217
 
 
-def test_pool_invalid_size():                                        # pool_invalid_size
+def test_pool_invalid_size():
+    # torch: pool_invalid_size
     for op in ("max", "avg"):
         for rank in (1, 2, 3):
             x = torch.ones([1, 1] + rank * [4])
@@ -593,7 +631,8 @@ def test_pool_invalid_size():                                        # pool_inva
                     getattr(F, f"avg_pool{rank}d")(x, 6, stride=2, padding=0)
 
 
-def test_max_pool3d_non_square_backward():                            # maxpool3d_non_square_backward
+def test_max_pool3d_non_square_backward():
+    # torch: maxpool3d_non_square_backward
     for dim in (2, 3, 4):
         shape = tuple(16 if i != dim else 64 for i in range(5))[1:]
         x = torch.randn(shape, requires_grad=True)
@@ -612,7 +651,8 @@ def test_routing_is_real():
 # ----------------------------------------------------------------------------- fractional
 
 @pytest.mark.parametrize("rank", [2, 3])
-def test_fractional_zero_batch_and_zero_channels(rank):              # FractionalMaxPool{2,3}d_zero_batch
+def test_fractional_zero_batch_and_zero_channels(rank):
+    # torch: FractionalMaxPool{2,3}d_zero_batch
     mod = getattr(nn, f"FractionalMaxPool{rank}d")(3, output_ratio=(0.5,) * rank)
     x = torch.ones((0, 16, 50, 32, 32)[:rank + 2], requires_grad=True)
     mod(x).sum().backward()
@@ -621,7 +661,8 @@ def test_fractional_zero_batch_and_zero_channels(rank):              # Fractiona
         mod(torch.randn((1, 0, 50, 32, 32)[:rank + 2]))
 
 
-def test_fractional_zero_output_size():                               # FractionalMaxPool{2,3}d_zero_out_size
+def test_fractional_zero_output_size():
+    # torch: FractionalMaxPool{2,3}d_zero_out_size
     x = torch.rand([16, 50, 32, 32])
     assert torch.equal(nn.FractionalMaxPool2d([2, 2], output_size=[0, 1])(x),
                        torch.empty((16, 50, 0, 1)))
@@ -630,7 +671,8 @@ def test_fractional_zero_output_size():                               # Fraction
 
 
 @pytest.mark.parametrize("rank", [2, 3])
-def test_fractional_zero_samples(rank):                               # FractionalMaxPool{2,3}d_zero_samples
+def test_fractional_zero_samples(rank):
+    # torch: FractionalMaxPool{2,3}d_zero_samples
     samples = torch.rand([0, 16, rank])
     mod = getattr(nn, f"FractionalMaxPool{rank}d")([2] * rank, output_size=[1] * rank,
                                                    _random_samples=samples)
@@ -641,7 +683,8 @@ def test_fractional_zero_samples(rank):                               # Fraction
 
 
 @pytest.mark.parametrize("rank", [2, 3])
-def test_fractional_gradcheck_and_argument_errors(rank):              # fractional_max_pool{2,3}d
+def test_fractional_gradcheck_and_argument_errors(rank):
+    # torch: fractional_max_pool{2,3}d
     x = torch.randn((1, 2) + (7,) * rank, dtype=torch.double, requires_grad=True)
     samples = torch.rand(1, 2, rank, dtype=torch.double)
     fn = getattr(F, f"fractional_max_pool{rank}d")
@@ -670,7 +713,8 @@ def test_fractional_gradcheck_and_argument_errors(rank):              # fraction
             fn(x, (2,) * rank, output_size=size, _random_samples=samples)
 
 
-def test_fractional_nan_and_minus_inf():                              # fractional_max_pool_nan_inf
+def test_fractional_nan_and_minus_inf():
+    # torch: fractional_max_pool_nan_inf
     for rank in (2, 3):
         fn = getattr(nn, f"FractionalMaxPool{rank}d")(kernel_size=2, output_size=1)
         for fill, check in ((float("nan"), math.isnan), (float("-inf"), math.isinf)):

@@ -67,8 +67,18 @@ def call(name: str, tensors: Sequence[torch.Tensor], params: Sequence[Any]):
     params = tuple(params)
     if op.schema and _tracing(tensors):
         return getattr(torch.ops.cypool, name)(*tensors, *params)
-    out = PoolFunction.apply(name, params, *tensors)
-    return out
+    if not _differentiating(tensors):
+        # inference: the kernel itself (Function.apply costs more than a small pooling call)
+        return op.kernel(*tensors, *params)
+    return PoolFunction.apply(name, params, *tensors)
+
+
+def _differentiating(tensors) -> bool:
+    """Whether autograd, forward-mode AD or a torch.func transform may see this call."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return True
+    return (torch._C._functorch.peek_interpreter_stack() is not None
+            or torch.autograd.forward_ad._current_level >= 0)
 
 
 def _tracing(tensors) -> bool:
@@ -388,11 +398,25 @@ def _library_backward(ctx, *grads):
     return (*op.vjp(_saved(ctx), grads), *([None] * len(ctx.params)))
 
 
-def _checked(kernel):
+def _checked(name):
     def run(*args):
+        _refuse_forward_ad(name, args)
         with torch_errors():
-            return kernel(*args)
+            return OPS[name].kernel(*args)
     return run
+
+
+def _refuse_forward_ad(name, args) -> None:
+    """torch.library custom ops have no forward-AD formula (their tangents would silently be
+    zero): a direct call of torch.ops.cypool.<name> under forward-mode AD raises instead. The
+    functional forms and modules run forward-mode AD through PoolFunction."""
+    import torch.autograd.forward_ad as fw
+    dual = fw._current_level >= 0 and any(
+        isinstance(a, torch.Tensor) and fw.unpack_dual(a).tangent is not None for a in args)
+    stack = torch._C._functorch.peek_interpreter_stack()
+    if dual or (stack is not None and stack.key() == torch._C._functorch.TransformType.Jvp):
+        raise PoolingError(f"torch.ops.cypool.{name} has no forward-mode AD formula; use "
+                           f"cypool.torch's functions or modules under jvp")
 
 
 for _op in list(OPS.values()):
@@ -400,7 +424,7 @@ for _op in list(OPS.values()):
         continue
     _tensor_args = ", ".join(f"Tensor t{i}" for i in range(_op.n_tensors))
     _lib.define(f"{_op.name}({_tensor_args}, {_op.schema}) -> {_returns(_op)}")
-    _lib.impl(_op.name, _checked(_op.kernel), "CPU")
+    _lib.impl(_op.name, _checked(_op.name), "CPU")
     torch.library.register_fake(f"cypool::{_op.name}", _op.fake, lib=_lib)
     torch.library.register_autograd(f"cypool::{_op.name}", _library_backward,
                                     setup_context=_library_setup(_op.name), lib=_lib)

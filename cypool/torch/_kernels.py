@@ -15,6 +15,7 @@ dtype once, as torch's CPU kernels do after accumulating in float32.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import List, Optional, Sequence
 
@@ -70,6 +71,42 @@ def meta(t: torch.Tensor) -> torch.Tensor:
     return torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta")
 
 
+def _hashable(params: tuple) -> tuple:
+    """The params as a cache key (lists, the only unhashable params, become tuples)."""
+    return tuple(tuple(p) if type(p) is list else p for p in params)
+
+
+def _t(v):
+    """A list argument as a tuple: cypool's call plans take plain ints and tuples of ints."""
+    return tuple(v) if type(v) is list else v
+
+
+@functools.lru_cache(maxsize=4096)
+def _layouts(fn, tensors, params):
+    metas = [torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+             for shape, stride, dtype in tensors]
+    out = fn(*metas, *params)
+    return tuple((tuple(o.shape), o.stride(), o.dtype) for o in (
+        out if isinstance(out, tuple) else (out,)))
+
+
+def reference(fn, tensors, *params):
+    """fn (one of the ref_* below) on data-less copies of tensors: torch's checks and the layout
+    of torch's results, remembered per shapes, strides, dtypes and params (a small call would
+    otherwise spend most of its time in torch's meta kernels; errors are never remembered: a
+    refused call is checked, and refused, again every time)."""
+    key = tuple((tuple(t.shape), t.stride(), t.dtype) for t in tensors)
+    try:
+        layouts = _layouts(fn, key, _hashable(params))
+    except TypeError as exc:
+        if "unhashable" not in str(exc):
+            raise
+        layouts = _layouts.__wrapped__(fn, key, params)
+    outs = tuple(torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+                 for shape, stride, dtype in layouts)
+    return outs if len(outs) > 1 else outs[0]
+
+
 def channels_last(t: torch.Tensor, rank: int) -> bool:
     """Whether torch computes on t in channels-last memory: torch's suggest_memory_format for 4-d
     and 5-d tensors; a batched 1-d input of (N, L, C) memory (t.transpose(1, 2) of a contiguous
@@ -78,6 +115,9 @@ def channels_last(t: torch.Tensor, rank: int) -> bool:
         return False
     if t.dim() in (4, 5):
         fmt = torch.channels_last if t.dim() == 4 else torch.channels_last_3d
+        dense_cf, dense_cl = t.is_contiguous(), t.is_contiguous(memory_format=fmt)
+        if dense_cf != dense_cl:    # the common cases first: torch's rule is Python code
+            return dense_cl
         return torch._prims_common.suggest_memory_format(t) == fmt
     return t.size(1) > 1 and t.size(2) > 1 and t.stride(1) < t.stride(2)
 
@@ -282,32 +322,32 @@ def _empty_out(ref):
 
 def max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, padding_mode,
              return_indices):
-    y_ref, i_ref = ref_max_pool(meta(x), rank, kernel_size, stride, padding, dilation,
-                                ceil_mode, padding_mode, return_indices)
+    y_ref, i_ref = reference(ref_max_pool, (x,), rank, kernel_size, stride, padding, dilation,
+                             ceil_mode, padding_mode, return_indices)
     if _empty_out(y_ref):
         return _real(y_ref), _real(i_ref)
     pad = padding_mode or padding
     y, idx = getattr(cypool, f"max_pool{rank}d")(
-        to_numpy(_input_for(x, y_ref, rank)), kernel_size, stride or None, pad, dilation,
-        ceil_mode, return_indices=True)
+        to_numpy(_input_for(x, y_ref, rank)), _t(kernel_size), _t(stride) or None, _t(pad),
+        _t(dilation), ceil_mode, return_indices=True)
     return give_back(y, y_ref), give_back(idx, i_ref)
 
 
 def avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pad,
              divisor_override, padding_mode):
-    ref = ref_avg_pool(meta(x), rank, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                       divisor_override, padding_mode)
+    ref = reference(ref_avg_pool, (x,), rank, kernel_size, stride, padding, ceil_mode,
+                    count_include_pad, divisor_override, padding_mode)
     if _empty_out(ref):
         return _real(ref)
     kw = {} if divisor_override is None else {"divisor_override": divisor_override}
     y = getattr(cypool, f"avg_pool{rank}d")(
-        to_numpy(_input_for(x, ref, rank)), kernel_size, stride or None,
-        padding_mode or padding, ceil_mode, count_include_pad, **kw)
+        to_numpy(_input_for(x, ref, rank)), _t(kernel_size), _t(stride) or None,
+        padding_mode or _t(padding), ceil_mode, count_include_pad, **kw)
     return give_back(y, ref)
 
 
 def adaptive_avg_pool(x, rank, output_size):
-    ref = ref_adaptive_avg_pool(meta(x), rank, output_size)
+    ref = reference(ref_adaptive_avg_pool, (x,), rank, output_size)
     if _empty_out(ref):
         return _real(ref)
     y = getattr(cypool, f"adaptive_avg_pool{rank}d")(to_numpy(_input_for(x, ref, rank)),
@@ -316,7 +356,7 @@ def adaptive_avg_pool(x, rank, output_size):
 
 
 def adaptive_max_pool(x, rank, output_size):
-    y_ref, i_ref = ref_adaptive_max_pool(meta(x), rank, output_size)
+    y_ref, i_ref = reference(ref_adaptive_max_pool, (x,), rank, output_size)
     if _empty_out(y_ref):
         return _real(y_ref), _real(i_ref)
     y, idx = getattr(cypool, f"adaptive_max_pool{rank}d")(
@@ -325,7 +365,7 @@ def adaptive_max_pool(x, rank, output_size):
 
 
 def max_unpool(x, indices, rank, kernel_size, stride, padding, output_size):
-    ref = ref_max_unpool(meta(x), meta(indices), rank, kernel_size, stride, padding, output_size)
+    ref = reference(ref_max_unpool, (x, indices,), rank, kernel_size, stride, padding, output_size)
     if _empty_out(ref):
         return _real(ref)
     if x.numel() == 0:
@@ -367,8 +407,8 @@ def _samples_numpy(samples: torch.Tensor) -> np.ndarray:
 
 
 def fractional_max_pool(x, samples, rank, kernel_size, output_size):
-    y_ref, i_ref = ref_fractional_max_pool(meta(x), meta(samples), rank, kernel_size,
-                                           output_size)
+    y_ref, i_ref = reference(ref_fractional_max_pool, (x, samples,), rank, kernel_size,
+                             output_size)
     if _empty_out(y_ref):
         return _real(y_ref), _real(i_ref)
     n = x.size(0) if x.dim() == rank + 2 else 1
@@ -381,7 +421,7 @@ def fractional_max_pool(x, samples, rank, kernel_size, output_size):
 def max_pool_backward(grad, indices, input_shape, rank, cl):
     """Scatter-add of grad at indices into an input-shaped zero tensor (max pooling's, adaptive
     max pooling's and stochastic pooling's backward)."""
-    ref = ref_grad_input(meta(grad), input_shape, cl, f"max_pool{rank}d_backward")
+    ref = reference(ref_grad_input, (grad,), input_shape, cl, f"max_pool{rank}d_backward")
     if _empty_out(ref):
         return _real(ref)
     if grad.numel() == 0:
@@ -394,7 +434,7 @@ def max_pool_backward(grad, indices, input_shape, rank, cl):
 def gather(source, indices, rank, cl):
     """source's values at indices, flat per plane (max unpooling's backward; the adjoint of the
     scatter-add above, hence max pooling's double backward)."""
-    ref = ref_gather(meta(source), meta(indices), cl)
+    ref = reference(ref_gather, (source, indices,), cl)
     if _empty_out(ref):
         return _real(ref)
     y = getattr(cypool, f"max_unpool{rank}d_backward")(to_numpy(in_format(source, cl)),
@@ -404,20 +444,21 @@ def gather(source, indices, rank, cl):
 
 def avg_pool_backward(grad, input_shape, rank, kernel_size, stride, padding, ceil_mode,
                       count_include_pad, divisor_override, padding_mode, cl):
-    ref = ref_grad_input(meta(grad), input_shape, cl, f"avg_pool{rank}d_backward")
+    ref = reference(ref_grad_input, (grad,), input_shape, cl, f"avg_pool{rank}d_backward")
     if _empty_out(ref):
         return _real(ref)
     if grad.numel() == 0:
         return _real(ref).zero_()
     kw = {} if divisor_override is None else {"divisor_override": divisor_override}
     gx = getattr(cypool, f"avg_pool{rank}d_backward")(
-        to_numpy(in_format(grad, cl)), tuple(input_shape), kernel_size, stride or None,
-        padding_mode or padding, ceil_mode, count_include_pad, **kw)
+        to_numpy(in_format(grad, cl)), tuple(input_shape), _t(kernel_size), _t(stride) or None,
+        padding_mode or _t(padding), ceil_mode, count_include_pad, **kw)
     return give_back(gx, ref)
 
 
 def adaptive_avg_pool_backward(grad, input_shape, rank, cl):
-    ref = ref_grad_input(meta(grad), input_shape, cl, f"adaptive_avg_pool{rank}d_backward", True)
+    ref = reference(ref_grad_input, (grad,), input_shape, cl, f"adaptive_avg_pool{rank}d_backward",
+                    True)
     if _empty_out(ref):
         return _real(ref)
     gx = getattr(cypool, f"adaptive_avg_pool{rank}d_backward")(to_numpy(in_format(grad, cl)),
@@ -426,7 +467,8 @@ def adaptive_avg_pool_backward(grad, input_shape, rank, cl):
 
 
 def adaptive_max_pool_backward(grad, indices, input_shape, rank, cl):
-    ref = ref_grad_input(meta(grad), input_shape, cl, f"adaptive_max_pool{rank}d_backward", True)
+    ref = reference(ref_grad_input, (grad,), input_shape, cl, f"adaptive_max_pool{rank}d_backward",
+                    True)
     if _empty_out(ref):
         return _real(ref)
     gx = getattr(cypool, f"adaptive_max_pool{rank}d_backward")(
@@ -435,7 +477,7 @@ def adaptive_max_pool_backward(grad, indices, input_shape, rank, cl):
 
 
 def lp_pool(x, rank, norm_type, kernel_size, stride, ceil_mode):
-    ref = ref_lp_pool(meta(x), rank, norm_type, kernel_size, stride, ceil_mode)
+    ref = reference(ref_lp_pool, (x,), rank, norm_type, kernel_size, stride, ceil_mode)
     if _empty_out(ref):
         return _real(ref)
     y = getattr(cypool, f"lp_pool{rank}d")(to_numpy(_input_for(x, ref, rank)), norm_type,
@@ -444,7 +486,7 @@ def lp_pool(x, rank, norm_type, kernel_size, stride, ceil_mode):
 
 
 def lp_pool_backward(grad, x, rank, norm_type, kernel_size, stride, ceil_mode, cl):
-    ref = ref_grad_input(meta(grad), x.shape, cl, f"lp_pool{rank}d_backward")
+    ref = reference(ref_grad_input, (grad,), x.shape, cl, f"lp_pool{rank}d_backward")
     if _empty_out(ref):
         return _real(ref)
     gx = getattr(cypool, f"lp_pool{rank}d_backward")(

@@ -224,8 +224,8 @@ def _unpool(x, indices, rank, kernel_size, stride, padding, output_size):
         ks, st, pad = _ints(kernel_size, rank), _stride(stride, kernel_size, rank), \
             _ints(padding, rank)
         # torch's own rule for the default and the checks of a given output_size
-        size = K.ref_max_unpool(K.meta(x), K.meta(indices), rank, ks, st, pad,
-                                None if output_size is None else list(output_size)).shape
+        size = K.reference(K.ref_max_unpool, (x, indices), rank, ks, st, pad,
+                           None if output_size is None else list(output_size)).shape
         return call("max_unpool", (x, indices), (rank, ks, st, pad, list(size[-rank:])))
 
 
