@@ -21,7 +21,7 @@ def in_format(x, channels_last):
                         else torch.channels_last_3d)
 
 
-def _unpool(rank, pooled):
+def _unpool(rank, pooled, lib=None):
     """Unpooling of x (the pooled shape) at the indices of a fixed input's max pooling."""
     g = torch.Generator().manual_seed(rank)
     src = torch.randn(pooled[:2] + tuple(2 * v for v in pooled[2:]), generator=g,
@@ -29,8 +29,8 @@ def _unpool(rank, pooled):
     _, idx = getattr(F, f"max_pool{rank}d")(src, 2, return_indices=True)
 
     def f(v):
-        return getattr(ct, f"max_unpool{rank}d")(v, idx if v.is_contiguous() else in_format(
-            idx, True), 2)
+        return getattr(lib or ct, f"max_unpool{rank}d")(
+            v, idx if v.is_contiguous() else in_format(idx, True), 2)
     return f
 
 
@@ -97,8 +97,6 @@ def test_gradcheck_gradgradcheck_forward_ad(case, channels_last):
 def test_double_backward_equals_torch(case, channels_last):
     """A gradient penalty through the bridge equals the same through torch's pooling."""
     name, fn, shape, positive = CASES[case]
-    if name.startswith("max_unpool") or name == "lp_pool3d p=2":
-        pytest.skip("compared by gradgradcheck")
     torch_fn = _torch_twin(name)
     x = _input(shape, positive, channels_last, case)
     results = []
@@ -131,6 +129,10 @@ def _torch_twin(name):
         "lp_pool2d p=1.5": lambda v: F.lp_pool2d(v, 1.5, (2, 3), (2, 1)),
         "lp_pool2d p=3": lambda v: F.lp_pool2d(v, 3, 2, ceil_mode=True),
         "lp_pool2d inf": lambda v: F.lp_pool2d(v, math.inf, 2),
+        "lp_pool3d p=2": lambda v: F.lp_pool3d(v, 2, 2),
+        "max_unpool1d": _unpool(1, (2, 3, 4), F),
+        "max_unpool2d": _unpool(2, (2, 3, 3, 3), F),
+        "max_unpool3d": _unpool(3, (1, 2, 2, 2, 2), F),
         "fractional_max_pool2d": lambda v: F.fractional_max_pool2d(
             v, 2, (3, 4), _random_samples=SAMPLES2),
         "fractional_max_pool3d": lambda v: F.fractional_max_pool3d(
@@ -152,8 +154,6 @@ def test_allow_unused_gives_values_not_none():
 @pytest.mark.parametrize("case", range(len(CASES) - 4), ids=[c[0] for c in CASES[:-4]])
 def test_func_jvp_equals_torch(case):
     name, fn, shape, positive = CASES[case]
-    if name.startswith("max_unpool") or name == "lp_pool3d p=2":
-        pytest.skip("checked by gradcheck(check_forward_ad=True)")
     x = _input(shape, positive, False, case).detach()
     t = torch.randn(shape, dtype=torch.double)
     ours = torch.func.jvp(fn, (x,), (t,))
