@@ -654,3 +654,35 @@ def test_half_precision_equals_torch(dtype, channels_last):
         a.backward(g)
         f32.backward(g.float())
         torch.testing.assert_close(xa.grad, xf.grad.to(dtype))
+
+
+def _backward(y):
+    y.sum().backward()
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: ct.max_pool2d(torch.ones(1, 1, 4, 4), 2, 0), "stride should not be zero"),
+    (lambda: ct.avg_pool2d(torch.ones(1, 1, 4, 4), 2, 2, 2), "pad should be at most half"),
+    (lambda: ct.max_pool3d(torch.ones(1, 1, 2, 2, 2), 3), "too small"),
+    (lambda: ct.max_pool2d(torch.ones(1, 0, 4, 4), 2), "Expected 3D or 4D"),
+    (lambda: ct.adaptive_avg_pool2d(torch.ones(1, 4, 4, dtype=torch.int32), 2),
+     "not implemented for 'Int'"),
+    (lambda: _backward(ct.adaptive_max_pool2d(torch.ones(1, 2, 4, 4, requires_grad=True), 0)),
+     "non-zero size for non-batch dimensions"),
+    (lambda: ct.max_unpool2d(torch.ones(1, 1, 2, 2), torch.full((1, 1, 2, 2), 99), 2),
+     "Found an invalid max index: 99"),
+    (lambda: ct.max_unpool2d(torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2, dtype=torch.long),
+                             2, output_size=(9, 9)), "invalid output_size"),
+    (lambda: ct.max_pool2d(torch.ones(1, 1, 4, 4), "a"), "kernel_size"),
+    (lambda: ct.max_pool2d(np.ones((1, 1, 4, 4)), 2), "input must be a torch.Tensor"),
+    (lambda: ct.lp_pool2d(torch.ones(1, 1, 4, 4), -1, 2), "norm_type"),
+    (lambda: ct.fractional_max_pool2d(torch.ones(1, 1, 4, 4), 2, 9), "too large"),
+    (lambda: ct.avg_pool3d(torch.ones(1, 1, 2, 2, 2).half(), 2), "not implemented for 'Half'"),
+])
+def test_errors_are_torchs_and_cypools(make, match):
+    """Every refusal is torch's RuntimeError and cypool's ValueError or TypeError at once, with
+    torch's words."""
+    with pytest.raises(RuntimeError, match=match) as info:
+        make()
+    assert isinstance(info.value, (ValueError, TypeError)), type(info.value).__mro__
+    assert isinstance(info.value, ct.PoolingError)
