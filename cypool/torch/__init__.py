@@ -27,7 +27,7 @@ from ._errors import (PoolingError, PoolingNotImplementedError, PoolingTypeError
 from ._function import OPS, PoolFunction
 from .functional import *  # noqa: F401,F403
 from .functional import __all__ as _functional_names
-from .modules import (MODULES, BlurPool2d, MaxBlurPool2d, SpatialPyramidPool2d,
+from .modules import (MODULES, BlurPool2d, MaxBlurPool2d, SpatialPyramidPool2d,  # noqa: F401
                       StochasticPool2d, replace_pooling)
 
 MaxPool1d, MaxPool2d, MaxPool3d = (MODULES[f"MaxPool{r}d"] for r in (1, 2, 3))

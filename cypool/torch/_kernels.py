@@ -64,13 +64,6 @@ def check_cpu(t: torch.Tensor, name: str) -> None:
             f"with .cpu() or use torch's own pooling there)")
 
 
-def meta(t: torch.Tensor) -> torch.Tensor:
-    """A data-less tensor with t's shape, strides and dtype, for torch's own checks."""
-    if t.device.type == "meta":
-        return t
-    return torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta")
-
-
 def _hashable(params: tuple) -> tuple:
     """The params as a cache key (lists, the only unhashable params, become tuples)."""
     return tuple(tuple(p) if type(p) is list else p for p in params)
