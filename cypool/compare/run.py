@@ -13,14 +13,25 @@ import warnings
 
 import numpy as np
 
+from .datasets import NAMES
+
 QUICK_SIZES = (16, 32, 64)
 FULL_SIZES = (16, 32, 64, 128, 256)
 
 SPEED_FIELDS = ["strategy", "direction", "size", "shape", "input_MB", "median_ms", "GBps"]
 SUMMARY_FIELDS = ["strategy", "description", "trainable", "differentiable", "params", "mflops",
                   "cost_MB", "fwd_ms", "fwd_GBps", "bwd_ms", "bwd_GBps", "peak_MB", "psnr_dB",
-                  "shift_features_pct", "shift_photos_pct", "noise_gain", "test_acc",
-                  "final_loss", "train_s"]
+                  "shift_features_pct", "shift_photos_pct", "noise_gain"] + [
+                  f"{d}_{m}{sd}" for d in ("digits", "textures") for m in ("acc", "consistency")
+                  for sd in ("", "_sd")] + ["epoch_s", "not_trained"]
+TRAINED_FIELDS = (["strategy", "dataset", "head", "seeds"] +
+                  [f"{m}{sd}" for m in ("test_acc", "train_acc", "gap", "consistency",
+                                        "acc_train_mode", "epoch_s") for sd in ("", "_sd")] +
+                  [f"acc_shift{s}" for s in range(9)] + [f"acc_shift{s}_sd" for s in range(9)])
+RUN_FIELDS = ["strategy", "dataset", "head", "seed", "test_acc", "train_acc", "gap",
+              "consistency", "acc_train_mode", "final_loss", "epoch_s"] + [
+              f"acc_shift{s}" for s in range(9)]
+DEFAULT_SEEDS, DEFAULT_EPOCHS = 3, 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +46,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for cypool, BLAS and torch (default: cypool's default)")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer sizes and repeats, no CNN training (about a minute)")
+                        help="fewer sizes and repeats, no network training (about a minute)")
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
+                        help=f"trained networks per strategy, dataset and head (default "
+                             f"{DEFAULT_SEEDS}; seeds 0..N-1; needs torch)")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
+                        help=f"training epochs per network (default {DEFAULT_EPOCHS})")
+    parser.add_argument("--datasets", default=",".join(NAMES),
+                        help=f"comma-separated datasets to train on (default {','.join(NAMES)})")
+    parser.add_argument("--train-images", type=int, default=None,
+                        help="use only the first N training images of each dataset (smaller, "
+                             "faster runs; default all)")
     parser.add_argument("--list", action="store_true", help="list the strategies and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -50,6 +71,20 @@ def _parse_sizes(text, default):
     if not sizes or any(s < 8 for s in sizes):
         raise SystemExit(f"cypool compare: --sizes must be ints >= 8, got {text!r}")
     return sizes
+
+
+def _parse_training(args):
+    """(seeds, epochs, datasets, train_images) from the arguments, checked."""
+    for opt, v in (("--seeds", args.seeds), ("--epochs", args.epochs)):
+        if v < 1:
+            raise SystemExit(f"cypool compare: {opt} must be >= 1, got {v}")
+    if args.train_images is not None and args.train_images < 1:
+        raise SystemExit(f"cypool compare: --train-images must be >= 1, got {args.train_images}")
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    if not names or any(n not in NAMES for n in names):
+        raise SystemExit(f"cypool compare: --datasets must name some of {', '.join(NAMES)}, "
+                         f"got {args.datasets!r}")
+    return args.seeds, args.epochs, names, args.train_images
 
 
 def _select(names_arg, registry):
@@ -123,7 +158,7 @@ def _require_compare_extra():
 def run(args) -> int:
     import cypool
     from .. import strategies as registry_mod
-    from . import figures, metrics, report, workloads
+    from . import figures, metrics, report, trained, workloads
 
     quick = args.quick
     sizes = _parse_sizes(args.sizes, QUICK_SIZES if quick else FULL_SIZES)
@@ -133,18 +168,20 @@ def run(args) -> int:
             print(f"{name:>18}  {s.description}")
         return 0
     chosen = _select(args.strategies, registry)
+    seeds, epochs, dataset_names, train_images = _parse_training(args)
     _require_compare_extra()
-    if any(getattr(s, "memory_traced", True) is False for s in chosen.values()):
+    train = not quick and registry_mod.torch_available()
+    if train or any(getattr(s, "memory_traced", True) is False for s in chosen.values()):
         import torch  # noqa: F401  (so --threads reaches it)
     out = args.out
     os.makedirs(out, exist_ok=True)
     repeats = 7 if quick else 9
     target_s = 0.002 if quick else 0.01
-    epochs = 12
     notes = []
     t_start = time.perf_counter()
+    train_steps = len(chosen) * len(dataset_names) * len(trained.HEADS) * seeds if train else 0
 
-    n_steps = len(sizes) * repeats + 4 * len(chosen) + (0 if quick else len(chosen)) + 1
+    n_steps = len(sizes) * repeats + 4 * len(chosen) + train_steps + 1
     bar = _progress(n_steps, args.no_progress)
     with _thread_limits(args.threads) as n_threads, warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -202,15 +239,11 @@ def run(args) -> int:
             row["noise_gain"] = _safe(lambda: metrics.noise_gain(s, fmaps), notes,
                                       f"{name} noise")
             bar.update(1)
-            if not quick:
-                if getattr(s, "differentiable", True):
-                    res = _safe(lambda: metrics.train_digits(s, epochs=epochs), notes,
-                                f"{name} digits training", {})
-                    row.update(res)
-                else:
-                    notes.append(f"{name}: not differentiable, no digits training")
-                bar.update(1)
             summary.append(row)
+        trained_rows, run_rows = [], []
+        if train:
+            trained_rows, run_rows = _train_networks(
+                chosen, summary, dataset_names, seeds, epochs, train_images, bar, notes)
         # outputs
         bar.set_postfix_str("figures")
         names = list(chosen)
@@ -231,18 +264,31 @@ def run(args) -> int:
                   "peak extra memory, fwd + bwd"]
         ylabels = ["PSNR (dB), higher keeps more", "rel. output change / rel. input change",
                    "MB"]
-        if not quick:
-            cols = ["test_acc", "train_s"] + cols
-            titles = [f"digits test accuracy ({epochs} epochs)", "training time"] + titles
-            ylabels = ["accuracy", "seconds"] + ylabels
         figures.bars(summary, cols, titles, ylabels, os.path.join(out, "quality.png"),
-                     "Quality, robustness, memory" + ("" if quick else " and learned accuracy"))
+                     "Quality, robustness, memory")
         figs.append(("Quality, robustness, memory", "quality.png"))
+        if trained_rows:
+            figures.accuracy_consistency(trained_rows, names,
+                                         os.path.join(out, "trained_accuracy.png"))
+            figs.append(("Trained networks: test accuracy vs shift consistency (mean +- sd "
+                         "over seeds)", "trained_accuracy.png"))
+            figures.accuracy_vs_shift(trained_rows, names,
+                                      os.path.join(out, "trained_shift.png"))
+            figs.append(("Trained networks: test accuracy vs diagonal shift",
+                         "trained_shift.png"))
         bar.update(1)
         bar.close()
 
     report.write_csv(os.path.join(out, "speed.csv"), speed_rows, SPEED_FIELDS)
     report.write_csv(os.path.join(out, "results.csv"), summary, SUMMARY_FIELDS)
+    if trained_rows:
+        report.write_csv(os.path.join(out, "trained.csv"), trained_rows, TRAINED_FIELDS)
+        report.write_csv(os.path.join(out, "trained_runs.csv"), run_rows, RUN_FIELDS)
+    if quick:
+        notes.append("--quick: no networks trained.")
+    elif not train:
+        notes.append("PyTorch is not installed: no networks trained, the trained columns are "
+                     "left out (pip install torch to get them).")
     cfg = {k: v for k, v in cypool._config.config().items() if k in (
         "cypool", "numpy", "platform", "openmp", "threads", "cpu_budget")}
     cfg["threads"] = n_threads
@@ -252,13 +298,81 @@ def run(args) -> int:
         descriptions={n: s.description for n, s in chosen.items()}, figures=figs,
         settings={"speed_shape": f"(8, 16, {max(sizes)}, {max(sizes)})", "repeats": repeats,
                   "memory_shape": f"(8, 16, {mem_x.shape[-1]}, {mem_x.shape[-1]})",
-                  "max_shift": 4, "epochs": epochs if not quick else "(skipped: --quick)"},
-        notes=notes + ([] if not quick else ["--quick: digits training skipped."]))
+                  "max_shift": 4, "epochs": epochs, "seeds": seeds,
+                  "train_images": train_images},
+        notes=notes, trained_rows=trained_rows)
     elapsed = time.perf_counter() - t_start
     print(f"cypool compare: {len(chosen)} strategies, {elapsed:.0f} s -> "
           f"{os.path.join(out, 'report.md')}")
     print(report.markdown_table(summary))
     return 0
+
+
+def _train_networks(chosen, summary, dataset_names, seeds, epochs, train_images, bar, notes):
+    """Train every strategy's network on every dataset, head and seed (trained.py); fill the
+    summary's trained columns (GAP head) and return (per-configuration rows, per-run rows)."""
+    import torch
+
+    import cypool
+    old_threads = torch.get_num_threads()
+    # One thread: these tensors are small, and with two threads on a loaded 2-core machine an
+    # epoch took 27 s instead of 0.5 s (every parallel region waits for a descheduled thread).
+    torch.set_num_threads(1)
+    try:
+        with cypool.threads(1):
+            return _train_all(chosen, summary, dataset_names, seeds, epochs, train_images, bar,
+                              notes)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _train_all(chosen, summary, dataset_names, seeds, epochs, train_images, bar, notes):
+    from . import datasets, trained
+    data = {n: datasets.load(n).subset(train_images) for n in dataset_names}
+    rows, runs = [], []
+    per_config = len(dataset_names) * len(trained.HEADS) * seeds
+    for row in summary:
+        name = row["strategy"]
+        s = chosen[name]
+        reason = _safe(lambda: trained.not_trainable_reason(s), notes, f"{name} torch module",
+                       "its torch module failed")
+        if reason:
+            row["not_trained"] = reason
+            notes.append(f"{name}: not trained: {reason}")
+            bar.update(per_config)
+            continue
+        epoch_s = []
+        for dname, d in data.items():
+            for head in trained.HEADS:
+                bar.set_postfix_str(f"train {name} {dname} {head}")
+                done = []
+                for seed in range(seeds):
+                    res = _safe(lambda: trained.train_one(s, d, head, seed, epochs), notes,
+                                f"{name} training ({dname}, {head}, seed {seed})", None)
+                    bar.update(1)
+                    if res is None:
+                        continue
+                    done.append(res)
+                    runs.append({"strategy": name, "dataset": dname, "head": head,
+                                 "seed": seed, **_flat_shift(res, "acc_by_shift"), **res})
+                if not done:
+                    continue
+                agg = trained.summarise(done)
+                rows.append({"strategy": name, "dataset": dname, "head": head,
+                             **_flat_shift(agg, "acc_by_shift"),
+                             **_flat_shift(agg, "acc_by_shift_sd", "_sd"), **agg})
+                epoch_s.append(agg["epoch_s"])
+                if head == "gap":
+                    row[f"{dname}_acc"], row[f"{dname}_acc_sd"] = agg["test_acc"], \
+                        agg["test_acc_sd"]
+                    row[f"{dname}_consistency"] = agg["consistency"]
+                    row[f"{dname}_consistency_sd"] = agg["consistency_sd"]
+        row["epoch_s"] = float(np.mean(epoch_s)) if epoch_s else math.nan
+    return rows, runs
+
+
+def _flat_shift(res, key, suffix=""):
+    return {f"acc_shift{i}{suffix}": v for i, v in enumerate(res[key])}
 
 
 def _num(v):
