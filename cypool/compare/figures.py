@@ -183,3 +183,34 @@ def accuracy_vs_shift(rows: list, names: list, path: str) -> None:
 def _sd(row: dict, key: str):
     v = row.get(key + "_sd", math.nan)
     return None if v is None or not np.isfinite(v) else v
+
+
+def dataset_samples(data: list, path: str, per_row: int = 8) -> None:
+    """For each dataset: one row of training images (one per class, cycling) and one row of a
+    test image moved by 0, 2, 4, 6, 8 pixels diagonally (its views)."""
+    plt = _plt()
+    fig, axes = plt.subplots(2 * len(data), per_row, figsize=(1.4 * per_row, 3.0 * len(data)),
+                             squeeze=False)
+    for i, d in enumerate(data):
+        first = [int(np.flatnonzero(d.y_train == c)[0]) for c in range(len(d.classes))]
+        picks = [first[k % len(first)] if k < len(first) else
+                 int(np.flatnonzero(d.y_train == k % len(first))[k // len(first)])
+                 for k in range(per_row)]
+        for ax, j in zip(axes[2 * i], picks):
+            ax.imshow(d.x_train[j, 0], cmap="gray", interpolation="nearest")
+            ax.set_title(f"train: {d.classes[d.y_train[j]]}", fontsize=7)
+        shifts = [0, 2, 4, 6, 8]
+        for k, ax in enumerate(axes[2 * i + 1]):
+            if k < len(shifts):
+                ax.imshow(d.view(shifts[k], shifts[k], [0])[0, 0], cmap="gray",
+                          interpolation="nearest")
+                ax.set_title(f"test {d.classes[d.y_test[0]]}, shift {shifts[k]}", fontsize=7)
+            elif k == len(shifts):
+                ax.imshow(d.x_test[0, 0], cmap="gray", interpolation="nearest")
+                ax.set_title("its 40x40 canvas", fontsize=7)
+        for ax in np.concatenate([axes[2 * i], axes[2 * i + 1]]):
+            ax.axis("off")
+    fig.suptitle("The trained networks' datasets (32x32 inputs; bundled data only)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -276,6 +276,10 @@ def run(args) -> int:
                                       os.path.join(out, "trained_shift.png"))
             figs.append(("Trained networks: test accuracy vs diagonal shift",
                          "trained_shift.png"))
+            from . import datasets
+            figures.dataset_samples([datasets.load(n) for n in dataset_names],
+                                    os.path.join(out, "datasets.png"))
+            figs.append(("The datasets the networks learn", "datasets.png"))
         bar.update(1)
         bar.close()
 
