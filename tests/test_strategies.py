@@ -218,6 +218,33 @@ def test_installed_plugin_in_compare_report(plugin_site, tmp_path):
 
 
 @needs_compare_extra
+def test_installed_plugin_is_trained_like_the_builtins(plugin_site, tmp_path):
+    """A plugin with only NumPy forward/backward (min2x2) and one giving its own torch module
+    (plugin-l2) get trained networks and report rows like max2x2; a plain-function plugin
+    (median2x2, no backward) is reported as not trained, with the reason."""
+    pytest.importorskip("torch")
+    out = tmp_path / "report"
+    res = subprocess.run([sys.executable, "-m", "cypool", "compare", "--no-progress",
+                          "--strategies", "median2x2,min2x2,plugin-l2,max2x2", "--sizes", "16",
+                          "--seeds", "2", "--epochs", "1", "--train-images", "64",
+                          "--datasets", "digits", "--out", str(out)], cwd=str(tmp_path),
+                         env=_env(plugin_site), capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = {(r["strategy"], r["head"]): r for r in csv.DictReader(open(out / "trained.csv"))}
+    assert set(rows) == {(s, h) for s in ("min2x2", "plugin-l2", "max2x2")
+                         for h in ("gap", "flat")}
+    for r in rows.values():
+        assert r["seeds"] == "2" and 0 <= float(r["test_acc"]) <= 1
+        assert 0 <= float(r["consistency"]) <= 1 and r["consistency_sd"] != ""
+    summary = {r["strategy"]: r for r in csv.DictReader(open(out / "results.csv"))}
+    assert "has no backward" in summary["median2x2"]["not_trained"]
+    assert float(summary["min2x2"]["digits_acc"]) >= 0
+    report = (out / "report.md").read_text()
+    assert "| min2x2 | gap |" in report and "| plugin-l2 | flat |" in report
+    assert "`median2x2` (strategy 'median2x2' has no backward)" in report
+
+
+@needs_compare_extra
 def test_compare_quick_covers_every_builtin(tmp_path):
     from cypool import cli
     out = tmp_path / "rep"

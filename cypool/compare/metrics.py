@@ -1,5 +1,6 @@
-"""What `cypool compare` measures for each strategy. Each function takes Strategy objects and
-returns plain numbers; NaN means "does not apply" (the report says why)."""
+"""What `cypool compare` measures for each strategy on its own (the trained networks are in
+trained.py). Each function takes Strategy objects and returns plain numbers; NaN means "does not
+apply" (the report says why)."""
 from __future__ import annotations
 
 import gc
@@ -10,7 +11,6 @@ import tracemalloc
 import numpy as np
 
 from ..commands import timing
-from .workloads import digits
 
 
 def _is_map(y) -> bool:
@@ -186,66 +186,3 @@ def noise_gain(strategy, x: np.ndarray, rel_sigma: float = 0.1, seed: int = 0) -
     rel_out = np.linalg.norm(y1 - y0) / max(np.linalg.norm(y0), 1e-30)
     rel_in = np.linalg.norm(noise) / max(np.linalg.norm(x), 1e-30)
     return float(rel_out / rel_in)
-
-
-# ----------------------------------------------------------------------------- learned quality
-
-def _softmax_xent(logits, labels):
-    z = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
-    loss = -np.mean(np.log(p[np.arange(len(labels)), labels] + 1e-12))
-    grad = p
-    grad[np.arange(len(labels)), labels] -= 1
-    return loss, grad / len(labels)
-
-
-def train_digits(strategy, epochs: int = 12, channels: int = 16, batch: int = 32,
-                 lr: float = 0.05, momentum: float = 0.9, seed: int = 0) -> dict:
-    """Train conv3x3(1 -> channels, pad 1) -> ReLU -> strategy -> dense(10) on sklearn's digits
-    with SGD + momentum, in NumPy with cypool's forward/backward kernels; seeded. Returns test
-    accuracy, final training loss and training time. The strategy's own parameters (strided
-    convolutions) are trained too."""
-    from ..downsample import conv2d, conv2d_backward
-    xtr, ytr, xte, yte = digits(seed)
-    rng = np.random.default_rng(seed)
-    strategy.reset()
-    strategy.train(True)
-    w1 = (rng.standard_normal((channels, 1, 3, 3)) * math.sqrt(2 / 9)).astype(np.float32)
-    b1 = np.zeros(channels, np.float32)
-    feat = strategy.forward(np.maximum(conv2d(xtr[:2], w1, b1, 1, 1), 0)).reshape(2, -1).shape[1]
-    w2 = (rng.standard_normal((feat, 10)) * math.sqrt(1 / feat)).astype(np.float32)
-    b2 = np.zeros(10, np.float32)
-
-    def params():
-        return [w1, b1, w2, b2] + list(strategy.params())
-
-    velocity = [np.zeros_like(p) for p in params()]
-    t0 = time.perf_counter()
-    loss = math.nan
-    for _ in range(epochs):
-        order = rng.permutation(len(xtr))
-        for start in range(0, len(order), batch):
-            ids = order[start:start + batch]
-            xb, yb = xtr[ids], ytr[ids]
-            z1 = conv2d(xb, w1, b1, 1, 1)
-            a1 = np.maximum(z1, 0)
-            p = strategy.forward(a1)
-            flat = p.reshape(len(ids), -1)
-            loss, dlogits = _softmax_xent(flat @ w2 + b2, yb)
-            gw2, gb2 = flat.T @ dlogits, dlogits.sum(0)
-            dp = (dlogits @ w2.T).reshape(p.shape).astype(np.float32)
-            da1 = strategy.backward(dp)
-            dz1 = np.where(z1 > 0, da1, 0).astype(np.float32)
-            _, gw1, gb1 = conv2d_backward(dz1, xb, w1, 1, 1)
-            grads = [gw1, gb1, gw2, gb2] + list(strategy.grads())
-            for prm, g, v in zip(params(), grads, velocity):
-                v *= momentum
-                v -= lr * g
-                prm += v
-    train_s = time.perf_counter() - t0
-    strategy.train(False)
-    logits = strategy.forward(np.maximum(conv2d(xte, w1, b1, 1, 1), 0)).reshape(len(xte), -1)
-    acc = float(np.mean(np.argmax(logits @ w2 + b2, axis=1) == yte))
-    strategy.train(True)
-    return {"test_acc": acc, "final_loss": float(loss), "train_s": train_s}

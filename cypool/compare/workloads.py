@@ -1,5 +1,6 @@
-"""The data `cypool compare` runs on: synthetic speed tensors, feature maps made from photographs,
-the photographs bundled with scikit-image, and scikit-learn's digits. All seeded."""
+"""The data `cypool compare` runs single strategies on: synthetic speed tensors, feature maps made
+from photographs, and the photographs bundled with scikit-image. All seeded. (The datasets the
+trained networks learn are in datasets.py.)"""
 from __future__ import annotations
 
 import numpy as np
@@ -46,15 +47,3 @@ def feature_maps(size: int = 64, channels: int = 16, seed: int = 0) -> np.ndarra
     crops = np.stack([img[None, :size + 2, :size + 2] for img in photos(size + 2).values()])
     w = (rng.standard_normal((channels, 1, 3, 3)) / 3.0).astype(np.float32)
     return np.maximum(conv2d(crops, w), 0).astype(np.float32)
-
-
-def digits(seed: int = 0):
-    """scikit-learn's bundled 8x8 digits: (x_train, y_train, x_test, y_test), x as (N, 1, 8, 8)
-    float32 in [0, 1], a stratified 70/30 split."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    d = load_digits()
-    x = (d.images / 16.0).astype(np.float32)[:, None]
-    xtr, xte, ytr, yte = train_test_split(x, d.target, test_size=0.3, random_state=seed,
-                                          stratify=d.target)
-    return xtr, ytr, xte, yte

@@ -44,6 +44,25 @@ class Strategy:
         return {"flops": math.nan, "bytes": math.nan}
 
     # -- training support ------------------------------------------------------------------
+    def torch_module(self, channels: int):
+        """A new ``torch.nn.Module`` computing this strategy on (N, channels, H, W) float32
+        tensors, to be trained inside a network (``cypool compare`` does; torch must be
+        installed). Its output must be a (N, channels, H', W') map.
+
+        The default wraps this strategy's own NumPy ``forward``/``backward`` (on a private copy)
+        in a ``torch.autograd.Function``. It raises NotImplementedError, with the reason, for a
+        strategy without a backward and for a trainable one, whose NumPy parameters the torch
+        optimiser would not see: such strategies override this method (cypool's built-ins return
+        ``cypool.torch`` modules)."""
+        if not self.differentiable:
+            raise NotImplementedError(f"strategy {self.name!r} has no backward")
+        if self.trainable:
+            raise NotImplementedError(
+                f"strategy {self.name!r} has NumPy parameters the torch optimiser cannot see; "
+                f"it needs its own torch_module")
+        from ._torch import StrategyModule
+        return StrategyModule(self)
+
     def params(self) -> list:
         return []
 

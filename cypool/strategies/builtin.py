@@ -29,6 +29,10 @@ class MaxPool(Strategy):
     def backward(self, grad):
         return pl.max_pool2d_backward(grad, self._idx, self._shape)
 
+    def torch_module(self, channels):
+        import cypool.torch
+        return cypool.torch.MaxPool2d(2)
+
     def cost(self, shape):
         o = _out2(shape)
         return {"flops": 3 * o, "bytes": F32 * elements(shape) + (F32 + 8) * o}
@@ -44,6 +48,10 @@ class AvgPool(Strategy):
 
     def backward(self, grad):
         return pl.avg_pool2d_backward(grad, self._shape, 2)
+
+    def torch_module(self, channels):
+        import cypool.torch
+        return cypool.torch.AvgPool2d(2)
 
     def cost(self, shape):
         o = _out2(shape)
@@ -75,6 +83,10 @@ class StochasticPool(Strategy):
             raise NotImplementedError("stochastic pooling has no gradient in evaluation mode")
         return ds.stochastic_pool2d_backward(grad, self._idx, self._shape)
 
+    def torch_module(self, channels):
+        import cypool.torch
+        return cypool.torch.StochasticPool2d(2)  # samples from torch's seeded global RNG
+
     def cost(self, shape):
         o = _out2(shape)
         return {"flops": 8 * o, "bytes": F32 * elements(shape) + (F32 + 8 + 8) * o}
@@ -91,6 +103,10 @@ class LpPool(Strategy):
 
     def backward(self, grad):
         return ds.lp_pool2d_backward(grad, self._x, self.p, 2)
+
+    def torch_module(self, channels):
+        import cypool.torch
+        return cypool.torch.LPPool2d(self.p, 2)
 
     def cost(self, shape):
         o = _out2(shape)
@@ -109,6 +125,10 @@ class BlurPool(Strategy):
     def backward(self, grad):
         return ds.blur_pool2d_backward(grad, self._shape, self.filt_size, 2)
 
+    def torch_module(self, channels):
+        import cypool.torch
+        return cypool.torch.BlurPool2d(self.filt_size, 2)
+
     def cost(self, shape):
         n, c, h, w = shape
         o = n * c * -(-h // 2) * -(-w // 2)
@@ -126,6 +146,10 @@ class MaxBlurPool(Strategy):
 
     def backward(self, grad):
         return ds.max_blur_pool2d_backward(grad, self._idx, self._shape, 3)
+
+    def torch_module(self, channels):
+        import cypool.torch
+        return cypool.torch.MaxBlurPool2d(2, 3, 2)
 
     def cost(self, shape):
         n, c, h, w = shape
@@ -147,6 +171,10 @@ class SpatialPyramid(Strategy):
 
     def backward(self, grad):
         return ds.spatial_pyramid_pool_backward(grad, self._shape, self.levels, "max", self._idx)
+
+    def torch_module(self, channels):
+        raise NotImplementedError("its output is a (N, 21 C) vector, not a map a next "
+                                  "convolution stage can take")
 
     def cost(self, shape):
         n, c, h, w = shape
@@ -196,6 +224,12 @@ class StridedConv(Strategy):
     def params(self):
         return [self.weight, self.bias] if self.weight is not None else []
 
+    def torch_module(self, channels):
+        # torch's convolution, as for the network's other layers (cypool.torch has none)
+        import torch
+        return torch.nn.Conv2d(channels, channels, self.k, stride=2, padding=self.pad)
+
+
     def grads(self):
         return [self._gw, self._gb] if self._gw is not None else []
 
@@ -236,6 +270,12 @@ class Subsample(Strategy):
 class _TorchStrategy(Strategy):
     """Runs a torch.nn.functional op on CPU; backward through autograd. torch is imported lazily."""
     memory_traced = False  # torch's allocator is invisible to tracemalloc
+    twin = ""  # the cypool strategy this one is the reference for
+
+    def torch_module(self, channels):
+        raise NotImplementedError(
+            f"a PyTorch reference: its network would be {self.twin}'s with torch's own layer "
+            f"(tests/test_compare_trained.py checks that the two train alike)")
 
     def forward(self, x):
         import torch
@@ -252,6 +292,7 @@ class _TorchStrategy(Strategy):
 
 
 class TorchMax(_TorchStrategy):
+    twin = "max2x2"
     name = "torch-max2x2"
     description = "reference: torch.nn.functional.max_pool2d 2x2"
     cost = MaxPool.cost
@@ -261,6 +302,7 @@ class TorchMax(_TorchStrategy):
 
 
 class TorchAvg(_TorchStrategy):
+    twin = "avg2x2"
     name = "torch-avg2x2"
     description = "reference: torch.nn.functional.avg_pool2d 2x2"
     cost = AvgPool.cost
@@ -270,6 +312,7 @@ class TorchAvg(_TorchStrategy):
 
 
 class TorchConv(_TorchStrategy):
+    twin = "conv3x3s2"
     name = "torch-conv3x3s2"
     description = "reference: torch.nn.functional.conv2d 3x3 stride 2 (same seeded weights)"
     trainable = True

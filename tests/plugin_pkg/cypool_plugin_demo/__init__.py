@@ -1,4 +1,8 @@
-"""Example strategies for cypool's plugin registry."""
+"""Example strategies for cypool's plugin registry.
+
+min2x2 trains inside networks through its NumPy forward/backward (Strategy's default
+torch_module); plugin-l2 gives its own torch module; median2x2, a plain function, has no
+backward and is not trained."""
 import numpy as np
 
 import cypool
@@ -43,6 +47,11 @@ class L2Pool(Strategy):
 
     def backward(self, grad):
         return cypool.lp_pool2d_backward(grad, self._x, 2, 2)
+
+    def torch_module(self, channels):
+        """Trained networks run cypool's own torch module (torch imported only here)."""
+        import cypool.torch
+        return cypool.torch.LPPool2d(2, 2)
 
 
 L2_INSTANCE = L2Pool()
