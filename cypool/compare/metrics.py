@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import math
-import time
 import tracemalloc
 
 import numpy as np

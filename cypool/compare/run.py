@@ -251,7 +251,7 @@ def run(args) -> int:
         figures.speed(speed_rows, names, os.path.join(out, "speed.png"), n_threads)
         figs.append(("Speed: time per call vs input size", "speed.png"))
         figures.bars(summary, ["shift_features_pct", "shift_photos_pct"],
-                     [f"ReLU feature maps of photos (4 x 16 x 64 x 64)",
+                     ["ReLU feature maps of photos (4 x 16 x 64 x 64)",
                       "grayscale photos (4 x 1 x 256 x 256)"],
                      ["output change (% of norm), lower = more consistent"] * 2,
                      os.path.join(out, "shift.png"),
