@@ -41,10 +41,11 @@ def openmp_allows_3():
 
 @pytest.fixture
 def spy_threads(monkeypatch, openmp_allows_3):
-    """Record the num_threads every kernel call of cypool.pooling receives; parallelise even tiny
-    calls. cypool's own thread setting is reset afterwards."""
+    """Record the num_threads every kernel call receives (the plans' runs, cypool._plan, and the
+    operators that call their kernels themselves); parallelise even tiny calls. cypool's own
+    thread setting is reset afterwards."""
     import cypool
-    from cypool import _threads, pooling
+    from cypool import _plan, _threads, blur, lp, stochastic
     seen = []
     real = _threads.threads_for
 
@@ -52,7 +53,8 @@ def spy_threads(monkeypatch, openmp_allows_3):
         n = real(nbytes, n_items)
         seen.append(n)
         return n
-    monkeypatch.setattr(pooling, "threads_for", recording)
+    for module in (_plan, lp, blur, stochastic):
+        monkeypatch.setattr(module, "threads_for", recording)
     monkeypatch.setattr(_threads, "SERIAL_BELOW_BYTES", 0)
     yield seen
     cypool.set_num_threads(None)

@@ -1,0 +1,123 @@
+"""Anti-aliased (blur) pooling (Zhang 2019): blur_pool2d, max_blur_pool2d and their backward;
+the Python side of pyx/_blur.pyx (binomial filter, reflect padding).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _blur
+from ._geometry import _is_int, check_bool, int_tuple
+from ._layout import check_array, check_data_format
+from ._steps import CF, channel_block, check_grad, check_input_shape, finish, prepare, prepare_grad
+from ._threads import threads_for
+from .max import _max_backward, _max_pool
+
+
+def binomial_filter(filt_size: int) -> np.ndarray:
+    """The normalised 1-d binomial row of length filt_size (1..7): [1, 2, 1] / 4 for 3."""
+    if not _is_int(filt_size):
+        raise TypeError(f"filt_size must be an int, got filt_size={filt_size!r}")
+    if not 1 <= filt_size <= 7:
+        raise ValueError(f"filt_size must be between 1 and 7, got filt_size={filt_size!r}")
+    row = np.array([math.comb(filt_size - 1, i) for i in range(filt_size)], np.float64)
+    return row / row.sum()
+
+
+def _reflect(j: np.ndarray, size: int) -> np.ndarray:
+    """PyTorch's 'reflect' padding (the edge cell is not repeated)."""
+    if size == 1:
+        return np.zeros_like(j)
+    period = 2 * (size - 1)
+    j = np.abs(j) % period
+    return np.where(j >= size, period - j, j)
+
+
+def _blur_tables(spatial, filt_size, stride):
+    """Per axis: the (out, filt_size) table of input cells each tap reads, reflect padding
+    ((f-1)//2 before, ceil((f-1)/2) after) and the stride applied."""
+    lo, hi = (filt_size - 1) // 2, filt_size // 2
+    tables = []
+    for L, s, axis in zip(spatial, stride, ("height", "width")):
+        if hi >= L and filt_size > 1:
+            raise ValueError(f"x {axis} {L} is too small for filt_size={filt_size}: reflect "
+                             f"padding of {hi} needs at least {hi + 1} cells")
+        out = (L - 1) // s + 1
+        starts = np.arange(out) * s - lo
+        tables.append(np.ascontiguousarray(_reflect(starts[:, None] + np.arange(filt_size), L),
+                                           dtype=np.int64))
+    return tables
+
+
+def _blur_args(filt_size, stride):
+    taps = binomial_filter(filt_size)
+    return taps, int_tuple(stride, 2, "stride")
+
+
+def blur_pool2d(x, filt_size=3, stride=2, data_format=CF):
+    """Anti-aliased downsampling (Zhang 2019, BlurPool): reflect padding ((f-1)//2,
+    ceil((f-1)/2)) per axis, then a depthwise convolution with the normalised binomial filter
+    outer(a, a) of size filt_size (1..7) at `stride`. Output size ceil(L / stride)."""
+    dtype = getattr(x, "dtype", None)
+    taps, stride = _blur_args(filt_size, stride)
+    can = prepare(x, 2, data_format, "float")
+    H, W = can.spatial[1:]
+    rows, cols = _blur_tables((H, W), filt_size, stride)
+    y5 = can.empty((1, rows.shape[0], cols.shape[0]), can.view.dtype)
+    if y5.size:
+        if can.order == "cf":
+            nt = threads_for(can.view.nbytes + y5.nbytes, can.n * can.c * rows.shape[0])
+            _blur.blur_forward_cf(can.flat(), can.flat(y5), rows, cols, taps, can.n * can.c, H,
+                                  W, nt)
+        else:
+            nt = threads_for(can.view.nbytes + y5.nbytes, can.n * rows.shape[0])
+            scratch = np.empty((nt, can.c), np.float64)
+            _blur.blur_forward_cl(can.flat(), can.flat(y5), scratch, rows, cols, taps, can.n, H,
+                                  W, can.c, nt)
+    return finish(can, y5, dtype)
+
+
+def blur_pool2d_backward(grad_output, input_shape, filt_size=3, stride=2, data_format=CF):
+    """Gradient of blur_pool2d wrt its input (the transposed filtering, reflections folded back)."""
+    data_format = check_data_format(data_format)
+    taps, stride = _blur_args(filt_size, stride)
+    grad_output = check_grad(grad_output, 2)
+    spatial = check_input_shape(input_shape, grad_output, 2, data_format)
+    rows, cols = _blur_tables(spatial, filt_size, stride)
+    dtype = grad_output.dtype
+    can = prepare_grad(grad_output, 2, data_format)
+    if tuple(can.spatial) != (1, rows.shape[0], cols.shape[0]):
+        raise ValueError(f"grad_output.shape={grad_output.shape} does not match the blurred size "
+                         f"{(rows.shape[0], cols.shape[0])} of input_shape={tuple(input_shape)}")
+    H, W = spatial
+    gx5 = can.empty((1, H, W), can.view.dtype)
+    if gx5.size:
+        nt = threads_for(gx5.nbytes + can.view.nbytes, can.n * can.c)
+        if can.order == "cf":
+            _blur.blur_backward_cf(can.flat(), can.flat(gx5), rows, cols, taps, can.n * can.c, H,
+                                   W, nt)
+        else:
+            _blur.blur_backward_cl(can.flat(), can.flat(gx5), rows, cols, taps, can.n, H, W,
+                                   can.c, channel_block(can.n, can.c, nt), nt)
+    return finish(can, gx5, dtype)
+
+
+def max_blur_pool2d(x, kernel_size=2, filt_size=3, stride=2, return_indices=False,
+                    data_format=CF):
+    """MaxBlurPool (Zhang 2019): max pooling with kernel_size and stride 1, then blur_pool2d.
+    return_indices gives the indices of the stride-1 max, for max_blur_pool2d_backward."""
+    return_indices = check_bool(return_indices, "return_indices")
+    dense, idx = _max_pool(x, 2, kernel_size, 1, 0, 1, False, True, data_format)
+    y = blur_pool2d(dense, filt_size, stride, data_format)
+    return (y, idx) if return_indices else y
+
+
+def max_blur_pool2d_backward(grad_output, indices, input_shape, filt_size=3, stride=2,
+                             data_format=CF):
+    """Gradient of max_blur_pool2d: blur backward to the stride-1 max's output, then the index
+    scatter of max pooling. `indices` come from max_blur_pool2d(..., return_indices=True)."""
+    data_format = check_data_format(data_format)
+    indices = check_array(indices, "indices", 2)
+    g_dense = blur_pool2d_backward(grad_output, indices.shape, filt_size, stride, data_format)
+    return _max_backward(g_dense, indices, input_shape, 2, data_format)
