@@ -125,7 +125,79 @@ def _avg_backward_plan(grad_output, input_shape, rank, kernel_size, stride, padd
 def avg_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
                data_format: DataFormat = CF, *, out: Optional[np.ndarray] = None) -> np.ndarray:
-    """@doc avg_pool 1"""
+    """1-d average pooling.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input of shape ``(N, C, L)`` (or unbatched ``(C, L)``) when
+        ``data_format="channels_first"``, ``(N, L, C)`` (or ``(L, C)``) when
+        ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
+        arrays are accepted; an array contiguous in either memory order is not copied.
+        dtypes: float32, float64 (float16 is computed in float32);
+        integer arrays raise TypeError. Sums accumulate in float64; the output has
+        the input's dtype.
+    kernel_size : int or tuple of 1 ints
+        Window size along each spatial axis.
+    stride : int, tuple of 1 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    padding : int, tuple of 1 ints, "same" or "valid", default 0
+        Implicit padding on both sides, at most half the kernel (``2 * p <= k``). ``"same"``
+        (Keras/TensorFlow) pads so that ``out = ceil(L / stride)``, the odd cell at the end;
+        ``"valid"`` is no padding. Padded cells never enter a maximum, nor, with a string padding,
+        an average.
+    ceil_mode : bool, default False
+        Round the output size up instead of down (PyTorch's rule: a last window that would start
+        past the input and the left padding is dropped). Not allowed with a string padding.
+    count_include_pad : bool, default True
+        Count the zero padding in the divisor (the window's padded extent, clipped to
+        ``[-p, L + p)``). Ignored with a string padding (padded cells never count).
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, L)``) or after (``(N, L, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned: an array of the result's shape and dtype,
+        writeable, not overlapping ``x``. A C-contiguous ``out`` in the data format's layout is
+        written by the kernel directly; a call then allocates no output and saves the first-touch
+        page faults of a new array (for a 256 MB input, 2x2/s2 max: a fifth to a quarter of the
+        call's time on the machine the README's benchmark ran on).
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The averages, ``(N, C, L_out)`` in the input's data format and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a numpy.ndarray or not floating point, or an argument has the wrong type
+        (e.g. a float ``kernel_size``, a non-bool ``count_include_pad``).
+    ValueError
+        If ``x`` has the wrong number of dimensions or an empty spatial axis, a window argument is
+        out of range (non-positive, padding over half the kernel, an output size below 1),
+        ``data_format`` is unknown, or ``out`` does not fit.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Average: the padded window is clipped to ``[-p, L + p)``, so a ceil-mode overhang past the padding
+    never counts; ``avg_pool3d`` (only it, as in PyTorch) refuses an input smaller than the kernel.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.ones((2, 3, 8))
+    >>> y = cypool.avg_pool1d(x, 3, stride=2, padding=1)
+    >>> y.shape, float(y[0, 0].flat[0])      # the corner window counts its padded zeros
+    ((2, 3, 4), 0.6666666666666666)
+    >>> float(cypool.avg_pool1d(x, 3, 2, 1, count_include_pad=False)[0, 0].flat[0])
+    1.0
+    """
     return _avg_pool(x, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None,
                      data_format, out)
 
@@ -134,7 +206,81 @@ def avg_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
                padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: Optional[int] = None, data_format: DataFormat = CF, *,
                out: Optional[np.ndarray] = None) -> np.ndarray:
-    """@doc avg_pool 2"""
+    """2-d average pooling.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input of shape ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) when
+        ``data_format="channels_first"``, ``(N, H, W, C)`` (or ``(H, W, C)``) when
+        ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
+        arrays are accepted; an array contiguous in either memory order is not copied.
+        dtypes: float32, float64 (float16 is computed in float32);
+        integer arrays raise TypeError. Sums accumulate in float64; the output has
+        the input's dtype.
+    kernel_size : int or tuple of 2 ints
+        Window size along each spatial axis.
+    stride : int, tuple of 2 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    padding : int, tuple of 2 ints, "same" or "valid", default 0
+        Implicit padding on both sides, at most half the kernel (``2 * p <= k``). ``"same"``
+        (Keras/TensorFlow) pads so that ``out = ceil(L / stride)``, the odd cell at the end;
+        ``"valid"`` is no padding. Padded cells never enter a maximum, nor, with a string padding,
+        an average.
+    ceil_mode : bool, default False
+        Round the output size up instead of down (PyTorch's rule: a last window that would start
+        past the input and the left padding is dropped). Not allowed with a string padding.
+    count_include_pad : bool, default True
+        Count the zero padding in the divisor (the window's padded extent, clipped to
+        ``[-p, L + p)``). Ignored with a string padding (padded cells never count).
+    divisor_override : int or None, default None
+        A non-zero divisor used for every window instead of the cell count.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, H, W)``) or after (``(N, H, W, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned: an array of the result's shape and dtype,
+        writeable, not overlapping ``x``. A C-contiguous ``out`` in the data format's layout is
+        written by the kernel directly; a call then allocates no output and saves the first-touch
+        page faults of a new array (for a 256 MB input, 2x2/s2 max: a fifth to a quarter of the
+        call's time on the machine the README's benchmark ran on).
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The averages, ``(N, C, H_out, W_out)`` in the input's data format and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a numpy.ndarray or not floating point, or an argument has the wrong type
+        (e.g. a float ``kernel_size``, a non-bool ``count_include_pad``).
+    ValueError
+        If ``x`` has the wrong number of dimensions or an empty spatial axis, a window argument is
+        out of range (non-positive, padding over half the kernel, an output size below 1, a zero
+        ``divisor_override``), ``data_format`` is unknown, or ``out`` does not fit.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Average: the padded window is clipped to ``[-p, L + p)``, so a ceil-mode overhang past the padding
+    never counts; ``avg_pool3d`` (only it, as in PyTorch) refuses an input smaller than the kernel.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.ones((2, 3, 8, 8))
+    >>> y = cypool.avg_pool2d(x, 3, stride=2, padding=1)
+    >>> y.shape, float(y[0, 0].flat[0])      # the corner window counts its padded zeros
+    ((2, 3, 4, 4), 0.4444444444444444)
+    >>> float(cypool.avg_pool2d(x, 3, 2, 1, count_include_pad=False)[0, 0].flat[0])
+    1.0
+    """
     return _avg_pool(x, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, data_format, out)
 
@@ -143,7 +289,81 @@ def avg_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
                padding: Padding = 0, ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: Optional[int] = None, data_format: DataFormat = CF, *,
                out: Optional[np.ndarray] = None) -> np.ndarray:
-    """@doc avg_pool 3"""
+    """3-d average pooling.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input of shape ``(N, C, D, H, W)`` (or unbatched ``(C, D, H, W)``) when
+        ``data_format="channels_first"``, ``(N, D, H, W, C)`` (or ``(D, H, W, C)``) when
+        ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
+        arrays are accepted; an array contiguous in either memory order is not copied.
+        dtypes: float32, float64 (float16 is computed in float32);
+        integer arrays raise TypeError. Sums accumulate in float64; the output has
+        the input's dtype.
+    kernel_size : int or tuple of 3 ints
+        Window size along each spatial axis.
+    stride : int, tuple of 3 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    padding : int, tuple of 3 ints, "same" or "valid", default 0
+        Implicit padding on both sides, at most half the kernel (``2 * p <= k``). ``"same"``
+        (Keras/TensorFlow) pads so that ``out = ceil(L / stride)``, the odd cell at the end;
+        ``"valid"`` is no padding. Padded cells never enter a maximum, nor, with a string padding,
+        an average.
+    ceil_mode : bool, default False
+        Round the output size up instead of down (PyTorch's rule: a last window that would start
+        past the input and the left padding is dropped). Not allowed with a string padding.
+    count_include_pad : bool, default True
+        Count the zero padding in the divisor (the window's padded extent, clipped to
+        ``[-p, L + p)``). Ignored with a string padding (padded cells never count).
+    divisor_override : int or None, default None
+        A non-zero divisor used for every window instead of the cell count.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, D, H, W)``) or after (``(N, D, H, W, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned: an array of the result's shape and dtype,
+        writeable, not overlapping ``x``. A C-contiguous ``out`` in the data format's layout is
+        written by the kernel directly; a call then allocates no output and saves the first-touch
+        page faults of a new array (for a 256 MB input, 2x2/s2 max: a fifth to a quarter of the
+        call's time on the machine the README's benchmark ran on).
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The averages, ``(N, C, D_out, H_out, W_out)`` in the input's data format and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a numpy.ndarray or not floating point, or an argument has the wrong type
+        (e.g. a float ``kernel_size``, a non-bool ``count_include_pad``).
+    ValueError
+        If ``x`` has the wrong number of dimensions or an empty spatial axis, a window argument is
+        out of range (non-positive, padding over half the kernel, an output size below 1, a zero
+        ``divisor_override``), ``data_format`` is unknown, or ``out`` does not fit.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Average: the padded window is clipped to ``[-p, L + p)``, so a ceil-mode overhang past the padding
+    never counts; ``avg_pool3d`` (only it, as in PyTorch) refuses an input smaller than the kernel.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.ones((2, 3, 8, 8, 8))
+    >>> y = cypool.avg_pool3d(x, 3, stride=2, padding=1)
+    >>> y.shape, float(y[0, 0].flat[0])      # the corner window counts its padded zeros
+    ((2, 3, 4, 4, 4), 0.2962962962962963)
+    >>> float(cypool.avg_pool3d(x, 3, 2, 1, count_include_pad=False)[0, 0].flat[0])
+    1.0
+    """
     return _avg_pool(x, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, data_format, out)
 
@@ -153,7 +373,72 @@ def avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size
                         ceil_mode: bool = False, count_include_pad: bool = True,
                         data_format: DataFormat = CF, *,
                         out: Optional[np.ndarray] = None) -> np.ndarray:
-    """@doc avg_pool_backward 1"""
+    """Gradient of 1-d average pooling with respect to its input.
+
+    Takes the forward call's window arguments; each ``grad_output`` entry is spread over its window
+    with the forward divisor.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the forward output: same shape and data format as that output;
+        float16, float32 or float64.
+    input_shape : tuple of ints
+        Shape of the forward input (``x.shape``), in the same data format.
+    kernel_size : int or tuple of 1 ints
+        Window size along each spatial axis.
+    stride : int, tuple of 1 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    padding : int, tuple of 1 ints, "same" or "valid", default 0
+        Implicit padding on both sides, at most half the kernel (``2 * p <= k``). ``"same"``
+        (Keras/TensorFlow) pads so that ``out = ceil(L / stride)``, the odd cell at the end;
+        ``"valid"`` is no padding. Padded cells never enter a maximum, nor, with a string padding,
+        an average.
+    ceil_mode : bool, default False
+        Round the output size up instead of down (PyTorch's rule: a last window that would start
+        past the input and the left padding is dropped). Not allowed with a string padding.
+    count_include_pad : bool, default True
+        Count the zero padding in the divisor (the window's padded extent, clipped to
+        ``[-p, L + p)``). Ignored with a string padding (padded cells never count).
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, L)``) or after (``(N, L, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the input gradient, which is returned: an array of ``input_shape`` and
+        ``grad_output``'s dtype, writeable, not overlapping the inputs. A C-contiguous ``out`` in the
+        data format's layout is written by the kernel directly (a training loop can reuse one
+        gradient buffer and skip the first-touch page faults of a new array); any other layout gets
+        a copy.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Shape ``input_shape``, dtype of ``grad_output``.
+
+    Raises
+    ------
+    TypeError
+        If ``grad_output`` is not a floating-point numpy.ndarray, ``input_shape`` is not a tuple of
+        ints, or a window argument has the wrong type.
+    ValueError
+        If ``grad_output`` does not have the pooled size of ``input_shape``, a window argument is
+        out of range, ``data_format`` is unknown, or ``out`` does not fit.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> gx = cypool.avg_pool1d_backward(np.ones((1, 1, 4)), (1, 1, 8), 2)
+    >>> gx.shape, float(gx.sum())
+    ((1, 1, 8), 4.0)
+    """
     return _avg_backward(grad_output, input_shape, 1, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, None, data_format, out)
 
@@ -164,7 +449,74 @@ def avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size
                         divisor_override: Optional[int] = None,
                         data_format: DataFormat = CF, *,
                         out: Optional[np.ndarray] = None) -> np.ndarray:
-    """@doc avg_pool_backward 2"""
+    """Gradient of 2-d average pooling with respect to its input.
+
+    Takes the forward call's window arguments; each ``grad_output`` entry is spread over its window
+    with the forward divisor.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the forward output: same shape and data format as that output;
+        float16, float32 or float64.
+    input_shape : tuple of ints
+        Shape of the forward input (``x.shape``), in the same data format.
+    kernel_size : int or tuple of 2 ints
+        Window size along each spatial axis.
+    stride : int, tuple of 2 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    padding : int, tuple of 2 ints, "same" or "valid", default 0
+        Implicit padding on both sides, at most half the kernel (``2 * p <= k``). ``"same"``
+        (Keras/TensorFlow) pads so that ``out = ceil(L / stride)``, the odd cell at the end;
+        ``"valid"`` is no padding. Padded cells never enter a maximum, nor, with a string padding,
+        an average.
+    ceil_mode : bool, default False
+        Round the output size up instead of down (PyTorch's rule: a last window that would start
+        past the input and the left padding is dropped). Not allowed with a string padding.
+    count_include_pad : bool, default True
+        Count the zero padding in the divisor (the window's padded extent, clipped to
+        ``[-p, L + p)``). Ignored with a string padding (padded cells never count).
+    divisor_override : int or None, default None
+        A non-zero divisor used for every window instead of the cell count.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, H, W)``) or after (``(N, H, W, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the input gradient, which is returned: an array of ``input_shape`` and
+        ``grad_output``'s dtype, writeable, not overlapping the inputs. A C-contiguous ``out`` in the
+        data format's layout is written by the kernel directly (a training loop can reuse one
+        gradient buffer and skip the first-touch page faults of a new array); any other layout gets
+        a copy.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Shape ``input_shape``, dtype of ``grad_output``.
+
+    Raises
+    ------
+    TypeError
+        If ``grad_output`` is not a floating-point numpy.ndarray, ``input_shape`` is not a tuple of
+        ints, or a window argument has the wrong type.
+    ValueError
+        If ``grad_output`` does not have the pooled size of ``input_shape``, a window argument is
+        out of range, ``data_format`` is unknown, or ``out`` does not fit.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> gx = cypool.avg_pool2d_backward(np.ones((1, 1, 4, 4)), (1, 1, 8, 8), 2)
+    >>> gx.shape, float(gx.sum())
+    ((1, 1, 8, 8), 16.0)
+    """
     return _avg_backward(grad_output, input_shape, 2, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, divisor_override, data_format, out)
 
@@ -175,6 +527,73 @@ def avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size
                         divisor_override: Optional[int] = None,
                         data_format: DataFormat = CF, *,
                         out: Optional[np.ndarray] = None) -> np.ndarray:
-    """@doc avg_pool_backward 3"""
+    """Gradient of 3-d average pooling with respect to its input.
+
+    Takes the forward call's window arguments; each ``grad_output`` entry is spread over its window
+    with the forward divisor.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the forward output: same shape and data format as that output;
+        float16, float32 or float64.
+    input_shape : tuple of ints
+        Shape of the forward input (``x.shape``), in the same data format.
+    kernel_size : int or tuple of 3 ints
+        Window size along each spatial axis.
+    stride : int, tuple of 3 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    padding : int, tuple of 3 ints, "same" or "valid", default 0
+        Implicit padding on both sides, at most half the kernel (``2 * p <= k``). ``"same"``
+        (Keras/TensorFlow) pads so that ``out = ceil(L / stride)``, the odd cell at the end;
+        ``"valid"`` is no padding. Padded cells never enter a maximum, nor, with a string padding,
+        an average.
+    ceil_mode : bool, default False
+        Round the output size up instead of down (PyTorch's rule: a last window that would start
+        past the input and the left padding is dropped). Not allowed with a string padding.
+    count_include_pad : bool, default True
+        Count the zero padding in the divisor (the window's padded extent, clipped to
+        ``[-p, L + p)``). Ignored with a string padding (padded cells never count).
+    divisor_override : int or None, default None
+        A non-zero divisor used for every window instead of the cell count.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, D, H, W)``) or after (``(N, D, H, W, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the input gradient, which is returned: an array of ``input_shape`` and
+        ``grad_output``'s dtype, writeable, not overlapping the inputs. A C-contiguous ``out`` in the
+        data format's layout is written by the kernel directly (a training loop can reuse one
+        gradient buffer and skip the first-touch page faults of a new array); any other layout gets
+        a copy.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Shape ``input_shape``, dtype of ``grad_output``.
+
+    Raises
+    ------
+    TypeError
+        If ``grad_output`` is not a floating-point numpy.ndarray, ``input_shape`` is not a tuple of
+        ints, or a window argument has the wrong type.
+    ValueError
+        If ``grad_output`` does not have the pooled size of ``input_shape``, a window argument is
+        out of range, ``data_format`` is unknown, or ``out`` does not fit.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> gx = cypool.avg_pool3d_backward(np.ones((1, 1, 4, 4, 4)), (1, 1, 8, 8, 8), 2)
+    >>> gx.shape, float(gx.sum())
+    ((1, 1, 8, 8, 8), 64.0)
+    """
     return _avg_backward(grad_output, input_shape, 3, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, divisor_override, data_format, out)

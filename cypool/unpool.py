@@ -118,37 +118,346 @@ def _max_unpool_backward_plan(grad_output, indices, rank, data_format) -> Plan:
 def max_unpool1d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
                  stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
                  output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
-    """@doc max_unpool 1"""
+    """1-d max unpooling: the partial inverse of ``max_pool1d``.
+
+    Writes each value of ``x`` at the plane position its index names, zeros elsewhere.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Pooled values, shape ``(N, C, L)`` or ``(N, L, C)`` (or unbatched); the dtypes of max
+        pooling.
+    indices : numpy.ndarray of int64
+        Flat plane positions in the unpooled output, as ``max_pool1d(..., return_indices=True)``
+        returns them; same shape as ``x``. Positions outside the output plane raise ValueError;
+        a later duplicate overwrites an earlier one.
+    kernel_size : int or tuple of 1 ints
+        Window size along each spatial axis.
+    stride : int, tuple of 1 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    padding : int or tuple of 1 ints, default 0
+        The padding of the max pooling being inverted.
+    output_size : tuple of ints or None, default None
+        Output size (the spatial entries are used; a full shape is accepted). Default
+        ``(L - 1) * stride - 2 * padding + kernel_size``; a given size must lie within one stride of
+        it.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, L)``) or after (``(N, L, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The unpooled array, in ``x``'s data format and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``indices`` is not a numpy.ndarray, ``x`` has an unsupported dtype,
+        ``indices`` is not int64, or a window argument has the wrong type.
+    ValueError
+        If the shapes disagree, an index lies outside the output plane, a window argument is out of
+        range, ``output_size`` is not within one stride of the default, or ``data_format`` is
+        unknown.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.arange(8, dtype=np.float32).reshape(1, 1, 8)
+    >>> y, idx = cypool.max_pool1d(x, 2, return_indices=True)
+    >>> u = cypool.max_unpool1d(y, idx, 2)
+    >>> u.shape, float(u.sum()) == float(y.sum())
+    ((1, 1, 8), True)
+    """
     return _max_unpool(x, indices, 1, kernel_size, stride, padding, output_size, data_format)
 
 
 def max_unpool2d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
                  stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
                  output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
-    """@doc max_unpool 2"""
+    """2-d max unpooling: the partial inverse of ``max_pool2d``.
+
+    Writes each value of ``x`` at the plane position its index names, zeros elsewhere.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Pooled values, shape ``(N, C, H, W)`` or ``(N, H, W, C)`` (or unbatched); the dtypes of max
+        pooling.
+    indices : numpy.ndarray of int64
+        Flat plane positions in the unpooled output, as ``max_pool2d(..., return_indices=True)``
+        returns them; same shape as ``x``. Positions outside the output plane raise ValueError;
+        a later duplicate overwrites an earlier one.
+    kernel_size : int or tuple of 2 ints
+        Window size along each spatial axis.
+    stride : int, tuple of 2 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    padding : int or tuple of 2 ints, default 0
+        The padding of the max pooling being inverted.
+    output_size : tuple of ints or None, default None
+        Output size (the spatial entries are used; a full shape is accepted). Default
+        ``(L - 1) * stride - 2 * padding + kernel_size``; a given size must lie within one stride of
+        it.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, H, W)``) or after (``(N, H, W, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The unpooled array, in ``x``'s data format and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``indices`` is not a numpy.ndarray, ``x`` has an unsupported dtype,
+        ``indices`` is not int64, or a window argument has the wrong type.
+    ValueError
+        If the shapes disagree, an index lies outside the output plane, a window argument is out of
+        range, ``output_size`` is not within one stride of the default, or ``data_format`` is
+        unknown.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8)
+    >>> y, idx = cypool.max_pool2d(x, 2, return_indices=True)
+    >>> u = cypool.max_unpool2d(y, idx, 2)
+    >>> u.shape, float(u.sum()) == float(y.sum())
+    ((1, 1, 8, 8), True)
+    """
     return _max_unpool(x, indices, 2, kernel_size, stride, padding, output_size, data_format)
 
 
 def max_unpool3d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
                  stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
                  output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
-    """@doc max_unpool 3"""
+    """3-d max unpooling: the partial inverse of ``max_pool3d``.
+
+    Writes each value of ``x`` at the plane position its index names, zeros elsewhere.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Pooled values, shape ``(N, C, D, H, W)`` or ``(N, D, H, W, C)`` (or unbatched); the dtypes of max
+        pooling.
+    indices : numpy.ndarray of int64
+        Flat plane positions in the unpooled output, as ``max_pool3d(..., return_indices=True)``
+        returns them; same shape as ``x``. Positions outside the output plane raise ValueError;
+        a later duplicate overwrites an earlier one.
+    kernel_size : int or tuple of 3 ints
+        Window size along each spatial axis.
+    stride : int, tuple of 3 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    padding : int or tuple of 3 ints, default 0
+        The padding of the max pooling being inverted.
+    output_size : tuple of ints or None, default None
+        Output size (the spatial entries are used; a full shape is accepted). Default
+        ``(L - 1) * stride - 2 * padding + kernel_size``; a given size must lie within one stride of
+        it.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, D, H, W)``) or after (``(N, D, H, W, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The unpooled array, in ``x``'s data format and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``indices`` is not a numpy.ndarray, ``x`` has an unsupported dtype,
+        ``indices`` is not int64, or a window argument has the wrong type.
+    ValueError
+        If the shapes disagree, an index lies outside the output plane, a window argument is out of
+        range, ``output_size`` is not within one stride of the default, or ``data_format`` is
+        unknown.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.arange(512, dtype=np.float32).reshape(1, 1, 8, 8, 8)
+    >>> y, idx = cypool.max_pool3d(x, 2, return_indices=True)
+    >>> u = cypool.max_unpool3d(y, idx, 2)
+    >>> u.shape, float(u.sum()) == float(y.sum())
+    ((1, 1, 8, 8, 8), True)
+    """
     return _max_unpool(x, indices, 3, kernel_size, stride, padding, output_size, data_format)
 
 
 def max_unpool1d_backward(grad_output: np.ndarray, indices: np.ndarray,
                           data_format: DataFormat = CF) -> np.ndarray:
-    """@doc max_unpool_backward 1"""
+    """Gradient of 1-d max unpooling with respect to its input values.
+
+    ``grad_x[i] = grad_output[indices[i]]`` within each plane.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the forward output: same shape and data format as that output;
+        float16, float32 or float64.
+    indices : numpy.ndarray of int64
+        The indices returned by the forward call with ``return_indices=True`` (same shape as
+        ``grad_output``). Indices outside the plane raise ValueError.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, L)``) or after (``(N, L, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Same shape as ``indices``.
+
+    Raises
+    ------
+    TypeError
+        If ``grad_output`` is not a floating-point numpy.ndarray or ``indices`` is not int64.
+    ValueError
+        If the shapes disagree, an index lies outside the plane of ``grad_output``, or
+        ``data_format`` is unknown.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.arange(8, dtype=np.float32).reshape(1, 1, 8)
+    >>> y, idx = cypool.max_pool1d(x, 2, return_indices=True)
+    >>> g = cypool.max_unpool1d_backward(np.ones((1, 1, 8), np.float32), idx)
+    >>> g.shape, float(g.sum())
+    ((1, 1, 4), 4.0)
+    """
     return _max_unpool_backward(grad_output, indices, 1, data_format)
 
 
 def max_unpool2d_backward(grad_output: np.ndarray, indices: np.ndarray,
                           data_format: DataFormat = CF) -> np.ndarray:
-    """@doc max_unpool_backward 2"""
+    """Gradient of 2-d max unpooling with respect to its input values.
+
+    ``grad_x[i] = grad_output[indices[i]]`` within each plane.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the forward output: same shape and data format as that output;
+        float16, float32 or float64.
+    indices : numpy.ndarray of int64
+        The indices returned by the forward call with ``return_indices=True`` (same shape as
+        ``grad_output``). Indices outside the plane raise ValueError.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, H, W)``) or after (``(N, H, W, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Same shape as ``indices``.
+
+    Raises
+    ------
+    TypeError
+        If ``grad_output`` is not a floating-point numpy.ndarray or ``indices`` is not int64.
+    ValueError
+        If the shapes disagree, an index lies outside the plane of ``grad_output``, or
+        ``data_format`` is unknown.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8)
+    >>> y, idx = cypool.max_pool2d(x, 2, return_indices=True)
+    >>> g = cypool.max_unpool2d_backward(np.ones((1, 1, 8, 8), np.float32), idx)
+    >>> g.shape, float(g.sum())
+    ((1, 1, 4, 4), 16.0)
+    """
     return _max_unpool_backward(grad_output, indices, 2, data_format)
 
 
 def max_unpool3d_backward(grad_output: np.ndarray, indices: np.ndarray,
                           data_format: DataFormat = CF) -> np.ndarray:
-    """@doc max_unpool_backward 3"""
+    """Gradient of 3-d max unpooling with respect to its input values.
+
+    ``grad_x[i] = grad_output[indices[i]]`` within each plane.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the forward output: same shape and data format as that output;
+        float16, float32 or float64.
+    indices : numpy.ndarray of int64
+        The indices returned by the forward call with ``return_indices=True`` (same shape as
+        ``grad_output``). Indices outside the plane raise ValueError.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before (``(N, C, D, H, W)``) or after (``(N, D, H, W, C)``) the spatial axes.
+        The output has the same data format, and keeps the input's memory order.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Same shape as ``indices``.
+
+    Raises
+    ------
+    TypeError
+        If ``grad_output`` is not a floating-point numpy.ndarray or ``indices`` is not int64.
+    ValueError
+        If the shapes disagree, an index lies outside the plane of ``grad_output``, or
+        ``data_format`` is unknown.
+
+    Notes
+    -----
+    Semantics are PyTorch 2.x's on the CPU: output size
+    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
+    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
+    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
+    bit-identical for any thread count. The GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.arange(512, dtype=np.float32).reshape(1, 1, 8, 8, 8)
+    >>> y, idx = cypool.max_pool3d(x, 2, return_indices=True)
+    >>> g = cypool.max_unpool3d_backward(np.ones((1, 1, 8, 8, 8), np.float32), idx)
+    >>> g.shape, float(g.sum())
+    ((1, 1, 4, 4, 4), 64.0)
+    """
     return _max_unpool_backward(grad_output, indices, 3, data_format)
