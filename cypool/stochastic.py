@@ -20,6 +20,8 @@ def _generator(seed) -> np.random.Generator:
         return seed
     if seed is None or (_is_int(seed) and seed >= 0):
         return np.random.default_rng(seed)
+    if _is_int(seed):  # the right type, a value out of range
+        raise ValueError(f"seed must be non-negative, got seed={seed!r}")
     raise TypeError(f"seed must be None, a non-negative int or a numpy.random.Generator, "
                     f"got seed={seed!r}")
 
