@@ -2,7 +2,7 @@
 
 A family module (max.py, avg.py, ...) turns a call's arguments into a Plan: the kernel prepared
 with its window geometry (a typed kernel object of pyx/, called `kernel(source, destination,
-indices, n_threads)` and returning the count of out-of-range indices), the output's shape and
+b, n_threads)` (b: indices, or a second input) and returning the count of out-of-range indices), the output's shape and
 dtype, the inputs of the thread policy (bytes touched, independent work items) and, for arrays
 the kernel cannot read as given, the conversions of the input and of the result. Every call,
 first or repeated, with or without out=, runs its plan. A small call spends most of its time in
@@ -76,7 +76,7 @@ def plain_shape(shape) -> bool:
 
 
 class Plan:
-    """A call prepared once: run(a, indices, out) allocates the result (or uses out), runs the
+    """A call prepared once: run(a, b, out) allocates the result (or uses out), runs the
     kernel with the thread count of the moment and returns the result in the caller's layout.
 
     kernel: the prepared kernel, or None when there is nothing to compute (an empty output, or
@@ -84,7 +84,7 @@ class Plan:
     shape, dtype: the kernel's destination buffer. When `give` is None this is the result
         itself (the caller's shape and dtype, C-contiguous); otherwise `give` turns the buffer
         (the kernels' memory order, dtype and 5-D shape) into the result.
-    source, index_source: None when the kernel reads the caller's array as given, else the
+    source, b_source: None when the kernel reads the caller's array (a, b) as given, else the
         conversion to a C-contiguous buffer in the kernel's memory order and dtype.
     new_indices: the kernel also writes int64 indices (max pooling), returned when
         return_indices (through give_indices when the layout differs).
@@ -95,40 +95,41 @@ class Plan:
         result_dtype: what out= must be.
     direct: no conversion on either side (derived).
     """
-    __slots__ = ("direct", "kernel", "shape", "dtype", "nbytes", "items", "source", "index_source",
+    __slots__ = ("direct", "kernel", "shape", "dtype", "nbytes", "items", "source", "b_source",
                  "new_indices", "return_indices", "give", "give_indices", "fill", "bound",
                  "index_name", "inputs", "result_shape", "result_dtype")
 
-    def __init__(self, kernel, shape, dtype, nbytes, items, *, source=None, index_source=None,
+    def __init__(self, kernel, shape, dtype, nbytes, items, *, source=None, b_source=None,
                  new_indices=False, return_indices=False, give=None, give_indices=None,
                  fill=False, bound=0, index_name="indices", inputs=("x",), result_shape=None,
                  result_dtype=None):
         self.kernel, self.shape, self.dtype = kernel, shape, np.dtype(dtype)
         self.nbytes, self.items = nbytes, items
-        self.source, self.index_source = source, index_source
+        self.source, self.b_source = source, b_source
         self.new_indices, self.return_indices = new_indices, return_indices
         self.give, self.give_indices, self.fill = give, give_indices, fill
         self.bound, self.index_name, self.inputs = bound, index_name, inputs
         self.result_shape, self.result_dtype = result_shape, result_dtype
         # no conversion on either side: run()'s short branch serves the call
-        self.direct = (kernel is not None and source is None and index_source is None
+        self.direct = (kernel is not None and source is None and b_source is None
                        and give is None)
 
-    def run(self, a, indices=None, out=None):
-        """The result for the array(s) this plan was made for: `a` (x or grad_output) and, for
-        backward and unpooling, `indices`; out=: a checked, caller-provided result array."""
+    def run(self, a, b=None, out=None):
+        """The result for the array(s) this plan was made for: `a` (x or grad_output) and `b`,
+        a second input (the indices of max backward and unpooling, the gradient of Lp pooling's
+        backward); out=: a checked, caller-provided result array."""
         if out is None and self.direct:
             # the common call: the kernel reads the caller's arrays and writes a new result
             y = np.empty(self.shape, self.dtype)
             if self.new_indices:
-                indices = np.empty(self.shape, np.int64)
-            bad = self.kernel(a, y, indices, threads_for(self.nbytes, self.items))
+                b = np.empty(self.shape, np.int64)
+            bad = self.kernel(a, y, b, threads_for(self.nbytes, self.items))
             if bad:
                 raise self._bad_indices(bad)
-            return (y, indices) if self.return_indices else y
+            return (y, b) if self.return_indices else y
         src = a if self.source is None else self.source(a)
-        idx = indices if self.index_source is None else self.index_source(indices)
-        y = np.empty(self.shape, self.dtype) if out is None else self._destination(out, a, indices)
+        idx = b if self.b_source is None else self.b_source(b)
+        y = np.empty(self.shape, self.dtype) if out is None else self._destination(out, a, b)
         if self.new_indices:
             idx = np.empty(self.shape, np.int64)
         if self.kernel is not None:
@@ -151,10 +152,10 @@ class Plan:
         return ValueError(f"{self.index_name} has {bad} entries outside [0, {self.bound}), the "
                           f"flat positions of one plane")
 
-    def _destination(self, out, a, indices):
+    def _destination(self, out, a, b):
         """out itself when the kernel can write it (C-contiguous, the buffer's layout and dtype),
         else a new buffer whose result run() copies into out."""
-        arrays = (a,) if indices is None else (a, indices)
+        arrays = (a,) if b is None else (a, b)
         check_out(out, self.result_shape, self.result_dtype, dict(zip(self.inputs, arrays)))
         if self.give is None and out.flags.c_contiguous:
             return out

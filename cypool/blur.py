@@ -4,14 +4,16 @@ the Python side of pyx/_blur.pyx (binomial filter, reflect padding).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
 from . import _blur
 from ._geometry import _is_int, check_bool, int_tuple
 from ._layout import check_array, check_data_format
-from ._steps import CF, channel_block, check_grad, check_input_shape, finish, prepare, prepare_grad
-from ._threads import threads_for
+from ._plan import PLANS, Plan, plain, plain_shape
+from ._steps import (CF, channel_block, check_grad, check_input_shape, destination, flat_grad,
+                     flat_input, prepare, prepare_grad, reads_as_given)
 from .max import _max_backward, _max_pool
 
 
@@ -55,52 +57,97 @@ def _blur_args(filt_size, stride):
     return taps, int_tuple(stride, 2, "stride")
 
 
+class _Blur:
+    """pyx/_blur.pyx's functions in the plans' call convention, (source, destination, None,
+    n_threads): the per-axis tap tables and the filter fixed at construction."""
+    __slots__ = ("backward", "rows", "cols", "taps", "n", "c", "h", "w", "cl")
+
+    def __init__(self, backward, rows, cols, taps, n, c, h, w, cl):
+        self.backward, self.rows, self.cols, self.taps = backward, rows, cols, taps
+        self.n, self.c, self.h, self.w, self.cl = n, c, h, w, cl
+
+    def __call__(self, src, dst, unused, n_threads):
+        # ravel("K"): the buffers are contiguous in the kernel's memory order, so these are views
+        a, b = src.ravel("K"), dst.ravel("K")
+        tables = (self.rows, self.cols, self.taps)
+        if self.backward and self.cl:
+            _blur.blur_backward_cl(a, b, *tables, self.n, self.h, self.w, self.c,
+                                   channel_block(self.n, self.c, n_threads), n_threads)
+        elif self.backward:
+            _blur.blur_backward_cf(a, b, *tables, self.n * self.c, self.h, self.w, n_threads)
+        elif self.cl:
+            scratch = np.empty((n_threads, self.c), np.float64)
+            _blur.blur_forward_cl(a, b, scratch, *tables, self.n, self.h, self.w, self.c,
+                                  n_threads)
+        else:
+            _blur.blur_forward_cf(a, b, *tables, self.n * self.c, self.h, self.w, n_threads)
+
+
+def _blur_key(filt_size, stride, data_format) -> bool:
+    return type(filt_size) is int and plain(stride) and type(data_format) is str
+
+
 def blur_pool2d(x, filt_size=3, stride=2, data_format=CF):
     """Anti-aliased downsampling (Zhang 2019, BlurPool): reflect padding ((f-1)//2,
     ceil((f-1)/2)) per axis, then a depthwise convolution with the normalised binomial filter
     outer(a, a) of size filt_size (1..7) at `stride`. Output size ceil(L / stride)."""
-    dtype = getattr(x, "dtype", None)
+    key = None
+    if type(x) is np.ndarray and _blur_key(filt_size, stride, data_format):
+        key = ("blur_pool", x.shape, x.strides, x.dtype, filt_size, stride, data_format)
+    plan = PLANS.get(key)
+    if plan is None:
+        plan = PLANS.add(key, _blur_plan(x, filt_size, stride, data_format))
+    return plan.run(x)
+
+
+def _blur_plan(x, filt_size, stride, data_format) -> Plan:
     taps, stride = _blur_args(filt_size, stride)
     can = prepare(x, 2, data_format, "float")
     H, W = can.spatial[1:]
     rows, cols = _blur_tables((H, W), filt_size, stride)
-    y5 = can.empty((1, rows.shape[0], cols.shape[0]), can.view.dtype)
-    if y5.size:
-        if can.order == "cf":
-            nt = threads_for(can.view.nbytes + y5.nbytes, can.n * can.c * rows.shape[0])
-            _blur.blur_forward_cf(can.flat(), can.flat(y5), rows, cols, taps, can.n * can.c, H,
-                                  W, nt)
-        else:
-            nt = threads_for(can.view.nbytes + y5.nbytes, can.n * rows.shape[0])
-            scratch = np.empty((nt, can.c), np.float64)
-            _blur.blur_forward_cl(can.flat(), can.flat(y5), scratch, rows, cols, taps, can.n, H,
-                                  W, can.c, nt)
-    return finish(can, y5, dtype)
+    out = (1, rows.shape[0], cols.shape[0])
+    cl = can.order == "cl"
+    size = can.n * can.c * out[1] * out[2]
+    return Plan(_Blur(False, rows, cols, taps, can.n, can.c, H, W, cl) if size else None,
+                nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
+                items=can.n * out[1] * (1 if cl else can.c),
+                source=None if reads_as_given(x, can) else partial(flat_input, 2,
+                                                                   can.data_format, "float"),
+                **destination(can, out, x.dtype))
 
 
 def blur_pool2d_backward(grad_output, input_shape, filt_size=3, stride=2, data_format=CF):
     """Gradient of blur_pool2d wrt its input (the transposed filtering, reflections folded back)."""
+    key = None
+    if (type(grad_output) is np.ndarray and plain_shape(input_shape)
+            and _blur_key(filt_size, stride, data_format)):
+        key = ("blur_backward", grad_output.shape, grad_output.strides, grad_output.dtype,
+               input_shape, filt_size, stride, data_format)
+    plan = PLANS.get(key)
+    if plan is None:
+        plan = PLANS.add(key, _blur_backward_plan(grad_output, input_shape, filt_size, stride,
+                                                  data_format))
+    return plan.run(grad_output)
+
+
+def _blur_backward_plan(grad_output, input_shape, filt_size, stride, data_format) -> Plan:
     data_format = check_data_format(data_format)
     taps, stride = _blur_args(filt_size, stride)
-    grad_output = check_grad(grad_output, 2)
-    spatial = check_input_shape(input_shape, grad_output, 2, data_format)
+    grad = check_grad(grad_output, 2)
+    spatial = check_input_shape(input_shape, grad, 2, data_format)
     rows, cols = _blur_tables(spatial, filt_size, stride)
-    dtype = grad_output.dtype
-    can = prepare_grad(grad_output, 2, data_format)
+    can = prepare_grad(grad, 2, data_format)
     if tuple(can.spatial) != (1, rows.shape[0], cols.shape[0]):
-        raise ValueError(f"grad_output.shape={grad_output.shape} does not match the blurred size "
+        raise ValueError(f"grad_output.shape={grad.shape} does not match the blurred size "
                          f"{(rows.shape[0], cols.shape[0])} of input_shape={tuple(input_shape)}")
     H, W = spatial
-    gx5 = can.empty((1, H, W), can.view.dtype)
-    if gx5.size:
-        nt = threads_for(gx5.nbytes + can.view.nbytes, can.n * can.c)
-        if can.order == "cf":
-            _blur.blur_backward_cf(can.flat(), can.flat(gx5), rows, cols, taps, can.n * can.c, H,
-                                   W, nt)
-        else:
-            _blur.blur_backward_cl(can.flat(), can.flat(gx5), rows, cols, taps, can.n, H, W,
-                                   can.c, channel_block(can.n, can.c, nt), nt)
-    return finish(can, gx5, dtype)
+    size = can.n * can.c * H * W
+    return Plan(_Blur(True, rows, cols, taps, can.n, can.c, H, W, can.order == "cl")
+                if size else None,
+                nbytes=size * can.view.dtype.itemsize + can.view.nbytes, items=can.n * can.c,
+                source=None if reads_as_given(grad_output, can) else partial(
+                    flat_grad, 2, data_format),
+                **destination(can, (1, H, W), grad.dtype))
 
 
 def max_blur_pool2d(x, kernel_size=2, filt_size=3, stride=2, return_indices=False,

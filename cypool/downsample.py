@@ -9,3 +9,8 @@ from .conv import conv2d, conv2d_backward  # noqa: F401
 from .lp import lp_pool1d, lp_pool1d_backward, lp_pool2d, lp_pool2d_backward  # noqa: F401
 from .spp import spatial_pyramid_pool, spatial_pyramid_pool_backward  # noqa: F401
 from .stochastic import stochastic_pool2d, stochastic_pool2d_backward  # noqa: F401
+
+# Argument checks cypool/torch.py calls before it reaches the operators (so its modules refuse
+# bad arguments at construction, as PyTorch's do).
+from .lp import _check_norm_type  # noqa: F401,E402
+from .spp import _check_levels, _check_mode  # noqa: F401,E402

@@ -5,26 +5,16 @@ from __future__ import annotations
 
 import math
 import numbers
+from functools import partial
 
 import numpy as np
 
 from . import _lp
 from ._geometry import pool_geometry
 from ._layout import check_data_format, to_canonical
-from ._steps import CF, channel_block, check_grad, finish, prepare
-from ._threads import threads_for
-
-
-def _grad_like(can, grad_output, rank, data_format, out_size, what):
-    """grad_output checked against the expected output size and put in x's memory order."""
-    grad_output = check_grad(grad_output, rank)
-    gcan = to_canonical(grad_output.astype(can.view.dtype, copy=False), rank, data_format)
-    if (gcan.n, gcan.c) != (can.n, can.c) or tuple(gcan.spatial) != tuple(out_size) \
-            or gcan.batched != can.batched:
-        expected = (can.n, can.c) + tuple(out_size)[3 - rank:]
-        raise ValueError(f"grad_output.shape={grad_output.shape} does not match the {what} "
-                         f"output (N, C, spatial) = {expected} ({data_format})")
-    return can.conform(gcan.view)
+from ._plan import PLANS, Plan, plain
+from ._steps import (CF, channel_block, check_grad, destination, flat_input, layout, prepare,
+                     reads_as_given)
 
 
 def _check_norm_type(norm_type) -> float:
@@ -39,41 +29,115 @@ def _check_norm_type(norm_type) -> float:
     return p
 
 
+class _Lp:
+    """pyx/_lp.pyx's functions in the plans' call convention: forward (x, y, None, n_threads),
+    backward (x, grad_x, grad_output, n_threads)."""
+    __slots__ = ("backward", "window", "n", "c", "cl", "p")
+
+    def __init__(self, backward, window, n, c, cl, p):
+        self.backward, self.window, self.n, self.c, self.cl, self.p = (backward, window, n, c,
+                                                                       cl, p)
+
+    def __call__(self, src, dst, grad_output, n_threads):
+        # ravel("K"): the buffers are contiguous in the kernel's memory order, so these are views
+        x, y = src.ravel("K"), dst.ravel("K")
+        if self.backward:
+            g = grad_output.ravel("K")
+            if self.cl:
+                _lp.lp_backward_cl(x, g, y, self.window, self.n, self.c,
+                                   channel_block(self.n, self.c, n_threads), self.p, n_threads)
+            else:
+                _lp.lp_backward_cf(x, g, y, self.window, self.n * self.c, self.p, n_threads)
+        elif self.cl:
+            scratch = np.empty((n_threads, self.c), np.float64)
+            _lp.lp_forward_cl(x, y, scratch, self.window, self.n, self.c, self.p, n_threads)
+        else:
+            _lp.lp_forward_cf(x, y, self.window, self.n * self.c, self.p, n_threads)
+
+
+def _lp_key(norm_type, kernel_size, stride, ceil_mode, data_format) -> bool:
+    """Whether the arguments may be part of a plan's key: norm_type an exact int or float (2 and
+    2.0 are the same p), the window arguments plain (see cypool._plan)."""
+    return (type(norm_type) in (int, float) and type(ceil_mode) is bool
+            and type(data_format) is str and plain(kernel_size) and plain(stride))
+
+
 def _lp_pool(x, rank, norm_type, kernel_size, stride, ceil_mode, data_format):
-    dtype = getattr(x, "dtype", None)
+    key = None
+    if type(x) is np.ndarray and _lp_key(norm_type, kernel_size, stride, ceil_mode, data_format):
+        key = ("lp_pool", x.shape, x.strides, x.dtype, rank, norm_type, kernel_size, stride,
+               ceil_mode, data_format)
+    plan = PLANS.get(key)
+    if plan is None:
+        plan = PLANS.add(key, _lp_plan(x, rank, norm_type, kernel_size, stride, ceil_mode,
+                                       data_format))
+    return plan.run(x)
+
+
+def _lp_plan(x, rank, norm_type, kernel_size, stride, ceil_mode, data_format) -> Plan:
     p = _check_norm_type(norm_type)
     can = prepare(x, rank, data_format, "float")
     geo = pool_geometry(can.spatial[3 - rank:], rank, kernel_size, stride, 0, 1, ceil_mode)
-    y5 = can.empty(geo.out_size, can.view.dtype)
-    if y5.size:
-        rows = can.n * geo.out_size[0] * geo.out_size[1] * (can.c if can.order == "cf" else 1)
-        nt = threads_for(can.view.nbytes + y5.nbytes, rows)
-        if can.order == "cf":
-            _lp.lp_forward_cf(can.flat(), can.flat(y5), geo.window(), can.n * can.c, p, nt)
-        else:
-            scratch = np.empty((nt, can.c), np.float64)
-            _lp.lp_forward_cl(can.flat(), can.flat(y5), scratch, geo.window(), can.n, can.c, p,
-                              nt)
-    return finish(can, y5, dtype)
+    cl = can.order == "cl"
+    size = can.n * can.c * geo.out_size[0] * geo.out_size[1] * geo.out_size[2]
+    return Plan(_Lp(False, geo.window(), can.n, can.c, cl, p) if size else None,
+                nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
+                items=can.n * geo.out_size[0] * geo.out_size[1] * (1 if cl else can.c),
+                source=None if reads_as_given(x, can) else partial(flat_input, rank,
+                                                                   can.data_format, "float"),
+                **destination(can, geo.out_size, x.dtype))
 
 
 def _lp_backward(grad_output, x, rank, norm_type, kernel_size, stride, ceil_mode, data_format):
+    key = None
+    if (type(x) is np.ndarray and type(grad_output) is np.ndarray
+            and _lp_key(norm_type, kernel_size, stride, ceil_mode, data_format)):
+        key = ("lp_backward", grad_output.shape, grad_output.strides, grad_output.dtype,
+               x.shape, x.strides, x.dtype, rank, norm_type, kernel_size, stride, ceil_mode,
+               data_format)
+    plan = PLANS.get(key)
+    if plan is None:
+        plan = PLANS.add(key, _lp_backward_plan(grad_output, x, rank, norm_type, kernel_size,
+                                                stride, ceil_mode, data_format))
+    return plan.run(x, grad_output)
+
+
+def _grad_in_order(lay, dtype, rank, out_size, grad_output, name="grad_output"):
+    """grad_output checked against the forward output's size (N, C and the logical spatial
+    size out_size) and put in the memory order and dtype of x's kernel."""
+    grad = check_grad(grad_output, rank)
+    gcan = to_canonical(grad.astype(dtype, copy=False), rank, lay.data_format)
+    if ((gcan.n, gcan.c) != out_size[:2] or tuple(gcan.spatial) != out_size[2:]
+            or gcan.batched != lay.batched):
+        expected = out_size[:2] + tuple(out_size[2:])[3 - rank:]
+        raise ValueError(f"{name}.shape={grad.shape} does not match the lp_pool output "
+                         f"(N, C, spatial) = {expected} ({lay.data_format})")
+    return lay.conform(gcan.view)
+
+
+def _flat_grad_in_order(lay, dtype, rank, out_size, grad_output):
+    return lay.flat(_grad_in_order(lay, dtype, rank, out_size, grad_output))
+
+
+def _lp_backward_plan(grad_output, x, rank, norm_type, kernel_size, stride, ceil_mode,
+                      data_format) -> Plan:
     p = _check_norm_type(norm_type)
     data_format = check_data_format(data_format)
     gdtype = getattr(grad_output, "dtype", None)
     can = prepare(x, rank, data_format, "float")
     geo = pool_geometry(can.spatial[3 - rank:], rank, kernel_size, stride, 0, 1, ceil_mode)
-    g5 = _grad_like(can, grad_output, rank, data_format, geo.out_size, "lp_pool")
-    gx5 = can.empty(geo.in_size, can.view.dtype)
-    if gx5.size:
-        nt = threads_for(2 * gx5.nbytes + g5.nbytes, can.n * can.c)
-        if can.order == "cf":
-            _lp.lp_backward_cf(can.flat(), can.flat(g5), can.flat(gx5), geo.window(),
-                               can.n * can.c, p, nt)
-        else:
-            _lp.lp_backward_cl(can.flat(), can.flat(g5), can.flat(gx5), geo.window(), can.n,
-                               can.c, channel_block(can.n, can.c, nt), p, nt)
-    return finish(can, gx5, gdtype)
+    lay, out_size = layout(can), (can.n, can.c) + geo.out_size
+    g5 = _grad_in_order(lay, can.view.dtype, rank, out_size, grad_output)
+    cl = can.order == "cl"
+    size = can.n * can.c * geo.in_size[0] * geo.in_size[1] * geo.in_size[2]
+    nbytes = 2 * size * can.view.dtype.itemsize + g5.nbytes
+    return Plan(_Lp(True, geo.window(), can.n, can.c, cl, p) if size else None,
+                nbytes=nbytes, items=can.n * can.c,
+                source=None if reads_as_given(x, can) else partial(flat_input, rank,
+                                                                   data_format, "float"),
+                b_source=None if reads_as_given(grad_output, can, g5) else partial(
+                    _flat_grad_in_order, lay, can.view.dtype, rank, out_size),
+                **destination(can, geo.in_size, gdtype))
 
 
 def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format=CF):

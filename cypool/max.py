@@ -96,7 +96,7 @@ def _max_backward_plan(grad_output, indices, input_shape, rank, data_format, nam
     return Plan(kernel, nbytes=nbytes, items=can.n * can.c, fill=gx_size > 0,
                 source=None if reads_as_given(grad_output, can) else partial(
                     flat_grad, rank, data_format),
-                index_source=None if reads_as_given(indices, can, idx5) else partial(
+                b_source=None if reads_as_given(indices, can, idx5) else partial(
                     flat_indices, lay),
                 bound=in_plane, index_name=name, inputs=("grad_output", name),
                 **destination(can, spatial, grad.dtype))

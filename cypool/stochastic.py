@@ -3,12 +3,14 @@ pyx/_stochastic.pyx. The backward is the index scatter of max pooling (max._max_
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from . import _stochastic
 from ._geometry import _is_int, check_bool, pool_geometry
-from ._steps import CF, finish, prepare
-from ._threads import threads_for
+from ._plan import Plan
+from ._steps import CF, destination, flat_input, prepare, reads_as_given
 from .max import _max_backward
 
 _DUMMY_F64 = np.zeros(1, np.float64)
@@ -39,7 +41,29 @@ def stochastic_pool2d(x, kernel_size, stride=None, training=True, seed=None,
     format. return_indices (training only) gives the sampled cells, flat per plane, for
     stochastic_pool2d_backward.
     """
-    dtype = getattr(x, "dtype", None)
+    # Every call draws its own uniforms, so its plan is built for it and not kept.
+    return _stochastic_plan(x, kernel_size, stride, training, seed, return_indices,
+                            data_format).run(x)
+
+
+class _Stochastic:
+    """pyx/_stochastic.pyx's kernel in the plans' call convention, (x, y, indices or None,
+    n_threads), with this call's uniforms (one per window, in the kernel's memory order)."""
+    __slots__ = ("u", "window", "outer", "c", "cl", "training")
+
+    def __init__(self, u, window, outer, c, cl, training):
+        self.u, self.window, self.outer, self.c, self.cl = u, window, outer, c, cl
+        self.training = training
+
+    def __call__(self, src, dst, indices, n_threads):
+        # ravel("K"): the buffers are contiguous in the kernel's memory order, so these are views
+        idx = indices.ravel("K") if self.training else _DUMMY_I64
+        _stochastic.stochastic_forward(src.ravel("K"), dst.ravel("K"), idx, self.u, self.window,
+                                       self.outer, self.c, self.cl, self.training, n_threads)
+
+
+def _stochastic_plan(x, kernel_size, stride, training, seed, return_indices,
+                     data_format) -> Plan:
     can = prepare(x, 2, data_format, "float")
     geo = pool_geometry(can.spatial[1:], 2, kernel_size, stride, 0)
     training = check_bool(training, "training")
@@ -47,21 +71,18 @@ def stochastic_pool2d(x, kernel_size, stride=None, training=True, seed=None,
     if return_indices and not training:
         raise ValueError("return_indices=True needs training=True (evaluation samples nothing)")
     rng = _generator(seed)
-    y5 = can.empty(geo.out_size, can.view.dtype)
-    idx5 = can.empty(geo.out_size, np.int64) if training else None
-    if training:
-        u = rng.random((can.n, can.c) + geo.out_size)
-        flat_u, flat_idx = can.flat(can.conform(u)), can.flat(idx5)
-    else:
-        flat_u, flat_idx = _DUMMY_F64, _DUMMY_I64
-    if y5.size:
-        cl = can.order == "cl"
-        outer = can.n if cl else can.n * can.c
-        nt = threads_for(can.view.nbytes + y5.nbytes, outer * geo.out_size[1])
-        _stochastic.stochastic_forward(can.flat(), can.flat(y5), flat_idx, flat_u, geo.window(),
-                                       outer, can.c, cl, training, nt)
-    y = finish(can, y5, dtype)
-    return (y, can.give_back(idx5)) if return_indices else y
+    u = (can.flat(can.conform(rng.random((can.n, can.c) + geo.out_size))) if training
+         else _DUMMY_F64)
+    cl = can.order == "cl"
+    outer = can.n if cl else can.n * can.c
+    size = can.n * can.c * geo.out_size[0] * geo.out_size[1] * geo.out_size[2]
+    return Plan(_Stochastic(u, geo.window(), outer, can.c, cl, training) if size else None,
+                nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
+                items=outer * geo.out_size[1],
+                source=None if reads_as_given(x, can) else partial(flat_input, 2,
+                                                                   can.data_format, "float"),
+                new_indices=training, return_indices=return_indices,
+                **destination(can, geo.out_size, x.dtype))
 
 
 def stochastic_pool2d_backward(grad_output, indices, input_shape, data_format=CF):

@@ -71,7 +71,7 @@ def _max_unpool_plan(x, indices, rank, kernel_size, stride, padding, output_size
                 items=can.n * (can.c if can.order == "cf" else 1), fill=size > 0,
                 source=None if reads_as_given(x, can) else partial(flat_input, rank,
                                                                    can.data_format, "max"),
-                index_source=None if reads_as_given(indices, can, idx5) else partial(
+                b_source=None if reads_as_given(indices, can, idx5) else partial(
                     flat_indices, lay),
                 bound=out_plane, inputs=("x", "indices"), **destination(can, out, x.dtype))
 
@@ -109,7 +109,7 @@ def _max_unpool_backward_plan(grad_output, indices, rank, data_format) -> Plan:
                 nbytes=size * can.view.dtype.itemsize + idx5.nbytes, items=size,
                 source=None if reads_as_given(grad_output, can) else partial(
                     flat_grad, rank, data_format),
-                index_source=None if reads_as_given(indices, can, idx5) else partial(
+                b_source=None if reads_as_given(indices, can, idx5) else partial(
                     flat_indices, lay),
                 bound=out_plane, inputs=("grad_output", "indices"),
                 **destination(can, ican.spatial, grad.dtype))

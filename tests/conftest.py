@@ -41,11 +41,10 @@ def openmp_allows_3():
 
 @pytest.fixture
 def spy_threads(monkeypatch, openmp_allows_3):
-    """Record the num_threads every kernel call receives (the plans' runs, cypool._plan, and the
-    operators that call their kernels themselves); parallelise even tiny calls. cypool's own
-    thread setting is reset afterwards."""
+    """Record the num_threads every kernel call receives (every call runs a plan of
+    cypool._plan); parallelise even tiny calls. cypool's own thread setting is reset afterwards."""
     import cypool
-    from cypool import _plan, _threads, blur, lp, stochastic
+    from cypool import _plan, _threads
     seen = []
     real = _threads.threads_for
 
@@ -53,8 +52,7 @@ def spy_threads(monkeypatch, openmp_allows_3):
         n = real(nbytes, n_items)
         seen.append(n)
         return n
-    for module in (_plan, lp, blur, stochastic):
-        monkeypatch.setattr(module, "threads_for", recording)
+    monkeypatch.setattr(_plan, "threads_for", recording)
     monkeypatch.setattr(_threads, "SERIAL_BELOW_BYTES", 0)
     yield seen
     cypool.set_num_threads(None)
