@@ -66,7 +66,7 @@ class _Blur:
         self.backward, self.rows, self.cols, self.taps = backward, rows, cols, taps
         self.n, self.c, self.h, self.w, self.cl = n, c, h, w, cl
 
-    def __call__(self, src, dst, unused, n_threads):
+    def __call__(self, src, dst, _indices, n_threads):
         # ravel("K"): the buffers are contiguous in the kernel's memory order, so these are views
         a, b = src.ravel("K"), dst.ravel("K")
         tables = (self.rows, self.cols, self.taps)
