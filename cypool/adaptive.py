@@ -21,30 +21,32 @@ from ._steps import (CF, DataFormat, OutputSize, PoolResult, Shape, channel_bloc
 from .max import _max_backward
 
 
-def _adaptive_pool(x, rank, output_size, return_indices, data_format, op, keepdims=None):
+def _adaptive_pool(x, rank, output_size, return_indices, data_format, op, keepdims=True,
+                   is_global=False):
     """Adaptive pooling forward: op "adaptive_avg" or "adaptive_max". Global pooling passes its
-    keepdims (False: the result drops its size-1 spatial axes); adaptive pooling passes None."""
+    keepdims (False: the result drops its size-1 spatial axes) and is_global=True."""
     key = None
     if (type(x) is np.ndarray and type(data_format) is str and plain(output_size)
-            and type(return_indices) is bool and (keepdims is None or type(keepdims) is bool)):
+            and type(return_indices) is bool and type(keepdims) is bool):
         key = (op, x.shape, x.strides, x.dtype, rank, output_size,
-               return_indices, data_format, keepdims)
+               return_indices, data_format, keepdims, is_global)
     plan = PLANS.get(key)
     if plan is None:
         plan = PLANS.add(key, _adaptive_plan(x, rank, output_size, return_indices, data_format, op,
-                                             keepdims))
+                                             keepdims, is_global))
     return plan.run(x)
 
 
-def _adaptive_plan(x, rank, output_size, return_indices, data_format, op, keepdims) -> Plan:
-    if keepdims is not None:  # global pooling checks its flags first
+def _adaptive_plan(x, rank, output_size, return_indices, data_format, op, keepdims,
+                   is_global) -> Plan:
+    if is_global:  # global pooling checks its flags first
         check_data_format(data_format)
         return_indices = check_bool(return_indices, "return_indices")
     family = "max" if op == "adaptive_max" else "float"
     can = prepare(x, rank, data_format, family)
     geo = adaptive_geometry(can.spatial[3 - rank:], rank, output_size)
     return_indices = check_bool(return_indices, "return_indices")
-    keepdims = True if keepdims is None else check_bool(keepdims, "keepdims")
+    keepdims = check_bool(keepdims, "keepdims")
     cl = can.order == "cl"
     size = can.n * can.c * geo.out_size[0] * geo.out_size[1] * geo.out_size[2]
     kernel = _adaptive.AdaptiveCall(op[len("adaptive_"):], geo.window(), can.n if cl else can.n * can.c, can.c, 0,

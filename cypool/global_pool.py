@@ -87,7 +87,7 @@ def global_avg_pool1d(x: np.ndarray, keepdims: bool = False,
     >>> cypool.global_avg_pool1d(x).shape, cypool.global_avg_pool1d(x, keepdims=True).shape
     ((2, 3), (2, 3, 1))
     """
-    return _adaptive_pool(x, 1, 1, False, data_format, "adaptive_avg", keepdims)
+    return _adaptive_pool(x, 1, 1, False, data_format, "adaptive_avg", keepdims, True)
 
 
 def global_avg_pool2d(x: np.ndarray, keepdims: bool = False,
@@ -139,7 +139,7 @@ def global_avg_pool2d(x: np.ndarray, keepdims: bool = False,
     >>> cypool.global_avg_pool2d(x).shape, cypool.global_avg_pool2d(x, keepdims=True).shape
     ((2, 3), (2, 3, 1, 1))
     """
-    return _adaptive_pool(x, 2, 1, False, data_format, "adaptive_avg", keepdims)
+    return _adaptive_pool(x, 2, 1, False, data_format, "adaptive_avg", keepdims, True)
 
 
 def global_avg_pool3d(x: np.ndarray, keepdims: bool = False,
@@ -191,7 +191,7 @@ def global_avg_pool3d(x: np.ndarray, keepdims: bool = False,
     >>> cypool.global_avg_pool3d(x).shape, cypool.global_avg_pool3d(x, keepdims=True).shape
     ((2, 3), (2, 3, 1, 1, 1))
     """
-    return _adaptive_pool(x, 3, 1, False, data_format, "adaptive_avg", keepdims)
+    return _adaptive_pool(x, 3, 1, False, data_format, "adaptive_avg", keepdims, True)
 
 
 def global_max_pool1d(x: np.ndarray, keepdims: bool = False, return_indices: bool = False,
@@ -252,7 +252,7 @@ def global_max_pool1d(x: np.ndarray, keepdims: bool = False, return_indices: boo
     >>> cypool.global_max_pool1d(x, return_indices=True)
     (array([[5.]], dtype=float32), array([[5]]))
     """
-    return _adaptive_pool(x, 1, 1, return_indices, data_format, "adaptive_max", keepdims)
+    return _adaptive_pool(x, 1, 1, return_indices, data_format, "adaptive_max", keepdims, True)
 
 
 def global_max_pool2d(x: np.ndarray, keepdims: bool = False, return_indices: bool = False,
@@ -313,7 +313,7 @@ def global_max_pool2d(x: np.ndarray, keepdims: bool = False, return_indices: boo
     >>> cypool.global_max_pool2d(x, return_indices=True)
     (array([[35.]], dtype=float32), array([[35]]))
     """
-    return _adaptive_pool(x, 2, 1, return_indices, data_format, "adaptive_max", keepdims)
+    return _adaptive_pool(x, 2, 1, return_indices, data_format, "adaptive_max", keepdims, True)
 
 
 def global_max_pool3d(x: np.ndarray, keepdims: bool = False, return_indices: bool = False,
@@ -374,7 +374,7 @@ def global_max_pool3d(x: np.ndarray, keepdims: bool = False, return_indices: boo
     >>> cypool.global_max_pool3d(x, return_indices=True)
     (array([[215.]], dtype=float32), array([[215]]))
     """
-    return _adaptive_pool(x, 3, 1, return_indices, data_format, "adaptive_max", keepdims)
+    return _adaptive_pool(x, 3, 1, return_indices, data_format, "adaptive_max", keepdims, True)
 
 
 def global_avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape,

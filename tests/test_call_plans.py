@@ -470,6 +470,8 @@ def test_errors_are_never_cached(rng):
             cypool.avg_pool2d(x.astype(np.int32), 2)
         with pytest.raises(ValueError, match="output_size"):
             cypool.adaptive_avg_pool2d(x, -1)
+        with pytest.raises(TypeError, match="keepdims"):   # not a default that means "keep"
+            cypool.global_avg_pool2d(x, keepdims=None)
     assert len(PLANS) == 0
 
 
