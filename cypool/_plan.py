@@ -27,45 +27,30 @@ from ._threads import threads_for
 PLAN_CACHE_SIZE = 512
 
 
-class PlanCache:
-    """A bounded map key -> Plan, least recently used evicted first; safe to share between
-    Python threads (a look-up is one dict operation; insertion and eviction hold a lock)."""
+class PlanCache(OrderedDict):
+    """A bounded map key -> Plan, safe to share between Python threads. A hit is one dict look-up
+    (`get`, no bookkeeping: the small calls plans exist for pay nothing more); insertion holds a
+    lock and evicts the oldest plans beyond `size`. A plan evicted while still in use is simply
+    rebuilt by its next call."""
 
     def __init__(self, size: int = PLAN_CACHE_SIZE):
+        super().__init__()
         self.size = size
-        self._plans: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
-        return len(self._plans)
-
-    def keys(self) -> list:
-        return list(self._plans)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._plans.clear()
-
-    def get(self, key):
-        """The plan of `key`, or None (always None for the key None: a call whose arguments
-        cannot be trusted to identify its plan)."""
-        plan = self._plans.get(key)
-        if plan is not None:
-            try:
-                self._plans.move_to_end(key)
-            except KeyError:  # evicted by another Python thread meanwhile
-                pass
-        return plan
-
     def add(self, key, plan: "Plan") -> "Plan":
-        """Keep `plan` under `key` (not when key is None) and return it. A build that raised
-        never gets here: errors are never cached."""
+        """Keep `plan` under `key` (not when key is None: the call's arguments cannot be trusted
+        to identify it) and return it. A build that raised never gets here: errors are never
+        cached."""
         if key is not None:
             with self._lock:
-                self._plans[key] = plan
-                while len(self._plans) > self.size:
-                    self._plans.popitem(last=False)
+                self[key] = plan
+                while len(self) > self.size:
+                    self.popitem(last=False)
         return plan
+
+    def __repr__(self) -> str:
+        return f"<PlanCache: {len(self)} of {self.size} plans>"
 
 
 PLANS = PlanCache()

@@ -159,7 +159,7 @@ def test_plan_cache_is_bounded(rng, monkeypatch):
     for k in range(1, 9):
         cypool.max_pool2d(x, k)
     assert _plans("max_pool") == 4
-    assert [key[5] for key in PLANS.keys()] == [5, 6, 7, 8]   # least recently used went
+    assert [key[5] for key in PLANS.keys()] == [5, 6, 7, 8]   # the oldest went
 
 
 @needs_openmp
@@ -409,11 +409,11 @@ def test_a_repeated_call_is_a_cache_hit_and_builds_nothing(monkeypatch, rng):
         return real(*args)
     monkeypatch.setattr(max_, "_max_plan", counting)
     first = cypool.max_pool2d(x, 2)
-    plan = PLANS.get(PLANS.keys()[0])
+    plan = PLANS.get(list(PLANS)[0])
     for _ in range(3):
         _assert_same(cypool.max_pool2d(x, 2), first)
     assert len(builds) == 1 and _plans("max_pool") == 1
-    assert PLANS.get(PLANS.keys()[0]) is plan
+    assert PLANS.get(list(PLANS)[0]) is plan
     cypool.max_pool2d(x, 3)   # other arguments: a miss, a second plan
     assert len(builds) == 2 and _plans("max_pool") == 2
 
