@@ -43,6 +43,7 @@ from .blur import (
 )
 from .spp import spatial_pyramid_pool, spatial_pyramid_pool_backward
 from .conv import conv2d, conv2d_backward
+from . import downsample, pooling  # noqa: F401  (the former module names, kept as namespaces)
 from .layers import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
     AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool1d, GlobalAvgPool2d,

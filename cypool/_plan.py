@@ -1,10 +1,12 @@
 """The one plan mechanism of cypool's operators: validated arguments -> a Plan -> plan.run(...).
 
 A family module (max.py, avg.py, ...) turns a call's arguments into a Plan: the kernel prepared
-with its window geometry (a typed kernel object of pyx/, called `kernel(source, destination,
-b, n_threads)` (b: indices, or a second input) and returning the count of out-of-range indices), the output's shape and
-dtype, the inputs of the thread policy (bytes touched, independent work items) and, for arrays
-the kernel cannot read as given, the conversions of the input and of the result. Every call,
+with its window geometry (a typed kernel object of pyx/, or a small adapter class around a
+kernel's functions), the output's shape and dtype, the inputs of the thread policy (bytes
+touched, independent work items) and, for arrays the kernel cannot read as given, the
+conversions of the input and of the result. Every kernel is called the same way,
+`kernel(source, destination, b, n_threads)` (b: indices, a second input or None), and returns
+the count of out-of-range indices (0 or None when it takes none). Every call,
 first or repeated, with or without out=, runs its plan. A small call spends most of its time in
 argument checks, geometry and layout, not in the kernel, so plans are kept in one bounded cache,
 PLANS, keyed by what they were derived from: the operator, the arrays' shapes, strides and dtypes

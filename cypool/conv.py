@@ -3,11 +3,15 @@ learnable rival of pooling that `cypool compare` measures against it.
 """
 from __future__ import annotations
 
+from typing import Optional, Tuple
+
 import numpy as np
 
 from ._geometry import int_tuple
 from ._layout import check_array, check_data_format, kernel_dtype
-from ._steps import CF
+from ._steps import CF, DataFormat, IntOrTuple
+
+ConvGrads = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _native(a: np.ndarray) -> np.ndarray:
@@ -80,11 +84,52 @@ def _give_back_conv(y_nhwc, data_format, batched):
     return y if batched else y[0]
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, data_format=CF):
-    """2-d cross-correlation as torch.nn.functional.conv2d: weight (out_channels, in_channels,
-    kh, kw) in both data formats, zero padding, no dilation or groups. Computed as im2col (one
-    copy) and one BLAS matrix product (numpy.matmul); BLAS threads follow the BLAS library's own
-    setting (threadpoolctl), not cypool's."""
+def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
+           stride: IntOrTuple = 1, padding: IntOrTuple = 0,
+           data_format: DataFormat = CF) -> np.ndarray:
+    """2-d cross-correlation, as torch.nn.functional.conv2d.
+
+    Zero padding, no dilation or groups. Computed as im2col (one copy) and one BLAS matrix
+    product (numpy.matmul); BLAS threads follow the BLAS library's own setting
+    (threadpoolctl), not cypool's.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) channels first, ``(N, H, W, C)``
+        channels last; float16 (computed in float32), float32 or float64, any strides.
+    weight : numpy.ndarray
+        ``(out_channels, in_channels, kh, kw)`` in both data formats.
+    bias : numpy.ndarray or None, default None
+        ``(out_channels,)``.
+    stride : int or tuple of 2 ints, default 1
+        Step between windows.
+    padding : int or tuple of 2 ints, default 0
+        Zero padding on both sides.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        ``(N, out_channels, OH, OW)`` (or channels last), the dtype of ``x``.
+
+    Raises
+    ------
+    TypeError
+        If an array is not floating point.
+    ValueError
+        If the shapes of ``x``, ``weight`` and ``bias`` disagree, an argument is out of range,
+        or the output would be empty.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.ones((1, 3, 5, 5))
+    >>> y = cypool.conv2d(x, np.ones((4, 3, 3, 3)), np.zeros(4), stride=2, padding=1)
+    >>> y.shape, float(y[0, 0, 1, 1])   # an inner window sums 3 * 3 * 3 ones
+    ((1, 4, 3, 3), 27.0)
+    """
     data_format, x, weight, bias, dtype, stride, padding = _conv_args(
         x, weight, bias, stride, padding, data_format)
     out_dtype = x.dtype
@@ -102,9 +147,54 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, data_format=CF):
     return _give_back_conv(y, data_format, x.ndim == 4).astype(out_dtype, copy=False)
 
 
-def conv2d_backward(grad_output, x, weight, stride=1, padding=0, data_format=CF):
-    """Gradients of conv2d: returns (grad_x, grad_weight, grad_bias). grad_weight = G^T cols,
-    grad_x = col2im(G W) (the column gradients added back tap by tap), grad_bias = sum of G."""
+def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
+                    stride: IntOrTuple = 1, padding: IntOrTuple = 0,
+                    data_format: DataFormat = CF) -> ConvGrads:
+    """Gradients of conv2d with respect to x, weight and bias.
+
+    ``grad_weight = G^T cols``, ``grad_x = col2im(G W)`` (the column gradients added back tap by
+    tap), ``grad_bias`` = the sum of ``G`` over batch and positions.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the forward output (its shape and data format).
+    x : numpy.ndarray
+        The forward input.
+    weight : numpy.ndarray
+        The forward weight, ``(out_channels, in_channels, kh, kw)``.
+    stride : int or tuple of 2 ints, default 1
+        The forward stride.
+    padding : int or tuple of 2 ints, default 0
+        The forward padding.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Shape and dtype of ``x``.
+    grad_weight : numpy.ndarray
+        Shape and dtype of ``weight``.
+    grad_bias : numpy.ndarray
+        ``(out_channels,)``, dtype of ``weight``.
+
+    Raises
+    ------
+    TypeError
+        If an array is not floating point.
+    ValueError
+        If ``grad_output`` does not have the shape of the forward output, or the shapes of
+        ``x`` and ``weight`` disagree.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x, w = np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3))
+    >>> gx, gw, gb = cypool.conv2d_backward(np.ones((1, 4, 3, 3)), x, w, 1)
+    >>> gx.shape, gw.shape, gb.tolist()
+    ((1, 3, 5, 5), (4, 3, 3, 3), [9.0, 9.0, 9.0, 9.0])
+    """
     data_format, x, weight, _, dtype, stride, padding = _conv_args(
         x, weight, None, stride, padding, data_format)
     grad_output = check_array(grad_output, "grad_output", 2)

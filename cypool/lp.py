@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import numbers
 from functools import partial
+from typing import Optional
 
 import numpy as np
 
@@ -13,8 +14,8 @@ from . import _lp
 from ._geometry import pool_geometry
 from ._layout import check_data_format, to_canonical
 from ._plan import PLANS, Plan, plain
-from ._steps import (CF, channel_block, check_grad, destination, flat_input, layout, prepare,
-                     reads_as_given)
+from ._steps import (CF, DataFormat, IntOrTuple, channel_block, check_grad, destination,
+                     flat_input, layout, prepare, reads_as_given)
 
 
 def _check_norm_type(norm_type) -> float:
@@ -140,26 +141,207 @@ def _lp_backward_plan(grad_output, x, rank, norm_type, kernel_size, stride, ceil
                 **destination(can, geo.in_size, gdtype))
 
 
-def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format=CF):
-    """PyTorch's lp_pool1d: (sum over the window of x**p) ** (1/p), x**p without abs; in ceil
-    mode a partial edge window is scaled by kernel_size / real_cells (PyTorch's quirk)."""
+def lp_pool1d(x: np.ndarray, norm_type: float, kernel_size: IntOrTuple,
+              stride: Optional[IntOrTuple] = None, ceil_mode: bool = False,
+              data_format: DataFormat = CF) -> np.ndarray:
+    """1-d power-average (Lp) pooling, PyTorch's lp_pool1d.
+
+    Each window gives ``(sum of x**p) ** (1/p)``, ``x**p`` without abs (as PyTorch); in ceil
+    mode a partial edge window is scaled by ``kernel_size / real cells`` (PyTorch's rule). No
+    padding.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input ``(N, C, L)`` (or unbatched ``(C, L)``) channels first, ``(N, L, C)``
+        channels last; float16 (computed in float32), float32 or float64, any strides.
+    norm_type : float
+        ``p``, finite and positive (``p = 1``: sum pooling).
+    kernel_size : int or tuple of 1 ints
+        Window size.
+    stride : int, tuple of 1 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    ceil_mode : bool, default False
+        Round the output size up instead of down.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The pooled array in the input's data format and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point numpy.ndarray or ``norm_type`` is not a real number.
+    ValueError
+        If ``norm_type`` is not finite and positive, a window argument is out of range, or
+        ``data_format`` is unknown.
+
+    Notes
+    -----
+    Results are bit-identical for any thread count; the GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.full((1, 1, 4), 2.0)
+    >>> y = cypool.lp_pool1d(x, 2, 2)
+    >>> y.shape, float(y.reshape(-1)[0])   # sqrt(2 * 2**2)
+    ((1, 1, 2), 2.8284271247461903)
+    """
     return _lp_pool(x, 1, norm_type, kernel_size, stride, ceil_mode, data_format)
 
 
-def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format=CF):
-    """PyTorch's lp_pool2d; see lp_pool1d."""
+def lp_pool2d(x: np.ndarray, norm_type: float, kernel_size: IntOrTuple,
+              stride: Optional[IntOrTuple] = None, ceil_mode: bool = False,
+              data_format: DataFormat = CF) -> np.ndarray:
+    """2-d power-average (Lp) pooling, PyTorch's lp_pool2d.
+
+    Each window gives ``(sum of x**p) ** (1/p)``, ``x**p`` without abs (as PyTorch); in ceil
+    mode a partial edge window is scaled by ``kernel_size / real cells`` (PyTorch's rule). No
+    padding.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) channels first, ``(N, H, W, C)``
+        channels last; float16 (computed in float32), float32 or float64, any strides.
+    norm_type : float
+        ``p``, finite and positive (``p = 1``: sum pooling).
+    kernel_size : int or tuple of 2 ints
+        Window size.
+    stride : int, tuple of 2 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    ceil_mode : bool, default False
+        Round the output size up instead of down.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The pooled array in the input's data format and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point numpy.ndarray or ``norm_type`` is not a real number.
+    ValueError
+        If ``norm_type`` is not finite and positive, a window argument is out of range, or
+        ``data_format`` is unknown.
+
+    Notes
+    -----
+    Results are bit-identical for any thread count; the GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.full((1, 1, 4, 4), 2.0)
+    >>> y = cypool.lp_pool2d(x, 2, 2)
+    >>> y.shape, float(y.reshape(-1)[0])   # sqrt(4 * 2**2)
+    ((1, 1, 2, 2), 4.0)
+    """
     return _lp_pool(x, 2, norm_type, kernel_size, stride, ceil_mode, data_format)
 
 
-def lp_pool1d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False,
-                       data_format=CF):
-    """Gradient of lp_pool1d wrt x (PyTorch autograd's; zero through windows whose sum is 0)."""
+def lp_pool1d_backward(grad_output: np.ndarray, x: np.ndarray, norm_type: float,
+                       kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
+                       ceil_mode: bool = False, data_format: DataFormat = CF) -> np.ndarray:
+    """Gradient of lp_pool1d with respect to x (PyTorch autograd's).
+
+    Zero through windows whose sum of ``x**p`` is 0.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the forward output (its shape and data format).
+    x : numpy.ndarray
+        The forward input ``(N, C, L)`` (or unbatched ``(C, L)``) channels first, ``(N, L, C)``
+        channels last; float16 (computed in float32), float32 or float64, any strides.
+    norm_type : float
+        The forward ``p``.
+    kernel_size : int or tuple of 1 ints
+        The forward window size.
+    stride : int, tuple of 1 ints or None, default None
+        The forward stride.
+    ceil_mode : bool, default False
+        The forward rounding.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Shape of ``x``, dtype of ``grad_output``.
+
+    Raises
+    ------
+    TypeError
+        If an array is not a floating-point numpy.ndarray or ``norm_type`` is not a real number.
+    ValueError
+        If ``grad_output`` does not have the pooled size of ``x``, or an argument is out of
+        range.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.full((1, 1, 4), 2.0)
+    >>> g = cypool.lp_pool1d_backward(np.ones((1, 1, 2)), x, 1, 2)
+    >>> g.shape, float(g.sum())   # p = 1: every cell gets its window's gradient
+    ((1, 1, 4), 4.0)
+    """
     return _lp_backward(grad_output, x, 1, norm_type, kernel_size, stride, ceil_mode,
                         data_format)
 
 
-def lp_pool2d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False,
-                       data_format=CF):
-    """Gradient of lp_pool2d wrt x; see lp_pool1d_backward."""
+def lp_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, norm_type: float,
+                       kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
+                       ceil_mode: bool = False, data_format: DataFormat = CF) -> np.ndarray:
+    """Gradient of lp_pool2d with respect to x (PyTorch autograd's).
+
+    Zero through windows whose sum of ``x**p`` is 0.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the forward output (its shape and data format).
+    x : numpy.ndarray
+        The forward input ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) channels first,
+        ``(N, H, W, C)`` channels last; float16 (computed in float32), float32 or float64.
+    norm_type : float
+        The forward ``p``.
+    kernel_size : int or tuple of 2 ints
+        The forward window size.
+    stride : int, tuple of 2 ints or None, default None
+        The forward stride.
+    ceil_mode : bool, default False
+        The forward rounding.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Shape of ``x``, dtype of ``grad_output``.
+
+    Raises
+    ------
+    TypeError
+        If an array is not a floating-point numpy.ndarray or ``norm_type`` is not a real number.
+    ValueError
+        If ``grad_output`` does not have the pooled size of ``x``, or an argument is out of
+        range.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.full((1, 1, 4, 4), 2.0)
+    >>> g = cypool.lp_pool2d_backward(np.ones((1, 1, 2, 2)), x, 1, 2)
+    >>> g.shape, float(g.sum())   # p = 1: every cell gets its window's gradient
+    ((1, 1, 4, 4), 16.0)
+    """
     return _lp_backward(grad_output, x, 2, norm_type, kernel_size, stride, ceil_mode,
                         data_format)

@@ -3,11 +3,16 @@ adaptive max or average pooling per level (adaptive.py), flattened and concatena
 """
 from __future__ import annotations
 
+from typing import List, Optional, Tuple, Union
+
 import numpy as np
 
 from ._geometry import _is_int, check_bool
 from ._layout import check_data_format, shape_to_canonical
-from ._steps import CF
+from ._steps import CF, DataFormat, Shape
+
+Levels = Union[int, Tuple[int, ...]]
+SppResult = Union[np.ndarray, Tuple[np.ndarray, List[np.ndarray]]]
 from .adaptive import _adaptive_avg_backward, _adaptive_pool
 from .max import _max_backward
 
@@ -35,13 +40,50 @@ def _level_to_flat(y, data_format):
     return y.reshape(y.shape[:-3] + (-1,))
 
 
-def spatial_pyramid_pool(x, levels=(4, 2, 1), mode="max", return_indices=False,
-                         data_format=CF):
-    """Spatial pyramid pooling (He et al. 2014) with adaptive bins: each level l pools the map
-    into l x l bins [floor(i*L/l), ceil((i+1)*L/l)) (they always cover the input) with max or
-    average; the levels are flattened channel-major, (C, l, l), and concatenated: (N, C *
-    sum(l*l)) for both data formats. return_indices (max only) gives one index array per level
-    for spatial_pyramid_pool_backward."""
+def spatial_pyramid_pool(x: np.ndarray, levels: Levels = (4, 2, 1), mode: str = "max",
+                         return_indices: bool = False,
+                         data_format: DataFormat = CF) -> SppResult:
+    """Spatial pyramid pooling (He et al. 2014) with adaptive bins.
+
+    Each level ``l`` pools the map into ``l x l`` bins ``[floor(i*L/l), ceil((i+1)*L/l))`` with
+    max or average; the levels are flattened channel-major, ``(C, l, l)``, and concatenated.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``(N, C, H, W)`` or ``(N, H, W, C)`` (or unbatched); the dtypes of adaptive ``mode``
+        pooling.
+    levels : int or tuple of ints, default (4, 2, 1)
+        Bins per side of each level, positive.
+    mode : {"max", "avg"}, default "max"
+        The pooling of each bin.
+    return_indices : bool, default False
+        Also return one index array per level (max only), for the backward.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        ``(N, C * sum(l * l))`` (``(C * sum(l * l),)`` unbatched) in both data formats.
+    indices : list of numpy.ndarray
+        Only with ``return_indices=True``: each level's adaptive max indices.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``levels`` has the wrong type.
+    ValueError
+        If a level is not positive, ``mode`` is unknown, ``return_indices=True`` comes with
+        ``mode="avg"``, or ``data_format`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.ones((2, 3, 8, 8), np.float32)
+    >>> cypool.spatial_pyramid_pool(x, (2, 1)).shape   # 3 * (4 + 1)
+    (2, 15)
+    """
     levels, mode = _check_levels(levels), _check_mode(mode)
     data_format = check_data_format(data_format)
     return_indices = check_bool(return_indices, "return_indices")
@@ -59,11 +101,53 @@ def spatial_pyramid_pool(x, levels=(4, 2, 1), mode="max", return_indices=False,
     return (out, indices) if return_indices else out
 
 
-def spatial_pyramid_pool_backward(grad_output, input_shape, levels=(4, 2, 1), mode="max",
-                                  indices=None, data_format=CF):
-    """Gradient of spatial_pyramid_pool wrt x: each level's slice of grad_output goes back
-    through its adaptive pool, and the levels are summed. mode='max' needs the `indices` list
-    returned by spatial_pyramid_pool(..., return_indices=True)."""
+def spatial_pyramid_pool_backward(grad_output: np.ndarray, input_shape: Shape,
+                                  levels: Levels = (4, 2, 1), mode: str = "max",
+                                  indices: Optional[List[np.ndarray]] = None,
+                                  data_format: DataFormat = CF) -> np.ndarray:
+    """Gradient of spatial_pyramid_pool with respect to x.
+
+    Each level's slice of ``grad_output`` goes back through its adaptive pooling; the levels are
+    summed.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        ``(N, C * sum(l * l))``, the shape of the forward result.
+    input_shape : tuple of ints
+        Shape of the forward input.
+    levels : int or tuple of ints, default (4, 2, 1)
+        The forward levels.
+    mode : {"max", "avg"}, default "max"
+        The forward mode.
+    indices : list of numpy.ndarray, optional
+        The list ``spatial_pyramid_pool(..., return_indices=True)`` returned; needed for
+        ``mode="max"``.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Shape ``input_shape``.
+
+    Raises
+    ------
+    TypeError
+        If ``grad_output`` is not a numpy.ndarray or ``levels`` has the wrong type.
+    ValueError
+        If ``grad_output`` has the wrong shape, ``mode="max"`` comes without its indices, or an
+        argument is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.ones((1, 2, 4, 4), np.float32)
+    >>> y = cypool.spatial_pyramid_pool(x, (2, 1), "avg")
+    >>> g = cypool.spatial_pyramid_pool_backward(np.ones_like(y), x.shape, (2, 1), "avg")
+    >>> g.shape, float(g.sum())   # each level passes back one per bin: 2 * (4 + 1)
+    ((1, 2, 4, 4), 10.0)
+    """
     levels, mode = _check_levels(levels), _check_mode(mode)
     data_format = check_data_format(data_format)
     if not isinstance(grad_output, np.ndarray):

@@ -4,13 +4,17 @@ pyx/_stochastic.pyx. The backward is the index scatter of max pooling (max._max_
 from __future__ import annotations
 
 from functools import partial
+from typing import Optional, Union
 
 import numpy as np
 
 from . import _stochastic
 from ._geometry import _is_int, check_bool, pool_geometry
 from ._plan import Plan
-from ._steps import CF, destination, flat_input, prepare, reads_as_given
+from ._steps import (CF, DataFormat, IntOrTuple, PoolResult, Shape, destination, flat_input,
+                     prepare, reads_as_given)
+
+Seed = Union[None, int, np.random.Generator]
 from .max import _max_backward
 
 _DUMMY_F64 = np.zeros(1, np.float64)
@@ -28,18 +32,61 @@ def _generator(seed) -> np.random.Generator:
                     f"got seed={seed!r}")
 
 
-def stochastic_pool2d(x, kernel_size, stride=None, training=True, seed=None,
-                      return_indices=False, data_format=CF):
+def stochastic_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
+                      training: bool = True, seed: Seed = None, return_indices: bool = False,
+                      data_format: DataFormat = CF) -> PoolResult:
     """Stochastic pooling (Zeiler & Fergus 2013), no padding, floor mode.
 
-    Weights are r = max(x, 0). training=True samples one cell per window with probability
-    r_i / sum(r) and returns its value; evaluation returns sum(r^2) / sum(r). A window whose
-    weights are all zero (all zeros or all negative) samples a cell uniformly and returns its
-    value (evaluation: 0). A NaN in a window gives NaN (index: the first NaN).
-    `seed`: None, an int or a numpy Generator; one uniform per window is drawn from it in
-    (N, C, OH, OW) order, so the same seed gives the same result for any thread count and data
-    format. return_indices (training only) gives the sampled cells, flat per plane, for
-    stochastic_pool2d_backward.
+    Weights are ``r = max(x, 0)``. In training one cell per window is sampled with probability
+    ``r_i / sum(r)`` and its value returned; in evaluation the window gives ``sum(r^2) / sum(r)``.
+    A window whose weights are all zero samples a cell uniformly (evaluation: 0); a NaN in a
+    window gives NaN (index: the first NaN).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) channels first, ``(N, H, W, C)``
+        channels last; float16 (computed in float32), float32 or float64, any strides.
+    kernel_size : int or tuple of 2 ints
+        Window size.
+    stride : int, tuple of 2 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    training : bool, default True
+        Sample (True) or take the probability-weighted average (False).
+    seed : None, int >= 0 or numpy.random.Generator, default None
+        Source of the one uniform per window, drawn in ``(N, C, OH, OW)`` order: the same seed
+        gives the same result for any thread count and data format.
+    return_indices : bool, default False
+        Also return the sampled cells (int64, flat per plane), for
+        ``stochastic_pool2d_backward``; training only.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        ``(N, C, OH, OW)`` in the input's data format and dtype.
+    indices : numpy.ndarray of int64
+        Only with ``return_indices=True``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point numpy.ndarray, ``seed`` is not None, an int or a
+        Generator, or a flag is not a bool.
+    ValueError
+        If a window argument is out of range, ``seed`` is negative, ``return_indices=True``
+        comes with ``training=False``, or ``data_format`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> y, idx = cypool.stochastic_pool2d(x, 2, seed=0, return_indices=True)
+    >>> y.shape, bool(np.all(y == x.reshape(-1)[idx]))
+    ((1, 1, 2, 2), True)
+    >>> cypool.stochastic_pool2d(x, 2, training=False)[0, 0, 0, 0]   # (0 + 1 + 16 + 25) / 10
+    np.float32(4.2)
     """
     # Every call draws its own uniforms, so its plan is built for it and not kept.
     return _stochastic_plan(x, kernel_size, stride, training, seed, return_indices,
@@ -85,7 +132,41 @@ def _stochastic_plan(x, kernel_size, stride, training, seed, return_indices,
                 **destination(can, geo.out_size, x.dtype))
 
 
-def stochastic_pool2d_backward(grad_output, indices, input_shape, data_format=CF):
-    """Gradient of training-mode stochastic pooling: each output gradient goes to its sampled
-    cell (the index scatter of max pooling)."""
+def stochastic_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
+                               data_format: DataFormat = CF) -> np.ndarray:
+    """Gradient of training-mode stochastic pooling with respect to its input.
+
+    Each output gradient goes to its sampled cell (the index scatter of max pooling).
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the forward output (its shape and data format).
+    indices : numpy.ndarray of int64
+        The sampled cells, from ``stochastic_pool2d(..., return_indices=True)``.
+    input_shape : tuple of ints
+        Shape of the forward input.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Shape ``input_shape``, dtype of ``grad_output``.
+
+    Raises
+    ------
+    TypeError
+        If ``grad_output`` is not floating point or ``indices`` is not int64.
+    ValueError
+        If the shapes disagree or an index lies outside its plane.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> y, idx = cypool.stochastic_pool2d(x, 2, seed=0, return_indices=True)
+    >>> float(cypool.stochastic_pool2d_backward(np.ones_like(y), idx, x.shape).sum())
+    4.0
+    """
     return _max_backward(grad_output, indices, input_shape, 2, data_format)

@@ -7,23 +7,35 @@ import typing
 import pytest
 
 import cypool
-from cypool import adaptive, avg, global_pool, max as max_, unpool
+from cypool import (adaptive, avg, blur, conv, global_pool, lp, max as max_, spp, stochastic,
+                    unpool)
 
-# The pooling families: one module each, every public function defined (and documented) there.
-FAMILIES = (max_, avg, adaptive, global_pool, unpool)
-PUBLIC = [name for module in FAMILIES for name in dir(module) if not name.startswith("_")
-          and inspect.isfunction(getattr(module, name))
-          and getattr(module, name).__module__ == module.__name__]
+# The operator families: one module each, every public function defined (and documented) there.
+POOLING = (max_, avg, adaptive, global_pool, unpool)
+DOWNSAMPLING = (stochastic, lp, blur, spp, conv)
+FAMILIES = POOLING + DOWNSAMPLING
+
+
+def _defined_in(modules):
+    return [name for module in modules for name in dir(module) if not name.startswith("_")
+            and inspect.isfunction(getattr(module, name))
+            and getattr(module, name).__module__ == module.__name__]
+
+
+PUBLIC = _defined_in(FAMILIES)
 THREADS = ["set_num_threads", "get_num_threads", "threads", "openmp_enabled", "show_config"]
 
 
 def test_every_pooling_function_is_public_and_covered():
-    assert len(PUBLIC) == len(set(PUBLIC)) == 42
+    assert len(_defined_in(POOLING)) == 42 and len(_defined_in(DOWNSAMPLING)) == 15
+    assert len(PUBLIC) == len(set(PUBLIC)) == 57
     assert all(getattr(cypool, name).__module__ in {m.__name__ for m in FAMILIES}
                for name in PUBLIC)
-    # the names gathered in cypool.pooling are the same objects
-    from cypool import pooling
-    assert all(getattr(pooling, name) is getattr(cypool, name) for name in PUBLIC)
+    # the names gathered in cypool.pooling and cypool.downsample are the same objects
+    from cypool import downsample, pooling
+    assert all(getattr(pooling, name) is getattr(cypool, name) for name in _defined_in(POOLING))
+    assert all(getattr(downsample, name) is getattr(cypool, name)
+               for name in _defined_in(DOWNSAMPLING))
 
 
 @pytest.mark.parametrize("name", PUBLIC + THREADS)
@@ -54,9 +66,9 @@ def test_help_tells_what_the_readme_table_says():
 
 
 @pytest.mark.parametrize("module", FAMILIES, ids=lambda m: m.__name__)
-def test_doctests_of_the_pooling_families(module):
+def test_doctests_of_the_operator_families(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    names = [n for n in PUBLIC if getattr(module, n, None) is getattr(cypool, n)]
+    names = _defined_in([module])
     assert result.attempted >= len(names) * 3 and result.failed == 0
 
 
