@@ -381,11 +381,11 @@ def avg_pool_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in
 
 
 cdef class AvgCall:
-    """An average-pooling forward or backward prepared once for one call shape (the kernel of a
-    cypool._plan.Plan, called (source, destination, None, n_threads); see _max.MaxForward for why): the Window, divisor rule, memory order and
-    dtype are fixed at construction, so a call pays no fused-type dispatch, no memoryview
-    acquisition and no dict -> Window conversion. Trusts its caller: src and dst are
-    C-contiguous ndarrays of this plan's dtype and sizes, dst freshly allocated."""
+    """An average-pooling forward or backward prepared once for one call shape: the kernel of a
+    cypool._plan.Plan, called (source, destination, None, n_threads); see _max.MaxForward for
+    why. The Window, divisor rule, memory order and dtype are fixed at construction, so a call
+    pays no fused-type dispatch, no memoryview acquisition and no dict -> Window conversion.
+    Trusts its caller: src and dst are C-contiguous ndarrays of this plan's dtype and sizes."""
     cdef Window w
     cdef Py_ssize_t n_items, C, c_block, divisor_override
     cdef bint channels_last, backward, count_include_pad, is_double

@@ -308,7 +308,7 @@ cdef class MaxForward:
     so a call pays neither the fused-type dispatch nor the buffer acquisition of three memoryviews
     nor the dict -> Window conversion of max_pool_forward_cf/_cl: ~4 us of a ~5 us small call.
     Like every kernel it trusts its caller: x, y (and indices unless None) are C-contiguous
-    ndarrays of this plan's dtype (indices: int64) and sizes, y and indices freshly allocated.
+    ndarrays of this plan's dtype (indices: int64) and sizes, y not overlapping x.
     """
     cdef Window w
     cdef Py_ssize_t n_items, C
