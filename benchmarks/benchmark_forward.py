@@ -74,7 +74,7 @@ class OtherRanksSuite(Pinned):
 
 class SmallCallSuite(Pinned):
     """Repeated small calls, where a call's Python work (checks, geometry, layout) outweighs its
-    pooling: the call plans of cypool.pooling serve them. (1, 16, 8, 8) float32."""
+    pooling: the call plans of cypool._plan serve them. (1, 16, 8, 8) float32."""
 
     param_names = ["call", "data_format"]
     params = [["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",

@@ -1,7 +1,7 @@
 """Per-call time of small calls: cypool against PyTorch on a (1, 16, 8, 8) float32 input.
 
 A small call's time is mostly Python work (checks, geometry, layout) rather than pooling; cypool's
-call plans (cypool/pooling.py) serve repeated calls. Candidates run interleaved in this process
+call plans (cypool/_plan.py) serve repeated calls. Candidates run interleaved in this process
 (cypool.commands.timing.time_interleaved: median of --repeat samples of >= 20 ms each), 2 threads for both.
 
     PYTHONPATH=. python benchmarks/call_overhead.py [--repeat 7]

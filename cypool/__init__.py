@@ -13,25 +13,37 @@ except ImportError as exc:  # pragma: no cover - depends on how cypool was impor
 
 from ._threads import get_num_threads, openmp_enabled, set_num_threads, threads
 from ._config import show_config
-from .pooling import (
+from .max import (
+    max_pool1d, max_pool1d_backward, max_pool2d, max_pool2d_backward, max_pool3d,
+    max_pool3d_backward,
+)
+from .avg import (
+    avg_pool1d, avg_pool1d_backward, avg_pool2d, avg_pool2d_backward, avg_pool3d,
+    avg_pool3d_backward,
+)
+from .adaptive import (
     adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive_avg_pool2d,
     adaptive_avg_pool2d_backward, adaptive_avg_pool3d, adaptive_avg_pool3d_backward,
     adaptive_max_pool1d, adaptive_max_pool1d_backward, adaptive_max_pool2d,
     adaptive_max_pool2d_backward, adaptive_max_pool3d, adaptive_max_pool3d_backward,
-    avg_pool1d, avg_pool1d_backward, avg_pool2d, avg_pool2d_backward, avg_pool3d,
-    avg_pool3d_backward, global_avg_pool1d, global_avg_pool1d_backward, global_avg_pool2d,
-    global_avg_pool2d_backward, global_avg_pool3d, global_avg_pool3d_backward, global_max_pool1d,
-    global_max_pool1d_backward, global_max_pool2d, global_max_pool2d_backward, global_max_pool3d,
-    global_max_pool3d_backward, max_pool1d, max_pool1d_backward, max_pool2d, max_pool2d_backward,
-    max_pool3d, max_pool3d_backward, max_unpool1d, max_unpool1d_backward, max_unpool2d,
-    max_unpool2d_backward, max_unpool3d, max_unpool3d_backward,
 )
-from .downsample import (
-    binomial_filter, blur_pool2d, blur_pool2d_backward, conv2d, conv2d_backward, lp_pool1d,
-    lp_pool1d_backward, lp_pool2d, lp_pool2d_backward, max_blur_pool2d, max_blur_pool2d_backward,
-    spatial_pyramid_pool, spatial_pyramid_pool_backward, stochastic_pool2d,
-    stochastic_pool2d_backward,
+from .global_pool import (
+    global_avg_pool1d, global_avg_pool1d_backward, global_avg_pool2d, global_avg_pool2d_backward,
+    global_avg_pool3d, global_avg_pool3d_backward, global_max_pool1d, global_max_pool1d_backward,
+    global_max_pool2d, global_max_pool2d_backward, global_max_pool3d, global_max_pool3d_backward,
 )
+from .unpool import (
+    max_unpool1d, max_unpool1d_backward, max_unpool2d, max_unpool2d_backward, max_unpool3d,
+    max_unpool3d_backward,
+)
+from .stochastic import stochastic_pool2d, stochastic_pool2d_backward
+from .lp import lp_pool1d, lp_pool1d_backward, lp_pool2d, lp_pool2d_backward
+from .blur import (
+    binomial_filter, blur_pool2d, blur_pool2d_backward, max_blur_pool2d, max_blur_pool2d_backward,
+)
+from .spp import spatial_pyramid_pool, spatial_pyramid_pool_backward
+from .conv import conv2d, conv2d_backward
+from . import downsample, pooling  # noqa: F401  (the former module names, kept as namespaces)
 from .layers import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
     AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool1d, GlobalAvgPool2d,

@@ -7,7 +7,6 @@ Rules follow PyTorch 2.x (aten/src/ATen/native/Pool.h); "same"/"valid" follow Ke
 from __future__ import annotations
 
 import functools
-import math
 import numbers
 from dataclasses import dataclass
 
@@ -118,7 +117,8 @@ class Pool:
         return w
 
 
-def _lift(t: tuple, fill: int) -> tuple:
+def lift(t: tuple, fill: int = 1) -> tuple:
+    """Sizes of any rank as the kernels' three spatial axes (d, h, w), `fill` for the missing."""
     return (fill,) * (3 - len(t)) + tuple(t)
 
 
@@ -200,8 +200,8 @@ def _pool_geometry(spatial: tuple, rank: int, kernel_size, stride, padding, dila
             f"output size is too small: input spatial size {tuple(spatial)} with "
             f"kernel_size={kernel_size!r}, stride={stride!r}, padding={padding!r}, "
             f"dilation={dilation!r} gives output size {out}")
-    return Pool(_lift(spatial, 1), _lift(out, 1), _lift(kernel, 1), _lift(stride_t, 1),
-                _lift(pad_lo, 0), _lift(pad_hi, 0), _lift(dil, 1), string_padding)
+    return Pool(lift(spatial, 1), lift(out, 1), lift(kernel, 1), lift(stride_t, 1),
+                lift(pad_lo, 0), lift(pad_hi, 0), lift(dil, 1), string_padding)
 
 
 def adaptive_geometry(spatial: tuple, rank: int, output_size, minimum: int = 0) -> Pool:
@@ -226,7 +226,7 @@ def adaptive_geometry(spatial: tuple, rank: int, output_size, minimum: int = 0) 
         raise ValueError(f"output_size={output_size!r} is too large for input spatial size "
                          f"{tuple(spatial)}: output_size * input size must stay below 2**62")
     ones = (1, 1, 1)
-    return Pool(_lift(spatial, 1), _lift(out, 1), ones, ones, (0, 0, 0), (0, 0, 0), ones)
+    return Pool(lift(spatial, 1), lift(out, 1), ones, ones, (0, 0, 0), (0, 0, 0), ones)
 
 
 def unpool_size(spatial: tuple, rank: int, kernel_size, stride, padding, output_size) -> tuple:

@@ -68,8 +68,9 @@ def kernel_dtype(x: np.ndarray, name: str, family: str) -> np.dtype:
 
 @dataclass
 class Canonical:
-    """A logical (N, C, D, H, W) view of a caller's array and how to give results back."""
-    view: np.ndarray        # logical (N, C, D, H, W), memory order given by `order`
+    """A logical (N, C, D, H, W) view of a caller's array and how to give results back (view
+    None: the layout alone, what a plan keeps of a call; see _steps.layout)."""
+    view: np.ndarray | None  # logical (N, C, D, H, W), memory order given by `order`
     order: str              # "cf" or "cl"
     rank: int
     data_format: str
@@ -94,13 +95,6 @@ class Canonical:
             a = a.transpose(0, 2, 3, 4, 1)
         return a.reshape(-1)
 
-    def empty(self, spatial: tuple, dtype) -> np.ndarray:
-        """A new logical (N, C, *spatial) array in this call's memory order."""
-        n, c = self.n, self.c
-        if self.order == "cl":
-            return np.empty((n, *spatial, c), dtype).transpose(0, 4, 1, 2, 3)
-        return np.empty((n, c, *spatial), dtype)
-
     def conform(self, a: np.ndarray) -> np.ndarray:
         """Another logical 5-D array (indices, gradients) in this call's memory order."""
         if self.order == "cl":
@@ -112,16 +106,6 @@ class Canonical:
         sp = tuple(spatial)[3 - self.rank:]
         shape = (self.c, *sp) if self.data_format != "channels_last" else (*sp, self.c)
         return (self.n, *shape) if self.batched else shape
-
-    def view_of(self, out: np.ndarray, spatial: tuple) -> np.ndarray | None:
-        """A caller's C-contiguous output array of result_shape(spatial) as the logical 5-D array
-        a kernel writes, or None when this call's memory order is not the data format's."""
-        if not out.flags.c_contiguous or self.order != (
-                "cl" if self.data_format == "channels_last" else "cf"):
-            return None
-        if self.order == "cl":
-            return out.reshape((self.n, *spatial, self.c)).transpose(0, 4, 1, 2, 3)
-        return out.reshape((self.n, self.c, *spatial))
 
     def give_back(self, a: np.ndarray) -> np.ndarray:
         """A logical 5-D result in the caller's rank, batching and data_format (a view)."""

@@ -1,11 +1,13 @@
 """Layers for training loops written in NumPy: `y = layer(x)` keeps what the backward pass needs,
 `layer.backward(grad_y)` returns the gradient with respect to x. Arguments are those of the
-matching functions in cypool.pooling (and of PyTorch's modules of the same name)."""
+matching functions of cypool (and of PyTorch's modules of the same name); each layer calls the
+public function of its rank (`self._fn("max_pool")` is cypool.max_pool2d for MaxPool2d).
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from . import pooling as P
+from . import adaptive, avg, global_pool, max as max_
 
 
 class _Layer:
@@ -17,6 +19,11 @@ class _Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._args.items())
         return f"{type(self).__name__}({args})"
+
+    def _fn(self, family: str, backward: bool = False):
+        """The public function `{family}{rank}d[_backward]` of this layer's rank."""
+        return getattr(_MODULES[family],
+                       f"{family}{self._rank}d" + ("_backward" if backward else ""))
 
     def _need_forward(self):
         if getattr(self, "_input_shape", None) is None:
@@ -34,14 +41,14 @@ class _MaxPoolNd(_Layer):
         self._input_shape = self._indices = None
 
     def forward(self, x):
-        y, self._indices = P._max_pool(x, self._rank, return_indices=True, **self._args)
+        y, self._indices = self._fn("max_pool")(x, return_indices=True, **self._args)
         self._input_shape = x.shape
         return y
 
     def backward(self, grad_output):
         self._need_forward()
-        return P._max_backward(grad_output, self._indices, self._input_shape, self._rank,
-                               self._args["data_format"])
+        return self._fn("max_pool", True)(grad_output, self._indices, self._input_shape,
+                                          self._args["data_format"])
 
 
 class _AvgPoolNd(_Layer):
@@ -56,13 +63,26 @@ class _AvgPoolNd(_Layer):
         self._input_shape = None
 
     def forward(self, x):
-        y = P._avg_pool(x, self._rank, **self._args)
+        y = self._fn("avg_pool")(x, **self._args)
         self._input_shape = x.shape
         return y
 
     def backward(self, grad_output):
         self._need_forward()
-        return P._avg_backward(grad_output, self._input_shape, self._rank, **self._args)
+        return self._fn("avg_pool", True)(grad_output, self._input_shape, **self._args)
+
+
+class _AvgPool1d(_AvgPoolNd):
+    """1-d layer over cypool.avg_pool1d; same arguments (no divisor_override, as in PyTorch's
+    AvgPool1d and avg_pool1d)."""
+    _rank = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, data_format="channels_first"):
+        self._args = dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                          ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                          data_format=data_format)
+        self._input_shape = None
 
 
 class _AdaptiveAvgPoolNd(_Layer):
@@ -74,14 +94,14 @@ class _AdaptiveAvgPoolNd(_Layer):
         self._input_shape = None
 
     def forward(self, x):
-        y = P._adaptive_avg(x, self._rank, **self._args)
+        y = self._fn("adaptive_avg_pool")(x, **self._args)
         self._input_shape = x.shape
         return y
 
     def backward(self, grad_output):
         self._need_forward()
-        return P._adaptive_avg_backward(grad_output, self._input_shape, self._rank,
-                                        self._args["data_format"])
+        return self._fn("adaptive_avg_pool", True)(grad_output, self._input_shape,
+                                                   self._args["data_format"])
 
 
 class _AdaptiveMaxPoolNd(_Layer):
@@ -93,14 +113,14 @@ class _AdaptiveMaxPoolNd(_Layer):
         self._input_shape = self._indices = None
 
     def forward(self, x):
-        y, self._indices = P._adaptive_max(x, self._rank, return_indices=True, **self._args)
+        y, self._indices = self._fn("adaptive_max_pool")(x, return_indices=True, **self._args)
         self._input_shape = x.shape
         return y
 
     def backward(self, grad_output):
         self._need_forward()
-        return P._max_backward(grad_output, self._indices, self._input_shape, self._rank,
-                               self._args["data_format"])
+        return self._fn("adaptive_max_pool", True)(grad_output, self._indices,
+                                                   self._input_shape, self._args["data_format"])
 
 
 class _GlobalAvgPoolNd(_Layer):
@@ -112,14 +132,14 @@ class _GlobalAvgPoolNd(_Layer):
         self._input_shape = None
 
     def forward(self, x):
-        y = P._global_avg(x, self._rank, **self._args)
+        y = self._fn("global_avg_pool")(x, **self._args)
         self._input_shape = x.shape
         return y
 
     def backward(self, grad_output):
         self._need_forward()
-        return P._global_avg_backward(grad_output, self._input_shape, self._rank,
-                                      self._args["data_format"])
+        return self._fn("global_avg_pool", True)(grad_output, self._input_shape,
+                                                 self._args["data_format"])
 
 
 class _GlobalMaxPoolNd(_Layer):
@@ -131,14 +151,19 @@ class _GlobalMaxPoolNd(_Layer):
         self._input_shape = self._indices = None
 
     def forward(self, x):
-        y, self._indices = P._global_max(x, self._rank, return_indices=True, **self._args)
+        y, self._indices = self._fn("global_max_pool")(x, return_indices=True, **self._args)
         self._input_shape = x.shape
         return y
 
     def backward(self, grad_output):
         self._need_forward()
-        return P._global_max_backward(grad_output, self._indices, self._input_shape, self._rank,
-                                      self._args["data_format"])
+        return self._fn("global_max_pool", True)(grad_output, self._indices, self._input_shape,
+                                                 self._args["data_format"])
+
+
+_MODULES = {"max_pool": max_, "avg_pool": avg, "adaptive_avg_pool": adaptive,
+            "adaptive_max_pool": adaptive, "global_avg_pool": global_pool,
+            "global_max_pool": global_pool}
 
 
 def _ranked(base, rank, name):
@@ -149,7 +174,8 @@ def _ranked(base, rank, name):
 
 
 MaxPool1d, MaxPool2d, MaxPool3d = (_ranked(_MaxPoolNd, r, f"MaxPool{r}d") for r in (1, 2, 3))
-AvgPool1d, AvgPool2d, AvgPool3d = (_ranked(_AvgPoolNd, r, f"AvgPool{r}d") for r in (1, 2, 3))
+AvgPool1d = _ranked(_AvgPool1d, 1, "AvgPool1d")
+AvgPool2d, AvgPool3d = (_ranked(_AvgPoolNd, r, f"AvgPool{r}d") for r in (2, 3))
 AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d = (
     _ranked(_AdaptiveAvgPoolNd, r, f"AdaptiveAvgPool{r}d") for r in (1, 2, 3))
 AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d = (

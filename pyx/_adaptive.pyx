@@ -405,8 +405,9 @@ cdef enum:
 
 
 cdef class AdaptiveCall:
-    """An adaptive pooling call prepared once for one call shape (a call plan of cypool.pooling;
-    see _max.MaxForward): op "avg", "avg_backward" or "max"; the Window, memory order and dtype
+    """An adaptive pooling call prepared once for one call shape (the kernel of a
+    cypool._plan.Plan, called (source, destination, indices or None, n_threads); see
+    _max.MaxForward): op "avg", "avg_backward" or "max"; the Window, memory order and dtype
     are fixed at construction. Trusts its caller: a (input or gradient), b (output) and, for
     max, indices (int64) are C-contiguous ndarrays of this plan's dtype and sizes."""
     cdef Window w

@@ -381,11 +381,11 @@ def avg_pool_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in
 
 
 cdef class AvgCall:
-    """An average-pooling forward or backward prepared once for one call shape (a call plan of
-    cypool.pooling; see _max.MaxForward for why): the Window, divisor rule, memory order and
-    dtype are fixed at construction, so a call pays no fused-type dispatch, no memoryview
-    acquisition and no dict -> Window conversion. Trusts its caller: src and dst are
-    C-contiguous ndarrays of this plan's dtype and sizes, dst freshly allocated."""
+    """An average-pooling forward or backward prepared once for one call shape: the kernel of a
+    cypool._plan.Plan, called (source, destination, None, n_threads); see _max.MaxForward for
+    why. The Window, divisor rule, memory order and dtype are fixed at construction, so a call
+    pays no fused-type dispatch, no memoryview acquisition and no dict -> Window conversion.
+    Trusts its caller: src and dst are C-contiguous ndarrays of this plan's dtype and sizes."""
     cdef Window w
     cdef Py_ssize_t n_items, C, c_block, divisor_override
     cdef bint channels_last, backward, count_include_pad, is_double
@@ -407,7 +407,9 @@ cdef class AvgCall:
             raise ValueError(f"AvgCall: unsupported dtype {dtype_name}")
         self.is_double = dtype_name == "float64"
 
-    def __call__(self, cnp.ndarray src not None, cnp.ndarray dst not None, int n_threads):
+    def __call__(self, cnp.ndarray src not None, cnp.ndarray dst not None, cnp.ndarray indices,
+                 int n_threads):
+        # indices: unused (average pooling has none); there for the plans' one call convention
         cdef void* a = cnp.PyArray_DATA(src)
         cdef void* b = cnp.PyArray_DATA(dst)
         with nogil:

@@ -301,13 +301,14 @@ cdef dict _KINDS = {"float32": 0, "float64": 1, "int8": 2, "uint8": 3, "int16": 
 
 
 cdef class MaxForward:
-    """A max-pooling forward prepared once for one call shape (a call plan of cypool.pooling).
+    """A max-pooling forward prepared once for one call shape: the kernel of a cypool._plan.Plan,
+    called as every plan kernel is, (source, destination, indices or None, n_threads).
 
     The Window struct, the memory order and the kernel specialisation are fixed at construction,
     so a call pays neither the fused-type dispatch nor the buffer acquisition of three memoryviews
     nor the dict -> Window conversion of max_pool_forward_cf/_cl: ~4 us of a ~5 us small call.
     Like every kernel it trusts its caller: x, y (and indices unless None) are C-contiguous
-    ndarrays of this plan's dtype (indices: int64) and sizes, y and indices freshly allocated.
+    ndarrays of this plan's dtype (indices: int64) and sizes, y not overlapping x.
     """
     cdef Window w
     cdef Py_ssize_t n_items, C
@@ -473,10 +474,11 @@ def max_backward_cl(const floating_t[::1] grad_out, const int64_t[::1] indices,
     return bad
 
 cdef class MaxBackward:
-    """A max-pooling backward (max_backward_cf/_cl) prepared once for one call shape: a call
-    plan of cypool.pooling, as MaxForward. Trusts its caller: grad_out, indices (int64) and
-    grad_in are C-contiguous ndarrays of this plan's dtype and sizes, grad_in freshly allocated.
-    Returns the count of out-of-plane indices, as the functions do."""
+    """A max-pooling backward (max_backward_cf/_cl) prepared once for one call shape, as
+    MaxForward; the kernel of cypool._plan.Plan, same call convention: (source, destination,
+    indices, n_threads). Trusts its caller: grad_out, grad_in and indices (int64) are C-contiguous
+    ndarrays of this plan's dtype and sizes. Returns the count of out-of-plane indices, as the
+    functions do."""
     cdef Py_ssize_t n_items, C, c_block, out_plane
     cdef readonly Py_ssize_t in_plane   # the bound indices are checked against
     cdef bint channels_last, is_double
@@ -494,8 +496,8 @@ cdef class MaxBackward:
             raise ValueError(f"MaxBackward: unsupported dtype {dtype_name}")
         self.is_double = dtype_name == "float64"
 
-    def __call__(self, cnp.ndarray grad_out not None, cnp.ndarray indices not None,
-                 cnp.ndarray grad_in not None, int n_threads):
+    def __call__(self, cnp.ndarray grad_out not None, cnp.ndarray grad_in not None,
+                 cnp.ndarray indices not None, int n_threads):
         cdef void* go = cnp.PyArray_DATA(grad_out)
         cdef const int64_t* idx = <const int64_t*>cnp.PyArray_DATA(indices)
         cdef void* gi = cnp.PyArray_DATA(grad_in)

@@ -52,10 +52,10 @@ def openmp_allows_3():
 
 @pytest.fixture
 def spy_threads(monkeypatch, openmp_allows_3):
-    """Record the num_threads every kernel call of cypool.pooling receives; parallelise even tiny
-    calls. cypool's own thread setting is reset afterwards."""
+    """Record the num_threads every kernel call receives (every call runs a plan of
+    cypool._plan); parallelise even tiny calls. cypool's own thread setting is reset afterwards."""
     import cypool
-    from cypool import _threads, pooling
+    from cypool import _plan, _threads
     seen = []
     real = _threads.threads_for
 
@@ -63,7 +63,7 @@ def spy_threads(monkeypatch, openmp_allows_3):
         n = real(nbytes, n_items)
         seen.append(n)
         return n
-    monkeypatch.setattr(pooling, "threads_for", recording)
+    monkeypatch.setattr(_plan, "threads_for", recording)
     monkeypatch.setattr(_threads, "SERIAL_BELOW_BYTES", 0)
     yield seen
     cypool.set_num_threads(None)

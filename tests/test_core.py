@@ -58,6 +58,29 @@ def test_layer_backward_before_forward_raises():
         cypool.MaxPool2d(2).backward(np.zeros((1, 1, 1, 1)))
 
 
+def test_layers_take_the_arguments_of_their_functions():
+    """A layer accepts exactly its function's arguments (less x, return_indices and out), as
+    PyTorch's modules do: AvgPool1d has no divisor_override, like avg_pool1d and
+    torch.nn.AvgPool1d."""
+    import inspect
+    import re
+    drop = {"x", "return_indices", "out"}
+    for name in ("MaxPool", "AvgPool", "AdaptiveAvgPool", "AdaptiveMaxPool", "GlobalAvgPool",
+                 "GlobalMaxPool"):
+        for rank in (1, 2, 3):
+            layer = getattr(cypool, f"{name}{rank}d")
+            words = re.findall("[A-Z][a-z]+", name)   # AdaptiveAvgPool -> adaptive_avg_pool
+            fn = getattr(cypool, "_".join(w.lower() for w in words) + f"{rank}d")
+            assert (set(inspect.signature(layer).parameters)
+                    == set(inspect.signature(fn).parameters) - drop), (layer, fn)
+    with pytest.raises(TypeError, match="divisor_override"):
+        cypool.AvgPool1d(2, divisor_override=3)
+    assert "divisor_override" in inspect.signature(cypool.AvgPool2d).parameters
+    torch = pytest.importorskip("torch")
+    assert "divisor_override" not in inspect.signature(torch.nn.AvgPool1d).parameters
+    assert "divisor_override" in inspect.signature(torch.nn.AvgPool2d).parameters
+
+
 # ----------------------------------------------------------------------------- threads
 
 def _all_ops(x, data_format):

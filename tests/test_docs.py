@@ -7,17 +7,35 @@ import typing
 import pytest
 
 import cypool
-import cypool.pooling
+from cypool import (adaptive, avg, blur, conv, global_pool, lp, max as max_, spp, stochastic,
+                    unpool)
 
-PUBLIC = [name for name in dir(cypool.pooling) if not name.startswith("_")
-          and inspect.isfunction(getattr(cypool.pooling, name))
-          and getattr(cypool.pooling, name).__module__ == "cypool.pooling"]
+# The operator families: one module each, every public function defined (and documented) there.
+POOLING = (max_, avg, adaptive, global_pool, unpool)
+DOWNSAMPLING = (stochastic, lp, blur, spp, conv)
+FAMILIES = POOLING + DOWNSAMPLING
+
+
+def _defined_in(modules):
+    return [name for module in modules for name in dir(module) if not name.startswith("_")
+            and inspect.isfunction(getattr(module, name))
+            and getattr(module, name).__module__ == module.__name__]
+
+
+PUBLIC = _defined_in(FAMILIES)
 THREADS = ["set_num_threads", "get_num_threads", "threads", "openmp_enabled", "show_config"]
 
 
 def test_every_pooling_function_is_public_and_covered():
-    assert len(PUBLIC) == 42
-    assert all(getattr(cypool, name) is getattr(cypool.pooling, name) for name in PUBLIC)
+    assert len(_defined_in(POOLING)) == 42 and len(_defined_in(DOWNSAMPLING)) == 15
+    assert len(PUBLIC) == len(set(PUBLIC)) == 57
+    assert all(getattr(cypool, name).__module__ in {m.__name__ for m in FAMILIES}
+               for name in PUBLIC)
+    # the names gathered in cypool.pooling and cypool.downsample are the same objects
+    from cypool import downsample, pooling
+    assert all(getattr(pooling, name) is getattr(cypool, name) for name in _defined_in(POOLING))
+    assert all(getattr(downsample, name) is getattr(cypool, name)
+               for name in _defined_in(DOWNSAMPLING))
 
 
 @pytest.mark.parametrize("name", PUBLIC + THREADS)
@@ -28,6 +46,9 @@ def test_type_hints_and_numpydoc(name):
     assert set(params) <= set(hints) and "return" in hints, name
     doc = inspect.getdoc(fn)
     assert "Examples\n--------\n>>> " in doc, name
+    if name not in THREADS:
+        for section in ("Parameters", "Returns", "Raises"):
+            assert f"\n{section}\n{'-' * len(section)}\n" in doc, (name, section)
     if params:
         section = doc.split("Parameters\n----------\n")[1].split("\n\n")[0]
         for p in params:
@@ -44,9 +65,19 @@ def test_help_tells_what_the_readme_table_says():
     assert "divisor_override" in cypool.avg_pool2d.__doc__
 
 
-def test_doctests_of_the_pooling_module():
-    result = doctest.testmod(cypool.pooling, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 42 * 3 and result.failed == 0
+@pytest.mark.parametrize("module", FAMILIES, ids=lambda m: m.__name__)
+def test_doctests_of_the_operator_families(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    names = _defined_in([module])
+    assert result.attempted >= len(names) * 3 and result.failed == 0
+
+
+def test_docstrings_are_written_at_each_def():
+    """No docstring is generated at import time: each one is in the source of its function."""
+    for name in PUBLIC:
+        fn = getattr(cypool, name)
+        assert inspect.getdoc(fn) and inspect.getdoc(fn) in inspect.cleandoc(
+            inspect.getsource(fn).split('"""')[1]), name
 
 
 def test_doctests_of_threads_and_dask():

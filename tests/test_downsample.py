@@ -368,6 +368,15 @@ def test_bit_identical_across_thread_counts():
         np.testing.assert_array_equal(one, two)
 
 
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (np.int64(-5), ValueError),
+                                         ("a", TypeError), (1.5, TypeError), (True, TypeError)])
+def test_stochastic_seed_errors_say_what_is_wrong(seed, error, rng):
+    """A negative int is a value out of range (ValueError); another type is a TypeError."""
+    x = rng.random((1, 2, 4, 4))
+    with pytest.raises(error, match="seed"):
+        cypool.stochastic_pool2d(x, 2, seed=seed)
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda x: cypool.lp_pool2d(x, 0, 2), "norm_type"),
     (lambda x: cypool.lp_pool2d(x, "2", 2), "norm_type"),

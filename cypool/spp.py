@@ -1,0 +1,176 @@
+"""Spatial pyramid pooling (He et al. 2014) with PyTorch's adaptive bins, forward and backward:
+adaptive max or average pooling per level (adaptive.py), flattened and concatenated.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+
+from ._geometry import _is_int, check_bool
+from ._layout import check_data_format, shape_to_canonical
+from ._steps import CF, DataFormat, Shape
+
+Levels = Union[int, Tuple[int, ...]]
+SppResult = Union[np.ndarray, Tuple[np.ndarray, List[np.ndarray]]]
+from .adaptive import _adaptive_avg_backward, _adaptive_pool
+from .max import _max_backward
+
+
+def _check_levels(levels) -> tuple:
+    if _is_int(levels):
+        levels = (levels,)
+    if not isinstance(levels, (tuple, list)) or not levels or not all(_is_int(v) for v in levels):
+        raise TypeError(f"levels must be a non-empty tuple of ints, got levels={levels!r}")
+    if any(v < 1 for v in levels):
+        raise ValueError(f"levels must be positive, got levels={levels!r}")
+    return tuple(int(v) for v in levels)
+
+
+def _check_mode(mode) -> str:
+    if mode not in ("max", "avg"):
+        raise ValueError(f"mode must be 'max' or 'avg', got mode={mode!r}")
+    return mode
+
+
+def _level_to_flat(y, data_format):
+    """(N, C, l, l) in the caller's data format -> (N, C*l*l), channel-major in both formats."""
+    if data_format == "channels_last":
+        y = np.moveaxis(y, -1, -3)
+    return y.reshape(y.shape[:-3] + (-1,))
+
+
+def spatial_pyramid_pool(x: np.ndarray, levels: Levels = (4, 2, 1), mode: str = "max",
+                         return_indices: bool = False,
+                         data_format: DataFormat = CF) -> SppResult:
+    """Spatial pyramid pooling (He et al. 2014) with adaptive bins.
+
+    Each level ``l`` pools the map into ``l x l`` bins ``[floor(i*L/l), ceil((i+1)*L/l))`` with
+    max or average; the levels are flattened channel-major, ``(C, l, l)``, and concatenated.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``(N, C, H, W)`` or ``(N, H, W, C)`` (or unbatched); the dtypes of adaptive ``mode``
+        pooling.
+    levels : int or tuple of ints, default (4, 2, 1)
+        Bins per side of each level, positive.
+    mode : {"max", "avg"}, default "max"
+        The pooling of each bin.
+    return_indices : bool, default False
+        Also return one index array per level (max only), for the backward.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        ``(N, C * sum(l * l))`` (``(C * sum(l * l),)`` unbatched) in both data formats.
+    indices : list of numpy.ndarray
+        Only with ``return_indices=True``: each level's adaptive max indices.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``levels`` has the wrong type.
+    ValueError
+        If a level is not positive, ``mode`` is unknown, ``return_indices=True`` comes with
+        ``mode="avg"``, or ``data_format`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.ones((2, 3, 8, 8), np.float32)
+    >>> cypool.spatial_pyramid_pool(x, (2, 1)).shape   # 3 * (4 + 1)
+    (2, 15)
+    """
+    levels, mode = _check_levels(levels), _check_mode(mode)
+    data_format = check_data_format(data_format)
+    return_indices = check_bool(return_indices, "return_indices")
+    if return_indices and mode != "max":
+        raise ValueError("return_indices=True needs mode='max'")
+    parts, indices = [], []
+    for level in levels:
+        if mode == "max":
+            y, idx = _adaptive_pool(x, 2, level, True, data_format, "adaptive_max")
+            indices.append(idx)
+        else:
+            y = _adaptive_pool(x, 2, level, False, data_format, "adaptive_avg")
+        parts.append(_level_to_flat(y, data_format))
+    out = np.concatenate(parts, axis=-1)
+    return (out, indices) if return_indices else out
+
+
+def spatial_pyramid_pool_backward(grad_output: np.ndarray, input_shape: Shape,
+                                  levels: Levels = (4, 2, 1), mode: str = "max",
+                                  indices: Optional[List[np.ndarray]] = None,
+                                  data_format: DataFormat = CF) -> np.ndarray:
+    """Gradient of spatial_pyramid_pool with respect to x.
+
+    Each level's slice of ``grad_output`` goes back through its adaptive pooling; the levels are
+    summed.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        ``(N, C * sum(l * l))``, the shape of the forward result.
+    input_shape : tuple of ints
+        Shape of the forward input.
+    levels : int or tuple of ints, default (4, 2, 1)
+        The forward levels.
+    mode : {"max", "avg"}, default "max"
+        The forward mode.
+    indices : list of numpy.ndarray, optional
+        The list ``spatial_pyramid_pool(..., return_indices=True)`` returned; needed for
+        ``mode="max"``.
+    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Shape ``input_shape``.
+
+    Raises
+    ------
+    TypeError
+        If ``grad_output`` is not a numpy.ndarray or ``levels`` has the wrong type.
+    ValueError
+        If ``grad_output`` has the wrong shape, ``mode="max"`` comes without its indices, or an
+        argument is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.ones((1, 2, 4, 4), np.float32)
+    >>> y = cypool.spatial_pyramid_pool(x, (2, 1), "avg")
+    >>> g = cypool.spatial_pyramid_pool_backward(np.ones_like(y), x.shape, (2, 1), "avg")
+    >>> g.shape, float(g.sum())   # each level passes back one per bin: 2 * (4 + 1)
+    ((1, 2, 4, 4), 10.0)
+    """
+    levels, mode = _check_levels(levels), _check_mode(mode)
+    data_format = check_data_format(data_format)
+    if not isinstance(grad_output, np.ndarray):
+        raise TypeError(f"grad_output must be a numpy.ndarray, got {type(grad_output).__name__}")
+    n, c, spatial, batched = shape_to_canonical(input_shape, 2, data_format)
+    width = c * sum(v * v for v in levels)
+    expected = (n, width) if batched else (width,)
+    if grad_output.shape != expected:
+        raise ValueError(f"grad_output.shape={grad_output.shape} must be {expected} for "
+                         f"input_shape={tuple(input_shape)} and levels={levels}")
+    if mode == "max" and (not isinstance(indices, (list, tuple)) or len(indices) != len(levels)):
+        raise ValueError(f"mode='max' needs indices: a list of {len(levels)} arrays from "
+                         f"spatial_pyramid_pool(..., return_indices=True), got {type(indices)}")
+    total, start = None, 0
+    for i, level in enumerate(levels):
+        g = grad_output[..., start:start + c * level * level]
+        start += c * level * level
+        g = g.reshape(g.shape[:-1] + (c, level, level))
+        if data_format == "channels_last":
+            g = np.moveaxis(g, -3, -1)
+        if mode == "max":
+            gx = _max_backward(np.ascontiguousarray(g), indices[i], input_shape, 2, data_format)
+        else:
+            gx = _adaptive_avg_backward(np.ascontiguousarray(g), input_shape, 2, data_format)
+        total = gx if total is None else total + gx
+    return total
