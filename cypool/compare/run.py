@@ -44,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {','.join(map(str, FULL_SIZES))}; --quick "
                              f"{','.join(map(str, QUICK_SIZES))})")
     parser.add_argument("--threads", type=int, default=None,
-                        help="threads for cypool, BLAS and torch (default: cypool's default)")
+                        help="threads for cypool, BLAS and torch in the measurements of single "
+                             "strategies (default: cypool's default); networks train on one "
+                             "thread")
     parser.add_argument("--quick", action="store_true",
                         help="fewer sizes and repeats, no network training (about a minute)")
     parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
