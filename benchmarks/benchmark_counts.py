@@ -1,8 +1,8 @@
 """Counts of single calls under valgrind's callgrind: instructions, simulated data cache misses
 (first and last level) and a cycle estimate (benchmarks/counting.py says how and what the model
-is). Unlike times, these are the same on every run of a commit (two runs differ by under 0.01%),
-so a change of a few percent is a real change; the regression gate compares them with a tight
-threshold (benchmarks/gate.py).
+is). Unlike times, they repeat on every run of a commit (docs/records/2026-12-04-count-gate-
+experiment.md gives the spread), so a change of a few percent is a real change; the regression
+gate compares them with a tight threshold (benchmarks/gate.py).
 
 All cases are counted in one callgrind run, in `setup_cache`, and each `track_` benchmark reads its
 number from that run. CYPOOL_COUNT_CASES (comma-separated case names) restricts the run; without

@@ -302,7 +302,11 @@ def main(argv=None) -> int:
         f"time: x{factor} and p < 0.05 in {rounds} rounds, confirmed by a second run"
         + ("" if do_time else " (skipped: CYPOOL_GATE_TIME=0)"))
 
-    head_src = build(head, repo)
+    try:
+        head_src = build(head, repo)
+    except RuntimeError as exc:
+        log(f"FAILED: HEAD does not build. {exc}")
+        return 1
     try:
         base_src = build(base, repo)
     except RuntimeError as exc:

@@ -43,7 +43,7 @@ def demo(args=None) -> int:
         return cypool.max_pool2d(a, 2)
 
     assert np.array_equal(cy(), reshape_recipe())
-    t = timing.time_interleaved({"numpy": reshape_recipe, "cypool": cy}, repeat=5)
+    t = timing.time_interleaved({"numpy": reshape_recipe, "cypool": cy}, repeat=5, warmup=1)
     t_np, t_cy = t["numpy"], t["cypool"]
     gbs = (a.nbytes + a.nbytes / 4) / t_cy / 1e9
     print(f"\nmax_pool2d 2x2/s2 on float32 {shape} ({a.nbytes / 1e6:.0f} MB), "

@@ -26,12 +26,15 @@ SAMPLE_SECONDS = 0.02
 
 
 def calls_per_sample(fn, seconds: float, max_calls: int | None = None) -> int:
-    """Calls per sample so that a sample lasts at least `seconds` (from the faster of two calls)."""
+    """Calls per sample so that a sample lasts at least `seconds` (from the faster of two calls;
+    one call when it alone lasts that long)."""
     dt = math.inf
     for _ in range(2):
         t0 = time.perf_counter()
         fn()
         dt = min(dt, time.perf_counter() - t0)
+        if dt >= seconds:
+            return 1
     n = max(1, math.ceil(seconds / max(dt, 1e-9)))
     return min(n, max_calls) if max_calls else n
 
