@@ -13,6 +13,7 @@ except ImportError as exc:  # pragma: no cover - depends on how cypool was impor
 
 from ._threads import get_num_threads, openmp_enabled, set_num_threads, threads
 from ._config import show_config
+from ._memory import output_cache_info, set_output_cache
 from .max import (
     max_pool1d, max_pool1d_backward, max_pool2d, max_pool2d_backward, max_pool3d,
     max_pool3d_backward,
@@ -86,4 +87,5 @@ __all__ = [
     "GlobalAvgPool1d", "GlobalAvgPool2d", "GlobalAvgPool3d",
     # threads and build configuration
     "set_num_threads", "get_num_threads", "threads", "openmp_enabled", "show_config",
+    "set_output_cache", "output_cache_info",
 ]

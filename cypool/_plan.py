@@ -17,11 +17,13 @@ threads_for at every run: it depends on set_num_threads, threads() and fork.
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 
 import numpy as np
 
+from . import _memory
 from ._geometry import _plain as plain  # noqa: F401  (the key guard of every family module)
 from ._layout import check_out
 from ._threads import threads_for
@@ -84,7 +86,7 @@ class Plan:
     """
     __slots__ = ("direct", "kernel", "shape", "dtype", "nbytes", "items", "source", "b_source",
                  "new_indices", "return_indices", "give", "give_indices", "fill", "bound",
-                 "index_name", "inputs", "result_shape", "result_dtype")
+                 "index_name", "inputs", "result_shape", "result_dtype", "empty", "empty_indices")
 
     def __init__(self, kernel, shape, dtype, nbytes, items, *, source=None, b_source=None,
                  new_indices=False, return_indices=False, give=None, give_indices=None,
@@ -97,6 +99,9 @@ class Plan:
         self.give, self.give_indices, self.fill = give, give_indices, fill
         self.bound, self.index_name, self.inputs = bound, index_name, inputs
         self.result_shape, self.result_dtype = result_shape, result_dtype
+        # big buffers come from the cache of mapped blocks (cypool/_memory.py), chosen once here
+        self.empty = _memory.allocator(math.prod(shape) * self.dtype.itemsize)
+        self.empty_indices = _memory.allocator(math.prod(shape) * 8)
         # no conversion on either side: run()'s short branch serves the call
         self.direct = (kernel is not None and source is None and b_source is None
                        and give is None)
@@ -107,18 +112,18 @@ class Plan:
         backward); out=: a checked, caller-provided result array."""
         if out is None and self.direct:
             # the common call: the kernel reads the caller's arrays and writes a new result
-            y = np.empty(self.shape, self.dtype)
+            y = self.empty(self.shape, self.dtype)
             if self.new_indices:
-                b = np.empty(self.shape, np.int64)
+                b = self.empty_indices(self.shape, np.int64)
             bad = self.kernel(a, y, b, threads_for(self.nbytes, self.items))
             if bad:
                 raise self._bad_indices(bad)
             return (y, b) if self.return_indices else y
         src = a if self.source is None else self.source(a)
         idx = b if self.b_source is None else self.b_source(b)
-        y = np.empty(self.shape, self.dtype) if out is None else self._destination(out, a, b)
+        y = self.empty(self.shape, self.dtype) if out is None else self._destination(out, a, b)
         if self.new_indices:
-            idx = np.empty(self.shape, np.int64)
+            idx = self.empty_indices(self.shape, np.int64)
         if self.kernel is not None:
             bad = self.kernel(src, y, idx, threads_for(self.nbytes, self.items))
             if bad:
@@ -146,5 +151,5 @@ class Plan:
         check_out(out, self.result_shape, self.result_dtype, dict(zip(self.inputs, arrays)))
         if self.give is None and out.flags.c_contiguous:
             return out
-        return np.empty(self.shape, self.dtype)
+        return self.empty(self.shape, self.dtype)
 
