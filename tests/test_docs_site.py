@@ -76,7 +76,8 @@ def test_records_are_dated():
     assert "index.md" in names
     for name in names:
         if name != "index.md":
-            assert re.fullmatch(r"20\d\d-\d\d-\d\d-[a-z0-9-]+\.md", name), name
+            # a dated page, or a dated figure or table that a page shows
+            assert re.fullmatch(r"20\d\d-\d\d-\d\d-[a-z0-9-]+\.(md|png|csv)", name), name
 
 
 def test_gallery_examples_have_a_title():
