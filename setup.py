@@ -25,7 +25,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import CCompilerError, CompileError, LinkError
 
 # One table of extensions: module name inside cypool -> source in pyx/.
-KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream", "_buffers"]
+KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream", "_buffers", "_fractional"]
 
 # C headers of the average-pooling fast paths: a change to them rebuilds _avg and _adaptive.
 AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_avg_gap_body.h",

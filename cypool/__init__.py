@@ -45,6 +45,10 @@ from .blur import (
 from .spp import spatial_pyramid_pool, spatial_pyramid_pool_backward
 from .conv import conv2d, conv2d_backward
 from . import downsample, pooling  # noqa: F401  (the former module names, kept as namespaces)
+from .fractional import (
+    fractional_max_pool2d, fractional_max_pool2d_backward, fractional_max_pool3d,
+    fractional_max_pool3d_backward,
+)
 from .layers import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
     AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, GlobalAvgPool1d, GlobalAvgPool2d,
@@ -78,6 +82,8 @@ __all__ = [
     "blur_pool2d", "blur_pool2d_backward", "max_blur_pool2d", "max_blur_pool2d_backward",
     "binomial_filter",
     "spatial_pyramid_pool", "spatial_pyramid_pool_backward",
+    "fractional_max_pool2d", "fractional_max_pool3d",
+    "fractional_max_pool2d_backward", "fractional_max_pool3d_backward",
     "conv2d", "conv2d_backward",
     # layers for NumPy training loops
     "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",

@@ -7,13 +7,13 @@ import typing
 import pytest
 
 import cypool
-from cypool import (adaptive, avg, blur, conv, global_pool, lp, max as max_, spp, stochastic,
-                    unpool)
+from cypool import (adaptive, avg, blur, conv, fractional, global_pool, lp, max as max_, spp,
+                    stochastic, unpool)
 
 # The operator families: one module each, every public function defined (and documented) there.
 POOLING = (max_, avg, adaptive, global_pool, unpool)
 DOWNSAMPLING = (stochastic, lp, blur, spp, conv)
-FAMILIES = POOLING + DOWNSAMPLING
+FAMILIES = POOLING + DOWNSAMPLING + (fractional,)
 
 
 def _defined_in(modules):
@@ -23,12 +23,14 @@ def _defined_in(modules):
 
 
 PUBLIC = _defined_in(FAMILIES)
-THREADS = ["set_num_threads", "get_num_threads", "threads", "openmp_enabled", "show_config"]
+THREADS = ["set_num_threads", "get_num_threads", "threads", "openmp_enabled", "show_config",
+           "set_output_cache", "output_cache_info"]
 
 
 def test_every_pooling_function_is_public_and_covered():
     assert len(_defined_in(POOLING)) == 42 and len(_defined_in(DOWNSAMPLING)) == 15
-    assert len(PUBLIC) == len(set(PUBLIC)) == 57
+    assert len(_defined_in((fractional,))) == 4
+    assert len(PUBLIC) == len(set(PUBLIC)) == 61
     assert all(getattr(cypool, name).__module__ in {m.__name__ for m in FAMILIES}
                for name in PUBLIC)
     # the names gathered in cypool.pooling and cypool.downsample are the same objects
