@@ -38,7 +38,7 @@ from .unpool import (
     max_unpool3d_backward,
 )
 from .stochastic import stochastic_pool2d, stochastic_pool2d_backward
-from .lp import lp_pool1d, lp_pool1d_backward, lp_pool2d, lp_pool2d_backward
+from .lp import lp_pool1d, lp_pool1d_backward, lp_pool2d, lp_pool2d_backward, lp_pool3d, lp_pool3d_backward
 from .blur import (
     binomial_filter, blur_pool2d, blur_pool2d_backward, max_blur_pool2d, max_blur_pool2d_backward,
 )
@@ -77,7 +77,8 @@ __all__ = [
     "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "max_unpool1d_backward", "max_unpool2d_backward", "max_unpool3d_backward",
     # other downsampling operators
-    "lp_pool1d", "lp_pool2d", "lp_pool1d_backward", "lp_pool2d_backward",
+    "lp_pool1d", "lp_pool2d", "lp_pool3d", "lp_pool1d_backward", "lp_pool2d_backward",
+    "lp_pool3d_backward",
     "stochastic_pool2d", "stochastic_pool2d_backward",
     "blur_pool2d", "blur_pool2d_backward", "max_blur_pool2d", "max_blur_pool2d_backward",
     "binomial_filter",

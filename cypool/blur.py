@@ -129,7 +129,7 @@ def blur_pool2d(x: np.ndarray, filt_size: int = 3, stride: IntOrTuple = 2,
         Filter size, 1 to 7 (see ``binomial_filter``).
     stride : int or tuple of 2 ints, default 2
         Downsampling step.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns
@@ -197,7 +197,7 @@ def blur_pool2d_backward(grad_output: np.ndarray, input_shape: Shape, filt_size:
         The forward filter size.
     stride : int or tuple of 2 ints, default 2
         The forward stride.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns
@@ -270,7 +270,7 @@ def max_blur_pool2d(x: np.ndarray, kernel_size: IntOrTuple = 2, filt_size: int =
         Downsampling step of the blur.
     return_indices : bool, default False
         Also return the indices of the stride-1 max, for ``max_blur_pool2d_backward``.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns
@@ -320,7 +320,7 @@ def max_blur_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input
         The forward filter size.
     stride : int or tuple of 2 ints, default 2
         The forward stride.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns

@@ -106,7 +106,7 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
         Step between windows.
     padding : int or tuple of 2 ints, default 0
         Zero padding on both sides.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns
@@ -167,7 +167,7 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
         The forward stride.
     padding : int or tuple of 2 ints, default 0
         The forward padding.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns

@@ -14,6 +14,7 @@ from . import _lp
 from ._geometry import pool_geometry
 from ._layout import check_data_format, to_canonical
 from ._plan import PLANS, Plan, plain
+from .avg import _check_avg3d_input
 from ._steps import (CF, DataFormat, IntOrTuple, channel_block, check_grad, destination,
                      flat_input, layout, prepare, reads_as_given)
 
@@ -79,6 +80,8 @@ def _lp_plan(x, rank, norm_type, kernel_size, stride, ceil_mode, data_format) ->
     p = _check_norm_type(norm_type)
     can = prepare(x, rank, data_format, "float")
     geo = pool_geometry(can.spatial[3 - rank:], rank, kernel_size, stride, 0, 1, ceil_mode)
+    # PyTorch's lp_pool3d is an avg_pool3d underneath, which refuses inputs smaller than the window
+    _check_avg3d_input(can.spatial, rank, kernel_size)
     cl = can.order == "cl"
     size = can.n * can.c * geo.out_size[0] * geo.out_size[1] * geo.out_size[2]
     return Plan(_Lp(False, geo.window(), can.n, can.c, cl, p) if size else None,
@@ -127,6 +130,7 @@ def _lp_backward_plan(grad_output, x, rank, norm_type, kernel_size, stride, ceil
     gdtype = getattr(grad_output, "dtype", None)
     can = prepare(x, rank, data_format, "float")
     geo = pool_geometry(can.spatial[3 - rank:], rank, kernel_size, stride, 0, 1, ceil_mode)
+    _check_avg3d_input(can.spatial, rank, kernel_size)
     lay, out_size = layout(can), (can.n, can.c) + geo.out_size
     g5 = _grad_in_order(lay, can.view.dtype, rank, out_size, grad_output)
     cl = can.order == "cl"
@@ -163,7 +167,7 @@ def lp_pool1d(x: np.ndarray, norm_type: float, kernel_size: IntOrTuple,
         Step between windows; None means ``stride = kernel_size``.
     ceil_mode : bool, default False
         Round the output size up instead of down.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns
@@ -216,7 +220,7 @@ def lp_pool2d(x: np.ndarray, norm_type: float, kernel_size: IntOrTuple,
         Step between windows; None means ``stride = kernel_size``.
     ceil_mode : bool, default False
         Round the output size up instead of down.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns
@@ -247,6 +251,60 @@ def lp_pool2d(x: np.ndarray, norm_type: float, kernel_size: IntOrTuple,
     return _lp_pool(x, 2, norm_type, kernel_size, stride, ceil_mode, data_format)
 
 
+def lp_pool3d(x: np.ndarray, norm_type: float, kernel_size: IntOrTuple,
+              stride: Optional[IntOrTuple] = None, ceil_mode: bool = False,
+              data_format: DataFormat = CF) -> np.ndarray:
+    """3-d power-average (Lp) pooling, PyTorch's lp_pool3d.
+
+    Each window gives ``(sum of x**p) ** (1/p)``, ``x**p`` without abs (as PyTorch); in ceil
+    mode a partial edge window is scaled by ``kernel_size / real cells`` (PyTorch's rule). No
+    padding.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Input ``(N, C, D, H, W)`` (or unbatched ``(C, D, H, W)``) channels first,
+        ``(N, D, H, W, C)`` channels last; float16 (computed in float32), float32 or float64,
+        any strides. Every spatial size must be at least the window's (PyTorch's rule).
+    norm_type : float
+        ``p``, finite and positive (``p = 1``: sum pooling).
+    kernel_size : int or tuple of 3 ints
+        Window size.
+    stride : int, tuple of 3 ints or None, default None
+        Step between windows; None means ``stride = kernel_size``.
+    ceil_mode : bool, default False
+        Round the output size up instead of down.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        The pooled array in the input's data format and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point numpy.ndarray or ``norm_type`` is not a real number.
+    ValueError
+        If ``norm_type`` is not finite and positive, a window argument is out of range, the
+        input is smaller than the window, or ``data_format`` is unknown.
+
+    Notes
+    -----
+    Results are bit-identical for any thread count; the GIL is released while the kernel runs.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.full((1, 1, 2, 4, 4), 2.0)
+    >>> y = cypool.lp_pool3d(x, 2, 2)
+    >>> y.shape, float(y.reshape(-1)[0])   # sqrt(8 * 2**2)
+    ((1, 1, 1, 2, 2), 5.656854249492381)
+    """
+    return _lp_pool(x, 3, norm_type, kernel_size, stride, ceil_mode, data_format)
+
+
 def lp_pool1d_backward(grad_output: np.ndarray, x: np.ndarray, norm_type: float,
                        kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                        ceil_mode: bool = False, data_format: DataFormat = CF) -> np.ndarray:
@@ -269,7 +327,7 @@ def lp_pool1d_backward(grad_output: np.ndarray, x: np.ndarray, norm_type: float,
         The forward stride.
     ceil_mode : bool, default False
         The forward rounding.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns
@@ -319,7 +377,7 @@ def lp_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, norm_type: float,
         The forward stride.
     ceil_mode : bool, default False
         The forward rounding.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns
@@ -344,4 +402,54 @@ def lp_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, norm_type: float,
     ((1, 1, 4, 4), 16.0)
     """
     return _lp_backward(grad_output, x, 2, norm_type, kernel_size, stride, ceil_mode,
+                        data_format)
+
+
+def lp_pool3d_backward(grad_output: np.ndarray, x: np.ndarray, norm_type: float,
+                       kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
+                       ceil_mode: bool = False, data_format: DataFormat = CF) -> np.ndarray:
+    """Gradient of lp_pool3d with respect to x (PyTorch autograd's).
+
+    Zero through windows whose sum of ``x**p`` is 0.
+
+    Parameters
+    ----------
+    grad_output : numpy.ndarray
+        Gradient with respect to the forward output (its shape and data format).
+    x : numpy.ndarray
+        The forward input ``(N, C, D, H, W)`` (or unbatched ``(C, D, H, W)``) channels first,
+        ``(N, D, H, W, C)`` channels last; float16 (computed in float32), float32 or float64.
+    norm_type : float
+        The forward ``p``.
+    kernel_size : int or tuple of 3 ints
+        The forward window size.
+    stride : int, tuple of 3 ints or None, default None
+        The forward stride.
+    ceil_mode : bool, default False
+        The forward rounding.
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
+        Whether channels come before or after the spatial axes; the result keeps it.
+
+    Returns
+    -------
+    grad_x : numpy.ndarray
+        Shape of ``x``, dtype of ``grad_output``.
+
+    Raises
+    ------
+    TypeError
+        If an array is not a floating-point numpy.ndarray or ``norm_type`` is not a real number.
+    ValueError
+        If ``grad_output`` does not have the pooled size of ``x``, or an argument is out of
+        range.
+
+    Examples
+    --------
+    >>> import numpy as np, cypool
+    >>> x = np.full((1, 1, 2, 4, 4), 2.0)
+    >>> g = cypool.lp_pool3d_backward(np.ones((1, 1, 1, 2, 2)), x, 1, 2)
+    >>> g.shape, float(g.sum())   # p = 1: every cell gets its window's gradient
+    ((1, 1, 2, 4, 4), 32.0)
+    """
+    return _lp_backward(grad_output, x, 3, norm_type, kernel_size, stride, ceil_mode,
                         data_format)

@@ -59,7 +59,7 @@ def spatial_pyramid_pool(x: np.ndarray, levels: Levels = (4, 2, 1), mode: str = 
         The pooling of each bin.
     return_indices : bool, default False
         Also return one index array per level (max only), for the backward.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns
@@ -123,7 +123,7 @@ def spatial_pyramid_pool_backward(grad_output: np.ndarray, input_shape: Shape,
     indices : list of numpy.ndarray, optional
         The list ``spatial_pyramid_pool(..., return_indices=True)`` returned; needed for
         ``mode="max"``.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns

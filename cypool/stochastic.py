@@ -59,7 +59,7 @@ def stochastic_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[I
     return_indices : bool, default False
         Also return the sampled cells (int64, flat per plane), for
         ``stochastic_pool2d_backward``; training only.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns
@@ -146,7 +146,7 @@ def stochastic_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, inp
         The sampled cells, from ``stochastic_pool2d(..., return_indices=True)``.
     input_shape : tuple of ints
         Shape of the forward input.
-    data_format : {{"channels_first", "channels_last"}}, default "channels_first"
+    data_format : {"channels_first", "channels_last"}, default "channels_first"
         Whether channels come before or after the spatial axes; the result keeps it.
 
     Returns

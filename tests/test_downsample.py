@@ -429,3 +429,40 @@ def test_conv2d_zero_input_channels_and_byte_swapped_weights():
     b = np.arange(4.0)
     np.testing.assert_array_equal(cypool.conv2d(x, w.astype(">f8"), b.astype(">f8")),
                                   cypool.conv2d(x, w, b))
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_lp_pool3d_equals_torch(data_format, rng):
+    """lp_pool3d is PyTorch's: (sum of x**p)**(1/p) per window, partial ceil-mode windows scaled
+    by kernel / real cells, inputs smaller than the window refused (as avg_pool3d refuses them);
+    its backward is torch autograd's."""
+    torch = pytest.importorskip("torch", reason="torch is optional")
+    F = torch.nn.functional
+    compared = refused = 0
+    for trial in range(60):
+        sp = tuple(int(v) for v in rng.integers(2, 8, 3))
+        k = tuple(int(rng.integers(1, 4)) for _ in sp)
+        s = tuple(int(rng.integers(1, 4)) for _ in sp)
+        p = [1, 2, 3, 1.5][trial % 4]
+        ceil = bool(trial % 2)
+        x = rng.random((2, 3) + sp) + 0.1
+        tx = torch.from_numpy(x).requires_grad_(True)
+        xin = x if data_format == "channels_first" else np.moveaxis(x, 1, -1)
+        try:
+            ty = F.lp_pool3d(tx, p, k, s, ceil_mode=ceil)
+        except RuntimeError:
+            with pytest.raises(ValueError):
+                cypool.lp_pool3d(xin, p, k, s, ceil, data_format=data_format)
+            refused += 1
+            continue
+        y = cypool.lp_pool3d(xin, p, k, s, ceil, data_format=data_format)
+        g = rng.standard_normal(ty.shape)
+        ty.backward(torch.from_numpy(g))
+        gin = g if data_format == "channels_first" else np.moveaxis(g, 1, -1)
+        gx = cypool.lp_pool3d_backward(gin, xin, p, k, s, ceil, data_format=data_format)
+        if data_format == "channels_last":
+            y, gx = np.moveaxis(y, -1, 1), np.moveaxis(gx, -1, 1)
+        np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+        compared += 1
+    assert compared > 20 and refused > 0
