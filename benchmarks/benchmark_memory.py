@@ -6,8 +6,6 @@ pooling with `return_indices=True` adds an int64 array the size of the output (t
 output), which is what these benchmarks make visible."""
 from .common import CASES, CF, CL, Pinned, cases, make_input, pool_call
 
-import cypool
-
 from .benchmark_backward import _backward_call
 
 LAYERS = cases("vgg-2x2s2", "small-2x2s2")

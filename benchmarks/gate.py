@@ -362,10 +362,12 @@ def main(argv=None) -> int:
         if by:
             regressions[n] = by
     failed = False
+    accepted = 0
     for n, by in regressions.items():
         what = "; ".join(f"{src}: {', '.join(r)}" for src, r in by)
         flagged_by = " and ".join(src for src, _ in by)
         if any(fnmatch.fnmatchcase(n, p) for p in pats):
+            accepted += 1
             log(f"ACCEPTED {n} (flagged by {flagged_by}: {what}) by a Perf-accept marker")
         else:
             failed = True
@@ -383,7 +385,8 @@ def main(argv=None) -> int:
                        "seconds": time.monotonic() - t_start, "load_end": _load(),
                        "count_seconds": t_counts - t_start}, f, indent=1)
     log(f"load average {_load()}")
-    log(f"{'FAILED' if failed else 'passed'}: {len(regressions)} regression(s) "
+    log(f"{'FAILED' if failed else 'passed'}: {len(regressions)} regression(s), {accepted} "
+        f"accepted "
         f"({sum(1 for n in regressions if n in cflags)} by counts, "
         f"{sum(1 for n in regressions if n in tflags)} by time), "
         f"{time.monotonic() - t_start:.0f} s")

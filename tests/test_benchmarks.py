@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import itertools
 import sys
 import types
 from pathlib import Path
