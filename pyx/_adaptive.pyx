@@ -14,6 +14,7 @@ from _types cimport maxable_t, floating_t, lowest
 from _window cimport Window, Span, adaptive_span
 from _openmp cimport omp_get_thread_num
 from _avg_fast cimport *
+from _channel_block cimport ChannelBlock, n_channel_blocks, zeroed_channel_block
 
 
 cdef inline bint _is_global(const Window* w) noexcept nogil:
@@ -41,33 +42,33 @@ cdef inline Py_ssize_t _global_cl_block(Py_ssize_t n, Py_ssize_t C, int n_thread
 cdef void _gap_cf(const floating_t* x, floating_t* y, Py_ssize_t p0, Py_ssize_t p1,
                   Py_ssize_t L) noexcept nogil:
     if floating_t is float:
-        avgf_gap_cf_f(x, y, p0, p1, L)
+        cypool_global_avg_fwd_cf_f32(x, y, p0, p1, L)
     else:
-        avgf_gap_cf_d(x, y, p0, p1, L)
+        cypool_global_avg_fwd_cf_f64(x, y, p0, p1, L)
 
 
 cdef void _gap_cl(const floating_t* x, floating_t* y, Py_ssize_t n, Py_ssize_t L, Py_ssize_t C,
                   Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     if floating_t is float:
-        avgf_gap_cl_f(x, y, n, L, C, c0, c1)
+        cypool_global_avg_fwd_cl_f32(x, y, n, L, C, c0, c1)
     else:
-        avgf_gap_cl_d(x, y, n, L, C, c0, c1)
+        cypool_global_avg_fwd_cl_f64(x, y, n, L, C, c0, c1)
 
 
 cdef void _gap_bwd_cf(const floating_t* go, floating_t* gi, Py_ssize_t p0, Py_ssize_t p1,
                       Py_ssize_t L) noexcept nogil:
     if floating_t is float:
-        avgf_gap_bwd_cf_f(go, gi, p0, p1, L)
+        cypool_global_avg_bwd_cf_f32(go, gi, p0, p1, L)
     else:
-        avgf_gap_bwd_cf_d(go, gi, p0, p1, L)
+        cypool_global_avg_bwd_cf_f64(go, gi, p0, p1, L)
 
 
 cdef void _gap_bwd_cl(const floating_t* go, floating_t* gi, Py_ssize_t n, Py_ssize_t L,
                       Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     if floating_t is float:
-        avgf_gap_bwd_cl_f(go, gi, n, L, C, c0, c1)
+        cypool_global_avg_bwd_cl_f32(go, gi, n, L, C, c0, c1)
     else:
-        avgf_gap_bwd_cl_d(go, gi, n, L, C, c0, c1)
+        cypool_global_avg_bwd_cl_f64(go, gi, n, L, C, c0, c1)
 
 
 cdef void _avg_row_cf(const floating_t* x, floating_t* y, const Window* w,
@@ -312,7 +313,8 @@ cdef void _avg_backward_cl(const floating_t* go, floating_t* gi, const Window* w
     # Work items are (sample, block of channels), which own disjoint cells.
     cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
-    cdef Py_ssize_t cb, nb, it, b0, n_blocks, item, n, c0, c1, i, ch
+    cdef Py_ssize_t cb, nb, it, b0, item, n
+    cdef ChannelBlock b
     if _is_global(w):
         if n_threads == 1:
             for it in range(n_samples):
@@ -329,15 +331,10 @@ cdef void _avg_backward_cl(const floating_t* go, floating_t* gi, const Window* w
             memset(&gi[n * L * C], 0, L * C * sizeof(floating_t))
             _avg_plane_backward(&go[n * out_plane * C], &gi[n * L * C], w, C, 0, C)
         return
-    n_blocks = (C + c_block - 1) // c_block
-    for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
-        n = item // n_blocks
-        c0 = (item % n_blocks) * c_block
-        c1 = c0 + c_block if c0 + c_block < C else C
-        for i in range(L):
-            for ch in range(c0, c1):
-                gi[(n * L + i) * C + ch] = 0
-        _avg_plane_backward(&go[n * out_plane * C], &gi[n * L * C], w, C, c0, c1)
+    for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
+                       schedule="static"):
+        b = zeroed_channel_block(gi, item, C, c_block, L)
+        _avg_plane_backward(&go[b.n * out_plane * C], &gi[b.n * L * C], w, C, b.c0, b.c1)
 
 
 def global_avg_forward_cf(const floating_t[::1] x, floating_t[::1] y, Py_ssize_t n_planes,

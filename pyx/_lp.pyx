@@ -16,6 +16,7 @@ from libc.string cimport memset
 from _types cimport floating_t
 from _window cimport Window, Span, padded_span
 from _openmp cimport omp_get_thread_num
+from _channel_block cimport ChannelBlock, n_channel_blocks, zeroed_channel_block
 
 
 cdef inline double _power(double a, double p) noexcept nogil:
@@ -165,15 +166,11 @@ def lp_backward_cl(const floating_t[::1] x, const floating_t[::1] grad_out,
     """Work items are (sample, block of channels), which own disjoint cells."""
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
-    cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block
-    cdef Py_ssize_t item, n, c0, c1, i, ch
+    cdef Py_ssize_t item
+    cdef ChannelBlock b
     with nogil:
-        for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
-            n = item // n_blocks
-            c0 = (item % n_blocks) * c_block
-            c1 = c0 + c_block if c0 + c_block < C else C
-            for i in range(in_plane):
-                for ch in range(c0, c1):
-                    grad_in[(n * in_plane + i) * C + ch] = 0
-            _lp_plane_backward(&x[n * in_plane * C], &grad_out[n * out_plane * C],
-                               &grad_in[n * in_plane * C], &w, C, c0, c1, p)
+        for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
+                           schedule="static"):
+            b = zeroed_channel_block(&grad_in[0], item, C, c_block, in_plane)
+            _lp_plane_backward(&x[b.n * in_plane * C], &grad_out[b.n * out_plane * C],
+                               &grad_in[b.n * in_plane * C], &w, C, b.c0, b.c1, p)

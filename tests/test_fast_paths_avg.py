@@ -192,6 +192,28 @@ def test_avg_wide_rows_fall_back_to_general_kernel():
     np.testing.assert_allclose(gx, np.repeat(g / 2, 2, axis=1), rtol=1e-6)
 
 
+def test_avg_general_kernel_without_memory_raises():
+    """The general channels-last kernel's accumulators (C doubles per thread) are checked: a
+    request that cannot be had raises MemoryError, before any thread writes through it. The
+    thread count stands in for a huge request (2**31 - 1 rows of 1024 doubles); the kernels are
+    called directly, as cypool.pooling calls them. (Under AddressSanitizer this needs
+    ASAN_OPTIONS=allocator_may_return_null=1.)"""
+    from cypool import _avg
+    from cypool._geometry import pool_geometry
+
+    w = pool_geometry((1, 1100), 2, 3, 2, 1).window()   # 1100 x 1024 rows: over the fast path's buffers
+    C = 1024
+    x = np.zeros(w["in_w"] * C, np.float32)
+    y = np.zeros(w["out_w"] * C, np.float32)
+    huge = 2**31 - 1
+    with pytest.raises(MemoryError):
+        _avg.avg_pool_forward_cl(x, y, w, 1, C, True, 0, huge)
+    with pytest.raises(MemoryError):
+        _avg.AvgCall(w, False, 1, C, 0, True, True, 0, "float32")(x, y, huge)
+    _avg.avg_pool_forward_cl(x, y, w, 1, C, True, 0, 1)   # and the same call with memory works
+    assert not y.any()
+
+
 # ----------------------------------------------------------------------------- global average
 
 GAP_SHAPES = [(2, 3, (7, 7)), (1, 37, (5, 3)), (3, 2, (1, 1)), (2, 20, (4, 4)), (1, 5, (9,)),
