@@ -11,7 +11,8 @@ cimport numpy as cnp
 cnp.import_array()
 
 from _types cimport maxable_t, floating_t, lowest
-from _window cimport Window, Span, adaptive_span
+from _window cimport Window, Span, RowIndex, output_row, adaptive_span
+from _window_sum cimport window_sum, window_mean_cl, window_scatter
 from _openmp cimport omp_get_thread_num
 from _avg_fast cimport *
 from _channel_block cimport ChannelBlock, n_channel_blocks, zeroed_channel_block
@@ -73,57 +74,39 @@ cdef void _gap_bwd_cl(const floating_t* go, floating_t* gi, Py_ssize_t n, Py_ssi
 
 cdef void _avg_row_cf(const floating_t* x, floating_t* y, const Window* w,
                       Py_ssize_t row) noexcept nogil:
-    cdef Py_ssize_t rows_per_plane = w.out_d * w.out_h
-    cdef const floating_t* xp = x + (row // rows_per_plane) * w.in_d * w.in_h * w.in_w
-    cdef Span sd = adaptive_span((row % rows_per_plane) // w.out_h, w.out_d, w.in_d)
-    cdef Span sh = adaptive_span(row % w.out_h, w.out_h, w.in_h)
+    cdef RowIndex r = output_row(row, w)
+    cdef const floating_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
+    cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
+    cdef Span sh = adaptive_span(r.oh, w.out_h, w.in_h)
     cdef Span sw
-    cdef Py_ssize_t ow, d, h, c
-    cdef double acc
+    cdef Py_ssize_t ow
     for ow in range(w.out_w):
         sw = adaptive_span(ow, w.out_w, w.in_w)
-        acc = 0
-        for d in range(sd.first, sd.first + sd.count):
-            for h in range(sh.first, sh.first + sh.count):
-                for c in range(sw.first, sw.first + sw.count):
-                    acc += xp[(d * w.in_h + h) * w.in_w + c]
-        y[row * w.out_w + ow] = <floating_t>(acc / (sd.count * sh.count * sw.count))
+        y[row * w.out_w + ow] = <floating_t>(window_sum(xp, w, sd, sh, sw)
+                                             / (sd.count * sh.count * sw.count))
 
 
 cdef void _avg_row_cl(const floating_t* x, floating_t* y, double* acc, const Window* w,
                       Py_ssize_t row, Py_ssize_t C) noexcept nogil:
-    # Channel loop innermost and contiguous (vectorises); acc: this thread's C doubles.
-    cdef Py_ssize_t rows_per_sample = w.out_d * w.out_h
-    cdef Py_ssize_t n = row // rows_per_sample
-    cdef Span sd = adaptive_span((row % rows_per_sample) // w.out_h, w.out_d, w.in_d)
-    cdef Span sh = adaptive_span(row % w.out_h, w.out_h, w.in_h)
+    # acc: this thread's C doubles.
+    cdef RowIndex r = output_row(row, w)
+    cdef const floating_t* xn = x + r.item * w.in_d * w.in_h * w.in_w * C
+    cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
+    cdef Span sh = adaptive_span(r.oh, w.out_h, w.in_h)
     cdef Span sw
-    cdef Py_ssize_t ow, d, h, c, ch
-    cdef double count
-    cdef const floating_t* xc
-    cdef floating_t* yo
+    cdef Py_ssize_t ow
     for ow in range(w.out_w):
         sw = adaptive_span(ow, w.out_w, w.in_w)
-        for ch in range(C):
-            acc[ch] = 0
-        for d in range(sd.first, sd.first + sd.count):
-            for h in range(sh.first, sh.first + sh.count):
-                for c in range(sw.first, sw.first + sw.count):
-                    xc = x + (((n * w.in_d + d) * w.in_h + h) * w.in_w + c) * C
-                    for ch in range(C):
-                        acc[ch] += xc[ch]
-        count = sd.count * sh.count * sw.count
-        yo = y + (row * w.out_w + ow) * C
-        for ch in range(C):
-            yo[ch] = <floating_t>(acc[ch] / count)
+        window_mean_cl(xn, y + (row * w.out_w + ow) * C, acc, w, sd, sh, sw, C,
+                       sd.count * sh.count * sw.count)
 
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t row) noexcept nogil:
-    cdef Py_ssize_t rows_per_plane = w.out_d * w.out_h
-    cdef const maxable_t* xp = x + (row // rows_per_plane) * w.in_d * w.in_h * w.in_w
-    cdef Span sd = adaptive_span((row % rows_per_plane) // w.out_h, w.out_d, w.in_d)
-    cdef Span sh = adaptive_span(row % w.out_h, w.out_h, w.in_h)
+    cdef RowIndex r = output_row(row, w)
+    cdef const maxable_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
+    cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
+    cdef Span sh = adaptive_span(r.oh, w.out_h, w.in_h)
     cdef Span sw
     cdef Py_ssize_t ow, d, h, c, pos, best
     cdef maxable_t m, v
@@ -145,10 +128,10 @@ cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
 
 cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t row, Py_ssize_t C) noexcept nogil:
-    cdef Py_ssize_t rows_per_sample = w.out_d * w.out_h
-    cdef Py_ssize_t n = row // rows_per_sample
-    cdef Span sd = adaptive_span((row % rows_per_sample) // w.out_h, w.out_d, w.in_d)
-    cdef Span sh = adaptive_span(row % w.out_h, w.out_h, w.in_h)
+    cdef RowIndex r = output_row(row, w)
+    cdef Py_ssize_t n = r.item
+    cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
+    cdef Span sh = adaptive_span(r.oh, w.out_h, w.in_h)
     cdef Span sw
     cdef Py_ssize_t ow, d, h, c, ch, pos
     cdef maxable_t v, init
@@ -179,22 +162,16 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
 cdef void _avg_plane_backward(const floating_t* go, floating_t* gi, const Window* w,
                               Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     # Scatter grad / bin size over each bin of one sample, channels [c0, c1) of C interleaved.
-    cdef Py_ssize_t od, oh, ow, d, h, c, ch, o
+    cdef Py_ssize_t od, oh, ow
     cdef Span sd, sh, sw
-    cdef floating_t count
     for od in range(w.out_d):
         sd = adaptive_span(od, w.out_d, w.in_d)
         for oh in range(w.out_h):
             sh = adaptive_span(oh, w.out_h, w.in_h)
             for ow in range(w.out_w):
                 sw = adaptive_span(ow, w.out_w, w.in_w)
-                count = <floating_t>(sd.count * sh.count * sw.count)
-                o = ((od * w.out_h + oh) * w.out_w + ow) * C
-                for d in range(sd.first, sd.first + sd.count):
-                    for h in range(sh.first, sh.first + sh.count):
-                        for c in range(sw.first, sw.first + sw.count):
-                            for ch in range(c0, c1):
-                                gi[((d * w.in_h + h) * w.in_w + c) * C + ch] += go[o + ch] / count
+                window_scatter(go + ((od * w.out_h + oh) * w.out_w + ow) * C, gi, w, sd, sh, sw,
+                               C, c0, c1, <floating_t>(sd.count * sh.count * sw.count))
 
 
 cdef void _global_cf(const floating_t* x, floating_t* y, Py_ssize_t n_planes, Py_ssize_t L,

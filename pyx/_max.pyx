@@ -14,7 +14,7 @@ cimport numpy as cnp
 cnp.import_array()
 
 from _types cimport maxable_t, floating_t, lowest
-from _window cimport Window, Span, dilated_span
+from _window cimport Window, Span, RowIndex, output_row, dilated_span
 from _tile cimport TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out
 
 from _max_fast cimport *
@@ -24,14 +24,11 @@ from _channel_block cimport ChannelBlock, n_channel_blocks, zeroed_channel_block
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t row) noexcept nogil:
     # One output row (plane, od, oh) of a channels-first tensor.
-    cdef Py_ssize_t rows_per_plane = w.out_d * w.out_h
-    cdef Py_ssize_t plane = row // rows_per_plane
-    cdef Py_ssize_t od = (row % rows_per_plane) // w.out_h
-    cdef Py_ssize_t oh = row % w.out_h
-    cdef const maxable_t* xp = x + plane * w.in_d * w.in_h * w.in_w
+    cdef RowIndex r = output_row(row, w)
+    cdef const maxable_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t a, b, c, ow, pos, best_pos
-    cdef Span sd = dilated_span(od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d)
-    cdef Span sh = dilated_span(oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h)
+    cdef Span sd = dilated_span(r.od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d)
+    cdef Span sh = dilated_span(r.oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h)
     cdef Span sw
     cdef maxable_t m, v
     for ow in range(w.out_w):
@@ -55,14 +52,11 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
                       Py_ssize_t row, Py_ssize_t C) noexcept nogil:
     # One output row (n, od, oh) of a channels-last tensor. The innermost loop runs over the
     # contiguous channel axis so it vectorises; the running maxima live in the output row itself.
-    cdef Py_ssize_t rows_per_sample = w.out_d * w.out_h
-    cdef Py_ssize_t n = row // rows_per_sample
-    cdef Py_ssize_t od = (row % rows_per_sample) // w.out_h
-    cdef Py_ssize_t oh = row % w.out_h
-    cdef const maxable_t* xn = x + n * w.in_d * w.in_h * w.in_w * C
+    cdef RowIndex r = output_row(row, w)
+    cdef const maxable_t* xn = x + r.item * w.in_d * w.in_h * w.in_w * C
     cdef Py_ssize_t a, b, c, ch, ow, pos
-    cdef Span sd = dilated_span(od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d)
-    cdef Span sh = dilated_span(oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h)
+    cdef Span sd = dilated_span(r.od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d)
+    cdef Span sh = dilated_span(r.oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h)
     cdef Span sw
     cdef maxable_t* ym
     cdef int64_t* im

@@ -17,6 +17,14 @@
 
 #include "_clones.h"   /* CYPOOL_INLINE: the fast paths inline the span rules into their clones */
 
+/* Python extensions build with -fwrapv; the span arithmetic never overflows (sizes come
+ * validated), so, like the fast paths (_max_fast.h), it opts out and gcc may simplify it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-wrapv")
+#define CYPOOL_WINDOW_POP_OPTIONS 1
+#endif
+
 typedef struct Window {
     ptrdiff_t in_d, in_h, in_w;
     ptrdiff_t out_d, out_h, out_w;
@@ -33,6 +41,22 @@ typedef struct Span {
     ptrdiff_t extent;   /* cells inside [-pad, size + padend): the count_include_pad divisor */
 } Span;
 
+/* Output row `row` of the general kernels, numbered (item, od, oh): item is a plane
+ * (channels-first) or a sample (channels-last). */
+typedef struct RowIndex {
+    ptrdiff_t item, od, oh;
+} RowIndex;
+
+CYPOOL_INLINE RowIndex output_row(ptrdiff_t row, const Window* w)
+{
+    RowIndex r;
+    const ptrdiff_t rows_per_item = w->out_d * w->out_h;
+    r.item = row / rows_per_item;
+    r.od = (row % rows_per_item) / w->out_h;
+    r.oh = row % w->out_h;
+    return r;
+}
+
 /* Max-type windows (with dilation): cells inside the padding are skipped by whole dilation steps,
  * as PyTorch does, so padding is never read. A window may hold no real cell (dilation); `first` is
  * then past the input and `count` 0. */
@@ -46,13 +70,12 @@ CYPOOL_INLINE Span dilated_span(ptrdiff_t o, ptrdiff_t k, ptrdiff_t s, ptrdiff_t
     if (dil == 1) {  /* no division on the common path: rows are short, divisions are not */
         if (start < 0) start = 0;
         sp.first = start;
-        sp.count = stop > start ? stop - start : 0;
-    } else {
-        if (start < 0) start += ((-start + dil - 1) / dil) * dil;
-        sp.first = start;
-        sp.count = stop > start ? (stop - start + dil - 1) / dil : 0;
+        sp.count = sp.extent = stop > start ? stop - start : 0;
+        return sp;
     }
-    sp.extent = sp.count;
+    if (start < 0) start += ((-start + dil - 1) / dil) * dil;
+    sp.first = start;
+    sp.count = sp.extent = stop > start ? (stop - start + dil - 1) / dil : 0;
     return sp;
 }
 
@@ -107,5 +130,9 @@ CYPOOL_INLINE void covering_outputs(ptrdiff_t i, ptrdiff_t k, ptrdiff_t s, ptrdi
     *lo = l;
     *hi = h > l ? h : l;
 }
+
+#ifdef CYPOOL_WINDOW_POP_OPTIONS
+#pragma GCC pop_options
+#endif
 
 #endif

@@ -17,6 +17,10 @@ cdef extern from "_window.h" nogil:
         Py_ssize_t count    # real cells, stepping by the dilation
         Py_ssize_t extent   # cells inside [-pad, size + padend): the count_include_pad divisor
 
+    ctypedef struct RowIndex:
+        Py_ssize_t item, od, oh   # item: a plane (channels-first) or a sample (channels-last)
+
+    RowIndex output_row(Py_ssize_t row, const Window* w)
     Span dilated_span(Py_ssize_t o, Py_ssize_t k, Py_ssize_t s, Py_ssize_t pad, Py_ssize_t dil,
                       Py_ssize_t size)
     Span padded_span(Py_ssize_t o, Py_ssize_t k, Py_ssize_t s, Py_ssize_t pad,
