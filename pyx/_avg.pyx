@@ -15,10 +15,10 @@ cnp.import_array()
 
 from _types cimport floating_t
 from _window cimport Window, Span, RowIndex, output_row, padded_span
-from _window_sum cimport window_sum, window_mean_cl, window_scatter
+from _window_sum cimport window_sum
 from _tile cimport TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out
 from _avg_fast cimport *
-from _channel_block cimport ChannelBlock, n_channel_blocks, zeroed_channel_block
+from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
 from _openmp cimport omp_get_thread_num
 
 # The separable fast paths of _avg_fast.h serve every geometry whose per-chunk row buffers stay
@@ -112,17 +112,31 @@ cdef void _avg_row_cf(const floating_t* x, floating_t* y, const Window* w, Py_ss
 cdef void _avg_row_cl(const floating_t* x, floating_t* y, double* acc, const Window* w,
                       Py_ssize_t row, Py_ssize_t C, bint count_include_pad,
                       Py_ssize_t divisor_override) noexcept nogil:
-    # One output row (n, od, oh) of a channels-last tensor; acc: this thread's C doubles.
+    # One output row (n, od, oh) of a channels-last tensor; the channel loop is innermost and
+    # contiguous so it vectorises; acc is this thread's row of double accumulators. (Written out
+    # here, not through a _window_sum.pxd helper: the helper measured 6% more instructions.)
     cdef RowIndex r = output_row(row, w)
     cdef Span sd = padded_span(r.od, w.k_d, w.s_d, w.pad_d, w.padend_d, w.in_d)
     cdef Span sh = padded_span(r.oh, w.k_h, w.s_h, w.pad_h, w.padend_h, w.in_h)
     cdef Span sw
-    cdef const floating_t* xn = x + r.item * w.in_d * w.in_h * w.in_w * C
-    cdef Py_ssize_t ow
+    cdef Py_ssize_t ow, d, h, c, ch
+    cdef double div
+    cdef const floating_t* xc
+    cdef floating_t* yo
     for ow in range(w.out_w):
         sw = padded_span(ow, w.k_w, w.s_w, w.pad_w, w.padend_w, w.in_w)
-        window_mean_cl(xn, y + (row * w.out_w + ow) * C, acc, w, sd, sh, sw, C,
-                       divisor(sd, sh, sw, count_include_pad, divisor_override))
+        for ch in range(C):
+            acc[ch] = 0
+        for d in range(sd.first, sd.first + sd.count):
+            for h in range(sh.first, sh.first + sh.count):
+                for c in range(sw.first, sw.first + sw.count):
+                    xc = x + (((r.item * w.in_d + d) * w.in_h + h) * w.in_w + c) * C
+                    for ch in range(C):
+                        acc[ch] += xc[ch]
+        div = divisor(sd, sh, sw, count_include_pad, divisor_override)
+        yo = y + (row * w.out_w + ow) * C
+        for ch in range(C):
+            yo[ch] = <floating_t>(acc[ch] / div)
 
 
 # Channels-first small planes go through channels-last tiles (_tile.pxd; the channels-last
@@ -241,17 +255,22 @@ cdef void _avg_plane_backward(const floating_t* go, floating_t* gi, const Window
                               bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
     # Scatter every output gradient / divisor of one sample over its window, for channels
     # [c0, c1) of a tensor with C interleaved channels (C = 1: a channels-first plane).
-    cdef Py_ssize_t od, oh, ow
+    cdef Py_ssize_t od, oh, ow, d, h, c, ch, o
     cdef Span sd, sh, sw
+    cdef floating_t div
     for od in range(w.out_d):
         sd = padded_span(od, w.k_d, w.s_d, w.pad_d, w.padend_d, w.in_d)
         for oh in range(w.out_h):
             sh = padded_span(oh, w.k_h, w.s_h, w.pad_h, w.padend_h, w.in_h)
             for ow in range(w.out_w):
                 sw = padded_span(ow, w.k_w, w.s_w, w.pad_w, w.padend_w, w.in_w)
-                window_scatter(go + ((od * w.out_h + oh) * w.out_w + ow) * C, gi, w, sd, sh, sw,
-                               C, c0, c1, <floating_t>divisor(sd, sh, sw, count_include_pad,
-                                                              divisor_override))
+                div = <floating_t>divisor(sd, sh, sw, count_include_pad, divisor_override)
+                o = ((od * w.out_h + oh) * w.out_w + ow) * C
+                for d in range(sd.first, sd.first + sd.count):
+                    for h in range(sh.first, sh.first + sh.count):
+                        for c in range(sw.first, sw.first + sw.count):
+                            for ch in range(c0, c1):
+                                gi[((d * w.in_h + h) * w.in_w + c) * C + ch] += go[o + ch] / div
 
 
 cdef void _backward_cf(const floating_t* go, floating_t* gi, const Window* w, Py_ssize_t n_planes,
@@ -288,7 +307,8 @@ cdef void _backward_cl(const floating_t* go, floating_t* gi, const Window* w,
         return
     for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
                        schedule="static"):
-        b = zeroed_channel_block(gi, item, C, c_block, in_plane)
+        b = channel_block(item, C, c_block)
+        zero_channels(&gi[b.n * in_plane * C], in_plane, C, b.c0, b.c1)
         _avg_plane_backward(&go[b.n * out_plane * C], &gi[b.n * in_plane * C], w, C, b.c0, b.c1,
                             count_include_pad, divisor_override)
 

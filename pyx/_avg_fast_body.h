@@ -1,6 +1,7 @@
-/* Body of _avg_fast.h, included once per (CYPOOL_T data, CYPOOL_ACC accumulator, CYPOOL_SUF suffix);
- * CYPOOL_FN(name) is name followed by the suffix (_clones.h). Entry points: CYPOOL_FN(cypool_avg_fwd_cf),
- * CYPOOL_FN(cypool_avg_fwd_cl), CYPOOL_FN(cypool_avg_bwd_cf), CYPOOL_FN(cypool_avg_bwd_cl).
+/* Body of _avg_fast.h, included once per (CYPOOL_T data, CYPOOL_ACC accumulator, CYPOOL_SUF
+ * suffix); CYPOOL_FN(name) is name followed by the suffix (_clones.h). Entry points:
+ * CYPOOL_FN(cypool_avg_fwd_cf), CYPOOL_FN(cypool_avg_fwd_cl), CYPOOL_FN(cypool_avg_bwd_cf),
+ * CYPOOL_FN(cypool_avg_bwd_cl).
  * Every function handles a range of rows and allocates its own row buffers, so the caller can
  * hand each OpenMP thread one contiguous range; it returns nonzero only when malloc failed (the
  * caller then runs the general kernel). */
@@ -67,7 +68,8 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, const Wi
         if (kw == 2 && sw == 2) {
             for (ptrdiff_t j = 0; j < OW; j++) yr[j] = (CYPOOL_T)((b[2 * j] + b[2 * j + 1]) * s[j]);
         } else if (kw == 3 && sw == 1) {
-            for (ptrdiff_t j = 0; j < OW; j++) yr[j] = (CYPOOL_T)((b[j] + b[j + 1] + b[j + 2]) * s[j]);
+            for (ptrdiff_t j = 0; j < OW; j++)
+                yr[j] = (CYPOOL_T)((b[j] + b[j + 1] + b[j + 2]) * s[j]);
         } else if (sw == 1) {
             CYPOOL_ACC* restrict a = acc;
             for (ptrdiff_t j = 0; j < OW; j++) a[j] = b[j];
@@ -203,7 +205,8 @@ static int CYPOOL_FN(cypool_avg_bwd_cf)(const CYPOOL_T* go, CYPOOL_T* gi, const 
             free(ub); free(inv); free(fw);
             return 1;
         }
-        for (ptrdiff_t i = 0; i < W; i++) covering_outputs(i, kw, sw, pw, OW, &cov[2 * i], &cov[2 * i + 1]);
+        for (ptrdiff_t i = 0; i < W; i++)
+            covering_outputs(i, kw, sw, pw, OW, &cov[2 * i], &cov[2 * i + 1]);
     }
     for (ptrdiff_t i = 0; i < lu; i++) ub[i] = 0;
     for (ptrdiff_t j = 0; j < OW; j++)

@@ -11,7 +11,7 @@ from libc.string cimport memset
 
 from _types cimport floating_t
 from _openmp cimport omp_get_thread_num
-from _channel_block cimport ChannelBlock, n_channel_blocks, zeroed_channel_block
+from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
 
 
 cdef void _blur_row_cf(const floating_t* xp, floating_t* yr, const int64_t* rows,
@@ -122,6 +122,7 @@ def blur_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in,
     with nogil:
         for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
                            schedule="static"):
-            b = zeroed_channel_block(&grad_in[0], item, C, c_block, H * W)
+            b = channel_block(item, C, c_block)
+            zero_channels(&grad_in[b.n * H * W * C], H * W, C, b.c0, b.c1)
             _blur_plane_backward(&grad_out[b.n * OH * OW * C], &grad_in[b.n * H * W * C],
                                  &rows[0, 0], &cols[0, 0], &taps[0], f, W, OH, OW, C, b.c0, b.c1)

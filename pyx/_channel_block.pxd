@@ -17,23 +17,25 @@ cdef inline Py_ssize_t n_channel_blocks(Py_ssize_t C, Py_ssize_t c_block) noexce
     return (C + c_block - 1) // c_block
 
 
-cdef inline ChannelBlock zeroed_channel_block(floating_t* grad_in, Py_ssize_t item, Py_ssize_t C,
-                                              Py_ssize_t c_block,
-                                              Py_ssize_t in_plane) noexcept nogil:
-    """Item `item`'s block, its cells of grad_in ((N, in_plane, C), flattened) set to zero.
-    Returned by value: inside a prange body the block is then thread-private."""
+cdef inline ChannelBlock channel_block(Py_ssize_t item, Py_ssize_t C,
+                                       Py_ssize_t c_block) noexcept nogil:
+    """Work item `item`'s sample and channels. Returned by value: inside a prange body the block
+    is then thread-private."""
     cdef Py_ssize_t n_blocks = n_channel_blocks(C, c_block)
-    cdef Py_ssize_t i, ch
     cdef ChannelBlock b
-    cdef floating_t* gi
     b.n = item // n_blocks
     b.c0 = (item % n_blocks) * c_block
     b.c1 = b.c0 + c_block if b.c0 + c_block < C else C
-    gi = grad_in + b.n * in_plane * C
-    if b.c1 - b.c0 == C:
+    return b
+
+
+cdef inline void zero_channels(floating_t* gi, Py_ssize_t in_plane, Py_ssize_t C, Py_ssize_t c0,
+                               Py_ssize_t c1) noexcept nogil:
+    """Channels [c0, c1) of one sample's input gradient gi ((in_plane, C), flattened) set to 0."""
+    cdef Py_ssize_t i, ch
+    if c1 - c0 == C:
         memset(gi, 0, in_plane * C * sizeof(floating_t))
     else:
         for i in range(in_plane):
-            for ch in range(b.c0, b.c1):
+            for ch in range(c0, c1):
                 gi[i * C + ch] = 0
-    return b

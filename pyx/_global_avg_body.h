@@ -1,6 +1,7 @@
 /* Body of the global average pooling in _avg_fast.h, included once per (CYPOOL_T, CYPOOL_SUF,
  * CYPOOL_IS_FLOAT). Entry points: CYPOOL_FN(cypool_global_avg_fwd_cf), ..._fwd_cl, ..._bwd_cf,
- * ..._bwd_cl. Every sum has a fixed lane order, so the result is the same for any thread count and any instruction set. */
+ * ..._bwd_cl. Every sum has a fixed lane order, so the result is the same for any thread count
+ * and any instruction set. */
 
 /* Sum of one short float plane in float: eight lanes over whole chunks of 8, a fixed pairwise
  * tree over the lanes, then the tail in order. global_sum8 below computes exactly this for eight
@@ -86,10 +87,10 @@ static void CYPOOL_FN(cypool_global_avg_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, 
     }
 }
 
-/* Channels-last: sample n, channels [c0, c1). Rows of up to CYPOOL_GLOBAL_CL_BLOCK channels are added,
- * row after row, into an accumulator row that stays in L1: the input streams through memory in
- * order (prefetch-friendly), and the adds run over contiguous channels (vectorised). Short float
- * planes sum in float as in the channels-first case; otherwise in double. */
+/* Channels-last: sample n, channels [c0, c1). Rows of up to CYPOOL_GLOBAL_CL_BLOCK channels are
+ * added, row after row, into an accumulator row that stays in L1: the input streams through
+ * memory in order (prefetch-friendly), and the adds run over contiguous channels (vectorised).
+ * Short float planes sum in float as in the channels-first case; otherwise in double. */
 #ifndef CYPOOL_GLOBAL_CL_BLOCK
 #define CYPOOL_GLOBAL_CL_BLOCK 1024
 #endif

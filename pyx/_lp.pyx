@@ -16,7 +16,7 @@ from libc.string cimport memset
 from _types cimport floating_t
 from _window cimport Window, Span, RowIndex, output_row, padded_span
 from _openmp cimport omp_get_thread_num
-from _channel_block cimport ChannelBlock, n_channel_blocks, zeroed_channel_block
+from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
 
 
 cdef inline double _power(double a, double p) noexcept nogil:
@@ -171,6 +171,7 @@ def lp_backward_cl(const floating_t[::1] x, const floating_t[::1] grad_out,
     with nogil:
         for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
                            schedule="static"):
-            b = zeroed_channel_block(&grad_in[0], item, C, c_block, in_plane)
+            b = channel_block(item, C, c_block)
+            zero_channels(&grad_in[b.n * in_plane * C], in_plane, C, b.c0, b.c1)
             _lp_plane_backward(&x[b.n * in_plane * C], &grad_out[b.n * out_plane * C],
                                &grad_in[b.n * in_plane * C], &w, C, b.c0, b.c1, p)

@@ -18,7 +18,7 @@ from _window cimport Window, Span, RowIndex, output_row, dilated_span
 from _tile cimport TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out
 
 from _max_fast cimport *
-from _channel_block cimport ChannelBlock, n_channel_blocks, zeroed_channel_block
+from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
 
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
@@ -385,11 +385,12 @@ cdef inline Py_ssize_t _scatter_block_cl(const floating_t* grad_out, const int64
                                          floating_t* grad_in, Py_ssize_t item, Py_ssize_t C,
                                          Py_ssize_t c_block, Py_ssize_t in_plane,
                                          Py_ssize_t out_plane) noexcept nogil:
-    cdef ChannelBlock b = zeroed_channel_block(grad_in, item, C, c_block, in_plane)
+    cdef ChannelBlock b = channel_block(item, C, c_block)
     cdef Py_ssize_t ch, o, i, bad = 0
     cdef floating_t* gi = grad_in + b.n * in_plane * C
     cdef const floating_t* go = grad_out + b.n * out_plane * C
     cdef const int64_t* io = indices + b.n * out_plane * C
+    zero_channels(gi, in_plane, C, b.c0, b.c1)
     for o in range(out_plane):
         for ch in range(b.c0, b.c1):
             i = io[o * C + ch]

@@ -5,8 +5,8 @@
 
 /* One window row of a chunk of CF outputs, stride S (constant when specialised): strided loads
  * and a blend, vectorised across outputs. */
-CYPOOL_INLINE void CYPOOL_FN(max_cf_pass)(const CYPOOL_T* restrict src, CYPOOL_T* restrict m, ptrdiff_t n,
-                                        ptrdiff_t S)
+CYPOOL_INLINE void CYPOOL_FN(max_cf_pass)(const CYPOOL_T* restrict src, CYPOOL_T* restrict m,
+                                          ptrdiff_t n, ptrdiff_t S)
 {
     for (ptrdiff_t j = 0; j < n; j++) {
         CYPOOL_T v = src[j * S];
@@ -58,9 +58,9 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_rowk)(const CYPOOL_T* restrict src, CYPOOL_T
 }
 
 /* The general kernel's loop for one output cell (borders). */
-CYPOOL_INLINE void CYPOOL_FN(max_cf_cell)(const CYPOOL_T* xp, CYPOOL_T* y, int64_t* idx, const Window* w,
-                                        ptrdiff_t df, ptrdiff_t dc, ptrdiff_t hf, ptrdiff_t hc,
-                                        ptrdiff_t ow)
+CYPOOL_INLINE void CYPOOL_FN(max_cf_cell)(const CYPOOL_T* xp, CYPOOL_T* y, int64_t* idx,
+                                          const Window* w, ptrdiff_t df, ptrdiff_t dc, ptrdiff_t hf,
+                                          ptrdiff_t hc, ptrdiff_t ow)
 {
     const Span sw = dilated_span(ow, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w);
     const ptrdiff_t wf = sw.first, wc = sw.count;
@@ -178,7 +178,8 @@ CYPOOL_INLINE void CYPOOL_FN(max_cl_block)(const CYPOOL_T* restrict xn, CYPOOL_T
     CYPOOL_T m[CYPOOL_CL_BLOCK];
     for (ptrdiff_t j = 0; j < B; j++) m[j] = -INFINITY;
     if (idx) {
-        /* The winning cell's ordinal, in an integer as wide as the data: one blend per data vector. */
+        /* The winning cell's ordinal, in an integer as wide as the data: one blend per data
+         * vector. */
         CYPOOL_IDX q[CYPOOL_CL_BLOCK];
         for (ptrdiff_t j = 0; j < B; j++) q[j] = -1;
         for (CYPOOL_IDX k = 0; k < (CYPOOL_IDX)ncells; k++) {

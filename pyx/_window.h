@@ -31,7 +31,7 @@ typedef struct Window {
     ptrdiff_t k_d, k_h, k_w;
     ptrdiff_t s_d, s_h, s_w;
     ptrdiff_t pad_d, pad_h, pad_w;            /* padding before the first cell */
-    ptrdiff_t padend_d, padend_h, padend_w;   /* padding after the last cell (asymmetric for "same") */
+    ptrdiff_t padend_d, padend_h, padend_w;   /* padding after the last cell ("same": asymmetric) */
     ptrdiff_t dil_d, dil_h, dil_w;
 } Window;
 
