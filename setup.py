@@ -28,9 +28,11 @@ from setuptools.errors import CCompilerError, CompileError, LinkError
 KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream", "_buffers", "_fractional"]
 
 # C headers of the average-pooling fast paths: a change to them rebuilds _avg and _adaptive.
-AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_avg_gap_body.h",
-                    "pyx/_avg_fast.pxd", "pyx/_clones.h", "pyx/_tile.pxd"]
-MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_clones.h", "pyx/_tile.pxd"]
+AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_global_avg_body.h",
+                    "pyx/_avg_fast.pxd", "pyx/_clones.h", "pyx/_window.h", "pyx/_window_sum.pxd",
+                    "pyx/_tile.pxd"]
+MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_max_fast_body.h", "pyx/_max_fast.pxd", "pyx/_clones.h",
+                    "pyx/_window.h", "pyx/_tile.pxd"]
 
 CYTHON_DIRECTIVES = {
     "language_level": 3,

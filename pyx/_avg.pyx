@@ -6,7 +6,7 @@
 # the same for any thread count. The fast paths (_avg_fast.h) accumulate float32 windows of up to
 # FLOAT_ACC_MAX_CELLS cells in float, as PyTorch does; longer windows and the general kernels
 # accumulate in double.
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport prange
 from libc.string cimport memset
 from libc.stdlib cimport malloc, free
 cimport numpy as cnp
@@ -14,9 +14,12 @@ cimport numpy as cnp
 cnp.import_array()
 
 from _types cimport floating_t
-from _window cimport Window, Span, padded_span
+from _window cimport Window, Span, RowIndex, output_row, padded_span
+from _window_sum cimport window_sum
 from _tile cimport TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out
 from _avg_fast cimport *
+from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
+from _openmp cimport omp_get_thread_num
 
 # The separable fast paths of _avg_fast.h serve every geometry whose per-chunk row buffers stay
 # small; the general kernels below remain for the rest (very wide channels-last rows).
@@ -28,17 +31,9 @@ cdef enum:
     FLOAT_ACC_MAX_CELLS = 64
 
 
-cdef bint _fast_geometry(avgf_geom* g, const Window* w, Py_ssize_t C, bint count_include_pad,
-                         Py_ssize_t divisor_override) noexcept nogil:
-    g.in_d, g.in_h, g.in_w = w.in_d, w.in_h, w.in_w
-    g.out_d, g.out_h, g.out_w = w.out_d, w.out_h, w.out_w
-    g.k_d, g.k_h, g.k_w = w.k_d, w.k_h, w.k_w
-    g.s_d, g.s_h, g.s_w = w.s_d, w.s_h, w.s_w
-    g.pad_d, g.pad_h, g.pad_w = w.pad_d, w.pad_h, w.pad_w
-    g.padend_d, g.padend_h, g.padend_w = w.padend_d, w.padend_h, w.padend_w
-    g.count_include_pad = count_include_pad
-    g.divisor_override = divisor_override
-    return avgf_buffer_bytes(g, C) <= FAST_BUFFER_LIMIT
+cdef inline bint _fast_fits(const Window* w, Py_ssize_t C) noexcept nogil:
+    # The separable fast paths serve w when one chunk's row buffers stay within FAST_BUFFER_LIMIT.
+    return cypool_avg_buffer_bytes(w, C) <= FAST_BUFFER_LIMIT
 
 
 cdef inline int _chunks(Py_ssize_t rows, int n_threads) noexcept nogil:
@@ -47,44 +42,46 @@ cdef inline int _chunks(Py_ssize_t rows, int n_threads) noexcept nogil:
     return <int>(rows if rows < n_threads else n_threads)
 
 
-cdef int _fwd_cf(const floating_t* x, floating_t* y, const avgf_geom* g, bint small,
-                 Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    if floating_t is float:
-        if small:
-            return avgf_fwd_cf_ff(x, y, g, r0, r1)
-        return avgf_fwd_cf_fd(x, y, g, r0, r1)
+cdef int _fast_rows(const floating_t* src, floating_t* dst, const Window* w, bint cip,
+                    Py_ssize_t div, Py_ssize_t C, bint cl, bint backward, bint small,
+                    Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    # Rows [r0, r1) through the _avg_fast.h function of this dtype (float32 windows of up to
+    # FLOAT_ACC_MAX_CELLS cells, `small`, sum in float), layout and direction; C: channels-last
+    # only. Nonzero: no scratch, nothing written.
+    if floating_t is double:
+        if cl:
+            return (cypool_avg_bwd_cl_f64(src, dst, w, cip, div, C, r0, r1) if backward
+                    else cypool_avg_fwd_cl_f64(src, dst, w, cip, div, C, r0, r1))
+        return (cypool_avg_bwd_cf_f64(src, dst, w, cip, div, r0, r1) if backward
+                else cypool_avg_fwd_cf_f64(src, dst, w, cip, div, r0, r1))
+    elif small:
+        if cl:
+            return (cypool_avg_bwd_cl_f32(src, dst, w, cip, div, C, r0, r1) if backward
+                    else cypool_avg_fwd_cl_f32(src, dst, w, cip, div, C, r0, r1))
+        return (cypool_avg_bwd_cf_f32(src, dst, w, cip, div, r0, r1) if backward
+                else cypool_avg_fwd_cf_f32(src, dst, w, cip, div, r0, r1))
     else:
-        return avgf_fwd_cf_dd(x, y, g, r0, r1)
+        if cl:
+            return (cypool_avg_bwd_cl_f32_acc64(src, dst, w, cip, div, C, r0, r1) if backward
+                    else cypool_avg_fwd_cl_f32_acc64(src, dst, w, cip, div, C, r0, r1))
+        return (cypool_avg_bwd_cf_f32_acc64(src, dst, w, cip, div, r0, r1) if backward
+                else cypool_avg_fwd_cf_f32_acc64(src, dst, w, cip, div, r0, r1))
 
 
-cdef int _fwd_cl(const floating_t* x, floating_t* y, const avgf_geom* g, Py_ssize_t C,
-                 bint small, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    if floating_t is float:
-        if small:
-            return avgf_fwd_cl_ff(x, y, g, C, r0, r1)
-        return avgf_fwd_cl_fd(x, y, g, C, r0, r1)
-    else:
-        return avgf_fwd_cl_dd(x, y, g, C, r0, r1)
-
-
-cdef int _bwd_cf(const floating_t* go, floating_t* gi, const avgf_geom* g, bint small,
-                 Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    if floating_t is float:
-        if small:
-            return avgf_bwd_cf_ff(go, gi, g, r0, r1)
-        return avgf_bwd_cf_fd(go, gi, g, r0, r1)
-    else:
-        return avgf_bwd_cf_dd(go, gi, g, r0, r1)
-
-
-cdef int _bwd_cl(const floating_t* go, floating_t* gi, const avgf_geom* g, Py_ssize_t C,
-                 bint small, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    if floating_t is float:
-        if small:
-            return avgf_bwd_cl_ff(go, gi, g, C, r0, r1)
-        return avgf_bwd_cl_fd(go, gi, g, C, r0, r1)
-    else:
-        return avgf_bwd_cl_dd(go, gi, g, C, r0, r1)
+cdef int _fast(const floating_t* src, floating_t* dst, const Window* w, bint cip,
+               Py_ssize_t div, Py_ssize_t C, bint cl, bint backward, Py_ssize_t rows,
+               int n_threads) noexcept nogil:
+    # All rows (output rows forward, input rows backward), one contiguous range per thread.
+    # Nonzero: some range found no scratch (the caller then runs the general kernel).
+    cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
+    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+    if n_threads == 1:
+        # no OpenMP region: for a small call it costs about as much as the work
+        return _fast_rows(src, dst, w, cip, div, C, cl, backward, small, 0, rows)
+    for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+        failed += _fast_rows(src, dst, w, cip, div, C, cl, backward, small,
+                             chunk * rows // n_chunks, (chunk + 1) * rows // n_chunks)
+    return failed
 
 
 cdef inline double divisor(Span sd, Span sh, Span sw, bint count_include_pad,
@@ -99,36 +96,28 @@ cdef inline double divisor(Span sd, Span sh, Span sw, bint count_include_pad,
 cdef void _avg_row_cf(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t row,
                       bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
     # One output row (plane, od, oh) of a channels-first tensor.
-    cdef Py_ssize_t rows_per_plane = w.out_d * w.out_h
-    cdef Py_ssize_t plane = row // rows_per_plane
-    cdef Span sd = padded_span((row % rows_per_plane) // w.out_h, w.k_d, w.s_d, w.pad_d,
-                               w.padend_d, w.in_d)
-    cdef Span sh = padded_span(row % w.out_h, w.k_h, w.s_h, w.pad_h, w.padend_h, w.in_h)
+    cdef RowIndex r = output_row(row, w)
+    cdef Span sd = padded_span(r.od, w.k_d, w.s_d, w.pad_d, w.padend_d, w.in_d)
+    cdef Span sh = padded_span(r.oh, w.k_h, w.s_h, w.pad_h, w.padend_h, w.in_h)
     cdef Span sw
-    cdef const floating_t* xp = x + plane * w.in_d * w.in_h * w.in_w
-    cdef Py_ssize_t ow, d, h, c
-    cdef double acc
+    cdef const floating_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t ow
     for ow in range(w.out_w):
         sw = padded_span(ow, w.k_w, w.s_w, w.pad_w, w.padend_w, w.in_w)
-        acc = 0
-        for d in range(sd.first, sd.first + sd.count):
-            for h in range(sh.first, sh.first + sh.count):
-                for c in range(sw.first, sw.first + sw.count):
-                    acc += xp[(d * w.in_h + h) * w.in_w + c]
-        y[row * w.out_w + ow] = <floating_t>(acc / divisor(sd, sh, sw, count_include_pad,
-                                                           divisor_override))
+        y[row * w.out_w + ow] = <floating_t>(window_sum(xp, w, sd, sh, sw)
+                                             / divisor(sd, sh, sw, count_include_pad,
+                                                       divisor_override))
 
 
 cdef void _avg_row_cl(const floating_t* x, floating_t* y, double* acc, const Window* w,
                       Py_ssize_t row, Py_ssize_t C, bint count_include_pad,
                       Py_ssize_t divisor_override) noexcept nogil:
     # One output row (n, od, oh) of a channels-last tensor; the channel loop is innermost and
-    # contiguous so it vectorises; acc is this thread's row of double accumulators.
-    cdef Py_ssize_t rows_per_sample = w.out_d * w.out_h
-    cdef Py_ssize_t n = row // rows_per_sample
-    cdef Span sd = padded_span((row % rows_per_sample) // w.out_h, w.k_d, w.s_d, w.pad_d,
-                               w.padend_d, w.in_d)
-    cdef Span sh = padded_span(row % w.out_h, w.k_h, w.s_h, w.pad_h, w.padend_h, w.in_h)
+    # contiguous so it vectorises; acc is this thread's row of double accumulators. (Written out
+    # here, not through a _window_sum.pxd helper: the helper measured 6% more instructions.)
+    cdef RowIndex r = output_row(row, w)
+    cdef Span sd = padded_span(r.od, w.k_d, w.s_d, w.pad_d, w.padend_d, w.in_d)
+    cdef Span sh = padded_span(r.oh, w.k_h, w.s_h, w.pad_h, w.padend_h, w.in_h)
     cdef Span sw
     cdef Py_ssize_t ow, d, h, c, ch
     cdef double div
@@ -141,7 +130,7 @@ cdef void _avg_row_cl(const floating_t* x, floating_t* y, double* acc, const Win
         for d in range(sd.first, sd.first + sd.count):
             for h in range(sh.first, sh.first + sh.count):
                 for c in range(sw.first, sw.first + sw.count):
-                    xc = x + (((n * w.in_d + d) * w.in_h + h) * w.in_w + c) * C
+                    xc = x + (((r.item * w.in_d + d) * w.in_h + h) * w.in_w + c) * C
                     for ch in range(C):
                         acc[ch] += xc[ch]
         div = divisor(sd, sh, sw, count_include_pad, divisor_override)
@@ -159,14 +148,16 @@ cdef enum:
     TILE_MAX_BYTES = 64 << 10
 
 
-cdef int _tiles(const floating_t* src, floating_t* dst, const avgf_geom* g, bint small,
-                bint backward, Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1) noexcept nogil:
+cdef int _tiles(const floating_t* src, floating_t* dst, const Window* w, bint cip,
+                Py_ssize_t div, bint small, bint backward, Py_ssize_t n_planes, Py_ssize_t t0,
+                Py_ssize_t t1) noexcept nogil:
     # Tiles [t0, t1). Forward: src planes are inputs, dst outputs; backward: src gradients, dst
     # input gradients. Returns 1 when scratch cannot be had (nothing written), else 0.
-    cdef Py_ssize_t in_plane = g.in_d * g.in_h * g.in_w
-    cdef Py_ssize_t out_plane = g.out_d * g.out_h * g.out_w
+    cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
     cdef Py_ssize_t src_plane = out_plane if backward else in_plane
     cdef Py_ssize_t dst_plane = in_plane if backward else out_plane
+    cdef Py_ssize_t rows = w.in_d * w.in_h if backward else w.out_d * w.out_h
     cdef floating_t* ts = <floating_t*>malloc(src_plane * TILE_PLANES * sizeof(floating_t))
     cdef floating_t* td = <floating_t*>malloc(dst_plane * TILE_PLANES * sizeof(floating_t))
     cdef Py_ssize_t t, p0
@@ -175,10 +166,7 @@ cdef int _tiles(const floating_t* src, floating_t* dst, const avgf_geom* g, bint
     while not failed and t < t1:
         p0 = tile_start(t, n_planes)
         tile_in(src, ts, src_plane, p0)
-        if backward:
-            failed = _bwd_cl(ts, td, g, TILE_PLANES, small, 0, g.in_d * g.in_h)
-        else:
-            failed = _fwd_cl(ts, td, g, TILE_PLANES, small, 0, g.out_d * g.out_h)
+        failed = _fast_rows(ts, td, w, cip, div, TILE_PLANES, True, backward, small, 0, rows)
         if not failed:
             tile_out(td, dst, dst_plane, p0, t)
         t += 1
@@ -192,18 +180,19 @@ cdef bint _tiled_cf(const floating_t* src, floating_t* dst, const Window* w, Py_
                     int n_threads) noexcept nogil:
     # The channels-first call done in channels-last tiles when its planes are small enough;
     # False: not done (not small planes, or no scratch), nothing relied on.
-    cdef avgf_geom g
     cdef Py_ssize_t n_tiles = (n_planes + TILE_PLANES - 1) // TILE_PLANES, t
     cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
     cdef int failed = 0
     if not (tiles_fit(w, n_planes, sizeof(floating_t), TILE_MAX_BYTES)
-            and _fast_geometry(&g, w, TILE_PLANES, count_include_pad, divisor_override)):
+            and _fast_fits(w, TILE_PLANES)):
         return False
     if n_threads == 1:
-        failed = _tiles(src, dst, &g, small, backward, n_planes, 0, n_tiles)
+        failed = _tiles(src, dst, w, count_include_pad, divisor_override, small, backward,
+                        n_planes, 0, n_tiles)
     else:
         for t in prange(n_tiles, num_threads=n_threads, schedule="guided"):
-            failed += _tiles(src, dst, &g, small, backward, n_planes, t, t + 1)
+            failed += _tiles(src, dst, w, count_include_pad, divisor_override, small, backward,
+                             n_planes, t, t + 1)
     return failed == 0
 
 
@@ -212,51 +201,36 @@ cdef void _forward_cf(const floating_t* x, floating_t* y, const Window* w, Py_ss
                       int n_threads) noexcept nogil:
     # Small planes: channels-last tiles; else the separable fast path of _avg_fast.h; else the
     # general kernel (one item per output row).
-    cdef Py_ssize_t row
-    cdef avgf_geom g
-    cdef Py_ssize_t rows = n_planes * w.out_d * w.out_h
-    cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
-    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+    cdef Py_ssize_t row, rows = n_planes * w.out_d * w.out_h
     if _tiled_cf(x, y, w, n_planes, count_include_pad, divisor_override, False, n_threads):
         return
-    if _fast_geometry(&g, w, 1, count_include_pad, divisor_override):
-        if n_threads == 1:
-            # no OpenMP region: for a small call it costs about as much as the work
-            failed = _fwd_cf(x, y, &g, small, 0, rows)
-        else:
-            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-                failed += _fwd_cf(x, y, &g, small, chunk * rows // n_chunks,
-                                  (chunk + 1) * rows // n_chunks)
-        if failed == 0:
-            return
+    if _fast_fits(w, 1) and _fast(x, y, w, count_include_pad, divisor_override, 1, False, False,
+                                  rows, n_threads) == 0:
+        return
     for row in prange(rows, num_threads=n_threads, schedule="static"):
         _avg_row_cf(x, y, w, row, count_include_pad, divisor_override)
 
 
-cdef void _forward_cl(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t n_samples,
-                      Py_ssize_t C, bint count_include_pad, Py_ssize_t divisor_override,
-                      int n_threads) noexcept nogil:
-    cdef Py_ssize_t row
-    cdef avgf_geom g
-    cdef Py_ssize_t rows = n_samples * w.out_d * w.out_h
-    cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
-    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+cdef int _forward_cl(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t n_samples,
+                     Py_ssize_t C, bint count_include_pad, Py_ssize_t divisor_override,
+                     int n_threads) except -1 nogil:
+    # The separable fast path of _avg_fast.h; else (very wide rows) the general kernel, whose
+    # accumulators must be had or the call raises MemoryError.
+    cdef Py_ssize_t row, rows = n_samples * w.out_d * w.out_h
     cdef double* acc
-    if _fast_geometry(&g, w, C, count_include_pad, divisor_override):
-        if n_threads == 1:
-            failed = _fwd_cl(x, y, &g, C, small, 0, rows)
-        else:
-            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-                failed += _fwd_cl(x, y, &g, C, small, chunk * rows // n_chunks,
-                                  (chunk + 1) * rows // n_chunks)
-        if failed == 0:
-            return
-    with parallel(num_threads=n_threads):
-        # each thread's row of C double accumulators
-        acc = <double*>malloc(C * sizeof(double))
-        for row in prange(rows, schedule="static"):
-            _avg_row_cl(x, y, acc, w, row, C, count_include_pad, divisor_override)
-        free(acc)
+    if _fast_fits(w, C) and _fast(x, y, w, count_include_pad, divisor_override, C, True, False,
+                                  rows, n_threads) == 0:
+        return 0
+    # one row of C double accumulators per thread
+    acc = <double*>malloc(n_threads * C * sizeof(double))
+    if acc == NULL:
+        with gil:
+            raise MemoryError()
+    for row in prange(rows, num_threads=n_threads, schedule="static"):
+        _avg_row_cl(x, y, acc + omp_get_thread_num() * C, w, row, C, count_include_pad,
+                    divisor_override)
+    free(acc)
+    return 0
 
 
 def avg_pool_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w,
@@ -307,21 +281,11 @@ cdef void _backward_cf(const floating_t* go, floating_t* gi, const Window* w, Py
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
     cdef Py_ssize_t p
-    cdef avgf_geom g
-    cdef Py_ssize_t rows = n_planes * w.in_d * w.in_h
-    cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
-    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
     if _tiled_cf(go, gi, w, n_planes, count_include_pad, divisor_override, True, n_threads):
         return
-    if _fast_geometry(&g, w, 1, count_include_pad, divisor_override):
-        if n_threads == 1:
-            failed = _bwd_cf(go, gi, &g, small, 0, rows)
-        else:
-            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-                failed += _bwd_cf(go, gi, &g, small, chunk * rows // n_chunks,
-                                  (chunk + 1) * rows // n_chunks)
-        if failed == 0:
-            return
+    if _fast_fits(w, 1) and _fast(go, gi, w, count_include_pad, divisor_override, 1, False, True,
+                                  n_planes * w.in_d * w.in_h, n_threads) == 0:
+        return
     for p in prange(n_planes, num_threads=n_threads, schedule="static"):
         memset(&gi[p * in_plane], 0, in_plane * sizeof(floating_t))
         _avg_plane_backward(&go[p * out_plane], &gi[p * in_plane], w, 1, 0, 1,
@@ -333,32 +297,19 @@ cdef void _backward_cl(const floating_t* go, floating_t* gi, const Window* w,
                        bint count_include_pad, Py_ssize_t divisor_override,
                        int n_threads) noexcept nogil:
     # Channels-last twin of _backward_cf; the general scatter's work items are (sample, block of
-    # channels), which own disjoint cells.
+    # channels), which own disjoint cells (_channel_block.pxd).
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
-    cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block
-    cdef Py_ssize_t item, n, c0, c1, i, ch
-    cdef avgf_geom g
-    cdef Py_ssize_t rows = n_samples * w.in_d * w.in_h
-    cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
-    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
-    if _fast_geometry(&g, w, C, count_include_pad, divisor_override):
-        if n_threads == 1:
-            failed = _bwd_cl(go, gi, &g, C, small, 0, rows)
-        else:
-            for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-                failed += _bwd_cl(go, gi, &g, C, small, chunk * rows // n_chunks,
-                                  (chunk + 1) * rows // n_chunks)
-        if failed == 0:
-            return
-    for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
-        n = item // n_blocks
-        c0 = (item % n_blocks) * c_block
-        c1 = c0 + c_block if c0 + c_block < C else C
-        for i in range(in_plane):
-            for ch in range(c0, c1):
-                gi[(n * in_plane + i) * C + ch] = 0
-        _avg_plane_backward(&go[n * out_plane * C], &gi[n * in_plane * C], w, C, c0, c1,
+    cdef Py_ssize_t item
+    cdef ChannelBlock b
+    if _fast_fits(w, C) and _fast(go, gi, w, count_include_pad, divisor_override, C, True, True,
+                                  n_samples * w.in_d * w.in_h, n_threads) == 0:
+        return
+    for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
+                       schedule="static"):
+        b = channel_block(item, C, c_block)
+        zero_channels(&gi[b.n * in_plane * C], in_plane, C, b.c0, b.c1)
+        _avg_plane_backward(&go[b.n * out_plane * C], &gi[b.n * in_plane * C], w, C, b.c0, b.c1,
                             count_include_pad, divisor_override)
 
 
@@ -423,15 +374,16 @@ cdef class AvgCall:
                      self.divisor_override, n_threads)
 
 
-cdef void _run(const floating_t* a, floating_t* b, const Window* w, bint backward, bint cl,
-               Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block, bint cip, Py_ssize_t div,
-               int nt) noexcept nogil:
+cdef int _run(const floating_t* a, floating_t* b, const Window* w, bint backward, bint cl,
+              Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block, bint cip, Py_ssize_t div,
+              int nt) except -1 nogil:
     if backward:
         if cl:
             _backward_cl(a, b, w, n_items, C, c_block, cip, div, nt)
         else:
             _backward_cf(a, b, w, n_items, cip, div, nt)
     elif cl:
-        _forward_cl(a, b, w, n_items, C, cip, div, nt)
+        return _forward_cl(a, b, w, n_items, C, cip, div, nt)
     else:
         _forward_cf(a, b, w, n_items, cip, div, nt)
+    return 0

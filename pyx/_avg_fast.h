@@ -12,11 +12,12 @@
  * Every output (and every input gradient cell) is written exactly once, by one thread, in a
  * fixed summation order: results do not depend on the thread count and no zeroing pass is needed.
  *
- * Global average pooling (_avg_gap_body.h) is a plain reduction per plane or per sample.
+ * Global average pooling (_global_avg_body.h) is a plain reduction per plane or per sample.
  *
- * The body (_avg_fast_body.h) is instantiated for (data, accumulator) = (float, float),
- * (float, double) and (double, double). Functions are multiversioned (CYPOOL_CLONES, _clones.h) so a
- * portable build still runs AVX2 / AVX-512 loops where the CPU has them.
+ * The body (_avg_fast_body.h) is included below for (data, accumulator) = (float, float),
+ * (float, double) and (double, double), each include listing the functions it defines (template
+ * style: _clones.h). Functions are multiversioned (CYPOOL_CLONES, _clones.h) so a portable build
+ * still runs AVX2 / AVX-512 loops where the CPU has them.
  */
 #ifndef CYPOOL_AVG_FAST_H
 #define CYPOOL_AVG_FAST_H
@@ -26,98 +27,69 @@
 #include <string.h>
 
 #include "_clones.h"
-
-typedef struct {
-    ptrdiff_t in_d, in_h, in_w;
-    ptrdiff_t out_d, out_h, out_w;
-    ptrdiff_t k_d, k_h, k_w;
-    ptrdiff_t s_d, s_h, s_w;
-    ptrdiff_t pad_d, pad_h, pad_w;
-    ptrdiff_t padend_d, padend_h, padend_w;
-    int count_include_pad;
-    ptrdiff_t divisor_override;   /* 0: none */
-} avgf_geom;
-
-typedef struct {
-    ptrdiff_t first, count, extent;
-} avgf_span;
-
-/* PyTorch's window along one axis (same rule as _window.pxd's padded_span). */
-static inline avgf_span avgf_padded_span(ptrdiff_t o, ptrdiff_t k, ptrdiff_t s, ptrdiff_t pad,
-                                         ptrdiff_t padend, ptrdiff_t size) {
-    avgf_span sp;
-    ptrdiff_t start = o * s - pad, end = start + k;
-    if (end > size + padend) end = size + padend;
-    sp.extent = end - start;
-    if (start < 0) start = 0;
-    if (end > size) end = size;
-    sp.first = start;
-    sp.count = end > start ? end - start : 0;
-    return sp;
-}
+#include "_window.h"
 
 /* The factor one axis contributes to the divisor. */
-static inline double avgf_factor(avgf_span sp, int cip) {
-    return (double)(cip ? sp.extent : sp.count);
-}
-
-/* Outputs whose window covers input cell i: [*lo, *hi). */
-static inline void avgf_cover(ptrdiff_t i, ptrdiff_t k, ptrdiff_t s, ptrdiff_t pad,
-                              ptrdiff_t out, ptrdiff_t* lo, ptrdiff_t* hi) {
-    ptrdiff_t a = i + pad - k + 1, b = i + pad;
-    ptrdiff_t l = a <= 0 ? 0 : (a + s - 1) / s;
-    ptrdiff_t h = b < 0 ? 0 : b / s + 1;
-    if (h > out) h = out;
-    *lo = l;
-    *hi = h > l ? h : l;
+static inline double avg_factor(Span sp, int count_include_pad) {
+    return (double)(count_include_pad ? sp.extent : sp.count);
 }
 
 /* Bytes of row buffers one chunk of the separable paths needs (C = 1 for channels-first). */
-static inline size_t avgf_buffer_bytes(const avgf_geom* g, ptrdiff_t C) {
-    ptrdiff_t lp = (g->out_w - 1) * g->s_w + g->k_w;
-    if (lp < g->pad_w + g->in_w) lp = g->pad_w + g->in_w;
-    ptrdiff_t lb = g->in_w + g->pad_w + g->k_w + g->out_w;
-    return (size_t)((lp > lb ? lp : lb) + 2 * g->out_w + C) * (size_t)C * sizeof(double);
+static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
+    ptrdiff_t lp = (w->out_w - 1) * w->s_w + w->k_w;
+    if (lp < w->pad_w + w->in_w) lp = w->pad_w + w->in_w;
+    ptrdiff_t lb = w->in_w + w->pad_w + w->k_w + w->out_w;
+    return (size_t)((lp > lb ? lp : lb) + 2 * w->out_w + C) * (size_t)C * sizeof(double);
 }
 
-#define AVGF_T float
-#define AVGF_ACC float
-#define AVGF_SUF _ff
+/* float32 data, float32 sums (windows of up to FLOAT_ACC_MAX_CELLS cells, _avg.pyx): defines
+ * cypool_avg_fwd_cf_f32, cypool_avg_fwd_cl_f32, cypool_avg_bwd_cf_f32, cypool_avg_bwd_cl_f32 */
+#define CYPOOL_T float
+#define CYPOOL_ACC float
+#define CYPOOL_SUF _f32
 #include "_avg_fast_body.h"
-#undef AVGF_T
-#undef AVGF_ACC
-#undef AVGF_SUF
+#undef CYPOOL_T
+#undef CYPOOL_ACC
+#undef CYPOOL_SUF
 
-#define AVGF_T float
-#define AVGF_ACC double
-#define AVGF_SUF _fd
+/* float32 data, float64 sums (longer windows): defines cypool_avg_fwd_cf_f32_acc64,
+ * cypool_avg_fwd_cl_f32_acc64, cypool_avg_bwd_cf_f32_acc64, cypool_avg_bwd_cl_f32_acc64 */
+#define CYPOOL_T float
+#define CYPOOL_ACC double
+#define CYPOOL_SUF _f32_acc64
 #include "_avg_fast_body.h"
-#undef AVGF_T
-#undef AVGF_ACC
-#undef AVGF_SUF
+#undef CYPOOL_T
+#undef CYPOOL_ACC
+#undef CYPOOL_SUF
 
-#define AVGF_T double
-#define AVGF_ACC double
-#define AVGF_SUF _dd
+/* float64: defines cypool_avg_fwd_cf_f64, cypool_avg_fwd_cl_f64, cypool_avg_bwd_cf_f64,
+ * cypool_avg_bwd_cl_f64 */
+#define CYPOOL_T double
+#define CYPOOL_ACC double
+#define CYPOOL_SUF _f64
 #include "_avg_fast_body.h"
-#undef AVGF_T
-#undef AVGF_ACC
-#undef AVGF_SUF
+#undef CYPOOL_T
+#undef CYPOOL_ACC
+#undef CYPOOL_SUF
 
-#define AVGF_T float
-#define AVGF_SUF _f
-#define AVGF_IS_FLOAT 1
-#include "_avg_gap_body.h"
-#undef AVGF_T
-#undef AVGF_SUF
-#undef AVGF_IS_FLOAT
+/* Global average pooling, float32: defines cypool_global_avg_fwd_cf_f32,
+ * cypool_global_avg_fwd_cl_f32, cypool_global_avg_bwd_cf_f32, cypool_global_avg_bwd_cl_f32 */
+#define CYPOOL_T float
+#define CYPOOL_SUF _f32
+#define CYPOOL_IS_FLOAT 1
+#include "_global_avg_body.h"
+#undef CYPOOL_T
+#undef CYPOOL_SUF
+#undef CYPOOL_IS_FLOAT
 
-#define AVGF_T double
-#define AVGF_SUF _d
-#define AVGF_IS_FLOAT 0
-#include "_avg_gap_body.h"
-#undef AVGF_T
-#undef AVGF_SUF
-#undef AVGF_IS_FLOAT
+/* Global average pooling, float64: defines cypool_global_avg_fwd_cf_f64,
+ * cypool_global_avg_fwd_cl_f64, cypool_global_avg_bwd_cf_f64, cypool_global_avg_bwd_cl_f64 */
+#define CYPOOL_T double
+#define CYPOOL_SUF _f64
+#define CYPOOL_IS_FLOAT 0
+#include "_global_avg_body.h"
+#undef CYPOOL_T
+#undef CYPOOL_SUF
+#undef CYPOOL_IS_FLOAT
 
 #endif

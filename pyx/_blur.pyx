@@ -11,6 +11,7 @@ from libc.string cimport memset
 
 from _types cimport floating_t
 from _openmp cimport omp_get_thread_num
+from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
 
 
 cdef void _blur_row_cf(const floating_t* xp, floating_t* yr, const int64_t* rows,
@@ -116,15 +117,12 @@ def blur_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in,
                      Py_ssize_t C, Py_ssize_t c_block, int n_threads):
     """Work items are (sample, block of channels), which own disjoint cells."""
     cdef Py_ssize_t OH = rows.shape[0], OW = cols.shape[0], f = taps.shape[0]
-    cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block
-    cdef Py_ssize_t item, n, c0, c1, i, ch
+    cdef Py_ssize_t item
+    cdef ChannelBlock b
     with nogil:
-        for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
-            n = item // n_blocks
-            c0 = (item % n_blocks) * c_block
-            c1 = c0 + c_block if c0 + c_block < C else C
-            for i in range(H * W):
-                for ch in range(c0, c1):
-                    grad_in[(n * H * W + i) * C + ch] = 0
-            _blur_plane_backward(&grad_out[n * OH * OW * C], &grad_in[n * H * W * C],
-                                 &rows[0, 0], &cols[0, 0], &taps[0], f, W, OH, OW, C, c0, c1)
+        for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
+                           schedule="static"):
+            b = channel_block(item, C, c_block)
+            zero_channels(&grad_in[b.n * H * W * C], H * W, C, b.c0, b.c1)
+            _blur_plane_backward(&grad_out[b.n * OH * OW * C], &grad_in[b.n * H * W * C],
+                                 &rows[0, 0], &cols[0, 0], &taps[0], f, W, OH, OW, C, b.c0, b.c1)

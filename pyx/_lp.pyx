@@ -14,8 +14,9 @@ from libc.math cimport pow, sqrt
 from libc.string cimport memset
 
 from _types cimport floating_t
-from _window cimport Window, Span, padded_span
+from _window cimport Window, Span, RowIndex, output_row, padded_span
 from _openmp cimport omp_get_thread_num
+from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
 
 
 cdef inline double _power(double a, double p) noexcept nogil:
@@ -49,10 +50,10 @@ cdef inline double _coef(double base, double g, double p, double kk, double cell
 
 cdef void _lp_row_cf(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t row,
                      double p) noexcept nogil:
-    cdef Py_ssize_t rows_per_plane = w.out_d * w.out_h
-    cdef const floating_t* xp = x + (row // rows_per_plane) * w.in_d * w.in_h * w.in_w
-    cdef Span sd = padded_span((row % rows_per_plane) // w.out_h, w.k_d, w.s_d, 0, 0, w.in_d)
-    cdef Span sh = padded_span(row % w.out_h, w.k_h, w.s_h, 0, 0, w.in_h)
+    cdef RowIndex r = output_row(row, w)
+    cdef const floating_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
+    cdef Span sd = padded_span(r.od, w.k_d, w.s_d, 0, 0, w.in_d)
+    cdef Span sh = padded_span(r.oh, w.k_h, w.s_h, 0, 0, w.in_h)
     cdef Span sw
     cdef Py_ssize_t ow, d, h, c
     cdef double acc, kk = w.k_d * w.k_h * w.k_w
@@ -69,10 +70,10 @@ cdef void _lp_row_cf(const floating_t* x, floating_t* y, const Window* w, Py_ssi
 cdef void _lp_row_cl(const floating_t* x, floating_t* y, double* acc, const Window* w,
                      Py_ssize_t row, Py_ssize_t C, double p) noexcept nogil:
     # Channel loop innermost and contiguous; acc: this thread's C doubles.
-    cdef Py_ssize_t rows_per_sample = w.out_d * w.out_h
-    cdef Py_ssize_t n = row // rows_per_sample
-    cdef Span sd = padded_span((row % rows_per_sample) // w.out_h, w.k_d, w.s_d, 0, 0, w.in_d)
-    cdef Span sh = padded_span(row % w.out_h, w.k_h, w.s_h, 0, 0, w.in_h)
+    cdef RowIndex r = output_row(row, w)
+    cdef Py_ssize_t n = r.item
+    cdef Span sd = padded_span(r.od, w.k_d, w.s_d, 0, 0, w.in_d)
+    cdef Span sh = padded_span(r.oh, w.k_h, w.s_h, 0, 0, w.in_h)
     cdef Span sw
     cdef Py_ssize_t ow, d, h, c, ch
     cdef double cells, kk = w.k_d * w.k_h * w.k_w
@@ -165,15 +166,12 @@ def lp_backward_cl(const floating_t[::1] x, const floating_t[::1] grad_out,
     """Work items are (sample, block of channels), which own disjoint cells."""
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
-    cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block
-    cdef Py_ssize_t item, n, c0, c1, i, ch
+    cdef Py_ssize_t item
+    cdef ChannelBlock b
     with nogil:
-        for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="static"):
-            n = item // n_blocks
-            c0 = (item % n_blocks) * c_block
-            c1 = c0 + c_block if c0 + c_block < C else C
-            for i in range(in_plane):
-                for ch in range(c0, c1):
-                    grad_in[(n * in_plane + i) * C + ch] = 0
-            _lp_plane_backward(&x[n * in_plane * C], &grad_out[n * out_plane * C],
-                               &grad_in[n * in_plane * C], &w, C, c0, c1, p)
+        for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
+                           schedule="static"):
+            b = channel_block(item, C, c_block)
+            zero_channels(&grad_in[b.n * in_plane * C], in_plane, C, b.c0, b.c1)
+            _lp_plane_backward(&x[b.n * in_plane * C], &grad_out[b.n * out_plane * C],
+                               &grad_in[b.n * in_plane * C], &w, C, b.c0, b.c1, p)

@@ -14,53 +14,21 @@ cimport numpy as cnp
 cnp.import_array()
 
 from _types cimport maxable_t, floating_t, lowest
-from _window cimport Window, Span, dilated_span
+from _window cimport Window, Span, RowIndex, output_row, dilated_span
 from _tile cimport TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out
 
-cdef extern from "_max_fast.h" nogil:
-    ctypedef struct cypool_mgeo:
-        Py_ssize_t in_d, in_h, in_w
-        Py_ssize_t out_d, out_h, out_w
-        Py_ssize_t k_d, k_h, k_w
-        Py_ssize_t s_d, s_h, s_w
-        Py_ssize_t pad_d, pad_h, pad_w
-        Py_ssize_t dil_d, dil_h, dil_w
-        Py_ssize_t w_lo, w_hi
-    void cypool_interior(Py_ssize_t out, Py_ssize_t k, Py_ssize_t s, Py_ssize_t pad,
-                         Py_ssize_t dil, Py_ssize_t size, Py_ssize_t* lo, Py_ssize_t* hi)
-    void cypool_max_cf_rows_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
-                                Py_ssize_t r0, Py_ssize_t r1)
-    void cypool_max_cf_rows_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
-                                Py_ssize_t r0, Py_ssize_t r1)
-    void cypool_max_cl_row_f32(const float* x, float* y, int64_t* idx, const cypool_mgeo* g,
-                               Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
-    void cypool_max_cl_row_f64(const double* x, double* y, int64_t* idx, const cypool_mgeo* g,
-                               Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
-
-
-cdef cypool_mgeo _mgeo(const Window* w) noexcept nogil:
-    cdef cypool_mgeo g
-    g.in_d, g.in_h, g.in_w = w.in_d, w.in_h, w.in_w
-    g.out_d, g.out_h, g.out_w = w.out_d, w.out_h, w.out_w
-    g.k_d, g.k_h, g.k_w = w.k_d, w.k_h, w.k_w
-    g.s_d, g.s_h, g.s_w = w.s_d, w.s_h, w.s_w
-    g.pad_d, g.pad_h, g.pad_w = w.pad_d, w.pad_h, w.pad_w
-    g.dil_d, g.dil_h, g.dil_w = w.dil_d, w.dil_h, w.dil_w
-    cypool_interior(w.out_w, w.k_w, w.s_w, w.pad_w, w.dil_w, w.in_w, &g.w_lo, &g.w_hi)
-    return g
+from _max_fast cimport *
+from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
 
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t row) noexcept nogil:
     # One output row (plane, od, oh) of a channels-first tensor.
-    cdef Py_ssize_t rows_per_plane = w.out_d * w.out_h
-    cdef Py_ssize_t plane = row // rows_per_plane
-    cdef Py_ssize_t od = (row % rows_per_plane) // w.out_h
-    cdef Py_ssize_t oh = row % w.out_h
-    cdef const maxable_t* xp = x + plane * w.in_d * w.in_h * w.in_w
+    cdef RowIndex r = output_row(row, w)
+    cdef const maxable_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t a, b, c, ow, pos, best_pos
-    cdef Span sd = dilated_span(od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d)
-    cdef Span sh = dilated_span(oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h)
+    cdef Span sd = dilated_span(r.od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d)
+    cdef Span sh = dilated_span(r.oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h)
     cdef Span sw
     cdef maxable_t m, v
     for ow in range(w.out_w):
@@ -84,14 +52,11 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
                       Py_ssize_t row, Py_ssize_t C) noexcept nogil:
     # One output row (n, od, oh) of a channels-last tensor. The innermost loop runs over the
     # contiguous channel axis so it vectorises; the running maxima live in the output row itself.
-    cdef Py_ssize_t rows_per_sample = w.out_d * w.out_h
-    cdef Py_ssize_t n = row // rows_per_sample
-    cdef Py_ssize_t od = (row % rows_per_sample) // w.out_h
-    cdef Py_ssize_t oh = row % w.out_h
-    cdef const maxable_t* xn = x + n * w.in_d * w.in_h * w.in_w * C
+    cdef RowIndex r = output_row(row, w)
+    cdef const maxable_t* xn = x + r.item * w.in_d * w.in_h * w.in_w * C
     cdef Py_ssize_t a, b, c, ch, ow, pos
-    cdef Span sd = dilated_span(od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d)
-    cdef Span sh = dilated_span(oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h)
+    cdef Span sd = dilated_span(r.od, w.k_d, w.s_d, w.pad_d, w.dil_d, w.in_d)
+    cdef Span sh = dilated_span(r.oh, w.k_h, w.s_h, w.pad_h, w.dil_h, w.in_h)
     cdef Span sw
     cdef maxable_t* ym
     cdef int64_t* im
@@ -128,15 +93,14 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
 
 
 cdef inline void _cf_rows(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
-                          const cypool_mgeo* g, bint fast, Py_ssize_t r0,
-                          Py_ssize_t r1) noexcept nogil:
+                          bint fast, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
     # Output rows [r0, r1). float and double take the vectorised rows of _max_fast.h (same
     # results, same order); integer types the general loop.
     cdef Py_ssize_t row
     if maxable_t is double:
-        cypool_max_cf_rows_f64(x, y, idx, g, r0, r1)
+        cypool_max_fwd_cf_f64(x, y, idx, w, r0, r1)
     elif maxable_t is float and fast:
-        cypool_max_cf_rows_f32(<const float*>x, <float*>y, idx, g, r0, r1)
+        cypool_max_fwd_cf_f32(<const float*>x, <float*>y, idx, w, r0, r1)
     else:
         for row in range(r0, r1):
             _max_row_cf(x, y, idx, w, row)
@@ -157,8 +121,7 @@ cdef enum:
 
 
 cdef void _tiles(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
-                 const cypool_mgeo* g, Py_ssize_t n_planes, Py_ssize_t t0,
-                 Py_ssize_t t1) noexcept nogil:
+                 Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1) noexcept nogil:
     # Tiles [t0, t1) (float or double), each pooled by the channels-last rows of _max_fast.h;
     # their positions are plane-flat, as channels-first indices are. Without scratch (malloc
     # failed) the same planes go through the channels-first rows.
@@ -176,16 +139,16 @@ cdef void _tiles(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w
         ok = ok and tidx != NULL
     if not ok:
         p0 = t1 * TILE_PLANES if t1 * TILE_PLANES < n_planes else n_planes
-        _cf_rows(x, y, idx, w, g, True, t0 * TILE_PLANES * rpp, p0 * rpp)
+        _cf_rows(x, y, idx, w, True, t0 * TILE_PLANES * rpp, p0 * rpp)
     else:
         for t in range(t0, t1):
             p0 = tile_start(t, n_planes)
             tile_in(x, tin, in_plane, p0)
             for row in range(rpp):
                 if maxable_t is float:
-                    cypool_max_cl_row_f32(tin, tout, tidx, g, row, TILE_PLANES, cells)
+                    cypool_max_fwd_cl_f32(tin, tout, tidx, w, row, TILE_PLANES, cells)
                 elif maxable_t is double:
-                    cypool_max_cl_row_f64(tin, tout, tidx, g, row, TILE_PLANES, cells)
+                    cypool_max_fwd_cl_f64(tin, tout, tidx, w, row, TILE_PLANES, cells)
             tile_out(tout, y, out_plane, p0, t)
             if idx != NULL:
                 tile_out(tidx, idx, out_plane, p0, t)
@@ -201,15 +164,14 @@ cdef void _forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
     cdef Py_ssize_t item, r0, r1, n_rows = n_planes * w.out_d * w.out_h
     cdef Py_ssize_t n_items = (n_rows + CF_ROWS_PER_ITEM - 1) // CF_ROWS_PER_ITEM
     cdef Py_ssize_t n_tiles = (n_planes + TILE_PLANES - 1) // TILE_PLANES
-    cdef cypool_mgeo g = _mgeo(w)
     if ((maxable_t is float or maxable_t is double)
             and tiles_fit(w, n_planes, sizeof(maxable_t), TILE_MAX_BYTES)):
         if n_threads == 1:
-            _tiles(x, y, idx, w, &g, n_planes, 0, n_tiles)
+            _tiles(x, y, idx, w, n_planes, 0, n_tiles)
         else:
             # one tile per item; a tile writes only its own planes
             for item in prange(n_tiles, num_threads=n_threads, schedule="guided"):
-                _tiles(x, y, idx, w, &g, n_planes, item, item + 1)
+                _tiles(x, y, idx, w, n_planes, item, item + 1)
         return
     # float indices are tracked in int32 inside the fast rows (one blend per vector of floats)
     cdef bint fast = (maxable_t is double or
@@ -217,35 +179,35 @@ cdef void _forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
     if n_threads == 1:
         # no OpenMP region: entering one and scheduling its loop costs about as much as the whole
         # of a small call's work
-        _cf_rows(x, y, idx, w, &g, fast, 0, n_rows)
+        _cf_rows(x, y, idx, w, fast, 0, n_rows)
     elif (maxable_t is float or maxable_t is double) and fast:
         # Rows are independent, so a guided schedule changes no result; it keeps one descheduled
         # thread (shared machines) from stalling the whole call.
         for item in prange(n_items, num_threads=n_threads, schedule="guided"):
             r0 = item * CF_ROWS_PER_ITEM
             r1 = r0 + CF_ROWS_PER_ITEM if r0 + CF_ROWS_PER_ITEM < n_rows else n_rows
-            _cf_rows(x, y, idx, w, &g, fast, r0, r1)
+            _cf_rows(x, y, idx, w, fast, r0, r1)
     else:
         for item in prange(n_items, num_threads=n_threads, schedule="static"):
             r0 = item * CF_ROWS_PER_ITEM
             r1 = r0 + CF_ROWS_PER_ITEM if r0 + CF_ROWS_PER_ITEM < n_rows else n_rows
-            _cf_rows(x, y, idx, w, &g, fast, r0, r1)
+            _cf_rows(x, y, idx, w, fast, r0, r1)
 
 
 cdef inline void _cl_rows(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
-                          const cypool_mgeo* g, Py_ssize_t C, Py_ssize_t* cells, Py_ssize_t lo,
+                          Py_ssize_t C, Py_ssize_t* cells, Py_ssize_t lo,
                           Py_ssize_t hi) noexcept nogil:
     # Serial rows [lo, hi) of a channels-last tensor; cells: the fast rows' scratch or NULL.
     cdef Py_ssize_t row
     for row in range(lo, hi):
         if maxable_t is float:
             if cells != NULL:
-                cypool_max_cl_row_f32(x, y, idx, g, row, C, cells)
+                cypool_max_fwd_cl_f32(x, y, idx, w, row, C, cells)
             else:
                 _max_row_cl(x, y, idx, w, row, C)
         elif maxable_t is double:
             if cells != NULL:
-                cypool_max_cl_row_f64(x, y, idx, g, row, C, cells)
+                cypool_max_fwd_cl_f64(x, y, idx, w, row, C, cells)
             else:
                 _max_row_cl(x, y, idx, w, row, C)
         else:
@@ -256,7 +218,6 @@ cdef void _forward_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
                       Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
     # Max pooling of a channels-last tensor (N, D, H, W, C), flattened.
     cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
-    cdef cypool_mgeo g = _mgeo(w)
     cdef Py_ssize_t* cells = NULL
     cdef Py_ssize_t n_cells = w.k_d * w.k_h * w.k_w
     cdef bint fast = (maxable_t is float or maxable_t is double) and n_cells < 2147483647
@@ -264,14 +225,14 @@ cdef void _forward_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
         # no OpenMP region (see _forward_cf); the fast rows' scratch: the window's cell positions
         if fast:
             cells = <Py_ssize_t*>malloc(n_cells * sizeof(Py_ssize_t))
-        _cl_rows(x, y, idx, w, &g, C, cells, 0, n_rows)
+        _cl_rows(x, y, idx, w, C, cells, 0, n_rows)
         free(cells)
     elif fast:
         with parallel(num_threads=n_threads):
             # per-thread scratch: the window's cell positions
             cells = <Py_ssize_t*>malloc(n_cells * sizeof(Py_ssize_t))
             for row in prange(n_rows, schedule="guided"):
-                _cl_rows(x, y, idx, w, &g, C, cells, row, row + 1)
+                _cl_rows(x, y, idx, w, C, cells, row, row + 1)
             free(cells)
     else:
         for row in prange(n_rows, num_threads=n_threads, schedule="static"):
@@ -406,41 +367,33 @@ cdef Py_ssize_t _backward_cl(const floating_t* grad_out, const int64_t* indices,
                              floating_t* grad_in, Py_ssize_t n_samples, Py_ssize_t C,
                              Py_ssize_t c_block, Py_ssize_t in_plane, Py_ssize_t out_plane,
                              int n_threads) noexcept nogil:
-    # Work items are (sample, block of channels): each owns disjoint input cells, so no two
-    # threads touch the same address.
-    cdef Py_ssize_t n_blocks = (C + c_block - 1) // c_block
+    # Work items are (sample, block of channels) (_channel_block.pxd): each owns disjoint input
+    # cells, so no two threads touch the same address.
+    cdef Py_ssize_t n_items = n_samples * n_channel_blocks(C, c_block)
     cdef Py_ssize_t item, bad = 0
     if n_threads == 1:
-        for item in range(n_samples * n_blocks):
-            bad += _scatter_block_cl(grad_out, indices, grad_in, item, n_blocks, C, c_block,
-                                     in_plane, out_plane)
+        for item in range(n_items):
+            bad += _scatter_block_cl(grad_out, indices, grad_in, item, C, c_block, in_plane,
+                                     out_plane)
         return bad
-    for item in prange(n_samples * n_blocks, num_threads=n_threads, schedule="guided"):
-        bad += _scatter_block_cl(grad_out, indices, grad_in, item, n_blocks, C, c_block,
-                                 in_plane, out_plane)
+    for item in prange(n_items, num_threads=n_threads, schedule="guided"):
+        bad += _scatter_block_cl(grad_out, indices, grad_in, item, C, c_block, in_plane,
+                                 out_plane)
     return bad
 
 
 cdef inline Py_ssize_t _scatter_block_cl(const floating_t* grad_out, const int64_t* indices,
-                                         floating_t* grad_in, Py_ssize_t item,
-                                         Py_ssize_t n_blocks, Py_ssize_t C, Py_ssize_t c_block,
-                                         Py_ssize_t in_plane,
+                                         floating_t* grad_in, Py_ssize_t item, Py_ssize_t C,
+                                         Py_ssize_t c_block, Py_ssize_t in_plane,
                                          Py_ssize_t out_plane) noexcept nogil:
-    cdef Py_ssize_t n = item // n_blocks
-    cdef Py_ssize_t c0 = (item % n_blocks) * c_block
-    cdef Py_ssize_t c1 = c0 + c_block if c0 + c_block < C else C
+    cdef ChannelBlock b = channel_block(item, C, c_block)
     cdef Py_ssize_t ch, o, i, bad = 0
-    cdef floating_t* gi = grad_in + n * in_plane * C
-    cdef const floating_t* go = grad_out + n * out_plane * C
-    cdef const int64_t* io = indices + n * out_plane * C
-    if c1 - c0 == C:
-        memset(gi, 0, in_plane * C * sizeof(floating_t))
-    else:
-        for i in range(in_plane):
-            for ch in range(c0, c1):
-                gi[i * C + ch] = 0
+    cdef floating_t* gi = grad_in + b.n * in_plane * C
+    cdef const floating_t* go = grad_out + b.n * out_plane * C
+    cdef const int64_t* io = indices + b.n * out_plane * C
+    zero_channels(gi, in_plane, C, b.c0, b.c1)
     for o in range(out_plane):
-        for ch in range(c0, c1):
+        for ch in range(b.c0, b.c1):
             i = io[o * C + ch]
             if <size_t>i < <size_t>in_plane:
                 gi[i * C + ch] += go[o * C + ch]

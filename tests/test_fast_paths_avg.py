@@ -10,6 +10,7 @@ padding, count_include_pad False, divisor_override), float64, both data formats,
 and NaN/inf propagation.
 """
 import itertools
+import os
 
 import numpy as np
 import pytest
@@ -191,6 +192,30 @@ def test_avg_wide_rows_fall_back_to_general_kernel():
     g = rng.standard_normal(y.shape).astype(np.float32)
     gx = cypool.avg_pool1d_backward(g, x.shape, 2, data_format="channels_last")
     np.testing.assert_allclose(gx, np.repeat(g / 2, 2, axis=1), rtol=1e-6)
+
+
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="AddressSanitizer aborts on (or, with allocator_may_return_null=1, "
+                           "reports) a request this large by design")
+def test_avg_general_kernel_without_memory_raises():
+    """The general channels-last kernel's accumulators (C doubles per thread) are checked: a
+    request that cannot be had raises MemoryError, before any thread writes through it. The
+    thread count stands in for a huge request (2**31 - 1 rows of 1024 doubles); the kernels are
+    called directly, as cypool.pooling calls them."""
+    from cypool import _avg
+    from cypool._geometry import pool_geometry
+
+    w = pool_geometry((1, 1100), 2, 3, 2, 1).window()   # 1100 x 1024 rows: over the fast path's buffers
+    C = 1024
+    x = np.zeros(w["in_w"] * C, np.float32)
+    y = np.zeros(w["out_w"] * C, np.float32)
+    huge = 2**31 - 1
+    with pytest.raises(MemoryError):
+        _avg.avg_pool_forward_cl(x, y, w, 1, C, True, 0, huge)
+    with pytest.raises(MemoryError):
+        _avg.AvgCall(w, False, 1, C, 0, True, True, 0, "float32")(x, y, huge)
+    _avg.avg_pool_forward_cl(x, y, w, 1, C, True, 0, 1)   # and the same call with memory works
+    assert not y.any()
 
 
 # ----------------------------------------------------------------------------- global average

@@ -1,0 +1,251 @@
+/* Body of _max_fast.h, included once per data type with CYPOOL_T (float or double), CYPOOL_IDX
+ * (the in-loop index type: an integer as wide as CYPOOL_T, so a blend moves one vector of each)
+ * and CYPOOL_SUF (_f32, _f64) defined. CYPOOL_FN(name) is name followed by the suffix (_clones.h).
+ * Entry points: CYPOOL_FN(cypool_max_fwd_cf), CYPOOL_FN(cypool_max_fwd_cl). */
+
+/* One window row of a chunk of CF outputs, stride S (constant when specialised): strided loads
+ * and a blend, vectorised across outputs. */
+CYPOOL_INLINE void CYPOOL_FN(max_cf_pass)(const CYPOOL_T* restrict src, CYPOOL_T* restrict m,
+                                          ptrdiff_t n, ptrdiff_t S)
+{
+    for (ptrdiff_t j = 0; j < n; j++) {
+        CYPOOL_T v = src[j * S];
+        int mk = (v > m[j]) | (v != v);
+        m[j] = CYPOOL_SEL(mk, v, m[j]);
+    }
+}
+CYPOOL_INLINE void CYPOOL_FN(max_cf_pass_idx)(const CYPOOL_T* restrict src, CYPOOL_T* restrict m,
+                                            CYPOOL_IDX* restrict p, CYPOOL_IDX off, ptrdiff_t n,
+                                            ptrdiff_t S)
+{
+    for (ptrdiff_t j = 0; j < n; j++) {
+        CYPOOL_T v = src[j * S];
+        int mk = (v > m[j]) | (v != v);
+        m[j] = CYPOOL_SEL(mk, v, m[j]);
+        p[j] = CYPOOL_SEL(mk, off + (CYPOOL_IDX)(j * S), p[j]);
+    }
+}
+/* All K cells of one window row (no dilation) in one sweep: one load and store of the running
+ * maximum per K cells. Called with constant K and S so the cell loop unrolls. */
+CYPOOL_INLINE void CYPOOL_FN(max_cf_rowk)(const CYPOOL_T* restrict src, CYPOOL_T* restrict m,
+                                        CYPOOL_IDX* restrict p, CYPOOL_IDX off, ptrdiff_t n,
+                                        ptrdiff_t K, ptrdiff_t S)
+{
+    if (p) {
+        for (ptrdiff_t j = 0; j < n; j++) {
+            CYPOOL_T mm = m[j];
+            CYPOOL_IDX pp = p[j];
+            for (ptrdiff_t c = 0; c < K; c++) {
+                CYPOOL_T v = src[j * S + c];
+                int mk = (v > mm) | (v != v);
+                mm = CYPOOL_SEL(mk, v, mm);
+                pp = CYPOOL_SEL(mk, off + (CYPOOL_IDX)(j * S + c), pp);
+            }
+            m[j] = mm;
+            p[j] = pp;
+        }
+    } else {
+        for (ptrdiff_t j = 0; j < n; j++) {
+            CYPOOL_T mm = m[j];
+            for (ptrdiff_t c = 0; c < K; c++) {
+                CYPOOL_T v = src[j * S + c];
+                int mk = (v > mm) | (v != v);
+                mm = CYPOOL_SEL(mk, v, mm);
+            }
+            m[j] = mm;
+        }
+    }
+}
+
+/* The general kernel's loop for one output cell (borders). */
+CYPOOL_INLINE void CYPOOL_FN(max_cf_cell)(const CYPOOL_T* xp, CYPOOL_T* y, int64_t* idx,
+                                          const Window* w, ptrdiff_t df, ptrdiff_t dc, ptrdiff_t hf,
+                                          ptrdiff_t hc, ptrdiff_t ow)
+{
+    const Span sw = dilated_span(ow, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w);
+    const ptrdiff_t wf = sw.first, wc = sw.count;
+    CYPOOL_T m = -INFINITY;
+    int64_t best = (df * w->in_h + hf) * w->in_w + wf;
+    for (ptrdiff_t a = 0; a < dc; a++)
+        for (ptrdiff_t b = 0; b < hc; b++) {
+            ptrdiff_t pos = ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h) * w->in_w + wf;
+            for (ptrdiff_t c = 0; c < wc; c++) {
+                CYPOOL_T v = xp[pos + c * w->dil_w];
+                if (v > m || v != v) { m = v; best = pos + c * w->dil_w; }
+            }
+        }
+    *y = m;
+    if (idx) *idx = best;
+}
+
+/* One output row (plane, od, oh) of a channels-first tensor: borders cell by cell, the interior
+ * (windows wholly inside along w) in chunks, one pass per window cell over the chunk. The pass
+ * order is the window order, so each output sees its cells in the general kernel's order. */
+CYPOOL_INLINE void CYPOOL_FN(max_cf_row)(const CYPOOL_T* x, CYPOOL_T* y, int64_t* idx,
+                                         const Window* w, ptrdiff_t row, ptrdiff_t plane,
+                                         ptrdiff_t od, ptrdiff_t oh, ptrdiff_t w_lo,
+                                         ptrdiff_t w_hi)
+{
+    const CYPOOL_T* xp = x + plane * w->in_d * w->in_h * w->in_w;
+    CYPOOL_T* yr = y + row * w->out_w;
+    int64_t* ir = idx ? idx + row * w->out_w : NULL;
+    const Span sd = dilated_span(od, w->k_d, w->s_d, w->pad_d, w->dil_d, w->in_d);
+    const Span sh = dilated_span(oh, w->k_h, w->s_h, w->pad_h, w->dil_h, w->in_h);
+    const ptrdiff_t df = sd.first, dc = sd.count, hf = sh.first, hc = sh.count;
+    ptrdiff_t lo = w_lo, hi = w_hi, ow;
+    if (dc == 0 || hc == 0) { lo = hi = w->out_w; }
+    for (ow = 0; ow < lo; ow++)
+        CYPOOL_FN(max_cf_cell)(xp, yr + ow, ir ? ir + ow : NULL, w, df, dc, hf, hc, ow);
+    for (ow = hi; ow < w->out_w; ow++)
+        CYPOOL_FN(max_cf_cell)(xp, yr + ow, ir ? ir + ow : NULL, w, df, dc, hf, hc, ow);
+    const ptrdiff_t S = w->s_w;
+    /* Common small windows get a whole-row sweep with constant K and S. */
+    int kind = 0;
+    if (w->dil_w == 1 && (w->k_w == 2 || w->k_w == 3) && (S == 1 || S == 2))
+        kind = (w->k_w == 2 ? 1 : 2) + (S == 1 ? 2 : 0);
+    for (ptrdiff_t o0 = lo; o0 < hi; o0 += CYPOOL_CF_CHUNK) {
+        ptrdiff_t n = hi - o0 < CYPOOL_CF_CHUNK ? hi - o0 : CYPOOL_CF_CHUNK;
+        /* maxima are swept in place in the output row (L1-resident per chunk); positions in a
+         * narrow buffer widened on the way out */
+        CYPOOL_T* m = yr + o0;
+        CYPOOL_IDX p[CYPOOL_CF_CHUNK];
+        ptrdiff_t w0 = o0 * S - w->pad_w;
+        for (ptrdiff_t j = 0; j < n; j++) m[j] = -INFINITY;
+        if (ir) {
+            CYPOOL_IDX first = (CYPOOL_IDX)((df * w->in_h + hf) * w->in_w + w0);
+            for (ptrdiff_t j = 0; j < n; j++) p[j] = first + (CYPOOL_IDX)(j * S);
+        }
+        for (ptrdiff_t a = 0; a < dc; a++)
+            for (ptrdiff_t b = 0; b < hc; b++) {
+                ptrdiff_t rp = ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h) * w->in_w + w0;
+                if (kind) {
+                    CYPOOL_IDX* pp = ir ? p : NULL;
+                    CYPOOL_IDX r = (CYPOOL_IDX)rp;
+                    switch (kind) {
+                    case 1: CYPOOL_FN(max_cf_rowk)(xp + rp, m, pp, r, n, 2, 2); break;
+                    case 2: CYPOOL_FN(max_cf_rowk)(xp + rp, m, pp, r, n, 3, 2); break;
+                    case 3: CYPOOL_FN(max_cf_rowk)(xp + rp, m, pp, r, n, 2, 1); break;
+                    default: CYPOOL_FN(max_cf_rowk)(xp + rp, m, pp, r, n, 3, 1); break;
+                    }
+                    continue;
+                }
+                for (ptrdiff_t c = 0; c < w->k_w; c++) {
+                    ptrdiff_t off = rp + c * w->dil_w;
+                    if (ir) {
+                        CYPOOL_IDX o = (CYPOOL_IDX)off;
+                        if (S == 1) CYPOOL_FN(max_cf_pass_idx)(xp + off, m, p, o, n, 1);
+                        else if (S == 2) CYPOOL_FN(max_cf_pass_idx)(xp + off, m, p, o, n, 2);
+                        else CYPOOL_FN(max_cf_pass_idx)(xp + off, m, p, o, n, S);
+                    } else {
+                        if (S == 1) CYPOOL_FN(max_cf_pass)(xp + off, m, n, 1);
+                        else if (S == 2) CYPOOL_FN(max_cf_pass)(xp + off, m, n, 2);
+                        else CYPOOL_FN(max_cf_pass)(xp + off, m, n, S);
+                    }
+                }
+            }
+        if (ir) for (ptrdiff_t j = 0; j < n; j++) ir[o0 + j] = (int64_t)p[j];
+    }
+}
+
+/* Output rows [r0, r1) of a channels-first tensor, rows numbered (plane, od, oh). The row's
+ * coordinates are stepped, not divided out per row: three divisions cost as much as a short
+ * row's pooling. */
+static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, int64_t* idx,
+                                                       const Window* w, ptrdiff_t r0,
+                                                       ptrdiff_t r1)
+{
+    if (r0 >= r1) return;
+    ptrdiff_t w_lo, w_hi;   /* interior outputs along w: every row shares them */
+    interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &w_lo, &w_hi);
+    ptrdiff_t rpp = w->out_d * w->out_h;
+    ptrdiff_t plane = r0 / rpp, od = (r0 % rpp) / w->out_h, oh = r0 % w->out_h;
+    for (ptrdiff_t row = r0; row < r1; row++) {
+        CYPOOL_FN(max_cf_row)(x, y, idx, w, row, plane, od, oh, w_lo, w_hi);
+        if (++oh == w->out_h) {
+            oh = 0;
+            if (++od == w->out_d) { od = 0; plane++; }
+        }
+    }
+}
+
+/* A block of B channels of one channels-last output cell: the running maxima (and indices) of
+ * the block stay in registers while the window cells stream by; written once. */
+CYPOOL_INLINE void CYPOOL_FN(max_cl_block)(const CYPOOL_T* restrict xn, CYPOOL_T* restrict y,
+                                         int64_t* restrict idx, const ptrdiff_t* restrict cells,
+                                         ptrdiff_t ncells, int64_t first, ptrdiff_t C,
+                                         ptrdiff_t B)
+{
+    CYPOOL_T m[CYPOOL_CL_BLOCK];
+    for (ptrdiff_t j = 0; j < B; j++) m[j] = -INFINITY;
+    if (idx) {
+        /* The winning cell's ordinal, in an integer as wide as the data: one blend per data
+         * vector. */
+        CYPOOL_IDX q[CYPOOL_CL_BLOCK];
+        for (ptrdiff_t j = 0; j < B; j++) q[j] = -1;
+        for (CYPOOL_IDX k = 0; k < (CYPOOL_IDX)ncells; k++) {
+            const CYPOOL_T* xc = xn + cells[k] * C;
+            for (ptrdiff_t j = 0; j < B; j++) {
+                CYPOOL_T v = xc[j];
+                int mk = (v > m[j]) | (v != v);
+                m[j] = CYPOOL_SEL(mk, v, m[j]);
+                q[j] = CYPOOL_SEL(mk, k, q[j]);
+            }
+        }
+        for (ptrdiff_t j = 0; j < B; j++) idx[j] = q[j] < 0 ? first : cells[q[j]];
+    } else {
+        for (ptrdiff_t q = 0; q < ncells; q++) {
+            const CYPOOL_T* xc = xn + cells[q] * C;
+            for (ptrdiff_t j = 0; j < B; j++) {
+                CYPOOL_T v = xc[j];
+                int mk = (v > m[j]) | (v != v);
+                m[j] = CYPOOL_SEL(mk, v, m[j]);
+            }
+        }
+    }
+    for (ptrdiff_t j = 0; j < B; j++) y[j] = m[j];
+}
+
+/* One output row (n, od, oh) of a channels-last tensor. `cells` is caller-provided scratch of
+ * k_d*k_h*k_w entries: the flat positions of the current window's real cells in window order.
+ * Channels go in fixed blocks of CYPOOL_CL_BLOCK (compile-time trip count, so the block's
+ * maxima are register-resident), the remainder in one variable block. */
+static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_T* x, CYPOOL_T* y, int64_t* idx,
+                                                      const Window* w, ptrdiff_t row,
+                                                      ptrdiff_t C, ptrdiff_t* cells)
+{
+    enum { BL = CYPOOL_CL_BLOCK };
+    ptrdiff_t rps = w->out_d * w->out_h;
+    ptrdiff_t nn = row / rps, od = (row % rps) / w->out_h, oh = row % w->out_h;
+    const CYPOOL_T* xn = x + nn * w->in_d * w->in_h * w->in_w * C;
+    const Span sd = dilated_span(od, w->k_d, w->s_d, w->pad_d, w->dil_d, w->in_d);
+    const Span sh = dilated_span(oh, w->k_h, w->s_h, w->pad_h, w->dil_h, w->in_h);
+    const ptrdiff_t df = sd.first, dc = sd.count, hf = sh.first, hc = sh.count;
+    for (ptrdiff_t ow = 0; ow < w->out_w; ow++) {
+        const Span sw = dilated_span(ow, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w);
+        const ptrdiff_t wf = sw.first, wc = sw.count;
+        ptrdiff_t nc = 0;
+        for (ptrdiff_t a = 0; a < dc; a++)
+            for (ptrdiff_t b = 0; b < hc; b++)
+                for (ptrdiff_t c = 0; c < wc; c++)
+                    cells[nc++] = ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h) * w->in_w
+                                  + wf + c * w->dil_w;
+        int64_t first = (df * w->in_h + hf) * w->in_w + wf;
+        CYPOOL_T* ym = y + (row * w->out_w + ow) * C;
+        int64_t* im = idx ? idx + (row * w->out_w + ow) * C : NULL;
+        ptrdiff_t c0 = 0;
+        for (; c0 + BL <= C; c0 += BL)
+            CYPOOL_FN(max_cl_block)(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C, BL);
+        /* the last channels: one more full block ending at C (its overlap with the previous
+         * block recomputes the same maxima and indices), so every block is a constant BL
+         * wide; gcc vectorises constant-width blocks and not narrow or variable ones
+         * (measured: a 16-wide block ran 10x slower than a 32-wide one) */
+        if (c0 < C && C >= BL) {
+            c0 = C - BL;
+            CYPOOL_FN(max_cl_block)(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C, BL);
+            c0 = C;
+        }
+        if (c0 < C)
+            CYPOOL_FN(max_cl_block)(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C,
+                                  C - c0);
+    }
+}
