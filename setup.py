@@ -27,12 +27,13 @@ from setuptools.errors import CCompilerError, CompileError, LinkError
 # One table of extensions: module name inside cypool -> source in pyx/.
 KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream", "_buffers", "_fractional"]
 
-# C headers of the average-pooling fast paths: a change to them rebuilds _avg and _adaptive.
+# What a change rebuilds: the shared declarations every kernel module, the fast-path headers the
+# modules that include them (_avg and _adaptive the average ones, _max the max ones).
+SHARED_HEADERS = ["pyx/_window.h", "pyx/_window.pxd", "pyx/_window_sum.pxd", "pyx/_types.pxd",
+                  "pyx/_openmp.pxd", "pyx/_channel_block.pxd", "pyx/_tile.pxd"]
 AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_global_avg_body.h",
-                    "pyx/_avg_fast.pxd", "pyx/_clones.h", "pyx/_window.h", "pyx/_window_sum.pxd",
-                    "pyx/_tile.pxd"]
-MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_max_fast_body.h", "pyx/_max_fast.pxd", "pyx/_clones.h",
-                    "pyx/_window.h", "pyx/_tile.pxd"]
+                    "pyx/_avg_fast.pxd", "pyx/_clones.h"]
+MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_max_fast_body.h", "pyx/_max_fast.pxd", "pyx/_clones.h"]
 
 CYTHON_DIRECTIVES = {
     "language_level": 3,
@@ -174,8 +175,8 @@ extensions = [
             # built against NumPy 2, importable on every NumPy that pyproject.toml accepts (1.23+)
             ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION"),
         ],
-        depends=(AVG_FAST_HEADERS if name in ("_avg", "_adaptive")
-                 else MAX_FAST_HEADERS if name == "_max" else []),
+        depends=SHARED_HEADERS + (AVG_FAST_HEADERS if name in ("_avg", "_adaptive")
+                                  else MAX_FAST_HEADERS if name == "_max" else []),
     )
     for name in KERNEL_MODULES
 ]
