@@ -265,3 +265,16 @@ def lp_pool1d(x, p, k, s, ceil_mode):
     """PyTorch LPPool1d: lp_pool2d over a height-1 plane with a (1, k) window."""
     y = lp_pool2d(x[:, :, None, :], p, (1, k[0]), (1, s[0]), ceil_mode)
     return y[:, :, 0, :]
+
+
+def lp_pool3d(x, p, k, s, ceil_mode):
+    """PyTorch LPPool3d: (mean over the window's real cells of x**p * kd*kh*kw) ** (1/p)."""
+    N, C = x.shape[:2]
+    out = [out_size(L, kk, ss, 0, 0, 1, ceil_mode) for L, kk, ss in zip(x.shape[2:], k, s)]
+    y = np.empty((N, C, *out), np.float64)
+    for n, c, a, b, d in itertools.product(range(N), range(C), *map(range, out)):
+        win = x[n, c, a * s[0]:a * s[0] + k[0], b * s[1]:b * s[1] + k[1],
+                d * s[2]:d * s[2] + k[2]].astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            y[n, c, a, b, d] = (np.mean(win ** p) * k[0] * k[1] * k[2]) ** (1.0 / p)
+    return y

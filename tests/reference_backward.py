@@ -128,3 +128,25 @@ def conv2d_backward(g, x, w, s, p):
                 gx[n, c, h, v] += gv * float(w[o, c, a, b])
                 gw[o, c, a, b] += gv * float(x[n, c, h, v])
     return gx, gw, gb
+
+
+def lp_pool3d_backward(g, x, p, k, s, ceil_mode):
+    """PyTorch autograd's gradient of lp_pool3d: lp_pool2d_backward's rule over 3-d windows."""
+    N, C = x.shape[:2]
+    spatial = x.shape[2:]
+    out = [R.out_size(L, kk, ss, 0, 0, 1, ceil_mode) for L, kk, ss in zip(spatial, k, s)]
+    gx = np.zeros(x.shape, np.float64)
+    p = np.float64(p)
+    with np.errstate(all="ignore"):
+        for n, c, *o in itertools.product(range(N), range(C), *map(range, out)):
+            ranges = [range(o[a] * s[a], min(o[a] * s[a] + k[a], spatial[a])) for a in range(3)]
+            cells = list(itertools.product(*ranges))
+            scale = np.float64(k[0] * k[1] * k[2]) / len(cells)
+            v = sum(np.float64(x[(n, c) + q]) ** p for q in cells) * scale
+            if v == 0:
+                continue
+            dv = float(g[(n, c) + tuple(o)]) * (1 / p) * v ** (1 / p - 1) * scale
+            for q in cells:
+                gx[(n, c) + q] += dv
+        gx *= p * x.astype(np.float64) ** (p - 1)
+    return gx

@@ -201,7 +201,7 @@ def test_avg_general_kernel_without_memory_raises():
     """The general channels-last kernel's accumulators (C doubles per thread) are checked: a
     request that cannot be had raises MemoryError, before any thread writes through it. The
     thread count stands in for a huge request (2**31 - 1 rows of 1024 doubles); the kernels are
-    called directly, as cypool.pooling calls them."""
+    called directly, as the plans (cypool/_plan.py) call them."""
     from cypool import _avg
     from cypool._geometry import pool_geometry
 
@@ -213,7 +213,7 @@ def test_avg_general_kernel_without_memory_raises():
     with pytest.raises(MemoryError):
         _avg.avg_pool_forward_cl(x, y, w, 1, C, True, 0, huge)
     with pytest.raises(MemoryError):
-        _avg.AvgCall(w, False, 1, C, 0, True, True, 0, "float32")(x, y, huge)
+        _avg.AvgCall(w, False, 1, C, 0, True, True, 0, "float32")(x, y, None, huge)
     _avg.avg_pool_forward_cl(x, y, w, 1, C, True, 0, 1)   # and the same call with memory works
     assert not y.any()
 

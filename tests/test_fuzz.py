@@ -1026,7 +1026,7 @@ def lp_window(spatial, a, rank):
 def lp_atol(x_cf, p, k, s, ceil_mode, rank, dtypes):
     """Error bound of the Lp forward: its sum of x**p can lose eps * sum(|x|**p) to rounding,
     which (S + d) ** (1/p) turns into the bound below (cancellation of odd powers included)."""
-    ref = R.lp_pool1d if rank == 1 else R.lp_pool2d
+    ref = {1: R.lp_pool1d, 2: R.lp_pool2d, 3: R.lp_pool3d}[rank]
     with np.errstate(all="ignore"):
         s_abs = ref(np.abs(x_cf.astype(np.float64)), p, k, s, ceil_mode) ** p
         d = 64 * compute_eps(*dtypes) * s_abs
@@ -1046,13 +1046,15 @@ def fuzz_lp_pool(draw, rank, backward):
     x = draw_array(draw, rank, "float", fmt, hostile)
     p = draw_norm_type(draw, hostile)
     a = draw_window_args(draw, rank, hostile, ("kernel_size", "stride", "ceil_mode"))
-    ref = R.lp_pool1d if rank == 1 else R.lp_pool2d
-    ref_b = RB.lp_pool1d_backward if rank == 1 else RB.lp_pool2d_backward
+    ref = {1: R.lp_pool1d, 2: R.lp_pool2d, 3: R.lp_pool3d}[rank]
+    ref_b = {1: RB.lp_pool1d_backward, 2: RB.lp_pool2d_backward, 3: RB.lp_pool3d_backward}[rank]
 
     def forward_spec():
         pp = spec_real(p, "norm_type")          # first: cypool checks it before x
         x_cf, batched = spec_float_input(x, rank, data_format)
         k, s, cm = lp_window(x_cf.shape[2:], a, rank)
+        if rank == 3 and any(L < kk for L, kk in zip(x_cf.shape[2:], k)):
+            raise Invalid("input smaller than the window (PyTorch's lp_pool3d: avg_pool3d)")
         return x_cf, batched, pp, k, s, cm
 
     try:   # a well-shaped gradient for the backward when the forward is valid
@@ -1638,12 +1640,151 @@ def fuzz_conv2d_backward(draw):
              expected, compare, too_large=lambda want: want[0] is None)
 
 
+def _fractional_reference(x_cf, kernel, out, u):
+    """Plain loops: PyTorch's window starts (in the samples' dtype) and first-max / last-NaN."""
+    rank = len(kernel)
+    dt = u.dtype.type
+    n, c, spatial = x_cf.shape[0], x_cf.shape[1], x_cf.shape[2:]
+    order = (1, 0) if rank == 2 else (0, 1, 2)
+    y = np.empty((n, c) + tuple(out), x_cf.dtype)
+    idx = np.empty((n, c) + tuple(out), np.int64)
+    for a, b in itertools.product(range(n), range(c)):
+        starts = []
+        for axis, (L, O, k) in enumerate(zip(spatial, out, kernel)):
+            smp = dt(u[a, b, order[axis]])
+            seq = []
+            if O > 1:
+                alpha = dt(L - k) / dt(O - 1)
+                seq = [int(float(dt(dt(i) + smp) * alpha)) - int(float(smp * alpha))
+                       for i in range(O - 1)]
+            starts.append(seq + [L - k] if O > 0 else [])
+        for pos in np.ndindex(*out):
+            lo = [starts[j][pos[j]] for j in range(rank)]
+            best, where = -np.inf, np.ravel_multi_index(lo, spatial)
+            for cell in np.ndindex(*kernel):
+                q = tuple(lo[j] + cell[j] for j in range(rank))
+                v = x_cf[(a, b) + q]
+                if v > best or np.isnan(v):
+                    best, where = v, np.ravel_multi_index(q, spatial)
+            y[(a, b) + pos] = best
+            idx[(a, b) + pos] = where
+    return y, idx
+
+
+def fuzz_fractional(draw, rank):
+    hostile = draw(st.integers(0, 2)) == 0
+    data_format = draw_layout(draw, hostile)
+    fmt = data_format if data_format in ("channels_first", "channels_last") else "channels_first"
+    x = draw_array(draw, rank, "float", fmt, hostile)
+    ints = st.integers(-1, 5) if hostile else st.integers(1, 4)
+    kernel = draw(st.one_of(ints, st.tuples(*[ints] * rank),
+                            st.sampled_from([(2,), 2.0, "2", None])) if hostile else ints)
+    if draw(st.booleans()):
+        output_size, output_ratio = draw(st.one_of(st.integers(-1, 6),
+                                                   st.tuples(*[st.integers(0, 6)] * rank))), None
+    else:
+        output_size = None
+        output_ratio = draw(st.sampled_from([0.5, 0.3, 0.75, 1.5, 0.0, "half"]) if hostile
+                            else st.sampled_from([0.5, 0.3, 0.75]))
+    if hostile and draw(st.integers(0, 5)) == 0:
+        output_size, output_ratio = (draw(st.integers(0, 3)), None) if draw(st.booleans()) \
+            else (None, None) if draw(st.booleans()) else (2, 0.5)
+    x_shape = getattr(x, "shape", ())
+    batched = len(x_shape) == rank + 2
+    n = x_shape[0] if batched else 1
+    c = (x_shape[-1] if fmt == "channels_last" else x_shape[1 if batched else 0]) \
+        if len(x_shape) >= rank + 1 else 1
+    sdtype = draw(st.sampled_from([np.float32, np.float64]))
+    samples = np.asarray(draw(st.lists(st.floats(0, 0.999), min_size=n * c * rank,
+                                       max_size=n * c * rank)), sdtype).reshape(n, c, rank) \
+        if n * c * rank < 400 else None
+    if hostile and samples is not None and draw(st.integers(0, 4)) == 0:
+        samples = draw(st.sampled_from([samples[:, :, :1], samples.astype(np.int64),
+                                        np.full_like(samples, np.nan), samples.tolist()]))
+    seed = draw(st.integers(0, 2**16)) if samples is None else None
+    note(f"fractional_max_pool{rank}d(x: {x_shape} {getattr(x, 'dtype', '')}, {kernel!r}, "
+         f"output_size={output_size!r}, output_ratio={output_ratio!r}, samples: "
+         f"{getattr(samples, 'shape', type(samples))}, data_format={data_format!r})")
+
+    def expected():
+        x_cf, xb = spec_float_input(x, rank, data_format)
+        if isinstance(kernel, bool) or not (
+                isinstance(kernel, int) or (isinstance(kernel, tuple) and len(kernel) == rank
+                                            and all(isinstance(v, int) for v in kernel))):
+            raise Invalid("kernel_size: an int or a tuple of rank ints")
+        k = (kernel,) * rank if isinstance(kernel, int) else kernel
+        if min(k) < 1:
+            raise Invalid("kernel_size < 1")
+        if (output_size is None) == (output_ratio is None):
+            raise Invalid("neither or both of output_size and output_ratio")
+        if output_size is not None:
+            out = (output_size,) * rank if isinstance(output_size, int) else output_size
+            if min(out) < 0:
+                raise Invalid("output_size < 0")
+        else:
+            if not isinstance(output_ratio, float) or not 0 < output_ratio < 1:
+                raise Invalid("output_ratio")
+            out = tuple(int(L * output_ratio) for L in x_cf.shape[2:])
+        for L, kk, o in zip(x_cf.shape[2:], k, out):
+            if o + kk - 1 > L - (rank == 3):
+                raise Invalid("window too large for the output size")
+        if samples is None:
+            return ("drawn", x_cf)
+        if not isinstance(samples, np.ndarray) or samples.dtype.kind != "f":
+            raise Invalid("random_samples: not a floating ndarray")
+        if samples.shape != (x_cf.shape[0], x_cf.shape[1], rank) and not (
+                not xb and samples.shape == (1, x_cf.shape[1], rank)):
+            raise Invalid("random_samples shape")
+        if not np.isfinite(samples).all():
+            raise Invalid("random_samples not finite")
+        if math.prod(out) * x_cf.shape[0] * x_cf.shape[1] * math.prod(k) > MAX_CHECKED:
+            return "too large"
+        y, i = _fractional_reference(x_cf, k, out, samples)
+        return (from_cf(y, data_format, xb), from_cf(i, data_format, xb))
+
+    def compare(got, want):
+        if isinstance(want[0], str):    # drawn samples: each value is the input at its index
+            x_cf = want[1]
+            y, i = (to_cf(a, data_format, rank)[0] for a in got)
+            planes = x_cf.reshape(x_cf.shape[0], x_cf.shape[1], -1)
+            at = np.take_along_axis(planes, i.reshape(*i.shape[:2], -1), axis=2)
+            np.testing.assert_array_equal(y.reshape(at.shape), at.astype(y.dtype))
+            return
+        np.testing.assert_array_equal(got[0], want[0].astype(got[0].dtype))
+        np.testing.assert_array_equal(got[1], want[1])
+
+    f = getattr(cypool, f"fractional_max_pool{rank}d")
+    kwargs = dict(output_size=output_size, output_ratio=output_ratio, return_indices=True,
+                  random_samples=samples, seed=seed, data_format=data_format)
+    run_case(draw, f, (x, kernel), kwargs, expected, compare,
+             too_large=lambda want: isinstance(want, str))
+
+
+def fuzz_fractional_backward(draw, rank):
+    """The backward is max pooling's index scatter: fuzzed through it with fractional indices."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((2, 3) + (6,) * rank)
+    f = getattr(cypool, f"fractional_max_pool{rank}d")
+    fb = getattr(cypool, f"fractional_max_pool{rank}d_backward")
+    y, i = f(x, 2, output_size=draw(st.integers(1, 4)), return_indices=True,
+             seed=draw(st.integers(0, 99)))
+    g = rng.standard_normal(y.shape)
+    want = np.zeros(x.size)
+    planes = x.shape[0] * x.shape[1]
+    for p, (gp, ip) in enumerate(zip(g.reshape(planes, -1), i.reshape(planes, -1))):
+        np.add.at(want, p * (x.size // planes) + ip, gp)
+    np.testing.assert_allclose(fb(g, i, x.shape).reshape(-1), want, rtol=0, atol=1e-12)
+    STATS["valid, equal to the reference"] += 1
+
+
 # case -> (the public functions it fuzzes, its fuzz function(draw))
 DOWNSAMPLE_CASES = {
     "lp_pool1d": (("lp_pool1d",), lambda draw: fuzz_lp_pool(draw, 1, False)),
     "lp_pool2d": (("lp_pool2d",), lambda draw: fuzz_lp_pool(draw, 2, False)),
     "lp_pool1d_backward": (("lp_pool1d_backward",), lambda draw: fuzz_lp_pool(draw, 1, True)),
     "lp_pool2d_backward": (("lp_pool2d_backward",), lambda draw: fuzz_lp_pool(draw, 2, True)),
+    "lp_pool3d": (("lp_pool3d",), lambda draw: fuzz_lp_pool(draw, 3, False)),
+    "lp_pool3d_backward": (("lp_pool3d_backward",), lambda draw: fuzz_lp_pool(draw, 3, True)),
     "blur_pool2d": (("blur_pool2d",), fuzz_blur_pool),
     "blur_pool2d_backward": (("blur_pool2d_backward",), fuzz_blur_pool_backward),
     "max_blur_pool2d": (("max_blur_pool2d",), fuzz_max_blur_pool),
@@ -1653,6 +1794,12 @@ DOWNSAMPLE_CASES = {
                                    fuzz_stochastic_pool_backward),
     "conv2d": (("conv2d",), fuzz_conv2d),
     "conv2d_backward": (("conv2d_backward",), fuzz_conv2d_backward),
+    "fractional_max_pool2d": (("fractional_max_pool2d",), lambda draw: fuzz_fractional(draw, 2)),
+    "fractional_max_pool3d": (("fractional_max_pool3d",), lambda draw: fuzz_fractional(draw, 3)),
+    "fractional_max_pool2d_backward": (("fractional_max_pool2d_backward",),
+                                       lambda draw: fuzz_fractional_backward(draw, 2)),
+    "fractional_max_pool3d_backward": (("fractional_max_pool3d_backward",),
+                                       lambda draw: fuzz_fractional_backward(draw, 3)),
 }
 
 
