@@ -78,6 +78,8 @@ def _gate_cases() -> dict:
     return out
 
 
+GATE_CASES = list(_gate_cases())  # also timed by the gate (benchmarks/gate.py)
+
 CASES = {
     **_gate_cases(),
     # channels-first small planes: the channels-last tiles
