@@ -16,6 +16,7 @@ with the network in training mode (differs from evaluation mode only for stochas
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -65,8 +66,30 @@ def _predict(model, x: np.ndarray, batch: int = 128) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """torch and cypool on one thread: these tensors are small, and with two threads on a loaded
+    2-core machine an epoch took 27 s instead of 0.5 s (every parallel region waits for a
+    descheduled thread)."""
+    import torch
+
+    import cypool
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with cypool.threads(1):
+            yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def train_one(strategy, data, head: str, seed: int, epochs: int) -> dict:
-    """Train one network and measure it (the module docstring lists what)."""
+    """Train one network and measure it (the module docstring lists what), on one thread."""
+    with _one_thread():
+        return _train_one(strategy, data, head, seed, epochs)
+
+
+def _train_one(strategy, data, head, seed, epochs):
     import torch
     torch.manual_seed(seed)
     model = network(strategy, head, len(data.classes), data.x_train.shape[-1])
