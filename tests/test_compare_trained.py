@@ -173,6 +173,14 @@ def test_cypool_max_pooling_trains_like_torchs(digits):
 
     nets = []
     for s in (strategies.available(plugins=False)["max2x2"], TorchMax()):
+        nets.append(_train_64(trained, s, digits))
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _train_64(trained, s, digits):
+    import torch
+    with trained._one_thread():
         torch.manual_seed(0)
         net = trained.network(s, "gap", 10)
         opt = torch.optim.Adam(net.parameters(), lr=trained.LR)
@@ -181,9 +189,7 @@ def test_cypool_max_pooling_trains_like_torchs(digits):
             opt.zero_grad()
             torch.nn.functional.cross_entropy(net(x[i:i + 16]), y[i:i + 16]).backward()
             opt.step()
-        nets.append(net)
-    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    return net
 
 
 def test_compare_reports_trained_networks(tmp_path):
@@ -191,8 +197,8 @@ def test_compare_reports_trained_networks(tmp_path):
     pytest.importorskip("matplotlib")
     from cypool import cli
     out = tmp_path / "rep"
-    assert cli.main(["compare", "--no-progress", "--sizes", "16", "--strategies",
-                     "max2x2,stochastic,spp,torch-max2x2", "--seeds", "2", "--epochs", "1",
+    assert cli.main(["compare", "--no-progress", "--threads", "1", "--sizes", "16",
+                     "--strategies", "max2x2,stochastic,spp,torch-max2x2", "--seeds", "2", "--epochs", "1",
                      "--train-images", "64", "--datasets", "digits", "--out", str(out)]) == 0
     rows = list(csv.DictReader(open(out / "trained.csv")))
     assert {(r["strategy"], r["head"]) for r in rows} == {

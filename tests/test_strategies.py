@@ -225,6 +225,7 @@ def test_installed_plugin_is_trained_like_the_builtins(plugin_site, tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "report"
     res = subprocess.run([sys.executable, "-m", "cypool", "compare", "--no-progress",
+                          "--threads", "1",
                           "--strategies", "median2x2,min2x2,plugin-l2,max2x2", "--sizes", "16",
                           "--seeds", "2", "--epochs", "1", "--train-images", "64",
                           "--datasets", "digits", "--out", str(out)], cwd=str(tmp_path),

@@ -2,8 +2,10 @@
 report folder (report.md, results.csv, speed.csv and PNG figures).
 
     run.py        the command: arguments, the measurement loop, the report folder
-    workloads.py  the data (synthetic speed tensors, photo feature maps, photos, digits)
-    metrics.py    speed, memory, reconstruction, shift consistency, noise, learned quality
+    workloads.py  the data single strategies run on (speed tensors, photo feature maps, photos)
+    metrics.py    speed, memory, reconstruction, shift change, noise of single strategies
+    datasets.py   the image datasets the networks learn (digits, textures; bundled data only)
+    trained.py    the CNN per strategy, trained with PyTorch, and what is measured on it
     figures.py    the PNGs
     report.py     report.md and the CSVs
 """

@@ -112,7 +112,7 @@ def write_markdown(path: str, *, command: str, config: dict, summary: list, desc
         f"epochs with Adam on 32x32 images, {settings['seeds']} seeds (mean ± standard "
         "deviation over seeds); see \"Trained networks\" below. Shift consistency: the "
         "probability that two random shifts (0..8 px on each axis) of a test image get the same "
-        "class (Zhang 2019). s / epoch: training time per epoch (one thread set, other load "
+        "class (Zhang 2019). s / epoch: training time per epoch (one thread; other load "
         "on the machine included).",
         "- Stochastic pooling is measured in evaluation mode (deterministic) for photos, shift "
         "and noise, in training mode (sampling) for speed.",

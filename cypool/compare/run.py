@@ -317,22 +317,6 @@ def run(args) -> int:
 def _train_networks(chosen, summary, dataset_names, seeds, epochs, train_images, bar, notes):
     """Train every strategy's network on every dataset, head and seed (trained.py); fill the
     summary's trained columns (GAP head) and return (per-configuration rows, per-run rows)."""
-    import torch
-
-    import cypool
-    old_threads = torch.get_num_threads()
-    # One thread: these tensors are small, and with two threads on a loaded 2-core machine an
-    # epoch took 27 s instead of 0.5 s (every parallel region waits for a descheduled thread).
-    torch.set_num_threads(1)
-    try:
-        with cypool.threads(1):
-            return _train_all(chosen, summary, dataset_names, seeds, epochs, train_images, bar,
-                              notes)
-    finally:
-        torch.set_num_threads(old_threads)
-
-
-def _train_all(chosen, summary, dataset_names, seeds, epochs, train_images, bar, notes):
     from . import datasets, trained
     data = {n: datasets.load(n).subset(train_images) for n in dataset_names}
     rows, runs = [], []

@@ -1,21 +1,23 @@
 """Trained networks: each strategy as the downsampling of a small CNN trained with PyTorch on the
 datasets of datasets.py, several seeds, then measured on the test set.
 
-The network: three stages conv3x3 (pad 1) -> batch norm -> ReLU -> the strategy's torch module
-(`Strategy.torch_module`; for cypool's strategies a cypool.torch module, so cypool's kernels run
-forward and backward and torch does autograd and the optimiser), with 8, 16 and 32 channels, then a
-head: "gap" (global average pooling -> dense) or "flat" (flatten -> dense). Adam, learning rate
-3e-3, batch 64, cross-entropy; torch.manual_seed(seed) fixes the initial weights, the batch order
-and stochastic pooling's draws.
+The network: three stages conv3x3 (pad 1, no bias) -> batch norm -> ReLU -> the strategy's torch
+module (`Strategy.torch_module`; for cypool's strategies a cypool.torch module, so cypool's kernels
+run forward and backward and torch does autograd and the optimiser), with 8, 16 and 32 channels,
+then a head: "gap" (global average pooling -> dense) or "flat" (flatten -> dense). Adam, learning
+rate 3e-3, batch 32, cross-entropy; the seed fixes the initial weights, the batch order and
+stochastic pooling's draws. Training and measuring run on one thread (see _one_thread).
 
 Measured per run (`train_one`): test accuracy (unshifted view); Zhang's (2019) classification
 consistency, the probability that two random shifts (dy, dx uniform in 0..MAX_SHIFT) of a test
-image get the same class; accuracy vs shift s = 0..MAX_SHIFT (the test view moved by s rows and s
-columns, i.e. diagonally, against view(0, 0)); training accuracy, so the train-test gap; seconds per epoch; and test accuracy
-with the network in training mode (differs from evaluation mode only for stochastic pooling).
+image get the same class; accuracy vs shift s = 0..MAX_SHIFT (the test view moved by s rows and
+s columns, i.e. diagonally); training accuracy, so the train-test gap; seconds per epoch; and test
+accuracy with the strategy's layers in training mode (batch norm stays in evaluation mode), which
+differs from evaluation mode only for stochastic pooling.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -65,8 +67,30 @@ def _predict(model, x: np.ndarray, batch: int = 128) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """torch and cypool on one thread: these tensors are small, and with two threads on a loaded
+    2-core machine an epoch took 27 s instead of 0.5 s (every parallel region waits for a
+    descheduled thread)."""
+    import torch
+
+    import cypool
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with cypool.threads(1):
+            yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def train_one(strategy, data, head: str, seed: int, epochs: int) -> dict:
-    """Train one network and measure it (the module docstring lists what)."""
+    """Train one network and measure it (the module docstring lists what), on one thread."""
+    with _one_thread():
+        return _train_one(strategy, data, head, seed, epochs)
+
+
+def _train_one(strategy, data, head, seed, epochs):
     import torch
     torch.manual_seed(seed)
     model = network(strategy, head, len(data.classes), data.x_train.shape[-1])
