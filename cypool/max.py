@@ -142,7 +142,7 @@ def max_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
         writeable, not overlapping ``x``. A C-contiguous ``out`` in the data format's layout is
         written by the kernel directly; a call then allocates no output and saves the first-touch
         page faults of a new array (for a 256 MB input, 2x2/s2 max: a fifth to a quarter of the
-        call's time on the machine the README's benchmark ran on).
+        call's time on the benchmark machine).
 
     Returns
     -------
@@ -233,7 +233,7 @@ def max_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
         writeable, not overlapping ``x``. A C-contiguous ``out`` in the data format's layout is
         written by the kernel directly; a call then allocates no output and saves the first-touch
         page faults of a new array (for a 256 MB input, 2x2/s2 max: a fifth to a quarter of the
-        call's time on the machine the README's benchmark ran on).
+        call's time on the benchmark machine).
 
     Returns
     -------
@@ -324,7 +324,7 @@ def max_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
         writeable, not overlapping ``x``. A C-contiguous ``out`` in the data format's layout is
         written by the kernel directly; a call then allocates no output and saves the first-touch
         page faults of a new array (for a 256 MB input, 2x2/s2 max: a fifth to a quarter of the
-        call's time on the machine the README's benchmark ran on).
+        call's time on the benchmark machine).
 
     Returns
     -------
