@@ -728,6 +728,8 @@ def test_fractional_nan_and_minus_inf():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
 def test_fractional_equals_torch_for_the_same_samples(rank, dtype):
     """Torch's windows for the same _random_samples (and the same torch seed), every dtype."""
+    if dtype == torch.bfloat16:
+        pytest.importorskip("ml_dtypes", reason="bfloat16 window starts need ml_dtypes")
     g = torch.Generator().manual_seed(rank)
     for trial in range(30):
         sp = tuple(int(v) for v in torch.randint(4, 13, (rank,), generator=g))
@@ -744,3 +746,20 @@ def test_fractional_equals_torch_for_the_same_samples(rank, dtype):
     a = getattr(nn, f"FractionalMaxPool{rank}d")(2, output_ratio=0.5)(x)
     torch.manual_seed(7)
     assert torch.equal(a, getattr(T, f"FractionalMaxPool{rank}d")(2, output_ratio=0.5)(x))
+
+
+def test_bfloat16_fractional_without_ml_dtypes_is_refused(monkeypatch):
+    """Without ml_dtypes the window starts cannot be rounded as torch's bfloat16 rounds them:
+    the call raises instead of answering with other windows."""
+    import builtins
+    real_import = builtins.__import__
+
+    def no_ml_dtypes(name, *args, **kwargs):
+        if name == "ml_dtypes":
+            raise ImportError("ml_dtypes hidden by the test")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_ml_dtypes)
+    x = torch.randn(1, 2, 8, 8).to(torch.bfloat16)
+    samples = torch.rand(1, 2, 2).to(torch.bfloat16)
+    with pytest.raises(NotImplementedError, match="ml_dtypes"):
+        ct.fractional_max_pool2d(x, 2, 4, _random_samples=samples)

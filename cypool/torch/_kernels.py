@@ -387,12 +387,15 @@ def _raise_invalid_index(indices, spatial, exc):
 
 def _samples_numpy(samples: torch.Tensor) -> np.ndarray:
     """The samples in the dtype torch computes the window starts in (its scalar type): float16
-    as NumPy's float16, bfloat16 as ml_dtypes' bfloat16 when installed (float32 otherwise)."""
+    as NumPy's float16, bfloat16 as ml_dtypes' bfloat16 (without ml_dtypes the starts could not
+    be rounded as torch rounds them, so the call is refused rather than answered differently)."""
     if samples.dtype == torch.bfloat16:
         try:
             import ml_dtypes
-        except ImportError:  # pragma: no cover - ml_dtypes is optional
-            return samples.float().numpy()
+        except ImportError:
+            raise PoolingNotImplementedError(
+                "fractional max pooling of bfloat16 tensors needs ml_dtypes (pip install "
+                "ml_dtypes, or the torch extra: pip install \"cypool[torch]\")") from None
         return samples.float().numpy().astype(ml_dtypes.bfloat16)
     if samples.dtype == torch.float16:
         return samples.numpy()
