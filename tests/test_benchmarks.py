@@ -275,7 +275,10 @@ def test_gate_statistics_and_markers(tmp_path):
     assert set(flags) == {"a", "b"}
     assert flags["a"] == ["d1_misses x1.100"] and flags["b"] == ["instructions x1.021"]
     # Perf-accept markers in the commits of BASE..HEAD
+    import shutil
     import subprocess
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed: the Perf-accept markers are read from git history")
     repo = tmp_path / "repo"
     repo.mkdir()
 
