@@ -28,12 +28,15 @@ from setuptools.errors import CCompilerError, CompileError, LinkError
 KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream", "_buffers", "_fractional"]
 
 # What a change rebuilds: the shared declarations every kernel module, the fast-path headers the
-# modules that include them (_avg and _adaptive the average ones, _max the max ones).
+# modules that include them (_avg and _adaptive the average ones, _max the max ones, _adaptive
+# _lp and _blur the window reductions).
 SHARED_HEADERS = ["pyx/_window.h", "pyx/_window.pxd", "pyx/_window_sum.pxd", "pyx/_types.pxd",
                   "pyx/_openmp.pxd", "pyx/_channel_block.pxd", "pyx/_tile.pxd"]
 AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_global_avg_body.h",
                     "pyx/_avg_fast.pxd", "pyx/_clones.h"]
 MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_max_fast_body.h", "pyx/_max_fast.pxd", "pyx/_clones.h"]
+REDUCE_FAST_HEADERS = ["pyx/_reduce_fast.h", "pyx/_reduce_fast_body.h", "pyx/_reduce_fast.pxd",
+                       "pyx/_clones.h"]
 
 CYTHON_DIRECTIVES = {
     "language_level": 3,
@@ -176,7 +179,8 @@ extensions = [
             ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION"),
         ],
         depends=SHARED_HEADERS + (AVG_FAST_HEADERS if name in ("_avg", "_adaptive")
-                                  else MAX_FAST_HEADERS if name == "_max" else []),
+                                  else MAX_FAST_HEADERS if name == "_max" else [])
+        + (REDUCE_FAST_HEADERS if name in ("_adaptive", "_lp", "_blur") else []),
     )
     for name in KERNEL_MODULES
 ]

@@ -5,16 +5,14 @@
 from cython.parallel cimport prange
 from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t
 from libc.string cimport memset
-from libc.stdlib cimport malloc, free
 cimport numpy as cnp
 
 cnp.import_array()
 
 from _types cimport maxable_t, floating_t, lowest
 from _window cimport Window, Span, RowIndex, output_row, adaptive_span
-from _window_sum cimport window_sum
-from _openmp cimport omp_get_thread_num
 from _avg_fast cimport *
+from _reduce_fast cimport *
 from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
 
 
@@ -71,44 +69,35 @@ cdef void _gap_cl(const floating_t* src, floating_t* dst, Py_ssize_t n, Py_ssize
 
 cdef void _avg_row_cf(const floating_t* x, floating_t* y, const Window* w,
                       Py_ssize_t row) noexcept nogil:
+    # The row's bins summed side by side (_reduce_fast.h): same order, overlapping chains.
     cdef RowIndex r = output_row(row, w)
     cdef const floating_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
+    if floating_t is float:
+        cypool_adaptive_avg_row_cf_f32(xp, y + row * w.out_w, w, r.od, r.oh)
+    else:
+        cypool_adaptive_avg_row_cf_f64(xp, y + row * w.out_w, w, r.od, r.oh)
+
+
+cdef void _avg_row_cl(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t row,
+                      Py_ssize_t C) noexcept nogil:
+    # Each output's channels reduced in register blocks (_reduce_fast.h), cells in order.
+    cdef RowIndex r = output_row(row, w)
     cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
     cdef Span sh = adaptive_span(r.oh, w.out_h, w.in_h)
     cdef Span sw
     cdef Py_ssize_t ow
-    for ow in range(w.out_w):
-        sw = adaptive_span(ow, w.out_w, w.in_w)
-        y[row * w.out_w + ow] = <floating_t>(window_sum(xp, w, sd, sh, sw)
-                                             / (sd.count * sh.count * sw.count))
-
-
-cdef void _avg_row_cl(const floating_t* x, floating_t* y, double* acc, const Window* w,
-                      Py_ssize_t row, Py_ssize_t C) noexcept nogil:
-    # Channel loop innermost and contiguous (vectorises); acc: this thread's C doubles. (Written
-    # out, not through a _window_sum.pxd helper: the helper measured 6% more instructions.)
-    cdef RowIndex r = output_row(row, w)
-    cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
-    cdef Span sh = adaptive_span(r.oh, w.out_h, w.in_h)
-    cdef Span sw
-    cdef Py_ssize_t ow, d, h, c, ch
-    cdef double count
     cdef const floating_t* xc
-    cdef floating_t* yo
     for ow in range(w.out_w):
         sw = adaptive_span(ow, w.out_w, w.in_w)
-        for ch in range(C):
-            acc[ch] = 0
-        for d in range(sd.first, sd.first + sd.count):
-            for h in range(sh.first, sh.first + sh.count):
-                for c in range(sw.first, sw.first + sw.count):
-                    xc = x + (((r.item * w.in_d + d) * w.in_h + h) * w.in_w + c) * C
-                    for ch in range(C):
-                        acc[ch] += xc[ch]
-        count = sd.count * sh.count * sw.count
-        yo = y + (row * w.out_w + ow) * C
-        for ch in range(C):
-            yo[ch] = <floating_t>(acc[ch] / count)
+        xc = x + (((r.item * w.in_d + sd.first) * w.in_h + sh.first) * w.in_w + sw.first) * C
+        if floating_t is float:
+            cypool_window_sums_cl_f32(xc, y + (row * w.out_w + ow) * C, C, sd.count, sh.count,
+                                      sw.count, w.in_h * w.in_w * C, w.in_w * C, 1,
+                                      sd.count * sh.count * sw.count, 1.0, 1.0)
+        else:
+            cypool_window_sums_cl_f64(xc, y + (row * w.out_w + ow) * C, C, sd.count, sh.count,
+                                      sw.count, w.in_h * w.in_w * C, w.in_w * C, 1,
+                                      sd.count * sh.count * sw.count, 1.0, 1.0)
 
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
@@ -144,6 +133,7 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
     cdef Span sh = adaptive_span(r.oh, w.out_h, w.in_h)
     cdef Span sw
     cdef Py_ssize_t ow, d, h, c, ch, pos
+    cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef maxable_t v, init
     cdef maxable_t* ym
     cdef int64_t* im
@@ -153,6 +143,16 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
         sw = adaptive_span(ow, w.out_w, w.in_w)
         ym = y + (row * w.out_w + ow) * C
         im = idx + (row * w.out_w + ow) * C
+        # floats: register blocks of channels (_reduce_fast.h; float32 positions in int32)
+        if maxable_t is float:
+            if in_plane <= 2147483647:
+                cypool_window_max_cl_f32(x + n * in_plane * C, ym, im, C, sd.first, sd.count,
+                                         sh.first, sh.count, sw.first, sw.count, w.in_h, w.in_w)
+                continue
+        elif maxable_t is double:
+            cypool_window_max_cl_f64(x + n * in_plane * C, ym, im, C, sd.first, sd.count,
+                                     sh.first, sh.count, sw.first, sw.count, w.in_h, w.in_w)
+            continue
         pos = (sd.first * w.in_h + sh.first) * w.in_w + sw.first
         for ch in range(C):
             ym[ch] = init
@@ -161,7 +161,7 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
             for h in range(sh.first, sh.first + sh.count):
                 for c in range(sw.first, sw.first + sw.count):
                     pos = (d * w.in_h + h) * w.in_w + c
-                    xc = x + (n * w.in_d * w.in_h * w.in_w + pos) * C
+                    xc = x + (n * in_plane + pos) * C
                     for ch in range(C):
                         v = xc[ch]
                         if v > ym[ch] or v != v:
@@ -234,26 +234,17 @@ cdef void _avg_forward_cf(const floating_t* x, floating_t* y, const Window* w,
             _avg_row_cf(x, y, w, row)
 
 
-cdef int _avg_forward_cl(const floating_t* x, floating_t* y, const Window* w,
-                         Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
-    # Returns 1 when the accumulators cannot be allocated (nothing computed), else 0.
+cdef void _avg_forward_cl(const floating_t* x, floating_t* y, const Window* w,
+                          Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
     cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
-    cdef double* acc
     if _is_global(w):
         _global_cl(x, y, n_samples, C, w.in_d * w.in_h * w.in_w, n_threads)
-        return 0
-    # one row of C double accumulators per thread
-    acc = <double*>malloc(n_threads * C * sizeof(double))
-    if acc == NULL:
-        return 1
-    if n_threads == 1:
+    elif n_threads == 1:
         for row in range(n_rows):
-            _avg_row_cl(x, y, acc, w, row, C)
+            _avg_row_cl(x, y, w, row, C)
     else:
         for row in prange(n_rows, num_threads=n_threads, schedule="static"):
-            _avg_row_cl(x, y, acc + omp_get_thread_num() * C, w, row, C)
-    free(acc)
-    return 0
+            _avg_row_cl(x, y, w, row, C)
 
 
 cdef void _max_forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
@@ -357,11 +348,8 @@ def adaptive_avg_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w
 
 def adaptive_avg_forward_cl(const floating_t[::1] x, floating_t[::1] y, Window w,
                             Py_ssize_t n_samples, Py_ssize_t C, int n_threads):
-    cdef int failed
     with nogil:
-        failed = _avg_forward_cl(&x[0], &y[0], &w, n_samples, C, n_threads)
-    if failed:
-        raise MemoryError()
+        _avg_forward_cl(&x[0], &y[0], &w, n_samples, C, n_threads)
 
 
 def adaptive_max_forward_cf(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
@@ -427,12 +415,11 @@ cdef class AdaptiveCall:
         cdef void* ap = cnp.PyArray_DATA(a)
         cdef void* bp = cnp.PyArray_DATA(b)
         cdef int64_t* ip = NULL if indices is None else <int64_t*>cnp.PyArray_DATA(indices)
-        cdef int failed = 0
         with nogil:
             if self.kind == 0:
-                failed = self._run(<const float*>ap, <float*>bp, ip, n_threads)
+                self._run(<const float*>ap, <float*>bp, ip, n_threads)
             elif self.kind == 1:
-                failed = self._run(<const double*>ap, <double*>bp, ip, n_threads)
+                self._run(<const double*>ap, <double*>bp, ip, n_threads)
             elif self.kind == 2:
                 self._max(<const int8_t*>ap, <int8_t*>bp, ip, n_threads)
             elif self.kind == 3:
@@ -443,15 +430,13 @@ cdef class AdaptiveCall:
                 self._max(<const int32_t*>ap, <int32_t*>bp, ip, n_threads)
             else:
                 self._max(<const int64_t*>ap, <int64_t*>bp, ip, n_threads)
-        if failed:
-            raise MemoryError()
 
-    cdef int _run(self, const floating_t* a, floating_t* b, int64_t* ip, int nt) noexcept nogil:
-        # 1: out of memory
+    cdef void _run(self, const floating_t* a, floating_t* b, int64_t* ip, int nt) noexcept nogil:
         if self.op == AVG_FORWARD:
             if self.cl:
-                return _avg_forward_cl(a, b, &self.w, self.n_items, self.C, nt)
-            _avg_forward_cf(a, b, &self.w, self.n_items, nt)
+                _avg_forward_cl(a, b, &self.w, self.n_items, self.C, nt)
+            else:
+                _avg_forward_cf(a, b, &self.w, self.n_items, nt)
         elif self.op == AVG_BACKWARD:
             if self.cl:
                 _avg_backward_cl(a, b, &self.w, self.n_items, self.C, self.c_block, nt)
@@ -459,7 +444,6 @@ cdef class AdaptiveCall:
                 _avg_backward_cf(a, b, &self.w, self.n_items, nt)
         else:
             self._max(a, b, ip, nt)
-        return 0
 
     cdef void _max(self, const maxable_t* a, maxable_t* b, int64_t* ip, int nt) noexcept nogil:
         if self.cl:

@@ -1,0 +1,69 @@
+/* Window reductions of the general kernels (_adaptive.pyx, _lp.pyx, _blur.pyx): the inner loops of
+ * adaptive average and max pooling, Lp pooling and blur pooling's forward, written once in _reduce_fast_body.h (template style:
+ * _clones.h) and multiversioned (CYPOOL_CLONES) so a portable build runs AVX2 / AVX-512 loops.
+ *
+ * Every function keeps the summation order of the loops it replaces: a window's cells in (d, h, w)
+ * order, each output (each channel) its own double accumulator. Speed comes from working on many
+ * accumulators at once, never from reordering a sum, so results are bit-identical:
+ *   - channels-last: a block of 16 channels is reduced in vector registers over the window's
+ *     cells (no accumulator row in memory);
+ *   - channels-first: the windows of one output row are summed side by side (row by row of the
+ *     input, one accumulator per window), so independent chains overlap instead of one long
+ *     dependent chain of additions per window; equally spaced windows of one length vectorise.
+ * Powers (Lp): 1, 2 (x * x) and 3 (x * x * x), as PyTorch computes them; the root of the result
+ * is sqrt for p = 2, pow(., 1 / p) otherwise. Blur pooling's forward rows (_blur.pyx) are weighted
+ * window sums of the same two kinds.
+ */
+#ifndef CYPOOL_REDUCE_FAST_H
+#define CYPOOL_REDUCE_FAST_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "_clones.h"
+#include "_window.h"
+
+#if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 9)
+#define CYPOOL_REDUCE_VECTORS 1
+typedef double cypool_r4d __attribute__((vector_size(32)));
+typedef float cypool_r4f __attribute__((vector_size(16)));
+typedef float cypool_r8f __attribute__((vector_size(32)));
+typedef int32_t cypool_r8i __attribute__((vector_size(32)));
+typedef int64_t cypool_r4l __attribute__((vector_size(32)));
+#else
+#define CYPOOL_REDUCE_VECTORS 0
+#endif
+
+/* Channels per register block of the channels-last reductions. */
+#define CYPOOL_REDUCE_CB 16
+/* Windows per accumulator chunk of the channels-first rows (stack arrays). */
+#define CYPOOL_REDUCE_ROW 128
+
+/* The finishing step of one window: the sum divided by its cells, times mul (1 for an average,
+ * prod(kernel) for Lp), then the root of power p (none for p = 1). */
+CYPOOL_INLINE double cypool_reduce_finish(double s, double cells, double mul, double p) {
+    double r = s / cells * mul;
+    if (p == 1.0) return r;
+    if (p == 2.0) return sqrt(r);
+    return pow(r, 1.0 / p);
+}
+
+/* The body undefines its three parameters at its end. */
+
+/* float32: defines cypool_window_sums_cl_f32, cypool_window_max_cl_f32, cypool_strided_row_cf_f32,
+ * cypool_adaptive_avg_row_cf_f32, cypool_blur_row_cf_f32, cypool_blur_row_cl_f32 */
+#define CYPOOL_T float
+#define CYPOOL_SUF _f32
+#define CYPOOL_IS_FLOAT 1
+#include "_reduce_fast_body.h"
+
+/* float64: defines cypool_window_sums_cl_f64, cypool_window_max_cl_f64, cypool_strided_row_cf_f64,
+ * cypool_adaptive_avg_row_cf_f64, cypool_blur_row_cf_f64, cypool_blur_row_cl_f64 */
+#define CYPOOL_T double
+#define CYPOOL_SUF _f64
+#define CYPOOL_IS_FLOAT 0
+#include "_reduce_fast_body.h"
+
+#endif

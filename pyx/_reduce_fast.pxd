@@ -1,0 +1,46 @@
+# Declarations of the window reductions of _reduce_fast.h (loops in _reduce_fast_body.h), used by
+# _adaptive.pyx and _lp.pyx. Suffixes name the data type.
+from libc.stdint cimport int64_t
+from _window cimport Window
+
+cdef extern from "_reduce_fast.h" nogil:
+    # One channels-last output, all C channels: finish(sum of x^power, cells, mul, p).
+    void cypool_window_sums_cl_f32(const float* x, float* y, Py_ssize_t C, Py_ssize_t nd,
+            Py_ssize_t nh, Py_ssize_t nw, Py_ssize_t step_d, Py_ssize_t step_h, int power,
+            double cells, double mul, double p)
+    void cypool_window_sums_cl_f64(const double* x, double* y, Py_ssize_t C, Py_ssize_t nd,
+            Py_ssize_t nh, Py_ssize_t nw, Py_ssize_t step_d, Py_ssize_t step_h, int power,
+            double cells, double mul, double p)
+    # One channels-last output's max and argmax, all C channels (float32: plane < 2^31 cells).
+    void cypool_window_max_cl_f32(const float* xs, float* y, int64_t* idx, Py_ssize_t C,
+            Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh, Py_ssize_t w0,
+            Py_ssize_t nw, Py_ssize_t in_h, Py_ssize_t in_w)
+    void cypool_window_max_cl_f64(const double* xs, double* y, int64_t* idx, Py_ssize_t C,
+            Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh, Py_ssize_t w0,
+            Py_ssize_t nw, Py_ssize_t in_h, Py_ssize_t in_w)
+    # One channels-first output row of equally spaced windows (start ow * s_w, k_w cells).
+    void cypool_strided_row_cf_f32(const float* xp, float* y, Py_ssize_t in_h, Py_ssize_t in_w,
+            Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh, Py_ssize_t k_w,
+            Py_ssize_t s_w, Py_ssize_t out_w, int power, double mul, double p)
+    void cypool_strided_row_cf_f64(const double* xp, double* y, Py_ssize_t in_h,
+            Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh,
+            Py_ssize_t k_w, Py_ssize_t s_w, Py_ssize_t out_w, int power, double mul, double p)
+    # One channels-first output row of adaptive average pooling, any bins.
+    void cypool_adaptive_avg_row_cf_f32(const float* xp, float* y, const Window* w,
+            Py_ssize_t od, Py_ssize_t oh)
+    void cypool_adaptive_avg_row_cf_f64(const double* xp, double* y, const Window* w,
+            Py_ssize_t od, Py_ssize_t oh)
+    # Blur pooling (_blur.pyx): one output row, channels first (outputs [a, b) read adjacent
+    # columns at step s) or channels last.
+    void cypool_blur_row_cf_f32(const float* xp, float* yr, const int64_t* rows,
+            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t W, Py_ssize_t OW,
+            Py_ssize_t a, Py_ssize_t b, Py_ssize_t s)
+    void cypool_blur_row_cf_f64(const double* xp, double* yr, const int64_t* rows,
+            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t W, Py_ssize_t OW,
+            Py_ssize_t a, Py_ssize_t b, Py_ssize_t s)
+    void cypool_blur_row_cl_f32(const float* xn, float* yr, const int64_t* rows,
+            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t W, Py_ssize_t OW,
+            Py_ssize_t C)
+    void cypool_blur_row_cl_f64(const double* xn, double* yr, const int64_t* rows,
+            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t W, Py_ssize_t OW,
+            Py_ssize_t C)
