@@ -11,12 +11,12 @@
 # scattered over the window's cells, then multiplied by p * x ** (p - 1).
 from cython.parallel cimport prange, parallel
 from libc.math cimport pow, sqrt
-from libc.string cimport memset
 
 from _types cimport floating_t
 from _window cimport Window, Span, RowIndex, output_row, padded_span
 from _openmp cimport omp_get_thread_num
 from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
+from _reduce_fast cimport *
 
 
 cdef inline double _power(double a, double p) noexcept nogil:
@@ -48,6 +48,13 @@ cdef inline double _coef(double base, double g, double p, double kk, double cell
     return g / p * pow(base, 1.0 / p - 1.0) * kk / cells
 
 
+cdef inline int _int_power(double p) noexcept nogil:
+    # The powers the vector loops of _reduce_fast.h take (x, x * x, x * x * x); 0: pow.
+    if p == 1.0 or p == 2.0 or p == 3.0:
+        return <int>p
+    return 0
+
+
 cdef void _lp_row_cf(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t row,
                      double p) noexcept nogil:
     cdef RowIndex r = output_row(row, w)
@@ -57,6 +64,15 @@ cdef void _lp_row_cf(const floating_t* x, floating_t* y, const Window* w, Py_ssi
     cdef Span sw
     cdef Py_ssize_t ow, d, h, c
     cdef double acc, kk = w.k_d * w.k_h * w.k_w
+    cdef int power = _int_power(p)
+    if power:  # the row's windows summed side by side, same order (_reduce_fast.h)
+        if floating_t is float:
+            cypool_strided_row_cf_f32(xp, y + row * w.out_w, w.in_h, w.in_w, sd.first, sd.count,
+                                      sh.first, sh.count, w.k_w, w.s_w, w.out_w, power, kk, p)
+        else:
+            cypool_strided_row_cf_f64(xp, y + row * w.out_w, w.in_h, w.in_w, sd.first, sd.count,
+                                      sh.first, sh.count, w.k_w, w.s_w, w.out_w, power, kk, p)
+        return
     for ow in range(w.out_w):
         sw = padded_span(ow, w.k_w, w.s_w, 0, 0, w.in_w)
         acc = 0
@@ -79,8 +95,21 @@ cdef void _lp_row_cl(const floating_t* x, floating_t* y, double* acc, const Wind
     cdef double cells, kk = w.k_d * w.k_h * w.k_w
     cdef const floating_t* xc
     cdef floating_t* yo
+    cdef int power = _int_power(p)
     for ow in range(w.out_w):
         sw = padded_span(ow, w.k_w, w.s_w, 0, 0, w.in_w)
+        if power:  # channels in register blocks, cells in order (_reduce_fast.h)
+            xc = x + (((n * w.in_d + sd.first) * w.in_h + sh.first) * w.in_w + sw.first) * C
+            yo = y + (row * w.out_w + ow) * C
+            if floating_t is float:
+                cypool_window_sums_cl_f32(xc, yo, C, sd.count, sh.count, sw.count,
+                                          w.in_h * w.in_w * C, w.in_w * C, power,
+                                          sd.count * sh.count * sw.count, kk, p)
+            else:
+                cypool_window_sums_cl_f64(xc, yo, C, sd.count, sh.count, sw.count,
+                                          w.in_h * w.in_w * C, w.in_w * C, power,
+                                          sd.count * sh.count * sw.count, kk, p)
+            continue
         for ch in range(C):
             acc[ch] = 0
         for d in range(sd.first, sd.first + sd.count):
@@ -116,12 +145,14 @@ cdef void _lp_plane_backward(const floating_t* x, const floating_t* go, floating
                              const Window* w, Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1,
                              double p) noexcept nogil:
     # One sample's channels [c0, c1) of a tensor with C interleaved channels (C = 1: a
-    # channels-first plane). gi must be zero on entry. Each window's sum is recomputed from x.
+    # channels-first plane); its cells of gi are zeroed first. Each window's sum is recomputed
+    # from x.
     cdef Py_ssize_t od, oh, ow, d, h, c, ch, o, i
     cdef Span sd, sh, sw
     cdef double kk = w.k_d * w.k_h * w.k_w
     cdef double acc, cells, coef
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
+    zero_channels(gi, in_plane, C, c0, c1)
     for od in range(w.out_d):
         sd = padded_span(od, w.k_d, w.s_d, 0, 0, w.in_d)
         for oh in range(w.out_h):
@@ -155,7 +186,6 @@ def lp_backward_cf(const floating_t[::1] x, const floating_t[::1] grad_out,
     cdef Py_ssize_t q
     with nogil:
         for q in prange(n_planes, num_threads=n_threads, schedule="static"):
-            memset(&grad_in[q * in_plane], 0, in_plane * sizeof(floating_t))
             _lp_plane_backward(&x[q * in_plane], &grad_out[q * out_plane], &grad_in[q * in_plane],
                                &w, 1, 0, 1, p)
 
@@ -172,6 +202,5 @@ def lp_backward_cl(const floating_t[::1] x, const floating_t[::1] grad_out,
         for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
                            schedule="static"):
             b = channel_block(item, C, c_block)
-            zero_channels(&grad_in[b.n * in_plane * C], in_plane, C, b.c0, b.c1)
             _lp_plane_backward(&x[b.n * in_plane * C], &grad_out[b.n * out_plane * C],
                                &grad_in[b.n * in_plane * C], &w, C, b.c0, b.c1, p)
