@@ -5,51 +5,39 @@
 # kernel needs no boundary logic and trusts every index. Sums are in double, one output per
 # thread in a fixed order; backward scatters per plane (or per sample and channel block), so
 # results are bit-identical for any thread count.
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport prange
 from libc.stdint cimport int64_t
-from libc.string cimport memset
 
 from _types cimport floating_t
-from _openmp cimport omp_get_thread_num
 from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
+from _reduce_fast cimport *
 
 
-cdef void _blur_row_cf(const floating_t* xp, floating_t* yr, const int64_t* rows,
-                       const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t W,
-                       Py_ssize_t OW) noexcept nogil:
-    # One output row of one plane: rows points at this output row's f input rows.
-    cdef Py_ssize_t ow, i, j
-    cdef double acc, part
-    cdef const floating_t* xr
-    for ow in range(OW):
-        acc = 0
-        for i in range(f):
-            xr = xp + rows[i] * W
-            part = 0
-            for j in range(f):
-                part += taps[j] * xr[cols[ow * f + j]]
-            acc += taps[i] * part
-        yr[ow] = <floating_t>acc
+cdef inline bint _adjacent(const int64_t* cols, Py_ssize_t ow, Py_ssize_t f) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(1, f):
+        if cols[ow * f + j] != cols[ow * f] + j:
+            return False
+    return True
 
 
-cdef void _blur_row_cl(const floating_t* xn, floating_t* yr, double* acc, const int64_t* rows,
-                       const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t W,
-                       Py_ssize_t OW, Py_ssize_t C) noexcept nogil:
-    # Channel loop innermost and contiguous so it vectorises; acc: this thread's C doubles.
-    cdef Py_ssize_t ow, i, j, ch
-    cdef double wt
-    cdef const floating_t* xc
-    for ow in range(OW):
-        for ch in range(C):
-            acc[ch] = 0
-        for i in range(f):
-            for j in range(f):
-                wt = taps[i] * taps[j]
-                xc = xn + (rows[i] * W + cols[ow * f + j]) * C
-                for ch in range(C):
-                    acc[ch] += wt * xc[ch]
-        for ch in range(C):
-            yr[ow * C + ch] = <floating_t>acc[ch]
+cdef void _interior(const int64_t* cols, Py_ssize_t OW, Py_ssize_t f, Py_ssize_t* a,
+                    Py_ssize_t* b, Py_ssize_t* s) noexcept nogil:
+    # The run of outputs [a, b) whose taps read f adjacent columns starting at cols[a, 0] +
+    # (ow - a) * s (no reflection): cypool_blur_row_cf reads them straight from the row.
+    cdef Py_ssize_t ow = 0
+    while ow < OW and not _adjacent(cols, ow, f):
+        ow += 1
+    a[0] = b[0] = ow
+    s[0] = 1
+    if ow == OW:
+        return
+    b[0] = ow + 1
+    if b[0] < OW and _adjacent(cols, b[0], f) and cols[b[0] * f] > cols[ow * f]:
+        s[0] = cols[b[0] * f] - cols[ow * f]
+        while (b[0] < OW and _adjacent(cols, b[0], f)
+               and cols[b[0] * f] - cols[(b[0] - 1) * f] == s[0]):
+            b[0] += 1
 
 
 def blur_forward_cf(const floating_t[::1] x, floating_t[::1] y, const int64_t[:, ::1] rows,
@@ -57,35 +45,46 @@ def blur_forward_cf(const floating_t[::1] x, floating_t[::1] y, const int64_t[:,
                     Py_ssize_t H, Py_ssize_t W, int n_threads):
     """x: (n_planes, H, W), y: (n_planes, OH, OW), flattened; one prange item per output row."""
     cdef Py_ssize_t OH = rows.shape[0], OW = cols.shape[0], f = taps.shape[0]
-    cdef Py_ssize_t r
+    cdef Py_ssize_t r, a, b, s
     with nogil:
+        _interior(&cols[0, 0], OW, f, &a, &b, &s)
         for r in prange(n_planes * OH, num_threads=n_threads, schedule="static"):
-            _blur_row_cf(&x[(r // OH) * H * W], &y[r * OW], &rows[r % OH, 0], &cols[0, 0],
-                         &taps[0], f, W, OW)
+            if floating_t is float:
+                cypool_blur_row_cf_f32(&x[(r // OH) * H * W], &y[r * OW], &rows[r % OH, 0],
+                                       &cols[0, 0], &taps[0], f, W, OW, a, b, s)
+            else:
+                cypool_blur_row_cf_f64(&x[(r // OH) * H * W], &y[r * OW], &rows[r % OH, 0],
+                                       &cols[0, 0], &taps[0], f, W, OW, a, b, s)
 
 
 def blur_forward_cl(const floating_t[::1] x, floating_t[::1] y, double[:, ::1] scratch,
                     const int64_t[:, ::1] rows, const int64_t[:, ::1] cols,
                     const double[::1] taps, Py_ssize_t n_samples, Py_ssize_t H, Py_ssize_t W,
                     Py_ssize_t C, int n_threads):
-    """x: (N, H, W, C), y: (N, OH, OW, C), flattened; scratch: (n_threads, C) doubles."""
+    """x: (N, H, W, C), y: (N, OH, OW, C), flattened. scratch: unused (channels stay in
+    registers), kept for the callers' signature."""
     cdef Py_ssize_t OH = rows.shape[0], OW = cols.shape[0], f = taps.shape[0]
     cdef Py_ssize_t r
-    with nogil, parallel(num_threads=n_threads):
-        for r in prange(n_samples * OH, schedule="static"):
-            _blur_row_cl(&x[(r // OH) * H * W * C], &y[r * OW * C],
-                         &scratch[omp_get_thread_num(), 0], &rows[r % OH, 0], &cols[0, 0],
-                         &taps[0], f, W, OW, C)
+    with nogil:
+        for r in prange(n_samples * OH, num_threads=n_threads, schedule="static"):
+            if floating_t is float:
+                cypool_blur_row_cl_f32(&x[(r // OH) * H * W * C], &y[r * OW * C],
+                                       &rows[r % OH, 0], &cols[0, 0], &taps[0], f, W, OW, C)
+            else:
+                cypool_blur_row_cl_f64(&x[(r // OH) * H * W * C], &y[r * OW * C],
+                                       &rows[r % OH, 0], &cols[0, 0], &taps[0], f, W, OW, C)
 
 
 cdef void _blur_plane_backward(const floating_t* go, floating_t* gi, const int64_t* rows,
                                const int64_t* cols, const double* taps, Py_ssize_t f,
-                               Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t C,
-                               Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
-    # Scatter of one sample's channels [c0, c1) (C = 1: one channels-first plane); gi zeroed.
+                               Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
+                               Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    # Scatter of one sample's channels [c0, c1) (C = 1: one channels-first plane), into its cells
+    # of gi, zeroed first.
     cdef Py_ssize_t oh, ow, i, j, ch, dst
     cdef double wt
     cdef const floating_t* g
+    zero_channels(gi, H * W, C, c0, c1)
     for oh in range(OH):
         for ow in range(OW):
             g = go + (oh * OW + ow) * C
@@ -106,9 +105,8 @@ def blur_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in,
     cdef Py_ssize_t q
     with nogil:
         for q in prange(n_planes, num_threads=n_threads, schedule="static"):
-            memset(&grad_in[q * H * W], 0, H * W * sizeof(floating_t))
             _blur_plane_backward(&grad_out[q * OH * OW], &grad_in[q * H * W], &rows[0, 0],
-                                 &cols[0, 0], &taps[0], f, W, OH, OW, 1, 0, 1)
+                                 &cols[0, 0], &taps[0], f, H, W, OH, OW, 1, 0, 1)
 
 
 def blur_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in,
@@ -123,6 +121,6 @@ def blur_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in,
         for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
                            schedule="static"):
             b = channel_block(item, C, c_block)
-            zero_channels(&grad_in[b.n * H * W * C], H * W, C, b.c0, b.c1)
             _blur_plane_backward(&grad_out[b.n * OH * OW * C], &grad_in[b.n * H * W * C],
-                                 &rows[0, 0], &cols[0, 0], &taps[0], f, W, OH, OW, C, b.c0, b.c1)
+                                 &rows[0, 0], &cols[0, 0], &taps[0], f, H, W, OH, OW, C, b.c0,
+                                 b.c1)
