@@ -17,7 +17,6 @@ from ._steps import (CF, DataFormat, IntOrTuple, PoolResult, Shape, destination,
 Seed = Union[None, int, np.random.Generator]
 from .max import _max_backward
 
-_DUMMY_F64 = np.zeros(1, np.float64)
 _DUMMY_I64 = np.zeros(1, np.int64)
 
 
@@ -54,8 +53,11 @@ def stochastic_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[I
     training : bool, default True
         Sample (True) or take the probability-weighted average (False).
     seed : None, int >= 0 or numpy.random.Generator, default None
-        Source of the one uniform per window, drawn in ``(N, C, OH, OW)`` order: the same seed
-        gives the same result for any thread count and data format.
+        Source of the uniforms: a training call draws one 64-bit key from it
+        (``integers(2**64, dtype=numpy.uint64)``); window ``t`` (its position in
+        ``(N, C, OH, OW)`` order) takes output ``t + 1`` of SplitMix64 seeded with that key, as
+        ``(z >> 11) * 2**-53``. The same seed gives the same result for any thread count and
+        data format.
     return_indices : bool, default False
         Also return the sampled cells (int64, flat per plane), for
         ``stochastic_pool2d_backward``; training only.
@@ -88,25 +90,26 @@ def stochastic_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[I
     >>> round(float(cypool.stochastic_pool2d(x, 2, training=False)[0, 0, 0, 0]), 5)  # 42 / 10
     4.2
     """
-    # Every call draws its own uniforms, so its plan is built for it and not kept.
+    # Every training call draws its own key, so its plan is built for it and not kept.
     return _stochastic_plan(x, kernel_size, stride, training, seed, return_indices,
                             data_format).run(x)
 
 
 class _Stochastic:
     """pyx/_stochastic.pyx's kernel in the plans' call convention, (x, y, indices or None,
-    n_threads), with this call's uniforms (one per window, in the kernel's memory order)."""
-    __slots__ = ("u", "window", "outer", "c", "cl", "training")
+    n_threads), with this call's key (the seed of its uniforms)."""
+    __slots__ = ("key", "window", "outer", "c", "cl", "training")
 
-    def __init__(self, u, window, outer, c, cl, training):
-        self.u, self.window, self.outer, self.c, self.cl = u, window, outer, c, cl
+    def __init__(self, key, window, outer, c, cl, training):
+        self.key, self.window, self.outer, self.c, self.cl = key, window, outer, c, cl
         self.training = training
 
     def __call__(self, src, dst, indices, n_threads):
         # ravel("K"): the buffers are contiguous in the kernel's memory order, so these are views
         idx = indices.ravel("K") if self.training else _DUMMY_I64
-        _stochastic.stochastic_forward(src.ravel("K"), dst.ravel("K"), idx, self.u, self.window,
-                                       self.outer, self.c, self.cl, self.training, n_threads)
+        _stochastic.stochastic_forward(src.ravel("K"), dst.ravel("K"), idx, self.key,
+                                       self.window, self.outer, self.c, self.cl, self.training,
+                                       n_threads)
 
 
 def _stochastic_plan(x, kernel_size, stride, training, seed, return_indices,
@@ -118,12 +121,11 @@ def _stochastic_plan(x, kernel_size, stride, training, seed, return_indices,
     if return_indices and not training:
         raise ValueError("return_indices=True needs training=True (evaluation samples nothing)")
     rng = _generator(seed)
-    u = (can.flat(can.conform(rng.random((can.n, can.c) + geo.out_size))) if training
-         else _DUMMY_F64)
+    key = int(rng.integers(2**64, dtype=np.uint64)) if training else 0
     cl = can.order == "cl"
     outer = can.n if cl else can.n * can.c
     size = can.n * can.c * geo.out_size[0] * geo.out_size[1] * geo.out_size[2]
-    return Plan(_Stochastic(u, geo.window(), outer, can.c, cl, training) if size else None,
+    return Plan(_Stochastic(key, geo.window(), outer, can.c, cl, training) if size else None,
                 nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
                 items=outer * geo.out_size[1],
                 source=None if reads_as_given(x, can) else partial(flat_input, 2,

@@ -50,6 +50,16 @@ CYPOOL_INLINE double cypool_reduce_finish(double s, double cells, double mul, do
     return pow(r, 1.0 / p);
 }
 
+/* Output t + 1 of SplitMix64 (Steele, Lea & Flood 2014) seeded with key, as a double in [0, 1):
+ * the 53 high bits times 2**-53. The uniforms of stochastic pooling, one per window. */
+CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
+    uint64_t z = key + (t + 1) * UINT64_C(0x9E3779B97F4A7C15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    z = z ^ (z >> 31);
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
 /* The body undefines its three parameters at its end. */
 
 /* float32: defines cypool_window_sums_cl_f32, cypool_window_max_cl_f32, cypool_strided_row_cf_f32,

@@ -1,6 +1,6 @@
 # Declarations of the window reductions of _reduce_fast.h (loops in _reduce_fast_body.h), used by
 # _adaptive.pyx and _lp.pyx. Suffixes name the data type.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from _window cimport Window
 
 cdef extern from "_reduce_fast.h" nogil:
@@ -44,3 +44,14 @@ cdef extern from "_reduce_fast.h" nogil:
     void cypool_blur_row_cl_f64(const double* xn, double* yr, const int64_t* rows,
             const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t W, Py_ssize_t OW,
             Py_ssize_t C)
+    # Stochastic pooling (_stochastic.pyx): the uniform of window t, and training samples of n
+    # windows side by side.
+    double cypool_splitmix_uniform(uint64_t key, uint64_t t)
+    void cypool_stochastic_row_f32(const float* x, float* y, int64_t* idx, Py_ssize_t n,
+            Py_ssize_t step, Py_ssize_t cs, Py_ssize_t k_h, Py_ssize_t k_w,
+            Py_ssize_t pos0, Py_ssize_t pstep, Py_ssize_t in_w, uint64_t key, uint64_t t0,
+            uint64_t tstep)
+    void cypool_stochastic_row_f64(const double* x, double* y, int64_t* idx, Py_ssize_t n,
+            Py_ssize_t step, Py_ssize_t cs, Py_ssize_t k_h, Py_ssize_t k_w,
+            Py_ssize_t pos0, Py_ssize_t pstep, Py_ssize_t in_w, uint64_t key, uint64_t t0,
+            uint64_t tstep)

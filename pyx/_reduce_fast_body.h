@@ -360,6 +360,110 @@ static void CYPOOL_FN(cypool_blur_row_cl)(const CYPOOL_T* xn, CYPOOL_T* yr, cons
     }
 }
 
+
+/* Stochastic pooling (_stochastic.pyx), training, one window: the cell sampled with uniform u
+ * (see _stochastic.pyx for the rules), as its number q in (h, w) window order. x: the window's
+ * first cell; cells at x + hh * row + ww * cs. The general loop, for the special windows (NaN,
+ * +inf sums, all weights zero) and the rounding fallback. */
+CYPOOL_INLINE ptrdiff_t CYPOOL_FN(stochastic_one)(const CYPOOL_T* x, ptrdiff_t row, ptrdiff_t cs,
+                                                  ptrdiff_t k_h, ptrdiff_t k_w, double u) {
+    const ptrdiff_t cells = k_h * k_w;
+    double total = 0, running = 0;
+    int has_nan = 0;
+    for (ptrdiff_t q = 0; q < cells; q++) {
+        const double a = (double)x[(q / k_w) * row + (q % k_w) * cs];
+        has_nan |= a != a;
+        total += a > 0 ? a : 0.0;
+    }
+    if (has_nan) {
+        for (ptrdiff_t q = 0; q < cells; q++) {
+            const double a = (double)x[(q / k_w) * row + (q % k_w) * cs];
+            if (a != a) return q;
+        }
+    }
+    ptrdiff_t chosen = -1;
+    if (total == INFINITY) {
+        for (ptrdiff_t q = 0; q < cells && chosen < 0; q++)
+            if ((double)x[(q / k_w) * row + (q % k_w) * cs] == INFINITY) chosen = q;
+    } else if (total > 0) {
+        const double threshold = u * total;
+        for (ptrdiff_t q = 0; q < cells; q++) {
+            const double a = (double)x[(q / k_w) * row + (q % k_w) * cs];
+            const double r = a > 0 ? a : 0.0;
+            running += r;
+            if (r > 0) chosen = q;
+            if (running > threshold) break;
+        }
+    } else {
+        ptrdiff_t j = (ptrdiff_t)(u * (double)cells);
+        return j >= cells ? cells - 1 : j;
+    }
+    if (chosen < 0)   /* a finite float64 sum that overflowed to +inf: the first positive cell */
+        for (ptrdiff_t q = 0; q < cells && chosen < 0; q++)
+            if ((double)x[(q / k_w) * row + (q % k_w) * cs] > 0) chosen = q;
+    return chosen;
+}
+
+/* Stochastic pooling, training: n windows side by side. Window i: first cell x + i * step, cells
+ * at + (hh * in_w + ww) * cs (k_h x k_w), uniform cypool_splitmix_uniform(key, t0 + i * tstep),
+ * output y[i] and idx[i] = pos0 + i * pstep + hh * in_w + ww. The sums and the crossing test run
+ * cell by cell over all windows at once (vector loops, no branch on the data); windows with a
+ * NaN, an infinite or a zero sum take stochastic_one. Same sums, same order: same cells. */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_stochastic_row)(const CYPOOL_T* x, CYPOOL_T* y, int64_t* idx,
+                                             ptrdiff_t n, ptrdiff_t step, ptrdiff_t cs,
+                                             ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t pos0,
+                                             ptrdiff_t pstep, ptrdiff_t in_w, uint64_t key,
+                                             uint64_t t0, uint64_t tstep) {
+    double total[CYPOOL_REDUCE_ROW], thr[CYPOOL_REDUCE_ROW], run[CYPOOL_REDUCE_ROW];
+    int64_t nan[CYPOOL_REDUCE_ROW], done[CYPOOL_REDUCE_ROW], pick[CYPOOL_REDUCE_ROW];
+    for (ptrdiff_t i0 = 0; i0 < n; i0 += CYPOOL_REDUCE_ROW) {
+        const ptrdiff_t m = n - i0 < CYPOOL_REDUCE_ROW ? n - i0 : CYPOOL_REDUCE_ROW;
+        const CYPOOL_T* xb = x + i0 * step;
+        for (ptrdiff_t i = 0; i < m; i++) {
+            total[i] = 0;
+            run[i] = 0;
+            nan[i] = 0;
+            done[i] = 0;
+            pick[i] = -1;
+        }
+        for (ptrdiff_t hh = 0; hh < k_h; hh++)
+            for (ptrdiff_t ww = 0; ww < k_w; ww++) {
+                const CYPOOL_T* restrict c = xb + (hh * in_w + ww) * cs;
+                for (ptrdiff_t i = 0; i < m; i++) {
+                    const double a = (double)c[i * step];
+                    nan[i] |= a != a;
+                    total[i] += a > 0 ? a : 0.0;
+                }
+            }
+        for (ptrdiff_t i = 0; i < m; i++)
+            thr[i] = cypool_splitmix_uniform(key, t0 + (uint64_t)(i0 + i) * tstep) * total[i];
+        for (ptrdiff_t hh = 0; hh < k_h; hh++)
+            for (ptrdiff_t ww = 0; ww < k_w; ww++) {
+                const int64_t at = hh * in_w + ww;   /* the cell's plane-flat offset */
+                const CYPOOL_T* restrict c = xb + at * cs;
+                for (ptrdiff_t i = 0; i < m; i++) {
+                    const double a = (double)c[i * step];
+                    const double r = a > 0 ? a : 0.0;
+                    run[i] += r;
+                    pick[i] = (r > 0) & !done[i] ? at : pick[i];
+                    done[i] |= run[i] > thr[i];
+                }
+            }
+        for (ptrdiff_t i = 0; i < m; i++) {
+            ptrdiff_t at = pick[i];
+            if (nan[i] || !(total[i] > 0) || total[i] == INFINITY || at < 0) {
+                const ptrdiff_t q = CYPOOL_FN(stochastic_one)(
+                    xb + i * step, in_w * cs, cs, k_h, k_w,
+                    cypool_splitmix_uniform(key, t0 + (uint64_t)(i0 + i) * tstep));
+                at = (q / k_w) * in_w + q % k_w;
+            }
+            y[i0 + i] = xb[i * step + at * cs];
+            idx[i0 + i] = pos0 + (i0 + i) * pstep + at;
+        }
+    }
+}
+
 #undef CYPOOL_T
 #undef CYPOOL_SUF
 #undef CYPOOL_IS_FLOAT

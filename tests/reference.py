@@ -178,6 +178,21 @@ def lp_pool2d(x, p, k, s, ceil_mode):
     return y
 
 
+def stochastic_uniforms(seed, shape):
+    """The uniforms a training call of stochastic_pool2d with this seed (an int or a Generator)
+    uses, one per window in (N, C, OH, OW) order: a 64-bit key drawn from the Generator, then
+    outputs 1, 2, ... of SplitMix64 seeded with it, each as (z >> 11) * 2**-53."""
+    gen = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    key = gen.integers(2**64, dtype=np.uint64)
+    t = np.arange(1, math.prod(shape) + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = key + t * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return ((z >> np.uint64(11)).astype(np.float64) * 2.0**-53).reshape(shape)
+
+
 def stochastic_pool2d(x, k, s, uniforms=None):
     """Training (uniforms given, one per window in (N, C, OH, OW) order) -> (y, idx), or
     evaluation (uniforms None) -> y. Weights r = max(x, 0); the first cell whose running sum of

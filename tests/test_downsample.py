@@ -195,7 +195,7 @@ def test_blur_binomial_filter():
 # ----------------------------------------------------------------------------- stochastic
 
 def _uniforms(seed, shape):
-    return np.random.default_rng(seed).random(shape)
+    return ref.stochastic_uniforms(seed, shape)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
