@@ -72,7 +72,19 @@ cdef void _avg_row_cf(const floating_t* x, floating_t* y, const Window* w,
     # The row's bins summed side by side (_reduce_fast.h): same order, overlapping chains.
     cdef RowIndex r = output_row(row, w)
     cdef const floating_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
-    if floating_t is float:
+    cdef Span sd, sh
+    cdef Py_ssize_t k
+    if w.in_w % w.out_w == 0:  # equal bins, k = in_w / out_w apart: the strided vector loop
+        sd = adaptive_span(r.od, w.out_d, w.in_d)
+        sh = adaptive_span(r.oh, w.out_h, w.in_h)
+        k = w.in_w // w.out_w
+        if floating_t is float:
+            cypool_strided_row_cf_f32(xp, y + row * w.out_w, w.in_h, w.in_w, sd.first, sd.count,
+                                      sh.first, sh.count, k, k, w.out_w, 1, 1.0, 1.0)
+        else:
+            cypool_strided_row_cf_f64(xp, y + row * w.out_w, w.in_h, w.in_w, sd.first, sd.count,
+                                      sh.first, sh.count, k, k, w.out_w, 1, 1.0, 1.0)
+    elif floating_t is float:
         cypool_adaptive_avg_row_cf_f32(xp, y + row * w.out_w, w, r.od, r.oh)
     else:
         cypool_adaptive_avg_row_cf_f64(xp, y + row * w.out_w, w, r.od, r.oh)
