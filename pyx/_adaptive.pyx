@@ -69,7 +69,7 @@ cdef void _gap_cl(const floating_t* src, floating_t* dst, Py_ssize_t n, Py_ssize
 
 cdef void _avg_row_cf(const floating_t* x, floating_t* y, const Window* w,
                       Py_ssize_t row) noexcept nogil:
-    # The row's bins summed side by side (_reduce_fast.h): same order, overlapping chains.
+    # Equal bins: summed side by side in vector loops (_reduce_fast.h); same order either way.
     cdef RowIndex r = output_row(row, w)
     cdef const floating_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
     cdef Span sd, sh

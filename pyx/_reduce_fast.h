@@ -7,9 +7,9 @@
  * accumulators at once, never from reordering a sum, so results are bit-identical:
  *   - channels-last: a block of 16 channels is reduced in vector registers over the window's
  *     cells (no accumulator row in memory);
- *   - channels-first: the windows of one output row are summed side by side (row by row of the
- *     input, one accumulator per window), so independent chains overlap instead of one long
- *     dependent chain of additions per window; equally spaced windows of one length vectorise.
+ *   - channels-first: equally spaced windows of one length (Lp, adaptive bins when the size
+ *     divides) are summed side by side, row by row of the input, one accumulator per window:
+ *     vector loops across the windows.
  * Powers (Lp): 1, 2 (x * x) and 3 (x * x * x), as PyTorch computes them; the root of the result
  * is sqrt for p = 2, pow(., 1 / p) otherwise. Blur pooling's forward rows (_blur.pyx) are weighted
  * window sums of the same two kinds.

@@ -238,34 +238,22 @@ static void CYPOOL_FN(cypool_strided_row_cf)(const CYPOOL_T* xp, CYPOOL_T* y, pt
     }
 }
 
-/* Channels-first adaptive average of output row (od, oh) of plane xp, any bins: the bins of the
- * row are summed side by side, input row by input row. */
+/* Channels-first adaptive average of output row (od, oh) of plane xp, any bins, one bin after
+ * the other (short unequal bins: interleaving them measured slower). */
 CYPOOL_CLONES
 static void CYPOOL_FN(cypool_adaptive_avg_row_cf)(const CYPOOL_T* xp, CYPOOL_T* y,
                                                   const Window* w, ptrdiff_t od, ptrdiff_t oh) {
-    double acc[CYPOOL_REDUCE_ROW];
-    ptrdiff_t first[CYPOOL_REDUCE_ROW], count[CYPOOL_REDUCE_ROW];
     const Span sd = adaptive_span(od, w->out_d, w->in_d);
     const Span sh = adaptive_span(oh, w->out_h, w->in_h);
-    for (ptrdiff_t o0 = 0; o0 < w->out_w; o0 += CYPOOL_REDUCE_ROW) {
-        const ptrdiff_t n = w->out_w - o0 < CYPOOL_REDUCE_ROW ? w->out_w - o0 : CYPOOL_REDUCE_ROW;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            const Span sw = adaptive_span(o0 + i, w->out_w, w->in_w);
-            first[i] = sw.first;
-            count[i] = sw.count;
-            acc[i] = 0;
-        }
+    for (ptrdiff_t ow = 0; ow < w->out_w; ow++) {
+        const Span sw = adaptive_span(ow, w->out_w, w->in_w);
+        double s = 0;
         for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
             for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++) {
                 const CYPOOL_T* r = xp + (d * w->in_h + h) * w->in_w;
-                for (ptrdiff_t i = 0; i < n; i++) {
-                    double s = acc[i];
-                    for (ptrdiff_t j = first[i]; j < first[i] + count[i]; j++) s += (double)r[j];
-                    acc[i] = s;
-                }
+                for (ptrdiff_t j = sw.first; j < sw.first + sw.count; j++) s += (double)r[j];
             }
-        for (ptrdiff_t i = 0; i < n; i++)
-            y[o0 + i] = (CYPOOL_T)(acc[i] / (double)(sd.count * sh.count * count[i]));
+        y[ow] = (CYPOOL_T)(s / (double)(sd.count * sh.count * sw.count));
     }
 }
 
