@@ -95,21 +95,8 @@ cdef void _lp_row_cl(const floating_t* x, floating_t* y, double* acc, const Wind
     cdef double cells, kk = w.k_d * w.k_h * w.k_w
     cdef const floating_t* xc
     cdef floating_t* yo
-    cdef int power = _int_power(p)
     for ow in range(w.out_w):
         sw = padded_span(ow, w.k_w, w.s_w, 0, 0, w.in_w)
-        if power:  # channels in register blocks, cells in order (_reduce_fast.h)
-            xc = x + (((n * w.in_d + sd.first) * w.in_h + sh.first) * w.in_w + sw.first) * C
-            yo = y + (row * w.out_w + ow) * C
-            if floating_t is float:
-                cypool_window_sums_cl_f32(xc, yo, C, sd.count, sh.count, sw.count,
-                                          w.in_h * w.in_w * C, w.in_w * C, power,
-                                          sd.count * sh.count * sw.count, kk, p)
-            else:
-                cypool_window_sums_cl_f64(xc, yo, C, sd.count, sh.count, sw.count,
-                                          w.in_h * w.in_w * C, w.in_w * C, power,
-                                          sd.count * sh.count * sw.count, kk, p)
-            continue
         for ch in range(C):
             acc[ch] = 0
         for d in range(sd.first, sd.first + sd.count):
