@@ -234,13 +234,17 @@ def ref_max_pool(x, rank: int, kernel_size, stride, padding, dilation, ceil_mode
     return y, torch.empty_like(y, dtype=torch.int64)
 
 
+def _refuse_half_avg3d(x, rank: int) -> None:
+    # torch's CPU avg_pool3d (lp_pool3d's too) has no half-precision kernel: refuse as it does
+    if rank == 3 and x.dtype in _HALF:
+        name = "Half" if x.dtype == torch.float16 else "BFloat16"
+        raise PoolingNotImplementedError(f'"avg_pool3d_out_frame" not implemented for \'{name}\'')
+
+
 def ref_avg_pool(x, rank: int, kernel_size, stride, padding, ceil_mode: bool,
                  count_include_pad: bool, divisor_override: Optional[int], padding_mode: str):
     check_dtype(x, "float", f"avg_pool{rank}d")
-    if rank == 3 and x.dtype in _HALF:
-        # torch's CPU avg_pool3d has no half-precision kernel; refuse as it does
-        name = "Half" if x.dtype == torch.float16 else "BFloat16"
-        raise PoolingNotImplementedError(f'"avg_pool3d_out_frame" not implemented for \'{name}\'')
+    _refuse_half_avg3d(x, rank)
     if padding_mode:
         return _string_padding_ref(x, rank, _string_padding_sizes(x, rank, kernel_size, stride, 1,
                                                                   padding_mode))
@@ -271,6 +275,7 @@ def ref_max_unpool(x, indices, rank: int, kernel_size, stride, padding, output_s
 
 def ref_lp_pool(x, rank: int, norm_type: float, kernel_size, stride, ceil_mode: bool):
     check_dtype(x, "float", f"lp_pool{rank}d")
+    _refuse_half_avg3d(x, rank)
     # torch's lp_pool1d multiplies by kernel_size itself: an int there
     ks = kernel_size[0] if rank == 1 and len(kernel_size) == 1 else tuple(kernel_size)
     return getattr(F, f"lp_pool{rank}d")(x, norm_type, ks, stride or None, ceil_mode)
