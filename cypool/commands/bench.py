@@ -470,12 +470,13 @@ def _jax_window(kind, rank, k, s, p, fmt):
     jax = _peer("jax")
     if jax is None:
         return None
-    lax, jnp = jax.lax, jax.numpy
+    lax = jax.lax
     dims, strides, pads = _window_dims(rank, k, s, p, fmt)
     if kind == "max":
-        return lambda a: lax.reduce_window(a, jnp.array(-jnp.inf, a.dtype), lax.max, dims,
+        # NumPy constants: JAX differentiates a reduce_window whose initial value it can read
+        return lambda a: lax.reduce_window(a, np.array(-np.inf, a.dtype), lax.max, dims,
                                            strides, pads)
-    return lambda a: lax.reduce_window(a, jnp.array(0, a.dtype), lax.add, dims, strides,
+    return lambda a: lax.reduce_window(a, np.array(0, a.dtype), lax.add, dims, strides,
                                        pads) / (k ** rank)
 
 
@@ -782,10 +783,13 @@ class _Threads:
 
 
 def measure_row(case: Case, direction: str, fmt: str, torch, rng, repeat: int, sample: float,
-                smoke: bool) -> Row:
-    """One row: its candidates timed interleaved in this process."""
+                smoke: bool, keep=None) -> Row:
+    """One row: its candidates (those named in keep, when given) timed interleaved in this
+    process."""
     shape = _smoke_shape(case.shape) if smoke else case.shape
     cands, nbytes, check, out_nbytes = _candidates(case, direction, fmt, shape, torch, rng)
+    if keep is not None:
+        cands = {k: v for k, v in cands.items() if k in keep}
     nt = _threads.threads_for(nbytes, 1 << 30)
     row = Row(case, direction, fmt, nbytes, nt, shape, check=check, out_nbytes=out_nbytes)
     row.times = time_interleaved(cands, repeat, sample_seconds=sample)
@@ -920,9 +924,9 @@ def child(key: str, threads: int, repeat: int, smoke: bool, use_torch: bool) -> 
     _load_peers((), threads)
     with _Threads(threads, torch):
         row = measure_row(case, direction, fmt, torch, np.random.default_rng(SEED), repeat,
-                          SMOKE_SAMPLE_SECONDS if smoke else SAMPLE_SECONDS, smoke)
-    times = {k: v for k, v in row.times.items() if k in ("cypool", "torch")}
-    return {"times": times, "out_nbytes": row.out_nbytes, "check": row.check,
+                          SMOKE_SAMPLE_SECONDS if smoke else SAMPLE_SECONDS, smoke,
+                          keep=("cypool", "torch"))
+    return {"times": row.times, "out_nbytes": row.out_nbytes, "check": row.check,
             "madvise_hugepage": _madvise_hugepage(), "threads": row.threads, "pid": os.getpid()}
 
 
