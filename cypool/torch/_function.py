@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence, Tuple
 
 import torch
-from torch._functorch.utils import enable_single_level_autograd_function, unwrap_dead_wrappers
+from torch._C._functorch import unwrap_if_dead as _unwrap_if_dead
+from torch._functorch.utils import enable_single_level_autograd_function
 from torch.autograd.forward_ad import _set_fwd_grad_enabled
 
 from . import _kernels as K
@@ -95,10 +96,16 @@ def _differentiating(tensors) -> bool:
             or torch.autograd.forward_ad._current_level >= 0)
 
 
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+
+
 def _tracing(tensors) -> bool:
-    if torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack() > 0:
+    if torch.compiler.is_compiling():    # first: dynamo cannot trace the checks below
         return True
-    return any(type(t) not in (torch.Tensor, torch.nn.Parameter) or t.is_meta for t in tensors)
+    for t in tensors:
+        if type(t) not in _PLAIN or t.is_meta:
+            return True
+    return torch._C._len_torch_dispatch_stack() > 0
 
 
 def _save(ctx, name, params, tensors, outputs) -> None:
@@ -109,7 +116,10 @@ def _save(ctx, name, params, tensors, outputs) -> None:
     ctx.cl = K.channels_last(tensors[0], rank)
     kept = [tensors[i] for i in op.keep_in] + [outputs[i] for i in op.keep_out]
     ctx.save_for_backward(*kept)
-    ctx.save_for_forward(*kept)
+    if torch.autograd.forward_ad._current_level >= 0 or \
+            torch._C._are_functorch_transforms_active():
+        # the jvp rules run only under forward-mode AD (dual tensors or torch.func.jvp)
+        ctx.save_for_forward(*kept)
 
 
 def _saved(ctx) -> Saved:
@@ -133,7 +143,8 @@ class PoolFunction(torch.autograd.Function):
         # argument here is given, so outside torch.func transforms the binding is skipped
         if torch._C._are_functorch_transforms_active():
             return super().apply(name, params, *tensors)
-        return _apply_here(name, params, *unwrap_dead_wrappers(tensors))
+        # tensors that escaped a finished torch.func transform are unwrapped, as torch does
+        return _apply_here(name, params, *map(_unwrap_if_dead, tensors))
 
     @staticmethod
     def forward(name, params, *tensors):
