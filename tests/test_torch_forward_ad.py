@@ -395,3 +395,44 @@ def test_gradcheck_forward_over_reverse(case, channels_last):
     # reverse-over-reverse runs in tests/test_torch_autograd.py
     assert torch.autograd.gradgradcheck(ours, (x,), check_fwd_over_rev=True,
                                         check_rev_over_rev=False, check_undefined_grad=False)
+
+
+# ----------------------------------------------------------------------------- registration
+
+def _opcheck_cases():
+    x = distinct((2, 3, 6, 6), 400, positive=True)
+    _, idx = F.max_pool2d(x, 2, return_indices=True)
+    _, aidx = F.adaptive_max_pool2d(x, 3, return_indices=True)
+    g = distinct((2, 3, 3, 3), 401)
+    shape = [2, 3, 6, 6]
+    return {
+        "max_pool": (x, 2, [2, 2], [2, 2], [0, 0], [1, 1], False, "", True),
+        "fractional_max_pool": (distinct((2, 3, 7, 8), 402), SAMPLES2, 2, [2, 2], [3, 4]),
+        "max_pool_backward": (g, idx, shape, 2, False),
+        "gather": (x, idx, 2, False),
+        "avg_pool": (x, 2, [3, 3], [2, 2], [1, 1], True, False, None, ""),
+        "avg_pool_backward": (g, shape, 2, [2, 2], [], [0, 0], False, True, None, "", False),
+        "adaptive_avg_pool": (x, 2, [4, 5]),
+        "adaptive_avg_pool_backward": (g, shape, 2, False),
+        "adaptive_max_pool": (x, 2, [4, 5]),
+        "adaptive_max_pool_backward": (g, aidx, shape, 2, False),
+        "max_unpool": (g, idx, 2, [2, 2], [2, 2], [0, 0], [6, 6]),
+        "lp_pool": (x, 2, 1.5, [2, 2], [], False),
+        "lp_pool_backward": (g, x, 2, 1.5, [2, 2], [], False, False),
+        "blur_pool": (x, 3, [2, 2]),
+        "blur_pool_backward": (g, shape, 3, [2, 2], False),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_opcheck_cases()))
+def test_custom_op_registration(name):
+    """torch.library.opcheck: schema, fake implementation against the kernel, the autograd
+    registration and AOT dispatch (torch.compile's path) of every custom op."""
+    args = tuple(a.clone().requires_grad_(a.is_floating_point()) if isinstance(a, torch.Tensor)
+                 else a for a in _opcheck_cases()[name])
+    results = torch.library.opcheck(getattr(ops, name).default, args)
+    assert set(results.values()) == {"SUCCESS"}, results
+
+
+def test_every_custom_op_is_opchecked():
+    assert set(_opcheck_cases()) == {name for name, op in ct.OPS.items() if op.schema}
