@@ -56,7 +56,7 @@ def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
 
 def _avg_plan(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, data_format) -> Plan:
-    can = prepare(x, rank, data_format, "float")
+    can = prepare(x, rank, data_format, "float", half=True)
     spatial = can.spatial[3 - rank:]
     geo = pool_geometry(spatial, rank, kernel_size, stride, padding, 1, ceil_mode)
     _check_avg3d_input(spatial, rank, kernel_size)
@@ -67,8 +67,8 @@ def _avg_plan(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
                           divisor, can.view.dtype.name) if size else None
     return Plan(kernel, nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
                 items=can.n * geo.out_size[0] * geo.out_size[1] * (1 if cl else can.c),
-                source=None if reads_as_given(x, can) else partial(flat_input, rank,
-                                                                   can.data_format, "float"),
+                source=None if reads_as_given(x, can) else partial(
+                    flat_input, rank, can.data_format, "float", half=True),
                 **destination(can, geo.out_size, x.dtype))
 
 
@@ -100,7 +100,7 @@ def _avg_backward_plan(grad_output, input_shape, rank, kernel_size, stride, padd
     geo = pool_geometry(spatial, rank, kernel_size, stride, padding, 1, ceil_mode)
     _check_avg3d_input(spatial, rank, kernel_size)
     cip, divisor = _avg_args(count_include_pad, divisor_override, geo)
-    can = prepare_grad(grad, rank, data_format)
+    can = prepare_grad(grad, rank, data_format, half=True)
     if tuple(can.spatial) != geo.out_size:
         raise ValueError(f"grad_output.shape={grad.shape} does not match the pooled size "
                          f"{geo.out_size[3 - rank:]} of input_shape={tuple(input_shape)}")
@@ -115,7 +115,7 @@ def _avg_backward_plan(grad_output, input_shape, rank, kernel_size, stride, padd
                               cl, cip, divisor, can.view.dtype.name)
     return Plan(kernel, nbytes=nbytes, items=can.n * can.c, inputs=("grad_output",),
                 source=None if reads_as_given(grad_output, can) else partial(
-                    flat_grad, rank, data_format),
+                    flat_grad, rank, data_format, half=True),
                 **destination(can, geo.in_size, grad.dtype))
 
 

@@ -41,7 +41,7 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
 
 def _max_plan(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
               data_format) -> Plan:
-    can = prepare(x, rank, data_format, "max")
+    can = prepare(x, rank, data_format, "max", half=True)
     geo = pool_geometry(can.spatial[3 - rank:], rank, kernel_size, stride, padding, dilation,
                         ceil_mode)
     return_indices = check_bool(return_indices, "return_indices")
@@ -51,8 +51,8 @@ def _max_plan(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
                              can.view.dtype.name) if size else None
     return Plan(kernel, nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
                 items=can.n * geo.out_size[0] * geo.out_size[1] * (1 if cl else can.c),
-                source=None if reads_as_given(x, can) else partial(flat_input, rank,
-                                                                   can.data_format, "max"),
+                source=None if reads_as_given(x, can) else partial(
+                    flat_input, rank, can.data_format, "max", half=True),
                 new_indices=return_indices, return_indices=return_indices,
                 **destination(can, geo.out_size, x.dtype))
 
@@ -79,7 +79,7 @@ def _max_backward_plan(grad_output, indices, input_shape, rank, data_format, nam
     grad = check_grad(grad_output, rank)
     ind = check_indices(indices, grad, rank, name)
     spatial = lift(check_input_shape(input_shape, grad, rank, data_format))
-    can = prepare_grad(grad, rank, data_format)
+    can = prepare_grad(grad, rank, data_format, half=True)
     lay = layout(can)
     idx5 = indices_in_order(lay, ind)
     in_plane = spatial[0] * spatial[1] * spatial[2]
@@ -95,7 +95,7 @@ def _max_backward_plan(grad_output, indices, input_shape, rank, data_format, nam
                                   out_plane, cl, can.view.dtype.name)
     return Plan(kernel, nbytes=nbytes, items=can.n * can.c, fill=gx_size > 0,
                 source=None if reads_as_given(grad_output, can) else partial(
-                    flat_grad, rank, data_format),
+                    flat_grad, rank, data_format, half=True),
                 b_source=None if reads_as_given(indices, can, idx5) else partial(
                     flat_indices, lay),
                 bound=in_plane, index_name=name, inputs=("grad_output", name),

@@ -1,6 +1,7 @@
 # Declarations of the C fast paths of average and global average pooling (_avg_fast.h; loops in
 # _avg_fast_body.h and _global_avg_body.h). Suffixes name the data type, plus _acc64 where
-# float32 data is summed in double.
+# float32 data is summed in double. float16 and bfloat16 travel as their 16-bit patterns.
+from libc.stdint cimport uint16_t
 from _window cimport Window
 
 cdef extern from "_avg_fast.h" nogil:
@@ -35,6 +36,26 @@ cdef extern from "_avg_fast.h" nogil:
     int cypool_avg_bwd_cf_f64(const double* go, double* gi, const Window* w,
             bint count_include_pad, Py_ssize_t divisor_override, Py_ssize_t r0, Py_ssize_t r1)
     int cypool_avg_bwd_cl_f64(const double* go, double* gi, const Window* w,
+            bint count_include_pad, Py_ssize_t divisor_override, Py_ssize_t C, Py_ssize_t r0,
+            Py_ssize_t r1)
+    int cypool_avg_fwd_cf_f16(const uint16_t* x, uint16_t* y, const Window* w,
+            bint count_include_pad, Py_ssize_t divisor_override, Py_ssize_t r0, Py_ssize_t r1)
+    int cypool_avg_fwd_cl_f16(const uint16_t* x, uint16_t* y, const Window* w,
+            bint count_include_pad, Py_ssize_t divisor_override, Py_ssize_t C, Py_ssize_t r0,
+            Py_ssize_t r1)
+    int cypool_avg_bwd_cf_f16(const uint16_t* go, uint16_t* gi, const Window* w,
+            bint count_include_pad, Py_ssize_t divisor_override, Py_ssize_t r0, Py_ssize_t r1)
+    int cypool_avg_bwd_cl_f16(const uint16_t* go, uint16_t* gi, const Window* w,
+            bint count_include_pad, Py_ssize_t divisor_override, Py_ssize_t C, Py_ssize_t r0,
+            Py_ssize_t r1)
+    int cypool_avg_fwd_cf_bf16(const uint16_t* x, uint16_t* y, const Window* w,
+            bint count_include_pad, Py_ssize_t divisor_override, Py_ssize_t r0, Py_ssize_t r1)
+    int cypool_avg_fwd_cl_bf16(const uint16_t* x, uint16_t* y, const Window* w,
+            bint count_include_pad, Py_ssize_t divisor_override, Py_ssize_t C, Py_ssize_t r0,
+            Py_ssize_t r1)
+    int cypool_avg_bwd_cf_bf16(const uint16_t* go, uint16_t* gi, const Window* w,
+            bint count_include_pad, Py_ssize_t divisor_override, Py_ssize_t r0, Py_ssize_t r1)
+    int cypool_avg_bwd_cl_bf16(const uint16_t* go, uint16_t* gi, const Window* w,
             bint count_include_pad, Py_ssize_t divisor_override, Py_ssize_t C, Py_ssize_t r0,
             Py_ssize_t r1)
 
