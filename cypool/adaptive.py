@@ -107,7 +107,7 @@ def adaptive_avg_pool1d(x: np.ndarray, output_size: OutputSize,
         ``data_format="channels_first"``, ``(N, L, C)`` (or ``(L, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32);
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32);
         integer arrays raise TypeError. Sums accumulate in float64; the output has
         the input's dtype.
     output_size : int or tuple of 1 (int or None)
@@ -162,7 +162,7 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size: OutputSize,
         ``data_format="channels_first"``, ``(N, H, W, C)`` (or ``(H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32);
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32);
         integer arrays raise TypeError. Sums accumulate in float64; the output has
         the input's dtype.
     output_size : int or tuple of 2 (int or None)
@@ -217,7 +217,7 @@ def adaptive_avg_pool3d(x: np.ndarray, output_size: OutputSize,
         ``data_format="channels_first"``, ``(N, D, H, W, C)`` (or ``(D, H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32);
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32);
         integer arrays raise TypeError. Sums accumulate in float64; the output has
         the input's dtype.
     output_size : int or tuple of 3 (int or None)
@@ -419,7 +419,7 @@ def adaptive_max_pool1d(x: np.ndarray, output_size: OutputSize, return_indices: 
         ``data_format="channels_first"``, ``(N, L, C)`` (or ``(L, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32), int8, uint8,
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32), int8, uint8,
         int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
     output_size : int or tuple of 1 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
@@ -481,7 +481,7 @@ def adaptive_max_pool2d(x: np.ndarray, output_size: OutputSize, return_indices: 
         ``data_format="channels_first"``, ``(N, H, W, C)`` (or ``(H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32), int8, uint8,
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32), int8, uint8,
         int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
     output_size : int or tuple of 2 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
@@ -543,7 +543,7 @@ def adaptive_max_pool3d(x: np.ndarray, output_size: OutputSize, return_indices: 
         ``data_format="channels_first"``, ``(N, D, H, W, C)`` (or ``(D, H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32), int8, uint8,
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32), int8, uint8,
         int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
     output_size : int or tuple of 3 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers

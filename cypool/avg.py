@@ -131,7 +131,8 @@ def avg_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
         ``data_format="channels_first"``, ``(N, L, C)`` (or ``(L, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32);
+        dtypes: float32, float64, float16 and bfloat16 (ml_dtypes; half precision in and out, the
+        float32 sum divided by the divisor and rounded once, as PyTorch's);
         integer arrays raise TypeError. Sums accumulate in float64; the output has
         the input's dtype.
     kernel_size : int or tuple of 1 ints
@@ -212,7 +213,8 @@ def avg_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
         ``data_format="channels_first"``, ``(N, H, W, C)`` (or ``(H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32);
+        dtypes: float32, float64, float16 and bfloat16 (ml_dtypes; half precision in and out, the
+        float32 sum divided by the divisor and rounded once, as PyTorch's);
         integer arrays raise TypeError. Sums accumulate in float64; the output has
         the input's dtype.
     kernel_size : int or tuple of 2 ints
@@ -295,7 +297,8 @@ def avg_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
         ``data_format="channels_first"``, ``(N, D, H, W, C)`` (or ``(D, H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32);
+        dtypes: float32, float64, float16 and bfloat16 (ml_dtypes; half precision in and out, the
+        float32 sum divided by the divisor and rounded once, as PyTorch's);
         integer arrays raise TypeError. Sums accumulate in float64; the output has
         the input's dtype.
     kernel_size : int or tuple of 3 ints
@@ -379,7 +382,8 @@ def avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size
     ----------
     grad_output : numpy.ndarray
         Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
+        float16 or bfloat16 (ml_dtypes; half precision in and out, rounded as PyTorch's
+        half-precision backward rounds), float32 or float64.
     input_shape : tuple of ints
         Shape of the forward input (``x.shape``), in the same data format.
     kernel_size : int or tuple of 1 ints
@@ -455,7 +459,8 @@ def avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size
     ----------
     grad_output : numpy.ndarray
         Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
+        float16 or bfloat16 (ml_dtypes; half precision in and out, rounded as PyTorch's
+        half-precision backward rounds), float32 or float64.
     input_shape : tuple of ints
         Shape of the forward input (``x.shape``), in the same data format.
     kernel_size : int or tuple of 2 ints
@@ -533,7 +538,8 @@ def avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape, kernel_size
     ----------
     grad_output : numpy.ndarray
         Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
+        float16 or bfloat16 (ml_dtypes; half precision in and out, rounded as PyTorch's
+        half-precision backward rounds), float32 or float64.
     input_shape : tuple of ints
         Shape of the forward input (``x.shape``), in the same data format.
     kernel_size : int or tuple of 3 ints

@@ -49,7 +49,7 @@ def global_avg_pool1d(x: np.ndarray, keepdims: bool = False,
         ``data_format="channels_first"``, ``(N, L, C)`` (or ``(L, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32);
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32);
         integer arrays raise TypeError. Sums accumulate in float64; the output has
         the input's dtype.
     keepdims : bool, default False
@@ -101,7 +101,7 @@ def global_avg_pool2d(x: np.ndarray, keepdims: bool = False,
         ``data_format="channels_first"``, ``(N, H, W, C)`` (or ``(H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32);
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32);
         integer arrays raise TypeError. Sums accumulate in float64; the output has
         the input's dtype.
     keepdims : bool, default False
@@ -153,7 +153,7 @@ def global_avg_pool3d(x: np.ndarray, keepdims: bool = False,
         ``data_format="channels_first"``, ``(N, D, H, W, C)`` (or ``(D, H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32);
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32);
         integer arrays raise TypeError. Sums accumulate in float64; the output has
         the input's dtype.
     keepdims : bool, default False
@@ -205,7 +205,7 @@ def global_max_pool1d(x: np.ndarray, keepdims: bool = False, return_indices: boo
         ``data_format="channels_first"``, ``(N, L, C)`` (or ``(L, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32), int8, uint8,
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32), int8, uint8,
         int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1)``) instead of returning
@@ -266,7 +266,7 @@ def global_max_pool2d(x: np.ndarray, keepdims: bool = False, return_indices: boo
         ``data_format="channels_first"``, ``(N, H, W, C)`` (or ``(H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32), int8, uint8,
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32), int8, uint8,
         int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1, 1)``) instead of returning
@@ -327,7 +327,7 @@ def global_max_pool3d(x: np.ndarray, keepdims: bool = False, return_indices: boo
         ``data_format="channels_first"``, ``(N, D, H, W, C)`` (or ``(D, H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32), int8, uint8,
+        dtypes: float32, float64 (float16 and bfloat16 are computed in float32), int8, uint8,
         int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1, 1, 1)``) instead of returning

@@ -115,7 +115,8 @@ def max_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
         ``data_format="channels_first"``, ``(N, L, C)`` (or ``(L, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32), int8, uint8,
+        dtypes: float32, float64, float16 and bfloat16 (ml_dtypes; read and written in half
+        precision, compared in float32), int8, uint8,
         int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
     kernel_size : int or tuple of 1 ints
         Window size along each spatial axis.
@@ -206,7 +207,8 @@ def max_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
         ``data_format="channels_first"``, ``(N, H, W, C)`` (or ``(H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32), int8, uint8,
+        dtypes: float32, float64, float16 and bfloat16 (ml_dtypes; read and written in half
+        precision, compared in float32), int8, uint8,
         int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
     kernel_size : int or tuple of 2 ints
         Window size along each spatial axis.
@@ -297,7 +299,8 @@ def max_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
         ``data_format="channels_first"``, ``(N, D, H, W, C)`` (or ``(D, H, W, C)``) when
         ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
         arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 is computed in float32), int8, uint8,
+        dtypes: float32, float64, float16 and bfloat16 (ml_dtypes; read and written in half
+        precision, compared in float32), int8, uint8,
         int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
     kernel_size : int or tuple of 3 ints
         Window size along each spatial axis.
@@ -386,7 +389,8 @@ def max_pool1d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shap
     ----------
     grad_output : numpy.ndarray
         Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
+        float16 or bfloat16 (ml_dtypes; half precision in and out, each add rounded as PyTorch's
+        half-precision backward rounds it), float32 or float64.
     indices : numpy.ndarray of int64
         The indices returned by the forward call with ``return_indices=True`` (same shape as
         ``grad_output``). Indices outside the plane raise ValueError.
@@ -447,7 +451,8 @@ def max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shap
     ----------
     grad_output : numpy.ndarray
         Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
+        float16 or bfloat16 (ml_dtypes; half precision in and out, each add rounded as PyTorch's
+        half-precision backward rounds it), float32 or float64.
     indices : numpy.ndarray of int64
         The indices returned by the forward call with ``return_indices=True`` (same shape as
         ``grad_output``). Indices outside the plane raise ValueError.
@@ -508,7 +513,8 @@ def max_pool3d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shap
     ----------
     grad_output : numpy.ndarray
         Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
+        float16 or bfloat16 (ml_dtypes; half precision in and out, each add rounded as PyTorch's
+        half-precision backward rounds it), float32 or float64.
     indices : numpy.ndarray of int64
         The indices returned by the forward call with ``return_indices=True`` (same shape as
         ``grad_output``). Indices outside the plane raise ValueError.
