@@ -152,7 +152,10 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
             cached = fdh;
         }
         CYPOOL_S* yr = y + row * OW * C;
-        if (kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W && sd.count * sh.count == 2) {
+        /* (not for the 16-bit types: gcc leaves this loop scalar with their conversions; the
+         * row buffer's two vectorised passes add in the same order) */
+        if (!CYPOOL_HALF && kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W &&
+            sd.count * sh.count == 2) {
             /* Two input rows, 2-wide windows (the interior of a 2x2/2 pool): the four cells are
              * added straight from the input, in the separable order, skipping the row buffer. */
             const CYPOOL_S* restrict r0 = xs + (sd.first * w->in_h + sh.first) * WC;
@@ -427,8 +430,9 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
     double* fw = (double*)malloc((size_t)OW * sizeof(double));
     ptrdiff_t* cov = (ptrdiff_t*)malloc((size_t)(2 * W) * sizeof(ptrdiff_t));
     CYPOOL_S* ds = (CYPOOL_S*)malloc((size_t)(OW * C) * sizeof(CYPOOL_S));
-    if (!acc || !dl || !inv || !fw || !cov || !ds) {
-        free(acc); free(dl); free(inv); free(fw); free(cov); free(ds);
+    float* rdiv = (float*)malloc((size_t)OW * sizeof(float));
+    if (!acc || !dl || !inv || !fw || !cov || !ds || !rdiv) {
+        free(acc); free(dl); free(inv); free(fw); free(cov); free(ds); free(rdiv);
         return 1;
     }
     for (ptrdiff_t i = 0; i < W; i++)
@@ -444,13 +448,22 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
         if (kw == sw && (d1 - d0) * (h1 - h0) == 1) {
             /* Each cell of the row lies in one window at most: it is 0 + that window's delta,
              * stored once per window (ds) and broadcast, as the float path's broadcast write. */
+            const double before = cached;
             CYPOOL_FN(avg_row_inv)(inv, fw, &cached, w, d0, h0, count_include_pad,
                                    divisor_override);
+            if (cached != before)   /* the divisors, rounded to the storage type */
+                for (ptrdiff_t j = 0; j < OW; j++) rdiv[j] = CYPOOL_RT(inv[j]);
             const CYPOOL_S* restrict src = gs + (d0 * w->out_h + h0) * OW * C;
-            for (ptrdiff_t j = 0; j < OW; j++) {
-                const float s = CYPOOL_RT(inv[j]);
-                for (ptrdiff_t c = 0; c < C; c++)
-                    ds[j * C + c] = CYPOOL_ST(0.0f + CYPOOL_RT(CYPOOL_LD(src[j * C + c]) / s));
+            /* 0 + delta, rounded: the rounded delta with -0 made +0 */
+            if (C == 1) {
+                for (ptrdiff_t j = 0; j < OW; j++)
+                    ds[j] = cypool_plus_zero(CYPOOL_ST(CYPOOL_LD(src[j]) / rdiv[j]));
+            } else {
+                for (ptrdiff_t j = 0; j < OW; j++) {
+                    const float s = rdiv[j];
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        ds[j * C + c] = cypool_plus_zero(CYPOOL_ST(CYPOOL_LD(src[j * C + c]) / s));
+                }
             }
             if (C == 1 && kw == 2 && pw == 0) {
                 const ptrdiff_t pairs = OW < W / 2 ? OW : W / 2;
@@ -470,11 +483,14 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
         for (ptrdiff_t i = 0; i < W * C; i++) acc[i] = 0;
         for (ptrdiff_t od = d0; od < d1; od++) {
             for (ptrdiff_t oh = h0; oh < h1; oh++) {
+                const double before = cached;
                 CYPOOL_FN(avg_row_inv)(inv, fw, &cached, w, od, oh, count_include_pad,
                                        divisor_override);
+                if (cached != before)
+                    for (ptrdiff_t j = 0; j < OW; j++) rdiv[j] = CYPOOL_RT(inv[j]);
                 const CYPOOL_S* restrict src = gs + (od * w->out_h + oh) * OW * C;
                 for (ptrdiff_t j = 0; j < OW; j++) {
-                    const float s = CYPOOL_RT(inv[j]);
+                    const float s = rdiv[j];
                     float* restrict dj = dl + j * C;
                     for (ptrdiff_t c = 0; c < C; c++)
                         dj[c] = CYPOOL_RT(CYPOOL_LD(src[j * C + c]) / s);
@@ -490,7 +506,7 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
         }
         for (ptrdiff_t i = 0; i < W * C; i++) gr[i] = CYPOOL_ST(acc[i]);
     }
-    free(acc); free(dl); free(inv); free(fw); free(cov); free(ds);
+    free(acc); free(dl); free(inv); free(fw); free(cov); free(ds); free(rdiv);
     return 0;
 }
 

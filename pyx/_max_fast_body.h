@@ -277,18 +277,29 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
     ptrdiff_t in_plane, ptrdiff_t out_plane, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1)
 {
     ptrdiff_t bad = 0;
-    for (ptrdiff_t i = 0; i < in_plane; i++)
-        for (ptrdiff_t ch = c0; ch < c1; ch++) gi[i * C + ch] = 0;
-    for (ptrdiff_t o = 0; o < out_plane; o++)
-        for (ptrdiff_t ch = c0; ch < c1; ch++) {
-            const int64_t i = idx[o * C + ch];
+    const ptrdiff_t nc = c1 - c0;
+    if (nc == C) {
+        memset(gi, 0, (size_t)(in_plane * C) * sizeof(CYPOOL_S));
+    } else {
+        for (ptrdiff_t i = 0; i < in_plane; i++)
+            memset(gi + i * C + c0, 0, (size_t)nc * sizeof(CYPOOL_S));
+    }
+    for (ptrdiff_t o = 0; o < out_plane; o++) {
+        const int64_t* restrict io = idx + o * C + c0;
+        const CYPOOL_S* restrict g = go + o * C + c0;
+        for (ptrdiff_t ch = 0; ch < nc; ch++) {
+            const int64_t i = io[ch];
             if ((uint64_t)i < (uint64_t)in_plane) {
-                CYPOOL_S* t = gi + i * C + ch;
-                *t = CYPOOL_ST(CYPOOL_LD(*t) + CYPOOL_LD(go[o * C + ch]));
+                CYPOOL_S* t = gi + i * C + c0 + ch;
+                /* a cell at +0 (its first add; the cells never hold -0) becomes 0 + g exactly:
+                 * g itself, -0 made +0, without the conversions */
+                *t = *t == 0 ? cypool_plus_zero(g[ch])
+                             : CYPOOL_ST(CYPOOL_LD(*t) + CYPOOL_LD(g[ch]));
             } else {
                 bad++;
             }
         }
+    }
     return bad;
 }
 #endif
