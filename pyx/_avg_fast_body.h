@@ -459,11 +459,15 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
                 for (ptrdiff_t j = 0; j < OW; j++)
                     ds[j] = cypool_plus_zero(CYPOOL_ST(CYPOOL_LD(src[j]) / rdiv[j]));
             } else {
+                /* (two flat passes: gcc leaves the fused loop scalar) */
                 for (ptrdiff_t j = 0; j < OW; j++) {
                     const float s = rdiv[j];
-                    for (ptrdiff_t c = 0; c < C; c++)
-                        ds[j * C + c] = cypool_plus_zero(CYPOOL_ST(CYPOOL_LD(src[j * C + c]) / s));
+                    const CYPOOL_S* restrict sj = src + j * C;
+                    float* restrict dj = dl + j * C;
+                    for (ptrdiff_t c = 0; c < C; c++) dj[c] = CYPOOL_LD(sj[c]) / s;
                 }
+                for (ptrdiff_t k = 0; k < OW * C; k++)
+                    ds[k] = cypool_plus_zero(CYPOOL_ST(dl[k]));
             }
             if (C == 1 && kw == 2 && pw == 0) {
                 const ptrdiff_t pairs = OW < W / 2 ? OW : W / 2;
@@ -475,7 +479,10 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
             } else {
                 for (ptrdiff_t i = 0; i < W; i++) {
                     const ptrdiff_t j = (i + pw) / sw;
-                    for (ptrdiff_t c = 0; c < C; c++) gr[i * C + c] = j < OW ? ds[j * C + c] : 0;
+                    if (j < OW)
+                        memcpy(gr + i * C, ds + j * C, (size_t)C * sizeof(CYPOOL_S));
+                    else
+                        memset(gr + i * C, 0, (size_t)C * sizeof(CYPOOL_S));
                 }
             }
             continue;
@@ -491,9 +498,9 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
                 const CYPOOL_S* restrict src = gs + (od * w->out_h + oh) * OW * C;
                 for (ptrdiff_t j = 0; j < OW; j++) {
                     const float s = rdiv[j];
+                    const CYPOOL_S* restrict sj = src + j * C;
                     float* restrict dj = dl + j * C;
-                    for (ptrdiff_t c = 0; c < C; c++)
-                        dj[c] = CYPOOL_RT(CYPOOL_LD(src[j * C + c]) / s);
+                    for (ptrdiff_t c = 0; c < C; c++) dj[c] = CYPOOL_RT(CYPOOL_LD(sj[c]) / s);
                 }
                 for (ptrdiff_t i = 0; i < W; i++) {
                     float* restrict ai = acc + i * C;
