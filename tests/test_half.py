@@ -4,7 +4,8 @@ Max and average pooling (forward, backward) and the index scatter of every max-t
 and write 16-bit values and compute in float32: results must be PyTorch's bit for bit (CPU),
 checked against torch where it is installed and, everywhere, against plain loops that compute
 in float32 and round as PyTorch does (average: the float32 sum divided by the divisor, rounded
-once; backward: each add rounded). Every other operator takes a float32 copy and rounds its
+once; backward: each add rounded). The data keep every window's float32 sum exact: where it is
+not, cypool's summation order (rows first) may round it differently from PyTorch's. Every other operator takes a float32 copy and rounds its
 result once. bfloat16 is ml_dtypes' (optional: those cases skip without it).
 """
 import itertools
