@@ -428,15 +428,12 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
     float* dl = (float*)malloc((size_t)(OW * C) * sizeof(float));
     float* inv = (float*)malloc((size_t)OW * sizeof(float));
     double* fw = (double*)malloc((size_t)OW * sizeof(double));
-    ptrdiff_t* cov = (ptrdiff_t*)malloc((size_t)(2 * W) * sizeof(ptrdiff_t));
     CYPOOL_S* ds = (CYPOOL_S*)malloc((size_t)(OW * C) * sizeof(CYPOOL_S));
     float* rdiv = (float*)malloc((size_t)OW * sizeof(float));
-    if (!acc || !dl || !inv || !fw || !cov || !ds || !rdiv) {
-        free(acc); free(dl); free(inv); free(fw); free(cov); free(ds); free(rdiv);
+    if (!acc || !dl || !inv || !fw || !ds || !rdiv) {
+        free(acc); free(dl); free(inv); free(fw); free(ds); free(rdiv);
         return 1;
     }
-    for (ptrdiff_t i = 0; i < W; i++)
-        covering_outputs(i, kw, sw, pw, OW, &cov[2 * i], &cov[2 * i + 1]);
     for (ptrdiff_t j = 0; j < OW; j++)
         fw[j] = avg_factor(padded_span(j, kw, sw, pw, w->padend_w, W), count_include_pad);
     double cached = -1.0;
@@ -500,20 +497,38 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
                     const float s = rdiv[j];
                     const CYPOOL_S* restrict sj = src + j * C;
                     float* restrict dj = dl + j * C;
-                    for (ptrdiff_t c = 0; c < C; c++) dj[c] = CYPOOL_RT(CYPOOL_LD(sj[c]) / s);
+                    for (ptrdiff_t c = 0; c < C; c++) dj[c] = CYPOOL_LD(sj[c]) / s;
                 }
-                for (ptrdiff_t i = 0; i < W; i++) {
-                    float* restrict ai = acc + i * C;
-                    for (ptrdiff_t j = cov[2 * i]; j < cov[2 * i + 1]; j++) {
-                        const float* restrict dj = dl + j * C;
-                        for (ptrdiff_t c = 0; c < C; c++) ai[c] = CYPOOL_RT(ai[c] + dj[c]);
+                /* rounded in a flat pass: gcc leaves the nested loop scalar with the rounding */
+                for (ptrdiff_t k = 0; k < OW * C; k++) dl[k] = CYPOOL_RT(dl[k]);
+                /* Window cell t of every window j: cell i = j * sw - pw + t. Taking t from the
+                 * last to the first gives each cell its windows in ascending order, and within
+                 * one t no cell is touched twice, so the loop over j vectorises. */
+                for (ptrdiff_t t = kw - 1; t >= 0; t--) {
+                    const ptrdiff_t j0 = pw - t > 0 ? (pw - t + sw - 1) / sw : 0;
+                    const ptrdiff_t last = W - 1 + pw - t;
+                    const ptrdiff_t j1 = last < 0 ? 0 : (last / sw + 1 < OW ? last / sw + 1 : OW);
+                    if (C == 1) {
+                        float* restrict a = acc + (j0 * sw - pw + t);
+                        const float* restrict d = dl + j0;
+                        for (ptrdiff_t k = 0; k < j1 - j0; k++)
+                            a[k * sw] = CYPOOL_RT(a[k * sw] + d[k]);
+                    } else {
+                        /* each cell gets one add per t: the adds, then the row rounded in a
+                         * flat pass (a rounded value rounds to itself) */
+                        for (ptrdiff_t j = j0; j < j1; j++) {
+                            float* restrict ai = acc + (j * sw - pw + t) * C;
+                            const float* restrict dj = dl + j * C;
+                            for (ptrdiff_t c = 0; c < C; c++) ai[c] += dj[c];
+                        }
+                        for (ptrdiff_t k = 0; k < W * C; k++) acc[k] = CYPOOL_RT(acc[k]);
                     }
                 }
             }
         }
         for (ptrdiff_t i = 0; i < W * C; i++) gr[i] = CYPOOL_ST(acc[i]);
     }
-    free(acc); free(dl); free(inv); free(fw); free(cov); free(ds); free(rdiv);
+    free(acc); free(dl); free(inv); free(fw); free(ds); free(rdiv);
     return 0;
 }
 
