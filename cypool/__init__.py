@@ -14,31 +14,31 @@ except ImportError as exc:  # pragma: no cover - depends on how cypool was impor
 from ._threads import get_num_threads, openmp_enabled, set_num_threads, threads
 from ._config import show_config
 from ._memory import output_cache_info, set_output_cache
-from .max import (
-    max_pool1d, max_pool1d_backward, max_pool2d, max_pool2d_backward, max_pool3d,
-    max_pool3d_backward,
-)
-from .avg import (
-    avg_pool1d, avg_pool1d_backward, avg_pool2d, avg_pool2d_backward, avg_pool3d,
-    avg_pool3d_backward,
-)
+from .max import max_pool1d, max_pool2d, max_pool3d
+from .max_backward import max_pool1d_backward, max_pool2d_backward, max_pool3d_backward
+from .avg import avg_pool1d, avg_pool2d, avg_pool3d
+from .avg_backward import avg_pool1d_backward, avg_pool2d_backward, avg_pool3d_backward
 from .adaptive import (
-    adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive_avg_pool2d,
-    adaptive_avg_pool2d_backward, adaptive_avg_pool3d, adaptive_avg_pool3d_backward,
-    adaptive_max_pool1d, adaptive_max_pool1d_backward, adaptive_max_pool2d,
-    adaptive_max_pool2d_backward, adaptive_max_pool3d, adaptive_max_pool3d_backward,
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
+    adaptive_max_pool2d, adaptive_max_pool3d,
+)
+from .adaptive_backward import (
+    adaptive_avg_pool1d_backward, adaptive_avg_pool2d_backward, adaptive_avg_pool3d_backward,
+    adaptive_max_pool1d_backward, adaptive_max_pool2d_backward, adaptive_max_pool3d_backward,
 )
 from .global_pool import (
-    global_avg_pool1d, global_avg_pool1d_backward, global_avg_pool2d, global_avg_pool2d_backward,
-    global_avg_pool3d, global_avg_pool3d_backward, global_max_pool1d, global_max_pool1d_backward,
-    global_max_pool2d, global_max_pool2d_backward, global_max_pool3d, global_max_pool3d_backward,
+    global_avg_pool1d, global_avg_pool2d, global_avg_pool3d, global_max_pool1d, global_max_pool2d,
+    global_max_pool3d,
 )
-from .unpool import (
-    max_unpool1d, max_unpool1d_backward, max_unpool2d, max_unpool2d_backward, max_unpool3d,
-    max_unpool3d_backward,
+from .global_pool_backward import (
+    global_avg_pool1d_backward, global_avg_pool2d_backward, global_avg_pool3d_backward,
+    global_max_pool1d_backward, global_max_pool2d_backward, global_max_pool3d_backward,
 )
+from .unpool import max_unpool1d, max_unpool2d, max_unpool3d
+from .unpool_backward import max_unpool1d_backward, max_unpool2d_backward, max_unpool3d_backward
 from .stochastic import stochastic_pool2d, stochastic_pool2d_backward
-from .lp import lp_pool1d, lp_pool1d_backward, lp_pool2d, lp_pool2d_backward, lp_pool3d, lp_pool3d_backward
+from .lp import lp_pool1d, lp_pool2d, lp_pool3d
+from .lp_backward import lp_pool1d_backward, lp_pool2d_backward, lp_pool3d_backward
 from .blur import (
     binomial_filter, blur_pool2d, blur_pool2d_backward, max_blur_pool2d, max_blur_pool2d_backward,
 )

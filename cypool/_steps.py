@@ -11,6 +11,7 @@ from typing import Literal, Optional, Tuple, Union
 
 import numpy as np
 
+from . import _threads
 from ._geometry import check_bool
 from ._layout import (Canonical, check_array, check_data_format, kernel_dtype,
                       shape_to_canonical, to_canonical)
@@ -114,6 +115,17 @@ def channel_block(n: int, c: int, n_threads: int) -> int:
     return max(1, -(-c // blocks))
 
 
+def plan_channel_block(can: Canonical, nbytes: int) -> int:
+    """The channel block a backward plan fixes for the thread count its size gets. It only splits
+    the work into disjoint parts: any value gives the same result."""
+    return channel_block(can.n, can.c, _threads.threads_for(nbytes, can.n * can.c))
+
+
+def forward_items(can: Canonical, out_size: tuple) -> int:
+    """A forward's independent work items (its output rows), the thread policy's input."""
+    return can.n * out_size[0] * out_size[1] * (1 if can.order == "cl" else can.c)
+
+
 
 # ----------------------------------------------------------------------------- plan layout
 # What a plan keeps of a call's layout: never the caller's arrays (the cache must not keep them
@@ -141,6 +153,25 @@ def flat_input(rank: int, data_format: str, family: str, x, half: bool = False) 
 def flat_grad(rank: int, data_format: str, grad_output, half: bool = False) -> np.ndarray:
     """A plan's `source` for a gradient the kernel cannot read as given."""
     return prepare_grad(grad_output, rank, data_format, half=half).flat()
+
+
+def input_source(x, can: Canonical, family: str, half: bool = False):
+    """A plan's `source` for x: None when the kernel reads x as given, else its conversion
+    (half: the kernel reads float16 and bfloat16 natively)."""
+    return None if reads_as_given(x, can) else partial(flat_input, can.rank, can.data_format,
+                                                        family, half=half)
+
+
+def grad_source(grad_output, can: Canonical, half: bool = False):
+    """A plan's `source` for a gradient: None when the kernel reads it as given."""
+    return None if reads_as_given(grad_output, can) else partial(flat_grad, can.rank,
+                                                                  can.data_format, half=half)
+
+
+def index_source(indices, can: Canonical, idx5: np.ndarray):
+    """A plan's `b_source` for indices (idx5: them in the kernel's order): None when the kernel
+    reads them as given."""
+    return None if reads_as_given(indices, can, idx5) else partial(flat_indices, layout(can))
 
 
 def indices_in_order(lay: Canonical, indices: np.ndarray) -> np.ndarray:

@@ -1,24 +1,20 @@
-"""Adaptive average and max pooling, forward and backward, 1-d to 3-d: the Python side of
-pyx/_adaptive.pyx (global pooling, in global_pool.py, is its one-bin case).
+"""Adaptive average and max pooling forward, 1-d to 3-d: the Python side of pyx/_adaptive.pyx
+(global pooling, in global_pool.py, is its one-bin case; the gradients are in
+adaptive_backward.py).
 
 Each public function is one plan look-up and one run (cypool._plan); `_adaptive_plan` validates
-the arguments and prepares `_adaptive.AdaptiveCall` with the call's Window. Adaptive max pooling's
-backward is the index scatter of max pooling (max._max_backward).
+the arguments and prepares `_adaptive.AdaptiveCall` with the call's Window.
 """
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
-from . import _adaptive, _threads
+from . import _adaptive
 from ._geometry import adaptive_geometry, check_bool
 from ._layout import check_data_format
-from ._plan import PLANS, Plan, plain, plain_shape
-from ._steps import (CF, DataFormat, OutputSize, PoolResult, Shape, channel_block, check_grad,
-                     check_input_shape, destination, flat_grad, flat_input, prepare,
-                     prepare_grad, reads_as_given)
-from .max import _max_backward
+from ._plan import PLANS, Plan, plain
+from ._steps import (CF, DataFormat, OutputSize, PoolResult, destination, forward_items,
+                     input_source, prepare)
 
 
 def _adaptive_pool(x, rank, output_size, return_indices, data_format, op, keepdims=True,
@@ -52,48 +48,10 @@ def _adaptive_plan(x, rank, output_size, return_indices, data_format, op, keepdi
     kernel = _adaptive.AdaptiveCall(op[len("adaptive_"):], geo.window(), can.n if cl else can.n * can.c, can.c, 0,
                                     cl, can.view.dtype.name) if size else None
     return Plan(kernel, nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
-                items=can.n * geo.out_size[0] * geo.out_size[1] * (1 if cl else can.c),
-                source=None if reads_as_given(x, can) else partial(
-                    flat_input, rank, can.data_format, family),
+                items=forward_items(can, geo.out_size),
+                source=input_source(x, can, family),
                 new_indices=family == "max", return_indices=return_indices,
                 **destination(can, geo.out_size, x.dtype, keepdims))
-
-
-def _adaptive_avg_backward(grad_output, input_shape, rank, data_format):
-    key = None
-    if (type(grad_output) is np.ndarray and plain_shape(input_shape)
-            and type(data_format) is str):
-        key = ("adaptive_avg_backward", grad_output.shape, grad_output.strides,
-               grad_output.dtype, input_shape, rank, data_format)
-    plan = PLANS.get(key)
-    if plan is None:
-        plan = PLANS.add(key, _adaptive_avg_backward_plan(grad_output, input_shape, rank,
-                                                          data_format))
-    return plan.run(grad_output)
-
-
-def _adaptive_avg_backward_plan(grad_output, input_shape, rank, data_format) -> Plan:
-    data_format = check_data_format(data_format)
-    grad = check_grad(grad_output, rank)
-    spatial = check_input_shape(input_shape, grad, rank, data_format)
-    can = prepare_grad(grad, rank, data_format)
-    if min(can.spatial[3 - rank:]) < 1:  # PyTorch refuses an empty gradient plane here
-        raise ValueError(f"grad_output.shape={grad.shape} has an empty spatial axis")
-    geo = adaptive_geometry(spatial, rank, tuple(can.spatial[3 - rank:]), minimum=1)
-    cl = can.order == "cl"
-    size = can.n * can.c * geo.in_size[0] * geo.in_size[1] * geo.in_size[2]
-    nbytes = size * can.view.dtype.itemsize + can.view.nbytes
-    kernel = None
-    if size:
-        # c_block only splits the work into disjoint parts: any value gives the same result
-        c_block = channel_block(can.n, can.c, _threads.threads_for(nbytes, can.n * can.c))
-        kernel = _adaptive.AdaptiveCall("avg_backward", geo.window(),
-                                        can.n if cl else can.n * can.c, can.c, c_block, cl,
-                                        can.view.dtype.name)
-    return Plan(kernel, nbytes=nbytes, items=can.n * can.c, inputs=("grad_output",),
-                source=None if reads_as_given(grad_output, can) else partial(
-                    flat_grad, rank, data_format),
-                **destination(can, geo.in_size, grad.dtype))
 
 
 def adaptive_avg_pool1d(x: np.ndarray, output_size: OutputSize,
@@ -103,19 +61,13 @@ def adaptive_avg_pool1d(x: np.ndarray, output_size: OutputSize,
     Parameters
     ----------
     x : numpy.ndarray
-        Input of shape ``(N, C, L)`` (or unbatched ``(C, L)``) when
-        ``data_format="channels_first"``, ``(N, L, C)`` (or ``(L, C)``) when
-        ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
-        arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 and bfloat16 are computed in float32);
-        integer arrays raise TypeError. Sums accumulate in float64; the output has
-        the input's dtype.
+        ``(N, C, L)`` or unbatched ``(C, L)`` (channels last: ``(N, L, C)``, ``(L, C)``), any
+        strides; float16, bfloat16 (in float32), float32 or float64.
     output_size : int or tuple of 1 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, L)``) or after (``(N, L, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
+        Where the channel axis is; the result has the same data format and memory order.
 
     Returns
     -------
@@ -124,20 +76,12 @@ def adaptive_avg_pool1d(x: np.ndarray, output_size: OutputSize,
 
     Raises
     ------
-    TypeError
-        If ``x`` is not a floating-point numpy.ndarray or ``output_size`` is not an int or a tuple
-        of ints or None.
-    ValueError
-        If ``x`` has the wrong number of dimensions or an empty spatial axis, ``output_size`` is
-        negative, or ``data_format`` is unknown.
+    TypeError, ValueError
+        For a bad argument, as in ``adaptive_avg_pool2d``.
 
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
+    See Also
+    --------
+    cypool.adaptive_avg_pool2d : The same operator in 2-d.
 
     Examples
     --------
@@ -158,19 +102,13 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size: OutputSize,
     Parameters
     ----------
     x : numpy.ndarray
-        Input of shape ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) when
-        ``data_format="channels_first"``, ``(N, H, W, C)`` (or ``(H, W, C)``) when
-        ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
-        arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 and bfloat16 are computed in float32);
-        integer arrays raise TypeError. Sums accumulate in float64; the output has
-        the input's dtype.
+        ``(N, C, H, W)`` or unbatched ``(C, H, W)`` (channels last: ``(N, H, W, C)``,
+        ``(H, W, C)``), any strides; float16, bfloat16 (in float32), float32 or float64.
     output_size : int or tuple of 2 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, H, W)``) or after (``(N, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
+        Where the channel axis is; the result has the same data format and memory order.
 
     Returns
     -------
@@ -185,14 +123,6 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size: OutputSize,
     ValueError
         If ``x`` has the wrong number of dimensions or an empty spatial axis, ``output_size`` is
         negative, or ``data_format`` is unknown.
-
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
 
     Examples
     --------
@@ -213,19 +143,13 @@ def adaptive_avg_pool3d(x: np.ndarray, output_size: OutputSize,
     Parameters
     ----------
     x : numpy.ndarray
-        Input of shape ``(N, C, D, H, W)`` (or unbatched ``(C, D, H, W)``) when
-        ``data_format="channels_first"``, ``(N, D, H, W, C)`` (or ``(D, H, W, C)``) when
-        ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
-        arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 and bfloat16 are computed in float32);
-        integer arrays raise TypeError. Sums accumulate in float64; the output has
-        the input's dtype.
+        ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` (channels last: ``(N, D, H, W, C)``,
+        ``(D, H, W, C)``), any strides; float16, bfloat16 (in float32), float32 or float64.
     output_size : int or tuple of 3 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, D, H, W)``) or after (``(N, D, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
+        Where the channel axis is; the result has the same data format and memory order.
 
     Returns
     -------
@@ -234,20 +158,12 @@ def adaptive_avg_pool3d(x: np.ndarray, output_size: OutputSize,
 
     Raises
     ------
-    TypeError
-        If ``x`` is not a floating-point numpy.ndarray or ``output_size`` is not an int or a tuple
-        of ints or None.
-    ValueError
-        If ``x`` has the wrong number of dimensions or an empty spatial axis, ``output_size`` is
-        negative, or ``data_format`` is unknown.
+    TypeError, ValueError
+        For a bad argument, as in ``adaptive_avg_pool2d``.
 
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
+    See Also
+    --------
+    cypool.adaptive_avg_pool2d : The same operator in 2-d.
 
     Examples
     --------
@@ -261,153 +177,6 @@ def adaptive_avg_pool3d(x: np.ndarray, output_size: OutputSize,
     return _adaptive_pool(x, 3, output_size, False, data_format, "adaptive_avg")
 
 
-def adaptive_avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
-    """Gradient of 1-d adaptive average pooling.
-
-    The output size is read from ``grad_output``'s shape.
-
-    Parameters
-    ----------
-    grad_output : numpy.ndarray
-        Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
-    input_shape : tuple of ints
-        Shape of the forward input (``x.shape``), in the same data format.
-    data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, L)``) or after (``(N, L, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
-
-    Returns
-    -------
-    grad_x : numpy.ndarray
-        Shape ``input_shape``, dtype of ``grad_output``.
-
-    Raises
-    ------
-    TypeError
-        If ``grad_output`` is not a floating-point numpy.ndarray or ``input_shape`` is not a tuple
-        of ints.
-    ValueError
-        If the shapes disagree, ``grad_output`` has an empty spatial axis, or ``data_format`` is
-        unknown.
-
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Examples
-    --------
-    >>> import numpy as np, cypool
-    >>> gx = cypool.adaptive_avg_pool1d_backward(np.ones((1, 1, 3)), (1, 1, 6))
-    >>> gx.shape, float(gx.sum())
-    ((1, 1, 6), 3.0)
-    """
-    return _adaptive_avg_backward(grad_output, input_shape, 1, data_format)
-
-
-def adaptive_avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
-    """Gradient of 2-d adaptive average pooling.
-
-    The output size is read from ``grad_output``'s shape.
-
-    Parameters
-    ----------
-    grad_output : numpy.ndarray
-        Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
-    input_shape : tuple of ints
-        Shape of the forward input (``x.shape``), in the same data format.
-    data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, H, W)``) or after (``(N, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
-
-    Returns
-    -------
-    grad_x : numpy.ndarray
-        Shape ``input_shape``, dtype of ``grad_output``.
-
-    Raises
-    ------
-    TypeError
-        If ``grad_output`` is not a floating-point numpy.ndarray or ``input_shape`` is not a tuple
-        of ints.
-    ValueError
-        If the shapes disagree, ``grad_output`` has an empty spatial axis, or ``data_format`` is
-        unknown.
-
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Examples
-    --------
-    >>> import numpy as np, cypool
-    >>> gx = cypool.adaptive_avg_pool2d_backward(np.ones((1, 1, 3, 3)), (1, 1, 6, 6))
-    >>> gx.shape, float(gx.sum())
-    ((1, 1, 6, 6), 9.0)
-    """
-    return _adaptive_avg_backward(grad_output, input_shape, 2, data_format)
-
-
-def adaptive_avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
-    """Gradient of 3-d adaptive average pooling.
-
-    The output size is read from ``grad_output``'s shape.
-
-    Parameters
-    ----------
-    grad_output : numpy.ndarray
-        Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
-    input_shape : tuple of ints
-        Shape of the forward input (``x.shape``), in the same data format.
-    data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, D, H, W)``) or after (``(N, D, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
-
-    Returns
-    -------
-    grad_x : numpy.ndarray
-        Shape ``input_shape``, dtype of ``grad_output``.
-
-    Raises
-    ------
-    TypeError
-        If ``grad_output`` is not a floating-point numpy.ndarray or ``input_shape`` is not a tuple
-        of ints.
-    ValueError
-        If the shapes disagree, ``grad_output`` has an empty spatial axis, or ``data_format`` is
-        unknown.
-
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Examples
-    --------
-    >>> import numpy as np, cypool
-    >>> gx = cypool.adaptive_avg_pool3d_backward(np.ones((1, 1, 3, 3, 3)), (1, 1, 6, 6, 6))
-    >>> gx.shape, float(gx.sum())
-    ((1, 1, 6, 6, 6), 27.0)
-    """
-    return _adaptive_avg_backward(grad_output, input_shape, 3, data_format)
-
-
 def adaptive_max_pool1d(x: np.ndarray, output_size: OutputSize, return_indices: bool = False,
                         data_format: DataFormat = CF) -> PoolResult:
     """1-d adaptive max pooling to a fixed output size.
@@ -415,12 +184,9 @@ def adaptive_max_pool1d(x: np.ndarray, output_size: OutputSize, return_indices: 
     Parameters
     ----------
     x : numpy.ndarray
-        Input of shape ``(N, C, L)`` (or unbatched ``(C, L)``) when
-        ``data_format="channels_first"``, ``(N, L, C)`` (or ``(L, C)``) when
-        ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
-        arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 and bfloat16 are computed in float32), int8, uint8,
-        int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
+        ``(N, C, L)`` or unbatched ``(C, L)`` (channels last: ``(N, L, C)``, ``(L, C)``), any
+        strides; float16, bfloat16 (in float32), float32, float64, (u)int8 to (u)int32, int64 or
+        bool.
     output_size : int or tuple of 1 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
@@ -428,8 +194,7 @@ def adaptive_max_pool1d(x: np.ndarray, output_size: OutputSize, return_indices: 
         Also return the int64 indices of the maxima: flat positions within each ``(n, c)`` plane of
         the input (``l``) in both data formats, PyTorch's convention.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, L)``) or after (``(N, L, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
+        Where the channel axis is; the result has the same data format and memory order.
 
     Returns
     -------
@@ -440,24 +205,12 @@ def adaptive_max_pool1d(x: np.ndarray, output_size: OutputSize, return_indices: 
 
     Raises
     ------
-    TypeError
-        If ``x`` is not a numpy.ndarray or has an unsupported dtype, ``output_size`` is not an int
-        or a tuple of ints or None, or ``return_indices`` is not a bool.
-    ValueError
-        If ``x`` has the wrong number of dimensions or an empty spatial axis, ``output_size`` is
-        negative, or ``data_format`` is unknown.
+    TypeError, ValueError
+        For a bad argument, as in ``adaptive_max_pool2d``.
 
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Max: NaN propagates (its index is the last NaN in window order); ties go to the first maximum in
-    row-major window order; a window holding no input cell (possible with dilation) gives the
-    lowest value and an index outside the plane, which backward and unpool refuse.
+    See Also
+    --------
+    cypool.adaptive_max_pool2d : The same operator in 2-d.
 
     Examples
     --------
@@ -477,12 +230,9 @@ def adaptive_max_pool2d(x: np.ndarray, output_size: OutputSize, return_indices: 
     Parameters
     ----------
     x : numpy.ndarray
-        Input of shape ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) when
-        ``data_format="channels_first"``, ``(N, H, W, C)`` (or ``(H, W, C)``) when
-        ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
-        arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 and bfloat16 are computed in float32), int8, uint8,
-        int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
+        ``(N, C, H, W)`` or unbatched ``(C, H, W)`` (channels last: ``(N, H, W, C)``,
+        ``(H, W, C)``), any strides; float16, bfloat16 (in float32), float32, float64, (u)int8 to
+        (u)int32, int64 or bool.
     output_size : int or tuple of 2 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
@@ -490,8 +240,7 @@ def adaptive_max_pool2d(x: np.ndarray, output_size: OutputSize, return_indices: 
         Also return the int64 indices of the maxima: flat positions within each ``(n, c)`` plane of
         the input (``h * W + w``) in both data formats, PyTorch's convention.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, H, W)``) or after (``(N, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
+        Where the channel axis is; the result has the same data format and memory order.
 
     Returns
     -------
@@ -511,15 +260,8 @@ def adaptive_max_pool2d(x: np.ndarray, output_size: OutputSize, return_indices: 
 
     Notes
     -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Max: NaN propagates (its index is the last NaN in window order); ties go to the first maximum in
-    row-major window order; a window holding no input cell (possible with dilation) gives the
-    lowest value and an index outside the plane, which backward and unpool refuse.
+    NaN propagates (its index is the last NaN in window order); ties go to the first maximum in
+    row-major window order (PyTorch 2.x's semantics; the user guide gives them in full).
 
     Examples
     --------
@@ -539,12 +281,9 @@ def adaptive_max_pool3d(x: np.ndarray, output_size: OutputSize, return_indices: 
     Parameters
     ----------
     x : numpy.ndarray
-        Input of shape ``(N, C, D, H, W)`` (or unbatched ``(C, D, H, W)``) when
-        ``data_format="channels_first"``, ``(N, D, H, W, C)`` (or ``(D, H, W, C)``) when
-        ``"channels_last"``. Any strides (slices, negative strides, Fortran order) and read-only
-        arrays are accepted; an array contiguous in either memory order is not copied.
-        dtypes: float32, float64 (float16 and bfloat16 are computed in float32), int8, uint8,
-        int16, uint16, int32, uint32, int64 and bool. The output has the input's dtype.
+        ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` (channels last: ``(N, D, H, W, C)``,
+        ``(D, H, W, C)``), any strides; float16, bfloat16 (in float32), float32, float64, (u)int8 to
+        (u)int32, int64 or bool.
     output_size : int or tuple of 3 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
@@ -552,8 +291,7 @@ def adaptive_max_pool3d(x: np.ndarray, output_size: OutputSize, return_indices: 
         Also return the int64 indices of the maxima: flat positions within each ``(n, c)`` plane of
         the input (``d * H * W + h * W + w``) in both data formats, PyTorch's convention.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, D, H, W)``) or after (``(N, D, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
+        Where the channel axis is; the result has the same data format and memory order.
 
     Returns
     -------
@@ -564,24 +302,12 @@ def adaptive_max_pool3d(x: np.ndarray, output_size: OutputSize, return_indices: 
 
     Raises
     ------
-    TypeError
-        If ``x`` is not a numpy.ndarray or has an unsupported dtype, ``output_size`` is not an int
-        or a tuple of ints or None, or ``return_indices`` is not a bool.
-    ValueError
-        If ``x`` has the wrong number of dimensions or an empty spatial axis, ``output_size`` is
-        negative, or ``data_format`` is unknown.
+    TypeError, ValueError
+        For a bad argument, as in ``adaptive_max_pool2d``.
 
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Max: NaN propagates (its index is the last NaN in window order); ties go to the first maximum in
-    row-major window order; a window holding no input cell (possible with dilation) gives the
-    lowest value and an index outside the plane, which backward and unpool refuse.
+    See Also
+    --------
+    cypool.adaptive_max_pool2d : The same operator in 2-d.
 
     Examples
     --------
@@ -592,153 +318,3 @@ def adaptive_max_pool3d(x: np.ndarray, output_size: OutputSize, return_indices: 
     ((1, 1, 3, 3, 3), 215)
     """
     return _adaptive_pool(x, 3, output_size, return_indices, data_format, "adaptive_max")
-
-
-def adaptive_max_pool1d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
-    """Gradient of 1-d adaptive max pooling.
-
-    Parameters
-    ----------
-    grad_output : numpy.ndarray
-        Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
-    indices : numpy.ndarray of int64
-        The indices returned by the forward call with ``return_indices=True`` (same shape as
-        ``grad_output``). Indices outside the plane raise ValueError.
-    input_shape : tuple of ints
-        Shape of the forward input (``x.shape``), in the same data format.
-    data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, L)``) or after (``(N, L, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
-
-    Returns
-    -------
-    grad_x : numpy.ndarray
-        Shape ``input_shape``, dtype of ``grad_output``.
-
-    Raises
-    ------
-    TypeError
-        If an array is not a numpy.ndarray, ``grad_output`` is not floating point, ``indices`` is
-        not int64, or ``input_shape`` is not a tuple of ints.
-    ValueError
-        If the shapes disagree, an index lies outside its plane, or ``data_format`` is unknown.
-
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Examples
-    --------
-    >>> import numpy as np, cypool
-    >>> x = np.arange(6, dtype=np.float32).reshape(1, 1, 6)
-    >>> y, idx = cypool.adaptive_max_pool1d(x, 3, return_indices=True)
-    >>> float(cypool.adaptive_max_pool1d_backward(np.ones_like(y), idx, x.shape).sum())
-    3.0
-    """
-    return _max_backward(grad_output, indices, input_shape, 1, data_format)
-
-
-def adaptive_max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
-    """Gradient of 2-d adaptive max pooling.
-
-    Parameters
-    ----------
-    grad_output : numpy.ndarray
-        Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
-    indices : numpy.ndarray of int64
-        The indices returned by the forward call with ``return_indices=True`` (same shape as
-        ``grad_output``). Indices outside the plane raise ValueError.
-    input_shape : tuple of ints
-        Shape of the forward input (``x.shape``), in the same data format.
-    data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, H, W)``) or after (``(N, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
-
-    Returns
-    -------
-    grad_x : numpy.ndarray
-        Shape ``input_shape``, dtype of ``grad_output``.
-
-    Raises
-    ------
-    TypeError
-        If an array is not a numpy.ndarray, ``grad_output`` is not floating point, ``indices`` is
-        not int64, or ``input_shape`` is not a tuple of ints.
-    ValueError
-        If the shapes disagree, an index lies outside its plane, or ``data_format`` is unknown.
-
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Examples
-    --------
-    >>> import numpy as np, cypool
-    >>> x = np.arange(36, dtype=np.float32).reshape(1, 1, 6, 6)
-    >>> y, idx = cypool.adaptive_max_pool2d(x, 3, return_indices=True)
-    >>> float(cypool.adaptive_max_pool2d_backward(np.ones_like(y), idx, x.shape).sum())
-    9.0
-    """
-    return _max_backward(grad_output, indices, input_shape, 2, data_format)
-
-
-def adaptive_max_pool3d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
-    """Gradient of 3-d adaptive max pooling.
-
-    Parameters
-    ----------
-    grad_output : numpy.ndarray
-        Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
-    indices : numpy.ndarray of int64
-        The indices returned by the forward call with ``return_indices=True`` (same shape as
-        ``grad_output``). Indices outside the plane raise ValueError.
-    input_shape : tuple of ints
-        Shape of the forward input (``x.shape``), in the same data format.
-    data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, D, H, W)``) or after (``(N, D, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
-
-    Returns
-    -------
-    grad_x : numpy.ndarray
-        Shape ``input_shape``, dtype of ``grad_output``.
-
-    Raises
-    ------
-    TypeError
-        If an array is not a numpy.ndarray, ``grad_output`` is not floating point, ``indices`` is
-        not int64, or ``input_shape`` is not a tuple of ints.
-    ValueError
-        If the shapes disagree, an index lies outside its plane, or ``data_format`` is unknown.
-
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Examples
-    --------
-    >>> import numpy as np, cypool
-    >>> x = np.arange(216, dtype=np.float32).reshape(1, 1, 6, 6, 6)
-    >>> y, idx = cypool.adaptive_max_pool3d(x, 3, return_indices=True)
-    >>> float(cypool.adaptive_max_pool3d_backward(np.ones_like(y), idx, x.shape).sum())
-    27.0
-    """
-    return _max_backward(grad_output, indices, input_shape, 3, data_format)

@@ -4,7 +4,6 @@ the Python side of pyx/_blur.pyx (binomial filter, reflect padding).
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import numpy as np
 
@@ -13,9 +12,10 @@ from ._geometry import _is_int, check_bool, int_tuple
 from ._layout import check_array, check_data_format
 from ._plan import PLANS, Plan, plain, plain_shape
 from ._steps import (CF, DataFormat, IntOrTuple, PoolResult, Shape, channel_block, check_grad,
-                     check_input_shape, destination, flat_grad, flat_input, prepare, prepare_grad,
-                     reads_as_given)
-from .max import _max_backward, _max_pool
+                     check_input_shape, destination, grad_source, input_source, prepare,
+                     prepare_grad)
+from .max import _max_pool
+from .max_backward import _max_backward
 
 
 def binomial_filter(filt_size: int) -> np.ndarray:
@@ -176,8 +176,7 @@ def _blur_plan(x, filt_size, stride, data_format) -> Plan:
     return Plan(_Blur(False, rows, cols, taps, can.n, can.c, H, W, cl) if size else None,
                 nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
                 items=can.n * out[1] * (1 if cl else can.c),
-                source=None if reads_as_given(x, can) else partial(flat_input, 2,
-                                                                   can.data_format, "float"),
+                source=input_source(x, can, "float"),
                 **destination(can, out, x.dtype))
 
 
@@ -248,8 +247,7 @@ def _blur_backward_plan(grad_output, input_shape, filt_size, stride, data_format
     return Plan(_Blur(True, rows, cols, taps, can.n, can.c, H, W, can.order == "cl")
                 if size else None,
                 nbytes=size * can.view.dtype.itemsize + can.view.nbytes, items=can.n * can.c,
-                source=None if reads_as_given(grad_output, can) else partial(
-                    flat_grad, 2, data_format),
+                source=grad_source(grad_output, can),
                 **destination(can, (1, H, W), grad.dtype))
 
 

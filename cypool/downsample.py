@@ -1,14 +1,13 @@
 """The downsampling operators beyond max and average pooling gathered in one namespace, as
 `import cypool.downsample` gave them before they moved to one module per operator family
-(stochastic.py, lp.py, blur.py, spp.py, conv.py). New code imports them from `cypool`.
+(stochastic.py, lp.py, lp_backward.py, blur.py, spp.py, conv.py). New code imports them from `cypool`.
 """
 from .blur import (  # noqa: F401
     binomial_filter, blur_pool2d, blur_pool2d_backward, max_blur_pool2d, max_blur_pool2d_backward,
 )
 from .conv import conv2d, conv2d_backward  # noqa: F401
-from .lp import (  # noqa: F401
-    lp_pool1d, lp_pool1d_backward, lp_pool2d, lp_pool2d_backward, lp_pool3d, lp_pool3d_backward,
-)
+from .lp import lp_pool1d, lp_pool2d, lp_pool3d  # noqa: F401
+from .lp_backward import lp_pool1d_backward, lp_pool2d_backward, lp_pool3d_backward  # noqa: F401
 from .spp import spatial_pyramid_pool, spatial_pyramid_pool_backward  # noqa: F401
 from .stochastic import stochastic_pool2d, stochastic_pool2d_backward  # noqa: F401
 

@@ -11,7 +11,6 @@ the kernel takes each window's maximum. The gradient is max pooling's index scat
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import Optional, Tuple, Union
 
 import numpy as np
@@ -19,9 +18,9 @@ import numpy as np
 from . import _fractional
 from ._geometry import check_bool
 from ._plan import Plan
-from ._steps import (CF, DataFormat, IntOrTuple, PoolResult, Shape, destination, flat_input,
-                     prepare, reads_as_given)
-from .max import _max_backward
+from ._steps import (CF, DataFormat, IntOrTuple, PoolResult, Shape, destination, input_source,
+                     prepare)
+from .max_backward import _max_backward
 from .stochastic import Seed, _generator
 
 Ratio = Union[float, Tuple[float, ...]]
@@ -150,8 +149,7 @@ def _fractional_plan(x, rank, kernel_size, output_size, output_ratio, return_ind
     return Plan(_Fractional(starts, can.n, can.c, cl, can.spatial, (1,) * lift + kernel)
                 if size else None,
                 nbytes=can.view.nbytes + size * (can.view.dtype.itemsize + 8), items=planes,
-                source=None if reads_as_given(x, can) else partial(flat_input, rank,
-                                                                   can.data_format, "float"),
+                source=input_source(x, can, "float"),
                 new_indices=True, return_indices=return_indices,
                 **destination(can, out3, x.dtype))
 

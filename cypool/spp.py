@@ -13,8 +13,9 @@ from ._steps import CF, DataFormat, Shape
 
 Levels = Union[int, Tuple[int, ...]]
 SppResult = Union[np.ndarray, Tuple[np.ndarray, List[np.ndarray]]]
-from .adaptive import _adaptive_avg_backward, _adaptive_pool
-from .max import _max_backward
+from .adaptive import _adaptive_pool
+from .adaptive_backward import _adaptive_avg_backward
+from .max_backward import _max_backward
 
 
 def _check_levels(levels) -> tuple:

@@ -1,9 +1,8 @@
 """Stochastic pooling (Zeiler & Fergus 2013), forward and backward: the Python side of
-pyx/_stochastic.pyx. The backward is the index scatter of max pooling (max._max_backward).
+pyx/_stochastic.pyx. The backward is the index scatter of max pooling (max_backward._max_backward).
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import Optional, Union
 
 import numpy as np
@@ -11,11 +10,11 @@ import numpy as np
 from . import _stochastic
 from ._geometry import _is_int, check_bool, pool_geometry
 from ._plan import Plan
-from ._steps import (CF, DataFormat, IntOrTuple, PoolResult, Shape, destination, flat_input,
-                     prepare, reads_as_given)
+from ._steps import (CF, DataFormat, IntOrTuple, PoolResult, Shape, destination, input_source,
+                     prepare)
 
 Seed = Union[None, int, np.random.Generator]
-from .max import _max_backward
+from .max_backward import _max_backward
 
 _DUMMY_F64 = np.zeros(1, np.float64)
 _DUMMY_I64 = np.zeros(1, np.int64)
@@ -126,8 +125,7 @@ def _stochastic_plan(x, kernel_size, stride, training, seed, return_indices,
     return Plan(_Stochastic(u, geo.window(), outer, can.c, cl, training) if size else None,
                 nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
                 items=outer * geo.out_size[1],
-                source=None if reads_as_given(x, can) else partial(flat_input, 2,
-                                                                   can.data_format, "float"),
+                source=input_source(x, can, "float"),
                 new_indices=training, return_indices=return_indices,
                 **destination(can, geo.out_size, x.dtype))
 

@@ -1,22 +1,20 @@
-"""Max unpooling, forward and backward, 1-d to 3-d: the Python side of pyx/_unpool.pyx.
+"""Max unpooling forward, 1-d to 3-d: the Python side of pyx/_unpool.pyx (its gradient is in
+unpool_backward.py).
 
 Each public function is one plan look-up and one run (cypool._plan); the plan's kernel is an
 `_Unpool`, which calls the typed functions of pyx/_unpool.pyx on the flat buffers.
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import Optional
 
 import numpy as np
 
 from . import _unpool
 from ._geometry import lift, unpool_size
-from ._layout import check_array, check_data_format, to_canonical
 from ._plan import PLANS, Plan, plain
-from ._steps import (CF, DataFormat, IntOrTuple, Shape, check_grad, check_indices, destination,
-                     flat_grad, flat_indices, flat_input, indices_in_order, layout, prepare,
-                     prepare_grad, reads_as_given)
+from ._steps import (CF, DataFormat, IntOrTuple, Shape, check_indices, destination, index_source,
+                     indices_in_order, input_source, layout, prepare)
 
 
 class _Unpool:
@@ -69,50 +67,9 @@ def _max_unpool_plan(x, indices, rank, kernel_size, stride, padding, output_size
     # empty without looking at the indices, as PyTorch does: nothing is written.
     return Plan(kernel, nbytes=size * can.view.dtype.itemsize + idx5.nbytes,
                 items=can.n * (can.c if can.order == "cf" else 1), fill=size > 0,
-                source=None if reads_as_given(x, can) else partial(flat_input, rank,
-                                                                   can.data_format, "max"),
-                b_source=None if reads_as_given(indices, can, idx5) else partial(
-                    flat_indices, lay),
+                source=input_source(x, can, "max"),
+                b_source=index_source(indices, can, idx5),
                 bound=out_plane, inputs=("x", "indices"), **destination(can, out, x.dtype))
-
-
-def _max_unpool_backward(grad_output, indices, rank, data_format):
-    key = None
-    if (type(grad_output) is np.ndarray and type(indices) is np.ndarray
-            and type(data_format) is str):
-        key = ("max_unpool_backward", grad_output.shape, grad_output.strides, grad_output.dtype,
-               indices.shape, indices.strides, indices.dtype, rank, data_format)
-    plan = PLANS.get(key)
-    if plan is None:
-        plan = PLANS.add(key, _max_unpool_backward_plan(grad_output, indices, rank, data_format))
-    return plan.run(grad_output, indices)
-
-
-def _max_unpool_backward_plan(grad_output, indices, rank, data_format) -> Plan:
-    data_format = check_data_format(data_format)
-    grad = check_grad(grad_output, rank)
-    ind = check_array(indices, "indices", rank)
-    if ind.dtype != np.int64:
-        raise TypeError(f"indices must have dtype int64, got {ind.dtype}")
-    can = prepare_grad(grad, rank, data_format)
-    ican = to_canonical(ind, rank, data_format)
-    if (ican.n, ican.c) != (can.n, can.c) or ican.batched != can.batched:
-        raise ValueError(f"indices.shape={ind.shape} is inconsistent with "
-                         f"grad_output.shape={grad.shape}")
-    lay = layout(can)
-    idx5 = lay.conform(ican.view)
-    in_plane = ican.spatial[0] * ican.spatial[1] * ican.spatial[2]
-    out_plane = can.spatial[0] * can.spatial[1] * can.spatial[2]
-    size = can.n * can.c * in_plane
-    fn = _unpool.unpool_backward_cl if can.order == "cl" else _unpool.unpool_backward_cf
-    return Plan(_Unpool(fn, *_sizes(can, in_plane, out_plane)) if size else None,
-                nbytes=size * can.view.dtype.itemsize + idx5.nbytes, items=size,
-                source=None if reads_as_given(grad_output, can) else partial(
-                    flat_grad, rank, data_format),
-                b_source=None if reads_as_given(indices, can, idx5) else partial(
-                    flat_indices, lay),
-                bound=out_plane, inputs=("grad_output", "indices"),
-                **destination(can, ican.spatial, grad.dtype))
 
 
 def max_unpool1d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
@@ -142,8 +99,7 @@ def max_unpool1d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
         ``(L - 1) * stride - 2 * padding + kernel_size``; a given size must lie within one stride of
         it.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, L)``) or after (``(N, L, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
+        Where the channel axis is; the result has the same data format and memory order.
 
     Returns
     -------
@@ -152,21 +108,12 @@ def max_unpool1d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
 
     Raises
     ------
-    TypeError
-        If ``x`` or ``indices`` is not a numpy.ndarray, ``x`` has an unsupported dtype,
-        ``indices`` is not int64, or a window argument has the wrong type.
-    ValueError
-        If the shapes disagree, an index lies outside the output plane, a window argument is out of
-        range, ``output_size`` is not within one stride of the default, or ``data_format`` is
-        unknown.
+    TypeError, ValueError
+        For a bad argument, as in ``max_unpool2d``.
 
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
+    See Also
+    --------
+    cypool.max_unpool2d : The same operator in 2-d.
 
     Examples
     --------
@@ -207,8 +154,7 @@ def max_unpool2d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
         ``(L - 1) * stride - 2 * padding + kernel_size``; a given size must lie within one stride of
         it.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, H, W)``) or after (``(N, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
+        Where the channel axis is; the result has the same data format and memory order.
 
     Returns
     -------
@@ -224,14 +170,6 @@ def max_unpool2d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
         If the shapes disagree, an index lies outside the output plane, a window argument is out of
         range, ``output_size`` is not within one stride of the default, or ``data_format`` is
         unknown.
-
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
 
     Examples
     --------
@@ -272,8 +210,7 @@ def max_unpool3d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
         ``(L - 1) * stride - 2 * padding + kernel_size``; a given size must lie within one stride of
         it.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, D, H, W)``) or after (``(N, D, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
+        Where the channel axis is; the result has the same data format and memory order.
 
     Returns
     -------
@@ -282,21 +219,12 @@ def max_unpool3d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
 
     Raises
     ------
-    TypeError
-        If ``x`` or ``indices`` is not a numpy.ndarray, ``x`` has an unsupported dtype,
-        ``indices`` is not int64, or a window argument has the wrong type.
-    ValueError
-        If the shapes disagree, an index lies outside the output plane, a window argument is out of
-        range, ``output_size`` is not within one stride of the default, or ``data_format`` is
-        unknown.
+    TypeError, ValueError
+        For a bad argument, as in ``max_unpool2d``.
 
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
+    See Also
+    --------
+    cypool.max_unpool2d : The same operator in 2-d.
 
     Examples
     --------
@@ -308,156 +236,3 @@ def max_unpool3d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
     ((1, 1, 8, 8, 8), True)
     """
     return _max_unpool(x, indices, 3, kernel_size, stride, padding, output_size, data_format)
-
-
-def max_unpool1d_backward(grad_output: np.ndarray, indices: np.ndarray,
-                          data_format: DataFormat = CF) -> np.ndarray:
-    """Gradient of 1-d max unpooling with respect to its input values.
-
-    ``grad_x[i] = grad_output[indices[i]]`` within each plane.
-
-    Parameters
-    ----------
-    grad_output : numpy.ndarray
-        Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
-    indices : numpy.ndarray of int64
-        The indices returned by the forward call with ``return_indices=True`` (same shape as
-        ``grad_output``). Indices outside the plane raise ValueError.
-    data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, L)``) or after (``(N, L, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
-
-    Returns
-    -------
-    grad_x : numpy.ndarray
-        Same shape as ``indices``.
-
-    Raises
-    ------
-    TypeError
-        If ``grad_output`` is not a floating-point numpy.ndarray or ``indices`` is not int64.
-    ValueError
-        If the shapes disagree, an index lies outside the plane of ``grad_output``, or
-        ``data_format`` is unknown.
-
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Examples
-    --------
-    >>> import numpy as np, cypool
-    >>> x = np.arange(8, dtype=np.float32).reshape(1, 1, 8)
-    >>> y, idx = cypool.max_pool1d(x, 2, return_indices=True)
-    >>> g = cypool.max_unpool1d_backward(np.ones((1, 1, 8), np.float32), idx)
-    >>> g.shape, float(g.sum())
-    ((1, 1, 4), 4.0)
-    """
-    return _max_unpool_backward(grad_output, indices, 1, data_format)
-
-
-def max_unpool2d_backward(grad_output: np.ndarray, indices: np.ndarray,
-                          data_format: DataFormat = CF) -> np.ndarray:
-    """Gradient of 2-d max unpooling with respect to its input values.
-
-    ``grad_x[i] = grad_output[indices[i]]`` within each plane.
-
-    Parameters
-    ----------
-    grad_output : numpy.ndarray
-        Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
-    indices : numpy.ndarray of int64
-        The indices returned by the forward call with ``return_indices=True`` (same shape as
-        ``grad_output``). Indices outside the plane raise ValueError.
-    data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, H, W)``) or after (``(N, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
-
-    Returns
-    -------
-    grad_x : numpy.ndarray
-        Same shape as ``indices``.
-
-    Raises
-    ------
-    TypeError
-        If ``grad_output`` is not a floating-point numpy.ndarray or ``indices`` is not int64.
-    ValueError
-        If the shapes disagree, an index lies outside the plane of ``grad_output``, or
-        ``data_format`` is unknown.
-
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Examples
-    --------
-    >>> import numpy as np, cypool
-    >>> x = np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8)
-    >>> y, idx = cypool.max_pool2d(x, 2, return_indices=True)
-    >>> g = cypool.max_unpool2d_backward(np.ones((1, 1, 8, 8), np.float32), idx)
-    >>> g.shape, float(g.sum())
-    ((1, 1, 4, 4), 16.0)
-    """
-    return _max_unpool_backward(grad_output, indices, 2, data_format)
-
-
-def max_unpool3d_backward(grad_output: np.ndarray, indices: np.ndarray,
-                          data_format: DataFormat = CF) -> np.ndarray:
-    """Gradient of 3-d max unpooling with respect to its input values.
-
-    ``grad_x[i] = grad_output[indices[i]]`` within each plane.
-
-    Parameters
-    ----------
-    grad_output : numpy.ndarray
-        Gradient with respect to the forward output: same shape and data format as that output;
-        float16, float32 or float64.
-    indices : numpy.ndarray of int64
-        The indices returned by the forward call with ``return_indices=True`` (same shape as
-        ``grad_output``). Indices outside the plane raise ValueError.
-    data_format : {"channels_first", "channels_last"}, default "channels_first"
-        Whether channels come before (``(N, C, D, H, W)``) or after (``(N, D, H, W, C)``) the spatial axes.
-        The output has the same data format, and keeps the input's memory order.
-
-    Returns
-    -------
-    grad_x : numpy.ndarray
-        Same shape as ``indices``.
-
-    Raises
-    ------
-    TypeError
-        If ``grad_output`` is not a floating-point numpy.ndarray or ``indices`` is not int64.
-    ValueError
-        If the shapes disagree, an index lies outside the plane of ``grad_output``, or
-        ``data_format`` is unknown.
-
-    Notes
-    -----
-    Semantics are PyTorch 2.x's on the CPU: output size
-    ``floor((L + 2p - d(k-1) - 1 [+ s-1 in ceil mode]) / s) + 1``; see the README's "Semantics"
-    section. Bad arguments raise ValueError or TypeError naming the parameter and the value. Work is
-    parallelised with OpenMP (see ``cypool.set_num_threads`` / ``cypool.threads``); results are
-    bit-identical for any thread count. The GIL is released while the kernel runs.
-
-    Examples
-    --------
-    >>> import numpy as np, cypool
-    >>> x = np.arange(512, dtype=np.float32).reshape(1, 1, 8, 8, 8)
-    >>> y, idx = cypool.max_pool3d(x, 2, return_indices=True)
-    >>> g = cypool.max_unpool3d_backward(np.ones((1, 1, 8, 8, 8), np.float32), idx)
-    >>> g.shape, float(g.sum())
-    ((1, 1, 4, 4, 4), 64.0)
-    """
-    return _max_unpool_backward(grad_output, indices, 3, data_format)

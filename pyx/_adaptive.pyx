@@ -2,20 +2,20 @@
 # [floor(o*L/O), ceil((o+1)*L/O)) along each axis, so bins may overlap and always cover the input.
 # Adaptive max backward is the index scatter of _max. Global average pooling (every output size 1)
 # takes the plain reductions and broadcasts of _avg_fast.h.
+cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t
-from libc.string cimport memset
 from libc.stdlib cimport malloc, free
-cimport numpy as cnp
+from libc.string cimport memset
 
-cnp.import_array()
-
-from _types cimport maxable_t, floating_t, lowest
-from _window cimport Window, Span, RowIndex, output_row, adaptive_span
-from _window_sum cimport window_sum
-from _openmp cimport omp_get_thread_num
 from _avg_fast cimport *
 from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
+from _openmp cimport omp_get_thread_num
+from _types cimport maxable_t, floating_t, lowest, dtype_kind
+from _window cimport Window, Span, RowIndex, output_row, adaptive_span
+from _window_sum cimport window_sum
+
+cnp.import_array()
 
 
 cdef inline bint _is_global(const Window* w) noexcept nogil:
@@ -334,64 +334,6 @@ cdef void _avg_backward_cl(const floating_t* go, floating_t* gi, const Window* w
         _avg_plane_backward(&go[b.n * out_plane * C], &gi[b.n * L * C], w, C, b.c0, b.c1)
 
 
-def global_avg_forward_cf(const floating_t[::1] x, floating_t[::1] y, Py_ssize_t n_planes,
-                          Py_ssize_t L, int n_threads):
-    """Global average pooling of n_planes contiguous planes of L values (no window geometry:
-    the short entry point of global_avg_pool*)."""
-    with nogil:
-        _global_cf(&x[0], &y[0], n_planes, L, n_threads)
-
-
-def global_avg_forward_cl(const floating_t[::1] x, floating_t[::1] y, Py_ssize_t n_samples,
-                          Py_ssize_t C, Py_ssize_t L, int n_threads):
-    """Channels-last twin of global_avg_forward_cf: n_samples of L rows of C channels."""
-    with nogil:
-        _global_cl(&x[0], &y[0], n_samples, C, L, n_threads)
-
-
-def adaptive_avg_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w,
-                            Py_ssize_t n_planes, int n_threads):
-    with nogil:
-        _avg_forward_cf(&x[0], &y[0], &w, n_planes, n_threads)
-
-
-def adaptive_avg_forward_cl(const floating_t[::1] x, floating_t[::1] y, Window w,
-                            Py_ssize_t n_samples, Py_ssize_t C, int n_threads):
-    cdef int failed
-    with nogil:
-        failed = _avg_forward_cl(&x[0], &y[0], &w, n_samples, C, n_threads)
-    if failed:
-        raise MemoryError()
-
-
-def adaptive_max_forward_cf(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
-                            Window w, Py_ssize_t n_planes, int n_threads):
-    with nogil:
-        _max_forward_cf(&x[0], &y[0], &indices[0], &w, n_planes, n_threads)
-
-
-def adaptive_max_forward_cl(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
-                            Window w, Py_ssize_t n_samples, Py_ssize_t C, int n_threads):
-    with nogil:
-        _max_forward_cl(&x[0], &y[0], &indices[0], &w, n_samples, C, n_threads)
-
-
-def adaptive_avg_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
-                             Py_ssize_t n_planes, int n_threads):
-    with nogil:
-        _avg_backward_cf(&grad_out[0], &grad_in[0], &w, n_planes, n_threads)
-
-
-def adaptive_avg_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
-                             Py_ssize_t n_samples, Py_ssize_t C, Py_ssize_t c_block,
-                             int n_threads):
-    with nogil:
-        _avg_backward_cl(&grad_out[0], &grad_in[0], &w, n_samples, C, c_block, n_threads)
-
-
-# Kernel types of AdaptiveCall, by NumPy dtype name (integers: max pooling only).
-cdef dict _KINDS = {"float32": 0, "float64": 1, "int8": 2, "uint8": 3, "int16": 4, "int32": 5,
-                    "int64": 6}
 cdef enum:
     AVG_FORWARD = 0
     AVG_BACKWARD = 1
@@ -413,7 +355,7 @@ cdef class AdaptiveCall:
                  bint channels_last, str dtype_name):
         """n_items: planes (N*C) channels-first, samples (N) channels-last."""
         self.op = {"avg": AVG_FORWARD, "avg_backward": AVG_BACKWARD, "max": MAX_FORWARD}[op]
-        self.kind = _KINDS[dtype_name]
+        self.kind = dtype_kind(dtype_name)
         if self.op != MAX_FORWARD and self.kind > 1:
             raise ValueError(f"AdaptiveCall: {op} takes float32 or float64, got {dtype_name}")
         self.w = w

@@ -16,7 +16,7 @@ import numpy as np
 
 cnp.import_array()
 
-from _types cimport floating_t
+from _types cimport floating_t, float_kind
 from _window cimport Window, Span, RowIndex, output_row, padded_span
 from _window_sum cimport window_sum
 from _tile cimport TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out
@@ -236,23 +236,6 @@ cdef int _forward_cl(const floating_t* x, floating_t* y, const Window* w, Py_ssi
     return 0
 
 
-def avg_pool_forward_cf(const floating_t[::1] x, floating_t[::1] y, Window w,
-                        Py_ssize_t n_planes, bint count_include_pad, Py_ssize_t divisor_override,
-                        int n_threads):
-    """Average pooling of a channels-first tensor: x (N*C*D*H*W,) IN, y OUT."""
-    with nogil:
-        _forward_cf(&x[0], &y[0], &w, n_planes, count_include_pad, divisor_override, n_threads)
-
-
-def avg_pool_forward_cl(const floating_t[::1] x, floating_t[::1] y, Window w,
-                        Py_ssize_t n_samples, Py_ssize_t C, bint count_include_pad,
-                        Py_ssize_t divisor_override, int n_threads):
-    """Average pooling of a channels-last tensor (N, D, H, W, C), flattened."""
-    with nogil:
-        _forward_cl(&x[0], &y[0], &w, n_samples, C, count_include_pad, divisor_override,
-                    n_threads)
-
-
 cdef void _avg_plane_backward(const floating_t* go, floating_t* gi, const Window* w,
                               Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1,
                               bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
@@ -316,24 +299,6 @@ cdef void _backward_cl(const floating_t* go, floating_t* gi, const Window* w,
                             count_include_pad, divisor_override)
 
 
-def avg_pool_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
-                         Py_ssize_t n_planes, bint count_include_pad, Py_ssize_t divisor_override,
-                         int n_threads):
-    """Gradient of avg_pool_forward_cf."""
-    with nogil:
-        _backward_cf(&grad_out[0], &grad_in[0], &w, n_planes, count_include_pad,
-                     divisor_override, n_threads)
-
-
-def avg_pool_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in, Window w,
-                         Py_ssize_t n_samples, Py_ssize_t C, Py_ssize_t c_block,
-                         bint count_include_pad, Py_ssize_t divisor_override, int n_threads):
-    """Gradient of avg_pool_forward_cl."""
-    with nogil:
-        _backward_cl(&grad_out[0], &grad_in[0], &w, n_samples, C, c_block, count_include_pad,
-                     divisor_override, n_threads)
-
-
 cdef class AvgCall:
     """An average-pooling forward or backward prepared once for one call shape: the kernel of a
     cypool._plan.Plan, called (source, destination, None, n_threads); see _max.MaxForward for
@@ -352,17 +317,11 @@ cdef class AvgCall:
         """n_items: planes (N*C) channels-first, samples (N) channels-last; c_block: the
         channels-last backward's channel block."""
         self.w = w
-        self.backward = backward
-        self.n_items = n_items
-        self.C = C
-        self.c_block = c_block
-        self.channels_last = channels_last
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
-        if dtype_name not in ("float32", "float64", "float16", "bfloat16"):
-            raise ValueError(f"AvgCall: unsupported dtype {dtype_name}")
-        self.is_double = dtype_name == "float64"
+        self.backward, self.channels_last = backward, channels_last
+        self.n_items, self.C, self.c_block = n_items, C, c_block
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
         self.half = 1 if dtype_name == "float16" else 2 if dtype_name == "bfloat16" else 0
+        self.is_double = False if self.half else float_kind(dtype_name, "AvgCall")
         self.native = _fast_fits(&self.w, C if channels_last else 1)
 
     def __call__(self, cnp.ndarray src not None, cnp.ndarray dst not None, cnp.ndarray indices,

@@ -7,20 +7,19 @@
 # For integer types `v != v` is constant false and the compiler drops it.
 # float16 and bfloat16 arrays arrive as their 16-bit patterns (uint16) and run the C fast paths'
 # half-precision instances (_max_fast.h, _half.h): compared in float, stored exactly.
+cimport numpy as cnp
 from cython.parallel cimport prange, parallel
 from libc.stdint cimport int8_t, uint8_t, int16_t, uint16_t, int32_t, int64_t
-from libc.string cimport memset
 from libc.stdlib cimport malloc, free
-cimport numpy as cnp
+from libc.string cimport memset
+
+from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
+from _max_fast cimport *
+from _tile cimport TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out
+from _types cimport maxable_t, floating_t, lowest, dtype_kind, float_kind
+from _window cimport Window, Span, RowIndex, output_row, dilated_span
 
 cnp.import_array()
-
-from _types cimport maxable_t, floating_t, lowest
-from _window cimport Window, Span, RowIndex, output_row, dilated_span
-from _tile cimport TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out
-
-from _max_fast cimport *
-from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
 
 # Kernel kinds of the 16-bit float types (MaxForward's kinds; 0 in MaxBackward: neither).
 cdef enum:
@@ -254,35 +253,13 @@ cdef void _forward_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
             _max_row_cl(x, y, idx, w, row, C)
 
 
-def max_pool_forward_cf(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
-                        Window w, Py_ssize_t n_planes, bint want_indices, int n_threads):
-    """Max pooling of a channels-first tensor. x: (N*C*D*H*W,) IN; y, indices: outputs OUT."""
-    cdef int64_t* idx = &indices[0] if want_indices else NULL
-    with nogil:
-        _forward_cf(&x[0], &y[0], idx, &w, n_planes, n_threads)
-
-
-def max_pool_forward_cl(const maxable_t[::1] x, maxable_t[::1] y, int64_t[::1] indices,
-                        Window w, Py_ssize_t n_samples, Py_ssize_t C, bint want_indices,
-                        int n_threads):
-    """Max pooling of a channels-last tensor (N, D, H, W, C), flattened."""
-    cdef int64_t* idx = &indices[0] if want_indices else NULL
-    with nogil:
-        _forward_cl(&x[0], &y[0], idx, &w, n_samples, C, n_threads)
-
-
-# Kernel types of MaxForward, by NumPy dtype name.
-cdef dict _KINDS = {"float32": 0, "float64": 1, "int8": 2, "uint8": 3, "int16": 4, "int32": 5,
-                    "int64": 6, "float16": KIND_F16, "bfloat16": KIND_BF16}
-
-
 cdef class MaxForward:
     """A max-pooling forward prepared once for one call shape: the kernel of a cypool._plan.Plan,
     called as every plan kernel is, (source, destination, indices or None, n_threads).
 
     The Window struct, the memory order and the kernel specialisation are fixed at construction,
-    so a call pays neither the fused-type dispatch nor the buffer acquisition of three memoryviews
-    nor the dict -> Window conversion of max_pool_forward_cf/_cl: ~4 us of a ~5 us small call.
+    so a call pays no fused-type dispatch, memoryview acquisition or dict -> Window conversion
+    (together ~4 us of a ~5 us small call when the kernels were def functions of memoryviews).
     Like every kernel it trusts its caller: x, y (and indices unless None) are C-contiguous
     ndarrays of this plan's dtype (indices: int64) and sizes, y not overlapping x.
     """
@@ -295,57 +272,38 @@ cdef class MaxForward:
                  str dtype_name):
         """n_items: planes (N*C) channels-first, samples (N) channels-last."""
         self.w = w
-        self.n_items = n_items
-        self.C = C
-        self.channels_last = channels_last
-        self.kind = _KINDS[dtype_name]
+        self.n_items, self.C, self.channels_last = n_items, C, channels_last
+        self.kind = (KIND_F16 if dtype_name == "float16" else KIND_BF16
+                     if dtype_name == "bfloat16" else dtype_kind(dtype_name))
 
     def __call__(self, cnp.ndarray x not None, cnp.ndarray y not None, cnp.ndarray indices,
                  int n_threads):
         cdef void* xp = cnp.PyArray_DATA(x)
         cdef void* yp = cnp.PyArray_DATA(y)
-        cdef int64_t* idx = NULL if indices is None else <int64_t*>cnp.PyArray_DATA(indices)
+        cdef int64_t* i = NULL if indices is None else <int64_t*>cnp.PyArray_DATA(indices)
+        cdef const Window* w = &self.w
+        cdef Py_ssize_t n = self.n_items, C = self.C
+        cdef bint cl = self.channels_last
+        cdef int nt = n_threads
         if self.kind >= KIND_F16:
-            _half_forward(<const uint16_t*>xp, <uint16_t*>yp, idx, &self.w, self.kind,
-                          self.channels_last, self.n_items, self.C, n_threads)
+            _half_forward(<const uint16_t*>xp, <uint16_t*>yp, i, w, self.kind, cl, n, C, nt)
             return
-        with nogil:
-            if self.channels_last:
-                self._cl(xp, yp, idx, n_threads)
-            else:
-                self._cf(xp, yp, idx, n_threads)
+        with nogil:   # the specialisation of this dtype (kind: _types.dtype_kind)
+            if self.kind == 0: _forward(<const float*>xp, <float*>yp, i, w, cl, n, C, nt)
+            elif self.kind == 1: _forward(<const double*>xp, <double*>yp, i, w, cl, n, C, nt)
+            elif self.kind == 2: _forward(<const int8_t*>xp, <int8_t*>yp, i, w, cl, n, C, nt)
+            elif self.kind == 3: _forward(<const uint8_t*>xp, <uint8_t*>yp, i, w, cl, n, C, nt)
+            elif self.kind == 4: _forward(<const int16_t*>xp, <int16_t*>yp, i, w, cl, n, C, nt)
+            elif self.kind == 5: _forward(<const int32_t*>xp, <int32_t*>yp, i, w, cl, n, C, nt)
+            else: _forward(<const int64_t*>xp, <int64_t*>yp, i, w, cl, n, C, nt)
 
-    cdef void _cf(self, void* xp, void* yp, int64_t* idx, int nt) noexcept nogil:
-        if self.kind == 0:
-            _forward_cf(<const float*>xp, <float*>yp, idx, &self.w, self.n_items, nt)
-        elif self.kind == 1:
-            _forward_cf(<const double*>xp, <double*>yp, idx, &self.w, self.n_items, nt)
-        elif self.kind == 2:
-            _forward_cf(<const int8_t*>xp, <int8_t*>yp, idx, &self.w, self.n_items, nt)
-        elif self.kind == 3:
-            _forward_cf(<const uint8_t*>xp, <uint8_t*>yp, idx, &self.w, self.n_items, nt)
-        elif self.kind == 4:
-            _forward_cf(<const int16_t*>xp, <int16_t*>yp, idx, &self.w, self.n_items, nt)
-        elif self.kind == 5:
-            _forward_cf(<const int32_t*>xp, <int32_t*>yp, idx, &self.w, self.n_items, nt)
-        else:
-            _forward_cf(<const int64_t*>xp, <int64_t*>yp, idx, &self.w, self.n_items, nt)
 
-    cdef void _cl(self, void* xp, void* yp, int64_t* idx, int nt) noexcept nogil:
-        if self.kind == 0:
-            _forward_cl(<const float*>xp, <float*>yp, idx, &self.w, self.n_items, self.C, nt)
-        elif self.kind == 1:
-            _forward_cl(<const double*>xp, <double*>yp, idx, &self.w, self.n_items, self.C, nt)
-        elif self.kind == 2:
-            _forward_cl(<const int8_t*>xp, <int8_t*>yp, idx, &self.w, self.n_items, self.C, nt)
-        elif self.kind == 3:
-            _forward_cl(<const uint8_t*>xp, <uint8_t*>yp, idx, &self.w, self.n_items, self.C, nt)
-        elif self.kind == 4:
-            _forward_cl(<const int16_t*>xp, <int16_t*>yp, idx, &self.w, self.n_items, self.C, nt)
-        elif self.kind == 5:
-            _forward_cl(<const int32_t*>xp, <int32_t*>yp, idx, &self.w, self.n_items, self.C, nt)
-        else:
-            _forward_cl(<const int64_t*>xp, <int64_t*>yp, idx, &self.w, self.n_items, self.C, nt)
+cdef inline void _forward(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                          bint cl, Py_ssize_t n_items, Py_ssize_t C, int nt) noexcept nogil:
+    if cl:
+        _forward_cl(x, y, idx, w, n_items, C, nt)
+    else:
+        _forward_cf(x, y, idx, w, n_items, nt)
 
 
 cdef Py_ssize_t _backward_cf(const floating_t* grad_out, const int64_t* indices,
@@ -421,36 +379,11 @@ cdef inline Py_ssize_t _scatter_block_cl(const floating_t* grad_out, const int64
     return bad
 
 
-def max_backward_cf(const floating_t[::1] grad_out, const int64_t[::1] indices,
-                    floating_t[::1] grad_in, Py_ssize_t n_planes, Py_ssize_t in_plane,
-                    Py_ssize_t out_plane, int n_threads):
-    """Route each output gradient to the input cell its index names (max, adaptive max, global max).
-
-    Returns the number of indices outside [0, in_plane); those are skipped, never written, and the
-    caller raises."""
-    cdef Py_ssize_t bad
-    with nogil:
-        bad = _backward_cf(&grad_out[0], &indices[0], &grad_in[0], n_planes, in_plane,
-                           out_plane, n_threads)
-    return bad
-
-
-def max_backward_cl(const floating_t[::1] grad_out, const int64_t[::1] indices,
-                    floating_t[::1] grad_in, Py_ssize_t n_samples, Py_ssize_t C,
-                    Py_ssize_t c_block, Py_ssize_t in_plane, Py_ssize_t out_plane, int n_threads):
-    """Channels-last twin of max_backward_cf, (N, D, H, W, C) flattened."""
-    cdef Py_ssize_t bad
-    with nogil:
-        bad = _backward_cl(&grad_out[0], &indices[0], &grad_in[0], n_samples, C, c_block,
-                           in_plane, out_plane, n_threads)
-    return bad
-
 cdef class MaxBackward:
-    """A max-pooling backward (max_backward_cf/_cl) prepared once for one call shape, as
+    """A max-pooling backward (_backward_cf / _backward_cl) prepared once for one call shape, as
     MaxForward; the kernel of cypool._plan.Plan, same call convention: (source, destination,
     indices, n_threads). Trusts its caller: grad_out, grad_in and indices (int64) are C-contiguous
-    ndarrays of this plan's dtype and sizes. Returns the count of out-of-plane indices, as the
-    functions do."""
+    ndarrays of this plan's dtype and sizes. Returns the count of out-of-plane indices."""
     cdef Py_ssize_t n_items, C, c_block, out_plane
     cdef readonly Py_ssize_t in_plane   # the bound indices are checked against
     cdef bint channels_last, is_double
@@ -459,16 +392,11 @@ cdef class MaxBackward:
     def __init__(self, Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block, Py_ssize_t in_plane,
                  Py_ssize_t out_plane, bint channels_last, str dtype_name):
         """n_items: planes (N*C) channels-first, samples (N) channels-last."""
-        self.n_items = n_items
-        self.C = C
-        self.c_block = c_block
-        self.in_plane = in_plane
-        self.out_plane = out_plane
-        self.channels_last = channels_last
-        if dtype_name not in ("float32", "float64", "float16", "bfloat16"):
-            raise ValueError(f"MaxBackward: unsupported dtype {dtype_name}")
-        self.is_double = dtype_name == "float64"
-        self.half = 0 if dtype_name in ("float32", "float64") else _KINDS[dtype_name]
+        self.n_items, self.C, self.c_block = n_items, C, c_block
+        self.in_plane, self.out_plane, self.channels_last = in_plane, out_plane, channels_last
+        self.half = (KIND_F16 if dtype_name == "float16" else KIND_BF16
+                     if dtype_name == "bfloat16" else 0)
+        self.is_double = False if self.half else float_kind(dtype_name, "MaxBackward")
 
     def __call__(self, cnp.ndarray grad_out not None, cnp.ndarray grad_in not None,
                  cnp.ndarray indices not None, int n_threads):

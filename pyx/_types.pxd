@@ -31,3 +31,19 @@ cdef inline maxable_t lowest(maxable_t* tag) noexcept nogil:
         return -2147483648
     else:
         return -9223372036854775807 - 1
+
+
+cdef inline int dtype_kind(str dtype_name) except -1:
+    # The kernel classes' code of a maxable_t dtype (MaxForward, AdaptiveCall): 0 float32,
+    # 1 float64, then int8, uint8, int16, int32, int64 (uint16, uint32 and bool reach the kernels
+    # widened or viewed as one of these, cypool._layout).
+    return ("float32", "float64", "int8", "uint8", "int16", "int32", "int64").index(dtype_name)
+
+
+cdef inline bint float_kind(str dtype_name, str kernel) except -1:
+    # The floating_t kernels' switch (AvgCall, MaxBackward): 1 for float64, 0 for float32.
+    if dtype_name == "float64":
+        return 1
+    if dtype_name != "float32":
+        raise ValueError(f"{kernel}: unsupported dtype {dtype_name}")
+    return 0

@@ -1,5 +1,8 @@
-"""The framework comparison (`cypool bench`: cypool.commands.bench; benchmarks/compare_frameworks.py) on tiny shapes: it runs,
-writes its markdown and PNG, and its numbers are positive. No timing is asserted."""
+"""The framework comparison (`cypool bench`: cypool.commands.bench; benchmarks/compare_frameworks.py,
+benchmarks/new_output_stability.py) on tiny shapes (`--smoke`): it runs, covers every operator
+(`--all`), the 256 MB bandwidth case and the fresh-process mode (`--processes`), writes its
+markdown and PNG, agrees with the peers, and its numbers are positive. No timing is asserted."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -74,19 +77,24 @@ def test_stream_model_is_not_trivial():
     assert not np.array_equal(a, _stream_model(src, 9999))
 
 
+NO_TORCH_RECIPE = {"stochastic"}   # operators torch has no counterpart of
+
+
 def _check_result(result, tmp_path, with_torch, names=None):
     md = tmp_path / "compare_frameworks.md"
     text = md.read_text()
     assert "| case |" in text and "tiny-max2*" in text
     assert {r.case.name for r in result["rows"]} == set(names or (c.name for c in bench.CASES))
     for row in result["rows"]:
-        assert row.nbytes > 0
+        assert row.nbytes > 0 and row.out_nbytes > 0
         assert set(row.times) >= {"cypool", "roofline"}
         assert all(t > 0 and np.isfinite(t) for t in row.times.values())
         assert row.gbs > 0 and row.ratio("roofline") > 0
-        assert ("torch" in row.times) == with_torch
-        if with_torch:
-            assert row.check == "ok"
+        has_torch = with_torch and row.case.op not in NO_TORCH_RECIPE
+        assert ("torch" in row.times) == has_torch, (row.case.name, row.direction, row.fmt)
+        # every peer that ran agreed with cypool; a row without peers has no check
+        assert row.check == ("ok" if has_torch else ""), (row.case.name, row.direction,
+                                                          row.fmt, row.check)
     for b in result["big"]:
         assert b["cypool_gbs"] > 0 and b["stream_gbs"] > 0 and b["fraction"] > 0
         assert b["fresh_gbs"] > 0 and b["fresh_fraction"] > 0
@@ -103,7 +111,7 @@ def test_bench_without_torch_in_process(tmp_path):
     threads_before = cypool.get_num_threads()
     names = ["tiny-max2", "head-gap", "avg2", "3d-max2"]
     result = bench.run(threads=2, repeat=1, smoke=True, out=str(tmp_path), use_torch=False,
-                       only=names, verbose=False)
+                       only=names, verbose=False, peers=())
     _check_result(result, tmp_path, with_torch=False, names=names)
     assert cypool.get_num_threads() == threads_before  # the bench restores the thread count
 
@@ -112,24 +120,184 @@ def test_bench_without_torch_in_process(tmp_path):
 def test_bench_with_torch(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
-    result = bench.run(threads=2, repeat=1, smoke=True, out=str(tmp_path), verbose=False)
+    result = bench.run(threads=2, repeat=1, smoke=True, out=str(tmp_path), verbose=False,
+                       peers=())
     _check_result(result, tmp_path, with_torch=True)
+    assert {(b["op"], b["direction"], b["fmt"]) for b in result["big"]} == {
+        (op, d, f) for op in ("max", "avg") for d in ("fwd", "bwd") for f in bench.FORMATS}
+
+
+@pytest.mark.parametrize("use_torch", [False, pytest.param(True, marks=pytest.mark.torch)])
+def test_operator_table_covers_every_operator_both_directions_and_formats(tmp_path, use_torch):
+    """--all: a row per operator family, forward and backward, both data formats; with torch,
+    every operator torch has (or that torch users write from its functions) agrees with it."""
+    if use_torch:
+        pytest.importorskip("torch")
+        pytest.importorskip("matplotlib")
+    result = bench.run(threads=2, repeat=1, smoke=True, out=str(tmp_path), verbose=False,
+                       all_ops=True, skip_big=True, use_torch=use_torch, peers=())
+    names = [c.name for c in bench.ALL_CASES]
+    _check_result(result, tmp_path, with_torch=use_torch, names=names)
+    ops = {r.case.op for r in result["rows"]}
+    assert ops >= {"max", "avg", "adaptive_avg", "adaptive_max", "global_avg", "global_max",
+                   "unpool", "lp", "blur", "maxblur", "stochastic", "spp", "conv", "fractional"}
+    seen = {(r.case.name, r.direction, r.fmt) for r in result["rows"]}
+    for case in bench.OPERATOR_CASES:
+        assert case.directions == ("fwd", "bwd")
+        for d in case.directions:
+            for f in bench.FORMATS:
+                assert (case.name, d, f) in seen
+    ranks = {r.case.rank for r in result["rows"] if r.case.op in ("max", "avg")}
+    assert ranks == {1, 2, 3}
+    sizes = {r.case.arg for r in result["rows"] if r.case.op.startswith("adaptive")}
+    assert sizes == {7, 6, 1}
+    assert result["rows"][0].case.name == bench.CASES[0].name  # the default cases come first
+    # the default run stays the short table
+    assert bench._selected(None, False) == bench.CASES
+
+
+def test_check_tells_a_differing_result_apart():
+    torch = pytest.importorskip("torch")
+    a = np.arange(24, dtype=np.float32).reshape(1, 2, 3, 4)
+    assert bench._check(a, torch.from_numpy(a.copy()), bench.CF) == "ok"
+    assert bench._check(a, torch.from_numpy(a + 1e-3), bench.CF) == "DIFFERS"
+    cl = np.ascontiguousarray(np.moveaxis(a, 1, -1))
+    assert bench._check(cl, torch.from_numpy(a.copy()).contiguous(
+        memory_format=torch.channels_last), bench.CL) == "ok"
+    assert bench._check(cl, torch.from_numpy(a.copy()), bench.CL) == "ok"  # logical layout
+    assert bench._check(a, np.zeros((1, 2, 3, 5), np.float32), bench.CF, stored=True) == "DIFFERS"
+
+
+def test_optional_peers_are_skipped_when_absent(monkeypatch):
+    """TensorFlow and JAX are used only when importable: absent, the run has no such columns."""
+    import builtins
+    real_import = builtins.__import__
+
+    def no_peers(name, *args, **kwargs):
+        if name.split(".")[0] in ("tensorflow", "jax"):
+            raise ImportError(f"no module named {name!r} (hidden by the test)")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_peers)
+    result = bench.run(threads=1, repeat=1, smoke=True, use_torch=False, only=["avg2"],
+                       skip_big=True, verbose=False)
+    assert result["peers"] == {}
+    for r in result["rows"]:
+        assert set(r.times) == ({"cypool", "numpy", "roofline"} if r.direction == "fwd"
+                                else {"cypool", "roofline"})
+    assert "jax ms" not in bench.markdown(result)
+
+
+def test_peers_agree_when_installed():
+    """With JAX or TensorFlow installed, their rows run and agree with cypool."""
+    if not any(importlib.util.find_spec(m) for m in ("jax", "tensorflow")):
+        pytest.skip("neither JAX nor TensorFlow is installed")
+    result = bench.run(threads=2, repeat=1, smoke=True, use_torch=False, skip_big=True,
+                       only=["avg2", "vgg-max2", "conv3x3", "global-max"], verbose=False)
+    peers = set(result["peers"])
+    assert peers
+    for row in result["rows"]:
+        if "jax" in peers:  # JAX has every one of these operators, in both formats
+            assert "jax" in row.times, (row.case.name, row.direction, row.fmt)
+        assert row.check in ("ok", ""), (row.case.name, row.direction, row.fmt, row.check)
+    assert "cypool/best peer" in bench.markdown(result)
+
+
+def test_bandwidth_case_runs_max_and_avg_forward_and_backward():
+    result = bench.run(threads=2, repeat=1, smoke=True, use_torch=False, big_only=True,
+                       verbose=False, peers=())
+    assert result["rows"] == []
+    combos = {(b["op"], b["direction"], b["fmt"]) for b in result["big"]}
+    assert combos == {(op, d, f) for op in ("max", "avg") for d in ("fwd", "bwd")
+                      for f in bench.FORMATS}
+    for b in result["big"]:
+        assert b["out_fraction"] > 0 and b["fresh_fraction"] > 0 and b["moved_mb"] > 0
+    text = bench.markdown(result)
+    assert "| avg | bwd | CL |" in text and "| max | fwd | CF |" in text
+
+
+# ----------------------------------------------------------------------------- fresh processes
+
+def test_big_rows_are_the_calls_returning_8_mb_or_more():
+    rows = bench.big_rows([bench.find_case("vgg-max2"), bench.find_case("tiny-max2"),
+                           bench.find_case("head-gap")], bench.BIG_MB, smoke=False)
+    # vgg-max2: forward 12.8 MB, backward 51.4 MB, in both formats; the others return < 8 MB
+    assert sorted((c.name, d, f, n) for c, d, f, n in rows) == sorted(
+        ("vgg-max2", d, f, n) for d, n in (("fwd", 16 * 64 * 56 * 56 * 4),
+                                           ("bwd", 16 * 64 * 112 * 112 * 4))
+        for f in bench.FORMATS)
+    assert bench.big_rows([bench.find_case("vgg-max2")], bench.BIG_MB, smoke=True) == []
+
+
+def test_processes_mode_runs_each_row_in_fresh_processes_with_and_without_huge_pages(tmp_path):
+    result = bench.run_processes(processes=2, threads=1, repeat=1, smoke=True, use_torch=False,
+                                 only=["tiny-max2", "avg2"], min_mb=0, verbose=False)
+    keys = {(r["case"].name, r["direction"], r["fmt"]) for r in result["rows"]}
+    assert keys == {("tiny-max2", "fwd", f) for f in bench.FORMATS} | {
+        ("avg2", d, f) for d in ("fwd", "bwd") for f in bench.FORMATS}
+    pids = set()
+    for r in result["rows"]:
+        assert set(r["runs"]) == {"on", "off"}
+        for setting, runs in r["runs"].items():
+            assert len(runs) == 2
+            for run in runs:
+                assert run["times"]["cypool"] > 0 and "torch" not in run["times"]
+                assert run["out_nbytes"] == r["out_nbytes"] > 0
+                # the child saw the setting asked for (None: a NumPy without the switch)
+                assert run["madvise_hugepage"] in ({"on": True, "off": False}[setting], None)
+                pids.add(run["pid"])
+    # every (row, setting, repetition) ran in a process of its own
+    assert len(pids) == sum(len(runs) for r in result["rows"] for runs in r["runs"].values())
+    text = bench.markdown_processes(result)
+    assert text.count("| tiny-max2 | fwd |") == 4 and "| avg2 | bwd | CL |" in text
+    first = result["rows"][0]["runs"]["on"]
+    medians = [x["times"]["cypool"] * 1e3 for x in first]
+    assert f"**{max(medians) / min(medians):.2f}**" in text
+
+
+@pytest.mark.torch
+def test_processes_mode_times_torch_beside_cypool(tmp_path):
+    pytest.importorskip("torch")
+    code = bench.main(["--processes", "1", "--smoke", "--case", "small-max2", "--min-mb", "0",
+                       "--huge-pages", "off", "--quick", "--out", str(tmp_path)])
+    assert code == 0
+    text = (tmp_path / "new_output_stability.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| small-max2 |")]
+    assert len(rows) == 4 and all("| off |" in line for line in rows)
+    assert all(line.split("|")[-2].strip() for line in rows)  # worst cypool/torch is filled
+
+
+def test_processes_mode_refuses_bad_arguments(capsys):
+    for argv in (["--processes", "0"], ["--case", "no-such-case"]):
+        with pytest.raises(SystemExit):
+            bench.main(argv)
+        assert "--" in capsys.readouterr().err
 
 
 def test_script_and_module_entry_points(tmp_path):
-    """`python benchmarks/compare_frameworks.py` and `python -m cypool bench` both run (children in a
-    neutral folder importing the cypool under test)."""
+    """`python benchmarks/compare_frameworks.py`, `python -m cypool bench` and
+    `python -m cypool.bench` all run, and `python benchmarks/new_output_stability.py` runs the
+    fresh-process mode (children in a neutral folder importing the cypool under test)."""
     env = python_env_for_subprocess()
-    for cmd, out in (([sys.executable, os.path.join(ROOT, "benchmarks", "compare_frameworks.py")],
-                      tmp_path / "script"),
-                     ([sys.executable, "-m", "cypool", "bench"], tmp_path / "module")):
+    script = os.path.join(ROOT, "benchmarks", "compare_frameworks.py")
+    for cmd, out in (([sys.executable, script], tmp_path / "script"),
+                     ([sys.executable, "-m", "cypool", "bench"], tmp_path / "module"),
+                     ([sys.executable, "-m", "cypool.bench"], tmp_path / "alias")):
         if not os.path.exists(cmd[-1]) and cmd[-1].endswith(".py"):
-            pytest.skip("benchmarks/ is not shipped with an installed cypool")
+            continue  # benchmarks/ is not shipped with an installed cypool
         p = subprocess.run(cmd + ["--smoke", "--quick", "--no-torch", "--skip-big", "--case",
                                   "tiny-max2", "--out", str(out)], cwd=str(tmp_path), env=env,
                            capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr
         assert "tiny-max2" in (out / "compare_frameworks.md").read_text()
+    stability = os.path.join(ROOT, "benchmarks", "new_output_stability.py")
+    if os.path.exists(stability):
+        p = subprocess.run([sys.executable, stability, "--processes", "1", "--smoke", "--quick",
+                            "--no-torch", "--case", "tiny-max2", "--min-mb", "0", "--out",
+                            str(tmp_path / "stability")], cwd=str(tmp_path), env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        text = (tmp_path / "stability" / "new_output_stability.md").read_text()
+        assert text.count("| tiny-max2 | fwd |") == 4
 
 
 # ----------------------------------------------------------------------------- per-call overhead caches

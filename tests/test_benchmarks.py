@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
 
 MODULES = ["benchmark_forward", "benchmark_backward", "benchmark_threads", "benchmark_memory",
            "benchmark_roofline", "benchmark_reference", "benchmark_strategies", "benchmark_gate",
-           "benchmark_counts"]
+           "benchmark_counts", "benchmark_operators"]
 PREFIXES = ("time_", "peakmem_", "track_", "mem_")
 
 
@@ -333,3 +333,24 @@ def test_history_plot_draws_counts(tmp_path):
     assert plots.main(["history", "--results", str(results), "--counts", "--where", "case=a",
                        "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_operator_suite_lists_the_bench_operator_table():
+    from benchmarks.benchmark_operators import OPERATORS
+    from cypool.commands import bench
+    assert OPERATORS == [c.name for c in bench.OPERATOR_CASES]
+
+
+def test_operator_suite_runs_every_operator_direction_and_format(monkeypatch):
+    """Every parameter combination of the operator suite, on the bench's smoke shapes."""
+    from benchmarks import benchmark_operators as suite
+    from cypool.commands import bench
+    monkeypatch.setattr(suite, "input_shape", bench._smoke_shape)
+    ran = set()
+    for operator in suite.OPERATORS:
+        for direction in ("fwd", "bwd"):
+            for fmt in ("channels_first", "channels_last"):
+                assert run_suite(suite.OperatorSuite, (operator, direction, fmt)) == {
+                    "time_operator": None}
+                ran.add((operator, direction, fmt))
+    assert len(ran) == 4 * len(bench.OPERATOR_CASES)

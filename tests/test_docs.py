@@ -7,12 +7,15 @@ import typing
 import pytest
 
 import cypool
-from cypool import (adaptive, avg, blur, conv, fractional, global_pool, lp, max as max_, spp,
-                    stochastic, unpool)
+from cypool import (adaptive, adaptive_backward, avg, avg_backward, blur, conv, fractional,
+                    global_pool, global_pool_backward, lp, lp_backward, max as max_,
+                    max_backward, spp, stochastic, unpool, unpool_backward)
 
-# The operator families: one module each, every public function defined (and documented) there.
-POOLING = (max_, avg, adaptive, global_pool, unpool)
-DOWNSAMPLING = (stochastic, lp, blur, spp, conv)
+# The operator families: one module each (two for the larger ones: the forward and its gradient),
+# every public function defined (and documented) there.
+POOLING = (max_, max_backward, avg, avg_backward, adaptive, adaptive_backward, global_pool,
+           global_pool_backward, unpool, unpool_backward)
+DOWNSAMPLING = (stochastic, lp, lp_backward, blur, spp, conv)
 FAMILIES = POOLING + DOWNSAMPLING + (fractional,)
 
 

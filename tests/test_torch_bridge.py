@@ -500,6 +500,26 @@ def test_zero_copy_new_modules(monkeypatch):
             assert y.is_contiguous(memory_format=fmt)
 
 
+def test_lp_pool3d_is_cypool_lp_pool3d(monkeypatch):
+    """The bridge's lp_pool3d runs cypool.lp_pool3d and its backward, as lp_pool1d/2d do, and
+    agrees with torch's."""
+    calls = []
+    for name in ("lp_pool3d", "lp_pool3d_backward"):
+        def spy(*args, _original=getattr(cypool, name), _name=name, **kw):
+            calls.append(_name)
+            return _original(*args, **kw)
+        monkeypatch.setattr(cypool, name, spy)
+    x = (torch.rand(2, 3, 5, 6, 7, dtype=torch.float64) + 0.1).requires_grad_(True)
+    y = ct.lp_pool3d(x, 2, (2, 3, 2), stride=(1, 2, 2), ceil_mode=True)
+    y.backward(torch.ones_like(y))
+    assert calls == ["lp_pool3d", "lp_pool3d_backward"]
+    xt = x.detach().clone().requires_grad_(True)
+    yt = torch.nn.functional.lp_pool3d(xt, 2, (2, 3, 2), stride=(1, 2, 2), ceil_mode=True)
+    yt.backward(torch.ones_like(yt))
+    torch.testing.assert_close(y, yt)
+    torch.testing.assert_close(x.grad, xt.grad)
+
+
 @pytest.mark.parametrize("make, match, error", [
     (lambda: ct.LPPool2d(0, 2), "norm_type", ValueError),
     (lambda: ct.LPPool1d("2", 2), "norm_type", TypeError),

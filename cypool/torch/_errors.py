@@ -9,8 +9,6 @@ unsupported dtype, torch's "not implemented for 'Int'") from ``NotImplementedErr
 """
 from __future__ import annotations
 
-import contextlib
-
 
 class PoolingError(RuntimeError):
     """Base of every error raised by cypool.torch."""
@@ -41,13 +39,20 @@ def _translated(exc: BaseException) -> BaseException | None:
     return None
 
 
-@contextlib.contextmanager
-def torch_errors():
-    """Re-raise torch's and cypool's argument errors as the bridge's classes, same message."""
-    try:
-        yield
-    except Exception as exc:  # noqa: BLE001 - only the classes _translated knows are converted
+class torch_errors:
+    """Re-raise torch's and cypool's argument errors as the bridge's classes, same message:
+    ``with torch_errors(): ...`` (a class, not a generator-based context manager, which costs more
+    than a small pooling call's checks)."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or not isinstance(exc, Exception):
+            return False
         new = _translated(exc)
         if new is None:
-            raise
+            return False
         raise new from exc

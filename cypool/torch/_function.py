@@ -9,10 +9,13 @@ derivative is itself differentiable: max pooling's backward is a scatter-add by 
 is the scatter-add again; average pooling's backward (`avg_pool_backward`) has average pooling as
 its backward; and so on, to any order.
 
-`call` runs an operator through `PoolFunction` in eager mode (backward, double backward, jvp and
-vmap) and through its torch.library custom op (``torch.ops.cypool.<name>``, with the same
-derivative rules registered) when torch.compile, torch.export or another tracer is at work, so
-that graphs capture the operator without a break.
+`call` runs an operator through `PoolFunction` in eager mode (backward, double backward,
+forward-mode AD) and through its torch.library custom op (``torch.ops.cypool.<name>``) when
+torch.compile, torch.export or another tracer is at work, so that graphs capture the operator
+without a break, and under torch.func transforms, whose levels dispatch the op. The custom op's
+autograd kernel is PoolFunction and its vmap rule PoolFunction's, so a direct call of
+``torch.ops.cypool.<name>`` has the same derivatives of every order and mode as the functional
+forms.
 """
 from __future__ import annotations
 
@@ -21,6 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence, Tuple
 
 import torch
+from torch._C._functorch import unwrap_if_dead as _unwrap_if_dead
+from torch._functorch.utils import enable_single_level_autograd_function
+from torch.autograd.forward_ad import _set_fwd_grad_enabled
 
 from . import _kernels as K
 from ._errors import PoolingError, torch_errors
@@ -62,15 +68,24 @@ def _rank(op: Op, params) -> int:
 
 
 def call(name: str, tensors: Sequence[torch.Tensor], params: Sequence[Any]):
-    """Run operator `name`: eager through PoolFunction, traced through torch.ops.cypool."""
+    """Run operator `name`: eager through PoolFunction (or the kernel alone when nothing may
+    differentiate the call), through torch.ops.cypool under a tracer or a torch.func transform."""
     op = OPS[name]
     params = tuple(params)
-    if op.schema and _tracing(tensors):
+    if _via_op(op, tensors):
         return getattr(torch.ops.cypool, name)(*tensors, *params)
     if not _differentiating(tensors):
         # inference: the kernel itself (Function.apply costs more than a small pooling call)
         return op.kernel(*tensors, *params)
     return PoolFunction.apply(name, params, *tensors)
+
+
+def _via_op(op: Op, tensors) -> bool:
+    """Whether the call goes through the custom op torch.ops.cypool.<name>: under a tracer (the
+    graph holds the op) and under torch.func transforms (functorch's levels dispatch the op to
+    its autograd kernel and its vmap rule, both PoolFunction's)."""
+    return bool(op.schema) and (torch._C._are_functorch_transforms_active()
+                                or _tracing(tensors))
 
 
 def _differentiating(tensors) -> bool:
@@ -81,13 +96,19 @@ def _differentiating(tensors) -> bool:
             or torch.autograd.forward_ad._current_level >= 0)
 
 
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+
+
 def _tracing(tensors) -> bool:
-    if torch.compiler.is_compiling() or torch._C._len_torch_dispatch_stack() > 0:
+    if torch.compiler.is_compiling():    # first: dynamo cannot trace the checks below
         return True
-    return any(type(t) not in (torch.Tensor, torch.nn.Parameter) or t.is_meta for t in tensors)
+    for t in tensors:
+        if type(t) not in _PLAIN or t.is_meta:
+            return True
+    return torch._C._len_torch_dispatch_stack() > 0
 
 
-def _save(ctx, name, params, tensors, outputs, forward_too: bool) -> None:
+def _save(ctx, name, params, tensors, outputs) -> None:
     op = OPS[name]
     rank = _rank(op, params)
     ctx.name, ctx.params = name, params
@@ -95,7 +116,9 @@ def _save(ctx, name, params, tensors, outputs, forward_too: bool) -> None:
     ctx.cl = K.channels_last(tensors[0], rank)
     kept = [tensors[i] for i in op.keep_in] + [outputs[i] for i in op.keep_out]
     ctx.save_for_backward(*kept)
-    if forward_too:
+    if torch.autograd.forward_ad._current_level >= 0 or \
+            torch._C._are_functorch_transforms_active():
+        # the jvp rules run only under forward-mode AD (dual tensors or torch.func.jvp)
         ctx.save_for_forward(*kept)
 
 
@@ -110,11 +133,31 @@ def _saved(ctx) -> Saved:
 class PoolFunction(torch.autograd.Function):
     """The one autograd Function of the bridge: forward runs `OPS[name].kernel`, backward and jvp
     run the Op's derivative rules (themselves calls of table operators), vmap folds the mapped
-    dimension into the batch dimension."""
+    dimension into the batch dimension. It runs the functional forms' differentiable calls and
+    the autograd kernel of every ``torch.ops.cypool`` custom op."""
+
+    @classmethod
+    def apply(cls, name, params, *tensors):
+        # torch's Function.apply binds the arguments to forward's signature (inspect.signature,
+        # for default values) on every call, the largest part of a small call's cost; every
+        # argument here is given, so outside torch.func transforms the binding is skipped
+        if torch._C._are_functorch_transforms_active():
+            return super().apply(name, params, *tensors)
+        # tensors that escaped a finished torch.func transform are unwrapped, as torch does
+        return _apply_here(name, params, *map(_unwrap_if_dead, tensors))
 
     @staticmethod
     def forward(name, params, *tensors):
-        return OPS[name].kernel(*tensors, *params)
+        op = OPS[name]
+        if op.schema and torch._C._are_functorch_transforms_active():
+            # the custom op's autograd kernel at a torch.func level (grad, jvp)
+            return _one_level_down(name, params, tensors)
+        if op.schema and _tracing(tensors):
+            # the custom op's autograd kernel under a tracer: the op below autograd, so that
+            # the graph holds torch.ops.cypool.<name> (with its fake implementation)
+            with torch._C._AutoDispatchBelowAutograd():
+                return getattr(torch.ops.cypool, name)(*tensors, *params)
+        return op.kernel(*tensors, *params)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -122,7 +165,7 @@ class PoolFunction(torch.autograd.Function):
         outputs = output if isinstance(output, tuple) else (output,)
         if OPS[name].indices_out:
             ctx.mark_non_differentiable(outputs[1])
-        _save(ctx, name, params, tensors, outputs, forward_too=True)
+        _save(ctx, name, params, tensors, outputs)
 
     @staticmethod
     def backward(ctx, *grads):
@@ -135,30 +178,44 @@ class PoolFunction(torch.autograd.Function):
 
     @staticmethod
     def vmap(info, in_dims, name, params, *tensors):
-        op = OPS[name]
-        rank = _rank(op, params)
-        b = info.batch_size
-        moved = [t.movedim(d, 0) if d is not None else t.expand(b, *t.shape)
-                 for t, d in zip(tensors, in_dims[2:])]
-        batched = moved[0].dim() - 1 == rank + 2
-        n = moved[0].shape[1] if batched else 1
-        folded = [t.reshape(b * n, *t.shape[2:]) if batched else t for t in moved]
-        params = list(params)
-        for i in op.shape_params:
-            shape = list(params[i])
-            params[i] = [b * shape[0], *shape[1:]] if batched else [b, *shape]
-        out = call(name, folded, params)
-        outs = out if isinstance(out, tuple) else (out,)
-        outs = tuple(o.reshape(b, n, *o.shape[1:]) if batched else o for o in outs)
-        return (outs if isinstance(out, tuple) else outs[0]), (
-            (0,) * len(outs) if isinstance(out, tuple) else 0)
+        return _vmap(info, in_dims[2:], name, params, tensors)
 
 
-def _no_tangent(name: str) -> Callable:
-    def raise_(saved, tangents):
-        raise PoolingError(f"cypool.torch: forward-mode AD (jvp) of {name} is not implemented; "
-                           f"use reverse mode (backward, torch.func.vjp/grad)")
-    return raise_
+def _one_level_down(name, params, tensors):
+    """PoolFunction's forward at a torch.func level (grad, jvp): the op below autograd, which
+    functorch sends to the next level down with this level's wrappers removed. Gradients and
+    forward gradients are enabled for that level, as functorch does for an autograd.Function
+    (Function.apply turned both off for its own level; the level below restores its own mode)."""
+    with torch.enable_grad(), _set_fwd_grad_enabled(True), \
+            torch._C._AutoDispatchBelowAutograd():
+        return getattr(torch.ops.cypool, name)(*tensors, *params)
+
+
+# torch's Function.apply without the binding and without functorch's custom_function_call:
+# PoolFunction on the tensors as they are (functorch's wrappers of the current level included)
+_apply_here = super(torch.autograd.Function, PoolFunction).apply
+
+
+def _vmap(info, in_dims, name, params, tensors):
+    """The batched call: the mapped dimension folded into the batch dimension (one call of the
+    operator, not a loop); in_dims: the mapped dimension of each tensor (None: not mapped)."""
+    op = OPS[name]
+    rank = _rank(op, params)
+    b = info.batch_size
+    moved = [t.movedim(d, 0) if d is not None else t.expand(b, *t.shape)
+             for t, d in zip(tensors, in_dims)]
+    batched = moved[0].dim() - 1 == rank + 2
+    n = moved[0].shape[1] if batched else 1
+    folded = [t.reshape(b * n, *t.shape[2:]) if batched else t for t in moved]
+    params = list(params)
+    for i in op.shape_params:
+        shape = list(params[i])
+        params[i] = [b * shape[0], *shape[1:]] if batched else [b, *shape]
+    out = call(name, folded, params)
+    outs = out if isinstance(out, tuple) else (out,)
+    outs = tuple(o.reshape(b, n, *o.shape[1:]) if batched else o for o in outs)
+    return (outs if isinstance(out, tuple) else outs[0]), (
+        (0,) * len(outs) if isinstance(out, tuple) else 0)
 
 
 def _register(op: Op) -> Op:
@@ -384,39 +441,52 @@ def _returns(op: Op) -> str:
     return "(Tensor, Tensor)" if op.indices_out else "Tensor"
 
 
-def _library_setup(name):
-    def setup_context(ctx, inputs, output):
-        op = OPS[name]
-        tensors, params = inputs[:op.n_tensors], tuple(inputs[op.n_tensors:])
-        outputs = output if isinstance(output, tuple) else (output,)
-        _save(ctx, name, params, tensors, outputs, forward_too=False)
-    return setup_context
-
-
-def _library_backward(ctx, *grads):
-    op = OPS[ctx.name]
-    return (*op.vjp(_saved(ctx), grads), *([None] * len(ctx.params)))
-
-
 def _checked(name):
+    """The CPU kernel: the operator's kernel, its errors the bridge's."""
+    kernel = OPS[name].kernel
+
     def run(*args):
-        _refuse_forward_ad(name, args)
         with torch_errors():
-            return OPS[name].kernel(*args)
+            return kernel(*args)
     return run
 
 
-def _refuse_forward_ad(name, args) -> None:
-    """torch.library custom ops have no forward-AD formula (their tangents would silently be
-    zero): a direct call of torch.ops.cypool.<name> under forward-mode AD raises instead. The
-    functional forms and modules run forward-mode AD through PoolFunction."""
-    import torch.autograd.forward_ad as fw
-    dual = fw._current_level >= 0 and any(
-        isinstance(a, torch.Tensor) and fw.unpack_dual(a).tangent is not None for a in args)
-    stack = torch._C._functorch.peek_interpreter_stack()
-    if dual or (stack is not None and stack.key() == torch._C._functorch.TransformType.Jvp):
-        raise PoolingError(f"torch.ops.cypool.{name} has no forward-mode AD formula; use "
-                           f"cypool.torch's functions or modules under jvp")
+def _autograd(name):
+    """The autograd kernel of torch.ops.cypool.<name>: PoolFunction whenever a derivative may be
+    taken (backward, forward-mode AD of dual tensors, torch.func.jvp/grad), so that a direct
+    call of the op has the same backward, jvp and higher derivatives as the functional forms;
+    the op below autograd otherwise."""
+    n = OPS[name].n_tensors
+    overload = getattr(torch.ops.cypool, name).default
+
+    def run(*args):
+        tensors = args[:n]
+        level = torch._C._functorch.peek_interpreter_stack()
+        if level is not None:
+            if level.key() in _AUTOGRAD_TRANSFORMS:
+                # under torch.func.grad/jvp: PoolFunction at this level (its forward makes the
+                # call at the next level down), as functorch runs an autograd.Function
+                with torch_errors(), enable_single_level_autograd_function():
+                    return _apply_here(name, args[n:], *tensors)
+        elif _differentiating(tensors):
+            with torch_errors():
+                return _apply_here(name, args[n:], *tensors)
+        with torch._C._AutoDispatchBelowAutograd():
+            return overload(*args)
+    return run
+
+
+_AUTOGRAD_TRANSFORMS = (torch._C._functorch.TransformType.Grad,
+                        torch._C._functorch.TransformType.Jvp)
+
+
+def _batched(name):
+    """The vmap rule of torch.ops.cypool.<name>: PoolFunction's (the batch folded in)."""
+    n = OPS[name].n_tensors
+
+    def rule(info, in_dims, *args):
+        return _vmap(info, in_dims[:n], name, args[n:], args[:n])
+    return rule
 
 
 for _op in list(OPS.values()):
@@ -425,6 +495,6 @@ for _op in list(OPS.values()):
     _tensor_args = ", ".join(f"Tensor t{i}" for i in range(_op.n_tensors))
     _lib.define(f"{_op.name}({_tensor_args}, {_op.schema}) -> {_returns(_op)}")
     _lib.impl(_op.name, _checked(_op.name), "CPU")
+    _lib.impl(_op.name, _autograd(_op.name), "Autograd")
     torch.library.register_fake(f"cypool::{_op.name}", _op.fake, lib=_lib)
-    torch.library.register_autograd(f"cypool::{_op.name}", _library_backward,
-                                    setup_context=_library_setup(_op.name), lib=_lib)
+    torch.library.register_vmap(f"cypool::{_op.name}", _batched(_op.name), lib=_lib)

@@ -61,7 +61,7 @@ def check_dtype(t: torch.Tensor, family: str, op: str) -> None:
 
 
 def check_cpu(t: torch.Tensor, name: str) -> None:
-    if t.device.type not in ("cpu", "meta"):
+    if not (t.is_cpu or t.is_meta):
         raise PoolingValueError(
             f"cypool.torch runs on CPU tensors only; {name} is on device {t.device} (move it "
             f"with .cpu() or use torch's own pooling there)")
@@ -77,30 +77,47 @@ def _t(v):
     return tuple(v) if type(v) is list else v
 
 
-@functools.lru_cache(maxsize=4096)
-def _layouts(fn, tensors, params):
+def _references(fn, tensors, params) -> tuple:
     metas = [torch.empty_strided(shape, stride, dtype=dtype, device="meta")
              for shape, stride, dtype in tensors]
     out = fn(*metas, *params)
-    return tuple((tuple(o.shape), o.stride(), o.dtype) for o in (
-        out if isinstance(out, tuple) else (out,)))
+    return out if isinstance(out, tuple) else (out,)
+
+
+# (fn, shapes/strides/dtypes, params) -> fn's data-less results, shared by the calls of that key
+# (nothing writes to them); bounded: cleared when full
+_REFERENCES: dict = {}
+_MAX_REFERENCES = 4096
 
 
 def reference(fn, tensors, *params):
     """fn (one of the ref_* below) on data-less copies of tensors: torch's checks and the layout
     of torch's results, remembered per shapes, strides, dtypes and params (a small call would
     otherwise spend most of its time in torch's meta kernels; errors are never remembered: a
-    refused call is checked, and refused, again every time)."""
-    key = tuple((tuple(t.shape), t.stride(), t.dtype) for t in tensors)
+    refused call is checked, and refused, again every time). Only plain meta tensors are
+    remembered: under a tracer (fake tensors, symbolic sizes) every call asks fn."""
+    shapes = tuple((tuple(t.shape), t.stride(), t.dtype) for t in tensors)
     try:
-        layouts = _layouts(fn, key, _hashable(params))
+        key = (fn, shapes, _hashable(params))
+        outs = _REFERENCES.get(key)
     except TypeError as exc:
         if "unhashable" not in str(exc):
             raise
-        layouts = _layouts.__wrapped__(fn, key, params)
-    outs = tuple(torch.empty_strided(shape, stride, dtype=dtype, device="meta")
-                 for shape, stride, dtype in layouts)
+        key = outs = None
+    if outs is None:
+        outs = _references(fn, shapes, params)
+        if key is not None and all(type(o) is torch.Tensor and o.is_meta for o in outs):
+            if len(_REFERENCES) >= _MAX_REFERENCES:
+                _REFERENCES.clear()
+            _REFERENCES[key] = outs
     return outs if len(outs) > 1 else outs[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _suggests_channels_last(shape, stride) -> bool:
+    t = torch.empty_strided(shape, stride, device="meta")
+    fmt = torch.channels_last if len(shape) == 4 else torch.channels_last_3d
+    return torch._prims_common.suggest_memory_format(t) == fmt
 
 
 def channels_last(t: torch.Tensor, rank: int) -> bool:
@@ -114,7 +131,10 @@ def channels_last(t: torch.Tensor, rank: int) -> bool:
         dense_cf, dense_cl = t.is_contiguous(), t.is_contiguous(memory_format=fmt)
         if dense_cf != dense_cl:    # the common cases first: torch's rule is Python code
             return dense_cl
-        return torch._prims_common.suggest_memory_format(t) == fmt
+        try:    # remembered per shape and strides (symbolic sizes under a tracer are not)
+            return _suggests_channels_last(tuple(t.shape), t.stride())
+        except TypeError:
+            return torch._prims_common.suggest_memory_format(t) == fmt
     return t.size(1) > 1 and t.size(2) > 1 and t.stride(1) < t.stride(2)
 
 
@@ -257,13 +277,17 @@ def ref_max_pool(x, rank: int, kernel_size, stride, padding, dilation, ceil_mode
     return y, torch.empty_like(y, dtype=torch.int64)
 
 
+def _refuse_half_avg3d(x, rank: int) -> None:
+    # torch's CPU avg_pool3d (lp_pool3d's too) has no half-precision kernel: refuse as it does
+    if rank == 3 and x.dtype in _HALF:
+        name = "Half" if x.dtype == torch.float16 else "BFloat16"
+        raise PoolingNotImplementedError(f'"avg_pool3d_out_frame" not implemented for \'{name}\'')
+
+
 def ref_avg_pool(x, rank: int, kernel_size, stride, padding, ceil_mode: bool,
                  count_include_pad: bool, divisor_override: Optional[int], padding_mode: str):
     check_dtype(x, "float", f"avg_pool{rank}d")
-    if rank == 3 and x.dtype in _HALF:
-        # torch's CPU avg_pool3d has no half-precision kernel; refuse as it does
-        name = "Half" if x.dtype == torch.float16 else "BFloat16"
-        raise PoolingNotImplementedError(f'"avg_pool3d_out_frame" not implemented for \'{name}\'')
+    _refuse_half_avg3d(x, rank)
     if padding_mode:
         return _string_padding_ref(x, rank, _string_padding_sizes(x, rank, kernel_size, stride, 1,
                                                                   padding_mode))
@@ -294,6 +318,7 @@ def ref_max_unpool(x, indices, rank: int, kernel_size, stride, padding, output_s
 
 def ref_lp_pool(x, rank: int, norm_type: float, kernel_size, stride, ceil_mode: bool):
     check_dtype(x, "float", f"lp_pool{rank}d")
+    _refuse_half_avg3d(x, rank)
     # torch's lp_pool1d multiplies by kernel_size itself: an int there
     ks = kernel_size[0] if rank == 1 and len(kernel_size) == 1 else tuple(kernel_size)
     return getattr(F, f"lp_pool{rank}d")(x, norm_type, ks, stride or None, ceil_mode)

@@ -322,11 +322,6 @@ def _lp_pool(x, rank, norm_type, kernel_size, stride, ceil_mode):
             if norm_type > 0:
                 return _max_pool(x.abs(), rank, ks, st, 0, 1, ceil_mode, False)
             return -_max_pool(-x.abs(), rank, ks, st, 0, 1, ceil_mode, False)
-        if rank == 3:
-            # no Lp kernel in 3-d: torch's own formula on cypool's average pooling
-            out = _avg_pool(x.pow(norm_type), 3, ks, st, 0, ceil_mode, True, None)
-            return (torch.sign(out) * torch.relu(torch.abs(out))).mul(math.prod(
-                _ints(kernel_size, 3))).pow(1.0 / norm_type)
         return call("lp_pool", (x,), (rank, float(norm_type), ks, st, ceil_mode))
 
 
@@ -344,8 +339,7 @@ def lp_pool2d(input, norm_type: float, kernel_size: IntOrTuple,
 
 def lp_pool3d(input, norm_type: float, kernel_size: IntOrTuple,
               stride: Optional[IntOrTuple] = None, ceil_mode: bool = False) -> torch.Tensor:
-    """``torch.nn.functional.lp_pool3d``: torch's formula (K * avg_pool3d(x ** p)) ** (1/p)
-    with the average pooling computed by ``cypool.avg_pool3d``."""
+    """``torch.nn.functional.lp_pool3d`` computed by ``cypool.lp_pool3d``."""
     return _lp_pool(input, 3, norm_type, kernel_size, stride, ceil_mode)
 
 
