@@ -33,8 +33,9 @@ KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stoc
 SHARED_HEADERS = ["pyx/_window.h", "pyx/_window.pxd", "pyx/_window_sum.pxd", "pyx/_types.pxd",
                   "pyx/_openmp.pxd", "pyx/_channel_block.pxd", "pyx/_tile.pxd"]
 AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_global_avg_body.h",
-                    "pyx/_avg_fast.pxd", "pyx/_clones.h"]
-MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_max_fast_body.h", "pyx/_max_fast.pxd", "pyx/_clones.h"]
+                    "pyx/_avg_fast.pxd", "pyx/_clones.h", "pyx/_half.h"]
+MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_max_fast_body.h", "pyx/_max_fast.pxd", "pyx/_clones.h",
+                    "pyx/_half.h"]
 REDUCE_FAST_HEADERS = ["pyx/_reduce_fast.h", "pyx/_reduce_fast_body.h", "pyx/_reduce_fast.pxd",
                        "pyx/_clones.h"]
 

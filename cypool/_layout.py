@@ -24,6 +24,17 @@ _FLOAT_KERNEL_DTYPES = {np.dtype(np.float32), np.dtype(np.float64)}
 _FLOAT_WIDENED = {np.dtype(np.float16): np.dtype(np.float32)}
 
 
+def is_bfloat16(dt: np.dtype) -> bool:
+    """ml_dtypes' bfloat16 (NumPy has none), known by its name so that cypool never imports
+    ml_dtypes: an array of it can only have been made with ml_dtypes installed."""
+    return dt.kind == "V" and dt.itemsize == 2 and dt.name == "bfloat16"
+
+
+def is_half(dt: np.dtype) -> bool:
+    """float16 or bfloat16: the dtypes the max and average fast paths read and write natively."""
+    return dt == np.float16 or is_bfloat16(dt)
+
+
 def check_data_format(data_format) -> str:
     if not isinstance(data_format, str):
         raise TypeError(
@@ -42,17 +53,20 @@ def check_array(x, name: str, rank: int) -> np.ndarray:
         raise ValueError(
             f"{name} must have {rank + 1} (unbatched) or {rank + 2} (batched) dimensions for "
             f"{rank}-d pooling, got {name}.shape={x.shape}")
-    if x.dtype.kind not in "biuf":
+    if x.dtype.kind not in "biuf" and not is_bfloat16(x.dtype):
         raise TypeError(f"{name} has unsupported dtype {x.dtype}; expected a real numeric dtype")
     if not x.dtype.isnative:
         x = x.astype(x.dtype.newbyteorder("="))
     return x
 
 
-def kernel_dtype(x: np.ndarray, name: str, family: str) -> np.dtype:
+def kernel_dtype(x: np.ndarray, name: str, family: str, half: bool = False) -> np.dtype:
     """The dtype the kernel computes in: 'max' families take integers and bool, 'float' families
-    take floating types only."""
+    take floating types only. half: the operator's kernel reads float16 and bfloat16 as they are;
+    otherwise both are computed in float32 (and the result rounded back)."""
     dt = x.dtype
+    if is_half(dt):
+        return dt if half else np.dtype(np.float32)
     if family == "max":
         if dt in _MAX_KERNEL_DTYPES:
             return dt
@@ -63,7 +77,8 @@ def kernel_dtype(x: np.ndarray, name: str, family: str) -> np.dtype:
         return dt
     if dt in _FLOAT_WIDENED:
         return _FLOAT_WIDENED[dt]
-    raise TypeError(f"{name} has unsupported dtype {dt}; expected float16, float32 or float64")
+    raise TypeError(f"{name} has unsupported dtype {dt}; expected float16, bfloat16, float32 or "
+                    f"float64")
 
 
 @dataclass

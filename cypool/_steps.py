@@ -27,15 +27,17 @@ PoolResult = Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]
 CF = "channels_first"
 
 
-def prepare(x, rank: int, data_format, family: str, name: str = "x") -> Canonical:
+def prepare(x, rank: int, data_format, family: str, name: str = "x",
+            half: bool = False) -> Canonical:
     """Check x and view it as logical (N, C, D, H, W) in the kernel's dtype ("max" families take
-    integers and bool, "float" families floats only)."""
+    integers and bool, "float" families floats only; half: the kernel reads float16 and bfloat16
+    natively)."""
     data_format = check_data_format(data_format)
     x = check_array(x, name, rank)
     spatial = x.shape[-rank - 1:-1] if data_format == "channels_last" else x.shape[-rank:]
     if 0 in spatial:
         raise ValueError(f"{name} must have non-zero spatial sizes, got {name}.shape={x.shape}")
-    dtype = kernel_dtype(x, name, family)
+    dtype = kernel_dtype(x, name, family, half)
     if x.dtype == np.bool_:
         x = x.view(np.uint8)
     elif x.dtype != dtype:
@@ -43,11 +45,13 @@ def prepare(x, rank: int, data_format, family: str, name: str = "x") -> Canonica
     return to_canonical(x, rank, data_format)
 
 
-def prepare_grad(grad_output, rank: int, data_format: str, name: str = "grad_output") -> Canonical:
-    """A gradient (float16/32/64, any layout) as logical (N, C, D, H, W) in its kernel dtype."""
+def prepare_grad(grad_output, rank: int, data_format: str, name: str = "grad_output",
+                 half: bool = False) -> Canonical:
+    """A gradient (float16, bfloat16, float32, float64, any layout) as logical (N, C, D, H, W)
+    in its kernel dtype (half: the kernel reads float16 and bfloat16 natively)."""
     grad_output = check_grad(grad_output, rank, name)
-    return to_canonical(grad_output.astype(kernel_dtype(grad_output, name, "float"), copy=False),
-                        rank, data_format)
+    return to_canonical(grad_output.astype(kernel_dtype(grad_output, name, "float", half),
+                                           copy=False), rank, data_format)
 
 
 def check_grad(grad_output, rank: int, name: str = "grad_output") -> np.ndarray:
@@ -141,26 +145,27 @@ def reads_as_given(given, can: Canonical, view: np.ndarray = None) -> bool:
             and given.__array_interface__["data"][0] == flat.__array_interface__["data"][0])
 
 
-def flat_input(rank: int, data_format: str, family: str, x) -> np.ndarray:
+def flat_input(rank: int, data_format: str, family: str, x, half: bool = False) -> np.ndarray:
     """A plan's `source` for an x the kernel cannot read as given: converted and contiguous."""
-    return prepare(x, rank, data_format, family).flat()
+    return prepare(x, rank, data_format, family, half=half).flat()
 
 
-def flat_grad(rank: int, data_format: str, grad_output) -> np.ndarray:
+def flat_grad(rank: int, data_format: str, grad_output, half: bool = False) -> np.ndarray:
     """A plan's `source` for a gradient the kernel cannot read as given."""
-    return prepare_grad(grad_output, rank, data_format).flat()
+    return prepare_grad(grad_output, rank, data_format, half=half).flat()
 
 
-def input_source(x, can: Canonical, family: str):
-    """A plan's `source` for x: None when the kernel reads x as given, else its conversion."""
+def input_source(x, can: Canonical, family: str, half: bool = False):
+    """A plan's `source` for x: None when the kernel reads x as given, else its conversion
+    (half: the kernel reads float16 and bfloat16 natively)."""
     return None if reads_as_given(x, can) else partial(flat_input, can.rank, can.data_format,
-                                                        family)
+                                                        family, half=half)
 
 
-def grad_source(grad_output, can: Canonical):
+def grad_source(grad_output, can: Canonical, half: bool = False):
     """A plan's `source` for a gradient: None when the kernel reads it as given."""
     return None if reads_as_given(grad_output, can) else partial(flat_grad, can.rank,
-                                                                  can.data_format)
+                                                                  can.data_format, half=half)
 
 
 def index_source(indices, can: Canonical, idx5: np.ndarray):

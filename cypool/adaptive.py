@@ -62,7 +62,7 @@ def adaptive_avg_pool1d(x: np.ndarray, output_size: OutputSize,
     ----------
     x : numpy.ndarray
         ``(N, C, L)`` or unbatched ``(C, L)`` (channels last: ``(N, L, C)``, ``(L, C)``), any
-        strides; float16 (computed in float32), float32 or float64.
+        strides; float16, bfloat16 (in float32), float32 or float64.
     output_size : int or tuple of 1 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
@@ -103,7 +103,7 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size: OutputSize,
     ----------
     x : numpy.ndarray
         ``(N, C, H, W)`` or unbatched ``(C, H, W)`` (channels last: ``(N, H, W, C)``,
-        ``(H, W, C)``), any strides; float16 (computed in float32), float32 or float64.
+        ``(H, W, C)``), any strides; float16, bfloat16 (in float32), float32 or float64.
     output_size : int or tuple of 2 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
@@ -144,7 +144,7 @@ def adaptive_avg_pool3d(x: np.ndarray, output_size: OutputSize,
     ----------
     x : numpy.ndarray
         ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` (channels last: ``(N, D, H, W, C)``,
-        ``(D, H, W, C)``), any strides; float16 (computed in float32), float32 or float64.
+        ``(D, H, W, C)``), any strides; float16, bfloat16 (in float32), float32 or float64.
     output_size : int or tuple of 3 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
@@ -185,7 +185,7 @@ def adaptive_max_pool1d(x: np.ndarray, output_size: OutputSize, return_indices: 
     ----------
     x : numpy.ndarray
         ``(N, C, L)`` or unbatched ``(C, L)`` (channels last: ``(N, L, C)``, ``(L, C)``), any
-        strides; float16 (computed in float32), float32, float64, (u)int8 to (u)int32, int64 or
+        strides; float16, bfloat16 (in float32), float32, float64, (u)int8 to (u)int32, int64 or
         bool.
     output_size : int or tuple of 1 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
@@ -231,7 +231,7 @@ def adaptive_max_pool2d(x: np.ndarray, output_size: OutputSize, return_indices: 
     ----------
     x : numpy.ndarray
         ``(N, C, H, W)`` or unbatched ``(C, H, W)`` (channels last: ``(N, H, W, C)``,
-        ``(H, W, C)``), any strides; float16 (computed in float32), float32, float64, (u)int8 to
+        ``(H, W, C)``), any strides; float16, bfloat16 (in float32), float32, float64, (u)int8 to
         (u)int32, int64 or bool.
     output_size : int or tuple of 2 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers
@@ -282,7 +282,7 @@ def adaptive_max_pool3d(x: np.ndarray, output_size: OutputSize, return_indices: 
     ----------
     x : numpy.ndarray
         ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` (channels last: ``(N, D, H, W, C)``,
-        ``(D, H, W, C)``), any strides; float16 (computed in float32), float32, float64, (u)int8 to
+        ``(D, H, W, C)``), any strides; float16, bfloat16 (in float32), float32, float64, (u)int8 to
         (u)int32, int64 or bool.
     output_size : int or tuple of 3 (int or None)
         Output spatial size; a None entry keeps that axis's input size. Bin ``i`` of an axis covers

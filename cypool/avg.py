@@ -53,7 +53,7 @@ def _avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
 
 def _avg_plan(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, data_format) -> Plan:
-    can = prepare(x, rank, data_format, "float")
+    can = prepare(x, rank, data_format, "float", half=True)
     spatial = can.spatial[3 - rank:]
     geo = pool_geometry(spatial, rank, kernel_size, stride, padding, 1, ceil_mode)
     _check_avg3d_input(spatial, rank, kernel_size)
@@ -64,7 +64,7 @@ def _avg_plan(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pa
                           divisor, can.view.dtype.name) if size else None
     return Plan(kernel, nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
                 items=forward_items(can, geo.out_size),
-                source=input_source(x, can, "float"),
+                source=input_source(x, can, "float", half=True),
                 **destination(can, geo.out_size, x.dtype))
 
 
@@ -77,7 +77,7 @@ def avg_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
     ----------
     x : numpy.ndarray
         ``(N, C, L)`` or unbatched ``(C, L)`` (channels last: ``(N, L, C)``, ``(L, C)``), any
-        strides; float16 (computed in float32), float32 or float64.
+        strides; float16, bfloat16 (16-bit I/O), float32 or float64.
     kernel_size : int or tuple of 1 ints
         Window size along each spatial axis.
     stride : int, tuple of 1 ints or None, default None
@@ -133,7 +133,7 @@ def avg_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
     ----------
     x : numpy.ndarray
         ``(N, C, H, W)`` or unbatched ``(C, H, W)`` (channels last: ``(N, H, W, C)``,
-        ``(H, W, C)``), any strides; float16 (computed in float32), float32 or float64.
+        ``(H, W, C)``), any strides; float16, bfloat16 (16-bit I/O), float32 or float64.
     kernel_size : int or tuple of 2 ints
         Window size along each spatial axis.
     stride : int, tuple of 2 ints or None, default None
@@ -199,7 +199,7 @@ def avg_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
     ----------
     x : numpy.ndarray
         ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` (channels last: ``(N, D, H, W, C)``,
-        ``(D, H, W, C)``), any strides; float16 (computed in float32), float32 or float64.
+        ``(D, H, W, C)``), any strides; float16, bfloat16 (16-bit I/O), float32 or float64.
     kernel_size : int or tuple of 3 ints
         Window size along each spatial axis.
     stride : int, tuple of 3 ints or None, default None

@@ -44,7 +44,7 @@ def _avg_backward_plan(grad_output, input_shape, rank, kernel_size, stride, padd
     geo = pool_geometry(spatial, rank, kernel_size, stride, padding, 1, ceil_mode)
     _check_avg3d_input(spatial, rank, kernel_size)
     cip, divisor = _avg_args(count_include_pad, divisor_override, geo)
-    can = prepare_grad(grad, rank, data_format)
+    can = prepare_grad(grad, rank, data_format, half=True)
     if tuple(can.spatial) != geo.out_size:
         raise ValueError(f"grad_output.shape={grad.shape} does not match the pooled size "
                          f"{geo.out_size[3 - rank:]} of input_shape={tuple(input_shape)}")
@@ -57,7 +57,7 @@ def _avg_backward_plan(grad_output, input_shape, rank, kernel_size, stride, padd
         kernel = _avg.AvgCall(geo.window(), True, can.n if cl else can.n * can.c, can.c, c_block,
                               cl, cip, divisor, can.view.dtype.name)
     return Plan(kernel, nbytes=nbytes, items=can.n * can.c, inputs=("grad_output",),
-                source=grad_source(grad_output, can),
+                source=grad_source(grad_output, can, half=True),
                 **destination(can, geo.in_size, grad.dtype))
 
 

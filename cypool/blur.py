@@ -124,7 +124,7 @@ def blur_pool2d(x: np.ndarray, filt_size: int = 3, stride: IntOrTuple = 2,
     ----------
     x : numpy.ndarray
         Input ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) channels first, ``(N, H, W, C)``
-        channels last; float16 (computed in float32), float32 or float64, any strides.
+        channels last; float16 or bfloat16 (computed in float32), float32 or float64, any strides.
     filt_size : int, default 3
         Filter size, 1 to 7 (see ``binomial_filter``).
     stride : int or tuple of 2 ints, default 2

@@ -97,7 +97,7 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     ----------
     x : numpy.ndarray
         Input ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) channels first, ``(N, H, W, C)``
-        channels last; float16 (computed in float32), float32 or float64, any strides.
+        channels last; float16 or bfloat16 (computed in float32), float32 or float64, any strides.
     weight : numpy.ndarray
         ``(out_channels, in_channels, kh, kw)`` in both data formats.
     bias : numpy.ndarray or None, default None

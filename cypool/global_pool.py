@@ -19,7 +19,7 @@ def global_avg_pool1d(x: np.ndarray, keepdims: bool = False,
     ----------
     x : numpy.ndarray
         ``(N, C, L)`` or unbatched ``(C, L)`` (channels last: ``(N, L, C)``, ``(L, C)``), any
-        strides; float16 (computed in float32), float32 or float64.
+        strides; float16, bfloat16 (in float32), float32 or float64.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1)``) instead of returning
         ``(N, C)``.
@@ -58,7 +58,7 @@ def global_avg_pool2d(x: np.ndarray, keepdims: bool = False,
     ----------
     x : numpy.ndarray
         ``(N, C, H, W)`` or unbatched ``(C, H, W)`` (channels last: ``(N, H, W, C)``,
-        ``(H, W, C)``), any strides; float16 (computed in float32), float32 or float64.
+        ``(H, W, C)``), any strides; float16, bfloat16 (in float32), float32 or float64.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1, 1)``) instead of returning
         ``(N, C)``.
@@ -96,7 +96,7 @@ def global_avg_pool3d(x: np.ndarray, keepdims: bool = False,
     ----------
     x : numpy.ndarray
         ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` (channels last: ``(N, D, H, W, C)``,
-        ``(D, H, W, C)``), any strides; float16 (computed in float32), float32 or float64.
+        ``(D, H, W, C)``), any strides; float16, bfloat16 (in float32), float32 or float64.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1, 1, 1)``) instead of returning
         ``(N, C)``.
@@ -135,7 +135,7 @@ def global_max_pool1d(x: np.ndarray, keepdims: bool = False, return_indices: boo
     ----------
     x : numpy.ndarray
         ``(N, C, L)`` or unbatched ``(C, L)`` (channels last: ``(N, L, C)``, ``(L, C)``), any
-        strides; float16 (computed in float32), float32, float64, (u)int8 to (u)int32, int64 or
+        strides; float16, bfloat16 (in float32), float32, float64, (u)int8 to (u)int32, int64 or
         bool.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1)``) instead of returning
@@ -180,7 +180,7 @@ def global_max_pool2d(x: np.ndarray, keepdims: bool = False, return_indices: boo
     ----------
     x : numpy.ndarray
         ``(N, C, H, W)`` or unbatched ``(C, H, W)`` (channels last: ``(N, H, W, C)``,
-        ``(H, W, C)``), any strides; float16 (computed in float32), float32, float64, (u)int8 to
+        ``(H, W, C)``), any strides; float16, bfloat16 (in float32), float32, float64, (u)int8 to
         (u)int32, int64 or bool.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1, 1)``) instead of returning
@@ -230,7 +230,7 @@ def global_max_pool3d(x: np.ndarray, keepdims: bool = False, return_indices: boo
     ----------
     x : numpy.ndarray
         ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` (channels last: ``(N, D, H, W, C)``,
-        ``(D, H, W, C)``), any strides; float16 (computed in float32), float32, float64, (u)int8 to
+        ``(D, H, W, C)``), any strides; float16, bfloat16 (in float32), float32, float64, (u)int8 to
         (u)int32, int64 or bool.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1, 1, 1)``) instead of returning

@@ -102,7 +102,7 @@ def lp_pool1d(x: np.ndarray, norm_type: float, kernel_size: IntOrTuple,
     ----------
     x : numpy.ndarray
         Input ``(N, C, L)`` (or unbatched ``(C, L)``) channels first, ``(N, L, C)``
-        channels last; float16 (computed in float32), float32 or float64, any strides.
+        channels last; float16, bfloat16 (in float32), float32 or float64, any strides.
     norm_type : float
         ``p``, finite and positive (``p = 1``: sum pooling).
     kernel_size : int or tuple of 1 ints
@@ -152,7 +152,7 @@ def lp_pool2d(x: np.ndarray, norm_type: float, kernel_size: IntOrTuple,
     ----------
     x : numpy.ndarray
         Input ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) channels first, ``(N, H, W, C)``
-        channels last; float16 (computed in float32), float32 or float64, any strides.
+        channels last; float16, bfloat16 (in float32), float32 or float64, any strides.
     norm_type : float
         ``p``, finite and positive (``p = 1``: sum pooling).
     kernel_size : int or tuple of 2 ints
@@ -205,7 +205,7 @@ def lp_pool3d(x: np.ndarray, norm_type: float, kernel_size: IntOrTuple,
     ----------
     x : numpy.ndarray
         Input ``(N, C, D, H, W)`` (or unbatched ``(C, D, H, W)``) channels first,
-        ``(N, D, H, W, C)`` channels last; float16 (computed in float32), float32 or float64,
+        ``(N, D, H, W, C)`` channels last; float16, bfloat16 (in float32), float32 or float64,
         any strides. Every spatial size must be at least the window's (PyTorch's rule).
     norm_type : float
         ``p``, finite and positive (``p = 1``: sum pooling).

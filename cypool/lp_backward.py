@@ -82,7 +82,7 @@ def lp_pool1d_backward(grad_output: np.ndarray, x: np.ndarray, norm_type: float,
         Gradient with respect to the forward output (its shape and data format).
     x : numpy.ndarray
         The forward input ``(N, C, L)`` (or unbatched ``(C, L)``) channels first, ``(N, L, C)``
-        channels last; float16 (computed in float32), float32 or float64, any strides.
+        channels last; float16, bfloat16 (in float32), float32 or float64, any strides.
     norm_type : float
         The forward ``p``.
     kernel_size : int or tuple of 1 ints
@@ -133,7 +133,7 @@ def lp_pool2d_backward(grad_output: np.ndarray, x: np.ndarray, norm_type: float,
         Gradient with respect to the forward output (its shape and data format).
     x : numpy.ndarray
         The forward input ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) channels first,
-        ``(N, H, W, C)`` channels last; float16 (computed in float32), float32 or float64.
+        ``(N, H, W, C)`` channels last; float16, bfloat16 (in float32), float32 or float64.
     norm_type : float
         The forward ``p``.
     kernel_size : int or tuple of 2 ints
@@ -183,7 +183,7 @@ def lp_pool3d_backward(grad_output: np.ndarray, x: np.ndarray, norm_type: float,
         Gradient with respect to the forward output (its shape and data format).
     x : numpy.ndarray
         The forward input ``(N, C, D, H, W)`` (or unbatched ``(C, D, H, W)``) channels first,
-        ``(N, D, H, W, C)`` channels last; float16 (computed in float32), float32 or float64.
+        ``(N, D, H, W, C)`` channels last; float16, bfloat16 (in float32), float32 or float64.
     norm_type : float
         The forward ``p``.
     kernel_size : int or tuple of 3 ints

@@ -36,7 +36,7 @@ def _max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
 
 def _max_plan(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
               data_format) -> Plan:
-    can = prepare(x, rank, data_format, "max")
+    can = prepare(x, rank, data_format, "max", half=True)
     geo = pool_geometry(can.spatial[3 - rank:], rank, kernel_size, stride, padding, dilation,
                         ceil_mode)
     return_indices = check_bool(return_indices, "return_indices")
@@ -46,7 +46,7 @@ def _max_plan(x, rank, kernel_size, stride, padding, dilation, ceil_mode, return
                              can.view.dtype.name) if size else None
     return Plan(kernel, nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
                 items=forward_items(can, geo.out_size),
-                source=input_source(x, can, "max"),
+                source=input_source(x, can, "max", half=True),
                 new_indices=return_indices, return_indices=return_indices,
                 **destination(can, geo.out_size, x.dtype))
 
@@ -61,7 +61,7 @@ def max_pool1d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
     ----------
     x : numpy.ndarray
         ``(N, C, L)`` or unbatched ``(C, L)`` (channels last: ``(N, L, C)``, ``(L, C)``), any
-        strides; float16 (computed in float32), float32, float64, (u)int8 to (u)int32, int64 or
+        strides; float16, bfloat16 (16-bit I/O), float32, float64, (u)int8 to (u)int32, int64 or
         bool.
     kernel_size : int or tuple of 1 ints
         Window size along each spatial axis.
@@ -128,7 +128,7 @@ def max_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
     ----------
     x : numpy.ndarray
         ``(N, C, H, W)`` or unbatched ``(C, H, W)`` (channels last: ``(N, H, W, C)``,
-        ``(H, W, C)``), any strides; float16 (computed in float32), float32, float64, (u)int8 to
+        ``(H, W, C)``), any strides; float16, bfloat16 (16-bit I/O), float32, float64, (u)int8 to
         (u)int32, int64 or bool.
     kernel_size : int or tuple of 2 ints
         Window size along each spatial axis.
@@ -204,7 +204,7 @@ def max_pool3d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[IntOrTup
     ----------
     x : numpy.ndarray
         ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` (channels last: ``(N, D, H, W, C)``,
-        ``(D, H, W, C)``), any strides; float16 (computed in float32), float32, float64, (u)int8 to
+        ``(D, H, W, C)``), any strides; float16, bfloat16 (16-bit I/O), float32, float64, (u)int8 to
         (u)int32, int64 or bool.
     kernel_size : int or tuple of 3 ints
         Window size along each spatial axis.

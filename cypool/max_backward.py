@@ -41,7 +41,7 @@ def _max_backward_plan(grad_output, indices, input_shape, rank, data_format, nam
     grad = check_grad(grad_output, rank)
     ind = check_indices(indices, grad, rank, name)
     spatial = lift(check_input_shape(input_shape, grad, rank, data_format))
-    can = prepare_grad(grad, rank, data_format)
+    can = prepare_grad(grad, rank, data_format, half=True)
     lay = layout(can)
     idx5 = indices_in_order(lay, ind)
     in_plane = spatial[0] * spatial[1] * spatial[2]
@@ -55,7 +55,7 @@ def _max_backward_plan(grad_output, indices, input_shape, rank, data_format, nam
         kernel = _max.MaxBackward(can.n if cl else can.n * can.c, can.c, c_block, in_plane,
                                   out_plane, cl, can.view.dtype.name)
     return Plan(kernel, nbytes=nbytes, items=can.n * can.c, fill=gx_size > 0,
-                source=grad_source(grad_output, can),
+                source=grad_source(grad_output, can, half=True),
                 b_source=index_source(indices, can, idx5),
                 bound=in_plane, index_name=name, inputs=("grad_output", name),
                 **destination(can, spatial, grad.dtype))

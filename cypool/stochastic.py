@@ -44,7 +44,7 @@ def stochastic_pool2d(x: np.ndarray, kernel_size: IntOrTuple, stride: Optional[I
     ----------
     x : numpy.ndarray
         Input ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) channels first, ``(N, H, W, C)``
-        channels last; float16 (computed in float32), float32 or float64, any strides.
+        channels last; float16 or bfloat16 (computed in float32), float32 or float64, any strides.
     kernel_size : int or tuple of 2 ints
         Window size.
     stride : int, tuple of 2 ints or None, default None

@@ -5,11 +5,14 @@
 # Sums have a fixed order per output and each output is computed by one thread, so results are
 # the same for any thread count. The fast paths (_avg_fast.h) accumulate float32 windows of up to
 # FLOAT_ACC_MAX_CELLS cells in float, as PyTorch does; longer windows and the general kernels
-# accumulate in double.
+# accumulate in double. float16 and bfloat16 (16-bit patterns) run the fast paths' half-precision
+# instances: float32 sums, PyTorch's division and rounding (_avg_fast.h).
 from cython.parallel cimport prange
 from libc.string cimport memset
 from libc.stdlib cimport malloc, free
+from libc.stdint cimport uint16_t
 cimport numpy as cnp
+import numpy as np
 
 cnp.import_array()
 
@@ -305,6 +308,8 @@ cdef class AvgCall:
     cdef Window w
     cdef Py_ssize_t n_items, C, c_block, divisor_override
     cdef bint channels_last, backward, count_include_pad, is_double
+    cdef int half       # 0, or 1 (float16) / 2 (bfloat16): the 16-bit instances
+    cdef bint native    # 16-bit types: the fast path serves this geometry (else through float32)
 
     def __init__(self, Window w, bint backward, Py_ssize_t n_items, Py_ssize_t C,
                  Py_ssize_t c_block, bint channels_last, bint count_include_pad,
@@ -315,15 +320,28 @@ cdef class AvgCall:
         self.backward, self.channels_last = backward, channels_last
         self.n_items, self.C, self.c_block = n_items, C, c_block
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
-        self.is_double = float_kind(dtype_name, "AvgCall")
+        self.half = 1 if dtype_name == "float16" else 2 if dtype_name == "bfloat16" else 0
+        self.is_double = False if self.half else float_kind(dtype_name, "AvgCall")
+        self.native = _fast_fits(&self.w, C if channels_last else 1)
 
     def __call__(self, cnp.ndarray src not None, cnp.ndarray dst not None, cnp.ndarray indices,
                  int n_threads):
         # indices: unused (average pooling has none); there for the plans' one call convention
         cdef void* a = cnp.PyArray_DATA(src)
         cdef void* b = cnp.PyArray_DATA(dst)
+        cdef int failed = 0
+        if self.half and not self.native:
+            # rows too wide for the fast path's buffers: the float32 kernels, rounded once
+            wide = np.empty((<object>dst).shape, np.float32)
+            self._float32((<object>src).astype(np.float32), wide, n_threads)
+            (<object>dst)[...] = wide.astype((<object>dst).dtype)
+            return
         with nogil:
-            if self.is_double:
+            if self.half:
+                failed = _half_run(<const uint16_t*>a, <uint16_t*>b, &self.w, self.half == 2,
+                                   self.backward, self.channels_last, self.n_items, self.C,
+                                   self.count_include_pad, self.divisor_override, n_threads)
+            elif self.is_double:
                 _run(<const double*>a, <double*>b, &self.w, self.backward, self.channels_last,
                      self.n_items, self.C, self.c_block, self.count_include_pad,
                      self.divisor_override, n_threads)
@@ -331,6 +349,17 @@ cdef class AvgCall:
                 _run(<const float*>a, <float*>b, &self.w, self.backward, self.channels_last,
                      self.n_items, self.C, self.c_block, self.count_include_pad,
                      self.divisor_override, n_threads)
+        if failed:
+            raise MemoryError()
+
+    cdef _float32(self, cnp.ndarray src, cnp.ndarray dst, int n_threads):
+        # The float32 kernels on float32 copies (a 16-bit call whose rows the fast path cannot
+        # buffer).
+        cdef const float* a = <const float*>cnp.PyArray_DATA(src)
+        cdef float* b = <float*>cnp.PyArray_DATA(dst)
+        with nogil:
+            _run(a, b, &self.w, self.backward, self.channels_last, self.n_items, self.C,
+                 self.c_block, self.count_include_pad, self.divisor_override, n_threads)
 
 
 cdef int _run(const floating_t* a, floating_t* b, const Window* w, bint backward, bint cl,
@@ -346,3 +375,38 @@ cdef int _run(const floating_t* a, floating_t* b, const Window* w, bint backward
     else:
         _forward_cf(a, b, w, n_items, cip, div, nt)
     return 0
+
+
+# ----------------------------------------------------------------------------- float16, bfloat16
+
+cdef int _half_rows(const uint16_t* src, uint16_t* dst, const Window* w, bint bf, bint backward,
+                    bint cl, Py_ssize_t C, bint cip, Py_ssize_t div, Py_ssize_t r0,
+                    Py_ssize_t r1) noexcept nogil:
+    # Rows [r0, r1) through the 16-bit instance of _avg_fast.h for this dtype (bf: bfloat16),
+    # layout and direction. Nonzero: no scratch, nothing written.
+    if bf:
+        if cl:
+            return (cypool_avg_bwd_cl_bf16(src, dst, w, cip, div, C, r0, r1) if backward
+                    else cypool_avg_fwd_cl_bf16(src, dst, w, cip, div, C, r0, r1))
+        return (cypool_avg_bwd_cf_bf16(src, dst, w, cip, div, r0, r1) if backward
+                else cypool_avg_fwd_cf_bf16(src, dst, w, cip, div, r0, r1))
+    if cl:
+        return (cypool_avg_bwd_cl_f16(src, dst, w, cip, div, C, r0, r1) if backward
+                else cypool_avg_fwd_cl_f16(src, dst, w, cip, div, C, r0, r1))
+    return (cypool_avg_bwd_cf_f16(src, dst, w, cip, div, r0, r1) if backward
+            else cypool_avg_fwd_cf_f16(src, dst, w, cip, div, r0, r1))
+
+
+cdef int _half_run(const uint16_t* src, uint16_t* dst, const Window* w, bint bf, bint backward,
+                   bint cl, Py_ssize_t n_items, Py_ssize_t C, bint cip, Py_ssize_t div,
+                   int n_threads) noexcept nogil:
+    # All rows (output rows forward, input rows backward) of a float16 / bfloat16 call, one
+    # contiguous range per thread, as _fast. Nonzero: some range found no scratch.
+    cdef Py_ssize_t rows = n_items * (w.in_d * w.in_h if backward else w.out_d * w.out_h)
+    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+    if n_threads == 1:
+        return _half_rows(src, dst, w, bf, backward, cl, C, cip, div, 0, rows)
+    for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+        failed += _half_rows(src, dst, w, bf, backward, cl, C, cip, div,
+                             chunk * rows // n_chunks, (chunk + 1) * rows // n_chunks)
+    return failed

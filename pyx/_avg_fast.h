@@ -15,9 +15,10 @@
  * Global average pooling (_global_avg_body.h) is a plain reduction per plane or per sample.
  *
  * The body (_avg_fast_body.h) is included below for (data, accumulator) = (float, float),
- * (float, double) and (double, double), each include listing the functions it defines (template
- * style: _clones.h). Functions are multiversioned (CYPOOL_CLONES, _clones.h) so a portable build
- * still runs AVX2 / AVX-512 loops where the CPU has them.
+ * (float, double), (double, double), (float16, float) and (bfloat16, float), each include listing
+ * the functions it defines (template style: _clones.h). Functions are multiversioned
+ * (CYPOOL_CLONES, _clones.h) so a portable build still runs AVX2 / AVX-512 loops where the CPU
+ * has them.
  */
 #ifndef CYPOOL_AVG_FAST_H
 #define CYPOOL_AVG_FAST_H
@@ -27,11 +28,22 @@
 #include <string.h>
 
 #include "_clones.h"
+#include "_half.h"
 #include "_window.h"
 
 /* The factor one axis contributes to the divisor. */
 static inline double avg_factor(Span sp, int count_include_pad) {
     return (double)(count_include_pad ? sp.extent : sp.count);
+}
+
+/* Input row `row` = (item, d, h) of a backward: returns the item, and the outputs [d0, d1) x
+ * [h0, h1) whose windows cover the row. */
+static inline ptrdiff_t avg_covering(const Window* w, ptrdiff_t row, ptrdiff_t* d0,
+                                     ptrdiff_t* d1, ptrdiff_t* h0, ptrdiff_t* h1) {
+    const ptrdiff_t rows = w->in_d * w->in_h, r = row % rows;
+    covering_outputs(r / w->in_h, w->k_d, w->s_d, w->pad_d, w->out_d, d0, d1);
+    covering_outputs(r % w->in_h, w->k_h, w->s_h, w->pad_h, w->out_h, h0, h1);
+    return row / rows;
 }
 
 /* Bytes of row buffers one chunk of the separable paths needs (C = 1 for channels-first). */
@@ -42,35 +54,89 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
     return (size_t)((lp > lb ? lp : lb) + 2 * w->out_w + C) * (size_t)C * sizeof(double);
 }
 
+/* The storage <-> accumulator conversions and the divisor rule of float32 and float64 data:
+ * plain casts, and a multiplication by the divisor's inverse. */
+#define CYPOOL_LD(v) (v)
+#define CYPOOL_ST(v) ((CYPOOL_T)(v))
+#define CYPOOL_ST_CF(v) ((CYPOOL_T)(v))
+#define CYPOOL_INV(d) ((CYPOOL_ACC)(1.0 / (d)))
+#define CYPOOL_SCALE(sum, s) ((sum) * (s))
+#define CYPOOL_HALF 0
+
 /* float32 data, float32 sums (windows of up to FLOAT_ACC_MAX_CELLS cells, _avg.pyx): defines
  * cypool_avg_fwd_cf_f32, cypool_avg_fwd_cl_f32, cypool_avg_bwd_cf_f32, cypool_avg_bwd_cl_f32 */
 #define CYPOOL_T float
+#define CYPOOL_S float
 #define CYPOOL_ACC float
 #define CYPOOL_SUF _f32
 #include "_avg_fast_body.h"
 #undef CYPOOL_T
+#undef CYPOOL_S
 #undef CYPOOL_ACC
 #undef CYPOOL_SUF
 
 /* float32 data, float64 sums (longer windows): defines cypool_avg_fwd_cf_f32_acc64,
  * cypool_avg_fwd_cl_f32_acc64, cypool_avg_bwd_cf_f32_acc64, cypool_avg_bwd_cl_f32_acc64 */
 #define CYPOOL_T float
+#define CYPOOL_S float
 #define CYPOOL_ACC double
 #define CYPOOL_SUF _f32_acc64
 #include "_avg_fast_body.h"
 #undef CYPOOL_T
+#undef CYPOOL_S
 #undef CYPOOL_ACC
 #undef CYPOOL_SUF
 
 /* float64: defines cypool_avg_fwd_cf_f64, cypool_avg_fwd_cl_f64, cypool_avg_bwd_cf_f64,
  * cypool_avg_bwd_cl_f64 */
 #define CYPOOL_T double
+#define CYPOOL_S double
 #define CYPOOL_ACC double
 #define CYPOOL_SUF _f64
 #include "_avg_fast_body.h"
 #undef CYPOOL_T
+#undef CYPOOL_S
 #undef CYPOOL_ACC
 #undef CYPOOL_SUF
+#undef CYPOOL_LD
+#undef CYPOOL_ST
+#undef CYPOOL_ST_CF
+#undef CYPOOL_INV
+#undef CYPOOL_SCALE
+#undef CYPOOL_HALF
+
+/* float16 and bfloat16 (16-bit patterns, _half.h), float32 sums, PyTorch's arithmetic: the sum
+ * divided by the divisor in float (`0 +` first: PyTorch's sums start at +0, so a window of -0
+ * averages to +0), rounded once on store (channels-first: a -0 mean stored as +0, as PyTorch's
+ * zeroed-output add gives); the backward rounds as PyTorch's does (see the body).
+ * float16 defines cypool_avg_fwd_cf_f16, cypool_avg_fwd_cl_f16, cypool_avg_bwd_cf_f16,
+ * cypool_avg_bwd_cl_f16; bfloat16 the same names ending in _bf16. */
+#define CYPOOL_S uint16_t
+#define CYPOOL_ACC float
+#define CYPOOL_INV(d) ((float)(d))
+#define CYPOOL_SCALE(sum, s) ((0.0f + (sum)) / (s))
+#define CYPOOL_HALF 1
+#define CYPOOL_ST_CF(v) cypool_plus_zero(CYPOOL_ST(v))
+#define CYPOOL_LD(v) cypool_f16_to_f32(v)
+#define CYPOOL_ST(v) cypool_f32_to_f16(v)
+#define CYPOOL_SUF _f16
+#include "_avg_fast_body.h"
+#undef CYPOOL_LD
+#undef CYPOOL_ST
+#undef CYPOOL_SUF
+#define CYPOOL_LD(v) cypool_bf16_to_f32(v)
+#define CYPOOL_ST(v) cypool_f32_to_bf16(v)
+#define CYPOOL_SUF _bf16
+#include "_avg_fast_body.h"
+#undef CYPOOL_LD
+#undef CYPOOL_ST
+#undef CYPOOL_SUF
+#undef CYPOOL_S
+#undef CYPOOL_ACC
+#undef CYPOOL_INV
+#undef CYPOOL_SCALE
+#undef CYPOOL_HALF
+#undef CYPOOL_ST_CF
 
 /* Global average pooling, float32: defines cypool_global_avg_fwd_cf_f32,
  * cypool_global_avg_fwd_cl_f32, cypool_global_avg_bwd_cf_f32, cypool_global_avg_bwd_cl_f32 */

@@ -1,5 +1,10 @@
-/* Body of _avg_fast.h, included once per (CYPOOL_T data, CYPOOL_ACC accumulator, CYPOOL_SUF
- * suffix); CYPOOL_FN(name) is name followed by the suffix (_clones.h). Entry points:
+/* Body of _avg_fast.h, included once per (CYPOOL_S storage, CYPOOL_ACC accumulator, CYPOOL_SUF
+ * suffix), with CYPOOL_LD(v) (storage -> accumulator), CYPOOL_ST(v) (-> storage, rounded;
+ * CYPOOL_ST_CF(v) for a channels-first forward's output, which PyTorch stores as 0 + mean),
+ * CYPOOL_INV(d) (what a divisor d is kept as: its inverse, or d itself for the 16-bit types,
+ * which divide as PyTorch does), CYPOOL_SCALE(sum, s) (the mean from a sum and that) and
+ * CYPOOL_HALF (1 for float16 / bfloat16: PyTorch's backward rounding, below) defined;
+ * CYPOOL_FN(name) is name followed by the suffix (_clones.h). Entry points:
  * CYPOOL_FN(cypool_avg_fwd_cf), CYPOOL_FN(cypool_avg_fwd_cl), CYPOOL_FN(cypool_avg_bwd_cf),
  * CYPOOL_FN(cypool_avg_bwd_cl).
  * Every function handles a range of rows and allocates its own row buffers, so the caller can
@@ -11,12 +16,48 @@
 static inline void CYPOOL_FN(avg_fill_inv)(CYPOOL_ACC* inv, const double* fw, double fdh,
                                            ptrdiff_t OW, ptrdiff_t divisor_override) {
     for (ptrdiff_t j = 0; j < OW; j++)
-        inv[j] = (CYPOOL_ACC)(1.0 / (divisor_override ? (double)divisor_override : fdh * fw[j]));
+        inv[j] = CYPOOL_INV(divisor_override ? (double)divisor_override : fdh * fw[j]);
+}
+
+/* The divisors of the backward's output row (od, oh): refilled into inv only when the row's
+ * (d, h) factor differs from *cached, the factor of the last fill. */
+CYPOOL_INLINE void CYPOOL_FN(avg_row_inv)(CYPOOL_ACC* inv, const double* fw, double* cached,
+                                          const Window* w, ptrdiff_t od, ptrdiff_t oh,
+                                          int count_include_pad, ptrdiff_t divisor_override) {
+    const double fdh =
+        avg_factor(padded_span(od, w->k_d, w->s_d, w->pad_d, w->padend_d, w->in_d),
+                   count_include_pad) *
+        avg_factor(padded_span(oh, w->k_h, w->s_h, w->pad_h, w->padend_h, w->in_h),
+                   count_include_pad);
+    if (fdh != *cached) {
+        CYPOOL_FN(avg_fill_inv)(inv, fw, fdh, w->out_w, divisor_override);
+        *cached = fdh;
+    }
+}
+
+/* The forward's vertical pass: v[0, n) = the sum of the input rows of the window's (d, h) cells
+ * (rows of n values from xp: W channels-first, W * C channels-last), in ascending order, each a
+ * contiguous vectorised add; zeros when the window has no real row. */
+CYPOOL_INLINE void CYPOOL_FN(avg_vertical)(CYPOOL_ACC* restrict v, const CYPOOL_S* xp,
+                                           const Window* w, Span sd, Span sh, ptrdiff_t n) {
+    int first = 1;
+    for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
+        for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++) {
+            const CYPOOL_S* restrict src = xp + (d * w->in_h + h) * n;
+            if (first) {
+                for (ptrdiff_t i = 0; i < n; i++) v[i] = (CYPOOL_ACC)CYPOOL_LD(src[i]);
+                first = 0;
+            } else {
+                for (ptrdiff_t i = 0; i < n; i++) v[i] += (CYPOOL_ACC)CYPOOL_LD(src[i]);
+            }
+        }
+    if (first)
+        for (ptrdiff_t i = 0; i < n; i++) v[i] = 0;
 }
 
 /* Forward, channels-first. Rows are (plane, od, oh). */
 CYPOOL_CLONES
-static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, const Window* w,
+static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Window* w,
                                       int count_include_pad, ptrdiff_t divisor_override,
                                       ptrdiff_t row0, ptrdiff_t row1) {
     const ptrdiff_t W = w->in_w, OW = w->out_w, pw = w->pad_w, kw = w->k_w, sw = w->s_w;
@@ -41,47 +82,34 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, const Wi
         ptrdiff_t plane = row / rpp, r = row % rpp, od = r / w->out_h, oh = r % w->out_h;
         Span sd = padded_span(od, w->k_d, w->s_d, w->pad_d, w->padend_d, w->in_d);
         Span sh = padded_span(oh, w->k_h, w->s_h, w->pad_h, w->padend_h, w->in_h);
-        const CYPOOL_T* xp = x + plane * in_plane;
-        int first = 1;
-        /* Vertical pass: rows in ascending order, each a contiguous vectorised add. */
-        for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
-            for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++) {
-                const CYPOOL_T* restrict src = xp + (d * w->in_h + h) * W;
-                if (first) {
-                    for (ptrdiff_t i = 0; i < W; i++) v[i] = (CYPOOL_ACC)src[i];
-                    first = 0;
-                } else {
-                    for (ptrdiff_t i = 0; i < W; i++) v[i] += (CYPOOL_ACC)src[i];
-                }
-            }
-        if (first)
-            for (ptrdiff_t i = 0; i < W; i++) v[i] = 0;
+        CYPOOL_FN(avg_vertical)(v, x + plane * in_plane, w, sd, sh, W);
         double fdh = avg_factor(sd, count_include_pad) * avg_factor(sh, count_include_pad);
         if (fdh != cached) {
             CYPOOL_FN(avg_fill_inv)(inv, fw, fdh, OW, divisor_override);
             cached = fdh;
         }
-        CYPOOL_T* restrict yr = y + row * OW;
+        CYPOOL_S* restrict yr = y + row * OW;
         const CYPOOL_ACC* restrict b = vp;
         const CYPOOL_ACC* restrict s = inv;
         /* Horizontal pass. */
         if (kw == 2 && sw == 2) {
-            for (ptrdiff_t j = 0; j < OW; j++) yr[j] = (CYPOOL_T)((b[2 * j] + b[2 * j + 1]) * s[j]);
+            for (ptrdiff_t j = 0; j < OW; j++)
+                yr[j] = CYPOOL_ST_CF(CYPOOL_SCALE(b[2 * j] + b[2 * j + 1], s[j]));
         } else if (kw == 3 && sw == 1) {
             for (ptrdiff_t j = 0; j < OW; j++)
-                yr[j] = (CYPOOL_T)((b[j] + b[j + 1] + b[j + 2]) * s[j]);
+                yr[j] = CYPOOL_ST_CF(CYPOOL_SCALE(b[j] + b[j + 1] + b[j + 2], s[j]));
         } else if (sw == 1) {
             CYPOOL_ACC* restrict a = acc;
             for (ptrdiff_t j = 0; j < OW; j++) a[j] = b[j];
             for (ptrdiff_t t = 1; t < kw; t++)
                 for (ptrdiff_t j = 0; j < OW; j++) a[j] += b[j + t];
-            for (ptrdiff_t j = 0; j < OW; j++) yr[j] = (CYPOOL_T)(a[j] * s[j]);
+            for (ptrdiff_t j = 0; j < OW; j++) yr[j] = CYPOOL_ST_CF(CYPOOL_SCALE(a[j], s[j]));
         } else {
             for (ptrdiff_t j = 0; j < OW; j++) {
                 const CYPOOL_ACC* c = b + j * sw;
                 CYPOOL_ACC sum = c[0];
                 for (ptrdiff_t t = 1; t < kw; t++) sum += c[t];
-                yr[j] = (CYPOOL_T)(sum * s[j]);
+                yr[j] = CYPOOL_ST_CF(CYPOOL_SCALE(sum, s[j]));
             }
         }
     }
@@ -92,7 +120,7 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, const Wi
 /* Forward, channels-last. Rows are (n, od, oh); the row buffer holds (W + padding) x C values
  * and every loop runs over channels innermost, contiguous in memory. */
 CYPOOL_CLONES
-static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_T* x, CYPOOL_T* y, const Window* w,
+static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Window* w,
                                       int count_include_pad, ptrdiff_t divisor_override,
                                       ptrdiff_t C, ptrdiff_t row0, ptrdiff_t row1) {
     const ptrdiff_t W = w->in_w, OW = w->out_w, pw = w->pad_w, kw = w->k_w, sw = w->s_w;
@@ -117,53 +145,46 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_T* x, CYPOOL_T* y, const Wi
         ptrdiff_t n = row / rps, r = row % rps, od = r / w->out_h, oh = r % w->out_h;
         Span sd = padded_span(od, w->k_d, w->s_d, w->pad_d, w->padend_d, w->in_d);
         Span sh = padded_span(oh, w->k_h, w->s_h, w->pad_h, w->padend_h, w->in_h);
-        const CYPOOL_T* xs = x + n * in_sample;
+        const CYPOOL_S* xs = x + n * in_sample;
         double fdh = avg_factor(sd, count_include_pad) * avg_factor(sh, count_include_pad);
         if (fdh != cached) {
             CYPOOL_FN(avg_fill_inv)(inv, fw, fdh, OW, divisor_override);
             cached = fdh;
         }
-        CYPOOL_T* yr = y + row * OW * C;
-        if (kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W && sd.count * sh.count == 2) {
+        CYPOOL_S* yr = y + row * OW * C;
+        /* (not for the 16-bit types: gcc leaves this loop scalar with their conversions; the
+         * row buffer's two vectorised passes add in the same order) */
+        if (!CYPOOL_HALF && kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W &&
+            sd.count * sh.count == 2) {
             /* Two input rows, 2-wide windows (the interior of a 2x2/2 pool): the four cells are
              * added straight from the input, in the separable order, skipping the row buffer. */
-            const CYPOOL_T* restrict r0 = xs + (sd.first * w->in_h + sh.first) * WC;
-            const CYPOOL_T* restrict r1 = sh.count == 2 ? r0 + WC : r0 + w->in_h * WC;
+            const CYPOOL_S* restrict r0 = xs + (sd.first * w->in_h + sh.first) * WC;
+            const CYPOOL_S* restrict r1 = sh.count == 2 ? r0 + WC : r0 + w->in_h * WC;
             for (ptrdiff_t j = 0; j < OW; j++) {
-                const CYPOOL_T* restrict a = r0 + 2 * j * C;
-                const CYPOOL_T* restrict b = r1 + 2 * j * C;
-                CYPOOL_T* restrict yo = yr + j * C;
+                const CYPOOL_S* restrict a = r0 + 2 * j * C;
+                const CYPOOL_S* restrict b = r1 + 2 * j * C;
+                CYPOOL_S* restrict yo = yr + j * C;
                 const CYPOOL_ACC sc = inv[j];
                 for (ptrdiff_t c = 0; c < C; c++)
-                    yo[c] = (CYPOOL_T)((((CYPOOL_ACC)a[c] + (CYPOOL_ACC)b[c]) +
-                                      ((CYPOOL_ACC)a[C + c] + (CYPOOL_ACC)b[C + c])) * sc);
+                    yo[c] = CYPOOL_ST(CYPOOL_SCALE(
+                        ((CYPOOL_ACC)CYPOOL_LD(a[c]) + (CYPOOL_ACC)CYPOOL_LD(b[c])) +
+                        ((CYPOOL_ACC)CYPOOL_LD(a[C + c]) + (CYPOOL_ACC)CYPOOL_LD(b[C + c])), sc));
             }
             continue;
         }
-        int first = 1;
-        for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
-            for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++) {
-                const CYPOOL_T* restrict src = xs + (d * w->in_h + h) * WC;
-                if (first) {
-                    for (ptrdiff_t i = 0; i < WC; i++) v[i] = (CYPOOL_ACC)src[i];
-                    first = 0;
-                } else {
-                    for (ptrdiff_t i = 0; i < WC; i++) v[i] += (CYPOOL_ACC)src[i];
-                }
-            }
-        if (first)
-            for (ptrdiff_t i = 0; i < WC; i++) v[i] = 0;
+        CYPOOL_FN(avg_vertical)(v, xs, w, sd, sh, WC);
         for (ptrdiff_t j = 0; j < OW; j++) {
             const CYPOOL_ACC* restrict a0 = vp + j * sw * C;
-            CYPOOL_T* restrict yo = yr + j * C;
+            CYPOOL_S* restrict yo = yr + j * C;
             const CYPOOL_ACC s = inv[j];
             if (kw == 2) {
                 const CYPOOL_ACC* restrict a1 = a0 + C;
-                for (ptrdiff_t c = 0; c < C; c++) yo[c] = (CYPOOL_T)((a0[c] + a1[c]) * s);
+                for (ptrdiff_t c = 0; c < C; c++) yo[c] = CYPOOL_ST(CYPOOL_SCALE(a0[c] + a1[c], s));
             } else if (kw == 3) {
                 const CYPOOL_ACC* restrict a1 = a0 + C;
                 const CYPOOL_ACC* restrict a2 = a1 + C;
-                for (ptrdiff_t c = 0; c < C; c++) yo[c] = (CYPOOL_T)((a0[c] + a1[c] + a2[c]) * s);
+                for (ptrdiff_t c = 0; c < C; c++)
+                    yo[c] = CYPOOL_ST(CYPOOL_SCALE(a0[c] + a1[c] + a2[c], s));
             } else {
                 CYPOOL_ACC* restrict a = acc;
                 for (ptrdiff_t c = 0; c < C; c++) a[c] = a0[c];
@@ -171,7 +192,7 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_T* x, CYPOOL_T* y, const Wi
                     const CYPOOL_ACC* restrict at = a0 + t * C;
                     for (ptrdiff_t c = 0; c < C; c++) a[c] += at[c];
                 }
-                for (ptrdiff_t c = 0; c < C; c++) yo[c] = (CYPOOL_T)(a[c] * s);
+                for (ptrdiff_t c = 0; c < C; c++) yo[c] = CYPOOL_ST(CYPOOL_SCALE(a[c], s));
             }
         }
     }
@@ -179,15 +200,16 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_T* x, CYPOOL_T* y, const Wi
     return 0;
 }
 
+#if !CYPOOL_HALF
 /* Backward (gather form), channels-first. Rows are input rows (plane, d, h); u holds the sum of
  * the scaled gradient rows covering this input row, with kw - 1 zeros before it so every input
  * cell sums a fixed number of buffer cells. */
 CYPOOL_CLONES
-static int CYPOOL_FN(cypool_avg_bwd_cf)(const CYPOOL_T* go, CYPOOL_T* gi, const Window* w,
+static int CYPOOL_FN(cypool_avg_bwd_cf)(const CYPOOL_S* go, CYPOOL_S* gi, const Window* w,
                                       int count_include_pad, ptrdiff_t divisor_override,
                                       ptrdiff_t row0, ptrdiff_t row1) {
     const ptrdiff_t W = w->in_w, OW = w->out_w, pw = w->pad_w, kw = w->k_w, sw = w->s_w;
-    const ptrdiff_t rpp = w->in_d * w->in_h, out_plane = w->out_d * w->out_h * OW;
+    const ptrdiff_t out_plane = w->out_d * w->out_h * OW;
     const ptrdiff_t lu = kw + OW + W + pw;
     CYPOOL_ACC* ub = (CYPOOL_ACC*)malloc((size_t)lu * sizeof(CYPOOL_ACC));
     CYPOOL_ACC* inv = (CYPOOL_ACC*)malloc((size_t)OW * sizeof(CYPOOL_ACC));
@@ -214,22 +236,14 @@ static int CYPOOL_FN(cypool_avg_bwd_cf)(const CYPOOL_T* go, CYPOOL_T* gi, const 
     double cached = -1.0;
     CYPOOL_ACC* restrict u = ub + kw - 1;
     for (ptrdiff_t row = row0; row < row1; row++) {
-        ptrdiff_t plane = row / rpp, r = row % rpp, d = r / w->in_h, h = r % w->in_h;
         ptrdiff_t d0, d1, h0, h1;
-        covering_outputs(d, w->k_d, w->s_d, w->pad_d, w->out_d, &d0, &d1);
-        covering_outputs(h, w->k_h, w->s_h, w->pad_h, w->out_h, &h0, &h1);
+        const ptrdiff_t plane = avg_covering(w, row, &d0, &d1, &h0, &h1);
         const CYPOOL_T* gp = go + plane * out_plane;
         int first = 1;
         for (ptrdiff_t od = d0; od < d1; od++) {
-            Span sd = padded_span(od, w->k_d, w->s_d, w->pad_d, w->padend_d, w->in_d);
             for (ptrdiff_t oh = h0; oh < h1; oh++) {
-                Span sh = padded_span(oh, w->k_h, w->s_h, w->pad_h, w->padend_h, w->in_h);
-                double fdh = avg_factor(sd, count_include_pad) *
-                             avg_factor(sh, count_include_pad);
-                if (fdh != cached) {
-                    CYPOOL_FN(avg_fill_inv)(inv, fw, fdh, OW, divisor_override);
-                    cached = fdh;
-                }
+                CYPOOL_FN(avg_row_inv)(inv, fw, &cached, w, od, oh, count_include_pad,
+                                       divisor_override);
                 const CYPOOL_T* restrict src = gp + (od * w->out_h + oh) * OW;
                 const CYPOOL_ACC* restrict s = inv;
                 if (first) {
@@ -296,11 +310,11 @@ static int CYPOOL_FN(cypool_avg_bwd_cf)(const CYPOOL_T* go, CYPOOL_T* gi, const 
 
 /* Backward (gather form), channels-last; rows are (n, d, h). */
 CYPOOL_CLONES
-static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_T* go, CYPOOL_T* gi, const Window* w,
+static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const Window* w,
                                       int count_include_pad, ptrdiff_t divisor_override,
                                       ptrdiff_t C, ptrdiff_t row0, ptrdiff_t row1) {
     const ptrdiff_t W = w->in_w, OW = w->out_w, pw = w->pad_w, kw = w->k_w, sw = w->s_w;
-    const ptrdiff_t rps = w->in_d * w->in_h, out_sample = w->out_d * w->out_h * OW * C;
+    const ptrdiff_t out_sample = w->out_d * w->out_h * OW * C;
     const ptrdiff_t lu = kw + OW + W + pw;
     CYPOOL_ACC* ub = (CYPOOL_ACC*)malloc((size_t)(lu * C) * sizeof(CYPOOL_ACC));
     CYPOOL_ACC* inv = (CYPOOL_ACC*)malloc((size_t)OW * sizeof(CYPOOL_ACC));
@@ -316,22 +330,14 @@ static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_T* go, CYPOOL_T* gi, const 
     double cached = -1.0;
     CYPOOL_ACC* restrict u = ub + (kw - 1) * C;
     for (ptrdiff_t row = row0; row < row1; row++) {
-        ptrdiff_t n = row / rps, r = row % rps, d = r / w->in_h, h = r % w->in_h;
         ptrdiff_t d0, d1, h0, h1;
-        covering_outputs(d, w->k_d, w->s_d, w->pad_d, w->out_d, &d0, &d1);
-        covering_outputs(h, w->k_h, w->s_h, w->pad_h, w->out_h, &h0, &h1);
+        const ptrdiff_t n = avg_covering(w, row, &d0, &d1, &h0, &h1);
         const CYPOOL_T* gs = go + n * out_sample;
         int first = 1;
         for (ptrdiff_t od = d0; od < d1; od++) {
-            Span sd = padded_span(od, w->k_d, w->s_d, w->pad_d, w->padend_d, w->in_d);
             for (ptrdiff_t oh = h0; oh < h1; oh++) {
-                Span sh = padded_span(oh, w->k_h, w->s_h, w->pad_h, w->padend_h, w->in_h);
-                double fdh = avg_factor(sd, count_include_pad) *
-                             avg_factor(sh, count_include_pad);
-                if (fdh != cached) {
-                    CYPOOL_FN(avg_fill_inv)(inv, fw, fdh, OW, divisor_override);
-                    cached = fdh;
-                }
+                CYPOOL_FN(avg_row_inv)(inv, fw, &cached, w, od, oh, count_include_pad,
+                                       divisor_override);
                 const CYPOOL_T* src = gs + (od * w->out_h + oh) * OW * C;
                 for (ptrdiff_t j = 0; j < OW; j++) {
                     const CYPOOL_T* restrict sj = src + j * C;
@@ -404,4 +410,142 @@ static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_T* go, CYPOOL_T* gi, const 
     free(ub); free(inv); free(acc); free(fw);
     return 0;
 }
+#endif
 
+#if CYPOOL_HALF
+/* Backward of the 16-bit types, PyTorch's rounding: PyTorch scatters delta = g / divisor,
+ * rounded to the storage type, over each window in output order, rounding the cell after every
+ * add. This gather form makes the same adds in the same order for each input cell (its covering
+ * outputs in (od, oh, ow) order) on a float row holding rounded values, so every cell is
+ * PyTorch's. Rows are input rows (n, d, h) of C interleaved channels (channels-first: C = 1). */
+#define CYPOOL_RT(v) CYPOOL_LD(CYPOOL_ST(v))
+CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, const Window* w,
+                                            int count_include_pad, ptrdiff_t divisor_override,
+                                            ptrdiff_t C, ptrdiff_t row0, ptrdiff_t row1) {
+    const ptrdiff_t W = w->in_w, OW = w->out_w, pw = w->pad_w, kw = w->k_w, sw = w->s_w;
+    const ptrdiff_t out_sample = w->out_d * w->out_h * OW * C;
+    float* acc = (float*)malloc((size_t)(W * C) * sizeof(float));
+    float* dl = (float*)malloc((size_t)(OW * C) * sizeof(float));
+    float* inv = (float*)malloc((size_t)OW * sizeof(float));
+    double* fw = (double*)malloc((size_t)OW * sizeof(double));
+    CYPOOL_S* ds = (CYPOOL_S*)malloc((size_t)(OW * C) * sizeof(CYPOOL_S));
+    float* rdiv = (float*)malloc((size_t)OW * sizeof(float));
+    if (!acc || !dl || !inv || !fw || !ds || !rdiv) {
+        free(acc); free(dl); free(inv); free(fw); free(ds); free(rdiv);
+        return 1;
+    }
+    for (ptrdiff_t j = 0; j < OW; j++)
+        fw[j] = avg_factor(padded_span(j, kw, sw, pw, w->padend_w, W), count_include_pad);
+    double cached = -1.0;
+    for (ptrdiff_t row = row0; row < row1; row++) {
+        ptrdiff_t d0, d1, h0, h1;
+        const ptrdiff_t n = avg_covering(w, row, &d0, &d1, &h0, &h1);
+        const CYPOOL_S* gs = go + n * out_sample;
+        CYPOOL_S* restrict gr = gi + row * W * C;
+        if (kw == sw && (d1 - d0) * (h1 - h0) == 1) {
+            /* Each cell of the row lies in one window at most: it is 0 + that window's delta,
+             * stored once per window (ds) and broadcast, as the float path's broadcast write. */
+            const double before = cached;
+            CYPOOL_FN(avg_row_inv)(inv, fw, &cached, w, d0, h0, count_include_pad,
+                                   divisor_override);
+            if (cached != before)   /* the divisors, rounded to the storage type */
+                for (ptrdiff_t j = 0; j < OW; j++) rdiv[j] = CYPOOL_RT(inv[j]);
+            const CYPOOL_S* restrict src = gs + (d0 * w->out_h + h0) * OW * C;
+            /* 0 + delta, rounded: the rounded delta with -0 made +0 */
+            if (C == 1) {
+                for (ptrdiff_t j = 0; j < OW; j++)
+                    ds[j] = cypool_plus_zero(CYPOOL_ST(CYPOOL_LD(src[j]) / rdiv[j]));
+            } else {
+                /* (two flat passes: gcc leaves the fused loop scalar) */
+                for (ptrdiff_t j = 0; j < OW; j++) {
+                    const float s = rdiv[j];
+                    const CYPOOL_S* restrict sj = src + j * C;
+                    float* restrict dj = dl + j * C;
+                    for (ptrdiff_t c = 0; c < C; c++) dj[c] = CYPOOL_LD(sj[c]) / s;
+                }
+                for (ptrdiff_t k = 0; k < OW * C; k++)
+                    ds[k] = cypool_plus_zero(CYPOOL_ST(dl[k]));
+            }
+            if (C == 1 && kw == 2 && pw == 0) {
+                const ptrdiff_t pairs = OW < W / 2 ? OW : W / 2;
+                for (ptrdiff_t j = 0; j < pairs; j++) {
+                    gr[2 * j] = ds[j];
+                    gr[2 * j + 1] = ds[j];
+                }
+                for (ptrdiff_t i = 2 * pairs; i < W; i++) gr[i] = i / 2 < OW ? ds[i / 2] : 0;
+            } else {
+                for (ptrdiff_t i = 0; i < W; i++) {
+                    const ptrdiff_t j = (i + pw) / sw;
+                    if (j < OW)
+                        memcpy(gr + i * C, ds + j * C, (size_t)C * sizeof(CYPOOL_S));
+                    else
+                        memset(gr + i * C, 0, (size_t)C * sizeof(CYPOOL_S));
+                }
+            }
+            continue;
+        }
+        for (ptrdiff_t i = 0; i < W * C; i++) acc[i] = 0;
+        for (ptrdiff_t od = d0; od < d1; od++) {
+            for (ptrdiff_t oh = h0; oh < h1; oh++) {
+                const double before = cached;
+                CYPOOL_FN(avg_row_inv)(inv, fw, &cached, w, od, oh, count_include_pad,
+                                       divisor_override);
+                if (cached != before)
+                    for (ptrdiff_t j = 0; j < OW; j++) rdiv[j] = CYPOOL_RT(inv[j]);
+                const CYPOOL_S* restrict src = gs + (od * w->out_h + oh) * OW * C;
+                for (ptrdiff_t j = 0; j < OW; j++) {
+                    const float s = rdiv[j];
+                    const CYPOOL_S* restrict sj = src + j * C;
+                    float* restrict dj = dl + j * C;
+                    for (ptrdiff_t c = 0; c < C; c++) dj[c] = CYPOOL_LD(sj[c]) / s;
+                }
+                /* rounded in a flat pass: gcc leaves the nested loop scalar with the rounding */
+                for (ptrdiff_t k = 0; k < OW * C; k++) dl[k] = CYPOOL_RT(dl[k]);
+                /* Window cell t of every window j: cell i = j * sw - pw + t. Taking t from the
+                 * last to the first gives each cell its windows in ascending order, and within
+                 * one t no cell is touched twice, so the loop over j vectorises. */
+                for (ptrdiff_t t = kw - 1; t >= 0; t--) {
+                    const ptrdiff_t j0 = pw - t > 0 ? (pw - t + sw - 1) / sw : 0;
+                    const ptrdiff_t last = W - 1 + pw - t;
+                    const ptrdiff_t j1 = last < 0 ? 0 : (last / sw + 1 < OW ? last / sw + 1 : OW);
+                    if (C == 1) {
+                        float* restrict a = acc + (j0 * sw - pw + t);
+                        const float* restrict d = dl + j0;
+                        for (ptrdiff_t k = 0; k < j1 - j0; k++)
+                            a[k * sw] = CYPOOL_RT(a[k * sw] + d[k]);
+                    } else {
+                        /* each cell gets one add per t: the adds, then the row rounded in a
+                         * flat pass (a rounded value rounds to itself) */
+                        for (ptrdiff_t j = j0; j < j1; j++) {
+                            float* restrict ai = acc + (j * sw - pw + t) * C;
+                            const float* restrict dj = dl + j * C;
+                            for (ptrdiff_t c = 0; c < C; c++) ai[c] += dj[c];
+                        }
+                        for (ptrdiff_t k = 0; k < W * C; k++) acc[k] = CYPOOL_RT(acc[k]);
+                    }
+                }
+            }
+        }
+        for (ptrdiff_t i = 0; i < W * C; i++) gr[i] = CYPOOL_ST(acc[i]);
+    }
+    free(acc); free(dl); free(inv); free(fw); free(ds); free(rdiv);
+    return 0;
+}
+
+CYPOOL_CLONES
+static int CYPOOL_FN(cypool_avg_bwd_cf)(const CYPOOL_S* go, CYPOOL_S* gi, const Window* w,
+                                      int count_include_pad, ptrdiff_t divisor_override,
+                                      ptrdiff_t row0, ptrdiff_t row1) {
+    return CYPOOL_FN(avg_bwd_rounded)(go, gi, w, count_include_pad, divisor_override, 1, row0,
+                                      row1);
+}
+
+CYPOOL_CLONES
+static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const Window* w,
+                                      int count_include_pad, ptrdiff_t divisor_override,
+                                      ptrdiff_t C, ptrdiff_t row0, ptrdiff_t row1) {
+    return CYPOOL_FN(avg_bwd_rounded)(go, gi, w, count_include_pad, divisor_override, C, row0,
+                                      row1);
+}
+#undef CYPOOL_RT
+#endif

@@ -4,7 +4,8 @@
  * _avg_fast_body.h, _avg_global_body.h) that its header includes once per dtype, with CYPOOL_T
  * (data type), CYPOOL_SUF (name suffix) and family parameters defined. CYPOOL_FN(name) appends
  * the suffix: the body's `CYPOOL_FN(cypool_max_fwd_cf)` is `cypool_max_fwd_cf_f32` for float32.
- * Suffixes name the data type (_f32, _f64) and, where a float32 kernel accumulates wider, the
+ * Suffixes name the data type (_f32, _f64; _f16, _bf16 for float16 and bfloat16, stored as 16-bit
+ * patterns and computed in float: _half.h) and, where a float32 kernel accumulates wider, the
  * accumulator (_f32_acc64). Each header lists, next to each #include of a body, the functions
  * that instance defines, so every name called from Cython can be found with grep.
  *

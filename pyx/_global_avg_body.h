@@ -3,14 +3,34 @@
  * ..._bwd_cl. Every sum has a fixed lane order, so the result is the same for any thread count
  * and any instruction set. */
 
+/* The two sums of this file, written once for both accumulators (float, double); each of their
+ * users folds or scales the result its own way.
+ * CYPOOL_LANE_SUMS: eight lane sums a[8] in ACC over the whole chunks of 8 of r[0, L); i, where
+ * the tail starts. CYPOOL_COLUMN_SUMS: a[k] = the sum over L rows (C apart) of column k of x,
+ * k < nb, row after row. */
+#ifndef CYPOOL_LANE_SUMS
+#define CYPOOL_LANE_SUMS(ACC, a, i, r, L)                                                         \
+    ACC a[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                         \
+    ptrdiff_t i = 0;                                                                             \
+    for (; i + 8 <= (L); i += 8)                                                                 \
+        for (int k_ = 0; k_ < 8; k_++) a[k_] += (ACC)(r)[i + k_]
+#define CYPOOL_COLUMN_SUMS(ACC, a, x, nb, L, C)                                                  \
+    ACC a[CYPOOL_GLOBAL_CL_BLOCK];                                                               \
+    do {                                                                                         \
+        const CYPOOL_T* restrict r0_ = (x);                                                      \
+        for (ptrdiff_t k_ = 0; k_ < (nb); k_++) a[k_] = (ACC)r0_[k_];                            \
+        for (ptrdiff_t i_ = 1; i_ < (L); i_++) {                                                 \
+            const CYPOOL_T* restrict r_ = r0_ + i_ * (C);                                        \
+            for (ptrdiff_t k_ = 0; k_ < (nb); k_++) a[k_] += (ACC)r_[k_];                        \
+        }                                                                                        \
+    } while (0)
+#endif
+
 /* Sum of one short float plane in float: eight lanes over whole chunks of 8, a fixed pairwise
  * tree over the lanes, then the tail in order. global_sum8 below computes exactly this for eight
  * planes at once, so which planes go through which function never changes a result. */
 static inline float CYPOOL_FN(global_short_sum)(const CYPOOL_T* r, ptrdiff_t L) {
-    float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    ptrdiff_t i = 0;
-    for (; i + 8 <= L; i += 8)
-        for (int k = 0; k < 8; k++) a[k] += (float)r[i + k];
+    CYPOOL_LANE_SUMS(float, a, i, r, L);
     float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
     for (; i < L; i++) s += (float)r[i];
     return s;
@@ -77,10 +97,7 @@ static void CYPOOL_FN(cypool_global_avg_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, 
     }
     for (ptrdiff_t p = p0; p < p1; p++) {
         const CYPOOL_T* restrict r = x + p * L;
-        double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        ptrdiff_t i = 0;
-        for (; i + 8 <= L; i += 8)
-            for (int k = 0; k < 8; k++) a[k] += (double)r[i + k];
+        CYPOOL_LANE_SUMS(double, a, i, r, L);
         double s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
         for (; i < L; i++) s += (double)r[i];
         y[p] = (CYPOOL_T)(s * inv);
@@ -104,23 +121,11 @@ static void CYPOOL_FN(cypool_global_avg_fwd_cl)(const CYPOOL_T* x, CYPOOL_T* y, 
     for (ptrdiff_t b0 = c0; b0 < c1; b0 += CYPOOL_GLOBAL_CL_BLOCK) {
         const ptrdiff_t nb = c1 - b0 < CYPOOL_GLOBAL_CL_BLOCK ? c1 - b0 : CYPOOL_GLOBAL_CL_BLOCK;
         if (CYPOOL_IS_FLOAT && L <= 64) {
-            float a[CYPOOL_GLOBAL_CL_BLOCK];
-            const CYPOOL_T* restrict r0 = xs + b0;
-            for (ptrdiff_t k = 0; k < nb; k++) a[k] = (float)r0[k];
-            for (ptrdiff_t i = 1; i < L; i++) {
-                const CYPOOL_T* restrict r = xs + i * C + b0;
-                for (ptrdiff_t k = 0; k < nb; k++) a[k] += (float)r[k];
-            }
+            CYPOOL_COLUMN_SUMS(float, a, xs + b0, nb, L, C);
             const float finv = (float)inv;
             for (ptrdiff_t k = 0; k < nb; k++) ys[b0 + k] = (CYPOOL_T)(a[k] * finv);
         } else {
-            double a[CYPOOL_GLOBAL_CL_BLOCK];
-            const CYPOOL_T* restrict r0 = xs + b0;
-            for (ptrdiff_t k = 0; k < nb; k++) a[k] = (double)r0[k];
-            for (ptrdiff_t i = 1; i < L; i++) {
-                const CYPOOL_T* restrict r = xs + i * C + b0;
-                for (ptrdiff_t k = 0; k < nb; k++) a[k] += (double)r[k];
-            }
+            CYPOOL_COLUMN_SUMS(double, a, xs + b0, nb, L, C);
             for (ptrdiff_t k = 0; k < nb; k++) ys[b0 + k] = (CYPOOL_T)(a[k] * inv);
         }
     }

@@ -5,9 +5,11 @@
 # Value rule (PyTorch's): a cell replaces the running maximum when `v > m or v != v`, so NaN
 # propagates and the index points at the last NaN in window order; ties keep the first maximum.
 # For integer types `v != v` is constant false and the compiler drops it.
+# float16 and bfloat16 arrays arrive as their 16-bit patterns (uint16) and run the C fast paths'
+# half-precision instances (_max_fast.h, _half.h): compared in float, stored exactly.
 cimport numpy as cnp
 from cython.parallel cimport prange, parallel
-from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t
+from libc.stdint cimport int8_t, uint8_t, int16_t, uint16_t, int32_t, int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
@@ -18,6 +20,12 @@ from _types cimport maxable_t, floating_t, lowest, dtype_kind, float_kind
 from _window cimport Window, Span, RowIndex, output_row, dilated_span
 
 cnp.import_array()
+
+# Kernel kinds of the 16-bit float types (MaxForward's kinds; 0 in MaxBackward: neither).
+cdef enum:
+    KIND_F16 = 7
+    KIND_BF16 = 8
+
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t row) noexcept nogil:
@@ -119,10 +127,11 @@ cdef enum:
 
 
 cdef void _tiles(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
-                 Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1) noexcept nogil:
-    # Tiles [t0, t1) (float or double), each pooled by the channels-last rows of _max_fast.h;
-    # their positions are plane-flat, as channels-first indices are. Without scratch (malloc
-    # failed) the same planes go through the channels-first rows.
+                 Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1, int half=0) noexcept nogil:
+    # Tiles [t0, t1) (float or double; or float16 / bfloat16 patterns as int16_t, half their
+    # kind), each pooled by the channels-last rows of _max_fast.h; their positions are
+    # plane-flat, as channels-first indices are. Without scratch (malloc failed) the same planes
+    # go through the channels-first rows.
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
     cdef Py_ssize_t rpp = w.out_d * w.out_h
@@ -137,7 +146,11 @@ cdef void _tiles(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w
         ok = ok and tidx != NULL
     if not ok:
         p0 = t1 * TILE_PLANES if t1 * TILE_PLANES < n_planes else n_planes
-        _cf_rows(x, y, idx, w, True, t0 * TILE_PLANES * rpp, p0 * rpp)
+        if maxable_t is int16_t:
+            _half_cf_rows(<const uint16_t*>x, <uint16_t*>y, idx, w, half == KIND_BF16,
+                          t0 * TILE_PLANES * rpp, p0 * rpp)
+        else:
+            _cf_rows(x, y, idx, w, True, t0 * TILE_PLANES * rpp, p0 * rpp)
     else:
         for t in range(t0, t1):
             p0 = tile_start(t, n_planes)
@@ -147,6 +160,9 @@ cdef void _tiles(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w
                     cypool_max_fwd_cl_f32(tin, tout, tidx, w, row, TILE_PLANES, cells)
                 elif maxable_t is double:
                     cypool_max_fwd_cl_f64(tin, tout, tidx, w, row, TILE_PLANES, cells)
+                elif maxable_t is int16_t:
+                    _half_cl_row(<const uint16_t*>tin, <uint16_t*>tout, tidx, w,
+                                 half == KIND_BF16, row, TILE_PLANES, cells)
             tile_out(tout, y, out_plane, p0, t)
             if idx != NULL:
                 tile_out(tidx, idx, out_plane, p0, t)
@@ -257,7 +273,8 @@ cdef class MaxForward:
         """n_items: planes (N*C) channels-first, samples (N) channels-last."""
         self.w = w
         self.n_items, self.C, self.channels_last = n_items, C, channels_last
-        self.kind = dtype_kind(dtype_name)
+        self.kind = (KIND_F16 if dtype_name == "float16" else KIND_BF16
+                     if dtype_name == "bfloat16" else dtype_kind(dtype_name))
 
     def __call__(self, cnp.ndarray x not None, cnp.ndarray y not None, cnp.ndarray indices,
                  int n_threads):
@@ -268,6 +285,9 @@ cdef class MaxForward:
         cdef Py_ssize_t n = self.n_items, C = self.C
         cdef bint cl = self.channels_last
         cdef int nt = n_threads
+        if self.kind >= KIND_F16:
+            _half_forward(<const uint16_t*>xp, <uint16_t*>yp, i, w, self.kind, cl, n, C, nt)
+            return
         with nogil:   # the specialisation of this dtype (kind: _types.dtype_kind)
             if self.kind == 0: _forward(<const float*>xp, <float*>yp, i, w, cl, n, C, nt)
             elif self.kind == 1: _forward(<const double*>xp, <double*>yp, i, w, cl, n, C, nt)
@@ -367,13 +387,16 @@ cdef class MaxBackward:
     cdef Py_ssize_t n_items, C, c_block, out_plane
     cdef readonly Py_ssize_t in_plane   # the bound indices are checked against
     cdef bint channels_last, is_double
+    cdef int half   # 0, or the kind (KIND_F16, KIND_BF16) of a 16-bit float dtype
 
     def __init__(self, Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block, Py_ssize_t in_plane,
                  Py_ssize_t out_plane, bint channels_last, str dtype_name):
         """n_items: planes (N*C) channels-first, samples (N) channels-last."""
         self.n_items, self.C, self.c_block = n_items, C, c_block
         self.in_plane, self.out_plane, self.channels_last = in_plane, out_plane, channels_last
-        self.is_double = float_kind(dtype_name, "MaxBackward")
+        self.half = (KIND_F16 if dtype_name == "float16" else KIND_BF16
+                     if dtype_name == "bfloat16" else 0)
+        self.is_double = False if self.half else float_kind(dtype_name, "MaxBackward")
 
     def __call__(self, cnp.ndarray grad_out not None, cnp.ndarray grad_in not None,
                  cnp.ndarray indices not None, int n_threads):
@@ -382,7 +405,12 @@ cdef class MaxBackward:
         cdef void* gi = cnp.PyArray_DATA(grad_in)
         cdef Py_ssize_t bad
         with nogil:
-            if self.is_double:
+            if self.half:
+                bad = _half_scatter(<const uint16_t*>go, idx, <uint16_t*>gi,
+                                    self.half == KIND_BF16, self.channels_last, self.n_items,
+                                    self.C, self.c_block, self.in_plane, self.out_plane,
+                                    n_threads)
+            elif self.is_double:
                 bad = _scatter(<const double*>go, idx, <double*>gi, self.channels_last,
                                self.n_items, self.C, self.c_block, self.in_plane,
                                self.out_plane, n_threads)
@@ -399,3 +427,106 @@ cdef Py_ssize_t _scatter(const floating_t* go, const int64_t* idx, floating_t* g
     if cl:
         return _backward_cl(go, idx, gi, n_items, C, c_block, in_plane, out_plane, nt)
     return _backward_cf(go, idx, gi, n_items, in_plane, out_plane, nt)
+
+
+# ----------------------------------------------------------------------------- float16, bfloat16
+# The same paths as float32 (tiles, channels-first rows, channels-last rows) through the 16-bit
+# instances of _max_fast.h (the tiles move the patterns as int16_t: _tiles). They have no general
+# kernel behind them: their scratch must be had (MemoryError otherwise), and the in-loop int32
+# positions bound a plane to 2**31 cells when indices are asked for.
+
+cdef inline void _half_cf_rows(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
+                               bint bf, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    if bf:
+        cypool_max_fwd_cf_bf16(x, y, idx, w, r0, r1)
+    else:
+        cypool_max_fwd_cf_f16(x, y, idx, w, r0, r1)
+
+
+cdef inline void _half_cl_row(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
+                              bint bf, Py_ssize_t row, Py_ssize_t C,
+                              Py_ssize_t* cells) noexcept nogil:
+    if bf:
+        cypool_max_fwd_cl_bf16(x, y, idx, w, row, C, cells)
+    else:
+        cypool_max_fwd_cl_f16(x, y, idx, w, row, C, cells)
+
+
+cdef int _half_forward(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w, int kind,
+                       bint cl, Py_ssize_t n_items, Py_ssize_t C, int n_threads) except -1:
+    """Max pooling of float16 (kind KIND_F16) or bfloat16 (KIND_BF16) data, channels-first
+    (n_items planes) or channels-last (n_items samples of C channels)."""
+    cdef bint bf = kind == KIND_BF16
+    cdef Py_ssize_t item, r0, r1, row, n_rows = n_items * w.out_d * w.out_h
+    cdef Py_ssize_t n_cells = w.k_d * w.k_h * w.k_w
+    cdef Py_ssize_t n_tiles = (n_items + TILE_PLANES - 1) // TILE_PLANES
+    cdef Py_ssize_t n_work = (n_rows + CF_ROWS_PER_ITEM - 1) // CF_ROWS_PER_ITEM
+    cdef Py_ssize_t* cells = NULL
+    cdef int failed = 0
+    if idx != NULL and (w.in_d * w.in_h * w.in_w >= 2147483647 or n_cells >= 2147483647):
+        raise ValueError("max pooling of float16 / bfloat16 with return_indices supports planes "
+                         "and windows of fewer than 2**31 cells")
+    with nogil:
+        if not cl and tiles_fit(w, n_items, sizeof(uint16_t), TILE_MAX_BYTES):
+            if n_threads == 1:
+                _tiles(<const int16_t*>x, <int16_t*>y, idx, w, n_items, 0, n_tiles, kind)
+            else:
+                for item in prange(n_tiles, num_threads=n_threads, schedule="guided"):
+                    _tiles(<const int16_t*>x, <int16_t*>y, idx, w, n_items, item, item + 1,
+                           kind)
+        elif not cl:
+            if n_threads == 1:
+                _half_cf_rows(x, y, idx, w, bf, 0, n_rows)
+            else:
+                for item in prange(n_work, num_threads=n_threads, schedule="guided"):
+                    r0 = item * CF_ROWS_PER_ITEM
+                    r1 = r0 + CF_ROWS_PER_ITEM if r0 + CF_ROWS_PER_ITEM < n_rows else n_rows
+                    _half_cf_rows(x, y, idx, w, bf, r0, r1)
+        elif n_threads == 1:
+            cells = <Py_ssize_t*>malloc(n_cells * sizeof(Py_ssize_t))
+            if cells == NULL:
+                failed = 1
+            else:
+                for row in range(n_rows):
+                    _half_cl_row(x, y, idx, w, bf, row, C, cells)
+            free(cells)
+        else:
+            with parallel(num_threads=n_threads):
+                # per-thread scratch: the window's cell positions
+                cells = <Py_ssize_t*>malloc(n_cells * sizeof(Py_ssize_t))
+                for row in prange(n_rows, schedule="guided"):
+                    if cells == NULL:
+                        failed += 1
+                    else:
+                        _half_cl_row(x, y, idx, w, bf, row, C, cells)
+                free(cells)
+    if failed:
+        raise MemoryError()
+    return 0
+
+
+cdef Py_ssize_t _half_scatter(const uint16_t* go, const int64_t* idx, uint16_t* gi, bint bf,
+                              bint cl, Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block,
+                              Py_ssize_t in_plane, Py_ssize_t out_plane,
+                              int nt) noexcept nogil:
+    # The work items of _backward_cf / _backward_cl (planes; (sample, channel block) pairs),
+    # each scattered by cypool_max_bwd_scatter_f16/_bf16.
+    cdef Py_ssize_t item, bad = 0
+    cdef Py_ssize_t n_work = n_items * n_channel_blocks(C, c_block) if cl else n_items
+    cdef ChannelBlock b
+    for item in prange(n_work, num_threads=nt, schedule="guided"):
+        b = channel_block(item, C, c_block) if cl else channel_block(item, 1, 1)
+        bad += _half_scatter_item(go, idx, gi, bf, b, C if cl else 1, in_plane, out_plane)
+    return bad
+
+
+cdef inline Py_ssize_t _half_scatter_item(const uint16_t* go, const int64_t* idx, uint16_t* gi,
+                                          bint bf, ChannelBlock b, Py_ssize_t C,
+                                          Py_ssize_t in_plane,
+                                          Py_ssize_t out_plane) noexcept nogil:
+    cdef Py_ssize_t o = b.n * out_plane * C, i = b.n * in_plane * C
+    if bf:
+        return cypool_max_bwd_scatter_bf16(go + o, idx + o, gi + i, in_plane, out_plane, C,
+                                           b.c0, b.c1)
+    return cypool_max_bwd_scatter_f16(go + o, idx + o, gi + i, in_plane, out_plane, C, b.c0,
+                                      b.c1)

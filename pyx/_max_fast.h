@@ -1,4 +1,5 @@
-/* Fast paths of max pooling (float and double), called per output row from pyx/_max.pyx.
+/* Fast paths of max pooling (float, double, and float16 / bfloat16 stored as 16-bit patterns and
+ * compared in float: _half.h), called per output row from pyx/_max.pyx.
  * The loops are in _max_fast_body.h, included below once per data type (_clones.h: template style).
  *
  * Same value rule as the general kernel: a cell replaces the running maximum when
@@ -22,6 +23,7 @@
 #include <math.h>
 
 #include "_clones.h"
+#include "_half.h"
 #include "_window.h"
 
 /* Python extensions build with -fwrapv, which keeps gcc from proving the channel-block address
@@ -43,19 +45,57 @@
 
 /* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32 */
 #define CYPOOL_T float
+#define CYPOOL_S float
+#define CYPOOL_LD(v) (v)
+#define CYPOOL_ST(v) (v)
+#define CYPOOL_HALF 0
 #define CYPOOL_IDX int32_t
 #define CYPOOL_SUF _f32
 #include "_max_fast_body.h"
 #undef CYPOOL_T
+#undef CYPOOL_S
 #undef CYPOOL_IDX
 #undef CYPOOL_SUF
 
 /* float64: defines cypool_max_fwd_cf_f64, cypool_max_fwd_cl_f64 */
 #define CYPOOL_T double
+#define CYPOOL_S double
 #define CYPOOL_IDX int64_t
 #define CYPOOL_SUF _f64
 #include "_max_fast_body.h"
 #undef CYPOOL_T
+#undef CYPOOL_S
+#undef CYPOOL_LD
+#undef CYPOOL_ST
+#undef CYPOOL_HALF
+#undef CYPOOL_IDX
+#undef CYPOOL_SUF
+
+/* float16, compared in float: defines cypool_max_fwd_cf_f16, cypool_max_fwd_cl_f16,
+ * cypool_max_bwd_scatter_f16 */
+#define CYPOOL_T float
+#define CYPOOL_S uint16_t
+#define CYPOOL_LD(v) cypool_f16_to_f32(v)
+#define CYPOOL_ST(v) cypool_f32_to_f16(v)
+#define CYPOOL_HALF 1
+#define CYPOOL_IDX int32_t
+#define CYPOOL_SUF _f16
+#include "_max_fast_body.h"
+#undef CYPOOL_LD
+#undef CYPOOL_ST
+#undef CYPOOL_SUF
+
+/* bfloat16, compared in float: defines cypool_max_fwd_cf_bf16, cypool_max_fwd_cl_bf16,
+ * cypool_max_bwd_scatter_bf16 */
+#define CYPOOL_LD(v) cypool_bf16_to_f32(v)
+#define CYPOOL_ST(v) cypool_f32_to_bf16(v)
+#define CYPOOL_SUF _bf16
+#include "_max_fast_body.h"
+#undef CYPOOL_T
+#undef CYPOOL_S
+#undef CYPOOL_LD
+#undef CYPOOL_ST
+#undef CYPOOL_HALF
 #undef CYPOOL_IDX
 #undef CYPOOL_SUF
 

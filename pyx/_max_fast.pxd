@@ -1,5 +1,6 @@
 # Declarations of the C fast paths of max pooling (_max_fast.h; loops in _max_fast_body.h).
-from libc.stdint cimport int64_t
+# float16 and bfloat16 travel as their 16-bit patterns (uint16_t; conversions in _half.h).
+from libc.stdint cimport int64_t, uint16_t
 from _window cimport Window
 
 cdef extern from "_max_fast.h" nogil:
@@ -8,8 +9,24 @@ cdef extern from "_max_fast.h" nogil:
                                Py_ssize_t r0, Py_ssize_t r1)
     void cypool_max_fwd_cf_f64(const double* x, double* y, int64_t* idx, const Window* w,
                                Py_ssize_t r0, Py_ssize_t r1)
+    void cypool_max_fwd_cf_f16(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
+                               Py_ssize_t r0, Py_ssize_t r1)
+    void cypool_max_fwd_cf_bf16(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
+                                Py_ssize_t r0, Py_ssize_t r1)
     # One output row of a channels-last tensor; cells: scratch of k_d * k_h * k_w positions.
     void cypool_max_fwd_cl_f32(const float* x, float* y, int64_t* idx, const Window* w,
                                Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
     void cypool_max_fwd_cl_f64(const double* x, double* y, int64_t* idx, const Window* w,
                                Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
+    void cypool_max_fwd_cl_f16(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
+                               Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
+    void cypool_max_fwd_cl_bf16(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
+                                Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
+    # Backward of the 16-bit types: channels [c0, c1) of one sample with C interleaved channels
+    # (a channels-first plane: C = 1, c0 = 0, c1 = 1); returns the count of skipped indices.
+    Py_ssize_t cypool_max_bwd_scatter_f16(const uint16_t* go, const int64_t* idx, uint16_t* gi,
+                                          Py_ssize_t in_plane, Py_ssize_t out_plane, Py_ssize_t C,
+                                          Py_ssize_t c0, Py_ssize_t c1)
+    Py_ssize_t cypool_max_bwd_scatter_bf16(const uint16_t* go, const int64_t* idx, uint16_t* gi,
+                                           Py_ssize_t in_plane, Py_ssize_t out_plane,
+                                           Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1)

@@ -1,25 +1,29 @@
-/* Body of _max_fast.h, included once per data type with CYPOOL_T (float or double), CYPOOL_IDX
- * (the in-loop index type: an integer as wide as CYPOOL_T, so a blend moves one vector of each)
- * and CYPOOL_SUF (_f32, _f64) defined. CYPOOL_FN(name) is name followed by the suffix (_clones.h).
- * Entry points: CYPOOL_FN(cypool_max_fwd_cf), CYPOOL_FN(cypool_max_fwd_cl). */
+/* Body of _max_fast.h, included once per data type with CYPOOL_T (the compute type: float or
+ * double), CYPOOL_S (the storage type: CYPOOL_T, or uint16_t for float16 and bfloat16),
+ * CYPOOL_LD(v) / CYPOOL_ST(v) (storage -> compute -> storage; identities when the two types are
+ * one), CYPOOL_HALF (1 for the 16-bit storage types), CYPOOL_IDX (the in-loop index type: an
+ * integer as wide as CYPOOL_T, so a blend moves one vector of each) and CYPOOL_SUF (_f32, _f64,
+ * _f16, _bf16) defined. CYPOOL_FN(name) is name followed by the suffix (_clones.h).
+ * Entry points: CYPOOL_FN(cypool_max_fwd_cf), CYPOOL_FN(cypool_max_fwd_cl), and for the 16-bit
+ * types CYPOOL_FN(cypool_max_bwd_scatter). */
 
 /* One window row of a chunk of CF outputs, stride S (constant when specialised): strided loads
  * and a blend, vectorised across outputs. */
-CYPOOL_INLINE void CYPOOL_FN(max_cf_pass)(const CYPOOL_T* restrict src, CYPOOL_T* restrict m,
+CYPOOL_INLINE void CYPOOL_FN(max_cf_pass)(const CYPOOL_S* restrict src, CYPOOL_T* restrict m,
                                           ptrdiff_t n, ptrdiff_t S)
 {
     for (ptrdiff_t j = 0; j < n; j++) {
-        CYPOOL_T v = src[j * S];
+        CYPOOL_T v = CYPOOL_LD(src[j * S]);
         int mk = (v > m[j]) | (v != v);
         m[j] = CYPOOL_SEL(mk, v, m[j]);
     }
 }
-CYPOOL_INLINE void CYPOOL_FN(max_cf_pass_idx)(const CYPOOL_T* restrict src, CYPOOL_T* restrict m,
+CYPOOL_INLINE void CYPOOL_FN(max_cf_pass_idx)(const CYPOOL_S* restrict src, CYPOOL_T* restrict m,
                                             CYPOOL_IDX* restrict p, CYPOOL_IDX off, ptrdiff_t n,
                                             ptrdiff_t S)
 {
     for (ptrdiff_t j = 0; j < n; j++) {
-        CYPOOL_T v = src[j * S];
+        CYPOOL_T v = CYPOOL_LD(src[j * S]);
         int mk = (v > m[j]) | (v != v);
         m[j] = CYPOOL_SEL(mk, v, m[j]);
         p[j] = CYPOOL_SEL(mk, off + (CYPOOL_IDX)(j * S), p[j]);
@@ -27,7 +31,7 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_pass_idx)(const CYPOOL_T* restrict src, CYPO
 }
 /* All K cells of one window row (no dilation) in one sweep: one load and store of the running
  * maximum per K cells. Called with constant K and S so the cell loop unrolls. */
-CYPOOL_INLINE void CYPOOL_FN(max_cf_rowk)(const CYPOOL_T* restrict src, CYPOOL_T* restrict m,
+CYPOOL_INLINE void CYPOOL_FN(max_cf_rowk)(const CYPOOL_S* restrict src, CYPOOL_T* restrict m,
                                         CYPOOL_IDX* restrict p, CYPOOL_IDX off, ptrdiff_t n,
                                         ptrdiff_t K, ptrdiff_t S)
 {
@@ -36,7 +40,7 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_rowk)(const CYPOOL_T* restrict src, CYPOOL_T
             CYPOOL_T mm = m[j];
             CYPOOL_IDX pp = p[j];
             for (ptrdiff_t c = 0; c < K; c++) {
-                CYPOOL_T v = src[j * S + c];
+                CYPOOL_T v = CYPOOL_LD(src[j * S + c]);
                 int mk = (v > mm) | (v != v);
                 mm = CYPOOL_SEL(mk, v, mm);
                 pp = CYPOOL_SEL(mk, off + (CYPOOL_IDX)(j * S + c), pp);
@@ -48,7 +52,7 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_rowk)(const CYPOOL_T* restrict src, CYPOOL_T
         for (ptrdiff_t j = 0; j < n; j++) {
             CYPOOL_T mm = m[j];
             for (ptrdiff_t c = 0; c < K; c++) {
-                CYPOOL_T v = src[j * S + c];
+                CYPOOL_T v = CYPOOL_LD(src[j * S + c]);
                 int mk = (v > mm) | (v != v);
                 mm = CYPOOL_SEL(mk, v, mm);
             }
@@ -58,7 +62,7 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_rowk)(const CYPOOL_T* restrict src, CYPOOL_T
 }
 
 /* The general kernel's loop for one output cell (borders). */
-CYPOOL_INLINE void CYPOOL_FN(max_cf_cell)(const CYPOOL_T* xp, CYPOOL_T* y, int64_t* idx,
+CYPOOL_INLINE void CYPOOL_FN(max_cf_cell)(const CYPOOL_S* xp, CYPOOL_S* y, int64_t* idx,
                                           const Window* w, ptrdiff_t df, ptrdiff_t dc, ptrdiff_t hf,
                                           ptrdiff_t hc, ptrdiff_t ow)
 {
@@ -70,24 +74,24 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_cell)(const CYPOOL_T* xp, CYPOOL_T* y, int64
         for (ptrdiff_t b = 0; b < hc; b++) {
             ptrdiff_t pos = ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h) * w->in_w + wf;
             for (ptrdiff_t c = 0; c < wc; c++) {
-                CYPOOL_T v = xp[pos + c * w->dil_w];
+                CYPOOL_T v = CYPOOL_LD(xp[pos + c * w->dil_w]);
                 if (v > m || v != v) { m = v; best = pos + c * w->dil_w; }
             }
         }
-    *y = m;
+    *y = CYPOOL_ST(m);
     if (idx) *idx = best;
 }
 
 /* One output row (plane, od, oh) of a channels-first tensor: borders cell by cell, the interior
  * (windows wholly inside along w) in chunks, one pass per window cell over the chunk. The pass
  * order is the window order, so each output sees its cells in the general kernel's order. */
-CYPOOL_INLINE void CYPOOL_FN(max_cf_row)(const CYPOOL_T* x, CYPOOL_T* y, int64_t* idx,
+CYPOOL_INLINE void CYPOOL_FN(max_cf_row)(const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx,
                                          const Window* w, ptrdiff_t row, ptrdiff_t plane,
                                          ptrdiff_t od, ptrdiff_t oh, ptrdiff_t w_lo,
                                          ptrdiff_t w_hi)
 {
-    const CYPOOL_T* xp = x + plane * w->in_d * w->in_h * w->in_w;
-    CYPOOL_T* yr = y + row * w->out_w;
+    const CYPOOL_S* xp = x + plane * w->in_d * w->in_h * w->in_w;
+    CYPOOL_S* yr = y + row * w->out_w;
     int64_t* ir = idx ? idx + row * w->out_w : NULL;
     const Span sd = dilated_span(od, w->k_d, w->s_d, w->pad_d, w->dil_d, w->in_d);
     const Span sh = dilated_span(oh, w->k_h, w->s_h, w->pad_h, w->dil_h, w->in_h);
@@ -105,9 +109,14 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_row)(const CYPOOL_T* x, CYPOOL_T* y, int64_t
         kind = (w->k_w == 2 ? 1 : 2) + (S == 1 ? 2 : 0);
     for (ptrdiff_t o0 = lo; o0 < hi; o0 += CYPOOL_CF_CHUNK) {
         ptrdiff_t n = hi - o0 < CYPOOL_CF_CHUNK ? hi - o0 : CYPOOL_CF_CHUNK;
-        /* maxima are swept in place in the output row (L1-resident per chunk); positions in a
-         * narrow buffer widened on the way out */
+        /* maxima are swept in place in the output row (L1-resident per chunk), or in a float
+         * buffer stored in half precision on the way out; positions in a narrow buffer widened
+         * on the way out */
+#if CYPOOL_HALF
+        CYPOOL_T m[CYPOOL_CF_CHUNK];
+#else
         CYPOOL_T* m = yr + o0;
+#endif
         CYPOOL_IDX p[CYPOOL_CF_CHUNK];
         ptrdiff_t w0 = o0 * S - w->pad_w;
         for (ptrdiff_t j = 0; j < n; j++) m[j] = -INFINITY;
@@ -143,6 +152,9 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_row)(const CYPOOL_T* x, CYPOOL_T* y, int64_t
                     }
                 }
             }
+#if CYPOOL_HALF
+        for (ptrdiff_t j = 0; j < n; j++) yr[o0 + j] = CYPOOL_ST(m[j]);
+#endif
         if (ir) for (ptrdiff_t j = 0; j < n; j++) ir[o0 + j] = (int64_t)p[j];
     }
 }
@@ -150,7 +162,7 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_row)(const CYPOOL_T* x, CYPOOL_T* y, int64_t
 /* Output rows [r0, r1) of a channels-first tensor, rows numbered (plane, od, oh). The row's
  * coordinates are stepped, not divided out per row: three divisions cost as much as a short
  * row's pooling. */
-static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, int64_t* idx,
+static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx,
                                                        const Window* w, ptrdiff_t r0,
                                                        ptrdiff_t r1)
 {
@@ -174,7 +186,7 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_T* x, CYPOOL
 
 /* A block of B channels of one channels-last output cell: the running maxima (and indices) of
  * the block stay in registers while the window cells stream by; written once. */
-CYPOOL_INLINE void CYPOOL_FN(max_cl_block)(const CYPOOL_T* restrict xn, CYPOOL_T* restrict y,
+CYPOOL_INLINE void CYPOOL_FN(max_cl_block)(const CYPOOL_S* restrict xn, CYPOOL_S* restrict y,
                                          int64_t* restrict idx, const ptrdiff_t* restrict cells,
                                          ptrdiff_t ncells, int64_t first, ptrdiff_t C,
                                          ptrdiff_t B)
@@ -187,9 +199,9 @@ CYPOOL_INLINE void CYPOOL_FN(max_cl_block)(const CYPOOL_T* restrict xn, CYPOOL_T
         CYPOOL_IDX q[CYPOOL_CL_BLOCK];
         for (ptrdiff_t j = 0; j < B; j++) q[j] = -1;
         for (CYPOOL_IDX k = 0; k < (CYPOOL_IDX)ncells; k++) {
-            const CYPOOL_T* xc = xn + cells[k] * C;
+            const CYPOOL_S* xc = xn + cells[k] * C;
             for (ptrdiff_t j = 0; j < B; j++) {
-                CYPOOL_T v = xc[j];
+                CYPOOL_T v = CYPOOL_LD(xc[j]);
                 int mk = (v > m[j]) | (v != v);
                 m[j] = CYPOOL_SEL(mk, v, m[j]);
                 q[j] = CYPOOL_SEL(mk, k, q[j]);
@@ -198,29 +210,29 @@ CYPOOL_INLINE void CYPOOL_FN(max_cl_block)(const CYPOOL_T* restrict xn, CYPOOL_T
         for (ptrdiff_t j = 0; j < B; j++) idx[j] = q[j] < 0 ? first : cells[q[j]];
     } else {
         for (ptrdiff_t q = 0; q < ncells; q++) {
-            const CYPOOL_T* xc = xn + cells[q] * C;
+            const CYPOOL_S* xc = xn + cells[q] * C;
             for (ptrdiff_t j = 0; j < B; j++) {
-                CYPOOL_T v = xc[j];
+                CYPOOL_T v = CYPOOL_LD(xc[j]);
                 int mk = (v > m[j]) | (v != v);
                 m[j] = CYPOOL_SEL(mk, v, m[j]);
             }
         }
     }
-    for (ptrdiff_t j = 0; j < B; j++) y[j] = m[j];
+    for (ptrdiff_t j = 0; j < B; j++) y[j] = CYPOOL_ST(m[j]);
 }
 
 /* One output row (n, od, oh) of a channels-last tensor. `cells` is caller-provided scratch of
  * k_d*k_h*k_w entries: the flat positions of the current window's real cells in window order.
  * Channels go in fixed blocks of CYPOOL_CL_BLOCK (compile-time trip count, so the block's
  * maxima are register-resident), the remainder in one variable block. */
-static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_T* x, CYPOOL_T* y, int64_t* idx,
+static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx,
                                                       const Window* w, ptrdiff_t row,
                                                       ptrdiff_t C, ptrdiff_t* cells)
 {
     enum { BL = CYPOOL_CL_BLOCK };
     ptrdiff_t rps = w->out_d * w->out_h;
     ptrdiff_t nn = row / rps, od = (row % rps) / w->out_h, oh = row % w->out_h;
-    const CYPOOL_T* xn = x + nn * w->in_d * w->in_h * w->in_w * C;
+    const CYPOOL_S* xn = x + nn * w->in_d * w->in_h * w->in_w * C;
     const Span sd = dilated_span(od, w->k_d, w->s_d, w->pad_d, w->dil_d, w->in_d);
     const Span sh = dilated_span(oh, w->k_h, w->s_h, w->pad_h, w->dil_h, w->in_h);
     const ptrdiff_t df = sd.first, dc = sd.count, hf = sh.first, hc = sh.count;
@@ -234,7 +246,7 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_T* x, CYPOOL
                     cells[nc++] = ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h) * w->in_w
                                   + wf + c * w->dil_w;
         int64_t first = (df * w->in_h + hf) * w->in_w + wf;
-        CYPOOL_T* ym = y + (row * w->out_w + ow) * C;
+        CYPOOL_S* ym = y + (row * w->out_w + ow) * C;
         int64_t* im = idx ? idx + (row * w->out_w + ow) * C : NULL;
         ptrdiff_t c0 = 0;
         for (; c0 + BL <= C; c0 += BL)
@@ -253,3 +265,41 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_T* x, CYPOOL
                                   C - c0);
     }
 }
+
+#if CYPOOL_HALF
+/* The index scatter of max backward for the 16-bit types (float32 and float64 scatter in
+ * _max.pyx): each add is done in float and rounded back, in output order, as PyTorch accumulates
+ * a float16 / bfloat16 gradient. Channels [c0, c1) of one sample of C interleaved channels
+ * (channels-first: one plane, C = 1, c0 = 0, c1 = 1). gi is zeroed here. Returns the count of
+ * indices outside [0, in_plane): skipped, never written. */
+static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
+    const CYPOOL_S* restrict go, const int64_t* restrict idx, CYPOOL_S* restrict gi,
+    ptrdiff_t in_plane, ptrdiff_t out_plane, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1)
+{
+    ptrdiff_t bad = 0;
+    const ptrdiff_t nc = c1 - c0;
+    if (nc == C) {
+        memset(gi, 0, (size_t)(in_plane * C) * sizeof(CYPOOL_S));
+    } else {
+        for (ptrdiff_t i = 0; i < in_plane; i++)
+            memset(gi + i * C + c0, 0, (size_t)nc * sizeof(CYPOOL_S));
+    }
+    for (ptrdiff_t o = 0; o < out_plane; o++) {
+        const int64_t* restrict io = idx + o * C + c0;
+        const CYPOOL_S* restrict g = go + o * C + c0;
+        for (ptrdiff_t ch = 0; ch < nc; ch++) {
+            const int64_t i = io[ch];
+            if ((uint64_t)i < (uint64_t)in_plane) {
+                CYPOOL_S* t = gi + i * C + c0 + ch;
+                /* a cell at +0 (its first add; the cells never hold -0) becomes 0 + g exactly:
+                 * g itself, -0 made +0, without the conversions */
+                *t = *t == 0 ? cypool_plus_zero(g[ch])
+                             : CYPOOL_ST(CYPOOL_LD(*t) + CYPOOL_LD(g[ch]));
+            } else {
+                bad++;
+            }
+        }
+    }
+    return bad;
+}
+#endif

@@ -14,7 +14,9 @@ Import it explicitly (``import cypool.torch``); ``import cypool`` never imports 
 - Autograd: gradients of any order, forward-mode AD (``torch.func.jvp``), ``torch.func.vmap``;
   the operators are torch.library custom ops (``torch.ops.cypool.*``) so torch.compile
   (fullgraph), torch.export and TorchScript capture them.
-- dtypes: float32, float64; float16 and bfloat16 through a float32 copy; integer max pooling.
+- dtypes: float32, float64; float16 and bfloat16 read and written in half precision (no copy)
+  by max and average pooling and every max-type backward, through a float32 copy elsewhere;
+  integer max pooling.
 
 The architecture: _kernels.py (cypool's NumPy call per operator, torch's rules without data),
 _function.py (the operator table, the one autograd Function, the custom-op registration),

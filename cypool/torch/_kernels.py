@@ -9,9 +9,12 @@ hands the tensor's memory to cypool (``Tensor.numpy()``: no copy) in that memory
 back cypool's result as a tensor with exactly those strides (a view when cypool's result already
 has them, which is the ordinary case; one copy otherwise).
 
-float16 and bfloat16 tensors are computed through a float32 copy (cypool's NumPy kernels take
-float16 by widening it too, and NumPy has no bfloat16); results are rounded back to the input's
-dtype once, as torch's CPU kernels do after accumulating in float32.
+float16 and bfloat16 tensors go to the operators with half-precision kernels (max and average
+pooling, forward and backward, and the index scatter of every max-type backward) as zero-copy
+views: float16 as NumPy's float16, bfloat16 as ml_dtypes' bfloat16 (an int16 view of the memory
+reinterpreted; without ml_dtypes, bfloat16 takes the float32 copy below). Those kernels read and
+write 16 bits per value and compute in float32 with torch's rounding. Every other operator
+computes them through a float32 copy, its result rounded back to the input's dtype once.
 """
 from __future__ import annotations
 
@@ -158,19 +161,39 @@ def empty(shape: Sequence[int], dtype, device, cl: bool) -> torch.Tensor:
     return torch.empty_strided(shape, strides, dtype=dtype, device=device)
 
 
-def to_numpy(t: torch.Tensor) -> np.ndarray:
-    """A NumPy view of the tensor's memory; float16/bfloat16 through a float32 copy."""
-    t = t.detach()
+@functools.lru_cache(maxsize=1)
+def _bfloat16() -> Optional[np.dtype]:
+    """ml_dtypes' bfloat16 NumPy dtype, or None without ml_dtypes (an optional dependency)."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def to_numpy(t: torch.Tensor, half: bool = False) -> np.ndarray:
+    """A NumPy view of the tensor's memory. float16 / bfloat16: a view too when `half` (the
+    operator's NumPy kernel reads them natively; bfloat16 needs ml_dtypes), else a float32 copy."""
+    t = t.detach().resolve_conj().resolve_neg()
     if t.dtype in _HALF:
+        if half and t.dtype == torch.float16:
+            return t.numpy()
+        if half and _bfloat16() is not None:
+            return t.view(torch.int16).numpy().view(_bfloat16())
         t = t.float()
-    return t.resolve_conj().resolve_neg().numpy()
+    return t.numpy()
 
 
 def give_back(a: np.ndarray, ref: torch.Tensor) -> torch.Tensor:
     """cypool's result as a tensor with exactly ref's shape, strides and dtype: a view of the NumPy
     result when its memory order is ref's (strides of size-1 axes do not address anything), a
     copy otherwise."""
-    t = torch.from_numpy(np.asarray(a))
+    a = np.asarray(a)
+    bf16 = _bfloat16()
+    if bf16 is not None and a.dtype == bf16:
+        t = torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    else:
+        t = torch.from_numpy(a)
     if t.dtype != ref.dtype:
         t = t.to(ref.dtype)
     if tuple(t.shape) != tuple(ref.shape):
@@ -346,8 +369,8 @@ def max_pool(x, rank, kernel_size, stride, padding, dilation, ceil_mode, padding
         return _real(y_ref), _real(i_ref)
     pad = padding_mode or padding
     y, idx = getattr(cypool, f"max_pool{rank}d")(
-        to_numpy(_input_for(x, y_ref, rank)), _t(kernel_size), _t(stride) or None, _t(pad),
-        _t(dilation), ceil_mode, return_indices=True)
+        to_numpy(_input_for(x, y_ref, rank), half=True), _t(kernel_size), _t(stride) or None,
+        _t(pad), _t(dilation), ceil_mode, return_indices=True)
     return give_back(y, y_ref), give_back(idx, i_ref)
 
 
@@ -359,7 +382,7 @@ def avg_pool(x, rank, kernel_size, stride, padding, ceil_mode, count_include_pad
         return _real(ref)
     kw = {} if divisor_override is None else {"divisor_override": divisor_override}
     y = getattr(cypool, f"avg_pool{rank}d")(
-        to_numpy(_input_for(x, ref, rank)), _t(kernel_size), _t(stride) or None,
+        to_numpy(_input_for(x, ref, rank), half=True), _t(kernel_size), _t(stride) or None,
         padding_mode or _t(padding), ceil_mode, count_include_pad, **kw)
     return give_back(y, ref)
 
@@ -448,7 +471,8 @@ def max_pool_backward(grad, indices, input_shape, rank, cl):
     if grad.numel() == 0:
         return _real(ref).zero_()
     gx = getattr(cypool, f"max_pool{rank}d_backward")(
-        to_numpy(in_format(grad, cl)), in_format(indices, cl).numpy(), tuple(input_shape))
+        to_numpy(in_format(grad, cl), half=True), in_format(indices, cl).numpy(),
+        tuple(input_shape))
     return give_back(gx, ref)
 
 
@@ -472,8 +496,8 @@ def avg_pool_backward(grad, input_shape, rank, kernel_size, stride, padding, cei
         return _real(ref).zero_()
     kw = {} if divisor_override is None else {"divisor_override": divisor_override}
     gx = getattr(cypool, f"avg_pool{rank}d_backward")(
-        to_numpy(in_format(grad, cl)), tuple(input_shape), _t(kernel_size), _t(stride) or None,
-        padding_mode or _t(padding), ceil_mode, count_include_pad, **kw)
+        to_numpy(in_format(grad, cl), half=True), tuple(input_shape), _t(kernel_size),
+        _t(stride) or None, padding_mode or _t(padding), ceil_mode, count_include_pad, **kw)
     return give_back(gx, ref)
 
 
@@ -493,7 +517,8 @@ def adaptive_max_pool_backward(grad, indices, input_shape, rank, cl):
     if _empty_out(ref):
         return _real(ref)
     gx = getattr(cypool, f"adaptive_max_pool{rank}d_backward")(
-        to_numpy(in_format(grad, cl)), in_format(indices, cl).numpy(), tuple(input_shape))
+        to_numpy(in_format(grad, cl), half=True), in_format(indices, cl).numpy(),
+        tuple(input_shape))
     return give_back(gx, ref)
 
 

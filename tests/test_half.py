@@ -1,0 +1,384 @@
+"""float16 and bfloat16 as first-class inputs.
+
+Max and average pooling (forward, backward) and the index scatter of every max-type backward read
+and write 16-bit values and compute in float32: results must be PyTorch's bit for bit (CPU),
+checked against torch where it is installed and, everywhere, against plain loops that compute
+in float32 and round as PyTorch does (average: the float32 sum divided by the divisor, rounded
+once; backward: each add rounded). The data keep every window's float32 sum exact: where it is
+not, cypool's summation order (rows first) may round it differently from PyTorch's. Every other operator takes a float32 copy and rounds its
+result once. bfloat16 is ml_dtypes' (optional: those cases skip without it).
+"""
+import itertools
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import cypool
+import reference as R
+
+try:
+    import ml_dtypes
+    BF16 = np.dtype(ml_dtypes.bfloat16)
+except ImportError:   # ml_dtypes is optional: the bfloat16 cases skip
+    BF16 = None
+
+F16 = np.dtype(np.float16)
+HALVES = [pytest.param(F16, id="float16"),
+          pytest.param(BF16, id="bfloat16", marks=pytest.mark.skipif(
+              BF16 is None, reason="needs ml_dtypes (pip install ml_dtypes)"))]
+
+
+def rounded(a, dtype):
+    """float32 values rounded to dtype once (NumPy's and ml_dtypes' casts round to nearest
+    even), back in float32."""
+    return np.asarray(a, np.float32).astype(dtype).astype(np.float32)
+
+
+def assert_same(got, want):
+    """Same dtype, shape and bit patterns, NaN matching NaN (whatever its payload); the bits
+    tell -0 from +0."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    nan = np.isnan(want.astype(np.float32))
+    np.testing.assert_array_equal(np.isnan(got.astype(np.float32)), nan)
+    np.testing.assert_array_equal(got.view(np.uint16)[~nan], want.view(np.uint16)[~nan])
+
+
+def specials(dtype, rng, shape):
+    """Values on a coarse grid (float32 sums of a few of them are exact) with NaN, +-inf,
+    +-0 and subnormals of dtype sprinkled in."""
+    x = (rng.integers(-64, 65, shape) / 8).astype(np.float32)
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    pool = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, tiny, -tiny, 3 * tiny], np.float32)
+    mask = rng.random(shape) < 0.08
+    x[mask] = rng.choice(pool, int(mask.sum()))
+    return x.astype(dtype)
+
+
+# ----------------------------------------------------------------------------- conversions
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_every_bit_pattern_loads_and_stores_exactly(dtype, data_format):
+    # a 1-cell window is the identity: every one of the 65536 patterns goes through the load
+    # and the store (rows, and the small-plane tiles of the 2-d case)
+    x = np.arange(65536, dtype=np.uint16).view(dtype)
+    assert_same(cypool.max_pool1d(x.reshape(1, 256, 256), 1, data_format=data_format),
+                x.reshape(1, 256, 256))
+    assert_same(cypool.max_pool2d(x.reshape(1, 4096, 4, 4), 1, data_format=data_format),
+                x.reshape(1, 4096, 4, 4))
+    y, idx = cypool.max_pool2d(x.reshape(64, 64, 4, 4), 1, return_indices=True)
+    assert_same(y, x.reshape(64, 64, 4, 4))
+    np.testing.assert_array_equal(idx, np.broadcast_to(np.arange(16).reshape(4, 4), idx.shape))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_stores_round_to_nearest_even(dtype, rng):
+    # a pair's sum (divisor 1) and mean: the float32 result rounded once, over random finite
+    # patterns, ties, overflow to infinity and results in the subnormal range
+    bits = rng.integers(0, 65536, 200000, dtype=np.uint16)
+    v = bits.view(dtype)
+    v = v[np.isfinite(v.astype(np.float32))][:2 * 60000]
+    info = np.finfo(dtype)
+    one, eps, tiny = np.float32(1), float(info.eps), float(info.smallest_subnormal)
+    extra = np.array([one, one + eps, one, one + 3 * eps, float(info.max), float(info.max),
+                      -float(info.max), -float(info.max), tiny, 2 * tiny, tiny, tiny, -tiny,
+                      tiny], np.float32).astype(dtype)
+    pairs = np.concatenate([extra, v]).reshape(1, 1, -1, 2)
+    a, b = pairs[..., 0].astype(np.float32), pairs[..., 1].astype(np.float32)
+    with np.errstate(over="ignore"):
+        got_sum = cypool.avg_pool2d(pairs, (1, 2), divisor_override=1)[..., 0]
+        got_mean = cypool.avg_pool2d(pairs, (1, 2))[..., 0]
+        assert_same(got_sum, (np.float32(0) + (a + b)).astype(dtype))
+        assert_same(got_mean, ((np.float32(0) + (a + b)) / np.float32(2)).astype(dtype))
+    assert float(got_mean[0, 0, 0]) == 1.0                    # 1 + eps/2 ties to even: 1
+    assert float(got_mean[0, 0, 1]) == float(one + 2 * eps)   # 1 + 1.5 eps ties up to even
+    assert np.isinf(got_sum[0, 0, 2].astype(np.float32))
+
+
+# ----------------------------------------------------------------------------- references
+
+def avg_forward_ref(x, k, s, p, ceil_mode, cip, div):
+    """Float32 mean of each window (PyTorch's division), rounded once to x's dtype; x holds
+    values whose float32 window sums are exact, so the summation order does not matter."""
+    rank = x.ndim - 2
+    y = R.avg_pool(x.astype(np.float32), k, s, p, p, ceil_mode, cip, div)
+    return y.astype(x.dtype)
+
+
+def _windows(spatial, k, s, p, ceil_mode):
+    """(output position, real cells, PyTorch's divisor without an override) per output."""
+    ones = [1] * len(spatial)
+    for _, o, cells in R._windows(spatial, k, s, p, p, ones, ceil_mode):
+        padded = [[i for i in axis if -lo <= i < L + lo] for axis, L, lo in zip(cells, spatial, p)]
+        real = [[i for i in axis if 0 <= i < L] for axis, L in zip(cells, spatial)]
+        yield o, list(itertools.product(*real)), padded, real
+
+
+def avg_backward_ref(g, spatial, k, s, p, ceil_mode, cip, div):
+    """PyTorch's half-precision backward: delta = g / divisor, both rounded to g's dtype, added
+    to every cell of the window in output order, each add rounded."""
+    dt = g.dtype
+    N, C = g.shape[:2]
+    gx = np.zeros((N, C, *spatial), np.float32)
+    for o, cells, padded, real in _windows(spatial, k, s, p, ceil_mode):
+        d = div or int(np.prod([len(a) for a in (padded if cip else real)]))
+        delta = rounded(g[(slice(None), slice(None), *o)].astype(np.float32)
+                        / rounded(np.float32(d), dt), dt)
+        for pos in cells:
+            idx = (slice(None), slice(None), *pos)
+            gx[idx] = rounded(gx[idx] + delta, dt)
+    return gx.astype(dt)
+
+
+def max_backward_ref(g, idx, spatial):
+    """Each gradient added to the cell its index names, in output order, each add rounded."""
+    dt = g.dtype
+    N, C = g.shape[:2]
+    gx = np.zeros((N, C, int(np.prod(spatial))), np.float32)
+    gf, ii = g.reshape(N, C, -1).astype(np.float32), idx.reshape(N, C, -1)
+    for o in range(gf.shape[2]):
+        for n, c in itertools.product(range(N), range(C)):
+            gx[n, c, ii[n, c, o]] = rounded(gx[n, c, ii[n, c, o]] + gf[n, c, o], dt)
+    return gx.reshape(N, C, *spatial).astype(dt)
+
+
+def to_layout(a, data_format):
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1)) if data_format == "channels_last" else a
+
+
+def from_layout(a, data_format):
+    return np.moveaxis(a, -1, 1) if data_format == "channels_last" else a
+
+
+# (rank, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
+AVG_CASES = [(1, 3, 2, 1, False, True, None), (1, 2, 1, 0, True, False, None),
+             (2, 2, 2, 0, False, True, None), (2, 3, 2, 1, True, False, None),
+             (2, 3, 1, 1, False, True, None), (2, (3, 2), (1, 2), (1, 0), False, False, 7),
+             (2, 3, 3, 1, True, True, 257), (3, 2, 2, 0, False, True, None),
+             (3, 3, 2, 1, True, False, None)]
+SHAPES = {1: (2, 5, 13), 2: (2, 5, 9, 11), 3: (2, 3, 5, 6, 7)}
+
+
+def _avg_args(rank, k, s, p):
+    t = lambda v: (v,) * rank if isinstance(v, int) else v
+    return t(k), t(s), t(p)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("case", AVG_CASES)
+def test_avg_matches_the_float32_reference(dtype, data_format, case, rng):
+    rank, k, s, p, ceil_mode, cip, div = case
+    x = specials(dtype, rng, SHAPES[rank])
+    kk, ss, pp = _avg_args(rank, k, s, p)
+    fn = getattr(cypool, f"avg_pool{rank}d")
+    kw = {} if rank == 1 else {"divisor_override": div}
+    y = fn(to_layout(x, data_format), k, s, p, ceil_mode, cip, data_format=data_format, **kw)
+    want = avg_forward_ref(x, kk, ss, pp, ceil_mode, cip, div)
+    assert_same(from_layout(y, data_format), want)
+    g = specials(dtype, rng, want.shape)
+    gx = getattr(cypool, f"avg_pool{rank}d_backward")(
+        to_layout(g, data_format), to_layout(x, data_format).shape, k, s, p, ceil_mode, cip,
+        data_format=data_format, **kw)
+    assert_same(from_layout(gx, data_format),
+                avg_backward_ref(g, x.shape[2:], kk, ss, pp, ceil_mode, cip, div))
+
+
+MAX_CASES = [(1, 3, 2, 1, 1, False), (2, 2, 2, 0, 1, False), (2, 3, 2, 1, 1, True),
+             (2, 3, 1, 1, 2, False), (3, 2, 2, 0, 1, False), (3, 3, 2, 1, 1, True)]
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("case", MAX_CASES)
+def test_max_matches_the_reference(dtype, data_format, case, rng):
+    rank, k, s, p, d, ceil_mode = case
+    x = specials(dtype, rng, SHAPES[rank])
+    y, idx = getattr(cypool, f"max_pool{rank}d")(to_layout(x, data_format), k, s, p, d,
+                                                 ceil_mode, return_indices=True,
+                                                 data_format=data_format)
+    t = (lambda v: (v,) * rank)
+    want, want_idx = R.max_pool(x.astype(np.float32), t(k), t(s), t(p), t(p), t(d), ceil_mode)
+    assert_same(from_layout(y, data_format), want.astype(dtype))
+    np.testing.assert_array_equal(from_layout(idx, data_format), want_idx)
+    g = specials(dtype, rng, want.shape)
+    gx = getattr(cypool, f"max_pool{rank}d_backward")(to_layout(g, data_format), idx,
+                                                      to_layout(x, data_format).shape,
+                                                      data_format=data_format)
+    assert_same(from_layout(gx, data_format), max_backward_ref(g, want_idx, x.shape[2:]))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_native_kernels_make_no_float32_copy(dtype, rng):
+    # what a call allocates (outputs, indices) stays below what a float32 copy of x would take
+    x = rng.standard_normal((4, 16, 128, 128)).astype(dtype)
+    for call in (lambda: cypool.max_pool2d(x, 2), lambda: cypool.avg_pool2d(x, 2),
+                 lambda: cypool.max_pool2d(x, 3, 2, 1, return_indices=True)):
+        call()
+        tracemalloc.start()
+        try:
+            y = call()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert (y[0] if isinstance(y, tuple) else y).dtype == dtype
+        assert peak < 2 * x.nbytes, (peak, x.nbytes)   # a float32 copy alone: 2 * x.nbytes
+
+
+# Operators without half-precision kernels: (name, arguments after the array(s)). Each takes
+# float16 / bfloat16 and equals its float32 result rounded once. (Max-type backwards are left out:
+# they route gradients through max pooling's scatter, which rounds each add as torch does.)
+ROUND_ONCE = [
+    ("adaptive_avg_pool2d", (5,)), ("adaptive_max_pool2d", (5,)), ("global_avg_pool2d", ()),
+    ("global_max_pool2d", ()), ("lp_pool2d", (2.0, 3)), ("blur_pool2d", ()),
+    ("max_blur_pool2d", ()), ("spatial_pyramid_pool", ((2, 1), "avg")),
+    ("stochastic_pool2d", (2, 2, False)), ("adaptive_avg_pool3d", (2,)),
+    ("lp_pool1d", (3.0, 2)),
+]
+
+
+def _operand(name, x):
+    return x[..., 0] if name.endswith("1d") else x[:, :, None] if name.endswith("3d") else x
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("name,args", ROUND_ONCE, ids=[r[0] for r in ROUND_ONCE])
+def test_other_operators_compute_in_float32_and_round_once(dtype, name, args, rng):
+    x = _operand(name, rng.standard_normal((2, 3, 12, 12)).astype(dtype))
+    fn = getattr(cypool, name)
+    y = fn(x, *args)
+    y = y if isinstance(y, np.ndarray) else y[0]
+    want = fn(x.astype(np.float32), *args)
+    want = want if isinstance(want, np.ndarray) else want[0]
+    assert y.dtype == dtype
+    assert_same(y, want.astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_other_backwards_and_unpooling_compute_in_float32(dtype, rng):
+    x = rng.standard_normal((2, 3, 12, 12)).astype(dtype)
+    g = rng.standard_normal((2, 3, 6, 6)).astype(dtype)
+    y, idx = cypool.max_pool2d(x, 2, return_indices=True)
+    calls = [
+        lambda a: cypool.adaptive_avg_pool2d_backward(a, (2, 3, 12, 12)),
+        lambda a: cypool.lp_pool2d_backward(a, x.astype(a.dtype), 2.0, 2),
+        lambda a: cypool.max_unpool2d(a, idx, 2),
+        lambda a: cypool.max_unpool2d_backward(cypool.max_unpool2d(a, idx, 2), idx),
+        lambda a: cypool.blur_pool2d_backward(a, (2, 3, 12, 12)),
+        lambda a: cypool.conv2d(x.astype(a.dtype), np.ones((4, 3, 3, 3), a.dtype) / 8),
+    ]
+    for call in calls:
+        got = call(g)
+        assert got.dtype == dtype
+        assert_same(got, call(g.astype(np.float32)).astype(dtype))
+
+
+# ----------------------------------------------------------------------------- against torch
+
+def _torch_half(dtype):
+    torch = pytest.importorskip("torch")
+    return torch, (torch.float16 if dtype == F16 else torch.bfloat16)
+
+
+def _to_numpy(t, dtype):
+    t = t.detach().contiguous()
+    return t.view(__import__("torch").int16).numpy().view(dtype)
+
+
+TORCH_AVG = [c for c in AVG_CASES if c[0] < 3]   # torch's CPU avg_pool3d has no half kernel
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("case", TORCH_AVG)
+def test_avg_equals_torch(dtype, channels_last, case, rng):
+    torch, tdt = _torch_half(dtype)
+    rank, k, s, p, ceil_mode, cip, div = case
+    shape = (2, 40, 9, 11) if rank == 2 else SHAPES[rank]
+    x = torch.from_numpy(rng.standard_normal(shape).astype(np.float32)).to(tdt)
+    x.view(-1)[::17] = float("nan")
+    x.view(-1)[5::23] = float("inf")
+    if channels_last and rank == 2:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    fn = getattr(torch.nn.functional, f"avg_pool{rank}d")
+    kw = {} if rank == 1 else {"divisor_override": div}
+    y = fn(x, k, s, p, ceil_mode, cip, **kw)
+    g = torch.randn(y.shape).to(tdt)
+    gx, = torch.autograd.grad(y, x, g)
+    df = "channels_first"
+    xn = _to_numpy(x, dtype)
+    ours = getattr(cypool, f"avg_pool{rank}d")(xn, k, s, p, ceil_mode, cip, **kw)
+    assert_same(ours, _to_numpy(y, dtype))
+    gn = getattr(cypool, f"avg_pool{rank}d_backward")(_to_numpy(g, dtype), xn.shape, k, s, p,
+                                                      ceil_mode, cip, data_format=df, **kw)
+    assert_same(gn, _to_numpy(gx, dtype))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("case", MAX_CASES)
+def test_max_equals_torch(dtype, channels_last, case, rng):
+    torch, tdt = _torch_half(dtype)
+    rank, k, s, p, d, ceil_mode = case
+    shape = (2, 40, 9, 11) if rank == 2 else SHAPES[rank]
+    x = torch.from_numpy(rng.standard_normal(shape).astype(np.float32)).to(tdt)
+    x.view(-1)[::19] = float("nan")
+    x.view(-1)[3::29] = float("-inf")
+    if channels_last and rank > 1:
+        x = x.contiguous(memory_format=torch.channels_last if rank == 2
+                         else torch.channels_last_3d)
+    x.requires_grad_(True)
+    y, idx = getattr(torch.nn.functional, f"max_pool{rank}d")(x, k, s, p, d, ceil_mode, True)
+    g = torch.randn(y.shape).to(tdt)
+    gx, = torch.autograd.grad(y, x, g)
+    xn = _to_numpy(x, dtype)
+    ours, oi = getattr(cypool, f"max_pool{rank}d")(xn, k, s, p, d, ceil_mode,
+                                                   return_indices=True)
+    assert_same(ours, _to_numpy(y, dtype))
+    np.testing.assert_array_equal(oi, idx.numpy())
+    gn = getattr(cypool, f"max_pool{rank}d_backward")(_to_numpy(g, dtype), oi, xn.shape)
+    assert_same(gn, _to_numpy(gx, dtype))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_bridge_equals_torch_without_a_float32_copy(dtype, channels_last, rng):
+    torch, tdt = _torch_half(dtype)
+    import cypool.torch as ct
+    x = torch.from_numpy(rng.standard_normal((2, 8, 10, 12)).astype(np.float32)).to(tdt)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    for ours, theirs in [(lambda t: ct.max_pool2d(t, 3, 2, 1), lambda t: torch.nn.functional
+                          .max_pool2d(t, 3, 2, 1)),
+                         (lambda t: ct.avg_pool2d(t, 3, 1, 1), lambda t: torch.nn.functional
+                          .avg_pool2d(t, 3, 1, 1))]:
+        a = x.detach().clone().requires_grad_(True)
+        b = x.detach().clone().requires_grad_(True)
+        ya, yb = ours(a), theirs(b)
+        assert ya.dtype == tdt and ya.stride() == yb.stride()
+        assert torch.equal(ya.isnan(), yb.isnan()) and torch.equal(ya, yb)
+        g = torch.randn(ya.shape).to(tdt)
+        ga, = torch.autograd.grad(ya, a, g)
+        gb, = torch.autograd.grad(yb, b, g)
+        assert ga.stride() == gb.stride() and torch.equal(ga, gb)
+    from cypool.torch import _kernels
+    view = _kernels.to_numpy(x, half=True)
+    assert view.dtype.itemsize == 2 and np.shares_memory(view, x.numpy() if dtype == F16
+                                                         else x.view(torch.int16).numpy())
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_a_mean_that_rounds_to_zero_keeps_torchs_sign(dtype):
+    # PyTorch's channels-first kernel adds the rounded mean to a zeroed output (-0 becomes +0);
+    # its channels-last kernel stores the rounded mean (-0 stays); cypool follows both
+    tiny = float(np.finfo(dtype).smallest_subnormal)
+    x = np.zeros((1, 8, 2, 2), np.float32)
+    x[:, :, 0, 0] = -tiny
+    x = x.astype(dtype)
+    cf = cypool.avg_pool2d(x, 2)
+    cl = cypool.avg_pool2d(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), 2,
+                           data_format="channels_last")
+    assert (cf.view(np.uint16) == 0).all() and (cl.view(np.uint16) == 0x8000).all()
