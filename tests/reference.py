@@ -51,7 +51,6 @@ def lowest(dtype):
 def max_pool(x, k, s, plo, phi, d, ceil_mode):
     """Returns (y, flat per-plane indices)."""
     N, C, *spatial = x.shape
-    rank = len(spatial)
     outs = [out_size(L, *a, ceil_mode) for L, *a in zip(spatial, k, s, plo, phi, d)]
     y = np.empty((N, C, *outs), x.dtype)
     idx = np.empty((N, C, *outs), np.int64)

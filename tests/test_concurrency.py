@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import cypool
-from cypool import _openmp_info, _threads, pooling
+from cypool import _openmp_info, _threads
 from helpers import python_env_for_subprocess
 
 needs_openmp = pytest.mark.skipif(not cypool.openmp_enabled(), reason="serial build")

@@ -102,7 +102,6 @@ def test_stores_round_to_nearest_even(dtype, rng):
 def avg_forward_ref(x, k, s, p, ceil_mode, cip, div):
     """Float32 mean of each window (PyTorch's division), rounded once to x's dtype; x holds
     values whose float32 window sums are exact, so the summation order does not matter."""
-    rank = x.ndim - 2
     y = R.avg_pool(x.astype(np.float32), k, s, p, p, ceil_mode, cip, div)
     return y.astype(x.dtype)
 

@@ -4,7 +4,6 @@ direct calls of the custom ops (``torch.ops.cypool.*``): tangents from ``torch.f
 forward-over-reverse derivatives, and ``torch.func.vmap``. Skipped without torch."""
 import math
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
