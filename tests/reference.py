@@ -161,7 +161,7 @@ def numeric_grad(f, x, g, eps=1e-6):
     return gx
 
 
-# ----------------------------------------------------------------------------- issue 5 operators
+# ----------------------------------------------------------------------------- downsampling operators
 # Written from the papers' and PyTorch's rules (see pooling-semantics), one window at a time.
 
 def lp_pool2d(x, p, k, s, ceil_mode):

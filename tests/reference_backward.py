@@ -52,7 +52,7 @@ def unpool_backward(g, idx):
     return out
 
 
-# ----------------------------------------------------------------------------- issue 5 operators
+# ----------------------------------------------------------------------------- downsampling operators
 
 def lp_pool2d_backward(g, x, p, k, s, ceil_mode):
     """PyTorch autograd's gradient of lp_pool2d, one window at a time: y = v ** (1/p) with

@@ -1,4 +1,5 @@
-"""The issue-5 operators: stochastic, Lp, blur, max-blur, spatial pyramid pooling and conv2d.
+"""The downsampling operators besides max and average: stochastic, Lp, blur, max-blur, spatial
+pyramid pooling and conv2d.
 Against the plain-loop reference, against PyTorch where it has the op, by finite differences,
 across thread counts and data formats, and for bad input."""
 import itertools
