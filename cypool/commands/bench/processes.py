@@ -1,0 +1,175 @@
+"""``--processes``: every row whose call returns a big new array, timed in fresh processes (one row
+per child, ``--child``) per setting of NumPy's huge-page advice, and the spread of their medians."""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import cypool
+
+from ..timing import SAMPLE_SECONDS
+from .cases import (BIG_MB, CF, FORMATS, SEED, SMOKE_SAMPLE_SECONDS, _nbytes, _random, _selected,
+                    _smoke_shape, find_case)
+from .operators import _operator
+from .peers import _load_peers
+from .report import _loadavg, _machine
+from .run import _import_torch, _Threads, measure_row
+
+
+# Settings of the fresh-process mode: environment of each child.
+SETTINGS = {"on": {"NUMPY_MADVISE_HUGEPAGE": "1"}, "off": {"NUMPY_MADVISE_HUGEPAGE": "0"}}
+CHILD_TAG = "cypool-bench-child:"
+
+
+def _madvise_hugepage():
+    """NumPy's huge-page advice in this process (True/False), or None where NumPy lacks the
+    switch. (NumPy's setter returns the old value: set it back at once.)"""
+    mod = getattr(np, "_core", None) or getattr(np, "core", None)
+    setter = getattr(getattr(mod, "multiarray", None), "_set_madvise_hugepage", None)
+    if setter is None:
+        return None
+    old = setter(True)
+    setter(old)
+    return bool(old)
+
+
+def child(key: str, threads: int, repeat: int, smoke: bool, use_torch: bool) -> dict:
+    """One row (key 'case/direction/format') timed in this process: per-candidate medians
+    (seconds), the bytes cypool's call returns and NumPy's huge-page advice."""
+    name, direction, fmt = key.split("/")
+    case = find_case(name)
+    torch = _import_torch(use_torch)
+    _load_peers((), threads)
+    with _Threads(threads, torch):
+        row = measure_row(case, direction, fmt, torch, np.random.default_rng(SEED), repeat,
+                          SMOKE_SAMPLE_SECONDS if smoke else SAMPLE_SECONDS, smoke,
+                          keep=("cypool", "torch"))
+    return {"times": row.times, "out_nbytes": row.out_nbytes, "check": row.check,
+            "madvise_hugepage": _madvise_hugepage(), "threads": row.threads, "pid": os.getpid()}
+
+
+def _cypool_home() -> str:
+    """The folder this process imported cypool from."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(cypool.__file__)))
+
+
+def _child_env(extra: dict) -> dict:
+    """The environment of a child: this process's, with the folder cypool was imported from
+    first on the path (the child imports this same build) and the setting's variables."""
+    path = os.pathsep.join(p for p in (_cypool_home(), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
+def _run_child(key, setting_env, threads, repeat, smoke, use_torch) -> dict:
+    cmd = [sys.executable, "-m", "cypool.commands.bench", "--child", key,
+           "--threads", str(threads), "--repeat", str(repeat)]
+    cmd += ["--smoke"] if smoke else []
+    cmd += [] if use_torch else ["--no-torch"]
+    # run in cypool's folder: `-m` puts the working folder first on the path
+    p = subprocess.run(cmd, env=_child_env(setting_env), cwd=_cypool_home(),
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"the child process for {key} failed:\n{p.stderr[-2000:]}")
+    for line in reversed(p.stdout.splitlines()):
+        if line.startswith(CHILD_TAG):
+            return json.loads(line[len(CHILD_TAG):])
+    raise RuntimeError(f"the child process for {key} printed no result:\n{p.stdout[-2000:]}")
+
+
+def big_rows(cases, min_mb: float, smoke: bool) -> list:
+    """(case, direction, format, bytes returned) of every row whose cypool call returns at least
+    min_mb MB (1e6 bytes), found by running each call once (no peers, no timing)."""
+    rows = []
+    rng = np.random.default_rng(SEED)
+    for case in cases:
+        shape = _smoke_shape(case.shape) if smoke else case.shape
+        for direction in case.directions:
+            for fmt in FORMATS:
+                x = _random(rng, shape, fmt, case.dtype)
+                o = _operator(case, fmt, x, None, rng)
+                if direction == "fwd":
+                    n = _nbytes(o.fwd())
+                else:
+                    y, aux = o.fwd_aux()
+                    y0 = y[0] if isinstance(y, tuple) else y
+                    n = _nbytes(o.bwd(np.ones_like(y0), aux))
+                del x, o
+                if n >= min_mb * 1e6:
+                    rows.append((case, direction, fmt, n))
+    return rows
+
+
+def run_processes(processes: int = 5, threads: int = 2, repeat: int = 7, smoke: bool = False,
+                  use_torch: bool = True, only=None, all_ops: bool = False, min_mb: float = BIG_MB,
+                  settings=("on", "off"), output_cache: bool = True,
+                  verbose: bool = True) -> dict:
+    """Every row returning >= min_mb MB, timed in `processes` fresh processes per setting of
+    NumPy's huge-page advice (one row per process; rows and settings interleaved, so a burst of
+    load on the machine hits all of them). Returns {"rows": [{case, direction, fmt, out_nbytes,
+    runs: {setting: [child result]}}], ...}."""
+    log = print if verbose else (lambda *a, **k: None)
+    extra = {} if output_cache else {"CYPOOL_OUTPUT_CACHE": "0"}
+    rows = [{"case": c, "direction": d, "fmt": f, "out_nbytes": n,
+             "runs": {s: [] for s in settings}}
+            for c, d, f, n in big_rows(_selected(only, all_ops), min_mb, smoke)]
+    log(f"{len(rows)} rows return >= {min_mb} MB; {processes} fresh processes each per setting")
+    load_before = _loadavg()
+    for i in range(processes):
+        for r in rows:
+            key = f"{r['case'].name}/{r['direction']}/{r['fmt']}"
+            for s in settings:
+                res = _run_child(key, {**SETTINGS[s], **extra}, threads, repeat, smoke,
+                                 use_torch)
+                r["runs"][s].append(res)
+                log(f"process {i + 1}/{processes} {key} huge pages {s}: " + ", ".join(
+                    f"{k} {v * 1e3:.2f} ms" for k, v in res["times"].items()))
+    return {"rows": rows, "processes": processes, "threads": threads, "repeat": repeat,
+            "smoke": smoke, "settings": list(settings), "output_cache": output_cache,
+            "min_mb": min_mb, "load": (load_before, _loadavg())}
+
+
+def spread(values) -> float:
+    """Slowest over fastest."""
+    return max(values) / min(values)
+
+
+def markdown_processes(result: dict) -> str:
+    lines = [
+        "# cypool and torch in fresh processes: calls returning a big new array",
+        "",
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {_machine()}; "
+        f"{result['threads']} threads; numpy {np.__version__}; {result['processes']} fresh "
+        f"processes per row and setting, each the median of {result['repeat']} interleaved "
+        f"samples (cypool, torch); rows returning >= {result['min_mb']} MB"
+        + ("" if result["output_cache"] else "; cypool's output cache off")
+        + ("; SMOKE RUN (tiny shapes)" if result["smoke"] else "") + "."
+        + (" 1-minute load average {} at the start, {} at the end.".format(*result["load"])
+           if None not in result.get("load", (None,)) else ""),
+        "",
+        "`huge pages`: NumPy's huge-page advice (`NUMPY_MADVISE_HUGEPAGE`). Per-process medians "
+        "in ms, in run order; `spread` = slowest process median / fastest; `worst cypool/torch`: "
+        "the largest ratio of the two medians of one process.",
+        "",
+        "| case | dir | format | MB returned | huge pages | cypool ms per process | cypool "
+        "spread | torch ms per process | torch spread | worst cypool/torch |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        for s in result["settings"]:
+            runs = r["runs"][s]
+            ours = [x["times"]["cypool"] * 1e3 for x in runs]
+            theirs = [x["times"]["torch"] * 1e3 for x in runs if "torch" in x["times"]]
+            worst = max((x["times"]["cypool"] / x["times"]["torch"] for x in runs
+                         if "torch" in x["times"]), default=None)
+            lines.append(
+                f"| {r['case'].name} | {r['direction']} | {'CF' if r['fmt'] == CF else 'CL'} | "
+                f"{r['out_nbytes'] / 1e6:.1f} | {s} | {' '.join(f'{v:.2f}' for v in ours)} | "
+                f"**{spread(ours):.2f}** | {' '.join(f'{v:.2f}' for v in theirs)} | "
+                + (f"{spread(theirs):.2f}" if theirs else "") + " | "
+                + (f"{worst:.2f}" if worst is not None else "") + " |")
+    return "\n".join(lines) + "\n"
