@@ -7,9 +7,11 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from . import _im2col
 from ._geometry import int_tuple
 from ._layout import check_array, check_data_format, kernel_dtype
 from ._steps import CF, DataFormat, IntOrTuple
+from ._threads import threads_for
 
 ConvGrads = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -78,6 +80,19 @@ def _columns(xp, kh, kw, stride, oh, ow):
         xp.shape[0] * oh * ow, kh * kw * xp.shape[3])
 
 
+def _columns_of(x, data_format, dtype, kh, kw, stride, padding, oh, ow):
+    """im2col straight from x (either data format, any strides): (N*OH*OW, kh*kw*C) rows in
+    (i, j, c) order, the padding taps zero; the rows of _columns, without the padded copy."""
+    a = x if x.ndim == 4 else x[None]
+    a = a if data_format == "channels_last" else a.transpose(0, 2, 3, 1)
+    a = a.astype(dtype, copy=False)
+    N, C = a.shape[0], a.shape[3]
+    cols = np.empty((N * oh * ow, kh * kw * C), dtype)
+    _im2col.im2col(a, cols, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow,
+                   threads_for(cols.nbytes, N * oh))
+    return cols
+
+
 def _give_back_conv(y_nhwc, data_format, batched):
     y = y_nhwc if data_format == "channels_last" else np.ascontiguousarray(
         y_nhwc.transpose(0, 3, 1, 2))
@@ -133,17 +148,16 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     data_format, x, weight, bias, dtype, stride, padding = _conv_args(
         x, weight, bias, stride, padding, data_format)
     out_dtype = x.dtype
-    xp = _nhwc(x, data_format, padding, dtype)
     O, _, kh, kw = weight.shape
-    H, W = xp.shape[1] - 2 * padding[0], xp.shape[2] - 2 * padding[1]
+    H, W = x.shape[-3:-1] if data_format == "channels_last" else x.shape[-2:]
     oh = _conv_out(H, kh, stride[0], padding[0], "height")
     ow = _conv_out(W, kw, stride[1], padding[1], "width")
-    cols = _columns(xp, kh, kw, stride, oh, ow)
+    cols = _columns_of(x, data_format, dtype, kh, kw, stride, padding, oh, ow)
     wmat = weight.astype(dtype, copy=False).transpose(0, 2, 3, 1).reshape(O, -1)
     y = cols @ wmat.T
     if bias is not None:
         y += bias.astype(dtype, copy=False)
-    y = y.reshape(xp.shape[0], oh, ow, O)
+    y = y.reshape(cols.shape[0] // (oh * ow), oh, ow, O)
     return _give_back_conv(y, data_format, x.ndim == 4).astype(out_dtype, copy=False)
 
 
