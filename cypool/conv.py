@@ -50,18 +50,6 @@ def _conv_args(x, weight, bias, stride, padding, data_format):
     return data_format, x, weight, bias, dtype, stride, padding
 
 
-def _nhwc(x, data_format, padding, dtype):
-    """x as a padded (N, H, W, C) array of the compute dtype (the im2col layout)."""
-    if x.ndim == 3:
-        x = x[None]
-    a = x if data_format == "channels_last" else x.transpose(0, 2, 3, 1)
-    a = a.astype(dtype, copy=False)
-    ph, pw = padding
-    if ph or pw:
-        a = np.pad(a, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-    return a
-
-
 def _conv_out(size, k, s, p, name_axis):
     out = (size + 2 * p - k) // s + 1
     if out < 1:
@@ -70,19 +58,9 @@ def _conv_out(size, k, s, p, name_axis):
     return out
 
 
-def _columns(xp, kh, kw, stride, oh, ow):
-    """im2col: (N*OH*OW, kh*kw*C) rows in (i, j, c) order, one copy."""
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))
-    win = win[:, :stride[0] * (oh - 1) + 1:stride[0], :stride[1] * (ow - 1) + 1:stride[1]]
-    # win: (N, OH, OW, C, kh, kw) -> (N, OH, OW, kh, kw, C) so a row matches weight (O, kh, kw, C)
-    # explicit row count: with zero input channels the rows are empty and -1 is ambiguous
-    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(
-        xp.shape[0] * oh * ow, kh * kw * xp.shape[3])
-
-
 def _columns_of(x, data_format, dtype, kh, kw, stride, padding, oh, ow):
     """im2col straight from x (either data format, any strides): (N*OH*OW, kh*kw*C) rows in
-    (i, j, c) order, the padding taps zero; the rows of _columns, without the padded copy."""
+    (i, j, c) order (a row meets the weight as (O, kh, kw, C)), the padding taps zero."""
     a = x if x.ndim == 4 else x[None]
     a = a if data_format == "channels_last" else a.transpose(0, 2, 3, 1)
     a = a.astype(dtype, copy=False)
@@ -216,29 +194,29 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
         raise ValueError(f"grad_output.shape={grad_output.shape} must be batched like x "
                          f"(x.shape={x.shape})")
     kernel_dtype(grad_output, "grad_output", "float")
-    xp = _nhwc(x, data_format, padding, dtype)
-    N, Hp, Wp, C = xp.shape
     O, _, kh, kw = weight.shape
-    oh = _conv_out(Hp - 2 * padding[0], kh, stride[0], padding[0], "height")
-    ow = _conv_out(Wp - 2 * padding[1], kw, stride[1], padding[1], "width")
+    H, W = x.shape[-3:-1] if data_format == "channels_last" else x.shape[-2:]
+    C = weight.shape[1]
+    N = x.shape[0] if x.ndim == 4 else 1
+    oh = _conv_out(H, kh, stride[0], padding[0], "height")
+    ow = _conv_out(W, kw, stride[1], padding[1], "width")
     g = grad_output if grad_output.ndim == 4 else grad_output[None]
     g = g if data_format == "channels_last" else g.transpose(0, 2, 3, 1)
     if g.shape != (N, oh, ow, O):
         raise ValueError(f"grad_output.shape={grad_output.shape} does not match the conv2d "
                          f"output (N, OH, OW, O) = {(N, oh, ow, O)} ({data_format})")
     gmat = np.ascontiguousarray(g, dtype=dtype).reshape(-1, O)
-    cols = _columns(xp, kh, kw, stride, oh, ow)
+    cols = _columns_of(x, data_format, dtype, kh, kw, stride, padding, oh, ow)
     grad_weight = (gmat.T @ cols).reshape(O, kh, kw, C).transpose(0, 3, 1, 2)
     grad_bias = gmat.sum(axis=0, dtype=np.float64).astype(dtype)
     wmat = weight.astype(dtype, copy=False).transpose(0, 2, 3, 1).reshape(O, -1)
-    gcols = (gmat @ wmat).reshape(N, oh, ow, kh, kw, C)
-    gxp = np.zeros_like(xp)
-    sh, sw = stride
-    for i in range(kh):
-        for j in range(kw):
-            gxp[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :] += gcols[:, :, :, i, j]
-    gx = gxp[:, padding[0]:Hp - padding[0], padding[1]:Wp - padding[1], :]
-    grad_x = _give_back_conv(gx, data_format, x.ndim == 4).astype(x.dtype, copy=False)
+    gcols = gmat @ wmat
+    # col2im straight into the result's data format (no padded buffer, no transposed copy)
+    gx = np.empty((N, H, W, C) if data_format == "channels_last" else (N, C, H, W), dtype)
+    gx_nhwc = gx if data_format == "channels_last" else gx.transpose(0, 2, 3, 1)
+    _im2col.col2im(gcols, gx_nhwc, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow,
+                   threads_for(gx.nbytes + gcols.nbytes, N * H))
+    grad_x = (gx if x.ndim == 4 else gx[0]).astype(x.dtype, copy=False)
     wdt = weight.dtype
     return grad_x, np.ascontiguousarray(grad_weight).astype(wdt, copy=False), grad_bias.astype(
         wdt, copy=False)
