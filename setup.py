@@ -25,7 +25,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import CCompilerError, CompileError, LinkError
 
 # One table of extensions: module name inside cypool -> source in pyx/.
-KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream", "_buffers", "_fractional"]
+KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream", "_buffers", "_fractional", "_im2col"]
 
 # What a change rebuilds: the shared declarations every kernel module, the fast-path headers the
 # modules that include them (_avg and _adaptive the average ones, _max the max ones, _adaptive

@@ -7,11 +7,17 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from . import _im2col
 from ._geometry import int_tuple
 from ._layout import check_array, check_data_format, kernel_dtype
 from ._steps import CF, DataFormat, IntOrTuple
 
 ConvGrads = Tuple[np.ndarray, np.ndarray, np.ndarray]
+
+# The column copies run on one thread: the BLAS product that follows has threads of its own, and
+# OpenMP workers still spinning after a parallel copy took the cores from them (measured 3x slower
+# with 2 + 2 threads on a 2-core machine), while a second copy thread saved under 5%.
+_COPY_THREADS = 1
 
 
 def _native(a: np.ndarray) -> np.ndarray:
@@ -48,18 +54,6 @@ def _conv_args(x, weight, bias, stride, padding, data_format):
     return data_format, x, weight, bias, dtype, stride, padding
 
 
-def _nhwc(x, data_format, padding, dtype):
-    """x as a padded (N, H, W, C) array of the compute dtype (the im2col layout)."""
-    if x.ndim == 3:
-        x = x[None]
-    a = x if data_format == "channels_last" else x.transpose(0, 2, 3, 1)
-    a = a.astype(dtype, copy=False)
-    ph, pw = padding
-    if ph or pw:
-        a = np.pad(a, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-    return a
-
-
 def _conv_out(size, k, s, p, name_axis):
     out = (size + 2 * p - k) // s + 1
     if out < 1:
@@ -68,14 +62,17 @@ def _conv_out(size, k, s, p, name_axis):
     return out
 
 
-def _columns(xp, kh, kw, stride, oh, ow):
-    """im2col: (N*OH*OW, kh*kw*C) rows in (i, j, c) order, one copy."""
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))
-    win = win[:, :stride[0] * (oh - 1) + 1:stride[0], :stride[1] * (ow - 1) + 1:stride[1]]
-    # win: (N, OH, OW, C, kh, kw) -> (N, OH, OW, kh, kw, C) so a row matches weight (O, kh, kw, C)
-    # explicit row count: with zero input channels the rows are empty and -1 is ambiguous
-    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(
-        xp.shape[0] * oh * ow, kh * kw * xp.shape[3])
+def _columns_of(x, data_format, dtype, kh, kw, stride, padding, oh, ow):
+    """im2col straight from x (either data format, any strides): (N*OH*OW, kh*kw*C) rows in
+    (i, j, c) order (a row meets the weight as (O, kh, kw, C)), the padding taps zero."""
+    a = x if x.ndim == 4 else x[None]
+    a = a if data_format == "channels_last" else a.transpose(0, 2, 3, 1)
+    a = a.astype(dtype, copy=False)
+    N, C = a.shape[0], a.shape[3]
+    cols = np.empty((N * oh * ow, kh * kw * C), dtype)
+    _im2col.im2col(a, cols, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow,
+                   _COPY_THREADS)
+    return cols
 
 
 def _give_back_conv(y_nhwc, data_format, batched):
@@ -133,17 +130,16 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     data_format, x, weight, bias, dtype, stride, padding = _conv_args(
         x, weight, bias, stride, padding, data_format)
     out_dtype = x.dtype
-    xp = _nhwc(x, data_format, padding, dtype)
     O, _, kh, kw = weight.shape
-    H, W = xp.shape[1] - 2 * padding[0], xp.shape[2] - 2 * padding[1]
+    H, W = x.shape[-3:-1] if data_format == "channels_last" else x.shape[-2:]
     oh = _conv_out(H, kh, stride[0], padding[0], "height")
     ow = _conv_out(W, kw, stride[1], padding[1], "width")
-    cols = _columns(xp, kh, kw, stride, oh, ow)
+    cols = _columns_of(x, data_format, dtype, kh, kw, stride, padding, oh, ow)
     wmat = weight.astype(dtype, copy=False).transpose(0, 2, 3, 1).reshape(O, -1)
     y = cols @ wmat.T
     if bias is not None:
         y += bias.astype(dtype, copy=False)
-    y = y.reshape(xp.shape[0], oh, ow, O)
+    y = y.reshape(cols.shape[0] // (oh * ow), oh, ow, O)
     return _give_back_conv(y, data_format, x.ndim == 4).astype(out_dtype, copy=False)
 
 
@@ -202,29 +198,29 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
         raise ValueError(f"grad_output.shape={grad_output.shape} must be batched like x "
                          f"(x.shape={x.shape})")
     kernel_dtype(grad_output, "grad_output", "float")
-    xp = _nhwc(x, data_format, padding, dtype)
-    N, Hp, Wp, C = xp.shape
     O, _, kh, kw = weight.shape
-    oh = _conv_out(Hp - 2 * padding[0], kh, stride[0], padding[0], "height")
-    ow = _conv_out(Wp - 2 * padding[1], kw, stride[1], padding[1], "width")
+    H, W = x.shape[-3:-1] if data_format == "channels_last" else x.shape[-2:]
+    C = weight.shape[1]
+    N = x.shape[0] if x.ndim == 4 else 1
+    oh = _conv_out(H, kh, stride[0], padding[0], "height")
+    ow = _conv_out(W, kw, stride[1], padding[1], "width")
     g = grad_output if grad_output.ndim == 4 else grad_output[None]
     g = g if data_format == "channels_last" else g.transpose(0, 2, 3, 1)
     if g.shape != (N, oh, ow, O):
         raise ValueError(f"grad_output.shape={grad_output.shape} does not match the conv2d "
                          f"output (N, OH, OW, O) = {(N, oh, ow, O)} ({data_format})")
     gmat = np.ascontiguousarray(g, dtype=dtype).reshape(-1, O)
-    cols = _columns(xp, kh, kw, stride, oh, ow)
+    cols = _columns_of(x, data_format, dtype, kh, kw, stride, padding, oh, ow)
     grad_weight = (gmat.T @ cols).reshape(O, kh, kw, C).transpose(0, 3, 1, 2)
     grad_bias = gmat.sum(axis=0, dtype=np.float64).astype(dtype)
     wmat = weight.astype(dtype, copy=False).transpose(0, 2, 3, 1).reshape(O, -1)
-    gcols = (gmat @ wmat).reshape(N, oh, ow, kh, kw, C)
-    gxp = np.zeros_like(xp)
-    sh, sw = stride
-    for i in range(kh):
-        for j in range(kw):
-            gxp[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :] += gcols[:, :, :, i, j]
-    gx = gxp[:, padding[0]:Hp - padding[0], padding[1]:Wp - padding[1], :]
-    grad_x = _give_back_conv(gx, data_format, x.ndim == 4).astype(x.dtype, copy=False)
+    gcols = gmat @ wmat
+    # col2im straight into the result's data format (no padded buffer, no transposed copy)
+    gx = np.empty((N, H, W, C) if data_format == "channels_last" else (N, C, H, W), dtype)
+    gx_nhwc = gx if data_format == "channels_last" else gx.transpose(0, 2, 3, 1)
+    _im2col.col2im(gcols, gx_nhwc, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow,
+                   _COPY_THREADS)
+    grad_x = (gx if x.ndim == 4 else gx[0]).astype(x.dtype, copy=False)
     wdt = weight.dtype
     return grad_x, np.ascontiguousarray(grad_weight).astype(wdt, copy=False), grad_bias.astype(
         wdt, copy=False)
