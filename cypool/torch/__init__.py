@@ -18,14 +18,16 @@ Import it explicitly (``import cypool.torch``); ``import cypool`` never imports 
   by max and average pooling and every max-type backward, through a float32 copy elsewhere;
   integer max pooling.
 
-The architecture: _kernels.py (cypool's NumPy call per operator, torch's rules without data),
-_function.py (the operator table, the one autograd Function, the custom-op registration),
-functional.py, modules.py. See docs/torch-bridge.md.
+The architecture: _convert.py (tensors to NumPy views and back), _references.py (torch's rules
+without data, per operator), _kernels.py (cypool's NumPy call per operator), _function.py (the
+one autograd Function and the routing of a call), _ops.py (the operator table, the custom-op
+registration), _arguments.py, functional.py, modules.py. See docs/torch-bridge.md.
 """
 from __future__ import annotations
 
 from ._errors import (PoolingError, PoolingNotImplementedError, PoolingTypeError,
                       PoolingValueError)
+from . import _ops  # noqa: F401  (fills OPS and defines torch.ops.cypool.*)
 from ._function import OPS, PoolFunction
 from .functional import *  # noqa: F401,F403
 from .functional import __all__ as _functional_names

@@ -1,21 +1,23 @@
 """torch.nn.functional's pooling names, computed by cypool (plus cypool's own strategies).
 
 Each function takes torch's arguments, normalises them and calls one operator of the table in
-_function.py. Errors are the bridge's (RuntimeError and ValueError/TypeError at once).
+_ops.py. Errors are the bridge's (RuntimeError and ValueError/TypeError at once); the arguments
+are normalised and checked in _arguments.py.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
-import numpy as np
 import torch
 
 import cypool
 
-from . import _kernels as K
+from ._arguments import (_call_seed, _ints, _output_size, _padding, _stride, _tensor,
+                         check_levels, check_mode, check_norm_type, check_seed, positive_ints)
 from ._errors import PoolingTypeError, PoolingValueError, torch_errors
 from ._function import call
+from ._references import ref_max_unpool, reference
 
 IntOrTuple = Union[int, Sequence[int]]
 Padding = Union[int, Sequence[int], str]
@@ -28,39 +30,6 @@ __all__ += [f"adaptive_max_pool{r}d_with_indices" for r in (1, 2, 3)]
 __all__ += ["fractional_max_pool2d", "fractional_max_pool3d",
             "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
 __all__ += ["stochastic_pool2d", "blur_pool2d", "max_blur_pool2d", "spatial_pyramid_pool"]
-
-
-# ----------------------------------------------------------------------------- arguments
-
-def _tensor(t, name: str = "input") -> torch.Tensor:
-    if not isinstance(t, torch.Tensor):
-        raise PoolingTypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    K.check_cpu(t, name)
-    return t
-
-
-def _ints(v, rank: int) -> List[Any]:
-    """torch's _single/_pair/_triple: an int is repeated; a sequence is passed on as it is
-    (torch's own checks then name a wrong length or type)."""
-    if isinstance(v, (list, tuple, torch.Size)):
-        return list(v)
-    return [v] * rank
-
-
-def _stride(stride, kernel_size, rank):
-    if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
-        return []
-    return _ints(stride, rank)
-
-
-def _padding(padding, rank):
-    """(explicit padding, padding_mode): cypool's "same"/"valid" are a mode, torch's are ints."""
-    if isinstance(padding, str):
-        if padding not in ("same", "valid"):
-            raise PoolingValueError(f"padding must be an int, a tuple of ints, 'same' or "
-                                    f"'valid', got padding={padding!r}")
-        return [0] * rank, padding
-    return _ints(padding, rank), ""
 
 
 # ----------------------------------------------------------------------------- max, avg
@@ -150,14 +119,6 @@ def avg_pool3d(input, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = No
 
 # ----------------------------------------------------------------------------- adaptive
 
-def _output_size(x: torch.Tensor, output_size, rank: int) -> List[int]:
-    """torch's rule: an int is repeated, None keeps the input's size on that axis."""
-    sizes = _ints(output_size, rank)
-    if len(sizes) == rank:
-        sizes = [x.shape[x.dim() - rank + i] if v is None else v for i, v in enumerate(sizes)]
-    return sizes
-
-
 def _adaptive_avg(x, rank, output_size):
     with torch_errors():
         x = _tensor(x)
@@ -224,7 +185,7 @@ def _unpool(x, indices, rank, kernel_size, stride, padding, output_size):
         ks, st, pad = _ints(kernel_size, rank), _stride(stride, kernel_size, rank), \
             _ints(padding, rank)
         # torch's own rule for the default and the checks of a given output_size
-        size = K.reference(K.ref_max_unpool, (x, indices), rank, ks, st, pad,
+        size = reference(ref_max_unpool, (x, indices), rank, ks, st, pad,
                            None if output_size is None else list(output_size)).shape
         return call("max_unpool", (x, indices), (rank, ks, st, pad, list(size[-rank:])))
 
@@ -301,17 +262,6 @@ def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, out
 
 # ----------------------------------------------------------------------------- Lp
 
-def check_norm_type(norm_type) -> None:
-    """A real norm_type: finite and positive (cypool's Lp kernels), or +-inf (max of |x|)."""
-    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float, np.integer,
-                                                                   np.floating)):
-        raise PoolingTypeError(f"norm_type must be a real number, got "
-                               f"norm_type={norm_type!r}")
-    if not math.isinf(norm_type) and not norm_type > 0:
-        raise PoolingValueError(f"norm_type must be positive (or +-inf), got "
-                                f"norm_type={norm_type!r}")
-
-
 def _lp_pool(x, rank, norm_type, kernel_size, stride, ceil_mode):
     with torch_errors():
         x = _tensor(x)
@@ -344,35 +294,6 @@ def lp_pool3d(input, norm_type: float, kernel_size: IntOrTuple,
 
 
 # ----------------------------------------------------------------------------- cypool's own
-
-def positive_ints(value, rank: int, name: str) -> tuple:
-    """value as `rank` positive ints (an int is repeated), or the bridge's error naming it."""
-    vals = tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
-    if len(vals) != rank or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                    for v in vals):
-        raise PoolingTypeError(f"{name} must be an int or a tuple of {rank} ints, got "
-                               f"{name}={value!r}")
-    if any(v < 1 for v in vals):
-        raise PoolingValueError(f"{name} must be positive, got {name}={value!r}")
-    return tuple(int(v) for v in vals)
-
-
-def check_seed(seed) -> None:
-    if seed is None or isinstance(seed, (np.random.Generator, torch.Generator)):
-        return
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise PoolingTypeError(f"seed must be None, a non-negative int, a numpy.random.Generator "
-                               f"or a torch.Generator, got seed={seed!r}")
-
-
-def _call_seed(seed):
-    """cypool's seed for one call. None and torch Generators give a seed drawn from torch's RNG,
-    so that torch.manual_seed (or the Generator's own seed) makes a model reproducible, as it does
-    for dropout; ints and NumPy Generators go to cypool unchanged."""
-    if seed is None or isinstance(seed, torch.Generator):
-        return int(torch.randint(0, 2**63 - 1, (), generator=seed))
-    return seed
-
 
 def stochastic_pool2d(input, kernel_size: IntOrTuple, stride: Optional[IntOrTuple] = None,
                       training: bool = True, seed: Any = None, return_indices: bool = False):
@@ -417,18 +338,6 @@ def max_blur_pool2d(input, kernel_size: IntOrTuple = 2, filt_size: int = 3,
         cypool.binomial_filter(filt_size)
         dense = _max_pool(_tensor(input), 2, kernel_size, 1, 0, 1, False, False)
         return blur_pool2d(dense, filt_size, stride)
-
-
-def check_levels(levels) -> tuple:
-    if not isinstance(levels, (list, tuple)) or not levels:
-        raise PoolingTypeError(f"levels must be a non-empty tuple of ints, got levels={levels!r}")
-    return positive_ints(tuple(levels), len(levels), "levels")
-
-
-def check_mode(mode) -> str:
-    if mode not in ("max", "avg"):
-        raise PoolingValueError(f"mode must be 'max' or 'avg', got mode={mode!r}")
-    return mode
 
 
 def spatial_pyramid_pool(input, levels: Sequence[int] = (4, 2, 1),
