@@ -32,7 +32,8 @@ PLAN_CACHE_SIZE = 512
 
 
 class PlanCache(OrderedDict):
-    """A bounded map key -> Plan, safe to share between Python threads. A hit is one dict look-up
+    """A bounded map key -> Plan (the bridge keeps torch's data-less reference results in one
+    too), safe to share between Python threads. A hit is one dict look-up
     (`get`, no bookkeeping: the small calls plans exist for pay nothing more); insertion holds a
     lock and evicts the oldest plans beyond `size`. A plan evicted while still in use is simply
     rebuilt by its next call."""

@@ -13,6 +13,7 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as _torch_functional
 
+from .._plan import PlanCache
 from ._convert import _HALF, channels_last, empty
 from ._errors import PoolingNotImplementedError, PoolingValueError
 
@@ -57,9 +58,8 @@ def _references(fn, tensors, params) -> tuple:
 
 
 # (fn, shapes/strides/dtypes, params) -> fn's data-less results, shared by the calls of that key
-# (nothing writes to them); bounded: cleared when full
-_REFERENCES: dict = {}
-_MAX_REFERENCES = 4096
+# (nothing writes to them); the bounded, thread-safe cache of cypool's call plans
+_REFERENCES = PlanCache(4096)
 
 
 def reference(fn, tensors, *params):
@@ -78,10 +78,8 @@ def reference(fn, tensors, *params):
         key = outs = None
     if outs is None:
         outs = _references(fn, shapes, params)
-        if key is not None and all(type(o) is torch.Tensor and o.is_meta for o in outs):
-            if len(_REFERENCES) >= _MAX_REFERENCES:
-                _REFERENCES.clear()
-            _REFERENCES[key] = outs
+        if all(type(o) is torch.Tensor and o.is_meta for o in outs):
+            _REFERENCES.add(key, outs)
     return outs if len(outs) > 1 else outs[0]
 
 def _ntuple(v, rank: int) -> List[int]:
