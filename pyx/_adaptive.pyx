@@ -104,12 +104,12 @@ cdef void _avg_row_cl(const floating_t* x, floating_t* y, const Window* w, Py_ss
         xc = x + (((r.item * w.in_d + sd.first) * w.in_h + sh.first) * w.in_w + sw.first) * C
         if floating_t is float:
             cypool_window_sums_cl_f32(xc, y + (row * w.out_w + ow) * C, C, sd.count, sh.count,
-                                      sw.count, w.in_h * w.in_w * C, w.in_w * C, 1,
-                                      sd.count * sh.count * sw.count, 1.0, 1.0)
+                                      sw.count, w.in_h * w.in_w * C, w.in_w * C,
+                                      sd.count * sh.count * sw.count)
         else:
             cypool_window_sums_cl_f64(xc, y + (row * w.out_w + ow) * C, C, sd.count, sh.count,
-                                      sw.count, w.in_h * w.in_w * C, w.in_w * C, 1,
-                                      sd.count * sh.count * sw.count, 1.0, 1.0)
+                                      sw.count, w.in_h * w.in_w * C, w.in_w * C,
+                                      sd.count * sh.count * sw.count)
 
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,

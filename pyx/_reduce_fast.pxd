@@ -4,13 +4,11 @@ from libc.stdint cimport int64_t, uint64_t
 from _window cimport Window
 
 cdef extern from "_reduce_fast.h" nogil:
-    # One channels-last output, all C channels: finish(sum of x^power, cells, mul, p).
+    # One channels-last output, all C channels: the window's sum (in double) / cells.
     void cypool_window_sums_cl_f32(const float* x, float* y, Py_ssize_t C, Py_ssize_t nd,
-            Py_ssize_t nh, Py_ssize_t nw, Py_ssize_t step_d, Py_ssize_t step_h, int power,
-            double cells, double mul, double p)
+            Py_ssize_t nh, Py_ssize_t nw, Py_ssize_t step_d, Py_ssize_t step_h, double cells)
     void cypool_window_sums_cl_f64(const double* x, double* y, Py_ssize_t C, Py_ssize_t nd,
-            Py_ssize_t nh, Py_ssize_t nw, Py_ssize_t step_d, Py_ssize_t step_h, int power,
-            double cells, double mul, double p)
+            Py_ssize_t nh, Py_ssize_t nw, Py_ssize_t step_d, Py_ssize_t step_h, double cells)
     # One channels-last output's max and argmax, all C channels (float32: plane < 2^31 cells).
     void cypool_window_max_cl_f32(const float* xs, float* y, int64_t* idx, Py_ssize_t C,
             Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh, Py_ssize_t w0,

@@ -17,10 +17,10 @@ CYPOOL_INLINE cypool_r4d CYPOOL_FN(reduce_load4)(const CYPOOL_T* p) {
 #endif
 }
 
-/* The double sums of `power`-th powers of 4 * NV channels over one channels-last window. */
+/* The double sums of 4 * NV channels over one channels-last window. */
 #define CYPOOL_REDUCE_SUMS(NAME, NV)                                                              \
 CYPOOL_INLINE void CYPOOL_FN(NAME)(const CYPOOL_T* x, ptrdiff_t C, ptrdiff_t nd, ptrdiff_t nh,   \
-                                   ptrdiff_t nw, ptrdiff_t step_d, ptrdiff_t step_h, int power,  \
+                                   ptrdiff_t nw, ptrdiff_t step_d, ptrdiff_t step_h,             \
                                    double* out) {                                                \
     const cypool_r4d zero = {0, 0, 0, 0};                                                        \
     cypool_r4d a[NV];                                                                            \
@@ -30,10 +30,7 @@ CYPOOL_INLINE void CYPOOL_FN(NAME)(const CYPOOL_T* x, ptrdiff_t C, ptrdiff_t nd,
             const CYPOOL_T* r = x + d * step_d + h * step_h;                                     \
             for (ptrdiff_t w = 0; w < nw; w++)                                                   \
                 for (int q = 0; q < NV; q++) {                                                   \
-                    cypool_r4d v = CYPOOL_FN(reduce_load4)(r + w * C + 4 * q);                   \
-                    if (power == 2) v = v * v;                                                   \
-                    else if (power == 3) v = v * v * v;                                          \
-                    a[q] += v;                                                                   \
+                    a[q] += CYPOOL_FN(reduce_load4)(r + w * C + 4 * q);                          \
                 }                                                                                \
         }                                                                                        \
     memcpy(out, a, sizeof a);                                                                    \
@@ -43,60 +40,41 @@ CYPOOL_REDUCE_SUMS(reduce_sums4, 1)
 #undef CYPOOL_REDUCE_SUMS
 #endif
 
-/* One channel's double sum of `power`-th powers over one channels-last window. */
+/* One channel's double sum over one channels-last window. */
 CYPOOL_INLINE double CYPOOL_FN(reduce_sum1)(const CYPOOL_T* x, ptrdiff_t C, ptrdiff_t nd,
                                             ptrdiff_t nh, ptrdiff_t nw, ptrdiff_t step_d,
-                                            ptrdiff_t step_h, int power) {
+                                            ptrdiff_t step_h) {
     double s = 0;
     for (ptrdiff_t d = 0; d < nd; d++)
         for (ptrdiff_t h = 0; h < nh; h++)
-            for (ptrdiff_t w = 0; w < nw; w++) {
-                double v = (double)x[d * step_d + h * step_h + w * C];
-                if (power == 2) v = v * v;
-                else if (power == 3) v = v * v * v;
-                s += v;
-            }
+            for (ptrdiff_t w = 0; w < nw; w++)
+                s += (double)x[d * step_d + h * step_h + w * C];
     return s;
 }
 
-CYPOOL_INLINE void CYPOOL_FN(window_sums_cl_p)(const CYPOOL_T* x, CYPOOL_T* y, ptrdiff_t C,
-                                               ptrdiff_t nd, ptrdiff_t nh, ptrdiff_t nw,
-                                               ptrdiff_t step_d, ptrdiff_t step_h, int power,
-                                               double cells, double mul, double p) {
+/* Channels-last: one output's C channels. x: the window's first cell (channel 0); its cells are
+ * x + d * step_d + h * step_h + w * C for d < nd, h < nh, w < nw. y[c] = (sum over the window
+ * of channel c, in double) / cells: the adaptive average. */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_window_sums_cl)(const CYPOOL_T* x, CYPOOL_T* y, ptrdiff_t C,
+                                             ptrdiff_t nd, ptrdiff_t nh, ptrdiff_t nw,
+                                             ptrdiff_t step_d, ptrdiff_t step_h, double cells) {
     ptrdiff_t c0 = 0;
 #if CYPOOL_REDUCE_VECTORS
     double s[CYPOOL_REDUCE_CB];
     for (; c0 + CYPOOL_REDUCE_CB <= C; c0 += CYPOOL_REDUCE_CB) {
-        CYPOOL_FN(reduce_sums16)(x + c0, C, nd, nh, nw, step_d, step_h, power, s);
+        CYPOOL_FN(reduce_sums16)(x + c0, C, nd, nh, nw, step_d, step_h, s);
         for (int k = 0; k < CYPOOL_REDUCE_CB; k++)
-            y[c0 + k] = (CYPOOL_T)cypool_reduce_finish(s[k], cells, mul, p);
+            y[c0 + k] = (CYPOOL_T)(s[k] / cells);
     }
     for (; c0 + 4 <= C; c0 += 4) {
-        CYPOOL_FN(reduce_sums4)(x + c0, C, nd, nh, nw, step_d, step_h, power, s);
+        CYPOOL_FN(reduce_sums4)(x + c0, C, nd, nh, nw, step_d, step_h, s);
         for (int k = 0; k < 4; k++)
-            y[c0 + k] = (CYPOOL_T)cypool_reduce_finish(s[k], cells, mul, p);
+            y[c0 + k] = (CYPOOL_T)(s[k] / cells);
     }
 #endif
     for (; c0 < C; c0++)
-        y[c0] = (CYPOOL_T)cypool_reduce_finish(
-            CYPOOL_FN(reduce_sum1)(x + c0, C, nd, nh, nw, step_d, step_h, power), cells, mul, p);
-}
-
-/* Channels-last: one output's C channels. x: the window's first cell (channel 0); its cells are
- * x + d * step_d + h * step_h + w * C for d < nd, h < nh, w < nw. y[c] = finish(sum of x^power
- * over the window, cells, mul, p), power 1, 2 or 3. */
-CYPOOL_CLONES
-static void CYPOOL_FN(cypool_window_sums_cl)(const CYPOOL_T* x, CYPOOL_T* y, ptrdiff_t C,
-                                             ptrdiff_t nd, ptrdiff_t nh, ptrdiff_t nw,
-                                             ptrdiff_t step_d, ptrdiff_t step_h, int power,
-                                             double cells, double mul, double p) {
-    /* one instance per power, so the power test leaves the inner loop */
-    if (power == 2)
-        CYPOOL_FN(window_sums_cl_p)(x, y, C, nd, nh, nw, step_d, step_h, 2, cells, mul, p);
-    else if (power == 3)
-        CYPOOL_FN(window_sums_cl_p)(x, y, C, nd, nh, nw, step_d, step_h, 3, cells, mul, p);
-    else
-        CYPOOL_FN(window_sums_cl_p)(x, y, C, nd, nh, nw, step_d, step_h, 1, cells, mul, p);
+        y[c0] = (CYPOOL_T)(CYPOOL_FN(reduce_sum1)(x + c0, C, nd, nh, nw, step_d, step_h) / cells);
 }
 
 /* Channels-last max over one window with its argmax, for every channel: the cells in (d, h, w)
