@@ -25,7 +25,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import CCompilerError, CompileError, LinkError
 
 # One table of extensions: module name inside cypool -> source in pyx/.
-KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream", "_buffers", "_fractional", "_im2col"]
+KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream", "_buffers", "_fractional", "_conv"]
 
 # What a change rebuilds: the shared declarations every kernel module, the fast-path headers the
 # modules that include them (_avg and _adaptive the average ones, _max the max ones, _adaptive
@@ -36,6 +36,10 @@ AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_global_avg_
                     "pyx/_avg_fast.pxd", "pyx/_clones.h", "pyx/_half.h"]
 MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_max_fast_body.h", "pyx/_max_fast.pxd", "pyx/_clones.h",
                     "pyx/_half.h"]
+CONV_HEADERS = ["pyx/_conv.h", "pyx/_conv_body.h", "pyx/_clones.h"]
+# Modules whose loops may fuse multiply-adds (GCC/Clang -ffp-contract=fast where the ISA has FMA):
+# the convolution's sums, as a BLAS's; every other kernel rounds the same on every CPU.
+FUSED_MULTIPLY_ADD_MODULES = ["_conv"]
 REDUCE_FAST_HEADERS = ["pyx/_reduce_fast.h", "pyx/_reduce_fast_body.h", "pyx/_reduce_fast.pxd",
                        "pyx/_clones.h"]
 
@@ -163,8 +167,11 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.sources = sources[ext.name]
         compile_args, link_args = build_flags(self.compiler)
+        msvc = self.compiler.compiler_type == "msvc"
         for ext in self.extensions:
-            ext.extra_compile_args = compile_args + ext.extra_compile_args
+            fma = not msvc and ext.name.split(".")[-1] in FUSED_MULTIPLY_ADD_MODULES
+            ext.extra_compile_args = (compile_args + (["-ffp-contract=fast"] if fma else [])
+                                      + ext.extra_compile_args)
             ext.extra_link_args = link_args + ext.extra_link_args
         super().build_extensions()
 
@@ -182,7 +189,8 @@ extensions = [
         depends=SHARED_HEADERS + (AVG_FAST_HEADERS if name in ("_avg", "_adaptive")
                                   else MAX_FAST_HEADERS if name == "_max" else [])
         + (REDUCE_FAST_HEADERS if name in ("_adaptive", "_lp", "_blur", "_stochastic")
-           else []),
+           else [])
+        + (CONV_HEADERS if name == "_conv" else []),
     )
     for name in KERNEL_MODULES
 ]

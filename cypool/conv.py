@@ -1,5 +1,6 @@
-"""Strided 2-d convolution, forward and backward (im2col + one BLAS matrix product): the
-learnable rival of pooling that `cypool compare` measures against it.
+"""Strided 2-d convolution, forward and backward (direct, multithreaded kernels on a padded
+channels-last copy: pyx/_conv.pyx, loops in pyx/_conv.h): the learnable rival of pooling that
+`cypool compare` measures against it.
 """
 from __future__ import annotations
 
@@ -7,17 +8,18 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from . import _im2col
+from . import _conv, _threads
 from ._geometry import int_tuple
 from ._layout import check_array, check_data_format, kernel_dtype
 from ._steps import CF, DataFormat, IntOrTuple
 
 ConvGrads = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
-# The column copies run on one thread: the BLAS product that follows has threads of its own, and
-# OpenMP workers still spinning after a parallel copy took the cores from them (measured 3x slower
-# with 2 + 2 threads on a 2-core machine), while a second copy thread saved under 5%.
-_COPY_THREADS = 1
+# The weight gradient sums its rows in chunks (one buffer each, added in order at the end): enough
+# chunks for the threads to share, a fixed number so that results do not depend on the thread
+# count, and no more buffer memory than this.
+_WGRAD_CHUNKS = 8
+_WGRAD_BUFFER_BYTES = 32 << 20
 
 
 def _native(a: np.ndarray) -> np.ndarray:
@@ -62,23 +64,62 @@ def _conv_out(size, k, s, p, name_axis):
     return out
 
 
-def _columns_of(x, data_format, dtype, kh, kw, stride, padding, oh, ow):
-    """im2col straight from x (either data format, any strides): (N*OH*OW, kh*kw*C) rows in
-    (i, j, c) order (a row meets the weight as (O, kh, kw, C)), the padding taps zero."""
-    a = x if x.ndim == 4 else x[None]
+def _nhwc(a: np.ndarray, data_format: str, dtype) -> np.ndarray:
+    """A batched array as an (N, H, W, C) view (channels first: transposed, no copy) of dtype."""
+    a = a if a.ndim == 4 else a[None]
     a = a if data_format == "channels_last" else a.transpose(0, 2, 3, 1)
-    a = a.astype(dtype, copy=False)
-    N, C = a.shape[0], a.shape[3]
-    cols = np.empty((N * oh * ow, kh * kw * C), dtype)
-    _im2col.im2col(a, cols, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow,
-                   _COPY_THREADS)
-    return cols
+    return a.astype(dtype, copy=False)
 
 
-def _give_back_conv(y_nhwc, data_format, batched):
-    y = y_nhwc if data_format == "channels_last" else np.ascontiguousarray(
-        y_nhwc.transpose(0, 3, 1, 2))
-    return y if batched else y[0]
+def _padded(a: np.ndarray, rows: int, cols: int, channels: int, top: int,
+            left: int) -> np.ndarray:
+    """(N, rows, cols, channels) zeros with pixel (y, x) of the (N, H, W, C) view `a` at
+    (top + y, left + x), where inside; in a's dtype."""
+    out = np.empty((a.shape[0], rows, cols, channels), a.dtype)
+    _conv.pad_into(a, out, top, left, _threads.threads_for(out.nbytes, out.shape[0] * rows))
+    return out
+
+
+def _input_rows(a, kh, kw, stride, padding, oh, ow):
+    """The forward input as the kernels read it: channels contiguous and the padding inside,
+    only the rows and columns some window reaches. A channels-last input without padding is read
+    in place."""
+    rows, cols = (oh - 1) * stride[0] + kh, (ow - 1) * stride[1] + kw
+    if padding == (0, 0) and a.flags.aligned and (a.shape[3] < 2 or a.strides[3] == a.itemsize) \
+            and all(st % a.itemsize == 0 for st in a.strides):
+        return a
+    return _padded(a, rows, cols, a.shape[3], padding[0], padding[1])
+
+
+def _taps(kh, kw):
+    return np.repeat(np.arange(kh), kw), np.tile(np.arange(kw), kh)
+
+
+def _packed(mats: np.ndarray, vl: int) -> np.ndarray:
+    """(taps, cin, cout) weight matrices with cout zero-padded to a multiple of vl."""
+    t, cin, cout = mats.shape
+    out = np.zeros((t, cin, -(-cout // vl) * vl), mats.dtype)
+    out[:, :, :cout] = mats
+    return out
+
+
+def _give_back(y: np.ndarray, x: np.ndarray, dtype) -> np.ndarray:
+    return (y if x.ndim == 4 else y[0]).astype(dtype, copy=False)
+
+
+def _phases(size, k, s, p, out):
+    """The stride phases of one axis of the input gradient: [(first input index r, count of
+    inputs r, r+s, ..., taps i with (r + p - i) % s == 0, their offsets (r + p - i) // s into the
+    output gradient)] plus the output gradient's padding in front (so offsets are >= 0) and its
+    padded length."""
+    phases = []
+    for r in range(min(s, size)):
+        taps = [i for i in range(k) if (r + p - i) % s == 0]
+        phases.append((r, -(-(size - r) // s), taps, [(r + p - i) // s for i in taps]))
+    offsets = [d for ph in phases for d in ph[3]]
+    front = max([0] + [-d for d in offsets])
+    length = max([front + out] + [ph[1] + front + max(ph[3]) for ph in phases if ph[2]])
+    return phases, front, length
 
 
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
@@ -86,9 +127,11 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
            data_format: DataFormat = CF) -> np.ndarray:
     """2-d cross-correlation, as torch.nn.functional.conv2d.
 
-    Zero padding, no dilation or groups. Computed as im2col (one copy) and one BLAS matrix
-    product (numpy.matmul); BLAS threads follow the BLAS library's own setting
-    (threadpoolctl), not cypool's.
+    Zero padding, no dilation or groups. Computed directly (no column matrix) on a padded
+    channels-last copy of ``x``, with cypool's threads (``set_num_threads``). Each output is
+    summed over the taps, then the input channels, in float32 for float32 (and half-precision)
+    input; on CPUs with FMA (AVX2, AVX-512) the products are fused into the sums, so the last
+    bits depend on the CPU as a BLAS product's do, never on the thread count.
 
     Parameters
     ----------
@@ -134,13 +177,18 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     H, W = x.shape[-3:-1] if data_format == "channels_last" else x.shape[-2:]
     oh = _conv_out(H, kh, stride[0], padding[0], "height")
     ow = _conv_out(W, kw, stride[1], padding[1], "width")
-    cols = _columns_of(x, data_format, dtype, kh, kw, stride, padding, oh, ow)
-    wmat = weight.astype(dtype, copy=False).transpose(0, 2, 3, 1).reshape(O, -1)
-    y = cols @ wmat.T
-    if bias is not None:
-        y += bias.astype(dtype, copy=False)
-    y = y.reshape(cols.shape[0] // (oh * ow), oh, ow, O)
-    return _give_back_conv(y, data_format, x.ndim == 4).astype(out_dtype, copy=False)
+    a = _nhwc(x, data_format, dtype)
+    N, C = a.shape[0], a.shape[3]
+    xp = _input_rows(a, kh, kw, stride, padding, oh, ow)
+    mats = weight.astype(dtype, copy=False).transpose(2, 3, 1, 0).reshape(kh * kw, C, O)
+    w = _packed(mats, _conv.vector_length(dtype))
+    b = None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    y = np.empty((N, oh, ow, O) if data_format == "channels_last" else (N, O, oh, ow), dtype)
+    y_nhwc = y if data_format == "channels_last" else y.transpose(0, 2, 3, 1)
+    dy, dx = _taps(kh, kw)
+    _conv.forward(xp, stride[0], stride[1], dy, dx, w, b, y_nhwc,
+                  _threads.threads_for(xp.nbytes + y.nbytes, N * oh))
+    return _give_back(y, x, out_dtype)
 
 
 def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
@@ -148,8 +196,11 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
                     data_format: DataFormat = CF) -> ConvGrads:
     """Gradients of conv2d with respect to x, weight and bias.
 
-    ``grad_weight = G^T cols``, ``grad_x = col2im(G W)`` (the column gradients added back tap by
-    tap), ``grad_bias`` = the sum of ``G`` over batch and positions.
+    ``grad_weight``: per tap, the products of the input's windows and the output gradient
+    summed over batch and positions; ``grad_x``: the forward kernel run on the (padded) output
+    gradient with the flipped, transposed weight, once per stride phase; ``grad_bias``: the sum
+    of the output gradient over batch and positions (in float64). Threads and rounding as
+    ``conv2d``.
 
     Parameters
     ----------
@@ -209,18 +260,47 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     if g.shape != (N, oh, ow, O):
         raise ValueError(f"grad_output.shape={grad_output.shape} does not match the conv2d "
                          f"output (N, OH, OW, O) = {(N, oh, ow, O)} ({data_format})")
-    gmat = np.ascontiguousarray(g, dtype=dtype).reshape(-1, O)
-    cols = _columns_of(x, data_format, dtype, kh, kw, stride, padding, oh, ow)
-    grad_weight = (gmat.T @ cols).reshape(O, kh, kw, C).transpose(0, 3, 1, 2)
-    grad_bias = gmat.sum(axis=0, dtype=np.float64).astype(dtype)
-    wmat = weight.astype(dtype, copy=False).transpose(0, 2, 3, 1).reshape(O, -1)
-    gcols = gmat @ wmat
-    # col2im straight into the result's data format (no padded buffer, no transposed copy)
+    g = g.astype(dtype, copy=False)
+    a = _nhwc(x, data_format, dtype)
+    vl = _conv.vector_length(dtype)
+    grad_bias = g.sum(axis=(0, 1, 2), dtype=np.float64).astype(dtype)
+
+    # weight: per tap, the products of the input's windows and the output gradient, summed over
+    # all positions (rows in chunks, chunks added in order)
+    xp = _input_rows(a, kh, kw, stride, padding, oh, ow)
+    gp = _padded(g, oh, ow, -(-O // vl) * vl, 0, 0)
+    T = kh * kw
+    chunk_bytes = T * C * gp.shape[3] * gp.itemsize
+    chunks = max(1, min(_WGRAD_CHUNKS, N * oh, _WGRAD_BUFFER_BYTES // max(1, chunk_bytes)))
+    sums = np.zeros((chunks, T, C, gp.shape[3]), dtype)
+    dy, dx = _taps(kh, kw)
+    _conv.weight_grad(xp, stride[0], stride[1], dy, dx, gp, sums,
+                      _threads.threads_for(xp.nbytes + gp.nbytes, chunks * T))
+    total = sums[0]
+    for k in range(1, chunks):
+        total += sums[k]
+    grad_weight = total[:, :, :O].reshape(kh, kw, C, O).transpose(3, 2, 0, 1)
+
+    # input: the forward kernel on the padded output gradient with the flipped, transposed
+    # weight, once per stride phase (the inputs r, r + s, ... that the same taps reach)
+    rows, top, hg = _phases(H, kh, stride[0], padding[0], oh)
+    cols, left, wg = _phases(W, kw, stride[1], padding[1], ow)
+    gq = _padded(g, hg, wg, O, top, left)
+    wts = weight.astype(dtype, copy=False)
     gx = np.empty((N, H, W, C) if data_format == "channels_last" else (N, C, H, W), dtype)
     gx_nhwc = gx if data_format == "channels_last" else gx.transpose(0, 2, 3, 1)
-    _im2col.col2im(gcols, gx_nhwc, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow,
-                   _COPY_THREADS)
-    grad_x = (gx if x.ndim == 4 else gx[0]).astype(x.dtype, copy=False)
+    n_threads = _threads.threads_for(gq.nbytes + gx.nbytes, N * H)
+    for r, nr, ti, di in rows:
+        for c, nc, tj, dj in cols:
+            part = gx_nhwc[:, r::stride[0], c::stride[1], :]
+            if not ti or not tj:      # no tap reaches these inputs
+                part[...] = 0
+                continue
+            ii, jj = np.repeat(ti, len(tj)), np.tile(tj, len(ti))
+            mats = wts[:, :, ii, jj].transpose(2, 0, 1)          # (taps, O, C)
+            _conv.forward(gq, 1, 1, np.repeat(di, len(tj)) + top, np.tile(dj, len(ti)) + left,
+                          _packed(mats, vl), None, part, n_threads)
+    grad_x = _give_back(gx, x, x.dtype)
     wdt = weight.dtype
     return grad_x, np.ascontiguousarray(grad_weight).astype(wdt, copy=False), grad_bias.astype(
         wdt, copy=False)

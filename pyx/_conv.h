@@ -1,0 +1,187 @@
+/* Direct 2-d convolution kernels (cypool._conv): forward, input gradient (the same kernel on the
+ * output gradient with the flipped, transposed weight, one stride phase at a time) and weight
+ * gradient, on channels-last buffers whose channels are contiguous.
+ *
+ * The input is read in place: padding lives in the buffer (cypool/conv.py pads), so a window tap
+ * is one fixed offset and no loop tests bounds. A register tile holds PX output pixels x one or
+ * two vectors of output channels; for each tap and input channel it loads the weight vectors once
+ * and multiplies them by PX broadcast input values (an outer product, as BLAS micro-kernels do).
+ * The weight gradient swaps the roles: input channels x output channels of one tap, summed over
+ * the pixels of a row. Every output element is a sum in one fixed order (taps, then input
+ * channels; weight gradient: rows of a chunk, then pixels, chunks added in order), whatever the
+ * thread count.
+ *
+ * The body (_conv_body.h) is included per (data type, ISA): AVX-512 and AVX2 + FMA functions
+ * (GCC/Clang target attributes, picked at run time from the CPU) and the compiler's own target.
+ * The module is built with -ffp-contract=fast (setup.py): the AVX2/AVX-512 functions fuse
+ * multiply-adds, as a BLAS does, so the last bits of a sum depend on the CPU's ISA.
+ */
+#ifndef CYPOOL_CONV_H
+#define CYPOOL_CONV_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "_clones.h"
+
+/* A forward (or input-gradient) pass. Strides in elements; the input's channels are contiguous.
+ * Output row r = (n, oy) reads input from in + n*in_n + oy*in_oy, pixel ox from ox*step more,
+ * tap t from toff[t] more; the weight is [taps][cin][opad] (opad: a multiple of the vector
+ * length, zero beyond cout). */
+typedef struct {
+    const void* in;
+    ptrdiff_t in_n, in_oy, step;
+    const ptrdiff_t* toff;
+    ptrdiff_t taps, cin;
+    const void* w;
+    ptrdiff_t opad, cout;
+    const void* bias;            /* cout values or NULL */
+    void* out;
+    ptrdiff_t out_n, out_h, out_w, out_c;
+    ptrdiff_t oh, ow;
+} ConvFwd;
+
+/* A weight gradient: x as the forward input (x_oy per output row, step per pixel, toff per tap),
+ * g the output gradient as (rows, ow, opad) contiguous (zero beyond the output channels), gw the
+ * sums [chunks][taps][cin][opad] (zeroed by the caller), rows split into `chunks` equal runs. */
+typedef struct {
+    const void* x;
+    ptrdiff_t x_n, x_oy, step;
+    const ptrdiff_t* toff;
+    ptrdiff_t taps, cin;
+    const void* g;
+    ptrdiff_t opad;
+    void* gw;
+    ptrdiff_t oh, ow, rows, chunks;
+} ConvW;
+
+typedef void (*conv_fwd_fn)(const ConvFwd* a, ptrdiff_t r);
+typedef void (*conv_w_fn)(const ConvW* a, ptrdiff_t item);
+
+#if defined(__GNUC__)
+#define CONV_UNROLL _Pragma("GCC unroll 32")
+#else
+#define CONV_UNROLL
+#define CONV_SCALAR
+#endif
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define CONV_X86 1
+#else
+#define CONV_X86 0
+#endif
+
+/* ISA levels: 0 the compiler's target, 1 AVX2 + FMA, 2 AVX-512. */
+#if CONV_X86
+#define CONV_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma"), unused))
+#define CONV_PX 12
+#define CYPOOL_T float
+#define CONV_VL 16
+#define CYPOOL_SUF _f32_isa2        /* conv_fwd_row_f32_isa2, conv_w_item_f32_isa2 */
+#include "_conv_body.h"
+#undef CYPOOL_T
+#undef CONV_VL
+#undef CYPOOL_SUF
+#define CYPOOL_T double
+#define CONV_VL 8
+#define CYPOOL_SUF _f64_isa2        /* conv_fwd_row_f64_isa2, conv_w_item_f64_isa2 */
+#include "_conv_body.h"
+#undef CYPOOL_T
+#undef CONV_VL
+#undef CYPOOL_SUF
+#undef CONV_TARGET
+#undef CONV_PX
+
+#define CONV_TARGET __attribute__((target("avx2,fma"), unused))
+#define CONV_PX 6
+#define CYPOOL_T float
+#define CONV_VL 8
+#define CYPOOL_SUF _f32_isa1        /* conv_fwd_row_f32_isa1, conv_w_item_f32_isa1 */
+#include "_conv_body.h"
+#undef CYPOOL_T
+#undef CONV_VL
+#undef CYPOOL_SUF
+#define CYPOOL_T double
+#define CONV_VL 4
+#define CYPOOL_SUF _f64_isa1        /* conv_fwd_row_f64_isa1, conv_w_item_f64_isa1 */
+#include "_conv_body.h"
+#undef CYPOOL_T
+#undef CONV_VL
+#undef CYPOOL_SUF
+#undef CONV_TARGET
+#undef CONV_PX
+#endif
+
+#if defined(__GNUC__)
+#define CONV_TARGET __attribute__((unused))
+#else
+#define CONV_TARGET
+#endif
+#define CONV_PX 6
+#define CYPOOL_T float
+#ifdef CONV_SCALAR
+#define CONV_VL 1
+#else
+#define CONV_VL 4
+#endif
+#define CYPOOL_SUF _f32_isa0        /* conv_fwd_row_f32_isa0, conv_w_item_f32_isa0 */
+#include "_conv_body.h"
+#undef CYPOOL_T
+#undef CONV_VL
+#undef CYPOOL_SUF
+#define CYPOOL_T double
+#ifdef CONV_SCALAR
+#define CONV_VL 1
+#else
+#define CONV_VL 2
+#endif
+#define CYPOOL_SUF _f64_isa0        /* conv_fwd_row_f64_isa0, conv_w_item_f64_isa0 */
+#include "_conv_body.h"
+#undef CYPOOL_T
+#undef CONV_VL
+#undef CYPOOL_SUF
+#undef CONV_TARGET
+#undef CONV_PX
+
+/* The widest ISA level this CPU runs. */
+static int conv_best_isa(void) {
+#if CONV_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+        return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return 1;
+#endif
+    return 0;
+}
+
+/* Elements per vector (the multiple output channels are padded to) at an ISA level. */
+static ptrdiff_t conv_vector_length(int itemsize, int isa) {
+#ifdef CONV_SCALAR
+    (void)itemsize; (void)isa;
+    return 1;
+#else
+    const ptrdiff_t bytes = isa == 2 ? 64 : isa == 1 ? 32 : 16;
+    return bytes / itemsize;
+#endif
+}
+
+static conv_fwd_fn conv_fwd_kernel(int itemsize, int isa) {
+#if CONV_X86
+    if (isa == 2) return itemsize == 4 ? conv_fwd_row_f32_isa2 : conv_fwd_row_f64_isa2;
+    if (isa == 1) return itemsize == 4 ? conv_fwd_row_f32_isa1 : conv_fwd_row_f64_isa1;
+#endif
+    (void)isa;
+    return itemsize == 4 ? conv_fwd_row_f32_isa0 : conv_fwd_row_f64_isa0;
+}
+
+static conv_w_fn conv_w_kernel(int itemsize, int isa) {
+#if CONV_X86
+    if (isa == 2) return itemsize == 4 ? conv_w_item_f32_isa2 : conv_w_item_f64_isa2;
+    if (isa == 1) return itemsize == 4 ? conv_w_item_f32_isa1 : conv_w_item_f64_isa1;
+#endif
+    (void)isa;
+    return itemsize == 4 ? conv_w_item_f32_isa0 : conv_w_item_f64_isa0;
+}
+
+#endif

@@ -1,0 +1,216 @@
+# Direct 2-d convolution (cypool/conv.py): the padded channels-last copy of an input, the forward
+# (also the input gradient's kernel) and the weight gradient. The loops are C (_conv.h); here the
+# arguments are checked, packed and spread over threads.
+from cython.parallel cimport prange
+from libc.string cimport memcpy, memset
+
+import numpy as np
+
+cdef extern from "_conv.h" nogil:
+    ctypedef struct ConvFwd:
+        const void* inp "in"
+        Py_ssize_t in_n, in_oy, step
+        const Py_ssize_t* toff
+        Py_ssize_t taps, cin
+        const void* w
+        Py_ssize_t opad, cout
+        const void* bias
+        void* out
+        Py_ssize_t out_n, out_h, out_w, out_c
+        Py_ssize_t oh, ow
+    ctypedef struct ConvW:
+        const void* x
+        Py_ssize_t x_n, x_oy, step
+        const Py_ssize_t* toff
+        Py_ssize_t taps, cin
+        const void* g
+        Py_ssize_t opad
+        void* gw
+        Py_ssize_t oh, ow, rows, chunks
+    ctypedef void (*conv_fwd_fn)(const ConvFwd* a, Py_ssize_t r) noexcept nogil
+    ctypedef void (*conv_w_fn)(const ConvW* a, Py_ssize_t item) noexcept nogil
+    int conv_best_isa() noexcept
+    Py_ssize_t conv_vector_length(int itemsize, int isa) noexcept
+    conv_fwd_fn conv_fwd_kernel(int itemsize, int isa) noexcept
+    conv_w_fn conv_w_kernel(int itemsize, int isa) noexcept
+
+cdef int _best = conv_best_isa()
+cdef int _isa = _best
+
+
+def best_isa():
+    """The widest instruction-set level of the kernels this CPU runs (2 AVX-512, 1 AVX2 + FMA,
+    0 the compiler's target)."""
+    return _best
+
+
+def set_isa(int level):
+    """Use the kernels of `level` (at most best_isa()); returns the previous level. For tests
+    of the narrower kernels on a wide CPU."""
+    global _isa
+    if level < 0 or level > _best:
+        raise ValueError(f"isa level must be in [0, {_best}], got {level}")
+    previous, _isa = _isa, level
+    return previous
+
+
+def vector_length(dtype):
+    """Output channels are padded to a multiple of this many elements."""
+    return conv_vector_length(np.dtype(dtype).itemsize, _isa)
+
+
+cdef inline size_t _addr(a):
+    return a.__array_interface__["data"][0]
+
+
+cdef Py_ssize_t _elements(Py_ssize_t nbytes, Py_ssize_t itemsize) except? -1:
+    if nbytes % itemsize:
+        raise ValueError("conv: array strides must be whole elements")
+    return nbytes // itemsize
+
+
+def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
+    """Write `x` (N, H, W, C view, any strides, the dtype of `out`) into `out` (N, Hb, Wb, Cb)
+    C-contiguous, Cb >= C: pixel (y, x) at (top + y, left + x) where inside `out`; every other
+    element of `out` zero."""
+    cdef Py_ssize_t N = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3]
+    cdef Py_ssize_t Hb = out.shape[1], Wb = out.shape[2], Cb = out.shape[3]
+    if x.dtype != out.dtype or not out.flags.c_contiguous or out.shape[0] != N or Cb < C \
+            or x.dtype.itemsize not in (4, 8):
+        raise ValueError(f"pad_into: out {out.shape} {out.dtype} does not fit x {x.shape} "
+                         f"{x.dtype}")
+    if out.size == 0:
+        return
+    cdef Py_ssize_t f = x.dtype.itemsize
+    cdef Py_ssize_t s0 = x.strides[0], s1 = x.strides[1], s2 = x.strides[2], s3 = x.strides[3]
+    cdef char* src = <char*>_addr(x)
+    cdef char* dst = <char*>_addr(out)
+    cdef Py_ssize_t r, n, yb, y, xb, ix, c, e, row_bytes = Wb * Cb * f
+    cdef char* d
+    cdef char* s
+    for r in prange(N * Hb, nogil=True, schedule="static", num_threads=n_threads):
+        n = r // Hb
+        yb = r - n * Hb
+        d = dst + r * row_bytes
+        memset(d, 0, row_bytes)
+        y = yb - top
+        if y < 0 or y >= H:
+            continue
+        s = src + n * s0 + y * s1
+        if s3 == f:          # channels contiguous: one run per pixel
+            for ix in range(W):
+                xb = left + ix
+                if xb >= 0 and xb < Wb:
+                    memcpy(d + xb * Cb * f, s + ix * s2, C * f)
+        elif f == 4:         # channel planes (channels first): along each plane's row
+            for c in range(C):
+                for ix in range(W):
+                    xb = left + ix
+                    if xb >= 0 and xb < Wb:
+                        (<float*>d)[xb * Cb + c] = (<float*>(s + c * s3 + ix * s2))[0]
+        else:
+            for c in range(C):
+                for ix in range(W):
+                    xb = left + ix
+                    if xb >= 0 and xb < Wb:
+                        (<double*>d)[xb * Cb + c] = (<double*>(s + c * s3 + ix * s2))[0]
+
+
+def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
+            int n_threads):
+    """out[n, oy, ox, o] = bias[o] + sum over taps t and input channels c of
+    x[n, oy*row_step + dy[t], ox*pixel_step + dx[t], c] * w[t, c, o].
+
+    x: (N, Hx, Wx, C) with contiguous channels (the padding already in it); w: (taps, C, opad)
+    C-contiguous, opad a multiple of vector_length, zero beyond the output channels; bias: None or
+    (O,) contiguous; out: (N, OH, OW, O) view of a writable array, any strides. Taps must stay
+    inside x (checked)."""
+    cdef Py_ssize_t f = out.dtype.itemsize
+    cdef Py_ssize_t N = out.shape[0], OH = out.shape[1], OW = out.shape[2], O = out.shape[3]
+    cdef Py_ssize_t T = w.shape[0], C = w.shape[1], opad = w.shape[2]
+    if x.dtype != out.dtype or w.dtype != out.dtype or f not in (4, 8) \
+            or not w.flags.c_contiguous or x.shape[0] != N or x.shape[3] != C \
+            or opad < O or opad % vector_length(out.dtype) or len(dy) != T or len(dx) != T \
+            or not out.flags.writeable or (C > 1 and x.strides[3] != f):
+        raise ValueError(f"conv forward: x {x.shape}, w {w.shape}, out {out.shape} disagree")
+    if bias is not None and (bias.dtype != out.dtype or bias.shape != (O,)
+                             or not bias.flags.c_contiguous):
+        raise ValueError(f"conv forward: bias {bias.shape} does not fit out {out.shape}")
+    if out.size == 0:
+        return
+    if T == 0 or C == 0:
+        out[...] = 0 if bias is None else bias
+        return
+    if min(min(dy), min(dx)) < 0 or (OH - 1) * row_step + max(dy) >= x.shape[1] \
+            or (OW - 1) * pixel_step + max(dx) >= x.shape[2]:
+        raise ValueError("conv forward: a tap reaches outside x")
+    cdef Py_ssize_t xs1 = _elements(x.strides[1], f), xs2 = _elements(x.strides[2], f)
+    toff = np.asarray([int(i) * xs1 + int(j) * xs2 for i, j in zip(dy, dx)], np.intp)
+    cdef Py_ssize_t[::1] toff_v = toff
+    cdef ConvFwd a
+    a.inp = <const void*>_addr(x)
+    a.in_n = _elements(x.strides[0], f)
+    a.in_oy = row_step * xs1
+    a.step = pixel_step * xs2
+    a.toff = &toff_v[0]
+    a.taps = T
+    a.cin = C
+    a.w = <const void*>_addr(w)
+    a.opad = opad
+    a.cout = O
+    a.bias = <const void*>_addr(bias) if bias is not None else NULL
+    a.out = <void*>_addr(out)
+    a.out_n = _elements(out.strides[0], f)
+    a.out_h = _elements(out.strides[1], f)
+    a.out_w = _elements(out.strides[2], f)
+    a.out_c = _elements(out.strides[3], f) if O > 1 else 1
+    a.oh = OH
+    a.ow = OW
+    cdef conv_fwd_fn fn = conv_fwd_kernel(<int>f, _isa)
+    cdef Py_ssize_t r
+    for r in prange(N * OH, nogil=True, schedule="static", num_threads=n_threads):
+        fn(&a, r)
+
+
+def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, int n_threads):
+    """gw[k, t, c, o] = sum over the rows r = (n, oy) of chunk k (rows split evenly into
+    gw.shape[0] runs) and the pixels ox of x[n, oy*row_step + dy[t], ox*pixel_step + dx[t], c]
+    * g[n, oy, ox, o], added to gw's values.
+
+    x as for forward; g: (N, OH, OW, opad) C-contiguous, opad a multiple of vector_length;
+    gw: (chunks, taps, C, opad) C-contiguous."""
+    cdef Py_ssize_t f = g.dtype.itemsize
+    cdef Py_ssize_t N = g.shape[0], OH = g.shape[1], OW = g.shape[2], opad = g.shape[3]
+    cdef Py_ssize_t K = gw.shape[0], T = gw.shape[1], C = gw.shape[2]
+    if x.dtype != g.dtype or gw.dtype != g.dtype or f not in (4, 8) \
+            or not g.flags.c_contiguous or not gw.flags.c_contiguous or x.shape[0] != N \
+            or x.shape[3] != C or gw.shape[3] != opad or opad % vector_length(g.dtype) \
+            or len(dy) != T or len(dx) != T or K < 1 or (C > 1 and x.strides[3] != f):
+        raise ValueError(f"conv weight_grad: x {x.shape}, g {g.shape}, gw {gw.shape} disagree")
+    if g.size == 0 or gw.size == 0:
+        return
+    if min(min(dy), min(dx)) < 0 or (OH - 1) * row_step + max(dy) >= x.shape[1] \
+            or (OW - 1) * pixel_step + max(dx) >= x.shape[2]:
+        raise ValueError("conv weight_grad: a tap reaches outside x")
+    cdef Py_ssize_t xs1 = _elements(x.strides[1], f), xs2 = _elements(x.strides[2], f)
+    toff = np.asarray([int(i) * xs1 + int(j) * xs2 for i, j in zip(dy, dx)], np.intp)
+    cdef Py_ssize_t[::1] toff_v = toff
+    cdef ConvW a
+    a.x = <const void*>_addr(x)
+    a.x_n = _elements(x.strides[0], f)
+    a.x_oy = row_step * xs1
+    a.step = pixel_step * xs2
+    a.toff = &toff_v[0]
+    a.taps = T
+    a.cin = C
+    a.g = <const void*>_addr(g)
+    a.opad = opad
+    a.gw = <void*>_addr(gw)
+    a.oh = OH
+    a.ow = OW
+    a.rows = N * OH
+    a.chunks = K
+    cdef conv_w_fn fn = conv_w_kernel(<int>f, _isa)
+    cdef Py_ssize_t item
+    for item in prange(K * T, nogil=True, schedule="static", num_threads=n_threads):
+        fn(&a, item)

@@ -1,0 +1,149 @@
+/* Body of the convolution kernels (see _conv.h), included once per (data type, ISA) with
+ *   CYPOOL_T     the data type, CYPOOL_SUF the name suffix (_clones.h's template style),
+ *   CONV_VL      elements per vector register,
+ *   CONV_PX      pixels (forward) or input channels (weight gradient) of the widest register tile,
+ *   CONV_TARGET  the function attribute choosing the ISA (or nothing: the compiler's target),
+ *   CONV_SCALAR  defined where the compiler has no vector extensions (one element per "vector").
+ * A register tile is PX x NV vectors of accumulators, NV = 1 or 2 vectors of output channels. */
+
+#ifdef CONV_SCALAR
+typedef CYPOOL_T CYPOOL_FN(conv_vec);
+#else
+typedef CYPOOL_T CYPOOL_FN(conv_vec) __attribute__((vector_size(CONV_VL * sizeof(CYPOOL_T))));
+#endif
+#define CONV_V CYPOOL_FN(conv_vec)
+
+/* Forward tile: PX output pixels (`step` input elements apart) x NV*VL output channels, summed
+ * over the taps (input offsets `toff`, one weight matrix [cin][opad] each) and input channels
+ * in that order, into `tile` ([PX][NV*VL]). */
+#define CONV_FWD_TILE(PX, NV)                                                                   \
+CONV_TARGET static void CYPOOL_FN(conv_fwd_tile_##PX##_##NV)(                                  \
+        const CYPOOL_T* in, ptrdiff_t step, const ptrdiff_t* toff, ptrdiff_t taps,             \
+        ptrdiff_t cin, const CYPOOL_T* w, ptrdiff_t opad, CYPOOL_T* tile) {                    \
+    CONV_V acc[PX][NV], wv[NV], zero;                                                          \
+    memset(&zero, 0, sizeof zero);                                                             \
+    CONV_UNROLL for (int p = 0; p < PX; p++)                                                   \
+        CONV_UNROLL for (int v = 0; v < NV; v++) acc[p][v] = zero;                             \
+    for (ptrdiff_t t = 0; t < taps; t++) {                                                     \
+        const CYPOOL_T* x = in + toff[t];                                                      \
+        const CYPOOL_T* wt = w + t * cin * opad;                                               \
+        for (ptrdiff_t c = 0; c < cin; c++) {                                                  \
+            CONV_UNROLL for (int v = 0; v < NV; v++)                                           \
+                memcpy(&wv[v], wt + c * opad + v * CONV_VL, sizeof(CONV_V));                   \
+            CONV_UNROLL for (int p = 0; p < PX; p++) {                                         \
+                const CYPOOL_T s = x[p * step + c];                                            \
+                CONV_UNROLL for (int v = 0; v < NV; v++) acc[p][v] += wv[v] * s;               \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    CONV_UNROLL for (int p = 0; p < PX; p++)                                                   \
+        CONV_UNROLL for (int v = 0; v < NV; v++)                                               \
+            memcpy(tile + (p * NV + v) * CONV_VL, &acc[p][v], sizeof(CONV_V));                 \
+}
+
+/* Weight-gradient tile: CB input channels x NV*VL output channels of one tap, the products of
+ * `ow` pixels (input `step` elements apart, output gradients `opad` apart) added in pixel order
+ * to the sums in `gw` ([CB][opad]). */
+#define CONV_W_TILE(CB, NV)                                                                     \
+CONV_TARGET static void CYPOOL_FN(conv_w_tile_##CB##_##NV)(                                    \
+        const CYPOOL_T* x, ptrdiff_t step, const CYPOOL_T* g, ptrdiff_t opad, ptrdiff_t ow,    \
+        CYPOOL_T* gw) {                                                                        \
+    CONV_V acc[CB][NV], gv[NV];                                                                \
+    CONV_UNROLL for (int b = 0; b < CB; b++)                                                   \
+        CONV_UNROLL for (int v = 0; v < NV; v++)                                               \
+            memcpy(&acc[b][v], gw + b * opad + v * CONV_VL, sizeof(CONV_V));                   \
+    for (ptrdiff_t ox = 0; ox < ow; ox++) {                                                    \
+        CONV_UNROLL for (int v = 0; v < NV; v++)                                               \
+            memcpy(&gv[v], g + ox * opad + v * CONV_VL, sizeof(CONV_V));                       \
+        CONV_UNROLL for (int b = 0; b < CB; b++) {                                             \
+            const CYPOOL_T s = x[ox * step + b];                                               \
+            CONV_UNROLL for (int v = 0; v < NV; v++) acc[b][v] += gv[v] * s;                   \
+        }                                                                                      \
+    }                                                                                          \
+    CONV_UNROLL for (int b = 0; b < CB; b++)                                                   \
+        CONV_UNROLL for (int v = 0; v < NV; v++)                                               \
+            memcpy(gw + b * opad + v * CONV_VL, &acc[b][v], sizeof(CONV_V));                   \
+}
+
+CONV_FWD_TILE(CONV_PX, 2)
+CONV_FWD_TILE(CONV_PX, 1)
+CONV_FWD_TILE(4, 2)
+CONV_FWD_TILE(4, 1)
+CONV_FWD_TILE(1, 2)
+CONV_FWD_TILE(1, 1)
+CONV_W_TILE(CONV_PX, 2)
+CONV_W_TILE(CONV_PX, 1)
+CONV_W_TILE(4, 2)
+CONV_W_TILE(4, 1)
+CONV_W_TILE(1, 2)
+CONV_W_TILE(1, 1)
+
+/* Tiles are named by their literal width: CONV_PX (the widest), 4 or 1. */
+#define CONV_PICK(kind, px, nv)                                                                 \
+    ((px) == CONV_PX ? ((nv) == 2 ? CYPOOL_FN(kind##_CONV_PX_2) : CYPOOL_FN(kind##_CONV_PX_1)) \
+     : (px) == 4 ? ((nv) == 2 ? CYPOOL_FN(kind##_4_2) : CYPOOL_FN(kind##_4_1))                  \
+     : ((nv) == 2 ? CYPOOL_FN(kind##_1_2) : CYPOOL_FN(kind##_1_1)))
+
+/* One output row r = (n, oy) of a forward: every pixel and output channel, written once. */
+CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r) {
+    CYPOOL_T tile[CONV_PX * 2 * CONV_VL];
+    const ptrdiff_t n = r / a->oh, oy = r - n * a->oh, ow = a->ow;
+    const CYPOOL_T* in = (const CYPOOL_T*)a->in + n * a->in_n + oy * a->in_oy;
+    CYPOOL_T* out = (CYPOOL_T*)a->out + n * a->out_n + oy * a->out_h;
+    const CYPOOL_T* bias = (const CYPOOL_T*)a->bias;
+    const ptrdiff_t px = ow >= CONV_PX ? CONV_PX : ow >= 4 ? 4 : 1;
+    for (ptrdiff_t o0 = 0; o0 < a->cout; ) {
+        const int nv = a->opad - o0 >= 2 * CONV_VL ? 2 : 1;
+        const ptrdiff_t nb = nv * CONV_VL, oc = a->cout - o0 < nb ? a->cout - o0 : nb;
+        const CYPOOL_T* w = (const CYPOOL_T*)a->w + o0;
+        void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, const ptrdiff_t*, ptrdiff_t, ptrdiff_t,
+                        const CYPOOL_T*, ptrdiff_t, CYPOOL_T*) = CONV_PICK(conv_fwd_tile, px, nv);
+        for (ptrdiff_t ox0 = 0; ox0 < ow; ox0 += px) {
+            if (ox0 + px > ow)       /* the last tile overlaps the one before: same values */
+                ox0 = ow - px;
+            tile_fn(in + ox0 * a->step, a->step, a->toff, a->taps, a->cin, w, a->opad, tile);
+            CYPOOL_T* dst = out + ox0 * a->out_w + o0 * a->out_c;
+            if (a->out_c == 1) {     /* channels contiguous: pixel by pixel */
+                for (ptrdiff_t p = 0; p < px; p++)
+                    for (ptrdiff_t o = 0; o < oc; o++)
+                        dst[p * a->out_w + o] = bias ? tile[p * nb + o] + bias[o0 + o]
+                                                     : tile[p * nb + o];
+            } else {                 /* channel planes: along the pixels of each */
+                for (ptrdiff_t o = 0; o < oc; o++)
+                    for (ptrdiff_t p = 0; p < px; p++)
+                        dst[o * a->out_c + p * a->out_w] =
+                            bias ? tile[p * nb + o] + bias[o0 + o] : tile[p * nb + o];
+            }
+        }
+        o0 += nb;
+    }
+}
+
+/* One work item of a weight gradient: tap `item % taps` summed over the rows of chunk
+ * `item / taps` (in row order, then pixel order) into that chunk's own sums. */
+CONV_TARGET static void CYPOOL_FN(conv_w_item)(const ConvW* a, ptrdiff_t item) {
+    const ptrdiff_t chunk = item / a->taps, t = item - chunk * a->taps;
+    const ptrdiff_t r0 = chunk * a->rows / a->chunks, r1 = (chunk + 1) * a->rows / a->chunks;
+    CYPOOL_T* gw = (CYPOOL_T*)a->gw + (chunk * a->taps + t) * a->cin * a->opad;
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        const ptrdiff_t n = r / a->oh, oy = r - n * a->oh;
+        const CYPOOL_T* x = (const CYPOOL_T*)a->x + n * a->x_n + oy * a->x_oy + a->toff[t];
+        const CYPOOL_T* g = (const CYPOOL_T*)a->g + r * a->ow * a->opad;
+        for (ptrdiff_t c0 = 0; c0 < a->cin; ) {
+            const ptrdiff_t cb = a->cin - c0 >= CONV_PX ? CONV_PX : a->cin - c0 >= 4 ? 4 : 1;
+            for (ptrdiff_t o0 = 0; o0 < a->opad; ) {
+                const int nv = a->opad - o0 >= 2 * CONV_VL ? 2 : 1;
+                void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, const CYPOOL_T*, ptrdiff_t,
+                                ptrdiff_t, CYPOOL_T*) = CONV_PICK(conv_w_tile, cb, nv);
+                tile_fn(x + c0, a->step, g + o0, a->opad, a->ow, gw + c0 * a->opad + o0);
+                o0 += nv * CONV_VL;
+            }
+            c0 += cb;
+        }
+    }
+}
+
+#undef CONV_PICK
+#undef CONV_FWD_TILE
+#undef CONV_W_TILE
+#undef CONV_V
