@@ -131,7 +131,7 @@ def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
     if x.dtype != out.dtype or w.dtype != out.dtype or f not in (4, 8) \
             or not w.flags.c_contiguous or x.shape[0] != N or x.shape[3] != C \
             or opad < O or opad % vector_length(out.dtype) or len(dy) != T or len(dx) != T \
-            or not out.flags.writeable or (C > 1 and x.strides[3] != f):
+            or not out.flags.writeable:
         raise ValueError(f"conv forward: x {x.shape}, w {w.shape}, out {out.shape} disagree")
     if bias is not None and (bias.dtype != out.dtype or bias.shape != (O,)
                              or not bias.flags.c_contiguous):
@@ -141,6 +141,8 @@ def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
     if T == 0 or C == 0:
         out[...] = 0 if bias is None else bias
         return
+    if C > 1 and x.strides[3] != f:
+        raise ValueError(f"conv forward: x's channels must be contiguous, strides {x.strides}")
     if min(min(dy), min(dx)) < 0 or (OH - 1) * row_step + max(dy) >= x.shape[1] \
             or (OW - 1) * pixel_step + max(dx) >= x.shape[2]:
         raise ValueError("conv forward: a tap reaches outside x")
@@ -185,10 +187,12 @@ def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, in
     if x.dtype != g.dtype or gw.dtype != g.dtype or f not in (4, 8) \
             or not g.flags.c_contiguous or not gw.flags.c_contiguous or x.shape[0] != N \
             or x.shape[3] != C or gw.shape[3] != opad or opad % vector_length(g.dtype) \
-            or len(dy) != T or len(dx) != T or K < 1 or (C > 1 and x.strides[3] != f):
+            or len(dy) != T or len(dx) != T or K < 1:
         raise ValueError(f"conv weight_grad: x {x.shape}, g {g.shape}, gw {gw.shape} disagree")
     if g.size == 0 or gw.size == 0:
         return
+    if C > 1 and x.strides[3] != f:
+        raise ValueError(f"conv weight_grad: x's channels must be contiguous, strides {x.strides}")
     if min(min(dy), min(dx)) < 0 or (OH - 1) * row_step + max(dy) >= x.shape[1] \
             or (OW - 1) * pixel_step + max(dx) >= x.shape[2]:
         raise ValueError("conv weight_grad: a tap reaches outside x")
