@@ -263,16 +263,23 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     g = g.astype(dtype, copy=False)
     a = _nhwc(x, data_format, dtype)
     vl = _conv.vector_length(dtype)
-    grad_bias = g.sum(axis=(0, 1, 2), dtype=np.float64).astype(dtype)
+    opad = -(-O // vl) * vl
+    T = kh * kw
+
+    # The output gradient padded for the input gradient's phases (below); where the output
+    # channels fill whole vectors, the weight gradient reads its interior too.
+    rows, top, hg = _phases(H, kh, stride[0], padding[0], oh)
+    cols, left, wg = _phases(W, kw, stride[1], padding[1], ow)
+    gq = _padded(g, hg, wg, O, top, left)
+    gp = gq[:, top:top + oh, left:left + ow] if opad == O else _padded(g, oh, ow, opad, 0, 0)
+    grad_bias = _conv.channel_sums(gp, _threads.threads_for(gp.nbytes, N * oh))[:O].astype(dtype)
 
     # weight: per tap, the products of the input's windows and the output gradient, summed over
     # all positions (rows in chunks, chunks added in order)
     xp = _input_rows(a, kh, kw, stride, padding, oh, ow)
-    gp = _padded(g, oh, ow, -(-O // vl) * vl, 0, 0)
-    T = kh * kw
-    chunk_bytes = T * C * gp.shape[3] * gp.itemsize
+    chunk_bytes = T * C * opad * gp.itemsize
     chunks = max(1, min(_WGRAD_CHUNKS, N * oh, _WGRAD_BUFFER_BYTES // max(1, chunk_bytes)))
-    sums = np.zeros((chunks, T, C, gp.shape[3]), dtype)
+    sums = np.zeros((chunks, T, C, opad), dtype)
     dy, dx = _taps(kh, kw)
     _conv.weight_grad(xp, stride[0], stride[1], dy, dx, gp, sums,
                       _threads.threads_for(xp.nbytes + gp.nbytes, chunks * T))
@@ -281,11 +288,9 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
         total += sums[k]
     grad_weight = total[:, :, :O].reshape(kh, kw, C, O).transpose(3, 2, 0, 1)
 
-    # input: the forward kernel on the padded output gradient with the flipped, transposed
-    # weight, once per stride phase (the inputs r, r + s, ... that the same taps reach)
-    rows, top, hg = _phases(H, kh, stride[0], padding[0], oh)
-    cols, left, wg = _phases(W, kw, stride[1], padding[1], ow)
-    gq = _padded(g, hg, wg, O, top, left)
+    # input: the forward kernel on the padded output gradient with the weight's taps transposed
+    # (output channels in, input channels out), once per stride phase (the inputs r, r + s, ...
+    # that the same taps reach)
     wts = weight.astype(dtype, copy=False)
     gx = np.empty((N, H, W, C) if data_format == "channels_last" else (N, C, H, W), dtype)
     gx_nhwc = gx if data_format == "channels_last" else gx.transpose(0, 2, 3, 1)

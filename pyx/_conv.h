@@ -42,15 +42,16 @@ typedef struct {
 } ConvFwd;
 
 /* A weight gradient: x as the forward input (x_oy per output row, step per pixel, toff per tap),
- * g the output gradient as (rows, ow, opad) contiguous (zero beyond the output channels), gw the
- * sums [chunks][taps][cin][opad] (zeroed by the caller), rows split into `chunks` equal runs. */
+ * g the output gradient, row (n, oy) at g + n*g_n + oy*g_oy, pixels opad apart (channels zero
+ * beyond the output channels), gw the sums [chunks][taps][cin][opad] (zeroed by the caller), rows
+ * split into `chunks` equal runs. */
 typedef struct {
     const void* x;
     ptrdiff_t x_n, x_oy, step;
     const ptrdiff_t* toff;
     ptrdiff_t taps, cin;
     const void* g;
-    ptrdiff_t opad;
+    ptrdiff_t g_n, g_oy, opad;
     void* gw;
     ptrdiff_t oh, ow, rows, chunks;
 } ConvW;

@@ -24,7 +24,7 @@ cdef extern from "_conv.h" nogil:
         const Py_ssize_t* toff
         Py_ssize_t taps, cin
         const void* g
-        Py_ssize_t opad
+        Py_ssize_t g_n, g_oy, opad
         void* gw
         Py_ssize_t oh, ow, rows, chunks
     ctypedef void (*conv_fwd_fn)(const ConvFwd* a, Py_ssize_t r) noexcept nogil
@@ -179,13 +179,13 @@ def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, in
     gw.shape[0] runs) and the pixels ox of x[n, oy*row_step + dy[t], ox*pixel_step + dx[t], c]
     * g[n, oy, ox, o], added to gw's values.
 
-    x as for forward; g: (N, OH, OW, opad) C-contiguous, opad a multiple of vector_length;
-    gw: (chunks, taps, C, opad) C-contiguous."""
+    x as for forward; g: (N, OH, OW, opad) with contiguous rows (pixels opad elements apart),
+    opad a multiple of vector_length; gw: (chunks, taps, C, opad) C-contiguous."""
     cdef Py_ssize_t f = g.dtype.itemsize
     cdef Py_ssize_t N = g.shape[0], OH = g.shape[1], OW = g.shape[2], opad = g.shape[3]
     cdef Py_ssize_t K = gw.shape[0], T = gw.shape[1], C = gw.shape[2]
     if x.dtype != g.dtype or gw.dtype != g.dtype or f not in (4, 8) \
-            or not g.flags.c_contiguous or not gw.flags.c_contiguous or x.shape[0] != N \
+            or not gw.flags.c_contiguous or x.shape[0] != N \
             or x.shape[3] != C or gw.shape[3] != opad or opad % vector_length(g.dtype) \
             or len(dy) != T or len(dx) != T or K < 1:
         raise ValueError(f"conv weight_grad: x {x.shape}, g {g.shape}, gw {gw.shape} disagree")
@@ -193,6 +193,8 @@ def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, in
         return
     if C > 1 and x.strides[3] != f:
         raise ValueError(f"conv weight_grad: x's channels must be contiguous, strides {x.strides}")
+    if g.strides[3] != f or g.strides[2] != opad * f:
+        raise ValueError(f"conv weight_grad: g's rows must be contiguous, strides {g.strides}")
     if min(min(dy), min(dx)) < 0 or (OH - 1) * row_step + max(dy) >= x.shape[1] \
             or (OW - 1) * pixel_step + max(dx) >= x.shape[2]:
         raise ValueError("conv weight_grad: a tap reaches outside x")
@@ -208,6 +210,8 @@ def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, in
     a.taps = T
     a.cin = C
     a.g = <const void*>_addr(g)
+    a.g_n = _elements(g.strides[0], f)
+    a.g_oy = _elements(g.strides[1], f)
     a.opad = opad
     a.gw = <void*>_addr(gw)
     a.oh = OH
@@ -218,3 +222,37 @@ def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, in
     cdef Py_ssize_t item
     for item in prange(K * T, nogil=True, schedule="static", num_threads=n_threads):
         fn(&a, item)
+
+
+def channel_sums(g, int n_threads):
+    """The sums over (N, H, W) of g (N, H, W, C), its rows contiguous, in float64: the pixels in
+    8 fixed runs (whatever the thread count), each summed in order, the runs added in order."""
+    cdef Py_ssize_t N = g.shape[0], H = g.shape[1], W = g.shape[2], C = g.shape[3]
+    cdef Py_ssize_t f = g.dtype.itemsize
+    if f not in (4, 8) or (W * C > 0 and (g.strides[3] != f or g.strides[2] != C * f)):
+        raise ValueError(f"conv channel_sums: g {g.shape} {g.dtype} {g.strides}")
+    cdef Py_ssize_t K = 8
+    sums = np.zeros((K, C), np.float64)
+    if g.size == 0:
+        return sums.sum(axis=0)
+    cdef double[:, ::1] acc = sums
+    cdef Py_ssize_t gn = g.strides[0], gh = g.strides[1], rows = N * H
+    cdef char* base = <char*>_addr(g)
+    cdef Py_ssize_t k, r, n, y, i, c
+    cdef char* row
+    for k in prange(K, nogil=True, schedule="static", num_threads=n_threads):
+        for r in range(k * rows // K, (k + 1) * rows // K):
+            n = r // H
+            y = r - n * H
+            row = base + n * gn + y * gh
+            for i in range(W):
+                if f == 4:
+                    for c in range(C):
+                        acc[k, c] += (<float*>row)[i * C + c]
+                else:
+                    for c in range(C):
+                        acc[k, c] += (<double*>row)[i * C + c]
+    total = sums[0].copy()
+    for k in range(1, K):
+        total += sums[k]
+    return total

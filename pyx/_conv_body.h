@@ -128,7 +128,7 @@ CONV_TARGET static void CYPOOL_FN(conv_w_item)(const ConvW* a, ptrdiff_t item) {
     for (ptrdiff_t r = r0; r < r1; r++) {
         const ptrdiff_t n = r / a->oh, oy = r - n * a->oh;
         const CYPOOL_T* x = (const CYPOOL_T*)a->x + n * a->x_n + oy * a->x_oy + a->toff[t];
-        const CYPOOL_T* g = (const CYPOOL_T*)a->g + r * a->ow * a->opad;
+        const CYPOOL_T* g = (const CYPOOL_T*)a->g + n * a->g_n + oy * a->g_oy;
         for (ptrdiff_t c0 = 0; c0 < a->cin; ) {
             const ptrdiff_t cb = a->cin - c0 >= CONV_PX ? CONV_PX : a->cin - c0 >= 4 ? 4 : 1;
             for (ptrdiff_t o0 = 0; o0 < a->opad; ) {
