@@ -248,7 +248,12 @@ def _as_numpy(theirs, fmt, ours_shape, stored):
 
 def _check(ours, theirs, fmt: str, tol: float = 1e-5, stored: bool = False) -> str:
     """'ok' when cypool's result equals the peer's (to float rounding; every array of a tuple
-    result), else 'DIFFERS'."""
+    result), else 'DIFFERS'.
+
+    The absolute tolerance grows with the array's largest magnitude beyond 1: a float32 sum of
+    many products (conv2d's weight and bias gradients sum 25088 per element in the bench) carries
+    rounding of the order of its largest terms', whatever the element's own size; torch's own
+    float32 weight gradient there is 1.5e-4 to 3.5e-4 from the float64 one on values up to 54."""
     if not isinstance(ours, (tuple, list)):
         ours = (ours,)
     if not isinstance(theirs, (tuple, list)):
@@ -257,6 +262,10 @@ def _check(ours, theirs, fmt: str, tol: float = 1e-5, stored: bool = False) -> s
         b = _as_numpy(b, fmt, a.shape, stored)
         if a.dtype.kind != "f":
             continue
-        if a.shape != b.shape or not np.allclose(a, b, rtol=tol, atol=tol):
+        if a.shape != b.shape:
+            return "DIFFERS"
+        finite = np.abs(b[np.isfinite(b)])
+        scale = max(1.0, float(finite.max())) if finite.size else 1.0
+        if not np.allclose(a, b, rtol=tol, atol=tol * scale):
             return "DIFFERS"
     return "ok"
