@@ -91,16 +91,19 @@ CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r) {
     const CYPOOL_T* in = (const CYPOOL_T*)a->in + n * a->in_n + oy * a->in_oy;
     CYPOOL_T* out = (CYPOOL_T*)a->out + n * a->out_n + oy * a->out_h;
     const CYPOOL_T* bias = (const CYPOOL_T*)a->bias;
-    const ptrdiff_t px = ow >= CONV_PX ? CONV_PX : ow >= 4 ? 4 : 1;
     for (ptrdiff_t o0 = 0; o0 < a->cout; ) {
         const int nv = a->opad - o0 >= 2 * CONV_VL ? 2 : 1;
         const ptrdiff_t nb = nv * CONV_VL, oc = a->cout - o0 < nb ? a->cout - o0 : nb;
         const CYPOOL_T* w = (const CYPOOL_T*)a->w + o0;
-        void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, const ptrdiff_t*, ptrdiff_t, ptrdiff_t,
-                        const CYPOOL_T*, ptrdiff_t, CYPOOL_T*) = CONV_PICK(conv_fwd_tile, px, nv);
-        for (ptrdiff_t ox0 = 0; ox0 < ow; ox0 += px) {
-            if (ox0 + px > ow)       /* the last tile overlaps the one before: same values */
+        /* widest tiles first, then 4 wide; under 4 left: one more 4-wide tile overlapping the
+         * one before (same values written twice), or single pixels in rows under 4 wide */
+        for (ptrdiff_t ox0 = 0, px; ox0 < ow; ox0 += px) {
+            px = ow - ox0 >= CONV_PX ? CONV_PX : ow >= 4 ? 4 : 1;
+            if (ox0 + px > ow)
                 ox0 = ow - px;
+            void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, const ptrdiff_t*, ptrdiff_t, ptrdiff_t,
+                            const CYPOOL_T*, ptrdiff_t, CYPOOL_T*) =
+                CONV_PICK(conv_fwd_tile, px, nv);
             tile_fn(in + ox0 * a->step, a->step, a->toff, a->taps, a->cin, w, a->opad, tile);
             CYPOOL_T* dst = out + ox0 * a->out_w + o0 * a->out_c;
             if (a->out_c == 1) {     /* channels contiguous: pixel by pixel */
