@@ -4,6 +4,8 @@
 from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 
+from _types cimport floating_t
+
 import numpy as np
 
 cdef extern from "_conv.h" nogil:
@@ -69,6 +71,16 @@ cdef Py_ssize_t _elements(Py_ssize_t nbytes, Py_ssize_t itemsize) except? -1:
     return nbytes // itemsize
 
 
+cdef inline void _planes_to_pixels(const floating_t* s, Py_ssize_t s2, Py_ssize_t s3,
+                                   floating_t* d, Py_ssize_t Cb, Py_ssize_t C,
+                                   Py_ssize_t n) noexcept nogil:
+    # C planes of n pixels (s3 elements apart, pixels s2 apart) -> n pixels of Cb channels
+    cdef Py_ssize_t c, i
+    for c in range(C):
+        for i in range(n):
+            d[i * Cb + c] = s[c * s3 + i * s2]
+
+
 def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
     """Write `x` (N, H, W, C view, any strides, the dtype of `out`) into `out` (N, Hb, Wb, Cb)
     C-contiguous, Cb >= C: pixel (y, x) at (top + y, left + x) where inside `out`; every other
@@ -82,10 +94,12 @@ def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
     if out.size == 0:
         return
     cdef Py_ssize_t f = x.dtype.itemsize
+    if not x.flags.aligned or any(st % f for st in x.strides):
+        x = np.ascontiguousarray(x)   # the loops step in whole elements
     cdef Py_ssize_t s0 = x.strides[0], s1 = x.strides[1], s2 = x.strides[2], s3 = x.strides[3]
     cdef char* src = <char*>_addr(x)
     cdef char* dst = <char*>_addr(out)
-    cdef Py_ssize_t r, n, yb, y, xb, ix, c, e, row_bytes = Wb * Cb * f
+    cdef Py_ssize_t r, n, yb, y, ix, ix0, ix1, row_bytes = Wb * Cb * f
     cdef char* d
     cdef char* s
     for r in prange(N * Hb, nogil=True, schedule="static", num_threads=n_threads):
@@ -97,23 +111,19 @@ def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
         if y < 0 or y >= H:
             continue
         s = src + n * s0 + y * s1
-        if s3 == f:          # channels contiguous: one run per pixel
-            for ix in range(W):
-                xb = left + ix
-                if xb >= 0 and xb < Wb:
-                    memcpy(d + xb * Cb * f, s + ix * s2, C * f)
-        elif f == 4:         # channel planes (channels first): along each plane's row
-            for c in range(C):
-                for ix in range(W):
-                    xb = left + ix
-                    if xb >= 0 and xb < Wb:
-                        (<float*>d)[xb * Cb + c] = (<float*>(s + c * s3 + ix * s2))[0]
+        ix0 = -left if left < 0 else 0              # the pixels that land inside the row
+        ix1 = Wb - left if Wb - left < W else W
+        if ix1 <= ix0:
+            continue
+        d = d + (left + ix0) * Cb * f
+        s = s + ix0 * s2
+        if s3 == f or C == 1:  # channels contiguous: one run per pixel
+            for ix in range(ix1 - ix0):
+                memcpy(d + ix * Cb * f, s + ix * s2, C * f)
+        elif f == 4:           # channel planes (channels first): along each plane's row
+            _planes_to_pixels(<const float*>s, s2 // f, s3 // f, <float*>d, Cb, C, ix1 - ix0)
         else:
-            for c in range(C):
-                for ix in range(W):
-                    xb = left + ix
-                    if xb >= 0 and xb < Wb:
-                        (<double*>d)[xb * Cb + c] = (<double*>(s + c * s3 + ix * s2))[0]
+            _planes_to_pixels(<const double*>s, s2 // f, s3 // f, <double*>d, Cb, C, ix1 - ix0)
 
 
 def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
