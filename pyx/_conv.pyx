@@ -106,17 +106,23 @@ def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
         n = r // Hb
         yb = r - n * Hb
         d = dst + r * row_bytes
-        memset(d, 0, row_bytes)
         y = yb - top
-        if y < 0 or y >= H:
-            continue
-        s = src + n * s0 + y * s1
         ix0 = -left if left < 0 else 0              # the pixels that land inside the row
         ix1 = Wb - left if Wb - left < W else W
-        if ix1 <= ix0:
+        if y < 0 or y >= H or ix1 <= ix0:
+            memset(d, 0, row_bytes)
             continue
+        # zeros left and right of the pixels; every channel beyond C
+        memset(d, 0, (left + ix0) * Cb * f)
+        memset(d + (left + ix1) * Cb * f, 0, (Wb - left - ix1) * Cb * f)
+        if Cb > C:
+            for ix in range(ix0, ix1):
+                memset(d + ((left + ix) * Cb + C) * f, 0, (Cb - C) * f)
+        s = src + n * s0 + y * s1 + ix0 * s2
         d = d + (left + ix0) * Cb * f
-        s = s + ix0 * s2
+        if Cb == C and s3 == f and s2 == C * f:     # a contiguous run of pixels
+            memcpy(d, s, (ix1 - ix0) * C * f)
+            continue
         if s3 == f or C == 1:  # channels contiguous: one run per pixel
             for ix in range(ix1 - ix0):
                 memcpy(d + ix * Cb * f, s + ix * s2, C * f)
