@@ -186,7 +186,9 @@ def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
     a.ow = OW
     cdef conv_fwd_fn fn = conv_fwd_kernel(<int>f, _isa)
     cdef Py_ssize_t r
-    for r in prange(N * OH, nogil=True, schedule="static", num_threads=n_threads):
+    # dynamic: rows are long (thousands of multiply-adds each), and a thread whose core another
+    # process shares takes fewer of them; which thread computes a row never changes its values
+    for r in prange(N * OH, nogil=True, schedule="dynamic", num_threads=n_threads):
         fn(&a, r)
 
 
@@ -236,8 +238,8 @@ def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, in
     a.chunks = K
     cdef conv_w_fn fn = conv_w_kernel(<int>f, _isa)
     cdef Py_ssize_t item
-    for item in prange(K * T, nogil=True, schedule="static", num_threads=n_threads):
-        fn(&a, item)
+    for item in prange(K * T, nogil=True, schedule="dynamic", num_threads=n_threads):
+        fn(&a, item)   # dynamic, as forward's rows
 
 
 def channel_sums(g, int n_threads):
