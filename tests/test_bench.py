@@ -168,6 +168,21 @@ def test_check_tells_a_differing_result_apart():
     assert bench._check(a, np.zeros((1, 2, 3, 5), np.float32), bench.CF, stored=True) == "DIFFERS"
 
 
+def test_check_tolerance_follows_the_largest_magnitude():
+    """A float32 sum of many products rounds at the scale of its largest terms: an element near
+    zero of an array reaching 50 may differ by 3e-4 (torch's own conv2d weight gradient did),
+    a real error still differs, and infinities do not widen the tolerance."""
+    b = np.array([[50.0, -20.0, 1e-3, 0.0]], np.float32)
+    assert bench._check(b + np.float32(3e-4), b, bench.CF, tol=1e-4, stored=True) == "ok"
+    assert bench._check(b + np.float32(0.1), b, bench.CF, tol=1e-4, stored=True) == "DIFFERS"
+    small = np.array([[0.5, 1e-3]], np.float32)
+    assert bench._check(small + np.float32(3e-4), small, bench.CF, tol=1e-4,
+                        stored=True) == "DIFFERS"
+    inf = np.array([[np.inf, 1e-3]], np.float32)
+    assert bench._check(inf + np.float32([[0, 3e-4]]), inf, bench.CF, tol=1e-4,
+                        stored=True) == "DIFFERS"
+
+
 def test_optional_peers_are_skipped_when_absent(monkeypatch):
     """TensorFlow and JAX are used only when importable: absent, the run has no such columns."""
     import builtins
