@@ -234,7 +234,10 @@ cdef void _forward_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
     cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
     cdef Py_ssize_t* cells = NULL
     cdef Py_ssize_t n_cells = w.k_d * w.k_h * w.k_w
-    cdef bint fast = (maxable_t is float or maxable_t is double) and n_cells < 2147483647
+    # float positions are tracked in int32 inside the fast rows (one blend per vector of floats)
+    cdef bint fast = ((maxable_t is float or maxable_t is double) and n_cells < 2147483647
+                      and (maxable_t is double or idx == NULL
+                           or w.in_d * w.in_h * w.in_w < 2147483647))
     if n_threads == 1:
         # no OpenMP region (see _forward_cf); the fast rows' scratch: the window's cell positions
         if fast:
