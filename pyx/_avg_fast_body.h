@@ -374,6 +374,27 @@ static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const 
         ptrdiff_t d0, d1, h0, h1;
         const ptrdiff_t n = avg_covering(w, row, &d0, &d1, &h0, &h1);
         const CYPOOL_T* gs = go + n * out_sample;
+        if (kw == sw && (d1 - d0) * (h1 - h0) == 1) {
+            /* One covering output row and windows that do not overlap along w: each cell is its
+             * window's scaled gradient, written straight from the gradient row (the values the
+             * buffer below would hold; no round trip through it). */
+            CYPOOL_FN(avg_row_inv)(inv, fw, &cached, w, d0, h0, count_include_pad,
+                                   divisor_override);
+            const CYPOOL_T* src = gs + (d0 * w->out_h + h0) * OW * C;
+            CYPOOL_T* gr = gi + row * W * C;
+            for (ptrdiff_t i = 0; i < W; i++) {
+                const ptrdiff_t j = (i + pw) / sw;
+                CYPOOL_T* restrict go_ = gr + i * C;
+                if (j < OW) {
+                    const CYPOOL_T* restrict sj = src + j * C;
+                    const CYPOOL_ACC s = inv[j];
+                    for (ptrdiff_t c = 0; c < C; c++) go_[c] = (CYPOOL_T)((CYPOOL_ACC)sj[c] * s);
+                } else {
+                    for (ptrdiff_t c = 0; c < C; c++) go_[c] = 0;
+                }
+            }
+            continue;
+        }
         int first = 1;
         for (ptrdiff_t od = d0; od < d1; od++) {
             for (ptrdiff_t oh = h0; oh < h1; oh++) {
