@@ -172,6 +172,47 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
             }
             continue;
         }
+        if (!CYPOOL_HALF && sd.count * sh.count == 1) {
+            /* One input row (1-d pools; windows one row high): the row buffer would be a plain
+             * copy of it, so each window is summed straight from the input, its cells left to
+             * right as the buffer's passes add them; a cell in the padding adds the buffer's
+             * zero. */
+            const CYPOOL_S* restrict r0 = xs + (sd.first * w->in_h + sh.first) * WC;
+            for (ptrdiff_t j = 0; j < OW; j++) {
+                const ptrdiff_t i0 = j * sw - pw;
+                CYPOOL_S* restrict yo = yr + j * C;
+                const CYPOOL_ACC s = inv[j];
+                const int inside = i0 >= 0 && i0 + kw <= W;
+                const CYPOOL_S* restrict a0 = r0 + (inside ? i0 : 0) * C;
+                if (inside && kw == 2) {
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        yo[c] = CYPOOL_ST(CYPOOL_SCALE((CYPOOL_ACC)CYPOOL_LD(a0[c]) +
+                                                       (CYPOOL_ACC)CYPOOL_LD(a0[C + c]), s));
+                } else if (inside && kw == 3) {
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        yo[c] = CYPOOL_ST(CYPOOL_SCALE((CYPOOL_ACC)CYPOOL_LD(a0[c]) +
+                                                       (CYPOOL_ACC)CYPOOL_LD(a0[C + c]) +
+                                                       (CYPOOL_ACC)CYPOOL_LD(a0[2 * C + c]), s));
+                } else {
+                    CYPOOL_ACC* restrict a = acc;
+                    for (ptrdiff_t t = 0; t < kw; t++) {
+                        const ptrdiff_t i = i0 + t;
+                        const CYPOOL_S* restrict at = r0 + (i < 0 ? 0 : i) * C;
+                        if (t == 0 && (i < 0 || i >= W)) {
+                            for (ptrdiff_t c = 0; c < C; c++) a[c] = 0;
+                        } else if (t == 0) {
+                            for (ptrdiff_t c = 0; c < C; c++) a[c] = (CYPOOL_ACC)CYPOOL_LD(at[c]);
+                        } else if (i < 0 || i >= W) {
+                            for (ptrdiff_t c = 0; c < C; c++) a[c] += (CYPOOL_ACC)0;
+                        } else {
+                            for (ptrdiff_t c = 0; c < C; c++) a[c] += (CYPOOL_ACC)CYPOOL_LD(at[c]);
+                        }
+                    }
+                    for (ptrdiff_t c = 0; c < C; c++) yo[c] = CYPOOL_ST(CYPOOL_SCALE(a[c], s));
+                }
+            }
+            continue;
+        }
         CYPOOL_FN(avg_vertical)(v, xs, w, sd, sh, WC);
         for (ptrdiff_t j = 0; j < OW; j++) {
             const CYPOOL_ACC* restrict a0 = vp + j * sw * C;
@@ -333,6 +374,27 @@ static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const 
         ptrdiff_t d0, d1, h0, h1;
         const ptrdiff_t n = avg_covering(w, row, &d0, &d1, &h0, &h1);
         const CYPOOL_T* gs = go + n * out_sample;
+        if (kw == sw && (d1 - d0) * (h1 - h0) == 1) {
+            /* One covering output row and windows that do not overlap along w: each cell is its
+             * window's scaled gradient, written straight from the gradient row (the values the
+             * buffer below would hold; no round trip through it). */
+            CYPOOL_FN(avg_row_inv)(inv, fw, &cached, w, d0, h0, count_include_pad,
+                                   divisor_override);
+            const CYPOOL_T* src = gs + (d0 * w->out_h + h0) * OW * C;
+            CYPOOL_T* gr = gi + row * W * C;
+            for (ptrdiff_t i = 0; i < W; i++) {
+                const ptrdiff_t j = (i + pw) / sw;
+                CYPOOL_T* restrict go_ = gr + i * C;
+                if (j < OW) {
+                    const CYPOOL_T* restrict sj = src + j * C;
+                    const CYPOOL_ACC s = inv[j];
+                    for (ptrdiff_t c = 0; c < C; c++) go_[c] = (CYPOOL_T)((CYPOOL_ACC)sj[c] * s);
+                } else {
+                    for (ptrdiff_t c = 0; c < C; c++) go_[c] = 0;
+                }
+            }
+            continue;
+        }
         int first = 1;
         for (ptrdiff_t od = d0; od < d1; od++) {
             for (ptrdiff_t oh = h0; oh < h1; oh++) {

@@ -1,8 +1,8 @@
 # The work items of every channels-last backward scatter (_avg, _adaptive, _max, _lp, _blur):
 # (sample, block of channels) pairs, item = sample * n_blocks + block. An item owns the input
 # gradient cells of its sample and channels, so items run in parallel without races and each
-# cell's sum has a fixed order (bit-identical for any thread count). The item zeroes its cells,
-# then the family's scatter adds into them.
+# cell's sum has a fixed order (bit-identical for any thread count). The item zeroes its cells
+# before the family's scatter adds into them (max pooling's as its scatter reaches each cell).
 from libc.string cimport memset
 from _types cimport floating_t
 

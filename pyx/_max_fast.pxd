@@ -14,6 +14,7 @@ cdef extern from "_max_fast.h" nogil:
     void cypool_max_fwd_cf_bf16(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
                                 Py_ssize_t r0, Py_ssize_t r1)
     # One output row of a channels-last tensor; cells: scratch of k_d * k_h * k_w positions.
+    # With idx, the float and 16-bit rows need planes of fewer than 2**31 cells.
     void cypool_max_fwd_cl_f32(const float* x, float* y, int64_t* idx, const Window* w,
                                Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
     void cypool_max_fwd_cl_f64(const double* x, double* y, int64_t* idx, const Window* w,

@@ -194,20 +194,22 @@ CYPOOL_INLINE void CYPOOL_FN(max_cl_block)(const CYPOOL_S* restrict xn, CYPOOL_S
     CYPOOL_T m[CYPOOL_CL_BLOCK];
     for (ptrdiff_t j = 0; j < B; j++) m[j] = -INFINITY;
     if (idx) {
-        /* The winning cell's ordinal, in an integer as wide as the data: one blend per data
-         * vector. */
+        /* The winning cell's position, in an integer as wide as the data (one blend per data
+         * vector; the caller bounds the plane to fit it), widened on the way out: a vector
+         * conversion, where the cell's ordinal needed a gather from `cells`. */
         CYPOOL_IDX q[CYPOOL_CL_BLOCK];
-        for (ptrdiff_t j = 0; j < B; j++) q[j] = -1;
-        for (CYPOOL_IDX k = 0; k < (CYPOOL_IDX)ncells; k++) {
+        for (ptrdiff_t j = 0; j < B; j++) q[j] = (CYPOOL_IDX)first;
+        for (ptrdiff_t k = 0; k < ncells; k++) {
             const CYPOOL_S* xc = xn + cells[k] * C;
+            const CYPOOL_IDX pk = (CYPOOL_IDX)cells[k];
             for (ptrdiff_t j = 0; j < B; j++) {
                 CYPOOL_T v = CYPOOL_LD(xc[j]);
                 int mk = (v > m[j]) | (v != v);
                 m[j] = CYPOOL_SEL(mk, v, m[j]);
-                q[j] = CYPOOL_SEL(mk, k, q[j]);
+                q[j] = CYPOOL_SEL(mk, pk, q[j]);
             }
         }
-        for (ptrdiff_t j = 0; j < B; j++) idx[j] = q[j] < 0 ? first : cells[q[j]];
+        for (ptrdiff_t j = 0; j < B; j++) idx[j] = (int64_t)q[j];
     } else {
         for (ptrdiff_t q = 0; q < ncells; q++) {
             const CYPOOL_S* xc = xn + cells[q] * C;
@@ -224,7 +226,8 @@ CYPOOL_INLINE void CYPOOL_FN(max_cl_block)(const CYPOOL_S* restrict xn, CYPOOL_S
 /* One output row (n, od, oh) of a channels-last tensor. `cells` is caller-provided scratch of
  * k_d*k_h*k_w entries: the flat positions of the current window's real cells in window order.
  * Channels go in fixed blocks of CYPOOL_CL_BLOCK (compile-time trip count, so the block's
- * maxima are register-resident), the remainder in one variable block. */
+ * maxima are register-resident), the remainder in one variable block. With idx, the plane's
+ * positions must fit CYPOOL_IDX (int32 for float data: planes of fewer than 2**31 cells). */
 static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx,
                                                       const Window* w, ptrdiff_t row,
                                                       ptrdiff_t C, ptrdiff_t* cells)

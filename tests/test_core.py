@@ -5,6 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 import cypool
 import reference as ref
+import reference_backward as RB
 from helpers import random_pool_config
 
 FORMATS = ["channels_first", "channels_last"]
@@ -51,6 +52,26 @@ def test_unpool_backward_is_adjoint(rng):
     gy = cypool.max_unpool2d_backward(g, idx)
     # <g, U y> == <U^T g, y> for the linear map U
     np.testing.assert_allclose(np.sum(g * u), np.sum(gy * y), rtol=1e-12)
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_unpool_backward_gathers_across_work_items(data_format, n_threads, rng):
+    # planes (channels-first) and samples (channels-last) of more than one work item of the
+    # gather (16384 elements): each is split, and every cell must still be gathered once
+    x = rng.standard_normal((2, 3, 300, 300))
+    y, idx = cypool.max_pool2d(x, 3, 2, 1, return_indices=True)
+    g = rng.standard_normal(x.shape)
+    expected = RB.unpool_backward(g, idx)
+    cl = data_format == "channels_last"
+    fmt_in = (lambda a: np.ascontiguousarray(np.moveaxis(a, 1, -1))) if cl else (lambda a: a)
+    with cypool.threads(n_threads):
+        gy = cypool.max_unpool2d_backward(fmt_in(g), fmt_in(idx), data_format=data_format)
+        np.testing.assert_array_equal(np.moveaxis(gy, -1, 1) if cl else gy, expected)
+        bad = idx.copy()
+        bad.flat[::5] = -1
+        with pytest.raises(ValueError, match=f"has {len(bad.flat[::5])} entries"):
+            cypool.max_unpool2d_backward(fmt_in(g), fmt_in(bad), data_format=data_format)
 
 
 def test_layer_backward_before_forward_raises():

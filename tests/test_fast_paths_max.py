@@ -196,11 +196,14 @@ def test_against_torch(data_format):
 @pytest.mark.parametrize("data_format", FORMATS)
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_backward_routes_gradients(data_format, n_threads):
-    # Channels-last backward zeroes a whole sample at once when one work item owns all channels;
-    # both formats run under a guided schedule (ownership keeps the result deterministic).
+    # The scatter zeroes the gradient as it reaches it: just ahead of its adds, or (channels-last
+    # blocks over 1 MiB: the last two shapes, whose kernel-1 stride-3 windows leave cells no
+    # index names) each cell at its first add and the rest at the end. Both formats run under a
+    # guided schedule (ownership keeps the result deterministic).
     rng = np.random.default_rng(5)
     for shape, k, s, p in (((2, 64, 30, 31), 2, 2, 0), ((3, 5, 33, 20), 3, 2, 1),
-                           ((1, 70, 16, 16), 3, 1, 1)):
+                           ((1, 70, 16, 16), 3, 1, 1), ((2, 24, 130, 96), 3, 2, 1),
+                           ((1, 16, 200, 120), 1, 3, 0)):
         x = _special_data(rng, shape, np.float64, "ties")
         y, i = _pool(x, 2, k, s, p, 1, False, data_format)
         g = rng.standard_normal(y.shape)
@@ -215,6 +218,12 @@ def test_backward_routes_gradients(data_format, n_threads):
                                             _fmt_in(x, data_format).shape,
                                             data_format=data_format)
         np.testing.assert_array_equal(_fmt_out(gx, data_format), expected)
+        out = np.full_like(gx, np.nan)
+        with cypool.threads(n_threads):
+            cypool.max_pool2d_backward(_fmt_in(g, data_format), _fmt_in(i, data_format),
+                                       _fmt_in(x, data_format).shape, data_format=data_format,
+                                       out=out)
+        np.testing.assert_array_equal(_fmt_out(out, data_format), expected)
         bad = i.copy()
         bad.flat[::7] = np.prod(x.shape[2:])
         with pytest.raises(ValueError, match=str(len(bad.flat[::7]))):
