@@ -12,17 +12,15 @@
 #ifndef CYPOOL_HALF_H
 #define CYPOOL_HALF_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 
 #if defined(__GNUC__)
 #define CYPOOL_HALF_INLINE static inline __attribute__((always_inline, unused))
 #else
 #define CYPOOL_HALF_INLINE static inline
-/* -0 as +0: PyTorch's channels-first average adds its rounded mean to a zeroed output, so a
- * mean that rounds to -0 is stored as +0 there. */
-CYPOOL_HALF_INLINE uint16_t cypool_plus_zero(uint16_t h) { return h == 0x8000u ? 0 : h; }
-
 #endif
 
 CYPOOL_HALF_INLINE uint32_t cypool_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
@@ -77,5 +75,127 @@ CYPOOL_HALF_INLINE uint16_t cypool_f32_to_bf16(float x) {
 /* -0 as +0: PyTorch's channels-first average adds its rounded mean to a zeroed output, so a
  * mean that rounds to -0 is stored as +0 there. */
 CYPOOL_HALF_INLINE uint16_t cypool_plus_zero(uint16_t h) { return h == 0x8000u ? 0 : h; }
+
+/* Whole rows: load (16-bit -> float), add (float += 16-bit), store (float -> 16-bit, rounded)
+ * and round (float -> 16-bit -> float, in place). The kernels convert a row or a tile with these
+ * and run float32 loops on the result, so the loops vectorise as float32's do.
+ *
+ * bfloat16's conversions are shifts and an add: the plain loops vectorise in every clone.
+ * float16's take about 15 vector operations each way; on x86-64 with gcc, when the CPU has AVX2
+ * and F16C, they go to vcvtph2ps / vcvtps2ph instead (8 values an instruction; stores round to
+ * nearest even, as the code above: the same bits, a signalling NaN loaded quiet). gcc 12 does not
+ * vectorise conversions of its _Float16 type, and a cloned kernel cannot hold F16C intrinsics in
+ * its baseline clone, hence out-of-line functions chosen at run time. CYPOOL_NO_F16C=1 in the
+ * environment (read at the first half-precision call) keeps the portable loops: the path of a CPU
+ * without F16C, for tests. Other compilers and architectures build the portable loops only. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CYPOOL_F16C 1
+#include <immintrin.h>
+
+/* -1 until the first half-precision call of this module, then 1 (F16C rows) or 0 */
+static int cypool_f16c_state = -1;
+
+static int __attribute__((unused)) cypool_f16c(void) {
+    int s = __atomic_load_n(&cypool_f16c_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        const char* off = getenv("CYPOOL_NO_F16C");
+        __builtin_cpu_init();
+        s = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")
+            && !(off && off[0] && strcmp(off, "0") != 0);
+        __atomic_store_n(&cypool_f16c_state, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+
+#define CYPOOL_F16C_FN static __attribute__((target("avx2,f16c"), noinline, unused)) void
+#define CYPOOL_F16C_RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+/* The last n % 8 values go through an 8-wide temporary: every value takes the same instruction. */
+CYPOOL_F16C_FN cypool_load_f16_f16c(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(s + i))));
+    if (i < n) {
+        uint16_t t[8] = {0};
+        float f[8];
+        memcpy(t, s + i, (size_t)(n - i) * sizeof(uint16_t));
+        _mm256_storeu_ps(f, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)t)));
+        memcpy(d + i, f, (size_t)(n - i) * sizeof(float));
+    }
+}
+CYPOOL_F16C_FN cypool_add_f16_f16c(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(d + i, _mm256_add_ps(_mm256_loadu_ps(d + i), _mm256_cvtph_ps(
+                                    _mm_loadu_si128((const __m128i*)(s + i)))));
+    if (i < n) {
+        float f[8];
+        cypool_load_f16_f16c(s + i, f, n - i);
+        for (ptrdiff_t k = 0; k < n - i; k++) d[i + k] += f[k];
+    }
+}
+CYPOOL_F16C_FN cypool_store_f16_f16c(const float* restrict s, uint16_t* restrict d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i*)(d + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(s + i), CYPOOL_F16C_RNE));
+    if (i < n) {
+        float f[8] = {0};
+        uint16_t t[8];
+        memcpy(f, s + i, (size_t)(n - i) * sizeof(float));
+        _mm_storeu_si128((__m128i*)t, _mm256_cvtps_ph(_mm256_loadu_ps(f), CYPOOL_F16C_RNE));
+        memcpy(d + i, t, (size_t)(n - i) * sizeof(uint16_t));
+    }
+}
+CYPOOL_F16C_FN cypool_round_f16_f16c(float* d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(d + i, _mm256_cvtph_ps(
+                                    _mm256_cvtps_ph(_mm256_loadu_ps(d + i), CYPOOL_F16C_RNE)));
+    if (i < n) {
+        uint16_t t[8];
+        cypool_store_f16_f16c(d + i, t, n - i);
+        cypool_load_f16_f16c(t, d + i, n - i);
+    }
+}
+#define CYPOOL_F16C_OR(call) if (cypool_f16c()) { call; return; }
+#else
+#define CYPOOL_F16C_OR(call)
+#endif
+
+CYPOOL_HALF_INLINE void cypool_load_f16(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    CYPOOL_F16C_OR(cypool_load_f16_f16c(s, d, n))
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_f16_to_f32(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_add_f16(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    CYPOOL_F16C_OR(cypool_add_f16_f16c(s, d, n))
+    for (ptrdiff_t i = 0; i < n; i++) d[i] += cypool_f16_to_f32(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_store_f16(const float* restrict s, uint16_t* restrict d, ptrdiff_t n) {
+    CYPOOL_F16C_OR(cypool_store_f16_f16c(s, d, n))
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_f32_to_f16(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_round_f16(float* d, ptrdiff_t n) {
+    CYPOOL_F16C_OR(cypool_round_f16_f16c(d, n))
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_f16_to_f32(cypool_f32_to_f16(d[i]));
+}
+
+CYPOOL_HALF_INLINE void cypool_load_bf16(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_bf16_to_f32(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_add_bf16(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) d[i] += cypool_bf16_to_f32(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_store_bf16(const float* restrict s, uint16_t* restrict d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_f32_to_bf16(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_round_bf16(float* d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_bf16_to_f32(cypool_f32_to_bf16(d[i]));
+}
+
+/* -0 as +0 over a row (the row form of cypool_plus_zero) */
+CYPOOL_HALF_INLINE void cypool_plus_zero_row(uint16_t* d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = d[i] == 0x8000u ? 0 : d[i];
+}
 
 #endif
