@@ -193,6 +193,19 @@ CYPOOL_HALF_INLINE void cypool_round_bf16(float* d, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_bf16_to_f32(cypool_f32_to_bf16(d[i]));
 }
 
+/* Divisors that are all powers of two become their reciprocals, and 1 is returned: x * 2^-k is
+ * x / 2^k exactly (one real number, rounded once, subnormals included), and a multiplication is
+ * many times cheaper than a division. Otherwise the divisors stay, and 0 is returned. */
+CYPOOL_HALF_INLINE int cypool_pow2_reciprocals(float* d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const uint32_t u = cypool_f32_bits(d[i]);
+        /* positive, normal, mantissa zero, and the reciprocal normal too */
+        if ((u & 0x807fffffu) != 0 || u < 0x00800000u || u >= 0x7f000000u) return 0;
+    }
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = 1.0f / d[i];
+    return 1;
+}
+
 /* -0 as +0 over a row (the row form of cypool_plus_zero) */
 CYPOOL_HALF_INLINE void cypool_plus_zero_row(uint16_t* d, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i++) d[i] = d[i] == 0x8000u ? 0 : d[i];
