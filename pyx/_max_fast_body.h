@@ -448,6 +448,18 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
         for (ptrdiff_t i = 0; i < in_plane; i++)
             memset(gi + i * C + c0, 0, (size_t)nc * sizeof(CYPOOL_S));
     }
+    if (C == 1) {   /* channels-first: one plane, the plain loop */
+        for (ptrdiff_t o = 0; o < out_plane; o++) {
+            const int64_t i = idx[o];
+            if ((uint64_t)i < (uint64_t)in_plane) {
+                CYPOOL_S* t = gi + i;
+                *t = *t == 0 ? cypool_plus_zero(go[o]) : CYPOOL_ST(CYPOOL_LD(*t) + CYPOOL_LD(go[o]));
+            } else {
+                bad++;
+            }
+        }
+        return bad;
+    }
     for (ptrdiff_t o = 0; o < out_plane; o++) {
         const int64_t* restrict io = idx + o * C + c0;
         const CYPOOL_S* restrict g = go + o * C + c0;
