@@ -9,6 +9,8 @@ not, cypool's summation order (rows first) may round it differently from PyTorch
 result once. bfloat16 is ml_dtypes' (optional: those cases skip without it).
 """
 import itertools
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -16,6 +18,7 @@ import pytest
 
 import cypool
 import reference as R
+from helpers import python_env_for_subprocess
 
 try:
     import ml_dtypes
@@ -381,3 +384,69 @@ def test_a_mean_that_rounds_to_zero_keeps_torchs_sign(dtype):
     cl = cypool.avg_pool2d(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), 2,
                            data_format="channels_last")
     assert (cf.view(np.uint16) == 0).all() and (cl.view(np.uint16) == 0x8000).all()
+
+
+# ----------------------------------------------------------------------------- conversion paths
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("shape,k,s,p,d", [((2, 40, 48, 96), 2, 2, 0, 1),
+                                           ((1, 37, 33, 200), 3, 2, 1, 1),
+                                           ((1, 20, 15, 300), 3, 1, 1, 2),
+                                           ((1, 6, 7, 1000), 3, 1, 1, 1)])
+def test_big_channels_last_rows_equal_the_float32_kernel(dtype, shape, k, s, p, d, rng):
+    # channels-last rows too wide for one float buffer go in groups of outputs (wide rows, many
+    # channels, a dilated window whose first real cell moves back), a window too big for it
+    # cell by cell: a maximum is exact, so the 16-bit result is the float32 kernel's, rounded,
+    # and the indices are its indices
+    x = specials(dtype, rng, shape)
+    y, i = cypool.max_pool2d(x, k, s, p, d, return_indices=True, data_format="channels_last")
+    y32, i32 = cypool.max_pool2d(x.astype(np.float32), k, s, p, d, return_indices=True,
+                                 data_format="channels_last")
+    assert_same(y, y32.astype(dtype))
+    np.testing.assert_array_equal(i, i32)
+
+
+PATH_SCRIPT = """
+import sys
+import numpy as np
+import cypool
+rng = np.random.default_rng(7)
+out = {}
+every = np.arange(65536, dtype=np.uint16).view(np.float16)
+out["identity"] = cypool.max_pool2d(every.reshape(4, 16, 32, 32), 1)
+x = (rng.integers(-64, 65, (2, 24, 30, 58)) / 8).astype(np.float32)
+x[rng.random(x.shape) < 0.05] = np.nan
+x[rng.random(x.shape) < 0.05] = 3e-8
+x[rng.random(x.shape) < 0.02] = -np.inf
+x = x.astype(np.float16)
+for fmt in ("channels_first", "channels_last"):
+    a = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if fmt == "channels_last" else x
+    for k, s, p in ((2, 2, 0), (3, 1, 1), (3, 2, 1)):
+        y, i = cypool.max_pool2d(a, k, s, p, return_indices=True, data_format=fmt)
+        m = cypool.avg_pool2d(a, k, s, p, data_format=fmt)
+        out[f"max{k}{s}{fmt}"] = y
+        out[f"maxb{k}{s}{fmt}"] = cypool.max_pool2d_backward(y, i, a.shape, data_format=fmt)
+        out[f"avg{k}{s}{fmt}"] = m
+        out[f"avgb{k}{s}{fmt}"] = cypool.avg_pool2d_backward(m, a.shape, k, s, p,
+                                                             data_format=fmt)
+np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
+"""
+
+
+def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
+    # float16 rows convert with F16C's instructions where the CPU has AVX2 and F16C;
+    # CYPOOL_NO_F16C=1 keeps the portable loops (a CPU without F16C, another compiler): every
+    # result, NaN payloads included, is the same bits either way
+    script = tmp_path / "paths.py"
+    script.write_text(PATH_SCRIPT)
+    results = {}
+    for name, flag in (("f16c", "0"), ("portable", "1")):
+        env = {**python_env_for_subprocess(), "CYPOOL_NO_F16C": flag}
+        p = subprocess.run([sys.executable, str(script), str(tmp_path / f"{name}.npz")],
+                           cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                           timeout=300)
+        assert p.returncode == 0, p.stderr
+        results[name] = np.load(tmp_path / f"{name}.npz")
+    assert len(results["f16c"].files) == 25
+    for key in results["f16c"].files:
+        np.testing.assert_array_equal(results["f16c"][key], results["portable"][key], key)
