@@ -471,6 +471,7 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
         fw[j] = avg_factor(padded_span(j, kw, sw, pw, w->padend_w, W), count_include_pad);
     double cached = -1.0;
     int rp2 = 0;   /* rdiv holds reciprocals (every divisor a power of two: _half.h) */
+    const CYPOOL_S* last = NULL;   /* the gradient row the previous row was made of */
     for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t d0, d1, h0, h1;
         const ptrdiff_t n = avg_covering(w, row, &d0, &d1, &h0, &h1);
@@ -487,6 +488,12 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
                 rp2 = cypool_pow2_reciprocals(rdiv, OW);
             }
             const CYPOOL_S* restrict src = gs + (d0 * w->out_h + h0) * OW * C;
+            if (src == last) {
+                /* the previous row lies in the same windows: the same values */
+                memcpy(gr, gr - W * C, (size_t)(W * C) * sizeof(CYPOOL_S));
+                continue;
+            }
+            last = src;
             /* 0 + delta, rounded: the rounded delta with -0 made +0 (row conversions:
              * _half.h) */
             CYPOOL_LDN(src, dl, OW * C);
@@ -516,6 +523,7 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
             }
             continue;
         }
+        last = NULL;
         for (ptrdiff_t i = 0; i < W * C; i++) acc[i] = 0;
         for (ptrdiff_t od = d0; od < d1; od++) {
             for (ptrdiff_t oh = h0; oh < h1; oh++) {
