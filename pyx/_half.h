@@ -5,9 +5,10 @@
  * Stores round to nearest, ties to even, as PyTorch's conversions do; infinities, NaN and
  * subnormals are exact. A NaN keeps its sign and the top bits of its payload and is made quiet.
  *
- * The conversions are branch-free integer and float operations with selects, no library call and
- * no table: gcc vectorises them inside the kernels' loops for any instruction set, baseline SSE2
- * included (F16C's vcvtph2ps would only serve float16 and only in the AVX2 clones).
+ * The scalar conversions are branch-free integer and float operations with selects, no library
+ * call and no table: gcc vectorises them for any instruction set, baseline SSE2 included. The
+ * kernels convert whole rows with the row functions at the end of this file, which use F16C's
+ * instructions for float16 where the CPU has them (the same bits).
  */
 #ifndef CYPOOL_HALF_H
 #define CYPOOL_HALF_H

@@ -57,6 +57,7 @@
 #define CYPOOL_LD(v) (v)
 #define CYPOOL_ST(v) (v)
 #define CYPOOL_HALF 0
+#define CYPOOL_F16 0
 #define CYPOOL_IDX int32_t
 #define CYPOOL_SUF _f32
 #include "_max_fast_body.h"
@@ -76,6 +77,7 @@
 #undef CYPOOL_LD
 #undef CYPOOL_ST
 #undef CYPOOL_HALF
+#undef CYPOOL_F16
 #undef CYPOOL_IDX
 #undef CYPOOL_SUF
 
@@ -88,6 +90,7 @@
 #define CYPOOL_LDN(s, d, n) cypool_load_f16(s, d, n)
 #define CYPOOL_STN(s, d, n) cypool_store_f16(s, d, n)
 #define CYPOOL_HALF 1
+#define CYPOOL_F16 1
 #define CYPOOL_IDX int32_t
 #define CYPOOL_SUF _f16
 #include "_max_fast_body.h"
@@ -95,6 +98,7 @@
 #undef CYPOOL_ST
 #undef CYPOOL_LDN
 #undef CYPOOL_STN
+#undef CYPOOL_F16
 #undef CYPOOL_SUF
 
 /* bfloat16, compared in float: defines cypool_max_fwd_cf_bf16, cypool_max_fwd_cl_bf16,
@@ -103,6 +107,7 @@
 #define CYPOOL_ST(v) cypool_f32_to_bf16(v)
 #define CYPOOL_LDN(s, d, n) cypool_load_bf16(s, d, n)
 #define CYPOOL_STN(s, d, n) cypool_store_bf16(s, d, n)
+#define CYPOOL_F16 0
 #define CYPOOL_SUF _bf16
 #include "_max_fast_body.h"
 #undef CYPOOL_T
@@ -112,6 +117,7 @@
 #undef CYPOOL_LDN
 #undef CYPOOL_STN
 #undef CYPOOL_HALF
+#undef CYPOOL_F16
 #undef CYPOOL_IDX
 #undef CYPOOL_SUF
 

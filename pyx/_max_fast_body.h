@@ -431,11 +431,61 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
 }
 
 #if CYPOOL_HALF
+/* One add of the max backward's scatter, PyTorch's: the cell's value plus g in float, rounded. A
+ * cell at +0 (its first add; the cells never hold -0) becomes 0 + g exactly: g itself, -0 made
+ * +0, without the conversions. Both are computed and one is selected: with overlapping windows
+ * which add comes first is unpredictable, and a branch mispredicts. */
+#define CYPOOL_SCATTER_ADD(t, g, LD, ST) \
+    ((t) == 0 ? cypool_plus_zero(g) : (uint16_t)(ST(LD(t) + LD(g))))
+
+/* The scatter's loops with the conversions LD and ST: channels [c0, c1) of one sample of C
+ * interleaved channels (channels-first: one plane, C = 1, c0 = 0, c1 = 1). Returns the count of
+ * indices outside [0, in_plane): skipped, never written. */
+#define CYPOOL_SCATTER_LOOPS(LD, ST) do { \
+    if (C == 1) { \
+        for (ptrdiff_t o = 0; o < out_plane; o++) { \
+            const int64_t i = idx[o]; \
+            if ((uint64_t)i < (uint64_t)in_plane) gi[i] = CYPOOL_SCATTER_ADD(gi[i], go[o], LD, ST); \
+            else bad++; \
+        } \
+        break; \
+    } \
+    for (ptrdiff_t o = 0; o < out_plane; o++) { \
+        const int64_t* restrict io = idx + o * C + c0; \
+        const CYPOOL_S* restrict g = go + o * C + c0; \
+        for (ptrdiff_t ch = 0; ch < c1 - c0; ch++) { \
+            const int64_t i = io[ch]; \
+            if ((uint64_t)i < (uint64_t)in_plane) { \
+                CYPOOL_S* t = gi + i * C + c0 + ch; \
+                *t = CYPOOL_SCATTER_ADD(*t, g[ch], LD, ST); \
+            } else { \
+                bad++; \
+            } \
+        } \
+    } \
+} while (0)
+
+#if CYPOOL_F16 && defined(CYPOOL_F16C)
+/* float16's loops with F16C's one-instruction scalar conversions (the portable ones are about
+ * 15 operations each way), for CPUs with F16C: the same bits (_half.h) */
+#define CYPOOL_F16C_LD(h) _cvtsh_ss(h)
+#define CYPOOL_F16C_ST(f) _cvtss_sh(f, CYPOOL_F16C_RNE)
+static __attribute__((target("avx2,f16c"), noinline, unused)) ptrdiff_t
+CYPOOL_FN(max_bwd_scatter_f16c)(const CYPOOL_S* restrict go, const int64_t* restrict idx,
+                                CYPOOL_S* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane,
+                                ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1)
+{
+    ptrdiff_t bad = 0;
+    CYPOOL_SCATTER_LOOPS(CYPOOL_F16C_LD, CYPOOL_F16C_ST);
+    return bad;
+}
+#undef CYPOOL_F16C_LD
+#undef CYPOOL_F16C_ST
+#endif
+
 /* The index scatter of max backward for the 16-bit types (float32 and float64 scatter in
  * _max.pyx): each add is done in float and rounded back, in output order, as PyTorch accumulates
- * a float16 / bfloat16 gradient. Channels [c0, c1) of one sample of C interleaved channels
- * (channels-first: one plane, C = 1, c0 = 0, c1 = 1). gi is zeroed here. Returns the count of
- * indices outside [0, in_plane): skipped, never written. */
+ * a float16 / bfloat16 gradient. gi is zeroed here. */
 static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
     const CYPOOL_S* restrict go, const int64_t* restrict idx, CYPOOL_S* restrict gi,
     ptrdiff_t in_plane, ptrdiff_t out_plane, ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1)
@@ -448,34 +498,13 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
         for (ptrdiff_t i = 0; i < in_plane; i++)
             memset(gi + i * C + c0, 0, (size_t)nc * sizeof(CYPOOL_S));
     }
-    if (C == 1) {   /* channels-first: one plane, the plain loop */
-        for (ptrdiff_t o = 0; o < out_plane; o++) {
-            const int64_t i = idx[o];
-            if ((uint64_t)i < (uint64_t)in_plane) {
-                CYPOOL_S* t = gi + i;
-                *t = *t == 0 ? cypool_plus_zero(go[o]) : CYPOOL_ST(CYPOOL_LD(*t) + CYPOOL_LD(go[o]));
-            } else {
-                bad++;
-            }
-        }
-        return bad;
-    }
-    for (ptrdiff_t o = 0; o < out_plane; o++) {
-        const int64_t* restrict io = idx + o * C + c0;
-        const CYPOOL_S* restrict g = go + o * C + c0;
-        for (ptrdiff_t ch = 0; ch < nc; ch++) {
-            const int64_t i = io[ch];
-            if ((uint64_t)i < (uint64_t)in_plane) {
-                CYPOOL_S* t = gi + i * C + c0 + ch;
-                /* a cell at +0 (its first add; the cells never hold -0) becomes 0 + g exactly:
-                 * g itself, -0 made +0, without the conversions */
-                *t = *t == 0 ? cypool_plus_zero(g[ch])
-                             : CYPOOL_ST(CYPOOL_LD(*t) + CYPOOL_LD(g[ch]));
-            } else {
-                bad++;
-            }
-        }
-    }
+#if CYPOOL_F16 && defined(CYPOOL_F16C)
+    if (cypool_f16c())
+        return CYPOOL_FN(max_bwd_scatter_f16c)(go, idx, gi, in_plane, out_plane, C, c0, c1);
+#endif
+    CYPOOL_SCATTER_LOOPS(CYPOOL_LD, CYPOOL_ST);
     return bad;
 }
+#undef CYPOOL_SCATTER_ADD
+#undef CYPOOL_SCATTER_LOOPS
 #endif
