@@ -86,23 +86,28 @@ CYPOOL_HALF_INLINE uint16_t cypool_plus_zero(uint16_t h) { return h == 0x8000u ?
  * and F16C, they go to vcvtph2ps / vcvtps2ph instead (8 values an instruction; stores round to
  * nearest even, as the code above: the same bits, a signalling NaN loaded quiet). gcc 12 does not
  * vectorise conversions of its _Float16 type, and a cloned kernel cannot hold F16C intrinsics in
- * its baseline clone, hence out-of-line functions chosen at run time. CYPOOL_NO_F16C=1 in the
- * environment (read at the first half-precision call) keeps the portable loops: the path of a CPU
- * without F16C, for tests. Other compilers and architectures build the portable loops only. */
+ * its baseline clone, hence out-of-line functions chosen at run time: AVX-512's 16-wide forms
+ * where the CPU has AVX-512F, else AVX2's 8-wide ones. CYPOOL_HALF_CONVERSIONS in the environment
+ * (read at a module's first half-precision call) can ask for "avx2" or "portable" (the path of a
+ * CPU without F16C) instead of the best the CPU has, for tests. Other compilers and architectures
+ * build the portable loops only. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CYPOOL_F16C 1
 #include <immintrin.h>
 
-/* -1 until the first half-precision call of this module, then 1 (F16C rows) or 0 */
+/* -1 until the first half-precision call of this module, then 0 (portable loops), 1 (AVX2 and
+ * F16C) or 2 (AVX-512F) */
 static int cypool_f16c_state = -1;
 
 static int __attribute__((unused)) cypool_f16c(void) {
     int s = __atomic_load_n(&cypool_f16c_state, __ATOMIC_RELAXED);
     if (s < 0) {
-        const char* off = getenv("CYPOOL_NO_F16C");
+        const char* ask = getenv("CYPOOL_HALF_CONVERSIONS");
         __builtin_cpu_init();
-        s = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")
-            && !(off && off[0] && strcmp(off, "0") != 0);
+        s = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+        if (s && __builtin_cpu_supports("avx512f")) s = 2;
+        if (ask && strcmp(ask, "portable") == 0) s = 0;
+        if (ask && strcmp(ask, "avx2") == 0 && s) s = 1;
         __atomic_store_n(&cypool_f16c_state, s, __ATOMIC_RELAXED);
     }
     return s;
@@ -159,25 +164,59 @@ CYPOOL_F16C_FN cypool_round_f16_f16c(float* d, ptrdiff_t n) {
         cypool_load_f16_f16c(t, d + i, n - i);
     }
 }
-#define CYPOOL_F16C_OR(call) if (cypool_f16c()) { call; return; }
+
+/* The same, 16 values an instruction; the last n % 16 through the functions above. */
+#define CYPOOL_AVX512_FN static __attribute__((target("avx512f,avx2,f16c"), noinline, unused)) void
+CYPOOL_AVX512_FN cypool_load_f16_avx512(const uint16_t* restrict s, float* restrict d,
+                                        ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(d + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(s + i))));
+    if (i < n) cypool_load_f16_f16c(s + i, d + i, n - i);
+}
+CYPOOL_AVX512_FN cypool_add_f16_avx512(const uint16_t* restrict s, float* restrict d,
+                                       ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(d + i), _mm512_cvtph_ps(
+                                    _mm256_loadu_si256((const __m256i*)(s + i)))));
+    if (i < n) cypool_add_f16_f16c(s + i, d + i, n - i);
+}
+CYPOOL_AVX512_FN cypool_store_f16_avx512(const float* restrict s, uint16_t* restrict d,
+                                         ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i*)(d + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(s + i), CYPOOL_F16C_RNE));
+    if (i < n) cypool_store_f16_f16c(s + i, d + i, n - i);
+}
+CYPOOL_AVX512_FN cypool_round_f16_avx512(float* d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(d + i, _mm512_cvtph_ps(
+                                    _mm512_cvtps_ph(_mm512_loadu_ps(d + i), CYPOOL_F16C_RNE)));
+    if (i < n) cypool_round_f16_f16c(d + i, n - i);
+}
+#define CYPOOL_F16C_OR(wide, narrow) \
+    switch (cypool_f16c()) { case 2: wide; return; case 1: narrow; return; default: break; }
 #else
-#define CYPOOL_F16C_OR(call)
+#define CYPOOL_F16C_OR(wide, narrow)
 #endif
 
 CYPOOL_HALF_INLINE void cypool_load_f16(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
-    CYPOOL_F16C_OR(cypool_load_f16_f16c(s, d, n))
+    CYPOOL_F16C_OR(cypool_load_f16_avx512(s, d, n), cypool_load_f16_f16c(s, d, n))
     for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_f16_to_f32(s[i]);
 }
 CYPOOL_HALF_INLINE void cypool_add_f16(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
-    CYPOOL_F16C_OR(cypool_add_f16_f16c(s, d, n))
+    CYPOOL_F16C_OR(cypool_add_f16_avx512(s, d, n), cypool_add_f16_f16c(s, d, n))
     for (ptrdiff_t i = 0; i < n; i++) d[i] += cypool_f16_to_f32(s[i]);
 }
 CYPOOL_HALF_INLINE void cypool_store_f16(const float* restrict s, uint16_t* restrict d, ptrdiff_t n) {
-    CYPOOL_F16C_OR(cypool_store_f16_f16c(s, d, n))
+    CYPOOL_F16C_OR(cypool_store_f16_avx512(s, d, n), cypool_store_f16_f16c(s, d, n))
     for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_f32_to_f16(s[i]);
 }
 CYPOOL_HALF_INLINE void cypool_round_f16(float* d, ptrdiff_t n) {
-    CYPOOL_F16C_OR(cypool_round_f16_f16c(d, n))
+    CYPOOL_F16C_OR(cypool_round_f16_avx512(d, n), cypool_round_f16_f16c(d, n))
     for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_f16_to_f32(cypool_f32_to_f16(d[i]));
 }
 

@@ -434,19 +434,21 @@ np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
 
 
 def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
-    # float16 rows convert with F16C's instructions where the CPU has AVX2 and F16C;
-    # CYPOOL_NO_F16C=1 keeps the portable loops (a CPU without F16C, another compiler): every
-    # result, NaN payloads included, is the same bits either way
+    # float16 rows convert with AVX-512's or AVX2's F16C instructions where the CPU has them;
+    # CYPOOL_HALF_CONVERSIONS asks for AVX2's, or for the portable loops (a CPU without F16C,
+    # another compiler): every result, NaN payloads included, is the same bits every way
     script = tmp_path / "paths.py"
     script.write_text(PATH_SCRIPT)
     results = {}
-    for name, flag in (("f16c", "0"), ("portable", "1")):
-        env = {**python_env_for_subprocess(), "CYPOOL_NO_F16C": flag}
+    for name in ("best", "avx2", "portable"):
+        env = {**python_env_for_subprocess(), "CYPOOL_HALF_CONVERSIONS": name}
         p = subprocess.run([sys.executable, str(script), str(tmp_path / f"{name}.npz")],
                            cwd=str(tmp_path), env=env, capture_output=True, text=True,
                            timeout=300)
         assert p.returncode == 0, p.stderr
         results[name] = np.load(tmp_path / f"{name}.npz")
-    assert len(results["f16c"].files) == 25
-    for key in results["f16c"].files:
-        np.testing.assert_array_equal(results["f16c"][key], results["portable"][key], key)
+    assert len(results["best"].files) == 25
+    for name in ("avx2", "portable"):
+        for key in results["best"].files:
+            np.testing.assert_array_equal(results[name][key], results["best"][key],
+                                          f"{key}, {name}")
