@@ -63,6 +63,7 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
 #define CYPOOL_SCALE(sum, s) ((sum) * (s))
 #define CYPOOL_HALF 0
 /* a forward computes its output rows in the storage type */
+#define CYPOOL_FROW 0
 #define CYPOOL_Y CYPOOL_S
 #define CYPOOL_STY(v) CYPOOL_ST(v)
 
@@ -107,6 +108,7 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
 #undef CYPOOL_INV
 #undef CYPOOL_SCALE
 #undef CYPOOL_HALF
+#undef CYPOOL_FROW
 #undef CYPOOL_Y
 #undef CYPOOL_STY
 
@@ -115,8 +117,10 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
  * averages to +0), rounded once on store (channels-first: a -0 mean stored as +0, as PyTorch's
  * zeroed-output add gives); the backward rounds as PyTorch's does (see the body).
  * Rows go through float buffers: converted by _half.h's row functions (CYPOOL_LDN load, ADDN
- * add, STN store, RTN round in place: F16C for float16 where the CPU has it), the forward's
- * output rows computed in float (CYPOOL_Y) and stored rounded once (channels-first: -0 as +0).
+ * add, STN store, RTN round in place: F16C for float16 where the CPU has it); float16's forward
+ * computes its output rows in float (CYPOOL_FROW) and stores them rounded once (channels-first:
+ * -0 as +0), bfloat16's stores each value as it goes (its rounding vectorises inline, and the
+ * extra pass measured slower).
  * float16 defines cypool_avg_fwd_cf_f16, cypool_avg_fwd_cl_f16, cypool_avg_bwd_cf_f16,
  * cypool_avg_bwd_cl_f16; bfloat16 the same names ending in _bf16. */
 #define CYPOOL_S uint16_t
@@ -126,6 +130,7 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
  * two (hp2: exact, the same bits, and much faster) */
 #define CYPOOL_SCALE(sum, s) (hp2 ? (0.0f + (sum)) * (s) : (0.0f + (sum)) / (s))
 #define CYPOOL_HALF 1
+#define CYPOOL_FROW 1
 #define CYPOOL_Y float
 #define CYPOOL_STY(v) (v)
 #define CYPOOL_ST_CF(v) (v)
@@ -144,6 +149,14 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
 #undef CYPOOL_STN
 #undef CYPOOL_RTN
 #undef CYPOOL_SUF
+#undef CYPOOL_FROW
+#undef CYPOOL_Y
+#undef CYPOOL_STY
+#undef CYPOOL_ST_CF
+#define CYPOOL_FROW 0
+#define CYPOOL_Y CYPOOL_S
+#define CYPOOL_STY(v) CYPOOL_ST(v)
+#define CYPOOL_ST_CF(v) cypool_plus_zero(CYPOOL_ST(v))
 #define CYPOOL_LD(v) cypool_bf16_to_f32(v)
 #define CYPOOL_ST(v) cypool_f32_to_bf16(v)
 #define CYPOOL_LDN(s, d, n) cypool_load_bf16(s, d, n)
@@ -159,6 +172,7 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
 #undef CYPOOL_STN
 #undef CYPOOL_RTN
 #undef CYPOOL_SUF
+#undef CYPOOL_FROW
 #undef CYPOOL_Y
 #undef CYPOOL_STY
 #undef CYPOOL_S

@@ -4,9 +4,9 @@
  * CYPOOL_INV(d) (what a divisor d is kept as: its inverse, or d itself for the 16-bit types,
  * which divide as PyTorch does), CYPOOL_SCALE(sum, s) (the mean from a sum and that) and
  * CYPOOL_HALF (1 for float16 / bfloat16: PyTorch's backward rounding, below) defined, with
- * CYPOOL_Y / CYPOOL_STY(v) (the type a forward's output row is computed in, and the store into
- * it: the storage type, or float for the 16-bit types, whose rows are then stored rounded by
- * CYPOOL_STN) and, for the 16-bit types, the row conversions CYPOOL_LDN, ADDN, STN, RTN;
+ * CYPOOL_FROW, CYPOOL_Y and CYPOOL_STY(v) (FROW 1: a forward computes its output rows in float,
+ * Y, and stores them rounded by CYPOOL_STN; 0: in the storage type, Y, through STY) and, for
+ * the 16-bit types, the row conversions CYPOOL_LDN, ADDN, STN, RTN;
  * CYPOOL_FN(name) is name followed by the suffix (_clones.h). Entry points:
  * CYPOOL_FN(cypool_avg_fwd_cf), CYPOOL_FN(cypool_avg_fwd_cl), CYPOOL_FN(cypool_avg_bwd_cf),
  * CYPOOL_FN(cypool_avg_bwd_cl).
@@ -78,8 +78,8 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
     CYPOOL_ACC* inv = (CYPOOL_ACC*)malloc((size_t)OW * sizeof(CYPOOL_ACC));
     CYPOOL_ACC* acc = (CYPOOL_ACC*)malloc((size_t)OW * sizeof(CYPOOL_ACC));
     double* fw = (double*)malloc((size_t)OW * sizeof(double));
-    CYPOOL_Y* yh = CYPOOL_HALF ? (CYPOOL_Y*)malloc((size_t)OW * sizeof(CYPOOL_Y)) : NULL;
-    if (!vp || !inv || !acc || !fw || (CYPOOL_HALF && !yh)) {
+    CYPOOL_Y* yh = CYPOOL_FROW ? (CYPOOL_Y*)malloc((size_t)OW * sizeof(CYPOOL_Y)) : NULL;
+    if (!vp || !inv || !acc || !fw || (CYPOOL_FROW && !yh)) {
         free(vp); free(inv); free(acc); free(fw); free(yh);
         return 1;
     }
@@ -105,8 +105,8 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
 #endif
             cached = fdh;
         }
-        /* (the 16-bit types: a float row, stored rounded after the pass) */
-        CYPOOL_Y* restrict yr = CYPOOL_HALF ? yh : (CYPOOL_Y*)(y + row * OW);
+        /* (CYPOOL_FROW: a float row, stored rounded after the pass) */
+        CYPOOL_Y* restrict yr = CYPOOL_FROW ? yh : (CYPOOL_Y*)(y + row * OW);
         const CYPOOL_ACC* restrict b = vp;
         const CYPOOL_ACC* restrict s = inv;
         /* Horizontal pass. */
@@ -130,7 +130,7 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
                 yr[j] = CYPOOL_ST_CF(CYPOOL_SCALE(sum, s[j]));
             }
         }
-#if CYPOOL_HALF
+#if CYPOOL_FROW
         CYPOOL_STN(yh, y + row * OW, OW);
         cypool_plus_zero_row(y + row * OW, OW);
 #endif
@@ -154,8 +154,8 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
     CYPOOL_ACC* inv = (CYPOOL_ACC*)malloc((size_t)OW * sizeof(CYPOOL_ACC));
     CYPOOL_ACC* acc = (CYPOOL_ACC*)malloc((size_t)C * sizeof(CYPOOL_ACC));
     double* fw = (double*)malloc((size_t)OW * sizeof(double));
-    CYPOOL_Y* yh = CYPOOL_HALF ? (CYPOOL_Y*)malloc((size_t)(OW * C) * sizeof(CYPOOL_Y)) : NULL;
-    if (!vp || !inv || !acc || !fw || (CYPOOL_HALF && !yh)) {
+    CYPOOL_Y* yh = CYPOOL_FROW ? (CYPOOL_Y*)malloc((size_t)(OW * C) * sizeof(CYPOOL_Y)) : NULL;
+    if (!vp || !inv || !acc || !fw || (CYPOOL_FROW && !yh)) {
         free(vp); free(inv); free(acc); free(fw); free(yh);
         return 1;
     }
@@ -180,8 +180,8 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
 #endif
             cached = fdh;
         }
-        /* (the 16-bit types: a float row, stored rounded after the pass) */
-        CYPOOL_Y* yr = CYPOOL_HALF ? yh : (CYPOOL_Y*)(y + row * OW * C);
+        /* (CYPOOL_FROW: a float row, stored rounded after the pass) */
+        CYPOOL_Y* yr = CYPOOL_FROW ? yh : (CYPOOL_Y*)(y + row * OW * C);
         /* (not for the 16-bit types: gcc leaves this loop scalar with their conversions; the
          * row buffer's two vectorised passes add in the same order) */
         if (!CYPOOL_HALF && kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W &&
@@ -225,7 +225,7 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
                 for (ptrdiff_t c = 0; c < C; c++) yo[c] = CYPOOL_STY(CYPOOL_SCALE(a[c], s));
             }
         }
-#if CYPOOL_HALF
+#if CYPOOL_FROW
         CYPOOL_STN(yh, y + row * OW * C, OW * C);
 #endif
     }

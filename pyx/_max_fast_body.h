@@ -256,8 +256,9 @@ CYPOOL_INLINE void CYPOOL_FN(max_cl_block)(const CYPOOL_S* restrict xn, CYPOOL_S
     for (ptrdiff_t j = 0; j < B; j++) y[j] = CYPOOL_ST(m[j]);
 }
 
-#if CYPOOL_HALF
-/* max_cl_block on float rows (the 16-bit types): the cells' values at xb + at[k] * C, their
+#if CYPOOL_F16
+/* max_cl_block on float rows (float16; bfloat16's conversions vectorise inline, and its rows
+ * measured faster without the buffer): the cells' values at xb + at[k] * C, their
  * positions (for the indices) in cells[k]; the block's maxima to y, in float. */
 CYPOOL_INLINE void CYPOOL_FN(max_cl_block_f)(const float* restrict xb, float* restrict y,
                                              int64_t* restrict idx, const ptrdiff_t* restrict at,
@@ -292,7 +293,7 @@ CYPOOL_INLINE void CYPOOL_FN(max_cl_block_f)(const float* restrict xb, float* re
     for (ptrdiff_t j = 0; j < B; j++) y[j] = m[j];
 }
 
-/* One channels-last output row of the 16-bit types, in float: the output columns go in groups
+/* One channels-last output row of float16, in float: the output columns go in groups
  * whose windows' input (the covered rows, the group's span of columns, all channels) fits a
  * stack buffer with the group's outputs; the input is converted there once (_half.h's row
  * conversions: F16C where the CPU has it), the maxima taken by max_cl_block_f in
@@ -390,7 +391,7 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
                                                       const Window* w, ptrdiff_t row,
                                                       ptrdiff_t C, ptrdiff_t* cells)
 {
-#if CYPOOL_HALF
+#if CYPOOL_F16
     if (CYPOOL_FN(max_cl_row_f)(x, y, idx, w, row, C, cells)) return;
 #endif
     enum { BL = CYPOOL_CL_BLOCK };
