@@ -130,6 +130,7 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
  * two (hp2: exact, the same bits, and much faster) */
 #define CYPOOL_SCALE(sum, s) (hp2 ? (0.0f + (sum)) * (s) : (0.0f + (sum)) / (s))
 #define CYPOOL_HALF 1
+#define CYPOOL_F16 1
 #define CYPOOL_FROW 1
 #define CYPOOL_Y float
 #define CYPOOL_STY(v) (v)
@@ -149,10 +150,12 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
 #undef CYPOOL_STN
 #undef CYPOOL_RTN
 #undef CYPOOL_SUF
+#undef CYPOOL_F16
 #undef CYPOOL_FROW
 #undef CYPOOL_Y
 #undef CYPOOL_STY
 #undef CYPOOL_ST_CF
+#define CYPOOL_F16 0
 #define CYPOOL_FROW 0
 #define CYPOOL_Y CYPOOL_S
 #define CYPOOL_STY(v) CYPOOL_ST(v)
@@ -172,6 +175,7 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
 #undef CYPOOL_STN
 #undef CYPOOL_RTN
 #undef CYPOOL_SUF
+#undef CYPOOL_F16
 #undef CYPOOL_FROW
 #undef CYPOOL_Y
 #undef CYPOOL_STY

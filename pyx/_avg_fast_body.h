@@ -551,9 +551,10 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
                     const ptrdiff_t last = W - 1 + pw - t;
                     const ptrdiff_t j1 = last < 0 ? 0 : (last / sw + 1 < OW ? last / sw + 1 : OW);
                     if (j1 <= j0) continue;
+#if CYPOOL_F16
                     /* each cell gets one add per t: the adds, then the cells from the first
                      * to the last touched rounded in a flat pass (a rounded value rounds to
-                     * itself) */
+                     * itself): float16's rounding is a row function (F16C) */
                     if (C == 1) {
                         float* restrict a = acc + (j0 * sw - pw + t);
                         const float* restrict d = dl + j0;
@@ -566,6 +567,21 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
                         }
                     }
                     CYPOOL_RTN(acc + (j0 * sw - pw + t) * C, ((j1 - 1 - j0) * sw + 1) * C);
+#else
+                    /* bfloat16's rounding vectorises inline: each add rounded in place */
+                    if (C == 1) {
+                        float* restrict a = acc + (j0 * sw - pw + t);
+                        const float* restrict d = dl + j0;
+                        for (ptrdiff_t k = 0; k < j1 - j0; k++)
+                            a[k * sw] = CYPOOL_RT(a[k * sw] + d[k]);
+                    } else {
+                        for (ptrdiff_t j = j0; j < j1; j++) {
+                            float* restrict ai = acc + (j * sw - pw + t) * C;
+                            const float* restrict dj = dl + j * C;
+                            for (ptrdiff_t c = 0; c < C; c++) ai[c] = CYPOOL_RT(ai[c] + dj[c]);
+                        }
+                    }
+#endif
                 }
             }
         }
