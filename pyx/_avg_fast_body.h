@@ -182,6 +182,16 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         }
         /* (CYPOOL_FROW: a float row, stored rounded after the pass) */
         CYPOOL_Y* yr = CYPOOL_FROW ? yh : (CYPOOL_Y*)(y + row * OW * C);
+#if CYPOOL_F16 && defined(CYPOOL_F16C)
+        /* float16 with F16C: the same straight adds, in intrinsics (_half.h) */
+        if (kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W && sd.count * sh.count == 2 &&
+            cypool_f16c()) {
+            const CYPOOL_S* r0 = xs + (sd.first * w->in_h + sh.first) * WC;
+            const CYPOOL_S* r1 = sh.count == 2 ? r0 + WC : r0 + w->in_h * WC;
+            cypool_avg22_cl_f16_f16c(r0, r1, y + row * OW * C, OW, C, inv, hp2);
+            continue;
+        }
+#endif
         /* (not for the 16-bit types: gcc leaves this loop scalar with their conversions; the
          * row buffer's two vectorised passes add in the same order) */
         if (!CYPOOL_HALF && kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W &&

@@ -197,6 +197,36 @@ CYPOOL_AVX512_FN cypool_round_f16_avx512(float* d, ptrdiff_t n) {
                                     _mm512_cvtps_ph(_mm512_loadu_ps(d + i), CYPOOL_F16C_RNE)));
     if (i < n) cypool_round_f16_f16c(d + i, n - i);
 }
+/* The interior of a channels-last 2x2/s2 average, float16, one output row: output cell j of C
+ * channels from input rows r0 and r1, ((a + b) + (a' + b')) in float (the separable order of the
+ * row-buffer path), plus 0, times s[j] (recip: s holds reciprocals) or divided by it, rounded:
+ * no float row buffer between the input and the output. */
+CYPOOL_F16C_FN cypool_avg22_cl_f16_f16c(const uint16_t* restrict r0, const uint16_t* restrict r1,
+                                        uint16_t* restrict y, ptrdiff_t OW, ptrdiff_t C,
+                                        const float* restrict s, int recip) {
+    for (ptrdiff_t j = 0; j < OW; j++) {
+        const uint16_t* a = r0 + 2 * j * C;
+        const uint16_t* b = r1 + 2 * j * C;
+        uint16_t* yo = y + j * C;
+        const __m256 sv = _mm256_set1_ps(s[j]), zero = _mm256_setzero_ps();
+        ptrdiff_t c = 0;
+        for (; c + 8 <= C; c += 8) {
+#define CYPOOL_LD8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(p)))
+            const __m256 sum = _mm256_add_ps(
+                zero, _mm256_add_ps(_mm256_add_ps(CYPOOL_LD8(a + c), CYPOOL_LD8(b + c)),
+                                    _mm256_add_ps(CYPOOL_LD8(a + C + c), CYPOOL_LD8(b + C + c))));
+#undef CYPOOL_LD8
+            const __m256 m = recip ? _mm256_mul_ps(sum, sv) : _mm256_div_ps(sum, sv);
+            _mm_storeu_si128((__m128i*)(yo + c), _mm256_cvtps_ph(m, CYPOOL_F16C_RNE));
+        }
+        for (; c < C; c++) {
+            const float sum = 0.0f + ((cypool_f16_to_f32(a[c]) + cypool_f16_to_f32(b[c])) +
+                                      (cypool_f16_to_f32(a[C + c]) + cypool_f16_to_f32(b[C + c])));
+            yo[c] = cypool_f32_to_f16(recip ? sum * s[j] : sum / s[j]);
+        }
+    }
+}
+
 #define CYPOOL_F16C_OR(wide, narrow) \
     switch (cypool_f16c()) { case 2: wide; return; case 1: narrow; return; default: break; }
 #else

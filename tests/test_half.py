@@ -406,6 +406,19 @@ def test_big_channels_last_rows_equal_the_float32_kernel(dtype, shape, k, s, p, 
     np.testing.assert_array_equal(i, i32)
 
 
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("div", [None, 3])
+def test_channels_last_2x2_average_with_many_channels(dtype, div, rng):
+    # the 2x2/s2 channels-last interior adds its four cells straight from the input, eight
+    # channels at a time where the CPU has F16C, the rest one by one (21 channels: both), and
+    # multiplies by 1/4 (an exact reciprocal) or divides by an override of 3
+    x = specials(dtype, rng, (2, 21, 6, 9))
+    y = cypool.avg_pool2d(to_layout(x, "channels_last"), 2, divisor_override=div,
+                          data_format="channels_last")
+    assert_same(from_layout(y, "channels_last"),
+                avg_forward_ref(x, (2, 2), (2, 2), (0, 0), False, True, div))
+
+
 PATH_SCRIPT = """
 import sys
 import numpy as np
