@@ -62,6 +62,10 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
 #define CYPOOL_INV(d) ((CYPOOL_ACC)(1.0 / (d)))
 #define CYPOOL_SCALE(sum, s) ((sum) * (s))
 #define CYPOOL_HALF 0
+/* a forward computes its output rows in the storage type */
+#define CYPOOL_FROW 0
+#define CYPOOL_Y CYPOOL_S
+#define CYPOOL_STY(v) CYPOOL_ST(v)
 
 /* float32 data, float32 sums (windows of up to FLOAT_ACC_MAX_CELLS cells, _avg.pyx): defines
  * cypool_avg_fwd_cf_f32, cypool_avg_fwd_cl_f32, cypool_avg_bwd_cf_f32, cypool_avg_bwd_cl_f32 */
@@ -104,33 +108,77 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
 #undef CYPOOL_INV
 #undef CYPOOL_SCALE
 #undef CYPOOL_HALF
+#undef CYPOOL_FROW
+#undef CYPOOL_Y
+#undef CYPOOL_STY
 
 /* float16 and bfloat16 (16-bit patterns, _half.h), float32 sums, PyTorch's arithmetic: the sum
  * divided by the divisor in float (`0 +` first: PyTorch's sums start at +0, so a window of -0
  * averages to +0), rounded once on store (channels-first: a -0 mean stored as +0, as PyTorch's
  * zeroed-output add gives); the backward rounds as PyTorch's does (see the body).
+ * Rows go through float buffers: converted by _half.h's row functions (CYPOOL_LDN load, ADDN
+ * add, STN store, RTN round in place: F16C for float16 where the CPU has it); float16's forward
+ * computes its output rows in float (CYPOOL_FROW) and stores them rounded once (channels-first:
+ * -0 as +0), bfloat16's stores each value as it goes (its rounding vectorises inline, and the
+ * extra pass measured slower).
  * float16 defines cypool_avg_fwd_cf_f16, cypool_avg_fwd_cl_f16, cypool_avg_bwd_cf_f16,
  * cypool_avg_bwd_cl_f16; bfloat16 the same names ending in _bf16. */
 #define CYPOOL_S uint16_t
 #define CYPOOL_ACC float
 #define CYPOOL_INV(d) ((float)(d))
-#define CYPOOL_SCALE(sum, s) ((0.0f + (sum)) / (s))
+/* a division, or a multiplication by the reciprocal when every divisor of the row is a power of
+ * two (hp2: exact, the same bits, and much faster) */
+#define CYPOOL_SCALE(sum, s) (hp2 ? (0.0f + (sum)) * (s) : (0.0f + (sum)) / (s))
 #define CYPOOL_HALF 1
-#define CYPOOL_ST_CF(v) cypool_plus_zero(CYPOOL_ST(v))
+#define CYPOOL_F16 1
+#define CYPOOL_FROW 1
+#define CYPOOL_Y float
+#define CYPOOL_STY(v) (v)
+#define CYPOOL_ST_CF(v) (v)
 #define CYPOOL_LD(v) cypool_f16_to_f32(v)
 #define CYPOOL_ST(v) cypool_f32_to_f16(v)
+#define CYPOOL_LDN(s, d, n) cypool_load_f16(s, d, n)
+#define CYPOOL_ADDN(s, d, n) cypool_add_f16(s, d, n)
+#define CYPOOL_STN(s, d, n) cypool_store_f16(s, d, n)
+#define CYPOOL_RTN(d, n) cypool_round_f16(d, n)
 #define CYPOOL_SUF _f16
 #include "_avg_fast_body.h"
 #undef CYPOOL_LD
 #undef CYPOOL_ST
+#undef CYPOOL_LDN
+#undef CYPOOL_ADDN
+#undef CYPOOL_STN
+#undef CYPOOL_RTN
 #undef CYPOOL_SUF
+#undef CYPOOL_F16
+#undef CYPOOL_FROW
+#undef CYPOOL_Y
+#undef CYPOOL_STY
+#undef CYPOOL_ST_CF
+#define CYPOOL_F16 0
+#define CYPOOL_FROW 0
+#define CYPOOL_Y CYPOOL_S
+#define CYPOOL_STY(v) CYPOOL_ST(v)
+#define CYPOOL_ST_CF(v) cypool_plus_zero(CYPOOL_ST(v))
 #define CYPOOL_LD(v) cypool_bf16_to_f32(v)
 #define CYPOOL_ST(v) cypool_f32_to_bf16(v)
+#define CYPOOL_LDN(s, d, n) cypool_load_bf16(s, d, n)
+#define CYPOOL_ADDN(s, d, n) cypool_add_bf16(s, d, n)
+#define CYPOOL_STN(s, d, n) cypool_store_bf16(s, d, n)
+#define CYPOOL_RTN(d, n) cypool_round_bf16(d, n)
 #define CYPOOL_SUF _bf16
 #include "_avg_fast_body.h"
 #undef CYPOOL_LD
 #undef CYPOOL_ST
+#undef CYPOOL_LDN
+#undef CYPOOL_ADDN
+#undef CYPOOL_STN
+#undef CYPOOL_RTN
 #undef CYPOOL_SUF
+#undef CYPOOL_F16
+#undef CYPOOL_FROW
+#undef CYPOOL_Y
+#undef CYPOOL_STY
 #undef CYPOOL_S
 #undef CYPOOL_ACC
 #undef CYPOOL_INV

@@ -3,7 +3,10 @@
  * CYPOOL_ST_CF(v) for a channels-first forward's output, which PyTorch stores as 0 + mean),
  * CYPOOL_INV(d) (what a divisor d is kept as: its inverse, or d itself for the 16-bit types,
  * which divide as PyTorch does), CYPOOL_SCALE(sum, s) (the mean from a sum and that) and
- * CYPOOL_HALF (1 for float16 / bfloat16: PyTorch's backward rounding, below) defined;
+ * CYPOOL_HALF (1 for float16 / bfloat16: PyTorch's backward rounding, below) defined, with
+ * CYPOOL_FROW, CYPOOL_Y and CYPOOL_STY(v) (FROW 1: a forward computes its output rows in float,
+ * Y, and stores them rounded by CYPOOL_STN; 0: in the storage type, Y, through STY) and, for
+ * the 16-bit types, the row conversions CYPOOL_LDN, ADDN, STN, RTN;
  * CYPOOL_FN(name) is name followed by the suffix (_clones.h). Entry points:
  * CYPOOL_FN(cypool_avg_fwd_cf), CYPOOL_FN(cypool_avg_fwd_cl), CYPOOL_FN(cypool_avg_bwd_cf),
  * CYPOOL_FN(cypool_avg_bwd_cl).
@@ -44,6 +47,13 @@ CYPOOL_INLINE void CYPOOL_FN(avg_vertical)(CYPOOL_ACC* restrict v, const CYPOOL_
     for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
         for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++) {
             const CYPOOL_S* restrict src = xp + (d * w->in_h + h) * n;
+#if CYPOOL_HALF
+            /* whole rows converted by _half.h (F16C where the CPU has it), same adds */
+            if (first) CYPOOL_LDN(src, v, n);
+            else CYPOOL_ADDN(src, v, n);
+            first = 0;
+            continue;
+#endif
             if (first) {
                 for (ptrdiff_t i = 0; i < n; i++) v[i] = (CYPOOL_ACC)CYPOOL_LD(src[i]);
                 first = 0;
@@ -68,8 +78,9 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
     CYPOOL_ACC* inv = (CYPOOL_ACC*)malloc((size_t)OW * sizeof(CYPOOL_ACC));
     CYPOOL_ACC* acc = (CYPOOL_ACC*)malloc((size_t)OW * sizeof(CYPOOL_ACC));
     double* fw = (double*)malloc((size_t)OW * sizeof(double));
-    if (!vp || !inv || !acc || !fw) {
-        free(vp); free(inv); free(acc); free(fw);
+    CYPOOL_Y* yh = CYPOOL_FROW ? (CYPOOL_Y*)malloc((size_t)OW * sizeof(CYPOOL_Y)) : NULL;
+    if (!vp || !inv || !acc || !fw || (CYPOOL_FROW && !yh)) {
+        free(vp); free(inv); free(acc); free(fw); free(yh);
         return 1;
     }
     /* The padding cells of the row buffer stay zero: border windows sum them like any cell. */
@@ -77,6 +88,9 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
     for (ptrdiff_t j = 0; j < OW; j++)
         fw[j] = avg_factor(padded_span(j, kw, sw, pw, w->padend_w, W), count_include_pad);
     double cached = -1.0;
+#if CYPOOL_HALF
+    int hp2 = 0;   /* inv holds reciprocals (CYPOOL_SCALE: _avg_fast.h) */
+#endif
     CYPOOL_ACC* restrict v = vp + pw;
     for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t plane = row / rpp, r = row % rpp, od = r / w->out_h, oh = r % w->out_h;
@@ -86,9 +100,13 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         double fdh = avg_factor(sd, count_include_pad) * avg_factor(sh, count_include_pad);
         if (fdh != cached) {
             CYPOOL_FN(avg_fill_inv)(inv, fw, fdh, OW, divisor_override);
+#if CYPOOL_HALF
+            hp2 = cypool_pow2_reciprocals(inv, OW);
+#endif
             cached = fdh;
         }
-        CYPOOL_S* restrict yr = y + row * OW;
+        /* (CYPOOL_FROW: a float row, stored rounded after the pass) */
+        CYPOOL_Y* restrict yr = CYPOOL_FROW ? yh : (CYPOOL_Y*)(y + row * OW);
         const CYPOOL_ACC* restrict b = vp;
         const CYPOOL_ACC* restrict s = inv;
         /* Horizontal pass. */
@@ -112,8 +130,12 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
                 yr[j] = CYPOOL_ST_CF(CYPOOL_SCALE(sum, s[j]));
             }
         }
+#if CYPOOL_FROW
+        CYPOOL_STN(yh, y + row * OW, OW);
+        cypool_plus_zero_row(y + row * OW, OW);
+#endif
     }
-    free(vp); free(inv); free(acc); free(fw);
+    free(vp); free(inv); free(acc); free(fw); free(yh);
     return 0;
 }
 
@@ -132,14 +154,18 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
     CYPOOL_ACC* inv = (CYPOOL_ACC*)malloc((size_t)OW * sizeof(CYPOOL_ACC));
     CYPOOL_ACC* acc = (CYPOOL_ACC*)malloc((size_t)C * sizeof(CYPOOL_ACC));
     double* fw = (double*)malloc((size_t)OW * sizeof(double));
-    if (!vp || !inv || !acc || !fw) {
-        free(vp); free(inv); free(acc); free(fw);
+    CYPOOL_Y* yh = CYPOOL_FROW ? (CYPOOL_Y*)malloc((size_t)(OW * C) * sizeof(CYPOOL_Y)) : NULL;
+    if (!vp || !inv || !acc || !fw || (CYPOOL_FROW && !yh)) {
+        free(vp); free(inv); free(acc); free(fw); free(yh);
         return 1;
     }
     for (ptrdiff_t i = 0; i < lp * C; i++) vp[i] = 0;
     for (ptrdiff_t j = 0; j < OW; j++)
         fw[j] = avg_factor(padded_span(j, kw, sw, pw, w->padend_w, W), count_include_pad);
     double cached = -1.0;
+#if CYPOOL_HALF
+    int hp2 = 0;   /* inv holds reciprocals (CYPOOL_SCALE: _avg_fast.h) */
+#endif
     CYPOOL_ACC* restrict v = vp + pw * C;
     for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t n = row / rps, r = row % rps, od = r / w->out_h, oh = r % w->out_h;
@@ -149,9 +175,23 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         double fdh = avg_factor(sd, count_include_pad) * avg_factor(sh, count_include_pad);
         if (fdh != cached) {
             CYPOOL_FN(avg_fill_inv)(inv, fw, fdh, OW, divisor_override);
+#if CYPOOL_HALF
+            hp2 = cypool_pow2_reciprocals(inv, OW);
+#endif
             cached = fdh;
         }
-        CYPOOL_S* yr = y + row * OW * C;
+        /* (CYPOOL_FROW: a float row, stored rounded after the pass) */
+        CYPOOL_Y* yr = CYPOOL_FROW ? yh : (CYPOOL_Y*)(y + row * OW * C);
+#if CYPOOL_F16 && defined(CYPOOL_F16C)
+        /* float16 with F16C: the same straight adds, in intrinsics (_half.h) */
+        if (kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W && sd.count * sh.count == 2 &&
+            cypool_f16c()) {
+            const CYPOOL_S* r0 = xs + (sd.first * w->in_h + sh.first) * WC;
+            const CYPOOL_S* r1 = sh.count == 2 ? r0 + WC : r0 + w->in_h * WC;
+            cypool_avg22_cl_f16_f16c(r0, r1, y + row * OW * C, OW, C, inv, hp2);
+            continue;
+        }
+#endif
         /* (not for the 16-bit types: gcc leaves this loop scalar with their conversions; the
          * row buffer's two vectorised passes add in the same order) */
         if (!CYPOOL_HALF && kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W &&
@@ -163,10 +203,10 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
             for (ptrdiff_t j = 0; j < OW; j++) {
                 const CYPOOL_S* restrict a = r0 + 2 * j * C;
                 const CYPOOL_S* restrict b = r1 + 2 * j * C;
-                CYPOOL_S* restrict yo = yr + j * C;
+                CYPOOL_Y* restrict yo = yr + j * C;
                 const CYPOOL_ACC sc = inv[j];
                 for (ptrdiff_t c = 0; c < C; c++)
-                    yo[c] = CYPOOL_ST(CYPOOL_SCALE(
+                    yo[c] = CYPOOL_STY(CYPOOL_SCALE(
                         ((CYPOOL_ACC)CYPOOL_LD(a[c]) + (CYPOOL_ACC)CYPOOL_LD(b[c])) +
                         ((CYPOOL_ACC)CYPOOL_LD(a[C + c]) + (CYPOOL_ACC)CYPOOL_LD(b[C + c])), sc));
             }
@@ -216,16 +256,16 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         CYPOOL_FN(avg_vertical)(v, xs, w, sd, sh, WC);
         for (ptrdiff_t j = 0; j < OW; j++) {
             const CYPOOL_ACC* restrict a0 = vp + j * sw * C;
-            CYPOOL_S* restrict yo = yr + j * C;
+            CYPOOL_Y* restrict yo = yr + j * C;
             const CYPOOL_ACC s = inv[j];
             if (kw == 2) {
                 const CYPOOL_ACC* restrict a1 = a0 + C;
-                for (ptrdiff_t c = 0; c < C; c++) yo[c] = CYPOOL_ST(CYPOOL_SCALE(a0[c] + a1[c], s));
+                for (ptrdiff_t c = 0; c < C; c++) yo[c] = CYPOOL_STY(CYPOOL_SCALE(a0[c] + a1[c], s));
             } else if (kw == 3) {
                 const CYPOOL_ACC* restrict a1 = a0 + C;
                 const CYPOOL_ACC* restrict a2 = a1 + C;
                 for (ptrdiff_t c = 0; c < C; c++)
-                    yo[c] = CYPOOL_ST(CYPOOL_SCALE(a0[c] + a1[c] + a2[c], s));
+                    yo[c] = CYPOOL_STY(CYPOOL_SCALE(a0[c] + a1[c] + a2[c], s));
             } else {
                 CYPOOL_ACC* restrict a = acc;
                 for (ptrdiff_t c = 0; c < C; c++) a[c] = a0[c];
@@ -233,11 +273,14 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
                     const CYPOOL_ACC* restrict at = a0 + t * C;
                     for (ptrdiff_t c = 0; c < C; c++) a[c] += at[c];
                 }
-                for (ptrdiff_t c = 0; c < C; c++) yo[c] = CYPOOL_ST(CYPOOL_SCALE(a[c], s));
+                for (ptrdiff_t c = 0; c < C; c++) yo[c] = CYPOOL_STY(CYPOOL_SCALE(a[c], s));
             }
         }
+#if CYPOOL_FROW
+        CYPOOL_STN(yh, y + row * OW * C, OW * C);
+#endif
     }
-    free(vp); free(inv); free(acc); free(fw);
+    free(vp); free(inv); free(acc); free(fw); free(yh);
     return 0;
 }
 
@@ -499,6 +542,8 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
     for (ptrdiff_t j = 0; j < OW; j++)
         fw[j] = avg_factor(padded_span(j, kw, sw, pw, w->padend_w, W), count_include_pad);
     double cached = -1.0;
+    int rp2 = 0;   /* rdiv holds reciprocals (every divisor a power of two: _half.h) */
+    const CYPOOL_S* last = NULL;   /* the gradient row the previous row was made of */
     for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t d0, d1, h0, h1;
         const ptrdiff_t n = avg_covering(w, row, &d0, &d1, &h0, &h1);
@@ -510,24 +555,28 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
             const double before = cached;
             CYPOOL_FN(avg_row_inv)(inv, fw, &cached, w, d0, h0, count_include_pad,
                                    divisor_override);
-            if (cached != before)   /* the divisors, rounded to the storage type */
+            if (cached != before) {   /* the divisors, rounded to the storage type */
                 for (ptrdiff_t j = 0; j < OW; j++) rdiv[j] = CYPOOL_RT(inv[j]);
-            const CYPOOL_S* restrict src = gs + (d0 * w->out_h + h0) * OW * C;
-            /* 0 + delta, rounded: the rounded delta with -0 made +0 */
-            if (C == 1) {
-                for (ptrdiff_t j = 0; j < OW; j++)
-                    ds[j] = cypool_plus_zero(CYPOOL_ST(CYPOOL_LD(src[j]) / rdiv[j]));
-            } else {
-                /* (two flat passes: gcc leaves the fused loop scalar) */
-                for (ptrdiff_t j = 0; j < OW; j++) {
-                    const float s = rdiv[j];
-                    const CYPOOL_S* restrict sj = src + j * C;
-                    float* restrict dj = dl + j * C;
-                    for (ptrdiff_t c = 0; c < C; c++) dj[c] = CYPOOL_LD(sj[c]) / s;
-                }
-                for (ptrdiff_t k = 0; k < OW * C; k++)
-                    ds[k] = cypool_plus_zero(CYPOOL_ST(dl[k]));
+                rp2 = cypool_pow2_reciprocals(rdiv, OW);
             }
+            const CYPOOL_S* restrict src = gs + (d0 * w->out_h + h0) * OW * C;
+            if (src == last) {
+                /* the previous row lies in the same windows: the same values */
+                memcpy(gr, gr - W * C, (size_t)(W * C) * sizeof(CYPOOL_S));
+                continue;
+            }
+            last = src;
+            /* 0 + delta, rounded: the rounded delta with -0 made +0 (row conversions:
+             * _half.h) */
+            CYPOOL_LDN(src, dl, OW * C);
+            for (ptrdiff_t j = 0; j < OW; j++) {
+                const float s = rdiv[j];
+                float* restrict dj = dl + j * C;
+                if (rp2) for (ptrdiff_t c = 0; c < C; c++) dj[c] = dj[c] * s;
+                else for (ptrdiff_t c = 0; c < C; c++) dj[c] = dj[c] / s;
+            }
+            CYPOOL_STN(dl, ds, OW * C);
+            cypool_plus_zero_row(ds, OW * C);
             if (C == 1 && kw == 2 && pw == 0) {
                 const ptrdiff_t pairs = OW < W / 2 ? OW : W / 2;
                 for (ptrdiff_t j = 0; j < pairs; j++) {
@@ -546,23 +595,26 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
             }
             continue;
         }
+        last = NULL;
         for (ptrdiff_t i = 0; i < W * C; i++) acc[i] = 0;
         for (ptrdiff_t od = d0; od < d1; od++) {
             for (ptrdiff_t oh = h0; oh < h1; oh++) {
                 const double before = cached;
                 CYPOOL_FN(avg_row_inv)(inv, fw, &cached, w, od, oh, count_include_pad,
                                        divisor_override);
-                if (cached != before)
+                if (cached != before) {
                     for (ptrdiff_t j = 0; j < OW; j++) rdiv[j] = CYPOOL_RT(inv[j]);
+                    rp2 = cypool_pow2_reciprocals(rdiv, OW);
+                }
                 const CYPOOL_S* restrict src = gs + (od * w->out_h + oh) * OW * C;
+                CYPOOL_LDN(src, dl, OW * C);
                 for (ptrdiff_t j = 0; j < OW; j++) {
                     const float s = rdiv[j];
-                    const CYPOOL_S* restrict sj = src + j * C;
                     float* restrict dj = dl + j * C;
-                    for (ptrdiff_t c = 0; c < C; c++) dj[c] = CYPOOL_LD(sj[c]) / s;
+                    if (rp2) for (ptrdiff_t c = 0; c < C; c++) dj[c] = dj[c] * s;
+                    else for (ptrdiff_t c = 0; c < C; c++) dj[c] = dj[c] / s;
                 }
-                /* rounded in a flat pass: gcc leaves the nested loop scalar with the rounding */
-                for (ptrdiff_t k = 0; k < OW * C; k++) dl[k] = CYPOOL_RT(dl[k]);
+                CYPOOL_RTN(dl, OW * C);
                 /* Window cell t of every window j: cell i = j * sw - pw + t. Taking t from the
                  * last to the first gives each cell its windows in ascending order, and within
                  * one t no cell is touched twice, so the loop over j vectorises. */
@@ -570,25 +622,42 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
                     const ptrdiff_t j0 = pw - t > 0 ? (pw - t + sw - 1) / sw : 0;
                     const ptrdiff_t last = W - 1 + pw - t;
                     const ptrdiff_t j1 = last < 0 ? 0 : (last / sw + 1 < OW ? last / sw + 1 : OW);
+                    if (j1 <= j0) continue;
+#if CYPOOL_F16
+                    /* each cell gets one add per t: the adds, then the cells from the first
+                     * to the last touched rounded in a flat pass (a rounded value rounds to
+                     * itself): float16's rounding is a row function (F16C) */
+                    if (C == 1) {
+                        float* restrict a = acc + (j0 * sw - pw + t);
+                        const float* restrict d = dl + j0;
+                        for (ptrdiff_t k = 0; k < j1 - j0; k++) a[k * sw] += d[k];
+                    } else {
+                        for (ptrdiff_t j = j0; j < j1; j++) {
+                            float* restrict ai = acc + (j * sw - pw + t) * C;
+                            const float* restrict dj = dl + j * C;
+                            for (ptrdiff_t c = 0; c < C; c++) ai[c] += dj[c];
+                        }
+                    }
+                    CYPOOL_RTN(acc + (j0 * sw - pw + t) * C, ((j1 - 1 - j0) * sw + 1) * C);
+#else
+                    /* bfloat16's rounding vectorises inline: each add rounded in place */
                     if (C == 1) {
                         float* restrict a = acc + (j0 * sw - pw + t);
                         const float* restrict d = dl + j0;
                         for (ptrdiff_t k = 0; k < j1 - j0; k++)
                             a[k * sw] = CYPOOL_RT(a[k * sw] + d[k]);
                     } else {
-                        /* each cell gets one add per t: the adds, then the row rounded in a
-                         * flat pass (a rounded value rounds to itself) */
                         for (ptrdiff_t j = j0; j < j1; j++) {
                             float* restrict ai = acc + (j * sw - pw + t) * C;
                             const float* restrict dj = dl + j * C;
-                            for (ptrdiff_t c = 0; c < C; c++) ai[c] += dj[c];
+                            for (ptrdiff_t c = 0; c < C; c++) ai[c] = CYPOOL_RT(ai[c] + dj[c]);
                         }
-                        for (ptrdiff_t k = 0; k < W * C; k++) acc[k] = CYPOOL_RT(acc[k]);
                     }
+#endif
                 }
             }
         }
-        for (ptrdiff_t i = 0; i < W * C; i++) gr[i] = CYPOOL_ST(acc[i]);
+        CYPOOL_STN(acc, gr, W * C);
     }
     free(acc); free(dl); free(inv); free(fw); free(ds); free(rdiv);
     return 0;

@@ -5,24 +5,23 @@
  * Stores round to nearest, ties to even, as PyTorch's conversions do; infinities, NaN and
  * subnormals are exact. A NaN keeps its sign and the top bits of its payload and is made quiet.
  *
- * The conversions are branch-free integer and float operations with selects, no library call and
- * no table: gcc vectorises them inside the kernels' loops for any instruction set, baseline SSE2
- * included (F16C's vcvtph2ps would only serve float16 and only in the AVX2 clones).
+ * The scalar conversions are branch-free integer and float operations with selects, no library
+ * call and no table: gcc vectorises them for any instruction set, baseline SSE2 included. The
+ * kernels convert whole rows with the row functions at the end of this file, which use F16C's
+ * instructions for float16 where the CPU has them (the same bits).
  */
 #ifndef CYPOOL_HALF_H
 #define CYPOOL_HALF_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 
 #if defined(__GNUC__)
 #define CYPOOL_HALF_INLINE static inline __attribute__((always_inline, unused))
 #else
 #define CYPOOL_HALF_INLINE static inline
-/* -0 as +0: PyTorch's channels-first average adds its rounded mean to a zeroed output, so a
- * mean that rounds to -0 is stored as +0 there. */
-CYPOOL_HALF_INLINE uint16_t cypool_plus_zero(uint16_t h) { return h == 0x8000u ? 0 : h; }
-
 #endif
 
 CYPOOL_HALF_INLINE uint32_t cypool_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
@@ -77,5 +76,209 @@ CYPOOL_HALF_INLINE uint16_t cypool_f32_to_bf16(float x) {
 /* -0 as +0: PyTorch's channels-first average adds its rounded mean to a zeroed output, so a
  * mean that rounds to -0 is stored as +0 there. */
 CYPOOL_HALF_INLINE uint16_t cypool_plus_zero(uint16_t h) { return h == 0x8000u ? 0 : h; }
+
+/* Whole rows: load (16-bit -> float), add (float += 16-bit), store (float -> 16-bit, rounded)
+ * and round (float -> 16-bit -> float, in place). The kernels convert a row or a tile with these
+ * and run float32 loops on the result, so the loops vectorise as float32's do.
+ *
+ * bfloat16's conversions are shifts and an add: the plain loops vectorise in every clone.
+ * float16's take about 15 vector operations each way; on x86-64 with gcc, when the CPU has AVX2
+ * and F16C, they go to vcvtph2ps / vcvtps2ph instead (8 values an instruction; stores round to
+ * nearest even, as the code above: the same bits, a signalling NaN loaded quiet). gcc 12 does not
+ * vectorise conversions of its _Float16 type, and a cloned kernel cannot hold F16C intrinsics in
+ * its baseline clone, hence out-of-line functions chosen at run time: AVX-512's 16-wide forms
+ * where the CPU has AVX-512F, else AVX2's 8-wide ones. CYPOOL_HALF_CONVERSIONS in the environment
+ * (read at a module's first half-precision call) can ask for "avx2" or "portable" (the path of a
+ * CPU without F16C) instead of the best the CPU has, for tests. Other compilers and architectures
+ * build the portable loops only. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CYPOOL_F16C 1
+#include <immintrin.h>
+
+/* -1 until the first half-precision call of this module, then 0 (portable loops), 1 (AVX2 and
+ * F16C) or 2 (AVX-512F) */
+static int cypool_f16c_state = -1;
+
+static int __attribute__((unused)) cypool_f16c(void) {
+    int s = __atomic_load_n(&cypool_f16c_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        const char* ask = getenv("CYPOOL_HALF_CONVERSIONS");
+        __builtin_cpu_init();
+        s = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+        if (s && __builtin_cpu_supports("avx512f")) s = 2;
+        if (ask && strcmp(ask, "portable") == 0) s = 0;
+        if (ask && strcmp(ask, "avx2") == 0 && s) s = 1;
+        __atomic_store_n(&cypool_f16c_state, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+
+#define CYPOOL_F16C_FN static __attribute__((target("avx2,f16c"), noinline, unused)) void
+#define CYPOOL_F16C_RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+/* The last n % 8 values go through an 8-wide temporary: every value takes the same instruction. */
+CYPOOL_F16C_FN cypool_load_f16_f16c(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(s + i))));
+    if (i < n) {
+        uint16_t t[8] = {0};
+        float f[8];
+        memcpy(t, s + i, (size_t)(n - i) * sizeof(uint16_t));
+        _mm256_storeu_ps(f, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)t)));
+        memcpy(d + i, f, (size_t)(n - i) * sizeof(float));
+    }
+}
+CYPOOL_F16C_FN cypool_add_f16_f16c(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(d + i, _mm256_add_ps(_mm256_loadu_ps(d + i), _mm256_cvtph_ps(
+                                    _mm_loadu_si128((const __m128i*)(s + i)))));
+    if (i < n) {
+        float f[8];
+        cypool_load_f16_f16c(s + i, f, n - i);
+        for (ptrdiff_t k = 0; k < n - i; k++) d[i + k] += f[k];
+    }
+}
+CYPOOL_F16C_FN cypool_store_f16_f16c(const float* restrict s, uint16_t* restrict d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i*)(d + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(s + i), CYPOOL_F16C_RNE));
+    if (i < n) {
+        float f[8] = {0};
+        uint16_t t[8];
+        memcpy(f, s + i, (size_t)(n - i) * sizeof(float));
+        _mm_storeu_si128((__m128i*)t, _mm256_cvtps_ph(_mm256_loadu_ps(f), CYPOOL_F16C_RNE));
+        memcpy(d + i, t, (size_t)(n - i) * sizeof(uint16_t));
+    }
+}
+CYPOOL_F16C_FN cypool_round_f16_f16c(float* d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(d + i, _mm256_cvtph_ps(
+                                    _mm256_cvtps_ph(_mm256_loadu_ps(d + i), CYPOOL_F16C_RNE)));
+    if (i < n) {
+        uint16_t t[8];
+        cypool_store_f16_f16c(d + i, t, n - i);
+        cypool_load_f16_f16c(t, d + i, n - i);
+    }
+}
+
+/* The same, 16 values an instruction; the last n % 16 through the functions above. */
+#define CYPOOL_AVX512_FN static __attribute__((target("avx512f,avx2,f16c"), noinline, unused)) void
+CYPOOL_AVX512_FN cypool_load_f16_avx512(const uint16_t* restrict s, float* restrict d,
+                                        ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(d + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(s + i))));
+    if (i < n) cypool_load_f16_f16c(s + i, d + i, n - i);
+}
+CYPOOL_AVX512_FN cypool_add_f16_avx512(const uint16_t* restrict s, float* restrict d,
+                                       ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(d + i), _mm512_cvtph_ps(
+                                    _mm256_loadu_si256((const __m256i*)(s + i)))));
+    if (i < n) cypool_add_f16_f16c(s + i, d + i, n - i);
+}
+CYPOOL_AVX512_FN cypool_store_f16_avx512(const float* restrict s, uint16_t* restrict d,
+                                         ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i*)(d + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(s + i), CYPOOL_F16C_RNE));
+    if (i < n) cypool_store_f16_f16c(s + i, d + i, n - i);
+}
+CYPOOL_AVX512_FN cypool_round_f16_avx512(float* d, ptrdiff_t n) {
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(d + i, _mm512_cvtph_ps(
+                                    _mm512_cvtps_ph(_mm512_loadu_ps(d + i), CYPOOL_F16C_RNE)));
+    if (i < n) cypool_round_f16_f16c(d + i, n - i);
+}
+/* The interior of a channels-last 2x2/s2 average, float16, one output row: output cell j of C
+ * channels from input rows r0 and r1, ((a + b) + (a' + b')) in float (the separable order of the
+ * row-buffer path), plus 0, times s[j] (recip: s holds reciprocals) or divided by it, rounded:
+ * no float row buffer between the input and the output. */
+CYPOOL_F16C_FN cypool_avg22_cl_f16_f16c(const uint16_t* restrict r0, const uint16_t* restrict r1,
+                                        uint16_t* restrict y, ptrdiff_t OW, ptrdiff_t C,
+                                        const float* restrict s, int recip) {
+    for (ptrdiff_t j = 0; j < OW; j++) {
+        const uint16_t* a = r0 + 2 * j * C;
+        const uint16_t* b = r1 + 2 * j * C;
+        uint16_t* yo = y + j * C;
+        const __m256 sv = _mm256_set1_ps(s[j]), zero = _mm256_setzero_ps();
+        ptrdiff_t c = 0;
+        for (; c + 8 <= C; c += 8) {
+#define CYPOOL_LD8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(p)))
+            const __m256 sum = _mm256_add_ps(
+                zero, _mm256_add_ps(_mm256_add_ps(CYPOOL_LD8(a + c), CYPOOL_LD8(b + c)),
+                                    _mm256_add_ps(CYPOOL_LD8(a + C + c), CYPOOL_LD8(b + C + c))));
+#undef CYPOOL_LD8
+            const __m256 m = recip ? _mm256_mul_ps(sum, sv) : _mm256_div_ps(sum, sv);
+            _mm_storeu_si128((__m128i*)(yo + c), _mm256_cvtps_ph(m, CYPOOL_F16C_RNE));
+        }
+        for (; c < C; c++) {
+            const float sum = 0.0f + ((cypool_f16_to_f32(a[c]) + cypool_f16_to_f32(b[c])) +
+                                      (cypool_f16_to_f32(a[C + c]) + cypool_f16_to_f32(b[C + c])));
+            yo[c] = cypool_f32_to_f16(recip ? sum * s[j] : sum / s[j]);
+        }
+    }
+}
+
+#define CYPOOL_F16C_OR(wide, narrow) \
+    switch (cypool_f16c()) { case 2: wide; return; case 1: narrow; return; default: break; }
+#else
+#define CYPOOL_F16C_OR(wide, narrow)
+#endif
+
+CYPOOL_HALF_INLINE void cypool_load_f16(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    CYPOOL_F16C_OR(cypool_load_f16_avx512(s, d, n), cypool_load_f16_f16c(s, d, n))
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_f16_to_f32(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_add_f16(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    CYPOOL_F16C_OR(cypool_add_f16_avx512(s, d, n), cypool_add_f16_f16c(s, d, n))
+    for (ptrdiff_t i = 0; i < n; i++) d[i] += cypool_f16_to_f32(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_store_f16(const float* restrict s, uint16_t* restrict d, ptrdiff_t n) {
+    CYPOOL_F16C_OR(cypool_store_f16_avx512(s, d, n), cypool_store_f16_f16c(s, d, n))
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_f32_to_f16(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_round_f16(float* d, ptrdiff_t n) {
+    CYPOOL_F16C_OR(cypool_round_f16_avx512(d, n), cypool_round_f16_f16c(d, n))
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_f16_to_f32(cypool_f32_to_f16(d[i]));
+}
+
+CYPOOL_HALF_INLINE void cypool_load_bf16(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_bf16_to_f32(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_add_bf16(const uint16_t* restrict s, float* restrict d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) d[i] += cypool_bf16_to_f32(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_store_bf16(const float* restrict s, uint16_t* restrict d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_f32_to_bf16(s[i]);
+}
+CYPOOL_HALF_INLINE void cypool_round_bf16(float* d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = cypool_bf16_to_f32(cypool_f32_to_bf16(d[i]));
+}
+
+/* Divisors that are all powers of two become their reciprocals, and 1 is returned: x * 2^-k is
+ * x / 2^k exactly (one real number, rounded once, subnormals included), and a multiplication is
+ * many times cheaper than a division. Otherwise the divisors stay, and 0 is returned. */
+CYPOOL_HALF_INLINE int cypool_pow2_reciprocals(float* d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const uint32_t u = cypool_f32_bits(d[i]);
+        /* positive, normal, mantissa zero, and the reciprocal normal too */
+        if ((u & 0x807fffffu) != 0 || u < 0x00800000u || u >= 0x7f000000u) return 0;
+    }
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = 1.0f / d[i];
+    return 1;
+}
+
+/* -0 as +0 over a row (the row form of cypool_plus_zero) */
+CYPOOL_HALF_INLINE void cypool_plus_zero_row(uint16_t* d, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = d[i] == 0x8000u ? 0 : d[i];
+}
 
 #endif

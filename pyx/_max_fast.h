@@ -43,12 +43,21 @@
 
 #define CYPOOL_SEL(mask, a, b) ((mask) ? (a) : (b))
 
+/* The 16-bit types convert their input to float on the stack and pool there: channels-first, a
+ * window row of a chunk (CYPOOL_HALF_ROW values, at least 2 * CYPOOL_CF_CHUNK + 1);
+ * channels-last, the input of a group of outputs with those outputs (CYPOOL_HALF_CL_TILE
+ * values), for windows of up to CYPOOL_HALF_CL_CELLS cells. */
+#define CYPOOL_HALF_ROW 1024
+#define CYPOOL_HALF_CL_TILE 8192
+#define CYPOOL_HALF_CL_CELLS 256
+
 /* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32 */
 #define CYPOOL_T float
 #define CYPOOL_S float
 #define CYPOOL_LD(v) (v)
 #define CYPOOL_ST(v) (v)
 #define CYPOOL_HALF 0
+#define CYPOOL_F16 0
 #define CYPOOL_IDX int32_t
 #define CYPOOL_SUF _f32
 #include "_max_fast_body.h"
@@ -68,6 +77,7 @@
 #undef CYPOOL_LD
 #undef CYPOOL_ST
 #undef CYPOOL_HALF
+#undef CYPOOL_F16
 #undef CYPOOL_IDX
 #undef CYPOOL_SUF
 
@@ -77,25 +87,37 @@
 #define CYPOOL_S uint16_t
 #define CYPOOL_LD(v) cypool_f16_to_f32(v)
 #define CYPOOL_ST(v) cypool_f32_to_f16(v)
+#define CYPOOL_LDN(s, d, n) cypool_load_f16(s, d, n)
+#define CYPOOL_STN(s, d, n) cypool_store_f16(s, d, n)
 #define CYPOOL_HALF 1
+#define CYPOOL_F16 1
 #define CYPOOL_IDX int32_t
 #define CYPOOL_SUF _f16
 #include "_max_fast_body.h"
 #undef CYPOOL_LD
 #undef CYPOOL_ST
+#undef CYPOOL_LDN
+#undef CYPOOL_STN
+#undef CYPOOL_F16
 #undef CYPOOL_SUF
 
 /* bfloat16, compared in float: defines cypool_max_fwd_cf_bf16, cypool_max_fwd_cl_bf16,
  * cypool_max_bwd_scatter_bf16 */
 #define CYPOOL_LD(v) cypool_bf16_to_f32(v)
 #define CYPOOL_ST(v) cypool_f32_to_bf16(v)
+#define CYPOOL_LDN(s, d, n) cypool_load_bf16(s, d, n)
+#define CYPOOL_STN(s, d, n) cypool_store_bf16(s, d, n)
+#define CYPOOL_F16 0
 #define CYPOOL_SUF _bf16
 #include "_max_fast_body.h"
 #undef CYPOOL_T
 #undef CYPOOL_S
 #undef CYPOOL_LD
 #undef CYPOOL_ST
+#undef CYPOOL_LDN
+#undef CYPOOL_STN
 #undef CYPOOL_HALF
+#undef CYPOOL_F16
 #undef CYPOOL_IDX
 #undef CYPOOL_SUF
 

@@ -9,6 +9,8 @@ not, cypool's summation order (rows first) may round it differently from PyTorch
 result once. bfloat16 is ml_dtypes' (optional: those cases skip without it).
 """
 import itertools
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -16,6 +18,7 @@ import pytest
 
 import cypool
 import reference as R
+from helpers import python_env_for_subprocess
 
 try:
     import ml_dtypes
@@ -381,3 +384,84 @@ def test_a_mean_that_rounds_to_zero_keeps_torchs_sign(dtype):
     cl = cypool.avg_pool2d(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), 2,
                            data_format="channels_last")
     assert (cf.view(np.uint16) == 0).all() and (cl.view(np.uint16) == 0x8000).all()
+
+
+# ----------------------------------------------------------------------------- conversion paths
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("shape,k,s,p,d", [((2, 40, 48, 96), 2, 2, 0, 1),
+                                           ((1, 37, 33, 200), 3, 2, 1, 1),
+                                           ((1, 20, 15, 300), 3, 1, 1, 2),
+                                           ((1, 6, 7, 1000), 3, 1, 1, 1)])
+def test_big_channels_last_rows_equal_the_float32_kernel(dtype, shape, k, s, p, d, rng):
+    # channels-last rows too wide for one float buffer go in groups of outputs (wide rows, many
+    # channels, a dilated window whose first real cell moves back), a window too big for it
+    # cell by cell: a maximum is exact, so the 16-bit result is the float32 kernel's, rounded,
+    # and the indices are its indices
+    x = specials(dtype, rng, shape)
+    y, i = cypool.max_pool2d(x, k, s, p, d, return_indices=True, data_format="channels_last")
+    y32, i32 = cypool.max_pool2d(x.astype(np.float32), k, s, p, d, return_indices=True,
+                                 data_format="channels_last")
+    assert_same(y, y32.astype(dtype))
+    np.testing.assert_array_equal(i, i32)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("div", [None, 3])
+def test_channels_last_2x2_average_with_many_channels(dtype, div, rng):
+    # the 2x2/s2 channels-last interior adds its four cells straight from the input, eight
+    # channels at a time where the CPU has F16C, the rest one by one (21 channels: both), and
+    # multiplies by 1/4 (an exact reciprocal) or divides by an override of 3
+    x = specials(dtype, rng, (2, 21, 6, 9))
+    y = cypool.avg_pool2d(to_layout(x, "channels_last"), 2, divisor_override=div,
+                          data_format="channels_last")
+    assert_same(from_layout(y, "channels_last"),
+                avg_forward_ref(x, (2, 2), (2, 2), (0, 0), False, True, div))
+
+
+PATH_SCRIPT = """
+import sys
+import numpy as np
+import cypool
+rng = np.random.default_rng(7)
+out = {}
+every = np.arange(65536, dtype=np.uint16).view(np.float16)
+out["identity"] = cypool.max_pool2d(every.reshape(4, 16, 32, 32), 1)
+x = (rng.integers(-64, 65, (2, 24, 30, 58)) / 8).astype(np.float32)
+x[rng.random(x.shape) < 0.05] = np.nan
+x[rng.random(x.shape) < 0.05] = 3e-8
+x[rng.random(x.shape) < 0.02] = -np.inf
+x = x.astype(np.float16)
+for fmt in ("channels_first", "channels_last"):
+    a = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if fmt == "channels_last" else x
+    for k, s, p in ((2, 2, 0), (3, 1, 1), (3, 2, 1)):
+        y, i = cypool.max_pool2d(a, k, s, p, return_indices=True, data_format=fmt)
+        m = cypool.avg_pool2d(a, k, s, p, data_format=fmt)
+        out[f"max{k}{s}{fmt}"] = y
+        out[f"maxb{k}{s}{fmt}"] = cypool.max_pool2d_backward(y, i, a.shape, data_format=fmt)
+        out[f"avg{k}{s}{fmt}"] = m
+        out[f"avgb{k}{s}{fmt}"] = cypool.avg_pool2d_backward(m, a.shape, k, s, p,
+                                                             data_format=fmt)
+np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
+"""
+
+
+def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
+    # float16 rows convert with AVX-512's or AVX2's F16C instructions where the CPU has them;
+    # CYPOOL_HALF_CONVERSIONS asks for AVX2's, or for the portable loops (a CPU without F16C,
+    # another compiler): every result, NaN payloads included, is the same bits every way
+    script = tmp_path / "paths.py"
+    script.write_text(PATH_SCRIPT)
+    results = {}
+    for name in ("best", "avx2", "portable"):
+        env = {**python_env_for_subprocess(), "CYPOOL_HALF_CONVERSIONS": name}
+        p = subprocess.run([sys.executable, str(script), str(tmp_path / f"{name}.npz")],
+                           cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                           timeout=300)
+        assert p.returncode == 0, p.stderr
+        results[name] = np.load(tmp_path / f"{name}.npz")
+    assert len(results["best"].files) == 25
+    for name in ("avx2", "portable"):
+        for key in results["best"].files:
+            np.testing.assert_array_equal(results[name][key], results["best"][key],
+                                          f"{key}, {name}")
