@@ -17,6 +17,7 @@
 #ifndef CYPOOL_REDUCE_FAST_H
 #define CYPOOL_REDUCE_FAST_H
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>

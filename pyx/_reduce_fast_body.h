@@ -498,10 +498,32 @@ static void CYPOOL_FN(cypool_global_max_cf)(const CYPOOL_T* x, CYPOOL_T* y, int6
 #undef CYPOOL_GL
 #endif
 
+#define CYPOOL_BAND_ACC 2048   /* accumulators of a channels-last row chunk */
+/* y[c] = (T)(s[c] / cells), c < n. For float32 data (sums of floats: finite ones lie far from
+ * double overflow and underflow) the double quotient comes without a division: q0 = s * r
+ * (r = RN(1 / cells)), one correction q1 = q0 + RN(s - q0 * cells) * r that makes it faithful,
+ * then Markstein's step q = q1 + (s - q1 * cells) * r, the residual exact by fused
+ * multiply-adds: RN(s / cells) itself (Markstein 1990). Its sign is the sum's (zeros too);
+ * infinities and NaN pass through as the division passes them. Double data divides. */
+CYPOOL_INLINE void CYPOOL_FN(divide_row)(const double* restrict s, CYPOOL_T* restrict y,
+                                         ptrdiff_t n, double cells) {
+#if CYPOOL_IS_FLOAT
+    const double r = 1.0 / cells;
+    for (ptrdiff_t c = 0; c < n; c++) {
+        const double a = s[c];
+        const double q0 = a * r;
+        const double q1 = fma(fma(-q0, cells, a), r, q0);
+        const double q = copysign(fma(fma(-q1, cells, a), r, q1), a);
+        y[c] = (float)(fabs(a) <= DBL_MAX ? q : a);
+    }
+#else
+    for (ptrdiff_t c = 0; c < n; c++) y[c] = (CYPOOL_T)(s[c] / cells);
+#endif
+}
+
 /* Channels-last adaptive average of one output row of sample xs: the band of input rows
  * (slices d0.., rows h0..) streams through in memory order; out_w x (a block of channels)
  * double accumulators, acc, hold the row's windows. Bins along w as in the _cf kernels. */
-#define CYPOOL_BAND_ACC 2048
 CYPOOL_CLONES
 static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T* y, ptrdiff_t C,
                                                    ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t d0,
@@ -530,11 +552,9 @@ static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T*
                         }
                     }
                 }
-            for (ptrdiff_t i = 0; i < no; i++) {
-                const double cells = (double)(nd * nh * wc[o0 + i]);
-                CYPOOL_T* yo = y + (o0 + i) * C + c0;
-                for (ptrdiff_t c = 0; c < cn; c++) yo[c] = (CYPOOL_T)(acc[i * cn + c] / cells);
-            }
+            for (ptrdiff_t i = 0; i < no; i++)
+                CYPOOL_FN(divide_row)(acc + i * cn, y + (o0 + i) * C + c0, cn,
+                                      (double)(nd * nh * wc[o0 + i]));
         }
     }
 }
