@@ -68,51 +68,6 @@ cdef void _gap_cl(const floating_t* src, floating_t* dst, Py_ssize_t n, Py_ssize
         cypool_global_avg_fwd_cl_f64(src, dst, n, L, C, c0, c1)
 
 
-cdef void _avg_row_cf(const floating_t* x, floating_t* y, const Window* w,
-                      Py_ssize_t row) noexcept nogil:
-    # Equal bins: summed side by side in vector loops (_reduce_fast.h); same order either way.
-    cdef RowIndex r = output_row(row, w)
-    cdef const floating_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
-    cdef Span sd, sh
-    cdef Py_ssize_t k
-    if w.in_w % w.out_w == 0:  # equal bins, k = in_w / out_w apart: the strided vector loop
-        sd = adaptive_span(r.od, w.out_d, w.in_d)
-        sh = adaptive_span(r.oh, w.out_h, w.in_h)
-        k = w.in_w // w.out_w
-        if floating_t is float:
-            cypool_strided_row_cf_f32(xp, y + row * w.out_w, w.in_h, w.in_w, sd.first, sd.count,
-                                      sh.first, sh.count, k, k, w.out_w, 1, 1.0, 1.0)
-        else:
-            cypool_strided_row_cf_f64(xp, y + row * w.out_w, w.in_h, w.in_w, sd.first, sd.count,
-                                      sh.first, sh.count, k, k, w.out_w, 1, 1.0, 1.0)
-    elif floating_t is float:
-        cypool_adaptive_avg_row_cf_f32(xp, y + row * w.out_w, w, r.od, r.oh)
-    else:
-        cypool_adaptive_avg_row_cf_f64(xp, y + row * w.out_w, w, r.od, r.oh)
-
-
-cdef void _avg_row_cl(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t row,
-                      Py_ssize_t C) noexcept nogil:
-    # Each output's channels reduced in register blocks (_reduce_fast.h), cells in order.
-    cdef RowIndex r = output_row(row, w)
-    cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
-    cdef Span sh = adaptive_span(r.oh, w.out_h, w.in_h)
-    cdef Span sw
-    cdef Py_ssize_t ow
-    cdef const floating_t* xc
-    for ow in range(w.out_w):
-        sw = adaptive_span(ow, w.out_w, w.in_w)
-        xc = x + (((r.item * w.in_d + sd.first) * w.in_h + sh.first) * w.in_w + sw.first) * C
-        if floating_t is float:
-            cypool_window_sums_cl_f32(xc, y + (row * w.out_w + ow) * C, C, sd.count, sh.count,
-                                      sw.count, w.in_h * w.in_w * C, w.in_w * C,
-                                      sd.count * sh.count * sw.count)
-        else:
-            cypool_window_sums_cl_f64(xc, y + (row * w.out_w + ow) * C, C, sd.count, sh.count,
-                                      sw.count, w.in_h * w.in_w * C, w.in_w * C,
-                                      sd.count * sh.count * sw.count)
-
-
 cdef struct Bins:
     # The bins of one call along each axis, computed once (adaptive_span): first cell and cell
     # count of window o along d, h and w. The kernels index them instead of dividing.
@@ -257,6 +212,7 @@ cdef void _global_max_cf(const floating_t* x, floating_t* y, int64_t* idx, Py_ss
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t row) noexcept nogil:
+    # Integers (floats: _max_bins_cf and the tile and global kernels).
     cdef RowIndex r = output_row(row, w)
     cdef const maxable_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
     cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
@@ -283,6 +239,7 @@ cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
 
 cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t row, Py_ssize_t C) noexcept nogil:
+    # Integers, and float32 planes of 2^31 cells or more (floats otherwise: _max_bins_cl).
     cdef RowIndex r = output_row(row, w)
     cdef Py_ssize_t n = r.item
     cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
@@ -299,16 +256,6 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
         sw = adaptive_span(ow, w.out_w, w.in_w)
         ym = y + (row * w.out_w + ow) * C
         im = idx + (row * w.out_w + ow) * C if idx != NULL else NULL
-        # floats: register blocks of channels (_reduce_fast.h; float32 positions in int32)
-        if maxable_t is float:
-            if in_plane <= 2147483647:
-                cypool_window_max_cl_f32(x + n * in_plane * C, ym, im, C, sd.first, sd.count,
-                                         sh.first, sh.count, sw.first, sw.count, w.in_h, w.in_w)
-                continue
-        elif maxable_t is double:
-            cypool_window_max_cl_f64(x + n * in_plane * C, ym, im, C, sd.first, sd.count,
-                                     sh.first, sh.count, sw.first, sw.count, w.in_h, w.in_w)
-            continue
         pos = (sd.first * w.in_h + sh.first) * w.in_w + sw.first
         for ch in range(C):
             ym[ch] = init
@@ -444,8 +391,7 @@ cdef void _max_forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const 
         elif first < n_rows:
             for row in prange(first, n_rows, num_threads=n_threads, schedule="static"):
                 _max_bins_cf(x, y, idx, w, b, row)
-        return
-    if n_threads == 1:
+    elif n_threads == 1:
         for row in range(n_rows):
             _max_row_cf(x, y, idx, w, row)
     else:

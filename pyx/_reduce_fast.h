@@ -6,10 +6,12 @@
  * order, each output (each channel) its own double accumulator. Speed comes from working on many
  * accumulators at once, never from reordering a sum, so results are bit-identical:
  *   - channels-last: a block of 16 channels is reduced in vector registers over the window's
- *     cells (no accumulator row in memory);
- *   - channels-first: equally spaced windows of one length (Lp, adaptive bins when the size
- *     divides) are summed side by side, row by row of the input, one accumulator per window:
- *     vector loops across the windows.
+ *     cells (no accumulator row in memory); adaptive rows stream their band of input rows in
+ *     memory order into accumulator rows in L1;
+ *   - channels-first: equally spaced windows of one length (Lp) are summed side by side, row by
+ *     row of the input, one accumulator per window: vector loops across the windows; adaptive
+ *     rows interleave their bins (tabulated once per call), and float32 takes 16 planes at once
+ *     through a tile transposed to the channels-last layout.
  * Powers (Lp): 1, 2 (x * x) and 3 (x * x * x), as PyTorch computes them; the root of the result
  * is sqrt for p = 2, pow(., 1 / p) otherwise. Blur pooling's forward rows (_blur.pyx) are weighted
  * window sums of the same two kinds.
@@ -65,8 +67,7 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
 
 /* The body undefines its three parameters at its end. */
 
-/* float32: defines cypool_window_sums_cl_f32, cypool_window_max_cl_f32, cypool_strided_row_cf_f32,
- * cypool_adaptive_avg_row_cf_f32, cypool_adaptive_avg_bins_cf_f32,
+/* float32: defines cypool_strided_row_cf_f32, cypool_adaptive_avg_bins_cf_f32,
  * cypool_adaptive_max_bins_cf_f32, cypool_global_max_cf_f32, cypool_adaptive_avg_band_cl_f32,
  * cypool_adaptive_max_band_cl_f32, cypool_adaptive_avg_tile16_cf_f32,
  * cypool_adaptive_max_tile16_cf_f32 (GCC: else the fallbacks below), cypool_blur_row_cf_f32,
@@ -76,8 +77,7 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
 #define CYPOOL_IS_FLOAT 1
 #include "_reduce_fast_body.h"
 
-/* float64: defines cypool_window_sums_cl_f64, cypool_window_max_cl_f64, cypool_strided_row_cf_f64,
- * cypool_adaptive_avg_row_cf_f64, cypool_adaptive_avg_bins_cf_f64,
+/* float64: defines cypool_strided_row_cf_f64, cypool_adaptive_avg_bins_cf_f64,
  * cypool_adaptive_max_bins_cf_f64, cypool_global_max_cf_f64, cypool_adaptive_avg_band_cl_f64,
  * cypool_adaptive_max_band_cl_f64, cypool_blur_row_cf_f64, cypool_blur_row_cl_f64 */
 #define CYPOOL_T double

@@ -1,6 +1,6 @@
 /* Body of _reduce_fast.h, included once per (CYPOOL_T, CYPOOL_SUF, CYPOOL_IS_FLOAT), which it
- * undefines at its end. Entry points: CYPOOL_FN(cypool_window_sums_cl), ..._window_max_cl,
- * ..._strided_row_cf, ..._adaptive_avg_row_cf, ..._adaptive_avg_bins_cf, ..._adaptive_max_bins_cf,
+ * undefines at its end. Entry points: CYPOOL_FN(cypool_strided_row_cf),
+ * ..._adaptive_avg_bins_cf, ..._adaptive_max_bins_cf,
  * ..._global_max_cf, ..._adaptive_avg_band_cl, ..._adaptive_max_band_cl, ..._blur_row_cf,
  * ..._blur_row_cl. Summation
  * orders: see _reduce_fast.h. */
@@ -52,107 +52,6 @@ CYPOOL_INLINE double CYPOOL_FN(reduce_sum1)(const CYPOOL_T* x, ptrdiff_t C, ptrd
             for (ptrdiff_t w = 0; w < nw; w++)
                 s += (double)x[d * step_d + h * step_h + w * C];
     return s;
-}
-
-/* Channels-last: one output's C channels. x: the window's first cell (channel 0); its cells are
- * x + d * step_d + h * step_h + w * C for d < nd, h < nh, w < nw. y[c] = (sum over the window
- * of channel c, in double) / cells: the adaptive average. */
-CYPOOL_CLONES
-static void CYPOOL_FN(cypool_window_sums_cl)(const CYPOOL_T* x, CYPOOL_T* y, ptrdiff_t C,
-                                             ptrdiff_t nd, ptrdiff_t nh, ptrdiff_t nw,
-                                             ptrdiff_t step_d, ptrdiff_t step_h, double cells) {
-    ptrdiff_t c0 = 0;
-#if CYPOOL_REDUCE_VECTORS
-    double s[CYPOOL_REDUCE_CB];
-    for (; c0 + CYPOOL_REDUCE_CB <= C; c0 += CYPOOL_REDUCE_CB) {
-        CYPOOL_FN(reduce_sums16)(x + c0, C, nd, nh, nw, step_d, step_h, s);
-        for (int k = 0; k < CYPOOL_REDUCE_CB; k++)
-            y[c0 + k] = (CYPOOL_T)(s[k] / cells);
-    }
-    for (; c0 + 4 <= C; c0 += 4) {
-        CYPOOL_FN(reduce_sums4)(x + c0, C, nd, nh, nw, step_d, step_h, s);
-        for (int k = 0; k < 4; k++)
-            y[c0 + k] = (CYPOOL_T)(s[k] / cells);
-    }
-#endif
-    for (; c0 < C; c0++)
-        y[c0] = (CYPOOL_T)(CYPOOL_FN(reduce_sum1)(x + c0, C, nd, nh, nw, step_d, step_h) / cells);
-}
-
-/* Channels-last max over one window with its argmax, for every channel: the cells in (d, h, w)
- * order, a cell replacing the running maximum when it is greater or NaN (PyTorch's rule: the
- * last NaN wins); the index is the plane-flat position (d * in_h + h) * in_w + w. xs: the
- * sample's first cell. float32 tracks positions in int32 lanes: the caller makes sure the plane
- * has fewer than 2^31 cells. */
-CYPOOL_CLONES
-static void CYPOOL_FN(cypool_window_max_cl)(const CYPOOL_T* xs, CYPOOL_T* y, int64_t* idx,
-                                            ptrdiff_t C, ptrdiff_t d0, ptrdiff_t nd,
-                                            ptrdiff_t h0, ptrdiff_t nh, ptrdiff_t w0,
-                                            ptrdiff_t nw, ptrdiff_t in_h, ptrdiff_t in_w) {
-    const ptrdiff_t first = (d0 * in_h + h0) * in_w + w0;
-    ptrdiff_t c0 = 0;
-#if CYPOOL_REDUCE_VECTORS
-#if CYPOOL_IS_FLOAT
-#define CYPOOL_MV cypool_r8f
-#define CYPOOL_MI cypool_r8i
-#define CYPOOL_ML 8
-    typedef int32_t cypool_pos_t;
-#else
-#define CYPOOL_MV cypool_r4d
-#define CYPOOL_MI cypool_r4l
-#define CYPOOL_ML 4
-    typedef int64_t cypool_pos_t;
-#endif
-#define CYPOOL_NV (CYPOOL_REDUCE_CB / CYPOOL_ML)
-    for (; c0 + CYPOOL_REDUCE_CB <= C; c0 += CYPOOL_REDUCE_CB) {
-        const CYPOOL_MV vzero = {0};
-        const CYPOOL_MI izero = {0};
-        CYPOOL_MV m[CYPOOL_NV];
-        CYPOOL_MI ix[CYPOOL_NV];
-        for (int q = 0; q < CYPOOL_NV; q++) {
-            m[q] = vzero - INFINITY;
-            ix[q] = izero + (cypool_pos_t)first;
-        }
-        for (ptrdiff_t d = d0; d < d0 + nd; d++)
-            for (ptrdiff_t h = h0; h < h0 + nh; h++)
-                for (ptrdiff_t w = w0; w < w0 + nw; w++) {
-                    const ptrdiff_t pos = (d * in_h + h) * in_w + w;
-                    const CYPOOL_T* p = xs + pos * C + c0;
-                    const CYPOOL_MI pv = izero + (cypool_pos_t)pos;
-                    for (int q = 0; q < CYPOOL_NV; q++) {
-                        CYPOOL_MV v;
-                        memcpy(&v, p + q * CYPOOL_ML, sizeof v);
-                        const CYPOOL_MI take = (CYPOOL_MI)(v > m[q]) | (CYPOOL_MI)(v != v);
-                        m[q] = (CYPOOL_MV)(((CYPOOL_MI)v & take) | ((CYPOOL_MI)m[q] & ~take));
-                        ix[q] = (pv & take) | (ix[q] & ~take);
-                    }
-                }
-        cypool_pos_t pos_out[CYPOOL_REDUCE_CB];
-        memcpy(y + c0, m, sizeof m);
-        memcpy(pos_out, ix, sizeof ix);
-        for (int k = 0; k < CYPOOL_REDUCE_CB; k++) idx[c0 + k] = (int64_t)pos_out[k];
-    }
-#undef CYPOOL_MV
-#undef CYPOOL_MI
-#undef CYPOOL_ML
-#undef CYPOOL_NV
-#endif
-    for (; c0 < C; c0++) {
-        CYPOOL_T best = -INFINITY;
-        ptrdiff_t at = first;
-        for (ptrdiff_t d = d0; d < d0 + nd; d++)
-            for (ptrdiff_t h = h0; h < h0 + nh; h++)
-                for (ptrdiff_t w = w0; w < w0 + nw; w++) {
-                    const ptrdiff_t pos = (d * in_h + h) * in_w + w;
-                    const CYPOOL_T v = xs[pos * C + c0];
-                    if (v > best || v != v) {
-                        best = v;
-                        at = pos;
-                    }
-                }
-        y[c0] = best;
-        idx[c0] = at;
-    }
 }
 
 /* Windows [0, n) of a channels-first row, all k cells long, window i starting at cell i * s:
@@ -218,30 +117,12 @@ static void CYPOOL_FN(cypool_strided_row_cf)(const CYPOOL_T* xp, CYPOOL_T* y, pt
     }
 }
 
-/* Channels-first adaptive average of output row (od, oh) of plane xp, any bins, one bin after
- * the other (short unequal bins: interleaving them measured slower). */
-CYPOOL_CLONES
-static void CYPOOL_FN(cypool_adaptive_avg_row_cf)(const CYPOOL_T* xp, CYPOOL_T* y,
-                                                  const Window* w, ptrdiff_t od, ptrdiff_t oh) {
-    const Span sd = adaptive_span(od, w->out_d, w->in_d);
-    const Span sh = adaptive_span(oh, w->out_h, w->in_h);
-    for (ptrdiff_t ow = 0; ow < w->out_w; ow++) {
-        const Span sw = adaptive_span(ow, w->out_w, w->in_w);
-        double s = 0;
-        for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
-            for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++) {
-                const CYPOOL_T* r = xp + (d * w->in_h + h) * w->in_w;
-                for (ptrdiff_t j = sw.first; j < sw.first + sw.count; j++) s += (double)r[j];
-            }
-        y[ow] = (CYPOOL_T)(s / (double)(sd.count * sh.count * sw.count));
-    }
-}
-
 /* Adaptive pooling with the bins of every axis read from tables (first cell, cell count), built
  * once per call: no division per window. The channels-first kernels take one output row and
  * interleave its windows (input row by input row, each window's cells still in (d, h, w) order);
  * the channels-last kernels stream the row's band of input rows in memory order into per-output
- * accumulator rows that stay in L1. Same order per window as the loops above: same results. */
+ * accumulator rows that stay in L1. Each window's cells in (d, h, w) order, as ever: same
+ * results. */
 
 /* Channels-first adaptive average of one output row: windows [0, out_w) with columns
  * [wf[i], wf[i] + wc[i]), over input rows h0 .. h0 + nh - 1 of slices d0 .. d0 + nd - 1. */
