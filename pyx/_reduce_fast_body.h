@@ -427,7 +427,17 @@ static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T*
                     for (ptrdiff_t i = 0; i < no; i++) {
                         double* restrict a = acc + i * cn;
                         const ptrdiff_t f = wf[o0 + i], e = f + wc[o0 + i];
-                        for (ptrdiff_t w = f; w < e; w++) {
+                        ptrdiff_t w = f;
+                        for (; w + 4 <= e; w += 4) {   /* four cells a pass over a */
+                            const CYPOOL_T* restrict p0 = row + w * C;
+                            const CYPOOL_T* restrict p1 = p0 + C;
+                            const CYPOOL_T* restrict p2 = p1 + C;
+                            const CYPOOL_T* restrict p3 = p2 + C;
+                            for (ptrdiff_t c = 0; c < cn; c++)
+                                a[c] = (((a[c] + (double)p0[c]) + (double)p1[c]) + (double)p2[c])
+                                       + (double)p3[c];
+                        }
+                        for (; w < e; w++) {
                             const CYPOOL_T* restrict px = row + w * C;
                             for (ptrdiff_t c = 0; c < cn; c++) a[c] += (double)px[c];
                         }
