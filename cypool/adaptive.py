@@ -50,7 +50,8 @@ def _adaptive_plan(x, rank, output_size, return_indices, data_format, op, keepdi
     return Plan(kernel, nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
                 items=forward_items(can, geo.out_size),
                 source=input_source(x, can, family),
-                new_indices=family == "max", return_indices=return_indices,
+                # the kernels skip the indices nobody asked for
+                new_indices=family == "max" and return_indices, return_indices=return_indices,
                 **destination(can, geo.out_size, x.dtype, keepdims))
 
 

@@ -3,6 +3,7 @@ adaptive max or average pooling per level (adaptive.py), flattened and concatena
 """
 from __future__ import annotations
 
+import math
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
@@ -13,9 +14,15 @@ from ._steps import CF, DataFormat, Shape
 
 Levels = Union[int, Tuple[int, ...]]
 SppResult = Union[np.ndarray, Tuple[np.ndarray, List[np.ndarray]]]
+from . import _adaptive
+from ._threads import threads_for
 from .adaptive import _adaptive_pool
 from .adaptive_backward import _adaptive_avg_backward
 from .max_backward import _max_backward
+
+# Max levels of at most this many bins a plane, after the first, are added to the gradient
+# without a dense gradient of their own (_adaptive.add_level: K^2 work a plane).
+SPARSE_LEVEL_BINS = 16
 
 
 def _check_levels(levels) -> tuple:
@@ -92,14 +99,37 @@ def spatial_pyramid_pool(x: np.ndarray, levels: Levels = (4, 2, 1), mode: str = 
         raise ValueError("return_indices=True needs mode='max'")
     parts, indices = [], []
     for level in levels:
-        if mode == "max":
+        if mode == "max" and return_indices:
             y, idx = _adaptive_pool(x, 2, level, True, data_format, "adaptive_max")
             indices.append(idx)
+        elif mode == "max":
+            y = _adaptive_pool(x, 2, level, False, data_format, "adaptive_max")
         else:
             y = _adaptive_pool(x, 2, level, False, data_format, "adaptive_avg")
         parts.append(_level_to_flat(y, data_format))
     out = np.concatenate(parts, axis=-1)
     return (out, indices) if return_indices else out
+
+
+def _add_sparse(total, g, idx, n, c, spatial, level, data_format) -> bool:
+    """Add one max level's gradient into total in place, cell by cell (_adaptive.add_level);
+    False (nothing done) when the dense route must take it: the first level, a large level, or
+    arrays the kernel does not read as given."""
+    k = level * level
+    if (total is None or k > SPARSE_LEVEL_BINS or total.dtype not in (np.float32, np.float64)
+            or not total.flags.c_contiguous or g.dtype != total.dtype
+            or type(idx) is not np.ndarray or idx.dtype != np.int64
+            or not idx.flags.c_contiguous or idx.shape != g.shape):
+        return False
+    g = np.ascontiguousarray(g)
+    in_plane = math.prod(spatial)
+    bad = _adaptive.add_level(total, g, idx, n, c, in_plane, k,
+                              data_format == "channels_last",
+                              threads_for(total.nbytes, n * c))
+    if bad:
+        raise ValueError(f"indices has {bad} entries outside [0, {in_plane}), the flat positions "
+                         f"of one plane")
+    return True
 
 
 def spatial_pyramid_pool_backward(grad_output: np.ndarray, input_shape: Shape,
@@ -169,9 +199,15 @@ def spatial_pyramid_pool_backward(grad_output: np.ndarray, input_shape: Shape,
         g = g.reshape(g.shape[:-1] + (c, level, level))
         if data_format == "channels_last":
             g = np.moveaxis(g, -3, -1)
+        if mode == "max" and _add_sparse(total, g, indices[i], n, c, spatial, level,
+                                         data_format):
+            continue
         if mode == "max":
             gx = _max_backward(np.ascontiguousarray(g), indices[i], input_shape, 2, data_format)
         else:
             gx = _adaptive_avg_backward(np.ascontiguousarray(g), input_shape, 2, data_format)
-        total = gx if total is None else total + gx
+        if total is None:
+            total = gx
+        else:  # in place: the same sums, without a new array per level
+            np.add(total, gx, out=total)
     return total

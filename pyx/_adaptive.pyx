@@ -6,6 +6,7 @@ cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t
 from libc.string cimport memset
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
 
 from _avg_fast cimport *
 from _reduce_fast cimport *
@@ -67,53 +68,151 @@ cdef void _gap_cl(const floating_t* src, floating_t* dst, Py_ssize_t n, Py_ssize
         cypool_global_avg_fwd_cl_f64(src, dst, n, L, C, c0, c1)
 
 
-cdef void _avg_row_cf(const floating_t* x, floating_t* y, const Window* w,
-                      Py_ssize_t row) noexcept nogil:
-    # Equal bins: summed side by side in vector loops (_reduce_fast.h); same order either way.
+cdef struct Bins:
+    # The bins of one call along each axis, computed once (adaptive_span): first cell and cell
+    # count of window o along d, h and w. The kernels index them instead of dividing.
+    const Py_ssize_t* df
+    const Py_ssize_t* dc
+    const Py_ssize_t* hf
+    const Py_ssize_t* hc
+    const Py_ssize_t* wf
+    const Py_ssize_t* wc
+
+
+cdef void _avg_bins_cf(const floating_t* x, floating_t* y, const Window* w, const Bins* b,
+                       Py_ssize_t row) noexcept nogil:
+    # One output row, its windows interleaved input row by input row (_reduce_fast.h).
     cdef RowIndex r = output_row(row, w)
     cdef const floating_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
-    cdef Span sd, sh
-    cdef Py_ssize_t k
-    if w.in_w % w.out_w == 0:  # equal bins, k = in_w / out_w apart: the strided vector loop
-        sd = adaptive_span(r.od, w.out_d, w.in_d)
-        sh = adaptive_span(r.oh, w.out_h, w.in_h)
-        k = w.in_w // w.out_w
-        if floating_t is float:
-            cypool_strided_row_cf_f32(xp, y + row * w.out_w, w.in_h, w.in_w, sd.first, sd.count,
-                                      sh.first, sh.count, k, k, w.out_w, 1, 1.0, 1.0)
-        else:
-            cypool_strided_row_cf_f64(xp, y + row * w.out_w, w.in_h, w.in_w, sd.first, sd.count,
-                                      sh.first, sh.count, k, k, w.out_w, 1, 1.0, 1.0)
-    elif floating_t is float:
-        cypool_adaptive_avg_row_cf_f32(xp, y + row * w.out_w, w, r.od, r.oh)
+    if floating_t is float:
+        cypool_adaptive_avg_bins_cf_f32(xp, y + row * w.out_w, w.in_h, w.in_w, b.df[r.od],
+                                        b.dc[r.od], b.hf[r.oh], b.hc[r.oh], b.wf, b.wc, w.out_w)
     else:
-        cypool_adaptive_avg_row_cf_f64(xp, y + row * w.out_w, w, r.od, r.oh)
+        cypool_adaptive_avg_bins_cf_f64(xp, y + row * w.out_w, w.in_h, w.in_w, b.df[r.od],
+                                        b.dc[r.od], b.hf[r.oh], b.hc[r.oh], b.wf, b.wc, w.out_w)
 
 
-cdef void _avg_row_cl(const floating_t* x, floating_t* y, const Window* w, Py_ssize_t row,
-                      Py_ssize_t C) noexcept nogil:
-    # Each output's channels reduced in register blocks (_reduce_fast.h), cells in order.
+cdef void _avg_tile_cf(const float* x, float* y, const Window* w, const Bins* b,
+                       Py_ssize_t item) noexcept nogil:
+    # Item (group of 16 planes, output row oh) of a 2-d float32 input (_reduce_fast.h).
+    cdef Py_ssize_t g = item // w.out_h, oh = item % w.out_h
+    cdef Py_ssize_t L = w.in_h * w.in_w, out_plane = w.out_h * w.out_w
+    cypool_adaptive_avg_tile16_cf_f32(x + g * 16 * L, y + g * 16 * out_plane + oh * w.out_w, L,
+                                      out_plane, w.in_w, b.hf[oh], b.hc[oh], b.wf, b.wc,
+                                      w.out_w)
+
+
+cdef void _max_tile_cf(const float* x, float* y, int64_t* idx, const Window* w, const Bins* b,
+                       Py_ssize_t item) noexcept nogil:
+    cdef Py_ssize_t g = item // w.out_h, oh = item % w.out_h
+    cdef Py_ssize_t L = w.in_h * w.in_w, out_plane = w.out_h * w.out_w
+    cdef Py_ssize_t o = g * 16 * out_plane + oh * w.out_w
+    cypool_adaptive_max_tile16_cf_f32(x + g * 16 * L, y + o, NULL if idx == NULL else idx + o, L,
+                                      out_plane, w.in_w, b.hf[oh], b.hc[oh], b.wf, b.wc,
+                                      w.out_w)
+
+
+cdef Py_ssize_t _tile_groups(const Window* w, const Bins* b, Py_ssize_t n_planes) noexcept nogil:
+    # Groups of 16 float32 planes the tile kernel takes: 2-d inputs whose bands fit a tile.
+    cdef Py_ssize_t o, hmax = 0
+    if not CYPOOL_HAVE_TILE16 or w.in_d != 1 or w.out_d != 1:
+        return 0
+    for o in range(w.out_h):
+        if b.hc[o] > hmax:
+            hmax = b.hc[o]
+    return n_planes // 16 if hmax * w.in_w <= CYPOOL_TILE_CELLS else 0
+
+
+cdef void _avg_bins_cl(const floating_t* x, floating_t* y, const Window* w, const Bins* b,
+                       Py_ssize_t row, Py_ssize_t C) noexcept nogil:
+    # One output row, its band of input rows streamed in memory order (_reduce_fast.h).
     cdef RowIndex r = output_row(row, w)
-    cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
-    cdef Span sh = adaptive_span(r.oh, w.out_h, w.in_h)
-    cdef Span sw
-    cdef Py_ssize_t ow
-    cdef const floating_t* xc
-    for ow in range(w.out_w):
-        sw = adaptive_span(ow, w.out_w, w.in_w)
-        xc = x + (((r.item * w.in_d + sd.first) * w.in_h + sh.first) * w.in_w + sw.first) * C
+    cdef const floating_t* xs = x + r.item * w.in_d * w.in_h * w.in_w * C
+    if floating_t is float:
+        cypool_adaptive_avg_band_cl_f32(xs, y + row * w.out_w * C, C, w.in_h, w.in_w,
+                                        b.df[r.od], b.dc[r.od], b.hf[r.oh], b.hc[r.oh], b.wf,
+                                        b.wc, w.out_w)
+    else:
+        cypool_adaptive_avg_band_cl_f64(xs, y + row * w.out_w * C, C, w.in_h, w.in_w,
+                                        b.df[r.od], b.dc[r.od], b.hf[r.oh], b.hc[r.oh], b.wf,
+                                        b.wc, w.out_w)
+
+
+cdef void _max_bins_cf(const floating_t* x, floating_t* y, int64_t* idx, const Window* w,
+                       const Bins* b, Py_ssize_t row) noexcept nogil:
+    cdef RowIndex r = output_row(row, w)
+    cdef const floating_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
+    cdef int64_t* ir = NULL if idx == NULL else idx + row * w.out_w
+    if floating_t is float:
+        cypool_adaptive_max_bins_cf_f32(xp, y + row * w.out_w, ir, w.in_h, w.in_w, b.df[r.od],
+                                        b.dc[r.od], b.hf[r.oh], b.hc[r.oh], b.wf, b.wc, w.out_w)
+    else:
+        cypool_adaptive_max_bins_cf_f64(xp, y + row * w.out_w, ir, w.in_h, w.in_w, b.df[r.od],
+                                        b.dc[r.od], b.hf[r.oh], b.hc[r.oh], b.wf, b.wc, w.out_w)
+
+
+cdef void _max_bins_cl(const floating_t* x, floating_t* y, int64_t* idx, const Window* w,
+                       const Bins* b, Py_ssize_t row, Py_ssize_t C) noexcept nogil:
+    # float32 positions in int32: the caller makes sure the plane has fewer than 2^31 cells.
+    cdef RowIndex r = output_row(row, w)
+    cdef const floating_t* xs = x + r.item * w.in_d * w.in_h * w.in_w * C
+    cdef int64_t* ir = NULL if idx == NULL else idx + row * w.out_w * C
+    if floating_t is float:
+        cypool_adaptive_max_band_cl_f32(xs, y + row * w.out_w * C, ir, C, w.in_h, w.in_w,
+                                        b.df[r.od], b.dc[r.od], b.hf[r.oh], b.hc[r.oh], b.wf,
+                                        b.wc, w.out_w)
+    else:
+        cypool_adaptive_max_band_cl_f64(xs, y + row * w.out_w * C, ir, C, w.in_h, w.in_w,
+                                        b.df[r.od], b.dc[r.od], b.hf[r.oh], b.hc[r.oh], b.wf,
+                                        b.wc, w.out_w)
+
+
+cdef void _global_max_cf(const floating_t* x, floating_t* y, int64_t* idx, Py_ssize_t n_planes,
+                         Py_ssize_t L, int n_threads) noexcept nogil:
+    # Channels-first global max (L < 2^31 cells a plane): float32 planes of up to a tile's
+    # cells in groups of 16 through the tile kernel (one window, the plane as one row); the
+    # others in contiguous ranges through the lane kernel.
+    cdef Py_ssize_t n_chunks, chunk, p0, p1, g, groups = 0
+    cdef Py_ssize_t first_cell = 0
+    if floating_t is float:
+        if CYPOOL_HAVE_TILE16 and L <= CYPOOL_TILE_CELLS:
+            groups = n_planes // 16
+        if n_threads == 1:
+            for g in range(groups):
+                cypool_adaptive_max_tile16_cf_f32(x + g * 16 * L, y + g * 16,
+                                                  NULL if idx == NULL else idx + g * 16, L, 1, L,
+                                                  0, 1, &first_cell, &L, 1)
+        elif groups:
+            for g in prange(groups, num_threads=n_threads, schedule="static"):
+                cypool_adaptive_max_tile16_cf_f32(x + g * 16 * L, y + g * 16,
+                                                  NULL if idx == NULL else idx + g * 16, L, 1, L,
+                                                  0, 1, &first_cell, &L, 1)
+        if groups:
+            x, y = x + groups * 16 * L, y + groups * 16
+            idx = NULL if idx == NULL else idx + groups * 16
+            n_planes -= groups * 16
+    n_chunks = n_planes if n_planes < n_threads else n_threads
+    if n_planes == 0:
+        return
+    if n_threads == 1:
+        # no OpenMP region: for a small call it costs about as much as the work
         if floating_t is float:
-            cypool_window_sums_cl_f32(xc, y + (row * w.out_w + ow) * C, C, sd.count, sh.count,
-                                      sw.count, w.in_h * w.in_w * C, w.in_w * C,
-                                      sd.count * sh.count * sw.count)
+            cypool_global_max_cf_f32(x, y, idx, 0, n_planes, L)
         else:
-            cypool_window_sums_cl_f64(xc, y + (row * w.out_w + ow) * C, C, sd.count, sh.count,
-                                      sw.count, w.in_h * w.in_w * C, w.in_w * C,
-                                      sd.count * sh.count * sw.count)
+            cypool_global_max_cf_f64(x, y, idx, 0, n_planes, L)
+        return
+    for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+        p0 = chunk * n_planes // n_chunks
+        p1 = (chunk + 1) * n_planes // n_chunks
+        if floating_t is float:
+            cypool_global_max_cf_f32(x, y, idx, p0, p1, L)
+        else:
+            cypool_global_max_cf_f64(x, y, idx, p0, p1, L)
 
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t row) noexcept nogil:
+    # Integers (floats: _max_bins_cf and the tile and global kernels).
     cdef RowIndex r = output_row(row, w)
     cdef const maxable_t* xp = x + r.item * w.in_d * w.in_h * w.in_w
     cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
@@ -134,11 +233,13 @@ cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
                         m = v
                         best = pos + c
         y[row * w.out_w + ow] = m
-        idx[row * w.out_w + ow] = best
+        if idx != NULL:
+            idx[row * w.out_w + ow] = best
 
 
 cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t row, Py_ssize_t C) noexcept nogil:
+    # Integers, and float32 planes of 2^31 cells or more (floats otherwise: _max_bins_cl).
     cdef RowIndex r = output_row(row, w)
     cdef Py_ssize_t n = r.item
     cdef Span sd = adaptive_span(r.od, w.out_d, w.in_d)
@@ -154,21 +255,12 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
     for ow in range(w.out_w):
         sw = adaptive_span(ow, w.out_w, w.in_w)
         ym = y + (row * w.out_w + ow) * C
-        im = idx + (row * w.out_w + ow) * C
-        # floats: register blocks of channels (_reduce_fast.h; float32 positions in int32)
-        if maxable_t is float:
-            if in_plane <= 2147483647:
-                cypool_window_max_cl_f32(x + n * in_plane * C, ym, im, C, sd.first, sd.count,
-                                         sh.first, sh.count, sw.first, sw.count, w.in_h, w.in_w)
-                continue
-        elif maxable_t is double:
-            cypool_window_max_cl_f64(x + n * in_plane * C, ym, im, C, sd.first, sd.count,
-                                     sh.first, sh.count, sw.first, sw.count, w.in_h, w.in_w)
-            continue
+        im = idx + (row * w.out_w + ow) * C if idx != NULL else NULL
         pos = (sd.first * w.in_h + sh.first) * w.in_w + sw.first
         for ch in range(C):
             ym[ch] = init
-            im[ch] = pos
+            if im != NULL:
+                im[ch] = pos
         for d in range(sd.first, sd.first + sd.count):
             for h in range(sh.first, sh.first + sh.count):
                 for c in range(sw.first, sw.first + sw.count):
@@ -178,7 +270,8 @@ cdef void _max_row_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
                         v = xc[ch]
                         if v > ym[ch] or v != v:
                             ym[ch] = v
-                            im[ch] = pos
+                            if im != NULL:
+                                im[ch] = pos
 
 
 cdef void _avg_plane_backward(const floating_t* go, floating_t* gi, const Window* w,
@@ -233,36 +326,72 @@ cdef void _global_cl(const floating_t* x, floating_t* y, Py_ssize_t n_samples, P
         _gap_cl(x, y, item // nb, L, C, c0, c0 + cb if c0 + cb < C else C, False)
 
 
-cdef void _avg_forward_cf(const floating_t* x, floating_t* y, const Window* w,
+cdef void _avg_forward_cf(const floating_t* x, floating_t* y, const Window* w, const Bins* b,
                           Py_ssize_t n_planes, int n_threads) noexcept nogil:
+    # float32: groups of 16 planes through the tile kernel, the other planes row by row
     cdef Py_ssize_t row, n_rows = n_planes * w.out_d * w.out_h
+    cdef Py_ssize_t item, n_tiled = 0, first = 0
     if _is_global(w):
         _global_cf(x, y, n_planes, w.in_d * w.in_h * w.in_w, n_threads)
-    elif n_threads == 1:
-        for row in range(n_rows):
-            _avg_row_cf(x, y, w, row)
-    else:
-        for row in prange(n_rows, num_threads=n_threads, schedule="static"):
-            _avg_row_cf(x, y, w, row)
+        return
+    if floating_t is float:
+        n_tiled = _tile_groups(w, b, n_planes) * w.out_h
+        first = n_tiled * 16
+        if n_threads == 1:
+            for item in range(n_tiled):
+                _avg_tile_cf(x, y, w, b, item)
+        elif n_tiled:
+            for item in prange(n_tiled, num_threads=n_threads, schedule="static"):
+                _avg_tile_cf(x, y, w, b, item)
+    if n_threads == 1:
+        for row in range(first, n_rows):
+            _avg_bins_cf(x, y, w, b, row)
+    elif first < n_rows:
+        for row in prange(first, n_rows, num_threads=n_threads, schedule="static"):
+            _avg_bins_cf(x, y, w, b, row)
 
 
-cdef void _avg_forward_cl(const floating_t* x, floating_t* y, const Window* w,
+cdef void _avg_forward_cl(const floating_t* x, floating_t* y, const Window* w, const Bins* b,
                           Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
     cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
     if _is_global(w):
         _global_cl(x, y, n_samples, C, w.in_d * w.in_h * w.in_w, n_threads)
     elif n_threads == 1:
         for row in range(n_rows):
-            _avg_row_cl(x, y, w, row, C)
+            _avg_bins_cl(x, y, w, b, row, C)
     else:
         for row in prange(n_rows, num_threads=n_threads, schedule="static"):
-            _avg_row_cl(x, y, w, row, C)
+            _avg_bins_cl(x, y, w, b, row, C)
 
 
 cdef void _max_forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
-                          Py_ssize_t n_planes, int n_threads) noexcept nogil:
+                          const Bins* b, Py_ssize_t n_planes, int n_threads) noexcept nogil:
+    # Floats: the vector global max or the bin-table rows; integers: the plain loop.
+    # float32 groups of 16 planes: the tile kernel (positions in int32), like the average's
     cdef Py_ssize_t row, n_rows = n_planes * w.out_d * w.out_h
-    if n_threads == 1:
+    cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t item, n_tiled = 0, first = 0
+    if maxable_t is float or maxable_t is double:
+        if _is_global(w) and L <= 2147483647:
+            _global_max_cf(x, y, idx, n_planes, L, n_threads)
+            return
+        if maxable_t is float:
+            if L <= 2147483647:
+                n_tiled = _tile_groups(w, b, n_planes) * w.out_h
+            first = n_tiled * 16
+            if n_threads == 1:
+                for item in range(n_tiled):
+                    _max_tile_cf(x, y, idx, w, b, item)
+            elif n_tiled:
+                for item in prange(n_tiled, num_threads=n_threads, schedule="static"):
+                    _max_tile_cf(x, y, idx, w, b, item)
+        if n_threads == 1:
+            for row in range(first, n_rows):
+                _max_bins_cf(x, y, idx, w, b, row)
+        elif first < n_rows:
+            for row in prange(first, n_rows, num_threads=n_threads, schedule="static"):
+                _max_bins_cf(x, y, idx, w, b, row)
+    elif n_threads == 1:
         for row in range(n_rows):
             _max_row_cf(x, y, idx, w, row)
     else:
@@ -271,8 +400,19 @@ cdef void _max_forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const 
 
 
 cdef void _max_forward_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
-                          Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
+                          const Bins* b, Py_ssize_t n_samples, Py_ssize_t C,
+                          int n_threads) noexcept nogil:
     cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
+    if maxable_t is float or maxable_t is double:
+        # floats: the band kernel (float32 positions in int32)
+        if maxable_t is double or w.in_d * w.in_h * w.in_w <= 2147483647:
+            if n_threads == 1:
+                for row in range(n_rows):
+                    _max_bins_cl(x, y, idx, w, b, row, C)
+            else:
+                for row in prange(n_rows, num_threads=n_threads, schedule="static"):
+                    _max_bins_cl(x, y, idx, w, b, row, C)
+            return
     if n_threads == 1:
         for row in range(n_rows):
             _max_row_cl(x, y, idx, w, row, C)
@@ -353,6 +493,11 @@ cdef class AdaptiveCall:
     cdef int op, kind
     cdef Py_ssize_t n_items, C, c_block
     cdef bint cl
+    cdef Py_ssize_t* table   # the bins: first cells and counts along d, h, w
+    cdef Bins bins
+
+    def __dealloc__(self):
+        PyMem_Free(self.table)
 
     def __init__(self, str op, Window w, Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block,
                  bint channels_last, str dtype_name):
@@ -366,6 +511,29 @@ cdef class AdaptiveCall:
         self.C = C
         self.c_block = c_block
         self.cl = channels_last
+        self._tabulate()
+
+    cdef void _tabulate(self) except *:
+        cdef Py_ssize_t od = self.w.out_d, oh = self.w.out_h, ow = self.w.out_w, o
+        cdef Span sp
+        PyMem_Free(self.table)
+        self.table = <Py_ssize_t*>PyMem_Malloc(2 * (od + oh + ow + 1) * sizeof(Py_ssize_t))
+        if self.table == NULL:
+            raise MemoryError()
+        self.bins.df, self.bins.dc = self.table, self.table + od
+        self.bins.hf, self.bins.hc = self.table + 2 * od, self.table + 2 * od + oh
+        self.bins.wf = self.table + 2 * (od + oh)
+        self.bins.wc = self.table + 2 * (od + oh) + ow
+        for o in range(od):
+            sp = adaptive_span(o, od, self.w.in_d)
+            self.table[o], self.table[od + o] = sp.first, sp.count
+        for o in range(oh):
+            sp = adaptive_span(o, oh, self.w.in_h)
+            self.table[2 * od + o], self.table[2 * od + oh + o] = sp.first, sp.count
+        for o in range(ow):
+            sp = adaptive_span(o, ow, self.w.in_w)
+            self.table[2 * (od + oh) + o] = sp.first
+            self.table[2 * (od + oh) + ow + o] = sp.count
 
     def __call__(self, cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray indices,
                  int n_threads):
@@ -391,9 +559,9 @@ cdef class AdaptiveCall:
     cdef void _run(self, const floating_t* a, floating_t* b, int64_t* ip, int nt) noexcept nogil:
         if self.op == AVG_FORWARD:
             if self.cl:
-                _avg_forward_cl(a, b, &self.w, self.n_items, self.C, nt)
+                _avg_forward_cl(a, b, &self.w, &self.bins, self.n_items, self.C, nt)
             else:
-                _avg_forward_cf(a, b, &self.w, self.n_items, nt)
+                _avg_forward_cf(a, b, &self.w, &self.bins, self.n_items, nt)
         elif self.op == AVG_BACKWARD:
             if self.cl:
                 _avg_backward_cl(a, b, &self.w, self.n_items, self.C, self.c_block, nt)
@@ -404,6 +572,69 @@ cdef class AdaptiveCall:
 
     cdef void _max(self, const maxable_t* a, maxable_t* b, int64_t* ip, int nt) noexcept nogil:
         if self.cl:
-            _max_forward_cl(a, b, ip, &self.w, self.n_items, self.C, nt)
+            _max_forward_cl(a, b, ip, &self.w, &self.bins, self.n_items, self.C, nt)
         else:
-            _max_forward_cf(a, b, ip, &self.w, self.n_items, nt)
+            _max_forward_cf(a, b, ip, &self.w, &self.bins, self.n_items, nt)
+
+
+cdef Py_ssize_t _add_level_plane(floating_t* total, const floating_t* go, const int64_t* idx,
+                                 Py_ssize_t K, Py_ssize_t in_plane, Py_ssize_t step) noexcept nogil:
+    # One plane of add_level: K outputs (step apart in go, idx; the plane's cells step apart in
+    # total). Returns the count of indices outside [0, in_plane), adding nothing for them.
+    cdef Py_ssize_t k, k2, bad = 0
+    cdef int64_t cell
+    cdef floating_t s
+    for k in range(K):
+        cell = idx[k * step]
+        if cell < 0 or cell >= in_plane:
+            bad += 1
+            continue
+        for k2 in range(k):
+            if idx[k2 * step] == cell:
+                break
+        else:
+            s = 0
+            s = s + go[k * step]
+            for k2 in range(k + 1, K):
+                if idx[k2 * step] == cell:
+                    s = s + go[k2 * step]
+            total[cell * step] += s
+    return bad
+
+
+def add_level(cnp.ndarray total not None, cnp.ndarray go not None, cnp.ndarray idx not None,
+              Py_ssize_t n, Py_ssize_t C, Py_ssize_t in_plane, Py_ssize_t K, bint channels_last,
+              int n_threads):
+    """total += the max backward of one pooled level (go: its gradient, idx: its argmax
+    indices, K outputs a plane), without the dense gradient: each touched cell gets the sum of
+    its outputs' gradients, formed from 0 in output order as the dense scatter forms it, added
+    once. Same result as total + max_backward(go, idx) (whose untouched cells add +0.0); the
+    caller keeps K small (the inner search is K^2 a plane). All three arrays C-contiguous, total
+    and go of one float dtype, idx int64; returns the count of out-of-range indices."""
+    cdef Py_ssize_t p, bad = 0, planes = n * C
+    cdef bint dbl = cnp.PyArray_TYPE(total) == cnp.NPY_DOUBLE
+    cdef float* tf = <float*>cnp.PyArray_DATA(total)
+    cdef const float* gf = <const float*>cnp.PyArray_DATA(go)
+    cdef double* td = <double*>cnp.PyArray_DATA(total)
+    cdef const double* gd = <const double*>cnp.PyArray_DATA(go)
+    cdef const int64_t* ip = <const int64_t*>cnp.PyArray_DATA(idx)
+    # plane p = (sample, channel): its first cell, output and index, and their step
+    cdef Py_ssize_t step = C if channels_last else 1
+    with nogil:
+        for p in prange(planes, num_threads=n_threads, schedule="static"):
+            if channels_last:
+                if dbl:
+                    bad += _add_level_plane(td + (p // C) * in_plane * C + p % C,
+                                            gd + (p // C) * K * C + p % C,
+                                            ip + (p // C) * K * C + p % C, K, in_plane, step)
+                else:
+                    bad += _add_level_plane(tf + (p // C) * in_plane * C + p % C,
+                                            gf + (p // C) * K * C + p % C,
+                                            ip + (p // C) * K * C + p % C, K, in_plane, step)
+            elif dbl:
+                bad += _add_level_plane(td + p * in_plane, gd + p * K, ip + p * K, K, in_plane,
+                                        1)
+            else:
+                bad += _add_level_plane(tf + p * in_plane, gf + p * K, ip + p * K, K, in_plane,
+                                        1)
+    return bad

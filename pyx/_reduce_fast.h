@@ -6,10 +6,12 @@
  * order, each output (each channel) its own double accumulator. Speed comes from working on many
  * accumulators at once, never from reordering a sum, so results are bit-identical:
  *   - channels-last: a block of 16 channels is reduced in vector registers over the window's
- *     cells (no accumulator row in memory);
- *   - channels-first: equally spaced windows of one length (Lp, adaptive bins when the size
- *     divides) are summed side by side, row by row of the input, one accumulator per window:
- *     vector loops across the windows.
+ *     cells (no accumulator row in memory); adaptive rows stream their band of input rows in
+ *     memory order into accumulator rows in L1;
+ *   - channels-first: equally spaced windows of one length (Lp) are summed side by side, row by
+ *     row of the input, one accumulator per window: vector loops across the windows; adaptive
+ *     rows interleave their bins (tabulated once per call), and float32 takes 16 planes at once
+ *     through a tile transposed to the channels-last layout.
  * Powers (Lp): 1, 2 (x * x) and 3 (x * x * x), as PyTorch computes them; the root of the result
  * is sqrt for p = 2, pow(., 1 / p) otherwise. Blur pooling's forward rows (_blur.pyx) are weighted
  * window sums of the same two kinds.
@@ -17,6 +19,7 @@
 #ifndef CYPOOL_REDUCE_FAST_H
 #define CYPOOL_REDUCE_FAST_H
 
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +43,8 @@ typedef int64_t cypool_r4l __attribute__((vector_size(32)));
 #define CYPOOL_REDUCE_CB 16
 /* Windows per accumulator chunk of the channels-first rows (stack arrays). */
 #define CYPOOL_REDUCE_ROW 128
+/* Cells (of 16 float32 planes: 32 KB, in L1) of the tile of cypool_adaptive_avg_tile16_cf_f32. */
+#define CYPOOL_TILE_CELLS 512
 
 /* The finishing step of one window: the sum divided by its cells, times mul (1 for an average,
  * prod(kernel) for Lp), then the root of power p (none for p = 1). */
@@ -62,18 +67,44 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
 
 /* The body undefines its three parameters at its end. */
 
-/* float32: defines cypool_window_sums_cl_f32, cypool_window_max_cl_f32, cypool_strided_row_cf_f32,
- * cypool_adaptive_avg_row_cf_f32, cypool_blur_row_cf_f32, cypool_blur_row_cl_f32 */
+/* float32: defines cypool_strided_row_cf_f32, cypool_adaptive_avg_bins_cf_f32,
+ * cypool_adaptive_max_bins_cf_f32, cypool_global_max_cf_f32, cypool_adaptive_avg_band_cl_f32,
+ * cypool_adaptive_max_band_cl_f32, cypool_adaptive_avg_tile16_cf_f32,
+ * cypool_adaptive_max_tile16_cf_f32 (GCC: else the fallbacks below), cypool_blur_row_cf_f32,
+ * cypool_blur_row_cl_f32 */
 #define CYPOOL_T float
 #define CYPOOL_SUF _f32
 #define CYPOOL_IS_FLOAT 1
 #include "_reduce_fast_body.h"
 
-/* float64: defines cypool_window_sums_cl_f64, cypool_window_max_cl_f64, cypool_strided_row_cf_f64,
- * cypool_adaptive_avg_row_cf_f64, cypool_blur_row_cf_f64, cypool_blur_row_cl_f64 */
+/* float64: defines cypool_strided_row_cf_f64, cypool_adaptive_avg_bins_cf_f64,
+ * cypool_adaptive_max_bins_cf_f64, cypool_global_max_cf_f64, cypool_adaptive_avg_band_cl_f64,
+ * cypool_adaptive_max_band_cl_f64, cypool_blur_row_cf_f64, cypool_blur_row_cl_f64 */
 #define CYPOOL_T double
 #define CYPOOL_SUF _f64
 #define CYPOOL_IS_FLOAT 0
 #include "_reduce_fast_body.h"
+
+/* Without GCC's vector shuffles: the 16 planes one after the other (same sums, same results). */
+#ifndef CYPOOL_HAVE_TILE16
+#define CYPOOL_HAVE_TILE16 0
+static void cypool_adaptive_avg_tile16_cf_f32(const float* xp, float* y, ptrdiff_t L,
+                                              ptrdiff_t out_plane, ptrdiff_t in_w, ptrdiff_t h0,
+                                              ptrdiff_t nh, const ptrdiff_t* wf,
+                                              const ptrdiff_t* wc, ptrdiff_t out_w) {
+    for (int q = 0; q < 16; q++)
+        cypool_adaptive_avg_bins_cf_f32(xp + q * L, y + q * out_plane, 0, in_w, 0, 1, h0, nh, wf,
+                                        wc, out_w);
+}
+static void cypool_adaptive_max_tile16_cf_f32(const float* xp, float* y, int64_t* idx,
+                                              ptrdiff_t L, ptrdiff_t out_plane, ptrdiff_t in_w,
+                                              ptrdiff_t h0, ptrdiff_t nh, const ptrdiff_t* wf,
+                                              const ptrdiff_t* wc, ptrdiff_t out_w) {
+    for (int q = 0; q < 16; q++)
+        cypool_adaptive_max_bins_cf_f32(xp + q * L, y + q * out_plane,
+                                        idx ? idx + q * out_plane : NULL, 0, in_w, 0, 1, h0, nh,
+                                        wf, wc, out_w);
+}
+#endif
 
 #endif

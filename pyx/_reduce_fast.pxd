@@ -4,18 +4,6 @@ from libc.stdint cimport int64_t, uint64_t
 from _window cimport Window
 
 cdef extern from "_reduce_fast.h" nogil:
-    # One channels-last output, all C channels: the window's sum (in double) / cells.
-    void cypool_window_sums_cl_f32(const float* x, float* y, Py_ssize_t C, Py_ssize_t nd,
-            Py_ssize_t nh, Py_ssize_t nw, Py_ssize_t step_d, Py_ssize_t step_h, double cells)
-    void cypool_window_sums_cl_f64(const double* x, double* y, Py_ssize_t C, Py_ssize_t nd,
-            Py_ssize_t nh, Py_ssize_t nw, Py_ssize_t step_d, Py_ssize_t step_h, double cells)
-    # One channels-last output's max and argmax, all C channels (float32: plane < 2^31 cells).
-    void cypool_window_max_cl_f32(const float* xs, float* y, int64_t* idx, Py_ssize_t C,
-            Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh, Py_ssize_t w0,
-            Py_ssize_t nw, Py_ssize_t in_h, Py_ssize_t in_w)
-    void cypool_window_max_cl_f64(const double* xs, double* y, int64_t* idx, Py_ssize_t C,
-            Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh, Py_ssize_t w0,
-            Py_ssize_t nw, Py_ssize_t in_h, Py_ssize_t in_w)
     # One channels-first output row of equally spaced windows (start ow * s_w, k_w cells).
     void cypool_strided_row_cf_f32(const float* xp, float* y, Py_ssize_t in_h, Py_ssize_t in_w,
             Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh, Py_ssize_t k_w,
@@ -23,11 +11,48 @@ cdef extern from "_reduce_fast.h" nogil:
     void cypool_strided_row_cf_f64(const double* xp, double* y, Py_ssize_t in_h,
             Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh,
             Py_ssize_t k_w, Py_ssize_t s_w, Py_ssize_t out_w, int power, double mul, double p)
-    # One channels-first output row of adaptive average pooling, any bins.
-    void cypool_adaptive_avg_row_cf_f32(const float* xp, float* y, const Window* w,
-            Py_ssize_t od, Py_ssize_t oh)
-    void cypool_adaptive_avg_row_cf_f64(const double* xp, double* y, const Window* w,
-            Py_ssize_t od, Py_ssize_t oh)
+    # Adaptive pooling with bin tables (first cell wf[i], cell count wc[i] of each window along
+    # w): one channels-first output row (windows interleaved) or one channels-last output row
+    # (the band of input rows streamed in memory order). idx may be NULL.
+    void cypool_adaptive_avg_bins_cf_f32(const float* xp, float* y, Py_ssize_t in_h,
+            Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh,
+            const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+    void cypool_adaptive_max_bins_cf_f32(const float* xp, float* y, int64_t* idx,
+            Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0,
+            Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+    void cypool_adaptive_avg_band_cl_f32(const float* xs, float* y, Py_ssize_t C,
+            Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0,
+            Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+    void cypool_adaptive_max_band_cl_f32(const float* xs, float* y, int64_t* idx, Py_ssize_t C,
+            Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0,
+            Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+    void cypool_adaptive_avg_bins_cf_f64(const double* xp, double* y, Py_ssize_t in_h,
+            Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh,
+            const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+    void cypool_adaptive_max_bins_cf_f64(const double* xp, double* y, int64_t* idx,
+            Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0,
+            Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+    void cypool_adaptive_avg_band_cl_f64(const double* xs, double* y, Py_ssize_t C,
+            Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0,
+            Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+    void cypool_adaptive_max_band_cl_f64(const double* xs, double* y, int64_t* idx, Py_ssize_t C,
+            Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0,
+            Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+    # Channels-first adaptive average and max of one output row of 16 float32 planes at once (2-d,
+    # nh * in_w <= TILE_CELLS); vector shuffles where CYPOOL_HAVE_TILE16.
+    enum: CYPOOL_HAVE_TILE16
+    enum: CYPOOL_TILE_CELLS
+    void cypool_adaptive_avg_tile16_cf_f32(const float* xp, float* y, Py_ssize_t L,
+            Py_ssize_t out_plane, Py_ssize_t in_w, Py_ssize_t h0, Py_ssize_t nh,
+            const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+    void cypool_adaptive_max_tile16_cf_f32(const float* xp, float* y, int64_t* idx,
+            Py_ssize_t L, Py_ssize_t out_plane, Py_ssize_t in_w, Py_ssize_t h0, Py_ssize_t nh,
+            const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+    # Channels-first global max of planes [p0, p1) of L cells (L < 2^31); idx may be NULL.
+    void cypool_global_max_cf_f32(const float* x, float* y, int64_t* idx, Py_ssize_t p0,
+            Py_ssize_t p1, Py_ssize_t L)
+    void cypool_global_max_cf_f64(const double* x, double* y, int64_t* idx, Py_ssize_t p0,
+            Py_ssize_t p1, Py_ssize_t L)
     # Blur pooling (_blur.pyx): one output row, channels first (outputs [a, b) read adjacent
     # columns at step s) or channels last.
     void cypool_blur_row_cf_f32(const float* xp, float* yr, const int64_t* rows,

@@ -1,6 +1,8 @@
 /* Body of _reduce_fast.h, included once per (CYPOOL_T, CYPOOL_SUF, CYPOOL_IS_FLOAT), which it
- * undefines at its end. Entry points: CYPOOL_FN(cypool_window_sums_cl), ..._window_max_cl,
- * ..._strided_row_cf, ..._adaptive_avg_row_cf, ..._blur_row_cf, ..._blur_row_cl. Summation
+ * undefines at its end. Entry points: CYPOOL_FN(cypool_strided_row_cf),
+ * ..._adaptive_avg_bins_cf, ..._adaptive_max_bins_cf,
+ * ..._global_max_cf, ..._adaptive_avg_band_cl, ..._adaptive_max_band_cl, ..._blur_row_cf,
+ * ..._blur_row_cl. Summation
  * orders: see _reduce_fast.h. */
 
 #if CYPOOL_REDUCE_VECTORS
@@ -50,107 +52,6 @@ CYPOOL_INLINE double CYPOOL_FN(reduce_sum1)(const CYPOOL_T* x, ptrdiff_t C, ptrd
             for (ptrdiff_t w = 0; w < nw; w++)
                 s += (double)x[d * step_d + h * step_h + w * C];
     return s;
-}
-
-/* Channels-last: one output's C channels. x: the window's first cell (channel 0); its cells are
- * x + d * step_d + h * step_h + w * C for d < nd, h < nh, w < nw. y[c] = (sum over the window
- * of channel c, in double) / cells: the adaptive average. */
-CYPOOL_CLONES
-static void CYPOOL_FN(cypool_window_sums_cl)(const CYPOOL_T* x, CYPOOL_T* y, ptrdiff_t C,
-                                             ptrdiff_t nd, ptrdiff_t nh, ptrdiff_t nw,
-                                             ptrdiff_t step_d, ptrdiff_t step_h, double cells) {
-    ptrdiff_t c0 = 0;
-#if CYPOOL_REDUCE_VECTORS
-    double s[CYPOOL_REDUCE_CB];
-    for (; c0 + CYPOOL_REDUCE_CB <= C; c0 += CYPOOL_REDUCE_CB) {
-        CYPOOL_FN(reduce_sums16)(x + c0, C, nd, nh, nw, step_d, step_h, s);
-        for (int k = 0; k < CYPOOL_REDUCE_CB; k++)
-            y[c0 + k] = (CYPOOL_T)(s[k] / cells);
-    }
-    for (; c0 + 4 <= C; c0 += 4) {
-        CYPOOL_FN(reduce_sums4)(x + c0, C, nd, nh, nw, step_d, step_h, s);
-        for (int k = 0; k < 4; k++)
-            y[c0 + k] = (CYPOOL_T)(s[k] / cells);
-    }
-#endif
-    for (; c0 < C; c0++)
-        y[c0] = (CYPOOL_T)(CYPOOL_FN(reduce_sum1)(x + c0, C, nd, nh, nw, step_d, step_h) / cells);
-}
-
-/* Channels-last max over one window with its argmax, for every channel: the cells in (d, h, w)
- * order, a cell replacing the running maximum when it is greater or NaN (PyTorch's rule: the
- * last NaN wins); the index is the plane-flat position (d * in_h + h) * in_w + w. xs: the
- * sample's first cell. float32 tracks positions in int32 lanes: the caller makes sure the plane
- * has fewer than 2^31 cells. */
-CYPOOL_CLONES
-static void CYPOOL_FN(cypool_window_max_cl)(const CYPOOL_T* xs, CYPOOL_T* y, int64_t* idx,
-                                            ptrdiff_t C, ptrdiff_t d0, ptrdiff_t nd,
-                                            ptrdiff_t h0, ptrdiff_t nh, ptrdiff_t w0,
-                                            ptrdiff_t nw, ptrdiff_t in_h, ptrdiff_t in_w) {
-    const ptrdiff_t first = (d0 * in_h + h0) * in_w + w0;
-    ptrdiff_t c0 = 0;
-#if CYPOOL_REDUCE_VECTORS
-#if CYPOOL_IS_FLOAT
-#define CYPOOL_MV cypool_r8f
-#define CYPOOL_MI cypool_r8i
-#define CYPOOL_ML 8
-    typedef int32_t cypool_pos_t;
-#else
-#define CYPOOL_MV cypool_r4d
-#define CYPOOL_MI cypool_r4l
-#define CYPOOL_ML 4
-    typedef int64_t cypool_pos_t;
-#endif
-#define CYPOOL_NV (CYPOOL_REDUCE_CB / CYPOOL_ML)
-    for (; c0 + CYPOOL_REDUCE_CB <= C; c0 += CYPOOL_REDUCE_CB) {
-        const CYPOOL_MV vzero = {0};
-        const CYPOOL_MI izero = {0};
-        CYPOOL_MV m[CYPOOL_NV];
-        CYPOOL_MI ix[CYPOOL_NV];
-        for (int q = 0; q < CYPOOL_NV; q++) {
-            m[q] = vzero - INFINITY;
-            ix[q] = izero + (cypool_pos_t)first;
-        }
-        for (ptrdiff_t d = d0; d < d0 + nd; d++)
-            for (ptrdiff_t h = h0; h < h0 + nh; h++)
-                for (ptrdiff_t w = w0; w < w0 + nw; w++) {
-                    const ptrdiff_t pos = (d * in_h + h) * in_w + w;
-                    const CYPOOL_T* p = xs + pos * C + c0;
-                    const CYPOOL_MI pv = izero + (cypool_pos_t)pos;
-                    for (int q = 0; q < CYPOOL_NV; q++) {
-                        CYPOOL_MV v;
-                        memcpy(&v, p + q * CYPOOL_ML, sizeof v);
-                        const CYPOOL_MI take = (CYPOOL_MI)(v > m[q]) | (CYPOOL_MI)(v != v);
-                        m[q] = (CYPOOL_MV)(((CYPOOL_MI)v & take) | ((CYPOOL_MI)m[q] & ~take));
-                        ix[q] = (pv & take) | (ix[q] & ~take);
-                    }
-                }
-        cypool_pos_t pos_out[CYPOOL_REDUCE_CB];
-        memcpy(y + c0, m, sizeof m);
-        memcpy(pos_out, ix, sizeof ix);
-        for (int k = 0; k < CYPOOL_REDUCE_CB; k++) idx[c0 + k] = (int64_t)pos_out[k];
-    }
-#undef CYPOOL_MV
-#undef CYPOOL_MI
-#undef CYPOOL_ML
-#undef CYPOOL_NV
-#endif
-    for (; c0 < C; c0++) {
-        CYPOOL_T best = -INFINITY;
-        ptrdiff_t at = first;
-        for (ptrdiff_t d = d0; d < d0 + nd; d++)
-            for (ptrdiff_t h = h0; h < h0 + nh; h++)
-                for (ptrdiff_t w = w0; w < w0 + nw; w++) {
-                    const ptrdiff_t pos = (d * in_h + h) * in_w + w;
-                    const CYPOOL_T v = xs[pos * C + c0];
-                    if (v > best || v != v) {
-                        best = v;
-                        at = pos;
-                    }
-                }
-        y[c0] = best;
-        idx[c0] = at;
-    }
 }
 
 /* Windows [0, n) of a channels-first row, all k cells long, window i starting at cell i * s:
@@ -216,22 +117,401 @@ static void CYPOOL_FN(cypool_strided_row_cf)(const CYPOOL_T* xp, CYPOOL_T* y, pt
     }
 }
 
-/* Channels-first adaptive average of output row (od, oh) of plane xp, any bins, one bin after
- * the other (short unequal bins: interleaving them measured slower). */
+/* Adaptive pooling with the bins of every axis read from tables (first cell, cell count), built
+ * once per call: no division per window. The channels-first kernels take one output row and
+ * interleave its windows (input row by input row, each window's cells still in (d, h, w) order);
+ * the channels-last kernels stream the row's band of input rows in memory order into per-output
+ * accumulator rows that stay in L1. Each window's cells in (d, h, w) order, as ever: same
+ * results. */
+
+/* Channels-first adaptive average of one output row: windows [0, out_w) with columns
+ * [wf[i], wf[i] + wc[i]), over input rows h0 .. h0 + nh - 1 of slices d0 .. d0 + nd - 1. */
 CYPOOL_CLONES
-static void CYPOOL_FN(cypool_adaptive_avg_row_cf)(const CYPOOL_T* xp, CYPOOL_T* y,
-                                                  const Window* w, ptrdiff_t od, ptrdiff_t oh) {
-    const Span sd = adaptive_span(od, w->out_d, w->in_d);
-    const Span sh = adaptive_span(oh, w->out_h, w->in_h);
-    for (ptrdiff_t ow = 0; ow < w->out_w; ow++) {
-        const Span sw = adaptive_span(ow, w->out_w, w->in_w);
-        double s = 0;
-        for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
-            for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++) {
-                const CYPOOL_T* r = xp + (d * w->in_h + h) * w->in_w;
-                for (ptrdiff_t j = sw.first; j < sw.first + sw.count; j++) s += (double)r[j];
+static void CYPOOL_FN(cypool_adaptive_avg_bins_cf)(const CYPOOL_T* xp, CYPOOL_T* y,
+                                                   ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t d0,
+                                                   ptrdiff_t nd, ptrdiff_t h0, ptrdiff_t nh,
+                                                   const ptrdiff_t* wf, const ptrdiff_t* wc,
+                                                   ptrdiff_t out_w) {
+    double acc[CYPOOL_REDUCE_ROW];
+    for (ptrdiff_t o0 = 0; o0 < out_w; o0 += CYPOOL_REDUCE_ROW) {
+        const ptrdiff_t n = out_w - o0 < CYPOOL_REDUCE_ROW ? out_w - o0 : CYPOOL_REDUCE_ROW;
+        for (ptrdiff_t i = 0; i < n; i++) acc[i] = 0;
+        for (ptrdiff_t d = d0; d < d0 + nd; d++)
+            for (ptrdiff_t h = h0; h < h0 + nh; h++) {
+                const CYPOOL_T* r = xp + (d * in_h + h) * in_w;
+                for (ptrdiff_t i = 0; i < n; i++) {
+                    const CYPOOL_T* c = r + wf[o0 + i];
+                    const ptrdiff_t k = wc[o0 + i];
+                    double s = acc[i];
+                    for (ptrdiff_t j = 0; j < k; j++) s += (double)c[j];
+                    acc[i] = s;
+                }
             }
-        y[ow] = (CYPOOL_T)(s / (double)(sd.count * sh.count * sw.count));
+        for (ptrdiff_t i = 0; i < n; i++)
+            y[o0 + i] = (CYPOOL_T)(acc[i] / (double)(nd * nh * wc[o0 + i]));
+    }
+}
+
+#if CYPOOL_IS_FLOAT && CYPOOL_REDUCE_VECTORS && defined(__GNUC__) && !defined(__clang__)
+/* float32, channels first, 16 planes at once: a band of input rows of 16 planes is transposed
+ * into a tile laid out as channels last (16 planes a cell), whose windows the register blocks of
+ * the channels-last kernels then reduce. Each plane's window still sums from 0 in (h, w) order. */
+#ifndef CYPOOL_TRANSPOSE8
+#define CYPOOL_TRANSPOSE8 1
+typedef float cypool_t8f __attribute__((vector_size(32), aligned(4)));
+typedef int cypool_t8i __attribute__((vector_size(32)));
+
+/* 8 rows of 8 floats (row p at src + p * ss) to 8 rows of 8 (row j, at dst + j * ds: column j
+ * of the source rows): three rounds of two-vector shuffles. */
+CYPOOL_INLINE void cypool_transpose8x8(const float* src, ptrdiff_t ss, float* dst, ptrdiff_t ds) {
+    const cypool_t8i ulo = {0, 8, 1, 9, 4, 12, 5, 13}, uhi = {2, 10, 3, 11, 6, 14, 7, 15};
+    const cypool_t8i lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const cypool_t8i lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    cypool_t8f v[8], t[8], u[8];
+    for (int p = 0; p < 8; p++) memcpy(&v[p], src + p * ss, sizeof v[p]);
+    for (int p = 0; p < 8; p += 2) {
+        t[p] = __builtin_shuffle(v[p], v[p + 1], ulo);
+        t[p + 1] = __builtin_shuffle(v[p], v[p + 1], uhi);
+    }
+    for (int p = 0; p < 8; p += 4) {
+        u[p] = __builtin_shuffle(t[p], t[p + 2], lo2);
+        u[p + 1] = __builtin_shuffle(t[p], t[p + 2], hi2);
+        u[p + 2] = __builtin_shuffle(t[p + 1], t[p + 3], lo2);
+        u[p + 3] = __builtin_shuffle(t[p + 1], t[p + 3], hi2);
+    }
+    for (int j = 0; j < 4; j++) {
+        const cypool_t8f a = __builtin_shuffle(u[j], u[j + 4], lo4);
+        const cypool_t8f b = __builtin_shuffle(u[j], u[j + 4], hi4);
+        memcpy(dst + j * ds, &a, sizeof a);
+        memcpy(dst + (j + 4) * ds, &b, sizeof b);
+    }
+}
+#endif
+
+/* Rows h0 .. h0 + nh - 1 (in_w cells) of planes xp .. xp + 15 * L into tile, cell-major. */
+CYPOOL_INLINE void cypool_tile16_fill(const float* xp, ptrdiff_t L, ptrdiff_t in_w, ptrdiff_t h0,
+                                      ptrdiff_t nh, float* tile) {
+    for (ptrdiff_t h = 0; h < nh; h++) {
+        const float* r = xp + (h0 + h) * in_w;
+        float* t = tile + h * in_w * 16;
+        ptrdiff_t w = 0;
+        for (; w + 8 <= in_w; w += 8) {
+            cypool_transpose8x8(r + w, L, t + w * 16, 16);
+            cypool_transpose8x8(r + 8 * L + w, L, t + w * 16 + 8, 16);
+        }
+        for (; w < in_w; w++)
+            for (int q = 0; q < 16; q++) t[w * 16 + q] = r[q * L + w];
+    }
+}
+
+/* Channels-first adaptive average of output row oh of planes xp .. xp + 15 * L (2-d: rows
+ * h0 .. h0 + nh - 1 of in_w cells, nh * in_w <= CYPOOL_TILE_CELLS); y: that row of the first
+ * plane, the other planes out_plane apart. */
+CYPOOL_CLONES
+static void cypool_adaptive_avg_tile16_cf_f32(const float* xp, float* y, ptrdiff_t L,
+                                              ptrdiff_t out_plane, ptrdiff_t in_w, ptrdiff_t h0,
+                                              ptrdiff_t nh, const ptrdiff_t* wf,
+                                              const ptrdiff_t* wc, ptrdiff_t out_w) {
+    float tile[CYPOOL_TILE_CELLS * 16];
+    double s[16];
+    cypool_tile16_fill(xp, L, in_w, h0, nh, tile);
+    for (ptrdiff_t ow = 0; ow < out_w; ow++) {
+        CYPOOL_FN(reduce_sums16)(tile + wf[ow] * 16, 16, 1, nh, wc[ow], 0, in_w * 16, s);
+        const double cells = (double)(nh * wc[ow]);
+        for (int q = 0; q < 16; q++) y[q * out_plane + ow] = (float)(s[q] / cells);
+    }
+}
+
+/* The max of the same windows (the rule of CYPOOL_MAX_STEP in each of the 16 lanes; positions
+ * h * in_w + w); idx may be NULL. */
+CYPOOL_CLONES
+static void cypool_adaptive_max_tile16_cf_f32(const float* xp, float* y, int64_t* idx,
+                                              ptrdiff_t L, ptrdiff_t out_plane, ptrdiff_t in_w,
+                                              ptrdiff_t h0, ptrdiff_t nh, const ptrdiff_t* wf,
+                                              const ptrdiff_t* wc, ptrdiff_t out_w) {
+    float tile[CYPOOL_TILE_CELLS * 16];
+    cypool_tile16_fill(xp, L, in_w, h0, nh, tile);
+    const cypool_r8f vzero = {0};
+    const cypool_r8i izero = {0};
+    for (ptrdiff_t ow = 0; ow < out_w; ow++) {
+        cypool_r8f m0 = vzero - INFINITY, m1 = m0;
+        cypool_r8i i0 = izero + (int32_t)(h0 * in_w + wf[ow]), i1 = i0;
+        for (ptrdiff_t h = h0; h < h0 + nh; h++)
+            for (ptrdiff_t w = wf[ow]; w < wf[ow] + wc[ow]; w++) {
+                const float* t = tile + ((h - h0) * in_w + w) * 16;
+                const cypool_r8i pv = izero + (int32_t)(h * in_w + w);
+                cypool_r8f v0, v1;
+                memcpy(&v0, t, sizeof v0);
+                memcpy(&v1, t + 8, sizeof v1);
+                const cypool_r8i k0 = (cypool_r8i)(v0 > m0) | (cypool_r8i)(v0 != v0);
+                const cypool_r8i k1 = (cypool_r8i)(v1 > m1) | (cypool_r8i)(v1 != v1);
+                m0 = (cypool_r8f)(((cypool_r8i)v0 & k0) | ((cypool_r8i)m0 & ~k0));
+                m1 = (cypool_r8f)(((cypool_r8i)v1 & k1) | ((cypool_r8i)m1 & ~k1));
+                i0 = (pv & k0) | (i0 & ~k0);
+                i1 = (pv & k1) | (i1 & ~k1);
+            }
+        float mv[16];
+        int32_t iv[16];
+        memcpy(mv, &m0, sizeof m0);
+        memcpy(mv + 8, &m1, sizeof m1);
+        memcpy(iv, &i0, sizeof i0);
+        memcpy(iv + 8, &i1, sizeof i1);
+        for (int q = 0; q < 16; q++) y[q * out_plane + ow] = mv[q];
+        if (idx)
+            for (int q = 0; q < 16; q++) idx[q * out_plane + ow] = iv[q];
+    }
+}
+#define CYPOOL_HAVE_TILE16 1
+#endif
+
+/* The running maximum of one window and its plane-flat position, updated by one cell under
+ * PyTorch's rule (a cell replaces it when greater or NaN: the first maximum, the last NaN),
+ * without a branch on the data: compare, then select. */
+#define CYPOOL_MAX_STEP(m, at, v, pos)                                                            \
+    do {                                                                                         \
+        const int take_ = ((v) > (m)) | ((v) != (v));                                            \
+        (m) = take_ ? (v) : (m);                                                                 \
+        (at) = take_ ? (pos) : (at);                                                             \
+    } while (0)
+
+/* Channels-first adaptive max of one output row, bins as cypool_adaptive_avg_bins_cf; idx may be
+ * NULL (no indices wanted). */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_adaptive_max_bins_cf)(const CYPOOL_T* xp, CYPOOL_T* y,
+                                                   int64_t* idx, ptrdiff_t in_h, ptrdiff_t in_w,
+                                                   ptrdiff_t d0, ptrdiff_t nd, ptrdiff_t h0,
+                                                   ptrdiff_t nh, const ptrdiff_t* wf,
+                                                   const ptrdiff_t* wc, ptrdiff_t out_w) {
+    CYPOOL_T m[CYPOOL_REDUCE_ROW];
+    ptrdiff_t at[CYPOOL_REDUCE_ROW];
+    for (ptrdiff_t o0 = 0; o0 < out_w; o0 += CYPOOL_REDUCE_ROW) {
+        const ptrdiff_t n = out_w - o0 < CYPOOL_REDUCE_ROW ? out_w - o0 : CYPOOL_REDUCE_ROW;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            m[i] = -INFINITY;
+            at[i] = (d0 * in_h + h0) * in_w + wf[o0 + i];
+        }
+        for (ptrdiff_t d = d0; d < d0 + nd; d++)
+            for (ptrdiff_t h = h0; h < h0 + nh; h++) {
+                const ptrdiff_t base = (d * in_h + h) * in_w;
+                const CYPOOL_T* r = xp + base;
+                for (ptrdiff_t i = 0; i < n; i++) {
+                    const ptrdiff_t f = wf[o0 + i], e = f + wc[o0 + i];
+                    CYPOOL_T mm = m[i];
+                    ptrdiff_t a = at[i];
+                    for (ptrdiff_t j = f; j < e; j++) CYPOOL_MAX_STEP(mm, a, r[j], base + j);
+                    m[i] = mm;
+                    at[i] = a;
+                }
+            }
+        for (ptrdiff_t i = 0; i < n; i++) y[o0 + i] = m[i];
+        if (idx)
+            for (ptrdiff_t i = 0; i < n; i++) idx[o0 + i] = at[i];
+    }
+}
+
+#if CYPOOL_REDUCE_VECTORS
+#if CYPOOL_IS_FLOAT
+#define CYPOOL_GV cypool_r8f
+#define CYPOOL_GI cypool_r8i
+#define CYPOOL_GL 8
+typedef int32_t CYPOOL_FN(cypool_gpos_t);
+#else
+#define CYPOOL_GV cypool_r4d
+#define CYPOOL_GI cypool_r4l
+#define CYPOOL_GL 4
+typedef int64_t CYPOOL_FN(cypool_gpos_t);
+#endif
+#endif
+
+/* Channels-first global max: planes [p0, p1) of L contiguous cells (L < 2^31). Vector lanes
+ * each follow the rule over every CYPOOL_GL-th cell; the lanes are then merged (a NaN lane: the
+ * last NaN; else the first position holding the maximum), and the tail continues the rule. The
+ * value written is the chosen cell itself, so even the sign of a zero maximum is the loop's. */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_global_max_cf)(const CYPOOL_T* x, CYPOOL_T* y, int64_t* idx,
+                                            ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t L) {
+    for (ptrdiff_t p = p0; p < p1; p++) {
+        const CYPOOL_T* r = x + p * L;
+        CYPOOL_T m = -INFINITY;
+        ptrdiff_t at = 0, i = 0;
+#if CYPOOL_REDUCE_VECTORS
+        if (L >= 2 * CYPOOL_GL) {
+            typedef CYPOOL_FN(cypool_gpos_t) pos_t;
+            CYPOOL_GV mv, v;
+            CYPOOL_GI iv, lane;
+            for (int k = 0; k < CYPOOL_GL; k++) lane[k] = (pos_t)k;
+            memcpy(&mv, r, sizeof mv);
+            iv = lane;
+            for (i = CYPOOL_GL; i + CYPOOL_GL <= L; i += CYPOOL_GL) {
+                memcpy(&v, r + i, sizeof v);
+                const CYPOOL_GI take = (CYPOOL_GI)(v > mv) | (CYPOOL_GI)(v != v);
+                mv = (CYPOOL_GV)(((CYPOOL_GI)v & take) | ((CYPOOL_GI)mv & ~take));
+                iv = ((lane + (pos_t)i) & take) | (iv & ~take);
+            }
+            CYPOOL_T ml[CYPOOL_GL];
+            pos_t il[CYPOOL_GL];
+            memcpy(ml, &mv, sizeof ml);
+            memcpy(il, &iv, sizeof il);
+            int any_nan = 0;
+            for (int k = 0; k < CYPOOL_GL; k++) any_nan |= ml[k] != ml[k];
+            at = -1;
+            if (any_nan) {
+                for (int k = 0; k < CYPOOL_GL; k++)
+                    if (ml[k] != ml[k] && il[k] > at) at = il[k];
+            } else {
+                CYPOOL_T best = ml[0];
+                for (int k = 1; k < CYPOOL_GL; k++) best = ml[k] > best ? ml[k] : best;
+                for (int k = 0; k < CYPOOL_GL; k++)
+                    if (ml[k] == best && (at < 0 || il[k] < at)) at = il[k];
+            }
+            m = r[at];
+        }
+#endif
+        for (; i < L; i++) CYPOOL_MAX_STEP(m, at, r[i], i);
+        y[p] = m;
+        if (idx) idx[p] = at;
+    }
+}
+
+#if CYPOOL_REDUCE_VECTORS
+#undef CYPOOL_GV
+#undef CYPOOL_GI
+#undef CYPOOL_GL
+#endif
+
+#define CYPOOL_BAND_ACC 2048   /* accumulators of a channels-last row chunk */
+/* y[c] = (T)(s[c] / cells), c < n. For float32 data (sums of floats: finite ones lie far from
+ * double overflow and underflow) the double quotient comes without a division: q0 = s * r
+ * (r = RN(1 / cells)), one correction q1 = q0 + RN(s - q0 * cells) * r that makes it faithful,
+ * then Markstein's step q = q1 + (s - q1 * cells) * r, the residual exact by fused
+ * multiply-adds: RN(s / cells) itself (Markstein 1990). Its sign is the sum's (zeros too);
+ * infinities and NaN pass through as the division passes them. Double data divides. */
+CYPOOL_INLINE void CYPOOL_FN(divide_row)(const double* restrict s, CYPOOL_T* restrict y,
+                                         ptrdiff_t n, double cells) {
+#if CYPOOL_IS_FLOAT
+    const double r = 1.0 / cells;
+    for (ptrdiff_t c = 0; c < n; c++) {
+        const double a = s[c];
+        const double q0 = a * r;
+        const double q1 = fma(fma(-q0, cells, a), r, q0);
+        const double q = copysign(fma(fma(-q1, cells, a), r, q1), a);
+        y[c] = (float)(fabs(a) <= DBL_MAX ? q : a);
+    }
+#else
+    for (ptrdiff_t c = 0; c < n; c++) y[c] = (CYPOOL_T)(s[c] / cells);
+#endif
+}
+
+/* Channels-last adaptive average of one output row of sample xs: the band of input rows
+ * (slices d0.., rows h0..) streams through in memory order; out_w x (a block of channels)
+ * double accumulators, acc, hold the row's windows. Bins along w as in the _cf kernels. */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T* y, ptrdiff_t C,
+                                                   ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t d0,
+                                                   ptrdiff_t nd, ptrdiff_t h0, ptrdiff_t nh,
+                                                   const ptrdiff_t* wf, const ptrdiff_t* wc,
+                                                   ptrdiff_t out_w) {
+    double acc[CYPOOL_BAND_ACC];
+    ptrdiff_t nc = CYPOOL_BAND_ACC / out_w / 16 * 16;
+    if (nc < 16) nc = 16;
+    if (nc > C) nc = C;
+    const ptrdiff_t no_max = CYPOOL_BAND_ACC / nc;
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += nc) {
+        const ptrdiff_t cn = C - c0 < nc ? C - c0 : nc;
+        for (ptrdiff_t o0 = 0; o0 < out_w; o0 += no_max) {
+            const ptrdiff_t no = out_w - o0 < no_max ? out_w - o0 : no_max;
+            for (ptrdiff_t k = 0; k < no * cn; k++) acc[k] = 0;
+            for (ptrdiff_t d = d0; d < d0 + nd; d++)
+                for (ptrdiff_t h = h0; h < h0 + nh; h++) {
+                    const CYPOOL_T* row = xs + (d * in_h + h) * in_w * C + c0;
+                    for (ptrdiff_t i = 0; i < no; i++) {
+                        double* restrict a = acc + i * cn;
+                        const ptrdiff_t f = wf[o0 + i], e = f + wc[o0 + i];
+                        ptrdiff_t w = f;
+                        for (; w + 4 <= e; w += 4) {   /* four cells a pass over a */
+                            const CYPOOL_T* restrict p0 = row + w * C;
+                            const CYPOOL_T* restrict p1 = p0 + C;
+                            const CYPOOL_T* restrict p2 = p1 + C;
+                            const CYPOOL_T* restrict p3 = p2 + C;
+                            for (ptrdiff_t c = 0; c < cn; c++)
+                                a[c] = (((a[c] + (double)p0[c]) + (double)p1[c]) + (double)p2[c])
+                                       + (double)p3[c];
+                        }
+                        for (; w < e; w++) {
+                            const CYPOOL_T* restrict px = row + w * C;
+                            for (ptrdiff_t c = 0; c < cn; c++) a[c] += (double)px[c];
+                        }
+                    }
+                }
+            for (ptrdiff_t i = 0; i < no; i++)
+                CYPOOL_FN(divide_row)(acc + i * cn, y + (o0 + i) * C + c0, cn,
+                                      (double)(nd * nh * wc[o0 + i]));
+        }
+    }
+}
+
+/* Channels-last adaptive max of one output row, the band streamed as in the average; positions
+ * in int32 for float32 (the caller makes sure the plane has fewer than 2^31 cells). idx may be
+ * NULL. */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_adaptive_max_band_cl)(const CYPOOL_T* xs, CYPOOL_T* y, int64_t* idx,
+                                                   ptrdiff_t C, ptrdiff_t in_h, ptrdiff_t in_w,
+                                                   ptrdiff_t d0, ptrdiff_t nd, ptrdiff_t h0,
+                                                   ptrdiff_t nh, const ptrdiff_t* wf,
+                                                   const ptrdiff_t* wc, ptrdiff_t out_w) {
+#if CYPOOL_IS_FLOAT
+    typedef int32_t pos_t;
+#else
+    typedef int64_t pos_t;
+#endif
+    CYPOOL_T m[CYPOOL_BAND_ACC];
+    pos_t at[CYPOOL_BAND_ACC];
+    ptrdiff_t nc = CYPOOL_BAND_ACC / out_w / 16 * 16;
+    if (nc < 16) nc = 16;
+    if (nc > C) nc = C;
+    const ptrdiff_t no_max = CYPOOL_BAND_ACC / nc;
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += nc) {
+        const ptrdiff_t cn = C - c0 < nc ? C - c0 : nc;
+        for (ptrdiff_t o0 = 0; o0 < out_w; o0 += no_max) {
+            const ptrdiff_t no = out_w - o0 < no_max ? out_w - o0 : no_max;
+            for (ptrdiff_t i = 0; i < no; i++)
+                for (ptrdiff_t c = 0; c < cn; c++) {
+                    m[i * cn + c] = -INFINITY;
+                    at[i * cn + c] = (pos_t)((d0 * in_h + h0) * in_w + wf[o0 + i]);
+                }
+            for (ptrdiff_t d = d0; d < d0 + nd; d++)
+                for (ptrdiff_t h = h0; h < h0 + nh; h++) {
+                    const CYPOOL_T* row = xs + (d * in_h + h) * in_w * C + c0;
+                    for (ptrdiff_t i = 0; i < no; i++) {
+                        CYPOOL_T* restrict mo = m + i * cn;
+                        pos_t* restrict ao = at + i * cn;
+                        const ptrdiff_t f = wf[o0 + i], e = f + wc[o0 + i];
+                        for (ptrdiff_t w = f; w < e; w++) {
+                            const CYPOOL_T* restrict px = row + w * C;
+                            const pos_t pos = (pos_t)((d * in_h + h) * in_w + w);
+                            if (idx)
+                                for (ptrdiff_t c = 0; c < cn; c++) {
+                                    const CYPOOL_T v = px[c];
+                                    const int take = (v > mo[c]) | (v != v);
+                                    mo[c] = take ? v : mo[c];
+                                    ao[c] = take ? pos : ao[c];
+                                }
+                            else
+                                for (ptrdiff_t c = 0; c < cn; c++) {
+                                    const CYPOOL_T v = px[c];
+                                    const int take = (v > mo[c]) | (v != v);
+                                    mo[c] = take ? v : mo[c];
+                                }
+                        }
+                    }
+                }
+            for (ptrdiff_t i = 0; i < no; i++) {
+                memcpy(y + (o0 + i) * C + c0, m + i * cn, (size_t)cn * sizeof(CYPOOL_T));
+                if (idx)
+                    for (ptrdiff_t c = 0; c < cn; c++)
+                        idx[(o0 + i) * C + c0 + c] = (int64_t)at[i * cn + c];
+            }
+        }
     }
 }
 

@@ -1,0 +1,127 @@
+"""The adaptive and global pooling kernels against their loops written out in Python, bit for
+bit: the average is the double sum of each bin, cells in (d, h, w) order, divided by the bin's
+cell count; the max follows the running rule (a cell replaces the maximum when greater or NaN:
+the first maximum, the last NaN, with its own bits). float32 and float64, both data formats,
+bins equal and unequal (global average pooling, which sums its own way, aside), with ties, signed zeros, infinities, NaNs of distinct payloads and
+values of wide exponents (sums that round). Spatial pyramid pooling's backward equals the sum of
+its levels' gradients, level after level."""
+import itertools
+
+import numpy as np
+import pytest
+
+import cypool
+from helpers import from_channels_last, to_channels_last
+import reference as ref
+
+CASES = [(1, (13,), 5), (1, (64,), 7), (2, (13, 13), 6), (2, (16, 16), 4), (2, (9, 17), (4, 5)),
+         (2, (7, 7), 1), (2, (3, 40), (2, 6)), (3, (5, 6, 7), (2, 3, 4)), (3, (4, 4, 4), 1)]
+
+
+def special_data(rng, shape, dtype, kind):
+    x = rng.standard_normal(shape).astype(dtype)
+    if kind == "ties":
+        x = rng.integers(-2, 3, shape).astype(dtype)
+        x[rng.random(shape) < 0.2] = -0.0
+        x[rng.random(shape) < 0.05] = -np.inf
+        x[rng.random(shape) < 0.02] = np.inf
+    elif kind == "nan":
+        bits = x.view(np.uint32 if dtype == np.float32 else np.uint64)
+        mask = rng.random(shape) < 0.05
+        base = 0x7FC00000 if dtype == np.float32 else 0x7FF8000000000000
+        bits[mask] = (base | rng.integers(1, 1000, mask.sum())).astype(bits.dtype)
+    elif kind == "wide":
+        x = (x * 10.0 ** rng.integers(-30, 30, shape)).astype(dtype)
+    elif kind == "-inf":
+        x[:] = -np.inf
+    return x
+
+
+def avg_loop(x, out):
+    """The kernels' order: each bin's double sum from 0, cells in row-major order, / cells."""
+    N, C, *spatial = x.shape
+    y = np.empty((N, C, *out), x.dtype)
+    for n, c in itertools.product(range(N), range(C)):
+        for o in itertools.product(*[range(m) for m in out]):
+            sl = tuple(slice(*ref.bins(L, m)[i]) for L, m, i in zip(spatial, out, o))
+            cells = x[(n, c, *sl)].reshape(-1)
+            s = 0.0
+            for v in cells:
+                s += float(v)
+            y[(n, c, *o)] = s / cells.size
+    return y
+
+
+def same_bits(a, b):
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["normal", "ties", "nan", "wide", "-inf"])
+def test_adaptive_bit_for_bit(data_format, dtype, kind):
+    rng = np.random.default_rng(7)
+    for rank, spatial, out in CASES:
+        out = (out,) * rank if isinstance(out, int) else out
+        # 18 planes: float32 channels-first takes 16 through the tile kernel, 2 row by row
+        x = special_data(rng, (2, 9, *spatial), dtype, kind)
+        xin = to_channels_last(x) if data_format == "channels_last" else x
+        back = from_channels_last if data_format == "channels_last" else (lambda a: a)
+        mx = getattr(cypool, f"adaptive_max_pool{rank}d")
+        y_ref, i_ref = ref.adaptive_max(x, out)
+        y, i = mx(xin, out, return_indices=True, data_format=data_format)
+        assert same_bits(np.ascontiguousarray(back(y)), y_ref), (rank, spatial, out)
+        assert np.array_equal(back(i), i_ref), (rank, spatial, out)
+        assert same_bits(mx(xin, out, data_format=data_format), y)   # without indices
+        if all(o == 1 for o in out):
+            continue   # global average: its own summation (test_fast_paths_avg.py)
+        av = getattr(cypool, f"adaptive_avg_pool{rank}d")
+        y_avg = av(xin, out, data_format=data_format)
+        assert same_bits(np.ascontiguousarray(back(y_avg)), avg_loop(x, out)), (rank, spatial)
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["normal", "ties", "nan", "-inf"])
+@pytest.mark.parametrize("plane", [(7, 7), (1, 5), (4, 4), (1, 16), (13, 13)])
+def test_global_max_bit_for_bit(data_format, dtype, kind, plane):
+    rng = np.random.default_rng(11)
+    x = special_data(rng, (3, 17, *plane), dtype, kind)
+    xin = to_channels_last(x) if data_format == "channels_last" else x
+    y_ref, i_ref = ref.adaptive_max(x, (1, 1))
+    y, i = cypool.global_max_pool2d(xin, keepdims=True, return_indices=True,
+                                    data_format=data_format)
+    back = from_channels_last if data_format == "channels_last" else (lambda a: a)
+    assert same_bits(np.ascontiguousarray(back(y)), y_ref)
+    assert np.array_equal(back(i), i_ref)
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("levels", [(4, 2, 1), (1, 2, 4), (3, 3), (6, 2)])
+def test_spp_max_backward_adds_levels(data_format, dtype, levels):
+    rng = np.random.default_rng(3)
+    x = special_data(rng, (2, 13, 13, 5) if data_format == "channels_last" else (2, 5, 13, 13),
+                     dtype, "ties")   # ties: some cells are the maximum of several bins
+    y, idx = cypool.spatial_pyramid_pool(x, levels, return_indices=True, data_format=data_format)
+    g = special_data(rng, y.shape, dtype, "wide")
+    got = cypool.spatial_pyramid_pool_backward(g, x.shape, levels, indices=idx,
+                                               data_format=data_format)
+    total, start = None, 0
+    c = x.shape[-1] if data_format == "channels_last" else x.shape[1]
+    for level, i in zip(levels, idx):
+        gl = g[:, start:start + c * level * level].reshape(-1, c, level, level)
+        start += c * level * level
+        if data_format == "channels_last":
+            gl = np.ascontiguousarray(np.moveaxis(gl, 1, -1))
+        gx = cypool.adaptive_max_pool2d_backward(gl, i, x.shape, data_format=data_format)
+        total = gx if total is None else total + gx
+    assert same_bits(got, total)
+
+
+def test_spp_backward_rejects_bad_indices():
+    x = np.random.default_rng(0).standard_normal((1, 2, 8, 8)).astype(np.float32)
+    y, idx = cypool.spatial_pyramid_pool(x, (2, 1), return_indices=True)
+    idx[1][0, 1, 0, 0] = 64
+    with pytest.raises(ValueError, match="outside"):
+        cypool.spatial_pyramid_pool_backward(np.ones_like(y), x.shape, (2, 1), indices=idx)
