@@ -13,6 +13,9 @@
  * Powers (Lp): 1, 2 (x * x) and 3 (x * x * x), as PyTorch computes them; the root of the result
  * is sqrt for p = 2, pow(., 1 / p) otherwise. Blur pooling's forward rows (_blur.pyx) are weighted
  * window sums of the same two kinds.
+ * Lp, blur and stochastic pooling put eight windows (channels-first: neighbours along the row,
+ * read at the stride) or eight channels (channels-last) in the lanes of 8-double vectors; their
+ * backward kernels keep each cell's terms in the order of the scalar scatter they replace.
  */
 #ifndef CYPOOL_REDUCE_FAST_H
 #define CYPOOL_REDUCE_FAST_H
@@ -32,6 +35,22 @@ typedef float cypool_r4f __attribute__((vector_size(16)));
 typedef float cypool_r8f __attribute__((vector_size(32)));
 typedef int32_t cypool_r8i __attribute__((vector_size(32)));
 typedef int64_t cypool_r4l __attribute__((vector_size(32)));
+/* Eight lanes (one AVX-512 register, two AVX2 ones): Lp, blur and stochastic pooling. */
+typedef double cypool_r8d __attribute__((vector_size(64)));
+typedef int64_t cypool_r8l __attribute__((vector_size(64)));
+typedef uint64_t cypool_r8u __attribute__((vector_size(64)));
+typedef uint64_t cypool_r4u __attribute__((vector_size(32)));
+typedef int32_t cypool_r4i __attribute__((vector_size(16)));
+/* Two vectors' lanes picked by index (GCC: __builtin_shuffle, clang: __builtin_shufflevector). */
+#if defined(__clang__)
+#define CYPOOL_SHUFFLE8(a, b, M, i0, i1, i2, i3, i4, i5, i6, i7) \
+    __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
+#define CYPOOL_SHUFFLE4(a, b, M, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
+#else
+#define CYPOOL_SHUFFLE4(a, b, M, i0, i1, i2, i3) __builtin_shuffle(a, b, (M){i0, i1, i2, i3})
+#define CYPOOL_SHUFFLE8(a, b, M, i0, i1, i2, i3, i4, i5, i6, i7) \
+    __builtin_shuffle(a, b, (M){i0, i1, i2, i3, i4, i5, i6, i7})
+#endif
 #else
 #define CYPOOL_REDUCE_VECTORS 0
 #endif
@@ -63,14 +82,18 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
 /* The body undefines its three parameters at its end. */
 
 /* float32: defines cypool_window_sums_cl_f32, cypool_window_max_cl_f32, cypool_strided_row_cf_f32,
- * cypool_adaptive_avg_row_cf_f32, cypool_blur_row_cf_f32, cypool_blur_row_cl_f32 */
+ * cypool_adaptive_avg_row_cf_f32, cypool_lp_row_cf_f32, cypool_lp_row_cl_f32,
+ * cypool_lp_backward_plane_f32, cypool_blur_row_cf_f32, cypool_blur_row_cl_f32,
+ * cypool_blur_backward_plane_cf_f32, cypool_blur_backward_cl_f32, cypool_stochastic_row_f32 */
 #define CYPOOL_T float
 #define CYPOOL_SUF _f32
 #define CYPOOL_IS_FLOAT 1
 #include "_reduce_fast_body.h"
 
 /* float64: defines cypool_window_sums_cl_f64, cypool_window_max_cl_f64, cypool_strided_row_cf_f64,
- * cypool_adaptive_avg_row_cf_f64, cypool_blur_row_cf_f64, cypool_blur_row_cl_f64 */
+ * cypool_adaptive_avg_row_cf_f64, cypool_lp_row_cf_f64, cypool_lp_row_cl_f64,
+ * cypool_lp_backward_plane_f64, cypool_blur_row_cf_f64, cypool_blur_row_cl_f64,
+ * cypool_blur_backward_plane_cf_f64, cypool_blur_backward_cl_f64, cypool_stochastic_row_f64 */
 #define CYPOOL_T double
 #define CYPOOL_SUF _f64
 #define CYPOOL_IS_FLOAT 0
