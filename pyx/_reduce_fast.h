@@ -69,6 +69,13 @@ CYPOOL_INLINE double cypool_reduce_finish(double s, double cells, double mul, do
     return pow(r, 1.0 / p);
 }
 
+/* Whether c (a count of cells) is a power of two: then x / c and x * (1 / c) are the same
+ * correctly rounded number, for every x. */
+CYPOOL_INLINE int cypool_pow2(double c) {
+    const int64_t n = (int64_t)c;
+    return c >= 1.0 && c <= 4503599627370496.0 && (double)n == c && (n & (n - 1)) == 0;
+}
+
 /* Output t + 1 of SplitMix64 (Steele, Lea & Flood 2014) seeded with key, as a double in [0, 1):
  * the 53 high bits times 2**-53. The uniforms of stochastic pooling, one per window. */
 CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {

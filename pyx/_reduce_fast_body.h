@@ -324,6 +324,16 @@ CYPOOL_INLINE cypool_r4d CYPOOL_FN(sel4d)(cypool_r4l m, cypool_r4d a, cypool_r4d
  * once (vector loops: the division and the square root are the cost of a window). */
 CYPOOL_INLINE void CYPOOL_FN(lp_finish)(const double* restrict s, CYPOOL_T* restrict y,
                                         ptrdiff_t n, double cells, double mul, double p) {
+    if (cypool_pow2(cells)) {   /* s / cells == s * (1 / cells) exactly */
+        const double inv = 1.0 / cells;
+        if (p == 2.0)
+            for (ptrdiff_t k = 0; k < n; k++) y[k] = (CYPOOL_T)sqrt(s[k] * inv * mul);
+        else if (p == 1.0)
+            for (ptrdiff_t k = 0; k < n; k++) y[k] = (CYPOOL_T)(s[k] * inv * mul);
+        else
+            for (ptrdiff_t k = 0; k < n; k++) y[k] = (CYPOOL_T)pow(s[k] * inv * mul, 1.0 / p);
+        return;
+    }
     if (p == 2.0)
         for (ptrdiff_t k = 0; k < n; k++) y[k] = (CYPOOL_T)sqrt(s[k] / cells * mul);
     else if (p == 1.0)
@@ -505,7 +515,14 @@ CYPOOL_INLINE double CYPOOL_FN(lp_coef)(double s, double g, double cells, double
 CYPOOL_INLINE void CYPOOL_FN(lp_coefs)(const double* restrict s, const CYPOOL_T* restrict g,
                                        double* restrict cf, ptrdiff_t n, double cells,
                                        double kk, double p) {
-    if (p == 2.0) {
+    if (p == 2.0 && cypool_pow2(cells)) {   /* divisions by 2 and cells as products, exact */
+        const double inv = 1.0 / cells;
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const double base = s[k] * inv * kk;
+            const double c = (double)g[k] * 0.5 / sqrt(base) * kk * inv;
+            cf[k] = base == 0 ? 0.0 : c;
+        }
+    } else if (p == 2.0) {
         for (ptrdiff_t k = 0; k < n; k++) {
             const double base = s[k] / cells * kk;
             const double c = (double)g[k] / p / sqrt(base) * kk / cells;
@@ -753,7 +770,8 @@ CYPOOL_INLINE void CYPOOL_FN(blur_block8_cf)(const CYPOOL_T* r0, CYPOOL_T* y,
  * input rows; cols (OW, f): the input column of each tap; windows [a, b) read f adjacent columns
  * starting at column cols[a * f] + (ow - a) * s (no reflection), the others go through cols.
  * y = sum over i of taps[i] * (sum over j of taps[j] * x[rows[i], cols[ow, j]]), each sum from 0
- * in tap order: blocks of 8 outputs of [a, b) in the lanes of vector registers, the others one
+ * in tap order: blocks of 8 outputs of [a, b) in the lanes of vector registers (the last one
+ * ending at b, recomputing outputs of the one before), the others one
  * by one. */
 CYPOOL_CLONES
 static void CYPOOL_FN(cypool_blur_row_cf)(const CYPOOL_T* xp, CYPOOL_T* yr, const int64_t* rows,
@@ -768,10 +786,18 @@ static void CYPOOL_FN(cypool_blur_row_cf)(const CYPOOL_T* xp, CYPOOL_T* yr, cons
         const CYPOOL_T* r0 = xp + cols[a * f];
 #define CYPOOL_BLUR_BLOCKS(S)                                                                  \
         for (; ow + 8 <= b; ow += 8)                                                           \
-            CYPOOL_FN(blur_block8_cf)(r0 + (ow - a) * s, yr + ow, rows, taps, f, W, S)
-        if (s == 2) CYPOOL_BLUR_BLOCKS(2);
-        else if (s == 1) CYPOOL_BLUR_BLOCKS(1);
-        else CYPOOL_BLUR_BLOCKS(s);
+            CYPOOL_FN(blur_block8_cf)(r0 + (ow - a) * s, yr + ow, rows, taps, f, W, S);        \
+        if (ow < b && b - a >= 8) {   /* the last outputs: a block ending at b, recomputing */ \
+            CYPOOL_FN(blur_block8_cf)(r0 + (b - 8 - a) * s, yr + b - 8, rows, taps, f, W, S);  \
+            ow = b;                                                                            \
+        }
+        if (s == 2) {
+            CYPOOL_BLUR_BLOCKS(2);
+        } else if (s == 1) {
+            CYPOOL_BLUR_BLOCKS(1);
+        } else {
+            CYPOOL_BLUR_BLOCKS(s);
+        }
 #undef CYPOOL_BLUR_BLOCKS
     }
 #endif
