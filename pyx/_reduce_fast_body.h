@@ -1042,9 +1042,36 @@ CYPOOL_INLINE void CYPOOL_FN(stochastic_block4)(const CYPOOL_T* xb, CYPOOL_T* y,
     const cypool_r4l izero = {0};
     cypool_r4d total = zero;
     cypool_r4l nan = izero;
+    /* windows of up to 16 cells: the cells read once, kept (in registers, k_h and k_w constant);
+     * 2 x 2 windows side by side (step 2, channels first): a row's eight cells, one load */
+    const int keep = k_h * k_w <= 16;
+    cypool_r4d av[16];
+    if (keep && step == 2 && k_w == 2 && cs == 1) {
+        for (ptrdiff_t hh = 0; hh < k_h; hh++) {
+            const CYPOOL_T* p = xb + hh * in_w;
+#if CYPOOL_IS_FLOAT
+            cypool_r4f f0, f1;
+            memcpy(&f0, p, sizeof f0);
+            memcpy(&f1, p + 4, sizeof f1);
+            const cypool_r4d d0 = __builtin_convertvector(f0, cypool_r4d);
+            const cypool_r4d d1 = __builtin_convertvector(f1, cypool_r4d);
+#else
+            cypool_r4d d0, d1;
+            memcpy(&d0, p, sizeof d0);
+            memcpy(&d1, p + 4, sizeof d1);
+#endif
+            av[2 * hh] = CYPOOL_SHUFFLE4(d0, d1, cypool_r4l, 0, 2, 4, 6);
+            av[2 * hh + 1] = CYPOOL_SHUFFLE4(d0, d1, cypool_r4l, 1, 3, 5, 7);
+        }
+    } else if (keep) {
+        for (ptrdiff_t hh = 0; hh < k_h; hh++)
+            for (ptrdiff_t ww = 0; ww < k_w; ww++)
+                av[hh * k_w + ww] = CYPOOL_FN(load4s)(xb + (hh * in_w + ww) * cs, step);
+    }
     for (ptrdiff_t hh = 0; hh < k_h; hh++)
         for (ptrdiff_t ww = 0; ww < k_w; ww++) {
-            const cypool_r4d a = CYPOOL_FN(load4s)(xb + (hh * in_w + ww) * cs, step);
+            const cypool_r4d a = keep ? av[hh * k_w + ww]
+                                      : CYPOOL_FN(load4s)(xb + (hh * in_w + ww) * cs, step);
             nan |= a != a;
             total += (cypool_r4d)((cypool_r4l)a & (a > zero));   /* a > 0 ? a : 0.0 */
         }
@@ -1060,7 +1087,7 @@ CYPOOL_INLINE void CYPOOL_FN(stochastic_block4)(const CYPOOL_T* xb, CYPOOL_T* y,
     for (ptrdiff_t hh = 0; hh < k_h; hh++)
         for (ptrdiff_t ww = 0; ww < k_w; ww++) {
             const int64_t at = hh * in_w + ww;
-            const cypool_r4d a = CYPOOL_FN(load4s)(xb + at * cs, step);
+            const cypool_r4d a = keep ? av[hh * k_w + ww] : CYPOOL_FN(load4s)(xb + at * cs, step);
             const cypool_r4d r = (cypool_r4d)((cypool_r4l)a & (a > zero));
             run += r;
             const cypool_r4l take = (r > zero) & ~done;
