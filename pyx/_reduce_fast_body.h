@@ -610,53 +610,52 @@ CYPOOL_INLINE void CYPOOL_FN(lp_backward_row_cf)(const CYPOOL_T* x, const CYPOOL
 }
 
 /* Lp backward, channels-last: windows of output row (od, oh) scattered into gi, channels
- * [c0, c1) of C, window by window (each cell's windows in order), channels in vector lanes. */
+ * [c0, c1) of C, window by window (each cell's windows in order), channels in vector lanes:
+ * a chunk of up to 128 channels summed, its coefficients computed, then scattered. */
 CYPOOL_INLINE void CYPOOL_FN(lp_backward_row_cl)(const CYPOOL_T* x, const CYPOOL_T* go,
                                                  CYPOOL_T* gi, const Window* w, Span sd, Span sh,
                                                  ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
                                                  int power, double p) {
     const double kk = (double)(w->k_d * w->k_h * w->k_w);
+    double sm[CYPOOL_REDUCE_ROW], cf[CYPOOL_REDUCE_ROW];
+    CYPOOL_T cv[CYPOOL_REDUCE_ROW];
     for (ptrdiff_t ow = 0; ow < w->out_w; ow++) {
         const Span sw = padded_span(ow, w->k_w, w->s_w, 0, 0, w->in_w);
         const double cells = (double)(sd.count * sh.count * sw.count);
-        const CYPOOL_T* g = go + ow * C;
-        ptrdiff_t ch = c0;
+        for (ptrdiff_t b0 = c0; b0 < c1; b0 += CYPOOL_REDUCE_ROW) {
+            const ptrdiff_t nb = c1 - b0 < CYPOOL_REDUCE_ROW ? c1 - b0 : CYPOOL_REDUCE_ROW;
+            ptrdiff_t k = 0;
 #if CYPOOL_REDUCE_VECTORS
-        for (; ch + 8 <= c1; ch += 8) {
-            const cypool_r8d zero = {0};
-            cypool_r8d a = zero;
-            for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
-                for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
-                    for (ptrdiff_t c = sw.first; c < sw.first + sw.count; c++) {
-                        const cypool_r8d v = CYPOOL_FN(load8s)(
-                            x + ((d * w->in_h + h) * w->in_w + c) * C + ch, 1);
-                        a += power == 3 ? v * v * v : power == 2 ? v * v : v;
-                    }
-            double s8[8], cf[8];
-            memcpy(s8, &a, sizeof a);
-            CYPOOL_FN(lp_coefs)(s8, g + ch, cf, 8, cells, kk, p);
-            CYPOOL_T cv[8];
-            for (int l = 0; l < 8; l++) cv[l] = (CYPOOL_T)cf[l];
-            for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
-                for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
-                    for (ptrdiff_t c = sw.first; c < sw.first + sw.count; c++) {
-                        CYPOOL_T* q = gi + ((d * w->in_h + h) * w->in_w + c) * C + ch;
-                        for (int l = 0; l < 8; l++) q[l] += cv[l];
-                    }
-        }
+            for (; k + 8 <= nb; k += 8) {
+                const cypool_r8d zero = {0};
+                cypool_r8d a = zero;
+                for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
+                    for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
+                        for (ptrdiff_t c = sw.first; c < sw.first + sw.count; c++) {
+                            const cypool_r8d v = CYPOOL_FN(load8s)(
+                                x + ((d * w->in_h + h) * w->in_w + c) * C + b0 + k, 1);
+                            a += power == 3 ? v * v * v : power == 2 ? v * v : v;
+                        }
+                memcpy(sm + k, &a, sizeof a);
+            }
 #endif
-        for (; ch < c1; ch++) {
-            double a = 0;
+            for (; k < nb; k++) {
+                double a = 0;
+                for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
+                    for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
+                        for (ptrdiff_t c = sw.first; c < sw.first + sw.count; c++)
+                            a += CYPOOL_FN(lp_pow)(
+                                (double)x[((d * w->in_h + h) * w->in_w + c) * C + b0 + k], power);
+                sm[k] = a;
+            }
+            CYPOOL_FN(lp_coefs)(sm, go + ow * C + b0, cf, nb, cells, kk, p);
+            for (k = 0; k < nb; k++) cv[k] = (CYPOOL_T)cf[k];
             for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
                 for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
-                    for (ptrdiff_t c = sw.first; c < sw.first + sw.count; c++)
-                        a += CYPOOL_FN(lp_pow)(
-                            (double)x[((d * w->in_h + h) * w->in_w + c) * C + ch], power);
-            const CYPOOL_T cv = (CYPOOL_T)CYPOOL_FN(lp_coef)(a, (double)g[ch], cells, kk, p);
-            for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
-                for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
-                    for (ptrdiff_t c = sw.first; c < sw.first + sw.count; c++)
-                        gi[((d * w->in_h + h) * w->in_w + c) * C + ch] += cv;
+                    for (ptrdiff_t c = sw.first; c < sw.first + sw.count; c++) {
+                        CYPOOL_T* restrict q = gi + ((d * w->in_h + h) * w->in_w + c) * C + b0;
+                        for (k = 0; k < nb; k++) q[k] += cv[k];
+                    }
         }
     }
 }
