@@ -431,59 +431,74 @@ static void CYPOOL_FN(cypool_lp_row_cf)(const CYPOOL_T* xp, CYPOOL_T* y, ptrdiff
  * of input slice d0, row h0; window ow starts at column ow * s_w and holds min(k_w, in_w -
  * ow * s_w) columns; its cells are at + d * step_d + h * step_h + w * C (d < nd, h < nh).
  * y[ow * C + c] = finish(sum of x^power over the window in (d, h, w) order from 0, cells, mul,
- * p), power 1, 2 or 3: 16 or 8 channels in the lanes of vector registers. */
+ * p), power 1, 2 or 3: 16 or 8 channels in the lanes of vector registers, the sums of a batch
+ * of windows with the same cell count finished in one loop. */
 CYPOOL_INLINE void CYPOOL_FN(lp_row_cl_p)(const CYPOOL_T* x, CYPOOL_T* y, ptrdiff_t C,
                                           ptrdiff_t nd, ptrdiff_t nh, ptrdiff_t step_d,
                                           ptrdiff_t step_h, ptrdiff_t in_w, ptrdiff_t k_w,
                                           ptrdiff_t s_w, ptrdiff_t out_w, int power, double mul,
                                           double p) {
-    double s[16];
-    for (ptrdiff_t ow = 0; ow < out_w; ow++) {
-        const ptrdiff_t c = ow * s_w;
+    /* sums of up to 2048 (window, channel) pairs of equal cell count, then one finishing loop */
+    double s[2048];
+    ptrdiff_t n_full = in_w >= k_w ? (in_w - k_w) / s_w + 1 : 0;
+    if (n_full > out_w) n_full = out_w;
+    const ptrdiff_t per = C <= 2048 ? 2048 / C : 1;   /* windows per batch */
+    for (ptrdiff_t o0 = 0; o0 < out_w; ) {
+        /* a batch: full windows [o0, o1) or one cut window */
+        const ptrdiff_t o1 = o0 < n_full ? (n_full - o0 < per ? n_full : o0 + per) : o0 + 1;
+        const ptrdiff_t c = o0 * s_w;
         const ptrdiff_t nw = c + k_w < in_w ? k_w : in_w - c;
         const double cells = (double)(nd * nh * nw);
-        const CYPOOL_T* xw = x + c * C;
-        CYPOOL_T* yo = y + ow * C;
-        ptrdiff_t c0 = 0;
+        for (ptrdiff_t cb = 0; cb < C; cb += 2048) {   /* C > 2048: channel batches */
+            const ptrdiff_t nc = C - cb < 2048 ? C - cb : 2048;
+            for (ptrdiff_t ow = o0; ow < o1; ow++) {
+                const CYPOOL_T* xw = x + ow * s_w * C + cb;
+                double* so = s + (ow - o0) * nc;
+                ptrdiff_t c0 = 0;
 #if CYPOOL_REDUCE_VECTORS
-        const cypool_r8d zero = {0};
-        for (; c0 + 16 <= C; c0 += 16) {
-            cypool_r8d a0 = zero, a1 = zero;
-            for (ptrdiff_t d = 0; d < nd; d++)
-                for (ptrdiff_t h = 0; h < nh; h++)
-                    for (ptrdiff_t w = 0; w < nw; w++) {
-                        const CYPOOL_T* q = xw + d * step_d + h * step_h + w * C + c0;
-                        const cypool_r8d v0 = CYPOOL_FN(load8s)(q, 1);
-                        const cypool_r8d v1 = CYPOOL_FN(load8s)(q + 8, 1);
-                        a0 += power == 3 ? v0 * v0 * v0 : power == 2 ? v0 * v0 : v0;
-                        a1 += power == 3 ? v1 * v1 * v1 : power == 2 ? v1 * v1 : v1;
-                    }
-            memcpy(s, &a0, sizeof a0);
-            memcpy(s + 8, &a1, sizeof a1);
-            CYPOOL_FN(lp_finish)(s, yo + c0, 16, cells, mul, p);
-        }
-        for (; c0 + 8 <= C; c0 += 8) {
-            cypool_r8d a0 = zero;
-            for (ptrdiff_t d = 0; d < nd; d++)
-                for (ptrdiff_t h = 0; h < nh; h++)
-                    for (ptrdiff_t w = 0; w < nw; w++) {
-                        const cypool_r8d v0 = CYPOOL_FN(load8s)(
-                            xw + d * step_d + h * step_h + w * C + c0, 1);
-                        a0 += power == 3 ? v0 * v0 * v0 : power == 2 ? v0 * v0 : v0;
-                    }
-            memcpy(s, &a0, sizeof a0);
-            CYPOOL_FN(lp_finish)(s, yo + c0, 8, cells, mul, p);
-        }
+                const cypool_r8d zero = {0};
+                for (; c0 + 16 <= nc; c0 += 16) {
+                    cypool_r8d a0 = zero, a1 = zero;
+                    for (ptrdiff_t d = 0; d < nd; d++)
+                        for (ptrdiff_t h = 0; h < nh; h++)
+                            for (ptrdiff_t w = 0; w < nw; w++) {
+                                const CYPOOL_T* q = xw + d * step_d + h * step_h + w * C + c0;
+                                const cypool_r8d v0 = CYPOOL_FN(load8s)(q, 1);
+                                const cypool_r8d v1 = CYPOOL_FN(load8s)(q + 8, 1);
+                                a0 += power == 3 ? v0 * v0 * v0 : power == 2 ? v0 * v0 : v0;
+                                a1 += power == 3 ? v1 * v1 * v1 : power == 2 ? v1 * v1 : v1;
+                            }
+                    memcpy(so + c0, &a0, sizeof a0);
+                    memcpy(so + c0 + 8, &a1, sizeof a1);
+                }
+                for (; c0 + 8 <= nc; c0 += 8) {
+                    cypool_r8d a0 = zero;
+                    for (ptrdiff_t d = 0; d < nd; d++)
+                        for (ptrdiff_t h = 0; h < nh; h++)
+                            for (ptrdiff_t w = 0; w < nw; w++) {
+                                const cypool_r8d v0 = CYPOOL_FN(load8s)(
+                                    xw + d * step_d + h * step_h + w * C + c0, 1);
+                                a0 += power == 3 ? v0 * v0 * v0 : power == 2 ? v0 * v0 : v0;
+                            }
+                    memcpy(so + c0, &a0, sizeof a0);
+                }
 #endif
-        for (; c0 < C; c0++) {
-            double a = 0;
-            for (ptrdiff_t d = 0; d < nd; d++)
-                for (ptrdiff_t h = 0; h < nh; h++)
-                    for (ptrdiff_t w = 0; w < nw; w++)
-                        a += CYPOOL_FN(lp_pow)((double)xw[d * step_d + h * step_h + w * C + c0],
-                                               power);
-            CYPOOL_FN(lp_finish)(&a, yo + c0, 1, cells, mul, p);
+                for (; c0 < nc; c0++) {
+                    double a = 0;
+                    for (ptrdiff_t d = 0; d < nd; d++)
+                        for (ptrdiff_t h = 0; h < nh; h++)
+                            for (ptrdiff_t w = 0; w < nw; w++)
+                                a += CYPOOL_FN(lp_pow)(
+                                    (double)xw[d * step_d + h * step_h + w * C + c0], power);
+                    so[c0] = a;
+                }
+            }
+            if (nc == C)
+                CYPOOL_FN(lp_finish)(s, y + o0 * C, (o1 - o0) * C, cells, mul, p);
+            else
+                CYPOOL_FN(lp_finish)(s, y + o0 * C + cb, nc, cells, mul, p);
         }
+        o0 = o1;
     }
 }
 
