@@ -294,9 +294,12 @@ def max_blur_pool2d(x: np.ndarray, kernel_size: IntOrTuple = 2, filt_size: int =
     ((1, 1, 4, 4), (1, 1, 7, 7))
     """
     return_indices = check_bool(return_indices, "return_indices")
-    dense, idx = _max_pool(x, 2, kernel_size, 1, 0, 1, False, True, data_format)
-    y = blur_pool2d(dense, filt_size, stride, data_format)
-    return (y, idx) if return_indices else y
+    # the stride-1 max's indices (as many as the input's cells) only when the caller wants them
+    if return_indices:
+        dense, idx = _max_pool(x, 2, kernel_size, 1, 0, 1, False, True, data_format)
+        return blur_pool2d(dense, filt_size, stride, data_format), idx
+    dense = _max_pool(x, 2, kernel_size, 1, 0, 1, False, False, data_format)
+    return blur_pool2d(dense, filt_size, stride, data_format)
 
 
 def max_blur_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,

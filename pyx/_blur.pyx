@@ -4,12 +4,12 @@
 # input row/column each tap reads, with reflect padding and the stride already applied, so the
 # kernel needs no boundary logic and trusts every index. Sums are in double, one output per
 # thread in a fixed order; backward scatters per plane (or per sample and channel block), so
-# results are bit-identical for any thread count.
+# results are bit-identical for any thread count. The loops are in _reduce_fast.h.
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 
 from _types cimport floating_t
-from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
+from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block
 from _reduce_fast cimport *
 
 
@@ -75,38 +75,24 @@ def blur_forward_cl(const floating_t[::1] x, floating_t[::1] y, double[:, ::1] s
                                        &rows[r % OH, 0], &cols[0, 0], &taps[0], f, W, OW, C)
 
 
-cdef void _blur_plane_backward(const floating_t* go, floating_t* gi, const int64_t* rows,
-                               const int64_t* cols, const double* taps, Py_ssize_t f,
-                               Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
-                               Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
-    # Scatter of one sample's channels [c0, c1) (C = 1: one channels-first plane), into its cells
-    # of gi, zeroed first.
-    cdef Py_ssize_t oh, ow, i, j, ch, dst
-    cdef double wt
-    cdef const floating_t* g
-    zero_channels(gi, H * W, C, c0, c1)
-    for oh in range(OH):
-        for ow in range(OW):
-            g = go + (oh * OW + ow) * C
-            for i in range(f):
-                for j in range(f):
-                    wt = taps[i] * taps[j]
-                    dst = (rows[oh * f + i] * W + cols[ow * f + j]) * C
-                    for ch in range(c0, c1):
-                        gi[dst + ch] += <floating_t>(wt * g[ch])
-
-
 def blur_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in,
                      const int64_t[:, ::1] rows, const int64_t[:, ::1] cols,
                      const double[::1] taps, Py_ssize_t n_planes, Py_ssize_t H, Py_ssize_t W,
                      int n_threads):
     """Each plane is owned by one thread: race-free and bit-identical for any thread count."""
     cdef Py_ssize_t OH = rows.shape[0], OW = cols.shape[0], f = taps.shape[0]
-    cdef Py_ssize_t q
+    cdef Py_ssize_t q, a, b, s
     with nogil:
+        _interior(&cols[0, 0], OW, f, &a, &b, &s)
         for q in prange(n_planes, num_threads=n_threads, schedule="static"):
-            _blur_plane_backward(&grad_out[q * OH * OW], &grad_in[q * H * W], &rows[0, 0],
-                                 &cols[0, 0], &taps[0], f, H, W, OH, OW, 1, 0, 1)
+            if floating_t is float:
+                cypool_blur_backward_plane_cf_f32(&grad_out[q * OH * OW], &grad_in[q * H * W],
+                                                  &rows[0, 0], &cols[0, 0], &taps[0], f, H, W,
+                                                  OH, OW, a, b, s)
+            else:
+                cypool_blur_backward_plane_cf_f64(&grad_out[q * OH * OW], &grad_in[q * H * W],
+                                                  &rows[0, 0], &cols[0, 0], &taps[0], f, H, W,
+                                                  OH, OW, a, b, s)
 
 
 def blur_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in,
@@ -121,6 +107,11 @@ def blur_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in,
         for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
                            schedule="static"):
             b = channel_block(item, C, c_block)
-            _blur_plane_backward(&grad_out[b.n * OH * OW * C], &grad_in[b.n * H * W * C],
-                                 &rows[0, 0], &cols[0, 0], &taps[0], f, H, W, OH, OW, C, b.c0,
-                                 b.c1)
+            if floating_t is float:
+                cypool_blur_backward_cl_f32(&grad_out[b.n * OH * OW * C],
+                                            &grad_in[b.n * H * W * C], &rows[0, 0], &cols[0, 0],
+                                            &taps[0], f, H, W, OH, OW, C, b.c0, b.c1)
+            else:
+                cypool_blur_backward_cl_f64(&grad_out[b.n * OH * OW * C],
+                                            &grad_in[b.n * H * W * C], &rows[0, 0], &cols[0, 0],
+                                            &taps[0], f, H, W, OH, OW, C, b.c0, b.c1)

@@ -65,6 +65,14 @@ cdef void _lp_row_cf(const floating_t* x, floating_t* y, const Window* w, Py_ssi
     cdef Py_ssize_t ow, d, h, c
     cdef double acc, kk = w.k_d * w.k_h * w.k_w
     cdef int power = _int_power(p)
+    if power and sd.count * sh.count <= 64:  # a window's sum in vector lanes (_reduce_fast.h)
+        if floating_t is float:
+            cypool_lp_row_cf_f32(xp, y + row * w.out_w, w.in_h, w.in_w, sd.first, sd.count,
+                                 sh.first, sh.count, w.k_w, w.s_w, w.out_w, power, kk, p)
+        else:
+            cypool_lp_row_cf_f64(xp, y + row * w.out_w, w.in_h, w.in_w, sd.first, sd.count,
+                                 sh.first, sh.count, w.k_w, w.s_w, w.out_w, power, kk, p)
+        return
     if power:  # the row's windows summed side by side, same order (_reduce_fast.h)
         if floating_t is float:
             cypool_strided_row_cf_f32(xp, y + row * w.out_w, w.in_h, w.in_w, sd.first, sd.count,
@@ -95,6 +103,18 @@ cdef void _lp_row_cl(const floating_t* x, floating_t* y, double* acc, const Wind
     cdef double cells, kk = w.k_d * w.k_h * w.k_w
     cdef const floating_t* xc
     cdef floating_t* yo
+    cdef int power = _int_power(p)
+    if power:  # channel blocks in vector lanes, same order (_reduce_fast.h)
+        xc = x + ((n * w.in_d + sd.first) * w.in_h + sh.first) * w.in_w * C
+        if floating_t is float:
+            cypool_lp_row_cl_f32(xc, y + row * w.out_w * C, C, sd.count, sh.count,
+                                 w.in_h * w.in_w * C, w.in_w * C, w.in_w, w.k_w, w.s_w, w.out_w,
+                                 power, kk, p)
+        else:
+            cypool_lp_row_cl_f64(xc, y + row * w.out_w * C, C, sd.count, sh.count,
+                                 w.in_h * w.in_w * C, w.in_w * C, w.in_w, w.k_w, w.s_w, w.out_w,
+                                 power, kk, p)
+        return
     for ow in range(w.out_w):
         sw = padded_span(ow, w.k_w, w.s_w, 0, 0, w.in_w)
         for ch in range(C):
@@ -139,6 +159,13 @@ cdef void _lp_plane_backward(const floating_t* x, const floating_t* go, floating
     cdef double kk = w.k_d * w.k_h * w.k_w
     cdef double acc, cells, coef
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
+    cdef int power = _int_power(p)
+    if power and w.k_d * w.k_h <= 64:  # the same steps in vector loops (_reduce_fast.h)
+        if floating_t is float:
+            cypool_lp_backward_plane_f32(x, go, gi, w, C, c0, c1, power, p)
+        else:
+            cypool_lp_backward_plane_f64(x, go, gi, w, C, c0, c1, power, p)
+        return
     zero_channels(gi, in_plane, C, c0, c1)
     for od in range(w.out_d):
         sd = padded_span(od, w.k_d, w.s_d, 0, 0, w.in_d)

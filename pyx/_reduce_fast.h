@@ -15,6 +15,9 @@
  * Powers (Lp): 1, 2 (x * x) and 3 (x * x * x), as PyTorch computes them; the root of the result
  * is sqrt for p = 2, pow(., 1 / p) otherwise. Blur pooling's forward rows (_blur.pyx) are weighted
  * window sums of the same two kinds.
+ * Lp, blur and stochastic pooling put eight windows (channels-first: neighbours along the row,
+ * read at the stride) or eight channels (channels-last) in the lanes of 8-double vectors; their
+ * backward kernels keep each cell's terms in the order of the scalar scatter they replace.
  */
 #ifndef CYPOOL_REDUCE_FAST_H
 #define CYPOOL_REDUCE_FAST_H
@@ -35,6 +38,22 @@ typedef float cypool_r4f __attribute__((vector_size(16)));
 typedef float cypool_r8f __attribute__((vector_size(32)));
 typedef int32_t cypool_r8i __attribute__((vector_size(32)));
 typedef int64_t cypool_r4l __attribute__((vector_size(32)));
+/* Eight lanes (one AVX-512 register, two AVX2 ones): Lp, blur and stochastic pooling. */
+typedef double cypool_r8d __attribute__((vector_size(64)));
+typedef int64_t cypool_r8l __attribute__((vector_size(64)));
+typedef uint64_t cypool_r8u __attribute__((vector_size(64)));
+typedef uint64_t cypool_r4u __attribute__((vector_size(32)));
+typedef int32_t cypool_r4i __attribute__((vector_size(16)));
+/* Two vectors' lanes picked by index (GCC: __builtin_shuffle, clang: __builtin_shufflevector). */
+#if defined(__clang__)
+#define CYPOOL_SHUFFLE8(a, b, M, i0, i1, i2, i3, i4, i5, i6, i7) \
+    __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
+#define CYPOOL_SHUFFLE4(a, b, M, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
+#else
+#define CYPOOL_SHUFFLE4(a, b, M, i0, i1, i2, i3) __builtin_shuffle(a, b, (M){i0, i1, i2, i3})
+#define CYPOOL_SHUFFLE8(a, b, M, i0, i1, i2, i3, i4, i5, i6, i7) \
+    __builtin_shuffle(a, b, (M){i0, i1, i2, i3, i4, i5, i6, i7})
+#endif
 #else
 #define CYPOOL_REDUCE_VECTORS 0
 #endif
@@ -55,6 +74,13 @@ CYPOOL_INLINE double cypool_reduce_finish(double s, double cells, double mul, do
     return pow(r, 1.0 / p);
 }
 
+/* Whether c (a count of cells) is a power of two: then x / c and x * (1 / c) are the same
+ * correctly rounded number, for every x. */
+CYPOOL_INLINE int cypool_pow2(double c) {
+    const int64_t n = (int64_t)c;
+    return c >= 1.0 && c <= 4503599627370496.0 && (double)n == c && (n & (n - 1)) == 0;
+}
+
 /* Output t + 1 of SplitMix64 (Steele, Lea & Flood 2014) seeded with key, as a double in [0, 1):
  * the 53 high bits times 2**-53. The uniforms of stochastic pooling, one per window. */
 CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
@@ -70,8 +96,10 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
 /* float32: defines cypool_strided_row_cf_f32, cypool_adaptive_avg_bins_cf_f32,
  * cypool_adaptive_max_bins_cf_f32, cypool_global_max_cf_f32, cypool_adaptive_avg_band_cl_f32,
  * cypool_adaptive_max_band_cl_f32, cypool_adaptive_avg_tile16_cf_f32,
- * cypool_adaptive_max_tile16_cf_f32 (GCC: else the fallbacks below), cypool_blur_row_cf_f32,
- * cypool_blur_row_cl_f32 */
+ * cypool_adaptive_max_tile16_cf_f32 (GCC: else the fallbacks below), cypool_lp_row_cf_f32,
+ * cypool_lp_row_cl_f32, cypool_lp_backward_plane_f32, cypool_blur_row_cf_f32,
+ * cypool_blur_row_cl_f32, cypool_blur_backward_plane_cf_f32, cypool_blur_backward_cl_f32,
+ * cypool_stochastic_row_f32 */
 #define CYPOOL_T float
 #define CYPOOL_SUF _f32
 #define CYPOOL_IS_FLOAT 1
@@ -79,7 +107,9 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
 
 /* float64: defines cypool_strided_row_cf_f64, cypool_adaptive_avg_bins_cf_f64,
  * cypool_adaptive_max_bins_cf_f64, cypool_global_max_cf_f64, cypool_adaptive_avg_band_cl_f64,
- * cypool_adaptive_max_band_cl_f64, cypool_blur_row_cf_f64, cypool_blur_row_cl_f64 */
+ * cypool_adaptive_max_band_cl_f64, cypool_lp_row_cf_f64, cypool_lp_row_cl_f64,
+ * cypool_lp_backward_plane_f64, cypool_blur_row_cf_f64, cypool_blur_row_cl_f64,
+ * cypool_blur_backward_plane_cf_f64, cypool_blur_backward_cl_f64, cypool_stochastic_row_f64 */
 #define CYPOOL_T double
 #define CYPOOL_SUF _f64
 #define CYPOOL_IS_FLOAT 0

@@ -53,6 +53,26 @@ cdef extern from "_reduce_fast.h" nogil:
             Py_ssize_t p1, Py_ssize_t L)
     void cypool_global_max_cf_f64(const double* x, double* y, int64_t* idx, Py_ssize_t p0,
             Py_ssize_t p1, Py_ssize_t L)
+    # Lp pooling: one channels-first output row (the arguments of cypool_strided_row_cf, at
+    # most 64 window rows nd * nh), one channels-last output row.
+    void cypool_lp_row_cf_f32(const float* xp, float* y, Py_ssize_t in_h, Py_ssize_t in_w,
+            Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh, Py_ssize_t k_w,
+            Py_ssize_t s_w, Py_ssize_t out_w, int power, double mul, double p)
+    void cypool_lp_row_cf_f64(const double* xp, double* y, Py_ssize_t in_h, Py_ssize_t in_w,
+            Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0, Py_ssize_t nh, Py_ssize_t k_w,
+            Py_ssize_t s_w, Py_ssize_t out_w, int power, double mul, double p)
+    void cypool_lp_row_cl_f32(const float* x, float* y, Py_ssize_t C, Py_ssize_t nd,
+            Py_ssize_t nh, Py_ssize_t step_d, Py_ssize_t step_h, Py_ssize_t in_w, Py_ssize_t k_w,
+            Py_ssize_t s_w, Py_ssize_t out_w, int power, double mul, double p)
+    void cypool_lp_row_cl_f64(const double* x, double* y, Py_ssize_t C, Py_ssize_t nd,
+            Py_ssize_t nh, Py_ssize_t step_d, Py_ssize_t step_h, Py_ssize_t in_w, Py_ssize_t k_w,
+            Py_ssize_t s_w, Py_ssize_t out_w, int power, double mul, double p)
+    # Lp pooling backward, power 1, 2 or 3: one plane (C = 1) or one sample's channels
+    # [c0, c1) of C; at most 64 window rows k_d * k_h.
+    void cypool_lp_backward_plane_f32(const float* x, const float* go, float* gi,
+            const Window* w, Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1, int power, double p)
+    void cypool_lp_backward_plane_f64(const double* x, const double* go, double* gi,
+            const Window* w, Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1, int power, double p)
     # Blur pooling (_blur.pyx): one output row, channels first (outputs [a, b) read adjacent
     # columns at step s) or channels last.
     void cypool_blur_row_cf_f32(const float* xp, float* yr, const int64_t* rows,
@@ -67,6 +87,20 @@ cdef extern from "_reduce_fast.h" nogil:
     void cypool_blur_row_cl_f64(const double* xn, double* yr, const int64_t* rows,
             const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t W, Py_ssize_t OW,
             Py_ssize_t C)
+    # Blur pooling backward, channels first: one plane (a, b, s: as cypool_blur_row_cf).
+    void cypool_blur_backward_plane_cf_f32(const float* go, float* gi, const int64_t* rows,
+            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t H, Py_ssize_t W,
+            Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t a, Py_ssize_t b, Py_ssize_t s)
+    void cypool_blur_backward_plane_cf_f64(const double* go, double* gi, const int64_t* rows,
+            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t H, Py_ssize_t W,
+            Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t a, Py_ssize_t b, Py_ssize_t s)
+    # Blur pooling backward, channels last: one sample's channels [c0, c1) of C.
+    void cypool_blur_backward_cl_f32(const float* go, float* gi, const int64_t* rows,
+            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t H, Py_ssize_t W,
+            Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1)
+    void cypool_blur_backward_cl_f64(const double* go, double* gi, const int64_t* rows,
+            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t H, Py_ssize_t W,
+            Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1)
     # Stochastic pooling (_stochastic.pyx): the uniform of window t, and training samples of n
     # windows side by side.
     double cypool_splitmix_uniform(uint64_t key, uint64_t t)

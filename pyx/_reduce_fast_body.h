@@ -515,53 +515,721 @@ static void CYPOOL_FN(cypool_adaptive_max_band_cl)(const CYPOOL_T* xs, CYPOOL_T*
     }
 }
 
+#if CYPOOL_REDUCE_VECTORS
+/* p[0], p[step], ..., p[7 * step] as doubles, reading only those cells' span: step 1 one load,
+ * step 2 two overlapping loads (p[0..7], p[7..14]) and a shuffle, others lane by lane. Inlined
+ * with a constant step. */
+CYPOOL_INLINE cypool_r8d CYPOOL_FN(load8s)(const CYPOOL_T* p, ptrdiff_t step) {
+#if CYPOOL_IS_FLOAT
+    cypool_r8f v;
+    if (step == 1) {
+        memcpy(&v, p, sizeof v);
+    } else if (step == 2) {
+        cypool_r8f lo, hi;
+        memcpy(&lo, p, sizeof lo);
+        memcpy(&hi, p + 7, sizeof hi);
+        v = CYPOOL_SHUFFLE8(lo, hi, cypool_r8i, 0, 2, 4, 6, 9, 11, 13, 15);
+    } else {
+        for (int l = 0; l < 8; l++) v[l] = p[l * step];
+    }
+    return __builtin_convertvector(v, cypool_r8d);
+#else
+    cypool_r8d v;
+    if (step == 1) {
+        memcpy(&v, p, sizeof v);
+    } else if (step == 2) {
+        cypool_r8d lo, hi;
+        memcpy(&lo, p, sizeof lo);
+        memcpy(&hi, p + 7, sizeof hi);
+        v = CYPOOL_SHUFFLE8(lo, hi, cypool_r8l, 0, 2, 4, 6, 9, 11, 13, 15);
+    } else {
+        for (int l = 0; l < 8; l++) v[l] = p[l * step];
+    }
+    return v;
+#endif
+}
+
+/* Eight doubles stored as CYPOOL_T. */
+CYPOOL_INLINE void CYPOOL_FN(store8)(CYPOOL_T* p, cypool_r8d v) {
+#if CYPOOL_IS_FLOAT
+    const cypool_r8f f = __builtin_convertvector(v, cypool_r8f);
+    memcpy(p, &f, sizeof f);
+#else
+    memcpy(p, &v, sizeof v);
+#endif
+}
+
+/* Bitwise select: a where m (all ones), else b. */
+CYPOOL_INLINE cypool_r8d CYPOOL_FN(sel8d)(cypool_r8l m, cypool_r8d a, cypool_r8d b) {
+    return (cypool_r8d)(((cypool_r8l)a & m) | ((cypool_r8l)b & ~m));
+}
+
+/* p[0], p[step], p[2 * step], p[3 * step] as doubles, as load8s. */
+CYPOOL_INLINE cypool_r4d CYPOOL_FN(load4s)(const CYPOOL_T* p, ptrdiff_t step) {
+#if CYPOOL_IS_FLOAT
+    cypool_r4f v;
+    if (step == 1) {
+        memcpy(&v, p, sizeof v);
+    } else if (step == 2) {
+        cypool_r4f lo, hi;
+        memcpy(&lo, p, sizeof lo);
+        memcpy(&hi, p + 3, sizeof hi);
+        v = CYPOOL_SHUFFLE4(lo, hi, cypool_r4i, 0, 2, 5, 7);
+    } else {
+        for (int l = 0; l < 4; l++) v[l] = p[l * step];
+    }
+    return __builtin_convertvector(v, cypool_r4d);
+#else
+    cypool_r4d v;
+    if (step == 1) {
+        memcpy(&v, p, sizeof v);
+    } else if (step == 2) {
+        cypool_r4d lo, hi;
+        memcpy(&lo, p, sizeof lo);
+        memcpy(&hi, p + 3, sizeof hi);
+        v = CYPOOL_SHUFFLE4(lo, hi, cypool_r4l, 0, 2, 5, 7);
+    } else {
+        for (int l = 0; l < 4; l++) v[l] = p[l * step];
+    }
+    return v;
+#endif
+}
+
+CYPOOL_INLINE cypool_r4d CYPOOL_FN(sel4d)(cypool_r4l m, cypool_r4d a, cypool_r4d b) {
+    return (cypool_r4d)(((cypool_r4l)a & m) | ((cypool_r4l)b & ~m));
+}
+#endif
+
+/* Lp pooling (_lp.pyx): y[k] = finish(s[k], cells, mul, p) for k < n, the root's kind tested
+ * once (vector loops: the division and the square root are the cost of a window). */
+CYPOOL_INLINE void CYPOOL_FN(lp_finish)(const double* restrict s, CYPOOL_T* restrict y,
+                                        ptrdiff_t n, double cells, double mul, double p) {
+    if (cypool_pow2(cells)) {   /* s / cells == s * (1 / cells) exactly */
+        const double inv = 1.0 / cells;
+        if (p == 2.0)
+            for (ptrdiff_t k = 0; k < n; k++) y[k] = (CYPOOL_T)sqrt(s[k] * inv * mul);
+        else if (p == 1.0)
+            for (ptrdiff_t k = 0; k < n; k++) y[k] = (CYPOOL_T)(s[k] * inv * mul);
+        else
+            for (ptrdiff_t k = 0; k < n; k++) y[k] = (CYPOOL_T)pow(s[k] * inv * mul, 1.0 / p);
+        return;
+    }
+    if (p == 2.0)
+        for (ptrdiff_t k = 0; k < n; k++) y[k] = (CYPOOL_T)sqrt(s[k] / cells * mul);
+    else if (p == 1.0)
+        for (ptrdiff_t k = 0; k < n; k++) y[k] = (CYPOOL_T)(s[k] / cells * mul);
+    else
+        for (ptrdiff_t k = 0; k < n; k++) y[k] = (CYPOOL_T)pow(s[k] / cells * mul, 1.0 / p);
+}
+
+CYPOOL_INLINE double CYPOOL_FN(lp_pow)(double v, int power) {
+    return power == 3 ? v * v * v : power == 2 ? v * v : v;
+}
+
+/* Lp pooling, channels-first: windows [0, n) of a row as lp_row_cf below, all full (k_w cells),
+ * their sums into acc. Inlined with constant s_w, k_w and power. */
+CYPOOL_INLINE void CYPOOL_FN(lp_sums_cf)(const CYPOOL_T* const* rows, ptrdiff_t n_rows,
+                                         double* acc, ptrdiff_t n, ptrdiff_t k_w, ptrdiff_t s_w,
+                                         int power) {
+    ptrdiff_t i = 0;
+#if CYPOOL_REDUCE_VECTORS
+    const cypool_r8d zero = {0};
+    for (; i + 8 <= n; i += 8) {
+        cypool_r8d a = zero;
+        for (ptrdiff_t q = 0; q < n_rows; q++) {
+            const CYPOOL_T* r = rows[q] + i * s_w;
+            for (ptrdiff_t j = 0; j < k_w; j++) {
+                const cypool_r8d v = CYPOOL_FN(load8s)(r + j, s_w);
+                a += power == 3 ? v * v * v : power == 2 ? v * v : v;
+            }
+        }
+        memcpy(acc + i, &a, sizeof a);
+    }
+#endif
+    for (; i < n; i++) {
+        double a = 0;
+        for (ptrdiff_t q = 0; q < n_rows; q++)
+            for (ptrdiff_t j = 0; j < k_w; j++)
+                a += CYPOOL_FN(lp_pow)((double)rows[q][i * s_w + j], power);
+        acc[i] = a;
+    }
+}
+
+/* Lp pooling, channels-first: the output row of cypool_strided_row_cf (same arguments, same
+ * sums in the same order: a window's cells in (d, h, w) order from 0, power 1, 2 or 3), a
+ * window's sum in the lanes of vector registers instead of an accumulator row. Up to 64 window
+ * rows (nd * nh); more: cypool_strided_row_cf. */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_lp_row_cf)(const CYPOOL_T* xp, CYPOOL_T* y, ptrdiff_t in_h,
+                                        ptrdiff_t in_w, ptrdiff_t d0, ptrdiff_t nd,
+                                        ptrdiff_t h0, ptrdiff_t nh, ptrdiff_t k_w,
+                                        ptrdiff_t s_w, ptrdiff_t out_w, int power,
+                                        double mul, double p) {
+    const CYPOOL_T* rows[64];
+    double acc[CYPOOL_REDUCE_ROW];
+    const ptrdiff_t n_rows = nd * nh;
+    for (ptrdiff_t d = 0; d < nd; d++)
+        for (ptrdiff_t h = 0; h < nh; h++) rows[d * nh + h] = xp + ((d0 + d) * in_h + h0 + h) * in_w;
+    ptrdiff_t n_full = in_w >= k_w ? (in_w - k_w) / s_w + 1 : 0;
+    if (n_full > out_w) n_full = out_w;
+    for (ptrdiff_t o0 = 0; o0 < n_full; o0 += CYPOOL_REDUCE_ROW) {
+        const ptrdiff_t n = n_full - o0 < CYPOOL_REDUCE_ROW ? n_full - o0 : CYPOOL_REDUCE_ROW;
+        const CYPOOL_T* r[64];
+        for (ptrdiff_t q = 0; q < n_rows; q++) r[q] = rows[q] + o0 * s_w;
+#define CYPOOL_LP_SUMS(K, S, P) CYPOOL_FN(lp_sums_cf)(r, n_rows, acc, n, K, S, P)
+        if (k_w == 2 && s_w == 2) {
+            if (power == 2) CYPOOL_LP_SUMS(2, 2, 2);
+            else if (power == 3) CYPOOL_LP_SUMS(2, 2, 3);
+            else CYPOOL_LP_SUMS(2, 2, 1);
+        } else if (s_w == 2) {
+            if (power == 2) CYPOOL_LP_SUMS(k_w, 2, 2);
+            else if (power == 3) CYPOOL_LP_SUMS(k_w, 2, 3);
+            else CYPOOL_LP_SUMS(k_w, 2, 1);
+        } else if (s_w == 1) {
+            if (power == 2) CYPOOL_LP_SUMS(k_w, 1, 2);
+            else if (power == 3) CYPOOL_LP_SUMS(k_w, 1, 3);
+            else CYPOOL_LP_SUMS(k_w, 1, 1);
+        } else {
+            if (power == 2) CYPOOL_LP_SUMS(k_w, s_w, 2);
+            else if (power == 3) CYPOOL_LP_SUMS(k_w, s_w, 3);
+            else CYPOOL_LP_SUMS(k_w, s_w, 1);
+        }
+#undef CYPOOL_LP_SUMS
+        CYPOOL_FN(lp_finish)(acc, y + o0, n, (double)(n_rows * k_w), mul, p);
+    }
+    for (ptrdiff_t i = n_full; i < out_w; i++) {   /* windows cut by the row's end */
+        const ptrdiff_t c = i * s_w;
+        const ptrdiff_t e = c + k_w < in_w ? c + k_w : in_w;
+        double a = 0;
+        for (ptrdiff_t q = 0; q < n_rows; q++)
+            for (ptrdiff_t j = c; j < e; j++) a += CYPOOL_FN(lp_pow)((double)rows[q][j], power);
+        CYPOOL_FN(lp_finish)(&a, y + i, 1, (double)(n_rows * (e - c)), mul, p);
+    }
+}
+
+/* Lp pooling, channels-last: one output row. x: the row's first window's first cell (channel 0)
+ * of input slice d0, row h0; window ow starts at column ow * s_w and holds min(k_w, in_w -
+ * ow * s_w) columns; its cells are at + d * step_d + h * step_h + w * C (d < nd, h < nh).
+ * y[ow * C + c] = finish(sum of x^power over the window in (d, h, w) order from 0, cells, mul,
+ * p), power 1, 2 or 3: 16 or 8 channels in the lanes of vector registers, the sums of a batch
+ * of windows with the same cell count finished in one loop. */
+CYPOOL_INLINE void CYPOOL_FN(lp_row_cl_p)(const CYPOOL_T* x, CYPOOL_T* y, ptrdiff_t C,
+                                          ptrdiff_t nd, ptrdiff_t nh, ptrdiff_t step_d,
+                                          ptrdiff_t step_h, ptrdiff_t in_w, ptrdiff_t k_w,
+                                          ptrdiff_t s_w, ptrdiff_t out_w, int power, double mul,
+                                          double p) {
+    /* sums of up to 2048 (window, channel) pairs of equal cell count, then one finishing loop */
+    double s[2048];
+    ptrdiff_t n_full = in_w >= k_w ? (in_w - k_w) / s_w + 1 : 0;
+    if (n_full > out_w) n_full = out_w;
+    const ptrdiff_t per = C <= 2048 ? 2048 / C : 1;   /* windows per batch */
+    for (ptrdiff_t o0 = 0; o0 < out_w; ) {
+        /* a batch: full windows [o0, o1) or one cut window */
+        const ptrdiff_t o1 = o0 < n_full ? (n_full - o0 < per ? n_full : o0 + per) : o0 + 1;
+        const ptrdiff_t c = o0 * s_w;
+        const ptrdiff_t nw = c + k_w < in_w ? k_w : in_w - c;
+        const double cells = (double)(nd * nh * nw);
+        for (ptrdiff_t cb = 0; cb < C; cb += 2048) {   /* C > 2048: channel batches */
+            const ptrdiff_t nc = C - cb < 2048 ? C - cb : 2048;
+            for (ptrdiff_t ow = o0; ow < o1; ow++) {
+                const CYPOOL_T* xw = x + ow * s_w * C + cb;
+                double* so = s + (ow - o0) * nc;
+                ptrdiff_t c0 = 0;
+#if CYPOOL_REDUCE_VECTORS
+                const cypool_r8d zero = {0};
+                for (; c0 + 16 <= nc; c0 += 16) {
+                    cypool_r8d a0 = zero, a1 = zero;
+                    for (ptrdiff_t d = 0; d < nd; d++)
+                        for (ptrdiff_t h = 0; h < nh; h++)
+                            for (ptrdiff_t w = 0; w < nw; w++) {
+                                const CYPOOL_T* q = xw + d * step_d + h * step_h + w * C + c0;
+                                const cypool_r8d v0 = CYPOOL_FN(load8s)(q, 1);
+                                const cypool_r8d v1 = CYPOOL_FN(load8s)(q + 8, 1);
+                                a0 += power == 3 ? v0 * v0 * v0 : power == 2 ? v0 * v0 : v0;
+                                a1 += power == 3 ? v1 * v1 * v1 : power == 2 ? v1 * v1 : v1;
+                            }
+                    memcpy(so + c0, &a0, sizeof a0);
+                    memcpy(so + c0 + 8, &a1, sizeof a1);
+                }
+                for (; c0 + 8 <= nc; c0 += 8) {
+                    cypool_r8d a0 = zero;
+                    for (ptrdiff_t d = 0; d < nd; d++)
+                        for (ptrdiff_t h = 0; h < nh; h++)
+                            for (ptrdiff_t w = 0; w < nw; w++) {
+                                const cypool_r8d v0 = CYPOOL_FN(load8s)(
+                                    xw + d * step_d + h * step_h + w * C + c0, 1);
+                                a0 += power == 3 ? v0 * v0 * v0 : power == 2 ? v0 * v0 : v0;
+                            }
+                    memcpy(so + c0, &a0, sizeof a0);
+                }
+#endif
+                for (; c0 < nc; c0++) {
+                    double a = 0;
+                    for (ptrdiff_t d = 0; d < nd; d++)
+                        for (ptrdiff_t h = 0; h < nh; h++)
+                            for (ptrdiff_t w = 0; w < nw; w++)
+                                a += CYPOOL_FN(lp_pow)(
+                                    (double)xw[d * step_d + h * step_h + w * C + c0], power);
+                    so[c0] = a;
+                }
+            }
+            if (nc == C)
+                CYPOOL_FN(lp_finish)(s, y + o0 * C, (o1 - o0) * C, cells, mul, p);
+            else
+                CYPOOL_FN(lp_finish)(s, y + o0 * C + cb, nc, cells, mul, p);
+        }
+        o0 = o1;
+    }
+}
+
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_lp_row_cl)(const CYPOOL_T* x, CYPOOL_T* y, ptrdiff_t C,
+                                        ptrdiff_t nd, ptrdiff_t nh, ptrdiff_t step_d,
+                                        ptrdiff_t step_h, ptrdiff_t in_w, ptrdiff_t k_w,
+                                        ptrdiff_t s_w, ptrdiff_t out_w, int power, double mul,
+                                        double p) {
+    /* one instance per power, so the power test leaves the inner loop */
+    if (power == 2)
+        CYPOOL_FN(lp_row_cl_p)(x, y, C, nd, nh, step_d, step_h, in_w, k_w, s_w, out_w, 2, mul, p);
+    else if (power == 3)
+        CYPOOL_FN(lp_row_cl_p)(x, y, C, nd, nh, step_d, step_h, in_w, k_w, s_w, out_w, 3, mul, p);
+    else
+        CYPOOL_FN(lp_row_cl_p)(x, y, C, nd, nh, step_d, step_h, in_w, k_w, s_w, out_w, 1, mul, p);
+}
+
+/* Lp pooling backward (_lp.pyx's _coef): the coefficient of a window of sum s, gradient g. */
+CYPOOL_INLINE double CYPOOL_FN(lp_coef)(double s, double g, double cells, double kk, double p) {
+    const double base = s / cells * kk;
+    if (base == 0) return 0.0;
+    if (p == 2.0) return g / p / sqrt(base) * kk / cells;
+    if (p == 1.0) return g / p * 1.0 * kk / cells;   /* pow(base, 0) */
+    return g / p * pow(base, 1.0 / p - 1.0) * kk / cells;
+}
+
+/* cf[k] = lp_coef(s[k], g[k], cells, kk, p) for k < n, the kind of p tested once. */
+CYPOOL_INLINE void CYPOOL_FN(lp_coefs)(const double* restrict s, const CYPOOL_T* restrict g,
+                                       double* restrict cf, ptrdiff_t n, double cells,
+                                       double kk, double p) {
+    if (p == 2.0 && cypool_pow2(cells)) {   /* divisions by 2 and cells as products, exact */
+        const double inv = 1.0 / cells;
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const double base = s[k] * inv * kk;
+            const double c = (double)g[k] * 0.5 / sqrt(base) * kk * inv;
+            cf[k] = base == 0 ? 0.0 : c;
+        }
+    } else if (p == 2.0) {
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const double base = s[k] / cells * kk;
+            const double c = (double)g[k] / p / sqrt(base) * kk / cells;
+            cf[k] = base == 0 ? 0.0 : c;
+        }
+    } else {
+        for (ptrdiff_t k = 0; k < n; k++)
+            cf[k] = CYPOOL_FN(lp_coef)(s[k], (double)g[k], cells, kk, p);
+    }
+}
+
+/* The last step of the Lp gradient over n cells (cells i * C of gi and x): gi = gi * p *
+ * x^(p - 1), in double; power p (1, 2 or 3), x^0 = 1. */
+CYPOOL_INLINE void CYPOOL_FN(lp_times_power)(CYPOOL_T* restrict gi, const CYPOOL_T* restrict x,
+                                             ptrdiff_t n, int power, double p) {
+    if (power == 2)
+        for (ptrdiff_t i = 0; i < n; i++) gi[i] = (CYPOOL_T)((double)gi[i] * p * (double)x[i]);
+    else if (power == 3)
+        for (ptrdiff_t i = 0; i < n; i++)
+            gi[i] = (CYPOOL_T)((double)gi[i] * p * ((double)x[i] * (double)x[i]));
+    else
+        for (ptrdiff_t i = 0; i < n; i++) gi[i] = (CYPOOL_T)((double)gi[i] * p * 1.0);
+}
+
+/* Lp backward, channels-first: windows of output row (od, oh) scattered into gi (plane), in
+ * (ow, cell) order per cell. */
+CYPOOL_INLINE void CYPOOL_FN(lp_backward_row_cf)(const CYPOOL_T* x, const CYPOOL_T* go,
+                                                 CYPOOL_T* gi, const Window* w, Span sd, Span sh,
+                                                 int power, double p) {
+    const ptrdiff_t in_w = w->in_w, k_w = w->k_w, s_w = w->s_w, out_w = w->out_w;
+    const double kk = (double)(w->k_d * w->k_h * w->k_w);
+    const CYPOOL_T* xr[64];
+    CYPOOL_T* gr[64];
+    double acc[CYPOOL_REDUCE_ROW], cf[CYPOOL_REDUCE_ROW];
+    const ptrdiff_t n_rows = sd.count * sh.count;
+    for (ptrdiff_t d = 0; d < sd.count; d++)
+        for (ptrdiff_t h = 0; h < sh.count; h++) {
+            const ptrdiff_t o = ((sd.first + d) * w->in_h + sh.first + h) * in_w;
+            xr[d * sh.count + h] = x + o;
+            gr[d * sh.count + h] = gi + o;
+        }
+    ptrdiff_t n_full = in_w >= k_w ? (in_w - k_w) / s_w + 1 : 0;
+    if (n_full > out_w) n_full = out_w;
+    for (ptrdiff_t o0 = 0; o0 < n_full; o0 += CYPOOL_REDUCE_ROW) {
+        const ptrdiff_t n = n_full - o0 < CYPOOL_REDUCE_ROW ? n_full - o0 : CYPOOL_REDUCE_ROW;
+        const CYPOOL_T* r[64];
+        for (ptrdiff_t q = 0; q < n_rows; q++) r[q] = xr[q] + o0 * s_w;
+#define CYPOOL_LP_SUMS(K, S, P) CYPOOL_FN(lp_sums_cf)(r, n_rows, acc, n, K, S, P)
+        if (k_w == 2 && s_w == 2) {
+            if (power == 2) CYPOOL_LP_SUMS(2, 2, 2);
+            else if (power == 3) CYPOOL_LP_SUMS(2, 2, 3);
+            else CYPOOL_LP_SUMS(2, 2, 1);
+        } else {
+            if (power == 2) CYPOOL_LP_SUMS(k_w, s_w, 2);
+            else if (power == 3) CYPOOL_LP_SUMS(k_w, s_w, 3);
+            else CYPOOL_LP_SUMS(k_w, s_w, 1);
+        }
+#undef CYPOOL_LP_SUMS
+        CYPOOL_FN(lp_coefs)(acc, go + o0, cf, n, (double)(n_rows * k_w), kk, p);
+        for (ptrdiff_t q = 0; q < n_rows; q++) {
+            CYPOOL_T* restrict g = gr[q] + o0 * s_w;
+            if (k_w == 2 && s_w == 2) {
+                for (ptrdiff_t i = 0; i < n; i++) {
+                    const CYPOOL_T c = (CYPOOL_T)cf[i];
+                    g[2 * i] += c;
+                    g[2 * i + 1] += c;
+                }
+            } else {   /* windows may overlap: each cell's windows in order */
+                for (ptrdiff_t i = 0; i < n; i++)
+                    for (ptrdiff_t j = 0; j < k_w; j++) g[i * s_w + j] += (CYPOOL_T)cf[i];
+            }
+        }
+    }
+    for (ptrdiff_t i = n_full; i < out_w; i++) {   /* windows cut by the row's end */
+        const ptrdiff_t c = i * s_w;
+        const ptrdiff_t e = c + k_w < in_w ? c + k_w : in_w;
+        double a = 0;
+        for (ptrdiff_t q = 0; q < n_rows; q++)
+            for (ptrdiff_t j = c; j < e; j++) a += CYPOOL_FN(lp_pow)((double)xr[q][j], power);
+        const CYPOOL_T cv = (CYPOOL_T)CYPOOL_FN(lp_coef)(a, (double)go[i],
+                                                         (double)(n_rows * (e - c)), kk, p);
+        for (ptrdiff_t q = 0; q < n_rows; q++)
+            for (ptrdiff_t j = c; j < e; j++) gr[q][j] += cv;
+    }
+}
+
+/* Lp backward, channels-last: windows of output row (od, oh) scattered into gi, channels
+ * [c0, c1) of C, window by window (each cell's windows in order), channels in vector lanes:
+ * a chunk of up to 128 channels summed, its coefficients computed, then scattered. */
+CYPOOL_INLINE void CYPOOL_FN(lp_backward_row_cl)(const CYPOOL_T* x, const CYPOOL_T* go,
+                                                 CYPOOL_T* gi, const Window* w, Span sd, Span sh,
+                                                 ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1,
+                                                 int power, double p) {
+    const double kk = (double)(w->k_d * w->k_h * w->k_w);
+    double sm[CYPOOL_REDUCE_ROW], cf[CYPOOL_REDUCE_ROW];
+    CYPOOL_T cv[CYPOOL_REDUCE_ROW];
+    for (ptrdiff_t ow = 0; ow < w->out_w; ow++) {
+        const Span sw = padded_span(ow, w->k_w, w->s_w, 0, 0, w->in_w);
+        const double cells = (double)(sd.count * sh.count * sw.count);
+        for (ptrdiff_t b0 = c0; b0 < c1; b0 += CYPOOL_REDUCE_ROW) {
+            const ptrdiff_t nb = c1 - b0 < CYPOOL_REDUCE_ROW ? c1 - b0 : CYPOOL_REDUCE_ROW;
+            ptrdiff_t k = 0;
+#if CYPOOL_REDUCE_VECTORS
+            for (; k + 8 <= nb; k += 8) {
+                const cypool_r8d zero = {0};
+                cypool_r8d a = zero;
+                for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
+                    for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
+                        for (ptrdiff_t c = sw.first; c < sw.first + sw.count; c++) {
+                            const cypool_r8d v = CYPOOL_FN(load8s)(
+                                x + ((d * w->in_h + h) * w->in_w + c) * C + b0 + k, 1);
+                            a += power == 3 ? v * v * v : power == 2 ? v * v : v;
+                        }
+                memcpy(sm + k, &a, sizeof a);
+            }
+#endif
+            for (; k < nb; k++) {
+                double a = 0;
+                for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
+                    for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
+                        for (ptrdiff_t c = sw.first; c < sw.first + sw.count; c++)
+                            a += CYPOOL_FN(lp_pow)(
+                                (double)x[((d * w->in_h + h) * w->in_w + c) * C + b0 + k], power);
+                sm[k] = a;
+            }
+            CYPOOL_FN(lp_coefs)(sm, go + ow * C + b0, cf, nb, cells, kk, p);
+            for (k = 0; k < nb; k++) cv[k] = (CYPOOL_T)cf[k];
+            for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
+                for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
+                    for (ptrdiff_t c = sw.first; c < sw.first + sw.count; c++) {
+                        CYPOOL_T* restrict q = gi + ((d * w->in_h + h) * w->in_w + c) * C + b0;
+                        for (k = 0; k < nb; k++) q[k] += cv[k];
+                    }
+        }
+    }
+}
+
+/* Rows [from, to) of a plane's gradient (rows of in_w cells of C channels; channels [c0, c1)):
+ * set to 0 (zero) or finished by lp_times_power. */
+CYPOOL_INLINE void CYPOOL_FN(lp_rows)(CYPOOL_T* gi, const CYPOOL_T* x, ptrdiff_t from,
+                                      ptrdiff_t to, ptrdiff_t in_w, ptrdiff_t C, ptrdiff_t c0,
+                                      ptrdiff_t c1, int zero, int power, double p) {
+    if (to <= from) return;
+    if (c1 - c0 == C) {
+        const ptrdiff_t o = from * in_w * C, n = (to - from) * in_w * C;
+        if (zero) memset(gi + o, 0, (size_t)n * sizeof(CYPOOL_T));
+        else CYPOOL_FN(lp_times_power)(gi + o, x + o, n, power, p);
+        return;
+    }
+    for (ptrdiff_t i = from * in_w; i < to * in_w; i++) {
+        if (zero) memset(gi + i * C + c0, 0, (size_t)(c1 - c0) * sizeof(CYPOOL_T));
+        else CYPOOL_FN(lp_times_power)(gi + i * C + c0, x + i * C + c0, c1 - c0, power, p);
+    }
+}
+
+/* Lp pooling backward (_lp.pyx), power p = 1, 2 or 3: one plane (C = 1) or one sample's channels
+ * [c0, c1) of C. Same arithmetic in the same order as _lp.pyx's general loop: gi = 0, then for
+ * every window in (od, oh, ow) order gi += (T)coef over its cells, then gi = gi * p * x^(p-1).
+ * With one input slice (1-d and 2-d) the plane's rows are set to 0 just before their first
+ * window and finished right after their last one, while they are in cache. At most 64 window
+ * rows. */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_lp_backward_plane)(const CYPOOL_T* x, const CYPOOL_T* go,
+                                                CYPOOL_T* gi, const Window* w, ptrdiff_t C,
+                                                ptrdiff_t c0, ptrdiff_t c1, int power, double p) {
+    const ptrdiff_t rows = w->in_d * w->in_h;
+    const int stream = w->in_d == 1;
+    ptrdiff_t zeroed = 0, done = 0;
+    if (!stream) {
+        CYPOOL_FN(lp_rows)(gi, x, 0, rows, w->in_w, C, c0, c1, 1, power, p);
+        zeroed = rows;
+    }
+    for (ptrdiff_t od = 0; od < w->out_d; od++) {
+        const Span sd = padded_span(od, w->k_d, w->s_d, 0, 0, w->in_d);
+        for (ptrdiff_t oh = 0; oh < w->out_h; oh++) {
+            const Span sh = padded_span(oh, w->k_h, w->s_h, 0, 0, w->in_h);
+            if (stream && sh.first + sh.count > zeroed) {
+                CYPOOL_FN(lp_rows)(gi, x, zeroed, sh.first + sh.count, w->in_w, C, c0, c1, 1,
+                                   power, p);
+                zeroed = sh.first + sh.count;
+            }
+            const CYPOOL_T* g = go + (od * w->out_h + oh) * w->out_w * C;
+            if (C == 1) {
+                if (power == 2) CYPOOL_FN(lp_backward_row_cf)(x, g, gi, w, sd, sh, 2, p);
+                else if (power == 3) CYPOOL_FN(lp_backward_row_cf)(x, g, gi, w, sd, sh, 3, p);
+                else CYPOOL_FN(lp_backward_row_cf)(x, g, gi, w, sd, sh, 1, p);
+            } else {
+                if (power == 2)
+                    CYPOOL_FN(lp_backward_row_cl)(x, g, gi, w, sd, sh, C, c0, c1, 2, p);
+                else if (power == 3)
+                    CYPOOL_FN(lp_backward_row_cl)(x, g, gi, w, sd, sh, C, c0, c1, 3, p);
+                else
+                    CYPOOL_FN(lp_backward_row_cl)(x, g, gi, w, sd, sh, C, c0, c1, 1, p);
+            }
+            if (stream) {   /* rows before the next window's first are final */
+                ptrdiff_t next = oh + 1 < w->out_h ? (oh + 1) * w->s_h : rows;
+                if (next > rows) next = rows;
+                if (next > zeroed) {
+                    CYPOOL_FN(lp_rows)(gi, x, zeroed, next, w->in_w, C, c0, c1, 1, power, p);
+                    zeroed = next;
+                }
+                CYPOOL_FN(lp_rows)(gi, x, done, next, w->in_w, C, c0, c1, 0, power, p);
+                if (next > done) done = next;
+            }
+        }
+    }
+    if (zeroed < rows) CYPOOL_FN(lp_rows)(gi, x, zeroed, rows, w->in_w, C, c0, c1, 1, power, p);
+    CYPOOL_FN(lp_rows)(gi, x, done, rows, w->in_w, C, c0, c1, 0, power, p);
+}
+
+/* Blur pooling, channels-first, one output the general way: through the column table. */
+CYPOOL_INLINE double CYPOOL_FN(blur_one_cf)(const CYPOOL_T* xp, const int64_t* rows,
+                                            const int64_t* c, const double* taps, ptrdiff_t f,
+                                            ptrdiff_t W) {
+    double acc = 0;
+    for (ptrdiff_t i = 0; i < f; i++) {
+        const CYPOOL_T* xr = xp + rows[i] * W;
+        double v = 0;
+        for (ptrdiff_t j = 0; j < f; j++) v += taps[j] * (double)xr[c[j]];
+        acc += taps[i] * v;
+    }
+    return acc;
+}
+
+#if CYPOOL_REDUCE_VECTORS
+/* Outputs [ow, ow + 8) of the run [a, b) (see below), in the lanes of vector registers; inlined
+ * with a constant s. r0: column cols[a * f] of row 0 of the plane. */
+CYPOOL_INLINE void CYPOOL_FN(blur_block8_cf)(const CYPOOL_T* r0, CYPOOL_T* y,
+                                             const int64_t* rows, const double* taps,
+                                             ptrdiff_t f, ptrdiff_t W, ptrdiff_t s) {
+    const cypool_r8d zero = {0};
+    cypool_r8d acc = zero;
+    for (ptrdiff_t i = 0; i < f; i++) {
+        const CYPOOL_T* r = r0 + rows[i] * W;
+        cypool_r8d v = zero;
+        for (ptrdiff_t j = 0; j < f; j++) v += taps[j] * CYPOOL_FN(load8s)(r + j, s);
+        acc += taps[i] * v;
+    }
+    CYPOOL_FN(store8)(y, acc);
+}
+#endif
+
 /* Blur pooling (_blur.pyx), channels-first: output row yr of plane xp. rows: this output row's f
  * input rows; cols (OW, f): the input column of each tap; windows [a, b) read f adjacent columns
  * starting at column cols[a * f] + (ow - a) * s (no reflection), the others go through cols.
  * y = sum over i of taps[i] * (sum over j of taps[j] * x[rows[i], cols[ow, j]]), each sum from 0
- * in tap order: the windows of the row are computed side by side, one input row at a time. */
+ * in tap order: blocks of 8 outputs of [a, b) in the lanes of vector registers (the last one
+ * ending at b, recomputing outputs of the one before), the others one
+ * by one. */
 CYPOOL_CLONES
 static void CYPOOL_FN(cypool_blur_row_cf)(const CYPOOL_T* xp, CYPOOL_T* yr, const int64_t* rows,
                                           const int64_t* cols, const double* taps, ptrdiff_t f,
                                           ptrdiff_t W, ptrdiff_t OW, ptrdiff_t a, ptrdiff_t b,
                                           ptrdiff_t s) {
-    double acc[CYPOOL_REDUCE_ROW], part[CYPOOL_REDUCE_ROW];
-    for (ptrdiff_t o0 = 0; o0 < OW; o0 += CYPOOL_REDUCE_ROW) {
-        const ptrdiff_t n = OW - o0 < CYPOOL_REDUCE_ROW ? OW - o0 : CYPOOL_REDUCE_ROW;
-        /* the chunk's windows read straight from the row: [ia, ib) */
-        ptrdiff_t ia = a - o0, ib = b - o0;
-        ia = ia < 0 ? 0 : (ia > n ? n : ia);
-        ib = ib < ia ? ia : (ib > n ? n : ib);
-        for (ptrdiff_t k = 0; k < n; k++) acc[k] = 0;
-        for (ptrdiff_t i = 0; i < f; i++) {
-            const CYPOOL_T* restrict xr = xp + rows[i] * W;
-            double* restrict pt = part;
-            for (ptrdiff_t k = 0; k < n; k++) pt[k] = 0;
-            if (ib > ia) {
-                const CYPOOL_T* restrict r = xr + cols[(o0 + ia) * f];
-                const ptrdiff_t m = ib - ia;
-                double* restrict q = pt + ia;
-                for (ptrdiff_t j = 0; j < f; j++) {
-                    const double t = taps[j];
-                    if (s == 2)
-                        for (ptrdiff_t k = 0; k < m; k++) q[k] += t * (double)r[2 * k + j];
-                    else
-                        for (ptrdiff_t k = 0; k < m; k++) q[k] += t * (double)r[s * k + j];
-                }
-            }
-            for (ptrdiff_t k = 0; k < n; k++) {
-                if (k == ia) k = ib;
-                if (k >= n) break;
-                const int64_t* c = cols + (o0 + k) * f;
-                double v = 0;
-                for (ptrdiff_t j = 0; j < f; j++) v += taps[j] * (double)xr[c[j]];
-                pt[k] = v;
-            }
-            const double t = taps[i];
-            for (ptrdiff_t k = 0; k < n; k++) acc[k] += t * pt[k];
+    ptrdiff_t ow = 0;
+    for (; ow < a; ow++)
+        yr[ow] = (CYPOOL_T)CYPOOL_FN(blur_one_cf)(xp, rows, cols + ow * f, taps, f, W);
+#if CYPOOL_REDUCE_VECTORS
+    if (b > a) {
+        const CYPOOL_T* r0 = xp + cols[a * f];
+#define CYPOOL_BLUR_BLOCKS(S)                                                                  \
+        for (; ow + 8 <= b; ow += 8)                                                           \
+            CYPOOL_FN(blur_block8_cf)(r0 + (ow - a) * s, yr + ow, rows, taps, f, W, S);        \
+        if (ow < b && b - a >= 8) {   /* the last outputs: a block ending at b, recomputing */ \
+            CYPOOL_FN(blur_block8_cf)(r0 + (b - 8 - a) * s, yr + b - 8, rows, taps, f, W, S);  \
+            ow = b;                                                                            \
         }
-        for (ptrdiff_t k = 0; k < n; k++) yr[o0 + k] = (CYPOOL_T)acc[k];
+        if (s == 2) {
+            CYPOOL_BLUR_BLOCKS(2);
+        } else if (s == 1) {
+            CYPOOL_BLUR_BLOCKS(1);
+        } else {
+            CYPOOL_BLUR_BLOCKS(s);
+        }
+#undef CYPOOL_BLUR_BLOCKS
     }
+#endif
+    for (; ow < OW; ow++)
+        yr[ow] = (CYPOOL_T)CYPOOL_FN(blur_one_cf)(xp, rows, cols + ow * f, taps, f, W);
+}
+
+/* Blur pooling backward, channels-first: q[s * k] += (T)(wt * g[k]) for k < m, one cell after
+ * the other in k order (each cell is hit once). s = 2: eight cells at a time, read and written
+ * back as p[0..7] and p[7..14], so no cell outside them is touched. */
+CYPOOL_INLINE void CYPOOL_FN(blur_scatter_cf)(CYPOOL_T* restrict q, const CYPOOL_T* restrict g,
+                                              ptrdiff_t m, double wt, ptrdiff_t s) {
+    ptrdiff_t k = 0;
+#if CYPOOL_REDUCE_VECTORS
+    if (s == 2) {
+#if CYPOOL_IS_FLOAT
+#define CYPOOL_BV cypool_r8f
+#define CYPOOL_BM cypool_r8i
+#else
+#define CYPOOL_BV cypool_r8d
+#define CYPOOL_BM cypool_r8l
+#endif
+        for (; k + 8 <= m; k += 8) {
+            CYPOOL_T* p = q + 2 * k;
+            CYPOOL_BV lo, hi;
+            memcpy(&lo, p, sizeof lo);
+            memcpy(&hi, p + 7, sizeof hi);
+            const CYPOOL_BV e = CYPOOL_SHUFFLE8(lo, hi, CYPOOL_BM, 0, 2, 4, 6, 9, 11, 13, 15);
+            const cypool_r8d v = wt * CYPOOL_FN(load8s)(g + k, 1);
+#if CYPOOL_IS_FLOAT
+            const CYPOOL_BV n = e + __builtin_convertvector(v, cypool_r8f);
+#else
+            const CYPOOL_BV n = e + v;
+#endif
+            const CYPOOL_BV nhi = CYPOOL_SHUFFLE8(n, hi, CYPOOL_BM, 8, 4, 10, 5, 12, 6, 14, 7);
+            const CYPOOL_BV nlo = CYPOOL_SHUFFLE8(n, lo, CYPOOL_BM, 0, 9, 1, 11, 2, 13, 3, 15);
+            memcpy(p + 7, &nhi, sizeof nhi);
+            memcpy(p, &nlo, sizeof nlo);
+        }
+#undef CYPOOL_BV
+#undef CYPOOL_BM
+    }
+#endif
+    if (s == 1)
+        for (; k < m; k++) q[k] += (CYPOOL_T)(wt * (double)g[k]);
+    else
+        for (; k < m; k++) q[s * k] += (CYPOOL_T)(wt * (double)g[k]);
+}
+
+/* Blur pooling backward (_blur.pyx), channels-first: one plane's gradient gi (zeroed here) from
+ * its output gradient go; rows (OH, f), cols (OW, f), taps and the run [a, b) of outputs that
+ * read f adjacent columns at step s, as in cypool_blur_row_cf. Same as the scatter
+ * for (oh, ow, i, j): gi[rows[oh, i], cols[ow, j]] += (T)((taps[i] * taps[j]) * go[oh, ow])
+ * with every cell's terms in that order: an output row whose f input rows are distinct gives each
+ * input row its terms tap row by tap row (outputs before a, the run [a, b) tap column by tap
+ * column from the last, which keeps each cell's outputs in order, then the outputs from b), a
+ * row that reads an input row twice (reflection at the top or bottom) goes output by output. */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_blur_backward_plane_cf)(const CYPOOL_T* go, CYPOOL_T* gi,
+                                                     const int64_t* rows, const int64_t* cols,
+                                                     const double* taps, ptrdiff_t f,
+                                                     ptrdiff_t H, ptrdiff_t W, ptrdiff_t OH,
+                                                     ptrdiff_t OW, ptrdiff_t a, ptrdiff_t b,
+                                                     ptrdiff_t s) {
+    memset(gi, 0, (size_t)(H * W) * sizeof(CYPOOL_T));
+    for (ptrdiff_t oh = 0; oh < OH; oh++) {
+        const int64_t* r = rows + oh * f;
+        const CYPOOL_T* g = go + oh * OW;
+        int twice = 0;
+        for (ptrdiff_t i = 0; i < f; i++)
+            for (ptrdiff_t i2 = i + 1; i2 < f; i2++) twice |= r[i] == r[i2];
+        if (twice) {
+            for (ptrdiff_t ow = 0; ow < OW; ow++)
+                for (ptrdiff_t i = 0; i < f; i++)
+                    for (ptrdiff_t j = 0; j < f; j++)
+                        gi[r[i] * W + cols[ow * f + j]] +=
+                            (CYPOOL_T)((taps[i] * taps[j]) * (double)g[ow]);
+            continue;
+        }
+        for (ptrdiff_t i = 0; i < f; i++) {
+            CYPOOL_T* gr = gi + r[i] * W;
+            for (ptrdiff_t ow = 0; ow < a; ow++)
+                for (ptrdiff_t j = 0; j < f; j++)
+                    gr[cols[ow * f + j]] += (CYPOOL_T)((taps[i] * taps[j]) * (double)g[ow]);
+            if (b > a)
+                for (ptrdiff_t j = f - 1; j >= 0; j--) {
+                    CYPOOL_T* q = gr + cols[a * f] + j;
+                    const double wt = taps[i] * taps[j];
+                    if (s == 2) CYPOOL_FN(blur_scatter_cf)(q, g + a, b - a, wt, 2);
+                    else if (s == 1) CYPOOL_FN(blur_scatter_cf)(q, g + a, b - a, wt, 1);
+                    else CYPOOL_FN(blur_scatter_cf)(q, g + a, b - a, wt, s);
+                }
+            for (ptrdiff_t ow = b > a ? b : a; ow < OW; ow++)
+                for (ptrdiff_t j = 0; j < f; j++)
+                    gr[cols[ow * f + j]] += (CYPOOL_T)((taps[i] * taps[j]) * (double)g[ow]);
+        }
+    }
+}
+
+/* Blur pooling backward (_blur.pyx), channels-last: one sample's gradient gi, channels
+ * [c0, c1) of C (zeroed here), in the scatter's order (oh, ow, i, j), channels in vector lanes:
+ * gi[rows[oh, i], cols[ow, j], c] += (T)((taps[i] * taps[j]) * go[oh, ow, c]). */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_blur_backward_cl)(const CYPOOL_T* go, CYPOOL_T* gi,
+                                               const int64_t* rows, const int64_t* cols,
+                                               const double* taps, ptrdiff_t f, ptrdiff_t H,
+                                               ptrdiff_t W, ptrdiff_t OH, ptrdiff_t OW,
+                                               ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1) {
+    if (c1 - c0 == C) memset(gi, 0, (size_t)(H * W * C) * sizeof(CYPOOL_T));
+    else
+        for (ptrdiff_t i = 0; i < H * W; i++)
+            memset(gi + i * C + c0, 0, (size_t)(c1 - c0) * sizeof(CYPOOL_T));
+    for (ptrdiff_t oh = 0; oh < OH; oh++)
+        for (ptrdiff_t ow = 0; ow < OW; ow++) {
+            const CYPOOL_T* g = go + (oh * OW + ow) * C;
+            for (ptrdiff_t i = 0; i < f; i++)
+                for (ptrdiff_t j = 0; j < f; j++) {
+                    const double wt = taps[i] * taps[j];
+                    CYPOOL_T* restrict q = gi + (rows[oh * f + i] * W + cols[ow * f + j]) * C;
+                    ptrdiff_t ch = c0;
+#if CYPOOL_REDUCE_VECTORS
+                    for (; ch + 8 <= c1; ch += 8) {
+                        const cypool_r8d v = wt * CYPOOL_FN(load8s)(g + ch, 1);
+#if CYPOOL_IS_FLOAT
+                        cypool_r8f t;
+                        memcpy(&t, q + ch, sizeof t);
+                        t += __builtin_convertvector(v, cypool_r8f);
+#else
+                        cypool_r8d t;
+                        memcpy(&t, q + ch, sizeof t);
+                        t += v;
+#endif
+                        memcpy(q + ch, &t, sizeof t);
+                    }
+#endif
+                    for (; ch < c1; ch++) q[ch] += (CYPOOL_T)(wt * (double)g[ch]);
+                }
+        }
 }
 
 /* Blur pooling, channels-last: output row yr (OW outputs of C channels) of sample xn, rows and
@@ -577,23 +1245,27 @@ static void CYPOOL_FN(cypool_blur_row_cl)(const CYPOOL_T* xn, CYPOOL_T* yr, cons
         ptrdiff_t c0 = 0;
 #if CYPOOL_REDUCE_VECTORS
         for (; c0 + CYPOOL_REDUCE_CB <= C; c0 += CYPOOL_REDUCE_CB) {
-            const cypool_r4d zero = {0, 0, 0, 0};
-            cypool_r4d a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+            const cypool_r8d zero = {0};
+            cypool_r8d a0 = zero, a1 = zero;
             for (ptrdiff_t i = 0; i < f; i++)
                 for (ptrdiff_t j = 0; j < f; j++) {
                     const double wt = taps[i] * taps[j];
                     const CYPOOL_T* p = xn + (rows[i] * W + cw[j]) * C + c0;
-                    a0 += wt * CYPOOL_FN(reduce_load4)(p);
-                    a1 += wt * CYPOOL_FN(reduce_load4)(p + 4);
-                    a2 += wt * CYPOOL_FN(reduce_load4)(p + 8);
-                    a3 += wt * CYPOOL_FN(reduce_load4)(p + 12);
+                    a0 += wt * CYPOOL_FN(load8s)(p, 1);
+                    a1 += wt * CYPOOL_FN(load8s)(p + 8, 1);
                 }
-            double s[CYPOOL_REDUCE_CB];
-            memcpy(s, &a0, sizeof a0);
-            memcpy(s + 4, &a1, sizeof a1);
-            memcpy(s + 8, &a2, sizeof a2);
-            memcpy(s + 12, &a3, sizeof a3);
-            for (int k = 0; k < CYPOOL_REDUCE_CB; k++) y[c0 + k] = (CYPOOL_T)s[k];
+            CYPOOL_FN(store8)(y + c0, a0);
+            CYPOOL_FN(store8)(y + c0 + 8, a1);
+        }
+        for (; c0 + 8 <= C; c0 += 8) {
+            const cypool_r8d zero = {0};
+            cypool_r8d a0 = zero;
+            for (ptrdiff_t i = 0; i < f; i++)
+                for (ptrdiff_t j = 0; j < f; j++) {
+                    const double wt = taps[i] * taps[j];
+                    a0 += wt * CYPOOL_FN(load8s)(xn + (rows[i] * W + cw[j]) * C + c0, 1);
+                }
+            CYPOOL_FN(store8)(y + c0, a0);
         }
 #endif
         for (; c0 < C; c0++) {
@@ -650,63 +1322,149 @@ CYPOOL_INLINE ptrdiff_t CYPOOL_FN(stochastic_one)(const CYPOOL_T* x, ptrdiff_t r
     return chosen;
 }
 
+#if CYPOOL_REDUCE_VECTORS
+/* Stochastic pooling, training: windows l < 4 of a block in the lanes of vector registers (see
+ * cypool_stochastic_row for the arguments; xb: window 0's first cell, t: window 0's counter).
+ * Lanes with a NaN, an infinite sum or no crossing are redone by stochastic_one. Four lanes of
+ * 64 bits: GCC 12 fails on eight-lane compares in its AVX2 clone. Inlined with constant step. */
+CYPOOL_INLINE void CYPOOL_FN(stochastic_block4)(const CYPOOL_T* xb, CYPOOL_T* y, int64_t* idx,
+                                                ptrdiff_t step, ptrdiff_t cs, ptrdiff_t k_h,
+                                                ptrdiff_t k_w, ptrdiff_t pos, ptrdiff_t pstep,
+                                                ptrdiff_t in_w, const double* uni) {
+    const cypool_r4l lane = {0, 1, 2, 3};
+    const cypool_r4d zero = {0};
+    const cypool_r4l izero = {0};
+    cypool_r4d total = zero;
+    cypool_r4l nan = izero;
+    /* windows of up to 16 cells: the cells read once, kept (in registers, k_h and k_w constant);
+     * 2 x 2 windows side by side (step 2, channels first): a row's eight cells, one load */
+    const int keep = k_h * k_w <= 16;
+    cypool_r4d av[16];
+    if (keep && step == 2 && k_w == 2 && cs == 1) {
+        for (ptrdiff_t hh = 0; hh < k_h; hh++) {
+            const CYPOOL_T* p = xb + hh * in_w;
+#if CYPOOL_IS_FLOAT
+            cypool_r4f f0, f1;
+            memcpy(&f0, p, sizeof f0);
+            memcpy(&f1, p + 4, sizeof f1);
+            const cypool_r4d d0 = __builtin_convertvector(f0, cypool_r4d);
+            const cypool_r4d d1 = __builtin_convertvector(f1, cypool_r4d);
+#else
+            cypool_r4d d0, d1;
+            memcpy(&d0, p, sizeof d0);
+            memcpy(&d1, p + 4, sizeof d1);
+#endif
+            av[2 * hh] = CYPOOL_SHUFFLE4(d0, d1, cypool_r4l, 0, 2, 4, 6);
+            av[2 * hh + 1] = CYPOOL_SHUFFLE4(d0, d1, cypool_r4l, 1, 3, 5, 7);
+        }
+    } else if (keep) {
+        for (ptrdiff_t hh = 0; hh < k_h; hh++)
+            for (ptrdiff_t ww = 0; ww < k_w; ww++)
+                av[hh * k_w + ww] = CYPOOL_FN(load4s)(xb + (hh * in_w + ww) * cs, step);
+    }
+    for (ptrdiff_t hh = 0; hh < k_h; hh++)
+        for (ptrdiff_t ww = 0; ww < k_w; ww++) {
+            const cypool_r4d a = keep ? av[hh * k_w + ww]
+                                      : CYPOOL_FN(load4s)(xb + (hh * in_w + ww) * cs, step);
+            nan |= a != a;
+            total += (cypool_r4d)((cypool_r4l)a & (a > zero));   /* a > 0 ? a : 0.0 */
+        }
+    cypool_r4d u;
+    memcpy(&u, uni, sizeof u);
+    const cypool_r4d thr = u * total;
+    /* an all-zero window's cell: floor(u * cells), at most cells - 1 */
+    const ptrdiff_t cells = k_h * k_w;
+    cypool_r4l qz = __builtin_convertvector(u * (double)cells, cypool_r4l);
+    qz = (qz & (qz < (izero + cells))) | ((izero + (cells - 1)) & ~(qz < (izero + cells)));
+    cypool_r4d run = zero, pv = zero, zv = zero;
+    cypool_r4l done = izero, pick = izero - 1, zat = izero;
+    for (ptrdiff_t hh = 0; hh < k_h; hh++)
+        for (ptrdiff_t ww = 0; ww < k_w; ww++) {
+            const int64_t at = hh * in_w + ww;
+            const cypool_r4d a = keep ? av[hh * k_w + ww] : CYPOOL_FN(load4s)(xb + at * cs, step);
+            const cypool_r4d r = (cypool_r4d)((cypool_r4l)a & (a > zero));
+            run += r;
+            const cypool_r4l take = (r > zero) & ~done;
+            pick = ((izero + at) & take) | (pick & ~take);
+            pv = CYPOOL_FN(sel4d)(take, a, pv);
+            done |= run > thr;
+            const cypool_r4l hit = qz == (izero + (hh * k_w + ww));
+            zat = ((izero + at) & hit) | (zat & ~hit);
+            zv = CYPOOL_FN(sel4d)(hit, a, zv);
+        }
+    const cypool_r4l empty = ~(total > zero) & ~nan;   /* every weight zero */
+    pick = (zat & empty) | (pick & ~empty);
+    pv = CYPOOL_FN(sel4d)(empty, zv, pv);
+    const cypool_r4l odd = nan | (total == (zero + INFINITY)) | (pick < izero);
+#if CYPOOL_IS_FLOAT
+    const cypool_r4f yv = __builtin_convertvector(pv, cypool_r4f);
+#else
+    const cypool_r4d yv = pv;
+#endif
+    memcpy(y, &yv, sizeof yv);
+    const cypool_r4l o = (izero + pos) + lane * pstep + pick;
+    memcpy(idx, &o, sizeof o);
+    if (!(odd[0] | odd[1] | odd[2] | odd[3])) return;
+    for (int l = 0; l < 4; l++) {
+        if (!odd[l]) continue;
+        const CYPOOL_T* xl = xb + l * step;
+        const ptrdiff_t q = CYPOOL_FN(stochastic_one)(
+            xl, in_w * cs, cs, k_h, k_w, uni[l]);
+        const ptrdiff_t a = (q / k_w) * in_w + q % k_w;
+        y[l] = xl[a * cs];
+        idx[l] = pos + l * pstep + a;
+    }
+}
+#endif
+
 /* Stochastic pooling, training: n windows side by side. Window i: first cell x + i * step, cells
  * at + (hh * in_w + ww) * cs (k_h x k_w), uniform cypool_splitmix_uniform(key, t0 + i * tstep),
- * output y[i] and idx[i] = pos0 + i * pstep + hh * in_w + ww. The sums and the crossing test run
- * cell by cell over all windows at once (vector loops, no branch on the data); windows with a
- * NaN, an infinite or a zero sum take stochastic_one. Same sums, same order: same cells. */
+ * output y[i] and idx[i] = pos0 + i * pstep + hh * in_w + ww. Blocks of 4 windows are sampled in
+ * vector registers (the sums and the crossing test cell by cell, no branch on the data; all-zero
+ * windows pick floor(u * cells) there too); the windows of the last partial block, and those
+ * with a NaN, an infinite sum or no crossing, take stochastic_one. Same sums, same order: same
+ * cells. */
 CYPOOL_CLONES
 static void CYPOOL_FN(cypool_stochastic_row)(const CYPOOL_T* x, CYPOOL_T* y, int64_t* idx,
                                              ptrdiff_t n, ptrdiff_t step, ptrdiff_t cs,
                                              ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t pos0,
                                              ptrdiff_t pstep, ptrdiff_t in_w, uint64_t key,
                                              uint64_t t0, uint64_t tstep) {
-    double total[CYPOOL_REDUCE_ROW], thr[CYPOOL_REDUCE_ROW], run[CYPOOL_REDUCE_ROW];
-    int64_t nan[CYPOOL_REDUCE_ROW], done[CYPOOL_REDUCE_ROW], pick[CYPOOL_REDUCE_ROW];
-    for (ptrdiff_t i0 = 0; i0 < n; i0 += CYPOOL_REDUCE_ROW) {
-        const ptrdiff_t m = n - i0 < CYPOOL_REDUCE_ROW ? n - i0 : CYPOOL_REDUCE_ROW;
-        const CYPOOL_T* xb = x + i0 * step;
-        for (ptrdiff_t i = 0; i < m; i++) {
-            total[i] = 0;
-            run[i] = 0;
-            nan[i] = 0;
-            done[i] = 0;
-            pick[i] = -1;
+    ptrdiff_t i = 0;
+#if CYPOOL_REDUCE_VECTORS
+    double uni[CYPOOL_REDUCE_ROW];   /* the uniforms of a chunk, computed side by side first */
+    for (ptrdiff_t i0 = 0; i0 + 4 <= n; i0 += CYPOOL_REDUCE_ROW) {
+        ptrdiff_t m = n - i0 < CYPOOL_REDUCE_ROW ? n - i0 : CYPOOL_REDUCE_ROW;
+        m -= m % 4;
+        for (ptrdiff_t k = 0; k < m; k++)
+            uni[k] = cypool_splitmix_uniform(key, t0 + (uint64_t)(i0 + k) * tstep);
+#define CYPOOL_ST_BLOCKS(STEP, KH, KW)                                                         \
+        for (i = i0; i < i0 + m; i += 4)                                                       \
+            CYPOOL_FN(stochastic_block4)(x + i * step, y + i, idx + i, STEP, cs, KH, KW,       \
+                                         pos0 + i * pstep, pstep, in_w, uni + (i - i0))
+        if (k_h == 2 && k_w == 2) {
+            if (step == 1) CYPOOL_ST_BLOCKS(1, 2, 2);
+            else if (step == 2) CYPOOL_ST_BLOCKS(2, 2, 2);
+            else CYPOOL_ST_BLOCKS(step, 2, 2);
+        } else if (k_h == 3 && k_w == 3) {
+            if (step == 1) CYPOOL_ST_BLOCKS(1, 3, 3);
+            else if (step == 2) CYPOOL_ST_BLOCKS(2, 3, 3);
+            else CYPOOL_ST_BLOCKS(step, 3, 3);
+        } else {
+            if (step == 1) CYPOOL_ST_BLOCKS(1, k_h, k_w);
+            else if (step == 2) CYPOOL_ST_BLOCKS(2, k_h, k_w);
+            else CYPOOL_ST_BLOCKS(step, k_h, k_w);
         }
-        for (ptrdiff_t hh = 0; hh < k_h; hh++)
-            for (ptrdiff_t ww = 0; ww < k_w; ww++) {
-                const CYPOOL_T* restrict c = xb + (hh * in_w + ww) * cs;
-                for (ptrdiff_t i = 0; i < m; i++) {
-                    const double a = (double)c[i * step];
-                    nan[i] |= a != a;
-                    total[i] += a > 0 ? a : 0.0;
-                }
-            }
-        for (ptrdiff_t i = 0; i < m; i++)
-            thr[i] = cypool_splitmix_uniform(key, t0 + (uint64_t)(i0 + i) * tstep) * total[i];
-        for (ptrdiff_t hh = 0; hh < k_h; hh++)
-            for (ptrdiff_t ww = 0; ww < k_w; ww++) {
-                const int64_t at = hh * in_w + ww;   /* the cell's plane-flat offset */
-                const CYPOOL_T* restrict c = xb + at * cs;
-                for (ptrdiff_t i = 0; i < m; i++) {
-                    const double a = (double)c[i * step];
-                    const double r = a > 0 ? a : 0.0;
-                    run[i] += r;
-                    pick[i] = (r > 0) & !done[i] ? at : pick[i];
-                    done[i] |= run[i] > thr[i];
-                }
-            }
-        for (ptrdiff_t i = 0; i < m; i++) {
-            ptrdiff_t at = pick[i];
-            if (nan[i] || !(total[i] > 0) || total[i] == INFINITY || at < 0) {
-                const ptrdiff_t q = CYPOOL_FN(stochastic_one)(
-                    xb + i * step, in_w * cs, cs, k_h, k_w,
-                    cypool_splitmix_uniform(key, t0 + (uint64_t)(i0 + i) * tstep));
-                at = (q / k_w) * in_w + q % k_w;
-            }
-            y[i0 + i] = xb[i * step + at * cs];
-            idx[i0 + i] = pos0 + (i0 + i) * pstep + at;
-        }
+#undef CYPOOL_ST_BLOCKS
+    }
+#endif
+    for (; i < n; i++) {
+        const CYPOOL_T* xi = x + i * step;
+        const ptrdiff_t q = CYPOOL_FN(stochastic_one)(
+            xi, in_w * cs, cs, k_h, k_w, cypool_splitmix_uniform(key, t0 + (uint64_t)i * tstep));
+        const ptrdiff_t at = (q / k_w) * in_w + q % k_w;
+        y[i] = xi[at * cs];
+        idx[i] = pos0 + i * pstep + at;
     }
 }
 
