@@ -220,17 +220,17 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
             const CYPOOL_S* restrict r0 = xs + (sd.first * w->in_h + sh.first) * WC;
             for (ptrdiff_t j = 0; j < OW; j++) {
                 const ptrdiff_t i0 = j * sw - pw;
-                CYPOOL_S* restrict yo = yr + j * C;
+                CYPOOL_Y* restrict yo = yr + j * C;
                 const CYPOOL_ACC s = inv[j];
                 const int inside = i0 >= 0 && i0 + kw <= W;
                 const CYPOOL_S* restrict a0 = r0 + (inside ? i0 : 0) * C;
                 if (inside && kw == 2) {
                     for (ptrdiff_t c = 0; c < C; c++)
-                        yo[c] = CYPOOL_ST(CYPOOL_SCALE((CYPOOL_ACC)CYPOOL_LD(a0[c]) +
+                        yo[c] = CYPOOL_STY(CYPOOL_SCALE((CYPOOL_ACC)CYPOOL_LD(a0[c]) +
                                                        (CYPOOL_ACC)CYPOOL_LD(a0[C + c]), s));
                 } else if (inside && kw == 3) {
                     for (ptrdiff_t c = 0; c < C; c++)
-                        yo[c] = CYPOOL_ST(CYPOOL_SCALE((CYPOOL_ACC)CYPOOL_LD(a0[c]) +
+                        yo[c] = CYPOOL_STY(CYPOOL_SCALE((CYPOOL_ACC)CYPOOL_LD(a0[c]) +
                                                        (CYPOOL_ACC)CYPOOL_LD(a0[C + c]) +
                                                        (CYPOOL_ACC)CYPOOL_LD(a0[2 * C + c]), s));
                 } else {
@@ -248,7 +248,7 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
                             for (ptrdiff_t c = 0; c < C; c++) a[c] += (CYPOOL_ACC)CYPOOL_LD(at[c]);
                         }
                     }
-                    for (ptrdiff_t c = 0; c < C; c++) yo[c] = CYPOOL_ST(CYPOOL_SCALE(a[c], s));
+                    for (ptrdiff_t c = 0; c < C; c++) yo[c] = CYPOOL_STY(CYPOOL_SCALE(a[c], s));
                 }
             }
             continue;
