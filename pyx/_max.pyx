@@ -388,7 +388,9 @@ cdef inline Py_ssize_t _scatter_block_cl(const floating_t* grad_out, const int64
     # input row ahead when a window's second row is reached, wider than L1 in channels-last:
     # 16x64x112x112 2x2/s2, 1 thread, 11.2 -> 7.2 ms.) Smaller blocks stay in L2 and take the
     # watermark, whose adds test no bit (14x14 and 28x28 planes: 0.69 and 0.80 ms with the bits,
-    # 0.50 and 0.56 without); so does a block whose bits cannot be had.
+    # 0.50 and 0.56 without); so do stride-1 pools, whose outputs are as many as the cells (a bit
+    # test per add: 8x112x112x64 2x2/s1, 2 threads, 4.2 ms without the bits, 8.4 with), and a
+    # block whose bits cannot be had.
     cdef ChannelBlock b = channel_block(item, C, c_block)
     cdef Py_ssize_t ch, o, i, end, z = 0, bad = 0
     cdef Py_ssize_t ahead = ZERO_AHEAD_BYTES // ((b.c1 - b.c0) * sizeof(floating_t)) + 1
@@ -396,7 +398,8 @@ cdef inline Py_ssize_t _scatter_block_cl(const floating_t* grad_out, const int64
     cdef const floating_t* go = grad_out + b.n * out_plane * C
     cdef const int64_t* io = indices + b.n * out_plane * C
     cdef uint8_t* seen = NULL
-    if in_plane * (b.c1 - b.c0) * sizeof(floating_t) > CELL_ZEROING_BYTES:
+    if (in_plane * (b.c1 - b.c0) * sizeof(floating_t) > CELL_ZEROING_BYTES
+            and 2 * out_plane <= in_plane):
         seen = <uint8_t*>calloc((in_plane + 7) // 8, 1)
     if seen != NULL:
         for o in range(out_plane):
