@@ -43,6 +43,9 @@
 
 #define CYPOOL_SEL(mask, a, b) ((mask) ? (a) : (b))
 
+/* cypool_max_fwd_cf_2x2's scratch of horizontal pairs (16 KiB of float32: L1) */
+#define CYPOOL_PAIRS 4096
+
 /* The 16-bit types convert their input to float on the stack and pool there: channels-first, a
  * window row of a chunk (CYPOOL_HALF_ROW values, at least 2 * CYPOOL_CF_CHUNK + 1);
  * channels-last, the input of a group of outputs with those outputs (CYPOOL_HALF_CL_TILE
@@ -51,7 +54,7 @@
 #define CYPOOL_HALF_CL_TILE 8192
 #define CYPOOL_HALF_CL_CELLS 256
 
-/* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32 */
+/* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32, cypool_max_fwd_cf_2x2_f32 */
 #define CYPOOL_T float
 #define CYPOOL_S float
 #define CYPOOL_LD(v) (v)
@@ -66,7 +69,7 @@
 #undef CYPOOL_IDX
 #undef CYPOOL_SUF
 
-/* float64: defines cypool_max_fwd_cf_f64, cypool_max_fwd_cl_f64 */
+/* float64: defines cypool_max_fwd_cf_f64, cypool_max_fwd_cl_f64, cypool_max_fwd_cf_2x2_f64 */
 #define CYPOOL_T double
 #define CYPOOL_S double
 #define CYPOOL_IDX int64_t

@@ -13,6 +13,13 @@ cdef extern from "_max_fast.h" nogil:
                                Py_ssize_t r0, Py_ssize_t r1)
     void cypool_max_fwd_cf_bf16(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
                                 Py_ssize_t r0, Py_ssize_t r1)
+    # 2x2/s2 of channels-first planes [p0, p1) with even sides (H * W / 2 <= CYPOOL_PAIRS), no
+    # padding, dilation or indices.
+    enum: CYPOOL_PAIRS
+    void cypool_max_fwd_cf_2x2_f32(const float* x, float* y, Py_ssize_t p0, Py_ssize_t p1,
+                                   Py_ssize_t H, Py_ssize_t W)
+    void cypool_max_fwd_cf_2x2_f64(const double* x, double* y, Py_ssize_t p0, Py_ssize_t p1,
+                                   Py_ssize_t H, Py_ssize_t W)
     # One output row of a channels-last tensor; cells: scratch of k_d * k_h * k_w positions.
     # With idx, the float and 16-bit rows need planes of fewer than 2**31 cells.
     void cypool_max_fwd_cl_f32(const float* x, float* y, int64_t* idx, const Window* w,

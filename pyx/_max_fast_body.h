@@ -6,7 +6,8 @@
  * _f16, _bf16) defined; the 16-bit types also CYPOOL_LDN(src, dst, n) / CYPOOL_STN(src, dst, n)
  * (a row converted to float and back: _half.h), and call the float32 instance's sweeps on rows
  * so converted. CYPOOL_FN(name) is name followed by the suffix (_clones.h).
- * Entry points: CYPOOL_FN(cypool_max_fwd_cf), CYPOOL_FN(cypool_max_fwd_cl), and for the 16-bit
+ * Entry points: CYPOOL_FN(cypool_max_fwd_cf), CYPOOL_FN(cypool_max_fwd_cl), for float and double
+ * CYPOOL_FN(cypool_max_fwd_cf_2x2), and for the 16-bit
  * types CYPOOL_FN(cypool_max_bwd_scatter). */
 
 /* One window row of a chunk of CF outputs, stride S (constant when specialised): strided loads
@@ -218,6 +219,41 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_S* x, CYPOOL
         }
     }
 }
+
+#if !CYPOOL_HALF
+/* 2x2/s2 windows over planes [p0, p1) of channels-first planes with even sides, no padding or
+ * dilation, no indices. Planes are contiguous and a pair never straddles a row, so a run of
+ * planes' horizontal pairs is one flat sweep, and an output row the maximum of two rows of pairs.
+ * The cell-by-cell scan keeps the last NaN, else the first maximum; that choice is associative,
+ * so pairing cells (0,0),(0,1) then (1,0),(1,1) gives the scan's bits. Short rows (28x28 planes:
+ * 14 outputs) are what the row kernels cannot vectorise. Needs H * W / 2 <= CYPOOL_PAIRS. */
+static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cf_2x2)(const CYPOOL_T* restrict x,
+                                                           CYPOOL_T* restrict y, ptrdiff_t p0,
+                                                           ptrdiff_t p1, ptrdiff_t H, ptrdiff_t W)
+{
+    CYPOOL_T h[CYPOOL_PAIRS];
+    const ptrdiff_t pairs = H * W / 2, ow = W / 2, oh = H / 2;
+    const ptrdiff_t per = CYPOOL_PAIRS / pairs;
+    for (ptrdiff_t p = p0; p < p1; p += per) {
+        const ptrdiff_t np = p1 - p < per ? p1 - p : per;
+        const CYPOOL_T* restrict xs = x + p * H * W;
+        CYPOOL_T* restrict ys = y + p * oh * ow;
+        const ptrdiff_t n = np * pairs, rows = np * oh;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            CYPOOL_T a = xs[2 * i], b = xs[2 * i + 1];
+            h[i] = CYPOOL_SEL((b > a) | (b != b), b, a);
+        }
+        for (ptrdiff_t r = 0; r < rows; r++) {
+            const CYPOOL_T* restrict h0 = h + 2 * r * ow;
+            CYPOOL_T* restrict yr = ys + r * ow;
+            for (ptrdiff_t j = 0; j < ow; j++) {
+                CYPOOL_T a = h0[j], b = h0[ow + j];
+                yr[j] = CYPOOL_SEL((b > a) | (b != b), b, a);
+            }
+        }
+    }
+}
+#endif
 
 /* A block of B channels of one channels-last output cell: the running maxima (and indices) of
  * the block stay in registers while the window cells stream by; written once. */

@@ -10,7 +10,9 @@ Fast paths taken for float32/float64 (integer dtypes run the general kernel):
   when C < 32; indices as the winning cell's ordinal;
 - channels-first small planes (output rows shorter than 16, at least 32 planes, a 32-plane tile
   within 256 KiB): tiles of 32 planes transposed to channels-last and pooled by the channel-block
-  kernel, the last tile overlapping the one before.
+  kernel, the last tile overlapping the one before; without indices, such planes pooled 2x2/s2
+  with even sides and rows of 12-15 outputs take flat sweeps of horizontal pairs instead
+  (cypool_max_fwd_cf_2x2).
 Each geometry below selects one of them; borders come from odd sizes, padding, ceil_mode and
 dilation. Integer data run through the general kernel give a bit-exact cross-check (same ties).
 """
@@ -258,3 +260,39 @@ def test_channels_first_plane_tiles(n_planes, rank, spatial, k, s, p, d, ceil_mo
         y, i = _pool(xi.astype(dtype), rank, k, s, p, d, ceil_mode, "channels_first")
         np.testing.assert_array_equal(y, yi.astype(dtype))
         np.testing.assert_array_equal(i, ii)
+
+
+def _payload_data(rng, shape, dtype):
+    """Signed zeros, infinities and NaNs of distinct payloads and both signs: which cell wins
+    shows in the bits."""
+    x = rng.standard_normal(shape).astype(dtype)
+    r = rng.random(shape)
+    x[r < 0.15] = 0.0
+    x[(r > 0.15) & (r < 0.3)] = -0.0
+    x[(r > 0.3) & (r < 0.35)] = np.inf
+    x[(r > 0.35) & (r < 0.4)] = -np.inf
+    bits = x.view(np.uint32 if dtype == np.float32 else np.uint64)
+    quiet = np.array(np.nan, dtype).view(bits.dtype)
+    sign = bits.dtype.type(1) << bits.dtype.type(8 * bits.itemsize - 1)
+    nan = r > 0.9
+    payload = rng.integers(1, 1 << 20, size=shape).astype(bits.dtype)
+    bits[nan] = quiet | payload[nan] | np.where(r[nan] > 0.95, sign, bits.dtype.type(0))
+    return x
+
+
+@pytest.mark.parametrize("n_planes", [32, 33, 95])
+@pytest.mark.parametrize("spatial", [(28, 28), (2, 24), (24, 24), (2, 30), (44, 30)], ids=str)
+def test_channels_first_2x2_pair_sweeps_match_the_scan_bit_for_bit(n_planes, spatial):
+    # Without indices these planes (rows of 12-15 outputs) take the pair sweeps; with indices,
+    # the tiles' cell-by-cell scan. The scan keeps the last NaN, else the first maximum (+0 before -0 when +0 comes
+    # first): the sweeps must give the same bits, NaN payloads and zero signs included.
+    rng = np.random.default_rng(n_planes * 1000 + spatial[0] * 31 + spatial[1])
+    for dtype in FLOATS:
+        x = _payload_data(rng, (1, n_planes, *spatial), dtype)
+        scan, _ = cypool.max_pool2d(x, 2, 2, return_indices=True)
+        for n_threads in (1, 2):
+            with cypool.threads(n_threads):
+                y = cypool.max_pool2d(x, 2, 2)
+            assert y.tobytes() == scan.tobytes(), (dtype, n_threads)
+        y_ref, _ = R.max_pool(x, (2, 2), (2, 2), (0, 0), (0, 0), (1, 1), False)
+        np.testing.assert_array_equal(y, y_ref)
