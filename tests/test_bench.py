@@ -183,6 +183,25 @@ def test_check_tolerance_follows_the_largest_magnitude():
                         stored=True) == "DIFFERS"
 
 
+@pytest.mark.parametrize("fmt", ["CF", "CL"])
+def test_global_max_rows_draw_planes_without_tied_maxima(fmt):
+    """TensorFlow and JAX share a tied maximum's gradient; the global max rows' planes have none,
+    so a peer's check compares the same rule. Each plane keeps its order; other planes untouched."""
+    from cypool.commands.bench.operators import _without_tied_maxima
+    fmt = bench.CF if fmt == "CF" else bench.CL
+    x = bench._random(np.random.default_rng(0), (3, 5, 4, 6), fmt, "float32")
+    x.reshape(-1)[:10] = 0.5 - 2.0 ** -24   # the largest value drawn: ties at the maximum
+    before = x.copy()
+    _without_tied_maxima(x, fmt, 2)
+    planes = x if fmt == bench.CF else np.moveaxis(x, -1, 1)
+    old = before if fmt == bench.CF else np.moveaxis(before, -1, 1)
+    flat, old_flat = planes.reshape(15, 24), old.reshape(15, 24)
+    for p, q in zip(flat, old_flat):
+        assert len(np.unique(p)) == p.size
+        assert np.all(np.diff(p[np.argsort(q, kind="stable")]) > 0)  # the plane's order kept
+    assert x.min() >= -0.5 and x.max() < 0.5
+
+
 def test_optional_peers_are_skipped_when_absent(monkeypatch):
     """TensorFlow and JAX are used only when importable: absent, the run has no such columns."""
     import builtins
