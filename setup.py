@@ -5,6 +5,7 @@ What must be code is here: the extension table, the OpenMP probe and the per-com
 OpenMP is used when a tiny program compiles, links and runs with it (scikit-learn's approach), with
 the compiler's own flags: GCC/Clang `-fopenmp`, MSVC `/openmp`, Apple clang `-Xpreprocessor
 -fopenmp -lomp` with Homebrew's libomp. Otherwise the kernels build serially with a warning.
+A second probe decides whether the hot loops get AVX2 and AVX-512 clones (pyx/_clones.h).
 
 Switches (environment variables, "1" to enable):
   CYPOOL_REQUIRE_OPENMP=1     fail instead of building serial kernels when OpenMP does not link
@@ -13,6 +14,7 @@ Switches (environment variables, "1" to enable):
   CYPOOL_BOUNDSCHECK=1        Cython bounds checks in every kernel (slow; for debugging)
 """
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -93,19 +95,40 @@ def openmp_candidates(compiler_type):
 
 
 def links_openmp(compiler, compile_args, link_args):
-    """Compile, link and run the probe with these flags and the compiler that builds cypool."""
-    tmp = tempfile.mkdtemp(prefix="cypool-omp-")
+    """Whether the OpenMP probe compiles, links and runs with these flags."""
+    out = runs_probe(compiler, OPENMP_PROBE, compile_args, link_args)
+    return out is not None and out.strip() == "1"
+
+
+# cypool's hot loops are built for the baseline ISA, AVX2 and AVX-512, picked per CPU by the dynamic
+# loader (pyx/_clones.h). That needs target_clones with the x86-64-vN names (GCC >= 11, LLVM clang)
+# and ifunc support in the C library (glibc; not musl): a program using them must build and run.
+CLONES_PROBE = textwrap.dedent(
+    """
+    __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+    static void twice(float* a, int n) { for (int i = 0; i < n; i++) a[i] *= 2.0f; }
+    int main(void) {
+        float a[32] = {1.0f};
+        twice(a, 32);
+        return a[0] == 2.0f ? 0 : 1;
+    }
+    """)
+
+
+def runs_probe(compiler, source, compile_args, link_args):
+    """source's standard output when it compiles, links and runs (exit status 0) with these flags
+    and the compiler that builds cypool; None when any step fails."""
+    tmp = tempfile.mkdtemp(prefix="cypool-probe-")
     try:
         src = os.path.join(tmp, "probe.c")
         with open(src, "w") as f:
-            f.write(OPENMP_PROBE)
+            f.write(source)
         objects = compiler.compile([src], output_dir=tmp, extra_postargs=compile_args)
         compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=link_args)
         exe = os.path.join(tmp, "probe.exe" if sys.platform == "win32" else "probe")
-        out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
-        return out.strip() == "1"
+        return subprocess.run([exe], check=True, capture_output=True, text=True).stdout
     except (CCompilerError, CompileError, LinkError, OSError, subprocess.CalledProcessError):
-        return False
+        return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -130,6 +153,9 @@ def build_flags(compiler):
         if os.environ.get("CYPOOL_REQUIRE_OPENMP") == "1":
             raise RuntimeError("CYPOOL_REQUIRE_OPENMP=1 but the C compiler cannot link OpenMP")
         warnings.warn("cypool: the C compiler does not link OpenMP; building serial kernels")
+    if not msvc and platform.machine().lower() in ("x86_64", "amd64") and \
+            runs_probe(compiler, CLONES_PROBE, compile_args, link_args) is not None:
+        compile_args.append("-DCYPOOL_TARGET_CLONES=1")
     if os.environ.get("CYPOOL_NATIVE") == "1":
         if msvc:
             warnings.warn("cypool: CYPOOL_NATIVE=1 is ignored by MSVC (no -march=native)")

@@ -7,7 +7,7 @@ import sysconfig
 
 import numpy as np
 
-from . import _threads
+from . import _openmp_info, _threads
 
 
 def openmp_runtime() -> str:
@@ -34,6 +34,7 @@ def config() -> dict:
         "platform": platform.platform(),
         "openmp": _threads.openmp_enabled(),
         "openmp_runtime": openmp_runtime(),
+        "vector_clones": _openmp_info.vector_clones(),
         "threads": _threads.get_num_threads(),
         "cpu_budget": _threads.cpu_budget(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(unset)"),
@@ -41,7 +42,8 @@ def config() -> dict:
 
 
 def show_config() -> None:
-    """Print cypool's version, Python, NumPy, compiler, OpenMP status and thread counts.
+    """Print cypool's version, Python, NumPy, compiler, OpenMP status, whether the kernels have
+    AVX2/AVX-512 clones chosen per CPU, and thread counts.
 
     Examples
     --------

@@ -1,6 +1,23 @@
-# Run-time facts about the OpenMP build, read by cypool/_threads.py and show_config().
+# Run-time facts about the build (OpenMP, vector clones), read by cypool/_threads.py and
+# show_config().
 from cython.parallel cimport prange
 from _openmp cimport CYPOOL_OPENMP_ENABLED, omp_get_max_threads, omp_get_thread_num
+
+cdef extern from *:
+    """
+    #if defined(CYPOOL_TARGET_CLONES)
+    #define CYPOOL_CLONES_BUILT 1
+    #else
+    #define CYPOOL_CLONES_BUILT 0
+    #endif
+    """
+    int CYPOOL_CLONES_BUILT
+
+
+def vector_clones():
+    """True when the hot loops were built for the baseline ISA, AVX2 and AVX-512, the widest the
+    running CPU has picked at load time (pyx/_clones.h; setup.py's probe decides)."""
+    return bool(CYPOOL_CLONES_BUILT)
 
 
 def openmp_enabled():

@@ -1,4 +1,6 @@
 """Gradients by finite differences, thread-count determinism, memory layouts, layers, hypothesis."""
+import platform
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -163,10 +165,21 @@ def test_openmp_linked():
     assert cypool.openmp_enabled()
 
 
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64")
+                    or platform.libc_ver()[0] != "glibc",
+                    reason="vector clones need x86-64 and a C library with ifuncs (glibc)")
+def test_vector_clones_built():
+    # GCC >= 11 and LLVM clang pass setup.py's probe on x86-64 glibc: the hot loops then carry
+    # AVX2 and AVX-512 clones; a build without them is several times slower and must say so.
+    from cypool import _openmp_info
+    assert _openmp_info.vector_clones()
+
+
 def test_show_config(capsys):
     cypool.show_config()
     out = capsys.readouterr().out
     assert "openmp" in out and "threads" in out and cypool.__version__ in out
+    assert "vector_clones" in out
 
 
 # ----------------------------------------------------------------------------- layouts
