@@ -1,6 +1,6 @@
-"""Strided 2-d convolution, forward and backward (direct, multithreaded kernels on a padded
-channels-last copy: pyx/_conv.pyx, loops in pyx/_conv.h): the learnable rival of pooling that
-`cypool compare` measures against it.
+"""Strided 2-d convolution, forward and backward (direct, multithreaded kernels reading either
+layout, the padding in a copy: pyx/_conv.pyx, loops in pyx/_conv.h): the learnable rival of pooling
+that `cypool compare` measures against it.
 """
 from __future__ import annotations
 
@@ -72,23 +72,36 @@ def _nhwc(a: np.ndarray, data_format: str, dtype) -> np.ndarray:
 
 
 def _padded(a: np.ndarray, rows: int, cols: int, channels: int, top: int,
-            left: int) -> np.ndarray:
+            left: int, planes: bool = False) -> np.ndarray:
     """(N, rows, cols, channels) zeros with pixel (y, x) of the (N, H, W, C) view `a` at
-    (top + y, left + x), where inside; in a's dtype."""
-    out = np.empty((a.shape[0], rows, cols, channels), a.dtype)
-    _conv.pad_into(a, out, top, left, _threads.threads_for(out.nbytes, out.shape[0] * rows))
+    (top + y, left + x), where inside; in a's dtype. planes: stored channels first (the view of
+    an (N, channels, rows, cols) array), else channels last."""
+    n = a.shape[0]
+    out = (np.empty((n, channels, rows, cols), a.dtype).transpose(0, 2, 3, 1) if planes
+           else np.empty((n, rows, cols, channels), a.dtype))
+    _conv.pad_into(a, out, top, left, _threads.threads_for(out.nbytes, n * rows))
     return out
 
 
-def _input_rows(a, kh, kw, stride, padding, oh, ow):
-    """The forward input as the kernels read it: channels contiguous and the padding inside,
-    only the rows and columns some window reaches. A channels-last input without padding is read
-    in place."""
+def _input_rows(a, kh, kw, stride, padding, oh, ow, planes_ok=True):
+    """The input as the kernels read it: the padding inside, only the rows and columns some
+    window reaches. The kernels take a channel stride, so channel planes (channels first) are read
+    as they are; planes_ok=False transposes them into a channels-last copy. An input without
+    padding is read in place."""
     rows, cols = (oh - 1) * stride[0] + kh, (ow - 1) * stride[1] + kw
-    if padding == (0, 0) and a.flags.aligned and (a.shape[3] < 2 or a.strides[3] == a.itemsize) \
-            and all(st % a.itemsize == 0 for st in a.strides):
+    planes = a.shape[3] > 1 and abs(a.strides[3]) > abs(a.strides[2])
+    if padding == (0, 0) and a.flags.aligned and all(st % a.itemsize == 0 for st in a.strides) \
+            and (planes_ok or not planes):
         return a
-    return _padded(a, rows, cols, a.shape[3], padding[0], padding[1])
+    return _padded(a, rows, cols, a.shape[3], padding[0], padding[1], planes and planes_ok)
+
+
+# A stride-1 forward whose weights exceed this many bytes reads channels-last input, transposing
+# channel planes first: its tiles read the planes ~8 % slower (12 pixels of each channel plane
+# per tap beside 36 KB of weights for 3x3 x 32 x 32 float32, more than the L1 data cache), more
+# than the transposition costs. Strided windows read each input a quarter as often, and the
+# weight gradient's tiles read planes at full speed: those read the planes.
+_PLANES_WEIGHT_BYTES = 16 << 10
 
 
 def _taps(kh, kw):
@@ -127,8 +140,8 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
            data_format: DataFormat = CF) -> np.ndarray:
     """2-d cross-correlation, as torch.nn.functional.conv2d.
 
-    Zero padding, no dilation or groups. Computed directly (no column matrix) on a padded
-    channels-last copy of ``x``, with cypool's threads (``set_num_threads``). Each output is
+    Zero padding, no dilation or groups. Computed directly (no column matrix) on ``x`` (a padded
+    copy where there is padding), with cypool's threads (``set_num_threads``). Each output is
     summed over the taps, then the input channels, in float32 for float32 (and half-precision)
     input; on CPUs with FMA (AVX2, AVX-512) the products are fused into the sums, so the last
     bits depend on the CPU as a BLAS product's do, never on the thread count.
@@ -179,9 +192,10 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     ow = _conv_out(W, kw, stride[1], padding[1], "width")
     a = _nhwc(x, data_format, dtype)
     N, C = a.shape[0], a.shape[3]
-    xp = _input_rows(a, kh, kw, stride, padding, oh, ow)
     mats = weight.astype(dtype, copy=False).transpose(2, 3, 1, 0).reshape(kh * kw, C, O)
     w = _packed(mats, _conv.vector_length(dtype))
+    xp = _input_rows(a, kh, kw, stride, padding, oh, ow,
+                     planes_ok=stride != (1, 1) or w.nbytes <= _PLANES_WEIGHT_BYTES)
     b = None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, oh, ow, O) if data_format == "channels_last" else (N, O, oh, ow), dtype)
     y_nhwc = y if data_format == "channels_last" else y.transpose(0, 2, 3, 1)

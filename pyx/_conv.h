@@ -1,11 +1,12 @@
 /* Direct 2-d convolution kernels (cypool._conv): forward, input gradient (the same kernel on the
  * output gradient with the flipped, transposed weight, one stride phase at a time) and weight
- * gradient, on channels-last buffers whose channels are contiguous.
+ * gradient.
  *
- * The input is read in place: padding lives in the buffer (cypool/conv.py pads), so a window tap
- * is one fixed offset and no loop tests bounds. A register tile holds PX output pixels x one or
- * two vectors of output channels; for each tap and input channel it loads the weight vectors once
- * and multiplies them by PX broadcast input values (an outer product, as BLAS micro-kernels do).
+ * The input is read in place, in either layout (a channel stride): padding lives in the buffer
+ * (cypool/conv.py pads), so a window tap is one fixed offset and no loop tests bounds. A register
+ * tile holds PX output pixels x one or two vectors of output channels; for each tap and input
+ * channel it loads the weight vectors once and multiplies them by PX broadcast input values (an
+ * outer product, as BLAS micro-kernels do).
  * The weight gradient swaps the roles: input channels x output channels of one tap, summed over
  * the pixels of a row. Every output element is a sum in one fixed order (taps, then input
  * channels; weight gradient: rows of a chunk, then pixels, chunks added in order), whatever the
@@ -24,13 +25,13 @@
 
 #include "_clones.h"
 
-/* A forward (or input-gradient) pass. Strides in elements; the input's channels are contiguous.
- * Output row r = (n, oy) reads input from in + n*in_n + oy*in_oy, pixel ox from ox*step more,
- * tap t from toff[t] more; the weight is [taps][cin][opad] (opad: a multiple of the vector
- * length, zero beyond cout). */
+/* A forward (or input-gradient) pass. Strides in elements. Output row r = (n, oy) reads input
+ * from in + n*in_n + oy*in_oy, pixel ox from ox*step more, tap t from toff[t] more, channel c from
+ * c*cs more (1 channels last, a plane channels first); the weight is [taps][cin][opad] (opad: a
+ * multiple of the vector length, zero beyond cout). */
 typedef struct {
     const void* in;
-    ptrdiff_t in_n, in_oy, step;
+    ptrdiff_t in_n, in_oy, step, cs;
     const ptrdiff_t* toff;
     ptrdiff_t taps, cin;
     const void* w;
@@ -41,13 +42,14 @@ typedef struct {
     ptrdiff_t oh, ow;
 } ConvFwd;
 
-/* A weight gradient: x as the forward input (x_oy per output row, step per pixel, toff per tap),
+/* A weight gradient: x as the forward input (x_oy per output row, step per pixel, toff per tap,
+ * cs per channel),
  * g the output gradient, row (n, oy) at g + n*g_n + oy*g_oy, pixels opad apart (channels zero
  * beyond the output channels), gw the sums [chunks][taps][cin][opad] (zeroed by the caller), rows
  * split into `chunks` equal runs. */
 typedef struct {
     const void* x;
-    ptrdiff_t x_n, x_oy, step;
+    ptrdiff_t x_n, x_oy, step, cs;
     const ptrdiff_t* toff;
     ptrdiff_t taps, cin;
     const void* g;

@@ -11,7 +11,7 @@ import numpy as np
 cdef extern from "_conv.h" nogil:
     ctypedef struct ConvFwd:
         const void* inp "in"
-        Py_ssize_t in_n, in_oy, step
+        Py_ssize_t in_n, in_oy, step, cs
         const Py_ssize_t* toff
         Py_ssize_t taps, cin
         const void* w
@@ -22,7 +22,7 @@ cdef extern from "_conv.h" nogil:
         Py_ssize_t oh, ow
     ctypedef struct ConvW:
         const void* x
-        Py_ssize_t x_n, x_oy, step
+        Py_ssize_t x_n, x_oy, step, cs
         const Py_ssize_t* toff
         Py_ssize_t taps, cin
         const void* g
@@ -81,14 +81,24 @@ cdef inline void _planes_to_pixels(const floating_t* s, Py_ssize_t s2, Py_ssize_
             d[i * Cb + c] = s[c * s3 + i * s2]
 
 
+cdef inline void _strided_run(const floating_t* s, Py_ssize_t s2, floating_t* d,
+                              Py_ssize_t n) noexcept nogil:
+    # n values s2 elements apart -> n contiguous values
+    cdef Py_ssize_t i
+    for i in range(n):
+        d[i] = s[i * s2]
+
+
 def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
-    """Write `x` (N, H, W, C view, any strides, the dtype of `out`) into `out` (N, Hb, Wb, Cb)
-    C-contiguous, Cb >= C: pixel (y, x) at (top + y, left + x) where inside `out`; every other
-    element of `out` zero."""
+    """Write `x` (N, H, W, C view, any strides, the dtype of `out`) into `out` (N, Hb, Wb, Cb),
+    Cb >= C, either C-contiguous (channels last) or the (0, 2, 3, 1) transpose of a C-contiguous
+    (N, Cb, Hb, Wb) array (channels first): pixel (y, x) at (top + y, left + x) where inside
+    `out`; every other element of `out` zero."""
     cdef Py_ssize_t N = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3]
     cdef Py_ssize_t Hb = out.shape[1], Wb = out.shape[2], Cb = out.shape[3]
-    if x.dtype != out.dtype or not out.flags.c_contiguous or out.shape[0] != N or Cb < C \
-            or x.dtype.itemsize not in (4, 8):
+    cdef bint planes = not out.flags.c_contiguous
+    if x.dtype != out.dtype or out.shape[0] != N or Cb < C or x.dtype.itemsize not in (4, 8) \
+            or (planes and not out.transpose(0, 3, 1, 2).flags.c_contiguous):
         raise ValueError(f"pad_into: out {out.shape} {out.dtype} does not fit x {x.shape} "
                          f"{x.dtype}")
     if out.size == 0:
@@ -99,16 +109,38 @@ def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
     cdef Py_ssize_t s0 = x.strides[0], s1 = x.strides[1], s2 = x.strides[2], s3 = x.strides[3]
     cdef char* src = <char*>_addr(x)
     cdef char* dst = <char*>_addr(out)
-    cdef Py_ssize_t r, n, yb, y, ix, ix0, ix1, row_bytes = Wb * Cb * f
+    cdef Py_ssize_t r, n, yb, y, ix, ix0, ix1, c, row_bytes = Wb * Cb * f
+    cdef Py_ssize_t run_bytes = Wb * f
     cdef char* d
     cdef char* s
+    ix0 = -left if left < 0 else 0                  # the pixels that land inside a row
+    ix1 = Wb - left if Wb - left < W else W
+    if planes:                                      # one plane row per (n, c, yb)
+        for r in prange(N * Cb * Hb, nogil=True, schedule="static", num_threads=n_threads):
+            n = r // (Cb * Hb)
+            c = (r - n * Cb * Hb) // Hb
+            yb = r - (n * Cb + c) * Hb
+            d = dst + r * run_bytes
+            y = yb - top
+            if c >= C or y < 0 or y >= H or ix1 <= ix0:
+                memset(d, 0, run_bytes)
+                continue
+            memset(d, 0, (left + ix0) * f)
+            memset(d + (left + ix1) * f, 0, (Wb - left - ix1) * f)
+            s = src + n * s0 + y * s1 + ix0 * s2 + c * s3
+            d = d + (left + ix0) * f
+            if s2 == f:
+                memcpy(d, s, (ix1 - ix0) * f)
+            elif f == 4:
+                _strided_run(<const float*>s, s2 // f, <float*>d, ix1 - ix0)
+            else:
+                _strided_run(<const double*>s, s2 // f, <double*>d, ix1 - ix0)
+        return
     for r in prange(N * Hb, nogil=True, schedule="static", num_threads=n_threads):
         n = r // Hb
         yb = r - n * Hb
         d = dst + r * row_bytes
         y = yb - top
-        ix0 = -left if left < 0 else 0              # the pixels that land inside the row
-        ix1 = Wb - left if Wb - left < W else W
         if y < 0 or y >= H or ix1 <= ix0:
             memset(d, 0, row_bytes)
             continue
@@ -137,7 +169,7 @@ def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
     """out[n, oy, ox, o] = bias[o] + sum over taps t and input channels c of
     x[n, oy*row_step + dy[t], ox*pixel_step + dx[t], c] * w[t, c, o].
 
-    x: (N, Hx, Wx, C) with contiguous channels (the padding already in it); w: (taps, C, opad)
+    x: (N, Hx, Wx, C), any strides in whole elements (the padding already in it); w: (taps, C, opad)
     C-contiguous, opad a multiple of vector_length, zero beyond the output channels; bias: None or
     (O,) contiguous; out: (N, OH, OW, O) view of a writable array, any strides. Taps must stay
     inside x (checked)."""
@@ -157,8 +189,6 @@ def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
     if T == 0 or C == 0:
         out[...] = 0 if bias is None else bias
         return
-    if C > 1 and x.strides[3] != f:
-        raise ValueError(f"conv forward: x's channels must be contiguous, strides {x.strides}")
     if min(min(dy), min(dx)) < 0 or (OH - 1) * row_step + max(dy) >= x.shape[1] \
             or (OW - 1) * pixel_step + max(dx) >= x.shape[2]:
         raise ValueError("conv forward: a tap reaches outside x")
@@ -170,6 +200,7 @@ def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
     a.in_n = _elements(x.strides[0], f)
     a.in_oy = row_step * xs1
     a.step = pixel_step * xs2
+    a.cs = _elements(x.strides[3], f) if C > 1 else 0
     a.toff = &toff_v[0]
     a.taps = T
     a.cin = C
@@ -209,8 +240,6 @@ def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, in
         raise ValueError(f"conv weight_grad: x {x.shape}, g {g.shape}, gw {gw.shape} disagree")
     if g.size == 0 or gw.size == 0:
         return
-    if C > 1 and x.strides[3] != f:
-        raise ValueError(f"conv weight_grad: x's channels must be contiguous, strides {x.strides}")
     if g.strides[3] != f or g.strides[2] != opad * f:
         raise ValueError(f"conv weight_grad: g's rows must be contiguous, strides {g.strides}")
     if min(min(dy), min(dx)) < 0 or (OH - 1) * row_step + max(dy) >= x.shape[1] \
@@ -224,6 +253,7 @@ def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, in
     a.x_n = _elements(x.strides[0], f)
     a.x_oy = row_step * xs1
     a.step = pixel_step * xs2
+    a.cs = _elements(x.strides[3], f) if C > 1 else 0
     a.toff = &toff_v[0]
     a.taps = T
     a.cin = C

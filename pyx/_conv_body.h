@@ -15,11 +15,11 @@ typedef CYPOOL_T CYPOOL_FN(conv_vec) __attribute__((vector_size(CONV_VL * sizeof
 
 /* Forward tile: PX output pixels (`step` input elements apart) x NV*VL output channels, summed
  * over the taps (input offsets `toff`, one weight matrix [cin][opad] each) and input channels
- * in that order, into `tile` ([PX][NV*VL]). */
+ * (`cs` elements apart) in that order, into `tile` ([PX][NV*VL]). */
 #define CONV_FWD_TILE(PX, NV)                                                                   \
 CONV_TARGET static void CYPOOL_FN(conv_fwd_tile_##PX##_##NV)(                                  \
-        const CYPOOL_T* in, ptrdiff_t step, const ptrdiff_t* toff, ptrdiff_t taps,             \
-        ptrdiff_t cin, const CYPOOL_T* w, ptrdiff_t opad, CYPOOL_T* tile) {                    \
+        const CYPOOL_T* in, ptrdiff_t step, ptrdiff_t cs, const ptrdiff_t* toff,               \
+        ptrdiff_t taps, ptrdiff_t cin, const CYPOOL_T* w, ptrdiff_t opad, CYPOOL_T* tile) {    \
     CONV_V acc[PX][NV], wv[NV], zero;                                                          \
     memset(&zero, 0, sizeof zero);                                                             \
     CONV_UNROLL for (int p = 0; p < PX; p++)                                                   \
@@ -27,11 +27,11 @@ CONV_TARGET static void CYPOOL_FN(conv_fwd_tile_##PX##_##NV)(                   
     for (ptrdiff_t t = 0; t < taps; t++) {                                                     \
         const CYPOOL_T* x = in + toff[t];                                                      \
         const CYPOOL_T* wt = w + t * cin * opad;                                               \
-        for (ptrdiff_t c = 0; c < cin; c++) {                                                  \
+        for (ptrdiff_t c = 0; c < cin; c++, x += cs) {                                         \
             CONV_UNROLL for (int v = 0; v < NV; v++)                                           \
                 memcpy(&wv[v], wt + c * opad + v * CONV_VL, sizeof(CONV_V));                   \
             CONV_UNROLL for (int p = 0; p < PX; p++) {                                         \
-                const CYPOOL_T s = x[p * step + c];                                            \
+                const CYPOOL_T s = x[p * step];                                                \
                 CONV_UNROLL for (int v = 0; v < NV; v++) acc[p][v] += wv[v] * s;               \
             }                                                                                  \
         }                                                                                      \
@@ -41,13 +41,13 @@ CONV_TARGET static void CYPOOL_FN(conv_fwd_tile_##PX##_##NV)(                   
             memcpy(tile + (p * NV + v) * CONV_VL, &acc[p][v], sizeof(CONV_V));                 \
 }
 
-/* Weight-gradient tile: CB input channels x NV*VL output channels of one tap, the products of
- * `ow` pixels (input `step` elements apart, output gradients `opad` apart) added in pixel order
- * to the sums in `gw` ([CB][opad]). */
+/* Weight-gradient tile: CB input channels (`cs` elements apart) x NV*VL output channels of one
+ * tap, the products of `ow` pixels (input `step` elements apart, output gradients `opad` apart)
+ * added in pixel order to the sums in `gw` ([CB][opad]). */
 #define CONV_W_TILE(CB, NV)                                                                     \
 CONV_TARGET static void CYPOOL_FN(conv_w_tile_##CB##_##NV)(                                    \
-        const CYPOOL_T* x, ptrdiff_t step, const CYPOOL_T* g, ptrdiff_t opad, ptrdiff_t ow,    \
-        CYPOOL_T* gw) {                                                                        \
+        const CYPOOL_T* x, ptrdiff_t step, ptrdiff_t cs, const CYPOOL_T* g, ptrdiff_t opad,    \
+        ptrdiff_t ow, CYPOOL_T* gw) {                                                          \
     CONV_V acc[CB][NV], gv[NV];                                                                \
     CONV_UNROLL for (int b = 0; b < CB; b++)                                                   \
         CONV_UNROLL for (int v = 0; v < NV; v++)                                               \
@@ -56,7 +56,7 @@ CONV_TARGET static void CYPOOL_FN(conv_w_tile_##CB##_##NV)(                     
         CONV_UNROLL for (int v = 0; v < NV; v++)                                               \
             memcpy(&gv[v], g + ox * opad + v * CONV_VL, sizeof(CONV_V));                       \
         CONV_UNROLL for (int b = 0; b < CB; b++) {                                             \
-            const CYPOOL_T s = x[ox * step + b];                                               \
+            const CYPOOL_T s = x[ox * step + b * cs];                                          \
             CONV_UNROLL for (int v = 0; v < NV; v++) acc[b][v] += gv[v] * s;                   \
         }                                                                                      \
     }                                                                                          \
@@ -101,10 +101,11 @@ CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r) {
             px = ow - ox0 >= CONV_PX ? CONV_PX : ow >= 4 ? 4 : 1;
             if (ox0 + px > ow)
                 ox0 = ow - px;
-            void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, const ptrdiff_t*, ptrdiff_t, ptrdiff_t,
-                            const CYPOOL_T*, ptrdiff_t, CYPOOL_T*) =
+            void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, ptrdiff_t, const ptrdiff_t*, ptrdiff_t,
+                            ptrdiff_t, const CYPOOL_T*, ptrdiff_t, CYPOOL_T*) =
                 CONV_PICK(conv_fwd_tile, px, nv);
-            tile_fn(in + ox0 * a->step, a->step, a->toff, a->taps, a->cin, w, a->opad, tile);
+            tile_fn(in + ox0 * a->step, a->step, a->cs, a->toff, a->taps, a->cin, w, a->opad,
+                    tile);
             CYPOOL_T* dst = out + ox0 * a->out_w + o0 * a->out_c;
             if (a->out_c == 1) {     /* channels contiguous: pixel by pixel */
                 for (ptrdiff_t p = 0; p < px; p++)
@@ -136,9 +137,10 @@ CONV_TARGET static void CYPOOL_FN(conv_w_item)(const ConvW* a, ptrdiff_t item) {
             const ptrdiff_t cb = a->cin - c0 >= CONV_PX ? CONV_PX : a->cin - c0 >= 4 ? 4 : 1;
             for (ptrdiff_t o0 = 0; o0 < a->opad; ) {
                 const int nv = a->opad - o0 >= 2 * CONV_VL ? 2 : 1;
-                void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, const CYPOOL_T*, ptrdiff_t,
+                void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, ptrdiff_t, const CYPOOL_T*, ptrdiff_t,
                                 ptrdiff_t, CYPOOL_T*) = CONV_PICK(conv_w_tile, cb, nv);
-                tile_fn(x + c0, a->step, g + o0, a->opad, a->ow, gw + c0 * a->opad + o0);
+                tile_fn(x + c0 * a->cs, a->step, a->cs, g + o0, a->opad, a->ow,
+                        gw + c0 * a->opad + o0);
                 o0 += nv * CONV_VL;
             }
             c0 += cb;

@@ -135,6 +135,42 @@ def test_strided_views_and_results_independent_of_threads(fmt):
     np.testing.assert_array_equal(results[0][0], cypool.conv2d(xc, w, b, 2, 1, data_format=fmt))
 
 
+@pytest.mark.parametrize("case", [((2, 24, 9, 30), 40, 1, 1),    # stride 1, big weights: a copy
+                                  ((2, 6, 9, 30), 7, 1, 1),      # small weights: planes padded
+                                  ((2, 24, 9, 30), 40, 2, 1),    # strided: planes padded
+                                  ((2, 6, 9, 30), 17, 1, 0)],    # no padding: planes in place
+                         ids=["copy", "planes-s1", "planes-s2", "planes-in-place"])
+def test_channel_planes_give_the_bits_of_channels_last(isa, case):
+    # the kernels read channels-first input as channel planes (a channel stride) or from a
+    # channels-last copy; the sums run in the same order either way
+    shape, O, s, p = case
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((O, shape[1], 3, 3)).astype(np.float32)
+    b = rng.standard_normal(O).astype(np.float32)
+    xl = np.ascontiguousarray(to_channels_last(x))
+    y = cypool.conv2d(x, w, b, s, p)
+    np.testing.assert_array_equal(y, from_channels_last(
+        cypool.conv2d(xl, w, b, s, p, data_format="channels_last")))
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    gl = np.ascontiguousarray(to_channels_last(g))
+    ours = cypool.conv2d_backward(g, x, w, s, p)
+    theirs = cypool.conv2d_backward(gl, xl, w, s, p, data_format="channels_last")
+    np.testing.assert_array_equal(ours[0], from_channels_last(theirs[0]))
+    for a, c in zip(ours[1:], theirs[1:]):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_pad_into_channel_planes():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 5, 11, 3))[:, ::-1, ::2]          # (N, H, W, C) view, W strided
+    out = np.full((2, 4, 9, 7), np.nan).transpose(0, 2, 3, 1)     # planes, 4 channels of 3 used
+    _conv.pad_into(x, out, 2, 1, 2)
+    expect = np.zeros((2, 9, 7, 4))
+    expect[:, 2:7, 1:7, :3] = x
+    np.testing.assert_array_equal(out, expect)
+
+
 def test_channels_last_without_padding_reads_the_input_in_place():
     rng = np.random.default_rng(6)
     x = rng.standard_normal((2, 9, 9, 8)).astype(np.float32)
