@@ -77,10 +77,26 @@ CONV_W_TILE(4, 2)
 CONV_W_TILE(4, 1)
 CONV_W_TILE(1, 2)
 CONV_W_TILE(1, 1)
+#if CONV_PX > 8
+/* 8 wide between the widest and 4 where 32 registers hold 8 x 2 vectors: rows of 56 pixels in 5
+ * tiles (12, 12, 12, 12, 8) instead of 6, 32 channels in 3 (12, 12, 8) instead of 4 */
+#define CONV_MID 8
+CONV_FWD_TILE(8, 2)
+CONV_FWD_TILE(8, 1)
+CONV_W_TILE(8, 2)
+CONV_W_TILE(8, 1)
+#else
+#define CONV_MID 4
+#define conv_fwd_tile_8_2 conv_fwd_tile_4_2
+#define conv_fwd_tile_8_1 conv_fwd_tile_4_1
+#define conv_w_tile_8_2 conv_w_tile_4_2
+#define conv_w_tile_8_1 conv_w_tile_4_1
+#endif
 
-/* Tiles are named by their literal width: CONV_PX (the widest), 4 or 1. */
+/* Tiles are named by their literal width: CONV_PX (the widest), 8 (CONV_MID), 4 or 1. */
 #define CONV_PICK(kind, px, nv)                                                                 \
     ((px) == CONV_PX ? ((nv) == 2 ? CYPOOL_FN(kind##_CONV_PX_2) : CYPOOL_FN(kind##_CONV_PX_1)) \
+     : (px) == 8 ? ((nv) == 2 ? CYPOOL_FN(kind##_8_2) : CYPOOL_FN(kind##_8_1))                  \
      : (px) == 4 ? ((nv) == 2 ? CYPOOL_FN(kind##_4_2) : CYPOOL_FN(kind##_4_1))                  \
      : ((nv) == 2 ? CYPOOL_FN(kind##_1_2) : CYPOOL_FN(kind##_1_1)))
 
@@ -95,10 +111,13 @@ CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r) {
         const int nv = a->opad - o0 >= 2 * CONV_VL ? 2 : 1;
         const ptrdiff_t nb = nv * CONV_VL, oc = a->cout - o0 < nb ? a->cout - o0 : nb;
         const CYPOOL_T* w = (const CYPOOL_T*)a->w + o0;
-        /* widest tiles first, then 4 wide; under 4 left: one more 4-wide tile overlapping the
-         * one before (same values written twice), or single pixels in rows under 4 wide */
+        /* widest tiles first, then 8 wide for more than 4 left, then 4 wide; a tile wider than
+         * what is left overlaps the one before (same values written twice); single pixels in
+         * rows under 4 wide */
         for (ptrdiff_t ox0 = 0, px; ox0 < ow; ox0 += px) {
-            px = ow - ox0 >= CONV_PX ? CONV_PX : ow >= 4 ? 4 : 1;
+            const ptrdiff_t left = ow - ox0;
+            px = left >= CONV_PX ? CONV_PX : left > 4 && ow >= CONV_MID ? CONV_MID
+                 : ow >= 4 ? 4 : 1;
             if (ox0 + px > ow)
                 ox0 = ow - px;
             void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, ptrdiff_t, const ptrdiff_t*, ptrdiff_t,
@@ -134,7 +153,9 @@ CONV_TARGET static void CYPOOL_FN(conv_w_item)(const ConvW* a, ptrdiff_t item) {
         const CYPOOL_T* x = (const CYPOOL_T*)a->x + n * a->x_n + oy * a->x_oy + a->toff[t];
         const CYPOOL_T* g = (const CYPOOL_T*)a->g + n * a->g_n + oy * a->g_oy;
         for (ptrdiff_t c0 = 0; c0 < a->cin; ) {
-            const ptrdiff_t cb = a->cin - c0 >= CONV_PX ? CONV_PX : a->cin - c0 >= 4 ? 4 : 1;
+            const ptrdiff_t left = a->cin - c0;
+            const ptrdiff_t cb = left >= CONV_PX ? CONV_PX : left >= CONV_MID ? CONV_MID
+                                 : left >= 4 ? 4 : 1;
             for (ptrdiff_t o0 = 0; o0 < a->opad; ) {
                 const int nv = a->opad - o0 >= 2 * CONV_VL ? 2 : 1;
                 void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, ptrdiff_t, const CYPOOL_T*, ptrdiff_t,
@@ -149,6 +170,11 @@ CONV_TARGET static void CYPOOL_FN(conv_w_item)(const ConvW* a, ptrdiff_t item) {
 }
 
 #undef CONV_PICK
+#undef CONV_MID
+#undef conv_fwd_tile_8_2
+#undef conv_fwd_tile_8_1
+#undef conv_w_tile_8_2
+#undef conv_w_tile_8_1
 #undef CONV_FWD_TILE
 #undef CONV_W_TILE
 #undef CONV_V

@@ -74,7 +74,7 @@ def close(ours, theirs, dtype):
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=eps * scale * 10)
 
 
-# (N, C, H, W), O, kernel, stride, padding: pixel tiles 12 / 6 / 4 / 1 wide, output channels in
+# (N, C, H, W), O, kernel, stride, padding: pixel tiles 12 / 8 / 6 / 4 / 1 wide, output channels in
 # one or two vectors with tails, input-channel tails, stride phases without taps (k < s),
 # padding as large as the kernel, non-square everything.
 CASES = [
@@ -86,6 +86,7 @@ CASES = [
     ((2, 6, 8, 8), 16, (3, 3), (2, 2), (3, 3)),
     ((1, 2, 5, 3), 40, (5, 3), (1, 2), (2, 1)),
     ((3, 32, 14, 14), 32, (3, 3), (2, 2), (1, 1)),
+    ((1, 20, 4, 20), 24, (3, 3), (1, 1), (1, 1)),     # 12 + 8 pixels, 12 + 8 input channels
 ]
 
 
