@@ -289,14 +289,16 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     grad_bias = _conv.channel_sums(gp, _threads.threads_for(gp.nbytes, N * oh))[:O].astype(dtype)
 
     # weight: per tap, the products of the input's windows and the output gradient, summed over
-    # all positions (rows in chunks, chunks added in order)
-    xp = _input_rows(a, kh, kw, stride, padding, oh, ow)
+    # all positions (rows in chunks, chunks added in order); the input read as it is, each tap
+    # over the pixels inside (products with the padding are zero)
+    xa = a if a.flags.aligned and all(st % a.itemsize == 0 for st in a.strides) \
+        else np.ascontiguousarray(a)
     chunk_bytes = T * C * opad * gp.itemsize
     chunks = max(1, min(_WGRAD_CHUNKS, N * oh, _WGRAD_BUFFER_BYTES // max(1, chunk_bytes)))
     sums = np.zeros((chunks, T, C, opad), dtype)
     dy, dx = _taps(kh, kw)
-    _conv.weight_grad(xp, stride[0], stride[1], dy, dx, gp, sums,
-                      _threads.threads_for(xp.nbytes + gp.nbytes, chunks * T))
+    _conv.weight_grad(xa, stride[0], stride[1], dy - padding[0], dx - padding[1], gp, sums,
+                      _threads.threads_for(xa.nbytes + gp.nbytes, chunks * T))
     total = sums[0]
     for k in range(1, chunks):
         total += sums[k]

@@ -2,8 +2,9 @@
  * output gradient with the flipped, transposed weight, one stride phase at a time) and weight
  * gradient.
  *
- * The input is read in place, in either layout (a channel stride): padding lives in the buffer
- * (cypool/conv.py pads), so a window tap is one fixed offset and no loop tests bounds. A register
+ * The input is read in place, in either layout (a channel stride). The forward's padding lives in
+ * the buffer (cypool/conv.py pads), so a window tap is one fixed offset and no loop tests bounds;
+ * the weight gradient reads the input without padding, each tap over the pixels inside. A register
  * tile holds PX output pixels x one or two vectors of output channels; for each tap and input
  * channel it loads the weight vectors once and multiplies them by PX broadcast input values (an
  * outer product, as BLAS micro-kernels do).
@@ -42,15 +43,17 @@ typedef struct {
     ptrdiff_t oh, ow;
 } ConvFwd;
 
-/* A weight gradient: x as the forward input (x_oy per output row, step per pixel, toff per tap,
- * cs per channel),
- * g the output gradient, row (n, oy) at g + n*g_n + oy*g_oy, pixels opad apart (channels zero
- * beyond the output channels), gw the sums [chunks][taps][cin][opad] (zeroed by the caller), rows
- * split into `chunks` equal runs. */
+/* A weight gradient, on the input without padding: x (h rows) with strides x_n, x_h, x_w, cs
+ * (image, row, pixel, channel; elements); output row oy and pixel ox read input row
+ * oy*sy + tap[4t] and column ox*sx + tap[4t+1] at tap t, whose output pixels [tap[4t+2],
+ * tap[4t+3]) read inside the rows (a row outside is skipped: the padding adds nothing). g the
+ * output gradient, row (n, oy) at g + n*g_n + oy*g_oy, pixels opad apart (channels zero beyond the
+ * output channels), gw the sums [chunks][taps][cin][opad] (zeroed by the caller), rows split into
+ * `chunks` equal runs. */
 typedef struct {
     const void* x;
-    ptrdiff_t x_n, x_oy, step, cs;
-    const ptrdiff_t* toff;
+    ptrdiff_t x_n, x_h, x_w, cs, h, sy, sx;
+    const ptrdiff_t* tap;
     ptrdiff_t taps, cin;
     const void* g;
     ptrdiff_t g_n, g_oy, opad;

@@ -22,8 +22,8 @@ cdef extern from "_conv.h" nogil:
         Py_ssize_t oh, ow
     ctypedef struct ConvW:
         const void* x
-        Py_ssize_t x_n, x_oy, step, cs
-        const Py_ssize_t* toff
+        Py_ssize_t x_n, x_h, x_w, cs, h, sy, sx
+        const Py_ssize_t* tap
         Py_ssize_t taps, cin
         const void* g
         Py_ssize_t g_n, g_oy, opad
@@ -226,35 +226,43 @@ def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
 def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, int n_threads):
     """gw[k, t, c, o] = sum over the rows r = (n, oy) of chunk k (rows split evenly into
     gw.shape[0] runs) and the pixels ox of x[n, oy*row_step + dy[t], ox*pixel_step + dx[t], c]
-    * g[n, oy, ox, o], added to gw's values.
+    * g[n, oy, ox, o] for the (iy, ix) = (oy*row_step + dy[t], ox*pixel_step + dx[t]) inside x
+    (outside: zero padding, left out), added to gw's values.
 
-    x as for forward; g: (N, OH, OW, opad) with contiguous rows (pixels opad elements apart),
-    opad a multiple of vector_length; gw: (chunks, taps, C, opad) C-contiguous."""
+    x: (N, H, W, C) without padding, any strides in whole elements (dy, dx: the taps' offsets
+    minus the padding, negative at the padding); g: (N, OH, OW, opad) with contiguous rows (pixels
+    opad elements apart), opad a multiple of vector_length; gw: (chunks, taps, C, opad)
+    C-contiguous."""
     cdef Py_ssize_t f = g.dtype.itemsize
     cdef Py_ssize_t N = g.shape[0], OH = g.shape[1], OW = g.shape[2], opad = g.shape[3]
     cdef Py_ssize_t K = gw.shape[0], T = gw.shape[1], C = gw.shape[2]
+    cdef Py_ssize_t H = x.shape[1], W = x.shape[2]
     if x.dtype != g.dtype or gw.dtype != g.dtype or f not in (4, 8) \
             or not gw.flags.c_contiguous or x.shape[0] != N \
             or x.shape[3] != C or gw.shape[3] != opad or opad % vector_length(g.dtype) \
-            or len(dy) != T or len(dx) != T or K < 1:
+            or len(dy) != T or len(dx) != T or K < 1 or row_step < 1 or pixel_step < 1:
         raise ValueError(f"conv weight_grad: x {x.shape}, g {g.shape}, gw {gw.shape} disagree")
     if g.size == 0 or gw.size == 0:
         return
     if g.strides[3] != f or g.strides[2] != opad * f:
         raise ValueError(f"conv weight_grad: g's rows must be contiguous, strides {g.strides}")
-    if min(min(dy), min(dx)) < 0 or (OH - 1) * row_step + max(dy) >= x.shape[1] \
-            or (OW - 1) * pixel_step + max(dx) >= x.shape[2]:
-        raise ValueError("conv weight_grad: a tap reaches outside x")
-    cdef Py_ssize_t xs1 = _elements(x.strides[1], f), xs2 = _elements(x.strides[2], f)
-    toff = np.asarray([int(i) * xs1 + int(j) * xs2 for i, j in zip(dy, dx)], np.intp)
-    cdef Py_ssize_t[::1] toff_v = toff
+    # per tap: row offset, column offset, the output pixels whose column is inside x
+    tap = np.empty((T, 4), np.intp)
+    for t in range(T):
+        j = int(dx[t])
+        tap[t] = (int(dy[t]), j, min(OW, max(0, -(j // pixel_step))),
+                  min(OW, max(0, (W - 1 - j) // pixel_step + 1)))
+    cdef Py_ssize_t[:, ::1] tap_v = tap
     cdef ConvW a
     a.x = <const void*>_addr(x)
     a.x_n = _elements(x.strides[0], f)
-    a.x_oy = row_step * xs1
-    a.step = pixel_step * xs2
+    a.x_h = _elements(x.strides[1], f)
+    a.x_w = _elements(x.strides[2], f)
     a.cs = _elements(x.strides[3], f) if C > 1 else 0
-    a.toff = &toff_v[0]
+    a.h = H
+    a.sy = row_step
+    a.sx = pixel_step
+    a.tap = &tap_v[0, 0]
     a.taps = T
     a.cin = C
     a.g = <const void*>_addr(g)

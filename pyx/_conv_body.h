@@ -143,15 +143,24 @@ CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r) {
 }
 
 /* One work item of a weight gradient: tap `item % taps` summed over the rows of chunk
- * `item / taps` (in row order, then pixel order) into that chunk's own sums. */
+ * `item / taps` (in row order, then pixel order; the products with padding left out) into that
+ * chunk's own sums. */
 CONV_TARGET static void CYPOOL_FN(conv_w_item)(const ConvW* a, ptrdiff_t item) {
     const ptrdiff_t chunk = item / a->taps, t = item - chunk * a->taps;
     const ptrdiff_t r0 = chunk * a->rows / a->chunks, r1 = (chunk + 1) * a->rows / a->chunks;
+    const ptrdiff_t dy = a->tap[4 * t], dx = a->tap[4 * t + 1];
+    const ptrdiff_t ox0 = a->tap[4 * t + 2], ox1 = a->tap[4 * t + 3];
+    const ptrdiff_t step = a->sx * a->x_w;
     CYPOOL_T* gw = (CYPOOL_T*)a->gw + (chunk * a->taps + t) * a->cin * a->opad;
+    if (ox1 <= ox0)
+        return;
     for (ptrdiff_t r = r0; r < r1; r++) {
-        const ptrdiff_t n = r / a->oh, oy = r - n * a->oh;
-        const CYPOOL_T* x = (const CYPOOL_T*)a->x + n * a->x_n + oy * a->x_oy + a->toff[t];
-        const CYPOOL_T* g = (const CYPOOL_T*)a->g + n * a->g_n + oy * a->g_oy;
+        const ptrdiff_t n = r / a->oh, oy = r - n * a->oh, iy = oy * a->sy + dy;
+        if (iy < 0 || iy >= a->h)
+            continue;
+        const CYPOOL_T* x = (const CYPOOL_T*)a->x + n * a->x_n + iy * a->x_h
+                            + (ox0 * a->sx + dx) * a->x_w;
+        const CYPOOL_T* g = (const CYPOOL_T*)a->g + n * a->g_n + oy * a->g_oy + ox0 * a->opad;
         for (ptrdiff_t c0 = 0; c0 < a->cin; ) {
             const ptrdiff_t left = a->cin - c0;
             const ptrdiff_t cb = left >= CONV_PX ? CONV_PX : left >= CONV_MID ? CONV_MID
@@ -160,7 +169,7 @@ CONV_TARGET static void CYPOOL_FN(conv_w_item)(const ConvW* a, ptrdiff_t item) {
                 const int nv = a->opad - o0 >= 2 * CONV_VL ? 2 : 1;
                 void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, ptrdiff_t, const CYPOOL_T*, ptrdiff_t,
                                 ptrdiff_t, CYPOOL_T*) = CONV_PICK(conv_w_tile, cb, nv);
-                tile_fn(x + c0 * a->cs, a->step, a->cs, g + o0, a->opad, a->ow,
+                tile_fn(x + c0 * a->cs, step, a->cs, g + o0, a->opad, ox1 - ox0,
                         gw + c0 * a->opad + o0);
                 o0 += nv * CONV_VL;
             }
