@@ -83,24 +83,22 @@ def _padded(a: np.ndarray, rows: int, cols: int, channels: int, top: int,
     return out
 
 
-def _input_rows(a, kh, kw, stride, padding, oh, ow, planes_ok=True):
-    """The input as the kernels read it: the padding inside, only the rows and columns some
-    window reaches. The kernels take a channel stride, so channel planes (channels first) are read
-    as they are; planes_ok=False transposes them into a channels-last copy. An input without
-    padding is read in place."""
-    rows, cols = (oh - 1) * stride[0] + kh, (ow - 1) * stride[1] + kw
+def _readable(a: np.ndarray, planes_ok: bool = True) -> np.ndarray:
+    """The (N, H, W, C) view `a` as the kernels read it: in place (aligned, strides in whole
+    elements; channel planes too, through the kernels' channel stride), else a channels-last copy;
+    planes_ok=False: channel planes (channels first) as a channels-last copy too."""
     planes = a.shape[3] > 1 and abs(a.strides[3]) > abs(a.strides[2])
-    if padding == (0, 0) and a.flags.aligned and all(st % a.itemsize == 0 for st in a.strides) \
+    if a.flags.aligned and all(st % a.itemsize == 0 for st in a.strides) \
             and (planes_ok or not planes):
         return a
-    return _padded(a, rows, cols, a.shape[3], padding[0], padding[1], planes and planes_ok)
+    return _padded(a, a.shape[1], a.shape[2], a.shape[3], 0, 0)
 
 
-# A stride-1 forward whose weights exceed this many bytes reads channels-last input, transposing
-# channel planes first: its tiles read the planes ~8 % slower (12 pixels of each channel plane
-# per tap beside 36 KB of weights for 3x3 x 32 x 32 float32, more than the L1 data cache), more
-# than the transposition costs. Strided windows read each input a quarter as often, and the
-# weight gradient's tiles read planes at full speed: those read the planes.
+# A stride-1 forward whose weights exceed this many bytes reads channels-first input from a
+# channels-last copy: its tiles read channel planes ~8 % slower (12 pixels of each plane per tap
+# beside 36 KB of weights for 3x3 x 32 x 32 float32, more than the L1 data cache), more than the
+# transposition costs. Strided windows read each input a quarter as often, and the weight
+# gradient's tiles read planes at full speed: those read the planes.
 _PLANES_WEIGHT_BYTES = 16 << 10
 
 
@@ -140,8 +138,8 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
            data_format: DataFormat = CF) -> np.ndarray:
     """2-d cross-correlation, as torch.nn.functional.conv2d.
 
-    Zero padding, no dilation or groups. Computed directly (no column matrix) on ``x`` (a padded
-    copy where there is padding), with cypool's threads (``set_num_threads``). Each output is
+    Zero padding, no dilation or groups. Computed directly (no column matrix, no padded copy) on
+    ``x``, with cypool's threads (``set_num_threads``). Each output is
     summed over the taps, then the input channels, in float32 for float32 (and half-precision)
     input; on CPUs with FMA (AVX2, AVX-512) the products are fused into the sums, so the last
     bits depend on the CPU as a BLAS product's do, never on the thread count.
@@ -194,14 +192,13 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     N, C = a.shape[0], a.shape[3]
     mats = weight.astype(dtype, copy=False).transpose(2, 3, 1, 0).reshape(kh * kw, C, O)
     w = _packed(mats, _conv.vector_length(dtype))
-    xp = _input_rows(a, kh, kw, stride, padding, oh, ow,
-                     planes_ok=stride != (1, 1) or w.nbytes <= _PLANES_WEIGHT_BYTES)
+    xr = _readable(a, planes_ok=stride != (1, 1) or w.nbytes <= _PLANES_WEIGHT_BYTES)
     b = None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, oh, ow, O) if data_format == "channels_last" else (N, O, oh, ow), dtype)
     y_nhwc = y if data_format == "channels_last" else y.transpose(0, 2, 3, 1)
     dy, dx = _taps(kh, kw)
-    _conv.forward(xp, stride[0], stride[1], dy, dx, w, b, y_nhwc,
-                  _threads.threads_for(xp.nbytes + y.nbytes, N * oh))
+    _conv.forward(xr, padding[0], padding[1], stride[0], stride[1], dy, dx, w, b, y_nhwc,
+                  _threads.threads_for(xr.nbytes + y.nbytes, N * oh))
     return _give_back(y, x, out_dtype)
 
 
@@ -291,8 +288,7 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     # weight: per tap, the products of the input's windows and the output gradient, summed over
     # all positions (rows in chunks, chunks added in order); the input read as it is, each tap
     # over the pixels inside (products with the padding are zero)
-    xa = a if a.flags.aligned and all(st % a.itemsize == 0 for st in a.strides) \
-        else np.ascontiguousarray(a)
+    xa = _readable(a)
     chunk_bytes = T * C * opad * gp.itemsize
     chunks = max(1, min(_WGRAD_CHUNKS, N * oh, _WGRAD_BUFFER_BYTES // max(1, chunk_bytes)))
     sums = np.zeros((chunks, T, C, opad), dtype)
@@ -319,8 +315,8 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
                 continue
             ii, jj = np.repeat(ti, len(tj)), np.tile(tj, len(ti))
             mats = wts[:, :, ii, jj].transpose(2, 0, 1)          # (taps, O, C)
-            _conv.forward(gq, 1, 1, np.repeat(di, len(tj)) + top, np.tile(dj, len(ti)) + left,
-                          _packed(mats, vl), None, part, n_threads)
+            _conv.forward(gq, 0, 0, 1, 1, np.repeat(di, len(tj)) + top,
+                          np.tile(dj, len(ti)) + left, _packed(mats, vl), None, part, n_threads)
     grad_x = _give_back(gx, x, x.dtype)
     wdt = weight.dtype
     return grad_x, np.ascontiguousarray(grad_weight).astype(wdt, copy=False), grad_bias.astype(

@@ -1,7 +1,7 @@
 # Direct 2-d convolution (cypool/conv.py): the padded channels-last copy of an input, the forward
 # (also the input gradient's kernel) and the weight gradient. The loops are C (_conv.h); here the
 # arguments are checked, packed and spread over threads.
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 
 from _types cimport floating_t
@@ -11,8 +11,11 @@ import numpy as np
 cdef extern from "_conv.h" nogil:
     ctypedef struct ConvFwd:
         const void* inp "in"
-        Py_ssize_t in_n, in_oy, step, cs
+        Py_ssize_t in_n, in_h, in_w, cs, h, cols, top, left, sy, sx, ry, rx
         const Py_ssize_t* toff
+        const Py_ssize_t* ptoff
+        Py_ssize_t p_row, p_px, p_c, p_size
+        void* scratch
         Py_ssize_t taps, cin
         const void* w
         Py_ssize_t opad, cout
@@ -29,10 +32,11 @@ cdef extern from "_conv.h" nogil:
         Py_ssize_t g_n, g_oy, opad
         void* gw
         Py_ssize_t oh, ow, rows, chunks
-    ctypedef void (*conv_fwd_fn)(const ConvFwd* a, Py_ssize_t r) noexcept nogil
+    ctypedef void (*conv_fwd_fn)(const ConvFwd* a, Py_ssize_t r, int thread) noexcept nogil
     ctypedef void (*conv_w_fn)(const ConvW* a, Py_ssize_t item) noexcept nogil
     int conv_best_isa() noexcept
     Py_ssize_t conv_vector_length(int itemsize, int isa) noexcept
+    Py_ssize_t CONV_PX_MAX
     conv_fwd_fn conv_fwd_kernel(int itemsize, int isa) noexcept
     conv_w_fn conv_w_kernel(int itemsize, int isa) noexcept
 
@@ -164,22 +168,22 @@ def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
             _planes_to_pixels(<const double*>s, s2 // f, s3 // f, <double*>d, Cb, C, ix1 - ix0)
 
 
-def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
-            int n_threads):
+def forward(x, Py_ssize_t top, Py_ssize_t left, Py_ssize_t row_step, Py_ssize_t pixel_step,
+            dy, dx, w, bias, out, int n_threads):
     """out[n, oy, ox, o] = bias[o] + sum over taps t and input channels c of
-    x[n, oy*row_step + dy[t], ox*pixel_step + dx[t], c] * w[t, c, o].
+    x[n, oy*row_step - top + dy[t], ox*pixel_step - left + dx[t], c] * w[t, c, o], the terms
+    outside x zero (padding).
 
-    x: (N, Hx, Wx, C), any strides in whole elements (the padding already in it); w: (taps, C, opad)
-    C-contiguous, opad a multiple of vector_length, zero beyond the output channels; bias: None or
-    (O,) contiguous; out: (N, OH, OW, O) view of a writable array, any strides. Taps must stay
-    inside x (checked)."""
+    x: (N, H, W, C), any strides in whole elements; dy, dx >= 0; w: (taps, C, opad) C-contiguous,
+    opad a multiple of vector_length, zero beyond the output channels; bias: None or (O,)
+    contiguous; out: (N, OH, OW, O) view of a writable array, any strides."""
     cdef Py_ssize_t f = out.dtype.itemsize
     cdef Py_ssize_t N = out.shape[0], OH = out.shape[1], OW = out.shape[2], O = out.shape[3]
     cdef Py_ssize_t T = w.shape[0], C = w.shape[1], opad = w.shape[2]
     if x.dtype != out.dtype or w.dtype != out.dtype or f not in (4, 8) \
             or not w.flags.c_contiguous or x.shape[0] != N or x.shape[3] != C \
             or opad < O or opad % vector_length(out.dtype) or len(dy) != T or len(dx) != T \
-            or not out.flags.writeable:
+            or not out.flags.writeable or row_step < 1 or pixel_step < 1:
         raise ValueError(f"conv forward: x {x.shape}, w {w.shape}, out {out.shape} disagree")
     if bias is not None and (bias.dtype != out.dtype or bias.shape != (O,)
                              or not bias.flags.c_contiguous):
@@ -189,19 +193,41 @@ def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
     if T == 0 or C == 0:
         out[...] = 0 if bias is None else bias
         return
-    if min(min(dy), min(dx)) < 0 or (OH - 1) * row_step + max(dy) >= x.shape[1] \
-            or (OW - 1) * pixel_step + max(dx) >= x.shape[2]:
-        raise ValueError("conv forward: a tap reaches outside x")
+    if min(min(dy), min(dx)) < 0:
+        raise ValueError("conv forward: tap offsets must be >= 0")
     cdef Py_ssize_t xs1 = _elements(x.strides[1], f), xs2 = _elements(x.strides[2], f)
+    cdef Py_ssize_t ry = int(max(dy)) + 1, rx = int(max(dx)) + 1
+    # a border tile's patch: ry rows of the windows of CONV_PX_MAX pixels, in x's layout
+    cdef bint planes = C > 1 and abs(x.strides[3]) > abs(x.strides[2])
+    cdef Py_ssize_t pcols = (CONV_PX_MAX - 1) * pixel_step + rx
+    cdef Py_ssize_t p_px = 1 if planes else C, p_row = pcols if planes else pcols * C
+    cdef Py_ssize_t p_c = ry * pcols if planes else 1
     toff = np.asarray([int(i) * xs1 + int(j) * xs2 for i, j in zip(dy, dx)], np.intp)
+    ptoff = np.asarray([int(i) * p_row + int(j) * p_px for i, j in zip(dy, dx)], np.intp)
+    scratch = np.empty(n_threads * ry * pcols * C, out.dtype)
     cdef Py_ssize_t[::1] toff_v = toff
+    cdef Py_ssize_t[::1] ptoff_v = ptoff
     cdef ConvFwd a
     a.inp = <const void*>_addr(x)
     a.in_n = _elements(x.strides[0], f)
-    a.in_oy = row_step * xs1
-    a.step = pixel_step * xs2
+    a.in_h = xs1
+    a.in_w = xs2
     a.cs = _elements(x.strides[3], f) if C > 1 else 0
+    a.h = x.shape[1]
+    a.cols = x.shape[2]
+    a.top = top
+    a.left = left
+    a.sy = row_step
+    a.sx = pixel_step
+    a.ry = ry
+    a.rx = rx
     a.toff = &toff_v[0]
+    a.ptoff = &ptoff_v[0]
+    a.p_row = p_row
+    a.p_px = p_px
+    a.p_c = p_c
+    a.p_size = ry * pcols * C
+    a.scratch = <void*>_addr(scratch)
     a.taps = T
     a.cin = C
     a.w = <const void*>_addr(w)
@@ -220,7 +246,7 @@ def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
     # dynamic: rows are long (thousands of multiply-adds each), and a thread whose core another
     # process shares takes fewer of them; which thread computes a row never changes its values
     for r in prange(N * OH, nogil=True, schedule="dynamic", num_threads=n_threads):
-        fn(&a, r)
+        fn(&a, r, threadid())
 
 
 def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, int n_threads):

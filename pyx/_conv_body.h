@@ -65,6 +65,7 @@ CONV_TARGET static void CYPOOL_FN(conv_w_tile_##CB##_##NV)(                     
             memcpy(gw + b * opad + v * CONV_VL, &acc[b][v], sizeof(CONV_V));                   \
 }
 
+CONV_FITS(CONV_PX)
 CONV_FWD_TILE(CONV_PX, 2)
 CONV_FWD_TILE(CONV_PX, 1)
 CONV_FWD_TILE(4, 2)
@@ -100,11 +101,62 @@ CONV_W_TILE(8, 1)
      : (px) == 4 ? ((nv) == 2 ? CYPOOL_FN(kind##_4_2) : CYPOOL_FN(kind##_4_1))                  \
      : ((nv) == 2 ? CYPOOL_FN(kind##_1_2) : CYPOOL_FN(kind##_1_1)))
 
+/* The patch of a border tile: input rows iy0 .. iy0 + ry - 1, columns ix0 .. ix0 + cols - 1 of
+ * image `img`, zero outside the input, into `patch` (strides p_row, p_px, p_c). */
+CONV_TARGET static void CYPOOL_FN(conv_patch)(const ConvFwd* a, const CYPOOL_T* img,
+                                              ptrdiff_t iy0, ptrdiff_t ix0, ptrdiff_t cols,
+                                              CYPOOL_T* patch) {
+    const ptrdiff_t C = a->cin;
+    /* the columns inside: [i0, i1) */
+    ptrdiff_t i0 = ix0 < 0 ? -ix0 : 0, i1 = a->cols - ix0 < cols ? a->cols - ix0 : cols;
+    if (i1 < i0)
+        i1 = i0;
+    for (ptrdiff_t j = 0; j < a->ry; j++) {
+        const ptrdiff_t iy = iy0 + j;
+        const int inside = iy >= 0 && iy < a->h && i1 > i0;
+        const CYPOOL_T* src = inside ? img + iy * a->in_h : NULL;   /* the input row */
+        if (a->p_c == 1) {       /* channels last: a run of cols * C */
+            CYPOOL_T* d = patch + j * a->p_row;
+            if (!inside) {
+                memset(d, 0, (size_t)(cols * C) * sizeof(CYPOOL_T));
+                continue;
+            }
+            memset(d, 0, (size_t)(i0 * C) * sizeof(CYPOOL_T));
+            memset(d + i1 * C, 0, (size_t)((cols - i1) * C) * sizeof(CYPOOL_T));
+            if (a->cs == 1 && a->in_w == C)
+                memcpy(d + i0 * C, src + (ix0 + i0) * C,
+                       (size_t)((i1 - i0) * C) * sizeof(CYPOOL_T));
+            else
+                for (ptrdiff_t i = i0; i < i1; i++)
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        d[i * C + c] = src[(ix0 + i) * a->in_w + c * a->cs];
+        } else {                 /* channel planes: a run of cols per channel */
+            for (ptrdiff_t c = 0; c < C; c++) {
+                CYPOOL_T* d = patch + c * a->p_c + j * a->p_row;
+                if (!inside) {
+                    memset(d, 0, (size_t)cols * sizeof(CYPOOL_T));
+                    continue;
+                }
+                const CYPOOL_T* s = src + c * a->cs;
+                for (ptrdiff_t i = 0; i < i0; i++) d[i] = 0;
+                if (a->in_w == 1)
+                    memcpy(d + i0, s + ix0 + i0, (size_t)(i1 - i0) * sizeof(CYPOOL_T));
+                else
+                    for (ptrdiff_t i = i0; i < i1; i++) d[i] = s[(ix0 + i) * a->in_w];
+                for (ptrdiff_t i = i1; i < cols; i++) d[i] = 0;
+            }
+        }
+    }
+}
+
 /* One output row r = (n, oy) of a forward: every pixel and output channel, written once. */
-CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r) {
+CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r, int thread) {
     CYPOOL_T tile[CONV_PX * 2 * CONV_VL];
     const ptrdiff_t n = r / a->oh, oy = r - n * a->oh, ow = a->ow;
-    const CYPOOL_T* in = (const CYPOOL_T*)a->in + n * a->in_n + oy * a->in_oy;
+    const CYPOOL_T* img = (const CYPOOL_T*)a->in + n * a->in_n;
+    const ptrdiff_t iy0 = oy * a->sy - a->top;       /* the windows' first input row */
+    const int rows_inside = iy0 >= 0 && iy0 + a->ry <= a->h;
+    CYPOOL_T* patch = (CYPOOL_T*)a->scratch + thread * a->p_size;
     CYPOOL_T* out = (CYPOOL_T*)a->out + n * a->out_n + oy * a->out_h;
     const CYPOOL_T* bias = (const CYPOOL_T*)a->bias;
     for (ptrdiff_t o0 = 0; o0 < a->cout; ) {
@@ -123,8 +175,15 @@ CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r) {
             void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, ptrdiff_t, const ptrdiff_t*, ptrdiff_t,
                             ptrdiff_t, const CYPOOL_T*, ptrdiff_t, CYPOOL_T*) =
                 CONV_PICK(conv_fwd_tile, px, nv);
-            tile_fn(in + ox0 * a->step, a->step, a->cs, a->toff, a->taps, a->cin, w, a->opad,
-                    tile);
+            const ptrdiff_t ix0 = ox0 * a->sx - a->left, span = (px - 1) * a->sx + a->rx;
+            if (rows_inside && ix0 >= 0 && ix0 + span <= a->cols) {
+                tile_fn(img + iy0 * a->in_h + ix0 * a->in_w, a->sx * a->in_w, a->cs, a->toff,
+                        a->taps, a->cin, w, a->opad, tile);
+            } else {                 /* at the border: a zero-padded copy of the windows */
+                CYPOOL_FN(conv_patch)(a, img, iy0, ix0, span, patch);
+                tile_fn(patch, a->sx * a->p_px, a->p_c, a->ptoff, a->taps, a->cin, w, a->opad,
+                        tile);
+            }
             CYPOOL_T* dst = out + ox0 * a->out_w + o0 * a->out_c;
             if (a->out_c == 1) {     /* channels contiguous: pixel by pixel */
                 for (ptrdiff_t p = 0; p < px; p++)

@@ -162,6 +162,25 @@ def test_channel_planes_give_the_bits_of_channels_last(isa, case):
         np.testing.assert_array_equal(a, c)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("s", [1, 2])
+def test_border_tiles_of_strided_views(isa, fmt, s):
+    # windows reaching the padding read a zero-padded copy of their patch, taken from views whose
+    # pixels (and, channels first, rows) are not contiguous: the bits of a contiguous input
+    rng = np.random.default_rng(13)
+    base = rng.standard_normal((2, 12, 9, 52)).astype(np.float32)
+    x = base[:, ::-1, :, ::2]                                   # (N, C, H, W), pixels 2 apart
+    xin = x if fmt == "channels_first" else to_channels_last(base)[:, :, ::2, ::-1]
+    w = rng.standard_normal((20, 12, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(20).astype(np.float32)
+    y = cypool.conv2d(xin, w, b, s, 2, data_format=fmt)
+    y_copy = cypool.conv2d(np.ascontiguousarray(xin), w, b, s, 2, data_format=fmt)
+    np.testing.assert_array_equal(y, y_copy)
+    xc = x if fmt == "channels_first" else from_channels_last(xin)
+    close(y if fmt == "channels_first" else from_channels_last(y),
+          conv_ref(xc, w, b, (s, s), (2, 2)), np.float32)
+
+
 def test_pad_into_channel_planes():
     rng = np.random.default_rng(12)
     x = rng.standard_normal((2, 5, 11, 3))[:, ::-1, ::2]          # (N, H, W, C) view, W strided
