@@ -83,15 +83,17 @@ def _padded(a: np.ndarray, rows: int, cols: int, channels: int, top: int,
     return out
 
 
-def _readable(a: np.ndarray, planes_ok: bool = True) -> np.ndarray:
-    """The (N, H, W, C) view `a` as the kernels read it: in place (aligned, strides in whole
-    elements; channel planes too, through the kernels' channel stride), else a channels-last copy;
-    planes_ok=False: channel planes (channels first) as a channels-last copy too."""
+def _readable(a: np.ndarray, padding=(0, 0), planes_ok: bool = True):
+    """The (N, H, W, C) view `a` as the kernels read it, and the padding they must still leave
+    out: `a` itself (aligned, strides in whole elements; channel planes too, through the kernels'
+    channel stride) and `padding`; else a channels-last copy with the padding in it, and (0, 0).
+    planes_ok=False: channel planes (channels first) as that copy too."""
     planes = a.shape[3] > 1 and abs(a.strides[3]) > abs(a.strides[2])
     if a.flags.aligned and all(st % a.itemsize == 0 for st in a.strides) \
             and (planes_ok or not planes):
-        return a
-    return _padded(a, a.shape[1], a.shape[2], a.shape[3], 0, 0)
+        return a, padding
+    (pt, pl), (_, h, w, c) = padding, a.shape
+    return _padded(a, h + 2 * pt, w + 2 * pl, c, pt, pl), (0, 0)
 
 
 # A stride-1 forward whose weights exceed this many bytes reads channels-first input from a
@@ -192,12 +194,13 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     N, C = a.shape[0], a.shape[3]
     mats = weight.astype(dtype, copy=False).transpose(2, 3, 1, 0).reshape(kh * kw, C, O)
     w = _packed(mats, _conv.vector_length(dtype))
-    xr = _readable(a, planes_ok=stride != (1, 1) or w.nbytes <= _PLANES_WEIGHT_BYTES)
+    # a copy carries the padding (the border tiles' patches cost more than a padded copy)
+    xr, (pt, pl) = _readable(a, padding, stride != (1, 1) or w.nbytes <= _PLANES_WEIGHT_BYTES)
     b = None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, oh, ow, O) if data_format == "channels_last" else (N, O, oh, ow), dtype)
     y_nhwc = y if data_format == "channels_last" else y.transpose(0, 2, 3, 1)
     dy, dx = _taps(kh, kw)
-    _conv.forward(xr, padding[0], padding[1], stride[0], stride[1], dy, dx, w, b, y_nhwc,
+    _conv.forward(xr, pt, pl, stride[0], stride[1], dy, dx, w, b, y_nhwc,
                   _threads.threads_for(xr.nbytes + y.nbytes, N * oh))
     return _give_back(y, x, out_dtype)
 
@@ -277,18 +280,17 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     opad = -(-O // vl) * vl
     T = kh * kw
 
-    # The output gradient padded for the input gradient's phases (below); where the output
-    # channels fill whole vectors, the weight gradient reads its interior too.
-    rows, top, hg = _phases(H, kh, stride[0], padding[0], oh)
-    cols, left, wg = _phases(W, kw, stride[1], padding[1], ow)
-    gq = _padded(g, hg, wg, O, top, left)
-    gp = gq[:, top:top + oh, left:left + ow] if opad == O else _padded(g, oh, ow, opad, 0, 0)
+    # The output gradient as the weight gradient reads it: channels last, pixels opad apart (in
+    # place where it is so already); the input gradient reads it too, its padding left out.
+    rows, top, _ = _phases(H, kh, stride[0], padding[0], oh)
+    cols, left, _ = _phases(W, kw, stride[1], padding[1], ow)
+    gp = g if opad == O and g.flags.c_contiguous else _padded(g, oh, ow, opad, 0, 0)
     grad_bias = _conv.channel_sums(gp, _threads.threads_for(gp.nbytes, N * oh))[:O].astype(dtype)
 
     # weight: per tap, the products of the input's windows and the output gradient, summed over
     # all positions (rows in chunks, chunks added in order); the input read as it is, each tap
     # over the pixels inside (products with the padding are zero)
-    xa = _readable(a)
+    xa, _ = _readable(a)
     chunk_bytes = T * C * opad * gp.itemsize
     chunks = max(1, min(_WGRAD_CHUNKS, N * oh, _WGRAD_BUFFER_BYTES // max(1, chunk_bytes)))
     sums = np.zeros((chunks, T, C, opad), dtype)
@@ -306,7 +308,7 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     wts = weight.astype(dtype, copy=False)
     gx = np.empty((N, H, W, C) if data_format == "channels_last" else (N, C, H, W), dtype)
     gx_nhwc = gx if data_format == "channels_last" else gx.transpose(0, 2, 3, 1)
-    n_threads = _threads.threads_for(gq.nbytes + gx.nbytes, N * H)
+    n_threads = _threads.threads_for(gp.nbytes + gx.nbytes, N * H)
     for r, nr, ti, di in rows:
         for c, nc, tj, dj in cols:
             part = gx_nhwc[:, r::stride[0], c::stride[1], :]
@@ -315,7 +317,8 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
                 continue
             ii, jj = np.repeat(ti, len(tj)), np.tile(tj, len(ti))
             mats = wts[:, :, ii, jj].transpose(2, 0, 1)          # (taps, O, C)
-            _conv.forward(gq, 0, 0, 1, 1, np.repeat(di, len(tj)) + top,
+            # the phase's output gradient windows start `top` rows and `left` columns before g
+            _conv.forward(gp[..., :O], top, left, 1, 1, np.repeat(di, len(tj)) + top,
                           np.tile(dj, len(ti)) + left, _packed(mats, vl), None, part, n_threads)
     grad_x = _give_back(gx, x, x.dtype)
     wdt = weight.dtype
