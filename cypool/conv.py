@@ -1,6 +1,6 @@
-"""Strided 2-d convolution, forward and backward (direct, multithreaded kernels on a padded
-channels-last copy: pyx/_conv.pyx, loops in pyx/_conv.h): the learnable rival of pooling that
-`cypool compare` measures against it.
+"""Strided 2-d convolution, forward and backward (direct, multithreaded kernels reading either
+layout, the padding in a copy: pyx/_conv.pyx, loops in pyx/_conv.h): the learnable rival of pooling
+that `cypool compare` measures against it.
 """
 from __future__ import annotations
 
@@ -72,23 +72,30 @@ def _nhwc(a: np.ndarray, data_format: str, dtype) -> np.ndarray:
 
 
 def _padded(a: np.ndarray, rows: int, cols: int, channels: int, top: int,
-            left: int) -> np.ndarray:
+            left: int, planes: bool = False) -> np.ndarray:
     """(N, rows, cols, channels) zeros with pixel (y, x) of the (N, H, W, C) view `a` at
-    (top + y, left + x), where inside; in a's dtype."""
-    out = np.empty((a.shape[0], rows, cols, channels), a.dtype)
-    _conv.pad_into(a, out, top, left, _threads.threads_for(out.nbytes, out.shape[0] * rows))
+    (top + y, left + x), where inside; in a's dtype. planes: stored channels first (the view of
+    an (N, channels, rows, cols) array), else channels last."""
+    n = a.shape[0]
+    out = (np.empty((n, channels, rows, cols), a.dtype).transpose(0, 2, 3, 1) if planes
+           else np.empty((n, rows, cols, channels), a.dtype))
+    _conv.pad_into(a, out, top, left, _threads.threads_for(out.nbytes, n * rows))
     return out
 
 
-def _input_rows(a, kh, kw, stride, padding, oh, ow):
-    """The forward input as the kernels read it: channels contiguous and the padding inside,
-    only the rows and columns some window reaches. A channels-last input without padding is read
-    in place."""
-    rows, cols = (oh - 1) * stride[0] + kh, (ow - 1) * stride[1] + kw
-    if padding == (0, 0) and a.flags.aligned and (a.shape[3] < 2 or a.strides[3] == a.itemsize) \
-            and all(st % a.itemsize == 0 for st in a.strides):
-        return a
-    return _padded(a, rows, cols, a.shape[3], padding[0], padding[1])
+def _readable(a: np.ndarray, padding=(0, 0), planes_ok: bool = True):
+    """The (N, H, W, C) view `a` as the kernels read it, and the padding they must still leave
+    out: `a` itself (aligned, strides in whole elements; channel planes too, through the kernels'
+    channel stride) and `padding`; else a channels-last copy with the padding in it, and (0, 0).
+    planes_ok=False: channel planes (channels first) as that copy too."""
+    planes = a.shape[3] > 1 and abs(a.strides[3]) > abs(a.strides[2])
+    if a.flags.aligned and all(st % a.itemsize == 0 for st in a.strides) \
+            and (planes_ok or not planes):
+        return a, padding
+    (pt, pl), (_, h, w, c) = padding, a.shape
+    return _padded(a, h + 2 * pt, w + 2 * pl, c, pt, pl), (0, 0)
+
+
 
 
 def _taps(kh, kw):
@@ -127,8 +134,8 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
            data_format: DataFormat = CF) -> np.ndarray:
     """2-d cross-correlation, as torch.nn.functional.conv2d.
 
-    Zero padding, no dilation or groups. Computed directly (no column matrix) on a padded
-    channels-last copy of ``x``, with cypool's threads (``set_num_threads``). Each output is
+    Zero padding, no dilation or groups. Computed directly (no column matrix, no padded copy) on
+    ``x``, with cypool's threads (``set_num_threads``). Each output is
     summed over the taps, then the input channels, in float32 for float32 (and half-precision)
     input; on CPUs with FMA (AVX2, AVX-512) the products are fused into the sums, so the last
     bits depend on the CPU as a BLAS product's do, never on the thread count.
@@ -179,15 +186,21 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     ow = _conv_out(W, kw, stride[1], padding[1], "width")
     a = _nhwc(x, data_format, dtype)
     N, C = a.shape[0], a.shape[3]
-    xp = _input_rows(a, kh, kw, stride, padding, oh, ow)
     mats = weight.astype(dtype, copy=False).transpose(2, 3, 1, 0).reshape(kh * kw, C, O)
     w = _packed(mats, _conv.vector_length(dtype))
+    # Channels first at stride 1: from a padded channels-last copy. The tiles read channel planes
+    # up to ~8 % slower than pixels (12 pixels of each plane per tap beside the weights: 36 KB
+    # for 3x3 x 32 x 32 float32, more than the L1 data cache), and a border tile's patch copies
+    # one short run per channel and row: together more than the transposition (8x16x64x64,
+    # 16 channels: 2.0 ms against 1.8). Strided windows read each input a quarter as often: those
+    # read the planes in place (0.78 -> 0.53 ms at stride 2).
+    xr, (pt, pl) = _readable(a, padding, planes_ok=stride != (1, 1))
     b = None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, oh, ow, O) if data_format == "channels_last" else (N, O, oh, ow), dtype)
     y_nhwc = y if data_format == "channels_last" else y.transpose(0, 2, 3, 1)
     dy, dx = _taps(kh, kw)
-    _conv.forward(xp, stride[0], stride[1], dy, dx, w, b, y_nhwc,
-                  _threads.threads_for(xp.nbytes + y.nbytes, N * oh))
+    _conv.forward(xr, pt, pl, stride[0], stride[1], dy, dx, w, b, y_nhwc,
+                  _threads.threads_for(xr.nbytes + y.nbytes, N * oh))
     return _give_back(y, x, out_dtype)
 
 
@@ -266,23 +279,23 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     opad = -(-O // vl) * vl
     T = kh * kw
 
-    # The output gradient padded for the input gradient's phases (below); where the output
-    # channels fill whole vectors, the weight gradient reads its interior too.
-    rows, top, hg = _phases(H, kh, stride[0], padding[0], oh)
-    cols, left, wg = _phases(W, kw, stride[1], padding[1], ow)
-    gq = _padded(g, hg, wg, O, top, left)
-    gp = gq[:, top:top + oh, left:left + ow] if opad == O else _padded(g, oh, ow, opad, 0, 0)
+    # The output gradient as the weight gradient reads it: channels last, pixels opad apart (in
+    # place where it is so already); the input gradient reads it too, its padding left out.
+    rows, top, _ = _phases(H, kh, stride[0], padding[0], oh)
+    cols, left, _ = _phases(W, kw, stride[1], padding[1], ow)
+    gp = g if opad == O and g.flags.c_contiguous else _padded(g, oh, ow, opad, 0, 0)
     grad_bias = _conv.channel_sums(gp, _threads.threads_for(gp.nbytes, N * oh))[:O].astype(dtype)
 
     # weight: per tap, the products of the input's windows and the output gradient, summed over
-    # all positions (rows in chunks, chunks added in order)
-    xp = _input_rows(a, kh, kw, stride, padding, oh, ow)
+    # all positions (rows in chunks, chunks added in order); the input read as it is, each tap
+    # over the pixels inside (products with the padding are zero)
+    xa, _ = _readable(a)
     chunk_bytes = T * C * opad * gp.itemsize
     chunks = max(1, min(_WGRAD_CHUNKS, N * oh, _WGRAD_BUFFER_BYTES // max(1, chunk_bytes)))
     sums = np.zeros((chunks, T, C, opad), dtype)
     dy, dx = _taps(kh, kw)
-    _conv.weight_grad(xp, stride[0], stride[1], dy, dx, gp, sums,
-                      _threads.threads_for(xp.nbytes + gp.nbytes, chunks * T))
+    _conv.weight_grad(xa, stride[0], stride[1], dy - padding[0], dx - padding[1], gp, sums,
+                      _threads.threads_for(xa.nbytes + gp.nbytes, chunks * T))
     total = sums[0]
     for k in range(1, chunks):
         total += sums[k]
@@ -294,7 +307,7 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     wts = weight.astype(dtype, copy=False)
     gx = np.empty((N, H, W, C) if data_format == "channels_last" else (N, C, H, W), dtype)
     gx_nhwc = gx if data_format == "channels_last" else gx.transpose(0, 2, 3, 1)
-    n_threads = _threads.threads_for(gq.nbytes + gx.nbytes, N * H)
+    n_threads = _threads.threads_for(gp.nbytes + gx.nbytes, N * H)
     for r, nr, ti, di in rows:
         for c, nc, tj, dj in cols:
             part = gx_nhwc[:, r::stride[0], c::stride[1], :]
@@ -303,8 +316,9 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
                 continue
             ii, jj = np.repeat(ti, len(tj)), np.tile(tj, len(ti))
             mats = wts[:, :, ii, jj].transpose(2, 0, 1)          # (taps, O, C)
-            _conv.forward(gq, 1, 1, np.repeat(di, len(tj)) + top, np.tile(dj, len(ti)) + left,
-                          _packed(mats, vl), None, part, n_threads)
+            # the phase's output gradient windows start `top` rows and `left` columns before g
+            _conv.forward(gp[..., :O], top, left, 1, 1, np.repeat(di, len(tj)) + top,
+                          np.tile(dj, len(ti)) + left, _packed(mats, vl), None, part, n_threads)
     grad_x = _give_back(gx, x, x.dtype)
     wdt = weight.dtype
     return grad_x, np.ascontiguousarray(grad_weight).astype(wdt, copy=False), grad_bias.astype(

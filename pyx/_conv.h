@@ -1,11 +1,14 @@
 /* Direct 2-d convolution kernels (cypool._conv): forward, input gradient (the same kernel on the
  * output gradient with the flipped, transposed weight, one stride phase at a time) and weight
- * gradient, on channels-last buffers whose channels are contiguous.
+ * gradient.
  *
- * The input is read in place: padding lives in the buffer (cypool/conv.py pads), so a window tap
- * is one fixed offset and no loop tests bounds. A register tile holds PX output pixels x one or
- * two vectors of output channels; for each tap and input channel it loads the weight vectors once
- * and multiplies them by PX broadcast input values (an outer product, as BLAS micro-kernels do).
+ * The input is read in place, in either layout (a channel stride), without padding: a forward tile
+ * whose windows stay inside reads it with one fixed offset per tap and no bounds tests; a tile at
+ * the border reads a small zero-padded copy of its patch; the weight gradient runs each tap over
+ * the pixels inside. A register
+ * tile holds PX output pixels x one or two vectors of output channels; for each tap and input
+ * channel it loads the weight vectors once and multiplies them by PX broadcast input values (an
+ * outer product, as BLAS micro-kernels do).
  * The weight gradient swaps the roles: input channels x output channels of one tap, summed over
  * the pixels of a row. Every output element is a sum in one fixed order (taps, then input
  * channels; weight gradient: rows of a chunk, then pixels, chunks added in order), whatever the
@@ -24,14 +27,21 @@
 
 #include "_clones.h"
 
-/* A forward (or input-gradient) pass. Strides in elements; the input's channels are contiguous.
- * Output row r = (n, oy) reads input from in + n*in_n + oy*in_oy, pixel ox from ox*step more,
- * tap t from toff[t] more; the weight is [taps][cin][opad] (opad: a multiple of the vector
- * length, zero beyond cout). */
+/* A forward (or input-gradient) pass. Strides in elements. Output pixel (oy, ox) of image n has
+ * its window at input row oy*sy - top, column ox*sx - left (the padding: not in the input) of
+ * in + n*in_n (rows in_h, columns in_w, channels cs apart: cs 1 channels last, a plane channels
+ * first; h rows, cols columns); tap t reads toff[t] further, inside the window's ry rows and rx
+ * columns. Tiles whose windows reach outside the input read a patch instead: the rows and columns
+ * they need copied into `scratch` (p_size elements per thread), zero outside the input, pixels
+ * p_px, rows p_row and channels p_c apart, tap t at ptoff[t]. The weight is [taps][cin][opad]
+ * (opad: a multiple of the vector length, zero beyond cout). */
 typedef struct {
     const void* in;
-    ptrdiff_t in_n, in_oy, step;
+    ptrdiff_t in_n, in_h, in_w, cs, h, cols, top, left, sy, sx, ry, rx;
     const ptrdiff_t* toff;
+    const ptrdiff_t* ptoff;
+    ptrdiff_t p_row, p_px, p_c, p_size;
+    void* scratch;
     ptrdiff_t taps, cin;
     const void* w;
     ptrdiff_t opad, cout;
@@ -41,14 +51,17 @@ typedef struct {
     ptrdiff_t oh, ow;
 } ConvFwd;
 
-/* A weight gradient: x as the forward input (x_oy per output row, step per pixel, toff per tap),
- * g the output gradient, row (n, oy) at g + n*g_n + oy*g_oy, pixels opad apart (channels zero
- * beyond the output channels), gw the sums [chunks][taps][cin][opad] (zeroed by the caller), rows
- * split into `chunks` equal runs. */
+/* A weight gradient, on the input without padding: x (h rows) with strides x_n, x_h, x_w, cs
+ * (image, row, pixel, channel; elements); output row oy and pixel ox read input row
+ * oy*sy + tap[4t] and column ox*sx + tap[4t+1] at tap t, whose output pixels [tap[4t+2],
+ * tap[4t+3]) read inside the rows (a row outside is skipped: the padding adds nothing). g the
+ * output gradient, row (n, oy) at g + n*g_n + oy*g_oy, pixels opad apart (channels zero beyond the
+ * output channels), gw the sums [chunks][taps][cin][opad] (zeroed by the caller), rows split into
+ * `chunks` equal runs. */
 typedef struct {
     const void* x;
-    ptrdiff_t x_n, x_oy, step;
-    const ptrdiff_t* toff;
+    ptrdiff_t x_n, x_h, x_w, cs, h, sy, sx;
+    const ptrdiff_t* tap;
     ptrdiff_t taps, cin;
     const void* g;
     ptrdiff_t g_n, g_oy, opad;
@@ -56,7 +69,7 @@ typedef struct {
     ptrdiff_t oh, ow, rows, chunks;
 } ConvW;
 
-typedef void (*conv_fwd_fn)(const ConvFwd* a, ptrdiff_t r);
+typedef void (*conv_fwd_fn)(const ConvFwd* a, ptrdiff_t r, int thread);
 typedef void (*conv_w_fn)(const ConvW* a, ptrdiff_t item);
 
 #if defined(__GNUC__)
@@ -70,6 +83,14 @@ typedef void (*conv_w_fn)(const ConvW* a, ptrdiff_t item);
 #define CONV_X86 1
 #else
 #define CONV_X86 0
+#endif
+
+/* The widest tile of any ISA level (a patch holds the windows of this many pixels). */
+#define CONV_PX_MAX 12
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define CONV_FITS(px) _Static_assert((px) <= CONV_PX_MAX, "a tile wider than a patch");
+#else
+#define CONV_FITS(px)
 #endif
 
 /* ISA levels: 0 the compiler's target, 1 AVX2 + FMA, 2 AVX-512. */

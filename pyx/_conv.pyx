@@ -1,7 +1,7 @@
 # Direct 2-d convolution (cypool/conv.py): the padded channels-last copy of an input, the forward
 # (also the input gradient's kernel) and the weight gradient. The loops are C (_conv.h); here the
 # arguments are checked, packed and spread over threads.
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 
 from _types cimport floating_t
@@ -11,8 +11,11 @@ import numpy as np
 cdef extern from "_conv.h" nogil:
     ctypedef struct ConvFwd:
         const void* inp "in"
-        Py_ssize_t in_n, in_oy, step
+        Py_ssize_t in_n, in_h, in_w, cs, h, cols, top, left, sy, sx, ry, rx
         const Py_ssize_t* toff
+        const Py_ssize_t* ptoff
+        Py_ssize_t p_row, p_px, p_c, p_size
+        void* scratch
         Py_ssize_t taps, cin
         const void* w
         Py_ssize_t opad, cout
@@ -22,17 +25,18 @@ cdef extern from "_conv.h" nogil:
         Py_ssize_t oh, ow
     ctypedef struct ConvW:
         const void* x
-        Py_ssize_t x_n, x_oy, step
-        const Py_ssize_t* toff
+        Py_ssize_t x_n, x_h, x_w, cs, h, sy, sx
+        const Py_ssize_t* tap
         Py_ssize_t taps, cin
         const void* g
         Py_ssize_t g_n, g_oy, opad
         void* gw
         Py_ssize_t oh, ow, rows, chunks
-    ctypedef void (*conv_fwd_fn)(const ConvFwd* a, Py_ssize_t r) noexcept nogil
+    ctypedef void (*conv_fwd_fn)(const ConvFwd* a, Py_ssize_t r, int thread) noexcept nogil
     ctypedef void (*conv_w_fn)(const ConvW* a, Py_ssize_t item) noexcept nogil
     int conv_best_isa() noexcept
     Py_ssize_t conv_vector_length(int itemsize, int isa) noexcept
+    Py_ssize_t CONV_PX_MAX
     conv_fwd_fn conv_fwd_kernel(int itemsize, int isa) noexcept
     conv_w_fn conv_w_kernel(int itemsize, int isa) noexcept
 
@@ -81,14 +85,24 @@ cdef inline void _planes_to_pixels(const floating_t* s, Py_ssize_t s2, Py_ssize_
             d[i * Cb + c] = s[c * s3 + i * s2]
 
 
+cdef inline void _strided_run(const floating_t* s, Py_ssize_t s2, floating_t* d,
+                              Py_ssize_t n) noexcept nogil:
+    # n values s2 elements apart -> n contiguous values
+    cdef Py_ssize_t i
+    for i in range(n):
+        d[i] = s[i * s2]
+
+
 def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
-    """Write `x` (N, H, W, C view, any strides, the dtype of `out`) into `out` (N, Hb, Wb, Cb)
-    C-contiguous, Cb >= C: pixel (y, x) at (top + y, left + x) where inside `out`; every other
-    element of `out` zero."""
+    """Write `x` (N, H, W, C view, any strides, the dtype of `out`) into `out` (N, Hb, Wb, Cb),
+    Cb >= C, either C-contiguous (channels last) or the (0, 2, 3, 1) transpose of a C-contiguous
+    (N, Cb, Hb, Wb) array (channels first): pixel (y, x) at (top + y, left + x) where inside
+    `out`; every other element of `out` zero."""
     cdef Py_ssize_t N = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3]
     cdef Py_ssize_t Hb = out.shape[1], Wb = out.shape[2], Cb = out.shape[3]
-    if x.dtype != out.dtype or not out.flags.c_contiguous or out.shape[0] != N or Cb < C \
-            or x.dtype.itemsize not in (4, 8):
+    cdef bint planes = not out.flags.c_contiguous
+    if x.dtype != out.dtype or out.shape[0] != N or Cb < C or x.dtype.itemsize not in (4, 8) \
+            or (planes and not out.transpose(0, 3, 1, 2).flags.c_contiguous):
         raise ValueError(f"pad_into: out {out.shape} {out.dtype} does not fit x {x.shape} "
                          f"{x.dtype}")
     if out.size == 0:
@@ -99,16 +113,38 @@ def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
     cdef Py_ssize_t s0 = x.strides[0], s1 = x.strides[1], s2 = x.strides[2], s3 = x.strides[3]
     cdef char* src = <char*>_addr(x)
     cdef char* dst = <char*>_addr(out)
-    cdef Py_ssize_t r, n, yb, y, ix, ix0, ix1, row_bytes = Wb * Cb * f
+    cdef Py_ssize_t r, n, yb, y, ix, ix0, ix1, c, row_bytes = Wb * Cb * f
+    cdef Py_ssize_t run_bytes = Wb * f
     cdef char* d
     cdef char* s
+    ix0 = -left if left < 0 else 0                  # the pixels that land inside a row
+    ix1 = Wb - left if Wb - left < W else W
+    if planes:                                      # one plane row per (n, c, yb)
+        for r in prange(N * Cb * Hb, nogil=True, schedule="static", num_threads=n_threads):
+            n = r // (Cb * Hb)
+            c = (r - n * Cb * Hb) // Hb
+            yb = r - (n * Cb + c) * Hb
+            d = dst + r * run_bytes
+            y = yb - top
+            if c >= C or y < 0 or y >= H or ix1 <= ix0:
+                memset(d, 0, run_bytes)
+                continue
+            memset(d, 0, (left + ix0) * f)
+            memset(d + (left + ix1) * f, 0, (Wb - left - ix1) * f)
+            s = src + n * s0 + y * s1 + ix0 * s2 + c * s3
+            d = d + (left + ix0) * f
+            if s2 == f:
+                memcpy(d, s, (ix1 - ix0) * f)
+            elif f == 4:
+                _strided_run(<const float*>s, s2 // f, <float*>d, ix1 - ix0)
+            else:
+                _strided_run(<const double*>s, s2 // f, <double*>d, ix1 - ix0)
+        return
     for r in prange(N * Hb, nogil=True, schedule="static", num_threads=n_threads):
         n = r // Hb
         yb = r - n * Hb
         d = dst + r * row_bytes
         y = yb - top
-        ix0 = -left if left < 0 else 0              # the pixels that land inside the row
-        ix1 = Wb - left if Wb - left < W else W
         if y < 0 or y >= H or ix1 <= ix0:
             memset(d, 0, row_bytes)
             continue
@@ -132,22 +168,22 @@ def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
             _planes_to_pixels(<const double*>s, s2 // f, s3 // f, <double*>d, Cb, C, ix1 - ix0)
 
 
-def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
-            int n_threads):
+def forward(x, Py_ssize_t top, Py_ssize_t left, Py_ssize_t row_step, Py_ssize_t pixel_step,
+            dy, dx, w, bias, out, int n_threads):
     """out[n, oy, ox, o] = bias[o] + sum over taps t and input channels c of
-    x[n, oy*row_step + dy[t], ox*pixel_step + dx[t], c] * w[t, c, o].
+    x[n, oy*row_step - top + dy[t], ox*pixel_step - left + dx[t], c] * w[t, c, o], the terms
+    outside x zero (padding).
 
-    x: (N, Hx, Wx, C) with contiguous channels (the padding already in it); w: (taps, C, opad)
-    C-contiguous, opad a multiple of vector_length, zero beyond the output channels; bias: None or
-    (O,) contiguous; out: (N, OH, OW, O) view of a writable array, any strides. Taps must stay
-    inside x (checked)."""
+    x: (N, H, W, C), any strides in whole elements; dy, dx >= 0; w: (taps, C, opad) C-contiguous,
+    opad a multiple of vector_length, zero beyond the output channels; bias: None or (O,)
+    contiguous; out: (N, OH, OW, O) view of a writable array, any strides."""
     cdef Py_ssize_t f = out.dtype.itemsize
     cdef Py_ssize_t N = out.shape[0], OH = out.shape[1], OW = out.shape[2], O = out.shape[3]
     cdef Py_ssize_t T = w.shape[0], C = w.shape[1], opad = w.shape[2]
     if x.dtype != out.dtype or w.dtype != out.dtype or f not in (4, 8) \
             or not w.flags.c_contiguous or x.shape[0] != N or x.shape[3] != C \
             or opad < O or opad % vector_length(out.dtype) or len(dy) != T or len(dx) != T \
-            or not out.flags.writeable:
+            or not out.flags.writeable or row_step < 1 or pixel_step < 1:
         raise ValueError(f"conv forward: x {x.shape}, w {w.shape}, out {out.shape} disagree")
     if bias is not None and (bias.dtype != out.dtype or bias.shape != (O,)
                              or not bias.flags.c_contiguous):
@@ -157,20 +193,41 @@ def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
     if T == 0 or C == 0:
         out[...] = 0 if bias is None else bias
         return
-    if C > 1 and x.strides[3] != f:
-        raise ValueError(f"conv forward: x's channels must be contiguous, strides {x.strides}")
-    if min(min(dy), min(dx)) < 0 or (OH - 1) * row_step + max(dy) >= x.shape[1] \
-            or (OW - 1) * pixel_step + max(dx) >= x.shape[2]:
-        raise ValueError("conv forward: a tap reaches outside x")
+    if min(min(dy), min(dx)) < 0:
+        raise ValueError("conv forward: tap offsets must be >= 0")
     cdef Py_ssize_t xs1 = _elements(x.strides[1], f), xs2 = _elements(x.strides[2], f)
+    cdef Py_ssize_t ry = int(max(dy)) + 1, rx = int(max(dx)) + 1
+    # a border tile's patch: ry rows of the windows of CONV_PX_MAX pixels, in x's layout
+    cdef bint planes = C > 1 and abs(x.strides[3]) > abs(x.strides[2])
+    cdef Py_ssize_t pcols = (CONV_PX_MAX - 1) * pixel_step + rx
+    cdef Py_ssize_t p_px = 1 if planes else C, p_row = pcols if planes else pcols * C
+    cdef Py_ssize_t p_c = ry * pcols if planes else 1
     toff = np.asarray([int(i) * xs1 + int(j) * xs2 for i, j in zip(dy, dx)], np.intp)
+    ptoff = np.asarray([int(i) * p_row + int(j) * p_px for i, j in zip(dy, dx)], np.intp)
+    scratch = np.empty(n_threads * ry * pcols * C, out.dtype)
     cdef Py_ssize_t[::1] toff_v = toff
+    cdef Py_ssize_t[::1] ptoff_v = ptoff
     cdef ConvFwd a
     a.inp = <const void*>_addr(x)
     a.in_n = _elements(x.strides[0], f)
-    a.in_oy = row_step * xs1
-    a.step = pixel_step * xs2
+    a.in_h = xs1
+    a.in_w = xs2
+    a.cs = _elements(x.strides[3], f) if C > 1 else 0
+    a.h = x.shape[1]
+    a.cols = x.shape[2]
+    a.top = top
+    a.left = left
+    a.sy = row_step
+    a.sx = pixel_step
+    a.ry = ry
+    a.rx = rx
     a.toff = &toff_v[0]
+    a.ptoff = &ptoff_v[0]
+    a.p_row = p_row
+    a.p_px = p_px
+    a.p_c = p_c
+    a.p_size = ry * pcols * C
+    a.scratch = <void*>_addr(scratch)
     a.taps = T
     a.cin = C
     a.w = <const void*>_addr(w)
@@ -189,42 +246,49 @@ def forward(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, w, bias, out,
     # dynamic: rows are long (thousands of multiply-adds each), and a thread whose core another
     # process shares takes fewer of them; which thread computes a row never changes its values
     for r in prange(N * OH, nogil=True, schedule="dynamic", num_threads=n_threads):
-        fn(&a, r)
+        fn(&a, r, threadid())
 
 
 def weight_grad(x, Py_ssize_t row_step, Py_ssize_t pixel_step, dy, dx, g, gw, int n_threads):
     """gw[k, t, c, o] = sum over the rows r = (n, oy) of chunk k (rows split evenly into
     gw.shape[0] runs) and the pixels ox of x[n, oy*row_step + dy[t], ox*pixel_step + dx[t], c]
-    * g[n, oy, ox, o], added to gw's values.
+    * g[n, oy, ox, o] for the (iy, ix) = (oy*row_step + dy[t], ox*pixel_step + dx[t]) inside x
+    (outside: zero padding, left out), added to gw's values.
 
-    x as for forward; g: (N, OH, OW, opad) with contiguous rows (pixels opad elements apart),
-    opad a multiple of vector_length; gw: (chunks, taps, C, opad) C-contiguous."""
+    x: (N, H, W, C) without padding, any strides in whole elements (dy, dx: the taps' offsets
+    minus the padding, negative at the padding); g: (N, OH, OW, opad) with contiguous rows (pixels
+    opad elements apart), opad a multiple of vector_length; gw: (chunks, taps, C, opad)
+    C-contiguous."""
     cdef Py_ssize_t f = g.dtype.itemsize
     cdef Py_ssize_t N = g.shape[0], OH = g.shape[1], OW = g.shape[2], opad = g.shape[3]
     cdef Py_ssize_t K = gw.shape[0], T = gw.shape[1], C = gw.shape[2]
+    cdef Py_ssize_t H = x.shape[1], W = x.shape[2]
     if x.dtype != g.dtype or gw.dtype != g.dtype or f not in (4, 8) \
             or not gw.flags.c_contiguous or x.shape[0] != N \
             or x.shape[3] != C or gw.shape[3] != opad or opad % vector_length(g.dtype) \
-            or len(dy) != T or len(dx) != T or K < 1:
+            or len(dy) != T or len(dx) != T or K < 1 or row_step < 1 or pixel_step < 1:
         raise ValueError(f"conv weight_grad: x {x.shape}, g {g.shape}, gw {gw.shape} disagree")
     if g.size == 0 or gw.size == 0:
         return
-    if C > 1 and x.strides[3] != f:
-        raise ValueError(f"conv weight_grad: x's channels must be contiguous, strides {x.strides}")
     if g.strides[3] != f or g.strides[2] != opad * f:
         raise ValueError(f"conv weight_grad: g's rows must be contiguous, strides {g.strides}")
-    if min(min(dy), min(dx)) < 0 or (OH - 1) * row_step + max(dy) >= x.shape[1] \
-            or (OW - 1) * pixel_step + max(dx) >= x.shape[2]:
-        raise ValueError("conv weight_grad: a tap reaches outside x")
-    cdef Py_ssize_t xs1 = _elements(x.strides[1], f), xs2 = _elements(x.strides[2], f)
-    toff = np.asarray([int(i) * xs1 + int(j) * xs2 for i, j in zip(dy, dx)], np.intp)
-    cdef Py_ssize_t[::1] toff_v = toff
+    # per tap: row offset, column offset, the output pixels whose column is inside x
+    tap = np.empty((T, 4), np.intp)
+    for t in range(T):
+        j = int(dx[t])
+        tap[t] = (int(dy[t]), j, min(OW, max(0, -(j // pixel_step))),
+                  min(OW, max(0, (W - 1 - j) // pixel_step + 1)))
+    cdef Py_ssize_t[:, ::1] tap_v = tap
     cdef ConvW a
     a.x = <const void*>_addr(x)
     a.x_n = _elements(x.strides[0], f)
-    a.x_oy = row_step * xs1
-    a.step = pixel_step * xs2
-    a.toff = &toff_v[0]
+    a.x_h = _elements(x.strides[1], f)
+    a.x_w = _elements(x.strides[2], f)
+    a.cs = _elements(x.strides[3], f) if C > 1 else 0
+    a.h = H
+    a.sy = row_step
+    a.sx = pixel_step
+    a.tap = &tap_v[0, 0]
     a.taps = T
     a.cin = C
     a.g = <const void*>_addr(g)

@@ -15,11 +15,11 @@ typedef CYPOOL_T CYPOOL_FN(conv_vec) __attribute__((vector_size(CONV_VL * sizeof
 
 /* Forward tile: PX output pixels (`step` input elements apart) x NV*VL output channels, summed
  * over the taps (input offsets `toff`, one weight matrix [cin][opad] each) and input channels
- * in that order, into `tile` ([PX][NV*VL]). */
+ * (`cs` elements apart) in that order, into `tile` ([PX][NV*VL]). */
 #define CONV_FWD_TILE(PX, NV)                                                                   \
 CONV_TARGET static void CYPOOL_FN(conv_fwd_tile_##PX##_##NV)(                                  \
-        const CYPOOL_T* in, ptrdiff_t step, const ptrdiff_t* toff, ptrdiff_t taps,             \
-        ptrdiff_t cin, const CYPOOL_T* w, ptrdiff_t opad, CYPOOL_T* tile) {                    \
+        const CYPOOL_T* in, ptrdiff_t step, ptrdiff_t cs, const ptrdiff_t* toff,               \
+        ptrdiff_t taps, ptrdiff_t cin, const CYPOOL_T* w, ptrdiff_t opad, CYPOOL_T* tile) {    \
     CONV_V acc[PX][NV], wv[NV], zero;                                                          \
     memset(&zero, 0, sizeof zero);                                                             \
     CONV_UNROLL for (int p = 0; p < PX; p++)                                                   \
@@ -27,11 +27,11 @@ CONV_TARGET static void CYPOOL_FN(conv_fwd_tile_##PX##_##NV)(                   
     for (ptrdiff_t t = 0; t < taps; t++) {                                                     \
         const CYPOOL_T* x = in + toff[t];                                                      \
         const CYPOOL_T* wt = w + t * cin * opad;                                               \
-        for (ptrdiff_t c = 0; c < cin; c++) {                                                  \
+        for (ptrdiff_t c = 0; c < cin; c++, x += cs) {                                         \
             CONV_UNROLL for (int v = 0; v < NV; v++)                                           \
                 memcpy(&wv[v], wt + c * opad + v * CONV_VL, sizeof(CONV_V));                   \
             CONV_UNROLL for (int p = 0; p < PX; p++) {                                         \
-                const CYPOOL_T s = x[p * step + c];                                            \
+                const CYPOOL_T s = x[p * step];                                                \
                 CONV_UNROLL for (int v = 0; v < NV; v++) acc[p][v] += wv[v] * s;               \
             }                                                                                  \
         }                                                                                      \
@@ -41,13 +41,13 @@ CONV_TARGET static void CYPOOL_FN(conv_fwd_tile_##PX##_##NV)(                   
             memcpy(tile + (p * NV + v) * CONV_VL, &acc[p][v], sizeof(CONV_V));                 \
 }
 
-/* Weight-gradient tile: CB input channels x NV*VL output channels of one tap, the products of
- * `ow` pixels (input `step` elements apart, output gradients `opad` apart) added in pixel order
- * to the sums in `gw` ([CB][opad]). */
+/* Weight-gradient tile: CB input channels (`cs` elements apart) x NV*VL output channels of one
+ * tap, the products of `ow` pixels (input `step` elements apart, output gradients `opad` apart)
+ * added in pixel order to the sums in `gw` ([CB][opad]). */
 #define CONV_W_TILE(CB, NV)                                                                     \
 CONV_TARGET static void CYPOOL_FN(conv_w_tile_##CB##_##NV)(                                    \
-        const CYPOOL_T* x, ptrdiff_t step, const CYPOOL_T* g, ptrdiff_t opad, ptrdiff_t ow,    \
-        CYPOOL_T* gw) {                                                                        \
+        const CYPOOL_T* x, ptrdiff_t step, ptrdiff_t cs, const CYPOOL_T* g, ptrdiff_t opad,    \
+        ptrdiff_t ow, CYPOOL_T* gw) {                                                          \
     CONV_V acc[CB][NV], gv[NV];                                                                \
     CONV_UNROLL for (int b = 0; b < CB; b++)                                                   \
         CONV_UNROLL for (int v = 0; v < NV; v++)                                               \
@@ -56,7 +56,7 @@ CONV_TARGET static void CYPOOL_FN(conv_w_tile_##CB##_##NV)(                     
         CONV_UNROLL for (int v = 0; v < NV; v++)                                               \
             memcpy(&gv[v], g + ox * opad + v * CONV_VL, sizeof(CONV_V));                       \
         CONV_UNROLL for (int b = 0; b < CB; b++) {                                             \
-            const CYPOOL_T s = x[ox * step + b];                                               \
+            const CYPOOL_T s = x[ox * step + b * cs];                                          \
             CONV_UNROLL for (int v = 0; v < NV; v++) acc[b][v] += gv[v] * s;                   \
         }                                                                                      \
     }                                                                                          \
@@ -65,6 +65,7 @@ CONV_TARGET static void CYPOOL_FN(conv_w_tile_##CB##_##NV)(                     
             memcpy(gw + b * opad + v * CONV_VL, &acc[b][v], sizeof(CONV_V));                   \
 }
 
+CONV_FITS(CONV_PX)
 CONV_FWD_TILE(CONV_PX, 2)
 CONV_FWD_TILE(CONV_PX, 1)
 CONV_FWD_TILE(4, 2)
@@ -77,34 +78,112 @@ CONV_W_TILE(4, 2)
 CONV_W_TILE(4, 1)
 CONV_W_TILE(1, 2)
 CONV_W_TILE(1, 1)
+#if CONV_PX > 8
+/* 8 wide between the widest and 4 where 32 registers hold 8 x 2 vectors: rows of 56 pixels in 5
+ * tiles (12, 12, 12, 12, 8) instead of 6, 32 channels in 3 (12, 12, 8) instead of 4 */
+#define CONV_MID 8
+CONV_FWD_TILE(8, 2)
+CONV_FWD_TILE(8, 1)
+CONV_W_TILE(8, 2)
+CONV_W_TILE(8, 1)
+#else
+#define CONV_MID 4
+#define conv_fwd_tile_8_2 conv_fwd_tile_4_2
+#define conv_fwd_tile_8_1 conv_fwd_tile_4_1
+#define conv_w_tile_8_2 conv_w_tile_4_2
+#define conv_w_tile_8_1 conv_w_tile_4_1
+#endif
 
-/* Tiles are named by their literal width: CONV_PX (the widest), 4 or 1. */
+/* Tiles are named by their literal width: CONV_PX (the widest), 8 (CONV_MID), 4 or 1. */
 #define CONV_PICK(kind, px, nv)                                                                 \
     ((px) == CONV_PX ? ((nv) == 2 ? CYPOOL_FN(kind##_CONV_PX_2) : CYPOOL_FN(kind##_CONV_PX_1)) \
+     : (px) == 8 ? ((nv) == 2 ? CYPOOL_FN(kind##_8_2) : CYPOOL_FN(kind##_8_1))                  \
      : (px) == 4 ? ((nv) == 2 ? CYPOOL_FN(kind##_4_2) : CYPOOL_FN(kind##_4_1))                  \
      : ((nv) == 2 ? CYPOOL_FN(kind##_1_2) : CYPOOL_FN(kind##_1_1)))
 
+/* The patch of a border tile: input rows iy0 .. iy0 + ry - 1, columns ix0 .. ix0 + cols - 1 of
+ * image `img`, zero outside the input, into `patch` (strides p_row, p_px, p_c). */
+CONV_TARGET static void CYPOOL_FN(conv_patch)(const ConvFwd* a, const CYPOOL_T* img,
+                                              ptrdiff_t iy0, ptrdiff_t ix0, ptrdiff_t cols,
+                                              CYPOOL_T* patch) {
+    const ptrdiff_t C = a->cin;
+    /* the columns inside: [i0, i1) */
+    ptrdiff_t i0 = ix0 < 0 ? -ix0 : 0, i1 = a->cols - ix0 < cols ? a->cols - ix0 : cols;
+    if (i1 < i0)
+        i1 = i0;
+    for (ptrdiff_t j = 0; j < a->ry; j++) {
+        const ptrdiff_t iy = iy0 + j;
+        const int inside = iy >= 0 && iy < a->h && i1 > i0;
+        const CYPOOL_T* src = inside ? img + iy * a->in_h : NULL;   /* the input row */
+        if (a->p_c == 1) {       /* channels last: a run of cols * C */
+            CYPOOL_T* d = patch + j * a->p_row;
+            if (!inside) {
+                memset(d, 0, (size_t)(cols * C) * sizeof(CYPOOL_T));
+                continue;
+            }
+            memset(d, 0, (size_t)(i0 * C) * sizeof(CYPOOL_T));
+            memset(d + i1 * C, 0, (size_t)((cols - i1) * C) * sizeof(CYPOOL_T));
+            if (a->cs == 1 && a->in_w == C)
+                memcpy(d + i0 * C, src + (ix0 + i0) * C,
+                       (size_t)((i1 - i0) * C) * sizeof(CYPOOL_T));
+            else
+                for (ptrdiff_t i = i0; i < i1; i++)
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        d[i * C + c] = src[(ix0 + i) * a->in_w + c * a->cs];
+        } else {                 /* channel planes: a run of cols per channel */
+            for (ptrdiff_t c = 0; c < C; c++) {
+                CYPOOL_T* d = patch + c * a->p_c + j * a->p_row;
+                if (!inside) {
+                    memset(d, 0, (size_t)cols * sizeof(CYPOOL_T));
+                    continue;
+                }
+                const CYPOOL_T* s = src + c * a->cs;
+                for (ptrdiff_t i = 0; i < i0; i++) d[i] = 0;
+                if (a->in_w == 1)
+                    memcpy(d + i0, s + ix0 + i0, (size_t)(i1 - i0) * sizeof(CYPOOL_T));
+                else
+                    for (ptrdiff_t i = i0; i < i1; i++) d[i] = s[(ix0 + i) * a->in_w];
+                for (ptrdiff_t i = i1; i < cols; i++) d[i] = 0;
+            }
+        }
+    }
+}
+
 /* One output row r = (n, oy) of a forward: every pixel and output channel, written once. */
-CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r) {
+CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r, int thread) {
     CYPOOL_T tile[CONV_PX * 2 * CONV_VL];
     const ptrdiff_t n = r / a->oh, oy = r - n * a->oh, ow = a->ow;
-    const CYPOOL_T* in = (const CYPOOL_T*)a->in + n * a->in_n + oy * a->in_oy;
+    const CYPOOL_T* img = (const CYPOOL_T*)a->in + n * a->in_n;
+    const ptrdiff_t iy0 = oy * a->sy - a->top;       /* the windows' first input row */
+    const int rows_inside = iy0 >= 0 && iy0 + a->ry <= a->h;
+    CYPOOL_T* patch = (CYPOOL_T*)a->scratch + thread * a->p_size;
     CYPOOL_T* out = (CYPOOL_T*)a->out + n * a->out_n + oy * a->out_h;
     const CYPOOL_T* bias = (const CYPOOL_T*)a->bias;
     for (ptrdiff_t o0 = 0; o0 < a->cout; ) {
         const int nv = a->opad - o0 >= 2 * CONV_VL ? 2 : 1;
         const ptrdiff_t nb = nv * CONV_VL, oc = a->cout - o0 < nb ? a->cout - o0 : nb;
         const CYPOOL_T* w = (const CYPOOL_T*)a->w + o0;
-        /* widest tiles first, then 4 wide; under 4 left: one more 4-wide tile overlapping the
-         * one before (same values written twice), or single pixels in rows under 4 wide */
+        /* widest tiles first, then 8 wide for more than 4 left, then 4 wide; a tile wider than
+         * what is left overlaps the one before (same values written twice); single pixels in
+         * rows under 4 wide */
         for (ptrdiff_t ox0 = 0, px; ox0 < ow; ox0 += px) {
-            px = ow - ox0 >= CONV_PX ? CONV_PX : ow >= 4 ? 4 : 1;
+            const ptrdiff_t left = ow - ox0;
+            px = left >= CONV_PX ? CONV_PX : left > 4 && ow >= CONV_MID ? CONV_MID
+                 : ow >= 4 ? 4 : 1;
             if (ox0 + px > ow)
                 ox0 = ow - px;
-            void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, const ptrdiff_t*, ptrdiff_t, ptrdiff_t,
-                            const CYPOOL_T*, ptrdiff_t, CYPOOL_T*) =
+            void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, ptrdiff_t, const ptrdiff_t*, ptrdiff_t,
+                            ptrdiff_t, const CYPOOL_T*, ptrdiff_t, CYPOOL_T*) =
                 CONV_PICK(conv_fwd_tile, px, nv);
-            tile_fn(in + ox0 * a->step, a->step, a->toff, a->taps, a->cin, w, a->opad, tile);
+            const ptrdiff_t ix0 = ox0 * a->sx - a->left, span = (px - 1) * a->sx + a->rx;
+            if (rows_inside && ix0 >= 0 && ix0 + span <= a->cols) {
+                tile_fn(img + iy0 * a->in_h + ix0 * a->in_w, a->sx * a->in_w, a->cs, a->toff,
+                        a->taps, a->cin, w, a->opad, tile);
+            } else {                 /* at the border: a zero-padded copy of the windows */
+                CYPOOL_FN(conv_patch)(a, img, iy0, ix0, span, patch);
+                tile_fn(patch, a->sx * a->p_px, a->p_c, a->ptoff, a->taps, a->cin, w, a->opad,
+                        tile);
+            }
             CYPOOL_T* dst = out + ox0 * a->out_w + o0 * a->out_c;
             if (a->out_c == 1) {     /* channels contiguous: pixel by pixel */
                 for (ptrdiff_t p = 0; p < px; p++)
@@ -123,22 +202,34 @@ CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r) {
 }
 
 /* One work item of a weight gradient: tap `item % taps` summed over the rows of chunk
- * `item / taps` (in row order, then pixel order) into that chunk's own sums. */
+ * `item / taps` (in row order, then pixel order; the products with padding left out) into that
+ * chunk's own sums. */
 CONV_TARGET static void CYPOOL_FN(conv_w_item)(const ConvW* a, ptrdiff_t item) {
     const ptrdiff_t chunk = item / a->taps, t = item - chunk * a->taps;
     const ptrdiff_t r0 = chunk * a->rows / a->chunks, r1 = (chunk + 1) * a->rows / a->chunks;
+    const ptrdiff_t dy = a->tap[4 * t], dx = a->tap[4 * t + 1];
+    const ptrdiff_t ox0 = a->tap[4 * t + 2], ox1 = a->tap[4 * t + 3];
+    const ptrdiff_t step = a->sx * a->x_w;
     CYPOOL_T* gw = (CYPOOL_T*)a->gw + (chunk * a->taps + t) * a->cin * a->opad;
+    if (ox1 <= ox0)
+        return;
     for (ptrdiff_t r = r0; r < r1; r++) {
-        const ptrdiff_t n = r / a->oh, oy = r - n * a->oh;
-        const CYPOOL_T* x = (const CYPOOL_T*)a->x + n * a->x_n + oy * a->x_oy + a->toff[t];
-        const CYPOOL_T* g = (const CYPOOL_T*)a->g + n * a->g_n + oy * a->g_oy;
+        const ptrdiff_t n = r / a->oh, oy = r - n * a->oh, iy = oy * a->sy + dy;
+        if (iy < 0 || iy >= a->h)
+            continue;
+        const CYPOOL_T* x = (const CYPOOL_T*)a->x + n * a->x_n + iy * a->x_h
+                            + (ox0 * a->sx + dx) * a->x_w;
+        const CYPOOL_T* g = (const CYPOOL_T*)a->g + n * a->g_n + oy * a->g_oy + ox0 * a->opad;
         for (ptrdiff_t c0 = 0; c0 < a->cin; ) {
-            const ptrdiff_t cb = a->cin - c0 >= CONV_PX ? CONV_PX : a->cin - c0 >= 4 ? 4 : 1;
+            const ptrdiff_t left = a->cin - c0;
+            const ptrdiff_t cb = left >= CONV_PX ? CONV_PX : left >= CONV_MID ? CONV_MID
+                                 : left >= 4 ? 4 : 1;
             for (ptrdiff_t o0 = 0; o0 < a->opad; ) {
                 const int nv = a->opad - o0 >= 2 * CONV_VL ? 2 : 1;
-                void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, const CYPOOL_T*, ptrdiff_t,
+                void (*tile_fn)(const CYPOOL_T*, ptrdiff_t, ptrdiff_t, const CYPOOL_T*, ptrdiff_t,
                                 ptrdiff_t, CYPOOL_T*) = CONV_PICK(conv_w_tile, cb, nv);
-                tile_fn(x + c0, a->step, g + o0, a->opad, a->ow, gw + c0 * a->opad + o0);
+                tile_fn(x + c0 * a->cs, step, a->cs, g + o0, a->opad, ox1 - ox0,
+                        gw + c0 * a->opad + o0);
                 o0 += nv * CONV_VL;
             }
             c0 += cb;
@@ -147,6 +238,11 @@ CONV_TARGET static void CYPOOL_FN(conv_w_item)(const ConvW* a, ptrdiff_t item) {
 }
 
 #undef CONV_PICK
+#undef CONV_MID
+#undef conv_fwd_tile_8_2
+#undef conv_fwd_tile_8_1
+#undef conv_w_tile_8_2
+#undef conv_w_tile_8_1
 #undef CONV_FWD_TILE
 #undef CONV_W_TILE
 #undef CONV_V

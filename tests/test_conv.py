@@ -74,7 +74,7 @@ def close(ours, theirs, dtype):
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=eps * scale * 10)
 
 
-# (N, C, H, W), O, kernel, stride, padding: pixel tiles 12 / 6 / 4 / 1 wide, output channels in
+# (N, C, H, W), O, kernel, stride, padding: pixel tiles 12 / 8 / 6 / 4 / 1 wide, output channels in
 # one or two vectors with tails, input-channel tails, stride phases without taps (k < s),
 # padding as large as the kernel, non-square everything.
 CASES = [
@@ -86,6 +86,7 @@ CASES = [
     ((2, 6, 8, 8), 16, (3, 3), (2, 2), (3, 3)),
     ((1, 2, 5, 3), 40, (5, 3), (1, 2), (2, 1)),
     ((3, 32, 14, 14), 32, (3, 3), (2, 2), (1, 1)),
+    ((1, 20, 4, 20), 24, (3, 3), (1, 1), (1, 1)),     # 12 + 8 pixels, 12 + 8 input channels
 ]
 
 
@@ -133,6 +134,61 @@ def test_strided_views_and_results_independent_of_threads(fmt):
             np.testing.assert_array_equal(a, c)
     xc = np.ascontiguousarray(x)
     np.testing.assert_array_equal(results[0][0], cypool.conv2d(xc, w, b, 2, 1, data_format=fmt))
+
+
+@pytest.mark.parametrize("case", [((2, 24, 9, 30), 40, 1, 1),    # stride 1, big weights: a copy
+                                  ((2, 6, 9, 30), 7, 1, 1),      # small weights: planes padded
+                                  ((2, 24, 9, 30), 40, 2, 1),    # strided: planes padded
+                                  ((2, 6, 9, 30), 17, 1, 0)],    # no padding: planes in place
+                         ids=["copy", "planes-s1", "planes-s2", "planes-in-place"])
+def test_channel_planes_give_the_bits_of_channels_last(isa, case):
+    # the kernels read channels-first input as channel planes (a channel stride) or from a
+    # channels-last copy; the sums run in the same order either way
+    shape, O, s, p = case
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((O, shape[1], 3, 3)).astype(np.float32)
+    b = rng.standard_normal(O).astype(np.float32)
+    xl = np.ascontiguousarray(to_channels_last(x))
+    y = cypool.conv2d(x, w, b, s, p)
+    np.testing.assert_array_equal(y, from_channels_last(
+        cypool.conv2d(xl, w, b, s, p, data_format="channels_last")))
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    gl = np.ascontiguousarray(to_channels_last(g))
+    ours = cypool.conv2d_backward(g, x, w, s, p)
+    theirs = cypool.conv2d_backward(gl, xl, w, s, p, data_format="channels_last")
+    np.testing.assert_array_equal(ours[0], from_channels_last(theirs[0]))
+    for a, c in zip(ours[1:], theirs[1:]):
+        np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("s", [1, 2])
+def test_border_tiles_of_strided_views(isa, fmt, s):
+    # windows reaching the padding read a zero-padded copy of their patch, taken from views whose
+    # pixels (and, channels first, rows) are not contiguous: the bits of a contiguous input
+    rng = np.random.default_rng(13)
+    base = rng.standard_normal((2, 12, 9, 52)).astype(np.float32)
+    x = base[:, ::-1, :, ::2]                                   # (N, C, H, W), pixels 2 apart
+    xin = x if fmt == "channels_first" else to_channels_last(base)[:, :, ::2, ::-1]
+    w = rng.standard_normal((20, 12, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(20).astype(np.float32)
+    y = cypool.conv2d(xin, w, b, s, 2, data_format=fmt)
+    y_copy = cypool.conv2d(np.ascontiguousarray(xin), w, b, s, 2, data_format=fmt)
+    np.testing.assert_array_equal(y, y_copy)
+    xc = x if fmt == "channels_first" else from_channels_last(xin)
+    close(y if fmt == "channels_first" else from_channels_last(y),
+          conv_ref(xc, w, b, (s, s), (2, 2)), np.float32)
+
+
+def test_pad_into_channel_planes():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 5, 11, 3))[:, ::-1, ::2]          # (N, H, W, C) view, W strided
+    out = np.full((2, 4, 9, 7), np.nan).transpose(0, 2, 3, 1)     # planes, 4 channels of 3 used
+    _conv.pad_into(x, out, 2, 1, 2)
+    expect = np.zeros((2, 9, 7, 4))
+    expect[:, 2:7, 1:7, :3] = x
+    np.testing.assert_array_equal(out, expect)
 
 
 def test_channels_last_without_padding_reads_the_input_in_place():
