@@ -595,9 +595,18 @@ static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T*
                                 a[c] = (((a[c] + (double)p0[c]) + (double)p1[c]) + (double)p2[c])
                                        + (double)p3[c];
                         }
-                        for (; w < e; w++) {
-                            const CYPOOL_T* restrict px = row + w * C;
-                            for (ptrdiff_t c = 0; c < cn; c++) a[c] += (double)px[c];
+                        /* the last one to three cells in one pass too (13 -> 6: three) */
+                        const CYPOOL_T* restrict p0 = row + w * C;
+                        const CYPOOL_T* restrict p1 = p0 + C;
+                        const CYPOOL_T* restrict p2 = p1 + C;
+                        if (e - w == 3) {
+                            for (ptrdiff_t c = 0; c < cn; c++)
+                                a[c] = ((a[c] + (double)p0[c]) + (double)p1[c]) + (double)p2[c];
+                        } else if (e - w == 2) {
+                            for (ptrdiff_t c = 0; c < cn; c++)
+                                a[c] = (a[c] + (double)p0[c]) + (double)p1[c];
+                        } else if (e - w == 1) {
+                            for (ptrdiff_t c = 0; c < cn; c++) a[c] += (double)p0[c];
                         }
                     }
                 }
