@@ -31,7 +31,7 @@ KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stoc
 
 # What a change rebuilds: the shared declarations every kernel module, the fast-path headers the
 # modules that include them (_avg and _adaptive the average ones, _max the max ones, _adaptive
-# _lp, _blur and _stochastic the window reductions).
+# _lp, _blur, _stochastic and _fractional the window reductions).
 SHARED_HEADERS = ["pyx/_window.h", "pyx/_window.pxd", "pyx/_window_sum.pxd", "pyx/_types.pxd",
                   "pyx/_openmp.pxd", "pyx/_channel_block.pxd", "pyx/_tile.pxd"]
 AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_global_avg_body.h",
@@ -214,8 +214,8 @@ extensions = [
         ],
         depends=SHARED_HEADERS + (AVG_FAST_HEADERS if name in ("_avg", "_adaptive")
                                   else MAX_FAST_HEADERS if name == "_max" else [])
-        + (REDUCE_FAST_HEADERS if name in ("_adaptive", "_lp", "_blur", "_stochastic")
-           else [])
+        + (REDUCE_FAST_HEADERS
+           if name in ("_adaptive", "_lp", "_blur", "_stochastic", "_fractional") else [])
         + (CONV_HEADERS if name == "_conv" else []),
     )
     for name in KERNEL_MODULES

@@ -119,8 +119,10 @@ class _Fractional:
         self.spatial, self.kernel = spatial, kernel
 
     def __call__(self, src, dst, indices, n_threads):
-        # ravel("K"): the buffers are contiguous in the kernel's memory order, so these are views
-        _fractional.fractional_forward(src.ravel("K"), dst.ravel("K"), indices.ravel("K"),
+        # ravel("K"): the buffers are contiguous in the kernel's memory order, so these are views;
+        # indices: None unless return_indices (then the kernel writes none)
+        _fractional.fractional_forward(src.ravel("K"), dst.ravel("K"),
+                                       None if indices is None else indices.ravel("K"),
                                        *self.starts, self.n, self.c, self.cl, *self.spatial,
                                        *self.kernel, n_threads)
 
@@ -150,7 +152,7 @@ def _fractional_plan(x, rank, kernel_size, output_size, output_ratio, return_ind
                 if size else None,
                 nbytes=can.view.nbytes + size * (can.view.dtype.itemsize + 8), items=planes,
                 source=input_source(x, can, "float"),
-                new_indices=True, return_indices=return_indices,
+                new_indices=return_indices, return_indices=return_indices,
                 **destination(can, out3, x.dtype))
 
 

@@ -13,10 +13,9 @@ from ._plan import Plan
 from ._steps import (CF, DataFormat, IntOrTuple, PoolResult, Shape, destination, input_source,
                      prepare)
 
-Seed = Union[None, int, np.random.Generator]
 from .max_backward import _max_backward
 
-_DUMMY_I64 = np.zeros(1, np.int64)
+Seed = Union[None, int, np.random.Generator]
 
 
 def _generator(seed) -> np.random.Generator:
@@ -105,7 +104,8 @@ class _Stochastic:
 
     def __call__(self, src, dst, indices, n_threads):
         # ravel("K"): the buffers are contiguous in the kernel's memory order, so these are views
-        idx = indices.ravel("K") if self.training else _DUMMY_I64
+        # indices: None unless return_indices (the samples' cells are then not written)
+        idx = indices.ravel("K") if indices is not None else None
         _stochastic.stochastic_forward(src.ravel("K"), dst.ravel("K"), idx, self.key,
                                        self.window, self.outer, self.c, self.cl, self.training,
                                        n_threads)
@@ -128,7 +128,7 @@ def _stochastic_plan(x, kernel_size, stride, training, seed, return_indices,
                 nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
                 items=outer * geo.out_size[1],
                 source=input_source(x, can, "float"),
-                new_indices=training, return_indices=return_indices,
+                new_indices=return_indices, return_indices=return_indices,
                 **destination(can, geo.out_size, x.dtype))
 
 

@@ -1,5 +1,6 @@
-/* Window reductions of the general kernels (_adaptive.pyx, _lp.pyx, _blur.pyx): the inner loops of
- * adaptive average and max pooling, Lp pooling and blur pooling's forward, written once in _reduce_fast_body.h (template style:
+/* Window reductions of the general kernels (_adaptive.pyx, _lp.pyx, _blur.pyx, _stochastic.pyx,
+ * _fractional.pyx): the inner loops of adaptive average and max pooling, fractional max pooling,
+ * Lp pooling and blur pooling's forward, written once in _reduce_fast_body.h (template style:
  * _clones.h) and multiversioned (CYPOOL_CLONES) so a portable build runs AVX2 / AVX-512 loops.
  *
  * Every function keeps the summation order of the loops it replaces: a window's cells in (d, h, w)
@@ -94,7 +95,8 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
 /* The body undefines its three parameters at its end. */
 
 /* float32: defines cypool_strided_row_cf_f32, cypool_adaptive_avg_bins_cf_f32,
- * cypool_adaptive_max_bins_cf_f32, cypool_global_max_cf_f32, cypool_adaptive_avg_band_cl_f32,
+ * cypool_adaptive_max_bins_cf_f32, cypool_global_max_cf_f32, cypool_fractional_row_cf_f32,
+ * cypool_fractional_cell_cl_f32, cypool_adaptive_avg_band_cl_f32,
  * cypool_adaptive_max_band_cl_f32, cypool_adaptive_avg_tile16_cf_f32,
  * cypool_adaptive_max_tile16_cf_f32 (GCC: else the fallbacks below), cypool_lp_row_cf_f32,
  * cypool_lp_row_cl_f32, cypool_lp_backward_plane_f32, cypool_blur_row_cf_f32,
@@ -106,7 +108,8 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
 #include "_reduce_fast_body.h"
 
 /* float64: defines cypool_strided_row_cf_f64, cypool_adaptive_avg_bins_cf_f64,
- * cypool_adaptive_max_bins_cf_f64, cypool_global_max_cf_f64, cypool_adaptive_avg_band_cl_f64,
+ * cypool_adaptive_max_bins_cf_f64, cypool_global_max_cf_f64, cypool_fractional_row_cf_f64,
+ * cypool_fractional_cell_cl_f64, cypool_adaptive_avg_band_cl_f64,
  * cypool_adaptive_max_band_cl_f64, cypool_lp_row_cf_f64, cypool_lp_row_cl_f64,
  * cypool_lp_backward_plane_f64, cypool_blur_row_cf_f64, cypool_blur_row_cl_f64,
  * cypool_blur_backward_plane_cf_f64, cypool_blur_backward_cl_f64, cypool_stochastic_row_f64 */

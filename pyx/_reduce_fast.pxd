@@ -1,5 +1,6 @@
 # Declarations of the window reductions of _reduce_fast.h (loops in _reduce_fast_body.h), used by
-# _adaptive.pyx and _lp.pyx. Suffixes name the data type.
+# _adaptive.pyx, _lp.pyx, _blur.pyx, _stochastic.pyx and _fractional.pyx. Suffixes name the data
+# type.
 from libc.stdint cimport int64_t, uint64_t
 from _window cimport Window
 
@@ -48,6 +49,23 @@ cdef extern from "_reduce_fast.h" nogil:
     void cypool_adaptive_max_tile16_cf_f32(const float* xp, float* y, int64_t* idx,
             Py_ssize_t L, Py_ssize_t out_plane, Py_ssize_t in_w, Py_ssize_t h0, Py_ssize_t nh,
             const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+    # Fractional max pooling: one channels-first output row (windows of k_t x k_h x k_w cells
+    # from (d0, h0, wf[ow])) and the C channels of one channels-last output cell (each channel's
+    # starts read at st[c * sst], sh[c * ssh], sw[c * ssw]). idx may be NULL.
+    void cypool_fractional_row_cf_f32(const float* xp, float* y, int64_t* idx, Py_ssize_t in_h,
+            Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t k_t, Py_ssize_t h0, Py_ssize_t k_h,
+            const int64_t* wf, Py_ssize_t k_w, Py_ssize_t out_w)
+    void cypool_fractional_row_cf_f64(const double* xp, double* y, int64_t* idx,
+            Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t k_t, Py_ssize_t h0,
+            Py_ssize_t k_h, const int64_t* wf, Py_ssize_t k_w, Py_ssize_t out_w)
+    void cypool_fractional_cell_cl_f32(const float* xs, float* y, int64_t* idx, Py_ssize_t C,
+            Py_ssize_t in_h, Py_ssize_t in_w, const int64_t* st, Py_ssize_t sst,
+            const int64_t* sh, Py_ssize_t ssh, const int64_t* sw, Py_ssize_t ssw,
+            Py_ssize_t k_t, Py_ssize_t k_h, Py_ssize_t k_w)
+    void cypool_fractional_cell_cl_f64(const double* xs, double* y, int64_t* idx, Py_ssize_t C,
+            Py_ssize_t in_h, Py_ssize_t in_w, const int64_t* st, Py_ssize_t sst,
+            const int64_t* sh, Py_ssize_t ssh, const int64_t* sw, Py_ssize_t ssw,
+            Py_ssize_t k_t, Py_ssize_t k_h, Py_ssize_t k_w)
     # Channels-first global max of planes [p0, p1) of L cells (L < 2^31); idx may be NULL.
     void cypool_global_max_cf_f32(const float* x, float* y, int64_t* idx, Py_ssize_t p0,
             Py_ssize_t p1, Py_ssize_t L)

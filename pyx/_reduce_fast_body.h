@@ -1,7 +1,7 @@
 /* Body of _reduce_fast.h, included once per (CYPOOL_T, CYPOOL_SUF, CYPOOL_IS_FLOAT), which it
  * undefines at its end. Entry points: CYPOOL_FN(cypool_strided_row_cf),
  * ..._adaptive_avg_bins_cf, ..._adaptive_max_bins_cf,
- * ..._global_max_cf, ..._adaptive_avg_band_cl, ..._adaptive_max_band_cl, ..._blur_row_cf,
+ * ..._global_max_cf, ..._fractional_row_cf, ..._fractional_cell_cl, ..._adaptive_avg_band_cl, ..._adaptive_max_band_cl, ..._blur_row_cf,
  * ..._blur_row_cl. Summation
  * orders: see _reduce_fast.h. */
 
@@ -373,6 +373,164 @@ static void CYPOOL_FN(cypool_global_max_cf)(const CYPOOL_T* x, CYPOOL_T* y, int6
     }
 }
 
+#ifndef CYPOOL_FRACTIONAL_TABLE
+/* The offset of window cell number q ((dt * k_h + dh) * k_w + dw) from the window's first cell,
+ * in positions of a plane of in_h x in_w cells: a table for windows of up to 256 cells (a
+ * division per index costs more than the window's maximum), else computed. */
+#define CYPOOL_FRACTIONAL_TABLE 256
+CYPOOL_INLINE ptrdiff_t cypool_fractional_offsets(int64_t* offs, ptrdiff_t k_t, ptrdiff_t k_h,
+                                                  ptrdiff_t k_w, ptrdiff_t in_h, ptrdiff_t in_w) {
+    if (k_t * k_h * k_w > CYPOOL_FRACTIONAL_TABLE) return 0;
+    ptrdiff_t n = 0;
+    for (ptrdiff_t dt = 0; dt < k_t; dt++)
+        for (ptrdiff_t dh = 0; dh < k_h; dh++)
+            for (ptrdiff_t dw = 0; dw < k_w; dw++) offs[n++] = (dt * in_h + dh) * in_w + dw;
+    return n;
+}
+
+CYPOOL_INLINE int64_t cypool_fractional_offset(const int64_t* offs, ptrdiff_t tabled, int64_t q,
+                                               ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t in_h,
+                                               ptrdiff_t in_w) {
+    if (tabled) return offs[q];
+    return ((q / (k_h * k_w)) * in_h + q / k_w % k_h) * in_w + q % k_w;
+}
+
+#endif
+
+/* Fractional max pooling (_fractional.pyx): windows of k_t x k_h x k_w cells whose starts vary
+ * window by window. Window l's first cell is x[base[l]]; its cells x[base[l] + dt * s_t + dh * s_h
+ * + dw * s_w] are read in (dt, dh, dw) order under the rule of CYPOOL_MAX_STEP, with compares and
+ * selects, never a branch on the data (the maxima of real data are unpredictable: a branch
+ * mispredicts about every other cell). The result of window l: its maximum and the number
+ * (dt * k_h + dh) * k_w + dw of the chosen cell. CYPOOL_GL windows side by side in vector
+ * lanes (gathered loads); fractional_one is the scalar form. */
+CYPOOL_INLINE void CYPOOL_FN(fractional_one)(const CYPOOL_T* x, int64_t base, ptrdiff_t k_t,
+                                             ptrdiff_t k_h, ptrdiff_t k_w, ptrdiff_t s_t,
+                                             ptrdiff_t s_h, ptrdiff_t s_w, CYPOOL_T* m_out,
+                                             int64_t* q_out) {
+    CYPOOL_T m = -INFINITY;
+    int64_t q = 0, n = 0;
+    for (ptrdiff_t dt = 0; dt < k_t; dt++)
+        for (ptrdiff_t dh = 0; dh < k_h; dh++)
+            for (ptrdiff_t dw = 0; dw < k_w; dw++, n++)
+                CYPOOL_MAX_STEP(m, q, x[base + dt * s_t + dh * s_h + dw * s_w], n);
+    *m_out = m;
+    *q_out = q;
+}
+
+#if CYPOOL_REDUCE_VECTORS
+CYPOOL_INLINE void CYPOOL_FN(fractional_lanes)(const CYPOOL_T* x, const int64_t* base,
+                                               ptrdiff_t k_t, ptrdiff_t k_h, ptrdiff_t k_w,
+                                               ptrdiff_t s_t, ptrdiff_t s_h, ptrdiff_t s_w,
+                                               CYPOOL_T* m_out, int64_t* q_out) {
+    typedef CYPOOL_FN(cypool_gpos_t) pos_t;
+    const CYPOOL_GI izero = {0};
+    CYPOOL_GV m;
+    CYPOOL_GI q = izero;
+    pos_t n = 0;
+    for (ptrdiff_t dt = 0; dt < k_t; dt++)
+        for (ptrdiff_t dh = 0; dh < k_h; dh++)
+            for (ptrdiff_t dw = 0; dw < k_w; dw++, n++) {
+                const ptrdiff_t off = dt * s_t + dh * s_h + dw * s_w;
+                CYPOOL_GV v;
+                for (int l = 0; l < CYPOOL_GL; l++) v[l] = x[base[l] + off];
+                if (n == 0) {   /* -inf < v or v NaN takes the first cell; v = -inf is m's value */
+                    m = v;
+                    continue;
+                }
+                const CYPOOL_GI take = (CYPOOL_GI)(v > m) | (CYPOOL_GI)(v != v);
+                m = (CYPOOL_GV)(((CYPOOL_GI)v & take) | ((CYPOOL_GI)m & ~take));
+                q = ((izero + n) & take) | (q & ~take);
+            }
+    for (int l = 0; l < CYPOOL_GL; l++) {
+        m_out[l] = m[l];
+        q_out[l] = q[l];
+    }
+}
+#endif
+
+/* Channels-first, one output row: window ow's first cell (d0, h0, wf[ow]) of a plane xp of
+ * in_h x in_w rows; y[ow] its maximum, idx[ow] (idx may be NULL) the cell's plane-flat position. */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_fractional_row_cf)(const CYPOOL_T* xp, CYPOOL_T* y, int64_t* idx,
+                                                ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t d0,
+                                                ptrdiff_t k_t, ptrdiff_t h0, ptrdiff_t k_h,
+                                                const int64_t* wf, ptrdiff_t k_w,
+                                                ptrdiff_t out_w) {
+    const int64_t first = (d0 * in_h + h0) * in_w;
+    const ptrdiff_t s_t = in_h * in_w;
+    ptrdiff_t ow = 0, tabled = 0;
+    int64_t base[16], q[16], offs[CYPOOL_FRACTIONAL_TABLE];
+    CYPOOL_T m[16];
+    if (idx) tabled = cypool_fractional_offsets(offs, k_t, k_h, k_w, in_h, in_w);
+#if CYPOOL_REDUCE_VECTORS
+    for (; ow + CYPOOL_GL <= out_w; ow += CYPOOL_GL) {
+        for (int l = 0; l < CYPOOL_GL; l++) base[l] = first + wf[ow + l];
+        if (k_t == 1 && k_h == 2 && k_w == 2)
+            CYPOOL_FN(fractional_lanes)(xp, base, 1, 2, 2, s_t, in_w, 1, m, q);
+        else if (k_t == 1 && k_h == 3 && k_w == 3)
+            CYPOOL_FN(fractional_lanes)(xp, base, 1, 3, 3, s_t, in_w, 1, m, q);
+        else
+            CYPOOL_FN(fractional_lanes)(xp, base, k_t, k_h, k_w, s_t, in_w, 1, m, q);
+        for (int l = 0; l < CYPOOL_GL; l++) y[ow + l] = m[l];
+        if (idx)
+            for (int l = 0; l < CYPOOL_GL; l++)
+                idx[ow + l] = base[l] + cypool_fractional_offset(offs, tabled, q[l], k_h, k_w,
+                                                                 in_h, in_w);
+    }
+#endif
+    for (; ow < out_w; ow++) {
+        const int64_t b = first + wf[ow];
+        CYPOOL_FN(fractional_one)(xp, b, k_t, k_h, k_w, s_t, in_w, 1, m, q);
+        y[ow] = m[0];
+        if (idx) idx[ow] = b + cypool_fractional_offset(offs, tabled, q[0], k_h, k_w, in_h, in_w);
+    }
+}
+
+/* Channels-last, the C channels of one output cell of a sample xs ((T, H, W, C)): channel c's
+ * window starts at (st[c * sst], sh[c * ssh], sw[c * ssw]) (a column of the per-plane start
+ * tables); y[c] its maximum, idx[c] (idx may be NULL) the cell's position (t * in_h + h) * in_w
+ * + w. */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_fractional_cell_cl)(const CYPOOL_T* xs, CYPOOL_T* y, int64_t* idx,
+                                                 ptrdiff_t C, ptrdiff_t in_h, ptrdiff_t in_w,
+                                                 const int64_t* st, ptrdiff_t sst,
+                                                 const int64_t* sh, ptrdiff_t ssh,
+                                                 const int64_t* sw, ptrdiff_t ssw, ptrdiff_t k_t,
+                                                 ptrdiff_t k_h, ptrdiff_t k_w) {
+    const ptrdiff_t s_t = in_h * in_w * C, s_h = in_w * C;
+    ptrdiff_t c = 0, tabled = 0;
+    int64_t cell[16], base[16], q[16], offs[CYPOOL_FRACTIONAL_TABLE];
+    CYPOOL_T m[16];
+    if (idx) tabled = cypool_fractional_offsets(offs, k_t, k_h, k_w, in_h, in_w);
+#if CYPOOL_REDUCE_VECTORS
+    for (; c + CYPOOL_GL <= C; c += CYPOOL_GL) {
+        for (int l = 0; l < CYPOOL_GL; l++) {
+            const ptrdiff_t k = c + l;
+            cell[l] = (st[k * sst] * in_h + sh[k * ssh]) * in_w + sw[k * ssw];
+            base[l] = cell[l] * C + k;
+        }
+        if (k_t == 1 && k_h == 2 && k_w == 2)
+            CYPOOL_FN(fractional_lanes)(xs, base, 1, 2, 2, s_t, s_h, C, m, q);
+        else if (k_t == 1 && k_h == 3 && k_w == 3)
+            CYPOOL_FN(fractional_lanes)(xs, base, 1, 3, 3, s_t, s_h, C, m, q);
+        else
+            CYPOOL_FN(fractional_lanes)(xs, base, k_t, k_h, k_w, s_t, s_h, C, m, q);
+        for (int l = 0; l < CYPOOL_GL; l++) y[c + l] = m[l];
+        if (idx)
+            for (int l = 0; l < CYPOOL_GL; l++)
+                idx[c + l] = cell[l] + cypool_fractional_offset(offs, tabled, q[l], k_h, k_w,
+                                                                in_h, in_w);
+    }
+#endif
+    for (; c < C; c++) {
+        const int64_t at = (st[c * sst] * in_h + sh[c * ssh]) * in_w + sw[c * ssw];
+        CYPOOL_FN(fractional_one)(xs, at * C + c, k_t, k_h, k_w, s_t, s_h, C, m, q);
+        y[c] = m[0];
+        if (idx) idx[c] = at + cypool_fractional_offset(offs, tabled, q[0], k_h, k_w, in_h, in_w);
+    }
+}
+
 #if CYPOOL_REDUCE_VECTORS
 #undef CYPOOL_GV
 #undef CYPOOL_GI
@@ -437,9 +595,18 @@ static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T*
                                 a[c] = (((a[c] + (double)p0[c]) + (double)p1[c]) + (double)p2[c])
                                        + (double)p3[c];
                         }
-                        for (; w < e; w++) {
-                            const CYPOOL_T* restrict px = row + w * C;
-                            for (ptrdiff_t c = 0; c < cn; c++) a[c] += (double)px[c];
+                        /* the last one to three cells in one pass too (13 -> 6: three) */
+                        const CYPOOL_T* restrict p0 = row + w * C;
+                        const CYPOOL_T* restrict p1 = p0 + C;
+                        const CYPOOL_T* restrict p2 = p1 + C;
+                        if (e - w == 3) {
+                            for (ptrdiff_t c = 0; c < cn; c++)
+                                a[c] = ((a[c] + (double)p0[c]) + (double)p1[c]) + (double)p2[c];
+                        } else if (e - w == 2) {
+                            for (ptrdiff_t c = 0; c < cn; c++)
+                                a[c] = (a[c] + (double)p0[c]) + (double)p1[c];
+                        } else if (e - w == 1) {
+                            for (ptrdiff_t c = 0; c < cn; c++) a[c] += (double)p0[c];
                         }
                     }
                 }
@@ -1402,8 +1569,10 @@ CYPOOL_INLINE void CYPOOL_FN(stochastic_block4)(const CYPOOL_T* xb, CYPOOL_T* y,
     const cypool_r4d yv = pv;
 #endif
     memcpy(y, &yv, sizeof yv);
-    const cypool_r4l o = (izero + pos) + lane * pstep + pick;
-    memcpy(idx, &o, sizeof o);
+    if (idx) {
+        const cypool_r4l o = (izero + pos) + lane * pstep + pick;
+        memcpy(idx, &o, sizeof o);
+    }
     if (!(odd[0] | odd[1] | odd[2] | odd[3])) return;
     for (int l = 0; l < 4; l++) {
         if (!odd[l]) continue;
@@ -1412,14 +1581,14 @@ CYPOOL_INLINE void CYPOOL_FN(stochastic_block4)(const CYPOOL_T* xb, CYPOOL_T* y,
             xl, in_w * cs, cs, k_h, k_w, uni[l]);
         const ptrdiff_t a = (q / k_w) * in_w + q % k_w;
         y[l] = xl[a * cs];
-        idx[l] = pos + l * pstep + a;
+        if (idx) idx[l] = pos + l * pstep + a;
     }
 }
 #endif
 
 /* Stochastic pooling, training: n windows side by side. Window i: first cell x + i * step, cells
  * at + (hh * in_w + ww) * cs (k_h x k_w), uniform cypool_splitmix_uniform(key, t0 + i * tstep),
- * output y[i] and idx[i] = pos0 + i * pstep + hh * in_w + ww. Blocks of 4 windows are sampled in
+ * output y[i] and idx[i] = pos0 + i * pstep + hh * in_w + ww (idx NULL: no indices). Blocks of 4 windows are sampled in
  * vector registers (the sums and the crossing test cell by cell, no branch on the data; all-zero
  * windows pick floor(u * cells) there too); the windows of the last partial block, and those
  * with a NaN, an infinite sum or no crossing, take stochastic_one. Same sums, same order: same
@@ -1440,7 +1609,8 @@ static void CYPOOL_FN(cypool_stochastic_row)(const CYPOOL_T* x, CYPOOL_T* y, int
             uni[k] = cypool_splitmix_uniform(key, t0 + (uint64_t)(i0 + k) * tstep);
 #define CYPOOL_ST_BLOCKS(STEP, KH, KW)                                                         \
         for (i = i0; i < i0 + m; i += 4)                                                       \
-            CYPOOL_FN(stochastic_block4)(x + i * step, y + i, idx + i, STEP, cs, KH, KW,       \
+            CYPOOL_FN(stochastic_block4)(x + i * step, y + i, idx ? idx + i : idx, STEP, cs,   \
+                                         KH, KW,                                               \
                                          pos0 + i * pstep, pstep, in_w, uni + (i - i0))
         if (k_h == 2 && k_w == 2) {
             if (step == 1) CYPOOL_ST_BLOCKS(1, 2, 2);
@@ -1464,7 +1634,7 @@ static void CYPOOL_FN(cypool_stochastic_row)(const CYPOOL_T* x, CYPOOL_T* y, int
             xi, in_w * cs, cs, k_h, k_w, cypool_splitmix_uniform(key, t0 + (uint64_t)i * tstep));
         const ptrdiff_t at = (q / k_w) * in_w + q % k_w;
         y[i] = xi[at * cs];
-        idx[i] = pos0 + i * pstep + at;
+        if (idx) idx[i] = pos0 + i * pstep + at;
     }
 }
 

@@ -46,13 +46,17 @@ cdef inline double _expected(const floating_t* xp, Py_ssize_t cs, Py_ssize_t in_
     return s2 / s1
 
 
+cdef inline int64_t* _at(int64_t* idx, Py_ssize_t o) noexcept nogil:
+    return idx + o if idx != NULL else NULL
+
+
 cdef void _row(const floating_t* x, floating_t* y, int64_t* idx, uint64_t key, const Window* w,
                Py_ssize_t row, Py_ssize_t C, bint cl, bint training) noexcept nogil:
     # One output row: (plane, oh) for channels-first (C ignored), (n, oh) for channels-last, where
     # every (ow, channel) pair is one window. y and idx are in the output's memory order; the
     # window counter of the uniforms is in (N, C, OH, OW) order for both. Training samples a
     # row's windows side by side (channels-first) or a cell's channels side by side
-    # (channels-last) in cypool_stochastic_row (_reduce_fast.h).
+    # (channels-last) in cypool_stochastic_row (_reduce_fast.h). idx NULL: no indices.
     cdef Py_ssize_t oh = row % w.out_h
     cdef Py_ssize_t outer = row // w.out_h
     cdef Py_ssize_t in_plane = w.in_h * w.in_w
@@ -63,11 +67,11 @@ cdef void _row(const floating_t* x, floating_t* y, int64_t* idx, uint64_t key, c
     if training and not cl:
         xp = x + outer * in_plane + sh.first * w.in_w
         if floating_t is float:
-            cypool_stochastic_row_f32(xp, y + row * w.out_w, idx + row * w.out_w, w.out_w, w.s_w,
+            cypool_stochastic_row_f32(xp, y + row * w.out_w, _at(idx, row * w.out_w), w.out_w, w.s_w,
                                       1, sh.count, w.k_w, sh.first * w.in_w, w.s_w,
                                       w.in_w, key, row * w.out_w, 1)
         else:
-            cypool_stochastic_row_f64(xp, y + row * w.out_w, idx + row * w.out_w, w.out_w, w.s_w,
+            cypool_stochastic_row_f64(xp, y + row * w.out_w, _at(idx, row * w.out_w), w.out_w, w.s_w,
                                       1, sh.count, w.k_w, sh.first * w.in_w, w.s_w,
                                       w.in_w, key, row * w.out_w, 1)
         return
@@ -77,12 +81,12 @@ cdef void _row(const floating_t* x, floating_t* y, int64_t* idx, uint64_t key, c
             xp = x + (outer * in_plane + sh.first * w.in_w + sw.first) * C
             o = (row * w.out_w + ow) * C
             if floating_t is float:
-                cypool_stochastic_row_f32(xp, y + o, idx + o, C, 1, C, sh.count,
+                cypool_stochastic_row_f32(xp, y + o, _at(idx, o), C, 1, C, sh.count,
                                           sw.count, sh.first * w.in_w + sw.first, 0, w.in_w, key,
                                           (outer * C * w.out_h + oh) * w.out_w + ow,
                                           w.out_h * w.out_w)
             else:
-                cypool_stochastic_row_f64(xp, y + o, idx + o, C, 1, C, sh.count,
+                cypool_stochastic_row_f64(xp, y + o, _at(idx, o), C, 1, C, sh.count,
                                           sw.count, sh.first * w.in_w + sw.first, 0, w.in_w, key,
                                           (outer * C * w.out_h + oh) * w.out_w + ow,
                                           w.out_h * w.out_w)
@@ -101,9 +105,9 @@ def stochastic_forward(const floating_t[::1] x, floating_t[::1] y, int64_t[::1] 
                        bint channels_last, bint training, int n_threads):
     """2-d stochastic pooling (d axis of size 1, no padding). n_outer: N*C planes (channels-first)
     or N samples (channels-last). key: the uniforms' SplitMix64 seed; indices and key are used
-    only when training."""
+    only when training; indices None: the samples' cells are not written."""
     cdef Py_ssize_t row
-    cdef int64_t* idx = &indices[0]
+    cdef int64_t* idx = &indices[0] if indices is not None else NULL
     with nogil:
         for row in prange(n_outer * w.out_h, num_threads=n_threads, schedule="static"):
             _row(&x[0], &y[0], idx, key, &w, row, C, channels_last, training)

@@ -216,6 +216,9 @@ def test_stochastic_against_reference(fmt, dtype):
         ry, ridx = ref.stochastic_pool2d(x, k, s, _uniforms(11, (2, 3, oh, ow)))
         np.testing.assert_array_equal(idx, ridx)
         np.testing.assert_array_equal(y, ry.astype(dtype))
+        # without indices the kernel writes none: the same samples
+        np.testing.assert_array_equal(run(cypool.stochastic_pool2d, x, fmt, k, s, seed=11),
+                                      ry.astype(dtype))
         ye = run(cypool.stochastic_pool2d, x, fmt, k, s, training=False)
         np.testing.assert_allclose(ye, ref.stochastic_pool2d(x, k, s), equal_nan=True,
                                    **tol(dtype))
@@ -239,6 +242,12 @@ def test_stochastic_seed_threads_and_formats():
         c = cypool.stochastic_pool2d(np.ascontiguousarray(to_channels_last(x)), 2, seed=5,
                                      return_indices=True, data_format="channels_last")
         d = cypool.stochastic_pool2d(x, 2, seed=np.random.default_rng(5), return_indices=True)
+        # without indices (none written): the same samples, in both formats
+        e = cypool.stochastic_pool2d(x, 2, seed=5)
+        f = cypool.stochastic_pool2d(np.ascontiguousarray(to_channels_last(x)), 2, seed=5,
+                                     data_format="channels_last")
+    np.testing.assert_array_equal(e, a[0])
+    np.testing.assert_array_equal(from_channels_last(f), a[0])
     for other in (b, d, (from_channels_last(c[0]), from_channels_last(c[1]))):
         np.testing.assert_array_equal(a[0], other[0])
         np.testing.assert_array_equal(a[1], other[1])

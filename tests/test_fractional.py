@@ -141,6 +141,43 @@ def test_equals_the_plain_loop(shape, kernel, out, dtype, data_format, rng):
     np.testing.assert_array_equal(i, want_i)
 
 
+# Rows of more outputs and cells of more channels than the kernels' vector lanes hold (8 float32,
+# 4 float64 windows side by side), plus a partial block; the 2x2 and 3x3 windows the kernels
+# specialise and a general one.
+WIDE_CASES = [((1, 19, 6, 37), 2, (4, 20)), ((2, 9, 9, 40), 3, (3, 17)),
+              ((1, 17, 5, 33), (2, 4), (3, 13)), ((1, 18, 4, 5, 21), (2, 2, 3), (2, 3, 9))]
+
+
+@pytest.mark.parametrize("shape, kernel, out", WIDE_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_vector_lanes_equal_the_plain_loop_bit_for_bit(shape, kernel, out, dtype, data_format,
+                                                        rng):
+    rank = len(shape) - 2
+    x = rng.standard_normal(shape).astype(dtype)
+    m = rng.random(shape)
+    x[m < 0.06] = np.nan
+    x[(m >= 0.06) & (m < 0.1)] = np.inf
+    x[(m >= 0.1) & (m < 0.16)] = -np.inf
+    x[(m >= 0.16) & (m < 0.25)] = 0.0
+    x[(m >= 0.25) & (m < 0.34)] = -0.0                 # ties of signed zeros: the first one
+    x[0, 0] = -np.inf                                   # windows of -inf only
+    u = rng.random(shape[:2] + (rank,)).astype(dtype)
+    kernel_t = (kernel,) * rank if isinstance(kernel, int) else kernel
+    want_y, want_i = reference(x, kernel_t, out, u)
+    f = F2 if rank == 2 else F3
+    xin = x if data_format == "channels_first" else np.moveaxis(x, 1, -1).copy()
+    y, i = f(xin, kernel, output_size=out, random_samples=u, return_indices=True,
+             data_format=data_format)
+    alone = f(xin, kernel, output_size=out, random_samples=u, data_format=data_format)
+    if data_format == "channels_last":
+        y, i, alone = (np.moveaxis(a, -1, 1) for a in (y, i, alone))
+    bits = np.uint32 if dtype == np.float32 else np.uint64
+    np.testing.assert_array_equal(i, want_i)
+    np.testing.assert_array_equal(y.view(bits), want_y.view(bits))
+    np.testing.assert_array_equal(alone.view(bits), want_y.view(bits))
+
+
 @pytest.mark.parametrize("rank", [2, 3])
 def test_equals_torch_given_the_same_samples(rank, rng):
     torch = pytest.importorskip("torch", reason="torch is optional")
