@@ -85,6 +85,174 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_cell)(const CYPOOL_S* xp, CYPOOL_S* y, int64
     if (idx) *idx = best;
 }
 
+#if CYPOOL_F16 && defined(CYPOOL_F16C)
+/* float16's channels-first interior with F16C, the conversions inside the window loop: n outputs
+ * of one row from its window rows at xp + r0 + a * dstep + b * hstep (a < dc, b < hc), K cells
+ * each (no dilation), stride S (1; or 2 with K >= 2). Vectors of 8 / 16 outputs keep their maxima
+ * (and positions) in registers across the window's cells, visited in max_cf_row's order with its
+ * rule (`v > m || v != v`), then stored as float16 (exact: every maximum is a converted float16)
+ * and as int64 positions. U vectors go together: the compare-and-blend chain of one vector is
+ * latency-bound. A vector that would pass n ends at n instead (its overlap recomputes the same
+ * outputs). Loads stay in the window rows' span: with S = 2, cell c >= 1 of a vector is the odd
+ * half of the 16 / 32 values from c - 1. */
+#define CYPOOL_CF_F16C_ARGS const uint16_t* restrict xp, ptrdiff_t r0, ptrdiff_t dstep, \
+    ptrdiff_t dc, ptrdiff_t hstep, ptrdiff_t hc, ptrdiff_t K, ptrdiff_t S, ptrdiff_t n, \
+    uint16_t* restrict y, int64_t* restrict idx
+#define CYPOOL_AVX2_INLINE static inline __attribute__((target("avx2,f16c"), always_inline))
+#define CYPOOL_AVX512_INLINE \
+    static inline __attribute__((target("avx512f,avx2,f16c"), always_inline))
+
+/* U vectors of 8 outputs, starting at at[u] */
+CYPOOL_AVX2_INLINE void CYPOOL_FN(max_cf_f16c_vecs)(CYPOOL_CF_F16C_ARGS, const ptrdiff_t* at,
+                                                     const int U)
+{
+    const __m256i step = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                            _mm256_set1_epi32((int32_t)S));
+    const __m256i low = _mm256_set1_epi32(0xffff);
+    __m256 m[4];
+    __m256i p[4];
+    (void)n;
+    for (int u = 0; u < U; u++) {
+        m[u] = _mm256_set1_ps(-INFINITY);
+        p[u] = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(r0 + at[u] * S)), step);
+    }
+    for (ptrdiff_t a = 0; a < dc; a++)
+        for (ptrdiff_t b = 0; b < hc; b++) {
+            const ptrdiff_t r = r0 + a * dstep + b * hstep;
+            for (ptrdiff_t c = 0; c < K; c++)
+                for (int u = 0; u < U; u++) {
+                    const uint16_t* s = xp + r + at[u] * S;
+                    __m256 v;
+                    if (S == 1) {
+                        v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(s + c)));
+                    } else {
+                        __m256i h = _mm256_loadu_si256((const __m256i*)(s + (c ? c - 1 : 0)));
+                        h = c ? _mm256_srli_epi32(h, 16) : _mm256_and_si256(h, low);
+                        h = _mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0x08);
+                        v = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+                    }
+                    const __m256 mk = _mm256_or_ps(_mm256_cmp_ps(v, m[u], _CMP_GT_OQ),
+                                                   _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+                    m[u] = _mm256_blendv_ps(m[u], v, mk);
+                    if (idx) {
+                        const __m256i o = _mm256_add_epi32(
+                            _mm256_set1_epi32((int32_t)(r + at[u] * S + c)), step);
+                        p[u] = _mm256_castps_si256(_mm256_blendv_ps(
+                            _mm256_castsi256_ps(p[u]), _mm256_castsi256_ps(o), mk));
+                    }
+                }
+        }
+    for (int u = 0; u < U; u++) {
+        _mm_storeu_si128((__m128i*)(y + at[u]), _mm256_cvtps_ph(m[u], CYPOOL_F16C_RNE));
+        if (idx) {
+            _mm256_storeu_si256((__m256i*)(idx + at[u]),
+                                _mm256_cvtepi32_epi64(_mm256_castsi256_si128(p[u])));
+            _mm256_storeu_si256((__m256i*)(idx + at[u] + 4),
+                                _mm256_cvtepi32_epi64(_mm256_extracti128_si256(p[u], 1)));
+        }
+    }
+}
+/* U vectors of 16 outputs, starting at at[u] */
+CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cf_f16c_vecs16)(CYPOOL_CF_F16C_ARGS,
+                                                         const ptrdiff_t* at, const int U)
+{
+    const __m512i step = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int32_t)S));
+    __m512 m[4];
+    __m512i p[4];
+    (void)n;
+    for (int u = 0; u < U; u++) {
+        m[u] = _mm512_set1_ps(-INFINITY);
+        p[u] = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(r0 + at[u] * S)), step);
+    }
+    for (ptrdiff_t a = 0; a < dc; a++)
+        for (ptrdiff_t b = 0; b < hc; b++) {
+            const ptrdiff_t r = r0 + a * dstep + b * hstep;
+            for (ptrdiff_t c = 0; c < K; c++)
+                for (int u = 0; u < U; u++) {
+                    const uint16_t* s = xp + r + at[u] * S;
+                    __m512 v;
+                    if (S == 1) {
+                        v = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(s + c)));
+                    } else {
+                        __m512i h = _mm512_loadu_si512((const void*)(s + (c ? c - 1 : 0)));
+                        if (c) h = _mm512_srli_epi32(h, 16);
+                        v = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h));
+                    }
+                    const __mmask16 mk = _mm512_cmp_ps_mask(v, m[u], _CMP_GT_OQ)
+                                         | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                    m[u] = _mm512_mask_blend_ps(mk, m[u], v);
+                    if (idx)
+                        p[u] = _mm512_mask_blend_epi32(
+                            mk, p[u],
+                            _mm512_add_epi32(_mm512_set1_epi32((int32_t)(r + at[u] * S + c)),
+                                             step));
+                }
+        }
+    for (int u = 0; u < U; u++) {
+        _mm256_storeu_si256((__m256i*)(y + at[u]), _mm512_cvtps_ph(m[u], CYPOOL_F16C_RNE));
+        if (idx) {
+            _mm512_storeu_si512((void*)(idx + at[u]),
+                                _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[u])));
+            _mm512_storeu_si512((void*)(idx + at[u] + 8),
+                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p[u], 1)));
+        }
+    }
+}
+
+/* The vectors of L outputs starting at 0, L, 2L, ... (the last ending at n), by groups of up
+ * to 4 */
+#define CYPOOL_CF_F16C_GROUPS(L, VECS) do { \
+    const ptrdiff_t nv = (n + L - 1) / L; \
+    for (ptrdiff_t g = 0; g < nv; g += 4) { \
+        ptrdiff_t at[4]; \
+        const int U = nv - g < 4 ? (int)(nv - g) : 4; \
+        for (int u = 0; u < U; u++) at[u] = (g + u) * L < n - L ? (g + u) * L : n - L; \
+        switch (U) { \
+        case 4: VECS(xp, r0, dstep, dc, hstep, hc, K, S, n, y, idx, at, 4); break; \
+        case 3: VECS(xp, r0, dstep, dc, hstep, hc, K, S, n, y, idx, at, 3); break; \
+        case 2: VECS(xp, r0, dstep, dc, hstep, hc, K, S, n, y, idx, at, 2); break; \
+        default: VECS(xp, r0, dstep, dc, hstep, hc, K, S, n, y, idx, at, 1); break; \
+        } \
+    } \
+} while (0)
+
+static __attribute__((target("avx2,f16c"), noinline, unused)) void
+CYPOOL_FN(max_cf_f16c)(CYPOOL_CF_F16C_ARGS)
+{
+    if (n >= 8) {
+        CYPOOL_CF_F16C_GROUPS(8, CYPOOL_FN(max_cf_f16c_vecs));
+        return;
+    }
+    for (ptrdiff_t j = 0; j < n; j++) {   /* rows of fewer than 8 outputs */
+        float m = -INFINITY;
+        int64_t p = r0 + j * S;
+        for (ptrdiff_t a = 0; a < dc; a++)
+            for (ptrdiff_t b = 0; b < hc; b++) {
+                const ptrdiff_t r = r0 + a * dstep + b * hstep + j * S;
+                for (ptrdiff_t c = 0; c < K; c++) {
+                    const float v = _cvtsh_ss(xp[r + c]);
+                    if (v > m || v != v) { m = v; p = r + c; }
+                }
+            }
+        y[j] = _cvtss_sh(m, CYPOOL_F16C_RNE);
+        if (idx) idx[j] = p;
+    }
+}
+static __attribute__((target("avx512f,avx2,f16c"), noinline, unused)) void
+CYPOOL_FN(max_cf_f16c_avx512)(CYPOOL_CF_F16C_ARGS)
+{
+    if (n < 16) {
+        CYPOOL_FN(max_cf_f16c)(xp, r0, dstep, dc, hstep, hc, K, S, n, y, idx);
+        return;
+    }
+    CYPOOL_CF_F16C_GROUPS(16, CYPOOL_FN(max_cf_f16c_vecs16));
+}
+#undef CYPOOL_CF_F16C_GROUPS
+#undef CYPOOL_CF_F16C_ARGS
+#endif
+
 /* One output row (plane, od, oh) of a channels-first tensor: borders cell by cell, the interior
  * (windows wholly inside along w) in chunks, one pass per window cell over the chunk. The pass
  * order is the window order, so each output sees its cells in the general kernel's order. */
@@ -106,6 +274,24 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_row)(const CYPOOL_S* x, CYPOOL_S* y, int64_t
     for (ow = hi; ow < w->out_w; ow++)
         CYPOOL_FN(max_cf_cell)(xp, yr + ow, ir ? ir + ow : NULL, w, df, dc, hf, hc, ow);
     const ptrdiff_t S = w->s_w;
+#if CYPOOL_F16 && defined(CYPOOL_F16C)
+    /* float16 with F16C: the interior at once, converted in registers (max_cf_f16c) */
+    if (hi > lo && w->dil_w == 1 && (S == 1 || (S == 2 && w->k_w >= 2))) {
+        const int f16c = cypool_f16c();
+        const ptrdiff_t r0 = (df * w->in_h + hf) * w->in_w + lo * S - w->pad_w;
+        const ptrdiff_t dstep = w->dil_d * w->in_h * w->in_w, hstep = w->dil_h * w->in_w;
+        if (f16c == 2) {
+            CYPOOL_FN(max_cf_f16c_avx512)(xp, r0, dstep, dc, hstep, hc, w->k_w, S, hi - lo,
+                                          yr + lo, ir ? ir + lo : NULL);
+            return;
+        }
+        if (f16c == 1) {
+            CYPOOL_FN(max_cf_f16c)(xp, r0, dstep, dc, hstep, hc, w->k_w, S, hi - lo, yr + lo,
+                                   ir ? ir + lo : NULL);
+            return;
+        }
+    }
+#endif
     /* Common small windows get a whole-row sweep with constant K and S. */
     int kind = 0;
     if (w->dil_w == 1 && (w->k_w == 2 || w->k_w == 3) && (S == 1 || S == 2))
@@ -345,12 +531,9 @@ CYPOOL_INLINE int CYPOOL_FN(max_cl_row_f)(const CYPOOL_S* x, CYPOOL_S* y, int64_
     enum { BL = CYPOOL_CL_BLOCK };
     float xb[CYPOOL_HALF_CL_TILE];
     ptrdiff_t at[CYPOOL_HALF_CL_CELLS];
-    ptrdiff_t rps = w->out_d * w->out_h;
-    ptrdiff_t nn = row / rps, od = (row % rps) / w->out_h, oh = row % w->out_h;
-    const CYPOOL_S* xn = x + nn * w->in_d * w->in_h * w->in_w * C;
-    const Span sd = dilated_span(od, w->k_d, w->s_d, w->pad_d, w->dil_d, w->in_d);
-    const Span sh = dilated_span(oh, w->k_h, w->s_h, w->pad_h, w->dil_h, w->in_h);
-    const ptrdiff_t df = sd.first, dc = sd.count, hf = sh.first, hc = sh.count;
+    const ClRow cr = cl_row_spans(w, row);
+    const CYPOOL_S* xn = x + cr.n * w->in_d * w->in_h * w->in_w * C;
+    const ptrdiff_t df = cr.d.first, dc = cr.d.count, hf = cr.h.first, hc = cr.h.count;
     const ptrdiff_t nr = dc * hc, OW = w->out_w;
     if (w->k_d * w->k_h * w->k_w > CYPOOL_HALF_CL_CELLS) return 0;
     /* every window must fit alone: its columns, the rows, all channels, and its output */
@@ -434,12 +617,9 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
     if (CYPOOL_FN(max_cl_row_f)(x, y, idx, w, row, C, cells)) return;
 #endif
     enum { BL = CYPOOL_CL_BLOCK };
-    ptrdiff_t rps = w->out_d * w->out_h;
-    ptrdiff_t nn = row / rps, od = (row % rps) / w->out_h, oh = row % w->out_h;
-    const CYPOOL_S* xn = x + nn * w->in_d * w->in_h * w->in_w * C;
-    const Span sd = dilated_span(od, w->k_d, w->s_d, w->pad_d, w->dil_d, w->in_d);
-    const Span sh = dilated_span(oh, w->k_h, w->s_h, w->pad_h, w->dil_h, w->in_h);
-    const ptrdiff_t df = sd.first, dc = sd.count, hf = sh.first, hc = sh.count;
+    const ClRow cr = cl_row_spans(w, row);
+    const CYPOOL_S* xn = x + cr.n * w->in_d * w->in_h * w->in_w * C;
+    const ptrdiff_t df = cr.d.first, dc = cr.d.count, hf = cr.h.first, hc = cr.h.count;
     for (ptrdiff_t ow = 0; ow < w->out_w; ow++) {
         const Span sw = dilated_span(ow, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w);
         const ptrdiff_t wf = sw.first, wc = sw.count;
