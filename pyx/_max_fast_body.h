@@ -604,6 +604,142 @@ CYPOOL_INLINE int CYPOOL_FN(max_cl_row_f)(const CYPOOL_S* x, CYPOOL_S* y, int64_
 }
 #endif
 
+#if CYPOOL_F16 && defined(CYPOOL_F16C)
+/* float16's channels-last rows with F16C, the conversions inside the window loop: for each output
+ * cell, vectors of 8 / 16 channels keep their maxima (and positions) in registers while the
+ * window's cells (`cells`, window order) stream by, max_cl_block's rule and order, up to four
+ * vectors at a time; float16 stored straight from them. A vector that would pass C ends at C
+ * (its overlap recomputes the same channels); fewer than 8 channels go one by one. */
+#define CYPOOL_CL_F16C_ARGS const uint16_t* restrict xn, uint16_t* restrict y, \
+    int64_t* restrict idx, const ptrdiff_t* restrict cells, ptrdiff_t nc, int64_t first, \
+    ptrdiff_t C, const ptrdiff_t* at
+CYPOOL_AVX2_INLINE void CYPOOL_FN(max_cl_f16c_vecs)(CYPOOL_CL_F16C_ARGS, const int U)
+{
+    __m256 m[4];
+    __m256i p[4];
+    for (int u = 0; u < U; u++) {
+        m[u] = _mm256_set1_ps(-INFINITY);
+        p[u] = _mm256_set1_epi32((int32_t)first);
+    }
+    for (ptrdiff_t k = 0; k < nc; k++) {
+        const uint16_t* xc = xn + cells[k] * C;
+        const __m256i pk = _mm256_set1_epi32((int32_t)cells[k]);
+        for (int u = 0; u < U; u++) {
+            const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(xc + at[u])));
+            const __m256 mk = _mm256_or_ps(_mm256_cmp_ps(v, m[u], _CMP_GT_OQ),
+                                           _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+            m[u] = _mm256_blendv_ps(m[u], v, mk);
+            if (idx)
+                p[u] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(p[u]),
+                                                            _mm256_castsi256_ps(pk), mk));
+        }
+    }
+    for (int u = 0; u < U; u++) {
+        _mm_storeu_si128((__m128i*)(y + at[u]), _mm256_cvtps_ph(m[u], CYPOOL_F16C_RNE));
+        if (idx) {
+            _mm256_storeu_si256((__m256i*)(idx + at[u]),
+                                _mm256_cvtepi32_epi64(_mm256_castsi256_si128(p[u])));
+            _mm256_storeu_si256((__m256i*)(idx + at[u] + 4),
+                                _mm256_cvtepi32_epi64(_mm256_extracti128_si256(p[u], 1)));
+        }
+    }
+}
+CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cl_f16c_vecs16)(CYPOOL_CL_F16C_ARGS, const int U)
+{
+    __m512 m[4];
+    __m512i p[4];
+    for (int u = 0; u < U; u++) {
+        m[u] = _mm512_set1_ps(-INFINITY);
+        p[u] = _mm512_set1_epi32((int32_t)first);
+    }
+    for (ptrdiff_t k = 0; k < nc; k++) {
+        const uint16_t* xc = xn + cells[k] * C;
+        const __m512i pk = _mm512_set1_epi32((int32_t)cells[k]);
+        for (int u = 0; u < U; u++) {
+            const __m512 v = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(xc + at[u])));
+            const __mmask16 mk = _mm512_cmp_ps_mask(v, m[u], _CMP_GT_OQ)
+                                 | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            m[u] = _mm512_mask_blend_ps(mk, m[u], v);
+            if (idx) p[u] = _mm512_mask_blend_epi32(mk, p[u], pk);
+        }
+    }
+    for (int u = 0; u < U; u++) {
+        _mm256_storeu_si256((__m256i*)(y + at[u]), _mm512_cvtps_ph(m[u], CYPOOL_F16C_RNE));
+        if (idx) {
+            _mm512_storeu_si512((void*)(idx + at[u]),
+                                _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[u])));
+            _mm512_storeu_si512((void*)(idx + at[u] + 8),
+                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p[u], 1)));
+        }
+    }
+}
+/* One output cell's C channels: vectors of L channels by groups of up to 4 */
+#define CYPOOL_CL_F16C_CELL(L, VECS) do { \
+    const ptrdiff_t nv = (C + L - 1) / L; \
+    for (ptrdiff_t g = 0; g < nv; g += 4) { \
+        ptrdiff_t at[4]; \
+        const int U = nv - g < 4 ? (int)(nv - g) : 4; \
+        for (int u = 0; u < U; u++) at[u] = (g + u) * L < C - L ? (g + u) * L : C - L; \
+        switch (U) { \
+        case 4: VECS(xn, ym, im, cells, nc, first, C, at, 4); break; \
+        case 3: VECS(xn, ym, im, cells, nc, first, C, at, 3); break; \
+        case 2: VECS(xn, ym, im, cells, nc, first, C, at, 2); break; \
+        default: VECS(xn, ym, im, cells, nc, first, C, at, 1); break; \
+        } \
+    } \
+} while (0)
+/* The row: cypool_max_fwd_cl's walk over the output cells, lanes L (8 or 16) */
+#define CYPOOL_CL_F16C_ROW(L, VECS) do { \
+    const ClRow cr = cl_row_spans(w, row); \
+    const uint16_t* xn = x + cr.n * w->in_d * w->in_h * w->in_w * C; \
+    const ptrdiff_t df = cr.d.first, dc = cr.d.count, hf = cr.h.first, hc = cr.h.count; \
+    for (ptrdiff_t ow = 0; ow < w->out_w; ow++) { \
+        const Span sw = dilated_span(ow, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w); \
+        const ptrdiff_t wf = sw.first, wc = sw.count; \
+        ptrdiff_t nc = 0; \
+        for (ptrdiff_t a = 0; a < dc; a++) \
+            for (ptrdiff_t b = 0; b < hc; b++) \
+                for (ptrdiff_t c = 0; c < wc; c++) \
+                    cells[nc++] = ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h) * w->in_w \
+                                  + wf + c * w->dil_w; \
+        const int64_t first = (df * w->in_h + hf) * w->in_w + wf; \
+        uint16_t* ym = y + (row * w->out_w + ow) * C; \
+        int64_t* im = idx ? idx + (row * w->out_w + ow) * C : NULL; \
+        if (C >= L) { \
+            CYPOOL_CL_F16C_CELL(L, VECS); \
+        } else if (C >= 8) { \
+            CYPOOL_CL_F16C_CELL(8, CYPOOL_FN(max_cl_f16c_vecs)); \
+        } else { \
+            for (ptrdiff_t ch = 0; ch < C; ch++) { \
+                float m = -INFINITY; \
+                int64_t p = first; \
+                for (ptrdiff_t k = 0; k < nc; k++) { \
+                    const float v = _cvtsh_ss(xn[cells[k] * C + ch]); \
+                    if (v > m || v != v) { m = v; p = cells[k]; } \
+                } \
+                ym[ch] = _cvtss_sh(m, CYPOOL_F16C_RNE); \
+                if (im) im[ch] = p; \
+            } \
+        } \
+    } \
+} while (0)
+static __attribute__((target("avx2,f16c"), noinline, unused)) void
+CYPOOL_FN(max_cl_f16c)(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
+                       ptrdiff_t row, ptrdiff_t C, ptrdiff_t* cells)
+{
+    CYPOOL_CL_F16C_ROW(8, CYPOOL_FN(max_cl_f16c_vecs));
+}
+static __attribute__((target("avx512f,avx2,f16c"), noinline, unused)) void
+CYPOOL_FN(max_cl_f16c_avx512)(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
+                              ptrdiff_t row, ptrdiff_t C, ptrdiff_t* cells)
+{
+    CYPOOL_CL_F16C_ROW(16, CYPOOL_FN(max_cl_f16c_vecs16));
+}
+#undef CYPOOL_CL_F16C_ROW
+#undef CYPOOL_CL_F16C_CELL
+#undef CYPOOL_CL_F16C_ARGS
+#endif
+
 /* One output row (n, od, oh) of a channels-last tensor. `cells` is caller-provided scratch of
  * k_d*k_h*k_w entries: the flat positions of the current window's real cells in window order.
  * Channels go in fixed blocks of CYPOOL_CL_BLOCK (compile-time trip count, so the block's
@@ -613,6 +749,14 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
                                                       const Window* w, ptrdiff_t row,
                                                       ptrdiff_t C, ptrdiff_t* cells)
 {
+#if CYPOOL_F16 && defined(CYPOOL_F16C)
+    /* float16 with F16C: converted in registers (max_cl_f16c) */
+    switch (cypool_f16c()) {
+    case 2: CYPOOL_FN(max_cl_f16c_avx512)(x, y, idx, w, row, C, cells); return;
+    case 1: CYPOOL_FN(max_cl_f16c)(x, y, idx, w, row, C, cells); return;
+    default: break;
+    }
+#endif
 #if CYPOOL_F16
     if (CYPOOL_FN(max_cl_row_f)(x, y, idx, w, row, C, cells)) return;
 #endif
