@@ -85,12 +85,47 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_cell)(const CYPOOL_S* xp, CYPOOL_S* y, int64
     if (idx) *idx = best;
 }
 
-#if CYPOOL_F16 && defined(CYPOOL_F16C)
-/* float16's channels-first interior with F16C, the conversions inside the window loop: n outputs
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+/* The vector conversions of the F16C kernels below (8 or 16 values): float16's are F16C's;
+ * bfloat16's a shift up, and for a maximum (always a converted bfloat16: no rounding) its upper
+ * half, a NaN made quiet, as cypool_f32_to_bf16 stores it. */
+#define CYPOOL_AVX2_INLINE static inline __attribute__((target("avx2,f16c"), always_inline))
+#define CYPOOL_AVX512_INLINE \
+    static inline __attribute__((target("avx512f,avx2,f16c"), always_inline))
+#if CYPOOL_F16
+#define CYPOOL_CVT8(h) _mm256_cvtph_ps(h)
+#define CYPOOL_CVT16(h) _mm512_cvtph_ps(h)
+#define CYPOOL_PACK8(m) _mm256_cvtps_ph(m, CYPOOL_F16C_RNE)
+#define CYPOOL_PACK16(m) _mm512_cvtps_ph(m, CYPOOL_F16C_RNE)
+#define CYPOOL_HLD(h) _cvtsh_ss(h)
+#define CYPOOL_HST(f) _cvtss_sh(f, CYPOOL_F16C_RNE)
+#else
+#define CYPOOL_CVT8(h) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+#define CYPOOL_CVT16(h) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))
+#define CYPOOL_PACK8(m) CYPOOL_FN(max_pack8)(m)
+#define CYPOOL_PACK16(m) CYPOOL_FN(max_pack16)(m)
+#define CYPOOL_HLD(h) CYPOOL_LD(h)
+#define CYPOOL_HST(f) CYPOOL_ST(f)
+CYPOOL_AVX2_INLINE __m128i CYPOOL_FN(max_pack8)(__m256 m)
+{
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(m, m, _CMP_UNORD_Q));
+    __m256i b = _mm256_srli_epi32(_mm256_castps_si256(m), 16);
+    b = _mm256_or_si256(b, _mm256_and_si256(nan, _mm256_set1_epi32(0x40)));
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(b, b), 0x08));
+}
+CYPOOL_AVX512_INLINE __m256i CYPOOL_FN(max_pack16)(__m512 m)
+{
+    const __m512i b = _mm512_srli_epi32(_mm512_castps_si512(m), 16);
+    return _mm512_cvtepi32_epi16(_mm512_mask_or_epi32(b, _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q),
+                                                      b, _mm512_set1_epi32(0x40)));
+}
+#endif
+/* float16 / bfloat16 channels-first interiors with F16C (bfloat16's need AVX2 only; they go
+ * with float16's switch), the conversions inside the window loop: n outputs
  * of one row from its window rows at xp + r0 + a * dstep + b * hstep (a < dc, b < hc), K cells
  * each (no dilation), stride S (1; or 2 with K >= 2). Vectors of 8 / 16 outputs keep their maxima
  * (and positions) in registers across the window's cells, visited in max_cf_row's order with its
- * rule (`v > m || v != v`), then stored as float16 (exact: every maximum is a converted float16)
+ * rule (`v > m || v != v`), then stored in 16 bits (exact: every maximum is a converted input)
  * and as int64 positions. U vectors go together: the compare-and-blend chain of one vector is
  * latency-bound. A vector that would pass n ends at n instead (its overlap recomputes the same
  * outputs). Loads stay in the window rows' span: with S = 2, cell c >= 1 of a vector is the odd
@@ -98,9 +133,6 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_cell)(const CYPOOL_S* xp, CYPOOL_S* y, int64
 #define CYPOOL_CF_F16C_ARGS const uint16_t* restrict xp, ptrdiff_t r0, ptrdiff_t dstep, \
     ptrdiff_t dc, ptrdiff_t hstep, ptrdiff_t hc, ptrdiff_t K, ptrdiff_t S, ptrdiff_t n, \
     uint16_t* restrict y, int64_t* restrict idx
-#define CYPOOL_AVX2_INLINE static inline __attribute__((target("avx2,f16c"), always_inline))
-#define CYPOOL_AVX512_INLINE \
-    static inline __attribute__((target("avx512f,avx2,f16c"), always_inline))
 
 /* U vectors of 8 outputs, starting at at[u] */
 CYPOOL_AVX2_INLINE void CYPOOL_FN(max_cf_f16c_vecs)(CYPOOL_CF_F16C_ARGS, const ptrdiff_t* at,
@@ -124,12 +156,12 @@ CYPOOL_AVX2_INLINE void CYPOOL_FN(max_cf_f16c_vecs)(CYPOOL_CF_F16C_ARGS, const p
                     const uint16_t* s = xp + r + at[u] * S;
                     __m256 v;
                     if (S == 1) {
-                        v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(s + c)));
+                        v = CYPOOL_CVT8(_mm_loadu_si128((const __m128i*)(s + c)));
                     } else {
                         __m256i h = _mm256_loadu_si256((const __m256i*)(s + (c ? c - 1 : 0)));
                         h = c ? _mm256_srli_epi32(h, 16) : _mm256_and_si256(h, low);
                         h = _mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0x08);
-                        v = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+                        v = CYPOOL_CVT8(_mm256_castsi256_si128(h));
                     }
                     const __m256 mk = _mm256_or_ps(_mm256_cmp_ps(v, m[u], _CMP_GT_OQ),
                                                    _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
@@ -143,7 +175,7 @@ CYPOOL_AVX2_INLINE void CYPOOL_FN(max_cf_f16c_vecs)(CYPOOL_CF_F16C_ARGS, const p
                 }
         }
     for (int u = 0; u < U; u++) {
-        _mm_storeu_si128((__m128i*)(y + at[u]), _mm256_cvtps_ph(m[u], CYPOOL_F16C_RNE));
+        _mm_storeu_si128((__m128i*)(y + at[u]), CYPOOL_PACK8(m[u]));
         if (idx) {
             _mm256_storeu_si256((__m256i*)(idx + at[u]),
                                 _mm256_cvtepi32_epi64(_mm256_castsi256_si128(p[u])));
@@ -174,11 +206,11 @@ CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cf_f16c_vecs16)(CYPOOL_CF_F16C_ARGS,
                     const uint16_t* s = xp + r + at[u] * S;
                     __m512 v;
                     if (S == 1) {
-                        v = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(s + c)));
+                        v = CYPOOL_CVT16(_mm256_loadu_si256((const __m256i*)(s + c)));
                     } else {
                         __m512i h = _mm512_loadu_si512((const void*)(s + (c ? c - 1 : 0)));
                         if (c) h = _mm512_srli_epi32(h, 16);
-                        v = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h));
+                        v = CYPOOL_CVT16(_mm512_cvtepi32_epi16(h));
                     }
                     const __mmask16 mk = _mm512_cmp_ps_mask(v, m[u], _CMP_GT_OQ)
                                          | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
@@ -191,7 +223,7 @@ CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cf_f16c_vecs16)(CYPOOL_CF_F16C_ARGS,
                 }
         }
     for (int u = 0; u < U; u++) {
-        _mm256_storeu_si256((__m256i*)(y + at[u]), _mm512_cvtps_ph(m[u], CYPOOL_F16C_RNE));
+        _mm256_storeu_si256((__m256i*)(y + at[u]), CYPOOL_PACK16(m[u]));
         if (idx) {
             _mm512_storeu_si512((void*)(idx + at[u]),
                                 _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[u])));
@@ -232,11 +264,11 @@ CYPOOL_FN(max_cf_f16c)(CYPOOL_CF_F16C_ARGS)
             for (ptrdiff_t b = 0; b < hc; b++) {
                 const ptrdiff_t r = r0 + a * dstep + b * hstep + j * S;
                 for (ptrdiff_t c = 0; c < K; c++) {
-                    const float v = _cvtsh_ss(xp[r + c]);
+                    const float v = CYPOOL_HLD(xp[r + c]);
                     if (v > m || v != v) { m = v; p = r + c; }
                 }
             }
-        y[j] = _cvtss_sh(m, CYPOOL_F16C_RNE);
+        y[j] = CYPOOL_HST(m);
         if (idx) idx[j] = p;
     }
 }
@@ -274,8 +306,8 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_row)(const CYPOOL_S* x, CYPOOL_S* y, int64_t
     for (ow = hi; ow < w->out_w; ow++)
         CYPOOL_FN(max_cf_cell)(xp, yr + ow, ir ? ir + ow : NULL, w, df, dc, hf, hc, ow);
     const ptrdiff_t S = w->s_w;
-#if CYPOOL_F16 && defined(CYPOOL_F16C)
-    /* float16 with F16C: the interior at once, converted in registers (max_cf_f16c) */
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+    /* 16-bit types with F16C: the interior at once, converted in registers (max_cf_f16c) */
     if (hi > lo && w->dil_w == 1 && (S == 1 || (S == 2 && w->k_w >= 2))) {
         const int f16c = cypool_f16c();
         const ptrdiff_t r0 = (df * w->in_h + hf) * w->in_w + lo * S - w->pad_w;
@@ -604,11 +636,11 @@ CYPOOL_INLINE int CYPOOL_FN(max_cl_row_f)(const CYPOOL_S* x, CYPOOL_S* y, int64_
 }
 #endif
 
-#if CYPOOL_F16 && defined(CYPOOL_F16C)
-/* float16's channels-last rows with F16C, the conversions inside the window loop: for each output
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+/* float16 / bfloat16 channels-last rows with F16C, the conversions inside the window loop: for each output
  * cell, vectors of 8 / 16 channels keep their maxima (and positions) in registers while the
  * window's cells (`cells`, window order) stream by, max_cl_block's rule and order, up to four
- * vectors at a time; float16 stored straight from them. A vector that would pass C ends at C
+ * vectors at a time; 16-bit results stored straight from them. A vector that would pass C ends at C
  * (its overlap recomputes the same channels); fewer than 8 channels go one by one. */
 #define CYPOOL_CL_F16C_ARGS const uint16_t* restrict xn, uint16_t* restrict y, \
     int64_t* restrict idx, const ptrdiff_t* restrict cells, ptrdiff_t nc, int64_t first, \
@@ -625,7 +657,7 @@ CYPOOL_AVX2_INLINE void CYPOOL_FN(max_cl_f16c_vecs)(CYPOOL_CL_F16C_ARGS, const i
         const uint16_t* xc = xn + cells[k] * C;
         const __m256i pk = _mm256_set1_epi32((int32_t)cells[k]);
         for (int u = 0; u < U; u++) {
-            const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(xc + at[u])));
+            const __m256 v = CYPOOL_CVT8(_mm_loadu_si128((const __m128i*)(xc + at[u])));
             const __m256 mk = _mm256_or_ps(_mm256_cmp_ps(v, m[u], _CMP_GT_OQ),
                                            _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
             m[u] = _mm256_blendv_ps(m[u], v, mk);
@@ -635,7 +667,7 @@ CYPOOL_AVX2_INLINE void CYPOOL_FN(max_cl_f16c_vecs)(CYPOOL_CL_F16C_ARGS, const i
         }
     }
     for (int u = 0; u < U; u++) {
-        _mm_storeu_si128((__m128i*)(y + at[u]), _mm256_cvtps_ph(m[u], CYPOOL_F16C_RNE));
+        _mm_storeu_si128((__m128i*)(y + at[u]), CYPOOL_PACK8(m[u]));
         if (idx) {
             _mm256_storeu_si256((__m256i*)(idx + at[u]),
                                 _mm256_cvtepi32_epi64(_mm256_castsi256_si128(p[u])));
@@ -656,7 +688,7 @@ CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cl_f16c_vecs16)(CYPOOL_CL_F16C_ARGS, con
         const uint16_t* xc = xn + cells[k] * C;
         const __m512i pk = _mm512_set1_epi32((int32_t)cells[k]);
         for (int u = 0; u < U; u++) {
-            const __m512 v = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)(xc + at[u])));
+            const __m512 v = CYPOOL_CVT16(_mm256_loadu_si256((const __m256i*)(xc + at[u])));
             const __mmask16 mk = _mm512_cmp_ps_mask(v, m[u], _CMP_GT_OQ)
                                  | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
             m[u] = _mm512_mask_blend_ps(mk, m[u], v);
@@ -664,7 +696,7 @@ CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cl_f16c_vecs16)(CYPOOL_CL_F16C_ARGS, con
         }
     }
     for (int u = 0; u < U; u++) {
-        _mm256_storeu_si256((__m256i*)(y + at[u]), _mm512_cvtps_ph(m[u], CYPOOL_F16C_RNE));
+        _mm256_storeu_si256((__m256i*)(y + at[u]), CYPOOL_PACK16(m[u]));
         if (idx) {
             _mm512_storeu_si512((void*)(idx + at[u]),
                                 _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[u])));
@@ -714,10 +746,10 @@ CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cl_f16c_vecs16)(CYPOOL_CL_F16C_ARGS, con
                 float m = -INFINITY; \
                 int64_t p = first; \
                 for (ptrdiff_t k = 0; k < nc; k++) { \
-                    const float v = _cvtsh_ss(xn[cells[k] * C + ch]); \
+                    const float v = CYPOOL_HLD(xn[cells[k] * C + ch]); \
                     if (v > m || v != v) { m = v; p = cells[k]; } \
                 } \
-                ym[ch] = _cvtss_sh(m, CYPOOL_F16C_RNE); \
+                ym[ch] = CYPOOL_HST(m); \
                 if (im) im[ch] = p; \
             } \
         } \
@@ -738,6 +770,14 @@ CYPOOL_FN(max_cl_f16c_avx512)(const uint16_t* x, uint16_t* y, int64_t* idx, cons
 #undef CYPOOL_CL_F16C_ROW
 #undef CYPOOL_CL_F16C_CELL
 #undef CYPOOL_CL_F16C_ARGS
+#undef CYPOOL_CVT8
+#undef CYPOOL_CVT16
+#undef CYPOOL_PACK8
+#undef CYPOOL_PACK16
+#undef CYPOOL_HLD
+#undef CYPOOL_HST
+#undef CYPOOL_AVX2_INLINE
+#undef CYPOOL_AVX512_INLINE
 #endif
 
 /* One output row (n, od, oh) of a channels-last tensor. `cells` is caller-provided scratch of
@@ -749,8 +789,8 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
                                                       const Window* w, ptrdiff_t row,
                                                       ptrdiff_t C, ptrdiff_t* cells)
 {
-#if CYPOOL_F16 && defined(CYPOOL_F16C)
-    /* float16 with F16C: converted in registers (max_cl_f16c) */
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+    /* 16-bit types with F16C: converted in registers (max_cl_f16c) */
     switch (cypool_f16c()) {
     case 2: CYPOOL_FN(max_cl_f16c_avx512)(x, y, idx, w, row, C, cells); return;
     case 1: CYPOOL_FN(max_cl_f16c)(x, y, idx, w, row, C, cells); return;
