@@ -234,27 +234,38 @@ CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cf_f16c_vecs16)(CYPOOL_CF_F16C_ARGS,
 }
 
 /* The vectors of L outputs starting at 0, L, 2L, ... (the last ending at n), by groups of up
- * to 4 */
-#define CYPOOL_CF_F16C_GROUPS(L, VECS) do { \
+ * to 4; KK, SS and the index output II given as constants where they can be (common windows:
+ * the cell loop unrolls, the index branch goes) */
+#define CYPOOL_CF_F16C_GROUPS(L, VECS, KK, SS, II) do { \
     const ptrdiff_t nv = (n + L - 1) / L; \
     for (ptrdiff_t g = 0; g < nv; g += 4) { \
         ptrdiff_t at[4]; \
         const int U = nv - g < 4 ? (int)(nv - g) : 4; \
         for (int u = 0; u < U; u++) at[u] = (g + u) * L < n - L ? (g + u) * L : n - L; \
         switch (U) { \
-        case 4: VECS(xp, r0, dstep, dc, hstep, hc, K, S, n, y, idx, at, 4); break; \
-        case 3: VECS(xp, r0, dstep, dc, hstep, hc, K, S, n, y, idx, at, 3); break; \
-        case 2: VECS(xp, r0, dstep, dc, hstep, hc, K, S, n, y, idx, at, 2); break; \
-        default: VECS(xp, r0, dstep, dc, hstep, hc, K, S, n, y, idx, at, 1); break; \
+        case 4: VECS(xp, r0, dstep, dc, hstep, hc, KK, SS, n, y, II, at, 4); break; \
+        case 3: VECS(xp, r0, dstep, dc, hstep, hc, KK, SS, n, y, II, at, 3); break; \
+        case 2: VECS(xp, r0, dstep, dc, hstep, hc, KK, SS, n, y, II, at, 2); break; \
+        default: VECS(xp, r0, dstep, dc, hstep, hc, KK, SS, n, y, II, at, 1); break; \
         } \
     } \
+} while (0)
+#define CYPOOL_CF_F16C_KINDS(L, VECS, II) do { \
+    if (K == 2 && S == 2) CYPOOL_CF_F16C_GROUPS(L, VECS, 2, 2, II); \
+    else if (K == 3 && S == 2) CYPOOL_CF_F16C_GROUPS(L, VECS, 3, 2, II); \
+    else if (K == 3 && S == 1) CYPOOL_CF_F16C_GROUPS(L, VECS, 3, 1, II); \
+    else CYPOOL_CF_F16C_GROUPS(L, VECS, K, S, II); \
+} while (0)
+#define CYPOOL_CF_F16C_ALL(L, VECS) do { \
+    if (idx) CYPOOL_CF_F16C_KINDS(L, VECS, idx); \
+    else CYPOOL_CF_F16C_KINDS(L, VECS, NULL); \
 } while (0)
 
 static __attribute__((target("avx2,f16c"), noinline, unused)) void
 CYPOOL_FN(max_cf_f16c)(CYPOOL_CF_F16C_ARGS)
 {
     if (n >= 8) {
-        CYPOOL_CF_F16C_GROUPS(8, CYPOOL_FN(max_cf_f16c_vecs));
+        CYPOOL_CF_F16C_ALL(8, CYPOOL_FN(max_cf_f16c_vecs));
         return;
     }
     for (ptrdiff_t j = 0; j < n; j++) {   /* rows of fewer than 8 outputs */
@@ -279,9 +290,11 @@ CYPOOL_FN(max_cf_f16c_avx512)(CYPOOL_CF_F16C_ARGS)
         CYPOOL_FN(max_cf_f16c)(xp, r0, dstep, dc, hstep, hc, K, S, n, y, idx);
         return;
     }
-    CYPOOL_CF_F16C_GROUPS(16, CYPOOL_FN(max_cf_f16c_vecs16));
+    CYPOOL_CF_F16C_ALL(16, CYPOOL_FN(max_cf_f16c_vecs16));
 }
 #undef CYPOOL_CF_F16C_GROUPS
+#undef CYPOOL_CF_F16C_KINDS
+#undef CYPOOL_CF_F16C_ALL
 #undef CYPOOL_CF_F16C_ARGS
 #endif
 
