@@ -718,6 +718,79 @@ CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cl_f16c_vecs16)(CYPOOL_CL_F16C_ARGS, con
         }
     }
 }
+/* Four neighbouring interior output cells of a channels-last row (whole windows of K columns,
+ * stride S, no dilation) at once, 16 channels a vector: the window rows start at rowpos[r] + wf0
+ * (r < nr, window order), output g's columns are g * S ... g * S + K - 1 of them; each column's
+ * cells are loaded and converted once for the outputs holding them (with S = 1, a third of the
+ * conversions), and each output still sees its cells in window order. y / idx: the first
+ * output's channel 0, the others C further each. */
+CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cl_f16c_run4)(const uint16_t* restrict xn,
+                                                       uint16_t* restrict y,
+                                                       int64_t* restrict idx,
+                                                       const ptrdiff_t* restrict rowpos,
+                                                       ptrdiff_t nr, ptrdiff_t wf0, int64_t first0,
+                                                       ptrdiff_t C, const int K, const int S)
+{
+    enum { G = 4 };
+    const int ncol = (G - 1) * S + K;
+    for (ptrdiff_t c0 = 0;; c0 += 16) {
+        const ptrdiff_t ch = c0 + 16 <= C ? c0 : C - 16;
+        __m512 m[G];
+        __m512i p[G];
+        for (int g = 0; g < G; g++) {
+            m[g] = _mm512_set1_ps(-INFINITY);
+            p[g] = _mm512_set1_epi32((int32_t)(first0 + g * S));
+        }
+        for (ptrdiff_t r = 0; r < nr; r++) {
+            const ptrdiff_t pos = rowpos[r] + wf0;
+            const uint16_t* base = xn + pos * C + ch;
+            for (int col = 0; col < ncol; col++) {
+                const __m512 v = CYPOOL_CVT16(_mm256_loadu_si256((const __m256i*)(base + col * C)));
+                const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                const __m512i pk = _mm512_set1_epi32((int32_t)(pos + col));
+                for (int g = 0; g < G; g++) {
+                    if (col < g * S || col >= g * S + K) continue;
+                    const __mmask16 mk = _mm512_cmp_ps_mask(v, m[g], _CMP_GT_OQ) | nan;
+                    m[g] = _mm512_mask_blend_ps(mk, m[g], v);
+                    if (idx) p[g] = _mm512_mask_blend_epi32(mk, p[g], pk);
+                }
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            _mm256_storeu_si256((__m256i*)(y + g * C + ch), CYPOOL_PACK16(m[g]));
+            if (idx) {
+                _mm512_storeu_si512((void*)(idx + g * C + ch),
+                                    _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[g])));
+                _mm512_storeu_si512((void*)(idx + g * C + ch + 8),
+                                    _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p[g], 1)));
+            }
+        }
+        if (ch + 16 >= C) return;
+    }
+}
+/* max_cl_f16c_run4 on outputs [ow, ow + 4) with constant K and S, as the row's window asks */
+#define CYPOOL_CL_F16C_RUN16 do { \
+    ptrdiff_t nr = 0; \
+    for (ptrdiff_t a = 0; a < dc; a++) \
+        for (ptrdiff_t b = 0; b < hc; b++) \
+            cells[nr++] = ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h) * w->in_w; \
+    const ptrdiff_t wf0 = ow * w->s_w - w->pad_w; \
+    const int64_t first0 = (df * w->in_h + hf) * w->in_w + wf0; \
+    uint16_t* ym = y + (row * w->out_w + ow) * C; \
+    int64_t* im = idx ? idx + (row * w->out_w + ow) * C : NULL; \
+    if (w->k_w == 3 && w->s_w == 1) { \
+        if (im) CYPOOL_FN(max_cl_f16c_run4)(xn, ym, im, cells, nr, wf0, first0, C, 3, 1); \
+        else CYPOOL_FN(max_cl_f16c_run4)(xn, ym, NULL, cells, nr, wf0, first0, C, 3, 1); \
+    } else if (w->k_w == 3) { \
+        if (im) CYPOOL_FN(max_cl_f16c_run4)(xn, ym, im, cells, nr, wf0, first0, C, 3, 2); \
+        else CYPOOL_FN(max_cl_f16c_run4)(xn, ym, NULL, cells, nr, wf0, first0, C, 3, 2); \
+    } else { \
+        if (im) CYPOOL_FN(max_cl_f16c_run4)(xn, ym, im, cells, nr, wf0, first0, C, 2, 1); \
+        else CYPOOL_FN(max_cl_f16c_run4)(xn, ym, NULL, cells, nr, wf0, first0, C, 2, 1); \
+    } \
+} while (0)
+#define CYPOOL_CL_F16C_NORUN do { } while (0)
+
 /* One output cell's C channels: vectors of L channels by groups of up to 4 */
 #define CYPOOL_CL_F16C_CELL(L, VECS) do { \
     const ptrdiff_t nv = (C + L - 1) / L; \
@@ -734,11 +807,21 @@ CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cl_f16c_vecs16)(CYPOOL_CL_F16C_ARGS, con
     } \
 } while (0)
 /* The row: cypool_max_fwd_cl's walk over the output cells, lanes L (8 or 16) */
-#define CYPOOL_CL_F16C_ROW(L, VECS) do { \
+#define CYPOOL_CL_F16C_ROW(L, VECS, RUN, CAN_RUN) do { \
     const ClRow cr = cl_row_spans(w, row); \
     const uint16_t* xn = x + cr.n * w->in_d * w->in_h * w->in_w * C; \
     const ptrdiff_t df = cr.d.first, dc = cr.d.count, hf = cr.h.first, hc = cr.h.count; \
+    ptrdiff_t lo = 0, hi = 0;   /* outputs whose windows are whole along w */ \
+    const int run = (CAN_RUN) && C >= 16 && dc * hc > 0 && w->dil_w == 1 \
+                    && ((w->k_w == 3 && (w->s_w == 1 || w->s_w == 2)) \
+                        || (w->k_w == 2 && w->s_w == 1)); \
+    if (run) interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &lo, &hi); \
     for (ptrdiff_t ow = 0; ow < w->out_w; ow++) { \
+        if (run && ow >= lo && ow + 4 <= hi) { \
+            RUN; \
+            ow += 3; \
+            continue; \
+        } \
         const Span sw = dilated_span(ow, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w); \
         const ptrdiff_t wf = sw.first, wc = sw.count; \
         ptrdiff_t nc = 0; \
@@ -772,15 +855,17 @@ static __attribute__((target("avx2,f16c"), noinline, unused)) void
 CYPOOL_FN(max_cl_f16c)(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
                        ptrdiff_t row, ptrdiff_t C, ptrdiff_t* cells)
 {
-    CYPOOL_CL_F16C_ROW(8, CYPOOL_FN(max_cl_f16c_vecs));
+    CYPOOL_CL_F16C_ROW(8, CYPOOL_FN(max_cl_f16c_vecs), CYPOOL_CL_F16C_NORUN, 0);
 }
 static __attribute__((target("avx512f,avx2,f16c"), noinline, unused)) void
 CYPOOL_FN(max_cl_f16c_avx512)(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
                               ptrdiff_t row, ptrdiff_t C, ptrdiff_t* cells)
 {
-    CYPOOL_CL_F16C_ROW(16, CYPOOL_FN(max_cl_f16c_vecs16));
+    CYPOOL_CL_F16C_ROW(16, CYPOOL_FN(max_cl_f16c_vecs16), CYPOOL_CL_F16C_RUN16, 1);
 }
 #undef CYPOOL_CL_F16C_ROW
+#undef CYPOOL_CL_F16C_RUN16
+#undef CYPOOL_CL_F16C_NORUN
 #undef CYPOOL_CL_F16C_CELL
 #undef CYPOOL_CL_F16C_ARGS
 #undef CYPOOL_CVT8
