@@ -54,6 +54,23 @@
 #define CYPOOL_HALF_CL_TILE 8192
 #define CYPOOL_HALF_CL_CELLS 256
 
+/* The output row `row` (n, od, oh) of a channels-last tensor: its sample n and the real cells of
+ * its windows along d and h. */
+typedef struct ClRow {
+    ptrdiff_t n;
+    Span d, h;
+} ClRow;
+CYPOOL_INLINE ClRow cl_row_spans(const Window* w, ptrdiff_t row)
+{
+    const ptrdiff_t rps = w->out_d * w->out_h;
+    const ptrdiff_t od = (row % rps) / w->out_h, oh = row % w->out_h;
+    ClRow r;
+    r.n = row / rps;
+    r.d = dilated_span(od, w->k_d, w->s_d, w->pad_d, w->dil_d, w->in_d);
+    r.h = dilated_span(oh, w->k_h, w->s_h, w->pad_h, w->dil_h, w->in_h);
+    return r;
+}
+
 /* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32, cypool_max_fwd_cf_2x2_f32 */
 #define CYPOOL_T float
 #define CYPOOL_S float

@@ -85,6 +85,219 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_cell)(const CYPOOL_S* xp, CYPOOL_S* y, int64
     if (idx) *idx = best;
 }
 
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+/* The vector conversions of the F16C kernels below (8 or 16 values): float16's are F16C's;
+ * bfloat16's a shift up, and for a maximum (always a converted bfloat16: no rounding) its upper
+ * half, a NaN made quiet, as cypool_f32_to_bf16 stores it. */
+#define CYPOOL_AVX2_INLINE static inline __attribute__((target("avx2,f16c"), always_inline))
+#define CYPOOL_AVX512_INLINE \
+    static inline __attribute__((target("avx512f,avx2,f16c"), always_inline))
+#if CYPOOL_F16
+#define CYPOOL_CVT8(h) _mm256_cvtph_ps(h)
+#define CYPOOL_CVT16(h) _mm512_cvtph_ps(h)
+#define CYPOOL_PACK8(m) _mm256_cvtps_ph(m, CYPOOL_F16C_RNE)
+#define CYPOOL_PACK16(m) _mm512_cvtps_ph(m, CYPOOL_F16C_RNE)
+#define CYPOOL_HLD(h) _cvtsh_ss(h)
+#define CYPOOL_HST(f) _cvtss_sh(f, CYPOOL_F16C_RNE)
+#else
+#define CYPOOL_CVT8(h) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+#define CYPOOL_CVT16(h) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))
+#define CYPOOL_PACK8(m) CYPOOL_FN(max_pack8)(m)
+#define CYPOOL_PACK16(m) CYPOOL_FN(max_pack16)(m)
+#define CYPOOL_HLD(h) CYPOOL_LD(h)
+#define CYPOOL_HST(f) CYPOOL_ST(f)
+CYPOOL_AVX2_INLINE __m128i CYPOOL_FN(max_pack8)(__m256 m)
+{
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(m, m, _CMP_UNORD_Q));
+    __m256i b = _mm256_srli_epi32(_mm256_castps_si256(m), 16);
+    b = _mm256_or_si256(b, _mm256_and_si256(nan, _mm256_set1_epi32(0x40)));
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(b, b), 0x08));
+}
+CYPOOL_AVX512_INLINE __m256i CYPOOL_FN(max_pack16)(__m512 m)
+{
+    const __m512i b = _mm512_srli_epi32(_mm512_castps_si512(m), 16);
+    return _mm512_cvtepi32_epi16(_mm512_mask_or_epi32(b, _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q),
+                                                      b, _mm512_set1_epi32(0x40)));
+}
+#endif
+/* float16 / bfloat16 channels-first interiors with F16C (bfloat16's need AVX2 only; they go
+ * with float16's switch), the conversions inside the window loop: n outputs
+ * of one row from its window rows at xp + r0 + a * dstep + b * hstep (a < dc, b < hc), K cells
+ * each (no dilation), stride S (1; or 2 with K >= 2). Vectors of 8 / 16 outputs keep their maxima
+ * (and positions) in registers across the window's cells, visited in max_cf_row's order with its
+ * rule (`v > m || v != v`), then stored in 16 bits (exact: every maximum is a converted input)
+ * and as int64 positions. U vectors go together: the compare-and-blend chain of one vector is
+ * latency-bound. A vector that would pass n ends at n instead (its overlap recomputes the same
+ * outputs). Loads stay in the window rows' span: with S = 2, cell c >= 1 of a vector is the odd
+ * half of the 16 / 32 values from c - 1. */
+#define CYPOOL_CF_F16C_ARGS const uint16_t* restrict xp, ptrdiff_t r0, ptrdiff_t dstep, \
+    ptrdiff_t dc, ptrdiff_t hstep, ptrdiff_t hc, ptrdiff_t K, ptrdiff_t S, ptrdiff_t n, \
+    uint16_t* restrict y, int64_t* restrict idx
+
+/* U vectors of 8 outputs, starting at at[u] */
+CYPOOL_AVX2_INLINE void CYPOOL_FN(max_cf_f16c_vecs)(CYPOOL_CF_F16C_ARGS, const ptrdiff_t* at,
+                                                     const int U)
+{
+    const __m256i step = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                            _mm256_set1_epi32((int32_t)S));
+    const __m256i low = _mm256_set1_epi32(0xffff);
+    __m256 m[4];
+    __m256i p[4];
+    (void)n;
+    for (int u = 0; u < U; u++) {
+        m[u] = _mm256_set1_ps(-INFINITY);
+        p[u] = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(r0 + at[u] * S)), step);
+    }
+    for (ptrdiff_t a = 0; a < dc; a++)
+        for (ptrdiff_t b = 0; b < hc; b++) {
+            const ptrdiff_t r = r0 + a * dstep + b * hstep;
+            for (ptrdiff_t c = 0; c < K; c++)
+                for (int u = 0; u < U; u++) {
+                    const uint16_t* s = xp + r + at[u] * S;
+                    __m256 v;
+                    if (S == 1) {
+                        v = CYPOOL_CVT8(_mm_loadu_si128((const __m128i*)(s + c)));
+                    } else {
+                        __m256i h = _mm256_loadu_si256((const __m256i*)(s + (c ? c - 1 : 0)));
+                        h = c ? _mm256_srli_epi32(h, 16) : _mm256_and_si256(h, low);
+                        h = _mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0x08);
+                        v = CYPOOL_CVT8(_mm256_castsi256_si128(h));
+                    }
+                    const __m256 mk = _mm256_or_ps(_mm256_cmp_ps(v, m[u], _CMP_GT_OQ),
+                                                   _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+                    m[u] = _mm256_blendv_ps(m[u], v, mk);
+                    if (idx) {
+                        const __m256i o = _mm256_add_epi32(
+                            _mm256_set1_epi32((int32_t)(r + at[u] * S + c)), step);
+                        p[u] = _mm256_castps_si256(_mm256_blendv_ps(
+                            _mm256_castsi256_ps(p[u]), _mm256_castsi256_ps(o), mk));
+                    }
+                }
+        }
+    for (int u = 0; u < U; u++) {
+        _mm_storeu_si128((__m128i*)(y + at[u]), CYPOOL_PACK8(m[u]));
+        if (idx) {
+            _mm256_storeu_si256((__m256i*)(idx + at[u]),
+                                _mm256_cvtepi32_epi64(_mm256_castsi256_si128(p[u])));
+            _mm256_storeu_si256((__m256i*)(idx + at[u] + 4),
+                                _mm256_cvtepi32_epi64(_mm256_extracti128_si256(p[u], 1)));
+        }
+    }
+}
+/* U vectors of 16 outputs, starting at at[u] */
+CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cf_f16c_vecs16)(CYPOOL_CF_F16C_ARGS,
+                                                         const ptrdiff_t* at, const int U)
+{
+    const __m512i step = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int32_t)S));
+    __m512 m[4];
+    __m512i p[4];
+    (void)n;
+    for (int u = 0; u < U; u++) {
+        m[u] = _mm512_set1_ps(-INFINITY);
+        p[u] = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(r0 + at[u] * S)), step);
+    }
+    for (ptrdiff_t a = 0; a < dc; a++)
+        for (ptrdiff_t b = 0; b < hc; b++) {
+            const ptrdiff_t r = r0 + a * dstep + b * hstep;
+            for (ptrdiff_t c = 0; c < K; c++)
+                for (int u = 0; u < U; u++) {
+                    const uint16_t* s = xp + r + at[u] * S;
+                    __m512 v;
+                    if (S == 1) {
+                        v = CYPOOL_CVT16(_mm256_loadu_si256((const __m256i*)(s + c)));
+                    } else {
+                        __m512i h = _mm512_loadu_si512((const void*)(s + (c ? c - 1 : 0)));
+                        if (c) h = _mm512_srli_epi32(h, 16);
+                        v = CYPOOL_CVT16(_mm512_cvtepi32_epi16(h));
+                    }
+                    const __mmask16 mk = _mm512_cmp_ps_mask(v, m[u], _CMP_GT_OQ)
+                                         | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                    m[u] = _mm512_mask_blend_ps(mk, m[u], v);
+                    if (idx)
+                        p[u] = _mm512_mask_blend_epi32(
+                            mk, p[u],
+                            _mm512_add_epi32(_mm512_set1_epi32((int32_t)(r + at[u] * S + c)),
+                                             step));
+                }
+        }
+    for (int u = 0; u < U; u++) {
+        _mm256_storeu_si256((__m256i*)(y + at[u]), CYPOOL_PACK16(m[u]));
+        if (idx) {
+            _mm512_storeu_si512((void*)(idx + at[u]),
+                                _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[u])));
+            _mm512_storeu_si512((void*)(idx + at[u] + 8),
+                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p[u], 1)));
+        }
+    }
+}
+
+/* The vectors of L outputs starting at 0, L, 2L, ... (the last ending at n), by groups of up
+ * to 4; KK, SS and the index output II given as constants where they can be (common windows:
+ * the cell loop unrolls, the index branch goes) */
+#define CYPOOL_CF_F16C_GROUPS(L, VECS, KK, SS, II) do { \
+    const ptrdiff_t nv = (n + L - 1) / L; \
+    for (ptrdiff_t g = 0; g < nv; g += 4) { \
+        ptrdiff_t at[4]; \
+        const int U = nv - g < 4 ? (int)(nv - g) : 4; \
+        for (int u = 0; u < U; u++) at[u] = (g + u) * L < n - L ? (g + u) * L : n - L; \
+        switch (U) { \
+        case 4: VECS(xp, r0, dstep, dc, hstep, hc, KK, SS, n, y, II, at, 4); break; \
+        case 3: VECS(xp, r0, dstep, dc, hstep, hc, KK, SS, n, y, II, at, 3); break; \
+        case 2: VECS(xp, r0, dstep, dc, hstep, hc, KK, SS, n, y, II, at, 2); break; \
+        default: VECS(xp, r0, dstep, dc, hstep, hc, KK, SS, n, y, II, at, 1); break; \
+        } \
+    } \
+} while (0)
+#define CYPOOL_CF_F16C_KINDS(L, VECS, II) do { \
+    if (K == 2 && S == 2) CYPOOL_CF_F16C_GROUPS(L, VECS, 2, 2, II); \
+    else if (K == 3 && S == 2) CYPOOL_CF_F16C_GROUPS(L, VECS, 3, 2, II); \
+    else if (K == 3 && S == 1) CYPOOL_CF_F16C_GROUPS(L, VECS, 3, 1, II); \
+    else CYPOOL_CF_F16C_GROUPS(L, VECS, K, S, II); \
+} while (0)
+#define CYPOOL_CF_F16C_ALL(L, VECS) do { \
+    if (idx) CYPOOL_CF_F16C_KINDS(L, VECS, idx); \
+    else CYPOOL_CF_F16C_KINDS(L, VECS, NULL); \
+} while (0)
+
+static __attribute__((target("avx2,f16c"), noinline, unused)) void
+CYPOOL_FN(max_cf_f16c)(CYPOOL_CF_F16C_ARGS)
+{
+    if (n >= 8) {
+        CYPOOL_CF_F16C_ALL(8, CYPOOL_FN(max_cf_f16c_vecs));
+        return;
+    }
+    for (ptrdiff_t j = 0; j < n; j++) {   /* rows of fewer than 8 outputs */
+        float m = -INFINITY;
+        int64_t p = r0 + j * S;
+        for (ptrdiff_t a = 0; a < dc; a++)
+            for (ptrdiff_t b = 0; b < hc; b++) {
+                const ptrdiff_t r = r0 + a * dstep + b * hstep + j * S;
+                for (ptrdiff_t c = 0; c < K; c++) {
+                    const float v = CYPOOL_HLD(xp[r + c]);
+                    if (v > m || v != v) { m = v; p = r + c; }
+                }
+            }
+        y[j] = CYPOOL_HST(m);
+        if (idx) idx[j] = p;
+    }
+}
+static __attribute__((target("avx512f,avx2,f16c"), noinline, unused)) void
+CYPOOL_FN(max_cf_f16c_avx512)(CYPOOL_CF_F16C_ARGS)
+{
+    if (n < 16) {
+        CYPOOL_FN(max_cf_f16c)(xp, r0, dstep, dc, hstep, hc, K, S, n, y, idx);
+        return;
+    }
+    CYPOOL_CF_F16C_ALL(16, CYPOOL_FN(max_cf_f16c_vecs16));
+}
+#undef CYPOOL_CF_F16C_GROUPS
+#undef CYPOOL_CF_F16C_KINDS
+#undef CYPOOL_CF_F16C_ALL
+#undef CYPOOL_CF_F16C_ARGS
+#endif
+
 /* One output row (plane, od, oh) of a channels-first tensor: borders cell by cell, the interior
  * (windows wholly inside along w) in chunks, one pass per window cell over the chunk. The pass
  * order is the window order, so each output sees its cells in the general kernel's order. */
@@ -106,6 +319,24 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_row)(const CYPOOL_S* x, CYPOOL_S* y, int64_t
     for (ow = hi; ow < w->out_w; ow++)
         CYPOOL_FN(max_cf_cell)(xp, yr + ow, ir ? ir + ow : NULL, w, df, dc, hf, hc, ow);
     const ptrdiff_t S = w->s_w;
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+    /* 16-bit types with F16C: the interior at once, converted in registers (max_cf_f16c) */
+    if (hi > lo && w->dil_w == 1 && (S == 1 || (S == 2 && w->k_w >= 2))) {
+        const int f16c = cypool_f16c();
+        const ptrdiff_t r0 = (df * w->in_h + hf) * w->in_w + lo * S - w->pad_w;
+        const ptrdiff_t dstep = w->dil_d * w->in_h * w->in_w, hstep = w->dil_h * w->in_w;
+        if (f16c == 2) {
+            CYPOOL_FN(max_cf_f16c_avx512)(xp, r0, dstep, dc, hstep, hc, w->k_w, S, hi - lo,
+                                          yr + lo, ir ? ir + lo : NULL);
+            return;
+        }
+        if (f16c == 1) {
+            CYPOOL_FN(max_cf_f16c)(xp, r0, dstep, dc, hstep, hc, w->k_w, S, hi - lo, yr + lo,
+                                   ir ? ir + lo : NULL);
+            return;
+        }
+    }
+#endif
     /* Common small windows get a whole-row sweep with constant K and S. */
     int kind = 0;
     if (w->dil_w == 1 && (w->k_w == 2 || w->k_w == 3) && (S == 1 || S == 2))
@@ -345,12 +576,9 @@ CYPOOL_INLINE int CYPOOL_FN(max_cl_row_f)(const CYPOOL_S* x, CYPOOL_S* y, int64_
     enum { BL = CYPOOL_CL_BLOCK };
     float xb[CYPOOL_HALF_CL_TILE];
     ptrdiff_t at[CYPOOL_HALF_CL_CELLS];
-    ptrdiff_t rps = w->out_d * w->out_h;
-    ptrdiff_t nn = row / rps, od = (row % rps) / w->out_h, oh = row % w->out_h;
-    const CYPOOL_S* xn = x + nn * w->in_d * w->in_h * w->in_w * C;
-    const Span sd = dilated_span(od, w->k_d, w->s_d, w->pad_d, w->dil_d, w->in_d);
-    const Span sh = dilated_span(oh, w->k_h, w->s_h, w->pad_h, w->dil_h, w->in_h);
-    const ptrdiff_t df = sd.first, dc = sd.count, hf = sh.first, hc = sh.count;
+    const ClRow cr = cl_row_spans(w, row);
+    const CYPOOL_S* xn = x + cr.n * w->in_d * w->in_h * w->in_w * C;
+    const ptrdiff_t df = cr.d.first, dc = cr.d.count, hf = cr.h.first, hc = cr.h.count;
     const ptrdiff_t nr = dc * hc, OW = w->out_w;
     if (w->k_d * w->k_h * w->k_w > CYPOOL_HALF_CL_CELLS) return 0;
     /* every window must fit alone: its columns, the rows, all channels, and its output */
@@ -421,6 +649,235 @@ CYPOOL_INLINE int CYPOOL_FN(max_cl_row_f)(const CYPOOL_S* x, CYPOOL_S* y, int64_
 }
 #endif
 
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+/* float16 / bfloat16 channels-last rows with F16C, the conversions inside the window loop: for each output
+ * cell, vectors of 8 / 16 channels keep their maxima (and positions) in registers while the
+ * window's cells (`cells`, window order) stream by, max_cl_block's rule and order, up to four
+ * vectors at a time; 16-bit results stored straight from them. A vector that would pass C ends at C
+ * (its overlap recomputes the same channels); fewer than 8 channels go one by one. */
+#define CYPOOL_CL_F16C_ARGS const uint16_t* restrict xn, uint16_t* restrict y, \
+    int64_t* restrict idx, const ptrdiff_t* restrict cells, ptrdiff_t nc, int64_t first, \
+    ptrdiff_t C, const ptrdiff_t* at
+CYPOOL_AVX2_INLINE void CYPOOL_FN(max_cl_f16c_vecs)(CYPOOL_CL_F16C_ARGS, const int U)
+{
+    __m256 m[4];
+    __m256i p[4];
+    for (int u = 0; u < U; u++) {
+        m[u] = _mm256_set1_ps(-INFINITY);
+        p[u] = _mm256_set1_epi32((int32_t)first);
+    }
+    for (ptrdiff_t k = 0; k < nc; k++) {
+        const uint16_t* xc = xn + cells[k] * C;
+        const __m256i pk = _mm256_set1_epi32((int32_t)cells[k]);
+        for (int u = 0; u < U; u++) {
+            const __m256 v = CYPOOL_CVT8(_mm_loadu_si128((const __m128i*)(xc + at[u])));
+            const __m256 mk = _mm256_or_ps(_mm256_cmp_ps(v, m[u], _CMP_GT_OQ),
+                                           _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+            m[u] = _mm256_blendv_ps(m[u], v, mk);
+            if (idx)
+                p[u] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(p[u]),
+                                                            _mm256_castsi256_ps(pk), mk));
+        }
+    }
+    for (int u = 0; u < U; u++) {
+        _mm_storeu_si128((__m128i*)(y + at[u]), CYPOOL_PACK8(m[u]));
+        if (idx) {
+            _mm256_storeu_si256((__m256i*)(idx + at[u]),
+                                _mm256_cvtepi32_epi64(_mm256_castsi256_si128(p[u])));
+            _mm256_storeu_si256((__m256i*)(idx + at[u] + 4),
+                                _mm256_cvtepi32_epi64(_mm256_extracti128_si256(p[u], 1)));
+        }
+    }
+}
+CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cl_f16c_vecs16)(CYPOOL_CL_F16C_ARGS, const int U)
+{
+    __m512 m[4];
+    __m512i p[4];
+    for (int u = 0; u < U; u++) {
+        m[u] = _mm512_set1_ps(-INFINITY);
+        p[u] = _mm512_set1_epi32((int32_t)first);
+    }
+    for (ptrdiff_t k = 0; k < nc; k++) {
+        const uint16_t* xc = xn + cells[k] * C;
+        const __m512i pk = _mm512_set1_epi32((int32_t)cells[k]);
+        for (int u = 0; u < U; u++) {
+            const __m512 v = CYPOOL_CVT16(_mm256_loadu_si256((const __m256i*)(xc + at[u])));
+            const __mmask16 mk = _mm512_cmp_ps_mask(v, m[u], _CMP_GT_OQ)
+                                 | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            m[u] = _mm512_mask_blend_ps(mk, m[u], v);
+            if (idx) p[u] = _mm512_mask_blend_epi32(mk, p[u], pk);
+        }
+    }
+    for (int u = 0; u < U; u++) {
+        _mm256_storeu_si256((__m256i*)(y + at[u]), CYPOOL_PACK16(m[u]));
+        if (idx) {
+            _mm512_storeu_si512((void*)(idx + at[u]),
+                                _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[u])));
+            _mm512_storeu_si512((void*)(idx + at[u] + 8),
+                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p[u], 1)));
+        }
+    }
+}
+/* Four neighbouring interior output cells of a channels-last row (whole windows of K columns,
+ * stride S, no dilation) at once, 16 channels a vector: the window rows start at rowpos[r] + wf0
+ * (r < nr, window order), output g's columns are g * S ... g * S + K - 1 of them; each column's
+ * cells are loaded and converted once for the outputs holding them (with S = 1, a third of the
+ * conversions), and each output still sees its cells in window order. y / idx: the first
+ * output's channel 0, the others C further each. */
+CYPOOL_AVX512_INLINE void CYPOOL_FN(max_cl_f16c_run4)(const uint16_t* restrict xn,
+                                                       uint16_t* restrict y,
+                                                       int64_t* restrict idx,
+                                                       const ptrdiff_t* restrict rowpos,
+                                                       ptrdiff_t nr, ptrdiff_t wf0, int64_t first0,
+                                                       ptrdiff_t C, const int K, const int S)
+{
+    enum { G = 4 };
+    const int ncol = (G - 1) * S + K;
+    for (ptrdiff_t c0 = 0;; c0 += 16) {
+        const ptrdiff_t ch = c0 + 16 <= C ? c0 : C - 16;
+        __m512 m[G];
+        __m512i p[G];
+        for (int g = 0; g < G; g++) {
+            m[g] = _mm512_set1_ps(-INFINITY);
+            p[g] = _mm512_set1_epi32((int32_t)(first0 + g * S));
+        }
+        for (ptrdiff_t r = 0; r < nr; r++) {
+            const ptrdiff_t pos = rowpos[r] + wf0;
+            const uint16_t* base = xn + pos * C + ch;
+            for (int col = 0; col < ncol; col++) {
+                const __m512 v = CYPOOL_CVT16(_mm256_loadu_si256((const __m256i*)(base + col * C)));
+                const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                const __m512i pk = _mm512_set1_epi32((int32_t)(pos + col));
+                for (int g = 0; g < G; g++) {
+                    if (col < g * S || col >= g * S + K) continue;
+                    const __mmask16 mk = _mm512_cmp_ps_mask(v, m[g], _CMP_GT_OQ) | nan;
+                    m[g] = _mm512_mask_blend_ps(mk, m[g], v);
+                    if (idx) p[g] = _mm512_mask_blend_epi32(mk, p[g], pk);
+                }
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            _mm256_storeu_si256((__m256i*)(y + g * C + ch), CYPOOL_PACK16(m[g]));
+            if (idx) {
+                _mm512_storeu_si512((void*)(idx + g * C + ch),
+                                    _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[g])));
+                _mm512_storeu_si512((void*)(idx + g * C + ch + 8),
+                                    _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p[g], 1)));
+            }
+        }
+        if (ch + 16 >= C) return;
+    }
+}
+/* max_cl_f16c_run4 on outputs [ow, ow + 4) with constant K and S, as the row's window asks */
+#define CYPOOL_CL_F16C_RUN16 do { \
+    ptrdiff_t nr = 0; \
+    for (ptrdiff_t a = 0; a < dc; a++) \
+        for (ptrdiff_t b = 0; b < hc; b++) \
+            cells[nr++] = ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h) * w->in_w; \
+    const ptrdiff_t wf0 = ow * w->s_w - w->pad_w; \
+    const int64_t first0 = (df * w->in_h + hf) * w->in_w + wf0; \
+    uint16_t* ym = y + (row * w->out_w + ow) * C; \
+    int64_t* im = idx ? idx + (row * w->out_w + ow) * C : NULL; \
+    if (w->k_w == 3 && w->s_w == 1) { \
+        if (im) CYPOOL_FN(max_cl_f16c_run4)(xn, ym, im, cells, nr, wf0, first0, C, 3, 1); \
+        else CYPOOL_FN(max_cl_f16c_run4)(xn, ym, NULL, cells, nr, wf0, first0, C, 3, 1); \
+    } else if (w->k_w == 3) { \
+        if (im) CYPOOL_FN(max_cl_f16c_run4)(xn, ym, im, cells, nr, wf0, first0, C, 3, 2); \
+        else CYPOOL_FN(max_cl_f16c_run4)(xn, ym, NULL, cells, nr, wf0, first0, C, 3, 2); \
+    } else { \
+        if (im) CYPOOL_FN(max_cl_f16c_run4)(xn, ym, im, cells, nr, wf0, first0, C, 2, 1); \
+        else CYPOOL_FN(max_cl_f16c_run4)(xn, ym, NULL, cells, nr, wf0, first0, C, 2, 1); \
+    } \
+} while (0)
+#define CYPOOL_CL_F16C_NORUN do { } while (0)
+
+/* One output cell's C channels: vectors of L channels by groups of up to 4 */
+#define CYPOOL_CL_F16C_CELL(L, VECS) do { \
+    const ptrdiff_t nv = (C + L - 1) / L; \
+    for (ptrdiff_t g = 0; g < nv; g += 4) { \
+        ptrdiff_t at[4]; \
+        const int U = nv - g < 4 ? (int)(nv - g) : 4; \
+        for (int u = 0; u < U; u++) at[u] = (g + u) * L < C - L ? (g + u) * L : C - L; \
+        switch (U) { \
+        case 4: VECS(xn, ym, im, cells, nc, first, C, at, 4); break; \
+        case 3: VECS(xn, ym, im, cells, nc, first, C, at, 3); break; \
+        case 2: VECS(xn, ym, im, cells, nc, first, C, at, 2); break; \
+        default: VECS(xn, ym, im, cells, nc, first, C, at, 1); break; \
+        } \
+    } \
+} while (0)
+/* The row: cypool_max_fwd_cl's walk over the output cells, lanes L (8 or 16) */
+#define CYPOOL_CL_F16C_ROW(L, VECS, RUN, CAN_RUN) do { \
+    const ClRow cr = cl_row_spans(w, row); \
+    const uint16_t* xn = x + cr.n * w->in_d * w->in_h * w->in_w * C; \
+    const ptrdiff_t df = cr.d.first, dc = cr.d.count, hf = cr.h.first, hc = cr.h.count; \
+    ptrdiff_t lo = 0, hi = 0;   /* outputs whose windows are whole along w */ \
+    const int run = (CAN_RUN) && C >= 16 && dc * hc > 0 && w->dil_w == 1 \
+                    && ((w->k_w == 3 && (w->s_w == 1 || w->s_w == 2)) \
+                        || (w->k_w == 2 && w->s_w == 1)); \
+    if (run) interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &lo, &hi); \
+    for (ptrdiff_t ow = 0; ow < w->out_w; ow++) { \
+        if (run && ow >= lo && ow + 4 <= hi) { \
+            RUN; \
+            ow += 3; \
+            continue; \
+        } \
+        const Span sw = dilated_span(ow, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w); \
+        const ptrdiff_t wf = sw.first, wc = sw.count; \
+        ptrdiff_t nc = 0; \
+        for (ptrdiff_t a = 0; a < dc; a++) \
+            for (ptrdiff_t b = 0; b < hc; b++) \
+                for (ptrdiff_t c = 0; c < wc; c++) \
+                    cells[nc++] = ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h) * w->in_w \
+                                  + wf + c * w->dil_w; \
+        const int64_t first = (df * w->in_h + hf) * w->in_w + wf; \
+        uint16_t* ym = y + (row * w->out_w + ow) * C; \
+        int64_t* im = idx ? idx + (row * w->out_w + ow) * C : NULL; \
+        if (C >= L) { \
+            CYPOOL_CL_F16C_CELL(L, VECS); \
+        } else if (C >= 8) { \
+            CYPOOL_CL_F16C_CELL(8, CYPOOL_FN(max_cl_f16c_vecs)); \
+        } else { \
+            for (ptrdiff_t ch = 0; ch < C; ch++) { \
+                float m = -INFINITY; \
+                int64_t p = first; \
+                for (ptrdiff_t k = 0; k < nc; k++) { \
+                    const float v = CYPOOL_HLD(xn[cells[k] * C + ch]); \
+                    if (v > m || v != v) { m = v; p = cells[k]; } \
+                } \
+                ym[ch] = CYPOOL_HST(m); \
+                if (im) im[ch] = p; \
+            } \
+        } \
+    } \
+} while (0)
+static __attribute__((target("avx2,f16c"), noinline, unused)) void
+CYPOOL_FN(max_cl_f16c)(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
+                       ptrdiff_t row, ptrdiff_t C, ptrdiff_t* cells)
+{
+    CYPOOL_CL_F16C_ROW(8, CYPOOL_FN(max_cl_f16c_vecs), CYPOOL_CL_F16C_NORUN, 0);
+}
+static __attribute__((target("avx512f,avx2,f16c"), noinline, unused)) void
+CYPOOL_FN(max_cl_f16c_avx512)(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
+                              ptrdiff_t row, ptrdiff_t C, ptrdiff_t* cells)
+{
+    CYPOOL_CL_F16C_ROW(16, CYPOOL_FN(max_cl_f16c_vecs16), CYPOOL_CL_F16C_RUN16, 1);
+}
+#undef CYPOOL_CL_F16C_ROW
+#undef CYPOOL_CL_F16C_RUN16
+#undef CYPOOL_CL_F16C_NORUN
+#undef CYPOOL_CL_F16C_CELL
+#undef CYPOOL_CL_F16C_ARGS
+#undef CYPOOL_CVT8
+#undef CYPOOL_CVT16
+#undef CYPOOL_PACK8
+#undef CYPOOL_PACK16
+#undef CYPOOL_HLD
+#undef CYPOOL_HST
+#undef CYPOOL_AVX2_INLINE
+#undef CYPOOL_AVX512_INLINE
+#endif
+
 /* One output row (n, od, oh) of a channels-last tensor. `cells` is caller-provided scratch of
  * k_d*k_h*k_w entries: the flat positions of the current window's real cells in window order.
  * Channels go in fixed blocks of CYPOOL_CL_BLOCK (compile-time trip count, so the block's
@@ -430,16 +887,21 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
                                                       const Window* w, ptrdiff_t row,
                                                       ptrdiff_t C, ptrdiff_t* cells)
 {
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+    /* 16-bit types with F16C: converted in registers (max_cl_f16c) */
+    switch (cypool_f16c()) {
+    case 2: CYPOOL_FN(max_cl_f16c_avx512)(x, y, idx, w, row, C, cells); return;
+    case 1: CYPOOL_FN(max_cl_f16c)(x, y, idx, w, row, C, cells); return;
+    default: break;
+    }
+#endif
 #if CYPOOL_F16
     if (CYPOOL_FN(max_cl_row_f)(x, y, idx, w, row, C, cells)) return;
 #endif
     enum { BL = CYPOOL_CL_BLOCK };
-    ptrdiff_t rps = w->out_d * w->out_h;
-    ptrdiff_t nn = row / rps, od = (row % rps) / w->out_h, oh = row % w->out_h;
-    const CYPOOL_S* xn = x + nn * w->in_d * w->in_h * w->in_w * C;
-    const Span sd = dilated_span(od, w->k_d, w->s_d, w->pad_d, w->dil_d, w->in_d);
-    const Span sh = dilated_span(oh, w->k_h, w->s_h, w->pad_h, w->dil_h, w->in_h);
-    const ptrdiff_t df = sd.first, dc = sd.count, hf = sh.first, hc = sh.count;
+    const ClRow cr = cl_row_spans(w, row);
+    const CYPOOL_S* xn = x + cr.n * w->in_d * w->in_h * w->in_w * C;
+    const ptrdiff_t df = cr.d.first, dc = cr.d.count, hf = cr.h.first, hc = cr.h.count;
     for (ptrdiff_t ow = 0; ow < w->out_w; ow++) {
         const Span sw = dilated_span(ow, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w);
         const ptrdiff_t wf = sw.first, wc = sw.count;

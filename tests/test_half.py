@@ -407,6 +407,41 @@ def test_big_channels_last_rows_equal_the_float32_kernel(dtype, shape, k, s, p, 
 
 
 @pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("k,s,p,ceil", [(2, 2, 0, False), (3, 2, 1, True), (2, 1, 0, False),
+                                        (3, 1, 1, False), (5, 1, 2, False), (4, 3, 1, True)])
+def test_channels_first_rows_of_every_width_equal_the_float32_kernel(dtype, k, s, p, ceil, rng):
+    # float16's channels-first interiors go 16 or 8 outputs a vector, up to four vectors at a
+    # time, the last vector ending at the row's end (overlapping the one before), rows of fewer
+    # than 8 outputs one by one: every row width from 1 to 70 outputs, with and without indices;
+    # a maximum is exact, so the 16-bit result is the float32 kernel's, rounded
+    for w in range(1, 141, 2):
+        x = specials(dtype, rng, (1, 2, 5, w + k))
+        y, i = cypool.max_pool2d(x, k, s, p, ceil_mode=ceil, return_indices=True)
+        y32, i32 = cypool.max_pool2d(x.astype(np.float32), k, s, p, ceil_mode=ceil,
+                                     return_indices=True)
+        assert_same(y, y32.astype(dtype))
+        np.testing.assert_array_equal(i, i32)
+        assert_same(cypool.max_pool2d(x, k, s, p, ceil_mode=ceil), y)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 2)])
+def test_channels_last_rows_of_every_channel_count_equal_the_float32_kernel(dtype, k, s, p, d,
+                                                                           rng):
+    # float16's channels-last cells go 16 or 8 channels a vector, up to four vectors at a time,
+    # the last vector ending at the last channel, fewer than 8 channels one by one: every
+    # channel count from 1 to 70
+    for c in range(1, 71):
+        x = specials(dtype, rng, (1, c, 5, 7))
+        a = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        y, i = cypool.max_pool2d(a, k, s, p, d, return_indices=True, data_format="channels_last")
+        y32, i32 = cypool.max_pool2d(a.astype(np.float32), k, s, p, d, return_indices=True,
+                                     data_format="channels_last")
+        assert_same(y, y32.astype(dtype))
+        np.testing.assert_array_equal(i, i32)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
 @pytest.mark.parametrize("div", [None, 3])
 def test_channels_last_2x2_average_with_many_channels(dtype, div, rng):
     # the 2x2/s2 channels-last interior adds its four cells straight from the input, eight
@@ -442,6 +477,17 @@ for fmt in ("channels_first", "channels_last"):
         out[f"avg{k}{s}{fmt}"] = m
         out[f"avgb{k}{s}{fmt}"] = cypool.avg_pool2d_backward(m, a.shape, k, s, p,
                                                              data_format=fmt)
+for c in (3, 8, 11, 16, 21, 40, 70):   # channels-last cells' vector groups of every count
+    z = np.ascontiguousarray(np.tile(x, (1, 3, 1, 1))[:1, :c, :7, :9].transpose(0, 2, 3, 1))
+    y, i = cypool.max_pool2d(z, 3, 2, 1, return_indices=True, data_format="channels_last")
+    out[f"cl{c}max"] = y
+    out[f"cl{c}idx"] = i.view(np.uint16)
+for w in (5, 8, 13, 16, 23, 33, 47, 64, 70, 130):   # the vector groups' shapes of every width
+    z = x[:1, :3, :9, :w] if w <= 58 else np.tile(x[:1, :3, :9], (1, 1, 1, 3))[..., :w]
+    for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1)):
+        y, i = cypool.max_pool2d(z, k, s, p, return_indices=True)
+        out[f"row{w}max{k}{s}"] = y
+        out[f"row{w}idx{k}{s}"] = i.view(np.uint16)
 np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
 """
 
@@ -460,7 +506,7 @@ def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
                            timeout=300)
         assert p.returncode == 0, p.stderr
         results[name] = np.load(tmp_path / f"{name}.npz")
-    assert len(results["best"].files) == 25
+    assert len(results["best"].files) == 25 + 14 + 60
     for name in ("avx2", "portable"):
         for key in results["best"].files:
             np.testing.assert_array_equal(results[name][key], results["best"][key],
