@@ -46,6 +46,10 @@ static inline ptrdiff_t avg_covering(const Window* w, ptrdiff_t row, ptrdiff_t* 
     return row / rows;
 }
 
+/* Channels per block of the 3-wide stride-1 channels-last forward (avg_cl_run3): three
+ * columns' sums of a block stay in vector registers */
+#define CYPOOL_AVG_RUN 32
+
 /* Bytes of row buffers one chunk of the separable paths needs (C = 1 for channels-first). */
 static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
     ptrdiff_t lp = (w->out_w - 1) * w->s_w + w->k_w;

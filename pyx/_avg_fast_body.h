@@ -139,6 +139,69 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
     return 0;
 }
 
+#if !CYPOOL_HALF
+/* Channels [0, nb) of one channels-last output row of a 3-wide, stride-1 window with one column
+ * of padding each side (OW = W), the window's nr input rows at rr[0, nr) (channel 0 of column 0;
+ * columns C apart): the cypool_avg_fwd_cl row buffer's sums, in its order, kept in registers.
+ * Column i's vertical sum is (rr[0] + rr[1]) + rr[2], as avg_vertical adds; output j is
+ * (v[j - 1] + v[j]) + v[j + 1] times inv[j], the padding columns the buffer's +0. Called with
+ * constant nr and nb, so the loops unroll and the three columns' sums stay in registers. */
+CYPOOL_INLINE void CYPOOL_FN(avg_cl_run3)(const CYPOOL_S* const* rr, ptrdiff_t nr,
+                                          CYPOOL_S* restrict yr, const CYPOOL_ACC* restrict inv,
+                                          ptrdiff_t W, ptrdiff_t C, ptrdiff_t nb)
+{
+    enum { B = CYPOOL_AVG_RUN };
+    const CYPOOL_S* restrict r0 = rr[0];
+    const CYPOOL_S* restrict r1 = nr > 1 ? rr[1] : rr[0];
+    const CYPOOL_S* restrict r2 = nr > 2 ? rr[2] : rr[0];
+    CYPOOL_ACC p[B], q[B], r[B];
+#define CYPOOL_VSUM(i, c) \
+    (nr == 1 ? (CYPOOL_ACC)CYPOOL_LD(r0[(i) * C + (c)]) \
+     : nr == 2 ? (CYPOOL_ACC)CYPOOL_LD(r0[(i) * C + (c)]) + (CYPOOL_ACC)CYPOOL_LD(r1[(i) * C + (c)]) \
+     : ((CYPOOL_ACC)CYPOOL_LD(r0[(i) * C + (c)]) + (CYPOOL_ACC)CYPOOL_LD(r1[(i) * C + (c)])) \
+       + (CYPOOL_ACC)CYPOOL_LD(r2[(i) * C + (c)]))
+    for (ptrdiff_t c = 0; c < nb; c++) {
+        p[c] = 0;
+        q[c] = CYPOOL_VSUM(0, c);
+    }
+    for (ptrdiff_t j = 0; j < W; j++) {
+        if (j + 1 < W)
+            for (ptrdiff_t c = 0; c < nb; c++) r[c] = CYPOOL_VSUM(j + 1, c);
+        else
+            for (ptrdiff_t c = 0; c < nb; c++) r[c] = 0;
+        const CYPOOL_ACC s = inv[j];
+        CYPOOL_S* restrict yo = yr + j * C;
+        for (ptrdiff_t c = 0; c < nb; c++) {
+            yo[c] = CYPOOL_STY(CYPOOL_SCALE((p[c] + q[c]) + r[c], s));
+            p[c] = q[c];
+            q[c] = r[c];
+        }
+    }
+#undef CYPOOL_VSUM
+}
+
+/* avg_cl_run3 over all C channels: blocks of CYPOOL_AVG_RUN, the last one ending at C (its
+ * overlap with the block before recomputes the same values), a narrower one when C is. */
+CYPOOL_INLINE void CYPOOL_FN(avg_cl_row3)(const CYPOOL_S* const* rr, ptrdiff_t nr,
+                                          CYPOOL_S* yr, const CYPOOL_ACC* inv, ptrdiff_t W,
+                                          ptrdiff_t C)
+{
+    enum { B = CYPOOL_AVG_RUN };
+    if (C < B) {
+        const CYPOOL_S* r[3] = {rr[0], rr[1], rr[2]};
+        CYPOOL_FN(avg_cl_run3)(r, nr, yr, inv, W, C, C);
+        return;
+    }
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += B) {
+        if (c0 + B > C) c0 = C - B;
+        const CYPOOL_S* r[3] = {rr[0] + c0, rr[1] + c0, rr[2] + c0};
+        if (nr == 3) CYPOOL_FN(avg_cl_run3)(r, 3, yr + c0, inv, W, C, B);
+        else if (nr == 2) CYPOOL_FN(avg_cl_run3)(r, 2, yr + c0, inv, W, C, B);
+        else CYPOOL_FN(avg_cl_run3)(r, 1, yr + c0, inv, W, C, B);
+    }
+}
+#endif
+
 /* Forward, channels-last. Rows are (n, od, oh); the row buffer holds (W + padding) x C values
  * and every loop runs over channels innermost, contiguous in memory. */
 CYPOOL_CLONES
@@ -253,6 +316,21 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
             }
             continue;
         }
+#if !CYPOOL_HALF
+        if (kw == 3 && sw == 1 && pw == 1 && OW == W &&
+            sd.count * sh.count >= 1 && sd.count * sh.count <= 3) {
+            /* 3-wide, stride 1, padding 1 (inception's 3x3/s1/p1): the row buffer's sums
+             * without the buffer, each column's vertical sum in registers while the three
+             * windows that use it go by (same adds, same order) */
+            const CYPOOL_S* rr[3] = {xs, xs, xs};
+            ptrdiff_t nr = 0;
+            for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
+                for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
+                    rr[nr++] = xs + (d * w->in_h + h) * WC;
+            CYPOOL_FN(avg_cl_row3)(rr, nr, yr, inv, W, C);
+            continue;
+        }
+#endif
         CYPOOL_FN(avg_vertical)(v, xs, w, sd, sh, WC);
         for (ptrdiff_t j = 0; j < OW; j++) {
             const CYPOOL_ACC* restrict a0 = vp + j * sw * C;

@@ -263,6 +263,44 @@ cdef inline void _cl_rows(const maxable_t* x, maxable_t* y, int64_t* idx, const 
             _max_row_cl(x, y, idx, w, row, C)
 
 
+# Outputs per work item of a 1-d channels-last call, in elements of the output (64 KiB of
+# float32): a 1-d call has one row per sample, too few to balance over the threads.
+cdef enum:
+    CL_1D_ITEM_ELEMS = 16384
+
+
+cdef inline bint _cl_1d_fits(const Window* w) noexcept nogil:
+    # 1-d windows (one row of cells along w) small enough for cypool_max_fwd_cl_1d's stack
+    return (w.in_d == 1 and w.in_h == 1 and w.k_d == 1 and w.k_h == 1 and w.pad_d == 0
+            and w.pad_h == 0 and w.out_d == 1 and w.out_h == 1 and w.k_w <= CYPOOL_CL_1D_CELLS)
+
+
+cdef inline void _cl_1d(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                        Py_ssize_t n, Py_ssize_t o0, Py_ssize_t o1, Py_ssize_t C) noexcept nogil:
+    if maxable_t is float:
+        cypool_max_fwd_cl_1d_f32(x, y, idx, w, n, o0, o1, C)
+    elif maxable_t is double:
+        cypool_max_fwd_cl_1d_f64(x, y, idx, w, n, o0, o1, C)
+
+
+cdef void _forward_cl_1d(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
+                         Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
+    # 1-d channels-last (float, double): work items of a sample's run of output columns, so
+    # few long rows still balance over the threads
+    cdef Py_ssize_t per = CL_1D_ITEM_ELEMS // C if C < CL_1D_ITEM_ELEMS else 1
+    cdef Py_ssize_t chunks = (w.out_w + per - 1) // per
+    cdef Py_ssize_t item, n, o0, o1
+    if n_threads == 1:
+        for n in range(n_samples):
+            _cl_1d(x, y, idx, w, n, 0, w.out_w, C)
+        return
+    for item in prange(n_samples * chunks, num_threads=n_threads, schedule="guided"):
+        n = item // chunks
+        o0 = (item % chunks) * per
+        o1 = o0 + per if o0 + per < w.out_w else w.out_w
+        _cl_1d(x, y, idx, w, n, o0, o1, C)
+
+
 cdef void _forward_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
     # Max pooling of a channels-last tensor (N, D, H, W, C), flattened.
@@ -273,6 +311,9 @@ cdef void _forward_cl(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
     cdef bint fast = ((maxable_t is float or maxable_t is double) and n_cells < 2147483647
                       and (maxable_t is double or idx == NULL
                            or w.in_d * w.in_h * w.in_w < 2147483647))
+    if (maxable_t is float or maxable_t is double) and fast and _cl_1d_fits(w):
+        _forward_cl_1d(x, y, idx, w, n_samples, C, n_threads)
+        return
     if n_threads == 1:
         # no OpenMP region (see _forward_cf); the fast rows' scratch: the window's cell positions
         if fast:

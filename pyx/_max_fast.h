@@ -43,6 +43,10 @@
 
 #define CYPOOL_SEL(mask, a, b) ((mask) ? (a) : (b))
 
+/* 1-d channels-last windows of up to this many cells take cypool_max_fwd_cl_1d (its cell
+ * positions live on the stack) */
+#define CYPOOL_CL_1D_CELLS 64
+
 /* cypool_max_fwd_cf_2x2's scratch of horizontal pairs (16 KiB of float32: L1) */
 #define CYPOOL_PAIRS 4096
 
@@ -71,7 +75,8 @@ CYPOOL_INLINE ClRow cl_row_spans(const Window* w, ptrdiff_t row)
     return r;
 }
 
-/* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32, cypool_max_fwd_cf_2x2_f32 */
+/* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32, cypool_max_fwd_cf_2x2_f32,
+ * cypool_max_fwd_cl_1d_f32 */
 #define CYPOOL_T float
 #define CYPOOL_S float
 #define CYPOOL_LD(v) (v)
@@ -86,7 +91,8 @@ CYPOOL_INLINE ClRow cl_row_spans(const Window* w, ptrdiff_t row)
 #undef CYPOOL_IDX
 #undef CYPOOL_SUF
 
-/* float64: defines cypool_max_fwd_cf_f64, cypool_max_fwd_cl_f64, cypool_max_fwd_cf_2x2_f64 */
+/* float64: defines cypool_max_fwd_cf_f64, cypool_max_fwd_cl_f64, cypool_max_fwd_cf_2x2_f64,
+ * cypool_max_fwd_cl_1d_f64 */
 #define CYPOOL_T double
 #define CYPOOL_S double
 #define CYPOOL_IDX int64_t

@@ -30,6 +30,13 @@ cdef extern from "_max_fast.h" nogil:
                                Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
     void cypool_max_fwd_cl_bf16(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
                                 Py_ssize_t row, Py_ssize_t C, Py_ssize_t* cells)
+    # Output columns [o0, o1) of sample n of a 1-d channels-last tensor (in_d = in_h = 1), for
+    # windows of up to CYPOOL_CL_1D_CELLS cells; with idx, rows of fewer than 2**31 cells.
+    enum: CYPOOL_CL_1D_CELLS
+    void cypool_max_fwd_cl_1d_f32(const float* x, float* y, int64_t* idx, const Window* w,
+                                  Py_ssize_t n, Py_ssize_t o0, Py_ssize_t o1, Py_ssize_t C)
+    void cypool_max_fwd_cl_1d_f64(const double* x, double* y, int64_t* idx, const Window* w,
+                                  Py_ssize_t n, Py_ssize_t o0, Py_ssize_t o1, Py_ssize_t C)
     # Backward of the 16-bit types: channels [c0, c1) of one sample with C interleaved channels
     # (a channels-first plane: C = 1, c0 = 0, c1 = 1); returns the count of skipped indices.
     Py_ssize_t cypool_max_bwd_scatter_f16(const uint16_t* go, const int64_t* idx, uint16_t* gi,

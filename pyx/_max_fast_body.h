@@ -525,6 +525,59 @@ CYPOOL_INLINE void CYPOOL_FN(max_cl_block)(const CYPOOL_S* restrict xn, CYPOOL_S
     for (ptrdiff_t j = 0; j < B; j++) y[j] = CYPOOL_ST(m[j]);
 }
 
+#if !CYPOOL_HALF
+/* A 1-d channels-last output cell (its window is one run of nc cells along w; positions are
+ * columns): max_cl_block over the channel blocks, as cypool_max_fwd_cl takes them. Called with
+ * a constant nc for the common windows, so the cell loop unrolls. */
+CYPOOL_INLINE void CYPOOL_FN(max_cl_cell_1d)(const CYPOOL_T* xn, CYPOOL_T* ym, int64_t* im,
+                                             const ptrdiff_t* cells, ptrdiff_t nc,
+                                             int64_t first, ptrdiff_t C)
+{
+    enum { BL = CYPOOL_CL_BLOCK };
+    ptrdiff_t c0 = 0;
+    for (; c0 + BL <= C; c0 += BL)
+        CYPOOL_FN(max_cl_block)(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C, BL);
+    if (c0 < C && C >= BL) {   /* a last full block ending at C, as cypool_max_fwd_cl */
+        c0 = C - BL;
+        CYPOOL_FN(max_cl_block)(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C, BL);
+        c0 = C;
+    }
+    if (c0 < C)
+        CYPOOL_FN(max_cl_block)(xn + c0, ym + c0, im ? im + c0 : NULL, cells, nc, first, C,
+                                C - c0);
+}
+
+/* Output columns [o0, o1) of sample n of a 1-d channels-last tensor (in_d = in_h = 1). The
+ * same cells in the same order as cypool_max_fwd_cl (so the same bits), without its per-row
+ * set-up: the window's fields are locals (through the pointer they are reloaded after every
+ * store to `cells`, which may alias them), a window's cells are a run of columns, and the
+ * columns of a row can be split among threads (a 1-d call has one row per sample: 32 rows of
+ * 2048 outputs balance badly over 2 threads). Windows of up to CYPOOL_CL_1D_CELLS cells. */
+static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl_1d)(const CYPOOL_T* x, CYPOOL_T* y,
+                                                          int64_t* idx, const Window* w,
+                                                          ptrdiff_t n, ptrdiff_t o0,
+                                                          ptrdiff_t o1, ptrdiff_t C)
+{
+    ptrdiff_t cells[CYPOOL_CL_1D_CELLS];
+    const ptrdiff_t k = w->k_w, s = w->s_w, pad = w->pad_w, dil = w->dil_w;
+    const ptrdiff_t in_w = w->in_w, out_w = w->out_w;
+    const CYPOOL_T* xn = x + n * in_w * C;
+    for (ptrdiff_t ow = o0; ow < o1; ow++) {
+        const Span sw = dilated_span(ow, k, s, pad, dil, in_w);
+        const ptrdiff_t wf = sw.first, nc = sw.count;
+        for (ptrdiff_t c = 0; c < nc; c++) cells[c] = wf + c * dil;
+        CYPOOL_T* ym = y + (n * out_w + ow) * C;
+        int64_t* im = idx ? idx + (n * out_w + ow) * C : NULL;
+        if (nc == 3)
+            CYPOOL_FN(max_cl_cell_1d)(xn, ym, im, cells, 3, wf, C);
+        else if (nc == 2)
+            CYPOOL_FN(max_cl_cell_1d)(xn, ym, im, cells, 2, wf, C);
+        else
+            CYPOOL_FN(max_cl_cell_1d)(xn, ym, im, cells, nc, wf, C);
+    }
+}
+#endif
+
 #if CYPOOL_F16
 /* max_cl_block on float rows (float16; bfloat16's conversions vectorise inline, and its rows
  * measured faster without the buffer): the cells' values at xb + at[k] * C, their

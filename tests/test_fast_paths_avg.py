@@ -316,3 +316,50 @@ def test_channels_first_plane_tiles_threads(dtype):
             np.testing.assert_array_equal(cypool.avg_pool2d_backward(g, x.shape, k, s, p), gx1)
         np.testing.assert_allclose(y1, R.avg_pool(x.astype(np.float64), (k, k), (s, s), (p, p),
                                                   (p, p), False, True, 0), **tol(dtype))
+
+
+def _separable_3x3_s1_p1(x, cip, div):
+    """Channels-last (N, H, W, C) 3x3/s1/p1 average in the separable order of the fast path, in
+    x's dtype: column sums (r0 + r1) + r2 of the window's real rows, then (v[j-1] + v[j]) + v[j+1]
+    with +0 for the padding columns, times the divisor's inverse rounded to x's dtype."""
+    N, H, W, C = x.shape
+    y = np.empty_like(x)
+    np_err = np.seterr(invalid="ignore")   # inf + -inf in the data
+    cols = np.array([min(j + 2, W) - max(j - 1, 0) for j in range(W)])
+    for oh in range(H):
+        rows = [h for h in (oh - 1, oh, oh + 1) if 0 <= h < H]
+        v = x[:, rows[0]].copy()
+        for h in rows[1:]:
+            v = v + x[:, h]
+        vp = np.concatenate([np.zeros_like(v[:, :1]), v, np.zeros_like(v[:, :1])], axis=1)
+        s = (vp[:, :-2] + vp[:, 1:-1]) + vp[:, 2:]
+        d = np.full(W, float(div)) if div else (np.full(W, 9.0) if cip else len(rows) * cols)
+        inv = (1.0 / d).astype(x.dtype)
+        y[:, oh] = s * inv[None, :, None]
+    np.seterr(**np_err)
+    return y
+
+
+@pytest.mark.parametrize("c", [1, 5, 32, 45, 64])
+@pytest.mark.parametrize("spatial", [(1, 1), (2, 3), (7, 9), (12, 1), (1, 17)], ids=str)
+def test_avg_3x3_s1_p1_channels_last_rows_in_the_separable_order(c, spatial):
+    # Channels-last 3x3/s1/p1 rows keep each column's vertical sum in registers (avg_cl_run3):
+    # the same adds in the same order as the row buffer, so the values equal that order's
+    # exactly (NaN positions included; a NaN's sign and payload follow the CPU's operand order).
+    rng = np.random.default_rng(c * 100 + spatial[0] * 10 + spatial[1])
+    for dtype in (np.float32, np.float64):
+        x = (rng.standard_normal((2, *spatial, c)) * 10.0 ** rng.integers(-4, 5, (2, *spatial, c))
+             ).astype(dtype)
+        r = rng.random(x.shape)
+        x[r < 0.02] = np.nan
+        x[(r > 0.02) & (r < 0.03)] = np.inf
+        x[(r > 0.03) & (r < 0.04)] = -np.inf
+        x[(r > 0.04) & (r < 0.1)] = -0.0
+        for cip, div in ((True, None), (False, None), (True, 5)):
+            want = _separable_3x3_s1_p1(x, cip, div)
+            for n_threads in (1, 2):
+                with cypool.threads(n_threads):
+                    y = cypool.avg_pool2d(x, 3, 1, 1, False, cip, div,
+                                          data_format="channels_last")
+                np.testing.assert_array_equal(y, want, err_msg=f"{dtype} {cip} {div}")
+                assert np.array_equal(np.signbit(y[y == 0]), np.signbit(want[want == 0]))

@@ -8,6 +8,8 @@ Fast paths taken for float32/float64 (integer dtypes run the general kernel):
 - channels-last rows: channel blocks of 32 elements (float or double) with register-resident
   maxima, the last block ending at C (overlapping the one before) when C >= 32, one shorter block
   when C < 32; indices as the winning cell's ordinal;
+- 1-d channels-last rows (windows of up to 64 cells): the same channel blocks per output,
+  a row's output columns split into runs among the threads (cypool_max_fwd_cl_1d);
 - channels-first small planes (output rows shorter than 16, at least 32 planes, a 32-plane tile
   within 256 KiB): tiles of 32 planes transposed to channels-last and pooled by the channel-block
   kernel, the last tile overlapping the one before; without indices, such planes pooled 2x2/s2
@@ -296,3 +298,53 @@ def test_channels_first_2x2_pair_sweeps_match_the_scan_bit_for_bit(n_planes, spa
             assert y.tobytes() == scan.tobytes(), (dtype, n_threads)
         y_ref, _ = R.max_pool(x, (2, 2), (2, 2), (0, 0), (0, 0), (1, 1), False)
         np.testing.assert_array_equal(y, y_ref)
+
+
+@pytest.mark.parametrize("c", [1, 5, 32, 45, 64])
+@pytest.mark.parametrize("length,k,s,p,d,ceil_mode", [
+    (40, 3, 2, 1, 1, False),       # k3 s2 p1: a border output at each end
+    (41, 2, 2, 0, 1, True),        # ceil_mode overhang: a last window of one cell
+    (37, 3, 1, 1, 1, True),
+    (60, 5, 3, 2, 2, True),        # dilation: border windows of fewer cells
+    (9, 4, 3, 2, 1, True),         # windows bigger than half the input
+    (90, 70, 1, 0, 1, False),      # over CYPOOL_CL_1D_CELLS cells: the row kernel instead
+])
+def test_channels_last_1d_rows_against_reference(c, length, k, s, p, d, ceil_mode):
+    # 1-d channels-last float rows take cypool_max_fwd_cl_1d (runs of output columns)
+    rng = np.random.default_rng(c * 1000 + length)
+    for dtype in FLOATS:
+        for kind in ("normal", "ties", "mixed", "allneginf"):
+            x = _special_data(rng, (2, c, length), dtype, kind)
+            y, i = _check_reference(x, 1, k, s, p, d, ceil_mode, "channels_last")
+            with cypool.threads(2):
+                y2, i2 = _pool(x, 1, k, s, p, d, ceil_mode, "channels_last")
+            np.testing.assert_array_equal(y2, y)
+            np.testing.assert_array_equal(i2, i)
+
+
+@pytest.mark.parametrize("c", [3, 32, 64, 100])
+@pytest.mark.parametrize("length,k,s,p,d,ceil_mode", [
+    (4100, 3, 2, 1, 1, False),     # the bench's 1-d row: several runs of columns per sample
+    (3001, 2, 2, 0, 1, True),
+    (2500, 3, 1, 1, 1, True),
+    (2600, 7, 3, 3, 2, True),
+])
+def test_channels_last_1d_column_runs_match_channels_first_bit_for_bit(c, length, k, s, p, d,
+                                                                      ceil_mode):
+    # Long channels-last rows are split into runs of output columns among the threads; the bits
+    # (NaN payloads, signed zeros) and indices equal the channels-first rows' scan, itself pinned
+    # to the reference above.
+    rng = np.random.default_rng(c + length)
+    for dtype in FLOATS:
+        x = _payload_data(rng, (3, c, length), dtype)
+        ycf, icf = cypool.max_pool1d(x, k, s, p, d, ceil_mode, return_indices=True)
+        xl = np.ascontiguousarray(to_channels_last(x))
+        for n_threads in (1, 2):
+            with cypool.threads(n_threads):
+                y, i = cypool.max_pool1d(xl, k, s, p, d, ceil_mode, return_indices=True,
+                                         data_format="channels_last")
+                y2 = cypool.max_pool1d(xl, k, s, p, d, ceil_mode, data_format="channels_last")
+            want = np.ascontiguousarray(to_channels_last(ycf))
+            assert y.tobytes() == want.tobytes(), (dtype, n_threads)
+            assert y2.tobytes() == want.tobytes(), (dtype, n_threads)
+            np.testing.assert_array_equal(i, to_channels_last(icf))
