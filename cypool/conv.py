@@ -1,6 +1,6 @@
 """Strided 2-d convolution, forward and backward (direct, multithreaded kernels reading either
-layout, the padding in a copy: pyx/_conv.pyx, loops in pyx/_conv.h): the learnable rival of pooling
-that `cypool compare` measures against it.
+layout in place, border windows through small zero-padded patches: pyx/_conv.pyx, loops in
+pyx/_conv.h): the learnable rival of pooling that `cypool compare` measures against it.
 """
 from __future__ import annotations
 
@@ -134,11 +134,12 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
            data_format: DataFormat = CF) -> np.ndarray:
     """2-d cross-correlation, as torch.nn.functional.conv2d.
 
-    Zero padding, no dilation or groups. Computed directly (no column matrix, no padded copy) on
-    ``x``, with cypool's threads (``set_num_threads``). Each output is
-    summed over the taps, then the input channels, in float32 for float32 (and half-precision)
-    input; on CPUs with FMA (AVX2, AVX-512) the products are fused into the sums, so the last
-    bits depend on the CPU as a BLAS product's do, never on the thread count.
+    Zero padding, no dilation or groups. Computed directly (no column matrix) on ``x`` as it is
+    (channels first at stride 1: a padded channels-last copy), with cypool's threads
+    (``set_num_threads``). Each output is summed over the taps, then the input channels, in
+    float32 for float32 (and half-precision) input; on CPUs with FMA (AVX2, AVX-512) the
+    products are fused into the sums, so the last bits depend on the CPU as a BLAS product's do,
+    never on the thread count.
 
     Parameters
     ----------
@@ -210,7 +211,7 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     """Gradients of conv2d with respect to x, weight and bias.
 
     ``grad_weight``: per tap, the products of the input's windows and the output gradient
-    summed over batch and positions; ``grad_x``: the forward kernel run on the (padded) output
+    summed over batch and positions; ``grad_x``: the forward kernel run on the output
     gradient with the flipped, transposed weight, once per stride phase; ``grad_bias``: the sum
     of the output gradient over batch and positions (in float64). Threads and rounding as
     ``conv2d``.
