@@ -191,6 +191,18 @@ def test_pad_into_channel_planes():
     np.testing.assert_array_equal(out, expect)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pad_into_channels_last_from_planes(dtype):
+    # the transposition runs in blocks of 8 channels x 8 pixels: sizes with tails of both
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 19, 5, 21)).astype(dtype).transpose(0, 2, 3, 1)  # planes
+    out = np.full((2, 7, 23, 20), np.nan, dtype)
+    _conv.pad_into(x, out, 1, 1, 2)
+    expect = np.zeros((2, 7, 23, 20), dtype)
+    expect[:, 1:6, 1:22, :19] = x
+    np.testing.assert_array_equal(out, expect)
+
+
 def test_channels_last_without_padding_reads_the_input_in_place():
     rng = np.random.default_rng(6)
     x = rng.standard_normal((2, 9, 9, 8)).astype(np.float32)
