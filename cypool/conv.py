@@ -1,6 +1,6 @@
 """Strided 2-d convolution, forward and backward (direct, multithreaded kernels reading either
-layout, the padding in a copy: pyx/_conv.pyx, loops in pyx/_conv.h): the learnable rival of pooling
-that `cypool compare` measures against it.
+layout in place, border windows through small zero-padded patches: pyx/_conv.pyx, loops in
+pyx/_conv.h): the learnable rival of pooling that `cypool compare` measures against it.
 """
 from __future__ import annotations
 
@@ -134,11 +134,12 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
            data_format: DataFormat = CF) -> np.ndarray:
     """2-d cross-correlation, as torch.nn.functional.conv2d.
 
-    Zero padding, no dilation or groups. Computed directly (no column matrix, no padded copy) on
-    ``x``, with cypool's threads (``set_num_threads``). Each output is
-    summed over the taps, then the input channels, in float32 for float32 (and half-precision)
-    input; on CPUs with FMA (AVX2, AVX-512) the products are fused into the sums, so the last
-    bits depend on the CPU as a BLAS product's do, never on the thread count.
+    Zero padding, no dilation or groups. Computed directly (no column matrix) on ``x`` as it is
+    (channels first at stride 1: a padded channels-last copy), with cypool's threads
+    (``set_num_threads``). Each output is summed over the taps, then the input channels, in
+    float32 for float32 (and half-precision) input; on CPUs with FMA (AVX2, AVX-512) the
+    products are fused into the sums, so the last bits depend on the CPU as a BLAS product's do,
+    never on the thread count.
 
     Parameters
     ----------
@@ -210,7 +211,7 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     """Gradients of conv2d with respect to x, weight and bias.
 
     ``grad_weight``: per tap, the products of the input's windows and the output gradient
-    summed over batch and positions; ``grad_x``: the forward kernel run on the (padded) output
+    summed over batch and positions; ``grad_x``: the forward kernel run on the output
     gradient with the flipped, transposed weight, once per stride phase; ``grad_bias``: the sum
     of the output gradient over batch and positions (in float64). Threads and rounding as
     ``conv2d``.
@@ -284,17 +285,23 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
     rows, top, _ = _phases(H, kh, stride[0], padding[0], oh)
     cols, left, _ = _phases(W, kw, stride[1], padding[1], ow)
     gp = g if opad == O and g.flags.c_contiguous else _padded(g, oh, ow, opad, 0, 0)
-    grad_bias = _conv.channel_sums(gp, _threads.threads_for(gp.nbytes, N * oh))[:O].astype(dtype)
+    bias_sums = _conv.channel_sums(gp, _threads.threads_for(gp.nbytes, N * oh))[:O]
+    grad_bias = bias_sums.astype(dtype)
 
     # weight: per tap, the products of the input's windows and the output gradient, summed over
     # all positions (rows in chunks, chunks added in order); the input read as it is, each tap
-    # over the pixels inside (products with the padding are zero)
-    xa, _ = _readable(a)
+    # over the pixels inside: the products with the padding are zero while the output gradient
+    # is finite (its float64 sums are finite exactly then); otherwise the padding is multiplied
+    # too (0 * inf is NaN, as torch's), from a padded copy
+    if np.isfinite(bias_sums).all():
+        xa, (pt, pl) = _readable(a, padding)
+    else:
+        xa, (pt, pl) = _padded(a, H + 2 * padding[0], W + 2 * padding[1], C, *padding), (0, 0)
     chunk_bytes = T * C * opad * gp.itemsize
     chunks = max(1, min(_WGRAD_CHUNKS, N * oh, _WGRAD_BUFFER_BYTES // max(1, chunk_bytes)))
     sums = np.zeros((chunks, T, C, opad), dtype)
     dy, dx = _taps(kh, kw)
-    _conv.weight_grad(xa, stride[0], stride[1], dy - padding[0], dx - padding[1], gp, sums,
+    _conv.weight_grad(xa, stride[0], stride[1], dy - pt, dx - pl, gp, sums,
                       _threads.threads_for(xa.nbytes + gp.nbytes, chunks * T))
     total = sums[0]
     for k in range(1, chunks):

@@ -181,6 +181,27 @@ def test_border_tiles_of_strided_views(isa, fmt, s):
           conv_ref(xc, w, b, (s, s), (2, 2)), np.float32)
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_weight_gradient_multiplies_the_padding_by_a_non_finite_gradient(fmt, bad):
+    # the weight gradient leaves out the products with the padding while they are zero; an inf
+    # or NaN in the output gradient makes them NaN, as in the float64 reference (and torch)
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((2, 3, 6, 7)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((2, 4, 6, 7)).astype(np.float32)
+    g[1, 2, 0, 6] = bad                                   # a window reaching the padding
+    _, rw, rb = conv_backward_ref(g, x, w, (1, 1), (1, 1))
+    xin = x if fmt == "channels_first" else np.ascontiguousarray(to_channels_last(x))
+    gin = g if fmt == "channels_first" else np.ascontiguousarray(to_channels_last(g))
+    _, gw, gb = cypool.conv2d_backward(gin, xin, w, 1, 1, data_format=fmt)
+    np.testing.assert_array_equal(np.isnan(gw), np.isnan(rw))
+    assert np.isnan(gw).any()
+    fin = np.isfinite(rw)
+    close(gw[fin], rw[fin], np.float32)
+    np.testing.assert_array_equal(np.isnan(gb), np.isnan(rb))
+
+
 def test_pad_into_channel_planes():
     rng = np.random.default_rng(12)
     x = rng.standard_normal((2, 5, 11, 3))[:, ::-1, ::2]          # (N, H, W, C) view, W strided
@@ -188,6 +209,18 @@ def test_pad_into_channel_planes():
     _conv.pad_into(x, out, 2, 1, 2)
     expect = np.zeros((2, 9, 7, 4))
     expect[:, 2:7, 1:7, :3] = x
+    np.testing.assert_array_equal(out, expect)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pad_into_channels_last_from_planes(dtype):
+    # the transposition runs in blocks of 8 channels x 8 pixels: sizes with tails of both
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 19, 5, 21)).astype(dtype).transpose(0, 2, 3, 1)  # planes
+    out = np.full((2, 7, 23, 20), np.nan, dtype)
+    _conv.pad_into(x, out, 1, 1, 2)
+    expect = np.zeros((2, 7, 23, 20), dtype)
+    expect[:, 1:6, 1:22, :19] = x
     np.testing.assert_array_equal(out, expect)
 
 
