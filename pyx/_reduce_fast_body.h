@@ -560,6 +560,30 @@ CYPOOL_INLINE void CYPOOL_FN(divide_row)(const double* restrict s, CYPOOL_T* res
 #endif
 }
 
+/* a[c] = (((a[c] + p[c]) + p[C + c]) + ...) over k <= 4 cells C apart, c < cn, in double;
+ * fresh: the sums start from 0 (a's contents unread). Inlined with a constant k. */
+CYPOOL_INLINE void CYPOOL_FN(band_add)(double* restrict a, const CYPOOL_T* restrict p,
+                                       ptrdiff_t C, ptrdiff_t cn, int k, int fresh) {
+    const CYPOOL_T* restrict p0 = p;
+    const CYPOOL_T* restrict p1 = p + C;
+    const CYPOOL_T* restrict p2 = p + 2 * C;
+    const CYPOOL_T* restrict p3 = p + 3 * C;
+#define CYPOOL_BAND_SUM(init)                                                                    \
+    for (ptrdiff_t c = 0; c < cn; c++) {                                                         \
+        double t = (init) + (double)p0[c];                                                       \
+        if (k > 1) t += (double)p1[c];                                                           \
+        if (k > 2) t += (double)p2[c];                                                           \
+        if (k > 3) t += (double)p3[c];                                                           \
+        a[c] = t;                                                                                \
+    }
+    if (fresh) {
+        CYPOOL_BAND_SUM(0.0)
+    } else {
+        CYPOOL_BAND_SUM(a[c])
+    }
+#undef CYPOOL_BAND_SUM
+}
+
 /* Channels-last adaptive average of one output row of sample xs: the band of input rows
  * (slices d0.., rows h0..) streams through in memory order; out_w x (a block of channels)
  * double accumulators, acc, hold the row's windows. Bins along w as in the _cf kernels. */
@@ -578,36 +602,24 @@ static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T*
         const ptrdiff_t cn = C - c0 < nc ? C - c0 : nc;
         for (ptrdiff_t o0 = 0; o0 < out_w; o0 += no_max) {
             const ptrdiff_t no = out_w - o0 < no_max ? out_w - o0 : no_max;
-            for (ptrdiff_t k = 0; k < no * cn; k++) acc[k] = 0;
             for (ptrdiff_t d = d0; d < d0 + nd; d++)
                 for (ptrdiff_t h = h0; h < h0 + nh; h++) {
                     const CYPOOL_T* row = xs + (d * in_h + h) * in_w * C + c0;
+                    const int first_row = d == d0 && h == h0;
                     for (ptrdiff_t i = 0; i < no; i++) {
                         double* restrict a = acc + i * cn;
                         const ptrdiff_t f = wf[o0 + i], e = f + wc[o0 + i];
                         ptrdiff_t w = f;
-                        for (; w + 4 <= e; w += 4) {   /* four cells a pass over a */
-                            const CYPOOL_T* restrict p0 = row + w * C;
-                            const CYPOOL_T* restrict p1 = p0 + C;
-                            const CYPOOL_T* restrict p2 = p1 + C;
-                            const CYPOOL_T* restrict p3 = p2 + C;
-                            for (ptrdiff_t c = 0; c < cn; c++)
-                                a[c] = (((a[c] + (double)p0[c]) + (double)p1[c]) + (double)p2[c])
-                                       + (double)p3[c];
-                        }
-                        /* the last one to three cells in one pass too (13 -> 6: three) */
-                        const CYPOOL_T* restrict p0 = row + w * C;
-                        const CYPOOL_T* restrict p1 = p0 + C;
-                        const CYPOOL_T* restrict p2 = p1 + C;
-                        if (e - w == 3) {
-                            for (ptrdiff_t c = 0; c < cn; c++)
-                                a[c] = ((a[c] + (double)p0[c]) + (double)p1[c]) + (double)p2[c];
-                        } else if (e - w == 2) {
-                            for (ptrdiff_t c = 0; c < cn; c++)
-                                a[c] = (a[c] + (double)p0[c]) + (double)p1[c];
-                        } else if (e - w == 1) {
-                            for (ptrdiff_t c = 0; c < cn; c++) a[c] += (double)p0[c];
-                        }
+                        /* up to four cells a pass over a; the window's first pass starts its
+                         * sums from 0 instead of reading them */
+                        for (; w + 4 <= e; w += 4)
+                            CYPOOL_FN(band_add)(a, row + w * C, C, cn, 4, first_row && w == f);
+                        if (e - w == 3)
+                            CYPOOL_FN(band_add)(a, row + w * C, C, cn, 3, first_row && w == f);
+                        else if (e - w == 2)
+                            CYPOOL_FN(band_add)(a, row + w * C, C, cn, 2, first_row && w == f);
+                        else if (e - w == 1)
+                            CYPOOL_FN(band_add)(a, row + w * C, C, cn, 1, first_row && w == f);
                     }
                 }
             for (ptrdiff_t i = 0; i < no; i++)
