@@ -425,7 +425,7 @@ CYPOOL_INLINE void CYPOOL_FN(fractional_lanes)(const CYPOOL_T* x, const int64_t*
                                                CYPOOL_T* m_out, int64_t* q_out) {
     typedef CYPOOL_FN(cypool_gpos_t) pos_t;
     const CYPOOL_GI izero = {0};
-    CYPOOL_GV m;
+    CYPOOL_GV m = {0};   /* set by the first cell; the initialiser quiets gcc's maybe-uninitialized */
     CYPOOL_GI q = izero;
     pos_t n = 0;
     for (ptrdiff_t dt = 0; dt < k_t; dt++)
