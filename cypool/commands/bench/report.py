@@ -99,7 +99,9 @@ def markdown(result: dict) -> str:
     g = result["geomean"]
     n = sum(1 for r in rows if r.case.headline and r.ratio("torch"))
     lines.append(f"Geometric mean of cypool/torch over the {n} rows of the headline cases: "
-                 + (f"**{g:.3f}**" if g is not None else "n/a (torch not installed)") + ".")
+                 + (f"**{g:.3f}**" if g is not None
+                    else "n/a (no headline case ran)" if not any(r.case.headline for r in rows)
+                    else "n/a (torch not installed)") + ".")
     if result["big"]:
         lines += ["", "Bandwidth: 2x2/s2 max and average, forward and backward, of a float32 "
                   "input against cypool's streaming kernel moving the same bytes, interleaved in "
