@@ -425,14 +425,17 @@ def test_channels_first_rows_of_every_width_equal_the_float32_kernel(dtype, k, s
 
 
 @pytest.mark.parametrize("dtype", HALVES)
-@pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 2)])
+@pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 2), (3, 1, 1, 1),
+                                     (2, 1, 0, 1)])
 def test_channels_last_rows_of_every_channel_count_equal_the_float32_kernel(dtype, k, s, p, d,
                                                                            rng):
     # float16's channels-last cells go 16 or 8 channels a vector, up to four vectors at a time,
-    # the last vector ending at the last channel, fewer than 8 channels one by one: every
-    # channel count from 1 to 70
+    # the last vector ending at the last channel, fewer than 8 channels one by one; with
+    # AVX-512, 3x3/s1, 3x3/s2 and 2x2/s1 interiors four outputs at a time sharing their
+    # columns' conversions (rows of 13 columns: runs of four and single outputs): every channel
+    # count from 1 to 70
     for c in range(1, 71):
-        x = specials(dtype, rng, (1, c, 5, 7))
+        x = specials(dtype, rng, (1, c, 5, 13))
         a = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         y, i = cypool.max_pool2d(a, k, s, p, d, return_indices=True, data_format="channels_last")
         y32, i32 = cypool.max_pool2d(a.astype(np.float32), k, s, p, d, return_indices=True,
@@ -478,10 +481,11 @@ for fmt in ("channels_first", "channels_last"):
         out[f"avgb{k}{s}{fmt}"] = cypool.avg_pool2d_backward(m, a.shape, k, s, p,
                                                              data_format=fmt)
 for c in (3, 8, 11, 16, 21, 40, 70):   # channels-last cells' vector groups of every count
-    z = np.ascontiguousarray(np.tile(x, (1, 3, 1, 1))[:1, :c, :7, :9].transpose(0, 2, 3, 1))
-    y, i = cypool.max_pool2d(z, 3, 2, 1, return_indices=True, data_format="channels_last")
-    out[f"cl{c}max"] = y
-    out[f"cl{c}idx"] = i.view(np.uint16)
+    z = np.ascontiguousarray(np.tile(x, (1, 3, 1, 1))[:1, :c, :7, :13].transpose(0, 2, 3, 1))
+    for s in (1, 2):
+        y, i = cypool.max_pool2d(z, 3, s, 1, return_indices=True, data_format="channels_last")
+        out[f"cl{c}max{s}"] = y
+        out[f"cl{c}idx{s}"] = i.view(np.uint16)
 for w in (5, 8, 13, 16, 23, 33, 47, 64, 70, 130):   # the vector groups' shapes of every width
     z = x[:1, :3, :9, :w] if w <= 58 else np.tile(x[:1, :3, :9], (1, 1, 1, 3))[..., :w]
     for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1)):
@@ -506,7 +510,7 @@ def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
                            timeout=300)
         assert p.returncode == 0, p.stderr
         results[name] = np.load(tmp_path / f"{name}.npz")
-    assert len(results["best"].files) == 25 + 14 + 60
+    assert len(results["best"].files) == 25 + 28 + 60
     for name in ("avx2", "portable"):
         for key in results["best"].files:
             np.testing.assert_array_equal(results[name][key], results["best"][key],
