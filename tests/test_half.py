@@ -430,8 +430,8 @@ def test_channels_first_rows_of_every_width_equal_the_float32_kernel(dtype, k, s
 def test_channels_last_rows_of_every_channel_count_equal_the_float32_kernel(dtype, k, s, p, d,
                                                                            rng):
     # float16's channels-last cells go 16 or 8 channels a vector, up to four vectors at a time,
-    # the last vector ending at the last channel, fewer than 8 channels one by one; with
-    # AVX-512, 3x3/s1, 3x3/s2 and 2x2/s1 interiors four outputs at a time sharing their
+    # the last vector ending at the last channel, fewer than 8 channels one by one;
+    # 3x3/s1, 3x3/s2 and 2x2/s1 interiors four outputs at a time sharing their
     # columns' conversions (rows of 13 columns: runs of four and single outputs): every channel
     # count from 1 to 70
     for c in range(1, 71):
