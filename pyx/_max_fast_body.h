@@ -1076,6 +1076,51 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
 }
 #endif
 
+#if !CYPOOL_F16 && defined(CYPOOL_F16C)
+/* bfloat16's channels-first plane in a float buffer, as float16's above (max_bwd_plane_f16c):
+ * each add rounded to bfloat16 in vector registers with cypool_f32_to_bf16's integer steps
+ * (nearest even; a NaN keeps its sign and payload top, made quiet), the plane's upper halves
+ * stored at the end. Needs AVX2 only; it goes with the F16C switch. */
+static __attribute__((target("avx2,f16c"), noinline, unused)) ptrdiff_t
+CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restrict idx,
+                              CYPOOL_S* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane)
+{
+    float buf[CYPOOL_SCATTER_PLANE];
+    int snan = 0;
+    ptrdiff_t chained = 0;
+    for (ptrdiff_t o = 0; o < out_plane; o++)
+        snan |= (go[o] & 0x7f80u) == 0x7f80u && (go[o] & 0x7fu) != 0 && !(go[o] & 0x40u);
+    for (ptrdiff_t o = 1; o < out_plane; o++) chained += idx[o] == idx[o - 1];
+    if (snan || chained * 32 < out_plane) return -1;
+    ptrdiff_t bad = 0;
+    const __m128i one = _mm_set1_epi32(1), half = _mm_set1_epi32(0x7fff);
+    const __m128i top = _mm_set1_epi32((int32_t)0xffff0000u), quiet = _mm_set1_epi32(0x400000);
+    memset(buf, 0, (size_t)in_plane * sizeof(float));
+    for (ptrdiff_t o = 0; o < out_plane; o++) {
+        const int64_t i = idx[o];
+        if ((uint64_t)i < (uint64_t)in_plane) {
+            const __m128 s = _mm_add_ss(_mm_castsi128_ps(_mm_cvtsi32_si128((int)go[o] << 16)),
+                                        _mm_load_ss(buf + i));
+            const __m128i b = _mm_castps_si128(s);
+            const __m128i r = _mm_and_si128(
+                _mm_add_epi32(b, _mm_add_epi32(half, _mm_and_si128(_mm_srli_epi32(b, 16), one))),
+                top);
+            const __m128i n = _mm_and_si128(_mm_or_si128(b, quiet), top);
+            _mm_store_ss(buf + i, _mm_castsi128_ps(_mm_blendv_epi8(
+                                      r, n, _mm_castps_si128(_mm_cmpunord_ss(s, s)))));
+        } else {
+            bad++;
+        }
+    }
+    for (ptrdiff_t c = 0; c < in_plane; c++) {
+        uint32_t u;
+        memcpy(&u, buf + c, 4);
+        gi[c] = (uint16_t)(u >> 16);
+    }
+    return bad;
+}
+#endif
+
 /* The index scatter of max backward for the 16-bit types (float32 and float64 scatter in
  * _max.pyx): each add is done in float and rounded back, in output order, as PyTorch accumulates
  * a float16 / bfloat16 gradient. gi is zeroed here. */
@@ -1091,13 +1136,15 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
         for (ptrdiff_t i = 0; i < in_plane; i++)
             memset(gi + i * C + c0, 0, (size_t)nc * sizeof(CYPOOL_S));
     }
-#if CYPOOL_F16 && defined(CYPOOL_F16C)
+#if defined(CYPOOL_F16C)
     if (cypool_f16c()) {
         if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE) {
             const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
             if (r >= 0) return r;
         }
+#if CYPOOL_F16
         return CYPOOL_FN(max_bwd_scatter_f16c)(go, idx, gi, in_plane, out_plane, C, c0, c1);
+#endif
     }
 #endif
     CYPOOL_SCATTER_LOOPS(CYPOOL_LD, CYPOOL_ST);

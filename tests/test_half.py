@@ -444,21 +444,25 @@ def test_channels_last_rows_of_every_channel_count_equal_the_float32_kernel(dtyp
         np.testing.assert_array_equal(i, i32)
 
 
-def test_float16_max_backward_keeps_a_signalling_nan_added_to_zero():
-    # channels-first planes of overlapping windows add in a float buffer where the CPU has F16C;
+@pytest.mark.parametrize("dtype", HALVES)
+def test_max_backward_keeps_a_signalling_nan_added_to_zero(dtype):
+    # channels-first planes of overlapping windows add in a float buffer where the CPU has AVX2;
     # a cell's first add (0 + g) is g itself, so a signalling NaN gradient on a cell hit once
     # keeps its bits, as in the 16-bit loop (a conversion to float would make it quiet): such
     # planes take that loop. Equal inputs: each window's maximum is its first cell, so output
     # (i, j) of the interior names cell (i - 1, j - 1), and the border outputs share cells.
-    x = np.ones((2, 3, 8, 8), np.float16)
+    x = np.ones((2, 3, 8, 8), dtype)
     y, i = cypool.max_pool2d(x, 3, 1, 1, return_indices=True)
-    g = np.ones(y.shape, np.float16)
-    g.view(np.uint16)[0, 1, 4, 4] = 0x7c01   # signalling NaN
-    g.view(np.uint16)[1, 2, 5, 6] = 0xfd55   # signalling NaN, negative, another payload
+    g = np.ones(y.shape, dtype)
+    # signalling NaNs (the second negative, another payload)
+    s1, s2 = (0x7c01, 0xfd55) if dtype == F16 else (0x7f81, 0xffa5)
+    g.view(np.uint16)[0, 1, 4, 4] = s1
+    g.view(np.uint16)[1, 2, 5, 6] = s2
     gi = cypool.max_pool2d_backward(g, i, x.shape).view(np.uint16)
-    assert gi[0, 1, 3, 3] == 0x7c01 and gi[1, 2, 4, 5] == 0xfd55
+    assert gi[0, 1, 3, 3] == s1 and gi[1, 2, 4, 5] == s2
     # the other planes: cell (0, 0) is named by outputs (0, 0), (0, 1), (1, 0), (1, 1): 4.0
-    assert gi[0, 0, 0, 0] == 0x4400 and gi[0, 0, 3, 3] == 0x3c00 and gi[0, 0, 7, 7] == 0
+    four, one = np.array([4, 1], np.float32).astype(dtype).view(np.uint16)
+    assert gi[0, 0, 0, 0] == four and gi[0, 0, 3, 3] == one and gi[0, 0, 7, 7] == 0
 
 
 @pytest.mark.parametrize("dtype", HALVES)
