@@ -425,20 +425,44 @@ def test_channels_first_rows_of_every_width_equal_the_float32_kernel(dtype, k, s
 
 
 @pytest.mark.parametrize("dtype", HALVES)
-@pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 2)])
+@pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 2), (3, 1, 1, 1),
+                                     (2, 1, 0, 1)])
 def test_channels_last_rows_of_every_channel_count_equal_the_float32_kernel(dtype, k, s, p, d,
                                                                            rng):
     # float16's channels-last cells go 16 or 8 channels a vector, up to four vectors at a time,
-    # the last vector ending at the last channel, fewer than 8 channels one by one: every
-    # channel count from 1 to 70
+    # the last vector ending at the last channel, fewer than 8 channels one by one;
+    # 3x3/s1, 3x3/s2 and 2x2/s1 interiors four outputs at a time sharing their
+    # columns' conversions (rows of 13 columns: runs of four and single outputs): every channel
+    # count from 1 to 70
     for c in range(1, 71):
-        x = specials(dtype, rng, (1, c, 5, 7))
+        x = specials(dtype, rng, (1, c, 5, 13))
         a = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         y, i = cypool.max_pool2d(a, k, s, p, d, return_indices=True, data_format="channels_last")
         y32, i32 = cypool.max_pool2d(a.astype(np.float32), k, s, p, d, return_indices=True,
                                      data_format="channels_last")
         assert_same(y, y32.astype(dtype))
         np.testing.assert_array_equal(i, i32)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_max_backward_keeps_a_signalling_nan_added_to_zero(dtype):
+    # channels-first planes of overlapping windows add in a float buffer where the CPU has AVX2;
+    # a cell's first add (0 + g) is g itself, so a signalling NaN gradient on a cell hit once
+    # keeps its bits, as in the 16-bit loop (a conversion to float would make it quiet): such
+    # planes take that loop. Equal inputs: each window's maximum is its first cell, so output
+    # (i, j) of the interior names cell (i - 1, j - 1), and the border outputs share cells.
+    x = np.ones((2, 3, 8, 8), dtype)
+    y, i = cypool.max_pool2d(x, 3, 1, 1, return_indices=True)
+    g = np.ones(y.shape, dtype)
+    # signalling NaNs (the second negative, another payload)
+    s1, s2 = (0x7c01, 0xfd55) if dtype == F16 else (0x7f81, 0xffa5)
+    g.view(np.uint16)[0, 1, 4, 4] = s1
+    g.view(np.uint16)[1, 2, 5, 6] = s2
+    gi = cypool.max_pool2d_backward(g, i, x.shape).view(np.uint16)
+    assert gi[0, 1, 3, 3] == s1 and gi[1, 2, 4, 5] == s2
+    # the other planes: cell (0, 0) is named by outputs (0, 0), (0, 1), (1, 0), (1, 1): 4.0
+    four, one = np.array([4, 1], np.float32).astype(dtype).view(np.uint16)
+    assert gi[0, 0, 0, 0] == four and gi[0, 0, 3, 3] == one and gi[0, 0, 7, 7] == 0
 
 
 @pytest.mark.parametrize("dtype", HALVES)
@@ -478,10 +502,11 @@ for fmt in ("channels_first", "channels_last"):
         out[f"avgb{k}{s}{fmt}"] = cypool.avg_pool2d_backward(m, a.shape, k, s, p,
                                                              data_format=fmt)
 for c in (3, 8, 11, 16, 21, 40, 70):   # channels-last cells' vector groups of every count
-    z = np.ascontiguousarray(np.tile(x, (1, 3, 1, 1))[:1, :c, :7, :9].transpose(0, 2, 3, 1))
-    y, i = cypool.max_pool2d(z, 3, 2, 1, return_indices=True, data_format="channels_last")
-    out[f"cl{c}max"] = y
-    out[f"cl{c}idx"] = i.view(np.uint16)
+    z = np.ascontiguousarray(np.tile(x, (1, 3, 1, 1))[:1, :c, :7, :13].transpose(0, 2, 3, 1))
+    for s in (1, 2):
+        y, i = cypool.max_pool2d(z, 3, s, 1, return_indices=True, data_format="channels_last")
+        out[f"cl{c}max{s}"] = y
+        out[f"cl{c}idx{s}"] = i.view(np.uint16)
 for w in (5, 8, 13, 16, 23, 33, 47, 64, 70, 130):   # the vector groups' shapes of every width
     z = x[:1, :3, :9, :w] if w <= 58 else np.tile(x[:1, :3, :9], (1, 1, 1, 3))[..., :w]
     for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1)):
@@ -506,7 +531,7 @@ def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
                            timeout=300)
         assert p.returncode == 0, p.stderr
         results[name] = np.load(tmp_path / f"{name}.npz")
-    assert len(results["best"].files) == 25 + 14 + 60
+    assert len(results["best"].files) == 25 + 28 + 60
     for name in ("avx2", "portable"):
         for key in results["best"].files:
             np.testing.assert_array_equal(results[name][key], results["best"][key],
