@@ -82,16 +82,16 @@ CYPOOL_HALF_INLINE uint16_t cypool_plus_zero(uint16_t h) { return h == 0x8000u ?
  * and run float32 loops on the result, so the loops vectorise as float32's do.
  *
  * bfloat16's conversions are shifts and an add: the plain loops vectorise in every clone.
- * float16's take about 15 vector operations each way; on x86-64 with gcc, when the CPU has AVX2
- * and F16C, they go to vcvtph2ps / vcvtps2ph instead (8 values an instruction; stores round to
- * nearest even, as the code above: the same bits, a signalling NaN loaded quiet). gcc 12 does not
+ * float16's take about 15 vector operations each way; on x86-64 with gcc or clang, when the CPU
+ * has AVX2 and F16C, they go to vcvtph2ps / vcvtps2ph instead (8 values an instruction; stores
+ * round to nearest even, as the code above: the same bits, a signalling NaN loaded quiet). gcc 12 does not
  * vectorise conversions of its _Float16 type, and a cloned kernel cannot hold F16C intrinsics in
  * its baseline clone, hence out-of-line functions chosen at run time: AVX-512's 16-wide forms
  * where the CPU has AVX-512F, else AVX2's 8-wide ones. CYPOOL_HALF_CONVERSIONS in the environment
  * (read at a module's first half-precision call) can ask for "avx2" or "portable" (the path of a
- * CPU without F16C) instead of the best the CPU has, for tests. Other compilers and architectures
- * build the portable loops only. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+ * CPU without F16C) instead of the best the CPU has, for tests. Other compilers (MSVC) and
+ * architectures build the portable loops only. */
+#if defined(__x86_64__) && defined(__GNUC__)
 #define CYPOOL_F16C 1
 #include <immintrin.h>
 
