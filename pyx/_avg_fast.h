@@ -47,7 +47,7 @@ static inline ptrdiff_t avg_covering(const Window* w, ptrdiff_t row, ptrdiff_t* 
 }
 
 /* Channels per block of the 3-wide stride-1 channels-last forward (avg_cl_run3): three
- * columns' sums of a block stay in vector registers */
+ * columns' sums of a block stay in L1 */
 #define CYPOOL_AVG_RUN 32
 
 /* Bytes of row buffers one chunk of the separable paths needs (C = 1 for channels-first). */

@@ -142,10 +142,10 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
 #if !CYPOOL_HALF
 /* Channels [0, nb) of one channels-last output row of a 3-wide, stride-1 window with one column
  * of padding each side (OW = W), the window's nr input rows at rr[0, nr) (channel 0 of column 0;
- * columns C apart): the cypool_avg_fwd_cl row buffer's sums, in its order, kept in registers.
+ * columns C apart): the cypool_avg_fwd_cl row buffer's sums, in its order, without the buffer.
  * Column i's vertical sum is (rr[0] + rr[1]) + rr[2], as avg_vertical adds; output j is
  * (v[j - 1] + v[j]) + v[j + 1] times inv[j], the padding columns the buffer's +0. Called with
- * constant nr and nb, so the loops unroll and the three columns' sums stay in registers. */
+ * constant nr and nb, so the loops unroll. */
 CYPOOL_INLINE void CYPOOL_FN(avg_cl_run3)(const CYPOOL_S* const* rr, ptrdiff_t nr,
                                           CYPOOL_S* restrict yr, const CYPOOL_ACC* restrict inv,
                                           ptrdiff_t W, ptrdiff_t C, ptrdiff_t nb)
@@ -154,28 +154,36 @@ CYPOOL_INLINE void CYPOOL_FN(avg_cl_run3)(const CYPOOL_S* const* rr, ptrdiff_t n
     const CYPOOL_S* restrict r0 = rr[0];
     const CYPOOL_S* restrict r1 = nr > 1 ? rr[1] : rr[0];
     const CYPOOL_S* restrict r2 = nr > 2 ? rr[2] : rr[0];
-    CYPOOL_ACC p[B], q[B], r[B];
+    /* the three columns' sums in a ring (in L1): the window's adds read them from memory, as
+     * the row buffer's did, which keeps the left operand's bits where a NaN meets a NaN more
+     * often (the operand order of an add is the compiler's) */
+    CYPOOL_ACC ring[3][B];
 #define CYPOOL_VSUM(i, c) \
     (nr == 1 ? (CYPOOL_ACC)CYPOOL_LD(r0[(i) * C + (c)]) \
      : nr == 2 ? (CYPOOL_ACC)CYPOOL_LD(r0[(i) * C + (c)]) + (CYPOOL_ACC)CYPOOL_LD(r1[(i) * C + (c)]) \
      : ((CYPOOL_ACC)CYPOOL_LD(r0[(i) * C + (c)]) + (CYPOOL_ACC)CYPOOL_LD(r1[(i) * C + (c)])) \
        + (CYPOOL_ACC)CYPOOL_LD(r2[(i) * C + (c)]))
+    ptrdiff_t a = 0, b = 1, n = 2;   /* ring rows of columns j - 1, j, j + 1 */
     for (ptrdiff_t c = 0; c < nb; c++) {
-        p[c] = 0;
-        q[c] = CYPOOL_VSUM(0, c);
+        ring[a][c] = 0;
+        ring[b][c] = CYPOOL_VSUM(0, c);
     }
     for (ptrdiff_t j = 0; j < W; j++) {
+        CYPOOL_ACC* restrict vr = ring[n];
         if (j + 1 < W)
-            for (ptrdiff_t c = 0; c < nb; c++) r[c] = CYPOOL_VSUM(j + 1, c);
+            for (ptrdiff_t c = 0; c < nb; c++) vr[c] = CYPOOL_VSUM(j + 1, c);
         else
-            for (ptrdiff_t c = 0; c < nb; c++) r[c] = 0;
+            for (ptrdiff_t c = 0; c < nb; c++) vr[c] = 0;
         const CYPOOL_ACC s = inv[j];
+        const CYPOOL_ACC* restrict va = ring[a];
+        const CYPOOL_ACC* restrict vb = ring[b];
         CYPOOL_S* restrict yo = yr + j * C;
-        for (ptrdiff_t c = 0; c < nb; c++) {
-            yo[c] = CYPOOL_STY(CYPOOL_SCALE((p[c] + q[c]) + r[c], s));
-            p[c] = q[c];
-            q[c] = r[c];
-        }
+        for (ptrdiff_t c = 0; c < nb; c++)
+            yo[c] = CYPOOL_STY(CYPOOL_SCALE(va[c] + vb[c] + vr[c], s));
+        const ptrdiff_t t = a;
+        a = b;
+        b = n;
+        n = t;
     }
 #undef CYPOOL_VSUM
 }
@@ -320,7 +328,7 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         if (kw == 3 && sw == 1 && pw == 1 && OW == W &&
             sd.count * sh.count >= 1 && sd.count * sh.count <= 3) {
             /* 3-wide, stride 1, padding 1 (inception's 3x3/s1/p1): the row buffer's sums
-             * without the buffer, each column's vertical sum in registers while the three
+             * without the buffer, each column's vertical sum kept (in L1) while the three
              * windows that use it go by (same adds, same order) */
             const CYPOOL_S* rr[3] = {xs, xs, xs};
             ptrdiff_t nr = 0;

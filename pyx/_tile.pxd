@@ -7,6 +7,13 @@
 from _types cimport maxable_t
 from _window cimport Window
 
+cdef extern from "_tile.h" nogil:
+    # float32: the same moves in 8x8 blocks through vector registers
+    void cypool_tile_in_f32(const float* src, float* tile, Py_ssize_t plane, Py_ssize_t p0,
+                            Py_ssize_t np)
+    void cypool_tile_out_f32(const float* tile, float* dst, Py_ssize_t plane, Py_ssize_t p0,
+                             Py_ssize_t j0, Py_ssize_t np)
+
 cdef enum:
     TILE_PLANES = 32        # one channel block of the channels-last kernels (CYPOOL_CL_BLOCK)
     TILE_MAX_OUT_W = 16     # longer channels-first rows vectorise well enough on their own
@@ -29,10 +36,13 @@ cdef inline void tile_in(const maxable_t* src, maxable_t* tile, Py_ssize_t plane
     """Planes [p0, p0 + TILE_PLANES) of src (each `plane` long) into the tile."""
     cdef Py_ssize_t i, j
     cdef const maxable_t* sp
-    for j in range(TILE_PLANES):
-        sp = src + (p0 + j) * plane
-        for i in range(plane):
-            tile[i * TILE_PLANES + j] = sp[i]
+    if maxable_t is float:
+        cypool_tile_in_f32(src, tile, plane, p0, TILE_PLANES)
+    else:
+        for j in range(TILE_PLANES):
+            sp = src + (p0 + j) * plane
+            for i in range(plane):
+                tile[i * TILE_PLANES + j] = sp[i]
 
 
 cdef inline void tile_out(const maxable_t* tile, maxable_t* dst, Py_ssize_t plane, Py_ssize_t p0,
@@ -40,7 +50,10 @@ cdef inline void tile_out(const maxable_t* tile, maxable_t* dst, Py_ssize_t plan
     """The planes tile t (starting at plane p0) owns, from the tile back to dst."""
     cdef Py_ssize_t i, j
     cdef maxable_t* dp
-    for j in range(t * TILE_PLANES - p0, TILE_PLANES):
-        dp = dst + (p0 + j) * plane
-        for i in range(plane):
-            dp[i] = tile[i * TILE_PLANES + j]
+    if maxable_t is float:
+        cypool_tile_out_f32(tile, dst, plane, p0, t * TILE_PLANES - p0, TILE_PLANES)
+    else:
+        for j in range(t * TILE_PLANES - p0, TILE_PLANES):
+            dp = dst + (p0 + j) * plane
+            for i in range(plane):
+                dp[i] = tile[i * TILE_PLANES + j]

@@ -343,9 +343,10 @@ def _separable_3x3_s1_p1(x, cip, div):
 @pytest.mark.parametrize("c", [1, 5, 32, 45, 64])
 @pytest.mark.parametrize("spatial", [(1, 1), (2, 3), (7, 9), (12, 1), (1, 17)], ids=str)
 def test_avg_3x3_s1_p1_channels_last_rows_in_the_separable_order(c, spatial):
-    # Channels-last 3x3/s1/p1 rows keep each column's vertical sum in registers (avg_cl_run3):
-    # the same adds in the same order as the row buffer, so the values equal that order's
-    # exactly (NaN positions included; a NaN's sign and payload follow the CPU's operand order).
+    # Channels-last 3x3/s1/p1 rows keep three columns' vertical sums, not a row of them
+    # (avg_cl_run3): the same adds in the same order as the row buffer, so the values equal that
+    # order's exactly (NaN positions included; where two NaNs meet, the bits kept follow the
+    # compiler's operand order).
     rng = np.random.default_rng(c * 100 + spatial[0] * 10 + spatial[1])
     for dtype in (np.float32, np.float64):
         x = (rng.standard_normal((2, *spatial, c)) * 10.0 ** rng.integers(-4, 5, (2, *spatial, c))

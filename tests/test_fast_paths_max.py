@@ -348,3 +348,25 @@ def test_channels_last_1d_column_runs_match_channels_first_bit_for_bit(c, length
             assert y.tobytes() == want.tobytes(), (dtype, n_threads)
             assert y2.tobytes() == want.tobytes(), (dtype, n_threads)
             np.testing.assert_array_equal(i, to_channels_last(icf))
+
+
+@pytest.mark.parametrize("n_planes", [32, 40, 45, 95])
+@pytest.mark.parametrize("spatial", [(7, 7), (14, 14), (3, 5), (2, 9)], ids=str)
+def test_channels_first_tiles_move_the_bits(n_planes, spatial):
+    # The float32 tiles move planes in and out in 8x8 blocks (pyx/_tile.h), the last tile's
+    # first owned plane anywhere in a block (45: plane 19 of the tile; 95: plane 1); the result's
+    # bits (NaN payloads, signed zeros) and indices equal the channels-last kernel's on the same
+    # data, which takes no tiles.
+    rng = np.random.default_rng(n_planes * 7 + spatial[0] * 100 + spatial[1])
+    for dtype in FLOATS:
+        x = _payload_data(rng, (1, n_planes, *spatial), dtype)
+        xl = np.ascontiguousarray(to_channels_last(x))
+        for k, s, p in ((2, 2, 0), (3, 1, 1), ((1, 3), (1, 2), (0, 1))):
+            yl, il = cypool.max_pool2d(xl, k, s, p, return_indices=True,
+                                       data_format="channels_last")
+            want_y = np.ascontiguousarray(from_channels_last(yl))
+            for n_threads in (1, 2):
+                with cypool.threads(n_threads):
+                    y, i = cypool.max_pool2d(x, k, s, p, return_indices=True)
+                assert y.tobytes() == want_y.tobytes(), (dtype, k, n_threads)
+                np.testing.assert_array_equal(i, from_channels_last(il))
