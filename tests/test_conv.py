@@ -182,6 +182,26 @@ def test_border_tiles_of_strided_views(isa, fmt, s):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("O", [4, 8, 16])
+def test_one_pixel_outputs_whose_unit_axes_have_any_stride(isa, fmt, dtype, O):
+    # a one-pixel output gradient moved to channels last keeps the strides of its size-1 axes
+    # (e.g. (32, 8, 8, 8) for 2x1x1x4 float64): memory as dense as any, read in place when its
+    # channels fill whole vectors
+    rng = np.random.default_rng(O)
+    x = rng.standard_normal((2, 3, 3, 3)).astype(dtype)
+    w = rng.standard_normal((O, 3, 3, 3)).astype(dtype)
+    g = rng.standard_normal((2, O, 1, 1)).astype(dtype)
+    xin = x if fmt == "channels_first" else np.moveaxis(x, 1, -1)
+    gin = g if fmt == "channels_first" else np.moveaxis(g, 1, -1)
+    gx, gw, gb = cypool.conv2d_backward(gin, xin, w, 1, 0, data_format=fmt)
+    rx, rw, rb = conv_backward_ref(g, x, w, (1, 1), (0, 0))
+    close(gx if fmt == "channels_first" else from_channels_last(gx), rx, dtype)
+    close(gw, rw, dtype)
+    close(gb, rb, dtype)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("bad", [np.inf, np.nan])
 def test_weight_gradient_multiplies_the_padding_by_a_non_finite_gradient(fmt, bad):
     # the weight gradient leaves out the products with the padding while they are zero; an inf
