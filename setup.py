@@ -34,7 +34,7 @@ KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stoc
 # _lp, _blur, _stochastic and _fractional the window reductions).
 SHARED_HEADERS = ["pyx/_window.h", "pyx/_window.pxd", "pyx/_window_sum.pxd", "pyx/_types.pxd",
                   "pyx/_openmp.pxd", "pyx/_channel_block.pxd", "pyx/_tile.pxd",
-                  "pyx/_tile.h"]
+                  "pyx/_tile.h", "pyx/_transpose8.h"]
 AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_global_avg_body.h",
                     "pyx/_avg_fast.pxd", "pyx/_clones.h", "pyx/_half.h"]
 MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_max_fast_body.h", "pyx/_max_fast.pxd", "pyx/_clones.h",

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "_clones.h"
+#include "_transpose8.h"
 #include "_window.h"
 
 #if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 9)

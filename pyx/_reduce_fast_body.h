@@ -156,37 +156,6 @@ static void CYPOOL_FN(cypool_adaptive_avg_bins_cf)(const CYPOOL_T* xp, CYPOOL_T*
 /* float32, channels first, 16 planes at once: a band of input rows of 16 planes is transposed
  * into a tile laid out as channels last (16 planes a cell), whose windows the register blocks of
  * the channels-last kernels then reduce. Each plane's window still sums from 0 in (h, w) order. */
-#ifndef CYPOOL_TRANSPOSE8
-#define CYPOOL_TRANSPOSE8 1
-typedef float cypool_t8f __attribute__((vector_size(32), aligned(4)));
-typedef int cypool_t8i __attribute__((vector_size(32)));
-
-/* 8 rows of 8 floats (row p at src + p * ss) to 8 rows of 8 (row j, at dst + j * ds: column j
- * of the source rows): three rounds of two-vector shuffles. */
-CYPOOL_INLINE void cypool_transpose8x8(const float* src, ptrdiff_t ss, float* dst, ptrdiff_t ds) {
-    const cypool_t8i ulo = {0, 8, 1, 9, 4, 12, 5, 13}, uhi = {2, 10, 3, 11, 6, 14, 7, 15};
-    const cypool_t8i lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-    const cypool_t8i lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
-    cypool_t8f v[8], t[8], u[8];
-    for (int p = 0; p < 8; p++) memcpy(&v[p], src + p * ss, sizeof v[p]);
-    for (int p = 0; p < 8; p += 2) {
-        t[p] = __builtin_shuffle(v[p], v[p + 1], ulo);
-        t[p + 1] = __builtin_shuffle(v[p], v[p + 1], uhi);
-    }
-    for (int p = 0; p < 8; p += 4) {
-        u[p] = __builtin_shuffle(t[p], t[p + 2], lo2);
-        u[p + 1] = __builtin_shuffle(t[p], t[p + 2], hi2);
-        u[p + 2] = __builtin_shuffle(t[p + 1], t[p + 3], lo2);
-        u[p + 3] = __builtin_shuffle(t[p + 1], t[p + 3], hi2);
-    }
-    for (int j = 0; j < 4; j++) {
-        const cypool_t8f a = __builtin_shuffle(u[j], u[j + 4], lo4);
-        const cypool_t8f b = __builtin_shuffle(u[j], u[j + 4], hi4);
-        memcpy(dst + j * ds, &a, sizeof a);
-        memcpy(dst + (j + 4) * ds, &b, sizeof b);
-    }
-}
-#endif
 
 /* Rows h0 .. h0 + nh - 1 (in_w cells) of planes xp .. xp + 15 * L into tile, cell-major. */
 CYPOOL_INLINE void cypool_tile16_fill(const float* xp, ptrdiff_t L, ptrdiff_t in_w, ptrdiff_t h0,
