@@ -120,6 +120,17 @@ CASES = [((2, 3, 7, 9), 2, (5, 7)), ((1, 2, 10, 6), (3, 2), (4, 5)), ((2, 1, 5, 
          ((1, 2, 6, 8), 3, (1, 1)), ((2, 2, 6, 7, 8), 2, (4, 5, 6)), ((1, 3, 5, 6, 4), (2, 3, 1), (3, 2, 2))]
 
 
+def pooled(x, kernel, out, u, data_format, **kw):
+    """fractional max pooling of x (stored channels-first) in data_format; results channels-first."""
+    f = F2 if x.ndim == 4 else F3
+    xin = x if data_format == "channels_first" else np.moveaxis(x, 1, -1).copy()
+    res = f(xin, kernel, output_size=out, random_samples=u, data_format=data_format, **kw)
+    if data_format == "channels_first":
+        return res
+    back = lambda a: np.moveaxis(a, -1, 1)  # noqa: E731
+    return tuple(map(back, res)) if isinstance(res, tuple) else back(res)
+
+
 @pytest.mark.parametrize("shape, kernel, out", CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
@@ -131,12 +142,7 @@ def test_equals_the_plain_loop(shape, kernel, out, dtype, data_format, rng):
     u = rng.random(shape[:2] + (rank,)).astype(dtype)
     kernel_t = (kernel,) * rank if isinstance(kernel, int) else kernel
     want_y, want_i = reference(x, kernel_t, out, u)
-    f = F2 if rank == 2 else F3
-    xin = x if data_format == "channels_first" else np.moveaxis(x, 1, -1).copy()
-    y, i = f(xin, kernel, output_size=out, random_samples=u, return_indices=True,
-             data_format=data_format)
-    if data_format == "channels_last":
-        y, i = np.moveaxis(y, -1, 1), np.moveaxis(i, -1, 1)
+    y, i = pooled(x, kernel, out, u, data_format, return_indices=True)
     np.testing.assert_array_equal(y, want_y)
     np.testing.assert_array_equal(i, want_i)
 
@@ -165,13 +171,8 @@ def test_vector_lanes_equal_the_plain_loop_bit_for_bit(shape, kernel, out, dtype
     u = rng.random(shape[:2] + (rank,)).astype(dtype)
     kernel_t = (kernel,) * rank if isinstance(kernel, int) else kernel
     want_y, want_i = reference(x, kernel_t, out, u)
-    f = F2 if rank == 2 else F3
-    xin = x if data_format == "channels_first" else np.moveaxis(x, 1, -1).copy()
-    y, i = f(xin, kernel, output_size=out, random_samples=u, return_indices=True,
-             data_format=data_format)
-    alone = f(xin, kernel, output_size=out, random_samples=u, data_format=data_format)
-    if data_format == "channels_last":
-        y, i, alone = (np.moveaxis(a, -1, 1) for a in (y, i, alone))
+    y, i = pooled(x, kernel, out, u, data_format, return_indices=True)
+    alone = pooled(x, kernel, out, u, data_format)
     bits = np.uint32 if dtype == np.float32 else np.uint64
     np.testing.assert_array_equal(i, want_i)
     np.testing.assert_array_equal(y.view(bits), want_y.view(bits))
