@@ -290,6 +290,22 @@ def test_processes_mode_runs_each_row_in_fresh_processes_with_and_without_huge_p
     first = result["rows"][0]["runs"]["on"]
     medians = [x["times"]["cypool"] * 1e3 for x in first]
     assert f"**{max(medians) / min(medians):.2f}**" in text
+    # each process timed the stream over the call's bytes beside cypool, and the table says how
+    # the spread looks once the stream's own swing is divided out
+    assert all(x["times"]["roofline"] > 0 for x in first)
+    rel = [x["times"]["cypool"] / x["times"]["roofline"] for x in first]
+    r0 = result["rows"][0]
+    line = next(t for t in text.splitlines() if t.startswith(
+        f"| {r0['case'].name} | {r0['direction']} | {'CF' if r0['fmt'] == bench.CF else 'CL'} |")
+        and "| on |" in t)
+    cells = [c.strip() for c in line.split("|")]
+    assert cells[8] == " ".join(f"{x['times']['roofline'] * 1e3:.2f}" for x in first)
+    assert cells[9] == f"{max(rel) / min(rel):.2f}"
+    sm = bench.summary(result)
+    assert sm["pairs"] == 12 and 0 <= sm["within_relative"] <= 12
+    assert sm["within"] == sum(max(m) / min(m) <= 1.3 for m in (
+        [x["times"]["cypool"] for x in r["runs"][s]] for r in result["rows"] for s in ("on", "off")))
+    assert f"{sm['within']} of 12 (row, setting) pairs" in text
 
 
 @pytest.mark.torch

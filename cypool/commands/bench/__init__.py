@@ -44,7 +44,8 @@ call. Without torch the torch columns are blank.
 ``--processes N`` times instead every row whose call returns 8 MB or more in N fresh processes
 per setting (NumPy's huge-page advice on and off, set through ``NUMPY_MADVISE_HUGEPAGE``), one
 row per process, and reports each process's median and the spread (slowest process median /
-fastest), cypool's and torch's.
+fastest), cypool's and torch's, with the streaming kernel over the call's bytes timed in the same
+process: the spread of cypool/stream is what is left once the machine's own swing is divided out.
 
 The package: cases.py (the cases and their inputs), operators.py (what each case calls),
 peers.py (TensorFlow, JAX, torch's backward, the result check), run.py (timing rows in this
@@ -61,7 +62,7 @@ from .cases import (ALL_CASES, BIG_MB, BIG_SHAPE, CASES, CF, CL, FORMATS, OPERAT
                     SEED, SMOKE_SAMPLE_SECONDS, Case, Row, case_nc, find_case)
 from .operators import Operator
 from .processes import (CHILD_TAG, SETTINGS, big_rows, child, markdown_processes, run_processes,
-                        spread)
+                        spread, summary)
 from .report import BASE_COLUMNS, COLUMNS, PEER_COLUMNS, markdown, plot
 from .run import measure_row, run
 
@@ -74,7 +75,7 @@ __all__ = ["ALL_CASES", "BASE_COLUMNS", "BIG_MB", "BIG_SHAPE", "CASES", "CF", "C
            "COLUMNS", "Case", "FORMATS", "OPERATOR_CASES", "Operator", "PEERS", "PEER_COLUMNS",
            "Row", "SEED", "SETTINGS", "SMOKE_SAMPLE_SECONDS", "big_rows", "case_nc", "child",
            "find_case", "main", "markdown", "markdown_processes", "measure_row", "plot", "run",
-           "run_processes", "spread"]
+           "run_processes", "spread", "summary"]
 
 
 def main(argv=None) -> int:

@@ -40,7 +40,9 @@ def _madvise_hugepage():
 
 def child(key: str, threads: int, repeat: int, smoke: bool, use_torch: bool) -> dict:
     """One row (key 'case/direction/format') timed in this process: per-candidate medians
-    (seconds), the bytes cypool's call returns and NumPy's huge-page advice."""
+    (seconds; cypool, torch and the streaming kernel over the call's bytes, which says how fast
+    the machine's memory was in this process), the bytes cypool's call returns and NumPy's
+    huge-page advice."""
     name, direction, fmt = key.split("/")
     case = find_case(name)
     torch = _import_torch(use_torch)
@@ -48,7 +50,7 @@ def child(key: str, threads: int, repeat: int, smoke: bool, use_torch: bool) -> 
     with _Threads(threads, torch):
         row = measure_row(case, direction, fmt, torch, np.random.default_rng(SEED), repeat,
                           SMOKE_SAMPLE_SECONDS if smoke else SAMPLE_SECONDS, smoke,
-                          keep=("cypool", "torch"))
+                          keep=("cypool", "torch", "roofline"))
     return {"times": row.times, "out_nbytes": row.out_nbytes, "check": row.check,
             "madvise_hugepage": _madvise_hugepage(), "threads": row.threads, "pid": os.getpid()}
 
@@ -138,6 +140,30 @@ def spread(values) -> float:
     return max(values) / min(values)
 
 
+def _pairs(result: dict):
+    """(row, setting, per-process cypool medians in ms, the same processes' cypool/stream
+    ratios) of every (row, setting) pair."""
+    for r in result["rows"]:
+        for s in result["settings"]:
+            runs = r["runs"][s]
+            ours = [x["times"]["cypool"] * 1e3 for x in runs]
+            rel = [x["times"]["cypool"] / x["times"]["roofline"] for x in runs
+                   if "roofline" in x["times"]]
+            yield r, s, ours, rel
+
+
+def summary(result: dict, limit: float = 1.3) -> dict:
+    """How many (row, setting) pairs have process medians within `limit` of each other, as
+    timed and relative to the stream timed beside them; the worst cypool/torch of a process."""
+    pairs = list(_pairs(result))
+    worst = [x["times"]["cypool"] / x["times"]["torch"] for r in result["rows"]
+             for s in result["settings"] for x in r["runs"][s] if "torch" in x["times"]]
+    return {"pairs": len(pairs), "limit": limit,
+            "within": sum(spread(o) <= limit for _, _, o, _ in pairs),
+            "within_relative": sum(bool(rel) and spread(rel) <= limit for *_, rel in pairs),
+            "worst_vs_torch": max(worst, default=None)}
+
+
 def markdown_processes(result: dict) -> str:
     lines = [
         "# cypool and torch in fresh processes: calls returning a big new array",
@@ -145,31 +171,42 @@ def markdown_processes(result: dict) -> str:
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {_machine()}; "
         f"{result['threads']} threads; numpy {np.__version__}; {result['processes']} fresh "
         f"processes per row and setting, each the median of {result['repeat']} interleaved "
-        f"samples (cypool, torch); rows returning >= {result['min_mb']} MB"
+        f"samples (cypool, torch, stream); rows returning >= {result['min_mb']} MB"
         + ("" if result["output_cache"] else "; cypool's output cache off")
         + ("; SMOKE RUN (tiny shapes)" if result["smoke"] else "") + "."
         + (" 1-minute load average {} at the start, {} at the end.".format(*result["load"])
            if None not in result.get("load", (None,)) else ""),
         "",
         "`huge pages`: NumPy's huge-page advice (`NUMPY_MADVISE_HUGEPAGE`). Per-process medians "
-        "in ms, in run order; `spread` = slowest process median / fastest; `worst cypool/torch`: "
-        "the largest ratio of the two medians of one process.",
+        "in ms, in run order; `spread` = slowest process median / fastest; `stream`: cypool's "
+        "streaming kernel over the call's bytes, timed beside it in the same process (how fast "
+        "the machine's memory was at that moment); `cypool/stream spread`: the spread of the "
+        "processes' cypool/stream ratios (the spread left once the machine's own swing is "
+        "divided out); `worst cypool/torch`: the largest ratio of the two medians of one process.",
         "",
         "| case | dir | format | MB returned | huge pages | cypool ms per process | cypool "
-        "spread | torch ms per process | torch spread | worst cypool/torch |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "spread | stream ms per process | cypool/stream spread | torch ms per process | "
+        "torch spread | worst cypool/torch |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in result["rows"]:
-        for s in result["settings"]:
-            runs = r["runs"][s]
-            ours = [x["times"]["cypool"] * 1e3 for x in runs]
-            theirs = [x["times"]["torch"] * 1e3 for x in runs if "torch" in x["times"]]
-            worst = max((x["times"]["cypool"] / x["times"]["torch"] for x in runs
-                         if "torch" in x["times"]), default=None)
-            lines.append(
-                f"| {r['case'].name} | {r['direction']} | {'CF' if r['fmt'] == CF else 'CL'} | "
-                f"{r['out_nbytes'] / 1e6:.1f} | {s} | {' '.join(f'{v:.2f}' for v in ours)} | "
-                f"**{spread(ours):.2f}** | {' '.join(f'{v:.2f}' for v in theirs)} | "
-                + (f"{spread(theirs):.2f}" if theirs else "") + " | "
-                + (f"{worst:.2f}" if worst is not None else "") + " |")
+    for r, s, ours, rel in _pairs(result):
+        runs = r["runs"][s]
+        stream = [x["times"]["roofline"] * 1e3 for x in runs if "roofline" in x["times"]]
+        theirs = [x["times"]["torch"] * 1e3 for x in runs if "torch" in x["times"]]
+        worst = max((x["times"]["cypool"] / x["times"]["torch"] for x in runs
+                     if "torch" in x["times"]), default=None)
+        lines.append(
+            f"| {r['case'].name} | {r['direction']} | {'CF' if r['fmt'] == CF else 'CL'} | "
+            f"{r['out_nbytes'] / 1e6:.1f} | {s} | {' '.join(f'{v:.2f}' for v in ours)} | "
+            f"**{spread(ours):.2f}** | {' '.join(f'{v:.2f}' for v in stream)} | "
+            + (f"{spread(rel):.2f}" if rel else "") + " | "
+            f"{' '.join(f'{v:.2f}' for v in theirs)} | "
+            + (f"{spread(theirs):.2f}" if theirs else "") + " | "
+            + (f"{worst:.2f}" if worst is not None else "") + " |")
+    sm = summary(result)
+    lines += ["", f"{sm['within']} of {sm['pairs']} (row, setting) pairs have process medians "
+              f"within {sm['limit']}x of each other; {sm['within_relative']} of {sm['pairs']} "
+              f"relative to the stream timed beside them"
+              + (f"; worst cypool/torch of a process {sm['worst_vs_torch']:.2f}"
+                 if sm["worst_vs_torch"] is not None else "") + "."]
     return "\n".join(lines) + "\n"
