@@ -71,6 +71,10 @@ CASES = [
     Case("max2-indices", "max", (16, 64, 56, 56), 2, 2, directions=("fwd",), return_indices=True,
          headline=False),
     Case("max2-float64", "max", (16, 64, 56, 56), 2, 2, dtype="float64", headline=False),
+    # half precision: the shapes of vgg-max2 and avg2, to read against their float32 rows
+    Case("half-max2", "max", (16, 64, 112, 112), 2, 2, dtype="float16", headline=False),
+    Case("half-max3s2p1", "max", (16, 64, 112, 112), 3, 2, 1, dtype="float16", headline=False),
+    Case("half-avg2", "avg", (16, 64, 112, 112), 2, 2, dtype="float16", headline=False),
     Case("odd-max3s2", "max", (8, 48, 55, 55), 3, 2, headline=False),
     Case("odd-avg3s2p1", "avg", (8, 48, 57, 57), 3, 2, 1, headline=False),
     Case("1d-max3s2p1", "max", (32, 64, 4096), 3, 2, 1, directions=("fwd",), headline=False),
@@ -136,7 +140,10 @@ def _stored(shape: tuple, fmt: str) -> tuple:
 
 def _random(rng, shape, fmt, dtype) -> np.ndarray:
     """Seeded uniform [-0.5, 0.5) data, C-contiguous in the memory order of fmt."""
-    x = rng.random(_stored(shape, fmt), dtype=np.dtype(dtype))
+    dt = np.dtype(dtype)
+    if dt.itemsize < 4:   # NumPy draws float32 and float64 only
+        return (rng.random(_stored(shape, fmt), dtype=np.float32) - 0.5).astype(dt)
+    x = rng.random(_stored(shape, fmt), dtype=dt)
     x -= 0.5
     return x
 

@@ -24,7 +24,8 @@ def _candidates(case: Case, direction: str, fmt: str, shape: tuple, torch, rng):
     x = _random(rng, shape, fmt, case.dtype)
     o = _operator(case, fmt, x, torch, rng)
     cands, checks = {}, []
-    tol = o.tol or (1e-5 if x.dtype == np.float32 else 1e-12)
+    # float16: peers that add in float16 (JAX, TensorFlow) round each partial sum
+    tol = o.tol or {np.dtype(np.float16): 4e-3, np.dtype(np.float32): 1e-5}.get(x.dtype, 1e-12)
     if direction == "fwd":
         result = o.fwd()
         cands["cypool"] = o.fwd
