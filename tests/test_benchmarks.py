@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
 
 MODULES = ["benchmark_forward", "benchmark_backward", "benchmark_threads", "benchmark_memory",
            "benchmark_roofline", "benchmark_reference", "benchmark_strategies", "benchmark_gate",
-           "benchmark_counts", "benchmark_operators"]
+           "benchmark_counts", "benchmark_operators", "benchmark_half"]
 PREFIXES = ("time_", "peakmem_", "track_", "mem_")
 
 
