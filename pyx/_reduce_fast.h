@@ -60,6 +60,22 @@ typedef int32_t cypool_r4i __attribute__((vector_size(16)));
 #define CYPOOL_REDUCE_VECTORS 0
 #endif
 
+/* The window-by-window channels-last adaptive average (cypool_adaptive_avg_band_cl_f32 on
+ * AVX-512 CPUs, x86-64 GCC/clang builds): used for windows of at least CYPOOL_CELLS512_MIN
+ * cells, where it reads the input at the speed of a plain float sum; on smaller windows (3x3)
+ * the band kernel is faster. */
+#if CYPOOL_REDUCE_VECTORS && defined(__x86_64__)
+#define CYPOOL_REDUCE_CELLS512 1
+#define CYPOOL_CELLS512_MIN 32
+CYPOOL_INLINE int cypool_reduce_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+}
+#else
+#define CYPOOL_REDUCE_CELLS512 0
+#endif
+
 /* Channels per register block of the channels-last reductions. */
 #define CYPOOL_REDUCE_CB 16
 /* Windows per accumulator chunk of the channels-first rows (stack arrays). */

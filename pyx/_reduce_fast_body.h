@@ -40,6 +40,19 @@ CYPOOL_INLINE void CYPOOL_FN(NAME)(const CYPOOL_T* x, ptrdiff_t C, ptrdiff_t nd,
 CYPOOL_REDUCE_SUMS(reduce_sums16, 4)
 CYPOOL_REDUCE_SUMS(reduce_sums4, 1)
 #undef CYPOOL_REDUCE_SUMS
+
+/* Eight values as doubles. */
+CYPOOL_INLINE cypool_r8d CYPOOL_FN(reduce_load8)(const CYPOOL_T* p) {
+#if CYPOOL_IS_FLOAT
+    cypool_r8f f;
+    memcpy(&f, p, sizeof f);
+    return __builtin_convertvector(f, cypool_r8d);
+#else
+    cypool_r8d v;
+    memcpy(&v, p, sizeof v);
+    return v;
+#endif
+}
 #endif
 
 /* One channel's double sum over one channels-last window. */
@@ -553,6 +566,48 @@ CYPOOL_INLINE void CYPOOL_FN(band_add)(double* restrict a, const CYPOOL_T* restr
 #undef CYPOOL_BAND_SUM
 }
 
+#if CYPOOL_REDUCE_CELLS512 && CYPOOL_IS_FLOAT
+/* Channels-last adaptive average of one output row, window by window (AVX-512 CPUs, a multiple
+ * of 128 channels, big windows): the double sums of 128 channels of a window, sixteen 8-lane
+ * vectors, stay in registers while its cells stream through, and each cell's row below is
+ * prefetched on the way (a window's rows lie a row of the input apart, in other pages, where
+ * the hardware's stream prefetch does not follow). The terms of each sum come in the order of
+ * the band kernel below (slices, rows, columns, from 0.0), so the results are the same. C is a
+ * multiple of 128 (other counts: the band kernel, faster than blocks of fewer channels). */
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2"), noinline, unused))
+static void CYPOOL_FN(adaptive_avg_cells_cl)(const CYPOOL_T* xs, CYPOOL_T* y, ptrdiff_t C,
+                                             ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t d0,
+                                             ptrdiff_t nd, ptrdiff_t h0, ptrdiff_t nh,
+                                             const ptrdiff_t* wf, const ptrdiff_t* wc,
+                                             ptrdiff_t out_w) {
+    const ptrdiff_t step_h = in_w * C, step_d = in_h * step_h;
+    double s[128];
+    for (ptrdiff_t i = 0; i < out_w; i++) {
+        const CYPOOL_T* x = xs + d0 * step_d + h0 * step_h + wf[i] * C;
+        const ptrdiff_t nw = wc[i];
+        const double cells = (double)(nd * nh * nw);
+        CYPOOL_T* yo = y + i * C;
+        for (ptrdiff_t c = 0; c < C; c += 128) {
+            const cypool_r8d zero = {0, 0, 0, 0, 0, 0, 0, 0};
+            cypool_r8d a[16];
+            for (int q = 0; q < 16; q++) a[q] = zero;
+            for (ptrdiff_t d = 0; d < nd; d++)
+                for (ptrdiff_t h = 0; h < nh; h++) {
+                    const CYPOOL_T* r = x + c + d * step_d + h * step_h;
+                    for (ptrdiff_t w = 0; w < nw; w++) {
+                        for (int q = 0; q < 16; q++)
+                            a[q] += CYPOOL_FN(reduce_load8)(r + w * C + 8 * q);
+                        for (int q = 0; q < 16; q += 64 / (int)sizeof(CYPOOL_T) / 8)
+                            __builtin_prefetch(r + step_h + w * C + 8 * q);
+                    }
+                }
+            memcpy(s, a, sizeof a);
+            CYPOOL_FN(divide_row)(s, yo + c, 128, cells);
+        }
+    }
+}
+#endif
+
 /* Channels-last adaptive average of one output row of sample xs: the band of input rows
  * (slices d0.., rows h0..) streams through in memory order; out_w x (a block of channels)
  * double accumulators, acc, hold the row's windows. Bins along w as in the _cf kernels. */
@@ -562,6 +617,16 @@ static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T*
                                                    ptrdiff_t nd, ptrdiff_t h0, ptrdiff_t nh,
                                                    const ptrdiff_t* wf, const ptrdiff_t* wc,
                                                    ptrdiff_t out_w) {
+#if CYPOOL_REDUCE_CELLS512 && CYPOOL_IS_FLOAT
+    /* more than 128 channels: a block's pass re-reads the window's rows, from L1 only when the
+     * window fits there */
+    const ptrdiff_t cells0 = nd * nh * wc[0];
+    if (C % 128 == 0 && cells0 >= CYPOOL_CELLS512_MIN &&
+        (C == 128 || cells0 * C * (ptrdiff_t)sizeof(CYPOOL_T) <= 32768) && cypool_reduce_avx512()) {
+        CYPOOL_FN(adaptive_avg_cells_cl)(xs, y, C, in_h, in_w, d0, nd, h0, nh, wf, wc, out_w);
+        return;
+    }
+#endif
     double acc[CYPOOL_BAND_ACC];
     ptrdiff_t nc = CYPOOL_BAND_ACC / out_w / 16 * 16;
     if (nc < 16) nc = 16;

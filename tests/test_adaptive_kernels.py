@@ -100,6 +100,20 @@ def test_adaptive_bit_for_bit(data_format, dtype, kind):
         assert same_average_bits(np.ascontiguousarray(back(y_avg)), x, out), (rank, spatial)
 
 
+@pytest.mark.parametrize("kind", ["normal", "ties", "nan", "wide", "-inf"])
+def test_adaptive_avg_wide_channels_last(kind):
+    """Multiples of 128 float32 channels and windows of 32 cells or more: on AVX-512 CPUs the
+    window-by-window kernel (sums in registers), elsewhere the band kernel; the same bits."""
+    rng = np.random.default_rng(11)
+    for C, spatial, out in [(128, (12, 13), (2, 2)), (128, (9, 16), (1, 3)), (256, (8, 8), (1, 2)),
+                            (128, (4, 4, 5), (1, 1, 2)), (256, (13, 13), (2, 2))]:
+        x = special_data(rng, (1, C, *spatial), np.float32, kind)
+        av = getattr(cypool, f"adaptive_avg_pool{len(spatial)}d")
+        xin = np.ascontiguousarray(to_channels_last(x))   # channels-last in memory
+        y = from_channels_last(av(xin, out, data_format="channels_last"))
+        assert same_average_bits(np.ascontiguousarray(y), x, out), (C, spatial, out)
+
+
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind", ["normal", "ties", "nan", "-inf"])
