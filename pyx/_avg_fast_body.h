@@ -765,16 +765,11 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_delta512)(const uint16_t* restrict src,
     }
 }
 
-/* One channels-first input row (W >= 16 cells) of overlapping windows from its nr covering
- * gradient rows' rounded deltas dr[r] (zeros at indices < 0 and >= OW), in the rows' order:
- * cell i adds window j's delta for j ascending, rounding after each add. Stride 1: windows
- * i + pw - t, t = kw - 1 .. 0; a window past the row's ends adds a zero delta, which leaves a
- * rounded sum as it is (the sum starts at +0 and is never -0: a rounded sum of rounded values
- * is 0 only as +0). 3x3/s2: cell i (t = i + pw) takes window t/2 - 1 (a zero when t is odd)
- * then window t/2. 16 cells a vector, the last one ending at W. */
-CYPOOL_AVG512_FN void CYPOOL_FN(avg_bwd_cf512)(float* const* dr, ptrdiff_t nr,
-                                               uint16_t* restrict gr, ptrdiff_t W, ptrdiff_t kw,
-                                               ptrdiff_t sw, ptrdiff_t pw) {
+/* U vectors of 16 cells from i0 (the U chains of dependent rounded adds go together: one
+ * chain is latency-bound); the rule of avg_bwd_cf512 below. */
+CYPOOL_AVG512 void CYPOOL_FN(avg_bwd_cf_vecs)(float* const* dr, ptrdiff_t nr,
+                                              uint16_t* restrict gr, ptrdiff_t i0, ptrdiff_t kw,
+                                              ptrdiff_t sw, ptrdiff_t pw, const int U) {
     /* 3x3/s2, lane q of a vector whose first cell has t parity p: window t/2 - 1 is lane
      * (p + q) / 2 of the 16 deltas from t0/2 - 1 (a zero, lane 16, when t is odd), window t/2
      * the lane after it */
@@ -783,43 +778,93 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_bwd_cf512)(float* const* dr, ptrdiff_t nr,
     const __m512i cur0 = _mm512_set_epi32(8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1);
     const __m512i cur1 = _mm512_set_epi32(9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1);
     const __m512 zero = _mm512_setzero_ps();
+    __m512 a[4];
+    for (int u = 0; u < U; u++) a[u] = zero;
+    if (sw == 1) {
+        for (ptrdiff_t r = 0; r < nr; r++)
+            for (ptrdiff_t t = kw - 1; t >= 0; t--) {
+                const float* d = dr[r] + i0 + pw - t;
+                for (int u = 0; u < U; u++)
+                    a[u] = CYPOOL_FN(avg_rt16)(_mm512_add_ps(a[u], _mm512_loadu_ps(d + 16 * u)));
+            }
+    } else {
+        /* the vectors' first cells (i0 + 16 u) all have t parity p */
+        const ptrdiff_t t0 = i0 + pw, p = t0 & 1;
+        const __m512i pre = p ? pre1 : pre0, cur = p ? cur1 : cur0;
+        for (ptrdiff_t r = 0; r < nr; r++) {
+            __m512 d[4];
+            for (int u = 0; u < U; u++) d[u] = _mm512_loadu_ps(dr[r] + (t0 >> 1) - 1 + 8 * u);
+            for (int u = 0; u < U; u++)
+                a[u] = CYPOOL_FN(avg_rt16)(
+                    _mm512_add_ps(a[u], _mm512_permutex2var_ps(d[u], pre, zero)));
+            for (int u = 0; u < U; u++)
+                a[u] = CYPOOL_FN(avg_rt16)(_mm512_add_ps(a[u], _mm512_permutexvar_ps(cur, d[u])));
+        }
+    }
+    for (int u = 0; u < U; u++)
+        _mm256_storeu_si256((__m256i*)(gr + i0 + 16 * u), CYPOOL_FN(avg_pack16)(a[u]));
+}
+
+/* One channels-first input row (W >= 16 cells) of overlapping windows from its nr covering
+ * gradient rows' rounded deltas dr[r] (zeros at indices < 0 and >= OW), in the rows' order:
+ * cell i adds window j's delta for j ascending, rounding after each add. Stride 1: windows
+ * i + pw - t, t = kw - 1 .. 0; a window past the row's ends adds a zero delta, which leaves a
+ * rounded sum as it is (the sum starts at +0 and is never -0: a rounded sum of rounded values
+ * is 0 only as +0). 3x3/s2: cell i (t = i + pw) takes window t/2 - 1 (a zero when t is odd)
+ * then window t/2. Four vectors of 16 cells at a time, the last four (or the last vector, in
+ * rows under 64 cells) ending at W: their overlap recomputes the same cells. */
+CYPOOL_AVG512_FN void CYPOOL_FN(avg_bwd_cf512)(float* const* dr, ptrdiff_t nr,
+                                               uint16_t* restrict gr, ptrdiff_t W, ptrdiff_t kw,
+                                               ptrdiff_t sw, ptrdiff_t pw) {
+    if (W >= 64) {
+        for (ptrdiff_t i0 = 0; i0 < W; i0 += 64) {
+            if (i0 + 64 > W) i0 = W - 64;
+            CYPOOL_FN(avg_bwd_cf_vecs)(dr, nr, gr, i0, kw, sw, pw, 4);
+        }
+        return;
+    }
     for (ptrdiff_t i0 = 0; i0 < W; i0 += 16) {
         if (i0 + 16 > W) i0 = W - 16;
-        __m512 a = zero;
-        if (sw == 1) {
-            for (ptrdiff_t r = 0; r < nr; r++)
-                for (ptrdiff_t t = kw - 1; t >= 0; t--)
-                    a = CYPOOL_FN(avg_rt16)(
-                        _mm512_add_ps(a, _mm512_loadu_ps(dr[r] + i0 + pw - t)));
-        } else {
-            const ptrdiff_t t0 = i0 + pw, p = t0 & 1;
-            for (ptrdiff_t r = 0; r < nr; r++) {
-                const __m512 d = _mm512_loadu_ps(dr[r] + (t0 >> 1) - 1);
-                a = CYPOOL_FN(avg_rt16)(
-                    _mm512_add_ps(a, _mm512_permutex2var_ps(d, p ? pre1 : pre0, zero)));
-                a = CYPOOL_FN(avg_rt16)(
-                    _mm512_add_ps(a, _mm512_permutexvar_ps(p ? cur1 : cur0, d)));
-            }
-        }
-        _mm256_storeu_si256((__m256i*)(gr + i0), CYPOOL_FN(avg_pack16)(a));
+        CYPOOL_FN(avg_bwd_cf_vecs)(dr, nr, gr, i0, kw, sw, pw, 1);
     }
+}
+
+/* Channels [c, c + 16 U) of channels-last cell i from the nr covering gradient rows' rounded
+ * deltas: windows j0 .. j1 - 1 of each row, in order, rounding after each add. */
+CYPOOL_AVG512 void CYPOOL_FN(avg_bwd_cl_vecs)(float* const* dr, ptrdiff_t nr,
+                                              uint16_t* restrict g, ptrdiff_t c, ptrdiff_t C,
+                                              ptrdiff_t j0, ptrdiff_t j1, const int U) {
+    __m512 a[4];
+    for (int u = 0; u < U; u++) a[u] = _mm512_setzero_ps();
+    for (ptrdiff_t r = 0; r < nr; r++)
+        for (ptrdiff_t j = j0; j < j1; j++) {
+            const float* d = dr[r] + j * C + c;
+            for (int u = 0; u < U; u++)
+                a[u] = CYPOOL_FN(avg_rt16)(_mm512_add_ps(a[u], _mm512_loadu_ps(d + 16 * u)));
+        }
+    for (int u = 0; u < U; u++)
+        _mm256_storeu_si256((__m256i*)(g + c + 16 * u), CYPOOL_FN(avg_pack16)(a[u]));
 }
 
 /* One channels-last input row (C >= 16 channels) from its nr covering gradient rows' rounded
  * deltas dr[r] (OW * C each): cell i adds windows cov[2i] .. cov[2i + 1] - 1 of each row, in
- * order, rounding after each add. 16 channels a vector, the last one ending at C. */
+ * order, rounding after each add. Four vectors of 16 channels at a time (one, under 64
+ * channels), the last ones ending at C. */
 CYPOOL_AVG512_FN void CYPOOL_FN(avg_bwd_cl512)(float* const* dr, ptrdiff_t nr,
                                                uint16_t* restrict gr, ptrdiff_t W, ptrdiff_t C,
                                                const ptrdiff_t* restrict cov) {
     for (ptrdiff_t i = 0; i < W; i++) {
         const ptrdiff_t j0 = cov[2 * i], j1 = cov[2 * i + 1];
-        for (ptrdiff_t c = 0; c < C; c += 16) {
-            if (c + 16 > C) c = C - 16;
-            __m512 a = _mm512_setzero_ps();
-            for (ptrdiff_t r = 0; r < nr; r++)
-                for (ptrdiff_t j = j0; j < j1; j++)
-                    a = CYPOOL_FN(avg_rt16)(_mm512_add_ps(a, _mm512_loadu_ps(dr[r] + j * C + c)));
-            _mm256_storeu_si256((__m256i*)(gr + i * C + c), CYPOOL_FN(avg_pack16)(a));
+        if (C >= 64) {
+            for (ptrdiff_t c = 0; c < C; c += 64) {
+                if (c + 64 > C) c = C - 64;
+                CYPOOL_FN(avg_bwd_cl_vecs)(dr, nr, gr + i * C, c, C, j0, j1, 4);
+            }
+        } else {
+            for (ptrdiff_t c = 0; c < C; c += 16) {
+                if (c + 16 > C) c = C - 16;
+                CYPOOL_FN(avg_bwd_cl_vecs)(dr, nr, gr + i * C, c, C, j0, j1, 1);
+            }
         }
     }
 }

@@ -451,13 +451,14 @@ def test_channels_last_rows_of_every_channel_count_equal_the_float32_kernel(dtyp
 def test_average_rows_of_every_width_and_channel_count_match_the_reference(dtype, k, s, p, ceil,
                                                                           cip, rng):
     # float16's and bfloat16's averages go 16 outputs (channels-first rows) or 16 channels
-    # (channels-last cells) a vector, the last vector ending at the row's end, narrower rows
-    # through the row buffers: row widths from 1 to 70 outputs and channel counts from 1 to 40,
+    # (channels-last cells) a vector, four vectors at a time in the backward, the last vector
+    # ending at the row's end, narrower rows through the row buffers: row widths from 1 to 70
+    # outputs and channel counts from 1 to 70,
     # forward (rounded once) and backward (rounded after every add); subnormals made -0 (a
     # subnormal beside a grid value makes the float32 sum depend on its order)
     kk, ss, pp = (k, k), (s, s), (p, p)
     shapes = [(1, 2, 5, w + k) for w in range(1, 141, 5)]
-    shapes += [(1, c, 5, 9) for c in range(1, 41, 3)]
+    shapes += [(1, c, 5, 9) for c in [*range(1, 41, 3), 64, 67, 70]]
     normal = float(np.finfo(dtype).smallest_normal)
 
     def values(shape):
