@@ -869,6 +869,88 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_bwd_cl512)(float* const* dr, ptrdiff_t nr,
     }
 }
 #endif
+
+#if CYPOOL_F16 && defined(CYPOOL_F16C) && \
+    (defined(__clang__) ? __clang_major__ >= 14 : __GNUC__ >= 12)
+/* float16's rounded adds as AVX512-FP16 half-precision adds (vaddph: 32 lanes, one
+ * instruction, correctly rounded to float16 in the MXCSR's rounding mode): a float32 add of two
+ * float16 values rounded to float16 gives the same value (double rounding through float32's 24
+ * bits is harmless for an add of 11-bit values), and a NaN keeps its top payload bits. Used
+ * when the CPU has AVX512-FP16 and AVX512BW (CPUID), the float16 conversions are the AVX-512
+ * ones (cypool_f16c() == 2), and the MXCSR rounds to nearest even (F16C's conversions here
+ * round so whatever the MXCSR says). Subnormals with flush-to-zero and denormals-are-zero set
+ * give the same bits (vaddph does not flush them; tested). */
+#define CYPOOL_AVG_FP16 1
+#include <cpuid.h>
+static int cypool_avg_fp16_cpu = -1;
+static int __attribute__((unused)) CYPOOL_FN(avg_fp16)(void) {
+    int s = __atomic_load_n(&cypool_avg_fp16_cpu, __ATOMIC_RELAXED);
+    if (s < 0) {
+        unsigned a, b, c, d;
+        s = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 23)) && (b & (1u << 30));
+        __atomic_store_n(&cypool_avg_fp16_cpu, s, __ATOMIC_RELAXED);
+    }
+    return s && cypool_f16c() == 2 && (_mm_getcsr() & 0x6000u) == 0;
+}
+#define CYPOOL_AVG_FP16_FN \
+    static __attribute__((target("avx512fp16,avx512bw,avx512f,avx2,f16c"), noinline, unused))
+
+/* The channels-first row of avg_bwd_cf512 with float16 deltas dh[r] (the rounded deltas'
+ * bits; zeros around the row) and float16 adds: 32 cells a vector, the last one ending at W
+ * (W >= 32). */
+CYPOOL_AVG_FP16_FN void avg_bwd_cf_fp16(uint16_t* const* dh, ptrdiff_t nr, uint16_t* restrict gr,
+                                        ptrdiff_t W, ptrdiff_t kw, ptrdiff_t sw, ptrdiff_t pw) {
+    short pre[2][32], cur[2][32];
+    for (int p = 0; p < 2; p++)
+        for (int q = 0; q < 32; q++) {
+            /* 3x3/s2 (as avg_bwd_cf_vecs, 32 lanes): window t/2 - 1 (lane 32 of the pair:
+             * the zero) and window t/2 */
+            pre[p][q] = (short)(((p + q) & 1) ? 32 : (p + q) / 2);
+            cur[p][q] = (short)(1 + (p + q) / 2);
+        }
+    const __m512i zero = _mm512_setzero_si512();
+    for (ptrdiff_t i0 = 0; i0 < W; i0 += 32) {
+        if (i0 + 32 > W) i0 = W - 32;
+        __m512h a = _mm512_setzero_ph();
+        if (sw == 1) {
+            for (ptrdiff_t r = 0; r < nr; r++)
+                for (ptrdiff_t t = kw - 1; t >= 0; t--)
+                    a = _mm512_add_ph(a, _mm512_castsi512_ph(_mm512_loadu_si512(
+                                             (const void*)(dh[r] + i0 + pw - t))));
+        } else {
+            const ptrdiff_t t0 = i0 + pw, p = t0 & 1;
+            const __m512i pv = _mm512_loadu_si512((const void*)pre[p]);
+            const __m512i cv = _mm512_loadu_si512((const void*)cur[p]);
+            for (ptrdiff_t r = 0; r < nr; r++) {
+                const __m512i d = _mm512_loadu_si512((const void*)(dh[r] + (t0 >> 1) - 1));
+                a = _mm512_add_ph(a, _mm512_castsi512_ph(_mm512_permutex2var_epi16(d, pv, zero)));
+                a = _mm512_add_ph(a, _mm512_castsi512_ph(_mm512_permutexvar_epi16(cv, d)));
+            }
+        }
+        _mm512_storeu_si512((void*)(gr + i0), _mm512_castph_si512(a));
+    }
+}
+
+/* The channels-last row of avg_bwd_cl512 with float16 deltas and adds: 32 channels a vector,
+ * the last one ending at C (C >= 32). */
+CYPOOL_AVG_FP16_FN void avg_bwd_cl_fp16(uint16_t* const* dh, ptrdiff_t nr, uint16_t* restrict gr,
+                                        ptrdiff_t W, ptrdiff_t C, const ptrdiff_t* restrict cov) {
+    for (ptrdiff_t i = 0; i < W; i++) {
+        const ptrdiff_t j0 = cov[2 * i], j1 = cov[2 * i + 1];
+        for (ptrdiff_t c = 0; c < C; c += 32) {
+            if (c + 32 > C) c = C - 32;
+            __m512h a = _mm512_setzero_ph();
+            for (ptrdiff_t r = 0; r < nr; r++)
+                for (ptrdiff_t j = j0; j < j1; j++)
+                    a = _mm512_add_ph(a, _mm512_castsi512_ph(_mm512_loadu_si512(
+                                             (const void*)(dh[r] + j * C + c))));
+            _mm512_storeu_si512((void*)(gr + i * C + c), _mm512_castph_si512(a));
+        }
+    }
+}
+#else
+#define CYPOOL_AVG_FP16 0
+#endif
 CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, const Window* w,
                                             int count_include_pad, ptrdiff_t divisor_override,
                                             ptrdiff_t C, ptrdiff_t row0, ptrdiff_t row1) {
@@ -905,7 +987,14 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
     const CYPOOL_S** tag = NULL;
     ptrdiff_t *used = NULL, *cov = NULL;
     float** dr = NULL;
+    uint16_t** dh = NULL;
     ptrdiff_t next = 0;
+    /* float16 with AVX512-FP16: float16 deltas in the slots, float16 adds (avg_bwd_cf_fp16) */
+#if CYPOOL_AVG_FP16
+    const int fp16 = reg && (C == 1 ? W >= 32 : C >= 32) && CYPOOL_FN(avg_fp16)();
+#else
+    const int fp16 = 0;
+#endif
     if (reg) {
         ring = (float*)calloc((size_t)(R * Lr), sizeof(float));
         tag = (const CYPOOL_S**)calloc((size_t)R, sizeof(CYPOOL_S*));
@@ -913,6 +1002,12 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
         dr = (float**)malloc((size_t)R * sizeof(float*));
         cov = (ptrdiff_t*)malloc((size_t)(2 * W) * sizeof(ptrdiff_t));
         if (!ring || !tag || !used || !dr || !cov) {
+            free(acc); free(dl); free(inv); free(fw); free(ds); free(rdiv);
+            free(ring); free(tag); free(used); free(dr); free(cov);
+            return 1;
+        }
+        dh = (uint16_t**)malloc((size_t)R * sizeof(uint16_t*));
+        if (!dh) {
             free(acc); free(dl); free(inv); free(fw); free(ds); free(rdiv);
             free(ring); free(tag); free(used); free(dr); free(cov);
             return 1;
@@ -1000,7 +1095,14 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
                             rp2 = cypool_pow2_reciprocals(rdiv, OW);
                         }
                         float* d = ring + k * Lr + off;
-                        if (C == 1 && OW < 16)
+                        uint16_t* h = (uint16_t*)(ring + k * Lr) + off;
+                        if (fp16 && C == 1 && OW < 16)
+                            for (ptrdiff_t j = 0; j < OW; j++)
+                                h[j] = cypool_plus_zero(CYPOOL_ST(rp2 ? CYPOOL_LD(src[j]) * rdiv[j]
+                                                                      : CYPOOL_LD(src[j]) / rdiv[j]));
+                        else if (fp16)
+                            CYPOOL_FN(avg_delta512)(src, rdiv, rp2, NULL, h, OW, C);
+                        else if (C == 1 && OW < 16)
                             for (ptrdiff_t j = 0; j < OW; j++)
                                 d[j] = CYPOOL_RT(rp2 ? CYPOOL_LD(src[j]) * rdiv[j]
                                                      : CYPOOL_LD(src[j]) / rdiv[j]);
@@ -1009,9 +1111,17 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
                         tag[k] = src;
                     }
                     used[k] = row;
+                    dh[nr] = (uint16_t*)(ring + k * Lr) + off;
                     dr[nr++] = ring + k * Lr + off;
                 }
             }
+#if CYPOOL_AVG_FP16
+            if (fp16) {
+                if (C == 1) avg_bwd_cf_fp16(dh, nr, gr, W, kw, sw, pw);
+                else avg_bwd_cl_fp16(dh, nr, gr, W, C, cov);
+                continue;
+            }
+#endif
             if (C == 1) CYPOOL_FN(avg_bwd_cf512)(dr, nr, gr, W, kw, sw, pw);
             else CYPOOL_FN(avg_bwd_cl512)(dr, nr, gr, W, C, cov);
             continue;
@@ -1082,7 +1192,7 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
     }
     free(acc); free(dl); free(inv); free(fw); free(ds); free(rdiv);
 #if defined(CYPOOL_F16C)
-    free(ring); free(tag); free(used); free(dr); free(cov);
+    free(ring); free(tag); free(used); free(dr); free(cov); free(dh);
 #endif
     return 0;
 }
@@ -1107,4 +1217,8 @@ static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const 
 #if CYPOOL_HALF && defined(CYPOOL_F16C)
 #undef CYPOOL_AVG512
 #undef CYPOOL_AVG512_FN
+#endif
+#undef CYPOOL_AVG_FP16
+#ifdef CYPOOL_AVG_FP16_FN
+#undef CYPOOL_AVG_FP16_FN
 #endif

@@ -479,6 +479,33 @@ def test_average_rows_of_every_width_and_channel_count_match_the_reference(dtype
                         avg_backward_ref(g, shape[2:], kk, ss, pp, ceil, cip, None))
 
 
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_float16_average_backward_keeps_subnormals_under_flush_to_zero(data_format):
+    # where the CPU has AVX512-FP16, float16's overlapping average backward adds in float16
+    # (vaddph) instead of float32 (F16C's conversions, which never flush subnormals): with
+    # flush-to-zero and denormals-are-zero set, subnormal gradients give the same bits
+    torch = pytest.importorskip("torch")
+    tiny = np.arange(1, 65, dtype=np.uint16).view(np.float16)
+    g = np.resize(tiny, (1, 64, 8, 40))
+    g = to_layout(g, data_format)
+    shape = to_layout(np.empty((1, 64, 8, 40)), data_format).shape
+
+    def call():   # in this thread, whose MXCSR set_flush_denormal sets
+        with cypool.threads(1):
+            return cypool.avg_pool2d_backward(g, shape, 3, 1, 1, divisor_override=1,
+                                              data_format=data_format)
+
+    want = call()
+    assert np.count_nonzero(want.astype(np.float32)) == want.size
+    if not torch.set_flush_denormal(True):
+        pytest.skip("the CPU has no flush-to-zero mode")
+    try:
+        got = call()
+    finally:
+        torch.set_flush_denormal(False)
+    assert_same(got, want)
+
+
 @pytest.mark.parametrize("dtype", HALVES)
 def test_max_backward_keeps_a_signalling_nan_added_to_zero(dtype):
     # channels-first planes of overlapping windows add in a float buffer where the CPU has AVX2;
