@@ -65,6 +65,111 @@ CYPOOL_INLINE void CYPOOL_FN(avg_vertical)(CYPOOL_ACC* restrict v, const CYPOOL_
         for (ptrdiff_t i = 0; i < n; i++) v[i] = 0;
 }
 
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+/* In-register kernels of the 16-bit types (AVX-512F with F16C: the cypool_f16c() state 2):
+ * 16 values a vector loaded and converted to float (float16: vcvtph2ps; bfloat16: a shift),
+ * added, scaled and rounded in float registers and stored in 16 bits, in the float row-buffer
+ * loops' order (the same adds, the same bits); the row buffer is kept only where a sum is read
+ * by several outputs (the vertical pass). Rounding: float16 vcvtps2ph (nearest even);
+ * bfloat16 cypool_f32_to_bf16's integer steps (nearest even, a NaN made quiet). */
+#define CYPOOL_AVG512 static inline __attribute__((target("avx512f,avx2,f16c"), always_inline, unused))
+#define CYPOOL_AVG512_FN static __attribute__((target("avx512f,avx2,f16c"), noinline, unused))
+CYPOOL_AVG512 __m512 CYPOOL_FN(avg_ld16)(const uint16_t* p) {
+    const __m256i h = _mm256_loadu_si256((const __m256i*)p);
+#if CYPOOL_F16
+    return _mm512_cvtph_ps(h);
+#else
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+#endif
+}
+/* the float bits of bfloat16's rounding, in the upper halves (a NaN: its top, made quiet) */
+CYPOOL_AVG512 __m512i CYPOOL_FN(avg_bf16_bits)(__m512 m) {
+    const __m512i f = _mm512_castps_si512(m), top = _mm512_set1_epi32((int)0xffff0000u);
+    const __m512i r = _mm512_add_epi32(f, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+        _mm512_and_si512(_mm512_srli_epi32(f, 16), _mm512_set1_epi32(1))));
+    const __m512i n = _mm512_or_si512(f, _mm512_set1_epi32(0x400000));
+    return _mm512_and_si512(_mm512_mask_blend_epi32(_mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q), r, n),
+                            top);
+}
+/* 16 floats -> 16 storage values, rounded */
+CYPOOL_AVG512 __m256i CYPOOL_FN(avg_pack16)(__m512 m) {
+#if CYPOOL_F16
+    return _mm512_cvtps_ph(m, CYPOOL_F16C_RNE);
+#else
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(CYPOOL_FN(avg_bf16_bits)(m), 16));
+#endif
+}
+/* rounded to the storage type, kept in float (CYPOOL_RT's vector form) */
+CYPOOL_AVG512 __m512 CYPOOL_FN(avg_rt16)(__m512 m) {
+#if CYPOOL_F16
+    return _mm512_cvtph_ps(_mm512_cvtps_ph(m, CYPOOL_F16C_RNE));
+#else
+    return _mm512_castsi512_ps(CYPOOL_FN(avg_bf16_bits)(m));
+#endif
+}
+/* -0 as +0 over 16 storage values (cypool_plus_zero) */
+CYPOOL_AVG512 __m256i CYPOOL_FN(avg_plus_zero16)(__m256i h) {
+    return _mm256_andnot_si256(_mm256_cmpeq_epi16(h, _mm256_set1_epi16((short)0x8000)), h);
+}
+/* (0 + sum) * s or / s: CYPOOL_SCALE */
+CYPOOL_AVG512 __m512 CYPOOL_FN(avg_scale16)(__m512 sum, __m512 s, int recip) {
+    const __m512 z = _mm512_add_ps(_mm512_setzero_ps(), sum);
+    return recip ? _mm512_mul_ps(z, s) : _mm512_div_ps(z, s);
+}
+/* b[2q + t], q < 16: the even lanes of 32 floats from b + t (the last one not loaded) */
+CYPOOL_AVG512 __m512 CYPOOL_FN(avg_even16)(const float* b) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
+                                          2, 0);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(b), even, _mm512_maskz_loadu_ps(0x7fff, b + 16));
+}
+
+/* The horizontal pass and store of a channels-first forward row: outputs [0, OW) from the row
+ * buffer b (the vertical sums, zeros in the padding), windows of kw cells at stride sw (1 or
+ * 2), s the divisors (recip: reciprocals), -0 stored as +0. OW >= 16: 16 outputs a vector, the
+ * last vector ending at OW (its overlap recomputes the same outputs). */
+CYPOOL_AVG512_FN void CYPOOL_FN(avg_cf_hrow512)(const float* restrict b, const float* restrict s,
+                                                int recip, uint16_t* restrict y, ptrdiff_t OW,
+                                                ptrdiff_t kw, ptrdiff_t sw) {
+    for (ptrdiff_t j0 = 0; j0 < OW; j0 += 16) {
+        if (j0 + 16 > OW) j0 = OW - 16;
+        __m512 sum;
+        if (sw == 1) {
+            sum = _mm512_loadu_ps(b + j0);
+            for (ptrdiff_t t = 1; t < kw; t++) sum = _mm512_add_ps(sum, _mm512_loadu_ps(b + j0 + t));
+        } else {
+            sum = CYPOOL_FN(avg_even16)(b + 2 * j0);
+            for (ptrdiff_t t = 1; t < kw; t++)
+                sum = _mm512_add_ps(sum, CYPOOL_FN(avg_even16)(b + 2 * j0 + t));
+        }
+        const __m512 m = CYPOOL_FN(avg_scale16)(sum, _mm512_loadu_ps(s + j0), recip);
+        _mm256_storeu_si256((__m256i*)(y + j0),
+                            CYPOOL_FN(avg_plus_zero16)(CYPOOL_FN(avg_pack16)(m)));
+    }
+}
+
+/* The horizontal pass and store of a channels-last forward row: output j's C channels sum
+ * the row buffer's kw columns from column j * sw, left to right. C >= 16: 16 channels a
+ * vector, the last vector ending at C. */
+CYPOOL_AVG512_FN void CYPOOL_FN(avg_cl_hrow512)(const float* restrict vp,
+                                                const float* restrict s, int recip,
+                                                uint16_t* restrict y, ptrdiff_t OW, ptrdiff_t C,
+                                                ptrdiff_t kw, ptrdiff_t sw) {
+    for (ptrdiff_t j = 0; j < OW; j++) {
+        const float* a0 = vp + j * sw * C;
+        uint16_t* yo = y + j * C;
+        const __m512 sv = _mm512_set1_ps(s[j]);
+        for (ptrdiff_t c = 0; c < C; c += 16) {
+            if (c + 16 > C) c = C - 16;
+            __m512 sum = _mm512_loadu_ps(a0 + c);
+            for (ptrdiff_t t = 1; t < kw; t++)
+                sum = _mm512_add_ps(sum, _mm512_loadu_ps(a0 + t * C + c));
+            _mm256_storeu_si256((__m256i*)(yo + c),
+                                CYPOOL_FN(avg_pack16)(CYPOOL_FN(avg_scale16)(sum, sv, recip)));
+        }
+    }
+}
+#endif
+
 /* Forward, channels-first. Rows are (plane, od, oh). */
 CYPOOL_CLONES
 static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Window* w,
@@ -91,6 +196,9 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
 #if CYPOOL_HALF
     int hp2 = 0;   /* inv holds reciprocals (CYPOOL_SCALE: _avg_fast.h) */
 #endif
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+    const int f16c = cypool_f16c();
+#endif
     CYPOOL_ACC* restrict v = vp + pw;
     for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t plane = row / rpp, r = row % rpp, od = r / w->out_h, oh = r % w->out_h;
@@ -105,6 +213,13 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
 #endif
             cached = fdh;
         }
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+        if (f16c == 2 && OW >= 16 && (sw == 1 || sw == 2)) {
+            /* the horizontal pass in registers, stored in 16 bits */
+            CYPOOL_FN(avg_cf_hrow512)(vp, inv, hp2, y + row * OW, OW, kw, sw);
+            continue;
+        }
+#endif
         /* (CYPOOL_FROW: a float row, stored rounded after the pass) */
         CYPOOL_Y* restrict yr = CYPOOL_FROW ? yh : (CYPOOL_Y*)(y + row * OW);
         const CYPOOL_ACC* restrict b = vp;
@@ -237,6 +352,9 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
 #if CYPOOL_HALF
     int hp2 = 0;   /* inv holds reciprocals (CYPOOL_SCALE: _avg_fast.h) */
 #endif
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+    const int f16c = cypool_f16c();
+#endif
     CYPOOL_ACC* restrict v = vp + pw * C;
     for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t n = row / rps, r = row % rps, od = r / w->out_h, oh = r % w->out_h;
@@ -340,6 +458,13 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         }
 #endif
         CYPOOL_FN(avg_vertical)(v, xs, w, sd, sh, WC);
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+        if (f16c == 2 && C >= 16) {
+            /* the horizontal pass in registers, stored in 16 bits */
+            CYPOOL_FN(avg_cl_hrow512)(vp, inv, hp2, y + row * OW * C, OW, C, kw, sw);
+            continue;
+        }
+#endif
         for (ptrdiff_t j = 0; j < OW; j++) {
             const CYPOOL_ACC* restrict a0 = vp + j * sw * C;
             CYPOOL_Y* restrict yo = yr + j * C;
@@ -610,6 +735,222 @@ static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const 
  * outputs in (od, oh, ow) order) on a float row holding rounded values, so every cell is
  * PyTorch's. Rows are input rows (n, d, h) of C interleaved channels (channels-first: C = 1). */
 #define CYPOOL_RT(v) CYPOOL_LD(CYPOOL_ST(v))
+
+#if defined(CYPOOL_F16C)
+/* Backward in registers (AVX-512F; the cypool_f16c() state 2), the same adds in the same order
+ * as avg_bwd_rounded's loops below. A gradient row's deltas: d = g / divisor (or g times its
+ * reciprocal), rounded: as floats holding the rounded values (dl, n values), or (ds, when dl
+ * is NULL) stored in 16 bits with -0 as +0. C == 1: divisor j of value j; else of values
+ * [j * C, (j + 1) * C). n >= 16 (C == 1) or C >= 16: 16 values a vector, the last one ending
+ * at the row's end. */
+CYPOOL_AVG512_FN void CYPOOL_FN(avg_delta512)(const uint16_t* restrict src,
+                                              const float* restrict rdiv, int recip,
+                                              float* restrict dl, uint16_t* restrict ds,
+                                              ptrdiff_t OW, ptrdiff_t C) {
+    const ptrdiff_t n = OW * C;
+    for (ptrdiff_t j = 0; j < (C == 1 ? 1 : OW); j++) {
+        const ptrdiff_t b = C == 1 ? 0 : j * C, e = C == 1 ? n : b + C;
+        const __m512 sj = _mm512_set1_ps(rdiv[j]);
+        for (ptrdiff_t i = b; i < e; i += 16) {
+            if (i + 16 > e) i = e - 16;
+            const __m512 s = C == 1 ? _mm512_loadu_ps(rdiv + i) : sj;
+            const __m512 g = CYPOOL_FN(avg_ld16)(src + i);
+            const __m512 d = recip ? _mm512_mul_ps(g, s) : _mm512_div_ps(g, s);
+            if (dl)
+                _mm512_storeu_ps(dl + i, CYPOOL_FN(avg_rt16)(d));
+            else
+                _mm256_storeu_si256((__m256i*)(ds + i),
+                                    CYPOOL_FN(avg_plus_zero16)(CYPOOL_FN(avg_pack16)(d)));
+        }
+    }
+}
+
+/* U vectors of 16 cells from i0 (the U chains of dependent rounded adds go together: one
+ * chain is latency-bound); the rule of avg_bwd_cf512 below. */
+CYPOOL_AVG512 void CYPOOL_FN(avg_bwd_cf_vecs)(float* const* dr, ptrdiff_t nr,
+                                              uint16_t* restrict gr, ptrdiff_t i0, ptrdiff_t kw,
+                                              ptrdiff_t sw, ptrdiff_t pw, const int U) {
+    /* 3x3/s2, lane q of a vector whose first cell has t parity p: window t/2 - 1 is lane
+     * (p + q) / 2 of the 16 deltas from t0/2 - 1 (a zero, lane 16, when t is odd), window t/2
+     * the lane after it */
+    const __m512i pre0 = _mm512_set_epi32(16, 7, 16, 6, 16, 5, 16, 4, 16, 3, 16, 2, 16, 1, 16, 0);
+    const __m512i pre1 = _mm512_set_epi32(8, 16, 7, 16, 6, 16, 5, 16, 4, 16, 3, 16, 2, 16, 1, 16);
+    const __m512i cur0 = _mm512_set_epi32(8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1);
+    const __m512i cur1 = _mm512_set_epi32(9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1);
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 a[4];
+    for (int u = 0; u < U; u++) a[u] = zero;
+    if (sw == 1) {
+        for (ptrdiff_t r = 0; r < nr; r++)
+            for (ptrdiff_t t = kw - 1; t >= 0; t--) {
+                const float* d = dr[r] + i0 + pw - t;
+                for (int u = 0; u < U; u++)
+                    a[u] = CYPOOL_FN(avg_rt16)(_mm512_add_ps(a[u], _mm512_loadu_ps(d + 16 * u)));
+            }
+    } else {
+        /* the vectors' first cells (i0 + 16 u) all have t parity p */
+        const ptrdiff_t t0 = i0 + pw, p = t0 & 1;
+        const __m512i pre = p ? pre1 : pre0, cur = p ? cur1 : cur0;
+        for (ptrdiff_t r = 0; r < nr; r++) {
+            __m512 d[4];
+            for (int u = 0; u < U; u++) d[u] = _mm512_loadu_ps(dr[r] + (t0 >> 1) - 1 + 8 * u);
+            for (int u = 0; u < U; u++)
+                a[u] = CYPOOL_FN(avg_rt16)(
+                    _mm512_add_ps(a[u], _mm512_permutex2var_ps(d[u], pre, zero)));
+            for (int u = 0; u < U; u++)
+                a[u] = CYPOOL_FN(avg_rt16)(_mm512_add_ps(a[u], _mm512_permutexvar_ps(cur, d[u])));
+        }
+    }
+    for (int u = 0; u < U; u++)
+        _mm256_storeu_si256((__m256i*)(gr + i0 + 16 * u), CYPOOL_FN(avg_pack16)(a[u]));
+}
+
+/* One channels-first input row (W >= 16 cells) of overlapping windows from its nr covering
+ * gradient rows' rounded deltas dr[r] (zeros at indices < 0 and >= OW), in the rows' order:
+ * cell i adds window j's delta for j ascending, rounding after each add. Stride 1: windows
+ * i + pw - t, t = kw - 1 .. 0; a window past the row's ends adds a zero delta, which leaves a
+ * rounded sum as it is (the sum starts at +0 and is never -0: a rounded sum of rounded values
+ * is 0 only as +0). 3x3/s2: cell i (t = i + pw) takes window t/2 - 1 (a zero when t is odd)
+ * then window t/2. Four vectors of 16 cells at a time, the last four (or the last vector, in
+ * rows under 64 cells) ending at W: their overlap recomputes the same cells. */
+CYPOOL_AVG512_FN void CYPOOL_FN(avg_bwd_cf512)(float* const* dr, ptrdiff_t nr,
+                                               uint16_t* restrict gr, ptrdiff_t W, ptrdiff_t kw,
+                                               ptrdiff_t sw, ptrdiff_t pw) {
+    if (W >= 64) {
+        for (ptrdiff_t i0 = 0; i0 < W; i0 += 64) {
+            if (i0 + 64 > W) i0 = W - 64;
+            CYPOOL_FN(avg_bwd_cf_vecs)(dr, nr, gr, i0, kw, sw, pw, 4);
+        }
+        return;
+    }
+    for (ptrdiff_t i0 = 0; i0 < W; i0 += 16) {
+        if (i0 + 16 > W) i0 = W - 16;
+        CYPOOL_FN(avg_bwd_cf_vecs)(dr, nr, gr, i0, kw, sw, pw, 1);
+    }
+}
+
+/* Channels [c, c + 16 U) of channels-last cell i from the nr covering gradient rows' rounded
+ * deltas: windows j0 .. j1 - 1 of each row, in order, rounding after each add. */
+CYPOOL_AVG512 void CYPOOL_FN(avg_bwd_cl_vecs)(float* const* dr, ptrdiff_t nr,
+                                              uint16_t* restrict g, ptrdiff_t c, ptrdiff_t C,
+                                              ptrdiff_t j0, ptrdiff_t j1, const int U) {
+    __m512 a[4];
+    for (int u = 0; u < U; u++) a[u] = _mm512_setzero_ps();
+    for (ptrdiff_t r = 0; r < nr; r++)
+        for (ptrdiff_t j = j0; j < j1; j++) {
+            const float* d = dr[r] + j * C + c;
+            for (int u = 0; u < U; u++)
+                a[u] = CYPOOL_FN(avg_rt16)(_mm512_add_ps(a[u], _mm512_loadu_ps(d + 16 * u)));
+        }
+    for (int u = 0; u < U; u++)
+        _mm256_storeu_si256((__m256i*)(g + c + 16 * u), CYPOOL_FN(avg_pack16)(a[u]));
+}
+
+/* One channels-last input row (C >= 16 channels) from its nr covering gradient rows' rounded
+ * deltas dr[r] (OW * C each): cell i adds windows cov[2i] .. cov[2i + 1] - 1 of each row, in
+ * order, rounding after each add. Four vectors of 16 channels at a time (one, under 64
+ * channels), the last ones ending at C. */
+CYPOOL_AVG512_FN void CYPOOL_FN(avg_bwd_cl512)(float* const* dr, ptrdiff_t nr,
+                                               uint16_t* restrict gr, ptrdiff_t W, ptrdiff_t C,
+                                               const ptrdiff_t* restrict cov) {
+    for (ptrdiff_t i = 0; i < W; i++) {
+        const ptrdiff_t j0 = cov[2 * i], j1 = cov[2 * i + 1];
+        if (C >= 64) {
+            for (ptrdiff_t c = 0; c < C; c += 64) {
+                if (c + 64 > C) c = C - 64;
+                CYPOOL_FN(avg_bwd_cl_vecs)(dr, nr, gr + i * C, c, C, j0, j1, 4);
+            }
+        } else {
+            for (ptrdiff_t c = 0; c < C; c += 16) {
+                if (c + 16 > C) c = C - 16;
+                CYPOOL_FN(avg_bwd_cl_vecs)(dr, nr, gr + i * C, c, C, j0, j1, 1);
+            }
+        }
+    }
+}
+#endif
+
+#if CYPOOL_F16 && defined(CYPOOL_F16C) && \
+    (defined(__clang__) ? __clang_major__ >= 14 : __GNUC__ >= 12)
+/* float16's rounded adds as AVX512-FP16 half-precision adds (vaddph: 32 lanes, one
+ * instruction, correctly rounded to float16 in the MXCSR's rounding mode): a float32 add of two
+ * float16 values rounded to float16 gives the same value (double rounding through float32's 24
+ * bits is harmless for an add of 11-bit values), and a NaN keeps its top payload bits. Used
+ * when the CPU has AVX512-FP16 and AVX512BW (CPUID), the float16 conversions are the AVX-512
+ * ones (cypool_f16c() == 2), and the MXCSR rounds to nearest even (F16C's conversions here
+ * round so whatever the MXCSR says). Subnormals with flush-to-zero and denormals-are-zero set
+ * give the same bits (vaddph does not flush them; tested). */
+#define CYPOOL_AVG_FP16 1
+#include <cpuid.h>
+static int cypool_avg_fp16_cpu = -1;
+static int __attribute__((unused)) CYPOOL_FN(avg_fp16)(void) {
+    int s = __atomic_load_n(&cypool_avg_fp16_cpu, __ATOMIC_RELAXED);
+    if (s < 0) {
+        unsigned a, b, c, d;
+        s = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 23)) && (b & (1u << 30));
+        __atomic_store_n(&cypool_avg_fp16_cpu, s, __ATOMIC_RELAXED);
+    }
+    return s && cypool_f16c() == 2 && (_mm_getcsr() & 0x6000u) == 0;
+}
+#define CYPOOL_AVG_FP16_FN \
+    static __attribute__((target("avx512fp16,avx512bw,avx512f,avx2,f16c"), noinline, unused))
+
+/* The channels-first row of avg_bwd_cf512 with float16 deltas dh[r] (the rounded deltas'
+ * bits; zeros around the row) and float16 adds: 32 cells a vector, the last one ending at W
+ * (W >= 32). */
+CYPOOL_AVG_FP16_FN void avg_bwd_cf_fp16(uint16_t* const* dh, ptrdiff_t nr, uint16_t* restrict gr,
+                                        ptrdiff_t W, ptrdiff_t kw, ptrdiff_t sw, ptrdiff_t pw) {
+    short pre[2][32], cur[2][32];
+    for (int p = 0; p < 2; p++)
+        for (int q = 0; q < 32; q++) {
+            /* 3x3/s2 (as avg_bwd_cf_vecs, 32 lanes): window t/2 - 1 (lane 32 of the pair:
+             * the zero) and window t/2 */
+            pre[p][q] = (short)(((p + q) & 1) ? 32 : (p + q) / 2);
+            cur[p][q] = (short)(1 + (p + q) / 2);
+        }
+    const __m512i zero = _mm512_setzero_si512();
+    for (ptrdiff_t i0 = 0; i0 < W; i0 += 32) {
+        if (i0 + 32 > W) i0 = W - 32;
+        __m512h a = _mm512_setzero_ph();
+        if (sw == 1) {
+            for (ptrdiff_t r = 0; r < nr; r++)
+                for (ptrdiff_t t = kw - 1; t >= 0; t--)
+                    a = _mm512_add_ph(a, _mm512_castsi512_ph(_mm512_loadu_si512(
+                                             (const void*)(dh[r] + i0 + pw - t))));
+        } else {
+            const ptrdiff_t t0 = i0 + pw, p = t0 & 1;
+            const __m512i pv = _mm512_loadu_si512((const void*)pre[p]);
+            const __m512i cv = _mm512_loadu_si512((const void*)cur[p]);
+            for (ptrdiff_t r = 0; r < nr; r++) {
+                const __m512i d = _mm512_loadu_si512((const void*)(dh[r] + (t0 >> 1) - 1));
+                a = _mm512_add_ph(a, _mm512_castsi512_ph(_mm512_permutex2var_epi16(d, pv, zero)));
+                a = _mm512_add_ph(a, _mm512_castsi512_ph(_mm512_permutexvar_epi16(cv, d)));
+            }
+        }
+        _mm512_storeu_si512((void*)(gr + i0), _mm512_castph_si512(a));
+    }
+}
+
+/* The channels-last row of avg_bwd_cl512 with float16 deltas and adds: 32 channels a vector,
+ * the last one ending at C (C >= 32). */
+CYPOOL_AVG_FP16_FN void avg_bwd_cl_fp16(uint16_t* const* dh, ptrdiff_t nr, uint16_t* restrict gr,
+                                        ptrdiff_t W, ptrdiff_t C, const ptrdiff_t* restrict cov) {
+    for (ptrdiff_t i = 0; i < W; i++) {
+        const ptrdiff_t j0 = cov[2 * i], j1 = cov[2 * i + 1];
+        for (ptrdiff_t c = 0; c < C; c += 32) {
+            if (c + 32 > C) c = C - 32;
+            __m512h a = _mm512_setzero_ph();
+            for (ptrdiff_t r = 0; r < nr; r++)
+                for (ptrdiff_t j = j0; j < j1; j++)
+                    a = _mm512_add_ph(a, _mm512_castsi512_ph(_mm512_loadu_si512(
+                                             (const void*)(dh[r] + j * C + c))));
+            _mm512_storeu_si512((void*)(gr + i * C + c), _mm512_castph_si512(a));
+        }
+    }
+}
+#else
+#define CYPOOL_AVG_FP16 0
+#endif
 CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, const Window* w,
                                             int count_include_pad, ptrdiff_t divisor_override,
                                             ptrdiff_t C, ptrdiff_t row0, ptrdiff_t row1) {
@@ -630,6 +971,52 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
     double cached = -1.0;
     int rp2 = 0;   /* rdiv holds reciprocals (every divisor a power of two: _half.h) */
     const CYPOOL_S* last = NULL;   /* the gradient row the previous row was made of */
+#if defined(CYPOOL_F16C)
+    /* In registers (AVX-512): channels-first rows of 16 cells or more with stride-1 or 3x3/s2
+     * windows, channels-last rows of 16 channels or more. The rounded deltas of the covering
+     * gradient rows are kept in R slots (the most rows an input row has), tagged with their
+     * gradient row, so the next input rows reuse them; channels-first slots have zeros around
+     * the row's OW deltas (off before, the rest after). */
+    const int f16c = cypool_f16c();
+    const int reg = f16c == 2 &&
+                    (C == 1 ? W >= 16 && (sw == 1 || (kw == 3 && sw == 2)) : C >= 16);
+    const ptrdiff_t R = ((w->k_d + w->s_d - 1) / w->s_d) * ((w->k_h + w->s_h - 1) / w->s_h);
+    const ptrdiff_t off = C == 1 ? kw + 16 : 0;
+    const ptrdiff_t Lr = C == 1 ? OW + W + pw + 2 * kw + 48 : OW * C;
+    float* ring = NULL;
+    const CYPOOL_S** tag = NULL;
+    ptrdiff_t *used = NULL, *cov = NULL;
+    float** dr = NULL;
+    uint16_t** dh = NULL;
+    ptrdiff_t next = 0;
+    /* float16 with AVX512-FP16: float16 deltas in the slots, float16 adds (avg_bwd_cf_fp16) */
+#if CYPOOL_AVG_FP16
+    const int fp16 = reg && (C == 1 ? W >= 32 : C >= 32) && CYPOOL_FN(avg_fp16)();
+#else
+    const int fp16 = 0;
+#endif
+    if (reg) {
+        ring = (float*)calloc((size_t)(R * Lr), sizeof(float));
+        tag = (const CYPOOL_S**)calloc((size_t)R, sizeof(CYPOOL_S*));
+        used = (ptrdiff_t*)malloc((size_t)R * sizeof(ptrdiff_t));
+        dr = (float**)malloc((size_t)R * sizeof(float*));
+        cov = (ptrdiff_t*)malloc((size_t)(2 * W) * sizeof(ptrdiff_t));
+        if (!ring || !tag || !used || !dr || !cov) {
+            free(acc); free(dl); free(inv); free(fw); free(ds); free(rdiv);
+            free(ring); free(tag); free(used); free(dr); free(cov);
+            return 1;
+        }
+        dh = (uint16_t**)malloc((size_t)R * sizeof(uint16_t*));
+        if (!dh) {
+            free(acc); free(dl); free(inv); free(fw); free(ds); free(rdiv);
+            free(ring); free(tag); free(used); free(dr); free(cov);
+            return 1;
+        }
+        for (ptrdiff_t k = 0; k < R; k++) used[k] = -1;
+        for (ptrdiff_t i = 0; i < W; i++)
+            covering_outputs(i, kw, sw, pw, OW, &cov[2 * i], &cov[2 * i + 1]);
+    }
+#endif
     for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t d0, d1, h0, h1;
         const ptrdiff_t n = avg_covering(w, row, &d0, &d1, &h0, &h1);
@@ -653,16 +1040,23 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
             }
             last = src;
             /* 0 + delta, rounded: the rounded delta with -0 made +0 (row conversions:
-             * _half.h) */
-            CYPOOL_LDN(src, dl, OW * C);
-            for (ptrdiff_t j = 0; j < OW; j++) {
-                const float s = rdiv[j];
-                float* restrict dj = dl + j * C;
-                if (rp2) for (ptrdiff_t c = 0; c < C; c++) dj[c] = dj[c] * s;
-                else for (ptrdiff_t c = 0; c < C; c++) dj[c] = dj[c] / s;
+             * _half.h; in registers: avg_delta512) */
+#if defined(CYPOOL_F16C)
+            if (f16c == 2 && (C == 1 ? OW >= 16 : C >= 16)) {
+                CYPOOL_FN(avg_delta512)(src, rdiv, rp2, NULL, ds, OW, C);
+            } else
+#endif
+            {
+                CYPOOL_LDN(src, dl, OW * C);
+                for (ptrdiff_t j = 0; j < OW; j++) {
+                    const float s = rdiv[j];
+                    float* restrict dj = dl + j * C;
+                    if (rp2) for (ptrdiff_t c = 0; c < C; c++) dj[c] = dj[c] * s;
+                    else for (ptrdiff_t c = 0; c < C; c++) dj[c] = dj[c] / s;
+                }
+                CYPOOL_STN(dl, ds, OW * C);
+                cypool_plus_zero_row(ds, OW * C);
             }
-            CYPOOL_STN(dl, ds, OW * C);
-            cypool_plus_zero_row(ds, OW * C);
             if (C == 1 && kw == 2 && pw == 0) {
                 const ptrdiff_t pairs = OW < W / 2 ? OW : W / 2;
                 for (ptrdiff_t j = 0; j < pairs; j++) {
@@ -682,6 +1076,57 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
             continue;
         }
         last = NULL;
+#if defined(CYPOOL_F16C)
+        if (reg && (d1 - d0) * (h1 - h0) <= R) {
+            ptrdiff_t nr = 0;
+            for (ptrdiff_t od = d0; od < d1; od++) {
+                for (ptrdiff_t oh = h0; oh < h1; oh++) {
+                    const CYPOOL_S* src = gs + (od * w->out_h + oh) * OW * C;
+                    ptrdiff_t k = 0;
+                    while (k < R && tag[k] != src) k++;
+                    if (k == R) {
+                        /* a slot no gradient row of this input row holds */
+                        do { k = next; next = (next + 1) % R; } while (used[k] == row);
+                        const double before = cached;
+                        CYPOOL_FN(avg_row_inv)(inv, fw, &cached, w, od, oh, count_include_pad,
+                                               divisor_override);
+                        if (cached != before) {
+                            for (ptrdiff_t j = 0; j < OW; j++) rdiv[j] = CYPOOL_RT(inv[j]);
+                            rp2 = cypool_pow2_reciprocals(rdiv, OW);
+                        }
+                        float* d = ring + k * Lr + off;
+                        uint16_t* h = (uint16_t*)(ring + k * Lr) + off;
+                        if (fp16 && C == 1 && OW < 16)
+                            for (ptrdiff_t j = 0; j < OW; j++)
+                                h[j] = cypool_plus_zero(CYPOOL_ST(rp2 ? CYPOOL_LD(src[j]) * rdiv[j]
+                                                                      : CYPOOL_LD(src[j]) / rdiv[j]));
+                        else if (fp16)
+                            CYPOOL_FN(avg_delta512)(src, rdiv, rp2, NULL, h, OW, C);
+                        else if (C == 1 && OW < 16)
+                            for (ptrdiff_t j = 0; j < OW; j++)
+                                d[j] = CYPOOL_RT(rp2 ? CYPOOL_LD(src[j]) * rdiv[j]
+                                                     : CYPOOL_LD(src[j]) / rdiv[j]);
+                        else
+                            CYPOOL_FN(avg_delta512)(src, rdiv, rp2, d, NULL, OW, C);
+                        tag[k] = src;
+                    }
+                    used[k] = row;
+                    dh[nr] = (uint16_t*)(ring + k * Lr) + off;
+                    dr[nr++] = ring + k * Lr + off;
+                }
+            }
+#if CYPOOL_AVG_FP16
+            if (fp16) {
+                if (C == 1) avg_bwd_cf_fp16(dh, nr, gr, W, kw, sw, pw);
+                else avg_bwd_cl_fp16(dh, nr, gr, W, C, cov);
+                continue;
+            }
+#endif
+            if (C == 1) CYPOOL_FN(avg_bwd_cf512)(dr, nr, gr, W, kw, sw, pw);
+            else CYPOOL_FN(avg_bwd_cl512)(dr, nr, gr, W, C, cov);
+            continue;
+        }
+#endif
         for (ptrdiff_t i = 0; i < W * C; i++) acc[i] = 0;
         for (ptrdiff_t od = d0; od < d1; od++) {
             for (ptrdiff_t oh = h0; oh < h1; oh++) {
@@ -746,6 +1191,9 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
         CYPOOL_STN(acc, gr, W * C);
     }
     free(acc); free(dl); free(inv); free(fw); free(ds); free(rdiv);
+#if defined(CYPOOL_F16C)
+    free(ring); free(tag); free(used); free(dr); free(cov); free(dh);
+#endif
     return 0;
 }
 
@@ -765,4 +1213,12 @@ static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const 
                                       row1);
 }
 #undef CYPOOL_RT
+#endif
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+#undef CYPOOL_AVG512
+#undef CYPOOL_AVG512_FN
+#endif
+#undef CYPOOL_AVG_FP16
+#ifdef CYPOOL_AVG_FP16_FN
+#undef CYPOOL_AVG_FP16_FN
 #endif

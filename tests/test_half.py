@@ -445,6 +445,68 @@ def test_channels_last_rows_of_every_channel_count_equal_the_float32_kernel(dtyp
 
 
 @pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("k,s,p,ceil,cip", [(2, 2, 0, False, True), (3, 1, 1, False, True),
+                                            (3, 2, 1, True, False), (5, 1, 2, False, False),
+                                            (2, 1, 0, False, True), (4, 3, 1, True, True)])
+def test_average_rows_of_every_width_and_channel_count_match_the_reference(dtype, k, s, p, ceil,
+                                                                          cip, rng):
+    # float16's and bfloat16's averages go 16 outputs (channels-first rows) or 16 channels
+    # (channels-last cells) a vector, four vectors at a time in the backward, the last vector
+    # ending at the row's end, narrower rows through the row buffers: row widths from 1 to 70
+    # outputs and channel counts from 1 to 70,
+    # forward (rounded once) and backward (rounded after every add); subnormals made -0 (a
+    # subnormal beside a grid value makes the float32 sum depend on its order)
+    kk, ss, pp = (k, k), (s, s), (p, p)
+    shapes = [(1, 2, 5, w + k) for w in range(1, 141, 5)]
+    shapes += [(1, c, 5, 9) for c in [*range(1, 41, 3), 64, 67, 70]]
+    normal = float(np.finfo(dtype).smallest_normal)
+
+    def values(shape):
+        v = specials(dtype, rng, shape)
+        v[np.abs(v.astype(np.float32)) < normal] = -0.0
+        return v
+
+    for shape in shapes:
+        x = values(shape)
+        for fmt in ("channels_first", "channels_last"):
+            a = to_layout(x, fmt)
+            y = cypool.avg_pool2d(a, k, s, p, ceil, cip, data_format=fmt)
+            assert_same(from_layout(y, fmt), avg_forward_ref(x, kk, ss, pp, ceil, cip, None))
+            g = values(from_layout(y, fmt).shape)
+            gx = cypool.avg_pool2d_backward(to_layout(g, fmt), a.shape, k, s, p, ceil, cip,
+                                            data_format=fmt)
+            assert_same(from_layout(gx, fmt),
+                        avg_backward_ref(g, shape[2:], kk, ss, pp, ceil, cip, None))
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_float16_average_backward_keeps_subnormals_under_flush_to_zero(data_format):
+    # where the CPU has AVX512-FP16, float16's overlapping average backward adds in float16
+    # (vaddph) instead of float32 (F16C's conversions, which never flush subnormals): with
+    # flush-to-zero and denormals-are-zero set, subnormal gradients give the same bits
+    torch = pytest.importorskip("torch")
+    tiny = np.arange(1, 65, dtype=np.uint16).view(np.float16)
+    g = np.resize(tiny, (1, 64, 8, 40))
+    g = to_layout(g, data_format)
+    shape = to_layout(np.empty((1, 64, 8, 40)), data_format).shape
+
+    def call():   # in this thread, whose MXCSR set_flush_denormal sets
+        with cypool.threads(1):
+            return cypool.avg_pool2d_backward(g, shape, 3, 1, 1, divisor_override=1,
+                                              data_format=data_format)
+
+    want = call()
+    assert np.count_nonzero(want.astype(np.float32)) == want.size
+    if not torch.set_flush_denormal(True):
+        pytest.skip("the CPU has no flush-to-zero mode")
+    try:
+        got = call()
+    finally:
+        torch.set_flush_denormal(False)
+    assert_same(got, want)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
 def test_max_backward_keeps_a_signalling_nan_added_to_zero(dtype):
     # channels-first planes of overlapping windows add in a float buffer where the CPU has AVX2;
     # a cell's first add (0 + g) is g itself, so a signalling NaN gradient on a cell hit once
@@ -507,12 +569,19 @@ for c in (3, 8, 11, 16, 21, 40, 70):   # channels-last cells' vector groups of e
         y, i = cypool.max_pool2d(z, 3, s, 1, return_indices=True, data_format="channels_last")
         out[f"cl{c}max{s}"] = y
         out[f"cl{c}idx{s}"] = i.view(np.uint16)
+        m = cypool.avg_pool2d(z, 3, s, 1, data_format="channels_last")
+        out[f"cl{c}avg{s}"] = m
+        out[f"cl{c}avgb{s}"] = cypool.avg_pool2d_backward(m, z.shape, 3, s, 1,
+                                                          data_format="channels_last")
 for w in (5, 8, 13, 16, 23, 33, 47, 64, 70, 130):   # the vector groups' shapes of every width
     z = x[:1, :3, :9, :w] if w <= 58 else np.tile(x[:1, :3, :9], (1, 1, 1, 3))[..., :w]
     for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1)):
         y, i = cypool.max_pool2d(z, k, s, p, return_indices=True)
         out[f"row{w}max{k}{s}"] = y
         out[f"row{w}idx{k}{s}"] = i.view(np.uint16)
+        m = cypool.avg_pool2d(z, k, s, p)
+        out[f"row{w}avg{k}{s}"] = m
+        out[f"row{w}avgb{k}{s}"] = cypool.avg_pool2d_backward(m, z.shape, k, s, p)
 np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
 """
 
@@ -531,7 +600,7 @@ def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
                            timeout=300)
         assert p.returncode == 0, p.stderr
         results[name] = np.load(tmp_path / f"{name}.npz")
-    assert len(results["best"].files) == 25 + 28 + 60
+    assert len(results["best"].files) == 25 + 28 + 60 + 28 + 60
     for name in ("avx2", "portable"):
         for key in results["best"].files:
             np.testing.assert_array_equal(results[name][key], results["best"][key],
