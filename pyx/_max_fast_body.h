@@ -1036,12 +1036,25 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
 }
 
 #if CYPOOL_HALF
+#ifndef CYPOOL_ADD_G_FIRST
+#define CYPOOL_ADD_G_FIRST
+/* g + t with x86's NaN rule for a first operand g written out: of two NaNs g's, made quiet. A
+ * compiler may swap the operands of a float add (it commutes but for NaN payloads), so without
+ * this the payload of a NaN + NaN add changed with the code around the loop. */
+CYPOOL_INLINE float cypool_add_g_first(float g, float t)
+{
+    const float s = g + t;
+    const float r = t != t ? cypool_bits_f32(cypool_f32_bits(t) | 0x400000u) : s;
+    return g != g ? cypool_bits_f32(cypool_f32_bits(g) | 0x400000u) : r;
+}
+#endif
+
 /* One add of the max backward's scatter, PyTorch's: the cell's value plus g in float, rounded. A
  * cell at +0 (its first add; the cells never hold -0) becomes 0 + g exactly: g itself, -0 made
  * +0, without the conversions. Both are computed and one is selected: with overlapping windows
  * which add comes first is unpredictable, and a branch mispredicts. */
 #define CYPOOL_SCATTER_ADD(t, g, LD, ST) \
-    ((t) == 0 ? cypool_plus_zero(g) : (uint16_t)(ST(LD(t) + LD(g))))
+    ((t) == 0 ? cypool_plus_zero(g) : (uint16_t)(ST(cypool_add_g_first(LD(g), LD(t)))))
 
 /* The scatter's loops with the conversions LD and ST: channels [c0, c1) of one sample of C
  * interleaved channels (channels-first: one plane, C = 1, c0 = 0, c1 = 1). Returns the count of
@@ -1174,6 +1187,111 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
 }
 #endif
 
+#if defined(CYPOOL_F16C)
+/* The channels-last scatter of one sample's channels [c0, c1) with AVX-512F, for float16 and
+ * bfloat16: 16 channels of one output at a time. The 16 cells of a vector are distinct (one per
+ * channel), and the outputs go in order, so each cell sees its adds in the 16-bit loop's order.
+ * A vector reads its cells with one 32-bit gather (the cell in the low half; the cell after it,
+ * never written here, in the high half), converts and adds in float32 registers with g first, as
+ * the 16-bit loop's compiled add (of two NaNs it returns g's payload), rounds (float16: vcvtps2ph;
+ * bfloat16: cypool_f32_to_bf16's steps), takes g itself where the cell holds +0 (the loop's
+ * shortcut: -0 made +0, a signalling NaN kept), and stores the 16 cells one by one (there is no
+ * 16-bit scatter). The cell at the sample's last element is read alone (the gather would read
+ * past it). No branch depends on the data: the loop's `cell == 0` branch mispredicted on most
+ * adds (a profile of 3x3/s2: most samples on the conversions after it). Returns the count of
+ * indices outside the plane, or -1 (nothing done) when the sample's element offsets pass int32. */
+static __attribute__((target("avx512f,avx2,f16c"), noinline, unused)) ptrdiff_t
+CYPOOL_FN(max_bwd_cl_avx512)(const CYPOOL_S* restrict go, const int64_t* restrict idx,
+                             CYPOOL_S* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane,
+                             ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1)
+{
+    if (in_plane * C >= 2147483647) return -1;
+    const int32_t last = (int32_t)(in_plane * C - 1);
+    const __m512i inpl = _mm512_set1_epi64(in_plane), cc = _mm512_set1_epi32((int32_t)C);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i low = _mm512_set1_epi32(0xffff), mzero = _mm512_set1_epi32(0x8000);
+    const __m512i nanq = _mm512_set1_epi32(0x400000);
+#if !CYPOOL_F16
+    const __m512i one = _mm512_set1_epi32(1), half = _mm512_set1_epi32(0x7fff);
+    const __m512i quiet = _mm512_set1_epi32(0x40);
+#endif
+    ptrdiff_t bad = 0;
+    for (ptrdiff_t o = 0; o < out_plane; o++) {
+        const int64_t* io = idx + o * C;
+        const CYPOOL_S* g = go + o * C;
+        for (ptrdiff_t ch = c0; ch < c1; ch += 16) {
+            const int lanes = c1 - ch < 16 ? (int)(c1 - ch) : 16;
+            const __mmask16 km = (__mmask16)(lanes == 16 ? 0xffff : (1u << lanes) - 1);
+            const __m512i i0 = _mm512_maskz_loadu_epi64((__mmask8)km, io + ch);
+            const __m512i i1 = _mm512_maskz_loadu_epi64((__mmask8)(km >> 8), io + ch + 8);
+            const __mmask16 kin = km & (__mmask16)(_mm512_cmplt_epu64_mask(i0, inpl)
+                                                   | (_mm512_cmplt_epu64_mask(i1, inpl) << 8));
+            bad += __builtin_popcount((unsigned)(km & ~kin));
+            const __m512i cell = _mm512_inserti64x4(_mm512_castsi256_si512(
+                                                        _mm512_cvtepi64_epi32(i0)),
+                                                    _mm512_cvtepi64_epi32(i1), 1);
+            const __m512i e = _mm512_add_epi32(_mm512_mullo_epi32(cell, cc),
+                                               _mm512_add_epi32(_mm512_set1_epi32((int32_t)ch),
+                                                                iota));
+            const __mmask16 kg = kin & _mm512_cmpneq_epi32_mask(e, _mm512_set1_epi32(last));
+            __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), kg, e, gi, 2);
+            if (kin & ~kg)   /* the sample's last element: read alone */
+                t = _mm512_mask_mov_epi32(t, kin & ~kg, _mm512_set1_epi32(gi[last]));
+            t = _mm512_and_si512(t, low);
+            __m256i g16;
+            if (lanes == 16) {
+                g16 = _mm256_loadu_si256((const __m256i*)(g + ch));
+            } else {
+                uint16_t gt[16] = {0};
+                memcpy(gt, g + ch, (size_t)lanes * sizeof(uint16_t));
+                g16 = _mm256_loadu_si256((const __m256i*)gt);
+            }
+            const __m512i g32 = _mm512_cvtepu16_epi32(g16);
+#if CYPOOL_F16
+            const __m512 gf = _mm512_cvtph_ps(g16), tf = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(t));
+#else
+            const __m512 gf = _mm512_castsi512_ps(_mm512_slli_epi32(g32, 16));
+            const __m512 tf = _mm512_castsi512_ps(_mm512_slli_epi32(t, 16));
+#endif
+            /* g + t, a NaN operand's payload as cypool_add_g_first */
+            __m512 s = _mm512_add_ps(gf, tf);
+            s = _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(tf, tf, _CMP_UNORD_Q),
+                                   _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(tf), nanq)));
+            s = _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(gf, gf, _CMP_UNORD_Q),
+                                   _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(gf), nanq)));
+#if CYPOOL_F16
+            const __m512i r = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(s, CYPOOL_F16C_RNE));
+#else
+            const __m512i b = _mm512_castps_si512(s);
+            const __m512i rr = _mm512_srli_epi32(
+                _mm512_add_epi32(b, _mm512_add_epi32(
+                                        half, _mm512_and_si512(_mm512_srli_epi32(b, 16), one))),
+                16);
+            const __m512i r = _mm512_mask_or_epi32(rr, _mm512_cmp_ps_mask(s, s, _CMP_UNORD_Q),
+                                                   _mm512_srli_epi32(b, 16), quiet);
+#endif
+            /* a cell at +0: g, -0 made +0 */
+            const __m512i pz = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(g32, mzero), g32);
+            const __m512i res = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(t, _mm512_setzero_si512()),
+                                                        r, pz);
+            uint16_t rv[16];
+            int32_t ev[16];
+            _mm256_storeu_si256((__m256i*)rv, _mm512_cvtepi32_epi16(res));
+            _mm512_storeu_si512((void*)ev, e);
+            if (kin == 0xffff) {
+                for (int l = 0; l < 16; l++) gi[ev[l]] = rv[l];
+            } else {
+                for (unsigned k = kin; k; k &= k - 1) {
+                    const int l = __builtin_ctz(k);
+                    gi[ev[l]] = rv[l];
+                }
+            }
+        }
+    }
+    return bad;
+}
+#endif
+
 /* The index scatter of max backward for the 16-bit types (float32 and float64 scatter in
  * _max.pyx): each add is done in float and rounded back, in output order, as PyTorch accumulates
  * a float16 / bfloat16 gradient. gi is zeroed here. */
@@ -1191,6 +1309,11 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
     }
 #if defined(CYPOOL_F16C)
     if (cypool_f16c()) {
+        if (C > 1 && cypool_f16c() == 2) {
+            const ptrdiff_t r = CYPOOL_FN(max_bwd_cl_avx512)(go, idx, gi, in_plane, out_plane, C,
+                                                             c0, c1);
+            if (r >= 0) return r;
+        }
         if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE) {
             const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
             if (r >= 0) return r;
