@@ -1313,9 +1313,11 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
     uint32_t buf[CYPOOL_SCATTER_PLANE];
     const __m512i inpl = _mm512_set1_epi64(in_plane), mzero = _mm512_set1_epi32(0x8000);
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    /* the first outputs tell (a pass over all of them took 15% of the time, 3x3/s2) */
+    const ptrdiff_t probe = out_plane < 1024 ? out_plane : 1024;
     ptrdiff_t bad = 0, chained = 0;
-    for (ptrdiff_t o = 1; o < out_plane; o++) chained += idx[o] == idx[o - 1];
-    if (chained * 32 < out_plane) return -1;
+    for (ptrdiff_t o = 1; o < probe; o++) chained += idx[o] == idx[o - 1];
+    if (chained * 32 < probe) return -1;
     memset(buf, 0, (size_t)in_plane * sizeof(uint32_t));
     for (ptrdiff_t o = 0; o < out_plane; o += 16) {
         const int lanes = out_plane - o < 16 ? (int)(out_plane - o) : 16;
