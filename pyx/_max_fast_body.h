@@ -1036,12 +1036,25 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
 }
 
 #if CYPOOL_HALF
+#ifndef CYPOOL_ADD_G_FIRST
+#define CYPOOL_ADD_G_FIRST
+/* g + t with x86's NaN rule for a first operand g written out: of two NaNs g's, made quiet. A
+ * compiler may swap the operands of a float add (it commutes but for NaN payloads), so without
+ * this the payload of a NaN + NaN add changed with the code around the loop. */
+CYPOOL_INLINE float cypool_add_g_first(float g, float t)
+{
+    const float s = g + t;
+    const float r = t != t ? cypool_bits_f32(cypool_f32_bits(t) | 0x400000u) : s;
+    return g != g ? cypool_bits_f32(cypool_f32_bits(g) | 0x400000u) : r;
+}
+#endif
+
 /* One add of the max backward's scatter, PyTorch's: the cell's value plus g in float, rounded. A
  * cell at +0 (its first add; the cells never hold -0) becomes 0 + g exactly: g itself, -0 made
  * +0, without the conversions. Both are computed and one is selected: with overlapping windows
  * which add comes first is unpredictable, and a branch mispredicts. */
 #define CYPOOL_SCATTER_ADD(t, g, LD, ST) \
-    ((t) == 0 ? cypool_plus_zero(g) : (uint16_t)(ST(LD(t) + LD(g))))
+    ((t) == 0 ? cypool_plus_zero(g) : (uint16_t)(ST(cypool_add_g_first(LD(g), LD(t)))))
 
 /* The scatter's loops with the conversions LD and ST: channels [c0, c1) of one sample of C
  * interleaved channels (channels-first: one plane, C = 1, c0 = 0, c1 = 1). Returns the count of
@@ -1174,6 +1187,210 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
 }
 #endif
 
+#if defined(CYPOOL_F16C)
+/* The max backward's add of 16 lanes with AVX-512F: g + t (16-bit patterns in the low halves of
+ * 32-bit lanes) in float32 registers, of a NaN operand g's payload else t's, made quiet (as
+ * cypool_add_g_first), rounded to the 16-bit type (float16: vcvtps2ph; bfloat16:
+ * cypool_f32_to_bf16's steps); the rounded patterns, in the low halves. */
+static inline __attribute__((target("avx512f,avx2,f16c"), always_inline)) __m512i
+CYPOOL_FN(max_bwd_add16)(__m512i g, __m512i t)
+{
+    const __m512i nanq = _mm512_set1_epi32(0x400000);
+#if CYPOOL_F16
+    const __m512 gf = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+    const __m512 tf = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(t));
+#else
+    const __m512 gf = _mm512_castsi512_ps(_mm512_slli_epi32(g, 16));
+    const __m512 tf = _mm512_castsi512_ps(_mm512_slli_epi32(t, 16));
+#endif
+    __m512 s = _mm512_add_ps(gf, tf);
+    s = _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(tf, tf, _CMP_UNORD_Q),
+                           _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(tf), nanq)));
+    s = _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(gf, gf, _CMP_UNORD_Q),
+                           _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(gf), nanq)));
+#if CYPOOL_F16
+    return _mm512_cvtepu16_epi32(_mm512_cvtps_ph(s, CYPOOL_F16C_RNE));
+#else
+    const __m512i b = _mm512_castps_si512(s);
+    const __m512i r = _mm512_srli_epi32(
+        _mm512_add_epi32(b, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                             _mm512_and_si512(_mm512_srli_epi32(b, 16),
+                                                              _mm512_set1_epi32(1)))),
+        16);
+    return _mm512_mask_or_epi32(r, _mm512_cmp_ps_mask(s, s, _CMP_UNORD_Q),
+                                _mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
+#endif
+}
+
+/* The channels-last scatter of one sample's channels [c0, c1) with AVX-512F, for float16 and
+ * bfloat16: 16 channels of one output at a time. The 16 cells of a vector are distinct (one per
+ * channel), and the outputs go in order, so each cell sees its adds in the 16-bit loop's order.
+ * A vector reads its cells with one 32-bit gather (the cell in the low half; the cell after it,
+ * never written here, in the high half), adds and rounds with max_bwd_add16, takes g itself
+ * where the cell holds +0 (the 16-bit loop's
+ * shortcut: -0 made +0, a signalling NaN kept), and stores the 16 cells one by one (there is no
+ * 16-bit scatter). The cell at the sample's last element is read alone (the gather would read
+ * past it). No branch depends on the data: the loop's `cell == 0` branch mispredicted on most
+ * adds (a profile of 3x3/s2: most samples on the conversions after it). Returns the count of
+ * indices outside the plane, or -1 (nothing done) when the sample's element offsets pass int32. */
+static __attribute__((target("avx512f,avx2,f16c"), noinline, unused)) ptrdiff_t
+CYPOOL_FN(max_bwd_cl_avx512)(const CYPOOL_S* restrict go, const int64_t* restrict idx,
+                             CYPOOL_S* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane,
+                             ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1)
+{
+    if (in_plane * C >= 2147483647) return -1;
+    const int32_t last = (int32_t)(in_plane * C - 1);
+    const __m512i inpl = _mm512_set1_epi64(in_plane), cc = _mm512_set1_epi32((int32_t)C);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i low = _mm512_set1_epi32(0xffff), mzero = _mm512_set1_epi32(0x8000);
+    ptrdiff_t bad = 0;
+    for (ptrdiff_t o = 0; o < out_plane; o++) {
+        const int64_t* io = idx + o * C;
+        const CYPOOL_S* g = go + o * C;
+        for (ptrdiff_t ch = c0; ch < c1; ch += 16) {
+            const int lanes = c1 - ch < 16 ? (int)(c1 - ch) : 16;
+            const __mmask16 km = (__mmask16)(lanes == 16 ? 0xffff : (1u << lanes) - 1);
+            const __m512i i0 = _mm512_maskz_loadu_epi64((__mmask8)km, io + ch);
+            const __m512i i1 = _mm512_maskz_loadu_epi64((__mmask8)(km >> 8), io + ch + 8);
+            const __mmask16 kin = km & (__mmask16)(_mm512_cmplt_epu64_mask(i0, inpl)
+                                                   | (_mm512_cmplt_epu64_mask(i1, inpl) << 8));
+            bad += __builtin_popcount((unsigned)(km & ~kin));
+            const __m512i cell = _mm512_inserti64x4(_mm512_castsi256_si512(
+                                                        _mm512_cvtepi64_epi32(i0)),
+                                                    _mm512_cvtepi64_epi32(i1), 1);
+            const __m512i e = _mm512_add_epi32(_mm512_mullo_epi32(cell, cc),
+                                               _mm512_add_epi32(_mm512_set1_epi32((int32_t)ch),
+                                                                iota));
+            const __mmask16 kg = kin & _mm512_cmpneq_epi32_mask(e, _mm512_set1_epi32(last));
+            __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), kg, e, gi, 2);
+            if (kin & ~kg)   /* the sample's last element: read alone */
+                t = _mm512_mask_mov_epi32(t, kin & ~kg, _mm512_set1_epi32(gi[last]));
+            t = _mm512_and_si512(t, low);
+            __m256i g16;
+            if (lanes == 16) {
+                g16 = _mm256_loadu_si256((const __m256i*)(g + ch));
+            } else {
+                uint16_t gt[16] = {0};
+                memcpy(gt, g + ch, (size_t)lanes * sizeof(uint16_t));
+                g16 = _mm256_loadu_si256((const __m256i*)gt);
+            }
+            const __m512i g32 = _mm512_cvtepu16_epi32(g16);
+            const __m512i r = CYPOOL_FN(max_bwd_add16)(g32, t);
+            /* a cell at +0: g, -0 made +0 */
+            const __m512i pz = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(g32, mzero), g32);
+            const __m512i res = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(t, _mm512_setzero_si512()),
+                                                        r, pz);
+            uint16_t rv[16];
+            int32_t ev[16];
+            _mm256_storeu_si256((__m256i*)rv, _mm512_cvtepi32_epi16(res));
+            _mm512_storeu_si512((void*)ev, e);
+            if (kin == 0xffff) {
+                for (int l = 0; l < 16; l++) gi[ev[l]] = rv[l];
+            } else {
+                for (unsigned k = kin; k; k &= k - 1) {
+                    const int l = __builtin_ctz(k);
+                    gi[ev[l]] = rv[l];
+                }
+            }
+        }
+    }
+    return bad;
+}
+
+/* A channels-first plane (C = 1) of at most CYPOOL_SCATTER_PLANE cells with AVX-512F and CD, for
+ * float16 and bfloat16: 16 outputs at a time, their cells' 16-bit patterns in a buffer of 32-bit
+ * lanes (gathered and scattered whole), added and rounded with max_bwd_add16, g itself where the
+ * cell holds +0 (the 16-bit loop's shortcut). Outputs of a vector may name one cell (neighbouring
+ * overlapping windows): vpconflictd finds them, and each round takes the lanes whose earlier lanes
+ * of the same cell are done, so every cell sees its adds in output order. The plane is narrowed
+ * to 16 bits at the end. Same bits as the 16-bit loop, signalling NaNs included. Returns the count
+ * of indices outside the plane, or -1 (nothing done) for a plane whose adds seldom go to the cell
+ * of the add before, as max_bwd_plane_f16c. */
+static __attribute__((target("avx512f,avx512cd,avx2,f16c"), noinline, unused)) ptrdiff_t
+CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* restrict idx,
+                                CYPOOL_S* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane)
+{
+    uint32_t buf[CYPOOL_SCATTER_PLANE];
+    const __m512i inpl = _mm512_set1_epi64(in_plane), mzero = _mm512_set1_epi32(0x8000);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    /* the first outputs tell (a pass over all of them took 15% of the time, 3x3/s2) */
+    const ptrdiff_t probe = out_plane < 1024 ? out_plane : 1024;
+    ptrdiff_t bad = 0, chained = 0;
+    for (ptrdiff_t o = 1; o < probe; o++) chained += idx[o] == idx[o - 1];
+    if (chained * 32 < probe) return -1;
+    memset(buf, 0, (size_t)in_plane * sizeof(uint32_t));
+    for (ptrdiff_t o = 0; o < out_plane; o += 16) {
+        const int lanes = out_plane - o < 16 ? (int)(out_plane - o) : 16;
+        const __mmask16 km = (__mmask16)(lanes == 16 ? 0xffff : (1u << lanes) - 1);
+        const __m512i i0 = _mm512_maskz_loadu_epi64((__mmask8)km, idx + o);
+        const __m512i i1 = _mm512_maskz_loadu_epi64((__mmask8)(km >> 8), idx + o + 8);
+        const __mmask16 kin = km & (__mmask16)(_mm512_cmplt_epu64_mask(i0, inpl)
+                                               | (_mm512_cmplt_epu64_mask(i1, inpl) << 8));
+        bad += __builtin_popcount((unsigned)(km & ~kin));
+        const __m512i cell = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm512_cvtepi64_epi32(i0)), _mm512_cvtepi64_epi32(i1), 1);
+        /* earlier lanes naming the same cell, in-plane ones only */
+        const __m512i conf = _mm512_and_si512(_mm512_conflict_epi32(cell),
+                                              _mm512_set1_epi32((int32_t)kin));
+        __m256i g16;
+        if (lanes == 16) {
+            g16 = _mm256_loadu_si256((const __m256i*)(go + o));
+        } else {
+            uint16_t gt[16] = {0};
+            memcpy(gt, go + o, (size_t)lanes * sizeof(uint16_t));
+            g16 = _mm256_loadu_si256((const __m256i*)gt);
+        }
+        const __m512i g32 = _mm512_cvtepu16_epi32(g16);
+        const __m512i pz = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(g32, mzero), g32);
+        /* the common case: each lane naming an earlier lane's cell names the lane just before
+         * it (consecutive outputs on one maximum): one gather for the first lane of each run,
+         * the run's adds in registers, lane after lane, and one scatter (a scatter writes lanes
+         * naming one address in lane order: the run's last value stays) */
+        const __m512i prevcell = _mm512_alignr_epi32(cell, _mm512_set1_epi32(-1), 15);
+        const __mmask16 same = kin & (__mmask16)(kin << 1) & _mm512_cmpeq_epi32_mask(cell, prevcell);
+        const __m512i runconf = _mm512_maskz_or_epi32(
+            same, _mm512_alignr_epi32(conf, _mm512_setzero_si512(), 15),
+            _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(iota, _mm512_set1_epi32(1))));
+        if ((_mm512_cmpeq_epi32_mask(conf, runconf) & kin) == kin) {
+            const __mmask16 starts = kin & (__mmask16)~same;
+            const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), starts, cell,
+                                                          buf, 4);
+            __m512i acc = _mm512_mask_blend_epi32(
+                _mm512_cmpeq_epi32_mask(t, _mm512_setzero_si512()),
+                CYPOOL_FN(max_bwd_add16)(g32, t), pz);
+            for (__mmask16 done = starts; kin & (__mmask16)~done;) {
+                const __mmask16 next = kin & (__mmask16)~done & (__mmask16)(done << 1);
+                const __m512i prev = _mm512_alignr_epi32(acc, _mm512_setzero_si512(), 15);
+                acc = _mm512_mask_mov_epi32(
+                    acc, next, _mm512_mask_blend_epi32(
+                                   _mm512_cmpeq_epi32_mask(prev, _mm512_setzero_si512()),
+                                   CYPOOL_FN(max_bwd_add16)(g32, prev), pz));
+                done |= next;
+            }
+            _mm512_mask_i32scatter_epi32(buf, kin, cell, acc, 4);
+            continue;
+        }
+        for (__mmask16 todo = kin; todo;) {
+            const __mmask16 ready = todo & _mm512_testn_epi32_mask(
+                                               conf, _mm512_set1_epi32((int32_t)todo));
+            const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), ready, cell,
+                                                          buf, 4);
+            const __m512i res = _mm512_mask_blend_epi32(
+                _mm512_cmpeq_epi32_mask(t, _mm512_setzero_si512()),
+                CYPOOL_FN(max_bwd_add16)(g32, t), pz);
+            _mm512_mask_i32scatter_epi32(buf, ready, cell, res, 4);
+            todo &= (__mmask16)~ready;
+        }
+    }
+    ptrdiff_t c = 0;
+    for (; c + 16 <= in_plane; c += 16)
+        _mm256_storeu_si256((__m256i*)(gi + c),
+                            _mm512_cvtepi32_epi16(_mm512_loadu_si512((const void*)(buf + c))));
+    for (; c < in_plane; c++) gi[c] = (CYPOOL_S)buf[c];
+    return bad;
+}
+#endif
+
 /* The index scatter of max backward for the 16-bit types (float32 and float64 scatter in
  * _max.pyx): each add is done in float and rounded back, in output order, as PyTorch accumulates
  * a float16 / bfloat16 gradient. gi is zeroed here. */
@@ -1191,7 +1408,16 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
     }
 #if defined(CYPOOL_F16C)
     if (cypool_f16c()) {
-        if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE) {
+        if (C > 1 && cypool_f16c() == 2) {
+            const ptrdiff_t r = CYPOOL_FN(max_bwd_cl_avx512)(go, idx, gi, in_plane, out_plane, C,
+                                                             c0, c1);
+            if (r >= 0) return r;
+        }
+        if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c() == 2
+            && __builtin_cpu_supports("avx512cd")) {
+            const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane);
+            if (r >= 0) return r;
+        } else if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE) {
             const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
             if (r >= 0) return r;
         }

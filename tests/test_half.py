@@ -605,3 +605,105 @@ def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
         for key in results["best"].files:
             np.testing.assert_array_equal(results[name][key], results["best"][key],
                                           f"{key}, {name}")
+
+
+def _repeating_indices(rng, shape, plane):
+    """Indices naming cells of a plane of `plane` cells, along the last axis in runs of one cell
+    (consecutive outputs on one maximum), with cells named again further on."""
+    idx = rng.integers(0, plane, shape).astype(np.int64)
+    flat = idx.reshape(-1, shape[-1])
+    for row in flat:
+        for o in range(1, row.size):
+            r = rng.random()
+            if r < 0.4:
+                row[o] = row[o - 1]                       # a run
+            elif r < 0.5:
+                row[o] = row[rng.integers(0, o)]          # an earlier output's cell
+    return idx
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("shape", [(2, 3, 9, 11), (1, 37, 6, 7), (1, 2, 130, 130), (2, 16, 5, 5)],
+                         ids=["small", "37ch", "big-plane", "16ch"])
+def test_max_backward_with_repeated_cells_equals_the_reference(dtype, data_format, shape, rng):
+    # the vector scatters (channels-last: 16 channels of an output; channels-first: 16 outputs,
+    # runs of one cell added in registers, other repeats in conflict-free rounds) add each cell's
+    # gradients in output order, each add rounded; the big plane (16900 cells) takes the 16-bit
+    # loop. Indices name cells anywhere in the plane, in runs and again further on.
+    out_shape = (shape[0], shape[1], 5, 17)
+    plane = shape[2] * shape[3]
+    idx = _repeating_indices(rng, out_shape, min(plane, 40))
+    g = specials(dtype, rng, out_shape)
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            gi = cypool.max_pool2d_backward(to_layout(g, data_format), to_layout(idx, data_format),
+                                            to_layout(np.empty(shape, dtype), data_format).shape,
+                                            data_format=data_format)
+        assert_same(from_layout(gi, data_format), max_backward_ref(g, idx, shape[2:]))
+
+
+NAN_SCRIPT = """
+import sys
+import numpy as np
+import cypool
+try:
+    import ml_dtypes
+    dtypes = [np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)]
+except ImportError:
+    dtypes = [np.dtype(np.float16)]
+rng = np.random.default_rng(3)
+out = {}
+for dt in dtypes:
+    nans = ([0x7e00, 0xfe01, 0x7c01, 0xfd55, 0x7e3f] if dt == np.float16
+            else [0x7fc0, 0xffc1, 0x7f81, 0xffa5, 0x7fe5])
+    for fmt in ("channels_first", "channels_last"):
+        for c in (1, 5, 16, 21, 40):
+            g = (rng.integers(-64, 65, (2, c, 6, 23)) / 8).astype(dt)
+            u = g.view(np.uint16)
+            m = rng.random(u.shape) < 0.3
+            u[m] = rng.choice(np.array(nans, np.uint16), int(m.sum()))
+            idx = rng.integers(0, 6, g.shape).astype(np.int64)
+            idx[..., 1::3] = idx[..., 0::3][..., :idx[..., 1::3].shape[-1]]
+            if fmt == "channels_last":
+                g, idx = (np.ascontiguousarray(np.moveaxis(a, 1, -1)) for a in (g, idx))
+                shape = (2, 7, 9, c)
+            else:
+                shape = (2, c, 7, 9)
+            out[f"{dt.name}{fmt}{c}"] = cypool.max_pool2d_backward(g, idx, shape,
+                                                                   data_format=fmt)
+np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
+"""
+
+
+def test_max_backward_nan_payloads_are_the_same_every_way(tmp_path):
+    # an add of two NaNs returns the gradient's payload (made quiet) on every path: AVX-512's
+    # vector scatters, AVX2's scalar F16C loop and the portable loops, which spell the rule out
+    # rather than leave the operand order of the add to the compiler
+    script = tmp_path / "nans.py"
+    script.write_text(NAN_SCRIPT)
+    results = {}
+    for name in ("best", "avx2", "portable"):
+        env = {**python_env_for_subprocess(), "CYPOOL_HALF_CONVERSIONS": name}
+        p = subprocess.run([sys.executable, str(script), str(tmp_path / f"{name}.npz")],
+                           cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                           timeout=300)
+        assert p.returncode == 0, p.stderr
+        results[name] = np.load(tmp_path / f"{name}.npz")
+    assert len(results["best"].files) in (10, 20)
+    for name in ("avx2", "portable"):
+        for key in results["best"].files:
+            np.testing.assert_array_equal(results[name][key], results["best"][key],
+                                          f"{key}, {name}")
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_max_backward_of_two_nans_keeps_the_gradients_payload(dtype):
+    a, b = (0x7e01, 0x7e02) if dtype == F16 else (0x7fc1, 0x7fc2)
+    for data_format, shape in (("channels_first", (1, 1, 1, 4)), ("channels_last", (1, 1, 4, 1))):
+        g = np.array([a, b], np.uint16).view(dtype).reshape(1, 1, 1, 2)
+        idx = np.zeros((1, 1, 1, 2), np.int64)
+        if data_format == "channels_last":
+            g, idx = g.reshape(1, 1, 2, 1), idx.reshape(1, 1, 2, 1)
+        gi = cypool.max_pool2d_backward(g, idx, shape, data_format=data_format)
+        assert gi.view(np.uint16).ravel()[0] == b
