@@ -1400,6 +1400,15 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
 {
     ptrdiff_t bad = 0;
     const ptrdiff_t nc = c1 - c0;
+#if defined(CYPOOL_F16C)
+    /* the plane buffers write every cell: no zeroing before them */
+    if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c()) {
+        const ptrdiff_t r = cypool_f16c() == 2 && __builtin_cpu_supports("avx512cd")
+            ? CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane)
+            : CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
+        if (r >= 0) return r;
+    }
+#endif
     if (nc == C) {
         memset(gi, 0, (size_t)(in_plane * C) * sizeof(CYPOOL_S));
     } else {
@@ -1411,14 +1420,6 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
         if (C > 1 && cypool_f16c() == 2) {
             const ptrdiff_t r = CYPOOL_FN(max_bwd_cl_avx512)(go, idx, gi, in_plane, out_plane, C,
                                                              c0, c1);
-            if (r >= 0) return r;
-        }
-        if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c() == 2
-            && __builtin_cpu_supports("avx512cd")) {
-            const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane);
-            if (r >= 0) return r;
-        } else if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE) {
-            const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
             if (r >= 0) return r;
         }
 #if CYPOOL_F16
