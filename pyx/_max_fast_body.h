@@ -1226,7 +1226,8 @@ CYPOOL_FN(max_bwd_add16)(__m512i g, __m512i t)
  * bfloat16: 16 channels of one output at a time. The 16 cells of a vector are distinct (one per
  * channel), and the outputs go in order, so each cell sees its adds in the 16-bit loop's order.
  * A vector reads its cells with one 32-bit gather (the cell in the low half; the cell after it,
- * never written here, in the high half), adds and rounds with max_bwd_add16, takes g itself
+ * in the high half, is dropped: it may be another thread's channel, which a read leaves as it
+ * is), adds and rounds with max_bwd_add16, takes g itself
  * where the cell holds +0 (the 16-bit loop's
  * shortcut: -0 made +0, a signalling NaN kept), and stores the 16 cells one by one (there is no
  * 16-bit scatter). The cell at the sample's last element is read alone (the gather would read
