@@ -1226,7 +1226,8 @@ CYPOOL_FN(max_bwd_add16)(__m512i g, __m512i t)
  * bfloat16: 16 channels of one output at a time. The 16 cells of a vector are distinct (one per
  * channel), and the outputs go in order, so each cell sees its adds in the 16-bit loop's order.
  * A vector reads its cells with one 32-bit gather (the cell in the low half; the cell after it,
- * never written here, in the high half), adds and rounds with max_bwd_add16, takes g itself
+ * in the high half, is dropped: it may be another thread's channel, which a read leaves as it
+ * is), adds and rounds with max_bwd_add16, takes g itself
  * where the cell holds +0 (the 16-bit loop's
  * shortcut: -0 made +0, a signalling NaN kept), and stores the 16 cells one by one (there is no
  * 16-bit scatter). The cell at the sample's last element is read alone (the gather would read
@@ -1400,6 +1401,15 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
 {
     ptrdiff_t bad = 0;
     const ptrdiff_t nc = c1 - c0;
+#if defined(CYPOOL_F16C)
+    /* the plane buffers write every cell: no zeroing before them */
+    if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c()) {
+        const ptrdiff_t r = cypool_f16c() == 2 && __builtin_cpu_supports("avx512cd")
+            ? CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane)
+            : CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
+        if (r >= 0) return r;
+    }
+#endif
     if (nc == C) {
         memset(gi, 0, (size_t)(in_plane * C) * sizeof(CYPOOL_S));
     } else {
@@ -1411,14 +1421,6 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
         if (C > 1 && cypool_f16c() == 2) {
             const ptrdiff_t r = CYPOOL_FN(max_bwd_cl_avx512)(go, idx, gi, in_plane, out_plane, C,
                                                              c0, c1);
-            if (r >= 0) return r;
-        }
-        if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c() == 2
-            && __builtin_cpu_supports("avx512cd")) {
-            const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane);
-            if (r >= 0) return r;
-        } else if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE) {
-            const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
             if (r >= 0) return r;
         }
 #if CYPOOL_F16
