@@ -868,6 +868,128 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_bwd_cl512)(float* const* dr, ptrdiff_t nr,
         }
     }
 }
+/* The same backward with AVX2 and F16C (the cypool_f16c() state 1: no AVX-512), 8 values a
+ * vector: the deltas, and the overlapping rows' rounded adds (channels-first stride-1 windows,
+ * channels-last any), four vectors at a time. */
+#define CYPOOL_AVG256 static inline __attribute__((target("avx2,f16c"), always_inline, unused))
+#define CYPOOL_AVG256_FN static __attribute__((target("avx2,f16c"), noinline, unused))
+CYPOOL_AVG256 __m256 CYPOOL_FN(avg_ld8)(const uint16_t* p) {
+    const __m128i h = _mm_loadu_si128((const __m128i*)p);
+#if CYPOOL_F16
+    return _mm256_cvtph_ps(h);
+#else
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+#endif
+}
+CYPOOL_AVG256 __m256i CYPOOL_FN(avg_bf16_bits8)(__m256 m) {
+    const __m256i f = _mm256_castps_si256(m), top = _mm256_set1_epi32((int)0xffff0000u);
+    const __m256i r = _mm256_add_epi32(f, _mm256_add_epi32(_mm256_set1_epi32(0x7fff),
+        _mm256_and_si256(_mm256_srli_epi32(f, 16), _mm256_set1_epi32(1))));
+    const __m256i n = _mm256_or_si256(f, _mm256_set1_epi32(0x400000));
+    return _mm256_and_si256(
+        _mm256_blendv_epi8(r, n, _mm256_castps_si256(_mm256_cmp_ps(m, m, _CMP_UNORD_Q))), top);
+}
+CYPOOL_AVG256 __m128i CYPOOL_FN(avg_pack8)(__m256 m) {
+#if CYPOOL_F16
+    return _mm256_cvtps_ph(m, CYPOOL_F16C_RNE);
+#else
+    const __m256i b = _mm256_srli_epi32(CYPOOL_FN(avg_bf16_bits8)(m), 16);
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(b, b), 0x08));
+#endif
+}
+CYPOOL_AVG256 __m256 CYPOOL_FN(avg_rt8)(__m256 m) {
+#if CYPOOL_F16
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(m, CYPOOL_F16C_RNE));
+#else
+    return _mm256_castsi256_ps(CYPOOL_FN(avg_bf16_bits8)(m));
+#endif
+}
+
+/* avg_delta512's rounded deltas as floats, 8 a vector: n >= 8 (C == 1) or C >= 8 */
+CYPOOL_AVG256_FN void CYPOOL_FN(avg_delta256)(const uint16_t* restrict src,
+                                              const float* restrict rdiv, int recip,
+                                              float* restrict dl, ptrdiff_t OW, ptrdiff_t C) {
+    const ptrdiff_t n = OW * C;
+    for (ptrdiff_t j = 0; j < (C == 1 ? 1 : OW); j++) {
+        const ptrdiff_t b = C == 1 ? 0 : j * C, e = C == 1 ? n : b + C;
+        const __m256 sj = _mm256_set1_ps(rdiv[j]);
+        for (ptrdiff_t i = b; i < e; i += 8) {
+            if (i + 8 > e) i = e - 8;
+            const __m256 s = C == 1 ? _mm256_loadu_ps(rdiv + i) : sj;
+            const __m256 g = CYPOOL_FN(avg_ld8)(src + i);
+            _mm256_storeu_ps(dl + i, CYPOOL_FN(avg_rt8)(recip ? _mm256_mul_ps(g, s)
+                                                              : _mm256_div_ps(g, s)));
+        }
+    }
+}
+
+/* avg_bwd_cf_vecs, stride 1, 8 cells a vector */
+CYPOOL_AVG256 void CYPOOL_FN(avg_bwd_cf_vecs8)(float* const* dr, ptrdiff_t nr,
+                                               uint16_t* restrict gr, ptrdiff_t i0, ptrdiff_t kw,
+                                               ptrdiff_t pw, const int U) {
+    __m256 a[4];
+    for (int u = 0; u < U; u++) a[u] = _mm256_setzero_ps();
+    for (ptrdiff_t r = 0; r < nr; r++)
+        for (ptrdiff_t t = kw - 1; t >= 0; t--) {
+            const float* d = dr[r] + i0 + pw - t;
+            for (int u = 0; u < U; u++)
+                a[u] = CYPOOL_FN(avg_rt8)(_mm256_add_ps(a[u], _mm256_loadu_ps(d + 8 * u)));
+        }
+    for (int u = 0; u < U; u++)
+        _mm_storeu_si128((__m128i*)(gr + i0 + 8 * u), CYPOOL_FN(avg_pack8)(a[u]));
+}
+/* avg_bwd_cf512 for stride-1 windows, 8 cells a vector (W >= 8) */
+CYPOOL_AVG256_FN void CYPOOL_FN(avg_bwd_cf256)(float* const* dr, ptrdiff_t nr,
+                                               uint16_t* restrict gr, ptrdiff_t W, ptrdiff_t kw,
+                                               ptrdiff_t pw) {
+    if (W >= 32) {
+        for (ptrdiff_t i0 = 0; i0 < W; i0 += 32) {
+            if (i0 + 32 > W) i0 = W - 32;
+            CYPOOL_FN(avg_bwd_cf_vecs8)(dr, nr, gr, i0, kw, pw, 4);
+        }
+        return;
+    }
+    for (ptrdiff_t i0 = 0; i0 < W; i0 += 8) {
+        if (i0 + 8 > W) i0 = W - 8;
+        CYPOOL_FN(avg_bwd_cf_vecs8)(dr, nr, gr, i0, kw, pw, 1);
+    }
+}
+/* avg_bwd_cl_vecs, 8 channels a vector */
+CYPOOL_AVG256 void CYPOOL_FN(avg_bwd_cl_vecs8)(float* const* dr, ptrdiff_t nr,
+                                               uint16_t* restrict g, ptrdiff_t c, ptrdiff_t C,
+                                               ptrdiff_t j0, ptrdiff_t j1, const int U) {
+    __m256 a[4];
+    for (int u = 0; u < U; u++) a[u] = _mm256_setzero_ps();
+    for (ptrdiff_t r = 0; r < nr; r++)
+        for (ptrdiff_t j = j0; j < j1; j++) {
+            const float* d = dr[r] + j * C + c;
+            for (int u = 0; u < U; u++)
+                a[u] = CYPOOL_FN(avg_rt8)(_mm256_add_ps(a[u], _mm256_loadu_ps(d + 8 * u)));
+        }
+    for (int u = 0; u < U; u++)
+        _mm_storeu_si128((__m128i*)(g + c + 8 * u), CYPOOL_FN(avg_pack8)(a[u]));
+}
+/* avg_bwd_cl512, 8 channels a vector (C >= 8) */
+CYPOOL_AVG256_FN void CYPOOL_FN(avg_bwd_cl256)(float* const* dr, ptrdiff_t nr,
+                                               uint16_t* restrict gr, ptrdiff_t W, ptrdiff_t C,
+                                               const ptrdiff_t* restrict cov) {
+    for (ptrdiff_t i = 0; i < W; i++) {
+        const ptrdiff_t j0 = cov[2 * i], j1 = cov[2 * i + 1];
+        if (C >= 32) {
+            for (ptrdiff_t c = 0; c < C; c += 32) {
+                if (c + 32 > C) c = C - 32;
+                CYPOOL_FN(avg_bwd_cl_vecs8)(dr, nr, gr + i * C, c, C, j0, j1, 4);
+            }
+        } else {
+            for (ptrdiff_t c = 0; c < C; c += 8) {
+                if (c + 8 > C) c = C - 8;
+                CYPOOL_FN(avg_bwd_cl_vecs8)(dr, nr, gr + i * C, c, C, j0, j1, 1);
+            }
+        }
+    }
+}
+#undef CYPOOL_AVG256
+#undef CYPOOL_AVG256_FN
 #endif
 
 #if CYPOOL_F16 && defined(CYPOOL_F16C) && \
@@ -973,13 +1095,16 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
     const CYPOOL_S* last = NULL;   /* the gradient row the previous row was made of */
 #if defined(CYPOOL_F16C)
     /* In registers (AVX-512): channels-first rows of 16 cells or more with stride-1 or 3x3/s2
-     * windows, channels-last rows of 16 channels or more. The rounded deltas of the covering
+     * windows, channels-last rows of 16 channels or more; (AVX2) channels-first rows of 8 cells
+     * or more with stride-1 windows, channels-last rows of 8 channels or more. The rounded deltas of the covering
      * gradient rows are kept in R slots (the most rows an input row has), tagged with their
      * gradient row, so the next input rows reuse them; channels-first slots have zeros around
      * the row's OW deltas (off before, the rest after). */
     const int f16c = cypool_f16c();
-    const int reg = f16c == 2 &&
-                    (C == 1 ? W >= 16 && (sw == 1 || (kw == 3 && sw == 2)) : C >= 16);
+    /* (AVX2: 8 cells or channels a vector; channels-first stride-1 windows only) */
+    const int reg = f16c == 2 ? (C == 1 ? W >= 16 && (sw == 1 || (kw == 3 && sw == 2)) : C >= 16)
+                  : f16c == 1 && (C == 1 ? W >= 8 && sw == 1 : C >= 8);
+    const ptrdiff_t lanes = f16c == 2 ? 16 : 8;
     const ptrdiff_t R = ((w->k_d + w->s_d - 1) / w->s_d) * ((w->k_h + w->s_h - 1) / w->s_h);
     const ptrdiff_t off = C == 1 ? kw + 16 : 0;
     const ptrdiff_t Lr = C == 1 ? OW + W + pw + 2 * kw + 48 : OW * C;
@@ -1102,12 +1227,14 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
                                                                       : CYPOOL_LD(src[j]) / rdiv[j]));
                         else if (fp16)
                             CYPOOL_FN(avg_delta512)(src, rdiv, rp2, NULL, h, OW, C);
-                        else if (C == 1 && OW < 16)
+                        else if (C == 1 && OW < lanes)
                             for (ptrdiff_t j = 0; j < OW; j++)
                                 d[j] = CYPOOL_RT(rp2 ? CYPOOL_LD(src[j]) * rdiv[j]
                                                      : CYPOOL_LD(src[j]) / rdiv[j]);
-                        else
+                        else if (f16c == 2)
                             CYPOOL_FN(avg_delta512)(src, rdiv, rp2, d, NULL, OW, C);
+                        else
+                            CYPOOL_FN(avg_delta256)(src, rdiv, rp2, d, OW, C);
                         tag[k] = src;
                     }
                     used[k] = row;
@@ -1122,6 +1249,11 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
                 continue;
             }
 #endif
+            if (f16c == 1) {
+                if (C == 1) CYPOOL_FN(avg_bwd_cf256)(dr, nr, gr, W, kw, pw);
+                else CYPOOL_FN(avg_bwd_cl256)(dr, nr, gr, W, C, cov);
+                continue;
+            }
             if (C == 1) CYPOOL_FN(avg_bwd_cf512)(dr, nr, gr, W, kw, sw, pw);
             else CYPOOL_FN(avg_bwd_cl512)(dr, nr, gr, W, C, cov);
             continue;
