@@ -19,7 +19,8 @@ cnp.import_array()
 from _types cimport floating_t, float_kind
 from _window cimport Window, Span, RowIndex, output_row, padded_span
 from _window_sum cimport window_sum
-from _tile cimport TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out
+from _tile cimport (TILE_PLANES, tiles_fit, tile_start, tile_in, tile_out, cypool_tile_in_f32,
+                   cypool_tile_out_f32)
 from _avg_fast cimport *
 from _channel_block cimport ChannelBlock, n_channel_blocks, channel_block, zero_channels
 from _openmp cimport omp_get_thread_num
@@ -379,6 +380,114 @@ cdef int _run(const floating_t* a, floating_t* b, const Window* w, bint backward
 
 # ----------------------------------------------------------------------------- float16, bfloat16
 
+cdef extern from "_half.h" nogil:
+    void cypool_load_f16(const uint16_t* s, float* d, Py_ssize_t n)
+    void cypool_load_bf16(const uint16_t* s, float* d, Py_ssize_t n)
+    void cypool_store_f16(const float* s, uint16_t* d, Py_ssize_t n)
+    void cypool_store_bf16(const float* s, uint16_t* d, Py_ssize_t n)
+    void cypool_plus_zero_row(uint16_t* d, Py_ssize_t n)
+    float cypool_f16_to_f32(uint16_t h)
+    uint16_t cypool_f32_to_f16(float x)
+    float cypool_bf16_to_f32(uint16_t h)
+    uint16_t cypool_f32_to_bf16(float x)
+
+
+cdef bint _half_tiles_fit(const Window* w, Py_ssize_t n_planes, bint backward) noexcept nogil:
+    # Channels-first 16-bit calls on small planes go through float32 tiles, as float32's do (a
+    # 16-bit row of a few outputs is mostly set-up: up to 10x float32's time on 14x14 planes):
+    # windows summed in float (as the 16-bit rows sum them) and, backward, windows that do not
+    # overlap (overlapping ones round after every add, which the float32 tiles do not).
+    if w.k_d * w.k_h * w.k_w > FLOAT_ACC_MAX_CELLS:
+        return False
+    if backward and (w.k_d > w.s_d or w.k_h > w.s_h or w.k_w > w.s_w):
+        return False
+    return tiles_fit(w, n_planes, sizeof(float), TILE_MAX_BYTES) and _fast_fits(w, TILE_PLANES)
+
+
+cdef void _half_divisors(const Window* w, bint cip, Py_ssize_t div, bint backward, bint bf,
+                         float* d) noexcept nogil:
+    # The divisor of each output (forward) or of the one window holding each input cell
+    # (backward, windows that do not overlap; 1 for cells in none), as the 16-bit rows use it:
+    # the backward's rounded to the 16-bit type first, as PyTorch's (bfloat16: 257 -> 256).
+    cdef Py_ssize_t od, oh, ow, a, b, c, n = w.in_d * w.in_h * w.in_w
+    cdef Span sd, sh, sw
+    cdef float v
+    if backward:
+        for a in range(n):
+            d[a] = 1
+    for od in range(w.out_d):
+        sd = padded_span(od, w.k_d, w.s_d, w.pad_d, w.padend_d, w.in_d)
+        for oh in range(w.out_h):
+            sh = padded_span(oh, w.k_h, w.s_h, w.pad_h, w.padend_h, w.in_h)
+            for ow in range(w.out_w):
+                sw = padded_span(ow, w.k_w, w.s_w, w.pad_w, w.padend_w, w.in_w)
+                v = <float>divisor(sd, sh, sw, cip, div)
+                if backward:
+                    v = cypool_bf16_to_f32(cypool_f32_to_bf16(v)) if bf else \
+                        cypool_f16_to_f32(cypool_f32_to_f16(v))
+                else:
+                    d[(od * w.out_h + oh) * w.out_w + ow] = v
+                    continue
+                for a in range(sd.first, sd.first + sd.count):
+                    for b in range(sh.first, sh.first + sh.count):
+                        for c in range(sw.first, sw.first + sw.count):
+                            d[(a * w.in_h + b) * w.in_w + c] = v
+
+
+cdef int _half_tiles(const uint16_t* src, uint16_t* dst, const Window* w, bint bf, bint cip,
+                     Py_ssize_t div, bint backward, Py_ssize_t n_planes, Py_ssize_t t0,
+                     Py_ssize_t t1) noexcept nogil:
+    # Tiles [t0, t1) of a 16-bit channels-first call: a tile's planes (contiguous) converted to
+    # float, moved into the tile, summed (forward) or spread (backward) by the float32
+    # channels-last rows with divisor 1, moved back, then divided in float as the 16-bit rows
+    # divide ((0 + sum) / divisor: PyTorch's division, -0 as +0) and rounded once. Nonzero: no
+    # scratch, nothing written.
+    cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
+    cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
+    cdef Py_ssize_t src_plane = out_plane if backward else in_plane
+    cdef Py_ssize_t dst_plane = in_plane if backward else out_plane
+    cdef Py_ssize_t rows = w.in_d * w.in_h if backward else w.out_d * w.out_h
+    cdef Py_ssize_t flat_n = (src_plane if src_plane > dst_plane else dst_plane) * TILE_PLANES
+    cdef float* ts = <float*>malloc(src_plane * TILE_PLANES * sizeof(float))
+    cdef float* td = <float*>malloc(dst_plane * TILE_PLANES * sizeof(float))
+    cdef float* flat = <float*>malloc(flat_n * sizeof(float))
+    cdef float* dv = <float*>malloc(dst_plane * sizeof(float))
+    cdef Py_ssize_t t, p0, j0, n, j, i
+    cdef float* f
+    cdef float zero = 0      # float arithmetic below: (0 + sum) / divisor rounded to float
+    cdef int failed = ts == NULL or td == NULL or flat == NULL or dv == NULL
+    if not failed:
+        _half_divisors(w, cip, div, backward, bf, dv)
+    t = t0
+    while not failed and t < t1:
+        p0 = tile_start(t, n_planes)
+        if bf:
+            cypool_load_bf16(src + p0 * src_plane, flat, src_plane * TILE_PLANES)
+        else:
+            cypool_load_f16(src + p0 * src_plane, flat, src_plane * TILE_PLANES)
+        cypool_tile_in_f32(flat, ts, src_plane, 0, TILE_PLANES)
+        failed = _fast_rows(ts, td, w, cip, 1, TILE_PLANES, True, backward, True, 0, rows)
+        if not failed:
+            j0 = t * TILE_PLANES - p0          # the planes this tile owns
+            cypool_tile_out_f32(td, flat, dst_plane, 0, j0, TILE_PLANES)
+            for j in range(j0, TILE_PLANES):
+                f = flat + j * dst_plane
+                for i in range(dst_plane):
+                    f[i] = (zero + f[i]) / dv[i]
+            n = (TILE_PLANES - j0) * dst_plane
+            if bf:
+                cypool_store_bf16(flat + j0 * dst_plane, dst + (p0 + j0) * dst_plane, n)
+            else:
+                cypool_store_f16(flat + j0 * dst_plane, dst + (p0 + j0) * dst_plane, n)
+            cypool_plus_zero_row(dst + (p0 + j0) * dst_plane, n)
+        t += 1
+    free(ts)
+    free(td)
+    free(flat)
+    free(dv)
+    return failed
+
+
 cdef int _half_rows(const uint16_t* src, uint16_t* dst, const Window* w, bint bf, bint backward,
                     bint cl, Py_ssize_t C, bint cip, Py_ssize_t div, Py_ssize_t r0,
                     Py_ssize_t r1) noexcept nogil:
@@ -404,6 +513,16 @@ cdef int _half_run(const uint16_t* src, uint16_t* dst, const Window* w, bint bf,
     # contiguous range per thread, as _fast. Nonzero: some range found no scratch.
     cdef Py_ssize_t rows = n_items * (w.in_d * w.in_h if backward else w.out_d * w.out_h)
     cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+    cdef Py_ssize_t n_tiles = (n_items + TILE_PLANES - 1) // TILE_PLANES, t
+    if not cl and _half_tiles_fit(w, n_items, backward):
+        if n_threads == 1:
+            failed = _half_tiles(src, dst, w, bf, cip, div, backward, n_items, 0, n_tiles)
+        else:
+            for t in prange(n_tiles, num_threads=n_threads, schedule="guided"):
+                failed += _half_tiles(src, dst, w, bf, cip, div, backward, n_items, t, t + 1)
+        if failed == 0:
+            return 0
+        failed = 0
     if n_threads == 1:
         return _half_rows(src, dst, w, bf, backward, cl, C, cip, div, 0, rows)
     for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
