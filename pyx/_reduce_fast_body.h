@@ -1312,137 +1312,165 @@ static void CYPOOL_FN(cypool_blur_row_cf)(const CYPOOL_T* xp, CYPOOL_T* yr, cons
         yr[ow] = (CYPOOL_T)CYPOOL_FN(blur_one_cf)(xp, rows, cols + ow * f, taps, f, W);
 }
 
-/* Blur pooling backward, channels-first: q[s * k] += (T)(wt * g[k]) for k < m, one cell after
- * the other in k order (each cell is hit once). s = 2: eight cells at a time, read and written
- * back as p[0..7] and p[7..14], so no cell outside them is touched. */
-CYPOOL_INLINE void CYPOOL_FN(blur_scatter_cf)(CYPOOL_T* restrict q, const CYPOOL_T* restrict g,
-                                              ptrdiff_t m, double wt, ptrdiff_t s) {
-    ptrdiff_t k = 0;
-#if CYPOOL_REDUCE_VECTORS
-    if (s == 2) {
+/* Blur pooling backward: gi += (T)(wt * g) over n cells, as the scatter rounds each term. A
+ * float32 weight that is exact in float (every product of binomial taps) gives the same float
+ * product: the double one is exact (24 + 24 bits), so both round the same real once. */
+CYPOOL_INLINE void CYPOOL_FN(blur_pass)(CYPOOL_T* restrict P, const CYPOOL_T* restrict g,
+                                        ptrdiff_t n, double wt) {
 #if CYPOOL_IS_FLOAT
-#define CYPOOL_BV cypool_r8f
-#define CYPOOL_BM cypool_r8i
-#else
-#define CYPOOL_BV cypool_r8d
-#define CYPOOL_BM cypool_r8l
-#endif
-        for (; k + 8 <= m; k += 8) {
-            CYPOOL_T* p = q + 2 * k;
-            CYPOOL_BV lo, hi;
-            memcpy(&lo, p, sizeof lo);
-            memcpy(&hi, p + 7, sizeof hi);
-            const CYPOOL_BV e = CYPOOL_SHUFFLE8(lo, hi, CYPOOL_BM, 0, 2, 4, 6, 9, 11, 13, 15);
-            const cypool_r8d v = wt * CYPOOL_FN(load8s)(g + k, 1);
-#if CYPOOL_IS_FLOAT
-            const CYPOOL_BV n = e + __builtin_convertvector(v, cypool_r8f);
-#else
-            const CYPOOL_BV n = e + v;
-#endif
-            const CYPOOL_BV nhi = CYPOOL_SHUFFLE8(n, hi, CYPOOL_BM, 8, 4, 10, 5, 12, 6, 14, 7);
-            const CYPOOL_BV nlo = CYPOOL_SHUFFLE8(n, lo, CYPOOL_BM, 0, 9, 1, 11, 2, 13, 3, 15);
-            memcpy(p + 7, &nhi, sizeof nhi);
-            memcpy(p, &nlo, sizeof nlo);
-        }
-#undef CYPOOL_BV
-#undef CYPOOL_BM
+    const float wf = (float)wt;
+    if ((double)wf == wt) {
+        for (ptrdiff_t l = 0; l < n; l++) P[l] += wf * g[l];
+        return;
     }
 #endif
-    if (s == 1)
-        for (; k < m; k++) q[k] += (CYPOOL_T)(wt * (double)g[k]);
-    else
-        for (; k < m; k++) q[s * k] += (CYPOOL_T)(wt * (double)g[k]);
+    for (ptrdiff_t l = 0; l < n; l++) P[l] += (CYPOOL_T)(wt * (double)g[l]);
 }
 
-/* Blur pooling backward (_blur.pyx), channels-first: one plane's gradient gi (zeroed here) from
- * its output gradient go; rows (OH, f), cols (OW, f), taps and the run [a, b) of outputs that
- * read f adjacent columns at step s, as in cypool_blur_row_cf. Same as the scatter
- * for (oh, ow, i, j): gi[rows[oh, i], cols[ow, j]] += (T)((taps[i] * taps[j]) * go[oh, ow])
- * with every cell's terms in that order: an output row whose f input rows are distinct gives each
- * input row its terms tap row by tap row (outputs before a, the run [a, b) tap column by tap
- * column from the last, which keeps each cell's outputs in order, then the outputs from b), a
- * row that reads an input row twice (reflection at the top or bottom) goes output by output. */
+/* Blur pooling backward (_blur.pyx): the transposed filtering as a gather, each input cell
+ * summed once and written once. rin (H, 1 + 2 * kr) / cin (W, 1 + 2 * kc): per input row / column,
+ * the count, then the pairs (o, i) (output o, tap i) that read it, in (o, i) order. A cell's
+ * terms (T)((taps[i] * taps[j]) * go[oh, ow]) are added from 0 in (oh, ow, i, j) order, the order
+ * of the scatter for (oh, ow, i, j): gi[rows[oh, i], cols[ow, j]] += ..., so results are those of
+ * the scatter, bit for bit. */
+
+/* One cell's terms from output row g (the row group e0..e1 of R: entries of one output row). */
+CYPOOL_INLINE CYPOOL_T CYPOOL_FN(blur_gather_cell)(CYPOOL_T acc, const CYPOOL_T* g,
+                                                   const int64_t* R, ptrdiff_t e0, ptrdiff_t e1,
+                                                   const int64_t* Cw, const double* taps) {
+    const ptrdiff_t nc = Cw[0];
+    for (ptrdiff_t k0 = 0; k0 < nc;) {
+        const int64_t ow = Cw[1 + 2 * k0];
+        ptrdiff_t k1 = k0 + 1;
+        while (k1 < nc && Cw[1 + 2 * k1] == ow) k1++;
+        for (ptrdiff_t e = e0; e < e1; e++)
+            for (ptrdiff_t k = k0; k < k1; k++)
+                acc += (CYPOOL_T)((taps[R[2 + 2 * e]] * taps[Cw[2 + 2 * k]]) * (double)g[ow]);
+        k0 = k1;
+    }
+    return acc;
+}
+
+/* Channels-first, one plane. The row is summed in phase order into acc (s * ceil(W / s) cells:
+ * column w = s * l + p at acc[p * ceil(W / s) + l]) and interleaved into gi once. runs (s,
+ * 3 + 2 * kp): per phase p, [la, lb) (columns s * l + p, la <= l < lb, read the same outputs
+ * l + d with the same taps j), their count n, then n pairs (d, j) in (d, j) order: those columns
+ * are summed in vector loops over l, one term of every cell per pass; the others cell by cell. */
 CYPOOL_CLONES
-static void CYPOOL_FN(cypool_blur_backward_plane_cf)(const CYPOOL_T* go, CYPOOL_T* gi,
-                                                     const int64_t* rows, const int64_t* cols,
-                                                     const double* taps, ptrdiff_t f,
-                                                     ptrdiff_t H, ptrdiff_t W, ptrdiff_t OH,
-                                                     ptrdiff_t OW, ptrdiff_t a, ptrdiff_t b,
-                                                     ptrdiff_t s) {
-    memset(gi, 0, (size_t)(H * W) * sizeof(CYPOOL_T));
-    for (ptrdiff_t oh = 0; oh < OH; oh++) {
-        const int64_t* r = rows + oh * f;
-        const CYPOOL_T* g = go + oh * OW;
-        int twice = 0;
-        for (ptrdiff_t i = 0; i < f; i++)
-            for (ptrdiff_t i2 = i + 1; i2 < f; i2++) twice |= r[i] == r[i2];
-        if (twice) {
-            for (ptrdiff_t ow = 0; ow < OW; ow++)
-                for (ptrdiff_t i = 0; i < f; i++)
-                    for (ptrdiff_t j = 0; j < f; j++)
-                        gi[r[i] * W + cols[ow * f + j]] +=
-                            (CYPOOL_T)((taps[i] * taps[j]) * (double)g[ow]);
-            continue;
-        }
-        for (ptrdiff_t i = 0; i < f; i++) {
-            CYPOOL_T* gr = gi + r[i] * W;
-            for (ptrdiff_t ow = 0; ow < a; ow++)
-                for (ptrdiff_t j = 0; j < f; j++)
-                    gr[cols[ow * f + j]] += (CYPOOL_T)((taps[i] * taps[j]) * (double)g[ow]);
-            if (b > a)
-                for (ptrdiff_t j = f - 1; j >= 0; j--) {
-                    CYPOOL_T* q = gr + cols[a * f] + j;
-                    const double wt = taps[i] * taps[j];
-                    if (s == 2) CYPOOL_FN(blur_scatter_cf)(q, g + a, b - a, wt, 2);
-                    else if (s == 1) CYPOOL_FN(blur_scatter_cf)(q, g + a, b - a, wt, 1);
-                    else CYPOOL_FN(blur_scatter_cf)(q, g + a, b - a, wt, s);
+static void CYPOOL_FN(cypool_blur_backward_gather_cf)(const CYPOOL_T* go, CYPOOL_T* gi,
+                                                      CYPOOL_T* acc, const int64_t* rin,
+                                                      ptrdiff_t kr, const int64_t* cin,
+                                                      ptrdiff_t kc, const int64_t* runs,
+                                                      ptrdiff_t kp, const double* taps,
+                                                      ptrdiff_t f, ptrdiff_t H, ptrdiff_t W,
+                                                      ptrdiff_t OW, ptrdiff_t s) {
+    const ptrdiff_t Lp = (W + s - 1) / s;
+    for (ptrdiff_t h = 0; h < H; h++) {
+        const int64_t* R = rin + h * (1 + 2 * kr);
+        const ptrdiff_t nr = R[0];
+        CYPOOL_T* out = gi + h * W;
+        CYPOOL_T* A = s == 1 ? out : acc;
+        memset(A, 0, (size_t)(s * Lp) * sizeof(CYPOOL_T));
+        for (ptrdiff_t e0 = 0; e0 < nr;) {
+            const int64_t o = R[1 + 2 * e0];
+            ptrdiff_t e1 = e0 + 1;
+            while (e1 < nr && R[1 + 2 * e1] == o) e1++;
+            const CYPOOL_T* g = go + o * OW;
+            for (ptrdiff_t p = 0; p < s; p++) {
+                const int64_t* run = runs + p * (3 + 2 * kp);
+                const ptrdiff_t la = run[0], lb = run[1], n = run[2];
+                const ptrdiff_t np = (W - p + s - 1) / s;
+                CYPOOL_T* P = A + p * Lp;
+                for (ptrdiff_t k0 = 0; k0 < n && lb > la;) {
+                    const int64_t d = run[3 + 2 * k0];
+                    ptrdiff_t k1 = k0 + 1;
+                    while (k1 < n && run[3 + 2 * k1] == d) k1++;
+                    for (ptrdiff_t e = e0; e < e1; e++)
+                        for (ptrdiff_t k = k0; k < k1; k++)
+                            CYPOOL_FN(blur_pass)(P + la, g + la + d, lb - la,
+                                                 taps[R[2 + 2 * e]] * taps[run[4 + 2 * k]]);
+                    k0 = k1;
                 }
-            for (ptrdiff_t ow = b > a ? b : a; ow < OW; ow++)
-                for (ptrdiff_t j = 0; j < f; j++)
-                    gr[cols[ow * f + j]] += (CYPOOL_T)((taps[i] * taps[j]) * (double)g[ow]);
+                for (ptrdiff_t l = 0; l < np; l++) {
+                    if (l == la && lb > la) l = lb;
+                    if (l >= np) break;
+                    P[l] = CYPOOL_FN(blur_gather_cell)(P[l], g, R, e0, e1,
+                                                       cin + (s * l + p) * (1 + 2 * kc), taps);
+                }
+            }
+            e0 = e1;
+        }
+        if (s == 2) {
+            const CYPOOL_T* A1 = A + Lp;
+            for (ptrdiff_t l = 0; l < W / 2; l++) {
+                out[2 * l] = A[l];
+                out[2 * l + 1] = A1[l];
+            }
+            if (W & 1) out[W - 1] = A[W / 2];
+        } else if (s > 2) {
+            for (ptrdiff_t w = 0; w < W; w++) out[w] = A[(w % s) * Lp + w / s];
         }
     }
 }
 
-/* Blur pooling backward (_blur.pyx), channels-last: one sample's gradient gi, channels
- * [c0, c1) of C (zeroed here), in the scatter's order (oh, ow, i, j), channels in vector lanes:
- * gi[rows[oh, i], cols[ow, j], c] += (T)((taps[i] * taps[j]) * go[oh, ow, c]). */
+/* Channels-last, one sample's channels [c0, c1) of C: cell by cell, 32 channels at a time in
+ * registers, each cell written once. */
 CYPOOL_CLONES
-static void CYPOOL_FN(cypool_blur_backward_cl)(const CYPOOL_T* go, CYPOOL_T* gi,
-                                               const int64_t* rows, const int64_t* cols,
-                                               const double* taps, ptrdiff_t f, ptrdiff_t H,
-                                               ptrdiff_t W, ptrdiff_t OH, ptrdiff_t OW,
-                                               ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1) {
-    if (c1 - c0 == C) memset(gi, 0, (size_t)(H * W * C) * sizeof(CYPOOL_T));
-    else
-        for (ptrdiff_t i = 0; i < H * W; i++)
-            memset(gi + i * C + c0, 0, (size_t)(c1 - c0) * sizeof(CYPOOL_T));
-    for (ptrdiff_t oh = 0; oh < OH; oh++)
-        for (ptrdiff_t ow = 0; ow < OW; ow++) {
-            const CYPOOL_T* g = go + (oh * OW + ow) * C;
-            for (ptrdiff_t i = 0; i < f; i++)
-                for (ptrdiff_t j = 0; j < f; j++) {
-                    const double wt = taps[i] * taps[j];
-                    CYPOOL_T* restrict q = gi + (rows[oh * f + i] * W + cols[ow * f + j]) * C;
-                    ptrdiff_t ch = c0;
-#if CYPOOL_REDUCE_VECTORS
-                    for (; ch + 8 <= c1; ch += 8) {
-                        const cypool_r8d v = wt * CYPOOL_FN(load8s)(g + ch, 1);
+static void CYPOOL_FN(cypool_blur_backward_gather_cl)(const CYPOOL_T* go, CYPOOL_T* gi,
+                                                      const int64_t* rin, ptrdiff_t kr,
+                                                      const int64_t* cin, ptrdiff_t kc,
+                                                      const double* taps, ptrdiff_t f,
+                                                      ptrdiff_t H, ptrdiff_t W, ptrdiff_t OW,
+                                                      ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1) {
+    enum { CB = 32 };
+    int exact = 1;
 #if CYPOOL_IS_FLOAT
-                        cypool_r8f t;
-                        memcpy(&t, q + ch, sizeof t);
-                        t += __builtin_convertvector(v, cypool_r8f);
-#else
-                        cypool_r8d t;
-                        memcpy(&t, q + ch, sizeof t);
-                        t += v;
+    for (ptrdiff_t i = 0; i < f; i++)
+        for (ptrdiff_t j = 0; j < f; j++)
+            exact &= (double)(float)(taps[i] * taps[j]) == taps[i] * taps[j];
 #endif
-                        memcpy(q + ch, &t, sizeof t);
+    for (ptrdiff_t h = 0; h < H; h++) {
+        const int64_t* R = rin + h * (1 + 2 * kr);
+        const ptrdiff_t nr = R[0];
+        for (ptrdiff_t w = 0; w < W; w++) {
+            const int64_t* Cw = cin + w * (1 + 2 * kc);
+            const ptrdiff_t nc = Cw[0];
+            CYPOOL_T* q = gi + (h * W + w) * C;
+            for (ptrdiff_t c = c0; c < c1; c += CB) {
+                const ptrdiff_t m = c1 - c < CB ? c1 - c : CB;
+                CYPOOL_T a[CB];
+                for (ptrdiff_t t = 0; t < CB; t++) a[t] = 0;
+                for (ptrdiff_t e0 = 0; e0 < nr;) {
+                    const int64_t o = R[1 + 2 * e0];
+                    ptrdiff_t e1 = e0 + 1;
+                    while (e1 < nr && R[1 + 2 * e1] == o) e1++;
+                    for (ptrdiff_t k0 = 0; k0 < nc;) {
+                        const int64_t ow = Cw[1 + 2 * k0];
+                        ptrdiff_t k1 = k0 + 1;
+                        while (k1 < nc && Cw[1 + 2 * k1] == ow) k1++;
+                        const CYPOOL_T* g = go + (o * OW + ow) * C + c;
+                        for (ptrdiff_t e = e0; e < e1; e++)
+                            for (ptrdiff_t k = k0; k < k1; k++) {
+                                const double wt = taps[R[2 + 2 * e]] * taps[Cw[2 + 2 * k]];
+                                if (m == CB && exact) {
+                                    const CYPOOL_T wf = (CYPOOL_T)wt;
+                                    for (ptrdiff_t t = 0; t < CB; t++) a[t] += wf * g[t];
+                                } else if (m == CB) {
+                                    for (ptrdiff_t t = 0; t < CB; t++)
+                                        a[t] += (CYPOOL_T)(wt * (double)g[t]);
+                                } else {
+                                    for (ptrdiff_t t = 0; t < m; t++)
+                                        a[t] += (CYPOOL_T)(wt * (double)g[t]);
+                                }
+                            }
+                        k0 = k1;
                     }
-#endif
-                    for (; ch < c1; ch++) q[ch] += (CYPOOL_T)(wt * (double)g[ch]);
+                    e0 = e1;
                 }
+                memcpy(q + c, a, (size_t)m * sizeof(CYPOOL_T));
+            }
         }
+    }
 }
 
 /* Blur pooling, channels-last: output row yr (OW outputs of C channels) of sample xn, rows and
