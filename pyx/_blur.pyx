@@ -81,24 +81,28 @@ def blur_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in,
                      const int64_t[:, ::1] cin, const int64_t[:, ::1] runs,
                      const double[::1] taps, Py_ssize_t n_planes, Py_ssize_t H, Py_ssize_t W,
                      Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t s, int n_threads):
-    """One plane per prange item, gathered (rin, cin, runs: see blur.py's _gather_tables and
-    _phase_runs); scratch: (n_threads, s * ceil(W / s)), one row buffer per thread. Each cell is
-    summed by one thread in a fixed order: bit-identical for any thread count."""
-    cdef Py_ssize_t f = taps.shape[0], kr = (rin.shape[1] - 1) // 2, kc = (cin.shape[1] - 1) // 2
-    cdef Py_ssize_t kp = (runs.shape[1] - 3) // 2
-    cdef Py_ssize_t q
+    """Blocks of planes per prange item, gathered (rin, cin, runs: see blur.py's
+    _gather_tables and _phase_runs): a row's sums are planned once per block. scratch:
+    (n_threads, s * ceil(W / s)), one row buffer per thread. Each cell is summed by one thread
+    in a fixed order: bit-identical for any thread count."""
+    cdef Py_ssize_t f = taps.shape[0], kr = (rin.shape[1] - 1) // 2
+    cdef Py_ssize_t kc = (cin.shape[1] - 1) // 2, kp = (runs.shape[1] - 3) // 2
+    cdef Py_ssize_t q, q0, nq, block = 16
     with nogil:
-        for q in prange(n_planes, num_threads=n_threads, schedule="static"):
+        for q in prange((n_planes + block - 1) // block, num_threads=n_threads,
+                        schedule="static"):
+            q0 = q * block
+            nq = min(block, n_planes - q0)
             if floating_t is float:
-                cypool_blur_backward_gather_cf_f32(&grad_out[q * OH * OW], &grad_in[q * H * W],
+                cypool_blur_backward_gather_cf_f32(&grad_out[q0 * OH * OW], &grad_in[q0 * H * W],
                                                    &scratch[threadid(), 0], &rin[0, 0], kr,
                                                    &cin[0, 0], kc, &runs[0, 0], kp, &taps[0],
-                                                   f, H, W, OW, s)
+                                                   nq, H, W, OH, OW, s)
             else:
-                cypool_blur_backward_gather_cf_f64(&grad_out[q * OH * OW], &grad_in[q * H * W],
+                cypool_blur_backward_gather_cf_f64(&grad_out[q0 * OH * OW], &grad_in[q0 * H * W],
                                                    &scratch[threadid(), 0], &rin[0, 0], kr,
                                                    &cin[0, 0], kc, &runs[0, 0], kp, &taps[0],
-                                                   f, H, W, OW, s)
+                                                   nq, H, W, OH, OW, s)
 
 
 def blur_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in,

@@ -1351,65 +1351,221 @@ CYPOOL_INLINE CYPOOL_T CYPOOL_FN(blur_gather_cell)(CYPOOL_T acc, const CYPOOL_T*
     return acc;
 }
 
-/* Channels-first, one plane. The row is summed in phase order into acc (s * ceil(W / s) cells:
- * column w = s * l + p at acc[p * ceil(W / s) + l]) and interleaved into gi once. runs (s,
- * 3 + 2 * kp): per phase p, [la, lb) (columns s * l + p, la <= l < lb, read the same outputs
- * l + d with the same taps j), their count n, then n pairs (d, j) in (d, j) order: those columns
- * are summed in vector loops over l, one term of every cell per pass; the others cell by cell. */
+/* One input row h (entries R) of one plane, the general way: summed in phase order into acc (s *
+ * ceil(W / s) cells: column w = s * l + p at acc[p * ceil(W / s) + l]; out itself for s = 1) and
+ * interleaved into out once. runs (s, 3 + 2 * kp): per phase p, [la, lb) (columns s * l + p,
+ * la <= l < lb, read the same outputs l + d with the same taps j), their count n, then n pairs
+ * (d, j) in (d, j) order: those columns are summed in vector loops over l, one term of every
+ * cell per pass; the others cell by cell. */
+CYPOOL_INLINE void CYPOOL_FN(blur_row_general_cf)(const CYPOOL_T* go, CYPOOL_T* out,
+                                                  CYPOOL_T* acc, const int64_t* R,
+                                                  const int64_t* cin, ptrdiff_t kc,
+                                                  const int64_t* runs, ptrdiff_t kp,
+                                                  const double* taps, ptrdiff_t W, ptrdiff_t OW,
+                                                  ptrdiff_t s) {
+    const ptrdiff_t Lp = (W + s - 1) / s;
+    const ptrdiff_t nr = R[0];
+    CYPOOL_T* A = s == 1 ? out : acc;
+    memset(A, 0, (size_t)(s * Lp) * sizeof(CYPOOL_T));
+    for (ptrdiff_t e0 = 0; e0 < nr;) {
+        const int64_t o = R[1 + 2 * e0];
+        ptrdiff_t e1 = e0 + 1;
+        while (e1 < nr && R[1 + 2 * e1] == o) e1++;
+        const CYPOOL_T* g = go + o * OW;
+        for (ptrdiff_t p = 0; p < s; p++) {
+            const int64_t* run = runs + p * (3 + 2 * kp);
+            const ptrdiff_t la = run[0], lb = run[1], n = run[2];
+            const ptrdiff_t np = (W - p + s - 1) / s;
+            CYPOOL_T* P = A + p * Lp;
+            for (ptrdiff_t k0 = 0; k0 < n && lb > la;) {
+                const int64_t d = run[3 + 2 * k0];
+                ptrdiff_t k1 = k0 + 1;
+                while (k1 < n && run[3 + 2 * k1] == d) k1++;
+                for (ptrdiff_t e = e0; e < e1; e++)
+                    for (ptrdiff_t k = k0; k < k1; k++)
+                        CYPOOL_FN(blur_pass)(P + la, g + la + d, lb - la,
+                                             taps[R[2 + 2 * e]] * taps[run[4 + 2 * k]]);
+                k0 = k1;
+            }
+            for (ptrdiff_t l = 0; l < np; l++) {
+                if (l == la && lb > la) l = lb;
+                if (l >= np) break;
+                P[l] = CYPOOL_FN(blur_gather_cell)(P[l], g, R, e0, e1,
+                                                   cin + (s * l + p) * (1 + 2 * kc), taps);
+            }
+        }
+        e0 = e1;
+    }
+    if (s == 2) {
+        const CYPOOL_T* A1 = A + Lp;
+        for (ptrdiff_t l = 0; l < W / 2; l++) {
+            out[2 * l] = A[l];
+            out[2 * l + 1] = A1[l];
+        }
+        if (W & 1) out[W - 1] = A[W / 2];
+    } else if (s > 2) {
+        for (ptrdiff_t w = 0; w < W; w++) out[w] = A[(w % s) * Lp + w / s];
+    }
+}
+
+#if CYPOOL_REDUCE_VECTORS
+#if CYPOOL_IS_FLOAT
+#define CYPOOL_BV cypool_r8f
+#define CYPOOL_BM cypool_r8i
+#define CYPOOL_BN 8
+#else
+#define CYPOOL_BV cypool_r4d
+#define CYPOOL_BM cypool_r4l
+#define CYPOOL_BN 4
+#endif
+/* Stride 2: one input row's sums as a program shared by every plane: the terms (offset in the
+ * output gradient plane, weight) of the even and of the odd columns of [2 lo, 2 hi), the same
+ * for every l but for the offset l, and the terms of each column outside, in the cells' order.
+ * Weights must be exact in T (then T's product rounds as the scatter's double one). */
+#ifndef CYPOOL_BLUR_TERMS
+#define CYPOOL_BLUR_TERMS 16
+#define CYPOOL_BLUR_EDGES 8
+#endif
+typedef struct {
+    ptrdiff_t lo, hi, nt[2], ne;
+    ptrdiff_t off[2][CYPOOL_BLUR_TERMS];
+    CYPOOL_T wt[2][CYPOOL_BLUR_TERMS];
+    ptrdiff_t ew[CYPOOL_BLUR_EDGES], en[CYPOOL_BLUR_EDGES];
+    ptrdiff_t eoff[CYPOOL_BLUR_EDGES][CYPOOL_BLUR_TERMS];
+    CYPOOL_T ewt[CYPOOL_BLUR_EDGES][CYPOOL_BLUR_TERMS];
+} CYPOOL_FN(blur_row2_t);
+
+/* The terms of column list Cw (one group d of a run, or a cell's own list: pairs (ow, j) with
+ * ow = base + d) from R's entries, appended in (oh, ow, i, j) order; 0 if they do not fit or a
+ * weight is not exact in T. */
+CYPOOL_INLINE int CYPOOL_FN(blur_terms)(ptrdiff_t* off, CYPOOL_T* wt, ptrdiff_t* nt,
+                                        const int64_t* R, const int64_t* pairs, ptrdiff_t n,
+                                        ptrdiff_t base, const double* taps, ptrdiff_t OW) {
+    const ptrdiff_t nr = R[0];
+    for (ptrdiff_t e0 = 0; e0 < nr;) {
+        const int64_t o = R[1 + 2 * e0];
+        ptrdiff_t e1 = e0 + 1;
+        while (e1 < nr && R[1 + 2 * e1] == o) e1++;
+        for (ptrdiff_t k0 = 0; k0 < n;) {
+            const int64_t d = pairs[2 * k0];
+            ptrdiff_t k1 = k0 + 1;
+            while (k1 < n && pairs[2 * k1] == d) k1++;
+            for (ptrdiff_t e = e0; e < e1; e++)
+                for (ptrdiff_t k = k0; k < k1; k++) {
+                    const double w = taps[R[2 + 2 * e]] * taps[pairs[2 * k + 1]];
+                    if ((double)(CYPOOL_T)w != w || *nt == CYPOOL_BLUR_TERMS) return 0;
+                    off[*nt] = o * OW + base + d;
+                    wt[(*nt)++] = (CYPOOL_T)w;
+                }
+            k0 = k1;
+        }
+        e0 = e1;
+    }
+    return 1;
+}
+
+CYPOOL_INLINE int CYPOOL_FN(blur_row2_build)(CYPOOL_FN(blur_row2_t)* pr, const int64_t* R,
+                                             const int64_t* cin, ptrdiff_t kc,
+                                             const int64_t* runs, ptrdiff_t kp,
+                                             const double* taps, ptrdiff_t W, ptrdiff_t OW) {
+    const int64_t* run0 = runs;
+    const int64_t* run1 = runs + 3 + 2 * kp;
+    pr->lo = run0[0] > run1[0] ? run0[0] : run1[0];
+    pr->hi = run0[1] < run1[1] ? run0[1] : run1[1];
+    if (pr->hi - pr->lo < CYPOOL_BN) return 0;
+    for (ptrdiff_t p = 0; p < 2; p++) {
+        const int64_t* run = p ? run1 : run0;
+        pr->nt[p] = 0;
+        if (!CYPOOL_FN(blur_terms)(pr->off[p], pr->wt[p], &pr->nt[p], R, run + 3, run[2], 0,
+                                   taps, OW))
+            return 0;
+    }
+    pr->ne = 0;
+    for (ptrdiff_t w = 0; w < W; w++) {
+        if (w == 2 * pr->lo) w = 2 * pr->hi;
+        if (w >= W) break;
+        if (pr->ne == CYPOOL_BLUR_EDGES) return 0;
+        const int64_t* Cw = cin + w * (1 + 2 * kc);
+        const ptrdiff_t e = pr->ne++;
+        pr->ew[e] = w;
+        pr->en[e] = 0;
+        if (!CYPOOL_FN(blur_terms)(pr->eoff[e], pr->ewt[e], &pr->en[e], R, Cw + 1, Cw[0], 0,
+                                   taps, OW))
+            return 0;
+    }
+    return 1;
+}
+
+/* Applies a row program to one plane's output gradient g: out (the row) written once. Each
+ * cell's sum starts at 0 and adds its terms in order, as the scatter. */
+CYPOOL_INLINE void CYPOOL_FN(blur_row2_apply)(const CYPOOL_FN(blur_row2_t)* pr,
+                                              const CYPOOL_T* g, CYPOOL_T* out) {
+    for (ptrdiff_t e = 0; e < pr->ne; e++) {
+        CYPOOL_T a = 0;
+        for (ptrdiff_t t = 0; t < pr->en[e]; t++) a += pr->ewt[e][t] * g[pr->eoff[e][t]];
+        out[pr->ew[e]] = a;
+    }
+    const ptrdiff_t lo = pr->lo, hi = pr->hi;
+    /* blocks of CYPOOL_BN even and odd cells, the last one ending at hi (cells recomputed with
+     * the same terms: the same values) */
+    for (ptrdiff_t l = lo;; l += CYPOOL_BN) {
+        if (l + CYPOOL_BN > hi) {
+            if (l == hi) break;
+            l = hi - CYPOOL_BN;
+        }
+        const CYPOOL_BV zero = {0};
+        CYPOOL_BV v0 = zero, v1 = zero;
+        for (ptrdiff_t t = 0; t < pr->nt[0]; t++) {
+            CYPOOL_BV x;
+            memcpy(&x, g + pr->off[0][t] + l, sizeof x);
+            v0 += pr->wt[0][t] * x;
+        }
+        for (ptrdiff_t t = 0; t < pr->nt[1]; t++) {
+            CYPOOL_BV x;
+            memcpy(&x, g + pr->off[1][t] + l, sizeof x);
+            v1 += pr->wt[1][t] * x;
+        }
+#if CYPOOL_IS_FLOAT
+        const CYPOOL_BV a = CYPOOL_SHUFFLE8(v0, v1, CYPOOL_BM, 0, 8, 1, 9, 2, 10, 3, 11);
+        const CYPOOL_BV b = CYPOOL_SHUFFLE8(v0, v1, CYPOOL_BM, 4, 12, 5, 13, 6, 14, 7, 15);
+#else
+        const CYPOOL_BV a = CYPOOL_SHUFFLE4(v0, v1, CYPOOL_BM, 0, 4, 1, 5);
+        const CYPOOL_BV b = CYPOOL_SHUFFLE4(v0, v1, CYPOOL_BM, 2, 6, 3, 7);
+#endif
+        memcpy(out + 2 * l, &a, sizeof a);
+        memcpy(out + 2 * l + CYPOOL_BN, &b, sizeof b);
+        if (l + CYPOOL_BN == hi) break;
+    }
+}
+#undef CYPOOL_BV
+#undef CYPOOL_BM
+#undef CYPOOL_BN
+#endif
+
+/* Channels-first, planes [0, nq) (each OH x OW of go, H x W of gi), row by row: each input row's
+ * program is built once for the nq planes (stride 2, cypool_blur_row2_*), else the general
+ * loop per plane (blur_row_general_cf; acc: its row buffer). */
 CYPOOL_CLONES
 static void CYPOOL_FN(cypool_blur_backward_gather_cf)(const CYPOOL_T* go, CYPOOL_T* gi,
                                                       CYPOOL_T* acc, const int64_t* rin,
                                                       ptrdiff_t kr, const int64_t* cin,
                                                       ptrdiff_t kc, const int64_t* runs,
                                                       ptrdiff_t kp, const double* taps,
-                                                      ptrdiff_t f, ptrdiff_t H, ptrdiff_t W,
-                                                      ptrdiff_t OW, ptrdiff_t s) {
-    const ptrdiff_t Lp = (W + s - 1) / s;
+                                                      ptrdiff_t nq, ptrdiff_t H, ptrdiff_t W,
+                                                      ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t s) {
     for (ptrdiff_t h = 0; h < H; h++) {
         const int64_t* R = rin + h * (1 + 2 * kr);
-        const ptrdiff_t nr = R[0];
-        CYPOOL_T* out = gi + h * W;
-        CYPOOL_T* A = s == 1 ? out : acc;
-        memset(A, 0, (size_t)(s * Lp) * sizeof(CYPOOL_T));
-        for (ptrdiff_t e0 = 0; e0 < nr;) {
-            const int64_t o = R[1 + 2 * e0];
-            ptrdiff_t e1 = e0 + 1;
-            while (e1 < nr && R[1 + 2 * e1] == o) e1++;
-            const CYPOOL_T* g = go + o * OW;
-            for (ptrdiff_t p = 0; p < s; p++) {
-                const int64_t* run = runs + p * (3 + 2 * kp);
-                const ptrdiff_t la = run[0], lb = run[1], n = run[2];
-                const ptrdiff_t np = (W - p + s - 1) / s;
-                CYPOOL_T* P = A + p * Lp;
-                for (ptrdiff_t k0 = 0; k0 < n && lb > la;) {
-                    const int64_t d = run[3 + 2 * k0];
-                    ptrdiff_t k1 = k0 + 1;
-                    while (k1 < n && run[3 + 2 * k1] == d) k1++;
-                    for (ptrdiff_t e = e0; e < e1; e++)
-                        for (ptrdiff_t k = k0; k < k1; k++)
-                            CYPOOL_FN(blur_pass)(P + la, g + la + d, lb - la,
-                                                 taps[R[2 + 2 * e]] * taps[run[4 + 2 * k]]);
-                    k0 = k1;
-                }
-                for (ptrdiff_t l = 0; l < np; l++) {
-                    if (l == la && lb > la) l = lb;
-                    if (l >= np) break;
-                    P[l] = CYPOOL_FN(blur_gather_cell)(P[l], g, R, e0, e1,
-                                                       cin + (s * l + p) * (1 + 2 * kc), taps);
-                }
-            }
-            e0 = e1;
+#if CYPOOL_REDUCE_VECTORS
+        CYPOOL_FN(blur_row2_t) pr;
+        if (s == 2 && CYPOOL_FN(blur_row2_build)(&pr, R, cin, kc, runs, kp, taps, W, OW)) {
+            for (ptrdiff_t q = 0; q < nq; q++)
+                CYPOOL_FN(blur_row2_apply)(&pr, go + q * OH * OW, gi + q * H * W + h * W);
+            continue;
         }
-        if (s == 2) {
-            const CYPOOL_T* A1 = A + Lp;
-            for (ptrdiff_t l = 0; l < W / 2; l++) {
-                out[2 * l] = A[l];
-                out[2 * l + 1] = A1[l];
-            }
-            if (W & 1) out[W - 1] = A[W / 2];
-        } else if (s > 2) {
-            for (ptrdiff_t w = 0; w < W; w++) out[w] = A[(w % s) * Lp + w / s];
-        }
+#endif
+        for (ptrdiff_t q = 0; q < nq; q++)
+            CYPOOL_FN(blur_row_general_cf)(go + q * OH * OW, gi + q * H * W + h * W, acc, R, cin,
+                                           kc, runs, kp, taps, W, OW, s);
     }
 }
 
