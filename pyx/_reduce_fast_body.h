@@ -1592,6 +1592,46 @@ static void CYPOOL_FN(cypool_blur_backward_gather_cl)(const CYPOOL_T* go, CYPOOL
             const int64_t* Cw = cin + w * (1 + 2 * kc);
             const ptrdiff_t nc = Cw[0];
             CYPOOL_T* q = gi + (h * W + w) * C;
+#if CYPOOL_REDUCE_VECTORS
+            /* the cell's terms listed once for all its channel blocks */
+            ptrdiff_t off[CYPOOL_BLUR_TERMS], nt = 0;
+            CYPOOL_T wl[CYPOOL_BLUR_TERMS];
+            if (CYPOOL_FN(blur_terms)(off, wl, &nt, R, Cw + 1, nc, 0, taps, OW)) {
+                ptrdiff_t c = c0;
+#if CYPOOL_IS_FLOAT
+                typedef cypool_r8f V;
+#else
+                typedef cypool_r4d V;
+#endif
+                enum { NL = (int)(sizeof(V) / sizeof(CYPOOL_T)) };
+                for (; c + 4 * NL <= c1; c += 4 * NL) {   /* four vectors in registers */
+                    const V zero = {0};
+                    V a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+                    for (ptrdiff_t t = 0; t < nt; t++) {
+                        const CYPOOL_T* g = go + off[t] * C + c;
+                        V x0, x1, x2, x3;
+                        memcpy(&x0, g, sizeof x0);
+                        memcpy(&x1, g + NL, sizeof x1);
+                        memcpy(&x2, g + 2 * NL, sizeof x2);
+                        memcpy(&x3, g + 3 * NL, sizeof x3);
+                        a0 += wl[t] * x0;
+                        a1 += wl[t] * x1;
+                        a2 += wl[t] * x2;
+                        a3 += wl[t] * x3;
+                    }
+                    memcpy(q + c, &a0, sizeof a0);
+                    memcpy(q + c + NL, &a1, sizeof a1);
+                    memcpy(q + c + 2 * NL, &a2, sizeof a2);
+                    memcpy(q + c + 3 * NL, &a3, sizeof a3);
+                }
+                for (; c < c1; c++) {
+                    CYPOOL_T a = 0;
+                    for (ptrdiff_t t = 0; t < nt; t++) a += wl[t] * go[off[t] * C + c];
+                    q[c] = a;
+                }
+                continue;
+            }
+#endif
             for (ptrdiff_t c = c0; c < c1; c += CB) {
                 const ptrdiff_t m = c1 - c < CB ? c1 - c : CB;
                 CYPOOL_T a[CB];
