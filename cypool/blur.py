@@ -142,9 +142,12 @@ class _Blur:
         tables = (self.rows, self.cols, self.taps)
         oh, ow = self.rows.shape[0], self.cols.shape[0]
         if self.backward and self.cl:
+            # blocks of 4 samples share each cell's term list; enough blocks for the threads
+            s_block = max(1, min(4, self.n // (2 * n_threads)))
+            n_blocks = -(-self.n // s_block)
             _blur.blur_backward_cl(a, b, self.rin, self.cin, self.taps, self.n, self.h, self.w,
-                                   oh, ow, self.c, channel_block(self.n, self.c, n_threads),
-                                   n_threads)
+                                   oh, ow, self.c, s_block,
+                                   channel_block(n_blocks, self.c, n_threads), n_threads)
         elif self.backward:
             scratch = np.empty((n_threads, self.s * -(-self.w // self.s)), b.dtype)
             _blur.blur_backward_cf(a, b, scratch, self.rin, self.cin, self.runs, self.taps,

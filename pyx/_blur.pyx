@@ -108,23 +108,27 @@ def blur_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in,
 def blur_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in,
                      const int64_t[:, ::1] rin, const int64_t[:, ::1] cin,
                      const double[::1] taps, Py_ssize_t n_samples, Py_ssize_t H, Py_ssize_t W,
-                     Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t C, Py_ssize_t c_block,
-                     int n_threads):
-    """Work items are (sample, block of channels), which own disjoint cells."""
-    cdef Py_ssize_t f = taps.shape[0], kr = (rin.shape[1] - 1) // 2, kc = (cin.shape[1] - 1) // 2
-    cdef Py_ssize_t item
+                     Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t C, Py_ssize_t s_block,
+                     Py_ssize_t c_block, int n_threads):
+    """Work items are (block of s_block samples, block of channels), which own disjoint cells;
+    a cell's terms are listed once per item."""
+    cdef Py_ssize_t f = taps.shape[0], kr = (rin.shape[1] - 1) // 2
+    cdef Py_ssize_t kc = (cin.shape[1] - 1) // 2
+    cdef Py_ssize_t item, n0, nn, n_sblocks = (n_samples + s_block - 1) // s_block
     cdef ChannelBlock b
     with nogil:
-        for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
+        for item in prange(n_sblocks * n_channel_blocks(C, c_block), num_threads=n_threads,
                            schedule="static"):
-            b = channel_block(item, C, c_block)
+            b = channel_block(item, C, c_block)   # b.n: the block of samples
+            n0 = b.n * s_block
+            nn = min(s_block, n_samples - n0)
             if floating_t is float:
-                cypool_blur_backward_gather_cl_f32(&grad_out[b.n * OH * OW * C],
-                                                   &grad_in[b.n * H * W * C], &rin[0, 0], kr,
-                                                   &cin[0, 0], kc, &taps[0], f, H, W, OW, C,
-                                                   b.c0, b.c1)
+                cypool_blur_backward_gather_cl_f32(&grad_out[n0 * OH * OW * C],
+                                                   &grad_in[n0 * H * W * C], &rin[0, 0], kr,
+                                                   &cin[0, 0], kc, &taps[0], f, nn, H, W, OH,
+                                                   OW, C, b.c0, b.c1)
             else:
-                cypool_blur_backward_gather_cl_f64(&grad_out[b.n * OH * OW * C],
-                                                   &grad_in[b.n * H * W * C], &rin[0, 0], kr,
-                                                   &cin[0, 0], kc, &taps[0], f, H, W, OW, C,
-                                                   b.c0, b.c1)
+                cypool_blur_backward_gather_cl_f64(&grad_out[n0 * OH * OW * C],
+                                                   &grad_in[n0 * H * W * C], &rin[0, 0], kr,
+                                                   &cin[0, 0], kc, &taps[0], f, nn, H, W, OH,
+                                                   OW, C, b.c0, b.c1)

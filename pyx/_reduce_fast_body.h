@@ -1569,15 +1569,16 @@ static void CYPOOL_FN(cypool_blur_backward_gather_cf)(const CYPOOL_T* go, CYPOOL
     }
 }
 
-/* Channels-last, one sample's channels [c0, c1) of C: cell by cell, 32 channels at a time in
- * registers, each cell written once. */
+/* Channels-last, channels [c0, c1) of C of samples [0, nn): cell by cell, a cell's terms listed
+ * once for the nn samples, 32 channels at a time in registers, each cell written once. */
 CYPOOL_CLONES
 static void CYPOOL_FN(cypool_blur_backward_gather_cl)(const CYPOOL_T* go, CYPOOL_T* gi,
                                                       const int64_t* rin, ptrdiff_t kr,
                                                       const int64_t* cin, ptrdiff_t kc,
                                                       const double* taps, ptrdiff_t f,
-                                                      ptrdiff_t H, ptrdiff_t W, ptrdiff_t OW,
-                                                      ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1) {
+                                                      ptrdiff_t nn, ptrdiff_t H, ptrdiff_t W,
+                                                      ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t C,
+                                                      ptrdiff_t c0, ptrdiff_t c1) {
     enum { CB = 32 };
     int exact = 1;
 #if CYPOOL_IS_FLOAT
@@ -1591,12 +1592,14 @@ static void CYPOOL_FN(cypool_blur_backward_gather_cl)(const CYPOOL_T* go, CYPOOL
         for (ptrdiff_t w = 0; w < W; w++) {
             const int64_t* Cw = cin + w * (1 + 2 * kc);
             const ptrdiff_t nc = Cw[0];
-            CYPOOL_T* q = gi + (h * W + w) * C;
 #if CYPOOL_REDUCE_VECTORS
             /* the cell's terms listed once for all its channel blocks */
             ptrdiff_t off[CYPOOL_BLUR_TERMS], nt = 0;
             CYPOOL_T wl[CYPOOL_BLUR_TERMS];
             if (CYPOOL_FN(blur_terms)(off, wl, &nt, R, Cw + 1, nc, 0, taps, OW)) {
+              for (ptrdiff_t n = 0; n < nn; n++) {
+                const CYPOOL_T* gn = go + n * OH * OW * C;
+                CYPOOL_T* q = gi + n * H * W * C + (h * W + w) * C;
                 ptrdiff_t c = c0;
 #if CYPOOL_IS_FLOAT
                 typedef cypool_r8f V;
@@ -1608,7 +1611,7 @@ static void CYPOOL_FN(cypool_blur_backward_gather_cl)(const CYPOOL_T* go, CYPOOL
                     const V zero = {0};
                     V a0 = zero, a1 = zero, a2 = zero, a3 = zero;
                     for (ptrdiff_t t = 0; t < nt; t++) {
-                        const CYPOOL_T* g = go + off[t] * C + c;
+                        const CYPOOL_T* g = gn + off[t] * C + c;
                         V x0, x1, x2, x3;
                         memcpy(&x0, g, sizeof x0);
                         memcpy(&x1, g + NL, sizeof x1);
@@ -1626,12 +1629,16 @@ static void CYPOOL_FN(cypool_blur_backward_gather_cl)(const CYPOOL_T* go, CYPOOL
                 }
                 for (; c < c1; c++) {
                     CYPOOL_T a = 0;
-                    for (ptrdiff_t t = 0; t < nt; t++) a += wl[t] * go[off[t] * C + c];
+                    for (ptrdiff_t t = 0; t < nt; t++) a += wl[t] * gn[off[t] * C + c];
                     q[c] = a;
                 }
-                continue;
+              }
+              continue;
             }
 #endif
+            for (ptrdiff_t n = 0; n < nn; n++) {
+            const CYPOOL_T* gn = go + n * OH * OW * C;
+            CYPOOL_T* q = gi + n * H * W * C + (h * W + w) * C;
             for (ptrdiff_t c = c0; c < c1; c += CB) {
                 const ptrdiff_t m = c1 - c < CB ? c1 - c : CB;
                 CYPOOL_T a[CB];
@@ -1644,7 +1651,7 @@ static void CYPOOL_FN(cypool_blur_backward_gather_cl)(const CYPOOL_T* go, CYPOOL
                         const int64_t ow = Cw[1 + 2 * k0];
                         ptrdiff_t k1 = k0 + 1;
                         while (k1 < nc && Cw[1 + 2 * k1] == ow) k1++;
-                        const CYPOOL_T* g = go + (o * OW + ow) * C + c;
+                        const CYPOOL_T* g = gn + (o * OW + ow) * C + c;
                         for (ptrdiff_t e = e0; e < e1; e++)
                             for (ptrdiff_t k = k0; k < k1; k++) {
                                 const double wt = taps[R[2 + 2 * e]] * taps[Cw[2 + 2 * k]];
@@ -1664,6 +1671,7 @@ static void CYPOOL_FN(cypool_blur_backward_gather_cl)(const CYPOOL_T* go, CYPOOL
                     e0 = e1;
                 }
                 memcpy(q + c, a, (size_t)m * sizeof(CYPOOL_T));
+            }
             }
         }
     }
