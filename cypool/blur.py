@@ -77,6 +77,46 @@ def _blur_tables(spatial, filt_size, stride):
     return tables
 
 
+def _gather_tables(table: np.ndarray, size: int) -> np.ndarray:
+    """The backward's view of an axis table (out, f): (size, 1 + 2 K) int64, per input cell the
+    number of taps that read it, then those taps as pairs (o, i) (output o, tap i) in (o, i)
+    order."""
+    f = table.shape[1]
+    cells = table.ravel()
+    taps = np.argsort(cells, kind="stable")          # (o, i) order kept within a cell
+    counts = np.bincount(cells, minlength=size)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    out = np.zeros((size, 1 + 2 * max(1, int(counts.max(initial=0)))), np.int64)
+    out[:, 0] = counts
+    sorted_cells = cells[taps]
+    slot = 1 + 2 * (np.arange(taps.size) - starts[sorted_cells])
+    out[sorted_cells, slot] = taps // f
+    out[sorted_cells, slot + 1] = taps % f
+    return out
+
+
+def _phase_runs(cin: np.ndarray, s: int) -> np.ndarray:
+    """(s, 3 + 2 K): per phase p of the columns w = s * l + p, the longest run [la, lb) of l
+    whose columns read the outputs l + d with taps j for one list of (d, j), then its length and
+    the pairs: the backward sums those columns in vector loops."""
+    W, K = cin.shape[0], (cin.shape[1] - 1) // 2
+    runs = np.zeros((s, 3 + 2 * K), np.int64)
+    for p in range(s):
+        pats = [tuple((int(cin[w, 1 + 2 * k]) - l, int(cin[w, 2 + 2 * k]))
+                      for k in range(cin[w, 0]))
+                for l, w in enumerate(range(p, W, s))]
+        la = lb = a = 0
+        for l in range(1, len(pats) + 1):
+            if l == len(pats) or pats[l] != pats[a]:
+                if pats[a] and l - a > lb - la:
+                    la, lb = a, l
+                a = l
+        if lb > la:
+            runs[p, :3] = la, lb, len(pats[la])
+            runs[p, 3:3 + 2 * len(pats[la])] = np.ravel(pats[la])
+    return runs
+
+
 def _blur_args(filt_size, stride):
     taps = binomial_filter(filt_size)
     return taps, int_tuple(stride, 2, "stride")
@@ -84,22 +124,34 @@ def _blur_args(filt_size, stride):
 
 class _Blur:
     """pyx/_blur.pyx's functions in the plans' call convention, (source, destination, None,
-    n_threads): the per-axis tap tables and the filter fixed at construction."""
-    __slots__ = ("backward", "rows", "cols", "taps", "n", "c", "h", "w", "cl")
+    n_threads): the per-axis tap tables and the filter fixed at construction; a backward also
+    keeps the tables inverted (input cell -> the taps that read it) and the column runs."""
+    __slots__ = ("backward", "rows", "cols", "taps", "n", "c", "h", "w", "cl", "rin", "cin",
+                 "runs", "s")
 
-    def __init__(self, backward, rows, cols, taps, n, c, h, w, cl):
+    def __init__(self, backward, rows, cols, taps, n, c, h, w, cl, s=1):
         self.backward, self.rows, self.cols, self.taps = backward, rows, cols, taps
-        self.n, self.c, self.h, self.w, self.cl = n, c, h, w, cl
+        self.n, self.c, self.h, self.w, self.cl, self.s = n, c, h, w, cl, s
+        if backward:
+            self.rin, self.cin = _gather_tables(rows, h), _gather_tables(cols, w)
+            self.runs = _phase_runs(self.cin, s)
 
     def __call__(self, src, dst, _indices, n_threads):
         # ravel("K"): the buffers are contiguous in the kernel's memory order, so these are views
         a, b = src.ravel("K"), dst.ravel("K")
         tables = (self.rows, self.cols, self.taps)
+        oh, ow = self.rows.shape[0], self.cols.shape[0]
         if self.backward and self.cl:
-            _blur.blur_backward_cl(a, b, *tables, self.n, self.h, self.w, self.c,
-                                   channel_block(self.n, self.c, n_threads), n_threads)
+            # blocks of 4 samples share each cell's term list; enough blocks for the threads
+            s_block = max(1, min(4, self.n // (2 * n_threads)))
+            n_blocks = -(-self.n // s_block)
+            _blur.blur_backward_cl(a, b, self.rin, self.cin, self.taps, self.n, self.h, self.w,
+                                   oh, ow, self.c, s_block,
+                                   channel_block(n_blocks, self.c, n_threads), n_threads)
         elif self.backward:
-            _blur.blur_backward_cf(a, b, *tables, self.n * self.c, self.h, self.w, n_threads)
+            scratch = np.empty((n_threads, self.s * -(-self.w // self.s)), b.dtype)
+            _blur.blur_backward_cf(a, b, scratch, self.rin, self.cin, self.runs, self.taps,
+                                   self.n * self.c, self.h, self.w, oh, ow, self.s, n_threads)
         elif self.cl:
             scratch = np.empty((n_threads, self.c), np.float64)
             _blur.blur_forward_cl(a, b, scratch, *tables, self.n, self.h, self.w, self.c,
@@ -244,7 +296,7 @@ def _blur_backward_plan(grad_output, input_shape, filt_size, stride, data_format
                          f"{(rows.shape[0], cols.shape[0])} of input_shape={tuple(input_shape)}")
     H, W = spatial
     size = can.n * can.c * H * W
-    return Plan(_Blur(True, rows, cols, taps, can.n, can.c, H, W, can.order == "cl")
+    return Plan(_Blur(True, rows, cols, taps, can.n, can.c, H, W, can.order == "cl", stride[1])
                 if size else None,
                 nbytes=size * can.view.dtype.itemsize + can.view.nbytes, items=can.n * can.c,
                 source=grad_source(grad_output, can),

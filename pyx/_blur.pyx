@@ -3,9 +3,10 @@
 # Python (cypool/downsample.py) builds the tap tables: `rows` (OH, f) and `cols` (OW, f) hold the
 # input row/column each tap reads, with reflect padding and the stride already applied, so the
 # kernel needs no boundary logic and trusts every index. Sums are in double, one output per
-# thread in a fixed order; backward scatters per plane (or per sample and channel block), so
-# results are bit-identical for any thread count. The loops are in _reduce_fast.h.
-from cython.parallel cimport prange
+# thread in a fixed order; backward gathers each input cell's terms (tables inverted in
+# cypool/blur.py) in the order of the scatter it replaces, per plane (or per sample and channel
+# block), so results are bit-identical for any thread count. The loops are in _reduce_fast.h.
+from cython.parallel cimport prange, threadid
 from libc.stdint cimport int64_t
 
 from _types cimport floating_t
@@ -76,42 +77,58 @@ def blur_forward_cl(const floating_t[::1] x, floating_t[::1] y, double[:, ::1] s
 
 
 def blur_backward_cf(const floating_t[::1] grad_out, floating_t[::1] grad_in,
-                     const int64_t[:, ::1] rows, const int64_t[:, ::1] cols,
+                     floating_t[:, ::1] scratch, const int64_t[:, ::1] rin,
+                     const int64_t[:, ::1] cin, const int64_t[:, ::1] runs,
                      const double[::1] taps, Py_ssize_t n_planes, Py_ssize_t H, Py_ssize_t W,
-                     int n_threads):
-    """Each plane is owned by one thread: race-free and bit-identical for any thread count."""
-    cdef Py_ssize_t OH = rows.shape[0], OW = cols.shape[0], f = taps.shape[0]
-    cdef Py_ssize_t q, a, b, s
+                     Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t s, int n_threads):
+    """Blocks of planes per prange item, gathered (rin, cin, runs: see blur.py's
+    _gather_tables and _phase_runs): a row's sums are planned once per block. scratch:
+    (n_threads, s * ceil(W / s)), one row buffer per thread. Each cell is summed by one thread
+    in a fixed order: bit-identical for any thread count."""
+    cdef Py_ssize_t f = taps.shape[0], kr = (rin.shape[1] - 1) // 2
+    cdef Py_ssize_t kc = (cin.shape[1] - 1) // 2, kp = (runs.shape[1] - 3) // 2
+    cdef Py_ssize_t q, q0, nq, block = 16
     with nogil:
-        _interior(&cols[0, 0], OW, f, &a, &b, &s)
-        for q in prange(n_planes, num_threads=n_threads, schedule="static"):
+        for q in prange((n_planes + block - 1) // block, num_threads=n_threads,
+                        schedule="static"):
+            q0 = q * block
+            nq = min(block, n_planes - q0)
             if floating_t is float:
-                cypool_blur_backward_plane_cf_f32(&grad_out[q * OH * OW], &grad_in[q * H * W],
-                                                  &rows[0, 0], &cols[0, 0], &taps[0], f, H, W,
-                                                  OH, OW, a, b, s)
+                cypool_blur_backward_gather_cf_f32(&grad_out[q0 * OH * OW], &grad_in[q0 * H * W],
+                                                   &scratch[threadid(), 0], &rin[0, 0], kr,
+                                                   &cin[0, 0], kc, &runs[0, 0], kp, &taps[0],
+                                                   nq, H, W, OH, OW, s)
             else:
-                cypool_blur_backward_plane_cf_f64(&grad_out[q * OH * OW], &grad_in[q * H * W],
-                                                  &rows[0, 0], &cols[0, 0], &taps[0], f, H, W,
-                                                  OH, OW, a, b, s)
+                cypool_blur_backward_gather_cf_f64(&grad_out[q0 * OH * OW], &grad_in[q0 * H * W],
+                                                   &scratch[threadid(), 0], &rin[0, 0], kr,
+                                                   &cin[0, 0], kc, &runs[0, 0], kp, &taps[0],
+                                                   nq, H, W, OH, OW, s)
 
 
 def blur_backward_cl(const floating_t[::1] grad_out, floating_t[::1] grad_in,
-                     const int64_t[:, ::1] rows, const int64_t[:, ::1] cols,
+                     const int64_t[:, ::1] rin, const int64_t[:, ::1] cin,
                      const double[::1] taps, Py_ssize_t n_samples, Py_ssize_t H, Py_ssize_t W,
-                     Py_ssize_t C, Py_ssize_t c_block, int n_threads):
-    """Work items are (sample, block of channels), which own disjoint cells."""
-    cdef Py_ssize_t OH = rows.shape[0], OW = cols.shape[0], f = taps.shape[0]
-    cdef Py_ssize_t item
+                     Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t C, Py_ssize_t s_block,
+                     Py_ssize_t c_block, int n_threads):
+    """Work items are (block of s_block samples, block of channels), which own disjoint cells;
+    a cell's terms are listed once per item."""
+    cdef Py_ssize_t f = taps.shape[0], kr = (rin.shape[1] - 1) // 2
+    cdef Py_ssize_t kc = (cin.shape[1] - 1) // 2
+    cdef Py_ssize_t item, n0, nn, n_sblocks = (n_samples + s_block - 1) // s_block
     cdef ChannelBlock b
     with nogil:
-        for item in prange(n_samples * n_channel_blocks(C, c_block), num_threads=n_threads,
+        for item in prange(n_sblocks * n_channel_blocks(C, c_block), num_threads=n_threads,
                            schedule="static"):
-            b = channel_block(item, C, c_block)
+            b = channel_block(item, C, c_block)   # b.n: the block of samples
+            n0 = b.n * s_block
+            nn = min(s_block, n_samples - n0)
             if floating_t is float:
-                cypool_blur_backward_cl_f32(&grad_out[b.n * OH * OW * C],
-                                            &grad_in[b.n * H * W * C], &rows[0, 0], &cols[0, 0],
-                                            &taps[0], f, H, W, OH, OW, C, b.c0, b.c1)
+                cypool_blur_backward_gather_cl_f32(&grad_out[n0 * OH * OW * C],
+                                                   &grad_in[n0 * H * W * C], &rin[0, 0], kr,
+                                                   &cin[0, 0], kc, &taps[0], f, nn, H, W, OH,
+                                                   OW, C, b.c0, b.c1)
             else:
-                cypool_blur_backward_cl_f64(&grad_out[b.n * OH * OW * C],
-                                            &grad_in[b.n * H * W * C], &rows[0, 0], &cols[0, 0],
-                                            &taps[0], f, H, W, OH, OW, C, b.c0, b.c1)
+                cypool_blur_backward_gather_cl_f64(&grad_out[n0 * OH * OW * C],
+                                                   &grad_in[n0 * H * W * C], &rin[0, 0], kr,
+                                                   &cin[0, 0], kc, &taps[0], f, nn, H, W, OH,
+                                                   OW, C, b.c0, b.c1)

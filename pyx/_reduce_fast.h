@@ -117,8 +117,8 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
  * cypool_adaptive_max_band_cl_f32, cypool_adaptive_avg_tile16_cf_f32,
  * cypool_adaptive_max_tile16_cf_f32 (GCC: else the fallbacks below), cypool_lp_row_cf_f32,
  * cypool_lp_row_cl_f32, cypool_lp_backward_plane_f32, cypool_blur_row_cf_f32,
- * cypool_blur_row_cl_f32, cypool_blur_backward_plane_cf_f32, cypool_blur_backward_cl_f32,
- * cypool_stochastic_row_f32 */
+ * cypool_blur_row_cl_f32, cypool_blur_backward_gather_cf_f32,
+ * cypool_blur_backward_gather_cl_f32, cypool_stochastic_row_f32 */
 #define CYPOOL_T float
 #define CYPOOL_SUF _f32
 #define CYPOOL_IS_FLOAT 1
@@ -129,7 +129,8 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
  * cypool_fractional_cell_cl_f64, cypool_adaptive_avg_band_cl_f64,
  * cypool_adaptive_max_band_cl_f64, cypool_lp_row_cf_f64, cypool_lp_row_cl_f64,
  * cypool_lp_backward_plane_f64, cypool_blur_row_cf_f64, cypool_blur_row_cl_f64,
- * cypool_blur_backward_plane_cf_f64, cypool_blur_backward_cl_f64, cypool_stochastic_row_f64 */
+ * cypool_blur_backward_gather_cf_f64, cypool_blur_backward_gather_cl_f64,
+ * cypool_stochastic_row_f64 */
 #define CYPOOL_T double
 #define CYPOOL_SUF _f64
 #define CYPOOL_IS_FLOAT 0

@@ -105,20 +105,24 @@ cdef extern from "_reduce_fast.h" nogil:
     void cypool_blur_row_cl_f64(const double* xn, double* yr, const int64_t* rows,
             const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t W, Py_ssize_t OW,
             Py_ssize_t C)
-    # Blur pooling backward, channels first: one plane (a, b, s: as cypool_blur_row_cf).
-    void cypool_blur_backward_plane_cf_f32(const float* go, float* gi, const int64_t* rows,
-            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t H, Py_ssize_t W,
-            Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t a, Py_ssize_t b, Py_ssize_t s)
-    void cypool_blur_backward_plane_cf_f64(const double* go, double* gi, const int64_t* rows,
-            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t H, Py_ssize_t W,
-            Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t a, Py_ssize_t b, Py_ssize_t s)
-    # Blur pooling backward, channels last: one sample's channels [c0, c1) of C.
-    void cypool_blur_backward_cl_f32(const float* go, float* gi, const int64_t* rows,
-            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t H, Py_ssize_t W,
-            Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1)
-    void cypool_blur_backward_cl_f64(const double* go, double* gi, const int64_t* rows,
-            const int64_t* cols, const double* taps, Py_ssize_t f, Py_ssize_t H, Py_ssize_t W,
-            Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1)
+    # Blur pooling backward, gathered: channels first nq planes (acc: a row buffer of
+    # s * ceil(W / s)), channels last channels [c0, c1) of C of nn samples.
+    void cypool_blur_backward_gather_cf_f32(const float* go, float* gi, float* acc,
+            const int64_t* rin, Py_ssize_t kr, const int64_t* cin, Py_ssize_t kc,
+            const int64_t* runs, Py_ssize_t kp, const double* taps, Py_ssize_t nq, Py_ssize_t H,
+            Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t s)
+    void cypool_blur_backward_gather_cf_f64(const double* go, double* gi, double* acc,
+            const int64_t* rin, Py_ssize_t kr, const int64_t* cin, Py_ssize_t kc,
+            const int64_t* runs, Py_ssize_t kp, const double* taps, Py_ssize_t nq, Py_ssize_t H,
+            Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t s)
+    void cypool_blur_backward_gather_cl_f32(const float* go, float* gi, const int64_t* rin,
+            Py_ssize_t kr, const int64_t* cin, Py_ssize_t kc, const double* taps, Py_ssize_t f,
+            Py_ssize_t nn, Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t C,
+            Py_ssize_t c0, Py_ssize_t c1)
+    void cypool_blur_backward_gather_cl_f64(const double* go, double* gi, const int64_t* rin,
+            Py_ssize_t kr, const int64_t* cin, Py_ssize_t kc, const double* taps, Py_ssize_t f,
+            Py_ssize_t nn, Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t C,
+            Py_ssize_t c0, Py_ssize_t c1)
     # Stochastic pooling (_stochastic.pyx): the uniform of window t, and training samples of n
     # windows side by side.
     double cypool_splitmix_uniform(uint64_t key, uint64_t t)

@@ -1312,137 +1312,369 @@ static void CYPOOL_FN(cypool_blur_row_cf)(const CYPOOL_T* xp, CYPOOL_T* yr, cons
         yr[ow] = (CYPOOL_T)CYPOOL_FN(blur_one_cf)(xp, rows, cols + ow * f, taps, f, W);
 }
 
-/* Blur pooling backward, channels-first: q[s * k] += (T)(wt * g[k]) for k < m, one cell after
- * the other in k order (each cell is hit once). s = 2: eight cells at a time, read and written
- * back as p[0..7] and p[7..14], so no cell outside them is touched. */
-CYPOOL_INLINE void CYPOOL_FN(blur_scatter_cf)(CYPOOL_T* restrict q, const CYPOOL_T* restrict g,
-                                              ptrdiff_t m, double wt, ptrdiff_t s) {
-    ptrdiff_t k = 0;
-#if CYPOOL_REDUCE_VECTORS
+/* Blur pooling backward: gi += (T)(wt * g) over n cells, as the scatter rounds each term. A
+ * float32 weight that is exact in float (every product of binomial taps) gives the same float
+ * product: the double one is exact (24 + 24 bits), so both round the same real once. */
+CYPOOL_INLINE void CYPOOL_FN(blur_pass)(CYPOOL_T* restrict P, const CYPOOL_T* restrict g,
+                                        ptrdiff_t n, double wt) {
+#if CYPOOL_IS_FLOAT
+    const float wf = (float)wt;
+    if ((double)wf == wt) {
+        for (ptrdiff_t l = 0; l < n; l++) P[l] += wf * g[l];
+        return;
+    }
+#endif
+    for (ptrdiff_t l = 0; l < n; l++) P[l] += (CYPOOL_T)(wt * (double)g[l]);
+}
+
+/* Blur pooling backward (_blur.pyx): the transposed filtering as a gather, each input cell
+ * summed once and written once. rin (H, 1 + 2 * kr) / cin (W, 1 + 2 * kc): per input row / column,
+ * the count, then the pairs (o, i) (output o, tap i) that read it, in (o, i) order. A cell's
+ * terms (T)((taps[i] * taps[j]) * go[oh, ow]) are added from 0 in (oh, ow, i, j) order, the order
+ * of the scatter for (oh, ow, i, j): gi[rows[oh, i], cols[ow, j]] += ..., so results are those of
+ * the scatter, bit for bit. */
+
+/* One cell's terms from output row g (the row group e0..e1 of R: entries of one output row). */
+CYPOOL_INLINE CYPOOL_T CYPOOL_FN(blur_gather_cell)(CYPOOL_T acc, const CYPOOL_T* g,
+                                                   const int64_t* R, ptrdiff_t e0, ptrdiff_t e1,
+                                                   const int64_t* Cw, const double* taps) {
+    const ptrdiff_t nc = Cw[0];
+    for (ptrdiff_t k0 = 0; k0 < nc;) {
+        const int64_t ow = Cw[1 + 2 * k0];
+        ptrdiff_t k1 = k0 + 1;
+        while (k1 < nc && Cw[1 + 2 * k1] == ow) k1++;
+        for (ptrdiff_t e = e0; e < e1; e++)
+            for (ptrdiff_t k = k0; k < k1; k++)
+                acc += (CYPOOL_T)((taps[R[2 + 2 * e]] * taps[Cw[2 + 2 * k]]) * (double)g[ow]);
+        k0 = k1;
+    }
+    return acc;
+}
+
+/* One input row h (entries R) of one plane, the general way: summed in phase order into acc (s *
+ * ceil(W / s) cells: column w = s * l + p at acc[p * ceil(W / s) + l]; out itself for s = 1) and
+ * interleaved into out once. runs (s, 3 + 2 * kp): per phase p, [la, lb) (columns s * l + p,
+ * la <= l < lb, read the same outputs l + d with the same taps j), their count n, then n pairs
+ * (d, j) in (d, j) order: those columns are summed in vector loops over l, one term of every
+ * cell per pass; the others cell by cell. */
+CYPOOL_INLINE void CYPOOL_FN(blur_row_general_cf)(const CYPOOL_T* go, CYPOOL_T* out,
+                                                  CYPOOL_T* acc, const int64_t* R,
+                                                  const int64_t* cin, ptrdiff_t kc,
+                                                  const int64_t* runs, ptrdiff_t kp,
+                                                  const double* taps, ptrdiff_t W, ptrdiff_t OW,
+                                                  ptrdiff_t s) {
+    const ptrdiff_t Lp = (W + s - 1) / s;
+    const ptrdiff_t nr = R[0];
+    CYPOOL_T* A = s == 1 ? out : acc;
+    memset(A, 0, (size_t)(s * Lp) * sizeof(CYPOOL_T));
+    for (ptrdiff_t e0 = 0; e0 < nr;) {
+        const int64_t o = R[1 + 2 * e0];
+        ptrdiff_t e1 = e0 + 1;
+        while (e1 < nr && R[1 + 2 * e1] == o) e1++;
+        const CYPOOL_T* g = go + o * OW;
+        for (ptrdiff_t p = 0; p < s; p++) {
+            const int64_t* run = runs + p * (3 + 2 * kp);
+            const ptrdiff_t la = run[0], lb = run[1], n = run[2];
+            const ptrdiff_t np = (W - p + s - 1) / s;
+            CYPOOL_T* P = A + p * Lp;
+            for (ptrdiff_t k0 = 0; k0 < n && lb > la;) {
+                const int64_t d = run[3 + 2 * k0];
+                ptrdiff_t k1 = k0 + 1;
+                while (k1 < n && run[3 + 2 * k1] == d) k1++;
+                for (ptrdiff_t e = e0; e < e1; e++)
+                    for (ptrdiff_t k = k0; k < k1; k++)
+                        CYPOOL_FN(blur_pass)(P + la, g + la + d, lb - la,
+                                             taps[R[2 + 2 * e]] * taps[run[4 + 2 * k]]);
+                k0 = k1;
+            }
+            for (ptrdiff_t l = 0; l < np; l++) {
+                if (l == la && lb > la) l = lb;
+                if (l >= np) break;
+                P[l] = CYPOOL_FN(blur_gather_cell)(P[l], g, R, e0, e1,
+                                                   cin + (s * l + p) * (1 + 2 * kc), taps);
+            }
+        }
+        e0 = e1;
+    }
     if (s == 2) {
+        const CYPOOL_T* A1 = A + Lp;
+        for (ptrdiff_t l = 0; l < W / 2; l++) {
+            out[2 * l] = A[l];
+            out[2 * l + 1] = A1[l];
+        }
+        if (W & 1) out[W - 1] = A[W / 2];
+    } else if (s > 2) {
+        for (ptrdiff_t w = 0; w < W; w++) out[w] = A[(w % s) * Lp + w / s];
+    }
+}
+
+#if CYPOOL_REDUCE_VECTORS
 #if CYPOOL_IS_FLOAT
 #define CYPOOL_BV cypool_r8f
 #define CYPOOL_BM cypool_r8i
+#define CYPOOL_BN 8
 #else
-#define CYPOOL_BV cypool_r8d
-#define CYPOOL_BM cypool_r8l
+#define CYPOOL_BV cypool_r4d
+#define CYPOOL_BM cypool_r4l
+#define CYPOOL_BN 4
 #endif
-        for (; k + 8 <= m; k += 8) {
-            CYPOOL_T* p = q + 2 * k;
-            CYPOOL_BV lo, hi;
-            memcpy(&lo, p, sizeof lo);
-            memcpy(&hi, p + 7, sizeof hi);
-            const CYPOOL_BV e = CYPOOL_SHUFFLE8(lo, hi, CYPOOL_BM, 0, 2, 4, 6, 9, 11, 13, 15);
-            const cypool_r8d v = wt * CYPOOL_FN(load8s)(g + k, 1);
-#if CYPOOL_IS_FLOAT
-            const CYPOOL_BV n = e + __builtin_convertvector(v, cypool_r8f);
-#else
-            const CYPOOL_BV n = e + v;
+/* Stride 2: one input row's sums as a program shared by every plane: the terms (offset in the
+ * output gradient plane, weight) of the even and of the odd columns of [2 lo, 2 hi), the same
+ * for every l but for the offset l, and the terms of each column outside, in the cells' order.
+ * Weights must be exact in T (then T's product rounds as the scatter's double one). */
+#ifndef CYPOOL_BLUR_TERMS
+#define CYPOOL_BLUR_TERMS 16
+#define CYPOOL_BLUR_EDGES 8
 #endif
-            const CYPOOL_BV nhi = CYPOOL_SHUFFLE8(n, hi, CYPOOL_BM, 8, 4, 10, 5, 12, 6, 14, 7);
-            const CYPOOL_BV nlo = CYPOOL_SHUFFLE8(n, lo, CYPOOL_BM, 0, 9, 1, 11, 2, 13, 3, 15);
-            memcpy(p + 7, &nhi, sizeof nhi);
-            memcpy(p, &nlo, sizeof nlo);
+typedef struct {
+    ptrdiff_t lo, hi, nt[2], ne;
+    ptrdiff_t off[2][CYPOOL_BLUR_TERMS];
+    CYPOOL_T wt[2][CYPOOL_BLUR_TERMS];
+    ptrdiff_t ew[CYPOOL_BLUR_EDGES], en[CYPOOL_BLUR_EDGES];
+    ptrdiff_t eoff[CYPOOL_BLUR_EDGES][CYPOOL_BLUR_TERMS];
+    CYPOOL_T ewt[CYPOOL_BLUR_EDGES][CYPOOL_BLUR_TERMS];
+} CYPOOL_FN(blur_row2_t);
+
+/* The terms of column list Cw (one group d of a run, or a cell's own list: pairs (ow, j) with
+ * ow = base + d) from R's entries, appended in (oh, ow, i, j) order; 0 if they do not fit or a
+ * weight is not exact in T. */
+CYPOOL_INLINE int CYPOOL_FN(blur_terms)(ptrdiff_t* off, CYPOOL_T* wt, ptrdiff_t* nt,
+                                        const int64_t* R, const int64_t* pairs, ptrdiff_t n,
+                                        ptrdiff_t base, const double* taps, ptrdiff_t OW) {
+    const ptrdiff_t nr = R[0];
+    for (ptrdiff_t e0 = 0; e0 < nr;) {
+        const int64_t o = R[1 + 2 * e0];
+        ptrdiff_t e1 = e0 + 1;
+        while (e1 < nr && R[1 + 2 * e1] == o) e1++;
+        for (ptrdiff_t k0 = 0; k0 < n;) {
+            const int64_t d = pairs[2 * k0];
+            ptrdiff_t k1 = k0 + 1;
+            while (k1 < n && pairs[2 * k1] == d) k1++;
+            for (ptrdiff_t e = e0; e < e1; e++)
+                for (ptrdiff_t k = k0; k < k1; k++) {
+                    const double w = taps[R[2 + 2 * e]] * taps[pairs[2 * k + 1]];
+                    if ((double)(CYPOOL_T)w != w || *nt == CYPOOL_BLUR_TERMS) return 0;
+                    off[*nt] = o * OW + base + d;
+                    wt[(*nt)++] = (CYPOOL_T)w;
+                }
+            k0 = k1;
         }
+        e0 = e1;
+    }
+    return 1;
+}
+
+CYPOOL_INLINE int CYPOOL_FN(blur_row2_build)(CYPOOL_FN(blur_row2_t)* pr, const int64_t* R,
+                                             const int64_t* cin, ptrdiff_t kc,
+                                             const int64_t* runs, ptrdiff_t kp,
+                                             const double* taps, ptrdiff_t W, ptrdiff_t OW) {
+    const int64_t* run0 = runs;
+    const int64_t* run1 = runs + 3 + 2 * kp;
+    pr->lo = run0[0] > run1[0] ? run0[0] : run1[0];
+    pr->hi = run0[1] < run1[1] ? run0[1] : run1[1];
+    if (pr->hi - pr->lo < CYPOOL_BN) return 0;
+    for (ptrdiff_t p = 0; p < 2; p++) {
+        const int64_t* run = p ? run1 : run0;
+        pr->nt[p] = 0;
+        if (!CYPOOL_FN(blur_terms)(pr->off[p], pr->wt[p], &pr->nt[p], R, run + 3, run[2], 0,
+                                   taps, OW))
+            return 0;
+    }
+    pr->ne = 0;
+    for (ptrdiff_t w = 0; w < W; w++) {
+        if (w == 2 * pr->lo) w = 2 * pr->hi;
+        if (w >= W) break;
+        if (pr->ne == CYPOOL_BLUR_EDGES) return 0;
+        const int64_t* Cw = cin + w * (1 + 2 * kc);
+        const ptrdiff_t e = pr->ne++;
+        pr->ew[e] = w;
+        pr->en[e] = 0;
+        if (!CYPOOL_FN(blur_terms)(pr->eoff[e], pr->ewt[e], &pr->en[e], R, Cw + 1, Cw[0], 0,
+                                   taps, OW))
+            return 0;
+    }
+    return 1;
+}
+
+/* Applies a row program to one plane's output gradient g: out (the row) written once. Each
+ * cell's sum starts at 0 and adds its terms in order, as the scatter. */
+CYPOOL_INLINE void CYPOOL_FN(blur_row2_apply)(const CYPOOL_FN(blur_row2_t)* pr,
+                                              const CYPOOL_T* g, CYPOOL_T* out) {
+    for (ptrdiff_t e = 0; e < pr->ne; e++) {
+        CYPOOL_T a = 0;
+        for (ptrdiff_t t = 0; t < pr->en[e]; t++) a += pr->ewt[e][t] * g[pr->eoff[e][t]];
+        out[pr->ew[e]] = a;
+    }
+    const ptrdiff_t lo = pr->lo, hi = pr->hi;
+    /* blocks of CYPOOL_BN even and odd cells, the last one ending at hi (cells recomputed with
+     * the same terms: the same values) */
+    for (ptrdiff_t l = lo;; l += CYPOOL_BN) {
+        if (l + CYPOOL_BN > hi) {
+            if (l == hi) break;
+            l = hi - CYPOOL_BN;
+        }
+        const CYPOOL_BV zero = {0};
+        CYPOOL_BV v0 = zero, v1 = zero;
+        for (ptrdiff_t t = 0; t < pr->nt[0]; t++) {
+            CYPOOL_BV x;
+            memcpy(&x, g + pr->off[0][t] + l, sizeof x);
+            v0 += pr->wt[0][t] * x;
+        }
+        for (ptrdiff_t t = 0; t < pr->nt[1]; t++) {
+            CYPOOL_BV x;
+            memcpy(&x, g + pr->off[1][t] + l, sizeof x);
+            v1 += pr->wt[1][t] * x;
+        }
+#if CYPOOL_IS_FLOAT
+        const CYPOOL_BV a = CYPOOL_SHUFFLE8(v0, v1, CYPOOL_BM, 0, 8, 1, 9, 2, 10, 3, 11);
+        const CYPOOL_BV b = CYPOOL_SHUFFLE8(v0, v1, CYPOOL_BM, 4, 12, 5, 13, 6, 14, 7, 15);
+#else
+        const CYPOOL_BV a = CYPOOL_SHUFFLE4(v0, v1, CYPOOL_BM, 0, 4, 1, 5);
+        const CYPOOL_BV b = CYPOOL_SHUFFLE4(v0, v1, CYPOOL_BM, 2, 6, 3, 7);
+#endif
+        memcpy(out + 2 * l, &a, sizeof a);
+        memcpy(out + 2 * l + CYPOOL_BN, &b, sizeof b);
+        if (l + CYPOOL_BN == hi) break;
+    }
+}
 #undef CYPOOL_BV
 #undef CYPOOL_BM
-    }
+#undef CYPOOL_BN
 #endif
-    if (s == 1)
-        for (; k < m; k++) q[k] += (CYPOOL_T)(wt * (double)g[k]);
-    else
-        for (; k < m; k++) q[s * k] += (CYPOOL_T)(wt * (double)g[k]);
-}
 
-/* Blur pooling backward (_blur.pyx), channels-first: one plane's gradient gi (zeroed here) from
- * its output gradient go; rows (OH, f), cols (OW, f), taps and the run [a, b) of outputs that
- * read f adjacent columns at step s, as in cypool_blur_row_cf. Same as the scatter
- * for (oh, ow, i, j): gi[rows[oh, i], cols[ow, j]] += (T)((taps[i] * taps[j]) * go[oh, ow])
- * with every cell's terms in that order: an output row whose f input rows are distinct gives each
- * input row its terms tap row by tap row (outputs before a, the run [a, b) tap column by tap
- * column from the last, which keeps each cell's outputs in order, then the outputs from b), a
- * row that reads an input row twice (reflection at the top or bottom) goes output by output. */
+/* Channels-first, planes [0, nq) (each OH x OW of go, H x W of gi), row by row: each input row's
+ * program is built once for the nq planes (stride 2, cypool_blur_row2_*), else the general
+ * loop per plane (blur_row_general_cf; acc: its row buffer). */
 CYPOOL_CLONES
-static void CYPOOL_FN(cypool_blur_backward_plane_cf)(const CYPOOL_T* go, CYPOOL_T* gi,
-                                                     const int64_t* rows, const int64_t* cols,
-                                                     const double* taps, ptrdiff_t f,
-                                                     ptrdiff_t H, ptrdiff_t W, ptrdiff_t OH,
-                                                     ptrdiff_t OW, ptrdiff_t a, ptrdiff_t b,
-                                                     ptrdiff_t s) {
-    memset(gi, 0, (size_t)(H * W) * sizeof(CYPOOL_T));
-    for (ptrdiff_t oh = 0; oh < OH; oh++) {
-        const int64_t* r = rows + oh * f;
-        const CYPOOL_T* g = go + oh * OW;
-        int twice = 0;
-        for (ptrdiff_t i = 0; i < f; i++)
-            for (ptrdiff_t i2 = i + 1; i2 < f; i2++) twice |= r[i] == r[i2];
-        if (twice) {
-            for (ptrdiff_t ow = 0; ow < OW; ow++)
-                for (ptrdiff_t i = 0; i < f; i++)
-                    for (ptrdiff_t j = 0; j < f; j++)
-                        gi[r[i] * W + cols[ow * f + j]] +=
-                            (CYPOOL_T)((taps[i] * taps[j]) * (double)g[ow]);
+static void CYPOOL_FN(cypool_blur_backward_gather_cf)(const CYPOOL_T* go, CYPOOL_T* gi,
+                                                      CYPOOL_T* acc, const int64_t* rin,
+                                                      ptrdiff_t kr, const int64_t* cin,
+                                                      ptrdiff_t kc, const int64_t* runs,
+                                                      ptrdiff_t kp, const double* taps,
+                                                      ptrdiff_t nq, ptrdiff_t H, ptrdiff_t W,
+                                                      ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t s) {
+    for (ptrdiff_t h = 0; h < H; h++) {
+        const int64_t* R = rin + h * (1 + 2 * kr);
+#if CYPOOL_REDUCE_VECTORS
+        CYPOOL_FN(blur_row2_t) pr;
+        if (s == 2 && CYPOOL_FN(blur_row2_build)(&pr, R, cin, kc, runs, kp, taps, W, OW)) {
+            for (ptrdiff_t q = 0; q < nq; q++)
+                CYPOOL_FN(blur_row2_apply)(&pr, go + q * OH * OW, gi + q * H * W + h * W);
             continue;
         }
-        for (ptrdiff_t i = 0; i < f; i++) {
-            CYPOOL_T* gr = gi + r[i] * W;
-            for (ptrdiff_t ow = 0; ow < a; ow++)
-                for (ptrdiff_t j = 0; j < f; j++)
-                    gr[cols[ow * f + j]] += (CYPOOL_T)((taps[i] * taps[j]) * (double)g[ow]);
-            if (b > a)
-                for (ptrdiff_t j = f - 1; j >= 0; j--) {
-                    CYPOOL_T* q = gr + cols[a * f] + j;
-                    const double wt = taps[i] * taps[j];
-                    if (s == 2) CYPOOL_FN(blur_scatter_cf)(q, g + a, b - a, wt, 2);
-                    else if (s == 1) CYPOOL_FN(blur_scatter_cf)(q, g + a, b - a, wt, 1);
-                    else CYPOOL_FN(blur_scatter_cf)(q, g + a, b - a, wt, s);
-                }
-            for (ptrdiff_t ow = b > a ? b : a; ow < OW; ow++)
-                for (ptrdiff_t j = 0; j < f; j++)
-                    gr[cols[ow * f + j]] += (CYPOOL_T)((taps[i] * taps[j]) * (double)g[ow]);
-        }
+#endif
+        for (ptrdiff_t q = 0; q < nq; q++)
+            CYPOOL_FN(blur_row_general_cf)(go + q * OH * OW, gi + q * H * W + h * W, acc, R, cin,
+                                           kc, runs, kp, taps, W, OW, s);
     }
 }
 
-/* Blur pooling backward (_blur.pyx), channels-last: one sample's gradient gi, channels
- * [c0, c1) of C (zeroed here), in the scatter's order (oh, ow, i, j), channels in vector lanes:
- * gi[rows[oh, i], cols[ow, j], c] += (T)((taps[i] * taps[j]) * go[oh, ow, c]). */
+/* Channels-last, channels [c0, c1) of C of samples [0, nn): cell by cell, a cell's terms listed
+ * once for the nn samples, 32 channels at a time in registers, each cell written once. */
 CYPOOL_CLONES
-static void CYPOOL_FN(cypool_blur_backward_cl)(const CYPOOL_T* go, CYPOOL_T* gi,
-                                               const int64_t* rows, const int64_t* cols,
-                                               const double* taps, ptrdiff_t f, ptrdiff_t H,
-                                               ptrdiff_t W, ptrdiff_t OH, ptrdiff_t OW,
-                                               ptrdiff_t C, ptrdiff_t c0, ptrdiff_t c1) {
-    if (c1 - c0 == C) memset(gi, 0, (size_t)(H * W * C) * sizeof(CYPOOL_T));
-    else
-        for (ptrdiff_t i = 0; i < H * W; i++)
-            memset(gi + i * C + c0, 0, (size_t)(c1 - c0) * sizeof(CYPOOL_T));
-    for (ptrdiff_t oh = 0; oh < OH; oh++)
-        for (ptrdiff_t ow = 0; ow < OW; ow++) {
-            const CYPOOL_T* g = go + (oh * OW + ow) * C;
-            for (ptrdiff_t i = 0; i < f; i++)
-                for (ptrdiff_t j = 0; j < f; j++) {
-                    const double wt = taps[i] * taps[j];
-                    CYPOOL_T* restrict q = gi + (rows[oh * f + i] * W + cols[ow * f + j]) * C;
-                    ptrdiff_t ch = c0;
-#if CYPOOL_REDUCE_VECTORS
-                    for (; ch + 8 <= c1; ch += 8) {
-                        const cypool_r8d v = wt * CYPOOL_FN(load8s)(g + ch, 1);
+static void CYPOOL_FN(cypool_blur_backward_gather_cl)(const CYPOOL_T* go, CYPOOL_T* gi,
+                                                      const int64_t* rin, ptrdiff_t kr,
+                                                      const int64_t* cin, ptrdiff_t kc,
+                                                      const double* taps, ptrdiff_t f,
+                                                      ptrdiff_t nn, ptrdiff_t H, ptrdiff_t W,
+                                                      ptrdiff_t OH, ptrdiff_t OW, ptrdiff_t C,
+                                                      ptrdiff_t c0, ptrdiff_t c1) {
+    enum { CB = 32 };
+    int exact = 1;
 #if CYPOOL_IS_FLOAT
-                        cypool_r8f t;
-                        memcpy(&t, q + ch, sizeof t);
-                        t += __builtin_convertvector(v, cypool_r8f);
+    for (ptrdiff_t i = 0; i < f; i++)
+        for (ptrdiff_t j = 0; j < f; j++)
+            exact &= (double)(float)(taps[i] * taps[j]) == taps[i] * taps[j];
+#endif
+    for (ptrdiff_t h = 0; h < H; h++) {
+        const int64_t* R = rin + h * (1 + 2 * kr);
+        const ptrdiff_t nr = R[0];
+        for (ptrdiff_t w = 0; w < W; w++) {
+            const int64_t* Cw = cin + w * (1 + 2 * kc);
+            const ptrdiff_t nc = Cw[0];
+#if CYPOOL_REDUCE_VECTORS
+            /* the cell's terms listed once for all its channel blocks */
+            ptrdiff_t off[CYPOOL_BLUR_TERMS], nt = 0;
+            CYPOOL_T wl[CYPOOL_BLUR_TERMS];
+            if (CYPOOL_FN(blur_terms)(off, wl, &nt, R, Cw + 1, nc, 0, taps, OW)) {
+              for (ptrdiff_t n = 0; n < nn; n++) {
+                const CYPOOL_T* gn = go + n * OH * OW * C;
+                CYPOOL_T* q = gi + n * H * W * C + (h * W + w) * C;
+                ptrdiff_t c = c0;
+#if CYPOOL_IS_FLOAT
+                typedef cypool_r8f V;
 #else
-                        cypool_r8d t;
-                        memcpy(&t, q + ch, sizeof t);
-                        t += v;
+                typedef cypool_r4d V;
 #endif
-                        memcpy(q + ch, &t, sizeof t);
+                enum { NL = (int)(sizeof(V) / sizeof(CYPOOL_T)) };
+                for (; c + 4 * NL <= c1; c += 4 * NL) {   /* four vectors in registers */
+                    const V zero = {0};
+                    V a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+                    for (ptrdiff_t t = 0; t < nt; t++) {
+                        const CYPOOL_T* g = gn + off[t] * C + c;
+                        V x0, x1, x2, x3;
+                        memcpy(&x0, g, sizeof x0);
+                        memcpy(&x1, g + NL, sizeof x1);
+                        memcpy(&x2, g + 2 * NL, sizeof x2);
+                        memcpy(&x3, g + 3 * NL, sizeof x3);
+                        a0 += wl[t] * x0;
+                        a1 += wl[t] * x1;
+                        a2 += wl[t] * x2;
+                        a3 += wl[t] * x3;
                     }
-#endif
-                    for (; ch < c1; ch++) q[ch] += (CYPOOL_T)(wt * (double)g[ch]);
+                    memcpy(q + c, &a0, sizeof a0);
+                    memcpy(q + c + NL, &a1, sizeof a1);
+                    memcpy(q + c + 2 * NL, &a2, sizeof a2);
+                    memcpy(q + c + 3 * NL, &a3, sizeof a3);
                 }
+                for (; c < c1; c++) {
+                    CYPOOL_T a = 0;
+                    for (ptrdiff_t t = 0; t < nt; t++) a += wl[t] * gn[off[t] * C + c];
+                    q[c] = a;
+                }
+              }
+              continue;
+            }
+#endif
+            for (ptrdiff_t n = 0; n < nn; n++) {
+            const CYPOOL_T* gn = go + n * OH * OW * C;
+            CYPOOL_T* q = gi + n * H * W * C + (h * W + w) * C;
+            for (ptrdiff_t c = c0; c < c1; c += CB) {
+                const ptrdiff_t m = c1 - c < CB ? c1 - c : CB;
+                CYPOOL_T a[CB];
+                for (ptrdiff_t t = 0; t < CB; t++) a[t] = 0;
+                for (ptrdiff_t e0 = 0; e0 < nr;) {
+                    const int64_t o = R[1 + 2 * e0];
+                    ptrdiff_t e1 = e0 + 1;
+                    while (e1 < nr && R[1 + 2 * e1] == o) e1++;
+                    for (ptrdiff_t k0 = 0; k0 < nc;) {
+                        const int64_t ow = Cw[1 + 2 * k0];
+                        ptrdiff_t k1 = k0 + 1;
+                        while (k1 < nc && Cw[1 + 2 * k1] == ow) k1++;
+                        const CYPOOL_T* g = gn + (o * OW + ow) * C + c;
+                        for (ptrdiff_t e = e0; e < e1; e++)
+                            for (ptrdiff_t k = k0; k < k1; k++) {
+                                const double wt = taps[R[2 + 2 * e]] * taps[Cw[2 + 2 * k]];
+                                if (m == CB && exact) {
+                                    const CYPOOL_T wf = (CYPOOL_T)wt;
+                                    for (ptrdiff_t t = 0; t < CB; t++) a[t] += wf * g[t];
+                                } else if (m == CB) {
+                                    for (ptrdiff_t t = 0; t < CB; t++)
+                                        a[t] += (CYPOOL_T)(wt * (double)g[t]);
+                                } else {
+                                    for (ptrdiff_t t = 0; t < m; t++)
+                                        a[t] += (CYPOOL_T)(wt * (double)g[t]);
+                                }
+                            }
+                        k0 = k1;
+                    }
+                    e0 = e1;
+                }
+                memcpy(q + c, a, (size_t)m * sizeof(CYPOOL_T));
+            }
+            }
         }
+    }
 }
 
 /* Blur pooling, channels-last: output row yr (OW outputs of C channels) of sample xn, rows and

@@ -10,6 +10,7 @@ import pytest
 
 import cypool
 import reference as ref
+import reference_backward
 from helpers import from_channels_last, to_channels_last
 
 FORMATS = ("channels_first", "channels_last")
@@ -184,6 +185,44 @@ def test_blur_gradient_finite_differences():
         num = ref.numeric_grad(lambda a: cypool.blur_pool2d(a, f, s), x.copy(), g)
         np.testing.assert_allclose(cypool.blur_pool2d_backward(g, x.shape, f, s), num, rtol=1e-6,
                                    atol=1e-8)
+
+
+def _blur_scatter(g, spatial, f, s, dtype):
+    """The backward as the plain scatter in dtype: for (oh, ow, i, j), each term rounded to dtype
+    and added to its cell in that order (the order the kernels keep, bit for bit)."""
+    taps = cypool.binomial_filter(f)
+    H, W = spatial
+    lo = (f - 1) // 2
+    gx = np.zeros(g.shape[:2] + (H, W), dtype)
+    g64 = g.astype(np.float64)
+    for oh, ow, i, j in itertools.product(range(g.shape[2]), range(g.shape[3]), range(f),
+                                          range(f)):
+        h = reference_backward._reflect(oh * s[0] - lo + i, H)
+        w = reference_backward._reflect(ow * s[1] - lo + j, W)
+        gx[:, :, h, w] += ((taps[i] * taps[j]) * g64[:, :, oh, ow]).astype(dtype)
+    return gx
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_blur_backward_bit_identical_to_the_scatter(fmt, dtype):
+    # the gather sums each cell's terms in the scatter's order: equal bits, including the runs
+    # of columns summed in vector lanes (width 40), the channel blocks of 32 (channels last) and
+    # the reflected edges
+    rng = np.random.default_rng(11)
+    for f, s, spatial in itertools.product(range(1, 8), ((1, 1), (2, 2), (3, 3), (2, 1)),
+                                           ((7, 10), (4, 40))):
+        if f // 2 >= min(spatial):
+            continue
+        out = tuple((L - 1) // st + 1 for L, st in zip(spatial, s))
+        g = (rng.standard_normal((1, 34) + out) * 1e3).astype(dtype)
+        got = run(lambda gg, **kw: cypool.blur_pool2d_backward(gg, cl(np.empty((1, 34) + spatial),
+                                                                      fmt).shape, f, s, **kw),
+                  g, fmt)
+        want = _blur_scatter(g, spatial, f, s, dtype)
+        assert got.dtype == want.dtype
+        assert np.array_equal(np.ascontiguousarray(got).view(np.uint8), want.view(np.uint8)), \
+            (f, s, spatial)
 
 
 def test_blur_binomial_filter():
