@@ -442,13 +442,13 @@ cdef void _half_divisors(const Window* w, bint cip, Py_ssize_t div, bint backwar
 
 
 cdef int _half_tiles(const uint16_t* src, uint16_t* dst, const Window* w, bint bf, bint cip,
-                     Py_ssize_t div, bint backward, Py_ssize_t n_planes, Py_ssize_t t0,
+                     const float* dv, bint backward, Py_ssize_t n_planes, Py_ssize_t t0,
                      Py_ssize_t t1) noexcept nogil:
     # Tiles [t0, t1) of a 16-bit channels-first call: a tile's planes (contiguous) converted to
     # float, moved into the tile, summed (forward) or spread (backward) by the float32
     # channels-last rows with divisor 1, moved back, then divided in float as the 16-bit rows
-    # divide ((0 + sum) / divisor: PyTorch's division, -0 as +0) and rounded once. Nonzero: no
-    # scratch, nothing written.
+    # divide ((0 + sum) / dv, _half_divisors: PyTorch's division, -0 as +0) and rounded once.
+    # Nonzero: no scratch, nothing written.
     cdef Py_ssize_t in_plane = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
     cdef Py_ssize_t src_plane = out_plane if backward else in_plane
@@ -458,13 +458,10 @@ cdef int _half_tiles(const uint16_t* src, uint16_t* dst, const Window* w, bint b
     cdef float* ts = <float*>malloc(src_plane * TILE_PLANES * sizeof(float))
     cdef float* td = <float*>malloc(dst_plane * TILE_PLANES * sizeof(float))
     cdef float* flat = <float*>malloc(flat_n * sizeof(float))
-    cdef float* dv = <float*>malloc(dst_plane * sizeof(float))
     cdef Py_ssize_t t, p0, j0, n, j, i
     cdef float* f
     cdef float zero = 0      # float arithmetic below: (0 + sum) / divisor rounded to float
-    cdef int failed = ts == NULL or td == NULL or flat == NULL or dv == NULL
-    if not failed:
-        _half_divisors(w, cip, div, backward, bf, dv)
+    cdef int failed = ts == NULL or td == NULL or flat == NULL
     t = t0
     while not failed and t < t1:
         p0 = tile_start(t, n_planes)
@@ -491,7 +488,6 @@ cdef int _half_tiles(const uint16_t* src, uint16_t* dst, const Window* w, bint b
     free(ts)
     free(td)
     free(flat)
-    free(dv)
     return failed
 
 
@@ -521,12 +517,20 @@ cdef int _half_run(const uint16_t* src, uint16_t* dst, const Window* w, bint bf,
     cdef Py_ssize_t rows = n_items * (w.in_d * w.in_h if backward else w.out_d * w.out_h)
     cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
     cdef Py_ssize_t n_tiles = (n_items + TILE_PLANES - 1) // TILE_PLANES, t
+    cdef float* dv
     if not cl and _half_tiles_fit(w, n_items, backward):
-        if n_threads == 1:
-            failed = _half_tiles(src, dst, w, bf, cip, div, backward, n_items, 0, n_tiles)
-        else:
-            for t in prange(n_tiles, num_threads=n_threads, schedule="guided"):
-                failed += _half_tiles(src, dst, w, bf, cip, div, backward, n_items, t, t + 1)
+        # one divisor per cell of a plane, shared by every tile
+        dv = <float*>malloc((w.in_d * w.in_h * w.in_w if backward
+                             else w.out_d * w.out_h * w.out_w) * sizeof(float))
+        failed = dv == NULL
+        if not failed:
+            _half_divisors(w, cip, div, backward, bf, dv)
+            if n_threads == 1:
+                failed = _half_tiles(src, dst, w, bf, cip, dv, backward, n_items, 0, n_tiles)
+            else:
+                for t in prange(n_tiles, num_threads=n_threads, schedule="guided"):
+                    failed += _half_tiles(src, dst, w, bf, cip, dv, backward, n_items, t, t + 1)
+        free(dv)
         if failed == 0:
             return 0
         failed = 0
