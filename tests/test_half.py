@@ -586,20 +586,27 @@ np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
 """
 
 
+def _every_conversion(tmp_path, name, text):
+    """{setting: the arrays the script saved} of a script run in a child process under each
+    CYPOOL_HALF_CONVERSIONS setting: the CPU's best, AVX2's F16C, the portable loops."""
+    script = tmp_path / name
+    script.write_text(text)
+    results = {}
+    for setting in ("best", "avx2", "portable"):
+        env = {**python_env_for_subprocess(), "CYPOOL_HALF_CONVERSIONS": setting}
+        out = tmp_path / f"{script.stem}-{setting}.npz"
+        p = subprocess.run([sys.executable, str(script), str(out)], cwd=str(tmp_path), env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        results[setting] = np.load(out)
+    return results
+
+
 def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
     # float16 rows convert with AVX-512's or AVX2's F16C instructions where the CPU has them;
     # CYPOOL_HALF_CONVERSIONS asks for AVX2's, or for the portable loops (a CPU without F16C,
     # another compiler): every result, NaN payloads included, is the same bits every way
-    script = tmp_path / "paths.py"
-    script.write_text(PATH_SCRIPT)
-    results = {}
-    for name in ("best", "avx2", "portable"):
-        env = {**python_env_for_subprocess(), "CYPOOL_HALF_CONVERSIONS": name}
-        p = subprocess.run([sys.executable, str(script), str(tmp_path / f"{name}.npz")],
-                           cwd=str(tmp_path), env=env, capture_output=True, text=True,
-                           timeout=300)
-        assert p.returncode == 0, p.stderr
-        results[name] = np.load(tmp_path / f"{name}.npz")
+    results = _every_conversion(tmp_path, "paths.py", PATH_SCRIPT)
     assert len(results["best"].files) == 25 + 28 + 60 + 28 + 60
     for name in ("avx2", "portable"):
         for key in results["best"].files:
@@ -680,16 +687,7 @@ def test_max_backward_nan_payloads_are_the_same_every_way(tmp_path):
     # an add of two NaNs returns the gradient's payload (made quiet) on every path: AVX-512's
     # vector scatters, AVX2's scalar F16C loop and the portable loops, which spell the rule out
     # rather than leave the operand order of the add to the compiler
-    script = tmp_path / "nans.py"
-    script.write_text(NAN_SCRIPT)
-    results = {}
-    for name in ("best", "avx2", "portable"):
-        env = {**python_env_for_subprocess(), "CYPOOL_HALF_CONVERSIONS": name}
-        p = subprocess.run([sys.executable, str(script), str(tmp_path / f"{name}.npz")],
-                           cwd=str(tmp_path), env=env, capture_output=True, text=True,
-                           timeout=300)
-        assert p.returncode == 0, p.stderr
-        results[name] = np.load(tmp_path / f"{name}.npz")
+    results = _every_conversion(tmp_path, "nans.py", NAN_SCRIPT)
     assert len(results["best"].files) in (10, 20)
     for name in ("avx2", "portable"):
         for key in results["best"].files:
