@@ -603,6 +603,69 @@ static int CYPOOL_FN(cypool_avg_bwd_cf)(const CYPOOL_S* go, CYPOOL_S* gi, const 
     return 0;
 }
 
+/* Channels [0, nb) of one channels-last input row of a 3-wide, stride-1 backward with one
+ * column of padding each side (OW = W): the nr gradient rows covering it at g[0, nr) (channel 0
+ * of column 0; columns C apart) with their divisors' inverses inv[0, nr). Column j of the row
+ * buffer u of cypool_avg_bwd_cl, (g[0][j] * inv[0][j] + g[1][j] * inv[1][j]) + ..., is made as
+ * its columns are needed, into a ring of three (in L1), and input cell i is (u[i + 1] + u[i]) +
+ * u[i - 1] as the buffer's pass adds it (u[-1] and u[W] zeros): the same products and adds in the
+ * same order, without a buffer row wider than L1 read three times over. Called with constant nr
+ * so the loops unroll. */
+CYPOOL_INLINE void CYPOOL_FN(avg_bwd_cl_run3)(const CYPOOL_T* const* g,
+                                              const CYPOOL_ACC* const* inv, ptrdiff_t nr,
+                                              CYPOOL_T* restrict gr, ptrdiff_t W, ptrdiff_t C,
+                                              ptrdiff_t nb)
+{
+    enum { B = CYPOOL_AVG_RUN };
+    CYPOOL_ACC ring[3][B];
+#define CYPOOL_UCOL(dst, j) do { \
+        CYPOOL_ACC* restrict ud = (dst); \
+        const CYPOOL_T* restrict g0 = g[0] + (j) * C; \
+        const CYPOOL_ACC s0 = inv[0][j]; \
+        for (ptrdiff_t c = 0; c < nb; c++) ud[c] = (CYPOOL_ACC)g0[c] * s0; \
+        for (ptrdiff_t r = 1; r < nr; r++) { \
+            const CYPOOL_T* restrict gq = g[r] + (j) * C; \
+            const CYPOOL_ACC sq = inv[r][j]; \
+            for (ptrdiff_t c = 0; c < nb; c++) ud[c] += (CYPOOL_ACC)gq[c] * sq; \
+        } \
+    } while (0)
+    ptrdiff_t a = 0, b = 1, n = 2;   /* ring rows of u's columns i - 1, i, i + 1 */
+    for (ptrdiff_t c = 0; c < nb; c++) ring[a][c] = 0;
+    CYPOOL_UCOL(ring[b], 0);
+    for (ptrdiff_t i = 0; i < W; i++) {
+        CYPOOL_ACC* restrict vr = ring[n];
+        if (i + 1 < W)
+            CYPOOL_UCOL(vr, i + 1);
+        else
+            for (ptrdiff_t c = 0; c < nb; c++) vr[c] = 0;
+        const CYPOOL_ACC* restrict va = ring[a];
+        const CYPOOL_ACC* restrict vb = ring[b];
+        CYPOOL_T* restrict go_ = gr + i * C;
+        for (ptrdiff_t c = 0; c < nb; c++) go_[c] = (CYPOOL_T)(vr[c] + vb[c] + va[c]);
+        const ptrdiff_t t = a;
+        a = b;
+        b = n;
+        n = t;
+    }
+#undef CYPOOL_UCOL
+}
+
+/* avg_bwd_cl_run3 over all C channels, in blocks as avg_cl_row3 takes them. */
+CYPOOL_INLINE void CYPOOL_FN(avg_bwd_cl_row3)(const CYPOOL_T* const* g,
+                                              const CYPOOL_ACC* const* inv, ptrdiff_t nr,
+                                              CYPOOL_T* gr, ptrdiff_t W, ptrdiff_t C)
+{
+    enum { B = CYPOOL_AVG_RUN };
+    const ptrdiff_t nb = C < B ? C : B;
+    for (ptrdiff_t c0 = 0; c0 < C; c0 += nb) {
+        if (c0 + nb > C) c0 = C - nb;
+        const CYPOOL_T* r[3] = {g[0] + c0, g[1] + c0, g[2] + c0};
+        if (nr == 3) CYPOOL_FN(avg_bwd_cl_run3)(r, inv, 3, gr + c0, W, C, nb);
+        else if (nr == 2) CYPOOL_FN(avg_bwd_cl_run3)(r, inv, 2, gr + c0, W, C, nb);
+        else CYPOOL_FN(avg_bwd_cl_run3)(r, inv, 1, gr + c0, W, C, nb);
+    }
+}
+
 /* Backward (gather form), channels-last; rows are (n, d, h). */
 CYPOOL_CLONES
 static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const Window* w,
@@ -615,8 +678,12 @@ static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const 
     CYPOOL_ACC* inv = (CYPOOL_ACC*)malloc((size_t)OW * sizeof(CYPOOL_ACC));
     CYPOOL_ACC* acc = (CYPOOL_ACC*)malloc((size_t)C * sizeof(CYPOOL_ACC));
     double* fw = (double*)malloc((size_t)OW * sizeof(double));
-    if (!ub || !inv || !acc || !fw) {
-        free(ub); free(inv); free(acc); free(fw);
+    /* the 3-wide stride-1 rows' three divisor rows (avg_bwd_cl_row3), each with its factor */
+    const int run3 = kw == 3 && sw == 1 && pw == 1 && OW == W;
+    CYPOOL_ACC* inv3 = run3 ? (CYPOOL_ACC*)malloc((size_t)(3 * OW) * sizeof(CYPOOL_ACC)) : NULL;
+    double cached3[3] = {-1.0, -1.0, -1.0};
+    if (!ub || !inv || !acc || !fw || (run3 && !inv3)) {
+        free(ub); free(inv); free(acc); free(fw); free(inv3);
         return 1;
     }
     for (ptrdiff_t i = 0; i < lu * C; i++) ub[i] = 0;
@@ -647,6 +714,25 @@ static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const 
                     for (ptrdiff_t c = 0; c < C; c++) go_[c] = 0;
                 }
             }
+            continue;
+        }
+        if (run3 && (d1 - d0) * (h1 - h0) >= 1 && (d1 - d0) * (h1 - h0) <= 3) {
+            /* Inception's 3x3/s1/p1: column by column (avg_bwd_cl_row3; same adds, same order) */
+            const CYPOOL_T* g3[3];
+            const CYPOOL_ACC* i3[3];
+            ptrdiff_t nr = 0;
+            for (ptrdiff_t od = d0; od < d1; od++)
+                for (ptrdiff_t oh = h0; oh < h1; oh++, nr++) {
+                    CYPOOL_FN(avg_row_inv)(inv3 + nr * OW, fw, &cached3[nr], w, od, oh,
+                                           count_include_pad, divisor_override);
+                    g3[nr] = gs + (od * w->out_h + oh) * OW * C;
+                    i3[nr] = inv3 + nr * OW;
+                }
+            for (ptrdiff_t q = nr; q < 3; q++) {
+                g3[q] = g3[0];
+                i3[q] = i3[0];
+            }
+            CYPOOL_FN(avg_bwd_cl_row3)(g3, i3, nr, gi + row * W * C, W, C);
             continue;
         }
         int first = 1;
@@ -723,7 +809,7 @@ static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const 
             }
         }
     }
-    free(ub); free(inv); free(acc); free(fw);
+    free(ub); free(inv); free(acc); free(fw); free(inv3);
     return 0;
 }
 #endif

@@ -340,7 +340,7 @@ def _separable_3x3_s1_p1(x, cip, div):
     return y
 
 
-@pytest.mark.parametrize("c", [1, 5, 32, 45, 64])
+@pytest.mark.parametrize("c", [1, 5, 32, 45, 64, 512, 513])
 @pytest.mark.parametrize("spatial", [(1, 1), (2, 3), (7, 9), (12, 1), (1, 17)], ids=str)
 def test_avg_3x3_s1_p1_channels_last_rows_in_the_separable_order(c, spatial):
     # Channels-last 3x3/s1/p1 rows keep three columns' vertical sums, not a row of them
@@ -364,3 +364,49 @@ def test_avg_3x3_s1_p1_channels_last_rows_in_the_separable_order(c, spatial):
                                           data_format="channels_last")
                 np.testing.assert_array_equal(y, want, err_msg=f"{dtype} {cip} {div}")
                 assert np.array_equal(np.signbit(y[y == 0]), np.signbit(want[want == 0]))
+
+
+def _separable_3x3_s1_p1_backward(g, cip, div):
+    """Channels-last (N, H, W, C) 3x3/s1/p1 average backward in the order of the gather form, in
+    g's dtype: u = g[oh0] * inv0 + g[oh1] * inv1 + g[oh2] * inv2 over the output rows covering the
+    input row (in order; inv: the divisors' inverses rounded to g's dtype), then input cell i is
+    (u[i+1] + u[i]) + u[i-1] with +0 past the ends."""
+    N, H, W, C = g.shape
+    gi = np.empty_like(g)
+    np_err = np.seterr(invalid="ignore", over="ignore")
+    cols = np.array([min(j + 2, W) - max(j - 1, 0) for j in range(W)])
+    for h in range(H):
+        u = None
+        for oh in (oh for oh in (h - 1, h, h + 1) if 0 <= oh < H):
+            rows = min(oh + 2, H) - max(oh - 1, 0)
+            d = np.full(W, float(div)) if div else (np.full(W, 9.0) if cip else rows * cols)
+            t = g[:, oh] * (1.0 / d).astype(g.dtype)[None, :, None]
+            u = t if u is None else u + t
+        up = np.concatenate([np.zeros_like(u[:, :1]), u, np.zeros_like(u[:, :1])], axis=1)
+        gi[:, h] = (up[:, 2:] + up[:, 1:-1]) + up[:, :-2]
+    np.seterr(**np_err)
+    return gi
+
+
+@pytest.mark.parametrize("c", [1, 5, 32, 64, 512, 513])
+@pytest.mark.parametrize("spatial", [(1, 1), (2, 3), (7, 9), (12, 1), (1, 17)], ids=str)
+def test_avg_3x3_s1_p1_channels_last_backward_rows_in_the_gather_order(c, spatial):
+    # The channels-last 3x3/s1/p1 backward makes its row buffer's columns one at a time
+    # (avg_bwd_cl_run3): the same products and adds in the same order as the buffer, so the
+    # values equal that order's exactly.
+    rng = np.random.default_rng(c * 100 + spatial[0] * 10 + spatial[1] + 7)
+    for dtype in (np.float32, np.float64):
+        g = (rng.standard_normal((2, *spatial, c)) * 10.0 ** rng.integers(-4, 5, (2, *spatial, c))
+             ).astype(dtype)
+        r = rng.random(g.shape)
+        g[r < 0.02] = np.nan
+        g[(r > 0.02) & (r < 0.03)] = np.inf
+        g[(r > 0.04) & (r < 0.1)] = -0.0
+        for cip, div in ((True, None), (False, None), (True, 5)):
+            want = _separable_3x3_s1_p1_backward(g, cip, div)
+            for n_threads in (1, 2):
+                with cypool.threads(n_threads):
+                    gi = cypool.avg_pool2d_backward(g, g.shape, 3, 1, 1, False, cip, div,
+                                                    data_format="channels_last")
+                np.testing.assert_array_equal(gi, want, err_msg=f"{dtype} {cip} {div}")
+                assert np.array_equal(np.signbit(gi[gi == 0]), np.signbit(want[want == 0]))
