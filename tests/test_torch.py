@@ -127,6 +127,26 @@ def test_adaptive_forward_backward(data_format):
         np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-12, atol=1e-12, err_msg=msg)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_adaptive_avg_backward_is_torchs_bits(data_format, dtype):
+    # torch's bin delta is grad / kd / kh / kw, rounded after each division: one division by
+    # the bin's size differs in the last bit (13 -> 6: a third of the cells), so equality here
+    rng = np.random.default_rng(11)
+    for spatial, out in (((13, 13), (6, 6)), ((5, 13, 11), (3, 6, 4)), ((17,), (5,)),
+                         ((7, 9), (3, 4)), ((100, 37), (7, 9)), ((6, 7, 5), (4, 3, 2))):
+        rank = len(spatial)
+        shape = (2, 3, *spatial)
+        xt = torch.zeros(shape, dtype=torch.float32 if dtype == np.float32 else torch.float64,
+                         requires_grad=True)
+        yt = getattr(F, f"adaptive_avg_pool{rank}d")(xt, out)
+        g = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+        yt.backward(torch.from_numpy(g))
+        gx = run(lambda g_, **kw: cy_fn("adaptive_avg_pool", rank, "_backward")(
+            g_, shape_arg(shape, kw["data_format"]), **kw), g, data_format)
+        np.testing.assert_array_equal(gx, xt.grad.numpy(), err_msg=f"{shape} -> {out}")
+
+
 @pytest.mark.parametrize("data_format", FORMATS)
 def test_global_pooling(data_format):
     rng = np.random.default_rng(4)
