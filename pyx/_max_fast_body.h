@@ -1298,28 +1298,59 @@ CYPOOL_FN(max_bwd_cl_avx512)(const CYPOOL_S* restrict go, const int64_t* restric
     return bad;
 }
 
-/* A channels-first plane (C = 1) of at most CYPOOL_SCATTER_PLANE cells with AVX-512F and CD, for
- * float16 and bfloat16: 16 outputs at a time, their cells' 16-bit patterns in a buffer of 32-bit
- * lanes (gathered and scattered whole), added and rounded with max_bwd_add16, g itself where the
- * cell holds +0 (the 16-bit loop's shortcut). Outputs of a vector may name one cell (neighbouring
+/* A channels-first plane (C = 1) with AVX-512F and CD, for float16 and bfloat16: 16 outputs at a
+ * time, their cells' 16-bit patterns in a window of CYPOOL_RING cells held as 32-bit lanes
+ * (gathered and scattered whole), added and rounded with max_bwd_add16, g itself where the cell
+ * holds +0 (the 16-bit loop's shortcut). Outputs of a vector may name one cell (neighbouring
  * overlapping windows): vpconflictd finds them, and each round takes the lanes whose earlier lanes
- * of the same cell are done, so every cell sees its adds in output order. The plane is narrowed
- * to 16 bits at the end. Same bits as the 16-bit loop, signalling NaNs included. Returns the count
- * of indices outside the plane, or -1 (nothing done) for a plane whose adds seldom go to the cell
- * of the add before, as max_bwd_plane_f16c. */
+ * of the same cell are done, so every cell sees its adds in output order.
+ *
+ * The window covers cells [lo, lo + CYPOOL_RING) of the plane, cell c in lane c % CYPOOL_RING
+ * (16 KiB: it stays in L1, where a buffer of the whole plane, 49 KiB for 112x112, did not: its
+ * zeroing and final narrowing ran from L2 and took a third of the time). Cells below lo are final
+ * in gi (narrowed to 16 bits when the window left them), cells from lo + CYPOOL_RING on are
+ * untouched (0). An output naming a cell past the window moves it forward (the forward's indices
+ * go down the plane with the outputs); one naming a cell below it (indices given by the caller)
+ * adds to gi with the 16-bit loop's add, which is the same add: a vector holding such a lane goes
+ * lane by lane in output order. Same bits as the 16-bit loop, signalling NaNs included. Returns
+ * the count of indices outside the plane, or -1 (nothing done) for a plane whose adds seldom go
+ * to the cell of the add before, as max_bwd_plane_f16c, or of 2**31 cells or more. */
+#define CYPOOL_RING 4096
+/* the window's cells [lo, end) written to gi (multiples of 16 but for the plane's end) and their
+ * lanes zeroed for the cells that take them next */
+static inline __attribute__((target("avx512f,avx2,f16c"), always_inline)) void
+CYPOOL_FN(max_bwd_ring_flush)(uint32_t* restrict buf, CYPOOL_S* restrict gi, ptrdiff_t lo,
+                              ptrdiff_t end)
+{
+    ptrdiff_t c = lo;
+    for (; c + 16 <= end; c += 16) {
+        uint32_t* b = buf + (c & (CYPOOL_RING - 1));
+        _mm256_storeu_si256((__m256i*)(gi + c),
+                            _mm512_cvtepi32_epi16(_mm512_load_si512((const void*)b)));
+        _mm512_store_si512((void*)b, _mm512_setzero_si512());
+    }
+    for (; c < end; c++) {
+        gi[c] = (CYPOOL_S)buf[c & (CYPOOL_RING - 1)];
+        buf[c & (CYPOOL_RING - 1)] = 0;
+    }
+}
+
 static __attribute__((target("avx512f,avx512cd,avx2,f16c"), noinline, unused)) ptrdiff_t
 CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* restrict idx,
                                 CYPOOL_S* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane)
 {
-    uint32_t buf[CYPOOL_SCATTER_PLANE];
+    _Alignas(64) uint32_t buf[CYPOOL_RING];
     const __m512i inpl = _mm512_set1_epi64(in_plane), mzero = _mm512_set1_epi32(0x8000);
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i lanes_m = _mm512_set1_epi32(CYPOOL_RING - 1);
+    if (in_plane >= 2147483647) return -1;
     /* the first outputs tell (a pass over all of them took 15% of the time, 3x3/s2) */
     const ptrdiff_t probe = out_plane < 1024 ? out_plane : 1024;
     ptrdiff_t bad = 0, chained = 0;
     for (ptrdiff_t o = 1; o < probe; o++) chained += idx[o] == idx[o - 1];
     if (chained * 32 < probe) return -1;
-    memset(buf, 0, (size_t)in_plane * sizeof(uint32_t));
+    ptrdiff_t lo = 0;   /* the window's first cell, a multiple of 16 */
+    memset(buf, 0, sizeof(buf));
     for (ptrdiff_t o = 0; o < out_plane; o += 16) {
         const int lanes = out_plane - o < 16 ? (int)(out_plane - o) : 16;
         const __mmask16 km = (__mmask16)(lanes == 16 ? 0xffff : (1u << lanes) - 1);
@@ -1330,9 +1361,17 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
         bad += __builtin_popcount((unsigned)(km & ~kin));
         const __m512i cell = _mm512_inserti64x4(
             _mm512_castsi256_si512(_mm512_cvtepi64_epi32(i0)), _mm512_cvtepi64_epi32(i1), 1);
-        /* earlier lanes naming the same cell, in-plane ones only */
-        const __m512i conf = _mm512_and_si512(_mm512_conflict_epi32(cell),
-                                              _mm512_set1_epi32((int32_t)kin));
+        if (!kin) continue;
+        /* the window follows the cells down the plane: past it, it moves on to end half a
+         * window after the vector's last cell */
+        const ptrdiff_t top = _mm512_mask_reduce_max_epi32(kin, cell);
+        if (top >= lo + CYPOOL_RING) {
+            ptrdiff_t nlo = (top - CYPOOL_RING / 2) & ~(ptrdiff_t)15;
+            const ptrdiff_t keep = lo + CYPOOL_RING < nlo ? lo + CYPOOL_RING : nlo;
+            CYPOOL_FN(max_bwd_ring_flush)(buf, gi, lo, keep);
+            if (nlo > keep) memset(gi + keep, 0, (size_t)(nlo - keep) * sizeof(CYPOOL_S));
+            lo = nlo;
+        }
         __m256i g16;
         if (lanes == 16) {
             g16 = _mm256_loadu_si256((const __m256i*)(go + o));
@@ -1341,6 +1380,27 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
             memcpy(gt, go + o, (size_t)lanes * sizeof(uint16_t));
             g16 = _mm256_loadu_si256((const __m256i*)gt);
         }
+        if (_mm512_mask_cmplt_epi32_mask(kin, cell, _mm512_set1_epi32((int32_t)lo))) {
+            /* a cell the window has left: lane by lane, in output order */
+            uint16_t gv[16];
+            int32_t cv[16];
+            _mm256_storeu_si256((__m256i*)gv, g16);
+            _mm512_storeu_si512((void*)cv, cell);
+            for (unsigned k = kin; k; k &= k - 1) {
+                const int l = __builtin_ctz(k);
+                if (cv[l] < lo) {
+                    gi[cv[l]] = CYPOOL_SCATTER_ADD(gi[cv[l]], gv[l], CYPOOL_LD, CYPOOL_ST);
+                } else {
+                    uint32_t* t = buf + (cv[l] & (CYPOOL_RING - 1));
+                    *t = CYPOOL_SCATTER_ADD((CYPOOL_S)*t, gv[l], CYPOOL_LD, CYPOOL_ST);
+                }
+            }
+            continue;
+        }
+        const __m512i pos = _mm512_and_si512(cell, lanes_m);
+        /* earlier lanes naming the same cell, in-plane ones only */
+        const __m512i conf = _mm512_and_si512(_mm512_conflict_epi32(cell),
+                                              _mm512_set1_epi32((int32_t)kin));
         const __m512i g32 = _mm512_cvtepu16_epi32(g16);
         const __m512i pz = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(g32, mzero), g32);
         /* the common case: each lane naming an earlier lane's cell names the lane just before
@@ -1354,7 +1414,7 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
             _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(iota, _mm512_set1_epi32(1))));
         if ((_mm512_cmpeq_epi32_mask(conf, runconf) & kin) == kin) {
             const __mmask16 starts = kin & (__mmask16)~same;
-            const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), starts, cell,
+            const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), starts, pos,
                                                           buf, 4);
             __m512i acc = _mm512_mask_blend_epi32(
                 _mm512_cmpeq_epi32_mask(t, _mm512_setzero_si512()),
@@ -1368,28 +1428,28 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
                                    CYPOOL_FN(max_bwd_add16)(g32, prev), pz));
                 done |= next;
             }
-            _mm512_mask_i32scatter_epi32(buf, kin, cell, acc, 4);
+            _mm512_mask_i32scatter_epi32(buf, kin, pos, acc, 4);
             continue;
         }
         for (__mmask16 todo = kin; todo;) {
             const __mmask16 ready = todo & _mm512_testn_epi32_mask(
                                                conf, _mm512_set1_epi32((int32_t)todo));
-            const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), ready, cell,
+            const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), ready, pos,
                                                           buf, 4);
             const __m512i res = _mm512_mask_blend_epi32(
                 _mm512_cmpeq_epi32_mask(t, _mm512_setzero_si512()),
                 CYPOOL_FN(max_bwd_add16)(g32, t), pz);
-            _mm512_mask_i32scatter_epi32(buf, ready, cell, res, 4);
+            _mm512_mask_i32scatter_epi32(buf, ready, pos, res, 4);
             todo &= (__mmask16)~ready;
         }
     }
-    ptrdiff_t c = 0;
-    for (; c + 16 <= in_plane; c += 16)
-        _mm256_storeu_si256((__m256i*)(gi + c),
-                            _mm512_cvtepi32_epi16(_mm512_loadu_si512((const void*)(buf + c))));
-    for (; c < in_plane; c++) gi[c] = (CYPOOL_S)buf[c];
+    /* the window's cells in the plane, then the untouched cells after it */
+    const ptrdiff_t end = lo + CYPOOL_RING < in_plane ? lo + CYPOOL_RING : in_plane;
+    CYPOOL_FN(max_bwd_ring_flush)(buf, gi, lo, end);
+    if (in_plane > end) memset(gi + end, 0, (size_t)(in_plane - end) * sizeof(CYPOOL_S));
     return bad;
 }
+#undef CYPOOL_RING
 #endif
 
 /* The index scatter of max backward for the 16-bit types (float32 and float64 scatter in
@@ -1403,10 +1463,11 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
     const ptrdiff_t nc = c1 - c0;
 #if defined(CYPOOL_F16C)
     /* the plane buffers write every cell: no zeroing before them */
-    if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c()) {
-        const ptrdiff_t r = cypool_f16c() == 2 && __builtin_cpu_supports("avx512cd")
-            ? CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane)
-            : CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
+    if (C == 1 && cypool_f16c() == 2 && __builtin_cpu_supports("avx512cd")) {
+        const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane);
+        if (r >= 0) return r;
+    } else if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c()) {
+        const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
         if (r >= 0) return r;
     }
 #endif
