@@ -1190,12 +1190,11 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
 #if defined(CYPOOL_F16C)
 /* The max backward's add of 16 lanes with AVX-512F: g + t (16-bit patterns in the low halves of
  * 32-bit lanes) in float32 registers, of a NaN operand g's payload else t's, made quiet (as
- * cypool_add_g_first), rounded to the 16-bit type (float16: vcvtps2ph; bfloat16:
+ * cypool_add_g_first, by the add itself), rounded to the 16-bit type (float16: vcvtps2ph; bfloat16:
  * cypool_f32_to_bf16's steps); the rounded patterns, in the low halves. */
 static inline __attribute__((target("avx512f,avx2,f16c"), always_inline)) __m512i
 CYPOOL_FN(max_bwd_add16)(__m512i g, __m512i t)
 {
-    const __m512i nanq = _mm512_set1_epi32(0x400000);
 #if CYPOOL_F16
     const __m512 gf = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
     const __m512 tf = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(t));
@@ -1203,11 +1202,11 @@ CYPOOL_FN(max_bwd_add16)(__m512i g, __m512i t)
     const __m512 gf = _mm512_castsi512_ps(_mm512_slli_epi32(g, 16));
     const __m512 tf = _mm512_castsi512_ps(_mm512_slli_epi32(t, 16));
 #endif
-    __m512 s = _mm512_add_ps(gf, tf);
-    s = _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(tf, tf, _CMP_UNORD_Q),
-                           _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(tf), nanq)));
-    s = _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(gf, gf, _CMP_UNORD_Q),
-                           _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(gf), nanq)));
+    /* gf as the add's first source, written in assembly so the compiler keeps the operand order
+     * (it may swap a commutative add): x86's rule for two NaNs is the first source's, quiet, and
+     * for one NaN that one, quiet, which is cypool_add_g_first's rule, without selects */
+    __m512 s;
+    __asm__("vaddps %2, %1, %0" : "=v"(s) : "v"(gf), "v"(tf));
 #if CYPOOL_F16
     return _mm512_cvtepu16_epi32(_mm512_cvtps_ph(s, CYPOOL_F16C_RNE));
 #else
