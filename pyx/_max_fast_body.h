@@ -1299,10 +1299,12 @@ CYPOOL_FN(max_bwd_cl_avx512)(const CYPOOL_S* restrict go, const int64_t* restric
 
 /* A channels-first plane (C = 1) with AVX-512F and CD, for float16 and bfloat16: 16 outputs at a
  * time, their cells' 16-bit patterns in a window of CYPOOL_RING cells held as 32-bit lanes
- * (gathered and scattered whole), added and rounded with max_bwd_add16, g itself where the cell
- * holds +0 (the 16-bit loop's shortcut). Outputs of a vector may name one cell (neighbouring
- * overlapping windows): vpconflictd finds them, and each round takes the lanes whose earlier lanes
- * of the same cell are done, so every cell sees its adds in output order.
+ * (gathered and scattered whole; the high halves hold a lane number, below), added and rounded
+ * with max_bwd_add16, g itself where the cell holds +0 (the 16-bit loop's shortcut). Outputs of a
+ * vector may name one cell (neighbouring overlapping windows): runs of consecutive outputs on one
+ * cell are added in registers, and a vector whose repeats are not such runs (the lane numbers
+ * read back tell) is undone and taken again in rounds of lanes vpconflictd finds free of earlier
+ * lanes on their cells, so every cell sees its adds in output order.
  *
  * The window covers cells [lo, lo + CYPOOL_RING) of the plane, cell c in lane c % CYPOOL_RING
  * (16 KiB: it stays in L1, where a buffer of the whole plane, 49 KiB for 112x112, did not: its
@@ -1341,7 +1343,8 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
     _Alignas(64) uint32_t buf[CYPOOL_RING];
     const __m512i inpl = _mm512_set1_epi64(in_plane), mzero = _mm512_set1_epi32(0x8000);
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i lanes_m = _mm512_set1_epi32(CYPOOL_RING - 1);
+    const __m512i lanes_m = _mm512_set1_epi32(CYPOOL_RING - 1), low = _mm512_set1_epi32(0xffff);
+    const __m512i tag = _mm512_slli_epi32(iota, 16);
     if (in_plane >= 2147483647) return -1;
     /* the first outputs tell (a pass over all of them took 15% of the time, 3x3/s2) */
     const ptrdiff_t probe = out_plane < 1024 ? out_plane : 1024;
@@ -1361,16 +1364,6 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
         const __m512i cell = _mm512_inserti64x4(
             _mm512_castsi256_si512(_mm512_cvtepi64_epi32(i0)), _mm512_cvtepi64_epi32(i1), 1);
         if (!kin) continue;
-        /* the window follows the cells down the plane: past it, it moves on to end half a
-         * window after the vector's last cell */
-        const ptrdiff_t top = _mm512_mask_reduce_max_epi32(kin, cell);
-        if (top >= lo + CYPOOL_RING) {
-            ptrdiff_t nlo = (top - CYPOOL_RING / 2) & ~(ptrdiff_t)15;
-            const ptrdiff_t keep = lo + CYPOOL_RING < nlo ? lo + CYPOOL_RING : nlo;
-            CYPOOL_FN(max_bwd_ring_flush)(buf, gi, lo, keep);
-            if (nlo > keep) memset(gi + keep, 0, (size_t)(nlo - keep) * sizeof(CYPOOL_S));
-            lo = nlo;
-        }
         __m256i g16;
         if (lanes == 16) {
             g16 = _mm256_loadu_si256((const __m256i*)(go + o));
@@ -1379,65 +1372,80 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
             memcpy(gt, go + o, (size_t)lanes * sizeof(uint16_t));
             g16 = _mm256_loadu_si256((const __m256i*)gt);
         }
-        if (_mm512_mask_cmplt_epi32_mask(kin, cell, _mm512_set1_epi32((int32_t)lo))) {
-            /* a cell the window has left: lane by lane, in output order */
-            uint16_t gv[16];
-            int32_t cv[16];
-            _mm256_storeu_si256((__m256i*)gv, g16);
-            _mm512_storeu_si512((void*)cv, cell);
-            for (unsigned k = kin; k; k &= k - 1) {
-                const int l = __builtin_ctz(k);
-                if (cv[l] < lo) {
-                    gi[cv[l]] = CYPOOL_SCATTER_ADD(gi[cv[l]], gv[l], CYPOOL_LD, CYPOOL_ST);
-                } else {
-                    uint32_t* t = buf + (cv[l] & (CYPOOL_RING - 1));
-                    *t = CYPOOL_SCATTER_ADD((CYPOOL_S)*t, gv[l], CYPOOL_LD, CYPOOL_ST);
-                }
+        const __mmask16 kout = _mm512_mask_cmpge_epu32_mask(
+            kin, _mm512_sub_epi32(cell, _mm512_set1_epi32((int32_t)lo)),
+            _mm512_set1_epi32(CYPOOL_RING));
+        if (kout) {
+            /* the window follows the cells down the plane: past it, it moves on to end half a
+             * window after the vector's last cell */
+            const ptrdiff_t top = _mm512_mask_reduce_max_epi32(kin, cell);
+            if (top >= lo + CYPOOL_RING) {
+                ptrdiff_t nlo = (top - CYPOOL_RING / 2) & ~(ptrdiff_t)15;
+                const ptrdiff_t keep = lo + CYPOOL_RING < nlo ? lo + CYPOOL_RING : nlo;
+                CYPOOL_FN(max_bwd_ring_flush)(buf, gi, lo, keep);
+                if (nlo > keep) memset(gi + keep, 0, (size_t)(nlo - keep) * sizeof(CYPOOL_S));
+                lo = nlo;
             }
-            continue;
+            if (_mm512_mask_cmplt_epi32_mask(kin, cell, _mm512_set1_epi32((int32_t)lo))) {
+                /* a cell the window has left: lane by lane, in output order */
+                uint16_t gv[16];
+                int32_t cv[16];
+                _mm256_storeu_si256((__m256i*)gv, g16);
+                _mm512_storeu_si512((void*)cv, cell);
+                for (unsigned k = kin; k; k &= k - 1) {
+                    const int l = __builtin_ctz(k);
+                    if (cv[l] < lo) {
+                        gi[cv[l]] = CYPOOL_SCATTER_ADD(gi[cv[l]], gv[l], CYPOOL_LD, CYPOOL_ST);
+                    } else {
+                        uint32_t* t = buf + (cv[l] & (CYPOOL_RING - 1));
+                        *t = CYPOOL_SCATTER_ADD((CYPOOL_S)*t, gv[l], CYPOOL_LD, CYPOOL_ST);
+                    }
+                }
+                continue;
+            }
         }
         const __m512i pos = _mm512_and_si512(cell, lanes_m);
+        const __m512i g32 = _mm512_cvtepu16_epi32(g16);
+        const __m512i pz = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(g32, mzero), g32);
+        /* the common case: each cell's lanes are one run of consecutive outputs (one maximum):
+         * one gather for the first lane of each run, the run's adds in registers, lane after
+         * lane, and one scatter (a scatter writes lanes naming one address in lane order: the
+         * run's last value stays). Each lane's value goes with its lane number in the high half;
+         * reading the cells back, the last lane of every run finds its own number unless a later
+         * lane named its cell too, and then the cells get their first values back and the vector
+         * takes the rounds below. (vpconflictd, which tells it beforehand, took 15% of the time.)
+         */
+        const __m512i prevcell = _mm512_alignr_epi32(cell, _mm512_set1_epi32(-1), 15);
+        const __mmask16 same = kin & (__mmask16)(kin << 1) & _mm512_cmpeq_epi32_mask(cell, prevcell);
+        const __mmask16 starts = kin & (__mmask16)~same;
+        const __m512i t0 = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), starts, pos, buf, 4);
+        __m512i acc = _mm512_mask_blend_epi32(_mm512_testn_epi32_mask(t0, low),
+                                              CYPOOL_FN(max_bwd_add16)(g32, t0), pz);
+        for (__mmask16 done = starts; kin & (__mmask16)~done;) {
+            const __mmask16 next = kin & (__mmask16)~done & (__mmask16)(done << 1);
+            const __m512i prev = _mm512_alignr_epi32(acc, _mm512_setzero_si512(), 15);
+            acc = _mm512_mask_mov_epi32(
+                acc, next, _mm512_mask_blend_epi32(
+                               _mm512_cmpeq_epi32_mask(prev, _mm512_setzero_si512()),
+                               CYPOOL_FN(max_bwd_add16)(g32, prev), pz));
+            done |= next;
+        }
+        _mm512_mask_i32scatter_epi32(buf, kin, pos, _mm512_or_si512(acc, tag), 4);
+        const __mmask16 ends = kin & (__mmask16)~(same >> 1);
+        const __m512i back = _mm512_mask_i32gather_epi32(tag, ends, pos, buf, 4);
+        if (!_mm512_mask_cmpneq_epi32_mask(ends, _mm512_andnot_si512(low, back), tag))
+            continue;
+        _mm512_mask_i32scatter_epi32(buf, starts, pos, t0, 4);
         /* earlier lanes naming the same cell, in-plane ones only */
         const __m512i conf = _mm512_and_si512(_mm512_conflict_epi32(cell),
                                               _mm512_set1_epi32((int32_t)kin));
-        const __m512i g32 = _mm512_cvtepu16_epi32(g16);
-        const __m512i pz = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(g32, mzero), g32);
-        /* the common case: each lane naming an earlier lane's cell names the lane just before
-         * it (consecutive outputs on one maximum): one gather for the first lane of each run,
-         * the run's adds in registers, lane after lane, and one scatter (a scatter writes lanes
-         * naming one address in lane order: the run's last value stays) */
-        const __m512i prevcell = _mm512_alignr_epi32(cell, _mm512_set1_epi32(-1), 15);
-        const __mmask16 same = kin & (__mmask16)(kin << 1) & _mm512_cmpeq_epi32_mask(cell, prevcell);
-        const __m512i runconf = _mm512_maskz_or_epi32(
-            same, _mm512_alignr_epi32(conf, _mm512_setzero_si512(), 15),
-            _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(iota, _mm512_set1_epi32(1))));
-        if ((_mm512_cmpeq_epi32_mask(conf, runconf) & kin) == kin) {
-            const __mmask16 starts = kin & (__mmask16)~same;
-            const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), starts, pos,
-                                                          buf, 4);
-            __m512i acc = _mm512_mask_blend_epi32(
-                _mm512_cmpeq_epi32_mask(t, _mm512_setzero_si512()),
-                CYPOOL_FN(max_bwd_add16)(g32, t), pz);
-            for (__mmask16 done = starts; kin & (__mmask16)~done;) {
-                const __mmask16 next = kin & (__mmask16)~done & (__mmask16)(done << 1);
-                const __m512i prev = _mm512_alignr_epi32(acc, _mm512_setzero_si512(), 15);
-                acc = _mm512_mask_mov_epi32(
-                    acc, next, _mm512_mask_blend_epi32(
-                                   _mm512_cmpeq_epi32_mask(prev, _mm512_setzero_si512()),
-                                   CYPOOL_FN(max_bwd_add16)(g32, prev), pz));
-                done |= next;
-            }
-            _mm512_mask_i32scatter_epi32(buf, kin, pos, acc, 4);
-            continue;
-        }
         for (__mmask16 todo = kin; todo;) {
             const __mmask16 ready = todo & _mm512_testn_epi32_mask(
                                                conf, _mm512_set1_epi32((int32_t)todo));
             const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), ready, pos,
                                                           buf, 4);
             const __m512i res = _mm512_mask_blend_epi32(
-                _mm512_cmpeq_epi32_mask(t, _mm512_setzero_si512()),
-                CYPOOL_FN(max_bwd_add16)(g32, t), pz);
+                _mm512_testn_epi32_mask(t, low), CYPOOL_FN(max_bwd_add16)(g32, t), pz);
             _mm512_mask_i32scatter_epi32(buf, ready, pos, res, 4);
             todo &= (__mmask16)~ready;
         }
