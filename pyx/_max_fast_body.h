@@ -1352,7 +1352,10 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
     for (ptrdiff_t o = 1; o < probe; o++) chained += idx[o] == idx[o - 1];
     if (chained * 32 < probe) return -1;
     ptrdiff_t lo = 0;   /* the window's first cell, a multiple of 16 */
-    memset(buf, 0, sizeof(buf));
+    int streak = 0;     /* vectors in a row that were runs only */
+    /* the lanes of the plane's first cells (a small plane's only: 16 KiB per plane of 14x14
+     * cost more than its adds) */
+    memset(buf, 0, (size_t)(in_plane < CYPOOL_RING ? in_plane : CYPOOL_RING) * sizeof(uint32_t));
     for (ptrdiff_t o = 0; o < out_plane; o += 16) {
         const int lanes = out_plane - o < 16 ? (int)(out_plane - o) : 16;
         const __mmask16 km = (__mmask16)(lanes == 16 ? 0xffff : (1u << lanes) - 1);
@@ -1414,31 +1417,49 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
          * reading the cells back, the last lane of every run finds its own number unless a later
          * lane named its cell too, and then the cells get their first values back and the vector
          * takes the rounds below. (vpconflictd, which tells it beforehand, took 15% of the time.)
-         */
+         * A plane's first vectors ask vpconflictd first, and so do the vectors after one that
+         * is not runs only, until 4 in a row are (output rows shorter than a vector, whose
+         * neighbouring rows meet on cells, seldom are: 14x14 and 28x28 planes; a failed
+         * read-back costs more than the instruction). */
         const __m512i prevcell = _mm512_alignr_epi32(cell, _mm512_set1_epi32(-1), 15);
         const __mmask16 same = kin & (__mmask16)(kin << 1) & _mm512_cmpeq_epi32_mask(cell, prevcell);
         const __mmask16 starts = kin & (__mmask16)~same;
-        const __m512i t0 = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), starts, pos, buf, 4);
-        __m512i acc = _mm512_mask_blend_epi32(_mm512_testn_epi32_mask(t0, low),
-                                              CYPOOL_FN(max_bwd_add16)(g32, t0), pz);
-        for (__mmask16 done = starts; kin & (__mmask16)~done;) {
-            const __mmask16 next = kin & (__mmask16)~done & (__mmask16)(done << 1);
-            const __m512i prev = _mm512_alignr_epi32(acc, _mm512_setzero_si512(), 15);
-            acc = _mm512_mask_mov_epi32(
-                acc, next, _mm512_mask_blend_epi32(
-                               _mm512_cmpeq_epi32_mask(prev, _mm512_setzero_si512()),
-                               CYPOOL_FN(max_bwd_add16)(g32, prev), pz));
-            done |= next;
+        __m512i conf = _mm512_setzero_si512();   /* earlier lanes naming the same cell, in-plane */
+        const int told = streak < 4;
+        int runs_only = 1;
+        if (told) {
+            conf = _mm512_and_si512(_mm512_conflict_epi32(cell), _mm512_set1_epi32((int32_t)kin));
+            const __m512i runconf = _mm512_maskz_or_epi32(
+                same, _mm512_alignr_epi32(conf, _mm512_setzero_si512(), 15),
+                _mm512_sllv_epi32(_mm512_set1_epi32(1),
+                                  _mm512_sub_epi32(iota, _mm512_set1_epi32(1))));
+            runs_only = (_mm512_cmpeq_epi32_mask(conf, runconf) & kin) == kin;
+            streak = runs_only ? streak + 1 : 0;
         }
-        _mm512_mask_i32scatter_epi32(buf, kin, pos, _mm512_or_si512(acc, tag), 4);
-        const __mmask16 ends = kin & (__mmask16)~(same >> 1);
-        const __m512i back = _mm512_mask_i32gather_epi32(tag, ends, pos, buf, 4);
-        if (!_mm512_mask_cmpneq_epi32_mask(ends, _mm512_andnot_si512(low, back), tag))
-            continue;
-        _mm512_mask_i32scatter_epi32(buf, starts, pos, t0, 4);
-        /* earlier lanes naming the same cell, in-plane ones only */
-        const __m512i conf = _mm512_and_si512(_mm512_conflict_epi32(cell),
-                                              _mm512_set1_epi32((int32_t)kin));
+        if (runs_only) {
+            const __m512i t0 = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), starts, pos,
+                                                           buf, 4);
+            __m512i acc = _mm512_mask_blend_epi32(_mm512_testn_epi32_mask(t0, low),
+                                                  CYPOOL_FN(max_bwd_add16)(g32, t0), pz);
+            for (__mmask16 done = starts; kin & (__mmask16)~done;) {
+                const __mmask16 next = kin & (__mmask16)~done & (__mmask16)(done << 1);
+                const __m512i prev = _mm512_alignr_epi32(acc, _mm512_setzero_si512(), 15);
+                acc = _mm512_mask_mov_epi32(
+                    acc, next, _mm512_mask_blend_epi32(
+                                   _mm512_cmpeq_epi32_mask(prev, _mm512_setzero_si512()),
+                                   CYPOOL_FN(max_bwd_add16)(g32, prev), pz));
+                done |= next;
+            }
+            _mm512_mask_i32scatter_epi32(buf, kin, pos, _mm512_or_si512(acc, tag), 4);
+            if (told) continue;
+            const __mmask16 ends = kin & (__mmask16)~(same >> 1);
+            const __m512i back = _mm512_mask_i32gather_epi32(tag, ends, pos, buf, 4);
+            if (!_mm512_mask_cmpneq_epi32_mask(ends, _mm512_andnot_si512(low, back), tag))
+                continue;
+            _mm512_mask_i32scatter_epi32(buf, starts, pos, t0, 4);
+            conf = _mm512_and_si512(_mm512_conflict_epi32(cell), _mm512_set1_epi32((int32_t)kin));
+            streak = 0;
+        }
         for (__mmask16 todo = kin; todo;) {
             const __mmask16 ready = todo & _mm512_testn_epi32_mask(
                                                conf, _mm512_set1_epi32((int32_t)todo));

@@ -732,7 +732,8 @@ def test_channels_first_overlapping_windows_equal_a_plain_loop(dtype, kind, shap
     # the plane, 16 outputs at a time (runs of one cell added in registers, told by lane numbers
     # read back; other repeats undone and redone in rounds); indices the forward would not give
     # take the other ways: cells behind the window (added in the result itself), far ahead (the
-    # window jumps), one cell for every output, repeats that are not runs
+    # window jumps), one cell for every output, repeats that are not runs (in every vector, and
+    # seldom: after vectors that are runs only, which read their runs back rather than ask)
     idx, g = _window_indices(rng, shape, k, s, p, dtype, kind)
     plane = shape[2] * shape[3]
     flat = idx.reshape(shape[0] * shape[1], -1)
@@ -745,11 +746,14 @@ def test_channels_first_overlapping_windows_equal_a_plain_loop(dtype, kind, shap
     ahead[:, n // 4] = plane - 1                                   # the window jumps to the end
     repeats = flat.copy()
     repeats[:, 3::16] = repeats[:, 0::16][:, : repeats[:, 3::16].shape[1]]   # a, ., ., a
+    seldom = flat.copy()      # the same after runs of vectors that are runs only
+    seldom[:, 3::160] = seldom[:, 0::160][:, : seldom[:, 3::160].shape[1]]
     anywhere = flat.copy()
     some = rng.random(anywhere.shape) < 0.02
     anywhere[some] = rng.integers(0, plane, int(some.sum()))     # in the plane, off the window
     variants = {"forward": flat, "behind": behind, "ahead": ahead, "repeats": repeats,
-                "anywhere": anywhere, "one-cell": np.full_like(flat, plane // 2)}
+                "seldom": seldom, "anywhere": anywhere,
+                "one-cell": np.full_like(flat, plane // 2)}
     for name, ii in variants.items():
         ii = ii.reshape(idx.shape)
         want = max_backward_ref(g, ii, shape[2:])
