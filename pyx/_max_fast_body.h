@@ -1190,12 +1190,11 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
 #if defined(CYPOOL_F16C)
 /* The max backward's add of 16 lanes with AVX-512F: g + t (16-bit patterns in the low halves of
  * 32-bit lanes) in float32 registers, of a NaN operand g's payload else t's, made quiet (as
- * cypool_add_g_first), rounded to the 16-bit type (float16: vcvtps2ph; bfloat16:
+ * cypool_add_g_first, by the add itself), rounded to the 16-bit type (float16: vcvtps2ph; bfloat16:
  * cypool_f32_to_bf16's steps); the rounded patterns, in the low halves. */
 static inline __attribute__((target("avx512f,avx2,f16c"), always_inline)) __m512i
 CYPOOL_FN(max_bwd_add16)(__m512i g, __m512i t)
 {
-    const __m512i nanq = _mm512_set1_epi32(0x400000);
 #if CYPOOL_F16
     const __m512 gf = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
     const __m512 tf = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(t));
@@ -1203,11 +1202,11 @@ CYPOOL_FN(max_bwd_add16)(__m512i g, __m512i t)
     const __m512 gf = _mm512_castsi512_ps(_mm512_slli_epi32(g, 16));
     const __m512 tf = _mm512_castsi512_ps(_mm512_slli_epi32(t, 16));
 #endif
-    __m512 s = _mm512_add_ps(gf, tf);
-    s = _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(tf, tf, _CMP_UNORD_Q),
-                           _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(tf), nanq)));
-    s = _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(gf, gf, _CMP_UNORD_Q),
-                           _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(gf), nanq)));
+    /* gf as the add's first source, written in assembly so the compiler keeps the operand order
+     * (it may swap a commutative add): x86's rule for two NaNs is the first source's, quiet, and
+     * for one NaN that one, quiet, which is cypool_add_g_first's rule, without selects */
+    __m512 s;
+    __asm__("vaddps %2, %1, %0" : "=v"(s) : "v"(gf), "v"(tf));
 #if CYPOOL_F16
     return _mm512_cvtepu16_epi32(_mm512_cvtps_ph(s, CYPOOL_F16C_RNE));
 #else
@@ -1298,28 +1297,65 @@ CYPOOL_FN(max_bwd_cl_avx512)(const CYPOOL_S* restrict go, const int64_t* restric
     return bad;
 }
 
-/* A channels-first plane (C = 1) of at most CYPOOL_SCATTER_PLANE cells with AVX-512F and CD, for
- * float16 and bfloat16: 16 outputs at a time, their cells' 16-bit patterns in a buffer of 32-bit
- * lanes (gathered and scattered whole), added and rounded with max_bwd_add16, g itself where the
- * cell holds +0 (the 16-bit loop's shortcut). Outputs of a vector may name one cell (neighbouring
- * overlapping windows): vpconflictd finds them, and each round takes the lanes whose earlier lanes
- * of the same cell are done, so every cell sees its adds in output order. The plane is narrowed
- * to 16 bits at the end. Same bits as the 16-bit loop, signalling NaNs included. Returns the count
- * of indices outside the plane, or -1 (nothing done) for a plane whose adds seldom go to the cell
- * of the add before, as max_bwd_plane_f16c. */
+/* A channels-first plane (C = 1) with AVX-512F and CD, for float16 and bfloat16: 16 outputs at a
+ * time, their cells' 16-bit patterns in a window of CYPOOL_RING cells held as 32-bit lanes
+ * (gathered and scattered whole; the high halves hold a lane number, below), added and rounded
+ * with max_bwd_add16, g itself where the cell holds +0 (the 16-bit loop's shortcut). Outputs of a
+ * vector may name one cell (neighbouring overlapping windows): runs of consecutive outputs on one
+ * cell are added in registers, and a vector whose repeats are not such runs (the lane numbers
+ * read back tell) is undone and taken again in rounds of lanes vpconflictd finds free of earlier
+ * lanes on their cells, so every cell sees its adds in output order.
+ *
+ * The window covers cells [lo, lo + CYPOOL_RING) of the plane, cell c in lane c % CYPOOL_RING
+ * (16 KiB: it stays in L1, where a buffer of the whole plane, 49 KiB for 112x112, did not: its
+ * zeroing and final narrowing ran from L2 and took a third of the time). Cells below lo are final
+ * in gi (narrowed to 16 bits when the window left them), cells from lo + CYPOOL_RING on are
+ * untouched (0). An output naming a cell past the window moves it forward (the forward's indices
+ * go down the plane with the outputs); one naming a cell below it (indices given by the caller)
+ * adds to gi with the 16-bit loop's add, which is the same add: a vector holding such a lane goes
+ * lane by lane in output order. Same bits as the 16-bit loop, signalling NaNs included. Returns
+ * the count of indices outside the plane, or -1 (nothing done) for a plane whose adds seldom go
+ * to the cell of the add before, as max_bwd_plane_f16c, or of 2**31 cells or more. */
+#define CYPOOL_RING 4096
+/* the window's cells [lo, end) written to gi (multiples of 16 but for the plane's end) and their
+ * lanes zeroed for the cells that take them next */
+static inline __attribute__((target("avx512f,avx2,f16c"), always_inline)) void
+CYPOOL_FN(max_bwd_ring_flush)(uint32_t* restrict buf, CYPOOL_S* restrict gi, ptrdiff_t lo,
+                              ptrdiff_t end)
+{
+    ptrdiff_t c = lo;
+    for (; c + 16 <= end; c += 16) {
+        uint32_t* b = buf + (c & (CYPOOL_RING - 1));
+        _mm256_storeu_si256((__m256i*)(gi + c),
+                            _mm512_cvtepi32_epi16(_mm512_load_si512((const void*)b)));
+        _mm512_store_si512((void*)b, _mm512_setzero_si512());
+    }
+    for (; c < end; c++) {
+        gi[c] = (CYPOOL_S)buf[c & (CYPOOL_RING - 1)];
+        buf[c & (CYPOOL_RING - 1)] = 0;
+    }
+}
+
 static __attribute__((target("avx512f,avx512cd,avx2,f16c"), noinline, unused)) ptrdiff_t
 CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* restrict idx,
                                 CYPOOL_S* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane)
 {
-    uint32_t buf[CYPOOL_SCATTER_PLANE];
+    _Alignas(64) uint32_t buf[CYPOOL_RING];
     const __m512i inpl = _mm512_set1_epi64(in_plane), mzero = _mm512_set1_epi32(0x8000);
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i lanes_m = _mm512_set1_epi32(CYPOOL_RING - 1), low = _mm512_set1_epi32(0xffff);
+    const __m512i tag = _mm512_slli_epi32(iota, 16);
+    if (in_plane >= 2147483647) return -1;
     /* the first outputs tell (a pass over all of them took 15% of the time, 3x3/s2) */
     const ptrdiff_t probe = out_plane < 1024 ? out_plane : 1024;
     ptrdiff_t bad = 0, chained = 0;
     for (ptrdiff_t o = 1; o < probe; o++) chained += idx[o] == idx[o - 1];
     if (chained * 32 < probe) return -1;
-    memset(buf, 0, (size_t)in_plane * sizeof(uint32_t));
+    ptrdiff_t lo = 0;   /* the window's first cell, a multiple of 16 */
+    int streak = 0;     /* vectors in a row that were runs only */
+    /* the lanes of the plane's first cells (a small plane's only: 16 KiB per plane of 14x14
+     * cost more than its adds) */
+    memset(buf, 0, (size_t)(in_plane < CYPOOL_RING ? in_plane : CYPOOL_RING) * sizeof(uint32_t));
     for (ptrdiff_t o = 0; o < out_plane; o += 16) {
         const int lanes = out_plane - o < 16 ? (int)(out_plane - o) : 16;
         const __mmask16 km = (__mmask16)(lanes == 16 ? 0xffff : (1u << lanes) - 1);
@@ -1330,9 +1366,7 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
         bad += __builtin_popcount((unsigned)(km & ~kin));
         const __m512i cell = _mm512_inserti64x4(
             _mm512_castsi256_si512(_mm512_cvtepi64_epi32(i0)), _mm512_cvtepi64_epi32(i1), 1);
-        /* earlier lanes naming the same cell, in-plane ones only */
-        const __m512i conf = _mm512_and_si512(_mm512_conflict_epi32(cell),
-                                              _mm512_set1_epi32((int32_t)kin));
+        if (!kin) continue;
         __m256i g16;
         if (lanes == 16) {
             g16 = _mm256_loadu_si256((const __m256i*)(go + o));
@@ -1341,24 +1375,72 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
             memcpy(gt, go + o, (size_t)lanes * sizeof(uint16_t));
             g16 = _mm256_loadu_si256((const __m256i*)gt);
         }
+        const __mmask16 kout = _mm512_mask_cmpge_epu32_mask(
+            kin, _mm512_sub_epi32(cell, _mm512_set1_epi32((int32_t)lo)),
+            _mm512_set1_epi32(CYPOOL_RING));
+        if (kout) {
+            /* the window follows the cells down the plane: past it, it moves on to end half a
+             * window after the vector's last cell */
+            const ptrdiff_t top = _mm512_mask_reduce_max_epi32(kin, cell);
+            if (top >= lo + CYPOOL_RING) {
+                ptrdiff_t nlo = (top - CYPOOL_RING / 2) & ~(ptrdiff_t)15;
+                const ptrdiff_t keep = lo + CYPOOL_RING < nlo ? lo + CYPOOL_RING : nlo;
+                CYPOOL_FN(max_bwd_ring_flush)(buf, gi, lo, keep);
+                if (nlo > keep) memset(gi + keep, 0, (size_t)(nlo - keep) * sizeof(CYPOOL_S));
+                lo = nlo;
+            }
+            if (_mm512_mask_cmplt_epi32_mask(kin, cell, _mm512_set1_epi32((int32_t)lo))) {
+                /* a cell the window has left: lane by lane, in output order */
+                uint16_t gv[16];
+                int32_t cv[16];
+                _mm256_storeu_si256((__m256i*)gv, g16);
+                _mm512_storeu_si512((void*)cv, cell);
+                for (unsigned k = kin; k; k &= k - 1) {
+                    const int l = __builtin_ctz(k);
+                    if (cv[l] < lo) {
+                        gi[cv[l]] = CYPOOL_SCATTER_ADD(gi[cv[l]], gv[l], CYPOOL_LD, CYPOOL_ST);
+                    } else {
+                        uint32_t* t = buf + (cv[l] & (CYPOOL_RING - 1));
+                        *t = CYPOOL_SCATTER_ADD((CYPOOL_S)*t, gv[l], CYPOOL_LD, CYPOOL_ST);
+                    }
+                }
+                continue;
+            }
+        }
+        const __m512i pos = _mm512_and_si512(cell, lanes_m);
         const __m512i g32 = _mm512_cvtepu16_epi32(g16);
         const __m512i pz = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(g32, mzero), g32);
-        /* the common case: each lane naming an earlier lane's cell names the lane just before
-         * it (consecutive outputs on one maximum): one gather for the first lane of each run,
-         * the run's adds in registers, lane after lane, and one scatter (a scatter writes lanes
-         * naming one address in lane order: the run's last value stays) */
+        /* the common case: each cell's lanes are one run of consecutive outputs (one maximum):
+         * one gather for the first lane of each run, the run's adds in registers, lane after
+         * lane, and one scatter (a scatter writes lanes naming one address in lane order: the
+         * run's last value stays). Each lane's value goes with its lane number in the high half;
+         * reading the cells back, the last lane of every run finds its own number unless a later
+         * lane named its cell too, and then the cells get their first values back and the vector
+         * takes the rounds below. (vpconflictd, which tells it beforehand, took 15% of the time.)
+         * A plane's first vectors ask vpconflictd first, and so do the vectors after one that
+         * is not runs only, until 4 in a row are (output rows shorter than a vector, whose
+         * neighbouring rows meet on cells, seldom are: 14x14 and 28x28 planes; a failed
+         * read-back costs more than the instruction). */
         const __m512i prevcell = _mm512_alignr_epi32(cell, _mm512_set1_epi32(-1), 15);
         const __mmask16 same = kin & (__mmask16)(kin << 1) & _mm512_cmpeq_epi32_mask(cell, prevcell);
-        const __m512i runconf = _mm512_maskz_or_epi32(
-            same, _mm512_alignr_epi32(conf, _mm512_setzero_si512(), 15),
-            _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(iota, _mm512_set1_epi32(1))));
-        if ((_mm512_cmpeq_epi32_mask(conf, runconf) & kin) == kin) {
-            const __mmask16 starts = kin & (__mmask16)~same;
-            const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), starts, cell,
-                                                          buf, 4);
-            __m512i acc = _mm512_mask_blend_epi32(
-                _mm512_cmpeq_epi32_mask(t, _mm512_setzero_si512()),
-                CYPOOL_FN(max_bwd_add16)(g32, t), pz);
+        const __mmask16 starts = kin & (__mmask16)~same;
+        __m512i conf = _mm512_setzero_si512();   /* earlier lanes naming the same cell, in-plane */
+        const int told = streak < 4;
+        int runs_only = 1;
+        if (told) {
+            conf = _mm512_and_si512(_mm512_conflict_epi32(cell), _mm512_set1_epi32((int32_t)kin));
+            const __m512i runconf = _mm512_maskz_or_epi32(
+                same, _mm512_alignr_epi32(conf, _mm512_setzero_si512(), 15),
+                _mm512_sllv_epi32(_mm512_set1_epi32(1),
+                                  _mm512_sub_epi32(iota, _mm512_set1_epi32(1))));
+            runs_only = (_mm512_cmpeq_epi32_mask(conf, runconf) & kin) == kin;
+            streak = runs_only ? streak + 1 : 0;
+        }
+        if (runs_only) {
+            const __m512i t0 = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), starts, pos,
+                                                           buf, 4);
+            __m512i acc = _mm512_mask_blend_epi32(_mm512_testn_epi32_mask(t0, low),
+                                                  CYPOOL_FN(max_bwd_add16)(g32, t0), pz);
             for (__mmask16 done = starts; kin & (__mmask16)~done;) {
                 const __mmask16 next = kin & (__mmask16)~done & (__mmask16)(done << 1);
                 const __m512i prev = _mm512_alignr_epi32(acc, _mm512_setzero_si512(), 15);
@@ -1368,28 +1450,34 @@ CYPOOL_FN(max_bwd_plane_avx512)(const CYPOOL_S* restrict go, const int64_t* rest
                                    CYPOOL_FN(max_bwd_add16)(g32, prev), pz));
                 done |= next;
             }
-            _mm512_mask_i32scatter_epi32(buf, kin, cell, acc, 4);
-            continue;
+            _mm512_mask_i32scatter_epi32(buf, kin, pos, _mm512_or_si512(acc, tag), 4);
+            if (told) continue;
+            const __mmask16 ends = kin & (__mmask16)~(same >> 1);
+            const __m512i back = _mm512_mask_i32gather_epi32(tag, ends, pos, buf, 4);
+            if (!_mm512_mask_cmpneq_epi32_mask(ends, _mm512_andnot_si512(low, back), tag))
+                continue;
+            _mm512_mask_i32scatter_epi32(buf, starts, pos, t0, 4);
+            conf = _mm512_and_si512(_mm512_conflict_epi32(cell), _mm512_set1_epi32((int32_t)kin));
+            streak = 0;
         }
         for (__mmask16 todo = kin; todo;) {
             const __mmask16 ready = todo & _mm512_testn_epi32_mask(
                                                conf, _mm512_set1_epi32((int32_t)todo));
-            const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), ready, cell,
+            const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), ready, pos,
                                                           buf, 4);
             const __m512i res = _mm512_mask_blend_epi32(
-                _mm512_cmpeq_epi32_mask(t, _mm512_setzero_si512()),
-                CYPOOL_FN(max_bwd_add16)(g32, t), pz);
-            _mm512_mask_i32scatter_epi32(buf, ready, cell, res, 4);
+                _mm512_testn_epi32_mask(t, low), CYPOOL_FN(max_bwd_add16)(g32, t), pz);
+            _mm512_mask_i32scatter_epi32(buf, ready, pos, res, 4);
             todo &= (__mmask16)~ready;
         }
     }
-    ptrdiff_t c = 0;
-    for (; c + 16 <= in_plane; c += 16)
-        _mm256_storeu_si256((__m256i*)(gi + c),
-                            _mm512_cvtepi32_epi16(_mm512_loadu_si512((const void*)(buf + c))));
-    for (; c < in_plane; c++) gi[c] = (CYPOOL_S)buf[c];
+    /* the window's cells in the plane, then the untouched cells after it */
+    const ptrdiff_t end = lo + CYPOOL_RING < in_plane ? lo + CYPOOL_RING : in_plane;
+    CYPOOL_FN(max_bwd_ring_flush)(buf, gi, lo, end);
+    if (in_plane > end) memset(gi + end, 0, (size_t)(in_plane - end) * sizeof(CYPOOL_S));
     return bad;
 }
+#undef CYPOOL_RING
 #endif
 
 /* The index scatter of max backward for the 16-bit types (float32 and float64 scatter in
@@ -1403,10 +1491,11 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
     const ptrdiff_t nc = c1 - c0;
 #if defined(CYPOOL_F16C)
     /* the plane buffers write every cell: no zeroing before them */
-    if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c()) {
-        const ptrdiff_t r = cypool_f16c() == 2 && __builtin_cpu_supports("avx512cd")
-            ? CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane)
-            : CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
+    if (C == 1 && cypool_f16c() == 2 && __builtin_cpu_supports("avx512cd")) {
+        const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane);
+        if (r >= 0) return r;
+    } else if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c()) {
+        const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
         if (r >= 0) return r;
     }
 #endif

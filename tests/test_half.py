@@ -705,3 +705,59 @@ def test_max_backward_of_two_nans_keeps_the_gradients_payload(dtype):
             g, idx = g.reshape(1, 1, 2, 1), idx.reshape(1, 1, 2, 1)
         gi = cypool.max_pool2d_backward(g, idx, shape, data_format=data_format)
         assert gi.view(np.uint16).ravel()[0] == b
+
+
+def _window_indices(rng, x_shape, k, s, p, dtype, kind):
+    """Forward indices of a channels-first max pooling (overlapping windows) over data of `kind`
+    ("random", "ties": every window's maximum is its first cell, "coarse": many equal values),
+    and their gradient."""
+    if kind == "random":
+        x = rng.standard_normal(x_shape)
+    elif kind == "ties":
+        x = np.ones(x_shape)
+    else:
+        x = rng.integers(0, 3, x_shape)
+    y, idx = cypool.max_pool2d(x.astype(dtype), k, s, p, return_indices=True)
+    return idx, specials(dtype, rng, y.shape)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("kind", ["random", "ties", "coarse"])
+@pytest.mark.parametrize("shape, k, s, p", [((2, 3, 9, 11), 3, 2, 1), ((1, 2, 70, 70), 3, 2, 1),
+                                           ((1, 2, 140, 131), 3, 2, 1), ((1, 2, 37, 45), 3, 1, 1),
+                                           ((1, 2, 41, 33), 5, 2, 2)],
+                         ids=["small", "4900-cells", "18340-cells", "3x3s1", "5x5s2"])
+def test_channels_first_overlapping_windows_equal_a_plain_loop(dtype, kind, shape, k, s, p, rng):
+    # channels-first planes of overlapping windows go through a window of 4096 cells moving down
+    # the plane, 16 outputs at a time (runs of one cell added in registers, told by lane numbers
+    # read back; other repeats undone and redone in rounds); indices the forward would not give
+    # take the other ways: cells behind the window (added in the result itself), far ahead (the
+    # window jumps), one cell for every output, repeats that are not runs (in every vector, and
+    # seldom: after vectors that are runs only, which read their runs back rather than ask)
+    idx, g = _window_indices(rng, shape, k, s, p, dtype, kind)
+    plane = shape[2] * shape[3]
+    flat = idx.reshape(shape[0] * shape[1], -1)
+    n = flat.shape[1]
+    behind = flat.copy()
+    late = rng.random(behind.shape) < 0.03
+    late[:, : n // 2] = False
+    behind[late] = rng.integers(0, 50, int(late.sum()))          # cells the window has left
+    ahead = flat.copy()
+    ahead[:, n // 4] = plane - 1                                   # the window jumps to the end
+    repeats = flat.copy()
+    repeats[:, 3::16] = repeats[:, 0::16][:, : repeats[:, 3::16].shape[1]]   # a, ., ., a
+    seldom = flat.copy()      # the same after runs of vectors that are runs only
+    seldom[:, 3::160] = seldom[:, 0::160][:, : seldom[:, 3::160].shape[1]]
+    anywhere = flat.copy()
+    some = rng.random(anywhere.shape) < 0.02
+    anywhere[some] = rng.integers(0, plane, int(some.sum()))     # in the plane, off the window
+    variants = {"forward": flat, "behind": behind, "ahead": ahead, "repeats": repeats,
+                "seldom": seldom, "anywhere": anywhere,
+                "one-cell": np.full_like(flat, plane // 2)}
+    for name, ii in variants.items():
+        ii = ii.reshape(idx.shape)
+        want = max_backward_ref(g, ii, shape[2:])
+        for nt in (1, 2):
+            with cypool.threads(nt):
+                got = cypool.max_pool2d_backward(g, ii, shape)
+            assert_same(got, want)
