@@ -981,6 +981,237 @@ CYPOOL_FN(max_cl_f16c_avx512)(const uint16_t* x, uint16_t* y, int64_t* idx, cons
 #undef CYPOOL_AVX512_INLINE
 #endif
 
+#if !CYPOOL_HALF
+/* Channels-last windows whose cells along w are adjacent (no dilation along w): a window's input
+ * is one run of wc cells (wc * C contiguous values) per window row (d, h). max_cl_block folds
+ * the cells into its running maxima one after another, one dependent compare-and-blend per cell;
+ * that chain's latency, not the loads, bounded the 3-d 2x2x2 rows (~100 cycles per output cell
+ * of 32 channels, the input in L2). The window rule, a later state b replacing an earlier a when
+ * b > a or b is NaN, is associative, so here each run folds its cells in order and the runs
+ * combine as a tree, neighbours in order: the scan's value and index (first maximum, last NaN),
+ * with independent chains (the tree's levels are written out, steps 1, 2, 4, 8, so that with a
+ * constant run count they unroll before gcc vectorises the channel loop). Run counts of
+ * CYPOOL_CL_RUNS at most. */
+#define CYPOOL_CL_RUNS 9
+
+/* b after a: maxps(b, a) (b unless a is greater; a on equal values, so ties keep the first),
+ * then NaN b taken; two selects gcc turns into a max and a compare-and-blend */
+CYPOOL_INLINE CYPOOL_T CYPOOL_FN(max_later)(CYPOOL_T a, CYPOOL_T b)
+{
+    const CYPOOL_T m = b > a ? b : a;
+    return b != b ? b : m;
+}
+
+/* B channels of one output cell: rows[r] points at run r's first cell (plus the block's first
+ * channel), pos[r] is that cell's position in the plane; nr runs of wc cells. Called with
+ * constant nr and wc (and B), so the loops over cells unroll inside the vectorised channel
+ * loop. */
+CYPOOL_INLINE void CYPOOL_FN(max_cl_runs)(const CYPOOL_T* const* rows, const CYPOOL_IDX* pos,
+                                          ptrdiff_t nr, ptrdiff_t wc, ptrdiff_t C,
+                                          CYPOOL_T* restrict y, int64_t* restrict idx,
+                                          ptrdiff_t B)
+{
+    if (idx) {
+        /* with indices: each step a loop over the block's channels (gcc does not vectorise the
+         * channel loop around the unrolled cells when positions ride along) */
+        CYPOOL_T a[CYPOOL_CL_RUNS][CYPOOL_CL_BLOCK];
+        CYPOOL_IDX q[CYPOOL_CL_RUNS][CYPOOL_CL_BLOCK];
+        for (ptrdiff_t r = 0; r < nr; r++) {
+            for (ptrdiff_t j = 0; j < B; j++) {
+                a[r][j] = rows[r][j];
+                q[r][j] = pos[r];
+            }
+            for (ptrdiff_t c = 1; c < wc; c++) {
+                const CYPOOL_IDX pc = pos[r] + (CYPOOL_IDX)c;
+                for (ptrdiff_t j = 0; j < B; j++) {
+                    const CYPOOL_T v = rows[r][c * C + j];
+                    const int mk = (v > a[r][j]) | (v != v);
+                    a[r][j] = CYPOOL_SEL(mk, v, a[r][j]);
+                    q[r][j] = CYPOOL_SEL(mk, pc, q[r][j]);
+                }
+            }
+        }
+#define CYPOOL_CL_RUNS_LEVEL(S) \
+        for (ptrdiff_t r = 0; r + S < nr; r += 2 * S) \
+            for (ptrdiff_t j = 0; j < B; j++) { \
+                const CYPOOL_T v = a[r + S][j]; \
+                const int mk = (v > a[r][j]) | (v != v); \
+                a[r][j] = CYPOOL_SEL(mk, v, a[r][j]); \
+                q[r][j] = CYPOOL_SEL(mk, q[r + S][j], q[r][j]); \
+            }
+        CYPOOL_CL_RUNS_LEVEL(1) CYPOOL_CL_RUNS_LEVEL(2) CYPOOL_CL_RUNS_LEVEL(4)
+        CYPOOL_CL_RUNS_LEVEL(8)
+#undef CYPOOL_CL_RUNS_LEVEL
+        for (ptrdiff_t j = 0; j < B; j++) {
+            y[j] = a[0][j];
+            idx[j] = (int64_t)q[0][j];
+        }
+    } else {
+        for (ptrdiff_t j = 0; j < B; j++) {
+            CYPOOL_T a[CYPOOL_CL_RUNS];
+            for (ptrdiff_t r = 0; r < nr; r++) {
+                CYPOOL_T m = rows[r][j];
+                for (ptrdiff_t c = 1; c < wc; c++) m = CYPOOL_FN(max_later)(m, rows[r][c * C + j]);
+                a[r] = m;
+            }
+#define CYPOOL_CL_RUNS_LEVEL(S) \
+            for (ptrdiff_t r = 0; r + S < nr; r += 2 * S) { \
+                const int mk = (a[r + S] > a[r]) | (a[r + S] != a[r + S]); \
+                a[r] = CYPOOL_SEL(mk, a[r + S], a[r]); \
+            }
+            CYPOOL_CL_RUNS_LEVEL(1) CYPOOL_CL_RUNS_LEVEL(2) CYPOOL_CL_RUNS_LEVEL(4)
+            CYPOOL_CL_RUNS_LEVEL(8)
+#undef CYPOOL_CL_RUNS_LEVEL
+            y[j] = a[0];
+        }
+    }
+}
+
+/* All C channels of one output cell by max_cl_runs, in cypool_max_fwd_cl's channel blocks (the
+ * blocks do not change a channel's result; constant-width blocks vectorise). base[r], rpos[r]:
+ * run r's row start and plane position; wf: the window's first column. */
+CYPOOL_INLINE void CYPOOL_FN(max_cl_runs_cell)(const CYPOOL_T* const* base,
+                                               const CYPOOL_IDX* rpos, ptrdiff_t nr,
+                                               ptrdiff_t wc, ptrdiff_t wf, ptrdiff_t C,
+                                               CYPOOL_T* restrict ym, int64_t* restrict im)
+{
+    enum { BL = CYPOOL_CL_BLOCK };
+    const CYPOOL_T* rows[CYPOOL_CL_RUNS];
+    CYPOOL_IDX pos[CYPOOL_CL_RUNS];
+    for (ptrdiff_t r = 0; r < nr; r++) {
+        rows[r] = base[r] + wf * C;
+        pos[r] = rpos[r] + (CYPOOL_IDX)wf;
+    }
+    ptrdiff_t c0 = 0;
+    for (; c0 + BL <= C; c0 += BL) {
+        const CYPOOL_T* rc[CYPOOL_CL_RUNS];
+        for (ptrdiff_t r = 0; r < nr; r++) rc[r] = rows[r] + c0;
+        CYPOOL_FN(max_cl_runs)(rc, pos, nr, wc, C, ym + c0, im ? im + c0 : NULL, BL);
+    }
+    if (c0 < C) {
+        /* as cypool_max_fwd_cl: one more full block ending at C, or one narrower block */
+        const ptrdiff_t b = C >= BL ? BL : C - c0;
+        const CYPOOL_T* rc[CYPOOL_CL_RUNS];
+        c0 = C - b;
+        for (ptrdiff_t r = 0; r < nr; r++) rc[r] = rows[r] + c0;
+        if (b == BL)
+            CYPOOL_FN(max_cl_runs)(rc, pos, nr, wc, C, ym + c0, im ? im + c0 : NULL, BL);
+        else
+            CYPOOL_FN(max_cl_runs)(rc, pos, nr, wc, C, ym + c0, im ? im + c0 : NULL, b);
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* Values only, with AVX-512F where the CPU has it: GCC's 64-byte vector types in a function
+ * built for AVX-512F, each combination one max, one unordered compare and one masked move
+ * (the channel loop of max_cl_runs, vectorised by gcc, compiled its tree's levels into merged
+ * selects of three times the instructions, and target_clones cannot help: vector types are
+ * lowered for the baseline ISA before the clones are made). C of at least one vector; the last
+ * vector ends at C, overlapping the one before (channels computed twice give the same bits). */
+#ifndef CYPOOL_CL_AVX512_STATE
+#define CYPOOL_CL_AVX512_STATE
+/* -1 until the first call, then whether the CPU (and OS) have AVX-512F */
+static int cypool_cl_avx512_state = -1;
+static int __attribute__((unused)) cypool_cl_avx512(void)
+{
+    int s = __atomic_load_n(&cypool_cl_avx512_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        __builtin_cpu_init();
+        s = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        __atomic_store_n(&cypool_cl_avx512_state, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+#endif
+typedef CYPOOL_T CYPOOL_FN(cl_vec) __attribute__((vector_size(64)));
+typedef CYPOOL_IDX CYPOOL_FN(cl_mask) __attribute__((vector_size(64)));
+#define CYPOOL_CL_LANES ((ptrdiff_t)(64 / sizeof(CYPOOL_T)))
+/* macros, not functions: a helper without the caller's target would be lowered without it */
+#define CYPOOL_CL_VLOAD(p) ({ \
+    CYPOOL_FN(cl_vec) v_; \
+    __builtin_memcpy(&v_, (p), sizeof v_); \
+    v_; })
+/* b after a, max_cl_block's rule on a vector: maxps(b, a) (b unless a is greater: ties keep a),
+ * then the lanes where b is NaN taken from b */
+#define CYPOOL_CL_VLATER(a, b) ({ \
+    const CYPOOL_FN(cl_vec) a_ = (a), b_ = (b); \
+    __builtin_choose_expr(sizeof(CYPOOL_T) == 4, \
+        (CYPOOL_FN(cl_vec))_mm512_mask_mov_ps(_mm512_max_ps((__m512)b_, (__m512)a_), \
+            _mm512_cmp_ps_mask((__m512)b_, (__m512)b_, _CMP_UNORD_Q), (__m512)b_), \
+        (CYPOOL_FN(cl_vec))_mm512_mask_mov_pd(_mm512_max_pd((__m512d)b_, (__m512d)a_), \
+            _mm512_cmp_pd_mask((__m512d)b_, (__m512d)b_, _CMP_UNORD_Q), (__m512d)b_)); })
+/* one level of the runs' tree: runs r and r + T, neighbours, combined in order */
+#define CYPOOL_CL_VLEVEL(NR, T) \
+    for (ptrdiff_t r = 0; r + T < NR; r += 2 * T) a[r] = CYPOOL_CL_VLATER(a[r], a[r + T]);
+/* output columns [lo, hi) as max_cl_runs_row, nr runs of K cells, constants */
+#define CYPOOL_CL_VROW(NR, KW) do { \
+    for (ptrdiff_t ow = lo; ow < hi; ow++) { \
+        const ptrdiff_t off = (ow * S - pad) * C; \
+        for (ptrdiff_t c0 = 0;; c0 += CYPOOL_CL_LANES) { \
+            if (c0 + CYPOOL_CL_LANES > C) c0 = C - CYPOOL_CL_LANES; \
+            CYPOOL_FN(cl_vec) a[NR]; \
+            for (ptrdiff_t r = 0; r < NR; r++) { \
+                const CYPOOL_T* xr = base[r] + off + c0; \
+                CYPOOL_FN(cl_vec) m = CYPOOL_CL_VLOAD(xr); \
+                for (ptrdiff_t c = 1; c < KW; c++) m = CYPOOL_CL_VLATER(m, CYPOOL_CL_VLOAD(xr + c * C)); \
+                a[r] = m; \
+            } \
+            CYPOOL_CL_VLEVEL(NR, 1) CYPOOL_CL_VLEVEL(NR, 2) CYPOOL_CL_VLEVEL(NR, 4) \
+            CYPOOL_CL_VLEVEL(NR, 8) \
+            __builtin_memcpy(y + ow * C + c0, &a[0], sizeof a[0]); \
+            if (c0 + CYPOOL_CL_LANES >= C) break; \
+        } \
+    } \
+} while (0)
+static __attribute__((target("avx512f"), noinline, unused)) int
+CYPOOL_FN(max_cl_runs_row_avx512)(const CYPOOL_T* const* base, ptrdiff_t nr, ptrdiff_t K,
+                                  ptrdiff_t S, ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
+                                  ptrdiff_t C, CYPOOL_T* y)
+{
+    if (nr == 4 && K == 2) CYPOOL_CL_VROW(4, 2);
+    else if (nr == 2 && K == 2) CYPOOL_CL_VROW(2, 2);
+    else if (nr == 9 && K == 3) CYPOOL_CL_VROW(9, 3);
+    else if (nr == 3 && K == 3) CYPOOL_CL_VROW(3, 3);
+    else return 0;
+    return 1;
+}
+#undef CYPOOL_CL_VROW
+#undef CYPOOL_CL_VLEVEL
+#undef CYPOOL_CL_VLATER
+#undef CYPOOL_CL_VLOAD
+#define CYPOOL_CL_AVX512 1
+#endif
+
+/* Output columns [lo, hi) of one row, each window K whole adjacent cells from column
+ * ow * S - pad, in nr runs. Returns 0, doing nothing, for run shapes without a specialisation
+ * (constant nr and K: 3-d 2x2x2 and 3x3x3, 2-d 2x2 and 3x3 interiors); the caller then takes
+ * those columns cell by cell. */
+CYPOOL_INLINE int CYPOOL_FN(max_cl_runs_row)(const CYPOOL_T* const* base, const CYPOOL_IDX* rpos,
+                                             ptrdiff_t nr, ptrdiff_t K, ptrdiff_t S,
+                                             ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
+                                             ptrdiff_t C, CYPOOL_T* y, int64_t* idx)
+{
+#ifdef CYPOOL_CL_AVX512
+    if (!idx && C >= CYPOOL_CL_LANES && cypool_cl_avx512()
+            && CYPOOL_FN(max_cl_runs_row_avx512)(base, nr, K, S, pad, lo, hi, C, y))
+        return 1;
+#endif
+#define CYPOOL_CL_RUNS_CASE(NR, KW) \
+    if (nr == NR && K == KW) { \
+        for (ptrdiff_t ow = lo; ow < hi; ow++) \
+            CYPOOL_FN(max_cl_runs_cell)(base, rpos, NR, KW, ow * S - pad, C, y + ow * C, \
+                                        idx ? idx + ow * C : NULL); \
+        return 1; \
+    }
+    CYPOOL_CL_RUNS_CASE(4, 2)
+    CYPOOL_CL_RUNS_CASE(2, 2)
+    CYPOOL_CL_RUNS_CASE(9, 3)
+    CYPOOL_CL_RUNS_CASE(3, 3)
+#undef CYPOOL_CL_RUNS_CASE
+    return 0;
+}
+#endif
+
 /* One output row (n, od, oh) of a channels-last tensor. `cells` is caller-provided scratch of
  * k_d*k_h*k_w entries: the flat positions of the current window's real cells in window order.
  * Channels go in fixed blocks of CYPOOL_CL_BLOCK (compile-time trip count, so the block's
@@ -1005,7 +1236,37 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
     const ClRow cr = cl_row_spans(w, row);
     const CYPOOL_S* xn = x + cr.n * w->in_d * w->in_h * w->in_w * C;
     const ptrdiff_t df = cr.d.first, dc = cr.d.count, hf = cr.h.first, hc = cr.h.count;
+#if !CYPOOL_HALF
+    /* the row's runs (window rows d x h): their starts and plane positions */
+    const CYPOOL_T* base[CYPOOL_CL_RUNS];
+    CYPOOL_IDX rpos[CYPOOL_CL_RUNS];
+    const ptrdiff_t nr = dc * hc;
+    /* interior output columns [lo, hi): whole windows, taken by max_cl_runs_row */
+    ptrdiff_t lo = 0, hi = 0;
+    if (w->dil_w == 1 && nr >= 1 && nr <= CYPOOL_CL_RUNS) {
+        for (ptrdiff_t a = 0; a < dc; a++)
+            for (ptrdiff_t b = 0; b < hc; b++) {
+                const ptrdiff_t p = ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h) * w->in_w;
+                base[a * hc + b] = xn + p * C;
+                rpos[a * hc + b] = (CYPOOL_IDX)p;
+            }
+        lo = (w->pad_w + w->s_w - 1) / w->s_w;
+        hi = w->in_w + w->pad_w >= w->k_w ? (w->in_w + w->pad_w - w->k_w) / w->s_w + 1 : 0;
+        if (hi > w->out_w) hi = w->out_w;
+        if (hi < lo) hi = lo;
+        if (lo < hi && !CYPOOL_FN(max_cl_runs_row)(base, rpos, nr, w->k_w, w->s_w, w->pad_w, lo,
+                                                   hi, C, y + row * w->out_w * C,
+                                                   idx ? idx + row * w->out_w * C : NULL))
+            lo = hi = 0;
+    }
+#endif
     for (ptrdiff_t ow = 0; ow < w->out_w; ow++) {
+#if !CYPOOL_HALF
+        if (ow == lo && lo < hi) {   /* the interior, done above */
+            ow = hi - 1;
+            continue;
+        }
+#endif
         const Span sw = dilated_span(ow, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w);
         const ptrdiff_t wf = sw.first, wc = sw.count;
         ptrdiff_t nc = 0;
