@@ -547,6 +547,12 @@ CYPOOL_INLINE void CYPOOL_FN(max_cl_cell_1d)(const CYPOOL_T* xn, CYPOOL_T* ym, i
                                 C - c0);
 }
 
+/* the run kernels' rows, defined with cypool_max_fwd_cl below */
+CYPOOL_INLINE int CYPOOL_FN(max_cl_runs_row)(const CYPOOL_T* const* base, const CYPOOL_IDX* rpos,
+                                             ptrdiff_t nr, ptrdiff_t K, ptrdiff_t S,
+                                             ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
+                                             ptrdiff_t C, CYPOOL_T* y, int64_t* idx);
+
 /* Output columns [o0, o1) of sample n of a 1-d channels-last tensor (in_d = in_h = 1). The
  * same cells in the same order as cypool_max_fwd_cl (so the same bits), without its per-row
  * set-up: the window's fields are locals (through the pointer they are reloaded after every
@@ -562,7 +568,21 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl_1d)(const CYPOOL_T* x, CYP
     const ptrdiff_t k = w->k_w, s = w->s_w, pad = w->pad_w, dil = w->dil_w;
     const ptrdiff_t in_w = w->in_w, out_w = w->out_w;
     const CYPOOL_T* xn = x + n * in_w * C;
+    /* interior columns [lo, hi) (whole windows, no dilation): one run each, max_cl_runs_row */
+    ptrdiff_t lo = (pad + s - 1) / s, hi = in_w + pad >= k ? (in_w + pad - k) / s + 1 : 0;
+    const CYPOOL_T* base[1] = {xn};
+    const CYPOOL_IDX rpos[1] = {0};
+    if (lo < o0) lo = o0;
+    if (hi > o1) hi = o1;
+    if (dil != 1 || hi <= lo
+            || !CYPOOL_FN(max_cl_runs_row)(base, rpos, 1, k, s, pad, lo, hi, C,
+                                           y + n * out_w * C, idx ? idx + n * out_w * C : NULL))
+        lo = hi = o0;
     for (ptrdiff_t ow = o0; ow < o1; ow++) {
+        if (ow == lo && lo < hi) {   /* the interior, done above */
+            ow = hi - 1;
+            continue;
+        }
         const Span sw = dilated_span(ow, k, s, pad, dil, in_w);
         const ptrdiff_t wf = sw.first, nc = sw.count;
         for (ptrdiff_t c = 0; c < nc; c++) cells[c] = wf + c * dil;
@@ -1172,6 +1192,8 @@ CYPOOL_FN(max_cl_runs_row_avx512)(const CYPOOL_T* const* base, ptrdiff_t nr, ptr
     else if (nr == 2 && K == 2) CYPOOL_CL_VROW(2, 2);
     else if (nr == 9 && K == 3) CYPOOL_CL_VROW(9, 3);
     else if (nr == 3 && K == 3) CYPOOL_CL_VROW(3, 3);
+    else if (nr == 1 && K == 3) CYPOOL_CL_VROW(1, 3);
+    else if (nr == 1 && K == 2) CYPOOL_CL_VROW(1, 2);
     else return 0;
     return 1;
 }
@@ -1184,8 +1206,8 @@ CYPOOL_FN(max_cl_runs_row_avx512)(const CYPOOL_T* const* base, ptrdiff_t nr, ptr
 
 /* Output columns [lo, hi) of one row, each window K whole adjacent cells from column
  * ow * S - pad, in nr runs. Returns 0, doing nothing, for run shapes without a specialisation
- * (constant nr and K: 3-d 2x2x2 and 3x3x3, 2-d 2x2 and 3x3 interiors); the caller then takes
- * those columns cell by cell. */
+ * (constant nr and K: 3-d 2x2x2 and 3x3x3, 2-d 2x2 and 3x3, 1-d 2 and 3 interiors); the caller
+ * then takes those columns cell by cell. */
 CYPOOL_INLINE int CYPOOL_FN(max_cl_runs_row)(const CYPOOL_T* const* base, const CYPOOL_IDX* rpos,
                                              ptrdiff_t nr, ptrdiff_t K, ptrdiff_t S,
                                              ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
@@ -1207,6 +1229,8 @@ CYPOOL_INLINE int CYPOOL_FN(max_cl_runs_row)(const CYPOOL_T* const* base, const 
     CYPOOL_CL_RUNS_CASE(2, 2)
     CYPOOL_CL_RUNS_CASE(9, 3)
     CYPOOL_CL_RUNS_CASE(3, 3)
+    CYPOOL_CL_RUNS_CASE(1, 3)
+    CYPOOL_CL_RUNS_CASE(1, 2)
 #undef CYPOOL_CL_RUNS_CASE
     return 0;
 }

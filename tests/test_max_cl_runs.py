@@ -1,5 +1,5 @@
 """Pins the channels-last max forward's run kernels (pyx/_max_fast_body.h, max_cl_runs_row):
-interior windows of 2x2x2, 3x3x3 (3-d) and 2x2, 3x3 (2-d) read as runs of adjacent cells, one per
+interior windows of 2x2x2, 3x3x3 (3-d), 2x2, 3x3 (2-d) and 2, 3 (1-d) read as runs of adjacent cells, one per
 window row, combined as a tree (values only with AVX-512F: max_cl_runs_row_avx512). Their output
 must be the sequential scan's bit for bit: the value and index of the first maximum, of the last
 NaN (its payload), -inf with the window's first cell when every cell is -inf. Border cells,
@@ -36,7 +36,15 @@ GEOMETRIES_2D = [
     ((7, 10), 3, 1, 1, 1, True),
     ((12, 15), 3, 2, 1, 2, False),
 ]
-CASES = [(3, g) for g in GEOMETRIES_3D] + [(2, g) for g in GEOMETRIES_2D]
+GEOMETRIES_1D = [
+    ((41,), 3, 2, 1, 1, False),               # the 1-d runs: one run of 3 cells
+    ((40,), 3, 2, 1, 1, True),
+    ((23,), 2, 2, 0, 1, True),                # one run of 2 cells, a ceil_mode last column
+    ((19,), 3, 1, 1, 1, False),
+    ((21,), 3, 2, 1, 2, False),               # dilation: the cell-list kernel
+]
+CASES = ([(3, g) for g in GEOMETRIES_3D] + [(2, g) for g in GEOMETRIES_2D]
+         + [(1, g) for g in GEOMETRIES_1D])
 
 
 def _tuple(v, rank):
