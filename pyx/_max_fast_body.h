@@ -548,10 +548,10 @@ CYPOOL_INLINE void CYPOOL_FN(max_cl_cell_1d)(const CYPOOL_T* xn, CYPOOL_T* ym, i
 }
 
 /* the run kernels' rows, defined with cypool_max_fwd_cl below */
-CYPOOL_INLINE int CYPOOL_FN(max_cl_runs_row)(const CYPOOL_T* const* base, const CYPOOL_IDX* rpos,
-                                             ptrdiff_t nr, ptrdiff_t K, ptrdiff_t S,
-                                             ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
-                                             ptrdiff_t C, CYPOOL_T* y, int64_t* idx);
+CYPOOL_INLINE int CYPOOL_FN(max_cl_runs_row)(const CYPOOL_T* const* base, ptrdiff_t nr,
+                                             ptrdiff_t K, ptrdiff_t S, ptrdiff_t pad,
+                                             ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t C,
+                                             CYPOOL_T* y);
 
 /* Output columns [o0, o1) of sample n of a 1-d channels-last tensor (in_d = in_h = 1). The
  * same cells in the same order as cypool_max_fwd_cl (so the same bits), without its per-row
@@ -568,15 +568,14 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl_1d)(const CYPOOL_T* x, CYP
     const ptrdiff_t k = w->k_w, s = w->s_w, pad = w->pad_w, dil = w->dil_w;
     const ptrdiff_t in_w = w->in_w, out_w = w->out_w;
     const CYPOOL_T* xn = x + n * in_w * C;
-    /* interior columns [lo, hi) (whole windows, no dilation): one run each, max_cl_runs_row */
+    /* values only, interior columns [lo, hi) (whole windows, no dilation): one run each, by
+     * max_cl_runs_row */
     ptrdiff_t lo = (pad + s - 1) / s, hi = in_w + pad >= k ? (in_w + pad - k) / s + 1 : 0;
     const CYPOOL_T* base[1] = {xn};
-    const CYPOOL_IDX rpos[1] = {0};
     if (lo < o0) lo = o0;
     if (hi > o1) hi = o1;
-    if (dil != 1 || hi <= lo
-            || !CYPOOL_FN(max_cl_runs_row)(base, rpos, 1, k, s, pad, lo, hi, C,
-                                           y + n * out_w * C, idx ? idx + n * out_w * C : NULL))
+    if (idx || dil != 1 || hi <= lo
+            || !CYPOOL_FN(max_cl_runs_row)(base, 1, k, s, pad, lo, hi, C, y + n * out_w * C))
         lo = hi = o0;
     for (ptrdiff_t ow = o0; ow < o1; ow++) {
         if (ow == lo && lo < hi) {   /* the interior, done above */
@@ -1003,235 +1002,136 @@ CYPOOL_FN(max_cl_f16c_avx512)(const uint16_t* x, uint16_t* y, int64_t* idx, cons
 
 #if !CYPOOL_HALF
 /* Channels-last windows whose cells along w are adjacent (no dilation along w): a window's input
- * is one run of wc cells (wc * C contiguous values) per window row (d, h). max_cl_block folds
- * the cells into its running maxima one after another, one dependent compare-and-blend per cell;
+ * is one run of K cells (K * C contiguous values) per window row (d, h). max_cl_block folds the
+ * cells into its running maxima one after another, one dependent compare-and-blend per cell;
  * that chain's latency, not the loads, bounded the 3-d 2x2x2 rows (~100 cycles per output cell
  * of 32 channels, the input in L2). The window rule, a later state b replacing an earlier a when
- * b > a or b is NaN, is associative, so here each run folds its cells in order and the runs
- * combine as a tree, neighbours in order: the scan's value and index (first maximum, last NaN),
- * with independent chains (the tree's levels are written out, steps 1, 2, 4, 8, so that with a
- * constant run count they unroll before gcc vectorises the channel loop). Run counts of
- * CYPOOL_CL_RUNS at most. */
+ * b > a or b is NaN, is associative, so the run kernels fold each run's cells in order and
+ * combine the runs as a tree, neighbours in order: the scan's value (first maximum, last NaN with
+ * its payload) with independent chains. Values only: with indices the rows keep max_cl_block.
+ * Run counts of CYPOOL_CL_RUNS at most. */
 #define CYPOOL_CL_RUNS 9
 
-/* b after a: maxps(b, a) (b unless a is greater; a on equal values, so ties keep the first),
- * then NaN b taken; two selects gcc turns into a max and a compare-and-blend */
-CYPOOL_INLINE CYPOOL_T CYPOOL_FN(max_later)(CYPOOL_T a, CYPOOL_T b)
-{
-    const CYPOOL_T m = b > a ? b : a;
-    return b != b ? b : m;
-}
-
-/* B channels of one output cell: rows[r] points at run r's first cell (plus the block's first
- * channel), pos[r] is that cell's position in the plane; nr runs of wc cells. Called with
- * constant nr and wc (and B), so the loops over cells unroll inside the vectorised channel
- * loop. */
-CYPOOL_INLINE void CYPOOL_FN(max_cl_runs)(const CYPOOL_T* const* rows, const CYPOOL_IDX* pos,
-                                          ptrdiff_t nr, ptrdiff_t wc, ptrdiff_t C,
-                                          CYPOOL_T* restrict y, int64_t* restrict idx,
-                                          ptrdiff_t B)
-{
-    if (idx) {
-        /* with indices: each step a loop over the block's channels (gcc does not vectorise the
-         * channel loop around the unrolled cells when positions ride along) */
-        CYPOOL_T a[CYPOOL_CL_RUNS][CYPOOL_CL_BLOCK];
-        CYPOOL_IDX q[CYPOOL_CL_RUNS][CYPOOL_CL_BLOCK];
-        for (ptrdiff_t r = 0; r < nr; r++) {
-            for (ptrdiff_t j = 0; j < B; j++) {
-                a[r][j] = rows[r][j];
-                q[r][j] = pos[r];
-            }
-            for (ptrdiff_t c = 1; c < wc; c++) {
-                const CYPOOL_IDX pc = pos[r] + (CYPOOL_IDX)c;
-                for (ptrdiff_t j = 0; j < B; j++) {
-                    const CYPOOL_T v = rows[r][c * C + j];
-                    const int mk = (v > a[r][j]) | (v != v);
-                    a[r][j] = CYPOOL_SEL(mk, v, a[r][j]);
-                    q[r][j] = CYPOOL_SEL(mk, pc, q[r][j]);
-                }
-            }
-        }
-#define CYPOOL_CL_RUNS_LEVEL(S) \
-        for (ptrdiff_t r = 0; r + S < nr; r += 2 * S) \
-            for (ptrdiff_t j = 0; j < B; j++) { \
-                const CYPOOL_T v = a[r + S][j]; \
-                const int mk = (v > a[r][j]) | (v != v); \
-                a[r][j] = CYPOOL_SEL(mk, v, a[r][j]); \
-                q[r][j] = CYPOOL_SEL(mk, q[r + S][j], q[r][j]); \
-            }
-        CYPOOL_CL_RUNS_LEVEL(1) CYPOOL_CL_RUNS_LEVEL(2) CYPOOL_CL_RUNS_LEVEL(4)
-        CYPOOL_CL_RUNS_LEVEL(8)
-#undef CYPOOL_CL_RUNS_LEVEL
-        for (ptrdiff_t j = 0; j < B; j++) {
-            y[j] = a[0][j];
-            idx[j] = (int64_t)q[0][j];
-        }
-    } else {
-        for (ptrdiff_t j = 0; j < B; j++) {
-            CYPOOL_T a[CYPOOL_CL_RUNS];
-            for (ptrdiff_t r = 0; r < nr; r++) {
-                CYPOOL_T m = rows[r][j];
-                for (ptrdiff_t c = 1; c < wc; c++) m = CYPOOL_FN(max_later)(m, rows[r][c * C + j]);
-                a[r] = m;
-            }
-#define CYPOOL_CL_RUNS_LEVEL(S) \
-            for (ptrdiff_t r = 0; r + S < nr; r += 2 * S) { \
-                const int mk = (a[r + S] > a[r]) | (a[r + S] != a[r + S]); \
-                a[r] = CYPOOL_SEL(mk, a[r + S], a[r]); \
-            }
-            CYPOOL_CL_RUNS_LEVEL(1) CYPOOL_CL_RUNS_LEVEL(2) CYPOOL_CL_RUNS_LEVEL(4)
-            CYPOOL_CL_RUNS_LEVEL(8)
-#undef CYPOOL_CL_RUNS_LEVEL
-            y[j] = a[0];
-        }
-    }
-}
-
-/* All C channels of one output cell by max_cl_runs, in cypool_max_fwd_cl's channel blocks (the
- * blocks do not change a channel's result; constant-width blocks vectorise). base[r], rpos[r]:
- * run r's row start and plane position; wf: the window's first column. */
-CYPOOL_INLINE void CYPOOL_FN(max_cl_runs_cell)(const CYPOOL_T* const* base,
-                                               const CYPOOL_IDX* rpos, ptrdiff_t nr,
-                                               ptrdiff_t wc, ptrdiff_t wf, ptrdiff_t C,
-                                               CYPOOL_T* restrict ym, int64_t* restrict im)
-{
-    enum { BL = CYPOOL_CL_BLOCK };
-    const CYPOOL_T* rows[CYPOOL_CL_RUNS];
-    CYPOOL_IDX pos[CYPOOL_CL_RUNS];
-    for (ptrdiff_t r = 0; r < nr; r++) {
-        rows[r] = base[r] + wf * C;
-        pos[r] = rpos[r] + (CYPOOL_IDX)wf;
-    }
-    ptrdiff_t c0 = 0;
-    for (; c0 + BL <= C; c0 += BL) {
-        const CYPOOL_T* rc[CYPOOL_CL_RUNS];
-        for (ptrdiff_t r = 0; r < nr; r++) rc[r] = rows[r] + c0;
-        CYPOOL_FN(max_cl_runs)(rc, pos, nr, wc, C, ym + c0, im ? im + c0 : NULL, BL);
-    }
-    if (c0 < C) {
-        /* as cypool_max_fwd_cl: one more full block ending at C, or one narrower block */
-        const ptrdiff_t b = C >= BL ? BL : C - c0;
-        const CYPOOL_T* rc[CYPOOL_CL_RUNS];
-        c0 = C - b;
-        for (ptrdiff_t r = 0; r < nr; r++) rc[r] = rows[r] + c0;
-        if (b == BL)
-            CYPOOL_FN(max_cl_runs)(rc, pos, nr, wc, C, ym + c0, im ? im + c0 : NULL, BL);
-        else
-            CYPOOL_FN(max_cl_runs)(rc, pos, nr, wc, C, ym + c0, im ? im + c0 : NULL, b);
-    }
-}
-
 #if defined(__x86_64__) && defined(__GNUC__)
-/* Values only, with AVX-512F where the CPU has it: GCC's 64-byte vector types in a function
- * built for AVX-512F, each combination one max, one unordered compare and one masked move
- * (the channel loop of max_cl_runs, vectorised by gcc, compiled its tree's levels into merged
- * selects of three times the instructions, and target_clones cannot help: vector types are
- * lowered for the baseline ISA before the clones are made). C of at least one vector; the last
- * vector ends at C, overlapping the one before (channels computed twice give the same bits). */
-#ifndef CYPOOL_CL_AVX512_STATE
-#define CYPOOL_CL_AVX512_STATE
-/* -1 until the first call, then whether the CPU (and OS) have AVX-512F */
-static int cypool_cl_avx512_state = -1;
-static int __attribute__((unused)) cypool_cl_avx512(void)
+/* Values only, with AVX-512F or AVX2 where the CPU has them: GCC's vector types in functions
+ * built for that ISA, each combination one max, one unordered compare and one blend. (Written
+ * as scalar loops for gcc to vectorise, the tree's levels came out as merged selects of three
+ * times the instructions; target_clones cannot help: vector types are lowered for the baseline
+ * ISA before the clones are made.) C of at least one vector; the last vector ends at C,
+ * overlapping the one before (channels computed twice give the same bits). */
+#ifndef CYPOOL_CL_ISA_STATE
+#define CYPOOL_CL_ISA_STATE
+/* -1 until the first call, then 2 (AVX-512F), 1 (AVX2) or 0, as the CPU and OS allow */
+static int cypool_cl_isa_state = -1;
+static int __attribute__((unused)) cypool_cl_isa(void)
 {
-    int s = __atomic_load_n(&cypool_cl_avx512_state, __ATOMIC_RELAXED);
+    int s = __atomic_load_n(&cypool_cl_isa_state, __ATOMIC_RELAXED);
     if (s < 0) {
         __builtin_cpu_init();
-        s = __builtin_cpu_supports("avx512f") ? 1 : 0;
-        __atomic_store_n(&cypool_cl_avx512_state, s, __ATOMIC_RELAXED);
+        s = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&cypool_cl_isa_state, s, __ATOMIC_RELAXED);
     }
     return s;
 }
 #endif
-typedef CYPOOL_T CYPOOL_FN(cl_vec) __attribute__((vector_size(64)));
-typedef CYPOOL_IDX CYPOOL_FN(cl_mask) __attribute__((vector_size(64)));
-#define CYPOOL_CL_LANES ((ptrdiff_t)(64 / sizeof(CYPOOL_T)))
-/* macros, not functions: a helper without the caller's target would be lowered without it */
-#define CYPOOL_CL_VLOAD(p) ({ \
-    CYPOOL_FN(cl_vec) v_; \
-    __builtin_memcpy(&v_, (p), sizeof v_); \
-    v_; })
-/* b after a, max_cl_block's rule on a vector: maxps(b, a) (b unless a is greater: ties keep a),
- * then the lanes where b is NaN taken from b */
-#define CYPOOL_CL_VLATER(a, b) ({ \
-    const CYPOOL_FN(cl_vec) a_ = (a), b_ = (b); \
+typedef CYPOOL_T CYPOOL_FN(cl_v64) __attribute__((vector_size(64)));
+typedef CYPOOL_T CYPOOL_FN(cl_v32) __attribute__((vector_size(32)));
+/* macros, not functions: a helper without the caller's target would be lowered without it.
+ * b after a is max_cl_block's rule on a vector: max(b, a) (b unless a is greater: ties keep a),
+ * then the lanes where b is NaN taken from b. */
+#define CYPOOL_CL_LATER64(a, b) ({ \
+    const CYPOOL_FN(cl_v64) a_ = (a), b_ = (b); \
     __builtin_choose_expr(sizeof(CYPOOL_T) == 4, \
-        (CYPOOL_FN(cl_vec))_mm512_mask_mov_ps(_mm512_max_ps((__m512)b_, (__m512)a_), \
+        (CYPOOL_FN(cl_v64))_mm512_mask_mov_ps(_mm512_max_ps((__m512)b_, (__m512)a_), \
             _mm512_cmp_ps_mask((__m512)b_, (__m512)b_, _CMP_UNORD_Q), (__m512)b_), \
-        (CYPOOL_FN(cl_vec))_mm512_mask_mov_pd(_mm512_max_pd((__m512d)b_, (__m512d)a_), \
+        (CYPOOL_FN(cl_v64))_mm512_mask_mov_pd(_mm512_max_pd((__m512d)b_, (__m512d)a_), \
             _mm512_cmp_pd_mask((__m512d)b_, (__m512d)b_, _CMP_UNORD_Q), (__m512d)b_)); })
+#define CYPOOL_CL_LATER32(a, b) ({ \
+    const CYPOOL_FN(cl_v32) a_ = (a), b_ = (b); \
+    __builtin_choose_expr(sizeof(CYPOOL_T) == 4, \
+        (CYPOOL_FN(cl_v32))_mm256_blendv_ps(_mm256_max_ps((__m256)b_, (__m256)a_), (__m256)b_, \
+            _mm256_cmp_ps((__m256)b_, (__m256)b_, _CMP_UNORD_Q)), \
+        (CYPOOL_FN(cl_v32))_mm256_blendv_pd(_mm256_max_pd((__m256d)b_, (__m256d)a_), \
+            (__m256d)b_, _mm256_cmp_pd((__m256d)b_, (__m256d)b_, _CMP_UNORD_Q))); })
 /* one level of the runs' tree: runs r and r + T, neighbours, combined in order */
-#define CYPOOL_CL_VLEVEL(NR, T) \
-    for (ptrdiff_t r = 0; r + T < NR; r += 2 * T) a[r] = CYPOOL_CL_VLATER(a[r], a[r + T]);
-/* output columns [lo, hi) as max_cl_runs_row, nr runs of K cells, constants */
-#define CYPOOL_CL_VROW(NR, KW) do { \
+#define CYPOOL_CL_VLEVEL(NR, T, LATER) \
+    for (ptrdiff_t r = 0; r + T < NR; r += 2 * T) a[r] = LATER(a[r], a[r + T]);
+/* output columns [lo, hi) as max_cl_runs_row, nr runs of K cells (constants), vectors VT of
+ * L lanes */
+#define CYPOOL_CL_VROW(NR, KW, VT, L, LATER) do { \
     for (ptrdiff_t ow = lo; ow < hi; ow++) { \
         const ptrdiff_t off = (ow * S - pad) * C; \
-        for (ptrdiff_t c0 = 0;; c0 += CYPOOL_CL_LANES) { \
-            if (c0 + CYPOOL_CL_LANES > C) c0 = C - CYPOOL_CL_LANES; \
-            CYPOOL_FN(cl_vec) a[NR]; \
+        for (ptrdiff_t c0 = 0;; c0 += L) { \
+            if (c0 + L > C) c0 = C - L; \
+            VT a[NR]; \
             for (ptrdiff_t r = 0; r < NR; r++) { \
                 const CYPOOL_T* xr = base[r] + off + c0; \
-                CYPOOL_FN(cl_vec) m = CYPOOL_CL_VLOAD(xr); \
-                for (ptrdiff_t c = 1; c < KW; c++) m = CYPOOL_CL_VLATER(m, CYPOOL_CL_VLOAD(xr + c * C)); \
+                VT m, v; \
+                __builtin_memcpy(&m, xr, sizeof m); \
+                for (ptrdiff_t c = 1; c < KW; c++) { \
+                    __builtin_memcpy(&v, xr + c * C, sizeof v); \
+                    m = LATER(m, v); \
+                } \
                 a[r] = m; \
             } \
-            CYPOOL_CL_VLEVEL(NR, 1) CYPOOL_CL_VLEVEL(NR, 2) CYPOOL_CL_VLEVEL(NR, 4) \
-            CYPOOL_CL_VLEVEL(NR, 8) \
+            CYPOOL_CL_VLEVEL(NR, 1, LATER) CYPOOL_CL_VLEVEL(NR, 2, LATER) \
+            CYPOOL_CL_VLEVEL(NR, 4, LATER) CYPOOL_CL_VLEVEL(NR, 8, LATER) \
             __builtin_memcpy(y + ow * C + c0, &a[0], sizeof a[0]); \
-            if (c0 + CYPOOL_CL_LANES >= C) break; \
+            if (c0 + L >= C) break; \
         } \
     } \
 } while (0)
+#define CYPOOL_CL_VCASES(VT, L, LATER) do { \
+    if (nr == 4 && K == 2) CYPOOL_CL_VROW(4, 2, VT, L, LATER); \
+    else if (nr == 2 && K == 2) CYPOOL_CL_VROW(2, 2, VT, L, LATER); \
+    else if (nr == 9 && K == 3) CYPOOL_CL_VROW(9, 3, VT, L, LATER); \
+    else if (nr == 3 && K == 3) CYPOOL_CL_VROW(3, 3, VT, L, LATER); \
+    else if (nr == 1 && K == 3) CYPOOL_CL_VROW(1, 3, VT, L, LATER); \
+    else if (nr == 1 && K == 2) CYPOOL_CL_VROW(1, 2, VT, L, LATER); \
+    else return 0; \
+    return 1; \
+} while (0)
+#define CYPOOL_CL_VARGS const CYPOOL_T* const* base, ptrdiff_t nr, ptrdiff_t K, ptrdiff_t S, \
+    ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t C, CYPOOL_T* y
 static __attribute__((target("avx512f"), noinline, unused)) int
-CYPOOL_FN(max_cl_runs_row_avx512)(const CYPOOL_T* const* base, ptrdiff_t nr, ptrdiff_t K,
-                                  ptrdiff_t S, ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
-                                  ptrdiff_t C, CYPOOL_T* y)
+CYPOOL_FN(max_cl_runs_row_avx512)(CYPOOL_CL_VARGS)
 {
-    if (nr == 4 && K == 2) CYPOOL_CL_VROW(4, 2);
-    else if (nr == 2 && K == 2) CYPOOL_CL_VROW(2, 2);
-    else if (nr == 9 && K == 3) CYPOOL_CL_VROW(9, 3);
-    else if (nr == 3 && K == 3) CYPOOL_CL_VROW(3, 3);
-    else if (nr == 1 && K == 3) CYPOOL_CL_VROW(1, 3);
-    else if (nr == 1 && K == 2) CYPOOL_CL_VROW(1, 2);
-    else return 0;
-    return 1;
+    CYPOOL_CL_VCASES(CYPOOL_FN(cl_v64), (ptrdiff_t)(64 / sizeof(CYPOOL_T)), CYPOOL_CL_LATER64);
 }
+static __attribute__((target("avx2"), noinline, unused)) int
+CYPOOL_FN(max_cl_runs_row_avx2)(CYPOOL_CL_VARGS)
+{
+    CYPOOL_CL_VCASES(CYPOOL_FN(cl_v32), (ptrdiff_t)(32 / sizeof(CYPOOL_T)), CYPOOL_CL_LATER32);
+}
+#undef CYPOOL_CL_VARGS
+#undef CYPOOL_CL_VCASES
 #undef CYPOOL_CL_VROW
 #undef CYPOOL_CL_VLEVEL
-#undef CYPOOL_CL_VLATER
-#undef CYPOOL_CL_VLOAD
-#define CYPOOL_CL_AVX512 1
+#undef CYPOOL_CL_LATER32
+#undef CYPOOL_CL_LATER64
+#define CYPOOL_CL_VEC 1
 #endif
 
-/* Output columns [lo, hi) of one row, each window K whole adjacent cells from column
- * ow * S - pad, in nr runs. Returns 0, doing nothing, for run shapes without a specialisation
- * (constant nr and K: 3-d 2x2x2 and 3x3x3, 2-d 2x2 and 3x3, 1-d 2 and 3 interiors); the caller
- * then takes those columns cell by cell. */
-CYPOOL_INLINE int CYPOOL_FN(max_cl_runs_row)(const CYPOOL_T* const* base, const CYPOOL_IDX* rpos,
-                                             ptrdiff_t nr, ptrdiff_t K, ptrdiff_t S,
-                                             ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
-                                             ptrdiff_t C, CYPOOL_T* y, int64_t* idx)
+/* Output columns [lo, hi) of one row, values only, each window K whole adjacent cells from column
+ * ow * S - pad, in nr runs (base[r]: run r's row start). Returns 0, doing nothing, where no run
+ * kernel applies (run shapes other than 3-d 2x2x2 and 3x3x3, 2-d 2x2 and 3x3, 1-d 2 and 3
+ * interiors; C below one vector; no AVX2); the caller then takes those columns cell by cell. */
+CYPOOL_INLINE int CYPOOL_FN(max_cl_runs_row)(const CYPOOL_T* const* base, ptrdiff_t nr,
+                                             ptrdiff_t K, ptrdiff_t S, ptrdiff_t pad,
+                                             ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t C,
+                                             CYPOOL_T* y)
 {
-#ifdef CYPOOL_CL_AVX512
-    if (!idx && C >= CYPOOL_CL_LANES && cypool_cl_avx512()
+#ifdef CYPOOL_CL_VEC
+    const int isa = cypool_cl_isa();
+    if (isa == 2 && C * (ptrdiff_t)sizeof(CYPOOL_T) >= 64
             && CYPOOL_FN(max_cl_runs_row_avx512)(base, nr, K, S, pad, lo, hi, C, y))
         return 1;
+    if (isa >= 1 && C * (ptrdiff_t)sizeof(CYPOOL_T) >= 32
+            && CYPOOL_FN(max_cl_runs_row_avx2)(base, nr, K, S, pad, lo, hi, C, y))
+        return 1;
+#else
+    (void)base; (void)nr; (void)K; (void)S; (void)pad; (void)lo; (void)hi; (void)C; (void)y;
 #endif
-#define CYPOOL_CL_RUNS_CASE(NR, KW) \
-    if (nr == NR && K == KW) { \
-        for (ptrdiff_t ow = lo; ow < hi; ow++) \
-            CYPOOL_FN(max_cl_runs_cell)(base, rpos, NR, KW, ow * S - pad, C, y + ow * C, \
-                                        idx ? idx + ow * C : NULL); \
-        return 1; \
-    }
-    CYPOOL_CL_RUNS_CASE(4, 2)
-    CYPOOL_CL_RUNS_CASE(2, 2)
-    CYPOOL_CL_RUNS_CASE(9, 3)
-    CYPOOL_CL_RUNS_CASE(3, 3)
-    CYPOOL_CL_RUNS_CASE(1, 3)
-    CYPOOL_CL_RUNS_CASE(1, 2)
-#undef CYPOOL_CL_RUNS_CASE
     return 0;
 }
 #endif
@@ -1261,26 +1161,22 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
     const CYPOOL_S* xn = x + cr.n * w->in_d * w->in_h * w->in_w * C;
     const ptrdiff_t df = cr.d.first, dc = cr.d.count, hf = cr.h.first, hc = cr.h.count;
 #if !CYPOOL_HALF
-    /* the row's runs (window rows d x h): their starts and plane positions */
+    /* values only: the row's runs (window rows d x h) and its interior output columns
+     * [lo, hi) (whole windows), taken by max_cl_runs_row */
     const CYPOOL_T* base[CYPOOL_CL_RUNS];
-    CYPOOL_IDX rpos[CYPOOL_CL_RUNS];
     const ptrdiff_t nr = dc * hc;
-    /* interior output columns [lo, hi): whole windows, taken by max_cl_runs_row */
     ptrdiff_t lo = 0, hi = 0;
-    if (w->dil_w == 1 && nr >= 1 && nr <= CYPOOL_CL_RUNS) {
+    if (!idx && w->dil_w == 1 && nr >= 1 && nr <= CYPOOL_CL_RUNS) {
         for (ptrdiff_t a = 0; a < dc; a++)
-            for (ptrdiff_t b = 0; b < hc; b++) {
-                const ptrdiff_t p = ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h) * w->in_w;
-                base[a * hc + b] = xn + p * C;
-                rpos[a * hc + b] = (CYPOOL_IDX)p;
-            }
+            for (ptrdiff_t b = 0; b < hc; b++)
+                base[a * hc + b] = xn + ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h)
+                                        * w->in_w * C;
         lo = (w->pad_w + w->s_w - 1) / w->s_w;
         hi = w->in_w + w->pad_w >= w->k_w ? (w->in_w + w->pad_w - w->k_w) / w->s_w + 1 : 0;
         if (hi > w->out_w) hi = w->out_w;
         if (hi < lo) hi = lo;
-        if (lo < hi && !CYPOOL_FN(max_cl_runs_row)(base, rpos, nr, w->k_w, w->s_w, w->pad_w, lo,
-                                                   hi, C, y + row * w->out_w * C,
-                                                   idx ? idx + row * w->out_w * C : NULL))
+        if (lo < hi && !CYPOOL_FN(max_cl_runs_row)(base, nr, w->k_w, w->s_w, w->pad_w, lo, hi,
+                                                   C, y + row * w->out_w * C))
             lo = hi = 0;
     }
 #endif

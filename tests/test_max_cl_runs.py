@@ -1,8 +1,9 @@
 """Pins the channels-last max forward's run kernels (pyx/_max_fast_body.h, max_cl_runs_row):
-interior windows of 2x2x2, 3x3x3 (3-d), 2x2, 3x3 (2-d) and 2, 3 (1-d) read as runs of adjacent cells, one per
-window row, combined as a tree (values only with AVX-512F: max_cl_runs_row_avx512). Their output
-must be the sequential scan's bit for bit: the value and index of the first maximum, of the last
-NaN (its payload), -inf with the window's first cell when every cell is -inf. Border cells,
+without indices, interior windows of 2x2x2, 3x3x3 (3-d), 2x2, 3x3 (2-d) and 2, 3 (1-d) read as
+runs of adjacent cells, one per window row, combined as a tree (AVX-512F or AVX2). Their output
+must be the sequential scan's bit for bit: the value of the first maximum, of the last NaN (its
+payload), -inf when every cell is -inf; calls with indices (the cell-list kernel) are pinned
+beside them. Border cells,
 dilation along w and other window shapes take the cell-list kernel; every geometry below mixes
 them, with C below, at and above the vector and block widths (16 float32 lanes, 8 float64, blocks
 of 32), so the last vector overlaps the one before.
@@ -106,7 +107,8 @@ def test_runs_match_the_scan_bit_for_bit(rank, geom, dtype):
     spatial, k, s, p, d, ceil_mode = geom
     kk, ss, pp, dd = (_tuple(v, rank) for v in (k, s, p, d))
     rng = np.random.default_rng(abs(hash((rank, spatial))) % 2**32)
-    for kind, c in itertools.product(("nan", "ties", "neginf"), (3, 17, 35)):
+    # C = 5 and 9: one AVX2 vector of float64, float32 (on AVX-512F CPUs too)
+    for kind, c in itertools.product(("nan", "ties", "neginf"), (3, 5, 9, 17, 35)):
         x = _data(rng, (1, c, *spatial), dtype, kind)
         y_ref, i_ref = R.max_pool(x, kk, ss, pp, pp, dd, ceil_mode)
         y, i = _pool_cl(x, rank, geom)
@@ -161,3 +163,5 @@ def test_random_3d_geometries_match_the_general_kernel():
             yc, ic = cypool.max_pool3d(x, k, s, p, d, ceil_mode, return_indices=True)
             np.testing.assert_array_equal(_bits(y), _bits(yc), err_msg=msg)
             np.testing.assert_array_equal(i, ic, err_msg=msg)
+            y = _pool_cl(x, 3, geom, return_indices=False)
+            np.testing.assert_array_equal(_bits(y), _bits(yc), err_msg=msg)
