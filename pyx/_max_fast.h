@@ -4,8 +4,9 @@
  *
  * Same value rule as the general kernel: a cell replaces the running maximum when
  * `v > m || v != v` (NaN propagates, the index names the last NaN in window order, ties keep the
- * first maximum). Every loop visits the window cells in the general kernel's order (d, h, w), so
- * results are bit-identical to it.
+ * first maximum). Every loop visits the window cells in the general kernel's order (d, h, w), or
+ * (the channels-last runs, max_cl_runs_row) combines runs of them as a tree whose neighbours stay
+ * in that order, which the rule's associativity makes the same: results are bit-identical to it.
  *
  * The update is written as a select on a mask, `m = mask ? v : m`, with `|` instead of `||`:
  * no branch and no conditional store, which lets gcc vectorise it (compare + blend). The running

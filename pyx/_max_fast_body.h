@@ -547,6 +547,12 @@ CYPOOL_INLINE void CYPOOL_FN(max_cl_cell_1d)(const CYPOOL_T* xn, CYPOOL_T* ym, i
                                 C - c0);
 }
 
+/* the run kernels' rows, defined with cypool_max_fwd_cl below */
+CYPOOL_INLINE int CYPOOL_FN(max_cl_runs_row)(const CYPOOL_T* const* base, ptrdiff_t nr,
+                                             ptrdiff_t K, ptrdiff_t S, ptrdiff_t pad,
+                                             ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t C,
+                                             CYPOOL_T* y);
+
 /* Output columns [o0, o1) of sample n of a 1-d channels-last tensor (in_d = in_h = 1). The
  * same cells in the same order as cypool_max_fwd_cl (so the same bits), without its per-row
  * set-up: the window's fields are locals (through the pointer they are reloaded after every
@@ -562,7 +568,20 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl_1d)(const CYPOOL_T* x, CYP
     const ptrdiff_t k = w->k_w, s = w->s_w, pad = w->pad_w, dil = w->dil_w;
     const ptrdiff_t in_w = w->in_w, out_w = w->out_w;
     const CYPOOL_T* xn = x + n * in_w * C;
+    /* values only, interior columns [lo, hi) (whole windows, no dilation): one run each, by
+     * max_cl_runs_row */
+    ptrdiff_t lo = (pad + s - 1) / s, hi = in_w + pad >= k ? (in_w + pad - k) / s + 1 : 0;
+    const CYPOOL_T* base[1] = {xn};
+    if (lo < o0) lo = o0;
+    if (hi > o1) hi = o1;
+    if (idx || dil != 1 || hi <= lo
+            || !CYPOOL_FN(max_cl_runs_row)(base, 1, k, s, pad, lo, hi, C, y + n * out_w * C))
+        lo = hi = o0;
     for (ptrdiff_t ow = o0; ow < o1; ow++) {
+        if (ow == lo && lo < hi) {   /* the interior, done above */
+            ow = hi - 1;
+            continue;
+        }
         const Span sw = dilated_span(ow, k, s, pad, dil, in_w);
         const ptrdiff_t wf = sw.first, nc = sw.count;
         for (ptrdiff_t c = 0; c < nc; c++) cells[c] = wf + c * dil;
@@ -981,6 +1000,142 @@ CYPOOL_FN(max_cl_f16c_avx512)(const uint16_t* x, uint16_t* y, int64_t* idx, cons
 #undef CYPOOL_AVX512_INLINE
 #endif
 
+#if !CYPOOL_HALF
+/* Channels-last windows whose cells along w are adjacent (no dilation along w): a window's input
+ * is one run of K cells (K * C contiguous values) per window row (d, h). max_cl_block folds the
+ * cells into its running maxima one after another, one dependent compare-and-blend per cell;
+ * that chain's latency, not the loads, bounded the 3-d 2x2x2 rows (~100 cycles per output cell
+ * of 32 channels, the input in L2). The window rule, a later state b replacing an earlier a when
+ * b > a or b is NaN, is associative, so the run kernels fold each run's cells in order and
+ * combine the runs as a tree, neighbours in order: the scan's value (first maximum, last NaN with
+ * its payload) with independent chains. Values only: with indices the rows keep max_cl_block.
+ * Run counts of CYPOOL_CL_RUNS at most. */
+#define CYPOOL_CL_RUNS 9
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* Values only, with AVX-512F or AVX2 where the CPU has them: GCC's vector types in functions
+ * built for that ISA, each combination one max, one unordered compare and one blend. (Written
+ * as scalar loops for gcc to vectorise, the tree's levels came out as merged selects of three
+ * times the instructions; target_clones cannot help: vector types are lowered for the baseline
+ * ISA before the clones are made.) C of at least one vector; the last vector ends at C,
+ * overlapping the one before (channels computed twice give the same bits). */
+#ifndef CYPOOL_CL_ISA_STATE
+#define CYPOOL_CL_ISA_STATE
+/* -1 until the first call, then 2 (AVX-512F), 1 (AVX2) or 0, as the CPU and OS allow */
+static int cypool_cl_isa_state = -1;
+static int __attribute__((unused)) cypool_cl_isa(void)
+{
+    int s = __atomic_load_n(&cypool_cl_isa_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        __builtin_cpu_init();
+        s = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&cypool_cl_isa_state, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+#endif
+typedef CYPOOL_T CYPOOL_FN(cl_v64) __attribute__((vector_size(64)));
+typedef CYPOOL_T CYPOOL_FN(cl_v32) __attribute__((vector_size(32)));
+/* macros, not functions: a helper without the caller's target would be lowered without it.
+ * b after a is max_cl_block's rule on a vector: max(b, a) (b unless a is greater: ties keep a),
+ * then the lanes where b is NaN taken from b. */
+#define CYPOOL_CL_LATER64(a, b) ({ \
+    const CYPOOL_FN(cl_v64) a_ = (a), b_ = (b); \
+    __builtin_choose_expr(sizeof(CYPOOL_T) == 4, \
+        (CYPOOL_FN(cl_v64))_mm512_mask_mov_ps(_mm512_max_ps((__m512)b_, (__m512)a_), \
+            _mm512_cmp_ps_mask((__m512)b_, (__m512)b_, _CMP_UNORD_Q), (__m512)b_), \
+        (CYPOOL_FN(cl_v64))_mm512_mask_mov_pd(_mm512_max_pd((__m512d)b_, (__m512d)a_), \
+            _mm512_cmp_pd_mask((__m512d)b_, (__m512d)b_, _CMP_UNORD_Q), (__m512d)b_)); })
+#define CYPOOL_CL_LATER32(a, b) ({ \
+    const CYPOOL_FN(cl_v32) a_ = (a), b_ = (b); \
+    __builtin_choose_expr(sizeof(CYPOOL_T) == 4, \
+        (CYPOOL_FN(cl_v32))_mm256_blendv_ps(_mm256_max_ps((__m256)b_, (__m256)a_), (__m256)b_, \
+            _mm256_cmp_ps((__m256)b_, (__m256)b_, _CMP_UNORD_Q)), \
+        (CYPOOL_FN(cl_v32))_mm256_blendv_pd(_mm256_max_pd((__m256d)b_, (__m256d)a_), \
+            (__m256d)b_, _mm256_cmp_pd((__m256d)b_, (__m256d)b_, _CMP_UNORD_Q))); })
+/* one level of the runs' tree: runs r and r + T, neighbours, combined in order */
+#define CYPOOL_CL_VLEVEL(NR, T, LATER) \
+    for (ptrdiff_t r = 0; r + T < NR; r += 2 * T) a[r] = LATER(a[r], a[r + T]);
+/* output columns [lo, hi) as max_cl_runs_row, nr runs of K cells (constants), vectors VT of
+ * L lanes */
+#define CYPOOL_CL_VROW(NR, KW, VT, L, LATER) do { \
+    for (ptrdiff_t ow = lo; ow < hi; ow++) { \
+        const ptrdiff_t off = (ow * S - pad) * C; \
+        for (ptrdiff_t c0 = 0;; c0 += L) { \
+            if (c0 + L > C) c0 = C - L; \
+            VT a[NR]; \
+            for (ptrdiff_t r = 0; r < NR; r++) { \
+                const CYPOOL_T* xr = base[r] + off + c0; \
+                VT m, v; \
+                __builtin_memcpy(&m, xr, sizeof m); \
+                for (ptrdiff_t c = 1; c < KW; c++) { \
+                    __builtin_memcpy(&v, xr + c * C, sizeof v); \
+                    m = LATER(m, v); \
+                } \
+                a[r] = m; \
+            } \
+            CYPOOL_CL_VLEVEL(NR, 1, LATER) CYPOOL_CL_VLEVEL(NR, 2, LATER) \
+            CYPOOL_CL_VLEVEL(NR, 4, LATER) CYPOOL_CL_VLEVEL(NR, 8, LATER) \
+            __builtin_memcpy(y + ow * C + c0, &a[0], sizeof a[0]); \
+            if (c0 + L >= C) break; \
+        } \
+    } \
+} while (0)
+#define CYPOOL_CL_VCASES(VT, L, LATER) do { \
+    if (nr == 4 && K == 2) CYPOOL_CL_VROW(4, 2, VT, L, LATER); \
+    else if (nr == 2 && K == 2) CYPOOL_CL_VROW(2, 2, VT, L, LATER); \
+    else if (nr == 9 && K == 3) CYPOOL_CL_VROW(9, 3, VT, L, LATER); \
+    else if (nr == 3 && K == 3) CYPOOL_CL_VROW(3, 3, VT, L, LATER); \
+    else if (nr == 1 && K == 3) CYPOOL_CL_VROW(1, 3, VT, L, LATER); \
+    else if (nr == 1 && K == 2) CYPOOL_CL_VROW(1, 2, VT, L, LATER); \
+    else return 0; \
+    return 1; \
+} while (0)
+#define CYPOOL_CL_VARGS const CYPOOL_T* const* base, ptrdiff_t nr, ptrdiff_t K, ptrdiff_t S, \
+    ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t C, CYPOOL_T* y
+static __attribute__((target("avx512f"), noinline, unused)) int
+CYPOOL_FN(max_cl_runs_row_avx512)(CYPOOL_CL_VARGS)
+{
+    CYPOOL_CL_VCASES(CYPOOL_FN(cl_v64), (ptrdiff_t)(64 / sizeof(CYPOOL_T)), CYPOOL_CL_LATER64);
+}
+static __attribute__((target("avx2"), noinline, unused)) int
+CYPOOL_FN(max_cl_runs_row_avx2)(CYPOOL_CL_VARGS)
+{
+    CYPOOL_CL_VCASES(CYPOOL_FN(cl_v32), (ptrdiff_t)(32 / sizeof(CYPOOL_T)), CYPOOL_CL_LATER32);
+}
+#undef CYPOOL_CL_VARGS
+#undef CYPOOL_CL_VCASES
+#undef CYPOOL_CL_VROW
+#undef CYPOOL_CL_VLEVEL
+#undef CYPOOL_CL_LATER32
+#undef CYPOOL_CL_LATER64
+#define CYPOOL_CL_VEC 1
+#endif
+
+/* Output columns [lo, hi) of one row, values only, each window K whole adjacent cells from column
+ * ow * S - pad, in nr runs (base[r]: run r's row start). Returns 0, doing nothing, where no run
+ * kernel applies (run shapes other than 3-d 2x2x2 and 3x3x3, 2-d 2x2 and 3x3, 1-d 2 and 3
+ * interiors; C below one vector; no AVX2); the caller then takes those columns cell by cell. */
+CYPOOL_INLINE int CYPOOL_FN(max_cl_runs_row)(const CYPOOL_T* const* base, ptrdiff_t nr,
+                                             ptrdiff_t K, ptrdiff_t S, ptrdiff_t pad,
+                                             ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t C,
+                                             CYPOOL_T* y)
+{
+#ifdef CYPOOL_CL_VEC
+    const int isa = cypool_cl_isa();
+    if (isa == 2 && C * (ptrdiff_t)sizeof(CYPOOL_T) >= 64
+            && CYPOOL_FN(max_cl_runs_row_avx512)(base, nr, K, S, pad, lo, hi, C, y))
+        return 1;
+    if (isa >= 1 && C * (ptrdiff_t)sizeof(CYPOOL_T) >= 32
+            && CYPOOL_FN(max_cl_runs_row_avx2)(base, nr, K, S, pad, lo, hi, C, y))
+        return 1;
+#else
+    (void)base; (void)nr; (void)K; (void)S; (void)pad; (void)lo; (void)hi; (void)C; (void)y;
+#endif
+    return 0;
+}
+#endif
+
 /* One output row (n, od, oh) of a channels-last tensor. `cells` is caller-provided scratch of
  * k_d*k_h*k_w entries: the flat positions of the current window's real cells in window order.
  * Channels go in fixed blocks of CYPOOL_CL_BLOCK (compile-time trip count, so the block's
@@ -1005,7 +1160,33 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
     const ClRow cr = cl_row_spans(w, row);
     const CYPOOL_S* xn = x + cr.n * w->in_d * w->in_h * w->in_w * C;
     const ptrdiff_t df = cr.d.first, dc = cr.d.count, hf = cr.h.first, hc = cr.h.count;
+#if !CYPOOL_HALF
+    /* values only: the row's runs (window rows d x h) and its interior output columns
+     * [lo, hi) (whole windows), taken by max_cl_runs_row */
+    const CYPOOL_T* base[CYPOOL_CL_RUNS];
+    const ptrdiff_t nr = dc * hc;
+    ptrdiff_t lo = 0, hi = 0;
+    if (!idx && w->dil_w == 1 && nr >= 1 && nr <= CYPOOL_CL_RUNS) {
+        for (ptrdiff_t a = 0; a < dc; a++)
+            for (ptrdiff_t b = 0; b < hc; b++)
+                base[a * hc + b] = xn + ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h)
+                                        * w->in_w * C;
+        lo = (w->pad_w + w->s_w - 1) / w->s_w;
+        hi = w->in_w + w->pad_w >= w->k_w ? (w->in_w + w->pad_w - w->k_w) / w->s_w + 1 : 0;
+        if (hi > w->out_w) hi = w->out_w;
+        if (hi < lo) hi = lo;
+        if (lo < hi && !CYPOOL_FN(max_cl_runs_row)(base, nr, w->k_w, w->s_w, w->pad_w, lo, hi,
+                                                   C, y + row * w->out_w * C))
+            lo = hi = 0;
+    }
+#endif
     for (ptrdiff_t ow = 0; ow < w->out_w; ow++) {
+#if !CYPOOL_HALF
+        if (ow == lo && lo < hi) {   /* the interior, done above */
+            ow = hi - 1;
+            continue;
+        }
+#endif
         const Span sw = dilated_span(ow, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w);
         const ptrdiff_t wf = sw.first, wc = sw.count;
         ptrdiff_t nc = 0;
