@@ -133,10 +133,12 @@ def test_adaptive_avg_backward_is_torchs_bits(data_format, dtype):
     # torch's bin delta is grad / kd / kh / kw, rounded after each division: one division by
     # the bin's size differs in the last bit (13 -> 6: a third of the cells), so equality here
     rng = np.random.default_rng(11)
-    for spatial, out in (((13, 13), (6, 6)), ((5, 13, 11), (3, 6, 4)), ((17,), (5,)),
-                         ((7, 9), (3, 4)), ((100, 37), (7, 9)), ((6, 7, 5), (4, 3, 2))):
+    # (channels past 256: the channels-last deltas are worked out 256 channels at a time)
+    for spatial, out, ch in (((13, 13), (6, 6), 3), ((5, 13, 11), (3, 6, 4), 3), ((17,), (5,), 3),
+                             ((7, 9), (3, 4), 3), ((100, 37), (7, 9), 3), ((6, 7, 5), (4, 3, 2), 3),
+                             ((13, 13), (6, 6), 300)):
         rank = len(spatial)
-        shape = (2, 3, *spatial)
+        shape = (2, ch, *spatial)
         xt = torch.zeros(shape, dtype=torch.float32 if dtype == np.float32 else torch.float64,
                          requires_grad=True)
         yt = getattr(F, f"adaptive_avg_pool{rank}d")(xt, out)
