@@ -318,6 +318,18 @@ def test_channels_first_plane_tiles_threads(dtype):
                                                   (p, p), False, True, 0), **tol(dtype))
 
 
+def _wide_range_specials(rng, shape, dtype):
+    """Normal values scaled by 1e-4 .. 1e4 (sums whose order shows in the last bits), with NaN,
+    inf, -inf and -0 sprinkled in."""
+    x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-4, 5, shape)).astype(dtype)
+    r = rng.random(shape)
+    x[r < 0.02] = np.nan
+    x[(r > 0.02) & (r < 0.03)] = np.inf
+    x[(r > 0.03) & (r < 0.04)] = -np.inf
+    x[(r > 0.04) & (r < 0.1)] = -0.0
+    return x
+
+
 def _separable_3x3_s1_p1(x, cip, div):
     """Channels-last (N, H, W, C) 3x3/s1/p1 average in the separable order of the fast path, in
     x's dtype: column sums (r0 + r1) + r2 of the window's real rows, then (v[j-1] + v[j]) + v[j+1]
@@ -349,13 +361,7 @@ def test_avg_3x3_s1_p1_channels_last_rows_in_the_separable_order(c, spatial):
     # compiler's operand order).
     rng = np.random.default_rng(c * 100 + spatial[0] * 10 + spatial[1])
     for dtype in (np.float32, np.float64):
-        x = (rng.standard_normal((2, *spatial, c)) * 10.0 ** rng.integers(-4, 5, (2, *spatial, c))
-             ).astype(dtype)
-        r = rng.random(x.shape)
-        x[r < 0.02] = np.nan
-        x[(r > 0.02) & (r < 0.03)] = np.inf
-        x[(r > 0.03) & (r < 0.04)] = -np.inf
-        x[(r > 0.04) & (r < 0.1)] = -0.0
+        x = _wide_range_specials(rng, (2, *spatial, c), dtype)
         for cip, div in ((True, None), (False, None), (True, 5)):
             want = _separable_3x3_s1_p1(x, cip, div)
             for n_threads in (1, 2):
@@ -396,12 +402,7 @@ def test_avg_3x3_s1_p1_channels_last_backward_rows_in_the_gather_order(c, spatia
     # values equal that order's exactly.
     rng = np.random.default_rng(c * 100 + spatial[0] * 10 + spatial[1] + 7)
     for dtype in (np.float32, np.float64):
-        g = (rng.standard_normal((2, *spatial, c)) * 10.0 ** rng.integers(-4, 5, (2, *spatial, c))
-             ).astype(dtype)
-        r = rng.random(g.shape)
-        g[r < 0.02] = np.nan
-        g[(r > 0.02) & (r < 0.03)] = np.inf
-        g[(r > 0.04) & (r < 0.1)] = -0.0
+        g = _wide_range_specials(rng, (2, *spatial, c), dtype)
         for cip, div in ((True, None), (False, None), (True, 5)):
             want = _separable_3x3_s1_p1_backward(g, cip, div)
             for n_threads in (1, 2):
