@@ -53,7 +53,8 @@ def _max_backward_plan(grad_output, indices, input_shape, rank, data_format, nam
         cl = can.order == "cl"
         c_block = plan_channel_block(can, nbytes)
         kernel = _max.MaxBackward(can.n if cl else can.n * can.c, can.c, c_block, in_plane,
-                                  out_plane, cl, can.view.dtype.name)
+                                  out_plane, cl, can.view.dtype.name, tuple(spatial),
+                                  tuple(can.spatial))
     return Plan(kernel, nbytes=nbytes, items=can.n * can.c, fill=gx_size > 0,
                 source=grad_source(grad_output, can, half=True),
                 b_source=index_source(indices, can, idx5),

@@ -25,6 +25,9 @@ cnp.import_array()
 cdef enum:
     KIND_F16 = 7
     KIND_BF16 = 8
+    # 16-bit channels-last max backwards of fewer channels take the scatter: the gather's loops
+    # run over channels
+    TILES_MIN_CHANNELS = 8
 
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
@@ -517,11 +520,17 @@ cdef class MaxBackward:
     cdef readonly Py_ssize_t in_plane   # the bound indices are checked against
     cdef bint channels_last, is_double
     cdef int half   # 0, or the kind (KIND_F16, KIND_BF16) of a 16-bit float dtype
+    # spatial sizes (d, h, w) in then out, for the gather of indices that keep to their tiles
+    cdef Py_ssize_t tiles[6]
 
     def __init__(self, Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block, Py_ssize_t in_plane,
-                 Py_ssize_t out_plane, bint channels_last, str dtype_name):
-        """n_items: planes (N*C) channels-first, samples (N) channels-last."""
+                 Py_ssize_t out_plane, bint channels_last, str dtype_name, tuple in_spatial,
+                 tuple out_spatial):
+        """n_items: planes (N*C) channels-first, samples (N) channels-last; in_spatial,
+        out_spatial: (d, h, w) sizes of the input and the output."""
         self.n_items, self.C, self.c_block = n_items, C, c_block
+        for a in range(3):
+            self.tiles[a], self.tiles[3 + a] = in_spatial[a], out_spatial[a]
         self.in_plane, self.out_plane, self.channels_last = in_plane, out_plane, channels_last
         self.half = (KIND_F16 if dtype_name == "float16" else KIND_BF16
                      if dtype_name == "bfloat16" else 0)
@@ -533,11 +542,18 @@ cdef class MaxBackward:
         cdef const int64_t* idx = <const int64_t*>cnp.PyArray_DATA(indices)
         cdef void* gi = cnp.PyArray_DATA(grad_in)
         cdef Py_ssize_t bad
+        cdef const Py_ssize_t* tiles = NULL
         with nogil:
             if self.half:
+                # 16-bit channels-last, a vector of channels or more: the gather when sample 0's
+                # first band of indices keeps to its tiles (cypool_max_bwd_tiles_cl). (float32
+                # and float64 measured slower that way: their scatter has no rounding to do.)
+                if (self.channels_last and self.C >= TILES_MIN_CHANNELS
+                        and cypool_max_tiles_probe(idx, self.tiles, self.tiles + 3, self.C)):
+                    tiles = self.tiles
                 bad = _half_scatter(<const uint16_t*>go, idx, <uint16_t*>gi,
                                     self.half == KIND_BF16, self.channels_last, self.n_items,
-                                    self.C, self.c_block, self.in_plane, self.out_plane,
+                                    self.C, self.c_block, self.in_plane, self.out_plane, tiles,
                                     n_threads)
             elif self.is_double:
                 bad = _scatter(<const double*>go, idx, <double*>gi, self.channels_last,
@@ -636,7 +652,7 @@ cdef int _half_forward(const uint16_t* x, uint16_t* y, int64_t* idx, const Windo
 
 cdef Py_ssize_t _half_scatter(const uint16_t* go, const int64_t* idx, uint16_t* gi, bint bf,
                               bint cl, Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block,
-                              Py_ssize_t in_plane, Py_ssize_t out_plane,
+                              Py_ssize_t in_plane, Py_ssize_t out_plane, const Py_ssize_t* tiles,
                               int nt) noexcept nogil:
     # The work items of _backward_cf / _backward_cl (planes; (sample, channel block) pairs),
     # each scattered by cypool_max_bwd_scatter_f16/_bf16.
@@ -645,15 +661,22 @@ cdef Py_ssize_t _half_scatter(const uint16_t* go, const int64_t* idx, uint16_t* 
     cdef ChannelBlock b
     for item in prange(n_work, num_threads=nt, schedule="guided"):
         b = channel_block(item, C, c_block) if cl else channel_block(item, 1, 1)
-        bad += _half_scatter_item(go, idx, gi, bf, b, C if cl else 1, in_plane, out_plane)
+        bad += _half_scatter_item(go, idx, gi, bf, b, C if cl else 1, in_plane, out_plane, tiles)
     return bad
 
 
 cdef inline Py_ssize_t _half_scatter_item(const uint16_t* go, const int64_t* idx, uint16_t* gi,
                                           bint bf, ChannelBlock b, Py_ssize_t C,
-                                          Py_ssize_t in_plane,
-                                          Py_ssize_t out_plane) noexcept nogil:
+                                          Py_ssize_t in_plane, Py_ssize_t out_plane,
+                                          const Py_ssize_t* tiles) noexcept nogil:
     cdef Py_ssize_t o = b.n * out_plane * C, i = b.n * in_plane * C
+    if tiles != NULL:
+        if bf and cypool_max_bwd_tiles_cl_bf16(go + o, idx + o, gi + i, tiles, tiles + 3, C,
+                                                b.c0, b.c1):
+            return 0
+        if not bf and cypool_max_bwd_tiles_cl_f16(go + o, idx + o, gi + i, tiles, tiles + 3, C,
+                                                  b.c0, b.c1):
+            return 0
     if bf:
         return cypool_max_bwd_scatter_bf16(go + o, idx + o, gi + i, in_plane, out_plane, C,
                                            b.c0, b.c1)

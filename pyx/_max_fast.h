@@ -76,6 +76,29 @@ CYPOOL_INLINE ClRow cl_row_spans(const Window* w, ptrdiff_t row)
     return r;
 }
 
+/* Whether cypool_max_bwd_tiles_cl applies to a channels-last max backward and is worth trying:
+ * tiles exist (out >= 1 and in >= out along each axis) and the indices of sample 0's first band
+ * of tiles (its first OW outputs, C channels each) name cells of their own tiles. A call's
+ * indices come from one kind of window, so its first band tells; a later band that does not
+ * keep to its tiles still sends its item to the scatter. */
+static inline int cypool_max_tiles_probe(const int64_t* idx, const ptrdiff_t* in3,
+                                         const ptrdiff_t* out3, ptrdiff_t C)
+{
+    for (int a = 0; a < 3; a++)
+        if (out3[a] < 1 || in3[a] < out3[a]) return 0;
+    const ptrdiff_t IH = in3[1], IW = in3[2], OW = out3[2];
+    const ptrdiff_t sd = in3[0] / out3[0], sh = IH / out3[1], sw = IW / OW;
+    const int64_t plane = (int64_t)in3[0] * IH * IW;
+    for (ptrdiff_t o = 0; o < OW; o++)
+        for (ptrdiff_t c = 0; c < C; c++) {
+            const int64_t i = idx[o * C + c];
+            if ((uint64_t)i >= (uint64_t)plane || i / (IH * IW) >= sd || (i / IW) % IH >= sh
+                || (i % IW) / sw != o)
+                return 0;
+        }
+    return 1;
+}
+
 /* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32, cypool_max_fwd_cf_2x2_f32,
  * cypool_max_fwd_cl_1d_f32 */
 #define CYPOOL_T float

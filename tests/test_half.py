@@ -761,3 +761,84 @@ def test_channels_first_overlapping_windows_equal_a_plain_loop(dtype, kind, shap
             with cypool.threads(nt):
                 got = cypool.max_pool2d_backward(g, ii, shape)
             assert_same(got, want)
+
+
+def _tile_indices(rng, n, c, spatial, out):
+    """(n, c, *out) indices naming, for each output, a random cell of its tile: the cells
+    [o * s, o * s + s) along each axis, s = in // out."""
+    steps = [i // o for i, o in zip(spatial, out)]
+    coords = [rng.integers(0, s, (n, c, *out)) + np.arange(o).reshape(
+                  [-1 if a == k else 1 for a in range(len(out))]) * s
+              for k, (s, o) in enumerate(zip(steps, out))]
+    return np.ravel_multi_index(coords, spatial).astype(np.int64)
+
+
+# (input spatial, output spatial): tiles 2 wide (2x2/s2), wider, cells past the last tile
+# (9 -> 4), 3-d, 1-d and one tile per plane (global)
+TILE_CASES = [((8, 8), (4, 4)), ((9, 7), (4, 3)), ((12, 10), (3, 2)), ((5, 6, 7), (2, 3, 3)),
+              ((9,), (4,)), ((7, 7), (1, 1))]
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("spatial,out", TILE_CASES, ids=lambda v: "x".join(map(str, v)))
+@pytest.mark.parametrize("C", [8, 16, 37])
+def test_channels_last_max_backward_of_indices_in_tiles(dtype, spatial, out, C, rng):
+    # indices that keep to tiles of in // out cells (each cell named at most once) write each
+    # cell once, in order (the gather of cypool_max_bwd_tiles_cl): 0 + g, -0 made +0, a
+    # signalling NaN kept, as the channels-first scatter gives, bit for bit
+    idx = _tile_indices(rng, 2, C, spatial, out)
+    g = specials(dtype, rng, idx.shape)
+    snan = 0x7c01 if dtype == F16 else 0x7f81
+    g.view(np.uint16).reshape(-1)[::11] = snan
+    g.view(np.uint16).reshape(-1)[5::13] = 0x8000
+    want = max_backward_ref(g, idx, spatial)
+    cf = cypool.max_pool2d_backward if len(spatial) == 2 else (
+        cypool.max_pool1d_backward if len(spatial) == 1 else cypool.max_pool3d_backward)
+    first = cf(g, idx, (2, C, *spatial))
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            got = cf(to_layout(g, "channels_last"), to_layout(idx, "channels_last"),
+                     (2, *spatial, C), data_format="channels_last")
+        assert_same(from_layout(got, "channels_last"), want)
+        np.testing.assert_array_equal(from_layout(got, "channels_last").view(np.uint16),
+                                      first.view(np.uint16))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_channels_last_max_backward_of_indices_leaving_their_tiles_later(dtype, rng):
+    # the first band of tiles keeps to them (the gather is tried) and a later one does not: a
+    # cell named twice gets both adds, rounded in output order, and an index outside the plane
+    # still raises
+    spatial, out, C = (12, 12), (6, 6), 16
+    idx = _tile_indices(rng, 2, C, spatial, out)
+    idx[1, 3, 4, 2] = idx[1, 3, 4, 3]            # sample 1, band 4: a cell of the next tile
+    idx[0, 5, 2, 1] = idx[0, 5, 0, 0]            # sample 0, band 2: a cell of band 0
+    g = specials(dtype, rng, idx.shape)
+    want = max_backward_ref(g, idx, spatial)
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            got = cypool.max_pool2d_backward(to_layout(g, "channels_last"),
+                                             to_layout(idx, "channels_last"), (2, 12, 12, C),
+                                             data_format="channels_last")
+        assert_same(from_layout(got, "channels_last"), want)
+    idx[1, 2, 5, 5] = 144
+    with pytest.raises(ValueError, match="indices"):
+        cypool.max_pool2d_backward(to_layout(g, "channels_last"), to_layout(idx, "channels_last"),
+                                   (2, 12, 12, C), data_format="channels_last")
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("k,s,p,ceil", [(2, 2, 0, False), (2, 2, 1, False), (3, 3, 0, True),
+                                        (3, 2, 1, False), (2, 2, 0, True)])
+def test_channels_last_max_backward_of_forward_indices(dtype, k, s, p, ceil, rng):
+    # forward indices of windows that do (2x2/s2) and do not (padding, ceil_mode, overlap) keep
+    # to tiles of in // out cells: the channels-first scatter's bits either way
+    x = specials(dtype, rng, (2, 24, 11, 13))
+    y, idx = cypool.max_pool2d(x, k, s, p, ceil_mode=ceil, return_indices=True)
+    g = specials(dtype, rng, y.shape)
+    first = cypool.max_pool2d_backward(g, idx, x.shape)
+    got = cypool.max_pool2d_backward(to_layout(g, "channels_last"), to_layout(idx, "channels_last"),
+                                     to_layout(x, "channels_last").shape,
+                                     data_format="channels_last")
+    np.testing.assert_array_equal(from_layout(got, "channels_last").view(np.uint16),
+                                  first.view(np.uint16))
