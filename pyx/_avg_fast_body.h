@@ -1078,8 +1078,7 @@ CYPOOL_AVG256_FN void CYPOOL_FN(avg_bwd_cl256)(float* const* dr, ptrdiff_t nr,
 #undef CYPOOL_AVG256_FN
 #endif
 
-#if CYPOOL_F16 && defined(CYPOOL_F16C) && \
-    (defined(__clang__) ? __clang_major__ >= 14 : __GNUC__ >= 12)
+#if CYPOOL_F16 && defined(CYPOOL_F16C) && defined(CYPOOL_FP16)
 /* float16's rounded adds as AVX512-FP16 half-precision adds (vaddph: 32 lanes, one
  * instruction, correctly rounded to float16 in the MXCSR's rounding mode): a float32 add of two
  * float16 values rounded to float16 gives the same value (double rounding through float32's 24
@@ -1089,16 +1088,8 @@ CYPOOL_AVG256_FN void CYPOOL_FN(avg_bwd_cl256)(float* const* dr, ptrdiff_t nr,
  * round so whatever the MXCSR says). Subnormals with flush-to-zero and denormals-are-zero set
  * give the same bits (vaddph does not flush them; tested). */
 #define CYPOOL_AVG_FP16 1
-#include <cpuid.h>
-static int cypool_avg_fp16_cpu = -1;
 static int __attribute__((unused)) CYPOOL_FN(avg_fp16)(void) {
-    int s = __atomic_load_n(&cypool_avg_fp16_cpu, __ATOMIC_RELAXED);
-    if (s < 0) {
-        unsigned a, b, c, d;
-        s = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 23)) && (b & (1u << 30));
-        __atomic_store_n(&cypool_avg_fp16_cpu, s, __ATOMIC_RELAXED);
-    }
-    return s && cypool_f16c() == 2 && (_mm_getcsr() & 0x6000u) == 0;
+    return cypool_avx512fp16() && (_mm_getcsr() & 0x6000u) == 0;
 }
 #define CYPOOL_AVG_FP16_FN \
     static __attribute__((target("avx512fp16,avx512bw,avx512f,avx2,f16c"), noinline, unused))

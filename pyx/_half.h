@@ -113,6 +113,27 @@ static int __attribute__((unused)) cypool_f16c(void) {
     return s;
 }
 
+#if defined(__clang__) ? __clang_major__ >= 14 : __GNUC__ >= 12
+/* Compilers with AVX512-FP16 intrinsics: kernels may compare and add float16 as float16 (32
+ * lanes a vector) where cypool_avx512fp16() says the CPU can. */
+#define CYPOOL_FP16 1
+#include <cpuid.h>
+/* -1 until asked, then whether the CPU has AVX512-FP16 and AVX512BW (CPUID leaf 7: EDX bit 23,
+ * EBX bit 30) */
+static int cypool_fp16_cpu = -1;
+/* 1 where AVX512-FP16 kernels may run: the CPU has it and the conversions are the AVX-512 ones
+ * (cypool_f16c() == 2: CYPOOL_HALF_CONVERSIONS=avx2 or portable turns them off too) */
+static int __attribute__((unused)) cypool_avx512fp16(void) {
+    int s = __atomic_load_n(&cypool_fp16_cpu, __ATOMIC_RELAXED);
+    if (s < 0) {
+        unsigned a, b, c, d;
+        s = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 23)) && (b & (1u << 30));
+        __atomic_store_n(&cypool_fp16_cpu, s, __ATOMIC_RELAXED);
+    }
+    return s && cypool_f16c() == 2;
+}
+#endif
+
 #define CYPOOL_F16C_FN static __attribute__((target("avx2,f16c"), noinline, unused)) void
 #define CYPOOL_F16C_RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 

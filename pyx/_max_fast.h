@@ -76,6 +76,52 @@ CYPOOL_INLINE ClRow cl_row_spans(const Window* w, ptrdiff_t row)
     return r;
 }
 
+/* The channels-last run kernels' loops (max_cl_runs_row in _max_fast_body.h), written once for
+ * every vector type: output columns [lo, hi) of a row, nr runs of K adjacent cells (constants
+ * NR, KW: the cases of CYPOOL_CL_VCASES), base[r] run r's row start, values of type ET in
+ * vectors VT of L lanes, LATER(a, b) the window rule on a vector, FIN(v) the vector stored. The
+ * caller's locals: base, nr, K, S, pad, lo, hi, C, y. */
+/* one level of the runs' tree: runs r and r + T, neighbours, combined in order */
+#define CYPOOL_CL_VLEVEL(NR, T, LATER) \
+    for (ptrdiff_t r = 0; r + T < NR; r += 2 * T) a[r] = LATER(a[r], a[r + T]);
+#define CYPOOL_CL_VROW(NR, KW, ET, VT, L, LATER, FIN) do { \
+    for (ptrdiff_t ow = lo; ow < hi; ow++) { \
+        const ptrdiff_t off = (ow * S - pad) * C; \
+        for (ptrdiff_t c0 = 0;; c0 += L) { \
+            if (c0 + L > C) c0 = C - L; \
+            VT a[NR]; \
+            for (ptrdiff_t r = 0; r < NR; r++) { \
+                const ET* xr = base[r] + off + c0; \
+                VT m, v; \
+                __builtin_memcpy(&m, xr, sizeof m); \
+                for (ptrdiff_t c = 1; c < KW; c++) { \
+                    __builtin_memcpy(&v, xr + c * C, sizeof v); \
+                    m = LATER(m, v); \
+                } \
+                a[r] = m; \
+            } \
+            CYPOOL_CL_VLEVEL(NR, 1, LATER) CYPOOL_CL_VLEVEL(NR, 2, LATER) \
+            CYPOOL_CL_VLEVEL(NR, 4, LATER) CYPOOL_CL_VLEVEL(NR, 8, LATER) \
+            a[0] = FIN(a[0]); \
+            __builtin_memcpy(y + ow * C + c0, &a[0], sizeof a[0]); \
+            if (c0 + L >= C) break; \
+        } \
+    } \
+} while (0)
+#define CYPOOL_CL_VCASES(ET, VT, L, LATER, FIN) do { \
+    if (nr == 4 && K == 2) CYPOOL_CL_VROW(4, 2, ET, VT, L, LATER, FIN); \
+    else if (nr == 2 && K == 2) CYPOOL_CL_VROW(2, 2, ET, VT, L, LATER, FIN); \
+    else if (nr == 9 && K == 3) CYPOOL_CL_VROW(9, 3, ET, VT, L, LATER, FIN); \
+    else if (nr == 3 && K == 3) CYPOOL_CL_VROW(3, 3, ET, VT, L, LATER, FIN); \
+    else if (nr == 1 && K == 3) CYPOOL_CL_VROW(1, 3, ET, VT, L, LATER, FIN); \
+    else if (nr == 1 && K == 2) CYPOOL_CL_VROW(1, 2, ET, VT, L, LATER, FIN); \
+    else return 0; \
+    return 1; \
+} while (0)
+#define CYPOOL_CL_AS_IS(v) (v)
+/* Run counts of the run kernels: CYPOOL_CL_RUNS at most */
+#define CYPOOL_CL_RUNS 9
+
 /* Whether cypool_max_bwd_tiles_cl applies to a channels-last max backward and is worth trying:
  * tiles exist (out >= 1 and in >= out along each axis) and the indices of sample 0's first band
  * of tiles (its first OW outputs, C channels each) name cells of their own tiles. A call's

@@ -938,6 +938,10 @@ CYPOOL_AVX2_INLINE void CYPOOL_FN(max_cl_f16c_run4_8)(const uint16_t* restrict x
                         || (w->k_w == 2 && w->s_w == 1)); \
     if (run) interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &lo, &hi); \
     for (ptrdiff_t ow = 0; ow < w->out_w; ow++) { \
+        if (ow == skip_lo && skip_lo < skip_hi) {   /* done by the caller */ \
+            ow = skip_hi - 1; \
+            continue; \
+        } \
         if (run && ow >= lo && ow + 4 <= hi) { \
             RUN; \
             ow += 3; \
@@ -972,18 +976,46 @@ CYPOOL_AVX2_INLINE void CYPOOL_FN(max_cl_f16c_run4_8)(const uint16_t* restrict x
         } \
     } \
 } while (0)
+/* The row's output columns but [skip_lo, skip_hi) */
 static __attribute__((target("avx2,f16c"), noinline, unused)) void
 CYPOOL_FN(max_cl_f16c)(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
-                       ptrdiff_t row, ptrdiff_t C, ptrdiff_t* cells)
+                       ptrdiff_t row, ptrdiff_t C, ptrdiff_t* cells, ptrdiff_t skip_lo,
+                       ptrdiff_t skip_hi)
 {
     CYPOOL_CL_F16C_ROW(8, CYPOOL_FN(max_cl_f16c_vecs), CYPOOL_CL_F16C_RUN8);
 }
 static __attribute__((target("avx512f,avx2,f16c"), noinline, unused)) void
 CYPOOL_FN(max_cl_f16c_avx512)(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
-                              ptrdiff_t row, ptrdiff_t C, ptrdiff_t* cells)
+                              ptrdiff_t row, ptrdiff_t C, ptrdiff_t* cells, ptrdiff_t skip_lo,
+                              ptrdiff_t skip_hi)
 {
     CYPOOL_CL_F16C_ROW(16, CYPOOL_FN(max_cl_f16c_vecs16), CYPOOL_CL_F16C_RUN16);
 }
+#if CYPOOL_F16 && defined(CYPOOL_FP16)
+/* float16 values only, where the CPU has AVX512-FP16: max_cl_runs_row's tree on vectors of 32
+ * float16 lanes, compared as float16 (vmaxph, vcmpph: exact, the order of the same values in
+ * float), no conversions; a NaN result made quiet as its trip through float makes it in the
+ * F16C rows (the same bits). C >= 32. */
+#define CYPOOL_FP16_LATER(a, b) ({ \
+    const __m512h a_ = (a), b_ = (b); \
+    _mm512_castsi512_ph(_mm512_mask_blend_epi16(_mm512_cmp_ph_mask(b_, b_, _CMP_UNORD_Q), \
+                                                _mm512_castph_si512(_mm512_max_ph(b_, a_)), \
+                                                _mm512_castph_si512(b_))); })
+#define CYPOOL_FP16_QUIET(v) ({ \
+    const __m512h v_ = (v); \
+    _mm512_castsi512_ph(_mm512_mask_blend_epi16( \
+        _mm512_cmp_ph_mask(v_, v_, _CMP_UNORD_Q), _mm512_castph_si512(v_), \
+        _mm512_or_si512(_mm512_castph_si512(v_), _mm512_set1_epi16(0x0200)))); })
+static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline, unused)) int
+CYPOOL_FN(max_cl_runs_row_fp16)(const uint16_t* const* base, ptrdiff_t nr, ptrdiff_t K,
+                                ptrdiff_t S, ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
+                                ptrdiff_t C, uint16_t* y)
+{
+    CYPOOL_CL_VCASES(uint16_t, __m512h, 32, CYPOOL_FP16_LATER, CYPOOL_FP16_QUIET);
+}
+#undef CYPOOL_FP16_LATER
+#undef CYPOOL_FP16_QUIET
+#endif
 #undef CYPOOL_CL_F16C_ROW
 #undef CYPOOL_CL_F16C_RUN16
 #undef CYPOOL_CL_F16C_RUN8
@@ -1010,7 +1042,6 @@ CYPOOL_FN(max_cl_f16c_avx512)(const uint16_t* x, uint16_t* y, int64_t* idx, cons
  * combine the runs as a tree, neighbours in order: the scan's value (first maximum, last NaN with
  * its payload) with independent chains. Values only: with indices the rows keep max_cl_block.
  * Run counts of CYPOOL_CL_RUNS at most. */
-#define CYPOOL_CL_RUNS 9
 
 #if defined(__x86_64__) && defined(__GNUC__)
 /* Values only, with AVX-512F or AVX2 where the CPU has them: GCC's vector types in functions
@@ -1053,60 +1084,21 @@ typedef CYPOOL_T CYPOOL_FN(cl_v32) __attribute__((vector_size(32)));
             _mm256_cmp_ps((__m256)b_, (__m256)b_, _CMP_UNORD_Q)), \
         (CYPOOL_FN(cl_v32))_mm256_blendv_pd(_mm256_max_pd((__m256d)b_, (__m256d)a_), \
             (__m256d)b_, _mm256_cmp_pd((__m256d)b_, (__m256d)b_, _CMP_UNORD_Q))); })
-/* one level of the runs' tree: runs r and r + T, neighbours, combined in order */
-#define CYPOOL_CL_VLEVEL(NR, T, LATER) \
-    for (ptrdiff_t r = 0; r + T < NR; r += 2 * T) a[r] = LATER(a[r], a[r + T]);
-/* output columns [lo, hi) as max_cl_runs_row, nr runs of K cells (constants), vectors VT of
- * L lanes */
-#define CYPOOL_CL_VROW(NR, KW, VT, L, LATER) do { \
-    for (ptrdiff_t ow = lo; ow < hi; ow++) { \
-        const ptrdiff_t off = (ow * S - pad) * C; \
-        for (ptrdiff_t c0 = 0;; c0 += L) { \
-            if (c0 + L > C) c0 = C - L; \
-            VT a[NR]; \
-            for (ptrdiff_t r = 0; r < NR; r++) { \
-                const CYPOOL_T* xr = base[r] + off + c0; \
-                VT m, v; \
-                __builtin_memcpy(&m, xr, sizeof m); \
-                for (ptrdiff_t c = 1; c < KW; c++) { \
-                    __builtin_memcpy(&v, xr + c * C, sizeof v); \
-                    m = LATER(m, v); \
-                } \
-                a[r] = m; \
-            } \
-            CYPOOL_CL_VLEVEL(NR, 1, LATER) CYPOOL_CL_VLEVEL(NR, 2, LATER) \
-            CYPOOL_CL_VLEVEL(NR, 4, LATER) CYPOOL_CL_VLEVEL(NR, 8, LATER) \
-            __builtin_memcpy(y + ow * C + c0, &a[0], sizeof a[0]); \
-            if (c0 + L >= C) break; \
-        } \
-    } \
-} while (0)
-#define CYPOOL_CL_VCASES(VT, L, LATER) do { \
-    if (nr == 4 && K == 2) CYPOOL_CL_VROW(4, 2, VT, L, LATER); \
-    else if (nr == 2 && K == 2) CYPOOL_CL_VROW(2, 2, VT, L, LATER); \
-    else if (nr == 9 && K == 3) CYPOOL_CL_VROW(9, 3, VT, L, LATER); \
-    else if (nr == 3 && K == 3) CYPOOL_CL_VROW(3, 3, VT, L, LATER); \
-    else if (nr == 1 && K == 3) CYPOOL_CL_VROW(1, 3, VT, L, LATER); \
-    else if (nr == 1 && K == 2) CYPOOL_CL_VROW(1, 2, VT, L, LATER); \
-    else return 0; \
-    return 1; \
-} while (0)
 #define CYPOOL_CL_VARGS const CYPOOL_T* const* base, ptrdiff_t nr, ptrdiff_t K, ptrdiff_t S, \
     ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t C, CYPOOL_T* y
 static __attribute__((target("avx512f"), noinline, unused)) int
 CYPOOL_FN(max_cl_runs_row_avx512)(CYPOOL_CL_VARGS)
 {
-    CYPOOL_CL_VCASES(CYPOOL_FN(cl_v64), (ptrdiff_t)(64 / sizeof(CYPOOL_T)), CYPOOL_CL_LATER64);
+    CYPOOL_CL_VCASES(CYPOOL_T, CYPOOL_FN(cl_v64), (ptrdiff_t)(64 / sizeof(CYPOOL_T)),
+                     CYPOOL_CL_LATER64, CYPOOL_CL_AS_IS);
 }
 static __attribute__((target("avx2"), noinline, unused)) int
 CYPOOL_FN(max_cl_runs_row_avx2)(CYPOOL_CL_VARGS)
 {
-    CYPOOL_CL_VCASES(CYPOOL_FN(cl_v32), (ptrdiff_t)(32 / sizeof(CYPOOL_T)), CYPOOL_CL_LATER32);
+    CYPOOL_CL_VCASES(CYPOOL_T, CYPOOL_FN(cl_v32), (ptrdiff_t)(32 / sizeof(CYPOOL_T)),
+                     CYPOOL_CL_LATER32, CYPOOL_CL_AS_IS);
 }
 #undef CYPOOL_CL_VARGS
-#undef CYPOOL_CL_VCASES
-#undef CYPOOL_CL_VROW
-#undef CYPOOL_CL_VLEVEL
 #undef CYPOOL_CL_LATER32
 #undef CYPOOL_CL_LATER64
 #define CYPOOL_CL_VEC 1
@@ -1136,6 +1128,26 @@ CYPOOL_INLINE int CYPOOL_FN(max_cl_runs_row)(const CYPOOL_T* const* base, ptrdif
 }
 #endif
 
+/* The run kernels' view of a channels-last row (cr: its sample and window rows): base[r], the
+ * start of window row r (d, h) in sample xn, and the interior output columns [lo, hi) (whole
+ * windows along w). 0 where no run kernel can take the row (dilation along w, more than
+ * CYPOOL_CL_RUNS window rows, no interior). */
+CYPOOL_INLINE int CYPOOL_FN(cl_runs)(const Window* w, const CYPOOL_S* xn, ClRow cr, ptrdiff_t C,
+                                     const CYPOOL_S** base, ptrdiff_t* lo, ptrdiff_t* hi)
+{
+    const ptrdiff_t dc = cr.d.count, hc = cr.h.count;
+    if (w->dil_w != 1 || dc * hc < 1 || dc * hc > CYPOOL_CL_RUNS) return 0;
+    for (ptrdiff_t a = 0; a < dc; a++)
+        for (ptrdiff_t b = 0; b < hc; b++)
+            base[a * hc + b] = xn + ((cr.d.first + a * w->dil_d) * w->in_h + cr.h.first
+                                     + b * w->dil_h) * w->in_w * C;
+    *lo = (w->pad_w + w->s_w - 1) / w->s_w;
+    *hi = w->in_w + w->pad_w >= w->k_w ? (w->in_w + w->pad_w - w->k_w) / w->s_w + 1 : 0;
+    if (*hi > w->out_w) *hi = w->out_w;
+    if (*hi < *lo) *hi = *lo;
+    return *lo < *hi;
+}
+
 /* One output row (n, od, oh) of a channels-last tensor. `cells` is caller-provided scratch of
  * k_d*k_h*k_w entries: the flat positions of the current window's real cells in window order.
  * Channels go in fixed blocks of CYPOOL_CL_BLOCK (compile-time trip count, so the block's
@@ -1148,8 +1160,24 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
 #if CYPOOL_HALF && defined(CYPOOL_F16C)
     /* 16-bit types with F16C: converted in registers (max_cl_f16c) */
     switch (cypool_f16c()) {
-    case 2: CYPOOL_FN(max_cl_f16c_avx512)(x, y, idx, w, row, C, cells); return;
-    case 1: CYPOOL_FN(max_cl_f16c)(x, y, idx, w, row, C, cells); return;
+    case 2: {
+        ptrdiff_t lo = 0, hi = 0;
+#if CYPOOL_F16 && defined(CYPOOL_FP16)
+        /* values only: the interior columns through the AVX512-FP16 runs */
+        const ClRow cr = cl_row_spans(w, row);
+        const uint16_t* base[CYPOOL_CL_RUNS];
+        if (!idx && C >= 32 && CYPOOL_FN(cl_runs)(w, x + cr.n * w->in_d * w->in_h * w->in_w * C,
+                                                  cr, C, base, &lo, &hi)
+                && cypool_avx512fp16()
+                && !CYPOOL_FN(max_cl_runs_row_fp16)(base, cr.d.count * cr.h.count, w->k_w,
+                                                    w->s_w, w->pad_w, lo, hi, C,
+                                                    y + row * w->out_w * C))
+            lo = hi = 0;
+#endif
+        CYPOOL_FN(max_cl_f16c_avx512)(x, y, idx, w, row, C, cells, lo, hi);
+        return;
+    }
+    case 1: CYPOOL_FN(max_cl_f16c)(x, y, idx, w, row, C, cells, 0, 0); return;
     default: break;
     }
 #endif
@@ -1164,21 +1192,11 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
     /* values only: the row's runs (window rows d x h) and its interior output columns
      * [lo, hi) (whole windows), taken by max_cl_runs_row */
     const CYPOOL_T* base[CYPOOL_CL_RUNS];
-    const ptrdiff_t nr = dc * hc;
     ptrdiff_t lo = 0, hi = 0;
-    if (!idx && w->dil_w == 1 && nr >= 1 && nr <= CYPOOL_CL_RUNS) {
-        for (ptrdiff_t a = 0; a < dc; a++)
-            for (ptrdiff_t b = 0; b < hc; b++)
-                base[a * hc + b] = xn + ((df + a * w->dil_d) * w->in_h + hf + b * w->dil_h)
-                                        * w->in_w * C;
-        lo = (w->pad_w + w->s_w - 1) / w->s_w;
-        hi = w->in_w + w->pad_w >= w->k_w ? (w->in_w + w->pad_w - w->k_w) / w->s_w + 1 : 0;
-        if (hi > w->out_w) hi = w->out_w;
-        if (hi < lo) hi = lo;
-        if (lo < hi && !CYPOOL_FN(max_cl_runs_row)(base, nr, w->k_w, w->s_w, w->pad_w, lo, hi,
-                                                   C, y + row * w->out_w * C))
-            lo = hi = 0;
-    }
+    if (!idx && CYPOOL_FN(cl_runs)(w, xn, cr, C, base, &lo, &hi)
+            && !CYPOOL_FN(max_cl_runs_row)(base, dc * hc, w->k_w, w->s_w, w->pad_w, lo, hi, C,
+                                           y + row * w->out_w * C))
+        lo = hi = 0;
 #endif
     for (ptrdiff_t ow = 0; ow < w->out_w; ow++) {
 #if !CYPOOL_HALF

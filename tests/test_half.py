@@ -568,6 +568,7 @@ for c in (3, 8, 11, 16, 21, 40, 70):   # channels-last cells' vector groups of e
     for s in (1, 2):
         y, i = cypool.max_pool2d(z, 3, s, 1, return_indices=True, data_format="channels_last")
         out[f"cl{c}max{s}"] = y
+        out[f"cl{c}maxv{s}"] = cypool.max_pool2d(z, 3, s, 1, data_format="channels_last")
         out[f"cl{c}idx{s}"] = i.view(np.uint16)
         m = cypool.avg_pool2d(z, 3, s, 1, data_format="channels_last")
         out[f"cl{c}avg{s}"] = m
@@ -582,6 +583,16 @@ for w in (5, 8, 13, 16, 23, 33, 47, 64, 70, 130):   # the vector groups' shapes 
         m = cypool.avg_pool2d(z, k, s, p)
         out[f"row{w}avg{k}{s}"] = m
         out[f"row{w}avgb{k}{s}"] = cypool.avg_pool2d_backward(m, z.shape, k, s, p)
+# values only, 64 channels with signalling NaNs: the run kernels (AVX512-FP16 where the CPU has
+# it) for 1-d to 3-d interiors
+z = np.ascontiguousarray(np.tile(x, (1, 3, 1, 1))[:, :64].transpose(0, 2, 3, 1))
+z.view(np.uint16)[:, ::7, 1::9, ::5] = 0x7c01
+z.view(np.uint16)[:, 3::8, ::11, 2::7] = 0xfd55
+for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1), (2, 1, 0)):
+    out[f"clv{k}{s}"] = cypool.max_pool2d(z, k, s, p, data_format="channels_last")
+out["clv3d"] = cypool.max_pool3d(z[:, :, :12].reshape(2, 5, 6, 12, 64), 2,
+                                 data_format="channels_last")
+out["clv1d"] = cypool.max_pool1d(z[0], 3, 2, 1, data_format="channels_last")
 np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
 """
 
@@ -603,11 +614,12 @@ def _every_conversion(tmp_path, name, text):
 
 
 def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
-    # float16 rows convert with AVX-512's or AVX2's F16C instructions where the CPU has them;
-    # CYPOOL_HALF_CONVERSIONS asks for AVX2's, or for the portable loops (a CPU without F16C,
-    # another compiler): every result, NaN payloads included, is the same bits every way
+    # float16 rows convert with AVX-512's or AVX2's F16C instructions where the CPU has them
+    # (and compare as float16 with AVX512-FP16 where it has that); CYPOOL_HALF_CONVERSIONS asks
+    # for AVX2's, or for the portable loops (a CPU without F16C, another compiler): every
+    # result, NaN payloads included, is the same bits every way
     results = _every_conversion(tmp_path, "paths.py", PATH_SCRIPT)
-    assert len(results["best"].files) == 25 + 28 + 60 + 28 + 60
+    assert len(results["best"].files) == 25 + 42 + 60 + 28 + 60 + 6
     for name in ("avx2", "portable"):
         for key in results["best"].files:
             np.testing.assert_array_equal(results[name][key], results["best"][key],
