@@ -545,11 +545,13 @@ cdef class MaxBackward:
         cdef const Py_ssize_t* tiles = NULL
         with nogil:
             if self.half:
-                # 16-bit channels-last, a vector of channels or more: the gather when sample 0's
-                # first band of indices keeps to its tiles (cypool_max_bwd_tiles_cl). (float32
-                # and float64 measured slower that way: their scatter has no rounding to do.)
-                if (self.channels_last and self.C >= TILES_MIN_CHANNELS
-                        and cypool_max_tiles_probe(idx, self.tiles, self.tiles + 3, self.C)):
+                # the gather when the first band of indices keeps to its tiles
+                # (cypool_max_bwd_tiles_cl16 / _cf16; float32 and float64 measured slower that
+                # way: their scatter has no rounding to do); channels-last, a vector of channels
+                # or more
+                if ((not self.channels_last or self.C >= TILES_MIN_CHANNELS)
+                        and cypool_max_tiles_probe(idx, self.tiles, self.tiles + 3,
+                                                   self.C if self.channels_last else 1)):
                     tiles = self.tiles
                 bad = _half_scatter(<const uint16_t*>go, idx, <uint16_t*>gi,
                                     self.half == KIND_BF16, self.channels_last, self.n_items,
@@ -671,11 +673,10 @@ cdef inline Py_ssize_t _half_scatter_item(const uint16_t* go, const int64_t* idx
                                           const Py_ssize_t* tiles) noexcept nogil:
     cdef Py_ssize_t o = b.n * out_plane * C, i = b.n * in_plane * C
     if tiles != NULL:
-        if bf and cypool_max_bwd_tiles_cl_bf16(go + o, idx + o, gi + i, tiles, tiles + 3, C,
-                                                b.c0, b.c1):
+        if C > 1 and cypool_max_bwd_tiles_cl16(go + o, idx + o, gi + i, tiles, tiles + 3, C,
+                                               b.c0, b.c1):
             return 0
-        if not bf and cypool_max_bwd_tiles_cl_f16(go + o, idx + o, gi + i, tiles, tiles + 3, C,
-                                                  b.c0, b.c1):
+        if C == 1 and cypool_max_bwd_tiles_cf16(go + o, idx + o, gi + i, tiles, tiles + 3):
             return 0
     if bf:
         return cypool_max_bwd_scatter_bf16(go + o, idx + o, gi + i, in_plane, out_plane, C,

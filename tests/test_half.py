@@ -785,6 +785,449 @@ def _tile_indices(rng, n, c, spatial, out):
     return np.ravel_multi_index(coords, spatial).astype(np.int64)
 
 
+# (input spatial, output spatial): tiles 2 wide (2x2/s2; 33 outputs: two vectors of 16 and one
+# more), wider, cells past the last tile (9 -> 4), 3-d, 1-d and one tile per plane (global)
+TILE_CASES = [((8, 8), (4, 4)), ((9, 67), (4, 33)), ((12, 10), (3, 2)), ((5, 6, 7), (2, 3, 3)),
+              ((9,), (4,)), ((7, 7), (1, 1))]
+FORMATS = ["channels_first", "channels_last"]
+
+
+def _max_backward_nd(rank):
+    return {1: cypool.max_pool1d_backward, 2: cypool.max_pool2d_backward,
+            3: cypool.max_pool3d_backward}[rank]
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("spatial,out", TILE_CASES, ids=lambda v: "x".join(map(str, v)))
+@pytest.mark.parametrize("C", [1, 8, 37])
+def test_max_backward_of_indices_in_tiles(dtype, data_format, spatial, out, C, rng):
+    # indices that keep to tiles of in // out cells (each cell named at most once) write each
+    # cell once, in order (cypool_max_bwd_tiles_cl16 / _cf16): the scatter's first add to a
+    # zeroed cell, g with -0 made +0 and a signalling NaN kept, bit for bit
+    idx = _tile_indices(rng, 2, C, spatial, out)
+    g = specials(dtype, rng, idx.shape)
+    snan = 0x7c01 if dtype == F16 else 0x7f81
+    g.view(np.uint16).reshape(-1)[::11] = snan
+    g.view(np.uint16).reshape(-1)[5::13] = 0x8000
+    bits = g.view(np.uint16).reshape(2, C, -1)
+    want = np.zeros((2, C, int(np.prod(spatial))), np.uint16)
+    n, c = np.indices(bits.shape[:2])
+    want[n[..., None], c[..., None], idx.reshape(2, C, -1)] = np.where(bits == 0x8000, 0, bits)
+    want = want.reshape(2, C, *spatial)
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            got = _max_backward_nd(len(spatial))(
+                to_layout(g, data_format), to_layout(idx, data_format),
+                to_layout(np.empty((2, C, *spatial), dtype), data_format).shape,
+                data_format=data_format)
+        np.testing.assert_array_equal(from_layout(got, data_format).view(np.uint16), want)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_max_backward_of_indices_leaving_their_tiles_later(dtype, data_format, rng):
+    # the first band of tiles keeps to them (the gather is tried) and a later one does not: a
+    # cell named twice gets both adds, rounded in output order, and an index outside the plane
+    # still raises
+    spatial, out, C = (12, 40), (6, 20), 16
+    idx = _tile_indices(rng, 2, C, spatial, out)
+    idx[1, 3, 4, 2] = idx[1, 3, 4, 3]            # sample 1, band 4: a cell of the next tile
+    idx[0, 5, 2, 1] = idx[0, 5, 0, 0]            # sample 0, band 2: a cell of band 0
+    g = specials(dtype, rng, idx.shape)
+    want = max_backward_ref(g, idx, spatial)
+    shape = to_layout(np.empty((2, C, *spatial), dtype), data_format).shape
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            got = cypool.max_pool2d_backward(to_layout(g, data_format),
+                                             to_layout(idx, data_format), shape,
+                                             data_format=data_format)
+        assert_same(from_layout(got, data_format), want)
+    idx[1, 2, 5, 5] = 12 * 40
+    with pytest.raises(ValueError, match="indices"):
+        cypool.max_pool2d_backward(to_layout(g, data_format), to_layout(idx, data_format), shape,
+                                   data_format=data_format)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("k,s,p,ceil", [(2, 2, 0, False), (3, 2, 1, True), (2, 1, 0, False),
+                                        (3, 1, 1, False), (5, 1, 2, False), (4, 3, 1, True)])
+def test_channels_first_rows_of_every_width_equal_the_float32_kernel(dtype, k, s, p, ceil, rng):
+    # float16's channels-first interiors go 16 or 8 outputs a vector, up to four vectors at a
+    # time, the last vector ending at the row's end (overlapping the one before), rows of fewer
+    # than 8 outputs one by one: every row width from 1 to 70 outputs, with and without indices;
+    # a maximum is exact, so the 16-bit result is the float32 kernel's, rounded
+    for w in range(1, 141, 2):
+        x = specials(dtype, rng, (1, 2, 5, w + k))
+        y, i = cypool.max_pool2d(x, k, s, p, ceil_mode=ceil, return_indices=True)
+        y32, i32 = cypool.max_pool2d(x.astype(np.float32), k, s, p, ceil_mode=ceil,
+                                     return_indices=True)
+        assert_same(y, y32.astype(dtype))
+        np.testing.assert_array_equal(i, i32)
+        assert_same(cypool.max_pool2d(x, k, s, p, ceil_mode=ceil), y)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 2), (3, 1, 1, 1),
+                                     (2, 1, 0, 1)])
+def test_channels_last_rows_of_every_channel_count_equal_the_float32_kernel(dtype, k, s, p, d,
+                                                                           rng):
+    # float16's channels-last cells go 16 or 8 channels a vector, up to four vectors at a time,
+    # the last vector ending at the last channel, fewer than 8 channels one by one;
+    # 3x3/s1, 3x3/s2 and 2x2/s1 interiors four outputs at a time sharing their
+    # columns' conversions (rows of 13 columns: runs of four and single outputs): every channel
+    # count from 1 to 70
+    for c in range(1, 71):
+        x = specials(dtype, rng, (1, c, 5, 13))
+        a = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        y, i = cypool.max_pool2d(a, k, s, p, d, return_indices=True, data_format="channels_last")
+        y32, i32 = cypool.max_pool2d(a.astype(np.float32), k, s, p, d, return_indices=True,
+                                     data_format="channels_last")
+        assert_same(y, y32.astype(dtype))
+        np.testing.assert_array_equal(i, i32)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("k,s,p,ceil,cip", [(2, 2, 0, False, True), (3, 1, 1, False, True),
+                                            (3, 2, 1, True, False), (5, 1, 2, False, False),
+                                            (2, 1, 0, False, True), (4, 3, 1, True, True)])
+def test_average_rows_of_every_width_and_channel_count_match_the_reference(dtype, k, s, p, ceil,
+                                                                          cip, rng):
+    # float16's and bfloat16's averages go 16 outputs (channels-first rows) or 16 channels
+    # (channels-last cells) a vector, four vectors at a time in the backward, the last vector
+    # ending at the row's end, narrower rows through the row buffers: row widths from 1 to 70
+    # outputs and channel counts from 1 to 70,
+    # forward (rounded once) and backward (rounded after every add); subnormals made -0 (a
+    # subnormal beside a grid value makes the float32 sum depend on its order)
+    kk, ss, pp = (k, k), (s, s), (p, p)
+    shapes = [(1, 2, 5, w + k) for w in range(1, 141, 5)]
+    shapes += [(1, c, 5, 9) for c in [*range(1, 41, 3), 64, 67, 70]]
+    normal = float(np.finfo(dtype).smallest_normal)
+
+    def values(shape):
+        v = specials(dtype, rng, shape)
+        v[np.abs(v.astype(np.float32)) < normal] = -0.0
+        return v
+
+    for shape in shapes:
+        x = values(shape)
+        for fmt in ("channels_first", "channels_last"):
+            a = to_layout(x, fmt)
+            y = cypool.avg_pool2d(a, k, s, p, ceil, cip, data_format=fmt)
+            assert_same(from_layout(y, fmt), avg_forward_ref(x, kk, ss, pp, ceil, cip, None))
+            g = values(from_layout(y, fmt).shape)
+            gx = cypool.avg_pool2d_backward(to_layout(g, fmt), a.shape, k, s, p, ceil, cip,
+                                            data_format=fmt)
+            assert_same(from_layout(gx, fmt),
+                        avg_backward_ref(g, shape[2:], kk, ss, pp, ceil, cip, None))
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_float16_average_backward_keeps_subnormals_under_flush_to_zero(data_format):
+    # where the CPU has AVX512-FP16, float16's overlapping average backward adds in float16
+    # (vaddph) instead of float32 (F16C's conversions, which never flush subnormals): with
+    # flush-to-zero and denormals-are-zero set, subnormal gradients give the same bits
+    torch = pytest.importorskip("torch")
+    tiny = np.arange(1, 65, dtype=np.uint16).view(np.float16)
+    g = np.resize(tiny, (1, 64, 8, 40))
+    g = to_layout(g, data_format)
+    shape = to_layout(np.empty((1, 64, 8, 40)), data_format).shape
+
+    def call():   # in this thread, whose MXCSR set_flush_denormal sets
+        with cypool.threads(1):
+            return cypool.avg_pool2d_backward(g, shape, 3, 1, 1, divisor_override=1,
+                                              data_format=data_format)
+
+    want = call()
+    assert np.count_nonzero(want.astype(np.float32)) == want.size
+    if not torch.set_flush_denormal(True):
+        pytest.skip("the CPU has no flush-to-zero mode")
+    try:
+        got = call()
+    finally:
+        torch.set_flush_denormal(False)
+    assert_same(got, want)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_max_backward_keeps_a_signalling_nan_added_to_zero(dtype):
+    # channels-first planes of overlapping windows add in a float buffer where the CPU has AVX2;
+    # a cell's first add (0 + g) is g itself, so a signalling NaN gradient on a cell hit once
+    # keeps its bits, as in the 16-bit loop (a conversion to float would make it quiet): such
+    # planes take that loop. Equal inputs: each window's maximum is its first cell, so output
+    # (i, j) of the interior names cell (i - 1, j - 1), and the border outputs share cells.
+    x = np.ones((2, 3, 8, 8), dtype)
+    y, i = cypool.max_pool2d(x, 3, 1, 1, return_indices=True)
+    g = np.ones(y.shape, dtype)
+    # signalling NaNs (the second negative, another payload)
+    s1, s2 = (0x7c01, 0xfd55) if dtype == F16 else (0x7f81, 0xffa5)
+    g.view(np.uint16)[0, 1, 4, 4] = s1
+    g.view(np.uint16)[1, 2, 5, 6] = s2
+    gi = cypool.max_pool2d_backward(g, i, x.shape).view(np.uint16)
+    assert gi[0, 1, 3, 3] == s1 and gi[1, 2, 4, 5] == s2
+    # the other planes: cell (0, 0) is named by outputs (0, 0), (0, 1), (1, 0), (1, 1): 4.0
+    four, one = np.array([4, 1], np.float32).astype(dtype).view(np.uint16)
+    assert gi[0, 0, 0, 0] == four and gi[0, 0, 3, 3] == one and gi[0, 0, 7, 7] == 0
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("div", [None, 3])
+def test_channels_last_2x2_average_with_many_channels(dtype, div, rng):
+    # the 2x2/s2 channels-last interior adds its four cells straight from the input, eight
+    # channels at a time where the CPU has F16C, the rest one by one (21 channels: both), and
+    # multiplies by 1/4 (an exact reciprocal) or divides by an override of 3
+    x = specials(dtype, rng, (2, 21, 6, 9))
+    y = cypool.avg_pool2d(to_layout(x, "channels_last"), 2, divisor_override=div,
+                          data_format="channels_last")
+    assert_same(from_layout(y, "channels_last"),
+                avg_forward_ref(x, (2, 2), (2, 2), (0, 0), False, True, div))
+
+
+PATH_SCRIPT = """
+import sys
+import numpy as np
+import cypool
+rng = np.random.default_rng(7)
+out = {}
+every = np.arange(65536, dtype=np.uint16).view(np.float16)
+out["identity"] = cypool.max_pool2d(every.reshape(4, 16, 32, 32), 1)
+x = (rng.integers(-64, 65, (2, 24, 30, 58)) / 8).astype(np.float32)
+x[rng.random(x.shape) < 0.05] = np.nan
+x[rng.random(x.shape) < 0.05] = 3e-8
+x[rng.random(x.shape) < 0.02] = -np.inf
+x = x.astype(np.float16)
+for fmt in ("channels_first", "channels_last"):
+    a = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if fmt == "channels_last" else x
+    for k, s, p in ((2, 2, 0), (3, 1, 1), (3, 2, 1)):
+        y, i = cypool.max_pool2d(a, k, s, p, return_indices=True, data_format=fmt)
+        m = cypool.avg_pool2d(a, k, s, p, data_format=fmt)
+        out[f"max{k}{s}{fmt}"] = y
+        out[f"maxb{k}{s}{fmt}"] = cypool.max_pool2d_backward(y, i, a.shape, data_format=fmt)
+        out[f"avg{k}{s}{fmt}"] = m
+        out[f"avgb{k}{s}{fmt}"] = cypool.avg_pool2d_backward(m, a.shape, k, s, p,
+                                                             data_format=fmt)
+for c in (3, 8, 11, 16, 21, 40, 70):   # channels-last cells' vector groups of every count
+    z = np.ascontiguousarray(np.tile(x, (1, 3, 1, 1))[:1, :c, :7, :13].transpose(0, 2, 3, 1))
+    for s in (1, 2):
+        y, i = cypool.max_pool2d(z, 3, s, 1, return_indices=True, data_format="channels_last")
+        out[f"cl{c}max{s}"] = y
+        out[f"cl{c}maxv{s}"] = cypool.max_pool2d(z, 3, s, 1, data_format="channels_last")
+        out[f"cl{c}idx{s}"] = i.view(np.uint16)
+        m = cypool.avg_pool2d(z, 3, s, 1, data_format="channels_last")
+        out[f"cl{c}avg{s}"] = m
+        out[f"cl{c}avgb{s}"] = cypool.avg_pool2d_backward(m, z.shape, 3, s, 1,
+                                                          data_format="channels_last")
+for w in (5, 8, 13, 16, 23, 33, 47, 64, 70, 130):   # the vector groups' shapes of every width
+    z = x[:1, :3, :9, :w] if w <= 58 else np.tile(x[:1, :3, :9], (1, 1, 1, 3))[..., :w]
+    for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1)):
+        y, i = cypool.max_pool2d(z, k, s, p, return_indices=True)
+        out[f"row{w}max{k}{s}"] = y
+        out[f"row{w}idx{k}{s}"] = i.view(np.uint16)
+        m = cypool.avg_pool2d(z, k, s, p)
+        out[f"row{w}avg{k}{s}"] = m
+        out[f"row{w}avgb{k}{s}"] = cypool.avg_pool2d_backward(m, z.shape, k, s, p)
+# values only, 64 channels with signalling NaNs: the run kernels (AVX512-FP16 where the CPU has
+# it) for 1-d to 3-d interiors
+z = np.ascontiguousarray(np.tile(x, (1, 3, 1, 1))[:, :64].transpose(0, 2, 3, 1))
+z.view(np.uint16)[:, ::7, 1::9, ::5] = 0x7c01
+z.view(np.uint16)[:, 3::8, ::11, 2::7] = 0xfd55
+for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1), (2, 1, 0)):
+    out[f"clv{k}{s}"] = cypool.max_pool2d(z, k, s, p, data_format="channels_last")
+out["clv3d"] = cypool.max_pool3d(z[:, :, :12].reshape(2, 5, 6, 12, 64), 2,
+                                 data_format="channels_last")
+out["clv1d"] = cypool.max_pool1d(z[0], 3, 2, 1, data_format="channels_last")
+np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
+"""
+
+
+def _every_conversion(tmp_path, name, text):
+    """{setting: the arrays the script saved} of a script run in a child process under each
+    CYPOOL_HALF_CONVERSIONS setting: the CPU's best, AVX2's F16C, the portable loops."""
+    script = tmp_path / name
+    script.write_text(text)
+    results = {}
+    for setting in ("best", "avx2", "portable"):
+        env = {**python_env_for_subprocess(), "CYPOOL_HALF_CONVERSIONS": setting}
+        out = tmp_path / f"{script.stem}-{setting}.npz"
+        p = subprocess.run([sys.executable, str(script), str(out)], cwd=str(tmp_path), env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        results[setting] = np.load(out)
+    return results
+
+
+def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
+    # float16 rows convert with AVX-512's or AVX2's F16C instructions where the CPU has them
+    # (and compare as float16 with AVX512-FP16 where it has that); CYPOOL_HALF_CONVERSIONS asks
+    # for AVX2's, or for the portable loops (a CPU without F16C, another compiler): every
+    # result, NaN payloads included, is the same bits every way
+    results = _every_conversion(tmp_path, "paths.py", PATH_SCRIPT)
+    assert len(results["best"].files) == 25 + 42 + 60 + 28 + 60 + 6
+    for name in ("avx2", "portable"):
+        for key in results["best"].files:
+            np.testing.assert_array_equal(results[name][key], results["best"][key],
+                                          f"{key}, {name}")
+
+
+def _repeating_indices(rng, shape, plane):
+    """Indices naming cells of a plane of `plane` cells, along the last axis in runs of one cell
+    (consecutive outputs on one maximum), with cells named again further on."""
+    idx = rng.integers(0, plane, shape).astype(np.int64)
+    flat = idx.reshape(-1, shape[-1])
+    for row in flat:
+        for o in range(1, row.size):
+            r = rng.random()
+            if r < 0.4:
+                row[o] = row[o - 1]                       # a run
+            elif r < 0.5:
+                row[o] = row[rng.integers(0, o)]          # an earlier output's cell
+    return idx
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("shape", [(2, 3, 9, 11), (1, 37, 6, 7), (1, 2, 130, 130), (2, 16, 5, 5)],
+                         ids=["small", "37ch", "big-plane", "16ch"])
+def test_max_backward_with_repeated_cells_equals_the_reference(dtype, data_format, shape, rng):
+    # the vector scatters (channels-last: 16 channels of an output; channels-first: 16 outputs,
+    # runs of one cell added in registers, other repeats in conflict-free rounds) add each cell's
+    # gradients in output order, each add rounded; the big plane (16900 cells) takes the 16-bit
+    # loop. Indices name cells anywhere in the plane, in runs and again further on.
+    out_shape = (shape[0], shape[1], 5, 17)
+    plane = shape[2] * shape[3]
+    idx = _repeating_indices(rng, out_shape, min(plane, 40))
+    g = specials(dtype, rng, out_shape)
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            gi = cypool.max_pool2d_backward(to_layout(g, data_format), to_layout(idx, data_format),
+                                            to_layout(np.empty(shape, dtype), data_format).shape,
+                                            data_format=data_format)
+        assert_same(from_layout(gi, data_format), max_backward_ref(g, idx, shape[2:]))
+
+
+NAN_SCRIPT = """
+import sys
+import numpy as np
+import cypool
+try:
+    import ml_dtypes
+    dtypes = [np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)]
+except ImportError:
+    dtypes = [np.dtype(np.float16)]
+rng = np.random.default_rng(3)
+out = {}
+for dt in dtypes:
+    nans = ([0x7e00, 0xfe01, 0x7c01, 0xfd55, 0x7e3f] if dt == np.float16
+            else [0x7fc0, 0xffc1, 0x7f81, 0xffa5, 0x7fe5])
+    for fmt in ("channels_first", "channels_last"):
+        for c in (1, 5, 16, 21, 40):
+            g = (rng.integers(-64, 65, (2, c, 6, 23)) / 8).astype(dt)
+            u = g.view(np.uint16)
+            m = rng.random(u.shape) < 0.3
+            u[m] = rng.choice(np.array(nans, np.uint16), int(m.sum()))
+            idx = rng.integers(0, 6, g.shape).astype(np.int64)
+            idx[..., 1::3] = idx[..., 0::3][..., :idx[..., 1::3].shape[-1]]
+            if fmt == "channels_last":
+                g, idx = (np.ascontiguousarray(np.moveaxis(a, 1, -1)) for a in (g, idx))
+                shape = (2, 7, 9, c)
+            else:
+                shape = (2, c, 7, 9)
+            out[f"{dt.name}{fmt}{c}"] = cypool.max_pool2d_backward(g, idx, shape,
+                                                                   data_format=fmt)
+np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
+"""
+
+
+def test_max_backward_nan_payloads_are_the_same_every_way(tmp_path):
+    # an add of two NaNs returns the gradient's payload (made quiet) on every path: AVX-512's
+    # vector scatters, AVX2's scalar F16C loop and the portable loops, which spell the rule out
+    # rather than leave the operand order of the add to the compiler
+    results = _every_conversion(tmp_path, "nans.py", NAN_SCRIPT)
+    assert len(results["best"].files) in (10, 20)
+    for name in ("avx2", "portable"):
+        for key in results["best"].files:
+            np.testing.assert_array_equal(results[name][key], results["best"][key],
+                                          f"{key}, {name}")
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_max_backward_of_two_nans_keeps_the_gradients_payload(dtype):
+    a, b = (0x7e01, 0x7e02) if dtype == F16 else (0x7fc1, 0x7fc2)
+    for data_format, shape in (("channels_first", (1, 1, 1, 4)), ("channels_last", (1, 1, 4, 1))):
+        g = np.array([a, b], np.uint16).view(dtype).reshape(1, 1, 1, 2)
+        idx = np.zeros((1, 1, 1, 2), np.int64)
+        if data_format == "channels_last":
+            g, idx = g.reshape(1, 1, 2, 1), idx.reshape(1, 1, 2, 1)
+        gi = cypool.max_pool2d_backward(g, idx, shape, data_format=data_format)
+        assert gi.view(np.uint16).ravel()[0] == b
+
+
+def _window_indices(rng, x_shape, k, s, p, dtype, kind):
+    """Forward indices of a channels-first max pooling (overlapping windows) over data of `kind`
+    ("random", "ties": every window's maximum is its first cell, "coarse": many equal values),
+    and their gradient."""
+    if kind == "random":
+        x = rng.standard_normal(x_shape)
+    elif kind == "ties":
+        x = np.ones(x_shape)
+    else:
+        x = rng.integers(0, 3, x_shape)
+    y, idx = cypool.max_pool2d(x.astype(dtype), k, s, p, return_indices=True)
+    return idx, specials(dtype, rng, y.shape)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("kind", ["random", "ties", "coarse"])
+@pytest.mark.parametrize("shape, k, s, p", [((2, 3, 9, 11), 3, 2, 1), ((1, 2, 70, 70), 3, 2, 1),
+                                           ((1, 2, 140, 131), 3, 2, 1), ((1, 2, 37, 45), 3, 1, 1),
+                                           ((1, 2, 41, 33), 5, 2, 2)],
+                         ids=["small", "4900-cells", "18340-cells", "3x3s1", "5x5s2"])
+def test_channels_first_overlapping_windows_equal_a_plain_loop(dtype, kind, shape, k, s, p, rng):
+    # channels-first planes of overlapping windows go through a window of 4096 cells moving down
+    # the plane, 16 outputs at a time (runs of one cell added in registers, told by lane numbers
+    # read back; other repeats undone and redone in rounds); indices the forward would not give
+    # take the other ways: cells behind the window (added in the result itself), far ahead (the
+    # window jumps), one cell for every output, repeats that are not runs (in every vector, and
+    # seldom: after vectors that are runs only, which read their runs back rather than ask)
+    idx, g = _window_indices(rng, shape, k, s, p, dtype, kind)
+    plane = shape[2] * shape[3]
+    flat = idx.reshape(shape[0] * shape[1], -1)
+    n = flat.shape[1]
+    behind = flat.copy()
+    late = rng.random(behind.shape) < 0.03
+    late[:, : n // 2] = False
+    behind[late] = rng.integers(0, 50, int(late.sum()))          # cells the window has left
+    ahead = flat.copy()
+    ahead[:, n // 4] = plane - 1                                   # the window jumps to the end
+    repeats = flat.copy()
+    repeats[:, 3::16] = repeats[:, 0::16][:, : repeats[:, 3::16].shape[1]]   # a, ., ., a
+    seldom = flat.copy()      # the same after runs of vectors that are runs only
+    seldom[:, 3::160] = seldom[:, 0::160][:, : seldom[:, 3::160].shape[1]]
+    anywhere = flat.copy()
+    some = rng.random(anywhere.shape) < 0.02
+    anywhere[some] = rng.integers(0, plane, int(some.sum()))     # in the plane, off the window
+    variants = {"forward": flat, "behind": behind, "ahead": ahead, "repeats": repeats,
+                "seldom": seldom, "anywhere": anywhere,
+                "one-cell": np.full_like(flat, plane // 2)}
+    for name, ii in variants.items():
+        ii = ii.reshape(idx.shape)
+        want = max_backward_ref(g, ii, shape[2:])
+        for nt in (1, 2):
+            with cypool.threads(nt):
+                got = cypool.max_pool2d_backward(g, ii, shape)
+            assert_same(got, want)
+
+
+def _tile_indices(rng, n, c, spatial, out):
+    """(n, c, *out) indices naming, for each output, a random cell of its tile: the cells
+    [o * s, o * s + s) along each axis, s = in // out."""
+    steps = [i // o for i, o in zip(spatial, out)]
+    coords = [rng.integers(0, s, (n, c, *out)) + np.arange(o).reshape(
+                  [-1 if a == k else 1 for a in range(len(out))]) * s
+              for k, (s, o) in enumerate(zip(steps, out))]
+    return np.ravel_multi_index(coords, spatial).astype(np.int64)
+
+
 # (input spatial, output spatial): tiles 2 wide (2x2/s2), wider, cells past the last tile
 # (9 -> 4), 3-d, 1-d and one tile per plane (global)
 TILE_CASES = [((8, 8), (4, 4)), ((9, 7), (4, 3)), ((12, 10), (3, 2)), ((5, 6, 7), (2, 3, 3)),
@@ -842,13 +1285,14 @@ def test_channels_last_max_backward_of_indices_leaving_their_tiles_later(dtype, 
 @pytest.mark.parametrize("dtype", HALVES)
 @pytest.mark.parametrize("k,s,p,ceil", [(2, 2, 0, False), (2, 2, 1, False), (3, 3, 0, True),
                                         (3, 2, 1, False), (2, 2, 0, True)])
-def test_channels_last_max_backward_of_forward_indices(dtype, k, s, p, ceil, rng):
+def test_max_backward_of_forward_indices(dtype, k, s, p, ceil, rng):
     # forward indices of windows that do (2x2/s2) and do not (padding, ceil_mode, overlap) keep
-    # to tiles of in // out cells: the channels-first scatter's bits either way
+    # to tiles of in // out cells: the reference's values, the same bits in both formats
     x = specials(dtype, rng, (2, 24, 11, 13))
     y, idx = cypool.max_pool2d(x, k, s, p, ceil_mode=ceil, return_indices=True)
     g = specials(dtype, rng, y.shape)
     first = cypool.max_pool2d_backward(g, idx, x.shape)
+    assert_same(first, max_backward_ref(g, idx, x.shape[2:]))
     got = cypool.max_pool2d_backward(to_layout(g, "channels_last"), to_layout(idx, "channels_last"),
                                      to_layout(x, "channels_last").shape,
                                      data_format="channels_last")
