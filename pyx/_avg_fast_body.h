@@ -1079,18 +1079,9 @@ CYPOOL_AVG256_FN void CYPOOL_FN(avg_bwd_cl256)(float* const* dr, ptrdiff_t nr,
 #endif
 
 #if CYPOOL_F16 && defined(CYPOOL_F16C) && defined(CYPOOL_FP16)
-/* float16's rounded adds as AVX512-FP16 half-precision adds (vaddph: 32 lanes, one
- * instruction, correctly rounded to float16 in the MXCSR's rounding mode): a float32 add of two
- * float16 values rounded to float16 gives the same value (double rounding through float32's 24
- * bits is harmless for an add of 11-bit values), and a NaN keeps its top payload bits. Used
- * when the CPU has AVX512-FP16 and AVX512BW (CPUID), the float16 conversions are the AVX-512
- * ones (cypool_f16c() == 2), and the MXCSR rounds to nearest even (F16C's conversions here
- * round so whatever the MXCSR says). Subnormals with flush-to-zero and denormals-are-zero set
- * give the same bits (vaddph does not flush them; tested). */
+/* float16's rounded adds as AVX512-FP16 half-precision adds where cypool_fp16_adds says so
+ * (_half.h: the same bits) */
 #define CYPOOL_AVG_FP16 1
-static int __attribute__((unused)) CYPOOL_FN(avg_fp16)(void) {
-    return cypool_avx512fp16() && (_mm_getcsr() & 0x6000u) == 0;
-}
 #define CYPOOL_AVG_FP16_FN \
     static __attribute__((target("avx512fp16,avx512bw,avx512f,avx2,f16c"), noinline, unused))
 
@@ -1193,7 +1184,7 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
     ptrdiff_t next = 0;
     /* float16 with AVX512-FP16: float16 deltas in the slots, float16 adds (avg_bwd_cf_fp16) */
 #if CYPOOL_AVG_FP16
-    const int fp16 = reg && (C == 1 ? W >= 32 : C >= 32) && CYPOOL_FN(avg_fp16)();
+    const int fp16 = reg && (C == 1 ? W >= 32 : C >= 32) && cypool_fp16_adds();
 #else
     const int fp16 = 0;
 #endif

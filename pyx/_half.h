@@ -132,6 +132,18 @@ static int __attribute__((unused)) cypool_avx512fp16(void) {
     }
     return s && cypool_f16c() == 2;
 }
+/* 1 where float16 adds rounded to float16 may be AVX512-FP16's vaddph (32 lanes, one
+ * instruction, correctly rounded in the MXCSR's rounding mode) in place of a float32 add
+ * rounded to float16: the CPU has it and the MXCSR rounds to nearest even. The same value (a
+ * float32 add of two float16 values, 24 >= 2 * 11 + 2 bits, rounded again to float16: double
+ * rounding is harmless), and a NaN keeps its top payload bits, made quiet; vaddph does not
+ * flush subnormals under flush-to-zero / denormals-are-zero (tested), nor does the float32 path
+ * meet any (float16 values and their sums are normal in float32). */
+static int __attribute__((unused)) cypool_fp16_adds(void) {
+    return cypool_avx512fp16() && (_mm_getcsr() & 0x6000u) == 0;
+}
+#else
+static int __attribute__((unused)) cypool_fp16_adds(void) { return 0; }
 #endif
 
 #define CYPOOL_F16C_FN static __attribute__((target("avx2,f16c"), noinline, unused)) void
