@@ -180,15 +180,17 @@ cdef void _tiles(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w
 # 32x256x14x14, rows of 7, 1.08 ms against 0.59; widths 8-11 not measured).
 cdef enum:
     PAIRS_MIN_OUT_W = 12
+    PAIR_PLANES = 4   # planes per work item of the float16 pair kernel
 
 
-cdef inline bint _pairs_fit(const Window* w) noexcept nogil:
-    # 2-d 2x2/s2 windows tiling planes of even sides exactly (no padding, dilation or ceil cell)
+cdef inline bint _pairs_fit(const Window* w, bint scratch) noexcept nogil:
+    # 2-d 2x2/s2 windows tiling planes of even sides exactly (no padding, dilation or ceil
+    # cell); scratch: a plane's horizontal pairs fit the float kernels' scratch
     return (w.in_d == 1 and w.k_d == 1 and w.k_h == 2 and w.k_w == 2 and w.s_h == 2
             and w.s_w == 2 and w.pad_h == 0 and w.pad_w == 0 and w.dil_h == 1 and w.dil_w == 1
             and w.in_h % 2 == 0 and w.in_w % 2 == 0 and w.out_h * 2 == w.in_h
             and w.out_w * 2 == w.in_w and w.out_w >= PAIRS_MIN_OUT_W
-            and w.in_h * w.in_w // 2 <= CYPOOL_PAIRS)
+            and (not scratch or w.in_h * w.in_w // 2 <= CYPOOL_PAIRS))
 
 
 cdef inline void _pairs(const maxable_t* x, maxable_t* y, const Window* w, Py_ssize_t p0,
@@ -199,13 +201,37 @@ cdef inline void _pairs(const maxable_t* x, maxable_t* y, const Window* w, Py_ss
         cypool_max_fwd_cf_2x2_f64(x, y, p0, p1, w.in_h, w.in_w)
 
 
+cdef inline int _pairs_wide(const maxable_t* x, maxable_t* y, const Window* w, Py_ssize_t p0,
+                            Py_ssize_t p1) noexcept nogil:
+    # 0 where the CPU lacks AVX-512 (p0 == p1: only that answer)
+    if maxable_t is float:
+        return cypool_max_fwd_cf_2x2_wide_f32(x, y, p0, p1, w.in_h, w.in_w)
+    elif maxable_t is double:
+        return cypool_max_fwd_cf_2x2_wide_f64(x, y, p0, p1, w.in_h, w.in_w)
+    else:
+        return 0
+
+
 cdef void _forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                       Py_ssize_t n_planes, int n_threads) noexcept nogil:
     # Max pooling of a channels-first tensor: x (N*C*D*H*W,) IN; y, idx (NULL: none) OUT.
     cdef Py_ssize_t item, r0, r1, n_rows = n_planes * w.out_d * w.out_h
     cdef Py_ssize_t n_items = (n_rows + CF_ROWS_PER_ITEM - 1) // CF_ROWS_PER_ITEM
     cdef Py_ssize_t n_tiles = (n_planes + TILE_PLANES - 1) // TILE_PLANES
-    if ((maxable_t is float or maxable_t is double) and idx == NULL and _pairs_fit(w)
+    cdef Py_ssize_t n_work = (n_planes + PAIR_PLANES - 1) // PAIR_PLANES
+    if ((maxable_t is float or maxable_t is double) and idx == NULL and _pairs_fit(w, False)
+            and _pairs_wide(x, y, w, 0, 0)):
+        # 2x2/s2 with even sides and rows of 12 or more, with AVX-512: PAIR_PLANES planes a
+        # work item (cypool_max_fwd_cf_2x2_wide_*)
+        if n_threads == 1:
+            _pairs_wide(x, y, w, 0, n_planes)
+        else:
+            for item in prange(n_work, num_threads=n_threads, schedule="guided"):
+                r0 = item * PAIR_PLANES
+                _pairs_wide(x, y, w, r0, r0 + PAIR_PLANES if r0 + PAIR_PLANES < n_planes
+                            else n_planes)
+        return
+    if ((maxable_t is float or maxable_t is double) and idx == NULL and _pairs_fit(w, True)
             and tiles_fit(w, n_planes, sizeof(maxable_t), TILE_MAX_BYTES)):
         # planes the tiles would take, 2x2/s2 with even sides and rows of 12 or more: flat
         # pair sweeps (PAIRS_MIN_OUT_W)
@@ -614,7 +640,15 @@ cdef int _half_forward(const uint16_t* x, uint16_t* y, int64_t* idx, const Windo
         raise ValueError("max pooling of float16 / bfloat16 with return_indices supports planes "
                          "and windows of fewer than 2**31 cells")
     with nogil:
-        if not cl and tiles_fit(w, n_items, sizeof(uint16_t), TILE_MAX_BYTES):
+        if (not cl and idx == NULL and kind == KIND_F16 and _pairs_fit(w, False)
+                and cypool_max_fwd_cf_2x2_wide_f16(x, y, 0, 0, w.in_h, w.in_w)):
+            # compared as float16 (AVX512-FP16), PAIR_PLANES planes a work item
+            n_work = (n_items + PAIR_PLANES - 1) // PAIR_PLANES
+            for item in prange(n_work, num_threads=n_threads, schedule="guided"):
+                r0 = item * PAIR_PLANES
+                r1 = r0 + PAIR_PLANES if r0 + PAIR_PLANES < n_items else n_items
+                cypool_max_fwd_cf_2x2_wide_f16(x, y, r0, r1, w.in_h, w.in_w)
+        elif not cl and tiles_fit(w, n_items, sizeof(uint16_t), TILE_MAX_BYTES):
             if n_threads == 1:
                 _tiles(<const int16_t*>x, <int16_t*>y, idx, w, n_items, 0, n_tiles, kind)
             else:

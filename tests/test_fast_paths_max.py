@@ -12,9 +12,10 @@ Fast paths taken for float32/float64 (integer dtypes run the general kernel):
   a row's output columns split into runs among the threads (cypool_max_fwd_cl_1d);
 - channels-first small planes (output rows shorter than 16, at least 32 planes, a 32-plane tile
   within 256 KiB): tiles of 32 planes transposed to channels-last and pooled by the channel-block
-  kernel, the last tile overlapping the one before; without indices, such planes pooled 2x2/s2
-  with even sides and rows of 12-15 outputs take flat sweeps of horizontal pairs instead
-  (cypool_max_fwd_cf_2x2).
+  kernel, the last tile overlapping the one before;
+- channels-first 2x2/s2 without indices, even sides and rows of 12 or more outputs: with
+  AVX-512, vectors of outputs from their rows' even and odd cells (cypool_max_fwd_cf_2x2_wide_*),
+  else, for planes the tiles take, flat sweeps of horizontal pairs (cypool_max_fwd_cf_2x2).
 Each geometry below selects one of them; borders come from odd sizes, padding, ceil_mode and
 dilation. Integer data run through the general kernel give a bit-exact cross-check (same ties).
 """
@@ -283,10 +284,12 @@ def _payload_data(rng, shape, dtype):
 
 
 @pytest.mark.parametrize("n_planes", [32, 33, 95])
-@pytest.mark.parametrize("spatial", [(28, 28), (2, 24), (24, 24), (2, 30), (44, 30)], ids=str)
+@pytest.mark.parametrize("spatial", [(28, 28), (2, 24), (24, 24), (2, 30), (44, 30), (2, 64),
+                                     (4, 70), (6, 130), (4, 112)], ids=str)
 def test_channels_first_2x2_pair_sweeps_match_the_scan_bit_for_bit(n_planes, spatial):
-    # Without indices these planes (rows of 12-15 outputs) take the pair sweeps; with indices,
-    # the tiles' cell-by-cell scan. The scan keeps the last NaN, else the first maximum (+0 before -0 when +0 comes
+    # Without indices these planes (rows of 12 to 65 outputs: one vector of 8 or 16 and parts
+    # of one) take the AVX-512 pair kernel or the pair sweeps; with indices, the tiles' or rows'
+    # cell-by-cell scan. The scan keeps the last NaN, else the first maximum (+0 before -0 when +0 comes
     # first): the sweeps must give the same bits, NaN payloads and zero signs included.
     rng = np.random.default_rng(n_planes * 1000 + spatial[0] * 31 + spatial[1])
     for dtype in FLOATS:

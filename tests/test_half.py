@@ -618,6 +618,13 @@ for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1), (2, 1, 0)):
 out["clv3d"] = cypool.max_pool3d(z[:, :, :12].reshape(2, 5, 6, 12, 64), 2,
                                  data_format="channels_last")
 out["clv1d"] = cypool.max_pool1d(z[0], 3, 2, 1, data_format="channels_last")
+# values only, channels-first 2x2/s2 planes of rows of 12 to 65 outputs (one vector of 32 and
+# a part of one; AVX512-FP16 where the CPU has it), signalling NaNs
+for w in (24, 58, 64, 130):
+    v = np.ascontiguousarray(np.tile(x, (1, 1, 1, 3))[:, :5, :12, :w])
+    v.view(np.uint16)[:, :, 1::5, ::9] = 0x7c01
+    v.view(np.uint16)[:, :, ::7, 3::11] = 0xfd55
+    out[f"cfv{w}"] = cypool.max_pool2d(v, 2)
 np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
 """
 
@@ -644,7 +651,7 @@ def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
     # for AVX2's, or for the portable loops (a CPU without F16C, another compiler): every
     # result, NaN payloads included, is the same bits every way
     results = _every_conversion(tmp_path, "paths.py", PATH_SCRIPT)
-    assert len(results["best"].files) == 25 + 42 + 60 + 28 + 60 + 6
+    assert len(results["best"].files) == 25 + 42 + 60 + 28 + 60 + 6 + 4
     for name in ("avx2", "portable"):
         for key in results["best"].files:
             np.testing.assert_array_equal(results[name][key], results["best"][key],
