@@ -411,3 +411,47 @@ def test_avg_3x3_s1_p1_channels_last_backward_rows_in_the_gather_order(c, spatia
                                                     data_format="channels_last")
                 np.testing.assert_array_equal(gi, want, err_msg=f"{dtype} {cip} {div}")
                 assert np.array_equal(np.signbit(gi[gi == 0]), np.signbit(want[want == 0]))
+
+
+def _cf_3_s2_rows(x, p, cip):
+    """Channels-first (N, C, H, W) 3x3/s2 (H == 1: 1-d 3/s2) average in the row kernel's order,
+    in x's dtype: column sums (r0 + r1) + r2 of the window's real rows, then
+    (v[2j] + v[2j+1]) + v[2j+2] of the row padded with +0, times the divisor's inverse rounded
+    to x's dtype."""
+    N, C, H, W = x.shape
+    kh, ph = (1, 0) if H == 1 else (3, p)
+    OH, OW = (H + 2 * ph - kh) // 2 + 1, (W + 2 * p - 3) // 2 + 1
+    y = np.empty((N, C, OH, OW), x.dtype)
+    np_err = np.seterr(invalid="ignore")   # inf + -inf in the data
+    for oh in range(OH):
+        rows = [h for h in range(oh * 2 - ph, oh * 2 - ph + kh) if 0 <= h < H]
+        v = x[:, :, rows[0]].copy()
+        for h in rows[1:]:
+            v = v + x[:, :, h]
+        z = np.zeros_like(v[..., :1])
+        vp = np.concatenate([z] * p + [v] + [z] * (p + 1), axis=-1)
+        s = (vp[..., 0:2 * OW:2] + vp[..., 1:2 * OW + 1:2]) + vp[..., 2:2 * OW + 2:2]
+        cols = np.array([min(2 * j - p + 3, W) - max(2 * j - p, 0) for j in range(OW)])
+        d = np.full(OW, 3.0 * kh) if cip else len(rows) * cols
+        y[:, :, oh] = s * (1.0 / d).astype(x.dtype)
+    np.seterr(**np_err)
+    return y
+
+
+@pytest.mark.parametrize("spatial", [(1, 9), (1, 40), (1, 101), (7, 33), (4, 16)], ids=str)
+@pytest.mark.parametrize("p", [0, 1])
+def test_avg_channels_first_3_s2_rows_in_the_row_order(spatial, p):
+    # Channels-first 3-wide stride-2 windows (1-d 3/s2, 2-d 3x3/s2) sum each output's three
+    # columns of the row buffer left to right, as the general loop: pinned to that order's bits
+    rng = np.random.default_rng(spatial[1] * 10 + p)
+    for dtype in (np.float32, np.float64):
+        x = _wide_range_specials(rng, (2, 3, *spatial), dtype)
+        for cip in (True, False):
+            want = _cf_3_s2_rows(x, p, cip)
+            for n_threads in (1, 2):
+                with cypool.threads(n_threads):
+                    if spatial[0] == 1:
+                        y = cypool.avg_pool1d(x[:, :, 0], 3, 2, p, count_include_pad=cip)[:, :, None]
+                    else:
+                        y = cypool.avg_pool2d(x, 3, 2, p, count_include_pad=cip)
+                np.testing.assert_array_equal(y, want, f"{dtype}, cip={cip}")
