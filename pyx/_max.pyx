@@ -180,7 +180,7 @@ cdef void _tiles(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w
 # 32x256x14x14, rows of 7, 1.08 ms against 0.59; widths 8-11 not measured).
 cdef enum:
     PAIRS_MIN_OUT_W = 12
-    PAIR_PLANES = 4   # planes per work item of the float16 pair kernel
+    PAIR_PLANES = 4   # planes per work item of the AVX-512 pair kernels
 
 
 cdef inline bint _pairs_fit(const Window* w, bint scratch) noexcept nogil:

@@ -119,6 +119,21 @@ CYPOOL_INLINE ClRow cl_row_spans(const Window* w, ptrdiff_t row)
     return 1; \
 } while (0)
 #define CYPOOL_CL_AS_IS(v) (v)
+#if defined(CYPOOL_FP16)
+/* The window rule and the store of float16 compared as float16 (AVX512-FP16), on 32 lanes of
+ * 16-bit patterns: b after a is max(b, a), then b where b is NaN; a NaN result made quiet as its
+ * trip through float makes it in the F16C rows (the same bits). Used in functions built for
+ * "avx512fp16,avx512bw,avx512f". */
+#define CYPOOL_LATER_PH(a, b) ({ const __m512i a_ = (a), b_ = (b); \
+    _mm512_mask_blend_epi16( \
+        _mm512_cmp_ph_mask(_mm512_castsi512_ph(b_), _mm512_castsi512_ph(b_), _CMP_UNORD_Q), \
+        _mm512_castph_si512(_mm512_max_ph(_mm512_castsi512_ph(b_), _mm512_castsi512_ph(a_))), \
+        b_); })
+#define CYPOOL_QUIET_PH(v) ({ const __m512i v_ = (v); \
+    _mm512_mask_blend_epi16( \
+        _mm512_cmp_ph_mask(_mm512_castsi512_ph(v_), _mm512_castsi512_ph(v_), _CMP_UNORD_Q), \
+        v_, _mm512_or_si512(v_, _mm512_set1_epi16(0x0200))); })
+#endif
 /* Run counts of the run kernels: CYPOOL_CL_RUNS at most */
 #define CYPOOL_CL_RUNS 9
 
@@ -329,10 +344,10 @@ static int CYPOOL_CLONES cypool_max_bwd_tiles_cl16(const uint16_t* restrict go,
 }
 
 #if defined(CYPOOL_F16C)
-/* Channels-first tiles 2 wide, with AVX-512BW, VL and BMI2: 16 outputs of a tile row against their 32
- * cells of an input row (even and odd cells: two 64-bit compares per 8 outputs), each gradient
- * doubled into the lanes of its two cells, the lanes that match kept (their bits interleaved by
- * pdep). */
+/* Channels-first tiles 2 wide, with AVX-512BW, VL and BMI2: 16 outputs of a tile row against
+ * their 32 cells of an input row (even and odd cells: two 64-bit compares per 8 outputs), each
+ * gradient doubled into the lanes of its two cells, the lanes that match kept (their bits
+ * interleaved by pdep). */
 static __attribute__((target("avx512f,avx512bw,avx512vl,bmi2"), noinline, unused)) int
 cypool_max_bwd_tiles_cf16_avx512(const uint16_t* restrict go, const int64_t* restrict idx,
                                  uint16_t* restrict gi, const ptrdiff_t* in3,
@@ -365,9 +380,10 @@ cypool_max_bwd_tiles_cf16_avx512(const uint16_t* restrict go, const int64_t* res
                         const __m512i c1 = _mm512_add_epi64(c0, sixteen);
                         const unsigned ke = km & (_mm512_cmpeq_epi64_mask(i0, c0)
                                                   | (unsigned)_mm512_cmpeq_epi64_mask(i1, c1) << 8);
-                        const unsigned ko = km & (_mm512_cmpeq_epi64_mask(i0, _mm512_add_epi64(c0, one))
-                                                  | (unsigned)_mm512_cmpeq_epi64_mask(
-                                                        i1, _mm512_add_epi64(c1, one)) << 8);
+                        const unsigned ko = km & (
+                            _mm512_cmpeq_epi64_mask(i0, _mm512_add_epi64(c0, one))
+                            | (unsigned)_mm512_cmpeq_epi64_mask(i1, _mm512_add_epi64(c1, one))
+                                  << 8);
                         __m512i gv = _mm512_castsi256_si512(_mm256_maskz_loadu_epi16(km, g + ow));
                         gv = _mm512_permutexvar_epi16(dup, gv);
                         gv = _mm512_mask_mov_epi16(gv, _mm512_cmpeq_epi16_mask(gv, negzero),
@@ -455,13 +471,12 @@ NAME(const T* restrict x, T* restrict y, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t H
     _mm512_mask_mov_ps(_mm512_max_ps(b_, a_), _mm512_cmp_ps_mask(b_, b_, _CMP_UNORD_Q), b_); })
 #define CYPOOL_LATER_PD(a, b) ({ const __m512d a_ = (a), b_ = (b); \
     _mm512_mask_mov_pd(_mm512_max_pd(b_, a_), _mm512_cmp_pd_mask(b_, b_, _CMP_UNORD_Q), b_); })
-#define CYPOOL_AS_IS(v) (v)
 CYPOOL_CF_2X2_WIDE(cypool_max_cf_2x2_avx512_f32, "avx512f", float, int, __m512, 16, __mmask16,
                    _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps, _mm512_permutex2var_ps,
-                   CYPOOL_LATER_PS, CYPOOL_AS_IS)
+                   CYPOOL_LATER_PS, CYPOOL_CL_AS_IS)
 CYPOOL_CF_2X2_WIDE(cypool_max_cf_2x2_avx512_f64, "avx512f", double, long long, __m512d, 8,
                    __mmask8, _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd,
-                   _mm512_permutex2var_pd, CYPOOL_LATER_PD, CYPOOL_AS_IS)
+                   _mm512_permutex2var_pd, CYPOOL_LATER_PD, CYPOOL_CL_AS_IS)
 #define CYPOOL_WIDE_CF(T, SUF) \
 static int __attribute__((unused)) cypool_max_fwd_cf_2x2_wide##SUF( \
     const T* x, T* y, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t H, ptrdiff_t W) \
@@ -475,7 +490,6 @@ CYPOOL_WIDE_CF(double, _f64)
 #undef CYPOOL_WIDE_CF
 #undef CYPOOL_LATER_PS
 #undef CYPOOL_LATER_PD
-#undef CYPOOL_AS_IS
 #else
 static int __attribute__((unused)) cypool_max_fwd_cf_2x2_wide_f32(
     const float* x, float* y, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t H, ptrdiff_t W)
@@ -491,20 +505,9 @@ static int __attribute__((unused)) cypool_max_fwd_cf_2x2_wide_f64(
 }
 #endif
 #if defined(CYPOOL_FP16)
-#define CYPOOL_LATER_PH(a, b) ({ const __m512i a_ = (a), b_ = (b); \
-    _mm512_mask_blend_epi16( \
-        _mm512_cmp_ph_mask(_mm512_castsi512_ph(b_), _mm512_castsi512_ph(b_), _CMP_UNORD_Q), \
-        _mm512_castph_si512(_mm512_max_ph(_mm512_castsi512_ph(b_), _mm512_castsi512_ph(a_))), \
-        b_); })
-#define CYPOOL_QUIET_PH(v) ({ const __m512i v_ = (v); \
-    _mm512_mask_blend_epi16( \
-        _mm512_cmp_ph_mask(_mm512_castsi512_ph(v_), _mm512_castsi512_ph(v_), _CMP_UNORD_Q), \
-        v_, _mm512_or_si512(v_, _mm512_set1_epi16(0x0200))); })
 CYPOOL_CF_2X2_WIDE(cypool_max_cf_2x2_fp16, "avx512fp16,avx512bw,avx512f", uint16_t, short,
                    __m512i, 32, __mmask32, _mm512_maskz_loadu_epi16, _mm512_mask_storeu_epi16,
                    _mm512_permutex2var_epi16, CYPOOL_LATER_PH, CYPOOL_QUIET_PH)
-#undef CYPOOL_LATER_PH
-#undef CYPOOL_QUIET_PH
 #endif
 #undef CYPOOL_CF_2X2_WIDE
 #undef CYPOOL_LANES

@@ -993,28 +993,15 @@ CYPOOL_FN(max_cl_f16c_avx512)(const uint16_t* x, uint16_t* y, int64_t* idx, cons
 }
 #if CYPOOL_F16 && defined(CYPOOL_FP16)
 /* float16 values only, where the CPU has AVX512-FP16: max_cl_runs_row's tree on vectors of 32
- * float16 lanes, compared as float16 (vmaxph, vcmpph: exact, the order of the same values in
- * float), no conversions; a NaN result made quiet as its trip through float makes it in the
- * F16C rows (the same bits). C >= 32. */
-#define CYPOOL_FP16_LATER(a, b) ({ \
-    const __m512h a_ = (a), b_ = (b); \
-    _mm512_castsi512_ph(_mm512_mask_blend_epi16(_mm512_cmp_ph_mask(b_, b_, _CMP_UNORD_Q), \
-                                                _mm512_castph_si512(_mm512_max_ph(b_, a_)), \
-                                                _mm512_castph_si512(b_))); })
-#define CYPOOL_FP16_QUIET(v) ({ \
-    const __m512h v_ = (v); \
-    _mm512_castsi512_ph(_mm512_mask_blend_epi16( \
-        _mm512_cmp_ph_mask(v_, v_, _CMP_UNORD_Q), _mm512_castph_si512(v_), \
-        _mm512_or_si512(_mm512_castph_si512(v_), _mm512_set1_epi16(0x0200)))); })
+ * float16 lanes, compared as float16 (CYPOOL_LATER_PH, CYPOOL_QUIET_PH: _max_fast.h), no
+ * conversions. C >= 32. */
 static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline, unused)) int
 CYPOOL_FN(max_cl_runs_row_fp16)(const uint16_t* const* base, ptrdiff_t nr, ptrdiff_t K,
                                 ptrdiff_t S, ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
                                 ptrdiff_t C, uint16_t* y)
 {
-    CYPOOL_CL_VCASES(uint16_t, __m512h, 32, CYPOOL_FP16_LATER, CYPOOL_FP16_QUIET);
+    CYPOOL_CL_VCASES(uint16_t, __m512i, 32, CYPOOL_LATER_PH, CYPOOL_QUIET_PH);
 }
-#undef CYPOOL_FP16_LATER
-#undef CYPOOL_FP16_QUIET
 #endif
 #undef CYPOOL_CL_F16C_ROW
 #undef CYPOOL_CL_F16C_RUN16

@@ -479,31 +479,37 @@ def test_average_rows_of_every_width_and_channel_count_match_the_reference(dtype
                         avg_backward_ref(g, shape[2:], kk, ss, pp, ceil, cip, None))
 
 
+def _under_flush_to_zero(call):
+    """call() with flush-to-zero and denormals-are-zero set in this thread's MXCSR (torch's
+    set_flush_denormal), 1 thread; skips where the CPU has no such mode."""
+    torch = pytest.importorskip("torch")
+    if not torch.set_flush_denormal(True):
+        pytest.skip("the CPU has no flush-to-zero mode")
+    try:
+        with cypool.threads(1):
+            return call()
+    finally:
+        torch.set_flush_denormal(False)
+
+
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
 def test_float16_average_backward_keeps_subnormals_under_flush_to_zero(data_format):
     # where the CPU has AVX512-FP16, float16's overlapping average backward adds in float16
     # (vaddph) instead of float32 (F16C's conversions, which never flush subnormals): with
     # flush-to-zero and denormals-are-zero set, subnormal gradients give the same bits
-    torch = pytest.importorskip("torch")
     tiny = np.arange(1, 65, dtype=np.uint16).view(np.float16)
     g = np.resize(tiny, (1, 64, 8, 40))
     g = to_layout(g, data_format)
     shape = to_layout(np.empty((1, 64, 8, 40)), data_format).shape
 
-    def call():   # in this thread, whose MXCSR set_flush_denormal sets
-        with cypool.threads(1):
-            return cypool.avg_pool2d_backward(g, shape, 3, 1, 1, divisor_override=1,
-                                              data_format=data_format)
+    def call():
+        return cypool.avg_pool2d_backward(g, shape, 3, 1, 1, divisor_override=1,
+                                          data_format=data_format)
 
-    want = call()
+    with cypool.threads(1):
+        want = call()
     assert np.count_nonzero(want.astype(np.float32)) == want.size
-    if not torch.set_flush_denormal(True):
-        pytest.skip("the CPU has no flush-to-zero mode")
-    try:
-        got = call()
-    finally:
-        torch.set_flush_denormal(False)
-    assert_same(got, want)
+    assert_same(_under_flush_to_zero(call), want)
 
 
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
@@ -511,24 +517,17 @@ def test_float16_max_backward_keeps_subnormals_under_flush_to_zero(data_format):
     # where the CPU has AVX512-FP16, float16's max backward adds in float16 (vaddph) instead of
     # float32: with flush-to-zero and denormals-are-zero set, subnormal gradients added to the
     # cells overlapping windows share give the same bits
-    torch = pytest.importorskip("torch")
     x = to_layout(np.ones((1, 32, 8, 40), np.float16), data_format)
     _, i = cypool.max_pool2d(x, 3, 1, 1, return_indices=True, data_format=data_format)
     g = np.resize(np.arange(1, 65, dtype=np.uint16).view(np.float16), i.shape)
 
-    def call():   # in this thread, whose MXCSR set_flush_denormal sets
-        with cypool.threads(1):
-            return cypool.max_pool2d_backward(g, i, x.shape, data_format=data_format)
+    def call():
+        return cypool.max_pool2d_backward(g, i, x.shape, data_format=data_format)
 
-    want = call()
+    with cypool.threads(1):
+        want = call()
     assert np.count_nonzero(want.astype(np.float32)) > want.size // 2
-    if not torch.set_flush_denormal(True):
-        pytest.skip("the CPU has no flush-to-zero mode")
-    try:
-        got = call()
-    finally:
-        torch.set_flush_denormal(False)
-    assert_same(got, want)
+    assert_same(_under_flush_to_zero(call), want)
 
 
 @pytest.mark.parametrize("dtype", HALVES)
