@@ -58,6 +58,23 @@ def test_live_results_and_their_views_are_never_reused(cache):
     assert not np.shares_memory(y3, y2) and not np.shares_memory(y3, view)
 
 
+def test_consecutive_blocks_start_in_different_cache_sets(cache):
+    # Blocks all on one 2 MiB boundary make a kernel that reads one result while writing another
+    # evict its own lines; consecutive blocks start at different offsets, in the low 12 bits and
+    # modulo 64 KiB, and a reused block keeps its own (it is freed from where it was mapped).
+    blocks = [_buffers.empty(BIG, np.float32) for _ in range(16)]
+    starts = [b.__array_interface__["data"][0] for b in blocks]
+    assert len({s % 65536 for s in starts}) == 16
+    assert len({s % 4096 for s in starts}) == 16
+    assert all(s % 64 == 0 for s in starts)
+    for b in blocks:
+        b[...] = 1.0                         # the whole block is writable
+    del blocks, b
+    gc.collect()
+    again = _buffers.empty(BIG, np.float32)
+    assert again.__array_interface__["data"][0] in starts
+
+
 def test_small_results_do_not_use_the_cache(cache):
     before = cypool.output_cache_info()
     cypool.max_pool2d(_x(shape=(2, 4, 16, 16)), 2)
