@@ -135,7 +135,8 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     """2-d cross-correlation, as torch.nn.functional.conv2d.
 
     Zero padding, no dilation or groups. Computed directly (no column matrix) on ``x`` as it is
-    (channels first at stride 1: a padded channels-last copy), with cypool's threads
+    (channels first at stride 1 with rows shorter than four times ``kw - 1``: a padded
+    channels-last copy), with cypool's threads
     (``set_num_threads``). Each output is summed over the taps, then the input channels, in
     float32 for float32 (and half-precision) input; on CPUs with FMA (AVX2, AVX-512) the
     products are fused into the sums, so the last bits depend on the CPU as a BLAS product's do,
@@ -189,13 +190,16 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     N, C = a.shape[0], a.shape[3]
     mats = weight.astype(dtype, copy=False).transpose(2, 3, 1, 0).reshape(kh * kw, C, O)
     w = _packed(mats, _conv.vector_length(dtype))
-    # Channels first at stride 1: from a padded channels-last copy. The tiles read channel planes
-    # up to ~8 % slower than pixels (12 pixels of each plane per tap beside the weights: 36 KB
-    # for 3x3 x 32 x 32 float32, more than the L1 data cache), and a border tile's patch copies
-    # one short run per channel and row: together more than the transposition (8x16x64x64,
-    # 16 channels: 2.0 ms against 1.8). Strided windows read each input a quarter as often: those
-    # read the planes in place (0.78 -> 0.53 ms at stride 2).
-    xr, (pt, pl) = _readable(a, padding, planes_ok=stride != (1, 1))
+    # Channels first: rows of 1-stride windows through the rows kernel (vectors of neighbouring
+    # output pixels of each plane: neither the input nor the output transposed); strided windows
+    # read the planes in place through the pixel tiles (each input read a quarter as often at
+    # stride 2: 0.78 -> 0.53 ms). Otherwise (narrow rows) channels first at stride 1 takes a
+    # padded channels-last copy: the pixel tiles read channel planes up to ~8 % slower than
+    # pixels (12 pixels of each plane per tap beside the weights: 36 KB for 3x3 x 32 x 32
+    # float32, more than the L1 data cache).
+    in_place = stride != (1, 1) or (data_format == CF
+                                    and _conv.planes_rows(*stride, ow, kw))
+    xr, (pt, pl) = _readable(a, padding, planes_ok=in_place)
     b = None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, oh, ow, O) if data_format == "channels_last" else (N, O, oh, ow), dtype)
     y_nhwc = y if data_format == "channels_last" else y.transpose(0, 2, 3, 1)

@@ -8,7 +8,10 @@
  * the pixels inside. A register
  * tile holds PX output pixels x one or two vectors of output channels; for each tap and input
  * channel it loads the weight vectors once and multiplies them by PX broadcast input values (an
- * outer product, as BLAS micro-kernels do).
+ * outer product, as BLAS micro-kernels do). Channel planes in and out at stride 1 take the
+ * transposed tile instead (conv_fwd_band_planes): vectors of neighbouring output pixels x a few
+ * output channels, broadcast weights, from a zero-padded patch of a band of rows, so that neither
+ * side is transposed.
  * The weight gradient swaps the roles: input channels x output channels of one tap, summed over
  * the pixels of a row. Every output element is a sum in one fixed order (taps, then input
  * channels; weight gradient: rows of a chunk, then pixels, chunks added in order), whatever the
@@ -49,6 +52,7 @@ typedef struct {
     void* out;
     ptrdiff_t out_n, out_h, out_w, out_c;
     ptrdiff_t oh, ow;
+    ptrdiff_t band;              /* output rows per work item of the planes kernel */
 } ConvFwd;
 
 /* A weight gradient, on the input without padding: x (h rows) with strides x_n, x_h, x_w, cs
@@ -93,10 +97,16 @@ typedef void (*conv_w_fn)(const ConvW* a, ptrdiff_t item);
 #define CONV_FITS(px)
 #endif
 
-/* ISA levels: 0 the compiler's target, 1 AVX2 + FMA, 2 AVX-512. */
+/* ISA levels: 0 the compiler's target, 1 AVX2 + FMA, 2 AVX-512. CONV_PK_ISAn: the output channels
+ * of a channels-first rows tile at level n (x 3 vectors of accumulators: 24 of AVX-512's 32
+ * registers, 12 of AVX2's 16). */
+#define CONV_PK_ISA2 8
+#define CONV_PK_ISA1 4
+#define CONV_PK_ISA0 4
 #if CONV_X86
 #define CONV_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma"), unused))
 #define CONV_PX 12
+#define CONV_PK CONV_PK_ISA2
 #define CYPOOL_T float
 #define CONV_VL 16
 #define CYPOOL_SUF _f32_isa2        /* conv_fwd_row_f32_isa2, conv_w_item_f32_isa2 */
@@ -113,9 +123,11 @@ typedef void (*conv_w_fn)(const ConvW* a, ptrdiff_t item);
 #undef CYPOOL_SUF
 #undef CONV_TARGET
 #undef CONV_PX
+#undef CONV_PK
 
 #define CONV_TARGET __attribute__((target("avx2,fma"), unused))
 #define CONV_PX 6
+#define CONV_PK CONV_PK_ISA1
 #define CYPOOL_T float
 #define CONV_VL 8
 #define CYPOOL_SUF _f32_isa1        /* conv_fwd_row_f32_isa1, conv_w_item_f32_isa1 */
@@ -132,6 +144,7 @@ typedef void (*conv_w_fn)(const ConvW* a, ptrdiff_t item);
 #undef CYPOOL_SUF
 #undef CONV_TARGET
 #undef CONV_PX
+#undef CONV_PK
 #endif
 
 #if defined(__GNUC__)
@@ -140,6 +153,7 @@ typedef void (*conv_w_fn)(const ConvW* a, ptrdiff_t item);
 #define CONV_TARGET
 #endif
 #define CONV_PX 6
+#define CONV_PK CONV_PK_ISA0
 #define CYPOOL_T float
 #ifdef CONV_SCALAR
 #define CONV_VL 1
@@ -164,6 +178,7 @@ typedef void (*conv_w_fn)(const ConvW* a, ptrdiff_t item);
 #undef CYPOOL_SUF
 #undef CONV_TARGET
 #undef CONV_PX
+#undef CONV_PK
 
 /* The widest ISA level this CPU runs. */
 static int conv_best_isa(void) {
@@ -195,6 +210,23 @@ static conv_fwd_fn conv_fwd_kernel(int itemsize, int isa) {
 #endif
     (void)isa;
     return itemsize == 4 ? conv_fwd_row_f32_isa0 : conv_fwd_row_f64_isa0;
+}
+
+/* The channels-first bands kernel (conv_fwd_band_planes) at an ISA level, and the output channels
+ * of its tiles: the packed weight's opad must be a multiple of them. */
+static conv_fwd_fn conv_fwd_planes_kernel(int itemsize, int isa) {
+#if CONV_X86
+    if (isa == 2)
+        return itemsize == 4 ? conv_fwd_band_planes_f32_isa2 : conv_fwd_band_planes_f64_isa2;
+    if (isa == 1)
+        return itemsize == 4 ? conv_fwd_band_planes_f32_isa1 : conv_fwd_band_planes_f64_isa1;
+#endif
+    (void)isa;
+    return itemsize == 4 ? conv_fwd_band_planes_f32_isa0 : conv_fwd_band_planes_f64_isa0;
+}
+
+static ptrdiff_t conv_planes_channels(int isa) {
+    return isa == 2 ? CONV_PK_ISA2 : isa == 1 ? CONV_PK_ISA1 : CONV_PK_ISA0;
 }
 
 static conv_w_fn conv_w_kernel(int itemsize, int isa) {

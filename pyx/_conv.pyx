@@ -23,6 +23,7 @@ cdef extern from "_conv.h" nogil:
         void* out
         Py_ssize_t out_n, out_h, out_w, out_c
         Py_ssize_t oh, ow
+        Py_ssize_t band
     ctypedef struct ConvW:
         const void* x
         Py_ssize_t x_n, x_h, x_w, cs, h, sy, sx
@@ -38,6 +39,8 @@ cdef extern from "_conv.h" nogil:
     Py_ssize_t conv_vector_length(int itemsize, int isa) noexcept
     Py_ssize_t CONV_PX_MAX
     conv_fwd_fn conv_fwd_kernel(int itemsize, int isa) noexcept
+    conv_fwd_fn conv_fwd_planes_kernel(int itemsize, int isa) noexcept
+    Py_ssize_t conv_planes_channels(int isa) noexcept
     conv_w_fn conv_w_kernel(int itemsize, int isa) noexcept
 
 cdef int _best = conv_best_isa()
@@ -185,6 +188,19 @@ def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
             _planes_to_pixels(<const double*>s, s2 // f, s3 // f, <double*>d, Cb, C, ix1 - ix0)
 
 
+def planes_rows(Py_ssize_t row_step, Py_ssize_t pixel_step, Py_ssize_t ow, Py_ssize_t kw):
+    """Whether a forward writing channel planes from an input whose pixels are neighbours runs
+    the bands kernel (conv_fwd_band_planes): stride 1, and rows long enough beside the kw - 1
+    positions past each row's end it computes and drops (at most a quarter more)."""
+    return row_step == 1 and pixel_step == 1 and 4 * (kw - 1) <= ow
+
+
+# The bands kernel's patch: about this many bytes of input rows (in L2 beside the weights), at
+# most this many output rows a band (bands enough for the threads to share).
+_BAND_BYTES = 256 << 10
+_BAND_ROWS = 16
+
+
 def forward(x, Py_ssize_t top, Py_ssize_t left, Py_ssize_t row_step, Py_ssize_t pixel_step,
             dy, dx, w, bias, out, int n_threads):
     """out[n, oy, ox, o] = bias[o] + sum over taps t and input channels c of
@@ -214,14 +230,29 @@ def forward(x, Py_ssize_t top, Py_ssize_t left, Py_ssize_t row_step, Py_ssize_t 
         raise ValueError("conv forward: tap offsets must be >= 0")
     cdef Py_ssize_t xs1 = _elements(x.strides[1], f), xs2 = _elements(x.strides[2], f)
     cdef Py_ssize_t ry = int(max(dy)) + 1, rx = int(max(dx)) + 1
-    # a border tile's patch: ry rows of the windows of CONV_PX_MAX pixels, in x's layout
+    # a border tile's patch: ry rows of the windows of CONV_PX_MAX pixels, in x's layout; the
+    # bands kernel's: the input rows of a band of output rows, channel planes padded to OW + rx - 1
     cdef bint planes = C > 1 and abs(x.strides[3]) > abs(x.strides[2])
-    cdef Py_ssize_t pcols = (CONV_PX_MAX - 1) * pixel_step + rx
+    cdef bint rows = (xs2 == 1 and out.strides[2] == f and (O == 1 or out.strides[3] > f)
+                      and opad % conv_planes_channels(_isa) == 0
+                      and planes_rows(row_step, pixel_step, OW, rx))
+    cdef Py_ssize_t vl = vector_length(out.dtype), band = 0, bands = 0, p_size
+    cdef Py_ssize_t pcols = OW + rx - 1 if rows else (CONV_PX_MAX - 1) * pixel_step + rx
+    planes = planes or rows
     cdef Py_ssize_t p_px = 1 if planes else C, p_row = pcols if planes else pcols * C
     cdef Py_ssize_t p_c = ry * pcols if planes else 1
+    if rows:
+        band = max(1, min(_BAND_ROWS, OH, _BAND_BYTES // (C * pcols * f) - (ry - 1)))
+        bands = (OH + band - 1) // band
+        band = (OH + bands - 1) // bands         # bands of even height
+        # a plane of the patch: the band's input rows and what the last vector reads past them
+        p_c = (band + ry - 1) * pcols + vl + rx
+        p_size = C * p_c + conv_planes_channels(_isa) * ((band * pcols + vl - 1) // vl * vl)
+    else:
+        p_size = ry * pcols * C
     toff = np.asarray([int(i) * xs1 + int(j) * xs2 for i, j in zip(dy, dx)], np.intp)
     ptoff = np.asarray([int(i) * p_row + int(j) * p_px for i, j in zip(dy, dx)], np.intp)
-    scratch = np.empty(n_threads * ry * pcols * C, out.dtype)
+    scratch = np.empty(n_threads * p_size, out.dtype)
     cdef Py_ssize_t[::1] toff_v = toff
     cdef Py_ssize_t[::1] ptoff_v = ptoff
     cdef ConvFwd a
@@ -243,7 +274,8 @@ def forward(x, Py_ssize_t top, Py_ssize_t left, Py_ssize_t row_step, Py_ssize_t 
     a.p_row = p_row
     a.p_px = p_px
     a.p_c = p_c
-    a.p_size = ry * pcols * C
+    a.p_size = p_size
+    a.band = band
     a.scratch = <void*>_addr(scratch)
     a.taps = T
     a.cin = C
@@ -258,11 +290,12 @@ def forward(x, Py_ssize_t top, Py_ssize_t left, Py_ssize_t row_step, Py_ssize_t 
     a.out_c = _elements(out.strides[3], f) if O > 1 else 1
     a.oh = OH
     a.ow = OW
-    cdef conv_fwd_fn fn = conv_fwd_kernel(<int>f, _isa)
+    cdef conv_fwd_fn fn = (conv_fwd_planes_kernel if rows else conv_fwd_kernel)(<int>f, _isa)
     cdef Py_ssize_t r
     # dynamic: rows are long (thousands of multiply-adds each), and a thread whose core another
     # process shares takes fewer of them; which thread computes a row never changes its values
-    for r in prange(N * OH, nogil=True, schedule="dynamic", num_threads=n_threads):
+    cdef Py_ssize_t items = N * bands if rows else N * OH
+    for r in prange(items, nogil=True, schedule="dynamic", num_threads=n_threads):
         fn(&a, r, threadid())
 
 

@@ -201,6 +201,101 @@ CONV_TARGET static void CYPOOL_FN(conv_fwd_row)(const ConvFwd* a, ptrdiff_t r, i
     }
 }
 
+/* Channels-first bands at stride 1: vectors of VL neighbouring output pixels of a plane x CONV_PK
+ * output channels of accumulators, NP vectors wide, from a patch of channel planes (`p_c`
+ * elements apart, tap t at toff[t]): one vector load of inputs and CONV_PK broadcast weights per
+ * tap and input channel. The same sums, in the same order, as the tiles above. */
+#define CONV_PLANES_TILE(NP)                                                                    \
+CONV_TARGET static void CYPOOL_FN(conv_planes_tile_##NP)(                                      \
+        const CYPOOL_T* in, ptrdiff_t p_c, const ptrdiff_t* toff, ptrdiff_t taps,              \
+        ptrdiff_t cin, const CYPOOL_T* w, ptrdiff_t opad, CONV_V* sums) {                      \
+    CONV_V acc[CONV_PK][NP], xv[NP], zero;                                                     \
+    memset(&zero, 0, sizeof zero);                                                             \
+    CONV_UNROLL for (int k = 0; k < CONV_PK; k++)                                              \
+        CONV_UNROLL for (int v = 0; v < NP; v++) acc[k][v] = zero;                             \
+    for (ptrdiff_t t = 0; t < taps; t++) {                                                     \
+        const CYPOOL_T* x = in + toff[t];                                                      \
+        const CYPOOL_T* wt = w + t * cin * opad;                                               \
+        for (ptrdiff_t c = 0; c < cin; c++, x += p_c, wt += opad) {                            \
+            CONV_UNROLL for (int v = 0; v < NP; v++)                                           \
+                memcpy(&xv[v], x + v * CONV_VL, sizeof(CONV_V));                               \
+            CONV_UNROLL for (int k = 0; k < CONV_PK; k++) {                                    \
+                const CYPOOL_T s = wt[k];                                                      \
+                CONV_UNROLL for (int v = 0; v < NP; v++) acc[k][v] += xv[v] * s;               \
+            }                                                                                  \
+        }                                                                                      \
+    }                                                                                          \
+    CONV_UNROLL for (int k = 0; k < CONV_PK; k++)                                              \
+        CONV_UNROLL for (int v = 0; v < NP; v++) sums[k * NP + v] = acc[k][v];                 \
+}
+CONV_PLANES_TILE(3)
+CONV_PLANES_TILE(2)
+CONV_PLANES_TILE(1)
+
+/* One band of a forward with channel planes in and out at stride 1 (work item r: image
+ * r / bands, output rows from (r % bands) * band): the band's input rows, zero-padded to
+ * p_row = ow + rx - 1 columns, copied into a patch of planes (p_c apart; every vector load lands
+ * inside it), whose pixels run on from row to row. Output pixel (y, x) of the band is then
+ * position q = y * p_row + x of that run and reads q + toff[t] at tap t: the tiles sweep the
+ * run in whole vectors (the rx - 1 positions past each row's end computed and dropped) into
+ * `sums`, each plane's rows copied out from there. No transposition on either side. */
+CONV_TARGET static void CYPOOL_FN(conv_fwd_band_planes)(const ConvFwd* a, ptrdiff_t r,
+                                                        int thread) {
+    const ptrdiff_t bands = (a->oh + a->band - 1) / a->band;
+    const ptrdiff_t n = r / bands, oy0 = (r - n * bands) * a->band;
+    const ptrdiff_t rows = a->oh - oy0 < a->band ? a->oh - oy0 : a->band;
+    const ptrdiff_t wp = a->p_row, ow = a->ow, in_rows = rows + a->ry - 1;
+    const ptrdiff_t run = rows * wp, nvec = (run + CONV_VL - 1) / CONV_VL;
+    CYPOOL_T* patch = (CYPOOL_T*)a->scratch + thread * a->p_size;
+    CYPOOL_T* sums = patch + a->cin * a->p_c;          /* CONV_PK runs of nvec vectors */
+    const CYPOOL_T* img = (const CYPOOL_T*)a->in + n * a->in_n;
+    /* the columns inside the input: [i0, i1) of the patch's p_row */
+    const ptrdiff_t i0 = a->left < wp ? a->left : wp;
+    const ptrdiff_t i1 = a->cols + a->left < wp ? a->cols + a->left : wp;
+    for (ptrdiff_t c = 0; c < a->cin; c++) {
+        CYPOOL_T* d = patch + c * a->p_c;
+        for (ptrdiff_t j = 0; j < in_rows; j++, d += wp) {
+            const ptrdiff_t iy = oy0 - a->top + j;
+            if (iy < 0 || iy >= a->h || i1 <= i0) {
+                memset(d, 0, (size_t)wp * sizeof(CYPOOL_T));
+                continue;
+            }
+            memset(d, 0, (size_t)i0 * sizeof(CYPOOL_T));
+            memcpy(d + i0, img + iy * a->in_h + c * a->cs + (i0 - a->left),
+                   (size_t)(i1 - i0) * sizeof(CYPOOL_T));
+            memset(d + i1, 0, (size_t)(wp - i1) * sizeof(CYPOOL_T));
+        }
+        /* the vectors past the last row read this far */
+        memset(d, 0, (size_t)(a->p_c - in_rows * wp) * sizeof(CYPOOL_T));
+    }
+    CYPOOL_T* out = (CYPOOL_T*)a->out + n * a->out_n + oy0 * a->out_h;
+    const CYPOOL_T* bias = (const CYPOOL_T*)a->bias;
+    for (ptrdiff_t o0 = 0; o0 < a->cout; o0 += CONV_PK) {
+        const CYPOOL_T* w = (const CYPOOL_T*)a->w + o0;
+        const ptrdiff_t kc = a->cout - o0 < CONV_PK ? a->cout - o0 : CONV_PK;
+        for (ptrdiff_t v0 = 0, np; v0 < nvec; v0 += np) {
+            CONV_V tile[CONV_PK * 3];
+            np = nvec - v0 >= 3 ? 3 : nvec - v0;
+            (np == 3 ? CYPOOL_FN(conv_planes_tile_3) : np == 2 ? CYPOOL_FN(conv_planes_tile_2)
+                     : CYPOOL_FN(conv_planes_tile_1))(patch + v0 * CONV_VL, a->p_c, a->ptoff,
+                                                      a->taps, a->cin, w, a->opad, tile);
+            for (ptrdiff_t k = 0; k < kc; k++)
+                memcpy(sums + (k * nvec + v0) * CONV_VL, tile + k * np,
+                       (size_t)np * sizeof(CONV_V));
+        }
+        for (ptrdiff_t k = 0; k < kc; k++) {
+            const CYPOOL_T* src = sums + k * nvec * CONV_VL;
+            CYPOOL_T* dst = out + (o0 + k) * a->out_c;
+            for (ptrdiff_t y = 0; y < rows; y++, src += wp, dst += a->out_h) {
+                if (bias)
+                    for (ptrdiff_t x = 0; x < ow; x++) dst[x] = src[x] + bias[o0 + k];
+                else
+                    memcpy(dst, src, (size_t)ow * sizeof(CYPOOL_T));
+            }
+        }
+    }
+}
+
 /* One work item of a weight gradient: tap `item % taps` summed over the rows of chunk
  * `item / taps` (in row order, then pixel order; the products with padding left out) into that
  * chunk's own sums. */
@@ -244,5 +339,6 @@ CONV_TARGET static void CYPOOL_FN(conv_w_item)(const ConvW* a, ptrdiff_t item) {
 #undef conv_w_tile_8_2
 #undef conv_w_tile_8_1
 #undef CONV_FWD_TILE
+#undef CONV_PLANES_TILE
 #undef CONV_W_TILE
 #undef CONV_V

@@ -136,14 +136,15 @@ def test_strided_views_and_results_independent_of_threads(fmt):
     np.testing.assert_array_equal(results[0][0], cypool.conv2d(xc, w, b, 2, 1, data_format=fmt))
 
 
-@pytest.mark.parametrize("case", [((2, 24, 9, 30), 40, 1, 1),    # stride 1, big weights: a copy
-                                  ((2, 6, 9, 30), 7, 1, 1),      # small weights: planes padded
+@pytest.mark.parametrize("case", [((2, 24, 9, 30), 40, 1, 1),    # stride 1: bands of planes
+                                  ((2, 6, 9, 30), 7, 1, 1),
                                   ((2, 24, 9, 30), 40, 2, 1),    # strided: planes padded
-                                  ((2, 6, 9, 30), 17, 1, 0)],    # no padding: planes in place
-                         ids=["copy", "planes-s1", "planes-s2", "planes-in-place"])
+                                  ((2, 6, 9, 30), 17, 1, 0),     # no padding: planes in place
+                                  ((2, 6, 9, 7), 5, 1, 1)],      # rows too short: a copy
+                         ids=["bands", "bands-small", "planes-s2", "planes-in-place", "copy"])
 def test_channel_planes_give_the_bits_of_channels_last(isa, case):
-    # the kernels read channels-first input as channel planes (a channel stride) or from a
-    # channels-last copy; the sums run in the same order either way
+    # the kernels read channels-first input as channel planes (a channel stride; at stride 1 in
+    # bands of rows) or from a channels-last copy; the sums run in the same order either way
     shape, O, s, p = case
     rng = np.random.default_rng(11)
     x = rng.standard_normal(shape).astype(np.float32)
@@ -160,6 +161,39 @@ def test_channel_planes_give_the_bits_of_channels_last(isa, case):
     np.testing.assert_array_equal(ours[0], from_channels_last(theirs[0]))
     for a, c in zip(ours[1:], theirs[1:]):
         np.testing.assert_array_equal(a, c)
+
+
+# (N, C, H, W), O, kernel, padding at stride 1: several bands of uneven height (37 rows), one
+# row a band (300 input channels fill the patch), wide and tall kernels, padding past the kernel,
+# rows just long enough for the bands kernel (kw - 1 = a quarter of the row) and output channels
+# in partial blocks.
+BANDS = [
+    ((2, 3, 37, 21), 9, (3, 3), (1, 1)),
+    ((1, 300, 6, 50), 5, (3, 3), (2, 0)),
+    ((2, 4, 5, 16), 3, (1, 5), (0, 2)),
+    ((1, 5, 9, 12), 17, (5, 1), (3, 4)),
+    ((3, 2, 4, 8), 1, (3, 3), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", BANDS, ids=lambda c: "x".join(map(str, c[0])) + f"-o{c[1]}"
+                         f"-k{c[2][0]}{c[2][1]}-p{c[3][0]}{c[3][1]}")
+def test_bands_of_channel_planes(isa, case, dtype):
+    # channels first at stride 1: bands of output rows from a patch of planes, each plane's rows
+    # one run of pixels; the sums and their order are the pixel tiles' (channels last)
+    shape, O, k, p = case
+    rng = np.random.default_rng(sum(shape) + O)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((O, shape[1]) + k).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype)
+    xl = np.ascontiguousarray(to_channels_last(x))
+    for bias in (b, None):
+        expected = from_channels_last(cypool.conv2d(xl, w, bias, 1, p, data_format="channels_last"))
+        close(expected, conv_ref(x, w, bias, (1, 1), p), dtype)
+        for n in (1, 2, 3):
+            with cypool.threads(n):
+                np.testing.assert_array_equal(cypool.conv2d(x, w, bias, 1, p), expected)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
