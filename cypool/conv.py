@@ -98,6 +98,17 @@ def _readable(a: np.ndarray, padding=(0, 0), planes_ok: bool = True):
 
 
 
+def _gradient_source(g, gp, O, data_format, stride, W, tap_cols):
+    """What the input gradient's forward reads: channels first at stride 1, the output gradient's
+    planes in place when the bands kernel takes them (no transposition either way); else the
+    channels-last copy gp the weight gradient reads."""
+    if (data_format == CF and stride == (1, 1) and g.strides[2] == g.itemsize
+            and g is _readable(g)[0]
+            and _conv.planes_rows(1, 1, W, int(tap_cols.max()) + 1)):
+        return g
+    return gp[..., :O]
+
+
 def _taps(kh, kw):
     return np.repeat(np.arange(kh), kw), np.tile(np.arange(kw), kh)
 
@@ -328,8 +339,10 @@ def conv2d_backward(grad_output: np.ndarray, x: np.ndarray, weight: np.ndarray,
             ii, jj = np.repeat(ti, len(tj)), np.tile(tj, len(ti))
             mats = wts[:, :, ii, jj].transpose(2, 0, 1)          # (taps, O, C)
             # the phase's output gradient windows start `top` rows and `left` columns before g
-            _conv.forward(gp[..., :O], top, left, 1, 1, np.repeat(di, len(tj)) + top,
-                          np.tile(dj, len(ti)) + left, _packed(mats, vl), None, part, n_threads)
+            tap_rows, tap_cols = np.repeat(di, len(tj)) + top, np.tile(dj, len(ti)) + left
+            _conv.forward(_gradient_source(g, gp, O, data_format, stride, W, tap_cols), top,
+                          left, 1, 1, tap_rows, tap_cols, _packed(mats, vl), None, part,
+                          n_threads)
     grad_x = _give_back(gx, x, x.dtype)
     wdt = weight.dtype
     return grad_x, np.ascontiguousarray(grad_weight).astype(wdt, copy=False), grad_bias.astype(

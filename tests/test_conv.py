@@ -181,7 +181,8 @@ BANDS = [
                          f"-k{c[2][0]}{c[2][1]}-p{c[3][0]}{c[3][1]}")
 def test_bands_of_channel_planes(isa, case, dtype):
     # channels first at stride 1: bands of output rows from a patch of planes, each plane's rows
-    # one run of pixels; the sums and their order are the pixel tiles' (channels last)
+    # one run of pixels; the sums and their order are the pixel tiles' (channels last); the input
+    # gradient runs the same kernel
     shape, O, k, p = case
     rng = np.random.default_rng(sum(shape) + O)
     x = rng.standard_normal(shape).astype(dtype)
@@ -194,6 +195,15 @@ def test_bands_of_channel_planes(isa, case, dtype):
         for n in (1, 2, 3):
             with cypool.threads(n):
                 np.testing.assert_array_equal(cypool.conv2d(x, w, bias, 1, p), expected)
+    # the input gradient: the same kernel on the output gradient's planes
+    g = rng.standard_normal(expected.shape).astype(dtype)
+    gl = np.ascontiguousarray(to_channels_last(g))
+    expected = from_channels_last(
+        cypool.conv2d_backward(gl, xl, w, 1, p, data_format="channels_last")[0])
+    close(expected, conv_backward_ref(g, x, w, (1, 1), p)[0], dtype)
+    for n in (1, 2, 3):
+        with cypool.threads(n):
+            np.testing.assert_array_equal(cypool.conv2d_backward(g, x, w, 1, p)[0], expected)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
