@@ -83,14 +83,19 @@ def _padded(a: np.ndarray, rows: int, cols: int, channels: int, top: int,
     return out
 
 
+def _in_place(a: np.ndarray, planes_ok: bool = True) -> bool:
+    """Whether the kernels read the (N, H, W, C) view `a` as it is (see _readable)."""
+    planes = a.shape[3] > 1 and abs(a.strides[3]) > abs(a.strides[2])
+    return (a.flags.aligned and all(st % a.itemsize == 0 for st in a.strides)
+            and (planes_ok or not planes))
+
+
 def _readable(a: np.ndarray, padding=(0, 0), planes_ok: bool = True):
     """The (N, H, W, C) view `a` as the kernels read it, and the padding they must still leave
     out: `a` itself (aligned, strides in whole elements; channel planes too, through the kernels'
     channel stride) and `padding`; else a channels-last copy with the padding in it, and (0, 0).
     planes_ok=False: channel planes (channels first) as that copy too."""
-    planes = a.shape[3] > 1 and abs(a.strides[3]) > abs(a.strides[2])
-    if a.flags.aligned and all(st % a.itemsize == 0 for st in a.strides) \
-            and (planes_ok or not planes):
+    if _in_place(a, planes_ok):
         return a, padding
     (pt, pl), (_, h, w, c) = padding, a.shape
     return _padded(a, h + 2 * pt, w + 2 * pl, c, pt, pl), (0, 0)
@@ -103,8 +108,7 @@ def _gradient_source(g, gp, O, data_format, stride, W, tap_cols):
     planes in place when the bands kernel takes them (no transposition either way); else the
     channels-last copy gp the weight gradient reads."""
     if (data_format == CF and stride == (1, 1) and g.strides[2] == g.itemsize
-            and g is _readable(g)[0]
-            and _conv.planes_rows(1, 1, W, int(tap_cols.max()) + 1)):
+            and _in_place(g) and _conv.takes_bands(1, 1, W, int(tap_cols.max()) + 1)):
         return g
     return gp[..., :O]
 
@@ -201,15 +205,15 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: Optional[np.ndarray] = None,
     N, C = a.shape[0], a.shape[3]
     mats = weight.astype(dtype, copy=False).transpose(2, 3, 1, 0).reshape(kh * kw, C, O)
     w = _packed(mats, _conv.vector_length(dtype))
-    # Channels first: rows of 1-stride windows through the rows kernel (vectors of neighbouring
-    # output pixels of each plane: neither the input nor the output transposed); strided windows
+    # Channels first: 1-stride windows through the bands kernel (vectors of neighbouring output
+    # pixels of each plane: neither the input nor the output transposed); strided windows
     # read the planes in place through the pixel tiles (each input read a quarter as often at
     # stride 2: 0.78 -> 0.53 ms). Otherwise (narrow rows) channels first at stride 1 takes a
     # padded channels-last copy: the pixel tiles read channel planes up to ~8 % slower than
     # pixels (12 pixels of each plane per tap beside the weights: 36 KB for 3x3 x 32 x 32
     # float32, more than the L1 data cache).
     in_place = stride != (1, 1) or (data_format == CF
-                                    and _conv.planes_rows(*stride, ow, kw))
+                                    and _conv.takes_bands(*stride, ow, kw))
     xr, (pt, pl) = _readable(a, padding, planes_ok=in_place)
     b = None if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     y = np.empty((N, oh, ow, O) if data_format == "channels_last" else (N, O, oh, ow), dtype)

@@ -188,7 +188,7 @@ def pad_into(x, out, Py_ssize_t top, Py_ssize_t left, int n_threads):
             _planes_to_pixels(<const double*>s, s2 // f, s3 // f, <double*>d, Cb, C, ix1 - ix0)
 
 
-def planes_rows(Py_ssize_t row_step, Py_ssize_t pixel_step, Py_ssize_t ow, Py_ssize_t kw):
+def takes_bands(Py_ssize_t row_step, Py_ssize_t pixel_step, Py_ssize_t ow, Py_ssize_t kw):
     """Whether a forward writing channel planes from an input whose pixels are neighbours runs
     the bands kernel (conv_fwd_band_planes): stride 1, and rows long enough beside the kw - 1
     positions past each row's end it computes and drops (at most a quarter more)."""
@@ -233,15 +233,15 @@ def forward(x, Py_ssize_t top, Py_ssize_t left, Py_ssize_t row_step, Py_ssize_t 
     # a border tile's patch: ry rows of the windows of CONV_PX_MAX pixels, in x's layout; the
     # bands kernel's: the input rows of a band of output rows, channel planes padded to OW + rx - 1
     cdef bint planes = C > 1 and abs(x.strides[3]) > abs(x.strides[2])
-    cdef bint rows = (xs2 == 1 and out.strides[2] == f and (O == 1 or out.strides[3] > f)
+    cdef bint bands_kernel = (xs2 == 1 and out.strides[2] == f and (O == 1 or out.strides[3] > f)
                       and opad % conv_planes_channels(_isa) == 0
-                      and planes_rows(row_step, pixel_step, OW, rx))
+                      and takes_bands(row_step, pixel_step, OW, rx))
     cdef Py_ssize_t vl = vector_length(out.dtype), band = 0, bands = 0, p_size
-    cdef Py_ssize_t pcols = OW + rx - 1 if rows else (CONV_PX_MAX - 1) * pixel_step + rx
-    planes = planes or rows
+    cdef Py_ssize_t pcols = OW + rx - 1 if bands_kernel else (CONV_PX_MAX - 1) * pixel_step + rx
+    planes = planes or bands_kernel
     cdef Py_ssize_t p_px = 1 if planes else C, p_row = pcols if planes else pcols * C
     cdef Py_ssize_t p_c = ry * pcols if planes else 1
-    if rows:
+    if bands_kernel:
         band = max(1, min(_BAND_ROWS, OH, _BAND_BYTES // (C * pcols * f) - (ry - 1)))
         bands = (OH + band - 1) // band
         band = (OH + bands - 1) // bands         # bands of even height
@@ -290,11 +290,11 @@ def forward(x, Py_ssize_t top, Py_ssize_t left, Py_ssize_t row_step, Py_ssize_t 
     a.out_c = _elements(out.strides[3], f) if O > 1 else 1
     a.oh = OH
     a.ow = OW
-    cdef conv_fwd_fn fn = (conv_fwd_planes_kernel if rows else conv_fwd_kernel)(<int>f, _isa)
+    cdef conv_fwd_fn fn = (conv_fwd_planes_kernel if bands_kernel else conv_fwd_kernel)(<int>f, _isa)
     cdef Py_ssize_t r
     # dynamic: rows are long (thousands of multiply-adds each), and a thread whose core another
     # process shares takes fewer of them; which thread computes a row never changes its values
-    cdef Py_ssize_t items = N * bands if rows else N * OH
+    cdef Py_ssize_t items = N * bands if bands_kernel else N * OH
     for r in prange(items, nogil=True, schedule="dynamic", num_threads=n_threads):
         fn(&a, r, threadid())
 
