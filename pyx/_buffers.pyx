@@ -53,7 +53,7 @@ BIG_BYTES = 1 << 22
 cdef enum:
     SLOTS = 32
     COLOURS = 16
-    COLOUR_STEP = 4160  # 4 KiB and a cache line: colours differ in the low 12 bits and above 16
+    COLOUR_STEP = 4160  # 4 KiB and a cache line: colours differ mod 4 KiB and mod 64 KiB
 
 cdef void* _ptr[SLOTS]
 cdef size_t _size[SLOTS]

@@ -52,7 +52,7 @@ typedef struct {
     void* out;
     ptrdiff_t out_n, out_h, out_w, out_c;
     ptrdiff_t oh, ow;
-    ptrdiff_t band;              /* output rows per work item of the planes kernel */
+    ptrdiff_t band;              /* output rows per work item of the bands kernel */
 } ConvFwd;
 
 /* A weight gradient, on the input without padding: x (h rows) with strides x_n, x_h, x_w, cs
@@ -98,8 +98,8 @@ typedef void (*conv_w_fn)(const ConvW* a, ptrdiff_t item);
 #endif
 
 /* ISA levels: 0 the compiler's target, 1 AVX2 + FMA, 2 AVX-512. CONV_PK_ISAn: the output channels
- * of a channels-first rows tile at level n (x 3 vectors of accumulators: 24 of AVX-512's 32
- * registers, 12 of AVX2's 16). */
+ * of a bands tile (conv_fwd_band_planes) at level n (x 3 vectors of accumulators: 24 of
+ * AVX-512's 32 registers, 12 of AVX2's 16). */
 #define CONV_PK_ISA2 8
 #define CONV_PK_ISA1 4
 #define CONV_PK_ISA0 4
@@ -214,7 +214,7 @@ static conv_fwd_fn conv_fwd_kernel(int itemsize, int isa) {
 
 /* The channels-first bands kernel (conv_fwd_band_planes) at an ISA level, and the output channels
  * of its tiles: the packed weight's opad must be a multiple of them. */
-static conv_fwd_fn conv_fwd_planes_kernel(int itemsize, int isa) {
+static conv_fwd_fn conv_fwd_bands_kernel(int itemsize, int isa) {
 #if CONV_X86
     if (isa == 2)
         return itemsize == 4 ? conv_fwd_band_planes_f32_isa2 : conv_fwd_band_planes_f64_isa2;
@@ -225,7 +225,7 @@ static conv_fwd_fn conv_fwd_planes_kernel(int itemsize, int isa) {
     return itemsize == 4 ? conv_fwd_band_planes_f32_isa0 : conv_fwd_band_planes_f64_isa0;
 }
 
-static ptrdiff_t conv_planes_channels(int isa) {
+static ptrdiff_t conv_bands_channels(int isa) {
     return isa == 2 ? CONV_PK_ISA2 : isa == 1 ? CONV_PK_ISA1 : CONV_PK_ISA0;
 }
 

@@ -39,8 +39,8 @@ cdef extern from "_conv.h" nogil:
     Py_ssize_t conv_vector_length(int itemsize, int isa) noexcept
     Py_ssize_t CONV_PX_MAX
     conv_fwd_fn conv_fwd_kernel(int itemsize, int isa) noexcept
-    conv_fwd_fn conv_fwd_planes_kernel(int itemsize, int isa) noexcept
-    Py_ssize_t conv_planes_channels(int isa) noexcept
+    conv_fwd_fn conv_fwd_bands_kernel(int itemsize, int isa) noexcept
+    Py_ssize_t conv_bands_channels(int isa) noexcept
     conv_w_fn conv_w_kernel(int itemsize, int isa) noexcept
 
 cdef int _best = conv_best_isa()
@@ -233,11 +233,12 @@ def forward(x, Py_ssize_t top, Py_ssize_t left, Py_ssize_t row_step, Py_ssize_t 
     # a border tile's patch: ry rows of the windows of CONV_PX_MAX pixels, in x's layout; the
     # bands kernel's: the input rows of a band of output rows, channel planes padded to OW + rx - 1
     cdef bint planes = C > 1 and abs(x.strides[3]) > abs(x.strides[2])
-    cdef bint bands_kernel = (xs2 == 1 and out.strides[2] == f and (O == 1 or out.strides[3] > f)
-                      and opad % conv_planes_channels(_isa) == 0
-                      and takes_bands(row_step, pixel_step, OW, rx))
+    cdef bint bands_kernel = (
+        xs2 == 1 and out.strides[2] == f and (O == 1 or out.strides[3] > f)
+        and opad % conv_bands_channels(_isa) == 0 and takes_bands(row_step, pixel_step, OW, rx))
     cdef Py_ssize_t vl = vector_length(out.dtype), band = 0, bands = 0, p_size
-    cdef Py_ssize_t pcols = OW + rx - 1 if bands_kernel else (CONV_PX_MAX - 1) * pixel_step + rx
+    cdef Py_ssize_t pcols = (OW + rx - 1 if bands_kernel
+                             else (CONV_PX_MAX - 1) * pixel_step + rx)
     planes = planes or bands_kernel
     cdef Py_ssize_t p_px = 1 if planes else C, p_row = pcols if planes else pcols * C
     cdef Py_ssize_t p_c = ry * pcols if planes else 1
@@ -247,7 +248,7 @@ def forward(x, Py_ssize_t top, Py_ssize_t left, Py_ssize_t row_step, Py_ssize_t 
         band = (OH + bands - 1) // bands         # bands of even height
         # a plane of the patch: the band's input rows and what the last vector reads past them
         p_c = (band + ry - 1) * pcols + vl + rx
-        p_size = C * p_c + conv_planes_channels(_isa) * ((band * pcols + vl - 1) // vl * vl)
+        p_size = C * p_c + conv_bands_channels(_isa) * ((band * pcols + vl - 1) // vl * vl)
     else:
         p_size = ry * pcols * C
     toff = np.asarray([int(i) * xs1 + int(j) * xs2 for i, j in zip(dy, dx)], np.intp)
@@ -290,7 +291,8 @@ def forward(x, Py_ssize_t top, Py_ssize_t left, Py_ssize_t row_step, Py_ssize_t 
     a.out_c = _elements(out.strides[3], f) if O > 1 else 1
     a.oh = OH
     a.ow = OW
-    cdef conv_fwd_fn fn = (conv_fwd_planes_kernel if bands_kernel else conv_fwd_kernel)(<int>f, _isa)
+    cdef conv_fwd_fn fn = (conv_fwd_bands_kernel if bands_kernel
+                           else conv_fwd_kernel)(<int>f, _isa)
     cdef Py_ssize_t r
     # dynamic: rows are long (thousands of multiply-adds each), and a thread whose core another
     # process shares takes fewer of them; which thread computes a row never changes its values
