@@ -88,18 +88,19 @@ CYPOOL_HALF_INLINE uint16_t cypool_plus_zero(uint16_t h) { return h == 0x8000u ?
  * vectorise conversions of its _Float16 type, and a cloned kernel cannot hold F16C intrinsics in
  * its baseline clone, hence out-of-line functions chosen at run time: AVX-512's 16-wide forms
  * where the CPU has AVX-512F, else AVX2's 8-wide ones. CYPOOL_HALF_CONVERSIONS in the environment
- * (read at a module's first half-precision call) can ask for "avx2" or "portable" (the path of a
- * CPU without F16C) instead of the best the CPU has, for tests. Other compilers (MSVC) and
+ * (read at a module's first half-precision call) can ask for "avx512" (without AVX512-FP16's
+ * arithmetic), "avx2" or "portable" (the path of a CPU without F16C) instead of the best the CPU
+ * has, for tests. Other compilers (MSVC) and
  * architectures build the portable loops only. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define CYPOOL_F16C 1
 #include <immintrin.h>
 
 /* -1 until the first half-precision call of this module, then 0 (portable loops), 1 (AVX2 and
- * F16C) or 2 (AVX-512F) */
+ * F16C), 2 (AVX-512F) or 3 (AVX-512F, AVX512-FP16 not used) */
 static int cypool_f16c_state = -1;
 
-static int __attribute__((unused)) cypool_f16c(void) {
+static int __attribute__((unused)) cypool_f16c_asked(void) {
     int s = __atomic_load_n(&cypool_f16c_state, __ATOMIC_RELAXED);
     if (s < 0) {
         const char* ask = getenv("CYPOOL_HALF_CONVERSIONS");
@@ -108,9 +109,18 @@ static int __attribute__((unused)) cypool_f16c(void) {
         if (s && __builtin_cpu_supports("avx512f")) s = 2;
         if (ask && strcmp(ask, "portable") == 0) s = 0;
         if (ask && strcmp(ask, "avx2") == 0 && s) s = 1;
+        /* AVX-512's conversions without AVX512-FP16's arithmetic (3): the kernels of a CPU
+         * such as Ice Lake or Zen 4, for tests on one that has it */
+        if (ask && strcmp(ask, "avx512") == 0 && s == 2) s = 3;
         __atomic_store_n(&cypool_f16c_state, s, __ATOMIC_RELAXED);
     }
     return s;
+}
+
+/* 0 (portable loops), 1 (AVX2 and F16C) or 2 (AVX-512F) */
+static int __attribute__((unused)) cypool_f16c(void) {
+    const int s = cypool_f16c_asked();
+    return s == 3 ? 2 : s;
 }
 
 #if defined(__clang__) ? __clang_major__ >= 14 : __GNUC__ >= 12
@@ -122,7 +132,7 @@ static int __attribute__((unused)) cypool_f16c(void) {
  * EBX bit 30) */
 static int cypool_fp16_cpu = -1;
 /* 1 where AVX512-FP16 kernels may run: the CPU has it and the conversions are the AVX-512 ones
- * (cypool_f16c() == 2: CYPOOL_HALF_CONVERSIONS=avx2 or portable turns them off too) */
+ * (CYPOOL_HALF_CONVERSIONS=avx512, avx2 or portable turns them off) */
 static int __attribute__((unused)) cypool_avx512fp16(void) {
     int s = __atomic_load_n(&cypool_fp16_cpu, __ATOMIC_RELAXED);
     if (s < 0) {
@@ -130,7 +140,7 @@ static int __attribute__((unused)) cypool_avx512fp16(void) {
         s = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 23)) && (b & (1u << 30));
         __atomic_store_n(&cypool_fp16_cpu, s, __ATOMIC_RELAXED);
     }
-    return s && cypool_f16c() == 2;
+    return s && cypool_f16c_asked() == 2;
 }
 /* 1 where float16 adds rounded to float16 may be AVX512-FP16's vaddph (32 lanes, one
  * instruction, correctly rounded in the MXCSR's rounding mode) in place of a float32 add

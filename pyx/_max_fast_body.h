@@ -1153,9 +1153,10 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
         /* values only: the interior columns through the AVX512-FP16 runs */
         const ClRow cr = cl_row_spans(w, row);
         const uint16_t* base[CYPOOL_CL_RUNS];
-        if (!idx && C >= 32 && CYPOOL_FN(cl_runs)(w, x + cr.n * w->in_d * w->in_h * w->in_w * C,
-                                                  cr, C, base, &lo, &hi)
-                && cypool_avx512fp16()
+        /* the CPU asked first: cl_runs sets the interior that the call below then skips */
+        if (!idx && C >= 32 && cypool_avx512fp16()
+                && CYPOOL_FN(cl_runs)(w, x + cr.n * w->in_d * w->in_h * w->in_w * C, cr, C, base,
+                                      &lo, &hi)
                 && !CYPOOL_FN(max_cl_runs_row_fp16)(base, cr.d.count * cr.h.count, w->k_w,
                                                     w->s_w, w->pad_w, lo, hi, C,
                                                     y + row * w->out_w * C))

@@ -634,7 +634,7 @@ def _every_conversion(tmp_path, name, text):
     script = tmp_path / name
     script.write_text(text)
     results = {}
-    for setting in ("best", "avx2", "portable"):
+    for setting in ("best", "avx512", "avx2", "portable"):
         env = {**python_env_for_subprocess(), "CYPOOL_HALF_CONVERSIONS": setting}
         out = tmp_path / f"{script.stem}-{setting}.npz"
         p = subprocess.run([sys.executable, str(script), str(out)], cwd=str(tmp_path), env=env,
@@ -651,7 +651,7 @@ def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
     # result, NaN payloads included, is the same bits every way
     results = _every_conversion(tmp_path, "paths.py", PATH_SCRIPT)
     assert len(results["best"].files) == 25 + 42 + 60 + 28 + 60 + 6 + 4
-    for name in ("avx2", "portable"):
+    for name in ("avx512", "avx2", "portable"):
         for key in results["best"].files:
             np.testing.assert_array_equal(results[name][key], results["best"][key],
                                           f"{key}, {name}")
@@ -732,7 +732,7 @@ def test_max_backward_nan_payloads_are_the_same_every_way(tmp_path):
     # rather than leave the operand order of the add to the compiler
     results = _every_conversion(tmp_path, "nans.py", NAN_SCRIPT)
     assert len(results["best"].files) in (10, 20)
-    for name in ("avx2", "portable"):
+    for name in ("avx512", "avx2", "portable"):
         for key in results["best"].files:
             np.testing.assert_array_equal(results[name][key], results["best"][key],
                                           f"{key}, {name}")
