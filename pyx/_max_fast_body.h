@@ -1329,6 +1329,41 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
 }
 #endif
 
+#if CYPOOL_F16 && defined(CYPOOL_FP16)
+/* float16's channels-first plane (C = 1) where the CPU adds float16 (cypool_fp16_adds): the
+ * 16-bit loop with AVX512-FP16's scalar add, vaddsh, which is the float add rounded to float16
+ * in one instruction (the same bits: cypool_fp16_adds), on the cells in place. No conversions,
+ * no buffer: an add to the cell of the add before waits for its store only, as float32's
+ * scatter does. The gradient is the add's first source (x86's NaN rule, cypool_add_g_first),
+ * written in assembly so the compiler keeps the order. A cell at +0 needs no shortcut here:
+ * 0 + g is g with -0 made +0, as the shortcut gives, except for a signalling NaN, which the
+ * shortcut keeps and the add makes quiet: a gradient holding one returns -1 (nothing done) and
+ * goes to the other loops. Otherwise returns the count of indices outside the plane. */
+static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline, unused)) ptrdiff_t
+CYPOOL_FN(max_bwd_plane_fp16)(const uint16_t* restrict go, const int64_t* restrict idx,
+                              uint16_t* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane)
+{
+    int snan = 0;
+    for (ptrdiff_t o = 0; o < out_plane; o++)
+        snan |= (go[o] & 0x7c00u) == 0x7c00u && (go[o] & 0x3ffu) != 0 && !(go[o] & 0x200u);
+    if (snan) return -1;
+    memset(gi, 0, (size_t)in_plane * sizeof(uint16_t));
+    ptrdiff_t bad = 0;
+    for (ptrdiff_t o = 0; o < out_plane; o++) {
+        const int64_t i = idx[o];
+        if ((uint64_t)i < (uint64_t)in_plane) {
+            __m128h s;
+            __asm__("vaddsh %2, %1, %0" : "=v"(s) : "v"(_mm_load_sh(go + o)),
+                                                     "v"(_mm_load_sh(gi + i)));
+            _mm_store_sh(gi + i, s);
+        } else {
+            bad++;
+        }
+    }
+    return bad;
+}
+#endif
+
 #if !CYPOOL_F16 && defined(CYPOOL_F16C)
 /* bfloat16's channels-first plane in a float buffer, as float16's above (max_bwd_plane_f16c):
  * each add rounded to bfloat16 in vector registers with cypool_f32_to_bf16's integer steps
@@ -1499,7 +1534,8 @@ CYPOOL_FN(max_bwd_cl_avx512)(const CYPOOL_S* restrict go, const int64_t* restric
     return bad;
 }
 
-/* A channels-first plane (C = 1) with AVX-512F and CD, for float16 and bfloat16: 16 outputs at a
+/* A channels-first plane (C = 1) with AVX-512F and CD, for bfloat16, and float16 where the CPU
+ * does not add float16 (else max_bwd_plane_fp16, one add at a time, is faster): 16 outputs at a
  * time, their cells' 16-bit patterns in a window of CYPOOL_RING cells held as 32-bit lanes
  * (gathered and scattered whole; the high halves hold a lane number, below), added and rounded
  * with max_bwd_add16, g itself where the cell holds +0 (the 16-bit loop's shortcut). Outputs of a
@@ -1694,6 +1730,12 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
     const ptrdiff_t nc = c1 - c0;
 #if defined(CYPOOL_F16C)
     /* the plane buffers write every cell: no zeroing before them */
+#if CYPOOL_F16 && defined(CYPOOL_FP16)
+    if (C == 1 && cypool_fp16_adds()) {
+        const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_fp16)(go, idx, gi, in_plane, out_plane);
+        if (r >= 0) return r;
+    }
+#endif
     if (C == 1 && cypool_f16c() == 2 && __builtin_cpu_supports("avx512cd")) {
         const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane);
         if (r >= 0) return r;
