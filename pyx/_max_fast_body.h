@@ -1555,6 +1555,12 @@ CYPOOL_FN(max_bwd_cl_avx512)(const CYPOOL_S* restrict go, const int64_t* restric
  * the count of indices outside the plane, or -1 (nothing done) for a plane whose adds seldom go
  * to the cell of the add before, as max_bwd_plane_f16c, or of 2**31 cells or more. */
 #define CYPOOL_RING 4096
+/* Planes of at most this many cells (14x14, 28x28: output rows shorter than a vector, so that
+ * most vectors' lanes meet on cells and take vpconflictd's rounds) go to the float buffer
+ * instead (max_bwd_plane_f16c): 1 thread, 3x3/s2/p1, bfloat16 / float32 14x14 3.2-3.4 -> 1.8-2.2,
+ * 28x28 2.2-2.5 -> 1.8; float16 without AVX512-FP16's adds 3.5-3.7 -> 1.8-1.9 and 2.7 -> 1.6.
+ * From 40x40 (bfloat16) and 112x112 (float16) on, the window was faster. */
+#define CYPOOL_SMALL_PLANE 1024
 /* the window's cells [lo, end) written to gi (multiples of 16 but for the plane's end) and their
  * lanes zeroed for the cells that take them next */
 static inline __attribute__((target("avx512f,avx2,f16c"), always_inline)) void
@@ -1736,7 +1742,9 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
         if (r >= 0) return r;
     }
 #endif
-    if (C == 1 && cypool_f16c() == 2 && __builtin_cpu_supports("avx512cd")) {
+    /* planes of up to CYPOOL_SMALL_PLANE cells take the float buffer on AVX-512 CPUs too */
+    if (C == 1 && cypool_f16c() == 2 && in_plane > CYPOOL_SMALL_PLANE
+            && __builtin_cpu_supports("avx512cd")) {
         const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane);
         if (r >= 0) return r;
     } else if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c()) {
@@ -1767,5 +1775,6 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
 }
 #undef CYPOOL_SCATTER_ADD
 #undef CYPOOL_SCATTER_LOOPS
+#undef CYPOOL_SMALL_PLANE
 #endif
 
