@@ -236,6 +236,37 @@ def test_backward_routes_gradients(data_format, n_threads):
                                        _fmt_in(x, data_format).shape, data_format=data_format)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("spatial", [(1, 1), (3, 5), (7, 7), (63, 65), (64, 64)])
+def test_one_output_planes_scatter_in_groups(spatial, n_threads, dtype):
+    # channels-first planes of one output (global max, adaptive max to 1) are zeroed and
+    # scattered in groups of about 4096 cells (the last group shorter; 64x64 planes one a
+    # group, 63x65 too); every cell of the gradient is written, into `out=` too, and indices
+    # outside the plane are counted across groups
+    rng = np.random.default_rng(11)
+    n, c = 3, 331
+    plane = spatial[0] * spatial[1]
+    idx = rng.integers(0, plane, (n, c, 1, 1)).astype(np.int64)
+    g = rng.standard_normal((n, c, 1, 1)).astype(dtype)
+    expected = np.zeros((n, c, plane), dtype)
+    np.put_along_axis(expected, idx.reshape(n, c, 1), g.reshape(n, c, 1), axis=2)
+    expected = expected.reshape(n, c, *spatial)
+    with cypool.threads(n_threads):
+        gx = cypool.max_pool2d_backward(g, idx, (n, c, *spatial))
+        out = np.full((n, c, *spatial), np.nan, dtype)
+        cypool.max_pool2d_backward(g, idx, (n, c, *spatial), out=out)
+    np.testing.assert_array_equal(gx, expected)
+    np.testing.assert_array_equal(out, expected)
+    bad = idx.copy()
+    bad.flat[::5] = plane
+    bad.flat[1::97] = -1
+    n_bad = np.count_nonzero((bad < 0) | (bad >= plane))
+    with pytest.raises(ValueError, match=f"has {n_bad} entries"):
+        with cypool.threads(n_threads):
+            cypool.max_pool2d_backward(g, bad, (n, c, *spatial))
+
+
 @pytest.mark.parametrize("n_planes", [32, 33, 64, 95])
 @pytest.mark.parametrize("rank,spatial,k,s,p,d,ceil_mode", [
     (2, (7, 7), 2, 2, 0, 1, True),
