@@ -167,6 +167,26 @@ cdef void _max_bins_cl(const floating_t* x, floating_t* y, int64_t* idx, const W
                                         b.wc, w.out_w)
 
 
+cdef void _global_max_values_cf(const floating_t* x, floating_t* y, Py_ssize_t n_planes,
+                                Py_ssize_t L, int n_threads) noexcept nogil:
+    # Channels-first global max without indices: contiguous ranges of planes, one a thread.
+    cdef Py_ssize_t n_chunks = n_planes if n_planes < n_threads else n_threads
+    cdef Py_ssize_t chunk, p0, p1
+    if n_threads == 1 or n_chunks <= 1:
+        if floating_t is float:
+            cypool_global_max_values_cf_f32(x, y, 0, n_planes, L)
+        else:
+            cypool_global_max_values_cf_f64(x, y, 0, n_planes, L)
+        return
+    for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+        p0 = chunk * n_planes // n_chunks
+        p1 = (chunk + 1) * n_planes // n_chunks
+        if floating_t is float:
+            cypool_global_max_values_cf_f32(x, y, p0, p1, L)
+        else:
+            cypool_global_max_values_cf_f64(x, y, p0, p1, L)
+
+
 cdef void _global_max_cf(const floating_t* x, floating_t* y, int64_t* idx, Py_ssize_t n_planes,
                          Py_ssize_t L, int n_threads) noexcept nogil:
     # Channels-first global max (L < 2^31 cells a plane): float32 planes of up to a tile's
@@ -174,6 +194,9 @@ cdef void _global_max_cf(const floating_t* x, floating_t* y, int64_t* idx, Py_ss
     # others in contiguous ranges through the lane kernel.
     cdef Py_ssize_t n_chunks, chunk, p0, p1, g, groups = 0
     cdef Py_ssize_t first_cell = 0
+    if idx == NULL:
+        _global_max_values_cf(x, y, n_planes, L, n_threads)
+        return
     if floating_t is float:
         if CYPOOL_HAVE_TILE16 and L <= CYPOOL_TILE_CELLS:
             groups = n_planes // 16

@@ -112,7 +112,8 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
 /* The body undefines its three parameters at its end. */
 
 /* float32: defines cypool_strided_row_cf_f32, cypool_adaptive_avg_bins_cf_f32,
- * cypool_adaptive_max_bins_cf_f32, cypool_global_max_cf_f32, cypool_fractional_row_cf_f32,
+ * cypool_adaptive_max_bins_cf_f32, cypool_global_max_cf_f32, cypool_global_max_values_cf_f32,
+ * cypool_fractional_row_cf_f32,
  * cypool_fractional_cell_cl_f32, cypool_adaptive_avg_band_cl_f32,
  * cypool_adaptive_max_band_cl_f32, cypool_adaptive_avg_tile16_cf_f32,
  * cypool_adaptive_max_tile16_cf_f32 (GCC: else the fallbacks below), cypool_lp_row_cf_f32,
@@ -125,7 +126,8 @@ CYPOOL_INLINE double cypool_splitmix_uniform(uint64_t key, uint64_t t) {
 #include "_reduce_fast_body.h"
 
 /* float64: defines cypool_strided_row_cf_f64, cypool_adaptive_avg_bins_cf_f64,
- * cypool_adaptive_max_bins_cf_f64, cypool_global_max_cf_f64, cypool_fractional_row_cf_f64,
+ * cypool_adaptive_max_bins_cf_f64, cypool_global_max_cf_f64, cypool_global_max_values_cf_f64,
+ * cypool_fractional_row_cf_f64,
  * cypool_fractional_cell_cl_f64, cypool_adaptive_avg_band_cl_f64,
  * cypool_adaptive_max_band_cl_f64, cypool_lp_row_cf_f64, cypool_lp_row_cl_f64,
  * cypool_lp_backward_plane_f64, cypool_blur_row_cf_f64, cypool_blur_row_cl_f64,

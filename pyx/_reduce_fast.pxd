@@ -71,6 +71,11 @@ cdef extern from "_reduce_fast.h" nogil:
             Py_ssize_t p1, Py_ssize_t L)
     void cypool_global_max_cf_f64(const double* x, double* y, int64_t* idx, Py_ssize_t p0,
             Py_ssize_t p1, Py_ssize_t L)
+    # The same without indices (any L)
+    void cypool_global_max_values_cf_f32(const float* x, float* y, Py_ssize_t p0, Py_ssize_t p1,
+            Py_ssize_t L)
+    void cypool_global_max_values_cf_f64(const double* x, double* y, Py_ssize_t p0,
+            Py_ssize_t p1, Py_ssize_t L)
     # Lp pooling: one channels-first output row (the arguments of cypool_strided_row_cf, at
     # most 64 window rows nd * nh), one channels-last output row.
     void cypool_lp_row_cf_f32(const float* xp, float* y, Py_ssize_t in_h, Py_ssize_t in_w,

@@ -34,6 +34,9 @@ def special_data(rng, shape, dtype, kind):
         x = (x * 10.0 ** rng.integers(-30, 30, shape)).astype(dtype)
     elif kind == "-inf":
         x[:] = -np.inf
+    elif kind == "zeros":   # maxima of 0 held as +0 and -0
+        x = rng.integers(-2, 1, shape).astype(dtype)
+        x[rng.random(shape) < 0.3] = -0.0
     return x
 
 
@@ -116,9 +119,12 @@ def test_adaptive_avg_wide_channels_last(kind):
 
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("kind", ["normal", "ties", "nan", "-inf"])
-@pytest.mark.parametrize("plane", [(7, 7), (1, 5), (4, 4), (1, 16), (13, 13)])
+@pytest.mark.parametrize("kind", ["normal", "ties", "nan", "-inf", "zeros"])
+@pytest.mark.parametrize("plane", [(7, 7), (1, 5), (4, 4), (1, 16), (13, 13), (1, 3)])
 def test_global_max_bit_for_bit(data_format, dtype, kind, plane):
+    # with and without indices: the values alone are the vector maximum where no cell is NaN and
+    # the maximum is not zero (channels-first), else the rule's loop: the first maximum (the
+    # sign of the first zero), the last NaN
     rng = np.random.default_rng(11)
     x = special_data(rng, (3, 17, *plane), dtype, kind)
     xin = to_channels_last(x) if data_format == "channels_last" else x
@@ -128,6 +134,10 @@ def test_global_max_bit_for_bit(data_format, dtype, kind, plane):
     back = from_channels_last if data_format == "channels_last" else (lambda a: a)
     assert same_bits(np.ascontiguousarray(back(y)), y_ref)
     assert np.array_equal(back(i), i_ref)
+    for n_threads in (1, 2):
+        with cypool.threads(n_threads):
+            v = cypool.global_max_pool2d(xin, keepdims=True, data_format=data_format)
+        assert same_bits(np.ascontiguousarray(back(v)), y_ref)
 
 
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
