@@ -90,8 +90,7 @@ CYPOOL_HALF_INLINE uint16_t cypool_plus_zero(uint16_t h) { return h == 0x8000u ?
  * where the CPU has AVX-512F, else AVX2's 8-wide ones. CYPOOL_HALF_CONVERSIONS in the environment
  * (read at a module's first half-precision call) can ask for "avx512" (without AVX512-FP16's
  * arithmetic), "avx2" or "portable" (the path of a CPU without F16C) instead of the best the CPU
- * has, for tests. Other compilers (MSVC) and
- * architectures build the portable loops only. */
+ * has, for tests. Other compilers (MSVC) and architectures build the portable loops only. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define CYPOOL_F16C 1
 #include <immintrin.h>

@@ -429,8 +429,9 @@ cdef Py_ssize_t _backward_cf(const floating_t* grad_out, const int64_t* indices,
     cdef floating_t* gi
     # planes of one output (global max, adaptive max to 1) go in groups of about GROUP_CELLS
     # cells, each group's gradient zeroed at once: a work item and a memset a plane cost more
-    # than the plane's one add (7x7 planes: 0.80-0.91 -> 0.57-0.64 of torch's time). Planes of
-    # more outputs measured slower that way (14x14 -> 7x7: 0.47 -> 0.54), and keep one a plane.
+    # than the plane's one add (7x7 planes, 2 threads: 0.80-1.21 -> 0.53-0.77 of torch's time).
+    # Planes of more outputs measured slower that way (14x14 -> 7x7: 0.47 -> 0.54), and keep one
+    # work item a plane.
     cdef Py_ssize_t per = 1
     if out_plane == 1 and 0 < in_plane < GROUP_CELLS:
         per = GROUP_CELLS // in_plane
