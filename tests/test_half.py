@@ -819,17 +819,18 @@ def test_channels_first_overlapping_windows_equal_a_plain_loop(dtype, kind, shap
             assert_same(got, want)
 
 
-def test_channels_first_overlapping_windows_without_float16_adds():
+def test_channels_first_overlapping_windows_without_float16_adds(tmp_path):
     # where the CPU adds float16 (AVX512-FP16), float16 planes take one add at a time in place
     # (max_bwd_plane_fp16) and the moving window above runs bfloat16 only: its float16 instance
     # runs the test above in a child process under CYPOOL_HALF_CONVERSIONS=avx512 (AVX-512
     # without AVX512-FP16, a CPU such as Ice Lake or Zen 4)
+    # (in a neutral directory, as the other child processes: the source tree as the working
+    # directory would shadow an installed cypool)
     env = {**python_env_for_subprocess(), "CYPOOL_HALF_CONVERSIONS": "avx512"}
     p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        str(Path(__file__)), "-k",
+                        str(Path(__file__).resolve()), "-k",
                         "overlapping_windows_equal_a_plain_loop and not bfloat16"],
-                       cwd=str(Path(__file__).parent.parent), env=env, capture_output=True,
-                       text=True, timeout=600)
+                       cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
     assert "15 passed" in p.stdout, p.stdout[-2000:]
 
