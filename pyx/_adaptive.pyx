@@ -167,70 +167,52 @@ cdef void _max_bins_cl(const floating_t* x, floating_t* y, int64_t* idx, const W
                                         b.wc, w.out_w)
 
 
-cdef void _global_max_values_cf(const floating_t* x, floating_t* y, Py_ssize_t n_planes,
-                                Py_ssize_t L, int n_threads) noexcept nogil:
-    # Channels-first global max without indices: contiguous ranges of planes, one a thread.
-    cdef Py_ssize_t n_chunks = n_planes if n_planes < n_threads else n_threads
-    cdef Py_ssize_t chunk, p0, p1
-    if n_threads == 1 or n_chunks <= 1:
-        if floating_t is float:
-            cypool_global_max_values_cf_f32(x, y, 0, n_planes, L)
-        else:
-            cypool_global_max_values_cf_f64(x, y, 0, n_planes, L)
-        return
-    for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-        p0 = chunk * n_planes // n_chunks
-        p1 = (chunk + 1) * n_planes // n_chunks
-        if floating_t is float:
+cdef inline void _global_max_range(const floating_t* x, floating_t* y, int64_t* idx,
+                                   Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t L) noexcept nogil:
+    # Planes [p0, p1): the lane kernel, or without indices the vector maximum.
+    if floating_t is float:
+        if idx == NULL:
             cypool_global_max_values_cf_f32(x, y, p0, p1, L)
         else:
-            cypool_global_max_values_cf_f64(x, y, p0, p1, L)
+            cypool_global_max_cf_f32(x, y, idx, p0, p1, L)
+    elif idx == NULL:
+        cypool_global_max_values_cf_f64(x, y, p0, p1, L)
+    else:
+        cypool_global_max_cf_f64(x, y, idx, p0, p1, L)
 
 
 cdef void _global_max_cf(const floating_t* x, floating_t* y, int64_t* idx, Py_ssize_t n_planes,
                          Py_ssize_t L, int n_threads) noexcept nogil:
-    # Channels-first global max (L < 2^31 cells a plane): float32 planes of up to a tile's
-    # cells in groups of 16 through the tile kernel (one window, the plane as one row); the
-    # others in contiguous ranges through the lane kernel.
+    # Channels-first global max (L < 2^31 cells a plane): with indices, float32 planes of up to
+    # a tile's cells in groups of 16 through the tile kernel (one window, the plane as one row);
+    # the others in contiguous ranges (_global_max_range).
     cdef Py_ssize_t n_chunks, chunk, p0, p1, g, groups = 0
     cdef Py_ssize_t first_cell = 0
-    if idx == NULL:
-        _global_max_values_cf(x, y, n_planes, L, n_threads)
-        return
-    if floating_t is float:
+    if floating_t is float and idx != NULL:
         if CYPOOL_HAVE_TILE16 and L <= CYPOOL_TILE_CELLS:
             groups = n_planes // 16
         if n_threads == 1:
             for g in range(groups):
-                cypool_adaptive_max_tile16_cf_f32(x + g * 16 * L, y + g * 16,
-                                                  NULL if idx == NULL else idx + g * 16, L, 1, L,
-                                                  0, 1, &first_cell, &L, 1)
+                cypool_adaptive_max_tile16_cf_f32(x + g * 16 * L, y + g * 16, idx + g * 16, L, 1,
+                                                  L, 0, 1, &first_cell, &L, 1)
         elif groups:
             for g in prange(groups, num_threads=n_threads, schedule="static"):
-                cypool_adaptive_max_tile16_cf_f32(x + g * 16 * L, y + g * 16,
-                                                  NULL if idx == NULL else idx + g * 16, L, 1, L,
-                                                  0, 1, &first_cell, &L, 1)
+                cypool_adaptive_max_tile16_cf_f32(x + g * 16 * L, y + g * 16, idx + g * 16, L, 1,
+                                                  L, 0, 1, &first_cell, &L, 1)
         if groups:
-            x, y = x + groups * 16 * L, y + groups * 16
-            idx = NULL if idx == NULL else idx + groups * 16
+            x, y, idx = x + groups * 16 * L, y + groups * 16, idx + groups * 16
             n_planes -= groups * 16
     n_chunks = n_planes if n_planes < n_threads else n_threads
     if n_planes == 0:
         return
     if n_threads == 1:
         # no OpenMP region: for a small call it costs about as much as the work
-        if floating_t is float:
-            cypool_global_max_cf_f32(x, y, idx, 0, n_planes, L)
-        else:
-            cypool_global_max_cf_f64(x, y, idx, 0, n_planes, L)
+        _global_max_range(x, y, idx, 0, n_planes, L)
         return
     for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
         p0 = chunk * n_planes // n_chunks
         p1 = (chunk + 1) * n_planes // n_chunks
-        if floating_t is float:
-            cypool_global_max_cf_f32(x, y, idx, p0, p1, L)
-        else:
-            cypool_global_max_cf_f64(x, y, idx, p0, p1, L)
+        _global_max_range(x, y, idx, p0, p1, L)
 
 
 cdef void _max_row_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,

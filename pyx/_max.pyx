@@ -425,8 +425,7 @@ cdef Py_ssize_t _backward_cf(const floating_t* grad_out, const int64_t* indices,
                              Py_ssize_t out_plane, int n_threads) noexcept nogil:
     # Each plane is owned by one thread, so the scatter is race-free and its summation order
     # fixed: bit-identical for any thread count. Out-of-plane indices are counted, never written.
-    cdef Py_ssize_t p, o, i, bad = 0
-    cdef floating_t* gi
+    cdef Py_ssize_t p, bad = 0
     # planes of one output (global max, adaptive max to 1) go in groups of about GROUP_CELLS
     # cells, each group's gradient zeroed at once: a work item and a memset a plane cost more
     # than the plane's one add (7x7 planes, 2 threads: 0.80-1.21 -> 0.53-0.77 of torch's time).

@@ -1236,6 +1236,21 @@ CYPOOL_INLINE float cypool_add_g_first(float g, float t)
 }
 #endif
 
+/* Whether n 16-bit gradient values hold a signalling NaN (exponent all ones, payload not zero,
+ * quiet bit clear). The plane kernels whose first add to a cell is a real add (which makes such
+ * a NaN quiet) leave a plane holding one to the loops with the shortcut, which keep it. */
+CYPOOL_INLINE int CYPOOL_FN(max_bwd_has_snan)(const uint16_t* g, ptrdiff_t n)
+{
+#if CYPOOL_F16
+    const unsigned e = 0x7c00u, f = 0x3ffu, q = 0x200u;
+#else
+    const unsigned e = 0x7f80u, f = 0x7fu, q = 0x40u;
+#endif
+    int snan = 0;
+    for (ptrdiff_t o = 0; o < n; o++) snan |= (g[o] & e) == e && (g[o] & f) != 0 && !(g[o] & q);
+    return snan;
+}
+
 /* One add of the max backward's scatter, PyTorch's: the cell's value plus g in float, rounded. A
  * cell at +0 (its first add; the cells never hold -0) becomes 0 + g exactly: g itself, -0 made
  * +0, without the conversions. Both are computed and one is selected: with overlapping windows
@@ -1304,12 +1319,9 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
                               CYPOOL_S* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane)
 {
     float buf[CYPOOL_SCATTER_PLANE];
-    int snan = 0;
     ptrdiff_t chained = 0;   /* adds to the cell of the add before: overlapping windows */
-    for (ptrdiff_t o = 0; o < out_plane; o++)
-        snan |= (go[o] & 0x7c00u) == 0x7c00u && (go[o] & 0x3ffu) != 0 && !(go[o] & 0x200u);
     for (ptrdiff_t o = 1; o < out_plane; o++) chained += idx[o] == idx[o - 1];
-    if (snan || chained * 32 < out_plane) return -1;
+    if (chained * 32 < out_plane || CYPOOL_FN(max_bwd_has_snan)(go, out_plane)) return -1;
     ptrdiff_t bad = 0;
     memset(buf, 0, (size_t)in_plane * sizeof(float));
     for (ptrdiff_t o = 0; o < out_plane; o++) {
@@ -1343,10 +1355,7 @@ static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline, unused)) 
 CYPOOL_FN(max_bwd_plane_fp16)(const uint16_t* restrict go, const int64_t* restrict idx,
                               uint16_t* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane)
 {
-    int snan = 0;
-    for (ptrdiff_t o = 0; o < out_plane; o++)
-        snan |= (go[o] & 0x7c00u) == 0x7c00u && (go[o] & 0x3ffu) != 0 && !(go[o] & 0x200u);
-    if (snan) return -1;
+    if (CYPOOL_FN(max_bwd_has_snan)(go, out_plane)) return -1;
     memset(gi, 0, (size_t)in_plane * sizeof(uint16_t));
     ptrdiff_t bad = 0;
     for (ptrdiff_t o = 0; o < out_plane; o++) {
@@ -1374,12 +1383,9 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
                               CYPOOL_S* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane)
 {
     float buf[CYPOOL_SCATTER_PLANE];
-    int snan = 0;
     ptrdiff_t chained = 0;
-    for (ptrdiff_t o = 0; o < out_plane; o++)
-        snan |= (go[o] & 0x7f80u) == 0x7f80u && (go[o] & 0x7fu) != 0 && !(go[o] & 0x40u);
     for (ptrdiff_t o = 1; o < out_plane; o++) chained += idx[o] == idx[o - 1];
-    if (snan || chained * 32 < out_plane) return -1;
+    if (chained * 32 < out_plane || CYPOOL_FN(max_bwd_has_snan)(go, out_plane)) return -1;
     ptrdiff_t bad = 0;
     const __m128i one = _mm_set1_epi32(1), half = _mm_set1_epi32(0x7fff);
     const __m128i top = _mm_set1_epi32((int32_t)0xffff0000u), quiet = _mm_set1_epi32(0x400000);
