@@ -373,8 +373,15 @@ static void CYPOOL_FN(cypool_global_max_values_cf)(const CYPOOL_T* x, CYPOOL_T* 
             CYPOOL_GI nan;
             memcpy(&mv, r, sizeof mv);
             nan = (CYPOOL_GI)(mv != mv);
-            for (ptrdiff_t i = CYPOOL_GL; i < L; i += CYPOOL_GL) {
-                memcpy(&v, r + (i + CYPOOL_GL <= L ? i : L - CYPOOL_GL), sizeof v);
+            ptrdiff_t i = CYPOOL_GL;
+            for (; i + CYPOOL_GL <= L; i += CYPOOL_GL) {
+                memcpy(&v, r + i, sizeof v);
+                nan |= (CYPOOL_GI)(v != v);
+                const CYPOOL_GI take = (CYPOOL_GI)(v > mv);
+                mv = (CYPOOL_GV)(((CYPOOL_GI)v & take) | ((CYPOOL_GI)mv & ~take));
+            }
+            if (i < L) {
+                memcpy(&v, r + L - CYPOOL_GL, sizeof v);
                 nan |= (CYPOOL_GI)(v != v);
                 const CYPOOL_GI take = (CYPOOL_GI)(v > mv);
                 mv = (CYPOOL_GV)(((CYPOOL_GI)v & take) | ((CYPOOL_GI)mv & ~take));
