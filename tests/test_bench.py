@@ -267,7 +267,7 @@ def test_big_rows_are_the_calls_returning_8_mb_or_more():
 
 
 def test_processes_mode_runs_each_row_in_fresh_processes_with_and_without_huge_pages(tmp_path):
-    result = bench.run_processes(processes=2, threads=1, repeat=1, smoke=True, use_torch=False,
+    result = bench.run_processes(processes=2, threads=1, repeat=2, smoke=True, use_torch=False,
                                  only=["tiny-max2", "avg2"], min_mb=0, verbose=False)
     keys = {(r["case"].name, r["direction"], r["fmt"]) for r in result["rows"]}
     assert keys == {("tiny-max2", "fwd", f) for f in bench.FORMATS} | {
@@ -285,6 +285,13 @@ def test_processes_mode_runs_each_row_in_fresh_processes_with_and_without_huge_p
                 pids.add(run["pid"])
     # every (row, setting, repetition) ran in a process of its own
     assert len(pids) == sum(len(runs) for r in result["rows"] for runs in r["runs"].values())
+    # a row's four processes took turns: the warm-up, then one round each per turn, so turn t of
+    # every process started after turn t-1 of every process (their medians span the same time)
+    for r in result["rows"]:
+        starts = [x["turn_starts"] for runs in r["runs"].values() for x in runs]
+        assert len(starts) == 4 and all(len(t) == 1 + result["repeat"] for t in starts)
+        for t in range(1, 1 + result["repeat"]):
+            assert min(s[t] for s in starts) >= max(s[t - 1] for s in starts)
     text = bench.markdown_processes(result)
     assert text.count("| tiny-max2 | fwd |") == 4 and "| avg2 | bwd | CL |" in text
     first = result["rows"][0]["runs"]["on"]
@@ -318,6 +325,13 @@ def test_processes_mode_times_torch_beside_cypool(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| small-max2 |")]
     assert len(rows) == 4 and all("| off |" in line for line in rows)
     assert all(line.split("|")[-2].strip() for line in rows)  # worst cypool/torch is filled
+
+
+def test_processes_mode_reports_a_failing_child():
+    from cypool.commands.bench import processes
+    with pytest.raises(RuntimeError, match="no-such-case/fwd/cf.*ended without a result"):
+        processes._run_row("no-such-case/fwd/cf", {"on": processes.SETTINGS["on"]}, 2, 1, 1,
+                           True, False, lambda *a: None)
 
 
 def test_processes_mode_refuses_bad_arguments(capsys):

@@ -45,7 +45,9 @@ call. Without torch the torch columns are blank.
 per setting (NumPy's huge-page advice on and off, set through ``NUMPY_MADVISE_HUGEPAGE``), one
 row per process, and reports each process's median and the spread (slowest process median /
 fastest), cypool's and torch's, with the streaming kernel over the call's bytes timed in the same
-process: the spread of cypool/stream is what is left once the machine's own swing is divided out.
+process. A row's processes are alive together and take turns on the machine, one round of
+samples at a time, so that their medians span the same minutes (processes.py says why); the
+spread of cypool/stream is what is left once the machine's own swing is divided out.
 
 The package: cases.py (the cases and their inputs), operators.py (what each case calls),
 peers.py (TensorFlow, JAX, torch's backward, the result check), run.py (timing rows in this
@@ -62,7 +64,7 @@ from .cases import (ALL_CASES, BIG_MB, BIG_SHAPE, CASES, CF, CL, FORMATS, OPERAT
                     SEED, SMOKE_SAMPLE_SECONDS, Case, Row, case_nc, find_case)
 from .operators import Operator
 from .processes import (CHILD_TAG, SETTINGS, big_rows, child, markdown_processes, run_processes,
-                        spread, summary)
+                        spread, summary, wait_for_turn)
 from .report import BASE_COLUMNS, COLUMNS, PEER_COLUMNS, markdown, plot
 from .run import measure_row, run
 
@@ -107,6 +109,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-output-cache", action="store_true",
                     help="--processes: children with cypool's output cache off")
     ap.add_argument("--child", metavar="CASE/DIR/FORMAT", help=argparse.SUPPRESS)
+    ap.add_argument("--turns", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.threads < 1 or a.repeat < 1:
         ap.error("--threads and --repeat must be positive")
@@ -117,7 +120,7 @@ def main(argv=None) -> int:
         ap.error(f"unknown --case {', '.join(unknown)}")
     if a.child:
         res = child(a.child, a.threads, min(a.repeat, 3) if a.quick else a.repeat, a.smoke,
-                    not a.no_torch)
+                    not a.no_torch, wait_for_turn if a.turns else None)
         print(CHILD_TAG + json.dumps(res))
         return 0
     if a.processes:

@@ -1,12 +1,22 @@
-"""``--processes``: every row whose call returns a big new array, timed in fresh processes (one row
-per child, ``--child``) per setting of NumPy's huge-page advice, and the spread of their medians."""
-from __future__ import annotations
+"""``--processes``: every row whose call returns a big new array, timed in fresh processes per
+setting of NumPy's huge-page advice, and the spread of their medians.
 
+The question is whether the process matters (the state a fresh process starts in: how NumPy
+advises its pages, how the kernel backs them), so the time of day must not: the memory bandwidth
+of a shared machine moves by 1.3x and more from minute to minute. A row's processes (N per
+setting) are therefore alive together and take turns on the machine, one at a time: each makes
+its inputs, then warms up and takes its samples one round at a time when its turn comes
+(``--child`` with a turn protocol on its standard input and output), the order rotating from round
+to round. Each process's median then spans the same minutes as the others', and a difference
+between the medians is a difference between the processes.
+"""
 import datetime
 import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 
 import numpy as np
 
@@ -24,6 +34,7 @@ from .run import _import_torch, _Threads, measure_row
 # Settings of the fresh-process mode: environment of each child.
 SETTINGS = {"on": {"NUMPY_MADVISE_HUGEPAGE": "1"}, "off": {"NUMPY_MADVISE_HUGEPAGE": "0"}}
 CHILD_TAG = "cypool-bench-child:"
+TURN_TAG = "cypool-bench-turn"  # a child waiting for its turn; the parent answers with a line
 
 
 def _madvise_hugepage():
@@ -38,21 +49,37 @@ def _madvise_hugepage():
     return bool(old)
 
 
-def child(key: str, threads: int, repeat: int, smoke: bool, use_torch: bool) -> dict:
+def wait_for_turn():
+    """Say this process waits for its turn (standard output) and wait for the parent's answer
+    (a line on standard input)."""
+    print(TURN_TAG, flush=True)
+    if not sys.stdin.readline():
+        raise SystemExit("cypool bench --child: the parent process is gone")
+
+
+def child(key: str, threads: int, repeat: int, smoke: bool, use_torch: bool,
+          turn=None) -> dict:
     """One row (key 'case/direction/format') timed in this process: per-candidate medians
     (seconds; cypool, torch and the streaming kernel over the call's bytes, which says how fast
     the machine's memory was in this process), the bytes cypool's call returns and NumPy's
-    huge-page advice."""
+    huge-page advice. turn: called before the warm-up and before each round (measure_row)."""
     name, direction, fmt = key.split("/")
     case = find_case(name)
+    starts = []  # wall-clock start of each turn: shows how the processes' turns interleaved
+
+    def timed_turn():
+        turn()
+        starts.append(time.time())
     torch = _import_torch(use_torch)
     _load_peers((), threads)
     with _Threads(threads, torch):
         row = measure_row(case, direction, fmt, torch, np.random.default_rng(SEED), repeat,
                           SMOKE_SAMPLE_SECONDS if smoke else SAMPLE_SECONDS, smoke,
-                          keep=("cypool", "torch", "roofline"))
+                          keep=("cypool", "torch", "roofline"),
+                          turn=None if turn is None else timed_turn)
     return {"times": row.times, "out_nbytes": row.out_nbytes, "check": row.check,
-            "madvise_hugepage": _madvise_hugepage(), "threads": row.threads, "pid": os.getpid()}
+            "madvise_hugepage": _madvise_hugepage(), "threads": row.threads, "pid": os.getpid(),
+            "turn_starts": starts}
 
 
 def _cypool_home() -> str:
@@ -67,20 +94,81 @@ def _child_env(extra: dict) -> dict:
     return {**os.environ, "PYTHONPATH": path, **extra}
 
 
-def _run_child(key, setting_env, threads, repeat, smoke, use_torch) -> dict:
-    cmd = [sys.executable, "-m", "cypool.commands.bench", "--child", key,
-           "--threads", str(threads), "--repeat", str(repeat)]
-    cmd += ["--smoke"] if smoke else []
-    cmd += [] if use_torch else ["--no-torch"]
-    # run in cypool's folder: `-m` puts the working folder first on the path
-    p = subprocess.run(cmd, env=_child_env(setting_env), cwd=_cypool_home(),
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"the child process for {key} failed:\n{p.stderr[-2000:]}")
-    for line in reversed(p.stdout.splitlines()):
-        if line.startswith(CHILD_TAG):
-            return json.loads(line[len(CHILD_TAG):])
-    raise RuntimeError(f"the child process for {key} printed no result:\n{p.stdout[-2000:]}")
+class _Child:
+    """A child process timing one row, taking its turns when told (wait_for_turn on its side)."""
+
+    def __init__(self, key, setting_env, threads, repeat, smoke, use_torch):
+        self.key = key
+        cmd = [sys.executable, "-m", "cypool.commands.bench", "--child", key, "--turns",
+               "--threads", str(threads), "--repeat", str(repeat)]
+        cmd += ["--smoke"] if smoke else []
+        cmd += [] if use_torch else ["--no-torch"]
+        self.err = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: it never fills up
+        # run in cypool's folder: `-m` puts the working folder first on the path
+        self.p = subprocess.Popen(cmd, env=_child_env(setting_env), cwd=_cypool_home(),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=self.err, text=True)
+        self.result = None
+
+    def _failed(self, why):
+        self.p.kill()
+        self.p.wait()
+        self.err.seek(0)
+        return RuntimeError(f"the child process for {self.key} {why}:\n"
+                            f"{self.err.read()[-2000:]}")
+
+    def wait(self):
+        """Until the child waits for its turn (True) or has printed its result (False)."""
+        for line in self.p.stdout:
+            if line.startswith(TURN_TAG):
+                return True
+            if line.startswith(CHILD_TAG):
+                self.result = json.loads(line[len(CHILD_TAG):])
+                return False
+        raise self._failed("ended without a result")
+
+    def go(self):
+        """Let the child take its turn; return when it waits again or is done."""
+        self.p.stdin.write("go\n")
+        self.p.stdin.flush()
+        return self.wait()
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.stdin.close()
+            if self.p.wait(timeout=60) != 0:
+                raise self._failed("failed")
+        self.err.close()
+
+
+def _run_row(key, setting_envs: dict, processes, threads, repeat, smoke, use_torch, log) -> dict:
+    """{setting: [child result]}: `processes` fresh children per setting, alive together, taking
+    their turns one at a time (the warm-up, then one round each per turn; the order rotates)."""
+    children = [(s, _Child(key, env, threads, repeat, smoke, use_torch))
+                for _ in range(processes) for s, env in setting_envs.items()]
+    try:
+        for _, c in children:  # each has made its inputs
+            if not c.wait():
+                raise c._failed("printed a result before its first turn")
+        for turn in range(1 + repeat):
+            k = turn % len(children)
+            for _, c in children[k:] + children[:k]:
+                if c.go() != (turn < repeat):
+                    raise c._failed("took a different number of turns")
+        for _, c in children:
+            c.close()
+    except BaseException:
+        for _, c in children:
+            if c.p.poll() is None:
+                c.p.kill()
+                c.p.wait()
+        raise
+    runs = {s: [c.result for t, c in children if t == s] for s in setting_envs}
+    for s, results in runs.items():
+        for i, res in enumerate(results):
+            log(f"process {i + 1}/{processes} {key} huge pages {s}: " + ", ".join(
+                f"{k} {v * 1e3:.2f} ms" for k, v in res["times"].items()))
+    return runs
 
 
 def big_rows(cases, min_mb: float, smoke: bool) -> list:
@@ -111,9 +199,9 @@ def run_processes(processes: int = 5, threads: int = 2, repeat: int = 7, smoke: 
                   settings=("on", "off"), output_cache: bool = True,
                   verbose: bool = True) -> dict:
     """Every row returning >= min_mb MB, timed in `processes` fresh processes per setting of
-    NumPy's huge-page advice (one row per process; rows and settings interleaved, so a burst of
-    load on the machine hits all of them). Returns {"rows": [{case, direction, fmt, out_nbytes,
-    runs: {setting: [child result]}}], ...}."""
+    NumPy's huge-page advice (one row per process; a row's processes of both settings take turns,
+    so they share the minutes they are timed in). Returns {"rows": [{case, direction, fmt,
+    out_nbytes, runs: {setting: [child result]}}], ...}."""
     log = print if verbose else (lambda *a, **k: None)
     extra = {} if output_cache else {"CYPOOL_OUTPUT_CACHE": "0"}
     rows = [{"case": c, "direction": d, "fmt": f, "out_nbytes": n,
@@ -121,15 +209,10 @@ def run_processes(processes: int = 5, threads: int = 2, repeat: int = 7, smoke: 
             for c, d, f, n in big_rows(_selected(only, all_ops), min_mb, smoke)]
     log(f"{len(rows)} rows return >= {min_mb} MB; {processes} fresh processes each per setting")
     load_before = _loadavg()
-    for i in range(processes):
-        for r in rows:
-            key = f"{r['case'].name}/{r['direction']}/{r['fmt']}"
-            for s in settings:
-                res = _run_child(key, {**SETTINGS[s], **extra}, threads, repeat, smoke,
-                                 use_torch)
-                r["runs"][s].append(res)
-                log(f"process {i + 1}/{processes} {key} huge pages {s}: " + ", ".join(
-                    f"{k} {v * 1e3:.2f} ms" for k, v in res["times"].items()))
+    for r in rows:
+        key = f"{r['case'].name}/{r['direction']}/{r['fmt']}"
+        r["runs"] = _run_row(key, {s: {**SETTINGS[s], **extra} for s in settings}, processes,
+                             threads, repeat, smoke, use_torch, log)
     return {"rows": rows, "processes": processes, "threads": threads, "repeat": repeat,
             "smoke": smoke, "settings": list(settings), "output_cache": output_cache,
             "min_mb": min_mb, "load": (load_before, _loadavg())}
@@ -171,17 +254,19 @@ def markdown_processes(result: dict) -> str:
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {_machine()}; "
         f"{result['threads']} threads; numpy {np.__version__}; {result['processes']} fresh "
         f"processes per row and setting, each the median of {result['repeat']} interleaved "
-        f"samples (cypool, torch, stream); rows returning >= {result['min_mb']} MB"
+        f"samples (cypool, torch, stream), a row's processes taking turns (one round of samples "
+        f"each, in rotating order); rows returning >= {result['min_mb']} MB"
         + ("" if result["output_cache"] else "; cypool's output cache off")
         + ("; SMOKE RUN (tiny shapes)" if result["smoke"] else "") + "."
         + (" 1-minute load average {} at the start, {} at the end.".format(*result["load"])
            if None not in result.get("load", (None,)) else ""),
         "",
         "`huge pages`: NumPy's huge-page advice (`NUMPY_MADVISE_HUGEPAGE`). Per-process medians "
-        "in ms, in run order; `spread` = slowest process median / fastest; `stream`: cypool's "
-        "streaming kernel over the call's bytes, timed beside it in the same process (how fast "
-        "the machine's memory was at that moment); `cypool/stream spread`: the spread of the "
-        "processes' cypool/stream ratios (the spread left once the machine's own swing is "
+        "in ms, in the order the processes were started; `spread` = slowest process median / "
+        "fastest; `stream`: cypool's streaming kernel over the call's bytes, timed beside it in "
+        "the same process (how fast the machine's memory was at that moment); `cypool/stream "
+        "spread`: the spread of the processes' cypool/stream ratios (the spread left once the "
+        "machine's own swing is "
         "divided out); `worst cypool/torch`: the largest ratio of the two medians of one process.",
         "",
         "| case | dir | format | MB returned | huge pages | cypool ms per process | cypool "

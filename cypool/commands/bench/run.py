@@ -94,16 +94,19 @@ class _Threads:
 
 
 def measure_row(case: Case, direction: str, fmt: str, torch, rng, repeat: int, sample: float,
-                smoke: bool, keep=None) -> Row:
+                smoke: bool, keep=None, turn=None) -> Row:
     """One row: its candidates (those named in keep, when given) timed interleaved in this
-    process."""
+    process. turn(): when given, called (untimed) once the inputs are made and before each
+    interleaved round: the warm-up and every round start when it returns."""
     shape = _smoke_shape(case.shape) if smoke else case.shape
     cands, nbytes, check, out_nbytes = _candidates(case, direction, fmt, shape, torch, rng)
     if keep is not None:
         cands = {k: v for k, v in cands.items() if k in keep}
     nt = _threads.threads_for(nbytes, 1 << 30)
     row = Row(case, direction, fmt, nbytes, nt, shape, check=check, out_nbytes=out_nbytes)
-    row.times = time_interleaved(cands, repeat, sample_seconds=sample)
+    if turn is not None:
+        turn()
+    row.times = time_interleaved(cands, repeat, sample_seconds=sample, before_round=turn)
     return row
 
 
