@@ -42,14 +42,13 @@ def calls_per_sample(fn, seconds: float, max_calls: int | None = None) -> int:
 def time_interleaved(cands: dict, repeat: int = 7, *, warmup: int = 2,
                      sample_seconds: float = SAMPLE_SECONDS, max_calls: int | None = None,
                      prepare: dict | None = None, on_error=None, on_round=None,
-                     before_round=None, samples: bool = False) -> dict:
+                     samples: bool = False) -> dict:
     """Median seconds per call of each candidate ({key: zero-argument callable}).
 
     prepare: {key: callable} run, untimed, before every sample of that key (e.g. a forward pass
     whose saved state a timed backward consumes). on_error(key, exc): when given, a candidate that
     raises is dropped (and reported through it) while the others go on; otherwise the exception
-    propagates. on_round(): called after each interleaved round (progress); before_round(): called
-    before each, untimed (e.g. to wait for this process's turn on the machine). samples=True returns
+    propagates. on_round(): called after each interleaved round (progress). samples=True returns
     {key: [seconds per call of each sample]} instead of the medians."""
     jobs = dict(cands)
     prepare = prepare or {}
@@ -72,8 +71,6 @@ def time_interleaved(cands: dict, repeat: int = 7, *, warmup: int = 2,
     gc_was_enabled = gc.isenabled()
     try:
         for _ in range(repeat):
-            if before_round is not None:
-                before_round()
             for key in list(jobs):
                 fn, m = jobs[key], inner[key]
                 try:

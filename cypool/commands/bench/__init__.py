@@ -45,9 +45,9 @@ call. Without torch the torch columns are blank.
 per setting (NumPy's huge-page advice on and off, set through ``NUMPY_MADVISE_HUGEPAGE``), one
 row per process, and reports each process's median and the spread (slowest process median /
 fastest), cypool's and torch's, with the streaming kernel over the call's bytes timed in the same
-process. A row's processes are alive together and take turns on the machine, one round of
-samples at a time, so that their medians span the same minutes (processes.py says why); the
-spread of cypool/stream is what is left once the machine's own swing is divided out.
+process. A row's processes start together and are timed one at a time, back to back, so that
+they are seconds apart, not minutes (processes.py says why); the spread of cypool/stream is what
+is left once the machine's own swing is divided out.
 
 The package: cases.py (the cases and their inputs), operators.py (what each case calls),
 peers.py (TensorFlow, JAX, torch's backward, the result check), run.py (timing rows in this

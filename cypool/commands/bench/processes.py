@@ -4,11 +4,19 @@ setting of NumPy's huge-page advice, and the spread of their medians.
 The question is whether the process matters (the state a fresh process starts in: how NumPy
 advises its pages, how the kernel backs them), so the time of day must not: the memory bandwidth
 of a shared machine moves by 1.3x and more from minute to minute. A row's processes (N per
-setting) are therefore alive together and take turns on the machine, one at a time: each makes
-its inputs, then warms up and takes its samples one round at a time when its turn comes
-(``--child`` with a turn protocol on its standard input and output), the order rotating from round
-to round. Each process's median then spans the same minutes as the others', and a difference
-between the medians is a difference between the processes.
+setting) therefore start together and make their inputs, then take the machine one at a time,
+back to back, each timing its candidates interleaved (``--child`` with ``--turns``: the child
+waits for its turn on its standard input). A row's processes are timed within seconds of each
+other, not minutes, and none runs while another times.
+
+Measured the other ways, on the 2-core development VM: processes started one after another, a
+row's processes minutes apart (rows interleaved), the medians followed the machine: the
+streaming kernel itself was within 1.3x across a row's processes for 12-35 of 56 pairs. Processes
+taking turns one round of samples at a time (so that every median spans the same minutes)
+slowed cypool, whose samples came first in a round, by 1.1-2x, unevenly across processes
+(vgg-max2 backward channels-first: 2.3 ms alone, 3.1-4.7 ms with 5 processes taking turns):
+each round started on a machine the process before had just left, its OpenMP threads still
+spinning, its data in the caches.
 """
 import datetime
 import json
@@ -35,6 +43,9 @@ from .run import _import_torch, _Threads, measure_row
 SETTINGS = {"on": {"NUMPY_MADVISE_HUGEPAGE": "1"}, "off": {"NUMPY_MADVISE_HUGEPAGE": "0"}}
 CHILD_TAG = "cypool-bench-child:"
 TURN_TAG = "cypool-bench-turn"  # a child waiting for its turn; the parent answers with a line
+# Seconds between one child's turn and the next: OpenMP's worker threads spin for a while after a
+# parallel region; a child's threads still spinning would take a core from the next child.
+TURN_GAP = 0.2
 
 
 def _madvise_hugepage():
@@ -62,14 +73,14 @@ def child(key: str, threads: int, repeat: int, smoke: bool, use_torch: bool,
     """One row (key 'case/direction/format') timed in this process: per-candidate medians
     (seconds; cypool, torch and the streaming kernel over the call's bytes, which says how fast
     the machine's memory was in this process), the bytes cypool's call returns and NumPy's
-    huge-page advice. turn: called before the warm-up and before each round (measure_row)."""
+    huge-page advice. turn: called once the inputs are made, before the warm-up (measure_row)."""
     name, direction, fmt = key.split("/")
     case = find_case(name)
-    starts = []  # wall-clock start of each turn: shows how the processes' turns interleaved
+    span = []  # wall-clock start and end of the timing: shows that no two overlapped
 
     def timed_turn():
         turn()
-        starts.append(time.time())
+        span.append(time.time())
     torch = _import_torch(use_torch)
     _load_peers((), threads)
     with _Threads(threads, torch):
@@ -77,9 +88,10 @@ def child(key: str, threads: int, repeat: int, smoke: bool, use_torch: bool,
                           SMOKE_SAMPLE_SECONDS if smoke else SAMPLE_SECONDS, smoke,
                           keep=("cypool", "torch", "roofline"),
                           turn=None if turn is None else timed_turn)
+        span.append(time.time())
     return {"times": row.times, "out_nbytes": row.out_nbytes, "check": row.check,
             "madvise_hugepage": _madvise_hugepage(), "threads": row.threads, "pid": os.getpid(),
-            "turn_starts": starts}
+            "span": span if turn is not None else None}
 
 
 def _cypool_home() -> str:
@@ -95,7 +107,7 @@ def _child_env(extra: dict) -> dict:
 
 
 class _Child:
-    """A child process timing one row, taking its turns when told (wait_for_turn on its side)."""
+    """A child process timing one row when its turn comes (wait_for_turn on its side)."""
 
     def __init__(self, key, setting_env, threads, repeat, smoke, use_torch):
         self.key = key
@@ -128,7 +140,9 @@ class _Child:
         raise self._failed("ended without a result")
 
     def go(self):
-        """Let the child take its turn; return when it waits again or is done."""
+        """Let the child take its turn (once the turn before is quiet); return when it waits
+        again or is done."""
+        time.sleep(TURN_GAP)
         self.p.stdin.write("go\n")
         self.p.stdin.flush()
         return self.wait()
@@ -142,20 +156,17 @@ class _Child:
 
 
 def _run_row(key, setting_envs: dict, processes, threads, repeat, smoke, use_torch, log) -> dict:
-    """{setting: [child result]}: `processes` fresh children per setting, alive together, taking
-    their turns one at a time (the warm-up, then one round each per turn; the order rotates)."""
+    """{setting: [child result]}: `processes` fresh children per setting (the settings
+    alternating), started together, timing one at a time once all have made their inputs."""
     children = [(s, _Child(key, env, threads, repeat, smoke, use_torch))
                 for _ in range(processes) for s, env in setting_envs.items()]
     try:
         for _, c in children:  # each has made its inputs
             if not c.wait():
-                raise c._failed("printed a result before its first turn")
-        for turn in range(1 + repeat):
-            k = turn % len(children)
-            for _, c in children[k:] + children[:k]:
-                if c.go() != (turn < repeat):
-                    raise c._failed("took a different number of turns")
+                raise c._failed("printed a result before its turn")
         for _, c in children:
+            if c.go():
+                raise c._failed("asked for a second turn")
             c.close()
     except BaseException:
         for _, c in children:
@@ -199,8 +210,8 @@ def run_processes(processes: int = 5, threads: int = 2, repeat: int = 7, smoke: 
                   settings=("on", "off"), output_cache: bool = True,
                   verbose: bool = True) -> dict:
     """Every row returning >= min_mb MB, timed in `processes` fresh processes per setting of
-    NumPy's huge-page advice (one row per process; a row's processes of both settings take turns,
-    so they share the minutes they are timed in). Returns {"rows": [{case, direction, fmt,
+    NumPy's huge-page advice (one row per process; a row's processes of both settings timed
+    back to back, within seconds of each other). Returns {"rows": [{case, direction, fmt,
     out_nbytes, runs: {setting: [child result]}}], ...}."""
     log = print if verbose else (lambda *a, **k: None)
     extra = {} if output_cache else {"CYPOOL_OUTPUT_CACHE": "0"}
@@ -254,8 +265,8 @@ def markdown_processes(result: dict) -> str:
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {_machine()}; "
         f"{result['threads']} threads; numpy {np.__version__}; {result['processes']} fresh "
         f"processes per row and setting, each the median of {result['repeat']} interleaved "
-        f"samples (cypool, torch, stream), a row's processes taking turns (one round of samples "
-        f"each, in rotating order); rows returning >= {result['min_mb']} MB"
+        f"samples (cypool, torch, stream), a row's processes timed back to back; rows "
+        f"returning >= {result['min_mb']} MB"
         + ("" if result["output_cache"] else "; cypool's output cache off")
         + ("; SMOKE RUN (tiny shapes)" if result["smoke"] else "") + "."
         + (" 1-minute load average {} at the start, {} at the end.".format(*result["load"])

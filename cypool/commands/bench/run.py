@@ -96,8 +96,8 @@ class _Threads:
 def measure_row(case: Case, direction: str, fmt: str, torch, rng, repeat: int, sample: float,
                 smoke: bool, keep=None, turn=None) -> Row:
     """One row: its candidates (those named in keep, when given) timed interleaved in this
-    process. turn(): when given, called (untimed) once the inputs are made and before each
-    interleaved round: the warm-up and every round start when it returns."""
+    process. turn(): when given, called once the inputs are made: the warm-up and the timing
+    start when it returns."""
     shape = _smoke_shape(case.shape) if smoke else case.shape
     cands, nbytes, check, out_nbytes = _candidates(case, direction, fmt, shape, torch, rng)
     if keep is not None:
@@ -106,7 +106,7 @@ def measure_row(case: Case, direction: str, fmt: str, torch, rng, repeat: int, s
     row = Row(case, direction, fmt, nbytes, nt, shape, check=check, out_nbytes=out_nbytes)
     if turn is not None:
         turn()
-    row.times = time_interleaved(cands, repeat, sample_seconds=sample, before_round=turn)
+    row.times = time_interleaved(cands, repeat, sample_seconds=sample)
     return row
 
 
