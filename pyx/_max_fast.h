@@ -161,6 +161,348 @@ static inline int cypool_max_tiles_probe(const int64_t* idx, const ptrdiff_t* in
     return 1;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* -1 until the first call, then 2 (AVX-512F), 1 (AVX2) or 0, as the CPU and OS allow */
+static int cypool_cl_isa_state = -1;
+static int __attribute__((unused)) cypool_cl_isa(void)
+{
+    int s = __atomic_load_n(&cypool_cl_isa_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        __builtin_cpu_init();
+        s = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&cypool_cl_isa_state, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+
+/* float32 channels-first rows with AVX-512F, as the 16-bit types' interiors (max_cf_f16c_vecs16):
+ * the out_w >= 16 outputs of one row from its window rows, rs + a * dstep + b * hstep (a < dc,
+ * b < hc; plane offsets of the rows' first cells), output j's window from column col0 + j * S (col0
+ * = -pad), K cells (no dilation), stride S (1; or 2 with K >= 2), in rows of in_w cells. Vectors of
+ * 16 outputs keep their maxima (and positions) in registers across the window's cells, visited in
+ * window order with the general kernel's rule (`v > m || v != v`: the first maximum, the last
+ * NaN), and are stored once. With S = 2 cell c of a vector is the even (c = 0) or odd (c >= 1, from
+ * c - 1) half of 32 values, split by vpermt2ps. Interior vectors (windows inside the row) load
+ * plainly and stay in the window rows' span; a vector holding border outputs (windows reaching
+ * into the padding or past the row's end) loads with a mask of the row's columns, the others
+ * reading as -inf, which the rule never takes, its positions starting at the first real column:
+ * the border cell's scan. U vectors go together (the compare-and-blend chain of one is
+ * latency-bound); the last vector of a range ends at its end (its overlap recomputes the same
+ * outputs). The C sweep this replaces (max_cf_rowk, the borders cell by cell) kept the maxima in
+ * memory and loaded strided cells: the ResNet stem's 3x3/s2/p1 forward took about 4x the
+ * streaming kernel's time, its left border cell alone half the time of its vectors. */
+#define CYPOOL_CF_VEC_ARGS const float* restrict xp, ptrdiff_t rs, ptrdiff_t col0, \
+    ptrdiff_t dstep, ptrdiff_t dc, ptrdiff_t hstep, ptrdiff_t hc, ptrdiff_t K, ptrdiff_t S, \
+    ptrdiff_t in_w, float* restrict y, int64_t* restrict idx
+/* lanes j of 32 (S = 2) or 16 (S = 1) values from column q that lie in [0, in_w) */
+static inline __attribute__((target("avx512f"), always_inline)) uint32_t
+cypool_cf_cols(ptrdiff_t q, ptrdiff_t in_w)
+{
+    const ptrdiff_t lo = q < 0 ? -q : 0, hi = in_w - q;
+    const uint32_t from = lo >= 32 ? 0 : ~0u << lo;
+    const uint32_t below = hi >= 32 ? ~0u : hi <= 0 ? 0 : (1u << hi) - 1;
+    return from & below;
+}
+static inline __attribute__((target("avx512f"), always_inline)) void
+cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, const int border)
+{
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i even = _mm512_slli_epi32(iota, 1);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i step = S == 1 ? iota : even;
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    __m512 m[4];
+    __m512i p[4];
+    for (int u = 0; u < U; u++) {
+        m[u] = ninf;
+        /* the window's first column (its first real one at the left border) */
+        const __m512i col = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(col0 + at[u] * S)),
+                                             step);
+        p[u] = _mm512_add_epi32(_mm512_set1_epi32((int32_t)rs),
+                                border ? _mm512_max_epi32(col, _mm512_setzero_si512()) : col);
+    }
+    for (ptrdiff_t a = 0; a < dc; a++)
+        for (ptrdiff_t b = 0; b < hc; b++) {
+            const ptrdiff_t r = rs + a * dstep + b * hstep;
+            for (ptrdiff_t c = 0; c < K; c++)
+                for (int u = 0; u < U; u++) {
+                    const ptrdiff_t q = col0 + at[u] * S + (S == 2 && c ? c - 1 : c);
+                    const float* s = xp + r + q;
+                    __m512 v;
+                    if (S == 1) {
+                        v = border ? _mm512_mask_loadu_ps(ninf, (__mmask16)cypool_cf_cols(q, in_w),
+                                                          s)
+                                   : _mm512_loadu_ps(s);
+                    } else {
+                        __m512 v0, v1;
+                        if (border) {
+                            const uint32_t k = cypool_cf_cols(q, in_w);
+                            v0 = _mm512_mask_loadu_ps(ninf, (__mmask16)k, s);
+                            v1 = _mm512_mask_loadu_ps(ninf, (__mmask16)(k >> 16), s + 16);
+                        } else {
+                            v0 = _mm512_loadu_ps(s);
+                            v1 = _mm512_loadu_ps(s + 16);
+                        }
+                        v = _mm512_permutex2var_ps(v0, c ? odd : even, v1);
+                    }
+                    if (idx) {
+                        const __mmask16 mk = _mm512_cmp_ps_mask(v, m[u], _CMP_GT_OQ)
+                                             | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                        m[u] = _mm512_mask_blend_ps(mk, m[u], v);
+                        p[u] = _mm512_mask_blend_epi32(
+                            mk, p[u], _mm512_add_epi32(_mm512_set1_epi32((int32_t)(
+                                                           r + col0 + at[u] * S + c)), step));
+                    } else {
+                        /* the rule as max(v, m) (ties and a NaN m keep m), then v where v is
+                         * NaN: one dependent instruction less */
+                        m[u] = _mm512_mask_mov_ps(_mm512_max_ps(v, m[u]),
+                                                  _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
+                    }
+                }
+        }
+    for (int u = 0; u < U; u++) {
+        _mm512_storeu_ps(y + at[u], m[u]);
+        if (idx) {
+            _mm512_storeu_si512((void*)(idx + at[u]),
+                                _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[u])));
+            _mm512_storeu_si512((void*)(idx + at[u] + 8),
+                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p[u], 1)));
+        }
+    }
+}
+#define CYPOOL_CF_VEC_CALL(KK, SS, II, AT, U, B) cypool_max_cf_vecs16_f32( \
+    xp, rs, col0, dstep, dc, hstep, hc, KK, SS, in_w, y, II, AT, U, B)
+/* outputs [lo, hi) (hi - lo >= 16): vectors at lo, lo + 16, ... (the last ending at hi) by
+ * groups of up to 4; the border vectors (left: outputs [0, 16), right: [out_w - 16, out_w)) when
+ * asked. K, S and idx as constants for the common windows. */
+#define CYPOOL_CF_VEC_GROUPS(KK, SS, II) do { \
+    const ptrdiff_t nv = (hi - lo + 15) / 16; \
+    for (ptrdiff_t g = 0; g < nv; g += 4) { \
+        ptrdiff_t at[4]; \
+        const int U = nv - g < 4 ? (int)(nv - g) : 4; \
+        for (int u = 0; u < U; u++) \
+            at[u] = lo + ((g + u) * 16 < hi - lo - 16 ? (g + u) * 16 : hi - lo - 16); \
+        switch (U) { \
+        case 4: CYPOOL_CF_VEC_CALL(KK, SS, II, at, 4, 0); break; \
+        case 3: CYPOOL_CF_VEC_CALL(KK, SS, II, at, 3, 0); break; \
+        case 2: CYPOOL_CF_VEC_CALL(KK, SS, II, at, 2, 0); break; \
+        default: CYPOOL_CF_VEC_CALL(KK, SS, II, at, 1, 0); break; \
+        } \
+    } \
+    if (left) { const ptrdiff_t a0 = 0; CYPOOL_CF_VEC_CALL(KK, SS, II, &a0, 1, 1); } \
+    if (right) { const ptrdiff_t a1 = out_w - 16; CYPOOL_CF_VEC_CALL(KK, SS, II, &a1, 1, 1); } \
+} while (0)
+#define CYPOOL_CF_VEC_KINDS(II) do { \
+    if (K == 2 && S == 2) CYPOOL_CF_VEC_GROUPS(2, 2, II); \
+    else if (K == 3 && S == 2) CYPOOL_CF_VEC_GROUPS(3, 2, II); \
+    else if (K == 3 && S == 1) CYPOOL_CF_VEC_GROUPS(3, 1, II); \
+    else CYPOOL_CF_VEC_GROUPS(K, S, II); \
+} while (0)
+static __attribute__((target("avx512f"), noinline)) void
+cypool_max_cf_vec_avx512_f32(CYPOOL_CF_VEC_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
+                             int left, int right)
+{
+    if (idx) CYPOOL_CF_VEC_KINDS(idx);
+    else CYPOOL_CF_VEC_KINDS(NULL);
+}
+#undef CYPOOL_CF_VEC_KINDS
+#undef CYPOOL_CF_VEC_GROUPS
+#undef CYPOOL_CF_VEC_CALL
+/* The row's outputs [lo, hi) (the interior) and its border outputs [0, lo) and [hi, out_w) where
+ * every border window has a real column (then within 16 outputs of the row's ends: padding
+ * below K), on CPUs where cypool_max_cf_vec_f32_ok() (asked once per call, not per row). Returns
+ * 0, doing nothing, where hi - lo < 16; else 1, plus 2 when the left border is done, plus 4 for
+ * the right. */
+static int __attribute__((unused)) cypool_max_cf_vec_f32_ok(void) { return cypool_cl_isa() == 2; }
+static int __attribute__((unused)) cypool_max_cf_vec_f32(CYPOOL_CF_VEC_ARGS, ptrdiff_t lo,
+                                                         ptrdiff_t hi, ptrdiff_t out_w)
+{
+    if (hi - lo < 16) return 0;
+    const int left = lo > 0 && lo <= 16 && col0 + K - 1 >= 0;
+    const int right = hi < out_w && out_w - hi <= 16 && col0 + (out_w - 1) * S < in_w;
+    cypool_max_cf_vec_avx512_f32(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx, lo, hi,
+                                 out_w, left, right);
+    return 1 | (left ? 2 : 0) | (right ? 4 : 0);
+}
+#undef CYPOOL_CF_VEC_ARGS
+#else
+static int __attribute__((unused)) cypool_max_cf_vec_f32_ok(void) { return 0; }
+static int __attribute__((unused)) cypool_max_cf_vec_f32(
+    const float* xp, ptrdiff_t rs, ptrdiff_t col0, ptrdiff_t dstep, ptrdiff_t dc, ptrdiff_t hstep,
+    ptrdiff_t hc, ptrdiff_t K, ptrdiff_t S, ptrdiff_t in_w, float* y, int64_t* idx, ptrdiff_t lo,
+    ptrdiff_t hi, ptrdiff_t out_w)
+{
+    (void)xp; (void)rs; (void)col0; (void)dstep; (void)dc; (void)hstep; (void)hc; (void)K;
+    (void)S; (void)in_w; (void)y; (void)idx; (void)lo; (void)hi; (void)out_w;
+    return 0;
+}
+#endif
+
+#if defined(CYPOOL_FP16)
+/* float16 channels-first rows where the CPU has AVX512-FP16: cypool_max_cf_vecs16_f32's loop on
+ * 32 float16 outputs a vector, compared as float16 (exact, as the F16C rows' compares of their
+ * float conversions), with no conversions; S = 2 splits 64 values with vpermt2w, and a border
+ * vector loads with a mask of 16-bit lanes. A NaN maximum is made quiet on the way out, as the
+ * F16C rows' trip through float makes it: the same bits. With these, float16 takes about half
+ * float32's time, where the F16C rows (their conversions on every cell) took more than it. */
+#define CYPOOL_CF_PH_ARGS const uint16_t* restrict xp, ptrdiff_t rs, ptrdiff_t col0, \
+    ptrdiff_t dstep, ptrdiff_t dc, ptrdiff_t hstep, ptrdiff_t hc, ptrdiff_t K, ptrdiff_t S, \
+    ptrdiff_t in_w, uint16_t* restrict y, int64_t* restrict idx
+#define CYPOOL_FP16_INLINE \
+    static inline __attribute__((target("avx512fp16,avx512bw,avx512f"), always_inline))
+/* lanes j of 32 values from column q that lie in [0, in_w) */
+CYPOOL_FP16_INLINE __mmask32 cypool_cf_cols32(ptrdiff_t q, ptrdiff_t in_w)
+{
+    const ptrdiff_t lo = q < 0 ? -q : 0, hi = in_w - q;
+    const uint32_t from = lo >= 32 ? 0 : ~0u << lo;
+    const uint32_t below = hi >= 32 ? ~0u : hi <= 0 ? 0 : (1u << hi) - 1;
+    return (__mmask32)(from & below);
+}
+CYPOOL_FP16_INLINE void
+cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, const int border)
+{
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i w16 = _mm512_set1_epi32(16);
+    const __m512i step = S == 1 ? iota : _mm512_slli_epi32(iota, 1);
+    const __m512i hstep16 = _mm512_set1_epi32(S == 1 ? 16 : 32);
+    short e_[32], o_[32];
+    for (int i = 0; i < 32; i++) { e_[i] = (short)(2 * i); o_[i] = (short)(2 * i + 1); }
+    const __m512i even = _mm512_loadu_si512((const void*)e_);
+    const __m512i odd = _mm512_loadu_si512((const void*)o_);
+    const __m512i ninf = _mm512_set1_epi16((short)0xfc00);
+    __m512i m[4], p0[4], p1[4];
+    (void)w16;
+    for (int u = 0; u < U; u++) {
+        m[u] = ninf;
+        const __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(col0 + at[u] * S)), step);
+        const __m512i c1 = _mm512_add_epi32(c0, hstep16);
+        const __m512i zero = _mm512_setzero_si512();
+        p0[u] = _mm512_add_epi32(_mm512_set1_epi32((int32_t)rs),
+                                 border ? _mm512_max_epi32(c0, zero) : c0);
+        p1[u] = _mm512_add_epi32(_mm512_set1_epi32((int32_t)rs),
+                                 border ? _mm512_max_epi32(c1, zero) : c1);
+    }
+    for (ptrdiff_t a = 0; a < dc; a++)
+        for (ptrdiff_t b = 0; b < hc; b++) {
+            const ptrdiff_t r = rs + a * dstep + b * hstep;
+            for (ptrdiff_t c = 0; c < K; c++)
+                for (int u = 0; u < U; u++) {
+                    const ptrdiff_t q = col0 + at[u] * S + (S == 2 && c ? c - 1 : c);
+                    const uint16_t* s = xp + r + q;
+                    __m512i v;
+                    if (S == 1) {
+                        v = border ? _mm512_mask_loadu_epi16(ninf, cypool_cf_cols32(q, in_w), s)
+                                   : _mm512_loadu_si512((const void*)s);
+                    } else {
+                        __m512i v0, v1;
+                        if (border) {
+                            v0 = _mm512_mask_loadu_epi16(ninf, cypool_cf_cols32(q, in_w), s);
+                            v1 = _mm512_mask_loadu_epi16(ninf, cypool_cf_cols32(q + 32, in_w),
+                                                         s + 32);
+                        } else {
+                            v0 = _mm512_loadu_si512((const void*)s);
+                            v1 = _mm512_loadu_si512((const void*)(s + 32));
+                        }
+                        v = _mm512_permutex2var_epi16(v0, c ? odd : even, v1);
+                    }
+                    const __m512h vh = _mm512_castsi512_ph(v);
+                    if (idx) {
+                        const __mmask32 mk = _mm512_cmp_ph_mask(vh, _mm512_castsi512_ph(m[u]),
+                                                                _CMP_GT_OQ)
+                                             | _mm512_cmp_ph_mask(vh, vh, _CMP_UNORD_Q);
+                        m[u] = _mm512_mask_blend_epi16(mk, m[u], v);
+                        const __m512i o = _mm512_add_epi32(
+                            _mm512_set1_epi32((int32_t)(r + col0 + at[u] * S + c)), step);
+                        p0[u] = _mm512_mask_blend_epi32((__mmask16)mk, p0[u], o);
+                        p1[u] = _mm512_mask_blend_epi32((__mmask16)(mk >> 16), p1[u],
+                                                        _mm512_add_epi32(o, hstep16));
+                    } else {
+                        m[u] = CYPOOL_LATER_PH(m[u], v);
+                    }
+                }
+        }
+    for (int u = 0; u < U; u++) {
+        _mm512_storeu_si512((void*)(y + at[u]), CYPOOL_QUIET_PH(m[u]));
+        if (idx) {
+            int64_t* ip = idx + at[u];
+            _mm512_storeu_si512((void*)ip, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p0[u])));
+            _mm512_storeu_si512((void*)(ip + 8),
+                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p0[u], 1)));
+            _mm512_storeu_si512((void*)(ip + 16),
+                                _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p1[u])));
+            _mm512_storeu_si512((void*)(ip + 24),
+                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p1[u], 1)));
+        }
+    }
+}
+#define CYPOOL_CF_PH_CALL(KK, SS, II, AT, U, B) cypool_max_cf_vecs32_fp16( \
+    xp, rs, col0, dstep, dc, hstep, hc, KK, SS, in_w, y, II, AT, U, B)
+/* as CYPOOL_CF_VEC_GROUPS, 32 outputs a vector (hi - lo >= 32) */
+#define CYPOOL_CF_PH_GROUPS(KK, SS, II) do { \
+    const ptrdiff_t nv = (hi - lo + 31) / 32; \
+    for (ptrdiff_t g = 0; g < nv; g += 4) { \
+        ptrdiff_t at[4]; \
+        const int U = nv - g < 4 ? (int)(nv - g) : 4; \
+        for (int u = 0; u < U; u++) \
+            at[u] = lo + ((g + u) * 32 < hi - lo - 32 ? (g + u) * 32 : hi - lo - 32); \
+        switch (U) { \
+        case 4: CYPOOL_CF_PH_CALL(KK, SS, II, at, 4, 0); break; \
+        case 3: CYPOOL_CF_PH_CALL(KK, SS, II, at, 3, 0); break; \
+        case 2: CYPOOL_CF_PH_CALL(KK, SS, II, at, 2, 0); break; \
+        default: CYPOOL_CF_PH_CALL(KK, SS, II, at, 1, 0); break; \
+        } \
+    } \
+    if (left) { const ptrdiff_t a0 = 0; CYPOOL_CF_PH_CALL(KK, SS, II, &a0, 1, 1); } \
+    if (right) { const ptrdiff_t a1 = out_w - 32; CYPOOL_CF_PH_CALL(KK, SS, II, &a1, 1, 1); } \
+} while (0)
+#define CYPOOL_CF_PH_KINDS(II) do { \
+    if (K == 2 && S == 2) CYPOOL_CF_PH_GROUPS(2, 2, II); \
+    else if (K == 3 && S == 2) CYPOOL_CF_PH_GROUPS(3, 2, II); \
+    else if (K == 3 && S == 1) CYPOOL_CF_PH_GROUPS(3, 1, II); \
+    else CYPOOL_CF_PH_GROUPS(K, S, II); \
+} while (0)
+static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline)) void
+cypool_max_cf_ph_avx512fp16(CYPOOL_CF_PH_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
+                            int left, int right)
+{
+    if (idx) CYPOOL_CF_PH_KINDS(idx);
+    else CYPOOL_CF_PH_KINDS(NULL);
+}
+#undef CYPOOL_CF_PH_KINDS
+#undef CYPOOL_CF_PH_GROUPS
+#undef CYPOOL_CF_PH_CALL
+#undef CYPOOL_FP16_INLINE
+#endif
+/* The float16 row as cypool_max_cf_vec_f32's, 32 outputs a vector, where the CPU has
+ * AVX512-FP16 (cypool_max_cf_vec_f16_ok) and hi - lo >= 32; else 0, doing nothing. */
+static int __attribute__((unused)) cypool_max_cf_vec_f16_ok(void)
+{
+#if defined(CYPOOL_FP16)
+    return cypool_avx512fp16();
+#else
+    return 0;
+#endif
+}
+static int __attribute__((unused)) cypool_max_cf_vec_f16(
+    const uint16_t* xp, ptrdiff_t rs, ptrdiff_t col0, ptrdiff_t dstep, ptrdiff_t dc,
+    ptrdiff_t hstep, ptrdiff_t hc, ptrdiff_t K, ptrdiff_t S, ptrdiff_t in_w, uint16_t* y,
+    int64_t* idx, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w)
+{
+#if defined(CYPOOL_FP16)
+    if (hi - lo < 32) return 0;
+    const int left = lo > 0 && lo <= 32 && col0 + K - 1 >= 0;
+    const int right = hi < out_w && out_w - hi <= 32 && col0 + (out_w - 1) * S < in_w;
+    cypool_max_cf_ph_avx512fp16(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx, lo, hi,
+                                out_w, left, right);
+    return 1 | (left ? 2 : 0) | (right ? 4 : 0);
+#else
+    (void)xp; (void)rs; (void)col0; (void)dstep; (void)dc; (void)hstep; (void)hc; (void)K;
+    (void)S; (void)in_w; (void)y; (void)idx; (void)lo; (void)hi; (void)out_w;
+    return 0;
+#endif
+}
+#undef CYPOOL_CF_PH_ARGS
+
 /* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32, cypool_max_fwd_cf_2x2_f32,
  * cypool_max_fwd_cl_1d_f32 */
 #define CYPOOL_T float

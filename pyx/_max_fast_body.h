@@ -426,29 +426,108 @@ CYPOOL_INLINE void CYPOOL_FN(max_cf_row)(const CYPOOL_S* x, CYPOOL_S* y, int64_t
     }
 }
 
-/* Output rows [r0, r1) of a channels-first tensor, rows numbered (plane, od, oh). The row's
- * coordinates are stepped, not divided out per row: three divisions cost as much as a short
- * row's pooling. */
-static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx,
-                                                       const Window* w, ptrdiff_t r0,
-                                                       ptrdiff_t r1)
+#if !CYPOOL_HALF || CYPOOL_F16
+/* One output row through the vector kernels of float32 (AVX-512F) or float16 (AVX512-FP16):
+ * the row in vectors, maxima in registers, the border outputs too where they can
+ * (cypool_max_cf_vec_f32 / _f16), the others cell by cell. Returns 0, doing nothing, where
+ * they do not apply (then max_cf_row takes the row). Out of line, so that max_cf_row, which
+ * takes the rows where these do not run (every row, on other CPUs), stays as it was. */
+static __attribute__((noinline)) int CYPOOL_FN(max_cf_row_vec)(
+    const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx, const Window* w, ptrdiff_t row,
+    ptrdiff_t plane, ptrdiff_t od, ptrdiff_t oh, ptrdiff_t lo, ptrdiff_t hi)
 {
-    if (r0 >= r1) return;
+    const CYPOOL_S* xp = x + plane * w->in_d * w->in_h * w->in_w;
+    CYPOOL_S* yr = y + row * w->out_w;
+    int64_t* ir = idx ? idx + row * w->out_w : NULL;
+    const Span sd = dilated_span(od, w->k_d, w->s_d, w->pad_d, w->dil_d, w->in_d);
+    const Span sh = dilated_span(oh, w->k_h, w->s_h, w->pad_h, w->dil_h, w->in_h);
+    const ptrdiff_t df = sd.first, dc = sd.count, hf = sh.first, hc = sh.count;
+    if (dc == 0 || hc == 0) return 0;
+    const int done = __builtin_choose_expr(
+        CYPOOL_F16,
+        cypool_max_cf_vec_f16(
+            (const uint16_t*)xp, (df * w->in_h + hf) * w->in_w, -w->pad_w,
+            w->dil_d * w->in_h * w->in_w, dc, w->dil_h * w->in_w, hc, w->k_w, w->s_w, w->in_w,
+            (uint16_t*)yr, ir, lo, hi, w->out_w),
+        cypool_max_cf_vec_f32(
+            (const float*)xp, (df * w->in_h + hf) * w->in_w, -w->pad_w,
+            w->dil_d * w->in_h * w->in_w, dc, w->dil_h * w->in_w, hc, w->k_w, w->s_w, w->in_w,
+            (float*)yr, ir, lo, hi, w->out_w));
+    if (!done) return 0;
+    if (!(done & 2))
+        for (ptrdiff_t ow = 0; ow < lo; ow++)
+            CYPOOL_FN(max_cf_cell)(xp, yr + ow, ir ? ir + ow : NULL, w, df, dc, hf, hc, ow);
+    if (!(done & 4))
+        for (ptrdiff_t ow = hi; ow < w->out_w; ow++)
+            CYPOOL_FN(max_cf_cell)(xp, yr + ow, ir ? ir + ow : NULL, w, df, dc, hf, hc, ow);
+    return 1;
+}
+#endif
+
+/* The rows' walk: ROW(row, plane, od, oh) for rows [r0, r1). The row's coordinates are stepped,
+ * not divided out per row: three divisions cost as much as a short row's pooling. */
+#define CYPOOL_CF_ROWS(ROW) do { \
+    ptrdiff_t rpp = w->out_d * w->out_h; \
+    ptrdiff_t plane = r0 / rpp, od = (r0 % rpp) / w->out_h, oh = r0 % w->out_h; \
+    for (ptrdiff_t row = r0; row < r1; row++) { \
+        ROW; \
+        if (++oh == w->out_h) { \
+            oh = 0; \
+            if (++od == w->out_d) { od = 0; plane++; } \
+        } \
+    } \
+} while (0)
+
+/* Output rows [r0, r1) of a channels-first tensor, rows numbered (plane, od, oh), cell by cell
+ * at the borders and in C sweeps (max_cf_row). */
+static void CYPOOL_CLONES CYPOOL_FN(max_cf_rows)(const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx,
+                                                 const Window* w, ptrdiff_t r0, ptrdiff_t r1)
+{
     /* a local copy: its fields stay in registers across the rows (through the pointer they are
      * reloaded at every border cell: +8% instructions on 1-d rows) */
     const Window wl = *w;
     w = &wl;
     ptrdiff_t w_lo, w_hi;   /* interior outputs along w: every row shares them */
     interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &w_lo, &w_hi);
-    ptrdiff_t rpp = w->out_d * w->out_h;
-    ptrdiff_t plane = r0 / rpp, od = (r0 % rpp) / w->out_h, oh = r0 % w->out_h;
-    for (ptrdiff_t row = r0; row < r1; row++) {
-        CYPOOL_FN(max_cf_row)(x, y, idx, w, row, plane, od, oh, w_lo, w_hi);
-        if (++oh == w->out_h) {
-            oh = 0;
-            if (++od == w->out_d) { od = 0; plane++; }
+    CYPOOL_CF_ROWS(CYPOOL_FN(max_cf_row)(x, y, idx, w, row, plane, od, oh, w_lo, w_hi));
+}
+
+#if !CYPOOL_HALF || CYPOOL_F16
+/* The same rows through the vector kernels (max_cf_row_vec), a row they decline through
+ * max_cf_row. A function of its own, so that max_cf_rows, which every row takes on other CPUs,
+ * is compiled as it was. */
+static __attribute__((noinline)) void CYPOOL_FN(max_cf_rows_vec)(
+    const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
+    ptrdiff_t w_lo, ptrdiff_t w_hi)
+{
+    const Window wl = *w;
+    w = &wl;
+    CYPOOL_CF_ROWS(
+        if (!CYPOOL_FN(max_cf_row_vec)(x, y, idx, w, row, plane, od, oh, w_lo, w_hi))
+            CYPOOL_FN(max_cf_row)(x, y, idx, w, row, plane, od, oh, w_lo, w_hi));
+}
+#endif
+#undef CYPOOL_CF_ROWS
+
+/* Output rows [r0, r1) of a channels-first tensor: through the vector kernels where the windows,
+ * the rows (16 or more interior outputs) and the CPU allow, else max_cf_rows. */
+static void CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx,
+                                         const Window* w, ptrdiff_t r0, ptrdiff_t r1)
+{
+    if (r0 >= r1) return;
+#if !CYPOOL_HALF || CYPOOL_F16
+    if (w->dil_w == 1 && (w->s_w == 1 || (w->s_w == 2 && w->k_w >= 2))
+        && (CYPOOL_F16 ? cypool_max_cf_vec_f16_ok()
+                       : sizeof(CYPOOL_S) == 4 && cypool_max_cf_vec_f32_ok())) {
+        ptrdiff_t w_lo, w_hi;
+        interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &w_lo, &w_hi);
+        if (w_hi - w_lo >= 16) {
+            CYPOOL_FN(max_cf_rows_vec)(x, y, idx, w, r0, r1, w_lo, w_hi);
+            return;
         }
     }
+#endif
+    CYPOOL_FN(max_cf_rows)(x, y, idx, w, r0, r1);
 }
 
 #if !CYPOOL_HALF
@@ -1037,21 +1116,6 @@ CYPOOL_FN(max_cl_runs_row_fp16)(const uint16_t* const* base, ptrdiff_t nr, ptrdi
  * times the instructions; target_clones cannot help: vector types are lowered for the baseline
  * ISA before the clones are made.) C of at least one vector; the last vector ends at C,
  * overlapping the one before (channels computed twice give the same bits). */
-#ifndef CYPOOL_CL_ISA_STATE
-#define CYPOOL_CL_ISA_STATE
-/* -1 until the first call, then 2 (AVX-512F), 1 (AVX2) or 0, as the CPU and OS allow */
-static int cypool_cl_isa_state = -1;
-static int __attribute__((unused)) cypool_cl_isa(void)
-{
-    int s = __atomic_load_n(&cypool_cl_isa_state, __ATOMIC_RELAXED);
-    if (s < 0) {
-        __builtin_cpu_init();
-        s = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
-        __atomic_store_n(&cypool_cl_isa_state, s, __ATOMIC_RELAXED);
-    }
-    return s;
-}
-#endif
 typedef CYPOOL_T CYPOOL_FN(cl_v64) __attribute__((vector_size(64)));
 typedef CYPOOL_T CYPOOL_FN(cl_v32) __attribute__((vector_size(32)));
 /* macros, not functions: a helper without the caller's target would be lowered without it.

@@ -4,7 +4,9 @@ general kernel.
 Fast paths taken for float32/float64 (integer dtypes run the general kernel):
 - channels-first rows: border outputs cell by cell, interior outputs (windows wholly inside along
   w) in chunks of 256 with one sweep per window cell; whole-row sweeps for k_w in {2, 3},
-  s_w in {1, 2} without dilation; the stride-1, stride-2 and any-stride sweeps otherwise;
+  s_w in {1, 2} without dilation; the stride-1, stride-2 and any-stride sweeps otherwise; on
+  AVX-512 CPUs, float32 rows of 16 or more interior outputs (stride 1, or 2 with k_w >= 2, no
+  dilation along w) in vectors of 16 outputs, border outputs in masked vectors;
 - channels-last rows: channel blocks of 32 elements (float or double) with register-resident
   maxima, the last block ending at C (overlapping the one before) when C >= 32, one shorter block
   when C < 32; indices as the winning cell's ordinal;
@@ -20,6 +22,7 @@ Each geometry below selects one of them; borders come from odd sizes, padding, c
 dilation. Integer data run through the general kernel give a bit-exact cross-check (same ties).
 """
 import itertools
+import zlib
 
 import numpy as np
 import pytest
@@ -404,3 +407,44 @@ def test_channels_first_tiles_move_the_bits(n_planes, spatial):
                     y, i = cypool.max_pool2d(x, k, s, p, return_indices=True)
                 assert y.tobytes() == want_y.tobytes(), (dtype, k, n_threads)
                 np.testing.assert_array_equal(i, from_channels_last(il))
+
+
+@pytest.mark.parametrize("rank,spatial,k,s,p,ceil_mode", [
+    (2, (9, 41), 2, 2, 0, False),      # 20 interior outputs: a vector and one ending at n
+    (2, (11, 77), 3, 2, 1, False),     # the ResNet stem's window: border cells at both ends
+    (2, (12, 64), 3, 2, 1, True),      # ceil_mode: a last window overhanging the right edge
+    (2, (7, 35), 3, 1, 1, False),      # stride 1
+    (2, (6, 40), 2, 1, 0, False),
+    (2, (9, 70), (2, 4), 2, (1, 2), False),  # K = 4: the generic cell loop
+    (2, (5, 150), (3, 5), 2, (0, 2), True),  # K = 5, several groups of four vectors
+    (3, (4, 5, 48), 3, 2, 1, False),   # 3-d: window rows along d too
+    (1, (130,), 3, 2, 1, False),       # 1-d
+    (2, (3, 16), 1, 1, 0, False),      # K = 1: stride 1 only
+])
+@pytest.mark.parametrize("kind", ["payload", "ties", "allneginf"])
+def test_channels_first_vector_rows_match_the_scan_bit_for_bit(rank, spatial, k, s, p,
+                                                              ceil_mode, kind):
+    # float32 channels-first rows of 16 or more interior outputs take vectors of 16 outputs
+    # with the maxima in registers on AVX-512 CPUs (cypool_max_cf_vec_f32). float64's rows keep
+    # the C sweep, and float32 -> float64 -> float32 moves every bit (quiet NaN payloads and
+    # zero signs included): float64's result is the oracle of the window rule (the first
+    # maximum, the last NaN), its indices too.
+    rng = np.random.default_rng(zlib.crc32(repr((rank, spatial, k, s, kind)).encode()))
+    shape = (2, 3, *spatial)
+    if kind == "payload":
+        x = _payload_data(rng, shape, np.float32)
+    else:
+        x = _special_data(rng, shape, np.float32, kind)
+    fn = getattr(cypool, f"max_pool{rank}d")
+    y64, i64 = fn(x.astype(np.float64), k, s, p, 1, ceil_mode, return_indices=True)
+    for n_threads in (1, 2):
+        with cypool.threads(n_threads):
+            y, i = fn(x, k, s, p, 1, ceil_mode, return_indices=True)
+            y2 = fn(x, k, s, p, 1, ceil_mode)
+        assert y.tobytes() == y64.astype(np.float32).tobytes(), n_threads
+        assert y2.tobytes() == y.tobytes(), n_threads
+        np.testing.assert_array_equal(i, i64)
+    kk, ss, pp = (_tuple(v, rank) for v in (k, s, p))
+    y_ref, i_ref = R.max_pool(x, kk, ss, pp, pp, (1,) * rank, ceil_mode)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(i, i_ref)
