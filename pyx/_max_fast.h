@@ -362,7 +362,6 @@ CYPOOL_FP16_INLINE void
 cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, const int border)
 {
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i w16 = _mm512_set1_epi32(16);
     const __m512i step = S == 1 ? iota : _mm512_slli_epi32(iota, 1);
     const __m512i hstep16 = _mm512_set1_epi32(S == 1 ? 16 : 32);
     short e_[32], o_[32];
@@ -371,7 +370,6 @@ cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, c
     const __m512i odd = _mm512_loadu_si512((const void*)o_);
     const __m512i ninf = _mm512_set1_epi16((short)0xfc00);
     __m512i m[4], p0[4], p1[4];
-    (void)w16;
     for (int u = 0; u < U; u++) {
         m[u] = ninf;
         const __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(col0 + at[u] * S)), step);
