@@ -194,7 +194,7 @@ static int __attribute__((unused)) cypool_cl_isa(void)
 #define CYPOOL_CF_VEC_ARGS const float* restrict xp, ptrdiff_t rs, ptrdiff_t col0, \
     ptrdiff_t dstep, ptrdiff_t dc, ptrdiff_t hstep, ptrdiff_t hc, ptrdiff_t K, ptrdiff_t S, \
     ptrdiff_t in_w, float* restrict y, int64_t* restrict idx
-/* lanes j of 32 (S = 2) or 16 (S = 1) values from column q that lie in [0, in_w) */
+/* lanes j (of up to 32 values loaded from column q) that lie in [0, in_w) */
 static inline __attribute__((target("avx512f"), always_inline)) uint32_t
 cypool_cf_cols(ptrdiff_t q, ptrdiff_t in_w)
 {
@@ -270,44 +270,53 @@ cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, c
         }
     }
 }
-#define CYPOOL_CF_VEC_CALL(KK, SS, II, AT, U, B) cypool_max_cf_vecs16_f32( \
-    xp, rs, col0, dstep, dc, hstep, hc, KK, SS, in_w, y, II, AT, U, B)
-/* outputs [lo, hi) (hi - lo >= 16): vectors at lo, lo + 16, ... (the last ending at hi) by
- * groups of up to 4; the border vectors (left: outputs [0, 16), right: [out_w - 16, out_w)) when
- * asked. K, S and idx as constants for the common windows. */
-#define CYPOOL_CF_VEC_GROUPS(KK, SS, II) do { \
-    const ptrdiff_t nv = (hi - lo + 15) / 16; \
+/* A row's vectors of L outputs through VECS (cypool_max_cf_vecs16_f32, cypool_max_cf_vecs32_fp16):
+ * outputs [lo, hi) (hi - lo >= L) at lo, lo + L, ... (the last ending at hi) by groups of up to
+ * 4; the border vectors (left: outputs [0, L), right: [out_w - L, out_w)) when asked. K, S and
+ * idx as constants for the common windows. */
+#define CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, AT, U, B) \
+    VECS(xp, rs, col0, dstep, dc, hstep, hc, KK, SS, in_w, y, II, AT, U, B)
+#define CYPOOL_CF_VEC_GROUPS(L, VECS, KK, SS, II) do { \
+    const ptrdiff_t nv = (hi - lo + L - 1) / L; \
     for (ptrdiff_t g = 0; g < nv; g += 4) { \
         ptrdiff_t at[4]; \
         const int U = nv - g < 4 ? (int)(nv - g) : 4; \
         for (int u = 0; u < U; u++) \
-            at[u] = lo + ((g + u) * 16 < hi - lo - 16 ? (g + u) * 16 : hi - lo - 16); \
+            at[u] = lo + ((g + u) * L < hi - lo - L ? (g + u) * L : hi - lo - L); \
         switch (U) { \
-        case 4: CYPOOL_CF_VEC_CALL(KK, SS, II, at, 4, 0); break; \
-        case 3: CYPOOL_CF_VEC_CALL(KK, SS, II, at, 3, 0); break; \
-        case 2: CYPOOL_CF_VEC_CALL(KK, SS, II, at, 2, 0); break; \
-        default: CYPOOL_CF_VEC_CALL(KK, SS, II, at, 1, 0); break; \
+        case 4: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 4, 0); break; \
+        case 3: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 3, 0); break; \
+        case 2: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 2, 0); break; \
+        default: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 1, 0); break; \
         } \
     } \
-    if (left) { const ptrdiff_t a0 = 0; CYPOOL_CF_VEC_CALL(KK, SS, II, &a0, 1, 1); } \
-    if (right) { const ptrdiff_t a1 = out_w - 16; CYPOOL_CF_VEC_CALL(KK, SS, II, &a1, 1, 1); } \
+    if (left) { const ptrdiff_t a0 = 0; CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, &a0, 1, 1); } \
+    if (right) { \
+        const ptrdiff_t a1 = out_w - L; \
+        CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, &a1, 1, 1); \
+    } \
 } while (0)
-#define CYPOOL_CF_VEC_KINDS(II) do { \
-    if (K == 2 && S == 2) CYPOOL_CF_VEC_GROUPS(2, 2, II); \
-    else if (K == 3 && S == 2) CYPOOL_CF_VEC_GROUPS(3, 2, II); \
-    else if (K == 3 && S == 1) CYPOOL_CF_VEC_GROUPS(3, 1, II); \
-    else CYPOOL_CF_VEC_GROUPS(K, S, II); \
+#define CYPOOL_CF_VEC_KINDS(L, VECS, II) do { \
+    if (K == 2 && S == 2) CYPOOL_CF_VEC_GROUPS(L, VECS, 2, 2, II); \
+    else if (K == 3 && S == 2) CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 2, II); \
+    else if (K == 3 && S == 1) CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 1, II); \
+    else CYPOOL_CF_VEC_GROUPS(L, VECS, K, S, II); \
 } while (0)
+/* The borders a row's border vectors of L outputs take: 2 (left), 4 (right), where every border
+ * window has a real column and the border is within a vector of the row's end. */
+static inline int cypool_cf_vec_borders(ptrdiff_t L, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
+                                        ptrdiff_t col0, ptrdiff_t K, ptrdiff_t S, ptrdiff_t in_w)
+{
+    return (lo > 0 && lo <= L && col0 + K - 1 >= 0 ? 2 : 0)
+           | (hi < out_w && out_w - hi <= L && col0 + (out_w - 1) * S < in_w ? 4 : 0);
+}
 static __attribute__((target("avx512f"), noinline)) void
 cypool_max_cf_vec_avx512_f32(CYPOOL_CF_VEC_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
                              int left, int right)
 {
-    if (idx) CYPOOL_CF_VEC_KINDS(idx);
-    else CYPOOL_CF_VEC_KINDS(NULL);
+    if (idx) CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, idx);
+    else CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, NULL);
 }
-#undef CYPOOL_CF_VEC_KINDS
-#undef CYPOOL_CF_VEC_GROUPS
-#undef CYPOOL_CF_VEC_CALL
 /* The row's outputs [lo, hi) (the interior) and its border outputs [0, lo) and [hi, out_w) where
  * every border window has a real column (then within 16 outputs of the row's ends: padding
  * below K), on CPUs where cypool_max_cf_vec_f32_ok() (asked once per call, not per row). Returns
@@ -318,11 +327,10 @@ static int __attribute__((unused)) cypool_max_cf_vec_f32(CYPOOL_CF_VEC_ARGS, ptr
                                                          ptrdiff_t hi, ptrdiff_t out_w)
 {
     if (hi - lo < 16) return 0;
-    const int left = lo > 0 && lo <= 16 && col0 + K - 1 >= 0;
-    const int right = hi < out_w && out_w - hi <= 16 && col0 + (out_w - 1) * S < in_w;
+    const int borders = cypool_cf_vec_borders(16, lo, hi, out_w, col0, K, S, in_w);
     cypool_max_cf_vec_avx512_f32(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx, lo, hi,
-                                 out_w, left, right);
-    return 1 | (left ? 2 : 0) | (right ? 4 : 0);
+                                 out_w, borders & 2, borders & 4);
+    return 1 | borders;
 }
 #undef CYPOOL_CF_VEC_ARGS
 #else
@@ -350,14 +358,6 @@ static int __attribute__((unused)) cypool_max_cf_vec_f32(
     ptrdiff_t in_w, uint16_t* restrict y, int64_t* restrict idx
 #define CYPOOL_FP16_INLINE \
     static inline __attribute__((target("avx512fp16,avx512bw,avx512f"), always_inline))
-/* lanes j of 32 values from column q that lie in [0, in_w) */
-CYPOOL_FP16_INLINE __mmask32 cypool_cf_cols32(ptrdiff_t q, ptrdiff_t in_w)
-{
-    const ptrdiff_t lo = q < 0 ? -q : 0, hi = in_w - q;
-    const uint32_t from = lo >= 32 ? 0 : ~0u << lo;
-    const uint32_t below = hi >= 32 ? ~0u : hi <= 0 ? 0 : (1u << hi) - 1;
-    return (__mmask32)(from & below);
-}
 CYPOOL_FP16_INLINE void
 cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, const int border)
 {
@@ -389,14 +389,16 @@ cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, c
                     const uint16_t* s = xp + r + q;
                     __m512i v;
                     if (S == 1) {
-                        v = border ? _mm512_mask_loadu_epi16(ninf, cypool_cf_cols32(q, in_w), s)
+                        v = border ? _mm512_mask_loadu_epi16(
+                                         ninf, (__mmask32)cypool_cf_cols(q, in_w), s)
                                    : _mm512_loadu_si512((const void*)s);
                     } else {
                         __m512i v0, v1;
                         if (border) {
-                            v0 = _mm512_mask_loadu_epi16(ninf, cypool_cf_cols32(q, in_w), s);
-                            v1 = _mm512_mask_loadu_epi16(ninf, cypool_cf_cols32(q + 32, in_w),
-                                                         s + 32);
+                            v0 = _mm512_mask_loadu_epi16(
+                                ninf, (__mmask32)cypool_cf_cols(q, in_w), s);
+                            v1 = _mm512_mask_loadu_epi16(
+                                ninf, (__mmask32)cypool_cf_cols(q + 32, in_w), s + 32);
                         } else {
                             v0 = _mm512_loadu_si512((const void*)s);
                             v1 = _mm512_loadu_si512((const void*)(s + 32));
@@ -433,44 +435,18 @@ cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, c
         }
     }
 }
-#define CYPOOL_CF_PH_CALL(KK, SS, II, AT, U, B) cypool_max_cf_vecs32_fp16( \
-    xp, rs, col0, dstep, dc, hstep, hc, KK, SS, in_w, y, II, AT, U, B)
-/* as CYPOOL_CF_VEC_GROUPS, 32 outputs a vector (hi - lo >= 32) */
-#define CYPOOL_CF_PH_GROUPS(KK, SS, II) do { \
-    const ptrdiff_t nv = (hi - lo + 31) / 32; \
-    for (ptrdiff_t g = 0; g < nv; g += 4) { \
-        ptrdiff_t at[4]; \
-        const int U = nv - g < 4 ? (int)(nv - g) : 4; \
-        for (int u = 0; u < U; u++) \
-            at[u] = lo + ((g + u) * 32 < hi - lo - 32 ? (g + u) * 32 : hi - lo - 32); \
-        switch (U) { \
-        case 4: CYPOOL_CF_PH_CALL(KK, SS, II, at, 4, 0); break; \
-        case 3: CYPOOL_CF_PH_CALL(KK, SS, II, at, 3, 0); break; \
-        case 2: CYPOOL_CF_PH_CALL(KK, SS, II, at, 2, 0); break; \
-        default: CYPOOL_CF_PH_CALL(KK, SS, II, at, 1, 0); break; \
-        } \
-    } \
-    if (left) { const ptrdiff_t a0 = 0; CYPOOL_CF_PH_CALL(KK, SS, II, &a0, 1, 1); } \
-    if (right) { const ptrdiff_t a1 = out_w - 32; CYPOOL_CF_PH_CALL(KK, SS, II, &a1, 1, 1); } \
-} while (0)
-#define CYPOOL_CF_PH_KINDS(II) do { \
-    if (K == 2 && S == 2) CYPOOL_CF_PH_GROUPS(2, 2, II); \
-    else if (K == 3 && S == 2) CYPOOL_CF_PH_GROUPS(3, 2, II); \
-    else if (K == 3 && S == 1) CYPOOL_CF_PH_GROUPS(3, 1, II); \
-    else CYPOOL_CF_PH_GROUPS(K, S, II); \
-} while (0)
 static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline)) void
 cypool_max_cf_ph_avx512fp16(CYPOOL_CF_PH_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
                             int left, int right)
 {
-    if (idx) CYPOOL_CF_PH_KINDS(idx);
-    else CYPOOL_CF_PH_KINDS(NULL);
+    if (idx) CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vecs32_fp16, idx);
+    else CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vecs32_fp16, NULL);
 }
-#undef CYPOOL_CF_PH_KINDS
-#undef CYPOOL_CF_PH_GROUPS
-#undef CYPOOL_CF_PH_CALL
 #undef CYPOOL_FP16_INLINE
 #endif
+#undef CYPOOL_CF_VEC_KINDS
+#undef CYPOOL_CF_VEC_GROUPS
+#undef CYPOOL_CF_VEC_CALL
 /* The float16 row as cypool_max_cf_vec_f32's, 32 outputs a vector, where the CPU has
  * AVX512-FP16 (cypool_max_cf_vec_f16_ok) and hi - lo >= 32; else 0, doing nothing. */
 static int __attribute__((unused)) cypool_max_cf_vec_f16_ok(void)
@@ -488,11 +464,10 @@ static int __attribute__((unused)) cypool_max_cf_vec_f16(
 {
 #if defined(CYPOOL_FP16)
     if (hi - lo < 32) return 0;
-    const int left = lo > 0 && lo <= 32 && col0 + K - 1 >= 0;
-    const int right = hi < out_w && out_w - hi <= 32 && col0 + (out_w - 1) * S < in_w;
+    const int borders = cypool_cf_vec_borders(32, lo, hi, out_w, col0, K, S, in_w);
     cypool_max_cf_ph_avx512fp16(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx, lo, hi,
-                                out_w, left, right);
-    return 1 | (left ? 2 : 0) | (right ? 4 : 0);
+                                out_w, borders & 2, borders & 4);
+    return 1 | borders;
 #else
     (void)xp; (void)rs; (void)col0; (void)dstep; (void)dc; (void)hstep; (void)hc; (void)K;
     (void)S; (void)in_w; (void)y; (void)idx; (void)lo; (void)hi; (void)out_w;

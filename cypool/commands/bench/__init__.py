@@ -64,7 +64,7 @@ from .cases import (ALL_CASES, BIG_MB, BIG_SHAPE, CASES, CF, CL, FORMATS, OPERAT
                     SEED, SMOKE_SAMPLE_SECONDS, Case, Row, case_nc, find_case)
 from .operators import Operator
 from .processes import (CHILD_TAG, SETTINGS, big_rows, child, markdown_processes, run_processes,
-                        spread, summary, wait_for_turn)
+                        spread, summary)
 from .report import BASE_COLUMNS, COLUMNS, PEER_COLUMNS, markdown, plot
 from .run import measure_row, run
 
@@ -109,7 +109,6 @@ def main(argv=None) -> int:
     ap.add_argument("--no-output-cache", action="store_true",
                     help="--processes: children with cypool's output cache off")
     ap.add_argument("--child", metavar="CASE/DIR/FORMAT", help=argparse.SUPPRESS)
-    ap.add_argument("--turns", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.threads < 1 or a.repeat < 1:
         ap.error("--threads and --repeat must be positive")
@@ -120,7 +119,7 @@ def main(argv=None) -> int:
         ap.error(f"unknown --case {', '.join(unknown)}")
     if a.child:
         res = child(a.child, a.threads, min(a.repeat, 3) if a.quick else a.repeat, a.smoke,
-                    not a.no_torch, wait_for_turn if a.turns else None)
+                    not a.no_torch)
         print(CHILD_TAG + json.dumps(res))
         return 0
     if a.processes:

@@ -5,8 +5,8 @@ The question is whether the process matters (the state a fresh process starts in
 advises its pages, how the kernel backs them), so the time of day must not: the memory bandwidth
 of a shared machine moves by 1.3x and more from minute to minute. A row's processes (N per
 setting) therefore start together and make their inputs, then take the machine one at a time,
-back to back, each timing its candidates interleaved (``--child`` with ``--turns``: the child
-waits for its turn on its standard input). A row's processes are timed within seconds of each
+back to back, each timing its candidates interleaved (``--child``: the child waits for its
+turn on its standard input). A row's processes are timed within seconds of each
 other, not minutes, and none runs while another times.
 
 Measured the other ways, on the 2-core development VM: processes started one after another, a
@@ -68,30 +68,29 @@ def wait_for_turn():
         raise SystemExit("cypool bench --child: the parent process is gone")
 
 
-def child(key: str, threads: int, repeat: int, smoke: bool, use_torch: bool,
-          turn=None) -> dict:
-    """One row (key 'case/direction/format') timed in this process: per-candidate medians
-    (seconds; cypool, torch and the streaming kernel over the call's bytes, which says how fast
-    the machine's memory was in this process), the bytes cypool's call returns and NumPy's
-    huge-page advice. turn: called once the inputs are made, before the warm-up (measure_row)."""
+def child(key: str, threads: int, repeat: int, smoke: bool, use_torch: bool) -> dict:
+    """One row (key 'case/direction/format') timed in this process once the parent gives it its
+    turn (wait_for_turn, after the inputs are made): per-candidate medians (seconds; cypool,
+    torch and the streaming kernel over the call's bytes, which says how fast the machine's
+    memory was in this process), the bytes cypool's call returns, NumPy's huge-page advice and
+    the wall-clock span of the timing (which shows that no two children overlapped)."""
     name, direction, fmt = key.split("/")
     case = find_case(name)
-    span = []  # wall-clock start and end of the timing: shows that no two overlapped
+    span = []
 
-    def timed_turn():
-        turn()
+    def turn():
+        wait_for_turn()
         span.append(time.time())
     torch = _import_torch(use_torch)
     _load_peers((), threads)
     with _Threads(threads, torch):
         row = measure_row(case, direction, fmt, torch, np.random.default_rng(SEED), repeat,
                           SMOKE_SAMPLE_SECONDS if smoke else SAMPLE_SECONDS, smoke,
-                          keep=("cypool", "torch", "roofline"),
-                          turn=None if turn is None else timed_turn)
+                          keep=("cypool", "torch", "roofline"), turn=turn)
         span.append(time.time())
     return {"times": row.times, "out_nbytes": row.out_nbytes, "check": row.check,
             "madvise_hugepage": _madvise_hugepage(), "threads": row.threads, "pid": os.getpid(),
-            "span": span if turn is not None else None}
+            "span": span}
 
 
 def _cypool_home() -> str:
@@ -111,7 +110,7 @@ class _Child:
 
     def __init__(self, key, setting_env, threads, repeat, smoke, use_torch):
         self.key = key
-        cmd = [sys.executable, "-m", "cypool.commands.bench", "--child", key, "--turns",
+        cmd = [sys.executable, "-m", "cypool.commands.bench", "--child", key,
                "--threads", str(threads), "--repeat", str(repeat)]
         cmd += ["--smoke"] if smoke else []
         cmd += [] if use_torch else ["--no-torch"]
