@@ -355,6 +355,91 @@ static void CYPOOL_FN(cypool_global_max_cf)(const CYPOOL_T* x, CYPOOL_T* y, int6
     }
 }
 
+#if CYPOOL_REDUCE_CELLS512 && CYPOOL_IS_FLOAT
+/* The values-only global max of 16 planes at a time (AVX-512 CPUs, float32, L >= 16 cells): each
+ * plane's lane maxima in one register (the last vector overlapping the one before), a NaN test
+ * beside them; then a transpose-reduce (four levels of lane shuffles and maxima) leaves the 16
+ * plane maxima in one register, so the horizontal maxima cost about two operations a plane
+ * instead of a scalar loop each. A plane whose result is NaN or zero (the rule's NaN payload,
+ * the first zero's sign) is redone by the rule's loop. */
+typedef float cypool_r16f __attribute__((vector_size(64), aligned(4)));
+typedef int32_t cypool_r16i __attribute__((vector_size(64)));
+#if defined(__clang__)
+#define CYPOOL_SHUF16(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define CYPOOL_SHUF16(a, b, ...) __builtin_shuffle(a, b, (cypool_r16i){__VA_ARGS__})
+#endif
+/* Lanes of b where take is set, of a elsewhere. */
+#define CYPOOL_PICK16(take, b, a)                                                                \
+    ((cypool_r16f)(((take) & (cypool_r16i)(b)) | (~(take) & (cypool_r16i)(a))))
+/* The greater of two lanes, NaN if either is NaN. */
+#define CYPOOL_MAX16_NAN(a, b)                                                                   \
+    CYPOOL_PICK16((cypool_r16i)((b) > (a)) | (cypool_r16i)((b) != (b)), b, a)
+/* One level of the transpose-reduce: lanes of a and b picked in two ways, their maxima. */
+#define CYPOOL_FOLD16(a, b, ...) CYPOOL_FOLD16_(a, b, __VA_ARGS__)
+#define CYPOOL_FOLD16_(a, b, l0, l1, l2, l3, l4, l5, l6, l7, l8, l9, l10, l11, l12, l13, l14,   \
+                       l15, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15) \
+    CYPOOL_MAX16_NAN(CYPOOL_SHUF16(a, b, l0, l1, l2, l3, l4, l5, l6, l7, l8, l9, l10, l11, l12, \
+                                   l13, l14, l15),                                               \
+                     CYPOOL_SHUF16(a, b, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, \
+                                   h13, h14, h15))
+#define CYPOOL_PAIRS1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30, \
+                      1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+#define CYPOOL_PAIRS2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29, \
+                      2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define CYPOOL_PAIRS4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27, \
+                      4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define CYPOOL_PAIRS8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23, \
+                      8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2"), noinline, unused))
+static void CYPOOL_FN(global_max_values16_cf)(const CYPOOL_T* x, CYPOOL_T* y, ptrdiff_t groups,
+                                              ptrdiff_t L) {
+    const cypool_r16f qnan = (cypool_r16f){0} + NAN;
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        const CYPOOL_T* xg = x + g * 16 * L;
+        cypool_r16f m[16];
+        for (int q = 0; q < 16; q++) {
+            const CYPOOL_T* r = xg + q * L;
+            cypool_r16f mv, v;
+            memcpy(&mv, r, sizeof mv);
+            cypool_r16i nan = (cypool_r16i)(mv != mv);
+            ptrdiff_t i = 16;
+            for (; i + 16 <= L; i += 16) {
+                memcpy(&v, r + i, sizeof v);
+                nan |= (cypool_r16i)(v != v);
+                mv = CYPOOL_PICK16((cypool_r16i)(v > mv), v, mv);
+            }
+            if (i < L) {
+                memcpy(&v, r + L - 16, sizeof v);
+                nan |= (cypool_r16i)(v != v);
+                mv = CYPOOL_PICK16((cypool_r16i)(v > mv), v, mv);
+            }
+            m[q] = CYPOOL_PICK16(nan, qnan, mv);
+        }
+        cypool_r16f t[8], u[4], w[2], s;
+        for (int q = 0; q < 8; q++) t[q] = CYPOOL_FOLD16(m[2 * q], m[2 * q + 1], CYPOOL_PAIRS1);
+        for (int q = 0; q < 4; q++) u[q] = CYPOOL_FOLD16(t[2 * q], t[2 * q + 1], CYPOOL_PAIRS2);
+        for (int q = 0; q < 2; q++) w[q] = CYPOOL_FOLD16(u[2 * q], u[2 * q + 1], CYPOOL_PAIRS4);
+        s = CYPOOL_FOLD16(w[0], w[1], CYPOOL_PAIRS8);
+        memcpy(y + g * 16, &s, sizeof s);
+        CYPOOL_T sl[16];
+        memcpy(sl, &s, sizeof sl);
+        for (int q = 0; q < 16; q++) {
+            if (sl[q] == sl[q] && sl[q] != 0) continue;
+            const CYPOOL_T* r = xg + q * L;
+            CYPOOL_T mm = -INFINITY;
+            ptrdiff_t at = 0;
+            for (ptrdiff_t i = 0; i < L; i++) CYPOOL_MAX_STEP(mm, at, r[i], i);
+            y[g * 16 + q] = mm;
+        }
+    }
+}
+#undef CYPOOL_PAIRS1
+#undef CYPOOL_PAIRS2
+#undef CYPOOL_PAIRS4
+#undef CYPOOL_PAIRS8
+#endif
+
 /* Channels-first global max, values only: planes [p0, p1) of L contiguous cells. Where no
  * cell is NaN and the maximum is not zero, every cell holding the maximum holds the same bits,
  * so the rule's value (the first maximum) is the maximum of the lanes in any order: vector
@@ -365,6 +450,13 @@ static void CYPOOL_FN(cypool_global_max_cf)(const CYPOOL_T* x, CYPOOL_T* y, int6
 CYPOOL_CLONES
 static void CYPOOL_FN(cypool_global_max_values_cf)(const CYPOOL_T* x, CYPOOL_T* y, ptrdiff_t p0,
                                                    ptrdiff_t p1, ptrdiff_t L) {
+#if CYPOOL_REDUCE_CELLS512 && CYPOOL_IS_FLOAT
+    if (L >= 16 && p1 - p0 >= 16 && cypool_reduce_avx512()) {
+        const ptrdiff_t groups = (p1 - p0) / 16;
+        CYPOOL_FN(global_max_values16_cf)(x + p0 * L, y + p0, groups, L);
+        p0 += groups * 16;
+    }
+#endif
     for (ptrdiff_t p = p0; p < p1; p++) {
         const CYPOOL_T* r = x + p * L;
 #if CYPOOL_REDUCE_VECTORS
