@@ -203,6 +203,20 @@ cypool_cf_cols(ptrdiff_t q, ptrdiff_t in_w)
     const uint32_t below = hi >= 32 ? ~0u : hi <= 0 ? 0 : (1u << hi) - 1;
     return from & below;
 }
+/* The column masks of a border vector's loads depend on the column alone: for K <= 3 worked out
+ * once, not on every row of the window (scalar work beside each load, which took the 3x3/s1
+ * rows' time up by a tenth when every vector of a short row took the border form). */
+#define CYPOOL_CF_COLS64(q) \
+    (cypool_cf_cols(q, in_w) | (uint64_t)cypool_cf_cols((q) + 32, in_w) << 32)
+#define CYPOOL_CF_COLS_ONCE(U, K, S) \
+    uint64_t cols_[4][3]; \
+    if (border && K <= 3) \
+        for (int u_ = 0; u_ < (U); u_++) \
+            for (ptrdiff_t c_ = 0; c_ < (K); c_++) \
+                cols_[u_][c_] = CYPOOL_CF_COLS64(col0 + at[u_] * (S) \
+                                                 + ((S) == 2 && c_ ? c_ - 1 : c_))
+/* lanes of columns q .. q + 63 in the row */
+#define CYPOOL_CF_COLS(u, c, q) (K <= 3 ? cols_[u][c] : CYPOOL_CF_COLS64(q))
 static inline __attribute__((target("avx512f"), always_inline)) void
 cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, const int border)
 {
@@ -221,6 +235,7 @@ cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, c
         p[u] = _mm512_add_epi32(_mm512_set1_epi32((int32_t)rs),
                                 border ? _mm512_max_epi32(col, _mm512_setzero_si512()) : col);
     }
+    CYPOOL_CF_COLS_ONCE(U, K, S);
     for (ptrdiff_t a = 0; a < dc; a++)
         for (ptrdiff_t b = 0; b < hc; b++) {
             const ptrdiff_t r = rs + a * dstep + b * hstep;
@@ -276,13 +291,24 @@ cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, c
  * idx as constants for the common windows. */
 #define CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, AT, U, B) \
     VECS(xp, rs, col0, dstep, dc, hstep, hc, KK, SS, in_w, y, II, AT, U, B)
-#define CYPOOL_CF_VEC_GROUPS(L, VECS, KK, SS, II) do { \
-    const ptrdiff_t nv = (hi - lo + L - 1) / L; \
+#define CYPOOL_CF_VEC_GROUPS(L, VECS, KK, SS, II, WHOLE) do { \
+    const int whole_ = (WHOLE) && left && right && out_w <= 4 * L; \
+    const ptrdiff_t from_ = whole_ ? 0 : lo, to_ = whole_ ? out_w : hi; \
+    const ptrdiff_t nv = (to_ - from_ + L - 1) / L; \
     for (ptrdiff_t g = 0; g < nv; g += 4) { \
         ptrdiff_t at[4]; \
         const int U = nv - g < 4 ? (int)(nv - g) : 4; \
         for (int u = 0; u < U; u++) \
-            at[u] = lo + ((g + u) * L < hi - lo - L ? (g + u) * L : hi - lo - L); \
+            at[u] = from_ + ((g + u) * L < to_ - from_ - L ? (g + u) * L : to_ - from_ - L); \
+        if (whole_) { \
+            switch (U) { \
+            case 4: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 4, 1); break; \
+            case 3: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 3, 1); break; \
+            case 2: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 2, 1); break; \
+            default: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 1, 1); break; \
+            } \
+            continue; \
+        } \
         switch (U) { \
         case 4: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 4, 0); break; \
         case 3: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 3, 0); break; \
@@ -290,17 +316,20 @@ cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, c
         default: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 1, 0); break; \
         } \
     } \
-    if (left) { const ptrdiff_t a0 = 0; CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, &a0, 1, 1); } \
-    if (right) { \
+    if (left && !whole_) { \
+        const ptrdiff_t a0 = 0; \
+        CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, &a0, 1, 1); \
+    } \
+    if (right && !whole_) { \
         const ptrdiff_t a1 = out_w - L; \
         CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, &a1, 1, 1); \
     } \
 } while (0)
-#define CYPOOL_CF_VEC_KINDS(L, VECS, II) do { \
-    if (K == 2 && S == 2) CYPOOL_CF_VEC_GROUPS(L, VECS, 2, 2, II); \
-    else if (K == 3 && S == 2) CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 2, II); \
-    else if (K == 3 && S == 1) CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 1, II); \
-    else CYPOOL_CF_VEC_GROUPS(L, VECS, K, S, II); \
+#define CYPOOL_CF_VEC_KINDS(L, VECS, II, WHOLE) do { \
+    if (K == 2 && S == 2) CYPOOL_CF_VEC_GROUPS(L, VECS, 2, 2, II, WHOLE); \
+    else if (K == 3 && S == 2) CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 2, II, WHOLE); \
+    else if (K == 3 && S == 1) CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 1, II, WHOLE); \
+    else CYPOOL_CF_VEC_GROUPS(L, VECS, K, S, II, WHOLE); \
 } while (0)
 /* The borders a row's border vectors of L outputs take: 2 (left), 4 (right), where every border
  * window has a real column and the border is within a vector of the row's end. */
@@ -314,8 +343,8 @@ static __attribute__((target("avx512f"), noinline)) void
 cypool_max_cf_vec_avx512_f32(CYPOOL_CF_VEC_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
                              int left, int right)
 {
-    if (idx) CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, idx);
-    else CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, NULL);
+    if (idx) CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, idx, 0);
+    else CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, NULL, 0);
 }
 /* The row's outputs [lo, hi) (the interior) and its border outputs [0, lo) and [hi, out_w) where
  * every border window has a real column (then within 16 outputs of the row's ends: padding
@@ -380,6 +409,7 @@ cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, c
         p1[u] = _mm512_add_epi32(_mm512_set1_epi32((int32_t)rs),
                                  border ? _mm512_max_epi32(c1, zero) : c1);
     }
+    CYPOOL_CF_COLS_ONCE(U, K, S);
     for (ptrdiff_t a = 0; a < dc; a++)
         for (ptrdiff_t b = 0; b < hc; b++) {
             const ptrdiff_t r = rs + a * dstep + b * hstep;
@@ -390,15 +420,14 @@ cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, c
                     __m512i v;
                     if (S == 1) {
                         v = border ? _mm512_mask_loadu_epi16(
-                                         ninf, (__mmask32)cypool_cf_cols(q, in_w), s)
+                                         ninf, (__mmask32)CYPOOL_CF_COLS(u, c, q), s)
                                    : _mm512_loadu_si512((const void*)s);
                     } else {
                         __m512i v0, v1;
                         if (border) {
-                            v0 = _mm512_mask_loadu_epi16(
-                                ninf, (__mmask32)cypool_cf_cols(q, in_w), s);
-                            v1 = _mm512_mask_loadu_epi16(
-                                ninf, (__mmask32)cypool_cf_cols(q + 32, in_w), s + 32);
+                            const uint64_t k = CYPOOL_CF_COLS(u, c, q);
+                            v0 = _mm512_mask_loadu_epi16(ninf, (__mmask32)k, s);
+                            v1 = _mm512_mask_loadu_epi16(ninf, (__mmask32)(k >> 32), s + 32);
                         } else {
                             v0 = _mm512_loadu_si512((const void*)s);
                             v1 = _mm512_loadu_si512((const void*)(s + 32));
@@ -435,16 +464,111 @@ cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, c
         }
     }
 }
+/* float16 values without indices, window rows first: for each of the window's column offsets
+ * (S = 2: 0, and 1 for K = 3; S = 1: 0 .. K - 1) the maximum down the window's rows of the
+ * vectors loaded there, then the columns (S = 2: split by vpermt2w once, not once a row): 3x3/s2
+ * takes 3 splits instead of 9, 3x3/s1 its 9 loads with 8 maxima instead of 9 compare-and-blend
+ * steps. The order of the maxima differs from the rule's, so the result is the rule's only where
+ * it has one value's bits: no NaN among the cells (a sum of every loaded vector beside the
+ * maxima, NaN when any cell is, or for +inf meeting -inf: then also redone) and no zero maximum
+ * (the first zero's sign). Returns the vectors u (bit u) to redo by the rule's loop; the others
+ * are stored. K, S: (2, 2), (3, 2), (3, 1). */
+CYPOOL_FP16_INLINE unsigned
+cypool_max_cf_sep32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, const int border)
+{
+    const int NO = S == 2 ? (K == 3 ? 2 : 1) : (int)K;   /* column offsets loaded */
+    const int NV = S == 2 ? 2 : 1;                       /* vectors at each */
+    short e_[32], o_[32];
+    for (int i = 0; i < 32; i++) { e_[i] = (short)(2 * i); o_[i] = (short)(2 * i + 1); }
+    const __m512i even = _mm512_loadu_si512((const void*)e_);
+    const __m512i odd = _mm512_loadu_si512((const void*)o_);
+    const __m512i ninf = _mm512_set1_epi16((short)0xfc00);
+    const __m512h zero = _mm512_setzero_ph();
+    __m512h acc[4][3][2], sum[4][3][2];   /* a sum beside each maximum: short chains */
+    for (int u = 0; u < U; u++)
+        for (int o = 0; o < NO; o++)
+            for (int w = 0; w < NV; w++) {
+                acc[u][o][w] = _mm512_castsi512_ph(ninf);
+                sum[u][o][w] = zero;
+            }
+    __mmask32 cols[4][3][2];   /* the columns each load keeps: the same on every row */
+    for (int u = 0; u < U; u++)
+        for (int o = 0; o < NO; o++)
+            for (int w = 0; w < NV; w++)
+                cols[u][o][w] = border ? (__mmask32)cypool_cf_cols(col0 + at[u] * S + o + 32 * w,
+                                                                   in_w)
+                                       : ~(__mmask32)0;
+    for (ptrdiff_t a = 0; a < dc; a++)
+        for (ptrdiff_t b = 0; b < hc; b++) {
+            const ptrdiff_t r = rs + a * dstep + b * hstep;
+            for (int o = 0; o < NO; o++)
+                for (int u = 0; u < U; u++)
+                    for (int w = 0; w < NV; w++) {
+                        const ptrdiff_t q = col0 + at[u] * S + o + 32 * w;
+                        const uint16_t* s = xp + r + q;
+                        const __m512h v = _mm512_castsi512_ph(
+                            border ? _mm512_mask_loadu_epi16(ninf, cols[u][o][w], s)
+                                   : _mm512_loadu_si512((const void*)s));
+                        acc[u][o][w] = _mm512_max_ph(v, acc[u][o][w]);
+                        sum[u][o][w] = _mm512_add_ph(sum[u][o][w], v);
+                    }
+        }
+    unsigned redo = 0;
+    for (int u = 0; u < U; u++) {
+        __m512h m, t = sum[u][0][0];
+        for (int o = 0; o < NO; o++)
+            for (int w = o ? 0 : 1; w < NV; w++) t = _mm512_add_ph(t, sum[u][o][w]);
+        if (S == 2) {
+            const __m512i a0 = _mm512_castph_si512(acc[u][0][0]);
+            const __m512i a1 = _mm512_castph_si512(acc[u][0][1]);
+            m = _mm512_max_ph(_mm512_castsi512_ph(_mm512_permutex2var_epi16(a0, even, a1)),
+                              _mm512_castsi512_ph(_mm512_permutex2var_epi16(a0, odd, a1)));
+            if (K == 3)
+                m = _mm512_max_ph(m, _mm512_castsi512_ph(_mm512_permutex2var_epi16(
+                                         _mm512_castph_si512(acc[u][1][0]), odd,
+                                         _mm512_castph_si512(acc[u][1][1]))));
+        } else {
+            m = acc[u][0][0];
+            for (int o = 1; o < NO; o++) m = _mm512_max_ph(m, acc[u][o][0]);
+        }
+        if (_mm512_cmp_ph_mask(t, t, _CMP_UNORD_Q)
+            | _mm512_cmp_ph_mask(m, zero, _CMP_EQ_OQ))
+            redo |= 1u << u;
+        else
+            _mm512_storeu_si512((void*)(y + at[u]), _mm512_castph_si512(m));
+    }
+    return redo;
+}
+/* Values without indices: the separable rows where they apply, the rule's loop for the others
+ * and for the vectors they hand back. */
+CYPOOL_FP16_INLINE void
+cypool_max_cf_vals32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, const int border)
+{
+    if ((K == 2 && S == 2) || (K == 3 && (S == 1 || S == 2))) {
+        const unsigned redo = cypool_max_cf_sep32_fp16(xp, rs, col0, dstep, dc, hstep, hc, K, S,
+                                                       in_w, y, idx, at, U, border);
+        for (int u = 0; u < U; u++)
+            if (redo >> u & 1)
+                cypool_max_cf_vecs32_fp16(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx,
+                                          at + u, 1, border);
+    } else {
+        cypool_max_cf_vecs32_fp16(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx, at, U,
+                                  border);
+    }
+}
 static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline)) void
 cypool_max_cf_ph_avx512fp16(CYPOOL_CF_PH_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
                             int left, int right)
 {
-    if (idx) CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vecs32_fp16, idx);
-    else CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vecs32_fp16, NULL);
+    if (idx) CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vecs32_fp16, idx, 1);
+    else CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vals32_fp16, NULL, 1);
 }
 #undef CYPOOL_FP16_INLINE
 #endif
 #undef CYPOOL_CF_VEC_KINDS
+#undef CYPOOL_CF_COLS_ONCE
+#undef CYPOOL_CF_COLS
+#undef CYPOOL_CF_COLS64
 #undef CYPOOL_CF_VEC_GROUPS
 #undef CYPOOL_CF_VEC_CALL
 /* The float16 row as cypool_max_cf_vec_f32's, 32 outputs a vector, where the CPU has

@@ -409,6 +409,62 @@ def test_channels_first_tiles_move_the_bits(n_planes, spatial):
                 np.testing.assert_array_equal(i, from_channels_last(il))
 
 
+def _half_data(rng, shape, kind):
+    """float16 data whose window maxima show in the bits: "normal"; "rare-nan" (a few NaNs of
+    distinct payloads and both signs: most vectors of outputs hold none); "zero-max" (negative
+    cells and signed zeros: zero maxima); "infs" (+inf and -inf among normal cells)."""
+    x = rng.standard_normal(shape).astype(np.float16)
+    r = rng.random(shape)
+    if kind == "rare-nan":
+        bits = x.view(np.uint16)
+        nan = r < 0.002
+        payload = rng.integers(1, 1 << 9, size=shape).astype(np.uint16)
+        bits[nan] = np.uint16(0x7e00) | payload[nan] | np.where(r[nan] < 0.001, np.uint16(0x8000),
+                                                               np.uint16(0))
+    elif kind == "zero-max":
+        x = -np.abs(x) - np.float16(1)
+        x[r < 0.2] = 0.0
+        x[(r > 0.2) & (r < 0.4)] = -0.0
+    elif kind == "infs":
+        x[r < 0.05] = np.inf
+        x[(r > 0.05) & (r < 0.15)] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("rank,spatial,k,s,p,ceil_mode", [
+    (2, (7, 81), 2, 2, 0, False),      # 40 outputs, no border: vectors at 0 and 8
+    (2, (9, 113), 3, 2, 1, False),     # 57 outputs, both borders: the whole row in two vectors
+    (2, (6, 64), 3, 2, 1, True),       # ceil_mode: 33 outputs, the last window past the edge
+    (2, (5, 66), 3, 1, 1, False),      # stride 1, 66 outputs: three vectors
+    (2, (4, 300), 3, 2, 1, False),     # 150 outputs: interior groups and border vectors
+    (2, (4, 200), 3, 1, 0, False),     # 198 outputs, no border
+    (3, (3, 5, 100), 3, 2, 1, False),  # 3-d: window rows along d too
+    (1, (140,), 3, 2, 1, False),       # 1-d
+    (2, (5, 90), (2, 4), 2, (1, 2), False),  # K = 4: the rule's loop only
+    (2, (8, 70), 2, 1, 0, False),      # 2x2/s1: the rule's loop only
+])
+@pytest.mark.parametrize("kind", ["normal", "rare-nan", "zero-max", "infs"])
+def test_float16_channels_first_rows_match_float64_bit_for_bit(rank, spatial, k, s, p,
+                                                               ceil_mode, kind):
+    # float16 channels-first rows of 32 or more outputs take vectors of 32 on CPUs with
+    # AVX512-FP16; without indices 2x2/s2, 3x3/s2 and 3x3/s1 take the maxima down the window's
+    # rows first and are redone by the rule's loop where a cell is NaN or a maximum is zero.
+    # float64's C sweep is the oracle: float16 -> float64 -> float16 keeps every bit but a
+    # NaN's quiet bit, which the float16 kernels set as their trip through float does.
+    rng = np.random.default_rng(zlib.crc32(repr((rank, spatial, k, s, kind)).encode()))
+    x = _half_data(rng, (2, 3, *spatial), kind)
+    fn = getattr(cypool, f"max_pool{rank}d")
+    y64, i64 = fn(x.astype(np.float64), k, s, p, 1, ceil_mode, return_indices=True)
+    want = y64.astype(np.float16)
+    for n_threads in (1, 2):
+        with cypool.threads(n_threads):
+            y, i = fn(x, k, s, p, 1, ceil_mode, return_indices=True)
+            y2 = fn(x, k, s, p, 1, ceil_mode)
+        assert y.tobytes() == want.tobytes(), n_threads
+        assert y2.tobytes() == want.tobytes(), n_threads
+        np.testing.assert_array_equal(i, i64)
+
+
 @pytest.mark.parametrize("rank,spatial,k,s,p,ceil_mode", [
     (2, (9, 41), 2, 2, 0, False),      # 20 interior outputs: a vector and one ending at n
     (2, (11, 77), 3, 2, 1, False),     # the ResNet stem's window: border cells at both ends
