@@ -218,7 +218,8 @@ cypool_cf_cols(ptrdiff_t q, ptrdiff_t in_w)
 /* lanes of columns q .. q + 63 in the row */
 #define CYPOOL_CF_COLS(u, c, q) (K <= 3 ? cols_[u][c] : CYPOOL_CF_COLS64(q))
 static inline __attribute__((target("avx512f"), always_inline)) void
-cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, const int border)
+cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, const int border,
+                         const uint32_t keep)
 {
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i even = _mm512_slli_epi32(iota, 1);
@@ -276,12 +277,12 @@ cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, c
                 }
         }
     for (int u = 0; u < U; u++) {
-        _mm512_storeu_ps(y + at[u], m[u]);
+        _mm512_mask_storeu_ps(y + at[u], (__mmask16)keep, m[u]);
         if (idx) {
-            _mm512_storeu_si512((void*)(idx + at[u]),
-                                _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[u])));
-            _mm512_storeu_si512((void*)(idx + at[u] + 8),
-                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p[u], 1)));
+            _mm512_mask_storeu_epi64(idx + at[u], (__mmask8)keep,
+                                     _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[u])));
+            _mm512_mask_storeu_epi64(idx + at[u] + 8, (__mmask8)(keep >> 8),
+                                     _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p[u], 1)));
         }
     }
 }
@@ -290,9 +291,15 @@ cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, c
  * 4; the border vectors (left: outputs [0, L), right: [out_w - L, out_w)) when asked. K, S and
  * idx as constants for the common windows. */
 #define CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, AT, U, B) \
-    VECS(xp, rs, col0, dstep, dc, hstep, hc, KK, SS, in_w, y, II, AT, U, B)
-#define CYPOOL_CF_VEC_GROUPS(L, VECS, KK, SS, II, WHOLE) do { \
-    const int whole_ = (WHOLE) && left && right && out_w <= 4 * L; \
+    VECS(xp, rs, col0, dstep, dc, hstep, hc, KK, SS, in_w, y, II, AT, U, B, ~0u)
+#define CYPOOL_CF_VEC_GROUPS(L, VECS, KK, SS, II) do { \
+    const int whole_ = all; \
+    if (whole_ && out_w < L) { \
+        const ptrdiff_t a0 = 0; \
+        VECS(xp, rs, col0, dstep, dc, hstep, hc, KK, SS, in_w, y, II, &a0, 1, 1, \
+             ((uint32_t)1 << out_w) - 1); \
+        break; \
+    } \
     const ptrdiff_t from_ = whole_ ? 0 : lo, to_ = whole_ ? out_w : hi; \
     const ptrdiff_t nv = (to_ - from_ + L - 1) / L; \
     for (ptrdiff_t g = 0; g < nv; g += 4) { \
@@ -325,11 +332,11 @@ cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, c
         CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, &a1, 1, 1); \
     } \
 } while (0)
-#define CYPOOL_CF_VEC_KINDS(L, VECS, II, WHOLE) do { \
-    if (K == 2 && S == 2) CYPOOL_CF_VEC_GROUPS(L, VECS, 2, 2, II, WHOLE); \
-    else if (K == 3 && S == 2) CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 2, II, WHOLE); \
-    else if (K == 3 && S == 1) CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 1, II, WHOLE); \
-    else CYPOOL_CF_VEC_GROUPS(L, VECS, K, S, II, WHOLE); \
+#define CYPOOL_CF_VEC_KINDS(L, VECS, II) do { \
+    if (K == 2 && S == 2) CYPOOL_CF_VEC_GROUPS(L, VECS, 2, 2, II); \
+    else if (K == 3 && S == 2) CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 2, II); \
+    else if (K == 3 && S == 1) CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 1, II); \
+    else CYPOOL_CF_VEC_GROUPS(L, VECS, K, S, II); \
 } while (0)
 /* The borders a row's border vectors of L outputs take: 2 (left), 4 (right), where every border
  * window has a real column and the border is within a vector of the row's end. */
@@ -339,12 +346,23 @@ static inline int cypool_cf_vec_borders(ptrdiff_t L, ptrdiff_t lo, ptrdiff_t hi,
     return (lo > 0 && lo <= L && col0 + K - 1 >= 0 ? 2 : 0)
            | (hi < out_w && out_w - hi <= L && col0 + (out_w - 1) * S < in_w ? 4 : 0);
 }
+/* Whether the whole row goes in border vectors (all of its outputs, none cell by cell): every
+ * window has a real column, and the row is shorter than a vector (one vector, its lanes past the
+ * row not stored: rows the interior vectors cannot take) or, where whole is asked, up to four
+ * vectors long (a 56-output row in two float16 vectors, not two interior ones and two border
+ * ones). */
+static inline int cypool_cf_vec_all(ptrdiff_t L, ptrdiff_t out_w, ptrdiff_t col0, ptrdiff_t K,
+                                    ptrdiff_t S, ptrdiff_t in_w, int whole)
+{
+    return (out_w < L || (whole && out_w <= 4 * L)) && col0 + K - 1 >= 0
+           && col0 + (out_w - 1) * S < in_w;
+}
 static __attribute__((target("avx512f"), noinline)) void
 cypool_max_cf_vec_avx512_f32(CYPOOL_CF_VEC_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
-                             int left, int right)
+                             int left, int right, int all)
 {
-    if (idx) CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, idx, 0);
-    else CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, NULL, 0);
+    if (idx) CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, idx);
+    else CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, NULL);
 }
 /* The row's outputs [lo, hi) (the interior) and its border outputs [0, lo) and [hi, out_w) where
  * every border window has a real column (then within 16 outputs of the row's ends: padding
@@ -355,10 +373,11 @@ static int __attribute__((unused)) cypool_max_cf_vec_f32_ok(void) { return cypoo
 static int __attribute__((unused)) cypool_max_cf_vec_f32(CYPOOL_CF_VEC_ARGS, ptrdiff_t lo,
                                                          ptrdiff_t hi, ptrdiff_t out_w)
 {
-    if (hi - lo < 16) return 0;
-    const int borders = cypool_cf_vec_borders(16, lo, hi, out_w, col0, K, S, in_w);
+    const int all = cypool_cf_vec_all(16, out_w, col0, K, S, in_w, 0);
+    if (hi - lo < 16 && !all) return 0;
+    const int borders = all ? 6 : cypool_cf_vec_borders(16, lo, hi, out_w, col0, K, S, in_w);
     cypool_max_cf_vec_avx512_f32(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx, lo, hi,
-                                 out_w, borders & 2, borders & 4);
+                                 out_w, borders & 2, borders & 4, all);
     return 1 | borders;
 }
 #undef CYPOOL_CF_VEC_ARGS
@@ -382,21 +401,25 @@ static int __attribute__((unused)) cypool_max_cf_vec_f32(
  * vector loads with a mask of 16-bit lanes. A NaN maximum is made quiet on the way out, as the
  * F16C rows' trip through float makes it: the same bits. With these, float16 takes about half
  * float32's time, where the F16C rows (their conversions on every cell) took more than it. */
+/* the lanes vpermt2w takes for the even and (from 32 on) the odd 16-bit values of 64 */
+static const short cypool_even16[64] __attribute__((aligned(64), unused)) = {
+    0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46,
+    48, 50, 52, 54, 56, 58, 60, 62, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31,
+    33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63};
 #define CYPOOL_CF_PH_ARGS const uint16_t* restrict xp, ptrdiff_t rs, ptrdiff_t col0, \
     ptrdiff_t dstep, ptrdiff_t dc, ptrdiff_t hstep, ptrdiff_t hc, ptrdiff_t K, ptrdiff_t S, \
     ptrdiff_t in_w, uint16_t* restrict y, int64_t* restrict idx
 #define CYPOOL_FP16_INLINE \
     static inline __attribute__((target("avx512fp16,avx512bw,avx512f"), always_inline))
 CYPOOL_FP16_INLINE void
-cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, const int border)
+cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, const int border,
+                          const uint32_t keep)
 {
     const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i step = S == 1 ? iota : _mm512_slli_epi32(iota, 1);
     const __m512i hstep16 = _mm512_set1_epi32(S == 1 ? 16 : 32);
-    short e_[32], o_[32];
-    for (int i = 0; i < 32; i++) { e_[i] = (short)(2 * i); o_[i] = (short)(2 * i + 1); }
-    const __m512i even = _mm512_loadu_si512((const void*)e_);
-    const __m512i odd = _mm512_loadu_si512((const void*)o_);
+    const __m512i even = _mm512_loadu_si512((const void*)cypool_even16);
+    const __m512i odd = _mm512_loadu_si512((const void*)(cypool_even16 + 32));
     const __m512i ninf = _mm512_set1_epi16((short)0xfc00);
     __m512i m[4], p0[4], p1[4];
     for (int u = 0; u < U; u++) {
@@ -451,16 +474,17 @@ cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, c
                 }
         }
     for (int u = 0; u < U; u++) {
-        _mm512_storeu_si512((void*)(y + at[u]), CYPOOL_QUIET_PH(m[u]));
+        _mm512_mask_storeu_epi16((void*)(y + at[u]), (__mmask32)keep, CYPOOL_QUIET_PH(m[u]));
         if (idx) {
             int64_t* ip = idx + at[u];
-            _mm512_storeu_si512((void*)ip, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p0[u])));
-            _mm512_storeu_si512((void*)(ip + 8),
-                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p0[u], 1)));
-            _mm512_storeu_si512((void*)(ip + 16),
-                                _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p1[u])));
-            _mm512_storeu_si512((void*)(ip + 24),
-                                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p1[u], 1)));
+            _mm512_mask_storeu_epi64(ip, (__mmask8)keep,
+                                     _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p0[u])));
+            _mm512_mask_storeu_epi64(ip + 8, (__mmask8)(keep >> 8),
+                                     _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p0[u], 1)));
+            _mm512_mask_storeu_epi64(ip + 16, (__mmask8)(keep >> 16),
+                                     _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p1[u])));
+            _mm512_mask_storeu_epi64(ip + 24, (__mmask8)(keep >> 24),
+                                     _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p1[u], 1)));
         }
     }
 }
@@ -474,14 +498,13 @@ cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, c
  * (the first zero's sign). Returns the vectors u (bit u) to redo by the rule's loop; the others
  * are stored. K, S: (2, 2), (3, 2), (3, 1). */
 CYPOOL_FP16_INLINE unsigned
-cypool_max_cf_sep32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, const int border)
+cypool_max_cf_sep32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, const int border,
+                         const uint32_t keep)
 {
     const int NO = S == 2 ? (K == 3 ? 2 : 1) : (int)K;   /* column offsets loaded */
     const int NV = S == 2 ? 2 : 1;                       /* vectors at each */
-    short e_[32], o_[32];
-    for (int i = 0; i < 32; i++) { e_[i] = (short)(2 * i); o_[i] = (short)(2 * i + 1); }
-    const __m512i even = _mm512_loadu_si512((const void*)e_);
-    const __m512i odd = _mm512_loadu_si512((const void*)o_);
+    const __m512i even = _mm512_loadu_si512((const void*)cypool_even16);
+    const __m512i odd = _mm512_loadu_si512((const void*)(cypool_even16 + 32));
     const __m512i ninf = _mm512_set1_epi16((short)0xfc00);
     const __m512h zero = _mm512_setzero_ph();
     __m512h acc[4][3][2], sum[4][3][2];   /* a sum beside each maximum: short chains */
@@ -531,37 +554,39 @@ cypool_max_cf_sep32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, co
             m = acc[u][0][0];
             for (int o = 1; o < NO; o++) m = _mm512_max_ph(m, acc[u][o][0]);
         }
+        /* (t's lanes are columns, not outputs: any NaN lane redoes the vector) */
         if (_mm512_cmp_ph_mask(t, t, _CMP_UNORD_Q)
-            | _mm512_cmp_ph_mask(m, zero, _CMP_EQ_OQ))
+            || (_mm512_cmp_ph_mask(m, zero, _CMP_EQ_OQ) & keep))
             redo |= 1u << u;
         else
-            _mm512_storeu_si512((void*)(y + at[u]), _mm512_castph_si512(m));
+            _mm512_mask_storeu_epi16((void*)(y + at[u]), (__mmask32)keep, _mm512_castph_si512(m));
     }
     return redo;
 }
 /* Values without indices: the separable rows where they apply, the rule's loop for the others
  * and for the vectors they hand back. */
 CYPOOL_FP16_INLINE void
-cypool_max_cf_vals32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, const int border)
+cypool_max_cf_vals32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, const int border,
+                          const uint32_t keep)
 {
     if ((K == 2 && S == 2) || (K == 3 && (S == 1 || S == 2))) {
         const unsigned redo = cypool_max_cf_sep32_fp16(xp, rs, col0, dstep, dc, hstep, hc, K, S,
-                                                       in_w, y, idx, at, U, border);
+                                                       in_w, y, idx, at, U, border, keep);
         for (int u = 0; u < U; u++)
             if (redo >> u & 1)
                 cypool_max_cf_vecs32_fp16(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx,
-                                          at + u, 1, border);
+                                          at + u, 1, border, keep);
     } else {
         cypool_max_cf_vecs32_fp16(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx, at, U,
-                                  border);
+                                  border, keep);
     }
 }
 static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline)) void
 cypool_max_cf_ph_avx512fp16(CYPOOL_CF_PH_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
-                            int left, int right)
+                            int left, int right, int all)
 {
-    if (idx) CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vecs32_fp16, idx, 1);
-    else CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vals32_fp16, NULL, 1);
+    if (idx) CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vecs32_fp16, idx);
+    else CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vals32_fp16, NULL);
 }
 #undef CYPOOL_FP16_INLINE
 #endif
@@ -587,10 +612,11 @@ static int __attribute__((unused)) cypool_max_cf_vec_f16(
     int64_t* idx, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w)
 {
 #if defined(CYPOOL_FP16)
-    if (hi - lo < 32) return 0;
-    const int borders = cypool_cf_vec_borders(32, lo, hi, out_w, col0, K, S, in_w);
+    const int all = cypool_cf_vec_all(32, out_w, col0, K, S, in_w, 1);
+    if (hi - lo < 32 && !all) return 0;
+    const int borders = all ? 6 : cypool_cf_vec_borders(32, lo, hi, out_w, col0, K, S, in_w);
     cypool_max_cf_ph_avx512fp16(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx, lo, hi,
-                                out_w, borders & 2, borders & 4);
+                                out_w, borders & 2, borders & 4, all);
     return 1 | borders;
 #else
     (void)xp; (void)rs; (void)col0; (void)dstep; (void)dc; (void)hstep; (void)hc; (void)K;

@@ -510,7 +510,8 @@ static __attribute__((noinline)) void CYPOOL_FN(max_cf_rows_vec)(
 #undef CYPOOL_CF_ROWS
 
 /* Output rows [r0, r1) of a channels-first tensor: through the vector kernels where the windows,
- * the rows (16 or more interior outputs) and the CPU allow, else max_cf_rows. */
+ * the rows (16 or more interior outputs, or shorter than a vector) and the CPU allow, else
+ * max_cf_rows. */
 static void CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx,
                                          const Window* w, ptrdiff_t r0, ptrdiff_t r1)
 {
@@ -521,7 +522,7 @@ static void CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, int64_t
                        : sizeof(CYPOOL_S) == 4 && cypool_max_cf_vec_f32_ok())) {
         ptrdiff_t w_lo, w_hi;
         interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &w_lo, &w_hi);
-        if (w_hi - w_lo >= 16) {
+        if (w_hi - w_lo >= 16 || w->out_w < (CYPOOL_F16 ? 32 : 16)) {
             CYPOOL_FN(max_cf_rows_vec)(x, y, idx, w, r0, r1, w_lo, w_hi);
             return;
         }

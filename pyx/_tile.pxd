@@ -4,6 +4,7 @@
 # planes. Tile t holds planes [tile_start(t), tile_start(t) + TILE_PLANES): the last tile ends at
 # n_planes and overlaps the one before, and each tile writes back only the planes it owns
 # ([t * TILE_PLANES, ...)), so no two tiles write the same address.
+from libc.stdint cimport int16_t
 from _types cimport maxable_t
 from _window cimport Window
 
@@ -12,6 +13,11 @@ cdef extern from "_tile.h" nogil:
     void cypool_tile_in_f32(const float* src, float* tile, Py_ssize_t plane, Py_ssize_t p0,
                             Py_ssize_t np)
     void cypool_tile_out_f32(const float* tile, float* dst, Py_ssize_t plane, Py_ssize_t p0,
+                             Py_ssize_t j0, Py_ssize_t np)
+    # float16 / bfloat16 patterns
+    void cypool_tile_in_i16(const int16_t* src, int16_t* tile, Py_ssize_t plane, Py_ssize_t p0,
+                            Py_ssize_t np)
+    void cypool_tile_out_i16(const int16_t* tile, int16_t* dst, Py_ssize_t plane, Py_ssize_t p0,
                              Py_ssize_t j0, Py_ssize_t np)
 
 cdef enum:
@@ -38,6 +44,8 @@ cdef inline void tile_in(const maxable_t* src, maxable_t* tile, Py_ssize_t plane
     cdef const maxable_t* sp
     if maxable_t is float:
         cypool_tile_in_f32(src, tile, plane, p0, TILE_PLANES)
+    elif maxable_t is int16_t:
+        cypool_tile_in_i16(src, tile, plane, p0, TILE_PLANES)
     else:
         for j in range(TILE_PLANES):
             sp = src + (p0 + j) * plane
@@ -52,6 +60,8 @@ cdef inline void tile_out(const maxable_t* tile, maxable_t* dst, Py_ssize_t plan
     cdef maxable_t* dp
     if maxable_t is float:
         cypool_tile_out_f32(tile, dst, plane, p0, t * TILE_PLANES - p0, TILE_PLANES)
+    elif maxable_t is int16_t:
+        cypool_tile_out_i16(tile, dst, plane, p0, t * TILE_PLANES - p0, TILE_PLANES)
     else:
         for j in range(t * TILE_PLANES - p0, TILE_PLANES):
             dp = dst + (p0 + j) * plane

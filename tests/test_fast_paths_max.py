@@ -442,6 +442,12 @@ def _half_data(rng, shape, kind):
     (1, (140,), 3, 2, 1, False),       # 1-d
     (2, (5, 90), (2, 4), 2, (1, 2), False),  # K = 4: the rule's loop only
     (2, (8, 70), 2, 1, 0, False),      # 2x2/s1: the rule's loop only
+    (2, (9, 57), 3, 2, 1, False),      # 29 outputs: one vector, its last three lanes not stored
+    (2, (5, 20), 3, 1, 1, False),      # 20 outputs, stride 1
+    (2, (6, 29), 3, 2, 1, True),       # 15 outputs, ceil_mode
+    (2, (4, 9), 3, 2, 0, False),       # 4 outputs
+    (2, (6, 30), 2, 2, 0, False),      # 15 outputs of 2x2/s2
+    (3, (3, 5, 30), 3, 2, 1, False),   # 3-d, 15 outputs
 ])
 @pytest.mark.parametrize("kind", ["normal", "rare-nan", "zero-max", "infs"])
 def test_float16_channels_first_rows_match_float64_bit_for_bit(rank, spatial, k, s, p,
@@ -476,12 +482,18 @@ def test_float16_channels_first_rows_match_float64_bit_for_bit(rank, spatial, k,
     (3, (4, 5, 48), 3, 2, 1, False),   # 3-d: window rows along d too
     (1, (130,), 3, 2, 1, False),       # 1-d
     (2, (3, 16), 1, 1, 0, False),      # K = 1: stride 1 only
+    (2, (9, 21), 3, 2, 1, False),      # rows shorter than a vector: one, lanes past it unstored
+    (2, (5, 14), 3, 1, 1, False),
+    (2, (7, 12), 3, 2, 1, True),
+    (3, (4, 5, 20), 3, 2, 1, False),
+    (1, (25,), 3, 2, 1, False),
 ])
 @pytest.mark.parametrize("kind", ["payload", "ties", "allneginf"])
 def test_channels_first_vector_rows_match_the_scan_bit_for_bit(rank, spatial, k, s, p,
                                                               ceil_mode, kind):
-    # float32 channels-first rows of 16 or more interior outputs take vectors of 16 outputs
-    # with the maxima in registers on AVX-512 CPUs (cypool_max_cf_vec_f32). float64's rows keep
+    # float32 channels-first rows of 16 or more interior outputs (or fewer than 16 outputs) take
+    # vectors of 16 outputs with the maxima in registers on AVX-512 CPUs
+    # (cypool_max_cf_vec_f32). float64's rows keep
     # the C sweep, and float32 -> float64 -> float32 moves every bit (quiet NaN payloads and
     # zero signs included): float64's result is the oracle of the window rule (the first
     # maximum, the last NaN), its indices too.
