@@ -147,6 +147,32 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_cf_hrow512)(const float* restrict b, const f
     }
 }
 
+/* A channels-first 2x2/s2 forward row with no padding along w (2 * OW <= W, OW >= 16) from
+ * its two input rows r0, r1 straight, without the row buffer: the vertical sums r0 + r1 of 32
+ * columns, then evens + odds, as avg_vertical and avg_cf_hrow512 add them (the same bits). The
+ * buffer's passes cost a third more than the stream of the input (their calls and the float row
+ * through L1, per row of 112 values). */
+CYPOOL_AVG512_FN void CYPOOL_FN(avg_cf_pairs512)(const uint16_t* restrict r0,
+                                                 const uint16_t* restrict r1,
+                                                 const float* restrict s, int recip,
+                                                 uint16_t* restrict y, ptrdiff_t OW) {
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i even = _mm512_add_epi32(iota, iota);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (ptrdiff_t j0 = 0; j0 < OW; j0 += 16) {
+        if (j0 + 16 > OW) j0 = OW - 16;
+        const __m512 lo = _mm512_add_ps(CYPOOL_FN(avg_ld16)(r0 + 2 * j0),
+                                        CYPOOL_FN(avg_ld16)(r1 + 2 * j0));
+        const __m512 hi = _mm512_add_ps(CYPOOL_FN(avg_ld16)(r0 + 2 * j0 + 16),
+                                        CYPOOL_FN(avg_ld16)(r1 + 2 * j0 + 16));
+        const __m512 sum = _mm512_add_ps(_mm512_permutex2var_ps(lo, even, hi),
+                                         _mm512_permutex2var_ps(lo, odd, hi));
+        const __m512 m = CYPOOL_FN(avg_scale16)(sum, _mm512_loadu_ps(s + j0), recip);
+        _mm256_storeu_si256((__m256i*)(y + j0),
+                            CYPOOL_FN(avg_plus_zero16)(CYPOOL_FN(avg_pack16)(m)));
+    }
+}
+
 /* The horizontal pass and store of a channels-last forward row: output j's C channels sum
  * the row buffer's kw columns from column j * sw, left to right. C >= 16: 16 channels a
  * vector, the last vector ending at C. */
@@ -204,6 +230,11 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         ptrdiff_t plane = row / rpp, r = row % rpp, od = r / w->out_h, oh = r % w->out_h;
         Span sd = padded_span(od, w->k_d, w->s_d, w->pad_d, w->padend_d, w->in_d);
         Span sh = padded_span(oh, w->k_h, w->s_h, w->pad_h, w->padend_h, w->in_h);
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+        const int pairs = f16c == 2 && kw == 2 && sw == 2 && pw == 0 && OW >= 16 && 2 * OW <= W
+                          && sd.count * sh.count == 2;
+        if (!pairs)
+#endif
         CYPOOL_FN(avg_vertical)(v, x + plane * in_plane, w, sd, sh, W);
         double fdh = avg_factor(sd, count_include_pad) * avg_factor(sh, count_include_pad);
         if (fdh != cached) {
@@ -214,6 +245,12 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
             cached = fdh;
         }
 #if CYPOOL_HALF && defined(CYPOOL_F16C)
+        if (pairs) {
+            const CYPOOL_S* r0 = x + plane * in_plane + (sd.first * w->in_h + sh.first) * W;
+            const CYPOOL_S* r1 = sh.count == 2 ? r0 + W : r0 + w->in_h * W;
+            CYPOOL_FN(avg_cf_pairs512)(r0, r1, inv, hp2, y + row * OW, OW);
+            continue;
+        }
         if (f16c == 2 && OW >= 16 && (sw == 1 || sw == 2)) {
             /* the horizontal pass in registers, stored in 16 bits */
             CYPOOL_FN(avg_cf_hrow512)(vp, inv, hp2, y + row * OW, OW, kw, sw);
