@@ -572,9 +572,11 @@ static int CYPOOL_FN(cypool_avg_bwd_cf)(const CYPOOL_S* go, CYPOOL_S* gi, const 
         fw[j] = avg_factor(padded_span(j, kw, sw, pw, w->padend_w, W), count_include_pad);
     double cached = -1.0;
     CYPOOL_ACC* restrict u = ub + kw - 1;
+    AvgRows walk;
+    avg_rows_start(&walk, w, row0);
     for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t d0, d1, h0, h1;
-        const ptrdiff_t plane = avg_covering(w, row, &d0, &d1, &h0, &h1);
+        const ptrdiff_t plane = avg_rows_next(&walk, w, &d0, &d1, &h0, &h1);
         const CYPOOL_T* gp = go + plane * out_plane;
         int first = 1;
         for (ptrdiff_t od = d0; od < d1; od++) {
@@ -733,9 +735,11 @@ static int CYPOOL_FN(cypool_avg_bwd_cl)(const CYPOOL_S* go, CYPOOL_S* gi, const 
         fw[j] = avg_factor(padded_span(j, kw, sw, pw, w->padend_w, W), count_include_pad);
     double cached = -1.0;
     CYPOOL_ACC* restrict u = ub + (kw - 1) * C;
+    AvgRows walk;
+    avg_rows_start(&walk, w, row0);
     for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t d0, d1, h0, h1;
-        const ptrdiff_t n = avg_covering(w, row, &d0, &d1, &h0, &h1);
+        const ptrdiff_t n = avg_rows_next(&walk, w, &d0, &d1, &h0, &h1);
         const CYPOOL_T* gs = go + n * out_sample;
         if (kw == sw && (d1 - d0) * (h1 - h0) == 1) {
             /* One covering output row and windows that do not overlap along w: each cell is its
@@ -1252,9 +1256,11 @@ CYPOOL_INLINE int CYPOOL_FN(avg_bwd_rounded)(const CYPOOL_S* go, CYPOOL_S* gi, c
             covering_outputs(i, kw, sw, pw, OW, &cov[2 * i], &cov[2 * i + 1]);
     }
 #endif
+    AvgRows walk;
+    avg_rows_start(&walk, w, row0);
     for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t d0, d1, h0, h1;
-        const ptrdiff_t n = avg_covering(w, row, &d0, &d1, &h0, &h1);
+        const ptrdiff_t n = avg_rows_next(&walk, w, &d0, &d1, &h0, &h1);
         const CYPOOL_S* gs = go + n * out_sample;
         CYPOOL_S* restrict gr = gi + row * W * C;
         if (kw == sw && (d1 - d0) * (h1 - h0) == 1) {

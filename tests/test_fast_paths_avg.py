@@ -159,6 +159,40 @@ def test_avg_two_threads_bit_identical_to_one(window, data_format):
         assert outs[0] == outs[1]
 
 
+@pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("shape,k,s,p", [
+    ((4, 16, 600, 5), (3, 2), (2, 2), (1, 0)),    # 600 rows: past the backward's row tables
+    ((4, 8, 9, 14, 12), 3, 2, 1),                 # 3-d: the slices' and rows' tables
+    ((8, 16, 29, 30), 2, 2, 0),                   # odd rows: ranges start mid-plane
+])
+def test_avg_backward_row_walk(shape, k, s, p, dtype, data_format):
+    """The backward steps from row to row (item, slice, row) with each row's covering outputs
+    from tables, from the first row of each thread's range: against the reference, 1 and 2
+    threads bit for bit."""
+    rng = np.random.default_rng(5)
+    rank = len(shape) - 2
+    spatial = shape[2:]
+    y = R.avg_pool(np.zeros(shape), *(_t(v, rank) for v in (k, s, p, p)), False, True, 0)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    want = RB.avg_pool_backward(g.astype(np.float64), spatial, *(_t(v, rank) for v in (k, s, p, p)),
+                                False, True, 0)
+    outs = []
+    for n_threads in (1, 2):
+        with cypool.threads(n_threads):
+            gx = call(lambda g_, **a: AVG_BWD[rank](g_, shape_in(shape, a["data_format"]), k, s, p,
+                                                    **a), g, data_format)
+        np.testing.assert_allclose(gx.astype(np.float64), want,
+                                   **(tol(dtype) if dtype != np.float16 else {"rtol": 2e-3,
+                                                                              "atol": 2e-3}))
+        outs.append(gx.tobytes())
+    assert outs[0] == outs[1]
+
+
+def _t(v, rank):
+    return (v,) * rank if isinstance(v, int) else tuple(v)
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("data_format", FORMATS)
 def test_avg_big_against_torch(data_format):
