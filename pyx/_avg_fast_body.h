@@ -224,6 +224,8 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
 #endif
 #if CYPOOL_HALF && defined(CYPOOL_F16C)
     const int f16c = cypool_f16c();
+    /* rows of two input rows take avg_cf_pairs512 */
+    const int pairs_row = f16c == 2 && kw == 2 && sw == 2 && pw == 0 && OW >= 16 && 2 * OW <= W;
 #endif
     CYPOOL_ACC* restrict v = vp + pw;
     for (ptrdiff_t row = row0; row < row1; row++) {
@@ -231,8 +233,7 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         Span sd = padded_span(od, w->k_d, w->s_d, w->pad_d, w->padend_d, w->in_d);
         Span sh = padded_span(oh, w->k_h, w->s_h, w->pad_h, w->padend_h, w->in_h);
 #if CYPOOL_HALF && defined(CYPOOL_F16C)
-        const int pairs = f16c == 2 && kw == 2 && sw == 2 && pw == 0 && OW >= 16 && 2 * OW <= W
-                          && sd.count * sh.count == 2;
+        const int pairs = pairs_row && sd.count * sh.count == 2;
         if (!pairs)
 #endif
         CYPOOL_FN(avg_vertical)(v, x + plane * in_plane, w, sd, sh, W);

@@ -203,20 +203,6 @@ cypool_cf_cols(ptrdiff_t q, ptrdiff_t in_w)
     const uint32_t below = hi >= 32 ? ~0u : hi <= 0 ? 0 : (1u << hi) - 1;
     return from & below;
 }
-/* The column masks of a border vector's loads depend on the column alone: for K <= 3 worked out
- * once, not on every row of the window (scalar work beside each load, which took the 3x3/s1
- * rows' time up by a tenth when every vector of a short row took the border form). */
-#define CYPOOL_CF_COLS64(q) \
-    (cypool_cf_cols(q, in_w) | (uint64_t)cypool_cf_cols((q) + 32, in_w) << 32)
-#define CYPOOL_CF_COLS_ONCE(U, K, S) \
-    uint64_t cols_[4][3]; \
-    if (border && K <= 3) \
-        for (int u_ = 0; u_ < (U); u_++) \
-            for (ptrdiff_t c_ = 0; c_ < (K); c_++) \
-                cols_[u_][c_] = CYPOOL_CF_COLS64(col0 + at[u_] * (S) \
-                                                 + ((S) == 2 && c_ ? c_ - 1 : c_))
-/* lanes of columns q .. q + 63 in the row */
-#define CYPOOL_CF_COLS(u, c, q) (K <= 3 ? cols_[u][c] : CYPOOL_CF_COLS64(q))
 static inline __attribute__((target("avx512f"), always_inline)) void
 cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, const int border,
                          const uint32_t keep)
@@ -236,7 +222,6 @@ cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, c
         p[u] = _mm512_add_epi32(_mm512_set1_epi32((int32_t)rs),
                                 border ? _mm512_max_epi32(col, _mm512_setzero_si512()) : col);
     }
-    CYPOOL_CF_COLS_ONCE(U, K, S);
     for (ptrdiff_t a = 0; a < dc; a++)
         for (ptrdiff_t b = 0; b < hc; b++) {
             const ptrdiff_t r = rs + a * dstep + b * hstep;
@@ -292,42 +277,37 @@ cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, c
  * idx as constants for the common windows. */
 #define CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, AT, U, B) \
     VECS(xp, rs, col0, dstep, dc, hstep, hc, KK, SS, in_w, y, II, AT, U, B, ~0u)
+/* up to four vectors at at[0, U) through VECS, border form B (constants for the compiler) */
+#define CYPOOL_CF_VEC_UPTO4(VECS, KK, SS, II, B) do { \
+    switch (U) { \
+    case 4: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 4, B); break; \
+    case 3: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 3, B); break; \
+    case 2: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 2, B); break; \
+    default: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 1, B); break; \
+    } \
+} while (0)
 #define CYPOOL_CF_VEC_GROUPS(L, VECS, KK, SS, II) do { \
-    const int whole_ = all; \
-    if (whole_ && out_w < L) { \
+    if (all && out_w < L) { \
         const ptrdiff_t a0 = 0; \
         VECS(xp, rs, col0, dstep, dc, hstep, hc, KK, SS, in_w, y, II, &a0, 1, 1, \
              ((uint32_t)1 << out_w) - 1); \
         break; \
     } \
-    const ptrdiff_t from_ = whole_ ? 0 : lo, to_ = whole_ ? out_w : hi; \
+    const ptrdiff_t from_ = all ? 0 : lo, to_ = all ? out_w : hi; \
     const ptrdiff_t nv = (to_ - from_ + L - 1) / L; \
     for (ptrdiff_t g = 0; g < nv; g += 4) { \
         ptrdiff_t at[4]; \
         const int U = nv - g < 4 ? (int)(nv - g) : 4; \
         for (int u = 0; u < U; u++) \
             at[u] = from_ + ((g + u) * L < to_ - from_ - L ? (g + u) * L : to_ - from_ - L); \
-        if (whole_) { \
-            switch (U) { \
-            case 4: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 4, 1); break; \
-            case 3: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 3, 1); break; \
-            case 2: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 2, 1); break; \
-            default: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 1, 1); break; \
-            } \
-            continue; \
-        } \
-        switch (U) { \
-        case 4: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 4, 0); break; \
-        case 3: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 3, 0); break; \
-        case 2: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 2, 0); break; \
-        default: CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, at, 1, 0); break; \
-        } \
+        if (all) CYPOOL_CF_VEC_UPTO4(VECS, KK, SS, II, 1); \
+        else CYPOOL_CF_VEC_UPTO4(VECS, KK, SS, II, 0); \
     } \
-    if (left && !whole_) { \
+    if (left && !all) { \
         const ptrdiff_t a0 = 0; \
         CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, &a0, 1, 1); \
     } \
-    if (right && !whole_) { \
+    if (right && !all) { \
         const ptrdiff_t a1 = out_w - L; \
         CYPOOL_CF_VEC_CALL(VECS, KK, SS, II, &a1, 1, 1); \
     } \
@@ -432,7 +412,16 @@ cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, c
         p1[u] = _mm512_add_epi32(_mm512_set1_epi32((int32_t)rs),
                                  border ? _mm512_max_epi32(c1, zero) : c1);
     }
-    CYPOOL_CF_COLS_ONCE(U, K, S);
+    /* The column masks of a border vector's loads (columns q .. q + 63) depend on the column
+     * alone: for K <= 3 worked out once, not on every row of the window (scalar work beside each
+     * load, measurable on the short rows that go all in border vectors). */
+#define CYPOOL_CF_COLS64(q) \
+    (cypool_cf_cols(q, in_w) | (uint64_t)cypool_cf_cols((q) + 32, in_w) << 32)
+    uint64_t cols[4][3];
+    if (border && K <= 3)
+        for (int u = 0; u < U; u++)
+            for (ptrdiff_t c = 0; c < K; c++)
+                cols[u][c] = CYPOOL_CF_COLS64(col0 + at[u] * S + (S == 2 && c ? c - 1 : c));
     for (ptrdiff_t a = 0; a < dc; a++)
         for (ptrdiff_t b = 0; b < hc; b++) {
             const ptrdiff_t r = rs + a * dstep + b * hstep;
@@ -443,12 +432,13 @@ cypool_max_cf_vecs32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, c
                     __m512i v;
                     if (S == 1) {
                         v = border ? _mm512_mask_loadu_epi16(
-                                         ninf, (__mmask32)CYPOOL_CF_COLS(u, c, q), s)
+                                         ninf, (__mmask32)(K <= 3 ? cols[u][c]
+                                                                  : CYPOOL_CF_COLS64(q)), s)
                                    : _mm512_loadu_si512((const void*)s);
                     } else {
                         __m512i v0, v1;
                         if (border) {
-                            const uint64_t k = CYPOOL_CF_COLS(u, c, q);
+                            const uint64_t k = K <= 3 ? cols[u][c] : CYPOOL_CF_COLS64(q);
                             v0 = _mm512_mask_loadu_epi16(ninf, (__mmask32)k, s);
                             v1 = _mm512_mask_loadu_epi16(ninf, (__mmask32)(k >> 32), s + 32);
                         } else {
@@ -591,8 +581,7 @@ cypool_max_cf_ph_avx512fp16(CYPOOL_CF_PH_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdi
 #undef CYPOOL_FP16_INLINE
 #endif
 #undef CYPOOL_CF_VEC_KINDS
-#undef CYPOOL_CF_COLS_ONCE
-#undef CYPOOL_CF_COLS
+#undef CYPOOL_CF_VEC_UPTO4
 #undef CYPOOL_CF_COLS64
 #undef CYPOOL_CF_VEC_GROUPS
 #undef CYPOOL_CF_VEC_CALL
