@@ -128,6 +128,22 @@ cdef enum:
 cdef enum:
     TILE_MAX_BYTES = 256 << 10
 
+# Where the rows are walked in vectors (cypool_max_cf_walks), planes this wide or wider beat the
+# tiles (2 threads, against the tiles: 28x28 planes 3x3/s2/p1 float32 2.1 against 2.3-2.5 of the
+# stream, with indices 1.6 against 2.5, float16 3.1-3.4 against 3.7-4.4; 24x24 3x3/s2/p1 float32
+# 2.3 against 2.1, float16 3.5-3.9 against 3.8-4.2; with indices 20x20 and 24x24 planes at
+# 0.7-0.8 of the tiles' time; 14x14 3x3/s1 and 2x2/s1 1.2-1.8 of it, 16x16 and 20x20 3x3/s2
+# 1.1-1.5). A tile holds whole planes, a row only one: the tiles keep the narrow planes.
+cdef enum:
+    WALK_MIN_IN_W = 26
+    WALK_MIN_IN_W_IDX = 20
+
+
+cdef inline bint _walk_first(const Window* w, bint idx, bint f16) noexcept nogil:
+    # the rows' vector walk, not the tiles, for a call the tiles would take
+    return (w.in_w >= (WALK_MIN_IN_W_IDX if idx else WALK_MIN_IN_W)
+            and cypool_max_cf_walks(w, f16))
+
 
 cdef void _tiles(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
                  Py_ssize_t n_planes, Py_ssize_t t0, Py_ssize_t t1, int half=0) noexcept nogil:
@@ -243,7 +259,8 @@ cdef void _forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
                 _pairs(x, y, w, r0, r0 + TILE_PLANES if r0 + TILE_PLANES < n_planes else n_planes)
         return
     if ((maxable_t is float or maxable_t is double)
-            and tiles_fit(w, n_planes, sizeof(maxable_t), TILE_MAX_BYTES)):
+            and tiles_fit(w, n_planes, sizeof(maxable_t), TILE_MAX_BYTES)
+            and not (maxable_t is float and _walk_first(w, idx != NULL, False))):
         if n_threads == 1:
             _tiles(x, y, idx, w, n_planes, 0, n_tiles)
         else:
@@ -688,7 +705,8 @@ cdef int _half_forward(const uint16_t* x, uint16_t* y, int64_t* idx, const Windo
                 r0 = item * PAIR_PLANES
                 r1 = r0 + PAIR_PLANES if r0 + PAIR_PLANES < n_items else n_items
                 cypool_max_fwd_cf_2x2_wide_f16(x, y, r0, r1, w.in_h, w.in_w)
-        elif not cl and tiles_fit(w, n_items, sizeof(uint16_t), TILE_MAX_BYTES):
+        elif (not cl and tiles_fit(w, n_items, sizeof(uint16_t), TILE_MAX_BYTES)
+                and not (kind == KIND_F16 and _walk_first(w, idx != NULL, True))):
             if n_threads == 1:
                 _tiles(<const int16_t*>x, <int16_t*>y, idx, w, n_items, 0, n_tiles, kind)
             else:

@@ -344,6 +344,69 @@ cypool_max_cf_vec_avx512_f32(CYPOOL_CF_VEC_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptr
     if (idx) CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, idx);
     else CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, NULL);
 }
+/* Whether every row of a call goes all in vectors of L outputs (no border cell by cell): 0 if
+ * not, else 1 | the borders' vectors (2, 4: cypool_cf_vec_borders) | 8 when each row is in
+ * border vectors alone (cypool_cf_vec_all). The same for every row: the columns do not depend
+ * on the row. */
+static inline int cypool_cf_vec_whole(ptrdiff_t L, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
+                                      ptrdiff_t col0, ptrdiff_t K, ptrdiff_t S, ptrdiff_t in_w,
+                                      int whole)
+{
+    if (cypool_cf_vec_all(L, out_w, col0, K, S, in_w, whole)) return 1 | 6 | 8;
+    if (hi - lo < L) return 0;
+    const int b = cypool_cf_vec_borders(L, lo, hi, out_w, col0, K, S, in_w);
+    return (lo == 0 || (b & 2)) && (hi == out_w || (b & 4)) ? 1 | b : 0;
+}
+/* Rows [r0, r1) of a call whose rows go all in vectors (mode: cypool_cf_vec_whole), numbered
+ * (plane, od, oh) as the body's row walk, inside the vector function: the call and the
+ * dispatch on K, S and idx once a call, not once a row (a 14 x 14 plane's row of 7 outputs is
+ * one vector; the chain of calls per row cost about three times its work). BODY takes the row
+ * with xp (its plane), rs, dc, hc, y and ir (its outputs). Returns the first row with no window
+ * row (there is none under PyTorch's output sizes; the caller takes it), else r1. */
+#define CYPOOL_CF_VEC_WALK(T, BODY) do { \
+    const ptrdiff_t out_h = w->out_h, rpp = w->out_d * out_h, in_h = w->in_h; \
+    const ptrdiff_t in_plane = w->in_d * in_h * in_w; \
+    ptrdiff_t plane = r0 / rpp, od = (r0 % rpp) / out_h, oh = r0 % out_h; \
+    for (ptrdiff_t row = r0; row < r1; row++) { \
+        const Span sd = dilated_span(od, w->k_d, w->s_d, w->pad_d, w->dil_d, w->in_d); \
+        const Span sh = dilated_span(oh, w->k_h, w->s_h, w->pad_h, w->dil_h, in_h); \
+        const ptrdiff_t dc = sd.count, hc = sh.count; \
+        if (dc == 0 || hc == 0) return row; \
+        const T* restrict xp = x + plane * in_plane; \
+        const ptrdiff_t rs = (sd.first * in_h + sh.first) * in_w; \
+        T* restrict y = yb + row * out_w; \
+        int64_t* restrict ir = idx ? idx + row * out_w : NULL; \
+        (void)ir; \
+        BODY; \
+        if (++oh == out_h) { \
+            oh = 0; \
+            if (++od == w->out_d) { od = 0; plane++; } \
+        } \
+    } \
+} while (0)
+#define CYPOOL_CF_WALK_KINDS(T, L, VECS, II) do { \
+    if (K == 2 && S == 2) CYPOOL_CF_VEC_WALK(T, CYPOOL_CF_VEC_GROUPS(L, VECS, 2, 2, II)); \
+    else if (K == 3 && S == 2) CYPOOL_CF_VEC_WALK(T, CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 2, II)); \
+    else if (K == 3 && S == 1) CYPOOL_CF_VEC_WALK(T, CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 1, II)); \
+    else CYPOOL_CF_VEC_WALK(T, CYPOOL_CF_VEC_GROUPS(L, VECS, K, S, II)); \
+} while (0)
+/* the call-wide values the walk and the groups read, from the window */
+#define CYPOOL_CF_WALK_SETUP \
+    const Window wl = *win; \
+    const Window* w = &wl; \
+    const ptrdiff_t col0 = -w->pad_w, K = w->k_w, S = w->s_w, in_w = w->in_w; \
+    const ptrdiff_t out_w = w->out_w, dstep = w->dil_d * w->in_h * in_w; \
+    const ptrdiff_t hstep = w->dil_h * in_w; \
+    const int left = mode & 2, right = mode & 4, all = mode & 8
+static __attribute__((target("avx512f"), noinline)) ptrdiff_t
+cypool_max_cf_walk_avx512_f32(const float* x, float* yb, int64_t* idx, const Window* win,
+                              ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t lo, ptrdiff_t hi, int mode)
+{
+    CYPOOL_CF_WALK_SETUP;
+    if (idx) CYPOOL_CF_WALK_KINDS(float, 16, cypool_max_cf_vecs16_f32, ir);
+    else CYPOOL_CF_WALK_KINDS(float, 16, cypool_max_cf_vecs16_f32, NULL);
+    return r1;
+}
 /* The row's outputs [lo, hi) (the interior) and its border outputs [0, lo) and [hi, out_w) where
  * every border window has a real column (then within 16 outputs of the row's ends: padding
  * below K), on CPUs where cypool_max_cf_vec_f32_ok() (asked once per call, not per row). Returns
@@ -360,8 +423,34 @@ static int __attribute__((unused)) cypool_max_cf_vec_f32(CYPOOL_CF_VEC_ARGS, ptr
                                  out_w, borders & 2, borders & 4, all);
     return 1 | borders;
 }
+/* The whole-row mode of a float32 call (cypool_cf_vec_whole; 0: rows one by one), and its rows
+ * walked in the vector function (cypool_max_cf_walk_avx512_f32) */
+static int __attribute__((unused)) cypool_max_cf_whole_f32(ptrdiff_t lo, ptrdiff_t hi,
+                                                           const Window* w)
+{
+    return cypool_cf_vec_whole(16, lo, hi, w->out_w, -w->pad_w, w->k_w, w->s_w, w->in_w, 0);
+}
+static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_f32(
+    const float* x, float* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
+    ptrdiff_t lo, ptrdiff_t hi, int mode)
+{
+    return cypool_max_cf_walk_avx512_f32(x, y, idx, w, r0, r1, lo, hi, mode);
+}
 #undef CYPOOL_CF_VEC_ARGS
 #else
+static int __attribute__((unused)) cypool_max_cf_whole_f32(ptrdiff_t lo, ptrdiff_t hi,
+                                                           const Window* w)
+{
+    (void)lo; (void)hi; (void)w;
+    return 0;
+}
+static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_f32(
+    const float* x, float* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
+    ptrdiff_t lo, ptrdiff_t hi, int mode)
+{
+    (void)x; (void)y; (void)idx; (void)w; (void)r1; (void)lo; (void)hi; (void)mode;
+    return r0;
+}
 static int __attribute__((unused)) cypool_max_cf_vec_f32_ok(void) { return 0; }
 static int __attribute__((unused)) cypool_max_cf_vec_f32(
     const float* xp, ptrdiff_t rs, ptrdiff_t col0, ptrdiff_t dstep, ptrdiff_t dc, ptrdiff_t hstep,
@@ -578,8 +667,20 @@ cypool_max_cf_ph_avx512fp16(CYPOOL_CF_PH_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdi
     if (idx) CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vecs32_fp16, idx);
     else CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vals32_fp16, NULL);
 }
+static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline)) ptrdiff_t
+cypool_max_cf_walk_avx512fp16(const uint16_t* x, uint16_t* yb, int64_t* idx, const Window* win,
+                              ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t lo, ptrdiff_t hi, int mode)
+{
+    CYPOOL_CF_WALK_SETUP;
+    if (idx) CYPOOL_CF_WALK_KINDS(uint16_t, 32, cypool_max_cf_vecs32_fp16, ir);
+    else CYPOOL_CF_WALK_KINDS(uint16_t, 32, cypool_max_cf_vals32_fp16, NULL);
+    return r1;
+}
 #undef CYPOOL_FP16_INLINE
 #endif
+#undef CYPOOL_CF_WALK_SETUP
+#undef CYPOOL_CF_WALK_KINDS
+#undef CYPOOL_CF_VEC_WALK
 #undef CYPOOL_CF_VEC_KINDS
 #undef CYPOOL_CF_VEC_UPTO4
 #undef CYPOOL_CF_COLS64
@@ -613,7 +714,42 @@ static int __attribute__((unused)) cypool_max_cf_vec_f16(
     return 0;
 #endif
 }
+/* The float16 whole-row mode and walk, as cypool_max_cf_whole_f32 / _walk_f32 (rows of up to
+ * four vectors all in border vectors) */
+static int __attribute__((unused)) cypool_max_cf_whole_f16(ptrdiff_t lo, ptrdiff_t hi,
+                                                           const Window* w)
+{
+#if defined(CYPOOL_FP16)
+    return cypool_cf_vec_whole(32, lo, hi, w->out_w, -w->pad_w, w->k_w, w->s_w, w->in_w, 1);
+#else
+    (void)lo; (void)hi; (void)w;
+    return 0;
+#endif
+}
+static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_f16(
+    const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
+    ptrdiff_t lo, ptrdiff_t hi, int mode)
+{
+#if defined(CYPOOL_FP16)
+    return cypool_max_cf_walk_avx512fp16(x, y, idx, w, r0, r1, lo, hi, mode);
+#else
+    (void)x; (void)y; (void)idx; (void)w; (void)r1; (void)lo; (void)hi; (void)mode;
+    return r0;
+#endif
+}
 #undef CYPOOL_CF_PH_ARGS
+
+/* Whether a call's channels-first rows go through the vector walk (cypool_max_cf_walk_f32 or,
+ * f16 set, _f16): the window (no dilation along w; stride 1, or 2 with K >= 2), the CPU, and
+ * every row all in vectors (cypool_cf_vec_whole). */
+static int __attribute__((unused)) cypool_max_cf_walks(const Window* w, int f16)
+{
+    if (w->dil_w != 1 || !(w->s_w == 1 || (w->s_w == 2 && w->k_w >= 2))) return 0;
+    if (!(f16 ? cypool_max_cf_vec_f16_ok() : cypool_max_cf_vec_f32_ok())) return 0;
+    ptrdiff_t lo, hi;
+    interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &lo, &hi);
+    return f16 ? cypool_max_cf_whole_f16(lo, hi, w) : cypool_max_cf_whole_f32(lo, hi, w);
+}
 
 /* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32, cypool_max_fwd_cf_2x2_f32,
  * cypool_max_fwd_cl_1d_f32 */

@@ -471,6 +471,30 @@ def test_float16_channels_first_rows_match_float64_bit_for_bit(rank, spatial, k,
         np.testing.assert_array_equal(i, i64)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("planes,spatial,k,s,p,d", [
+    (64, (28, 28), 3, 2, 1, 1),        # rows of 14: walked in vectors, not tiled
+    (64, (20, 20), 2, 2, 0, 1),        # rows of 10: walked with indices, tiled without
+    (64, (14, 14), 3, 1, 1, 1),        # narrow planes: tiles
+    (40, (9, 30), 3, 2, 1, 1),         # 40 planes: the walk steps across them
+    (6, (2, 40), (2, 3), (1, 2), 1, (3, 1)),  # no window rows (rows -1 and 2 of 2): -inf
+])
+def test_channels_first_row_walk_matches_float64_bit_for_bit(dtype, planes, spatial, k, s, p,
+                                                             d):
+    # Where every row of a call goes all in vectors, the rows are walked inside the vector
+    # function (cypool_max_cf_walks); narrow planes with many channels still go through tiles.
+    rng = np.random.default_rng(zlib.crc32(repr((planes, spatial, k, s)).encode()))
+    x = _payload_data(rng, (2, planes // 2, *spatial), np.float32).astype(dtype)
+    y64, i64 = cypool.max_pool2d(x.astype(np.float64), k, s, p, d, return_indices=True)
+    for n_threads in (1, 2):
+        with cypool.threads(n_threads):
+            y, i = cypool.max_pool2d(x, k, s, p, d, return_indices=True)
+            y2 = cypool.max_pool2d(x, k, s, p, d)
+        assert y.tobytes() == y64.astype(dtype).tobytes(), n_threads
+        assert y2.tobytes() == y.tobytes(), n_threads
+        np.testing.assert_array_equal(i, i64)
+
+
 @pytest.mark.parametrize("rank,spatial,k,s,p,ceil_mode", [
     (2, (9, 41), 2, 2, 0, False),      # 20 interior outputs: a vector and one ending at n
     (2, (11, 77), 3, 2, 1, False),     # the ResNet stem's window: border cells at both ends
