@@ -139,10 +139,11 @@ cdef enum:
     WALK_MIN_IN_W_IDX = 20
 
 
-cdef inline bint _walk_first(const Window* w, bint idx, bint f16) noexcept nogil:
-    # the rows' vector walk, not the tiles, for a call the tiles would take
+cdef inline bint _walk_first(const Window* w, bint idx, int kind) noexcept nogil:
+    # the rows' vector walk (kind: 0 float32, 1 float16, 2 bfloat16), not the tiles, for a call
+    # the tiles would take
     return (w.in_w >= (WALK_MIN_IN_W_IDX if idx else WALK_MIN_IN_W)
-            and cypool_max_cf_walks(w, f16))
+            and cypool_max_cf_walks(w, kind))
 
 
 cdef void _tiles(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,
@@ -260,7 +261,7 @@ cdef void _forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
         return
     if ((maxable_t is float or maxable_t is double)
             and tiles_fit(w, n_planes, sizeof(maxable_t), TILE_MAX_BYTES)
-            and not (maxable_t is float and _walk_first(w, idx != NULL, False))):
+            and not (maxable_t is float and _walk_first(w, idx != NULL, 0))):
         if n_threads == 1:
             _tiles(x, y, idx, w, n_planes, 0, n_tiles)
         else:
@@ -706,7 +707,7 @@ cdef int _half_forward(const uint16_t* x, uint16_t* y, int64_t* idx, const Windo
                 r1 = r0 + PAIR_PLANES if r0 + PAIR_PLANES < n_items else n_items
                 cypool_max_fwd_cf_2x2_wide_f16(x, y, r0, r1, w.in_h, w.in_w)
         elif (not cl and tiles_fit(w, n_items, sizeof(uint16_t), TILE_MAX_BYTES)
-                and not (kind == KIND_F16 and _walk_first(w, idx != NULL, True))):
+                and not _walk_first(w, idx != NULL, 1 if kind == KIND_F16 else 2)):
             if n_threads == 1:
                 _tiles(<const int16_t*>x, <int16_t*>y, idx, w, n_items, 0, n_tiles, kind)
             else:

@@ -203,74 +203,113 @@ cypool_cf_cols(ptrdiff_t q, ptrdiff_t in_w)
     const uint32_t below = hi >= 32 ? ~0u : hi <= 0 ? 0 : (1u << hi) - 1;
     return from & below;
 }
-static inline __attribute__((target("avx512f"), always_inline)) void
-cypool_max_cf_vecs16_f32(CYPOOL_CF_VEC_ARGS, const ptrdiff_t* at, const int U, const int border,
-                         const uint32_t keep)
-{
-    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i even = _mm512_slli_epi32(iota, 1);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const __m512i step = S == 1 ? iota : even;
-    const __m512 ninf = _mm512_set1_ps(-INFINITY);
-    __m512 m[4];
-    __m512i p[4];
-    for (int u = 0; u < U; u++) {
-        m[u] = ninf;
-        /* the window's first column (its first real one at the left border) */
-        const __m512i col = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(col0 + at[u] * S)),
-                                             step);
-        p[u] = _mm512_add_epi32(_mm512_set1_epi32((int32_t)rs),
-                                border ? _mm512_max_epi32(col, _mm512_setzero_si512()) : col);
-    }
-    for (ptrdiff_t a = 0; a < dc; a++)
-        for (ptrdiff_t b = 0; b < hc; b++) {
-            const ptrdiff_t r = rs + a * dstep + b * hstep;
-            for (ptrdiff_t c = 0; c < K; c++)
-                for (int u = 0; u < U; u++) {
-                    const ptrdiff_t q = col0 + at[u] * S + (S == 2 && c ? c - 1 : c);
-                    const float* s = xp + r + q;
-                    __m512 v;
-                    if (S == 1) {
-                        v = border ? _mm512_mask_loadu_ps(ninf, (__mmask16)cypool_cf_cols(q, in_w),
-                                                          s)
-                                   : _mm512_loadu_ps(s);
-                    } else {
-                        __m512 v0, v1;
-                        if (border) {
-                            const uint32_t k = cypool_cf_cols(q, in_w);
-                            v0 = _mm512_mask_loadu_ps(ninf, (__mmask16)k, s);
-                            v1 = _mm512_mask_loadu_ps(ninf, (__mmask16)(k >> 16), s + 16);
-                        } else {
-                            v0 = _mm512_loadu_ps(s);
-                            v1 = _mm512_loadu_ps(s + 16);
-                        }
-                        v = _mm512_permutex2var_ps(v0, c ? odd : even, v1);
-                    }
-                    if (idx) {
-                        const __mmask16 mk = _mm512_cmp_ps_mask(v, m[u], _CMP_GT_OQ)
-                                             | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-                        m[u] = _mm512_mask_blend_ps(mk, m[u], v);
-                        p[u] = _mm512_mask_blend_epi32(
-                            mk, p[u], _mm512_add_epi32(_mm512_set1_epi32((int32_t)(
-                                                           r + col0 + at[u] * S + c)), step));
-                    } else {
-                        /* the rule as max(v, m) (ties and a NaN m keep m), then v where v is
-                         * NaN: one dependent instruction less */
-                        m[u] = _mm512_mask_mov_ps(_mm512_max_ps(v, m[u]),
-                                                  _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);
-                    }
-                }
-        }
-    for (int u = 0; u < U; u++) {
-        _mm512_mask_storeu_ps(y + at[u], (__mmask16)keep, m[u]);
-        if (idx) {
-            _mm512_mask_storeu_epi64(idx + at[u], (__mmask8)keep,
-                                     _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[u])));
-            _mm512_mask_storeu_epi64(idx + at[u] + 8, (__mmask8)(keep >> 8),
-                                     _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p[u], 1)));
-        }
-    }
+/* The vectors' function for data of type T whose cells load as 16 floats: LD1(s, B, k) loads
+ * the 16 cells from s (S = 1), LD2(s, B, k, c) the even (c = 0) or odd cells of the 32 from s
+ * (S = 2), masked by k (the row's columns) where B, the rest -inf; ST(p, keep, m) stores m's lanes
+ * in keep. float32 loads and stores as is; bfloat16 (cypool_max_cf_vecs16_bf16) as the high half
+ * of a float (a shift each way: the same values, and the same bits, as its conversions). */
+#define CYPOOL_CF_VECS16(NAME, TARGET, T, LD1, LD2, ST) \
+static inline __attribute__((target(TARGET), always_inline)) void \
+NAME(const T* restrict xp, ptrdiff_t rs, ptrdiff_t col0, ptrdiff_t dstep, ptrdiff_t dc, \
+     ptrdiff_t hstep, ptrdiff_t hc, ptrdiff_t K, ptrdiff_t S, ptrdiff_t in_w, T* restrict y, \
+     int64_t* restrict idx, const ptrdiff_t* at, const int U, const int border, \
+     const uint32_t keep) \
+{ \
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); \
+    const __m512i even = _mm512_slli_epi32(iota, 1); \
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1)); \
+    const __m512i step = S == 1 ? iota : even; \
+    const __m512 ninf = _mm512_set1_ps(-INFINITY); \
+    (void)odd; \
+    __m512 m[4]; \
+    __m512i p[4]; \
+    for (int u = 0; u < U; u++) { \
+        m[u] = ninf; \
+        /* the window's first column (its first real one at the left border) */ \
+        const __m512i col = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(col0 + at[u] * S)), \
+                                             step); \
+        p[u] = _mm512_add_epi32(_mm512_set1_epi32((int32_t)rs), \
+                                border ? _mm512_max_epi32(col, _mm512_setzero_si512()) : col); \
+    } \
+    for (ptrdiff_t a = 0; a < dc; a++) \
+        for (ptrdiff_t b = 0; b < hc; b++) { \
+            const ptrdiff_t r = rs + a * dstep + b * hstep; \
+            for (ptrdiff_t c = 0; c < K; c++) \
+                for (int u = 0; u < U; u++) { \
+                    const ptrdiff_t q = col0 + at[u] * S + (S == 2 && c ? c - 1 : c); \
+                    const T* s = xp + r + q; \
+                    const __m512 v = S == 1 ? LD1(s, border, cypool_cf_cols(q, in_w)) \
+                                            : LD2(s, border, cypool_cf_cols(q, in_w), c); \
+                    if (idx) { \
+                        const __mmask16 mk = _mm512_cmp_ps_mask(v, m[u], _CMP_GT_OQ) \
+                                             | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); \
+                        m[u] = _mm512_mask_blend_ps(mk, m[u], v); \
+                        p[u] = _mm512_mask_blend_epi32( \
+                            mk, p[u], _mm512_add_epi32(_mm512_set1_epi32((int32_t)( \
+                                                           r + col0 + at[u] * S + c)), step)); \
+                    } else { \
+                        /* the rule as max(v, m) (ties and a NaN m keep m), then v where v is \
+                         * NaN: one dependent instruction less */ \
+                        m[u] = _mm512_mask_mov_ps(_mm512_max_ps(v, m[u]), \
+                                                  _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v); \
+                    } \
+                } \
+        } \
+    for (int u = 0; u < U; u++) { \
+        ST(y + at[u], keep, m[u]); \
+        if (idx) { \
+            _mm512_mask_storeu_epi64(idx + at[u], (__mmask8)keep, \
+                                     _mm512_cvtepi32_epi64(_mm512_castsi512_si256(p[u]))); \
+            _mm512_mask_storeu_epi64(idx + at[u] + 8, (__mmask8)(keep >> 8), \
+                                     _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(p[u], 1))); \
+        } \
+    } \
 }
+#define CYPOOL_F32_LD1(s, B, k) \
+    ((B) ? _mm512_mask_loadu_ps(ninf, (__mmask16)(k), s) : _mm512_loadu_ps(s))
+#define CYPOOL_F32_LD2(s, B, k, c) ({ \
+    __m512 v0_, v1_; \
+    if (B) { \
+        const uint32_t k_ = (k); \
+        v0_ = _mm512_mask_loadu_ps(ninf, (__mmask16)k_, s); \
+        v1_ = _mm512_mask_loadu_ps(ninf, (__mmask16)(k_ >> 16), (s) + 16); \
+    } else { \
+        v0_ = _mm512_loadu_ps(s); \
+        v1_ = _mm512_loadu_ps((s) + 16); \
+    } \
+    _mm512_permutex2var_ps(v0_, (c) ? odd : even, v1_); })
+#define CYPOOL_F32_ST(p, keep, m) _mm512_mask_storeu_ps(p, (__mmask16)(keep), m)
+CYPOOL_CF_VECS16(cypool_max_cf_vecs16_f32, "avx512f", float, CYPOOL_F32_LD1, CYPOOL_F32_LD2,
+                 CYPOOL_F32_ST)
+/* bfloat16: 16 cells widened and shifted; 32 cells in one load, whose 32-bit lanes hold an
+ * even cell in the low half (shifted up) and an odd one in the high half (the low half
+ * cleared): no permute. A NaN maximum stored quiet, as the conversion makes it. */
+#define CYPOOL_BF16_LD1(s, B, k) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32( \
+    (B) ? _mm256_mask_loadu_epi16(_mm256_set1_epi16((short)0xff80), (__mmask16)(k), s) \
+        : _mm256_loadu_si256((const __m256i*)(s))), 16))
+#define CYPOOL_BF16_LD2(s, B, k, c) ({ \
+    const __m512i w_ = (B) ? _mm512_mask_loadu_epi16(_mm512_set1_epi16((short)0xff80), \
+                                                     (__mmask32)(k), s) \
+                           : _mm512_loadu_si512((const void*)(s)); \
+    _mm512_castsi512_ps((c) ? _mm512_and_si512(w_, _mm512_set1_epi32((int)0xffff0000u)) \
+                            : _mm512_slli_epi32(w_, 16)); })
+#define CYPOOL_BF16_ST(p, keep, m) do { \
+    const __m512 m_ = (m); \
+    const __m512i t_ = _mm512_srli_epi32(_mm512_castps_si512(m_), 16); \
+    _mm512_mask_cvtepi32_storeu_epi16( \
+        p, (__mmask16)(keep), \
+        _mm512_mask_or_epi32(t_, _mm512_cmp_ps_mask(m_, m_, _CMP_UNORD_Q), t_, \
+                             _mm512_set1_epi32(0x40))); \
+} while (0)
+CYPOOL_CF_VECS16(cypool_max_cf_vecs16_bf16, "avx512f,avx512bw,avx512vl", uint16_t,
+                 CYPOOL_BF16_LD1, CYPOOL_BF16_LD2, CYPOOL_BF16_ST)
+#undef CYPOOL_F32_LD1
+#undef CYPOOL_F32_LD2
+#undef CYPOOL_F32_ST
+#undef CYPOOL_BF16_LD1
+#undef CYPOOL_BF16_LD2
+#undef CYPOOL_BF16_ST
+#undef CYPOOL_CF_VECS16
 /* A row's vectors of L outputs through VECS (cypool_max_cf_vecs16_f32, cypool_max_cf_vecs32_fp16):
  * outputs [lo, hi) (hi - lo >= L) at lo, lo + L, ... (the last ending at hi) by groups of up to
  * 4; the border vectors (left: outputs [0, L), right: [out_w - L, out_w)) when asked. K, S and
@@ -423,6 +462,28 @@ static int __attribute__((unused)) cypool_max_cf_vec_f32(CYPOOL_CF_VEC_ARGS, ptr
                                  out_w, borders & 2, borders & 4, all);
     return 1 | borders;
 }
+static __attribute__((target("avx512f,avx512bw,avx512vl"), noinline)) ptrdiff_t
+cypool_max_cf_walk_avx512_bf16(const uint16_t* x, uint16_t* yb, int64_t* idx, const Window* win,
+                               ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t lo, ptrdiff_t hi, int mode)
+{
+    CYPOOL_CF_WALK_SETUP;
+    if (idx) CYPOOL_CF_WALK_KINDS(uint16_t, 16, cypool_max_cf_vecs16_bf16, ir);
+    else CYPOOL_CF_WALK_KINDS(uint16_t, 16, cypool_max_cf_vecs16_bf16, NULL);
+    return r1;
+}
+/* bfloat16's walk: AVX-512F with BW and VL, and the conversions asked for the AVX-512 ones
+ * (CYPOOL_HALF_CONVERSIONS) */
+static int __attribute__((unused)) cypool_max_cf_vec_bf16_ok(void)
+{
+    return cypool_f16c() == 2 && __builtin_cpu_supports("avx512bw")
+           && __builtin_cpu_supports("avx512vl");
+}
+static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_bf16(
+    const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
+    ptrdiff_t lo, ptrdiff_t hi, int mode)
+{
+    return cypool_max_cf_walk_avx512_bf16(x, y, idx, w, r0, r1, lo, hi, mode);
+}
 /* The whole-row mode of a float32 call (cypool_cf_vec_whole; 0: rows one by one), and its rows
  * walked in the vector function (cypool_max_cf_walk_avx512_f32) */
 static int __attribute__((unused)) cypool_max_cf_whole_f32(ptrdiff_t lo, ptrdiff_t hi,
@@ -446,6 +507,14 @@ static int __attribute__((unused)) cypool_max_cf_whole_f32(ptrdiff_t lo, ptrdiff
 }
 static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_f32(
     const float* x, float* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
+    ptrdiff_t lo, ptrdiff_t hi, int mode)
+{
+    (void)x; (void)y; (void)idx; (void)w; (void)r1; (void)lo; (void)hi; (void)mode;
+    return r0;
+}
+static int __attribute__((unused)) cypool_max_cf_vec_bf16_ok(void) { return 0; }
+static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_bf16(
+    const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
     ptrdiff_t lo, ptrdiff_t hi, int mode)
 {
     (void)x; (void)y; (void)idx; (void)w; (void)r1; (void)lo; (void)hi; (void)mode;
@@ -739,16 +808,18 @@ static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_f16(
 }
 #undef CYPOOL_CF_PH_ARGS
 
-/* Whether a call's channels-first rows go through the vector walk (cypool_max_cf_walk_f32 or,
- * f16 set, _f16): the window (no dilation along w; stride 1, or 2 with K >= 2), the CPU, and
- * every row all in vectors (cypool_cf_vec_whole). */
-static int __attribute__((unused)) cypool_max_cf_walks(const Window* w, int f16)
+/* Whether a call's channels-first rows go through the vector walk of cypool_max_cf_walk_f32
+ * (kind 0), _f16 (1) or _bf16 (2): the window (no dilation along w; stride 1, or 2 with
+ * K >= 2), the CPU, and every row all in vectors (cypool_cf_vec_whole; bfloat16 as float32). */
+static int __attribute__((unused)) cypool_max_cf_walks(const Window* w, int kind)
 {
     if (w->dil_w != 1 || !(w->s_w == 1 || (w->s_w == 2 && w->k_w >= 2))) return 0;
-    if (!(f16 ? cypool_max_cf_vec_f16_ok() : cypool_max_cf_vec_f32_ok())) return 0;
+    if (!(kind == 1 ? cypool_max_cf_vec_f16_ok()
+                    : kind == 2 ? cypool_max_cf_vec_bf16_ok() : cypool_max_cf_vec_f32_ok()))
+        return 0;
     ptrdiff_t lo, hi;
     interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &lo, &hi);
-    return f16 ? cypool_max_cf_whole_f16(lo, hi, w) : cypool_max_cf_whole_f32(lo, hi, w);
+    return kind == 1 ? cypool_max_cf_whole_f16(lo, hi, w) : cypool_max_cf_whole_f32(lo, hi, w);
 }
 
 /* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32, cypool_max_fwd_cf_2x2_f32,

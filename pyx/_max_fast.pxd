@@ -13,9 +13,9 @@ cdef extern from "_max_fast.h" nogil:
                                Py_ssize_t r0, Py_ssize_t r1)
     void cypool_max_fwd_cf_bf16(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
                                 Py_ssize_t r0, Py_ssize_t r1)
-    # Whether cypool_max_fwd_cf_f32 (f16 = 0) or _f16 (f16 = 1) walks the call's rows in vectors
-    # (the window, the CPU, every row all in vectors).
-    int cypool_max_cf_walks(const Window* w, int f16)
+    # Whether cypool_max_fwd_cf_f32 (kind 0), _f16 (1) or _bf16 (2) walks the call's rows in
+    # vectors (the window, the CPU, every row all in vectors).
+    int cypool_max_cf_walks(const Window* w, int kind)
     # 2x2/s2 of channels-first planes [p0, p1) with even sides (H * W / 2 <= CYPOOL_PAIRS), no
     # padding, dilation or indices.
     enum: CYPOOL_PAIRS

@@ -495,6 +495,43 @@ def test_channels_first_row_walk_matches_float64_bit_for_bit(dtype, planes, spat
         np.testing.assert_array_equal(i, i64)
 
 
+@pytest.mark.parametrize("planes,spatial,k,s,p", [
+    (6, (9, 113), 3, 2, 1),            # 57 outputs: interior vectors and both border vectors
+    (6, (8, 64), 2, 2, 0),             # 2x2/s2, no border
+    (6, (6, 40), 3, 1, 1),             # stride 1
+    (6, (5, 21), 3, 2, 1),             # 11 outputs: one vector, lanes past the row unstored
+    (64, (28, 28), 3, 2, 1),           # planes the tiles took before
+])
+def test_bfloat16_channels_first_walk_matches_float32_bit_for_bit(planes, spatial, k, s, p):
+    # bfloat16 channels-first rows walked in float32's vectors (loaded and stored by shifts):
+    # the result is float32's on the widened cells, narrowed, a NaN made quiet (as the
+    # conversion makes it). Signalling NaNs of both signs and payloads, zeros of both signs,
+    # infinities and ties.
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes")
+    rng = np.random.default_rng(zlib.crc32(repr((planes, spatial, k, s)).encode()))
+    shape = (2, planes // 2, *spatial)
+    bits = (rng.integers(-8, 9, shape).astype(np.float32) / 4).view(np.uint32) >> 16
+    bits = bits.astype(np.uint16)
+    r = rng.random(shape)
+    payload = rng.integers(1, 1 << 6, shape).astype(np.uint16)
+    bits[r < 0.01] = (np.uint16(0x7f80) | payload)[r < 0.01]              # signalling NaN
+    bits[r > 0.995] = (np.uint16(0xff80) | payload)[r > 0.995]            # negative too
+    bits[(r > 0.3) & (r < 0.35)] = 0x8000                                  # -0
+    bits[(r > 0.4) & (r < 0.42)] = 0x7f80                                  # +inf
+    x = bits.view(ml_dtypes.bfloat16)
+    wide = (bits.astype(np.uint32) << 16).view(np.float32)
+    y32, i32 = cypool.max_pool2d(wide, k, s, p, return_indices=True)
+    want = (y32.view(np.uint32) >> 16).astype(np.uint16)
+    want[np.isnan(y32)] |= np.uint16(0x40)
+    for n_threads in (1, 2):
+        with cypool.threads(n_threads):
+            y, i = cypool.max_pool2d(x, k, s, p, return_indices=True)
+            y2 = cypool.max_pool2d(x, k, s, p)
+        np.testing.assert_array_equal(y.view(np.uint16), want)
+        np.testing.assert_array_equal(y2.view(np.uint16), want)
+        np.testing.assert_array_equal(i, i32)
+
+
 @pytest.mark.parametrize("rank,spatial,k,s,p,ceil_mode", [
     (2, (9, 41), 2, 2, 0, False),      # 20 interior outputs: a vector and one ending at n
     (2, (11, 77), 3, 2, 1, False),     # the ResNet stem's window: border cells at both ends
