@@ -429,23 +429,25 @@ static inline int cypool_cf_vec_whole(ptrdiff_t L, ptrdiff_t lo, ptrdiff_t hi, p
     else if (K == 3 && S == 1) CYPOOL_CF_VEC_WALK(T, CYPOOL_CF_VEC_GROUPS(L, VECS, 3, 1, II)); \
     else CYPOOL_CF_VEC_WALK(T, CYPOOL_CF_VEC_GROUPS(L, VECS, K, S, II)); \
 } while (0)
-/* the call-wide values the walk and the groups read, from the window */
-#define CYPOOL_CF_WALK_SETUP \
+/* A walk function NAME for data T in vectors of L outputs: VECS with indices, VALS without; the
+ * call-wide values the walk and the groups read come from the window once. */
+#define CYPOOL_CF_WALK_FN(NAME, TARGET, T, L, VECS, VALS) \
+static __attribute__((target(TARGET), noinline)) ptrdiff_t \
+NAME(const T* x, T* yb, int64_t* idx, const Window* win, ptrdiff_t r0, ptrdiff_t r1, \
+     ptrdiff_t lo, ptrdiff_t hi, int mode) \
+{ \
     const Window wl = *win; \
     const Window* w = &wl; \
     const ptrdiff_t col0 = -w->pad_w, K = w->k_w, S = w->s_w, in_w = w->in_w; \
     const ptrdiff_t out_w = w->out_w, dstep = w->dil_d * w->in_h * in_w; \
     const ptrdiff_t hstep = w->dil_h * in_w; \
-    const int left = mode & 2, right = mode & 4, all = mode & 8
-static __attribute__((target("avx512f"), noinline)) ptrdiff_t
-cypool_max_cf_walk_avx512_f32(const float* x, float* yb, int64_t* idx, const Window* win,
-                              ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t lo, ptrdiff_t hi, int mode)
-{
-    CYPOOL_CF_WALK_SETUP;
-    if (idx) CYPOOL_CF_WALK_KINDS(float, 16, cypool_max_cf_vecs16_f32, ir);
-    else CYPOOL_CF_WALK_KINDS(float, 16, cypool_max_cf_vecs16_f32, NULL);
-    return r1;
+    const int left = mode & 2, right = mode & 4, all = mode & 8; \
+    if (idx) CYPOOL_CF_WALK_KINDS(T, L, VECS, ir); \
+    else CYPOOL_CF_WALK_KINDS(T, L, VALS, NULL); \
+    return r1; \
 }
+CYPOOL_CF_WALK_FN(cypool_max_cf_walk_avx512_f32, "avx512f", float, 16, cypool_max_cf_vecs16_f32,
+                  cypool_max_cf_vecs16_f32)
 /* The row's outputs [lo, hi) (the interior) and its border outputs [0, lo) and [hi, out_w) where
  * every border window has a real column (then within 16 outputs of the row's ends: padding
  * below K), on CPUs where cypool_max_cf_vec_f32_ok() (asked once per call, not per row). Returns
@@ -462,15 +464,8 @@ static int __attribute__((unused)) cypool_max_cf_vec_f32(CYPOOL_CF_VEC_ARGS, ptr
                                  out_w, borders & 2, borders & 4, all);
     return 1 | borders;
 }
-static __attribute__((target("avx512f,avx512bw,avx512vl"), noinline)) ptrdiff_t
-cypool_max_cf_walk_avx512_bf16(const uint16_t* x, uint16_t* yb, int64_t* idx, const Window* win,
-                               ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t lo, ptrdiff_t hi, int mode)
-{
-    CYPOOL_CF_WALK_SETUP;
-    if (idx) CYPOOL_CF_WALK_KINDS(uint16_t, 16, cypool_max_cf_vecs16_bf16, ir);
-    else CYPOOL_CF_WALK_KINDS(uint16_t, 16, cypool_max_cf_vecs16_bf16, NULL);
-    return r1;
-}
+CYPOOL_CF_WALK_FN(cypool_max_cf_walk_avx512_bf16, "avx512f,avx512bw,avx512vl", uint16_t, 16,
+                  cypool_max_cf_vecs16_bf16, cypool_max_cf_vecs16_bf16)
 /* bfloat16's walk: AVX-512F with BW and VL, and the conversions asked for the AVX-512 ones
  * (CYPOOL_HALF_CONVERSIONS) */
 static int __attribute__((unused)) cypool_max_cf_vec_bf16_ok(void)
@@ -478,48 +473,9 @@ static int __attribute__((unused)) cypool_max_cf_vec_bf16_ok(void)
     return cypool_f16c() == 2 && __builtin_cpu_supports("avx512bw")
            && __builtin_cpu_supports("avx512vl");
 }
-static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_bf16(
-    const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
-    ptrdiff_t lo, ptrdiff_t hi, int mode)
-{
-    return cypool_max_cf_walk_avx512_bf16(x, y, idx, w, r0, r1, lo, hi, mode);
-}
-/* The whole-row mode of a float32 call (cypool_cf_vec_whole; 0: rows one by one), and its rows
- * walked in the vector function (cypool_max_cf_walk_avx512_f32) */
-static int __attribute__((unused)) cypool_max_cf_whole_f32(ptrdiff_t lo, ptrdiff_t hi,
-                                                           const Window* w)
-{
-    return cypool_cf_vec_whole(16, lo, hi, w->out_w, -w->pad_w, w->k_w, w->s_w, w->in_w, 0);
-}
-static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_f32(
-    const float* x, float* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
-    ptrdiff_t lo, ptrdiff_t hi, int mode)
-{
-    return cypool_max_cf_walk_avx512_f32(x, y, idx, w, r0, r1, lo, hi, mode);
-}
 #undef CYPOOL_CF_VEC_ARGS
 #else
-static int __attribute__((unused)) cypool_max_cf_whole_f32(ptrdiff_t lo, ptrdiff_t hi,
-                                                           const Window* w)
-{
-    (void)lo; (void)hi; (void)w;
-    return 0;
-}
-static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_f32(
-    const float* x, float* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
-    ptrdiff_t lo, ptrdiff_t hi, int mode)
-{
-    (void)x; (void)y; (void)idx; (void)w; (void)r1; (void)lo; (void)hi; (void)mode;
-    return r0;
-}
 static int __attribute__((unused)) cypool_max_cf_vec_bf16_ok(void) { return 0; }
-static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_bf16(
-    const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
-    ptrdiff_t lo, ptrdiff_t hi, int mode)
-{
-    (void)x; (void)y; (void)idx; (void)w; (void)r1; (void)lo; (void)hi; (void)mode;
-    return r0;
-}
 static int __attribute__((unused)) cypool_max_cf_vec_f32_ok(void) { return 0; }
 static int __attribute__((unused)) cypool_max_cf_vec_f32(
     const float* xp, ptrdiff_t rs, ptrdiff_t col0, ptrdiff_t dstep, ptrdiff_t dc, ptrdiff_t hstep,
@@ -736,18 +692,11 @@ cypool_max_cf_ph_avx512fp16(CYPOOL_CF_PH_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdi
     if (idx) CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vecs32_fp16, idx);
     else CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vals32_fp16, NULL);
 }
-static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline)) ptrdiff_t
-cypool_max_cf_walk_avx512fp16(const uint16_t* x, uint16_t* yb, int64_t* idx, const Window* win,
-                              ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t lo, ptrdiff_t hi, int mode)
-{
-    CYPOOL_CF_WALK_SETUP;
-    if (idx) CYPOOL_CF_WALK_KINDS(uint16_t, 32, cypool_max_cf_vecs32_fp16, ir);
-    else CYPOOL_CF_WALK_KINDS(uint16_t, 32, cypool_max_cf_vals32_fp16, NULL);
-    return r1;
-}
+CYPOOL_CF_WALK_FN(cypool_max_cf_walk_avx512fp16, "avx512fp16,avx512bw,avx512f", uint16_t, 32,
+                  cypool_max_cf_vecs32_fp16, cypool_max_cf_vals32_fp16)
 #undef CYPOOL_FP16_INLINE
 #endif
-#undef CYPOOL_CF_WALK_SETUP
+#undef CYPOOL_CF_WALK_FN
 #undef CYPOOL_CF_WALK_KINDS
 #undef CYPOOL_CF_VEC_WALK
 #undef CYPOOL_CF_VEC_KINDS
@@ -783,43 +732,52 @@ static int __attribute__((unused)) cypool_max_cf_vec_f16(
     return 0;
 #endif
 }
-/* The float16 whole-row mode and walk, as cypool_max_cf_whole_f32 / _walk_f32 (rows of up to
- * four vectors all in border vectors) */
-static int __attribute__((unused)) cypool_max_cf_whole_f16(ptrdiff_t lo, ptrdiff_t hi,
-                                                           const Window* w)
-{
-#if defined(CYPOOL_FP16)
-    return cypool_cf_vec_whole(32, lo, hi, w->out_w, -w->pad_w, w->k_w, w->s_w, w->in_w, 1);
-#else
-    (void)lo; (void)hi; (void)w;
-    return 0;
-#endif
-}
-static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk_f16(
-    const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w, ptrdiff_t r0, ptrdiff_t r1,
-    ptrdiff_t lo, ptrdiff_t hi, int mode)
-{
-#if defined(CYPOOL_FP16)
-    return cypool_max_cf_walk_avx512fp16(x, y, idx, w, r0, r1, lo, hi, mode);
-#else
-    (void)x; (void)y; (void)idx; (void)w; (void)r1; (void)lo; (void)hi; (void)mode;
-    return r0;
-#endif
-}
 #undef CYPOOL_CF_PH_ARGS
 
-/* Whether a call's channels-first rows go through the vector walk of cypool_max_cf_walk_f32
- * (kind 0), _f16 (1) or _bf16 (2): the window (no dilation along w; stride 1, or 2 with
- * K >= 2), the CPU, and every row all in vectors (cypool_cf_vec_whole; bfloat16 as float32). */
+/* Whether a call's channels-first rows go through the vector walk (cypool_max_cf_walk) of
+ * float32 (kind 0), float16 (1) or bfloat16 (2): the window (no dilation along w; stride 1, or 2
+ * with K >= 2), the CPU, and every row all in vectors (cypool_cf_vec_whole: vectors of 16
+ * outputs, float16's of 32 with rows of up to four in border vectors). 0 if not, else the
+ * walk's mode. */
 static int __attribute__((unused)) cypool_max_cf_walks(const Window* w, int kind)
 {
     if (w->dil_w != 1 || !(w->s_w == 1 || (w->s_w == 2 && w->k_w >= 2))) return 0;
     if (!(kind == 1 ? cypool_max_cf_vec_f16_ok()
                     : kind == 2 ? cypool_max_cf_vec_bf16_ok() : cypool_max_cf_vec_f32_ok()))
         return 0;
+#if defined(__x86_64__) && defined(__GNUC__)
     ptrdiff_t lo, hi;
     interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &lo, &hi);
-    return kind == 1 ? cypool_max_cf_whole_f16(lo, hi, w) : cypool_max_cf_whole_f32(lo, hi, w);
+    return cypool_cf_vec_whole(kind == 1 ? 32 : 16, lo, hi, w->out_w, -w->pad_w, w->k_w, w->s_w,
+                               w->in_w, kind == 1);
+#else
+    return 0;
+#endif
+}
+/* Rows [r0, r1) of kind's data through its walk, in mode (cypool_max_cf_walks said so); returns
+ * the first row not done (a row with no window rows), else r1. */
+static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk(int kind, const void* x, void* y,
+                                                            int64_t* idx, const Window* w,
+                                                            ptrdiff_t r0, ptrdiff_t r1,
+                                                            int mode)
+{
+    ptrdiff_t lo, hi;
+    interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &lo, &hi);
+#if defined(CYPOOL_FP16)
+    if (kind == 1)
+        return cypool_max_cf_walk_avx512fp16((const uint16_t*)x, (uint16_t*)y, idx, w, r0, r1,
+                                             lo, hi, mode);
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (kind == 2)
+        return cypool_max_cf_walk_avx512_bf16((const uint16_t*)x, (uint16_t*)y, idx, w, r0, r1,
+                                              lo, hi, mode);
+    if (kind == 0)
+        return cypool_max_cf_walk_avx512_f32((const float*)x, (float*)y, idx, w, r0, r1, lo, hi,
+                                             mode);
+#endif
+    (void)x; (void)y; (void)idx; (void)lo; (void)hi; (void)mode;
+    return r0;
 }
 
 /* float32: defines cypool_max_fwd_cf_f32, cypool_max_fwd_cl_f32, cypool_max_fwd_cf_2x2_f32,

@@ -509,31 +509,6 @@ static __attribute__((noinline)) void CYPOOL_FN(max_cf_rows_vec)(
 #endif
 #undef CYPOOL_CF_ROWS
 
-/* Rows [r0, r1) walked in the vector function of the type (cypool_max_cf_walks said so); a row
- * it hands back (no window rows) cell by cell. */
-static void CYPOOL_FN(max_cf_walk)(const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx, const Window* w,
-                                   ptrdiff_t r0, ptrdiff_t r1, int mode)
-{
-    ptrdiff_t lo, hi;
-    interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &lo, &hi);
-    while (r0 < r1) {
-        r0 = __builtin_choose_expr(
-            CYPOOL_F16,
-            cypool_max_cf_walk_f16((const uint16_t*)x, (uint16_t*)y, idx, w, r0, r1, lo, hi,
-                                   mode),
-            __builtin_choose_expr(
-                CYPOOL_HALF,
-                cypool_max_cf_walk_bf16((const uint16_t*)x, (uint16_t*)y, idx, w, r0, r1, lo,
-                                        hi, mode),
-                cypool_max_cf_walk_f32((const float*)x, (float*)y, idx, w, r0, r1, lo, hi,
-                                       mode)));
-        if (r0 < r1) {
-            CYPOOL_FN(max_cf_rows)(x, y, idx, w, r0, r0 + 1);
-            r0++;
-        }
-    }
-}
-
 /* Output rows [r0, r1) of a channels-first tensor: walked in the vector function where every row
  * goes all in vectors (cypool_max_cf_walks), else (float32, float16) row by row through the
  * vector kernels where the windows, the rows (16 or more interior outputs, or shorter than a
@@ -544,10 +519,16 @@ static void CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, int64_t
     if (r0 >= r1) return;
     const int kind = CYPOOL_F16 ? 1 : CYPOOL_HALF ? 2 : 0;
     const int mode = (CYPOOL_HALF || sizeof(CYPOOL_S) == 4) ? cypool_max_cf_walks(w, kind) : 0;
-    if (mode) {
-        CYPOOL_FN(max_cf_walk)(x, y, idx, w, r0, r1, mode);
-        return;
+    /* every row in vectors: walked in the vector function; a row it hands back (no window rows)
+     * cell by cell */
+    while (mode && r0 < r1) {
+        r0 = cypool_max_cf_walk(kind, x, y, idx, w, r0, r1, mode);
+        if (r0 < r1) {
+            CYPOOL_FN(max_cf_rows)(x, y, idx, w, r0, r0 + 1);
+            r0++;
+        }
     }
+    if (mode) return;
 #if !CYPOOL_HALF || CYPOOL_F16
     if (w->dil_w == 1 && (w->s_w == 1 || (w->s_w == 2 && w->k_w >= 2))
         && (CYPOOL_F16 ? cypool_max_cf_vec_f16_ok()
