@@ -674,6 +674,14 @@ cdef inline void _half_cf_rows(const uint16_t* x, uint16_t* y, int64_t* idx, con
         cypool_max_fwd_cf_f16(x, y, idx, w, r0, r1)
 
 
+cdef inline int _half_pairs(const uint16_t* x, uint16_t* y, const Window* w, bint bf,
+                            Py_ssize_t p0, Py_ssize_t p1) noexcept nogil:
+    # cypool_max_fwd_cf_2x2_wide_bf16 / _f16: 0 where the CPU lacks them (p0 == p1: only that)
+    if bf:
+        return cypool_max_fwd_cf_2x2_wide_bf16(x, y, p0, p1, w.in_h, w.in_w)
+    return cypool_max_fwd_cf_2x2_wide_f16(x, y, p0, p1, w.in_h, w.in_w)
+
+
 cdef inline void _half_cl_row(const uint16_t* x, uint16_t* y, int64_t* idx, const Window* w,
                               bint bf, Py_ssize_t row, Py_ssize_t C,
                               Py_ssize_t* cells) noexcept nogil:
@@ -698,14 +706,15 @@ cdef int _half_forward(const uint16_t* x, uint16_t* y, int64_t* idx, const Windo
         raise ValueError("max pooling of float16 / bfloat16 with return_indices supports planes "
                          "and windows of fewer than 2**31 cells")
     with nogil:
-        if (not cl and idx == NULL and kind == KIND_F16 and _pairs_fit(w, False)
-                and cypool_max_fwd_cf_2x2_wide_f16(x, y, 0, 0, w.in_h, w.in_w)):
-            # compared as float16 (AVX512-FP16), PAIR_PLANES planes a work item
+        if (not cl and idx == NULL and _pairs_fit(w, False)
+                and _half_pairs(x, y, w, bf, 0, 0)):
+            # float16 compared as float16 (AVX512-FP16), bfloat16 widened in registers;
+            # PAIR_PLANES planes a work item
             n_work = (n_items + PAIR_PLANES - 1) // PAIR_PLANES
             for item in prange(n_work, num_threads=n_threads, schedule="guided"):
                 r0 = item * PAIR_PLANES
                 r1 = r0 + PAIR_PLANES if r0 + PAIR_PLANES < n_items else n_items
-                cypool_max_fwd_cf_2x2_wide_f16(x, y, r0, r1, w.in_h, w.in_w)
+                _half_pairs(x, y, w, bf, r0, r1)
         elif (not cl and tiles_fit(w, n_items, sizeof(uint16_t), TILE_MAX_BYTES)
                 and not _walk_first(w, idx != NULL, 1 if kind == KIND_F16 else 2)):
             if n_threads == 1:

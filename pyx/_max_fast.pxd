@@ -61,11 +61,13 @@ cdef extern from "_max_fast.h" nogil:
     int cypool_max_bwd_tiles_cf16(const uint16_t* go, const int64_t* idx, uint16_t* gi,
                                   const Py_ssize_t* in3, const Py_ssize_t* out3)
     # 2x2/s2 of channels-first planes [p0, p1) of H x W cells (no padding, dilation or
-    # indices), with AVX-512 (float16: AVX512-FP16); 0 (nothing done) without it (p0 == p1 asks
-    # only that).
+    # indices), with AVX-512 (float16: AVX512-FP16; bfloat16: with BW); 0 (nothing done) without
+    # it (p0 == p1 asks only that).
     int cypool_max_fwd_cf_2x2_wide_f32(const float* x, float* y, Py_ssize_t p0, Py_ssize_t p1,
                                        Py_ssize_t H, Py_ssize_t W)
     int cypool_max_fwd_cf_2x2_wide_f64(const double* x, double* y, Py_ssize_t p0, Py_ssize_t p1,
                                        Py_ssize_t H, Py_ssize_t W)
     int cypool_max_fwd_cf_2x2_wide_f16(const uint16_t* x, uint16_t* y, Py_ssize_t p0,
                                        Py_ssize_t p1, Py_ssize_t H, Py_ssize_t W)
+    int cypool_max_fwd_cf_2x2_wide_bf16(const uint16_t* x, uint16_t* y, Py_ssize_t p0,
+                                        Py_ssize_t p1, Py_ssize_t H, Py_ssize_t W)

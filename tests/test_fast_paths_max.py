@@ -501,9 +501,12 @@ def test_channels_first_row_walk_matches_float64_bit_for_bit(dtype, planes, spat
     (6, (6, 40), 3, 1, 1),             # stride 1
     (6, (5, 21), 3, 2, 1),             # 11 outputs: one vector, lanes past the row unstored
     (64, (28, 28), 3, 2, 1),           # planes the tiles took before
+    (64, (28, 28), 2, 2, 0),           # 2x2/s2 without indices: the pair kernel, rows of 14
+    (6, (4, 40), 2, 2, 0),             # 20 outputs: a vector and a masked one
 ])
 def test_bfloat16_channels_first_walk_matches_float32_bit_for_bit(planes, spatial, k, s, p):
-    # bfloat16 channels-first rows walked in float32's vectors (loaded and stored by shifts):
+    # bfloat16 channels-first rows walked in float32's vectors (loaded and stored by shifts; the
+    # 2x2/s2 pair kernel without indices likewise):
     # the result is float32's on the widened cells, narrowed, a NaN made quiet (as the
     # conversion makes it). Signalling NaNs of both signs and payloads, zeros of both signs,
     # infinities and ties.
