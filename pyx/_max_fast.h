@@ -378,8 +378,9 @@ static inline int cypool_cf_vec_all(ptrdiff_t L, ptrdiff_t out_w, ptrdiff_t col0
 }
 static __attribute__((target("avx512f"), noinline)) void
 cypool_max_cf_vec_avx512_f32(CYPOOL_CF_VEC_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
-                             int left, int right, int all)
+                             int left, int right)
 {
+    const int all = 0;   /* rows all in border vectors go through the walk */
     if (idx) CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, idx);
     else CYPOOL_CF_VEC_KINDS(16, cypool_max_cf_vecs16_f32, NULL);
 }
@@ -457,11 +458,10 @@ static int __attribute__((unused)) cypool_max_cf_vec_f32_ok(void) { return cypoo
 static int __attribute__((unused)) cypool_max_cf_vec_f32(CYPOOL_CF_VEC_ARGS, ptrdiff_t lo,
                                                          ptrdiff_t hi, ptrdiff_t out_w)
 {
-    const int all = cypool_cf_vec_all(16, out_w, col0, K, S, in_w, 0);
-    if (hi - lo < 16 && !all) return 0;
-    const int borders = all ? 6 : cypool_cf_vec_borders(16, lo, hi, out_w, col0, K, S, in_w);
+    if (hi - lo < 16) return 0;
+    const int borders = cypool_cf_vec_borders(16, lo, hi, out_w, col0, K, S, in_w);
     cypool_max_cf_vec_avx512_f32(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx, lo, hi,
-                                 out_w, borders & 2, borders & 4, all);
+                                 out_w, borders & 2, borders & 4);
     return 1 | borders;
 }
 CYPOOL_CF_WALK_FN(cypool_max_cf_walk_avx512_bf16, "avx512f,avx512bw,avx512vl", uint16_t, 16,
@@ -687,8 +687,9 @@ cypool_max_cf_vals32_fp16(CYPOOL_CF_PH_ARGS, const ptrdiff_t* at, const int U, c
 }
 static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline)) void
 cypool_max_cf_ph_avx512fp16(CYPOOL_CF_PH_ARGS, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w,
-                            int left, int right, int all)
+                            int left, int right)
 {
+    const int all = 0;   /* rows all in border vectors go through the walk */
     if (idx) CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vecs32_fp16, idx);
     else CYPOOL_CF_VEC_KINDS(32, cypool_max_cf_vals32_fp16, NULL);
 }
@@ -720,11 +721,10 @@ static int __attribute__((unused)) cypool_max_cf_vec_f16(
     int64_t* idx, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t out_w)
 {
 #if defined(CYPOOL_FP16)
-    const int all = cypool_cf_vec_all(32, out_w, col0, K, S, in_w, 1);
-    if (hi - lo < 32 && !all) return 0;
-    const int borders = all ? 6 : cypool_cf_vec_borders(32, lo, hi, out_w, col0, K, S, in_w);
+    if (hi - lo < 32) return 0;
+    const int borders = cypool_cf_vec_borders(32, lo, hi, out_w, col0, K, S, in_w);
     cypool_max_cf_ph_avx512fp16(xp, rs, col0, dstep, dc, hstep, hc, K, S, in_w, y, idx, lo, hi,
-                                out_w, borders & 2, borders & 4, all);
+                                out_w, borders & 2, borders & 4);
     return 1 | borders;
 #else
     (void)xp; (void)rs; (void)col0; (void)dstep; (void)dc; (void)hstep; (void)hc; (void)K;
@@ -735,34 +735,39 @@ static int __attribute__((unused)) cypool_max_cf_vec_f16(
 #undef CYPOOL_CF_PH_ARGS
 
 /* Whether a call's channels-first rows go through the vector walk (cypool_max_cf_walk) of
- * float32 (kind 0), float16 (1) or bfloat16 (2): the window (no dilation along w; stride 1, or 2
- * with K >= 2), the CPU, and every row all in vectors (cypool_cf_vec_whole: vectors of 16
- * outputs, float16's of 32 with rows of up to four in border vectors). 0 if not, else the
- * walk's mode. */
-static int __attribute__((unused)) cypool_max_cf_walks(const Window* w, int kind)
+ * float32 (kind 0), float16 (1) or bfloat16 (2), its interior outputs along w [lo, hi)
+ * (interior_outputs): the window (no dilation along w; stride 1, or 2 with K >= 2), the CPU, and
+ * every row all in vectors (cypool_cf_vec_whole: vectors of 16 outputs, float16's of 32 with
+ * rows of up to four in border vectors). 0 if not, else the walk's mode. */
+static int __attribute__((unused)) cypool_max_cf_walk_mode(const Window* w, int kind,
+                                                           ptrdiff_t lo, ptrdiff_t hi)
 {
     if (w->dil_w != 1 || !(w->s_w == 1 || (w->s_w == 2 && w->k_w >= 2))) return 0;
     if (!(kind == 1 ? cypool_max_cf_vec_f16_ok()
                     : kind == 2 ? cypool_max_cf_vec_bf16_ok() : cypool_max_cf_vec_f32_ok()))
         return 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-    ptrdiff_t lo, hi;
-    interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &lo, &hi);
     return cypool_cf_vec_whole(kind == 1 ? 32 : 16, lo, hi, w->out_w, -w->pad_w, w->k_w, w->s_w,
                                w->in_w, kind == 1);
 #else
+    (void)lo; (void)hi;
     return 0;
 #endif
 }
-/* Rows [r0, r1) of kind's data through its walk, in mode (cypool_max_cf_walks said so); returns
- * the first row not done (a row with no window rows), else r1. */
-static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk(int kind, const void* x, void* y,
-                                                            int64_t* idx, const Window* w,
-                                                            ptrdiff_t r0, ptrdiff_t r1,
-                                                            int mode)
+/* the same from the window alone (for the tiles' choice) */
+static int __attribute__((unused)) cypool_max_cf_walks(const Window* w, int kind)
 {
     ptrdiff_t lo, hi;
     interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &lo, &hi);
+    return cypool_max_cf_walk_mode(w, kind, lo, hi);
+}
+/* Rows [r0, r1) of kind's data through its walk, in mode (cypool_max_cf_walk_mode said so);
+ * returns the first row not done (a row with no window rows), else r1. */
+static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk(int kind, const void* x, void* y,
+                                                            int64_t* idx, const Window* w,
+                                                            ptrdiff_t r0, ptrdiff_t r1,
+                                                            ptrdiff_t lo, ptrdiff_t hi, int mode)
+{
 #if defined(CYPOOL_FP16)
     if (kind == 1)
         return cypool_max_cf_walk_avx512fp16((const uint16_t*)x, (uint16_t*)y, idx, w, r0, r1,

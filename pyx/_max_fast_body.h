@@ -510,19 +510,22 @@ static __attribute__((noinline)) void CYPOOL_FN(max_cf_rows_vec)(
 #undef CYPOOL_CF_ROWS
 
 /* Output rows [r0, r1) of a channels-first tensor: walked in the vector function where every row
- * goes all in vectors (cypool_max_cf_walks), else (float32, float16) row by row through the
- * vector kernels where the windows, the rows (16 or more interior outputs, or shorter than a
- * vector) and the CPU allow, else max_cf_rows. */
+ * goes all in vectors (cypool_max_cf_walk_mode), else (float32, float16) row by row through the
+ * vector kernels where the windows, the rows (a vector's worth of interior outputs) and the CPU
+ * allow, their borders cell by cell where border vectors cannot take them, else max_cf_rows. */
 static void CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, int64_t* idx,
                                          const Window* w, ptrdiff_t r0, ptrdiff_t r1)
 {
     if (r0 >= r1) return;
+    ptrdiff_t w_lo, w_hi;   /* interior outputs along w: every row shares them */
+    interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &w_lo, &w_hi);
     const int kind = CYPOOL_F16 ? 1 : CYPOOL_HALF ? 2 : 0;
-    const int mode = (CYPOOL_HALF || sizeof(CYPOOL_S) == 4) ? cypool_max_cf_walks(w, kind) : 0;
+    const int mode = (CYPOOL_HALF || sizeof(CYPOOL_S) == 4)
+                         ? cypool_max_cf_walk_mode(w, kind, w_lo, w_hi) : 0;
     /* every row in vectors: walked in the vector function; a row it hands back (no window rows)
      * cell by cell */
     while (mode && r0 < r1) {
-        r0 = cypool_max_cf_walk(kind, x, y, idx, w, r0, r1, mode);
+        r0 = cypool_max_cf_walk(kind, x, y, idx, w, r0, r1, w_lo, w_hi, mode);
         if (r0 < r1) {
             CYPOOL_FN(max_cf_rows)(x, y, idx, w, r0, r0 + 1);
             r0++;
@@ -531,14 +534,11 @@ static void CYPOOL_FN(cypool_max_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, int64_t
     if (mode) return;
 #if !CYPOOL_HALF || CYPOOL_F16
     if (w->dil_w == 1 && (w->s_w == 1 || (w->s_w == 2 && w->k_w >= 2))
+        && w_hi - w_lo >= (CYPOOL_F16 ? 32 : 16)
         && (CYPOOL_F16 ? cypool_max_cf_vec_f16_ok()
                        : sizeof(CYPOOL_S) == 4 && cypool_max_cf_vec_f32_ok())) {
-        ptrdiff_t w_lo, w_hi;
-        interior_outputs(w->out_w, w->k_w, w->s_w, w->pad_w, w->dil_w, w->in_w, &w_lo, &w_hi);
-        if (w_hi - w_lo >= 16 || w->out_w < (CYPOOL_F16 ? 32 : 16)) {
-            CYPOOL_FN(max_cf_rows_vec)(x, y, idx, w, r0, r1, w_lo, w_hi);
-            return;
-        }
+        CYPOOL_FN(max_cf_rows_vec)(x, y, idx, w, r0, r1, w_lo, w_hi);
+        return;
     }
 #endif
     CYPOOL_FN(max_cf_rows)(x, y, idx, w, r0, r1);
