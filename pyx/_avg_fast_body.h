@@ -107,6 +107,28 @@ CYPOOL_AVG512 __m512 CYPOOL_FN(avg_rt16)(__m512 m) {
     return _mm512_castsi512_ps(CYPOOL_FN(avg_bf16_bits)(m));
 #endif
 }
+/* avg_rt16 of a float sum or product whose NaN can only be an operand the storage type holds
+ * or the default NaN (a rounded add of a chain; a gradient times or over a divisor): bfloat16
+ * without the NaN step, as such a NaN is quiet with its low half 0, which the rounding leaves as
+ * it is (no carry) */
+CYPOOL_AVG512 __m512 CYPOOL_FN(avg_rt16_sum)(__m512 m) {
+#if CYPOOL_F16
+    return CYPOOL_FN(avg_rt16)(m);
+#else
+    const __m512i f = _mm512_castps_si512(m);
+    const __m512i r = _mm512_add_epi32(f, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+        _mm512_and_si512(_mm512_srli_epi32(f, 16), _mm512_set1_epi32(1))));
+    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
+#endif
+}
+/* avg_pack16 of values the storage type holds (rounded already): bfloat16's high halves */
+CYPOOL_AVG512 __m256i CYPOOL_FN(avg_pack16_held)(__m512 m) {
+#if CYPOOL_F16
+    return _mm512_cvtps_ph(m, CYPOOL_F16C_RNE);
+#else
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(m), 16));
+#endif
+}
 /* -0 as +0 over 16 storage values (cypool_plus_zero) */
 CYPOOL_AVG512 __m256i CYPOOL_FN(avg_plus_zero16)(__m256i h) {
     return _mm256_andnot_si256(_mm256_cmpeq_epi16(h, _mm256_set1_epi16((short)0x8000)), h);
@@ -905,7 +927,7 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_delta512)(const uint16_t* restrict src,
             const __m512 g = CYPOOL_FN(avg_ld16)(src + i);
             const __m512 d = recip ? _mm512_mul_ps(g, s) : _mm512_div_ps(g, s);
             if (dl)
-                _mm512_storeu_ps(dl + i, CYPOOL_FN(avg_rt16)(d));
+                _mm512_storeu_ps(dl + i, CYPOOL_FN(avg_rt16_sum)(d));
             else
                 _mm256_storeu_si256((__m256i*)(ds + i),
                                     CYPOOL_FN(avg_plus_zero16)(CYPOOL_FN(avg_pack16)(d)));
@@ -926,14 +948,18 @@ CYPOOL_AVG512 void CYPOOL_FN(avg_bwd_cf_vecs)(float* const* dr, ptrdiff_t nr,
     const __m512i cur0 = _mm512_set_epi32(8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1);
     const __m512i cur1 = _mm512_set_epi32(9, 8, 8, 7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1);
     const __m512 zero = _mm512_setzero_ps();
+    /* the first add, 0 + a rounded delta, is exact: not rounded */
     __m512 a[4];
     for (int u = 0; u < U; u++) a[u] = zero;
     if (sw == 1) {
         for (ptrdiff_t r = 0; r < nr; r++)
             for (ptrdiff_t t = kw - 1; t >= 0; t--) {
                 const float* d = dr[r] + i0 + pw - t;
-                for (int u = 0; u < U; u++)
-                    a[u] = CYPOOL_FN(avg_rt16)(_mm512_add_ps(a[u], _mm512_loadu_ps(d + 16 * u)));
+                const int first = r == 0 && t == kw - 1;
+                for (int u = 0; u < U; u++) {
+                    const __m512 s = _mm512_add_ps(a[u], _mm512_loadu_ps(d + 16 * u));
+                    a[u] = first ? s : CYPOOL_FN(avg_rt16_sum)(s);
+                }
             }
     } else {
         /* the vectors' first cells (i0 + 16 u) all have t parity p */
@@ -942,15 +968,17 @@ CYPOOL_AVG512 void CYPOOL_FN(avg_bwd_cf_vecs)(float* const* dr, ptrdiff_t nr,
         for (ptrdiff_t r = 0; r < nr; r++) {
             __m512 d[4];
             for (int u = 0; u < U; u++) d[u] = _mm512_loadu_ps(dr[r] + (t0 >> 1) - 1 + 8 * u);
+            for (int u = 0; u < U; u++) {
+                const __m512 s = _mm512_add_ps(a[u], _mm512_permutex2var_ps(d[u], pre, zero));
+                a[u] = r == 0 ? s : CYPOOL_FN(avg_rt16_sum)(s);
+            }
             for (int u = 0; u < U; u++)
-                a[u] = CYPOOL_FN(avg_rt16)(
-                    _mm512_add_ps(a[u], _mm512_permutex2var_ps(d[u], pre, zero)));
-            for (int u = 0; u < U; u++)
-                a[u] = CYPOOL_FN(avg_rt16)(_mm512_add_ps(a[u], _mm512_permutexvar_ps(cur, d[u])));
+                a[u] = CYPOOL_FN(avg_rt16_sum)(
+                    _mm512_add_ps(a[u], _mm512_permutexvar_ps(cur, d[u])));
         }
     }
     for (int u = 0; u < U; u++)
-        _mm256_storeu_si256((__m256i*)(gr + i0 + 16 * u), CYPOOL_FN(avg_pack16)(a[u]));
+        _mm256_storeu_si256((__m256i*)(gr + i0 + 16 * u), CYPOOL_FN(avg_pack16_held)(a[u]));
 }
 
 /* One channels-first input row (W >= 16 cells) of overlapping windows from its nr covering
@@ -987,11 +1015,14 @@ CYPOOL_AVG512 void CYPOOL_FN(avg_bwd_cl_vecs)(float* const* dr, ptrdiff_t nr,
     for (ptrdiff_t r = 0; r < nr; r++)
         for (ptrdiff_t j = j0; j < j1; j++) {
             const float* d = dr[r] + j * C + c;
-            for (int u = 0; u < U; u++)
-                a[u] = CYPOOL_FN(avg_rt16)(_mm512_add_ps(a[u], _mm512_loadu_ps(d + 16 * u)));
+            const int first = r == 0 && j == j0;   /* 0 + a rounded delta: exact */
+            for (int u = 0; u < U; u++) {
+                const __m512 s = _mm512_add_ps(a[u], _mm512_loadu_ps(d + 16 * u));
+                a[u] = first ? s : CYPOOL_FN(avg_rt16_sum)(s);
+            }
         }
     for (int u = 0; u < U; u++)
-        _mm256_storeu_si256((__m256i*)(g + c + 16 * u), CYPOOL_FN(avg_pack16)(a[u]));
+        _mm256_storeu_si256((__m256i*)(g + c + 16 * u), CYPOOL_FN(avg_pack16_held)(a[u]));
 }
 
 /* One channels-last input row (C >= 16 channels) from its nr covering gradient rows' rounded

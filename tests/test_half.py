@@ -480,6 +480,35 @@ def test_average_rows_of_every_width_and_channel_count_match_the_reference(dtype
                         avg_backward_ref(g, shape[2:], kk, ss, pp, ceil, cip, None))
 
 
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("k,s,p", [(3, 2, 1), (3, 2, 0), (3, 1, 1), (2, 1, 0)])
+def test_overlapping_average_backward_rounds_every_add_as_torch(dtype, k, s, p, rng):
+    # The overlapping backward's chains of rounded adds in vectors, on values off any grid (most
+    # adds round; ties and sums past the largest finite value too), NaN, +-inf and -0 among
+    # them: rows of 16 to 140 cells (channels-first) and 16 to 70 channels (channels-last)
+    big = float(np.finfo(dtype).max)
+
+    def values(shape):
+        v = rng.standard_normal(shape).astype(np.float32) * rng.choice([1e-3, 1.0, 300.0], shape)
+        pool = np.array([np.nan, np.inf, -np.inf, -0.0, big, -big], np.float32)
+        mask = rng.random(shape) < 0.03
+        v[mask] = rng.choice(pool, int(mask.sum()))
+        return v.astype(dtype)
+
+    kk, ss, pp = (k, k), (s, s), (p, p)
+    shapes = [(1, 2, 6, w) for w in (16, 17, 31, 64, 77, 140)]
+    shapes += [(1, c, 6, 7) for c in (16, 33, 70)]
+    for shape in shapes:
+        x = values(shape)
+        for fmt in ("channels_first", "channels_last"):
+            a = to_layout(x, fmt)
+            y = from_layout(cypool.avg_pool2d(a, k, s, p, data_format=fmt), fmt)
+            g = values(y.shape)
+            gx = cypool.avg_pool2d_backward(to_layout(g, fmt), a.shape, k, s, p, data_format=fmt)
+            assert_same(from_layout(gx, fmt),
+                        avg_backward_ref(g, shape[2:], kk, ss, pp, False, True, None))
+
+
 def _under_flush_to_zero(call):
     """call() with flush-to-zero and denormals-are-zero set in this thread's MXCSR (torch's
     set_flush_denormal), 1 thread; skips where the CPU has no such mode."""
