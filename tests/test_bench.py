@@ -2,6 +2,7 @@
 benchmarks/new_output_stability.py) on tiny shapes (`--smoke`): it runs, covers every operator
 (`--all`), the 256 MB bandwidth case and the fresh-process mode (`--processes`), writes its
 markdown and PNG, agrees with the peers, and its numbers are positive. No timing is asserted."""
+import builtins
 import importlib.util
 import os
 import subprocess
@@ -84,7 +85,9 @@ def _check_result(result, tmp_path, with_torch, names=None):
     md = tmp_path / "compare_frameworks.md"
     text = md.read_text()
     assert "| case |" in text and "tiny-max2*" in text
-    assert {r.case.name for r in result["rows"]} == set(names or (c.name for c in bench.CASES))
+    names = [n for n in names or (c.name for c in bench.CASES)
+             if bench.case_dtype(bench.find_case(n).dtype) is not None]
+    assert {r.case.name for r in result["rows"]} == set(names)
     for row in result["rows"]:
         assert row.nbytes > 0 and row.out_nbytes > 0
         assert set(row.times) >= {"cypool", "roofline"}
@@ -153,7 +156,8 @@ def test_operator_table_covers_every_operator_both_directions_and_formats(tmp_pa
     assert sizes == {7, 6, 1}
     assert result["rows"][0].case.name == bench.CASES[0].name  # the default cases come first
     # the default run stays the short table
-    assert bench._selected(None, False) == bench.CASES
+    assert bench._selected(None, False) == [c for c in bench.CASES
+                                            if bench.case_dtype(c.dtype) is not None]
 
 
 def test_check_tells_a_differing_result_apart():
@@ -200,6 +204,26 @@ def test_global_max_rows_draw_planes_without_tied_maxima(fmt):
         assert len(np.unique(p)) == p.size
         assert np.all(np.diff(p[np.argsort(q, kind="stable")]) > 0)  # the plane's order kept
     assert x.min() >= -0.5 and x.max() < 0.5
+
+
+def test_bfloat16_rows_run_with_ml_dtypes_and_are_left_out_without_it(monkeypatch):
+    names = ["bf16-avg2", "tiny-max2"]
+    if bench.case_dtype("bfloat16") is not None:
+        result = bench.run(threads=1, repeat=1, smoke=True, use_torch=False, only=names,
+                           skip_big=True, verbose=False, peers=())
+        rows = [r for r in result["rows"] if r.case.name == "bf16-avg2"]
+        assert len(rows) == 4 and all(r.times["cypool"] > 0 for r in rows)
+    real_import = builtins.__import__
+
+    def no_ml_dtypes(name, *args, **kwargs):
+        if name == "ml_dtypes":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_ml_dtypes)
+    assert bench.case_dtype("bfloat16") is None
+    result = bench.run(threads=1, repeat=1, smoke=True, use_torch=False, only=names,
+                       skip_big=True, verbose=False, peers=())
+    assert {r.case.name for r in result["rows"]} == {"tiny-max2"}
 
 
 def test_optional_peers_are_skipped_when_absent(monkeypatch):

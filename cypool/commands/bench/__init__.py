@@ -61,7 +61,7 @@ import json
 import os
 
 from .cases import (ALL_CASES, BIG_MB, BIG_SHAPE, CASES, CF, CL, FORMATS, OPERATOR_CASES, PEERS,
-                    SEED, SMOKE_SAMPLE_SECONDS, Case, Row, case_nc, find_case)
+                    SEED, SMOKE_SAMPLE_SECONDS, Case, Row, case_dtype, case_nc, find_case)
 from .operators import Operator
 from .processes import (CHILD_TAG, SETTINGS, big_rows, child, markdown_processes, run_processes,
                         spread, summary)

@@ -75,6 +75,10 @@ CASES = [
     Case("half-max2", "max", (16, 64, 112, 112), 2, 2, dtype="float16", headline=False),
     Case("half-max3s2p1", "max", (16, 64, 112, 112), 3, 2, 1, dtype="float16", headline=False),
     Case("half-avg2", "avg", (16, 64, 112, 112), 2, 2, dtype="float16", headline=False),
+    # bfloat16 (NumPy arrays of ml_dtypes' type: rows skipped where it is not installed)
+    Case("bf16-max2", "max", (16, 64, 112, 112), 2, 2, dtype="bfloat16", headline=False),
+    Case("bf16-max3s2p1", "max", (16, 64, 112, 112), 3, 2, 1, dtype="bfloat16", headline=False),
+    Case("bf16-avg2", "avg", (16, 64, 112, 112), 2, 2, dtype="bfloat16", headline=False),
     Case("odd-max3s2", "max", (8, 48, 55, 55), 3, 2, headline=False),
     Case("odd-avg3s2p1", "avg", (8, 48, 57, 57), 3, 2, 1, headline=False),
     Case("1d-max3s2p1", "max", (32, 64, 4096), 3, 2, 1, directions=("fwd",), headline=False),
@@ -129,9 +133,31 @@ def find_case(name: str) -> Case:
     raise ValueError(f"unknown case {name!r}; known: {', '.join(c.name for c in ALL_CASES)}")
 
 
+def case_dtype(name: str):
+    """The NumPy dtype a case's dtype name stands for: bfloat16 is ml_dtypes' (None when
+    ml_dtypes is not installed)."""
+    if name == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            return None
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
+def is_bfloat16(dtype) -> bool:
+    """Whether dtype is ml_dtypes' bfloat16 (never when ml_dtypes is absent: a NumPy dtype
+    compares equal to None as float64 does)."""
+    bf = case_dtype("bfloat16")
+    return bf is not None and np.dtype(dtype) == bf
+
+
 def _selected(only, all_ops: bool) -> list:
+    """The cases to run: those named (only), else the table or every case; a case whose dtype
+    this installation lacks (bfloat16 without ml_dtypes) is left out."""
     cases = ALL_CASES if all_ops or only else CASES
-    return [c for c in cases if not only or c.name in only]
+    return [c for c in cases
+            if (not only or c.name in only) and case_dtype(c.dtype) is not None]
 
 
 def _stored(shape: tuple, fmt: str) -> tuple:
@@ -140,7 +166,7 @@ def _stored(shape: tuple, fmt: str) -> tuple:
 
 def _random(rng, shape, fmt, dtype) -> np.ndarray:
     """Seeded uniform [-0.5, 0.5) data, C-contiguous in the memory order of fmt."""
-    dt = np.dtype(dtype)
+    dt = case_dtype(dtype) if isinstance(dtype, str) else np.dtype(dtype)
     if dt.itemsize < 4:   # NumPy draws float32 and float64 only
         return (rng.random(_stored(shape, fmt), dtype=np.float32) - 0.5).astype(dt)
     x = rng.random(_stored(shape, fmt), dtype=dt)
@@ -150,7 +176,10 @@ def _random(rng, shape, fmt, dtype) -> np.ndarray:
 
 def _torch_view(torch, a: np.ndarray, fmt: str):
     """The same memory as a logical (N, C, *spatial) tensor (channels_last memory format for CL)."""
-    t = torch.from_numpy(a)
+    if is_bfloat16(a.dtype):   # torch takes no NumPy bfloat16: the same bits
+        t = torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    else:
+        t = torch.from_numpy(a)
     if fmt == CL:
         t = t.movedim(-1, 1)
     return t

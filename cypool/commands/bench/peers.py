@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .cases import CL, _torch_view
+from .cases import CL, _torch_view, case_dtype, is_bfloat16
 
 if TYPE_CHECKING:
     from .operators import Operator
@@ -242,6 +242,9 @@ def _as_numpy(theirs, fmt, ours_shape, stored):
         t = theirs.detach()
         if fmt == CL and t.ndim >= 3 and tuple(t.movedim(1, -1).shape) == tuple(ours_shape):
             t = t.movedim(1, -1)
+        if str(t.dtype) == "torch.bfloat16":   # no NumPy bfloat16 in torch: the same bits
+            return t.contiguous().view(__import__("torch").int16).numpy().view(
+                case_dtype("bfloat16"))
         theirs = t.numpy()
     return theirs
 
@@ -260,6 +263,8 @@ def _check(ours, theirs, fmt: str, tol: float = 1e-5, stored: bool = False) -> s
         theirs = (theirs,)
     for a, b in zip(ours, theirs):   # a max pooling's indices are compared through the values
         b = _as_numpy(b, fmt, a.shape, stored)
+        if is_bfloat16(a.dtype):   # compared in float32 (its kind is not "f")
+            a, b = a.astype(np.float32), np.asarray(b).astype(np.float32)
         if a.dtype.kind != "f":
             continue
         if a.shape != b.shape:

@@ -12,7 +12,7 @@ from cypool import _threads
 
 from ..timing import SAMPLE_SECONDS, time_interleaved
 from .cases import (BIG_SHAPE, CF, FORMATS, SEED, SMOKE_SAMPLE_SECONDS, Case, Row, _nbytes,
-                    _random, _selected, _smoke_shape, _torch_view)
+                    _random, _selected, _smoke_shape, _torch_view, is_bfloat16)
 from .operators import _numpy_recipe, _numpy_recipe_applies, _operator, _roofline
 from .peers import _check, _load_peers, _peers_of_row, _torch_backward
 from .report import _format_row, _loadavg, markdown, plot
@@ -24,8 +24,11 @@ def _candidates(case: Case, direction: str, fmt: str, shape: tuple, torch, rng):
     x = _random(rng, shape, fmt, case.dtype)
     o = _operator(case, fmt, x, torch, rng)
     cands, checks = {}, []
-    # float16: peers that add in float16 (JAX, TensorFlow) round each partial sum
-    tol = o.tol or {np.dtype(np.float16): 4e-3, np.dtype(np.float32): 1e-5}.get(x.dtype, 1e-12)
+    # float16 / bfloat16: peers that add in the 16-bit type (JAX, TensorFlow) round each partial
+    # sum
+    tol = o.tol or (3e-2 if is_bfloat16(x.dtype) else {np.dtype(np.float16): 4e-3,
+                                                       np.dtype(np.float32): 1e-5}.get(x.dtype,
+                                                                                       1e-12))
     if direction == "fwd":
         result = o.fwd()
         cands["cypool"] = o.fwd
