@@ -7,6 +7,8 @@ the arguments and prepares `_adaptive.AdaptiveCall` with the call's Window.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from . import _adaptive
@@ -18,7 +20,7 @@ from ._steps import (CF, DataFormat, OutputSize, PoolResult, destination, forwar
 
 
 def _adaptive_pool(x, rank, output_size, return_indices, data_format, op, keepdims=True,
-                   is_global=False):
+                   is_global=False, out=None):
     """Adaptive pooling forward: op "adaptive_avg" or "adaptive_max". Global pooling passes its
     keepdims (False: the result drops its size-1 spatial axes) and is_global=True."""
     key = None
@@ -30,7 +32,7 @@ def _adaptive_pool(x, rank, output_size, return_indices, data_format, op, keepdi
     if plan is None:
         plan = PLANS.add(key, _adaptive_plan(x, rank, output_size, return_indices, data_format, op,
                                              keepdims, is_global))
-    return plan.run(x)
+    return plan.run(x, None, out)
 
 
 def _adaptive_plan(x, rank, output_size, return_indices, data_format, op, keepdims,
@@ -56,7 +58,8 @@ def _adaptive_plan(x, rank, output_size, return_indices, data_format, op, keepdi
 
 
 def adaptive_avg_pool1d(x: np.ndarray, output_size: OutputSize,
-                        data_format: DataFormat = CF) -> np.ndarray:
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
     """1-d adaptive average pooling to a fixed output size.
 
     Parameters
@@ -69,6 +72,8 @@ def adaptive_avg_pool1d(x: np.ndarray, output_size: OutputSize,
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -93,11 +98,12 @@ def adaptive_avg_pool1d(x: np.ndarray, output_size: OutputSize,
     >>> float(cypool.adaptive_avg_pool1d(x, 1)[0, 0].flat[0])   # the mean of plane (0, 0)
     2.5
     """
-    return _adaptive_pool(x, 1, output_size, False, data_format, "adaptive_avg")
+    return _adaptive_pool(x, 1, output_size, False, data_format, "adaptive_avg", out=out)
 
 
 def adaptive_avg_pool2d(x: np.ndarray, output_size: OutputSize,
-                        data_format: DataFormat = CF) -> np.ndarray:
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
     """2-d adaptive average pooling to a fixed output size.
 
     Parameters
@@ -110,6 +116,8 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size: OutputSize,
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -123,7 +131,7 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size: OutputSize,
         of ints or None.
     ValueError
         If ``x`` has the wrong number of dimensions or an empty spatial axis, ``output_size`` is
-        negative, or ``data_format`` is unknown.
+        negative, ``data_format`` is unknown, or ``out`` does not fit.
 
     Examples
     --------
@@ -134,11 +142,12 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size: OutputSize,
     >>> float(cypool.adaptive_avg_pool2d(x, 1)[0, 0].flat[0])   # the mean of plane (0, 0)
     17.5
     """
-    return _adaptive_pool(x, 2, output_size, False, data_format, "adaptive_avg")
+    return _adaptive_pool(x, 2, output_size, False, data_format, "adaptive_avg", out=out)
 
 
 def adaptive_avg_pool3d(x: np.ndarray, output_size: OutputSize,
-                        data_format: DataFormat = CF) -> np.ndarray:
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> np.ndarray:
     """3-d adaptive average pooling to a fixed output size.
 
     Parameters
@@ -151,6 +160,8 @@ def adaptive_avg_pool3d(x: np.ndarray, output_size: OutputSize,
         input cells ``[floor(i * L / O), ceil((i + 1) * L / O))``.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -175,11 +186,12 @@ def adaptive_avg_pool3d(x: np.ndarray, output_size: OutputSize,
     >>> float(cypool.adaptive_avg_pool3d(x, 1)[0, 0].flat[0])   # the mean of plane (0, 0)
     107.5
     """
-    return _adaptive_pool(x, 3, output_size, False, data_format, "adaptive_avg")
+    return _adaptive_pool(x, 3, output_size, False, data_format, "adaptive_avg", out=out)
 
 
 def adaptive_max_pool1d(x: np.ndarray, output_size: OutputSize, return_indices: bool = False,
-                        data_format: DataFormat = CF) -> PoolResult:
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> PoolResult:
     """1-d adaptive max pooling to a fixed output size.
 
     Parameters
@@ -196,6 +208,8 @@ def adaptive_max_pool1d(x: np.ndarray, output_size: OutputSize, return_indices: 
         the input (``l``) in both data formats, PyTorch's convention.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -221,11 +235,12 @@ def adaptive_max_pool1d(x: np.ndarray, output_size: OutputSize, return_indices: 
     >>> y.shape, int(idx.reshape(-1)[-1])
     ((1, 1, 3), 5)
     """
-    return _adaptive_pool(x, 1, output_size, return_indices, data_format, "adaptive_max")
+    return _adaptive_pool(x, 1, output_size, return_indices, data_format, "adaptive_max", out=out)
 
 
 def adaptive_max_pool2d(x: np.ndarray, output_size: OutputSize, return_indices: bool = False,
-                        data_format: DataFormat = CF) -> PoolResult:
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> PoolResult:
     """2-d adaptive max pooling to a fixed output size.
 
     Parameters
@@ -242,6 +257,8 @@ def adaptive_max_pool2d(x: np.ndarray, output_size: OutputSize, return_indices: 
         the input (``h * W + w``) in both data formats, PyTorch's convention.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -257,7 +274,7 @@ def adaptive_max_pool2d(x: np.ndarray, output_size: OutputSize, return_indices: 
         or a tuple of ints or None, or ``return_indices`` is not a bool.
     ValueError
         If ``x`` has the wrong number of dimensions or an empty spatial axis, ``output_size`` is
-        negative, or ``data_format`` is unknown.
+        negative, ``data_format`` is unknown, or ``out`` does not fit.
 
     Notes
     -----
@@ -272,11 +289,12 @@ def adaptive_max_pool2d(x: np.ndarray, output_size: OutputSize, return_indices: 
     >>> y.shape, int(idx.reshape(-1)[-1])
     ((1, 1, 3, 3), 35)
     """
-    return _adaptive_pool(x, 2, output_size, return_indices, data_format, "adaptive_max")
+    return _adaptive_pool(x, 2, output_size, return_indices, data_format, "adaptive_max", out=out)
 
 
 def adaptive_max_pool3d(x: np.ndarray, output_size: OutputSize, return_indices: bool = False,
-                        data_format: DataFormat = CF) -> PoolResult:
+                        data_format: DataFormat = CF, *,
+                        out: Optional[np.ndarray] = None) -> PoolResult:
     """3-d adaptive max pooling to a fixed output size.
 
     Parameters
@@ -293,6 +311,8 @@ def adaptive_max_pool3d(x: np.ndarray, output_size: OutputSize, return_indices: 
         the input (``d * H * W + h * W + w``) in both data formats, PyTorch's convention.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -318,4 +338,4 @@ def adaptive_max_pool3d(x: np.ndarray, output_size: OutputSize, return_indices: 
     >>> y.shape, int(idx.reshape(-1)[-1])
     ((1, 1, 3, 3, 3), 215)
     """
-    return _adaptive_pool(x, 3, output_size, return_indices, data_format, "adaptive_max")
+    return _adaptive_pool(x, 3, output_size, return_indices, data_format, "adaptive_max", out=out)

@@ -35,7 +35,8 @@ def _sizes(can, in_plane, out_plane) -> tuple:
     return ((can.n, can.c) if can.order == "cl" else (can.n * can.c,)) + (in_plane, out_plane)
 
 
-def _max_unpool(x, indices, rank, kernel_size, stride, padding, output_size, data_format):
+def _max_unpool(x, indices, rank, kernel_size, stride, padding, output_size, data_format,
+                out=None):
     key = None
     if (type(x) is np.ndarray and type(indices) is np.ndarray and type(data_format) is str
             and (type(kernel_size) is int or plain(kernel_size))
@@ -47,7 +48,7 @@ def _max_unpool(x, indices, rank, kernel_size, stride, padding, output_size, dat
     if plan is None:
         plan = PLANS.add(key, _max_unpool_plan(x, indices, rank, kernel_size, stride, padding,
                                                output_size, data_format))
-    return plan.run(x, indices)
+    return plan.run(x, indices, out)
 
 
 def _max_unpool_plan(x, indices, rank, kernel_size, stride, padding, output_size,
@@ -74,7 +75,8 @@ def _max_unpool_plan(x, indices, rank, kernel_size, stride, padding, output_size
 
 def max_unpool1d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
                  stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
-                 output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
+                 output_size: Optional[Shape] = None, data_format: DataFormat = CF, *,
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """1-d max unpooling: the partial inverse of ``max_pool1d``.
 
     Writes each value of ``x`` at the plane position its index names, zeros elsewhere.
@@ -100,6 +102,8 @@ def max_unpool1d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
         it.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -124,12 +128,13 @@ def max_unpool1d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
     >>> u.shape, float(u.sum()) == float(y.sum())
     ((1, 1, 8), True)
     """
-    return _max_unpool(x, indices, 1, kernel_size, stride, padding, output_size, data_format)
+    return _max_unpool(x, indices, 1, kernel_size, stride, padding, output_size, data_format, out)
 
 
 def max_unpool2d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
                  stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
-                 output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
+                 output_size: Optional[Shape] = None, data_format: DataFormat = CF, *,
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """2-d max unpooling: the partial inverse of ``max_pool2d``.
 
     Writes each value of ``x`` at the plane position its index names, zeros elsewhere.
@@ -155,6 +160,8 @@ def max_unpool2d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
         it.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -168,8 +175,8 @@ def max_unpool2d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
         ``indices`` is not int64, or a window argument has the wrong type.
     ValueError
         If the shapes disagree, an index lies outside the output plane, a window argument is out of
-        range, ``output_size`` is not within one stride of the default, or ``data_format`` is
-        unknown.
+        range, ``output_size`` is not within one stride of the default, ``data_format`` is
+        unknown, or ``out`` does not fit.
 
     Examples
     --------
@@ -180,12 +187,13 @@ def max_unpool2d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
     >>> u.shape, float(u.sum()) == float(y.sum())
     ((1, 1, 8, 8), True)
     """
-    return _max_unpool(x, indices, 2, kernel_size, stride, padding, output_size, data_format)
+    return _max_unpool(x, indices, 2, kernel_size, stride, padding, output_size, data_format, out)
 
 
 def max_unpool3d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
                  stride: Optional[IntOrTuple] = None, padding: IntOrTuple = 0,
-                 output_size: Optional[Shape] = None, data_format: DataFormat = CF) -> np.ndarray:
+                 output_size: Optional[Shape] = None, data_format: DataFormat = CF, *,
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """3-d max unpooling: the partial inverse of ``max_pool3d``.
 
     Writes each value of ``x`` at the plane position its index names, zeros elsewhere.
@@ -211,6 +219,8 @@ def max_unpool3d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
         it.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the result, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -235,4 +245,4 @@ def max_unpool3d(x: np.ndarray, indices: np.ndarray, kernel_size: IntOrTuple,
     >>> u.shape, float(u.sum()) == float(y.sum())
     ((1, 1, 8, 8, 8), True)
     """
-    return _max_unpool(x, indices, 3, kernel_size, stride, padding, output_size, data_format)
+    return _max_unpool(x, indices, 3, kernel_size, stride, padding, output_size, data_format, out)

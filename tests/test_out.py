@@ -161,3 +161,47 @@ def test_backward_out_refused(rng):
     bad[0, 0, 0, 0] = 64
     with pytest.raises(ValueError, match="outside"):
         cypool.max_pool2d_backward(g, bad, x.shape, out=np.empty_like(x))
+
+
+def _more_ops():
+    # the adaptive poolings and max unpooling take out= as max and average pooling do
+    for rank in (1, 2, 3):
+        yield (f"adaptive_avg_pool{rank}d",
+               lambda x, df, out=None, r=rank: getattr(cypool, f"adaptive_avg_pool{r}d")(
+                   x, 3, data_format=df, out=out))
+        yield (f"adaptive_max_pool{rank}d",
+               lambda x, df, out=None, r=rank: getattr(cypool, f"adaptive_max_pool{r}d")(
+                   x, (2, None, 3)[:r], data_format=df, out=out))
+        yield (f"max_unpool{rank}d", lambda x, df, out=None, r=rank: _unpool(x, r, df, out))
+
+
+def _unpool(x, rank, df, out):
+    y, idx = getattr(cypool, f"max_pool{rank}d")(x, 2, return_indices=True, data_format=df)
+    size = x.shape[1:-1] if df == CL else x.shape[2:]   # odd sizes: the input's, not the default
+    return getattr(cypool, f"max_unpool{rank}d")(y, idx, 2, output_size=size, data_format=df,
+                                                 out=out)
+
+
+MORE_OPS = list(_more_ops())
+
+
+@pytest.mark.parametrize("name, op", MORE_OPS, ids=[n for n, _ in MORE_OPS])
+@pytest.mark.parametrize("data_format", ["channels_first", CL])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_adaptive_and_unpool_write_into_out(name, op, data_format, dtype, rng):
+    rank = int(name[-2])
+    spatial = (9, 8, 7)[:rank]
+    shape = (2, *spatial, 5) if data_format == CL else (2, 5, *spatial)
+    x = rng.standard_normal(shape).astype(dtype)
+    ref = op(x, data_format)
+    for make in (lambda: np.full(ref.shape, 7, ref.dtype),                    # direct
+                 lambda: np.full(ref.shape[::-1], 7, ref.dtype).T,            # Fortran: a copy
+                 lambda: np.full(ref.shape + (2,), 7, ref.dtype)[..., 0]):    # strided: a copy
+        out = make()
+        got = op(x, data_format, out=out)
+        assert got is out
+        np.testing.assert_array_equal(out, ref)
+    with pytest.raises(ValueError, match="out"):
+        op(x, data_format, out=np.empty(ref.shape[:-1] + (ref.shape[-1] + 1,), ref.dtype))
+    with pytest.raises(ValueError, match="out"):
+        op(x, data_format, out=np.empty(ref.shape, np.int32 if dtype != np.int32 else np.int64))
