@@ -134,6 +134,30 @@ CYPOOL_INLINE ClRow cl_row_spans(const Window* w, ptrdiff_t row)
         _mm512_cmp_ph_mask(_mm512_castsi512_ph(v_), _mm512_castsi512_ph(v_), _CMP_UNORD_Q), \
         v_, _mm512_or_si512(v_, _mm512_set1_epi16(0x0200))); })
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The window rule and the store of bfloat16 on 32 lanes of 16-bit patterns, compared as float32
+ * (the pair of a 32-bit lane widened exactly: the even cell by a shift, the odd one by a mask):
+ * float32's rule on each half (max(b, a), then b where b is NaN), narrowed back by a shift and
+ * a mask (the results are bfloat16 values: nothing to round); a NaN result made quiet as the
+ * store of the converting rows makes it (the same bits). Used in functions built for
+ * "avx512bw,avx512f". */
+#define CYPOOL_LATER_BF(a, b) ({ const __m512i a_ = (a), b_ = (b); \
+    const __m512i hi_ = _mm512_set1_epi32((int)0xffff0000u); \
+    const __m512 ae_ = _mm512_castsi512_ps(_mm512_slli_epi32(a_, 16)); \
+    const __m512 be_ = _mm512_castsi512_ps(_mm512_slli_epi32(b_, 16)); \
+    const __m512 ao_ = _mm512_castsi512_ps(_mm512_and_si512(a_, hi_)); \
+    const __m512 bo_ = _mm512_castsi512_ps(_mm512_and_si512(b_, hi_)); \
+    const __m512 re_ = _mm512_mask_mov_ps(_mm512_max_ps(be_, ae_), \
+                                          _mm512_cmp_ps_mask(be_, be_, _CMP_UNORD_Q), be_); \
+    const __m512 ro_ = _mm512_mask_mov_ps(_mm512_max_ps(bo_, ao_), \
+                                          _mm512_cmp_ps_mask(bo_, bo_, _CMP_UNORD_Q), bo_); \
+    _mm512_or_si512(_mm512_srli_epi32(_mm512_castps_si512(re_), 16), \
+                    _mm512_and_si512(_mm512_castps_si512(ro_), hi_)); })
+#define CYPOOL_QUIET_BF(v) ({ const __m512i v_ = (v); \
+    _mm512_mask_mov_epi16(v_, _mm512_cmpgt_epi16_mask( \
+        _mm512_and_si512(v_, _mm512_set1_epi16(0x7fff)), _mm512_set1_epi16(0x7f80)), \
+        _mm512_or_si512(v_, _mm512_set1_epi16(0x0040))); })
+#endif
 /* Run counts of the run kernels: CYPOOL_CL_RUNS at most */
 #define CYPOOL_CL_RUNS 9
 

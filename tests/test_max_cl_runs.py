@@ -165,3 +165,29 @@ def test_random_3d_geometries_match_the_general_kernel():
             np.testing.assert_array_equal(i, ic, err_msg=msg)
             y = _pool_cl(x, 3, geom, return_indices=False)
             np.testing.assert_array_equal(_bits(y), _bits(yc), err_msg=msg)
+
+
+@pytest.mark.parametrize("rank,geom", CASES, ids=str)
+def test_bfloat16_runs_match_the_float32_scan_bit_for_bit(rank, geom):
+    # bfloat16 values only, 32 channels or more: the runs compare each 32-bit lane's two cells
+    # as float32; the result must be the float32 scan's on the widened cells, narrowed (exact),
+    # a NaN made quiet (its payload's top kept)
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes")
+    spatial, k, s, p, d, ceil_mode = geom
+    kk, ss, pp, dd = (_tuple(v, rank) for v in (k, s, p, d))
+    rng = np.random.default_rng(abs(hash(("bf16", rank, spatial))) % 2**32)
+    for kind, c in itertools.product(("nan", "ties", "neginf"), (32, 33, 64, 70)):
+        x32 = _data(rng, (1, c, *spatial), np.float32, kind)
+        # keep the top half of every pattern (NaN payloads in it): exact bfloat16 values; half
+        # of the NaNs made signalling (quiet bit clear, payload kept)
+        b = _bits(x32) & np.uint32(0xFFFF0000)
+        snan = (np.isnan(x32) & (rng.random(x32.shape) < 0.5)
+                & ((b & np.uint32(0x003F0000)) != 0))
+        b[snan] &= np.uint32(0xFFBFFFFF)
+        x32 = b.view(np.float32)
+        y_ref, _ = R.max_pool(x32, kk, ss, pp, pp, dd, ceil_mode)
+        want = (_bits(y_ref) >> np.uint32(16)).astype(np.uint16)
+        want[np.isnan(y_ref)] |= np.uint16(0x0040)
+        xb = (_bits(x32) >> np.uint32(16)).astype(np.uint16).view(ml_dtypes.bfloat16)
+        got = _pool_cl(xb, rank, geom, return_indices=False)
+        np.testing.assert_array_equal(got.view(np.uint16), want, err_msg=f"{kind} C={c}")
