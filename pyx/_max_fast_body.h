@@ -1084,29 +1084,33 @@ CYPOOL_FN(max_cl_f16c_avx512)(const uint16_t* x, uint16_t* y, int64_t* idx, cons
 {
     CYPOOL_CL_F16C_ROW(16, CYPOOL_FN(max_cl_f16c_vecs16), CYPOOL_CL_F16C_RUN16);
 }
+/* The 16-bit types' values-only run kernels (max_cl_runs_row's tree on vectors of 32 lanes of
+ * 16-bit patterns, C >= 32), where the CPU can: float16 compared as float16 (AVX512-FP16:
+ * CYPOOL_LATER_PH, CYPOOL_QUIET_PH), no conversions; bfloat16 compared as float32 pairs
+ * (AVX-512BW: CYPOOL_LATER_BF, CYPOOL_QUIET_BF), no row of conversions ((16,112,112,64)
+ * 2x2/s2: 0.70 of float32's time through the converting cells, 0.56-0.60 this way). */
 #if CYPOOL_F16 && defined(CYPOOL_FP16)
-/* float16 values only, where the CPU has AVX512-FP16: max_cl_runs_row's tree on vectors of 32
- * float16 lanes, compared as float16 (CYPOOL_LATER_PH, CYPOOL_QUIET_PH: _max_fast.h), no
- * conversions. C >= 32. */
-static __attribute__((target("avx512fp16,avx512bw,avx512f"), noinline, unused)) int
-CYPOOL_FN(max_cl_runs_row_fp16)(const uint16_t* const* base, ptrdiff_t nr, ptrdiff_t K,
-                                ptrdiff_t S, ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
-                                ptrdiff_t C, uint16_t* y)
-{
-    CYPOOL_CL_VCASES(uint16_t, __m512i, 32, CYPOOL_LATER_PH, CYPOOL_QUIET_PH);
-}
+#define CYPOOL_RUNS16 1
+#define CYPOOL_RUNS16_CPU() cypool_avx512fp16()
+#define CYPOOL_RUNS16_TARGET "avx512fp16,avx512bw,avx512f"
+#define CYPOOL_RUNS16_LATER CYPOOL_LATER_PH
+#define CYPOOL_RUNS16_QUIET CYPOOL_QUIET_PH
+#elif !CYPOOL_F16
+#define CYPOOL_RUNS16 1
+#define CYPOOL_RUNS16_CPU() __builtin_cpu_supports("avx512bw")
+#define CYPOOL_RUNS16_TARGET "avx512bw,avx512f"
+#define CYPOOL_RUNS16_LATER CYPOOL_LATER_BF
+#define CYPOOL_RUNS16_QUIET CYPOOL_QUIET_BF
+#else
+#define CYPOOL_RUNS16 0
 #endif
-#if !CYPOOL_F16
-/* bfloat16 values only, on AVX-512BW CPUs: max_cl_runs_row's tree on vectors of 32 bfloat16
- * lanes compared as float32 pairs (CYPOOL_LATER_BF, CYPOOL_QUIET_BF: _max_fast.h), no row of
- * float conversions. C >= 32. (16,112,112,64) 2x2/s2: 0.70 of float32's time through the
- * converting cells. */
-static __attribute__((target("avx512bw,avx512f"), noinline, unused)) int
-CYPOOL_FN(max_cl_runs_row_bf16)(const uint16_t* const* base, ptrdiff_t nr, ptrdiff_t K,
-                                ptrdiff_t S, ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
-                                ptrdiff_t C, uint16_t* y)
+#if CYPOOL_RUNS16
+static __attribute__((target(CYPOOL_RUNS16_TARGET), noinline, unused)) int
+CYPOOL_FN(max_cl_runs_row16)(const uint16_t* const* base, ptrdiff_t nr, ptrdiff_t K,
+                             ptrdiff_t S, ptrdiff_t pad, ptrdiff_t lo, ptrdiff_t hi,
+                             ptrdiff_t C, uint16_t* y)
 {
-    CYPOOL_CL_VCASES(uint16_t, __m512i, 32, CYPOOL_LATER_BF, CYPOOL_QUIET_BF);
+    CYPOOL_CL_VCASES(uint16_t, __m512i, 32, CYPOOL_RUNS16_LATER, CYPOOL_RUNS16_QUIET);
 }
 #endif
 #undef CYPOOL_CL_F16C_ROW
@@ -1240,31 +1244,24 @@ static void CYPOOL_CLONES CYPOOL_FN(cypool_max_fwd_cl)(const CYPOOL_S* x, CYPOOL
     switch (cypool_f16c()) {
     case 2: {
         ptrdiff_t lo = 0, hi = 0;
-#if CYPOOL_F16 && defined(CYPOOL_FP16)
-        /* values only: the interior columns through the AVX512-FP16 runs */
+#if CYPOOL_RUNS16
+        /* values only: the interior columns through the 16-bit runs */
         const ClRow cr = cl_row_spans(w, row);
         const uint16_t* base[CYPOOL_CL_RUNS];
         /* the CPU asked first: cl_runs sets the interior that the call below then skips */
-        if (!idx && C >= 32 && cypool_avx512fp16()
+        if (!idx && C >= 32 && CYPOOL_RUNS16_CPU()
                 && CYPOOL_FN(cl_runs)(w, x + cr.n * w->in_d * w->in_h * w->in_w * C, cr, C, base,
                                       &lo, &hi)
-                && !CYPOOL_FN(max_cl_runs_row_fp16)(base, cr.d.count * cr.h.count, w->k_w,
-                                                    w->s_w, w->pad_w, lo, hi, C,
-                                                    y + row * w->out_w * C))
+                && !CYPOOL_FN(max_cl_runs_row16)(base, cr.d.count * cr.h.count, w->k_w,
+                                                 w->s_w, w->pad_w, lo, hi, C,
+                                                 y + row * w->out_w * C))
             lo = hi = 0;
+#undef CYPOOL_RUNS16_CPU
+#undef CYPOOL_RUNS16_TARGET
+#undef CYPOOL_RUNS16_LATER
+#undef CYPOOL_RUNS16_QUIET
 #endif
-#if !CYPOOL_F16
-        /* values only: the interior columns through the bfloat16 runs */
-        const ClRow cr = cl_row_spans(w, row);
-        const uint16_t* base[CYPOOL_CL_RUNS];
-        if (!idx && C >= 32 && __builtin_cpu_supports("avx512bw")
-                && CYPOOL_FN(cl_runs)(w, x + cr.n * w->in_d * w->in_h * w->in_w * C, cr, C, base,
-                                      &lo, &hi)
-                && !CYPOOL_FN(max_cl_runs_row_bf16)(base, cr.d.count * cr.h.count, w->k_w,
-                                                    w->s_w, w->pad_w, lo, hi, C,
-                                                    y + row * w->out_w * C))
-            lo = hi = 0;
-#endif
+#undef CYPOOL_RUNS16
         CYPOOL_FN(max_cl_f16c_avx512)(x, y, idx, w, row, C, cells, lo, hi);
         return;
     }
