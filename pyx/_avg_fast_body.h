@@ -82,14 +82,18 @@ CYPOOL_AVG512 __m512 CYPOOL_FN(avg_ld16)(const uint16_t* p) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 #endif
 }
+/* the float bits f rounded to nearest even at the upper half (the low half still to clear);
+ * a NaN's may carry into its sign */
+CYPOOL_AVG512 __m512i CYPOOL_FN(avg_bf16_round)(__m512i f) {
+    return _mm512_add_epi32(f, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+        _mm512_and_si512(_mm512_srli_epi32(f, 16), _mm512_set1_epi32(1))));
+}
 /* the float bits of bfloat16's rounding, in the upper halves (a NaN: its top, made quiet) */
 CYPOOL_AVG512 __m512i CYPOOL_FN(avg_bf16_bits)(__m512 m) {
     const __m512i f = _mm512_castps_si512(m), top = _mm512_set1_epi32((int)0xffff0000u);
-    const __m512i r = _mm512_add_epi32(f, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
-        _mm512_and_si512(_mm512_srli_epi32(f, 16), _mm512_set1_epi32(1))));
     const __m512i n = _mm512_or_si512(f, _mm512_set1_epi32(0x400000));
-    return _mm512_and_si512(_mm512_mask_blend_epi32(_mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q), r, n),
-                            top);
+    return _mm512_and_si512(_mm512_mask_blend_epi32(_mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q),
+                                                    CYPOOL_FN(avg_bf16_round)(f), n), top);
 }
 /* 16 floats -> 16 storage values, rounded */
 CYPOOL_AVG512 __m256i CYPOOL_FN(avg_pack16)(__m512 m) {
@@ -115,10 +119,8 @@ CYPOOL_AVG512 __m512 CYPOOL_FN(avg_rt16_sum)(__m512 m) {
 #if CYPOOL_F16
     return CYPOOL_FN(avg_rt16)(m);
 #else
-    const __m512i f = _mm512_castps_si512(m);
-    const __m512i r = _mm512_add_epi32(f, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
-        _mm512_and_si512(_mm512_srli_epi32(f, 16), _mm512_set1_epi32(1))));
-    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
+    return _mm512_castsi512_ps(_mm512_and_si512(
+        CYPOOL_FN(avg_bf16_round)(_mm512_castps_si512(m)), _mm512_set1_epi32((int)0xffff0000u)));
 #endif
 }
 /* avg_pack16 of values the storage type holds (rounded already): bfloat16's high halves */

@@ -18,6 +18,9 @@ from .peers import _check, _load_peers, _peers_of_row, _torch_backward
 from .report import _format_row, _loadavg, markdown, plot
 
 
+_TOLERANCES = {np.dtype(np.float16): 4e-3, np.dtype(np.float32): 1e-5}
+
+
 def _candidates(case: Case, direction: str, fmt: str, shape: tuple, torch, rng):
     """({candidate: zero-arg callable}, bytes moved, check string, bytes cypool's call returns)
     for one row."""
@@ -26,9 +29,7 @@ def _candidates(case: Case, direction: str, fmt: str, shape: tuple, torch, rng):
     cands, checks = {}, []
     # float16 / bfloat16: peers that add in the 16-bit type (JAX, TensorFlow) round each partial
     # sum
-    tol = o.tol or (3e-2 if is_bfloat16(x.dtype) else {np.dtype(np.float16): 4e-3,
-                                                       np.dtype(np.float32): 1e-5}.get(x.dtype,
-                                                                                       1e-12))
+    tol = o.tol or (3e-2 if is_bfloat16(x.dtype) else _TOLERANCES.get(x.dtype, 1e-12))
     if direction == "fwd":
         result = o.fwd()
         cands["cypool"] = o.fwd
