@@ -4,6 +4,8 @@ pooling (max_backward.py).
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from . import _adaptive
@@ -15,7 +17,7 @@ from ._steps import (CF, DataFormat, Shape, check_grad, check_input_shape, desti
 from .max_backward import _max_backward
 
 
-def _adaptive_avg_backward(grad_output, input_shape, rank, data_format):
+def _adaptive_avg_backward(grad_output, input_shape, rank, data_format, out=None):
     key = None
     if (type(grad_output) is np.ndarray and plain_shape(input_shape)
             and type(data_format) is str):
@@ -25,7 +27,7 @@ def _adaptive_avg_backward(grad_output, input_shape, rank, data_format):
     if plan is None:
         plan = PLANS.add(key, _adaptive_avg_backward_plan(grad_output, input_shape, rank,
                                                           data_format))
-    return plan.run(grad_output)
+    return plan.run(grad_output, None, out)
 
 
 def _adaptive_avg_backward_plan(grad_output, input_shape, rank, data_format) -> Plan:
@@ -51,7 +53,8 @@ def _adaptive_avg_backward_plan(grad_output, input_shape, rank, data_format) -> 
 
 
 def adaptive_avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
+                                 data_format: DataFormat = CF, *,
+                                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """Gradient of 1-d adaptive average pooling.
 
     The output size is read from ``grad_output``'s shape.
@@ -64,6 +67,9 @@ def adaptive_avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape,
         Shape of the forward input (``x.shape``), in the same data format.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the input gradient, which is returned (the user guide: "Writing into
+        out="): a training loop can reuse one gradient buffer.
 
     Returns
     -------
@@ -86,11 +92,12 @@ def adaptive_avg_pool1d_backward(grad_output: np.ndarray, input_shape: Shape,
     >>> gx.shape, float(gx.sum())
     ((1, 1, 6), 3.0)
     """
-    return _adaptive_avg_backward(grad_output, input_shape, 1, data_format)
+    return _adaptive_avg_backward(grad_output, input_shape, 1, data_format, out=out)
 
 
 def adaptive_avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
+                                 data_format: DataFormat = CF, *,
+                                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """Gradient of 2-d adaptive average pooling.
 
     The output size is read from ``grad_output``'s shape.
@@ -103,6 +110,9 @@ def adaptive_avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape,
         Shape of the forward input (``x.shape``), in the same data format.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the input gradient, which is returned (the user guide: "Writing into
+        out="): a training loop can reuse one gradient buffer.
 
     Returns
     -------
@@ -115,8 +125,8 @@ def adaptive_avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape,
         If ``grad_output`` is not a floating-point numpy.ndarray or ``input_shape`` is not a tuple
         of ints.
     ValueError
-        If the shapes disagree, ``grad_output`` has an empty spatial axis, or ``data_format`` is
-        unknown.
+        If the shapes disagree, ``grad_output`` has an empty spatial axis, ``data_format`` is
+        unknown, or ``out`` does not fit.
 
     Examples
     --------
@@ -125,11 +135,12 @@ def adaptive_avg_pool2d_backward(grad_output: np.ndarray, input_shape: Shape,
     >>> gx.shape, float(gx.sum())
     ((1, 1, 6, 6), 9.0)
     """
-    return _adaptive_avg_backward(grad_output, input_shape, 2, data_format)
+    return _adaptive_avg_backward(grad_output, input_shape, 2, data_format, out=out)
 
 
 def adaptive_avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
+                                 data_format: DataFormat = CF, *,
+                                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """Gradient of 3-d adaptive average pooling.
 
     The output size is read from ``grad_output``'s shape.
@@ -142,6 +153,9 @@ def adaptive_avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape,
         Shape of the forward input (``x.shape``), in the same data format.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the input gradient, which is returned (the user guide: "Writing into
+        out="): a training loop can reuse one gradient buffer.
 
     Returns
     -------
@@ -164,11 +178,12 @@ def adaptive_avg_pool3d_backward(grad_output: np.ndarray, input_shape: Shape,
     >>> gx.shape, float(gx.sum())
     ((1, 1, 6, 6, 6), 27.0)
     """
-    return _adaptive_avg_backward(grad_output, input_shape, 3, data_format)
+    return _adaptive_avg_backward(grad_output, input_shape, 3, data_format, out=out)
 
 
 def adaptive_max_pool1d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
+                                 data_format: DataFormat = CF, *,
+                                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """Gradient of 1-d adaptive max pooling.
 
     Parameters
@@ -181,6 +196,9 @@ def adaptive_max_pool1d_backward(grad_output: np.ndarray, indices: np.ndarray, i
         Shape of the forward input (``x.shape``), in the same data format.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the input gradient, which is returned (the user guide: "Writing into
+        out="): a training loop can reuse one gradient buffer.
 
     Returns
     -------
@@ -204,11 +222,12 @@ def adaptive_max_pool1d_backward(grad_output: np.ndarray, indices: np.ndarray, i
     >>> float(cypool.adaptive_max_pool1d_backward(np.ones_like(y), idx, x.shape).sum())
     3.0
     """
-    return _max_backward(grad_output, indices, input_shape, 1, data_format)
+    return _max_backward(grad_output, indices, input_shape, 1, data_format, out=out)
 
 
 def adaptive_max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
+                                 data_format: DataFormat = CF, *,
+                                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """Gradient of 2-d adaptive max pooling.
 
     Parameters
@@ -221,6 +240,9 @@ def adaptive_max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, i
         Shape of the forward input (``x.shape``), in the same data format.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the input gradient, which is returned (the user guide: "Writing into
+        out="): a training loop can reuse one gradient buffer.
 
     Returns
     -------
@@ -233,7 +255,8 @@ def adaptive_max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, i
         If an array is not a numpy.ndarray, ``grad_output`` is not floating point, ``indices`` is
         not int64, or ``input_shape`` is not a tuple of ints.
     ValueError
-        If the shapes disagree, an index lies outside its plane, or ``data_format`` is unknown.
+        If the shapes disagree, an index lies outside its plane, ``data_format`` is unknown, or
+        ``out`` does not fit.
 
     Examples
     --------
@@ -243,11 +266,12 @@ def adaptive_max_pool2d_backward(grad_output: np.ndarray, indices: np.ndarray, i
     >>> float(cypool.adaptive_max_pool2d_backward(np.ones_like(y), idx, x.shape).sum())
     9.0
     """
-    return _max_backward(grad_output, indices, input_shape, 2, data_format)
+    return _max_backward(grad_output, indices, input_shape, 2, data_format, out=out)
 
 
 def adaptive_max_pool3d_backward(grad_output: np.ndarray, indices: np.ndarray, input_shape: Shape,
-                                 data_format: DataFormat = CF) -> np.ndarray:
+                                 data_format: DataFormat = CF, *,
+                                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """Gradient of 3-d adaptive max pooling.
 
     Parameters
@@ -260,6 +284,9 @@ def adaptive_max_pool3d_backward(grad_output: np.ndarray, indices: np.ndarray, i
         Shape of the forward input (``x.shape``), in the same data format.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the input gradient, which is returned (the user guide: "Writing into
+        out="): a training loop can reuse one gradient buffer.
 
     Returns
     -------
@@ -283,4 +310,4 @@ def adaptive_max_pool3d_backward(grad_output: np.ndarray, indices: np.ndarray, i
     >>> float(cypool.adaptive_max_pool3d_backward(np.ones_like(y), idx, x.shape).sum())
     27.0
     """
-    return _max_backward(grad_output, indices, input_shape, 3, data_format)
+    return _max_backward(grad_output, indices, input_shape, 3, data_format, out=out)

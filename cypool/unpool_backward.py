@@ -3,6 +3,8 @@ convention through unpool.py's `_Unpool`.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from . import _unpool
@@ -13,7 +15,7 @@ from ._steps import (CF, DataFormat, check_grad, destination, grad_source, index
 from .unpool import _sizes, _Unpool
 
 
-def _max_unpool_backward(grad_output, indices, rank, data_format):
+def _max_unpool_backward(grad_output, indices, rank, data_format, out=None):
     key = None
     if (type(grad_output) is np.ndarray and type(indices) is np.ndarray
             and type(data_format) is str):
@@ -22,7 +24,7 @@ def _max_unpool_backward(grad_output, indices, rank, data_format):
     plan = PLANS.get(key)
     if plan is None:
         plan = PLANS.add(key, _max_unpool_backward_plan(grad_output, indices, rank, data_format))
-    return plan.run(grad_output, indices)
+    return plan.run(grad_output, indices, out)
 
 
 def _max_unpool_backward_plan(grad_output, indices, rank, data_format) -> Plan:
@@ -51,7 +53,8 @@ def _max_unpool_backward_plan(grad_output, indices, rank, data_format) -> Plan:
 
 
 def max_unpool1d_backward(grad_output: np.ndarray, indices: np.ndarray,
-                          data_format: DataFormat = CF) -> np.ndarray:
+                          data_format: DataFormat = CF, *,
+                          out: Optional[np.ndarray] = None) -> np.ndarray:
     """Gradient of 1-d max unpooling with respect to its input values.
 
     ``grad_x[i] = grad_output[indices[i]]`` within each plane.
@@ -64,6 +67,8 @@ def max_unpool1d_backward(grad_output: np.ndarray, indices: np.ndarray,
         The forward's ``return_indices=True`` output; an index outside the plane raises.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the gradient, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -88,11 +93,12 @@ def max_unpool1d_backward(grad_output: np.ndarray, indices: np.ndarray,
     >>> g.shape, float(g.sum())
     ((1, 1, 4), 4.0)
     """
-    return _max_unpool_backward(grad_output, indices, 1, data_format)
+    return _max_unpool_backward(grad_output, indices, 1, data_format, out=out)
 
 
 def max_unpool2d_backward(grad_output: np.ndarray, indices: np.ndarray,
-                          data_format: DataFormat = CF) -> np.ndarray:
+                          data_format: DataFormat = CF, *,
+                          out: Optional[np.ndarray] = None) -> np.ndarray:
     """Gradient of 2-d max unpooling with respect to its input values.
 
     ``grad_x[i] = grad_output[indices[i]]`` within each plane.
@@ -105,6 +111,8 @@ def max_unpool2d_backward(grad_output: np.ndarray, indices: np.ndarray,
         The forward's ``return_indices=True`` output; an index outside the plane raises.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the gradient, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -116,8 +124,8 @@ def max_unpool2d_backward(grad_output: np.ndarray, indices: np.ndarray,
     TypeError
         If ``grad_output`` is not a floating-point numpy.ndarray or ``indices`` is not int64.
     ValueError
-        If the shapes disagree, an index lies outside the plane of ``grad_output``, or
-        ``data_format`` is unknown.
+        If the shapes disagree, an index lies outside the plane of ``grad_output``,
+        ``data_format`` is unknown, or ``out`` does not fit.
 
     Examples
     --------
@@ -128,11 +136,12 @@ def max_unpool2d_backward(grad_output: np.ndarray, indices: np.ndarray,
     >>> g.shape, float(g.sum())
     ((1, 1, 4, 4), 16.0)
     """
-    return _max_unpool_backward(grad_output, indices, 2, data_format)
+    return _max_unpool_backward(grad_output, indices, 2, data_format, out=out)
 
 
 def max_unpool3d_backward(grad_output: np.ndarray, indices: np.ndarray,
-                          data_format: DataFormat = CF) -> np.ndarray:
+                          data_format: DataFormat = CF, *,
+                          out: Optional[np.ndarray] = None) -> np.ndarray:
     """Gradient of 3-d max unpooling with respect to its input values.
 
     ``grad_x[i] = grad_output[indices[i]]`` within each plane.
@@ -145,6 +154,8 @@ def max_unpool3d_backward(grad_output: np.ndarray, indices: np.ndarray,
         The forward's ``return_indices=True`` output; an index outside the plane raises.
     data_format : {"channels_first", "channels_last"}, default "channels_first"
         Where the channel axis is; the result has the same data format and memory order.
+    out : numpy.ndarray, optional, keyword-only
+        Where to write the gradient, which is returned (the user guide: "Writing into out=").
 
     Returns
     -------
@@ -169,4 +180,4 @@ def max_unpool3d_backward(grad_output: np.ndarray, indices: np.ndarray,
     >>> g.shape, float(g.sum())
     ((1, 1, 4, 4, 4), 64.0)
     """
-    return _max_unpool_backward(grad_output, indices, 3, data_format)
+    return _max_unpool_backward(grad_output, indices, 3, data_format, out=out)

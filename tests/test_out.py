@@ -1,6 +1,9 @@
-"""out= of max_pool*d and avg_pool*d: the result is written into the caller's array, which is
-returned; a C-contiguous array in the data format's layout is written by the kernel directly,
-any other valid one gets a copy; wrong arrays are refused before any work."""
+"""out= of max, average and adaptive pooling and max unpooling, forward and backward: the result
+is written into the caller's array, which is returned; a C-contiguous array in the data format's
+layout is written by the kernel directly, any other valid one gets a copy; wrong arrays are
+refused before any work."""
+import re
+
 import numpy as np
 import pytest
 
@@ -173,6 +176,32 @@ def _more_ops():
                lambda x, df, out=None, r=rank: getattr(cypool, f"adaptive_max_pool{r}d")(
                    x, (2, None, 3)[:r], data_format=df, out=out))
         yield (f"max_unpool{rank}d", lambda x, df, out=None, r=rank: _unpool(x, r, df, out))
+        # and so do their backwards
+        yield (f"adaptive_avg_pool{rank}d_backward",
+               lambda x, df, out=None, r=rank: getattr(cypool, f"adaptive_avg_pool{r}d_backward")(
+                   _grad(getattr(cypool, f"adaptive_avg_pool{r}d")(x, 3, data_format=df)),
+                   x.shape, data_format=df, out=out))
+        yield (f"adaptive_max_pool{rank}d_backward",
+               lambda x, df, out=None, r=rank: _adaptive_max_backward(x, r, df, out))
+        yield (f"max_unpool{rank}d_backward",
+               lambda x, df, out=None, r=rank: _unpool_backward(x, r, df, out))
+
+
+def _grad(y):
+    """A gradient of y's shape and dtype whose values tell the cells apart."""
+    return (np.arange(y.size) % 23 - 11).astype(y.dtype).reshape(y.shape)
+
+
+def _adaptive_max_backward(x, rank, df, out):
+    y, idx = getattr(cypool, f"adaptive_max_pool{rank}d")(x, (2, None, 3)[:rank],
+                                                          return_indices=True, data_format=df)
+    return getattr(cypool, f"adaptive_max_pool{rank}d_backward")(_grad(y), idx, x.shape,
+                                                                 data_format=df, out=out)
+
+
+def _unpool_backward(x, rank, df, out):
+    y, idx = getattr(cypool, f"max_pool{rank}d")(x, 2, return_indices=True, data_format=df)
+    return getattr(cypool, f"max_unpool{rank}d_backward")(_grad(x), idx, data_format=df, out=out)
 
 
 def _unpool(x, rank, df, out):
@@ -189,7 +218,7 @@ MORE_OPS = list(_more_ops())
 @pytest.mark.parametrize("data_format", ["channels_first", CL])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 def test_adaptive_and_unpool_write_into_out(name, op, data_format, dtype, rng):
-    rank = int(name[-2])
+    rank = int(re.search(r"(\d)d", name).group(1))
     spatial = (9, 8, 7)[:rank]
     shape = (2, *spatial, 5) if data_format == CL else (2, 5, *spatial)
     x = rng.standard_normal(shape).astype(dtype)
