@@ -171,6 +171,92 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_cf_hrow512)(const float* restrict b, const f
     }
 }
 
+/* Columns [c, c + 16) of a channels-first input row of W >= 16 cells, as floats, zeros
+ * outside [0, W) (the padding): a load from the nearest start inside the row, its lanes moved
+ * into place */
+CYPOOL_AVG512 __m512 CYPOOL_FN(avg_cols16)(const uint16_t* row, ptrdiff_t c, ptrdiff_t W) {
+    if (c >= 0 && c + 16 <= W) return CYPOOL_FN(avg_ld16)(row + c);
+    const ptrdiff_t b = c < 0 ? 0 : W - 16;
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i col = _mm512_add_epi32(iota, _mm512_set1_epi32((int)c));
+    const __mmask16 in = _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512()) &
+                         _mm512_cmplt_epi32_mask(col, _mm512_set1_epi32((int)W));
+    return _mm512_maskz_permutexvar_ps(in, _mm512_add_epi32(iota, _mm512_set1_epi32((int)(c - b))),
+                                       CYPOOL_FN(avg_ld16)(row + b));
+}
+/* the vertical sums of columns [c, c + 16) over the nr rows, in order */
+CYPOOL_AVG512 __m512 CYPOOL_FN(avg_vsum16)(const uint16_t* const* rows, ptrdiff_t nr,
+                                           ptrdiff_t c, ptrdiff_t W) {
+    __m512 v = CYPOOL_FN(avg_cols16)(rows[0], c, W);
+    for (ptrdiff_t r = 1; r < nr; r++) v = _mm512_add_ps(v, CYPOOL_FN(avg_cols16)(rows[r], c, W));
+    return v;
+}
+/* A channels-first forward row in registers: outputs [0, OW) from the window's nr real input
+ * rows (in (d, h) order, W >= 16 cells each), windows of kw cells from column -pw at stride sw:
+ * 1 with kw <= 17, or 2 with kw <= 3. s the divisors (recip: reciprocals), -0 stored as +0. 16
+ * outputs a vector, the last vector ending at OW (its overlap recomputes the same outputs):
+ * the sums down the rows of its 16 sw columns and of the 16 after them (which the next vector
+ * takes over as its first), then the window's columns left to right: the adds of the row
+ * buffer's two passes (avg_vertical, then avg_cf_hrow512), the same bits, in fewer operations
+ * (float16 / bfloat16 over float32's time, 2 threads: 3x3/s2/p1 0.88-1.00 -> 0.64-0.73,
+ * 3x3/s1/p1 0.99-1.10 -> 0.72-1.00: the rows are bound by their operations, not by memory).
+ * Windows of 2 and 3 rows (nr) are compiled as constants: with the row loop left to run, the
+ * 3x3/s2 row took 0.77-0.86 of float32's time. */
+CYPOOL_AVG512 void CYPOOL_FN(avg_cf_rows_nr)(const uint16_t* const* rows, ptrdiff_t nr,
+                                             const float* restrict s, int recip,
+                                             uint16_t* restrict y, ptrdiff_t OW, ptrdiff_t W,
+                                             ptrdiff_t kw, ptrdiff_t sw, ptrdiff_t pw) {
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i even = _mm512_add_epi32(iota, iota);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i next = _mm512_add_epi32(iota, _mm512_set1_epi32(1));
+    ptrdiff_t c0 = -pw;
+    __m512 v0 = CYPOOL_FN(avg_vsum16)(rows, nr, c0, W);
+    for (ptrdiff_t j0 = 0; j0 < OW; j0 += 16) {
+        if (j0 + 16 > OW) {
+            j0 = OW - 16;
+            c0 = j0 * sw - pw;
+            v0 = CYPOOL_FN(avg_vsum16)(rows, nr, c0, W);
+        }
+        const __m512 v1 = CYPOOL_FN(avg_vsum16)(rows, nr, c0 + 16, W);
+        __m512 sum;
+        if (sw == 1) {
+            /* column t: lanes t .. t + 15 of (v0, v1) */
+            sum = v0;
+            for (ptrdiff_t t = 1; t < kw; t++)
+                sum = _mm512_add_ps(sum, t == 16 ? v1 : _mm512_permutex2var_ps(
+                    v0, _mm512_add_epi32(iota, _mm512_set1_epi32((int)t)), v1));
+            v0 = v1;
+            c0 += 16;
+        } else {
+            /* columns 0 and 1: the even and odd lanes of (v0, v1); column 2: the even lanes
+             * moved down one, the next vector's first column last */
+            const __m512 v2 = CYPOOL_FN(avg_vsum16)(rows, nr, c0 + 32, W);
+            const __m512 e = _mm512_permutex2var_ps(v0, even, v1);
+            sum = e;
+            if (kw > 1) sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(v0, odd, v1));
+            if (kw > 2) sum = _mm512_add_ps(sum, _mm512_permutex2var_ps(e, next, v2));
+            v0 = v2;
+            c0 += 32;
+        }
+        const __m512 m = CYPOOL_FN(avg_scale16)(sum, _mm512_loadu_ps(s + j0), recip);
+        _mm256_storeu_si256((__m256i*)(y + j0),
+                            CYPOOL_FN(avg_plus_zero16)(CYPOOL_FN(avg_pack16)(m)));
+    }
+}
+
+CYPOOL_AVG512_FN void CYPOOL_FN(avg_cf_rows512)(const uint16_t* const* rows, ptrdiff_t nr,
+                                                const float* restrict s, int recip,
+                                                uint16_t* restrict y, ptrdiff_t OW, ptrdiff_t W,
+                                                ptrdiff_t kw, ptrdiff_t sw, ptrdiff_t pw) {
+    if (nr == 3)
+        CYPOOL_FN(avg_cf_rows_nr)(rows, 3, s, recip, y, OW, W, kw, sw, pw);
+    else if (nr == 2)
+        CYPOOL_FN(avg_cf_rows_nr)(rows, 2, s, recip, y, OW, W, kw, sw, pw);
+    else
+        CYPOOL_FN(avg_cf_rows_nr)(rows, nr, s, recip, y, OW, W, kw, sw, pw);
+}
+
 /* A channels-first 2x2/s2 forward row with no padding along w (2 * OW <= W, OW >= 16) from
  * its two input rows r0, r1 straight, without the row buffer: the vertical sums r0 + r1 of 32
  * columns, then evens + odds, as avg_vertical and avg_cf_hrow512 add them (the same bits). The
@@ -250,6 +336,10 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
     const int f16c = cypool_f16c();
     /* rows of two input rows take avg_cf_pairs512 */
     const int pairs_row = f16c == 2 && kw == 2 && sw == 2 && pw == 0 && OW >= 16 && 2 * OW <= W;
+    const uint16_t** rowp = (const uint16_t**)malloc((size_t)(w->k_d * w->k_h) * sizeof(*rowp));
+    /* other rows of 16 outputs or more, with windows it takes, avg_cf_rows512 */
+    const int rows_row = rowp && f16c == 2 && OW >= 16 && W >= 16 && W < ((ptrdiff_t)1 << 30) &&
+                         (sw == 1 ? kw <= 17 : sw == 2 && kw <= 3);
 #endif
     CYPOOL_ACC* restrict v = vp + pw;
     for (ptrdiff_t row = row0; row < row1; row++) {
@@ -258,7 +348,8 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         Span sh = padded_span(oh, w->k_h, w->s_h, w->pad_h, w->padend_h, w->in_h);
 #if CYPOOL_HALF && defined(CYPOOL_F16C)
         const int pairs = pairs_row && sd.count * sh.count == 2;
-        if (!pairs)
+        const int fused = rows_row && sd.count * sh.count > 0;
+        if (!pairs && !fused)
 #endif
         CYPOOL_FN(avg_vertical)(v, x + plane * in_plane, w, sd, sh, W);
         double fdh = avg_factor(sd, count_include_pad) * avg_factor(sh, count_include_pad);
@@ -276,8 +367,16 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
             CYPOOL_FN(avg_cf_pairs512)(r0, r1, inv, hp2, y + row * OW, OW);
             continue;
         }
+        if (fused) {
+            ptrdiff_t nr = 0;
+            for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
+                for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
+                    rowp[nr++] = x + plane * in_plane + (d * w->in_h + h) * W;
+            CYPOOL_FN(avg_cf_rows512)(rowp, nr, inv, hp2, y + row * OW, OW, W, kw, sw, pw);
+            continue;
+        }
         if (f16c == 2 && OW >= 16 && (sw == 1 || sw == 2)) {
-            /* the horizontal pass in registers, stored in 16 bits */
+            /* the horizontal pass in registers, stored in 16 bits (wider windows) */
             CYPOOL_FN(avg_cf_hrow512)(vp, inv, hp2, y + row * OW, OW, kw, sw);
             continue;
         }
@@ -318,6 +417,9 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
 #endif
     }
     free(vp); free(inv); free(acc); free(fw); free(yh);
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+    free(rowp);
+#endif
     return 0;
 }
 

@@ -954,3 +954,67 @@ def test_max_backward_of_forward_indices(dtype, k, s, p, ceil, rng):
                                      data_format="channels_last")
     np.testing.assert_array_equal(from_layout(got, "channels_last").view(np.uint16),
                                   first.view(np.uint16))
+
+
+def _ordered_mean(x, k, s, p, div, dtype):
+    """PyTorch's channels-first float32 mean in cypool's order of adds: each column summed down
+    the window's rows in (d, h) order, then the window's columns left to right; the quotient
+    rounded once, -0 as +0 (0 + sum). Zero padding adds nothing (x + 0 is x but for -0's sign,
+    which 0 + sum drops)."""
+    xp = np.pad(x.astype(np.float32), [(0, 0), (0, 0)] + [(q, q) for q in p])
+    osz = [(n + 2 * q - kk) // ss + 1 for n, kk, ss, q in zip(x.shape[2:], k, s, p)]
+    v = None
+    for offs in itertools.product(*[range(kk) for kk in k[:-1]]):
+        sl = tuple(slice(o, o + ss * (n - 1) + 1, ss) for o, ss, n in zip(offs, s, osz))
+        v = xp[(Ellipsis, *sl, slice(None))] if v is None else v + xp[(Ellipsis, *sl,
+                                                                         slice(None))]
+    v = xp if v is None else v
+    h = None
+    for t in range(k[-1]):
+        term = v[..., t:t + s[-1] * (osz[-1] - 1) + 1:s[-1]]
+        h = term if h is None else h + term
+    with np.errstate(all="ignore"):
+        return _plus_zero(((np.float32(0) + h) / np.float32(div)).astype(dtype))
+
+
+def _plus_zero(a):
+    """-0 as +0."""
+    a = a.copy()
+    a[a.view(np.uint16) == 0x8000] = 0
+    return a
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("rank,k,s,p", [(2, 3, 2, 1), (2, 3, 2, 0), (2, 2, 2, 1), (2, 3, 1, 1),
+                                        (2, 2, 1, 0), (2, 5, 1, 2), (2, (3, 16), 1, (1, 8)),
+                                        (2, (2, 17), 1, (0, 8)), (1, 3, 2, 1), (1, 3, 1, 1),
+                                        (3, 3, 2, 1), (3, 2, 1, 1)])
+def test_channels_first_average_rows_add_in_the_row_buffers_order(dtype, rank, k, s, p, rng):
+    # float16's and bfloat16's channels-first averages sum in registers what the row buffers
+    # sum (each column down the window's rows, then the columns left to right): small values
+    # beside big ones and their negatives, the next cell along the row or down the column, whose
+    # float32 sums lose the small values' low bits unless the big ones cancel first, so that
+    # another order shows; rows of 16 to 80 outputs and both borders, 1 to 3 rows a window (and
+    # 9, 3-d)
+    k, s, p = ((v,) * rank if isinstance(v, int) else v for v in (k, s, p))
+    div = int(np.prod(k))
+
+    def cancelling(shape):
+        x = rng.standard_normal(shape) * np.exp2(rng.integers(-9, -3, shape))
+        big = rng.choice([-4096.0, 4096.0, -3072.0, 6144.0], shape)
+        along = rng.random(shape) < 0.15
+        along[..., -1] = False
+        x[along] = big[along]
+        x[..., 1:][along[..., :-1]] = -big[..., :-1][along[..., :-1]]
+        if rank > 1:
+            down = (rng.random(shape) < 0.1) & ~along
+            down[..., -1, :] = False
+            x[down] = big[down]
+            x[..., 1:, :][down[..., :-1, :]] = -big[..., :-1, :][down[..., :-1, :]]
+        return x.astype(dtype)
+
+    for w in (16 * s[-1] + k[-1] - 1 - 2 * p[-1], 37, 80, 161):
+        shape = (1, 3, *((5, 6)[:rank - 1]), w)
+        x = cancelling(shape)
+        got = getattr(cypool, f"avg_pool{rank}d")(x, k, s, p)   # padding counted: div
+        assert_same(got, _ordered_mean(x, k, s, p, div, dtype))
