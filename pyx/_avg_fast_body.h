@@ -88,36 +88,24 @@ CYPOOL_AVG512 __m512i CYPOOL_FN(avg_bf16_round)(__m512i f) {
     return _mm512_add_epi32(f, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
         _mm512_and_si512(_mm512_srli_epi32(f, 16), _mm512_set1_epi32(1))));
 }
-/* the float bits of bfloat16's rounding, in the upper halves (a NaN: its top, made quiet) */
-CYPOOL_AVG512 __m512i CYPOOL_FN(avg_bf16_bits)(__m512 m) {
-    const __m512i f = _mm512_castps_si512(m), top = _mm512_set1_epi32((int)0xffff0000u);
-    const __m512i n = _mm512_or_si512(f, _mm512_set1_epi32(0x400000));
-    return _mm512_and_si512(_mm512_mask_blend_epi32(_mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q),
-                                                    CYPOOL_FN(avg_bf16_round)(f), n), top);
-}
+/* The roundings below take floats computed from values the storage type holds (a sum, a sum
+ * over a divisor or times its reciprocal, a rounded add of a chain), whose NaN can only be one
+ * of those values made quiet or the default NaN: quiet, with its low half 0, which bfloat16's
+ * rounding leaves as it is (no carry). So they skip the NaN step of cypool_f32_to_bf16 (which
+ * makes a NaN's top quiet) and give its bits. */
 /* 16 floats -> 16 storage values, rounded */
 CYPOOL_AVG512 __m256i CYPOOL_FN(avg_pack16)(__m512 m) {
 #if CYPOOL_F16
     return _mm512_cvtps_ph(m, CYPOOL_F16C_RNE);
 #else
-    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(CYPOOL_FN(avg_bf16_bits)(m), 16));
+    return _mm512_cvtepi32_epi16(
+        _mm512_srli_epi32(CYPOOL_FN(avg_bf16_round)(_mm512_castps_si512(m)), 16));
 #endif
 }
 /* rounded to the storage type, kept in float (CYPOOL_RT's vector form) */
-CYPOOL_AVG512 __m512 CYPOOL_FN(avg_rt16)(__m512 m) {
-#if CYPOOL_F16
-    return _mm512_cvtph_ps(_mm512_cvtps_ph(m, CYPOOL_F16C_RNE));
-#else
-    return _mm512_castsi512_ps(CYPOOL_FN(avg_bf16_bits)(m));
-#endif
-}
-/* avg_rt16 of a float sum or product whose NaN can only be an operand the storage type holds
- * or the default NaN (a rounded add of a chain; a gradient times or over a divisor): bfloat16
- * without the NaN step, as such a NaN is quiet with its low half 0, which the rounding leaves as
- * it is (no carry) */
 CYPOOL_AVG512 __m512 CYPOOL_FN(avg_rt16_sum)(__m512 m) {
 #if CYPOOL_F16
-    return CYPOOL_FN(avg_rt16)(m);
+    return _mm512_cvtph_ps(_mm512_cvtps_ph(m, CYPOOL_F16C_RNE));
 #else
     return _mm512_castsi512_ps(_mm512_and_si512(
         CYPOOL_FN(avg_bf16_round)(_mm512_castps_si512(m)), _mm512_set1_epi32((int)0xffff0000u)));
