@@ -271,6 +271,63 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_cf_pairs512)(const uint16_t* restrict r0,
     }
 }
 
+/* Channels [c, c + 16 U) of a channels-last 3x3/s1/p1 forward row (W columns of C channels,
+ * OW = W) from its nr input rows (the window's real rows in (d, h) order), s the divisors
+ * (recip: reciprocals): column j's sums down the rows made once, in registers, and kept while
+ * the three windows that take them go by, added left to right from the zero left of column 0
+ * to the zero right of column W - 1: avg_vertical's and avg_cl_hrow512's adds (the same bits),
+ * float32's avg_cl_row3 in registers ((16,112,112,64) float16 / float32 1.07 -> 0.50 against
+ * the row buffer's passes). */
+CYPOOL_AVG512 void CYPOOL_FN(avg_cl_row3_vecs)(const uint16_t* const* rows, ptrdiff_t nr,
+                                               const float* restrict s, int recip,
+                                               uint16_t* restrict y, ptrdiff_t W, ptrdiff_t C,
+                                               ptrdiff_t c, const int U) {
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 vp[4], vc[4];
+    for (int u = 0; u < U; u++) {
+        vp[u] = zero;
+        vc[u] = CYPOOL_FN(avg_ld16)(rows[0] + c + 16 * u);
+        for (ptrdiff_t r = 1; r < nr; r++)
+            vc[u] = _mm512_add_ps(vc[u], CYPOOL_FN(avg_ld16)(rows[r] + c + 16 * u));
+    }
+    for (ptrdiff_t j = 0; j < W; j++) {
+        const __m512 sv = _mm512_set1_ps(s[j]);
+        for (int u = 0; u < U; u++) {
+            __m512 vn = zero;
+            if (j + 1 < W) {
+                const ptrdiff_t o = (j + 1) * C + c + 16 * u;
+                vn = CYPOOL_FN(avg_ld16)(rows[0] + o);
+                for (ptrdiff_t r = 1; r < nr; r++)
+                    vn = _mm512_add_ps(vn, CYPOOL_FN(avg_ld16)(rows[r] + o));
+            }
+            const __m512 sum = _mm512_add_ps(_mm512_add_ps(vp[u], vc[u]), vn);
+            _mm256_storeu_si256((__m256i*)(y + j * C + c + 16 * u),
+                                CYPOOL_FN(avg_pack16)(CYPOOL_FN(avg_scale16)(sum, sv, recip)));
+            vp[u] = vc[u];
+            vc[u] = vn;
+        }
+    }
+}
+/* The whole row, C >= 16: four vectors of 16 channels at a time (one, under 64 channels), the
+ * last ones ending at C; windows of 3 rows (the 2-d interior) compiled as a constant. */
+CYPOOL_AVG512_FN void CYPOOL_FN(avg_cl_row3_512)(const uint16_t* const* rows, ptrdiff_t nr,
+                                                 const float* restrict s, int recip,
+                                                 uint16_t* restrict y, ptrdiff_t W,
+                                                 ptrdiff_t C) {
+    const int U = C >= 64 ? 4 : 1;
+    for (ptrdiff_t c = 0; c < C; c += 16 * U) {
+        if (c + 16 * U > C) c = C - 16 * U;
+        if (U == 4 && nr == 3)
+            CYPOOL_FN(avg_cl_row3_vecs)(rows, 3, s, recip, y, W, C, c, 4);
+        else if (U == 4)
+            CYPOOL_FN(avg_cl_row3_vecs)(rows, nr, s, recip, y, W, C, c, 4);
+        else if (nr == 3)
+            CYPOOL_FN(avg_cl_row3_vecs)(rows, 3, s, recip, y, W, C, c, 1);
+        else
+            CYPOOL_FN(avg_cl_row3_vecs)(rows, nr, s, recip, y, W, C, c, 1);
+    }
+}
+
 /* The horizontal pass and store of a channels-last forward row: output j's C channels sum
  * the row buffer's kw columns from column j * sw, left to right. C >= 16: 16 channels a
  * vector, the last vector ending at C. */
@@ -511,6 +568,9 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
 #endif
 #if CYPOOL_HALF && defined(CYPOOL_F16C)
     const int f16c = cypool_f16c();
+    /* 3x3/s1/p1 rows of 16 channels or more take avg_cl_row3_512 */
+    const uint16_t** rowp = (const uint16_t**)malloc((size_t)(w->k_d * w->k_h) * sizeof(*rowp));
+    const int row3 = rowp && f16c == 2 && C >= 16 && kw == 3 && sw == 1 && pw == 1 && OW == W;
 #endif
     CYPOOL_ACC* restrict v = vp + pw * C;
     for (ptrdiff_t row = row0; row < row1; row++) {
@@ -614,6 +674,16 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
             continue;
         }
 #endif
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+        if (row3 && sd.count * sh.count > 0) {
+            ptrdiff_t nr = 0;
+            for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
+                for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
+                    rowp[nr++] = xs + (d * w->in_h + h) * WC;
+            CYPOOL_FN(avg_cl_row3_512)(rowp, nr, inv, hp2, y + row * OW * C, W, C);
+            continue;
+        }
+#endif
         CYPOOL_FN(avg_vertical)(v, xs, w, sd, sh, WC);
 #if CYPOOL_HALF && defined(CYPOOL_F16C)
         if (f16c == 2 && C >= 16) {
@@ -649,6 +719,9 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
 #endif
     }
     free(vp); free(inv); free(acc); free(fw); free(yh);
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+    free(rowp);
+#endif
     return 0;
 }
 

@@ -956,11 +956,11 @@ def test_max_backward_of_forward_indices(dtype, k, s, p, ceil, rng):
                                   first.view(np.uint16))
 
 
-def _ordered_mean(x, k, s, p, div, dtype):
-    """PyTorch's channels-first float32 mean in cypool's order of adds: each column summed down
-    the window's rows in (d, h) order, then the window's columns left to right; the quotient
-    rounded once, -0 as +0 (0 + sum). Zero padding adds nothing (x + 0 is x but for -0's sign,
-    which 0 + sum drops)."""
+def _ordered_mean(x, k, s, p, div, dtype, plus_zero=True):
+    """PyTorch's float32 mean in cypool's order of adds (x channels-first): each column summed
+    down the window's rows in (d, h) order, then the window's columns left to right; the
+    quotient rounded once, -0 as +0 where plus_zero (channels-first: 0 + mean). Zero padding adds
+    nothing (x + 0 is x but for -0's sign, which the kernels' 0 + sum drops)."""
     xp = np.pad(x.astype(np.float32), [(0, 0), (0, 0)] + [(q, q) for q in p])
     osz = [(n + 2 * q - kk) // ss + 1 for n, kk, ss, q in zip(x.shape[2:], k, s, p)]
     v = None
@@ -974,7 +974,26 @@ def _ordered_mean(x, k, s, p, div, dtype):
         term = v[..., t:t + s[-1] * (osz[-1] - 1) + 1:s[-1]]
         h = term if h is None else h + term
     with np.errstate(all="ignore"):
-        return _plus_zero(((np.float32(0) + h) / np.float32(div)).astype(dtype))
+        mean = ((np.float32(0) + h) / np.float32(div)).astype(dtype)
+    return _plus_zero(mean) if plus_zero else mean
+
+
+def _cancelling(rng, shape, dtype):
+    """Small values beside big ones and their negatives (the next cell along the last axis, or
+    down the one before it): a float32 sum keeps the small values' low bits only where the big
+    ones cancel first, so that the order of the adds shows."""
+    x = rng.standard_normal(shape) * np.exp2(rng.integers(-9, -3, shape))
+    big = rng.choice([-4096.0, 4096.0, -3072.0, 6144.0], shape)
+    along = rng.random(shape) < 0.15
+    along[..., -1] = False
+    x[along] = big[along]
+    x[..., 1:][along[..., :-1]] = -big[..., :-1][along[..., :-1]]
+    if len(shape) > 3:
+        down = (rng.random(shape) < 0.1) & ~along
+        down[..., -1, :] = False
+        x[down] = big[down]
+        x[..., 1:, :][down[..., :-1, :]] = -big[..., :-1, :][down[..., :-1, :]]
+    return x.astype(dtype)
 
 
 def _plus_zero(a):
@@ -999,22 +1018,26 @@ def test_channels_first_average_rows_add_in_the_row_buffers_order(dtype, rank, k
     k, s, p = ((v,) * rank if isinstance(v, int) else v for v in (k, s, p))
     div = int(np.prod(k))
 
-    def cancelling(shape):
-        x = rng.standard_normal(shape) * np.exp2(rng.integers(-9, -3, shape))
-        big = rng.choice([-4096.0, 4096.0, -3072.0, 6144.0], shape)
-        along = rng.random(shape) < 0.15
-        along[..., -1] = False
-        x[along] = big[along]
-        x[..., 1:][along[..., :-1]] = -big[..., :-1][along[..., :-1]]
-        if rank > 1:
-            down = (rng.random(shape) < 0.1) & ~along
-            down[..., -1, :] = False
-            x[down] = big[down]
-            x[..., 1:, :][down[..., :-1, :]] = -big[..., :-1, :][down[..., :-1, :]]
-        return x.astype(dtype)
-
     for w in (16 * s[-1] + k[-1] - 1 - 2 * p[-1], 37, 80, 161):
         shape = (1, 3, *((5, 6)[:rank - 1]), w)
-        x = cancelling(shape)
+        x = _cancelling(rng, shape, dtype)
         got = getattr(cypool, f"avg_pool{rank}d")(x, k, s, p)   # padding counted: div
         assert_same(got, _ordered_mean(x, k, s, p, div, dtype))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_channels_last_3x3_s1_rows_add_in_the_row_buffers_order(dtype, rank, rng):
+    # float16's and bfloat16's channels-last 3-wide stride-1 averages (padding 1) keep each
+    # column's sums down the rows in registers while its three windows go by: the row buffer's
+    # adds, on values whose float32 sums show their order; 16 to 70 channels (vectors of 16 and
+    # 64, the last ones overlapping), rows of 1 to 20 columns (3-d: 3 or more, as PyTorch
+    # refuses 3-d inputs smaller than the kernel)
+    k = (3,) * rank
+    one, pad = (1,) * rank, (1,) * rank
+    for c, w in itertools.product((16, 37, 64, 70), (1, 2, 7, 20) if rank < 3 else (3, 7, 20)):
+        x = _cancelling(rng, (1, c, *((4, 5)[:rank - 1]), w), dtype)
+        a = to_layout(x, "channels_last")
+        got = getattr(cypool, f"avg_pool{rank}d")(a, 3, 1, 1, data_format="channels_last")
+        want = _ordered_mean(x, k, one, pad, 3 ** rank, dtype, plus_zero=False)
+        assert_same(from_layout(got, "channels_last"), want)
