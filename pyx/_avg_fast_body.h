@@ -128,6 +128,12 @@ CYPOOL_AVG512 __m512 CYPOOL_FN(avg_scale16)(__m512 sum, __m512 s, int recip) {
     const __m512 z = _mm512_add_ps(_mm512_setzero_ps(), sum);
     return recip ? _mm512_mul_ps(z, s) : _mm512_div_ps(z, s);
 }
+/* 16 channels-first means stored from their window sums: (0 + sum) over the divisors s
+ * (recip: times the reciprocals), rounded, -0 as +0 */
+CYPOOL_AVG512 void CYPOOL_FN(avg_store_cf16)(uint16_t* y, __m512 sum, const float* s, int recip) {
+    const __m512 m = CYPOOL_FN(avg_scale16)(sum, _mm512_loadu_ps(s), recip);
+    _mm256_storeu_si256((__m256i*)y, CYPOOL_FN(avg_plus_zero16)(CYPOOL_FN(avg_pack16)(m)));
+}
 /* b[2q + t], q < 16: the even lanes of 32 floats from b + t (the last one not loaded) */
 CYPOOL_AVG512 __m512 CYPOOL_FN(avg_even16)(const float* b) {
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4,
@@ -153,9 +159,7 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_cf_hrow512)(const float* restrict b, const f
             for (ptrdiff_t t = 1; t < kw; t++)
                 sum = _mm512_add_ps(sum, CYPOOL_FN(avg_even16)(b + 2 * j0 + t));
         }
-        const __m512 m = CYPOOL_FN(avg_scale16)(sum, _mm512_loadu_ps(s + j0), recip);
-        _mm256_storeu_si256((__m256i*)(y + j0),
-                            CYPOOL_FN(avg_plus_zero16)(CYPOOL_FN(avg_pack16)(m)));
+        CYPOOL_FN(avg_store_cf16)(y + j0, sum, s + j0, recip);
     }
 }
 
@@ -227,9 +231,7 @@ CYPOOL_AVG512 void CYPOOL_FN(avg_cf_rows_nr)(const uint16_t* const* rows, ptrdif
             v0 = v2;
             c0 += 32;
         }
-        const __m512 m = CYPOOL_FN(avg_scale16)(sum, _mm512_loadu_ps(s + j0), recip);
-        _mm256_storeu_si256((__m256i*)(y + j0),
-                            CYPOOL_FN(avg_plus_zero16)(CYPOOL_FN(avg_pack16)(m)));
+        CYPOOL_FN(avg_store_cf16)(y + j0, sum, s + j0, recip);
     }
 }
 
@@ -265,9 +267,7 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_cf_pairs512)(const uint16_t* restrict r0,
                                         CYPOOL_FN(avg_ld16)(r1 + 2 * j0 + 16));
         const __m512 sum = _mm512_add_ps(_mm512_permutex2var_ps(lo, even, hi),
                                          _mm512_permutex2var_ps(lo, odd, hi));
-        const __m512 m = CYPOOL_FN(avg_scale16)(sum, _mm512_loadu_ps(s + j0), recip);
-        _mm256_storeu_si256((__m256i*)(y + j0),
-                            CYPOOL_FN(avg_plus_zero16)(CYPOOL_FN(avg_pack16)(m)));
+        CYPOOL_FN(avg_store_cf16)(y + j0, sum, s + j0, recip);
     }
 }
 
