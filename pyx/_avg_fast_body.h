@@ -65,6 +65,18 @@ CYPOOL_INLINE void CYPOOL_FN(avg_vertical)(CYPOOL_ACC* restrict v, const CYPOOL_
         for (ptrdiff_t i = 0; i < n; i++) v[i] = 0;
 }
 
+/* The window's real input rows (rows of n values from xp), in avg_vertical's order ((d, h)
+ * ascending), into rp; returns their count */
+CYPOOL_INLINE ptrdiff_t CYPOOL_FN(avg_window_rows)(const CYPOOL_S** rp, const CYPOOL_S* xp,
+                                                   const Window* w, Span sd, Span sh,
+                                                   ptrdiff_t n) {
+    ptrdiff_t nr = 0;
+    for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
+        for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
+            rp[nr++] = xp + (d * w->in_h + h) * n;
+    return nr;
+}
+
 #if CYPOOL_HALF && defined(CYPOOL_F16C)
 /* In-register kernels of the 16-bit types (AVX-512F with F16C: the cypool_f16c() state 2):
  * 16 values a vector loaded and converted to float (float16: vcvtph2ps; bfloat16: a shift),
@@ -271,6 +283,13 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_cf_pairs512)(const uint16_t* restrict r0,
     }
 }
 
+/* the sums down the nr rows of their values [o, o + 16), in order */
+CYPOOL_AVG512 __m512 CYPOOL_FN(avg_rows_sum16)(const uint16_t* const* rows, ptrdiff_t nr,
+                                               ptrdiff_t o) {
+    __m512 v = CYPOOL_FN(avg_ld16)(rows[0] + o);
+    for (ptrdiff_t r = 1; r < nr; r++) v = _mm512_add_ps(v, CYPOOL_FN(avg_ld16)(rows[r] + o));
+    return v;
+}
 /* Channels [c, c + 16 U) of a channels-last 3x3/s1/p1 forward row (W columns of C channels,
  * OW = W) from its nr input rows (the window's real rows in (d, h) order), s the divisors
  * (recip: reciprocals): column j's sums down the rows made once, in registers, and kept while
@@ -286,20 +305,13 @@ CYPOOL_AVG512 void CYPOOL_FN(avg_cl_row3_vecs)(const uint16_t* const* rows, ptrd
     __m512 vp[4], vc[4];
     for (int u = 0; u < U; u++) {
         vp[u] = zero;
-        vc[u] = CYPOOL_FN(avg_ld16)(rows[0] + c + 16 * u);
-        for (ptrdiff_t r = 1; r < nr; r++)
-            vc[u] = _mm512_add_ps(vc[u], CYPOOL_FN(avg_ld16)(rows[r] + c + 16 * u));
+        vc[u] = CYPOOL_FN(avg_rows_sum16)(rows, nr, c + 16 * u);
     }
     for (ptrdiff_t j = 0; j < W; j++) {
         const __m512 sv = _mm512_set1_ps(s[j]);
         for (int u = 0; u < U; u++) {
-            __m512 vn = zero;
-            if (j + 1 < W) {
-                const ptrdiff_t o = (j + 1) * C + c + 16 * u;
-                vn = CYPOOL_FN(avg_ld16)(rows[0] + o);
-                for (ptrdiff_t r = 1; r < nr; r++)
-                    vn = _mm512_add_ps(vn, CYPOOL_FN(avg_ld16)(rows[r] + o));
-            }
+            const __m512 vn = j + 1 < W
+                ? CYPOOL_FN(avg_rows_sum16)(rows, nr, (j + 1) * C + c + 16 * u) : zero;
             const __m512 sum = _mm512_add_ps(_mm512_add_ps(vp[u], vc[u]), vn);
             _mm256_storeu_si256((__m256i*)(y + j * C + c + 16 * u),
                                 CYPOOL_FN(avg_pack16)(CYPOOL_FN(avg_scale16)(sum, sv, recip)));
@@ -413,10 +425,8 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
             continue;
         }
         if (fused) {
-            ptrdiff_t nr = 0;
-            for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
-                for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
-                    rowp[nr++] = x + plane * in_plane + (d * w->in_h + h) * W;
+            const ptrdiff_t nr =
+                CYPOOL_FN(avg_window_rows)(rowp, x + plane * in_plane, w, sd, sh, W);
             CYPOOL_FN(avg_cf_rows512)(rowp, nr, inv, hp2, y + row * OW, OW, W, kw, sw, pw);
             continue;
         }
@@ -666,20 +676,14 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
              * without the buffer, each column's vertical sum kept (in L1) while the three
              * windows that use it go by (same adds, same order) */
             const CYPOOL_S* rr[3] = {xs, xs, xs};
-            ptrdiff_t nr = 0;
-            for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
-                for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
-                    rr[nr++] = xs + (d * w->in_h + h) * WC;
+            const ptrdiff_t nr = CYPOOL_FN(avg_window_rows)(rr, xs, w, sd, sh, WC);
             CYPOOL_FN(avg_cl_row3)(rr, nr, yr, inv, W, C);
             continue;
         }
 #endif
 #if CYPOOL_HALF && defined(CYPOOL_F16C)
         if (row3 && sd.count * sh.count > 0) {
-            ptrdiff_t nr = 0;
-            for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
-                for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
-                    rowp[nr++] = xs + (d * w->in_h + h) * WC;
+            const ptrdiff_t nr = CYPOOL_FN(avg_window_rows)(rowp, xs, w, sd, sh, WC);
             CYPOOL_FN(avg_cl_row3_512)(rowp, nr, inv, hp2, y + row * OW * C, W, C);
             continue;
         }

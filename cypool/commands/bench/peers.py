@@ -243,8 +243,8 @@ def _as_numpy(theirs, fmt, ours_shape, stored):
         if fmt == CL and t.ndim >= 3 and tuple(t.movedim(1, -1).shape) == tuple(ours_shape):
             t = t.movedim(1, -1)
         if str(t.dtype) == "torch.bfloat16":   # no NumPy bfloat16 in torch: the same bits
-            return t.contiguous().view(__import__("torch").int16).numpy().view(
-                case_dtype("bfloat16"))
+            import torch
+            return t.contiguous().view(torch.int16).numpy().view(case_dtype("bfloat16"))
         theirs = t.numpy()
     return theirs
 
