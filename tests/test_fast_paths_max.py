@@ -205,13 +205,16 @@ def test_against_torch(data_format):
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_backward_routes_gradients(data_format, n_threads):
     # The scatter zeroes the gradient as it reaches it: just ahead of its adds, or (channels-last
-    # blocks over 1 MiB: the last two shapes, whose kernel-1 stride-3 windows leave cells no
-    # index names) each cell at its first add and the rest at the end. Both formats run under a
-    # guided schedule (ownership keeps the result deterministic).
+    # blocks over 1 MiB: the last four shapes, whose kernel-1 windows leave cells no index names)
+    # each cell at its first add and the rest at the end, or (the last two: more than 24 input
+    # cells an output, a channel block of part of the channels in the kernel-1 one) the whole
+    # block before the adds. Both formats run under a guided schedule (ownership keeps the
+    # result deterministic).
     rng = np.random.default_rng(5)
     for shape, k, s, p in (((2, 64, 30, 31), 2, 2, 0), ((3, 5, 33, 20), 3, 2, 1),
                            ((1, 70, 16, 16), 3, 1, 1), ((2, 24, 130, 96), 3, 2, 1),
-                           ((1, 16, 200, 120), 1, 3, 0)):
+                           ((1, 16, 200, 120), 1, 3, 0), ((2, 32, 96, 100), 5, 5, 0),
+                           ((1, 16, 200, 120), 1, 5, 0)):
         x = _special_data(rng, shape, np.float64, "ties")
         y, i = _pool(x, 2, k, s, p, 1, False, data_format)
         g = rng.standard_normal(y.shape)
