@@ -61,12 +61,10 @@ typedef int32_t cypool_r4i __attribute__((vector_size(16)));
 #endif
 
 /* The window-by-window channels-last adaptive average (cypool_adaptive_avg_band_cl_f32 on
- * AVX-512 CPUs, x86-64 GCC/clang builds): used for windows of at least CYPOOL_CELLS512_MIN
- * cells, where it reads the input at the speed of a plain float sum; on smaller windows (3x3)
- * the band kernel is faster. */
+ * AVX-512 CPUs, x86-64 GCC/clang builds, a multiple of 8 channels). */
 #if CYPOOL_REDUCE_VECTORS && defined(__x86_64__)
 #define CYPOOL_REDUCE_CELLS512 1
-#define CYPOOL_CELLS512_MIN 32
+#include <immintrin.h>
 CYPOOL_INLINE int cypool_reduce_avx512(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&

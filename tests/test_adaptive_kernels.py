@@ -34,6 +34,9 @@ def special_data(rng, shape, dtype, kind):
         x = (x * 10.0 ** rng.integers(-30, 30, shape)).astype(dtype)
     elif kind == "-inf":
         x[:] = -np.inf
+    elif kind == "cancel":   # +-1e20 beside small values: a sum's bits show the order of its terms
+        big = rng.random(shape) < 0.3
+        x[big] = np.where(rng.random(big.sum()) < 0.5, 1e20, -1e20).astype(dtype)
     elif kind == "zeros":   # maxima of 0 held as +0 and -0
         x = rng.integers(-2, 1, shape).astype(dtype)
         x[rng.random(shape) < 0.3] = -0.0
@@ -103,13 +106,17 @@ def test_adaptive_bit_for_bit(data_format, dtype, kind):
         assert same_average_bits(np.ascontiguousarray(back(y_avg)), x, out), (rank, spatial)
 
 
-@pytest.mark.parametrize("kind", ["normal", "ties", "nan", "wide", "-inf"])
+@pytest.mark.parametrize("kind", ["normal", "ties", "nan", "wide", "-inf", "cancel"])
 def test_adaptive_avg_wide_channels_last(kind):
-    """Multiples of 128 float32 channels and windows of 32 cells or more: on AVX-512 CPUs the
-    window-by-window kernel (sums in registers), elsewhere the band kernel; the same bits."""
+    """Multiples of 8 float32 channels: on AVX-512 CPUs the window-by-window kernel (sums in
+    registers, blocks of 128 channels then 64, 32, 16, 8), elsewhere the band kernel; the same
+    bits. 12 channels: the band kernel everywhere."""
     rng = np.random.default_rng(11)
     for C, spatial, out in [(128, (12, 13), (2, 2)), (128, (9, 16), (1, 3)), (256, (8, 8), (1, 2)),
-                            (128, (4, 4, 5), (1, 1, 2)), (256, (13, 13), (2, 2))]:
+                            (128, (4, 4, 5), (1, 1, 2)), (256, (13, 13), (2, 2)),
+                            (256, (13, 13), (6, 6)), (64, (14, 14), (7, 7)), (96, (13, 13), (6, 6)),
+                            (8, (5, 5), (5, 5)), (248, (7, 9), (3, 4)), (16, (3, 4, 5), (2, 3, 2)),
+                            (12, (6, 7), (4, 3))]:
         x = special_data(rng, (1, C, *spatial), np.float32, kind)
         av = getattr(cypool, f"adaptive_avg_pool{len(spatial)}d")
         xin = np.ascontiguousarray(to_channels_last(x))   # channels-last in memory
