@@ -122,6 +122,16 @@ static int __attribute__((unused)) cypool_f16c(void) {
     return s == 3 ? 2 : s;
 }
 
+/* Whether the CPU is AMD's, whose 16-lane gathers and scatters cost more than Intel's: there the
+ * channels-first 16-bit max backward takes the float buffer (max_bwd_plane_f16c) rather than the
+ * ring kernel built on them (max_bwd_plane_avx512). Zen 4, (16,64,112,112) 3x3/s2/p1, 2 threads,
+ * over torch's time: float16 1.65-1.68 with the ring, 1.18-1.27 with the buffer; bfloat16 1.21
+ * and 1.04. */
+static int __attribute__((unused)) cypool_slow_scatters(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd");
+}
+
 #if defined(__clang__) ? __clang_major__ >= 14 : __GNUC__ >= 12
 /* Compilers with AVX512-FP16 intrinsics: kernels may compare and add float16 as float16 (32
  * lanes a vector) where cypool_avx512fp16() says the CPU can. */

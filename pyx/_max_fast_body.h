@@ -1848,9 +1848,10 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
         if (r >= 0) return r;
     }
 #endif
-    /* planes of up to CYPOOL_SMALL_PLANE cells take the float buffer on AVX-512 CPUs too */
+    /* planes of up to CYPOOL_SMALL_PLANE cells take the float buffer on AVX-512 CPUs too, and
+     * all planes do on CPUs with slow scatters */
     if (C == 1 && cypool_f16c() == 2 && in_plane > CYPOOL_SMALL_PLANE
-            && __builtin_cpu_supports("avx512cd")) {
+            && __builtin_cpu_supports("avx512cd") && !cypool_slow_scatters()) {
         const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane);
         if (r >= 0) return r;
     } else if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c()) {
