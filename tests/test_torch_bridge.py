@@ -247,7 +247,11 @@ def test_small_cnn_trains_like_torch():
     ours = train(model([ct.MaxPool2d(2), ct.AdaptiveAvgPool2d(1)]))
     theirs = train(model([nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1)]))
     assert ours[-1] < 0.5 * ours[0], ours
-    np.testing.assert_allclose(ours, theirs, rtol=1e-3)
+    # The two runs part slowly: the pooling results differ from torch's in the last bit (sums
+    # in double), and 40 steps of Adam grow that (to 2e-3 by step 22 on a Zen 4 CPU, under 1e-3
+    # on a Xeon). A wrong gradient shows from the first steps on.
+    np.testing.assert_allclose(ours[:12], theirs[:12], rtol=1e-5)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-2)
 
 
 
