@@ -830,6 +830,30 @@ static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T*
     }
 }
 
+/* Channels-last adaptive average backward of one bin, channels [0, nb) (nb <= 256, _adaptive.pyx's
+ * BIN_CHANNELS; go and gi point at the block's first channel of the bin's gradient and of the
+ * sample's input gradient): PyTorch's delta g / kd / kh / kw (three roundings), added to the
+ * bin's cells. A cloned function, so the adds get AVX-512's lanes where the CPU has them (the
+ * Cython loop it replaces was built for SSE2's 4). */
+CYPOOL_CLONES
+static void CYPOOL_FN(cypool_adaptive_avg_bin_backward_cl)(const CYPOOL_T* restrict go,
+                                                           CYPOOL_T* restrict gi, ptrdiff_t C,
+                                                           ptrdiff_t nb, ptrdiff_t in_h,
+                                                           ptrdiff_t in_w, ptrdiff_t d0,
+                                                           ptrdiff_t nd, ptrdiff_t h0,
+                                                           ptrdiff_t nh, ptrdiff_t w0,
+                                                           ptrdiff_t nw) {
+    CYPOOL_T dl[256];
+    const CYPOOL_T kd = (CYPOOL_T)nd, kh = (CYPOOL_T)nh, kw = (CYPOOL_T)nw;
+    for (ptrdiff_t c = 0; c < nb; c++) dl[c] = go[c] / kd / kh / kw;
+    for (ptrdiff_t d = d0; d < d0 + nd; d++)
+        for (ptrdiff_t h = h0; h < h0 + nh; h++)
+            for (ptrdiff_t w = w0; w < w0 + nw; w++) {
+                CYPOOL_T* restrict p = gi + ((d * in_h + h) * in_w + w) * C;
+                for (ptrdiff_t c = 0; c < nb; c++) p[c] += dl[c];
+            }
+}
+
 /* Channels-last adaptive max of one output row, the band streamed as in the average; positions
  * in int32 for float32 (the caller makes sure the plane has fewer than 2^31 cells). idx may be
  * NULL. */
