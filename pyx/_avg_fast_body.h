@@ -340,6 +340,33 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_cl_row3_512)(const uint16_t* const* rows, pt
     }
 }
 
+/* A channels-last row of 2x2/s2/p0 windows straight from the input rows r0 and r1 (C >= 16):
+ * ((a + b) + (a' + b')) in float, the row-buffer path's adds (avg_vertical's column sums, then
+ * avg_cl_hrow512's two columns), scaled and stored as avg_cl_hrow512 does, without the buffer
+ * between them. 16 channels a vector, the last vector ending at C. */
+CYPOOL_AVG512_FN void CYPOOL_FN(avg_cl_pairs512)(const uint16_t* restrict r0,
+                                                 const uint16_t* restrict r1,
+                                                 const float* restrict s, int recip,
+                                                 uint16_t* restrict y, ptrdiff_t OW,
+                                                 ptrdiff_t C) {
+    for (ptrdiff_t j = 0; j < OW; j++) {
+        const uint16_t* a = r0 + 2 * j * C;
+        const uint16_t* b = r1 + 2 * j * C;
+        uint16_t* yo = y + j * C;
+        const __m512 sv = _mm512_set1_ps(s[j]);
+        for (ptrdiff_t c = 0; c < C; c += 16) {
+            if (c + 16 > C) c = C - 16;
+            const __m512 left = _mm512_add_ps(CYPOOL_FN(avg_ld16)(a + c),
+                                              CYPOOL_FN(avg_ld16)(b + c));
+            const __m512 right = _mm512_add_ps(CYPOOL_FN(avg_ld16)(a + C + c),
+                                               CYPOOL_FN(avg_ld16)(b + C + c));
+            _mm256_storeu_si256((__m256i*)(yo + c),
+                                CYPOOL_FN(avg_pack16)(CYPOOL_FN(avg_scale16)(
+                                    _mm512_add_ps(left, right), sv, recip)));
+        }
+    }
+}
+
 /* The horizontal pass and store of a channels-last forward row: output j's C channels sum
  * the row buffer's kw columns from column j * sw, left to right. C >= 16: 16 channels a
  * vector, the last vector ending at C. */
@@ -598,6 +625,16 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         }
         /* (CYPOOL_FROW: a float row, stored rounded after the pass) */
         CYPOOL_Y* yr = CYPOOL_FROW ? yh : (CYPOOL_Y*)(y + row * OW * C);
+#if CYPOOL_HALF && defined(CYPOOL_F16C)
+        /* the same straight adds, 16 channels a vector (AVX-512) */
+        if (f16c == 2 && C >= 16 && kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W &&
+            sd.count * sh.count == 2) {
+            const CYPOOL_S* r0 = xs + (sd.first * w->in_h + sh.first) * WC;
+            const CYPOOL_S* r1 = sh.count == 2 ? r0 + WC : r0 + w->in_h * WC;
+            CYPOOL_FN(avg_cl_pairs512)(r0, r1, inv, hp2, y + row * OW * C, OW, C);
+            continue;
+        }
+#endif
 #if CYPOOL_F16 && defined(CYPOOL_F16C)
         /* float16 with F16C: the same straight adds, in intrinsics (_half.h) */
         if (kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W && sd.count * sh.count == 2 &&

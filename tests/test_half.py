@@ -1041,3 +1041,23 @@ def test_channels_last_3x3_s1_rows_add_in_the_row_buffers_order(dtype, rank, rng
         got = getattr(cypool, f"avg_pool{rank}d")(a, 3, 1, 1, data_format="channels_last")
         want = _ordered_mean(x, k, one, pad, 3 ** rank, dtype, plus_zero=False)
         assert_same(from_layout(got, "channels_last"), want)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("k", [(2, 2), (1, 2, 2), (2, 1, 2)])
+@pytest.mark.parametrize("div", [None, 3])
+def test_channels_last_2x2_s2_average_adds_in_the_row_buffers_order(dtype, k, div, rng):
+    # float16's and bfloat16's channels-last 2-wide stride-2 averages over two input rows (the
+    # next row, or the next slice: 3-d) add straight from the input what the row buffer adds,
+    # each column's two cells first, then the two columns: values whose float32 sums show that
+    # order; 16 to 70 channels (vectors of 16, the last one overlapping), 1 to 10 outputs a row,
+    # the reciprocal of 4 or a division by an override of 3
+    rank = len(k)
+    for c, w in itertools.product((16, 37, 64, 70), (2, 9, 20)):
+        x = _cancelling(rng, (1, c, *((4, 6)[:rank - 1]), w), dtype)
+        a = to_layout(x, "channels_last")
+        got = getattr(cypool, f"avg_pool{rank}d")(a, k, k, 0, divisor_override=div,
+                                                  data_format="channels_last")
+        want = _ordered_mean(x, k, k, (0,) * rank, div or int(np.prod(k)), dtype,
+                             plus_zero=False)
+        assert_same(from_layout(got, "channels_last"), want)
