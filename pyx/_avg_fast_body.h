@@ -626,22 +626,16 @@ static int CYPOOL_FN(cypool_avg_fwd_cl)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         /* (CYPOOL_FROW: a float row, stored rounded after the pass) */
         CYPOOL_Y* yr = CYPOOL_FROW ? yh : (CYPOOL_Y*)(y + row * OW * C);
 #if CYPOOL_HALF && defined(CYPOOL_F16C)
-        /* the same straight adds, 16 channels a vector (AVX-512) */
-        if (f16c == 2 && C >= 16 && kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W &&
-            sd.count * sh.count == 2) {
-            const CYPOOL_S* r0 = xs + (sd.first * w->in_h + sh.first) * WC;
-            const CYPOOL_S* r1 = sh.count == 2 ? r0 + WC : r0 + w->in_h * WC;
-            CYPOOL_FN(avg_cl_pairs512)(r0, r1, inv, hp2, y + row * OW * C, OW, C);
-            continue;
-        }
-#endif
-#if CYPOOL_F16 && defined(CYPOOL_F16C)
-        /* float16 with F16C: the same straight adds, in intrinsics (_half.h) */
+        /* the 2x2/s2 interior's straight adds below, in intrinsics: AVX-512, 16 channels a
+         * vector (both types); else float16 with F16C, 8 (_half.h) */
         if (kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W && sd.count * sh.count == 2 &&
-            cypool_f16c()) {
+            ((f16c == 2 && C >= 16) || (CYPOOL_F16 && f16c))) {
             const CYPOOL_S* r0 = xs + (sd.first * w->in_h + sh.first) * WC;
             const CYPOOL_S* r1 = sh.count == 2 ? r0 + WC : r0 + w->in_h * WC;
-            cypool_avg22_cl_f16_f16c(r0, r1, y + row * OW * C, OW, C, inv, hp2);
+            if (f16c == 2 && C >= 16)
+                CYPOOL_FN(avg_cl_pairs512)(r0, r1, inv, hp2, y + row * OW * C, OW, C);
+            else
+                cypool_avg22_cl_f16_f16c(r0, r1, y + row * OW * C, OW, C, inv, hp2);
             continue;
         }
 #endif

@@ -40,19 +40,6 @@ CYPOOL_INLINE void CYPOOL_FN(NAME)(const CYPOOL_T* x, ptrdiff_t C, ptrdiff_t nd,
 CYPOOL_REDUCE_SUMS(reduce_sums16, 4)
 CYPOOL_REDUCE_SUMS(reduce_sums4, 1)
 #undef CYPOOL_REDUCE_SUMS
-
-/* Eight values as doubles. */
-CYPOOL_INLINE cypool_r8d CYPOOL_FN(reduce_load8)(const CYPOOL_T* p) {
-#if CYPOOL_IS_FLOAT
-    cypool_r8f f;
-    memcpy(&f, p, sizeof f);
-    return __builtin_convertvector(f, cypool_r8d);
-#else
-    cypool_r8d v;
-    memcpy(&v, p, sizeof v);
-    return v;
-#endif
-}
 #endif
 
 /* One channel's double sum over one channels-last window. */
