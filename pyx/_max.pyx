@@ -551,10 +551,9 @@ cdef inline Py_ssize_t _scatter_block_cl(const floating_t* grad_out, const int64
                                          floating_t* grad_in, Py_ssize_t item, Py_ssize_t C,
                                          Py_ssize_t c_block, Py_ssize_t in_plane,
                                          Py_ssize_t out_plane) noexcept nogil:
-    # A block of more than CELL_ZEROING_BYTES with many cells an output (SPARSE_CELLS_PER_OUTPUT)
-    # is zeroed whole first. Other blocks of more than that: each cell's channels are zeroed at
-    # the cell's first add (a bit per cell marks it), so its lines are written in L1 just before
-    # the adds; cells no index names are zeroed at the end. (The watermark of _scatter_plane zeroes a whole
+    # A block of more than CELL_ZEROING_BYTES: each cell's channels are zeroed at the cell's
+    # first add (a bit per cell marks it), so its lines are written in L1 just before the adds;
+    # cells no index names are zeroed at the end. (The watermark of _scatter_plane zeroes a whole
     # input row ahead when a window's second row is reached, wider than L1 in channels-last:
     # 16x64x112x112 2x2/s2, 1 thread, 11.2 -> 7.2 ms.) Smaller blocks stay in L2 and take the
     # watermark, whose adds test no bit (14x14 and 28x28 planes: 0.69 and 0.80 ms with the bits,
@@ -568,13 +567,20 @@ cdef inline Py_ssize_t _scatter_block_cl(const floating_t* grad_out, const int64
     cdef const floating_t* go = grad_out + b.n * out_plane * C
     cdef const int64_t* io = indices + b.n * out_plane * C
     cdef uint8_t* seen = NULL
-    if in_plane * (b.c1 - b.c0) * sizeof(floating_t) > CELL_ZEROING_BYTES:
-        if in_plane > SPARSE_CELLS_PER_OUTPUT * out_plane:
-            # the whole block zeroed first: the watermark loop below then zeroes nothing more
-            zero_channels(gi, in_plane, C, b.c0, b.c1)
-            z = in_plane
-        elif 2 * out_plane <= in_plane:
-            seen = <uint8_t*>calloc((in_plane + 7) // 8, 1)
+    if (in_plane * (b.c1 - b.c0) * sizeof(floating_t) > CELL_ZEROING_BYTES
+            and in_plane > SPARSE_CELLS_PER_OUTPUT * out_plane):
+        zero_channels(gi, in_plane, C, b.c0, b.c1)
+        for o in range(out_plane):
+            for ch in range(b.c0, b.c1):
+                i = io[o * C + ch]
+                if <size_t>i < <size_t>in_plane:
+                    gi[i * C + ch] += go[o * C + ch]
+                else:
+                    bad += 1
+        return bad
+    if (in_plane * (b.c1 - b.c0) * sizeof(floating_t) > CELL_ZEROING_BYTES
+            and 2 * out_plane <= in_plane):
+        seen = <uint8_t*>calloc((in_plane + 7) // 8, 1)
     if seen != NULL:
         for o in range(out_plane):
             for ch in range(b.c0, b.c1):
