@@ -1402,43 +1402,6 @@ CYPOOL_FN(max_bwd_scatter_f16c)(const CYPOOL_S* restrict go, const int64_t* rest
 #undef CYPOOL_F16C_LD
 #undef CYPOOL_F16C_ST
 
-/* float16's channels-first plane (C = 1) of at most CYPOOL_SCATTER_PLANE cells with F16C: the
- * cells in a float buffer, each add rounded to float16 there (vcvtps2ph then vcvtph2ps: the value
- * PyTorch's rounded cell holds), the plane converted once at the end. The add chain of a cell
- * hit by neighbouring windows stays in vector registers, without moving each value between
- * integer and vector registers on both sides of the add. A cell's first add, 0 + g, is g with -0
- * made +0, as the 16-bit loop's shortcut, except for a signalling NaN, which the shortcut keeps
- * as it is and a conversion makes quiet: a gradient holding one returns -1 (nothing done) and
- * goes to the 16-bit loop, as does a plane whose adds seldom (under 1 in 32) go to the cell of
- * the add before (non-overlapping windows: the 16-bit loop's adds are independent, and it moves
- * half the bytes; 2x2/s2, 2x64x112x112: 0.84 ms through the buffer, 0.44 without). Otherwise
- * returns the count of indices outside the plane. */
-#define CYPOOL_SCATTER_PLANE 16384
-static __attribute__((target("avx2,f16c"), noinline, unused)) ptrdiff_t
-CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restrict idx,
-                              CYPOOL_S* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane)
-{
-    float buf[CYPOOL_SCATTER_PLANE];
-    ptrdiff_t chained = 0;   /* adds to the cell of the add before: overlapping windows */
-    for (ptrdiff_t o = 1; o < out_plane; o++) chained += idx[o] == idx[o - 1];
-    if (chained * 32 < out_plane || CYPOOL_FN(max_bwd_has_snan)(go, out_plane)) return -1;
-    ptrdiff_t bad = 0;
-    memset(buf, 0, (size_t)in_plane * sizeof(float));
-    for (ptrdiff_t o = 0; o < out_plane; o++) {
-        const int64_t i = idx[o];
-        if ((uint64_t)i < (uint64_t)in_plane) {
-            /* g first: of two NaNs the add returns its first operand's, g's, as the 16-bit
-             * loop's compiled add does */
-            const __m128 s = _mm_add_ss(_mm_cvtph_ps(_mm_cvtsi32_si128(go[o])),
-                                        _mm_load_ss(buf + i));
-            _mm_store_ss(buf + i, _mm_cvtph_ps(_mm_cvtps_ph(s, CYPOOL_F16C_RNE)));
-        } else {
-            bad++;
-        }
-    }
-    cypool_store_f16(buf, gi, in_plane);
-    return bad;
-}
 #endif
 
 #if CYPOOL_F16 && defined(CYPOOL_FP16)
@@ -1473,46 +1436,140 @@ CYPOOL_FN(max_bwd_plane_fp16)(const uint16_t* restrict go, const int64_t* restri
 }
 #endif
 
-#if !CYPOOL_F16 && defined(CYPOOL_F16C)
-/* bfloat16's channels-first plane in a float buffer, as float16's above (max_bwd_plane_f16c):
- * each add rounded to bfloat16 in vector registers with cypool_f32_to_bf16's integer steps
- * (nearest even; a NaN keeps its sign and payload top, made quiet), the plane's upper halves
- * stored at the end. Needs AVX2 only; it goes with the F16C switch. */
+#if defined(CYPOOL_F16C)
+/* A channels-first plane (C = 1) with F16C (AVX2 only), through a float buffer: each add done
+ * in float and rounded to the 16-bit type there (float16: vcvtps2ph then vcvtph2ps, the value
+ * PyTorch's rounded cell holds; bfloat16: cypool_f32_to_bf16's integer steps, nearest even, a
+ * NaN keeping its sign and payload top, made quiet), narrowed to 16 bits once. The add chain of
+ * a cell hit by neighbouring windows stays in registers, without the 16-bit loop's moves between
+ * integer and vector registers on both sides of each add. The gradient is converted to floats
+ * 256 outputs at a time, so an add is 13 instructions (19 converting each value on its own).
+ * The buffer is a window of CYPOOL_FLOAT_RING cells of the plane, cell c in lane
+ * c % CYPOOL_FLOAT_RING, 16 KiB, in L1 (a buffer of the whole plane, 49 KiB for 112x112, was
+ * zeroed and narrowed from L2: a third of the kernel's samples on Zen 4), as the ring of
+ * max_bwd_plane_avx512: cells below it are final in gi, an index past it moves it on, an index
+ * below it adds to gi with the 16-bit loop's add (the same bits). A cell's first add, 0 + g, is
+ * g with -0 made +0, as the 16-bit loop's shortcut, except for a signalling NaN, which the
+ * shortcut keeps as it is and a conversion makes quiet: a gradient holding one returns -1
+ * (nothing done) and goes to the 16-bit loop, as does a plane whose adds seldom (under 1 in 32
+ * of the first outputs) go to the cell of the add before (non-overlapping windows: the 16-bit
+ * loop's adds are independent, and it moves half the bytes; 2x2/s2, 2x64x112x112: 0.84 ms
+ * through a buffer, 0.44 without). Otherwise returns the count of indices outside the plane. */
+#define CYPOOL_FLOAT_RING 4096
+#define CYPOOL_RING_LD(h) _cvtsh_ss(h)
+#define CYPOOL_RING_ST(f) _cvtss_sh(f, CYPOOL_F16C_RNE)
+/* the window's cells [lo, end) narrowed into gi and their lanes zeroed (lo a multiple of 8) */
+static inline __attribute__((target("avx2,f16c"), always_inline)) void
+CYPOOL_FN(max_bwd_float_flush)(float* restrict buf, CYPOOL_S* restrict gi, ptrdiff_t lo,
+                               ptrdiff_t end)
+{
+    ptrdiff_t c = lo;
+    for (; c + 8 <= end; c += 8) {
+        float* b = buf + (c & (CYPOOL_FLOAT_RING - 1));
+#if CYPOOL_F16
+        _mm_storeu_si128((__m128i*)(gi + c),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(b), CYPOOL_F16C_RNE));
+#else
+        const __m256i v = _mm256_srli_epi32(_mm256_castps_si256(_mm256_loadu_ps(b)), 16);
+        _mm_storeu_si128((__m128i*)(gi + c), _mm_packus_epi32(_mm256_castsi256_si128(v),
+                                                              _mm256_extracti128_si256(v, 1)));
+#endif
+        _mm256_storeu_ps(b, _mm256_setzero_ps());
+    }
+    for (; c < end; c++) {
+        float* b = buf + (c & (CYPOOL_FLOAT_RING - 1));
+#if CYPOOL_F16
+        gi[c] = (CYPOOL_S)_cvtss_sh(*b, CYPOOL_F16C_RNE);
+#else
+        uint32_t u;
+        memcpy(&u, b, 4);
+        gi[c] = (CYPOOL_S)(u >> 16);
+#endif
+        *b = 0.0f;
+    }
+}
+
 static __attribute__((target("avx2,f16c"), noinline, unused)) ptrdiff_t
 CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restrict idx,
                               CYPOOL_S* restrict gi, ptrdiff_t in_plane, ptrdiff_t out_plane)
 {
-    float buf[CYPOOL_SCATTER_PLANE];
+    _Alignas(32) float buf[CYPOOL_FLOAT_RING];
+    /* adds to the cell of the add before (overlapping windows) among the first outputs (a pass
+     * over all of them read the indices from memory ahead of the adds) */
+    const ptrdiff_t probe = out_plane < 1024 ? out_plane : 1024;
     ptrdiff_t chained = 0;
-    for (ptrdiff_t o = 1; o < out_plane; o++) chained += idx[o] == idx[o - 1];
-    if (chained * 32 < out_plane || CYPOOL_FN(max_bwd_has_snan)(go, out_plane)) return -1;
-    ptrdiff_t bad = 0;
-    const __m128i one = _mm_set1_epi32(1), half = _mm_set1_epi32(0x7fff);
-    const __m128i top = _mm_set1_epi32((int32_t)0xffff0000u), quiet = _mm_set1_epi32(0x400000);
-    memset(buf, 0, (size_t)in_plane * sizeof(float));
-    for (ptrdiff_t o = 0; o < out_plane; o++) {
-        const int64_t i = idx[o];
-        if ((uint64_t)i < (uint64_t)in_plane) {
-            const __m128 s = _mm_add_ss(_mm_castsi128_ps(_mm_cvtsi32_si128((int)go[o] << 16)),
-                                        _mm_load_ss(buf + i));
-            const __m128i b = _mm_castps_si128(s);
-            const __m128i r = _mm_and_si128(
-                _mm_add_epi32(b, _mm_add_epi32(half, _mm_and_si128(_mm_srli_epi32(b, 16), one))),
-                top);
-            const __m128i n = _mm_and_si128(_mm_or_si128(b, quiet), top);
-            _mm_store_ss(buf + i, _mm_castsi128_ps(_mm_blendv_epi8(
-                                      r, n, _mm_castps_si128(_mm_cmpunord_ss(s, s)))));
-        } else {
-            bad++;
+    for (ptrdiff_t o = 1; o < probe; o++) chained += idx[o] == idx[o - 1];
+    if (chained * 32 < probe || CYPOOL_FN(max_bwd_has_snan)(go, out_plane)) return -1;
+    /* the window's first cell (a multiple of 8) and its cells in the plane */
+    ptrdiff_t bad = 0, lo = 0;
+    ptrdiff_t lim = in_plane < CYPOOL_FLOAT_RING ? in_plane : CYPOOL_FLOAT_RING;
+    _Alignas(32) float gf[256];   /* the gradient of 256 outputs as floats */
+    memset(buf, 0, (size_t)lim * sizeof(float));
+    for (ptrdiff_t o0 = 0; o0 < out_plane; o0 += 256) {
+        const ptrdiff_t n = out_plane - o0 < 256 ? out_plane - o0 : 256;
+        ptrdiff_t k = 0;
+        for (; k + 8 <= n; k += 8) {
+            const __m128i h = _mm_loadu_si128((const __m128i*)(go + o0 + k));
+#if CYPOOL_F16
+            _mm256_store_ps(gf + k, _mm256_cvtph_ps(h));
+#else
+            _mm256_store_ps(gf + k, _mm256_castsi256_ps(
+                                        _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)));
+#endif
+        }
+        for (; k < n; k++) gf[k] = CYPOOL_LD(go[o0 + k]);
+        for (k = 0; k < n; k++) {
+            const int64_t i = idx[o0 + k];
+            /* one test for the common case: a cell of the window, in the plane */
+            if ((uint64_t)(i - lo) >= (uint64_t)lim) {
+                if ((uint64_t)i >= (uint64_t)in_plane) {
+                    bad++;
+                    continue;
+                }
+                if (i < lo) {   /* a cell the window has left */
+#if CYPOOL_F16
+                    gi[i] = CYPOOL_SCATTER_ADD(gi[i], go[o0 + k], CYPOOL_RING_LD,
+                                               CYPOOL_RING_ST);
+#else
+                    gi[i] = CYPOOL_SCATTER_ADD(gi[i], go[o0 + k], CYPOOL_LD, CYPOOL_ST);
+#endif
+                    continue;
+                }
+                /* past the window: it moves on to end half a window after the cell */
+                const ptrdiff_t nlo = (i - CYPOOL_FLOAT_RING / 2) & ~(ptrdiff_t)7;
+                const ptrdiff_t keep = lo + CYPOOL_FLOAT_RING < nlo ? lo + CYPOOL_FLOAT_RING
+                                                                  : nlo;
+                CYPOOL_FN(max_bwd_float_flush)(buf, gi, lo, keep);
+                if (nlo > keep) memset(gi + keep, 0, (size_t)(nlo - keep) * sizeof(CYPOOL_S));
+                lo = nlo;
+                lim = in_plane - lo < CYPOOL_FLOAT_RING ? in_plane - lo : CYPOOL_FLOAT_RING;
+            }
+            float* t = buf + (i & (CYPOOL_FLOAT_RING - 1));
+            /* g first: of two NaNs the add returns its first operand's, g's, as the 16-bit
+             * loop's compiled add does */
+            const __m128 s = _mm_add_ss(_mm_load_ss(gf + k), _mm_load_ss(t));
+#if CYPOOL_F16
+            _mm_store_ss(t, _mm_cvtph_ps(_mm_cvtps_ph(s, CYPOOL_F16C_RNE)));
+#else
+            /* rounded in integer registers (the vector form's constants were reloaded every
+             * add), a NaN made quiet */
+            const uint32_t b = (uint32_t)_mm_cvtsi128_si32(_mm_castps_si128(s));
+            const uint32_t r = (b & 0x7fffffffu) > 0x7f800000u
+                                   ? (b | 0x400000u) & 0xffff0000u
+                                   : (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+            memcpy(t, &r, 4);
+#endif
         }
     }
-    for (ptrdiff_t c = 0; c < in_plane; c++) {
-        uint32_t u;
-        memcpy(&u, buf + c, 4);
-        gi[c] = (uint16_t)(u >> 16);
-    }
+    /* the window's cells, then the cells past it, untouched */
+    const ptrdiff_t end = lo + CYPOOL_FLOAT_RING < in_plane ? lo + CYPOOL_FLOAT_RING : in_plane;
+    CYPOOL_FN(max_bwd_float_flush)(buf, gi, lo, end);
+    if (in_plane > end) memset(gi + end, 0, (size_t)(in_plane - end) * sizeof(CYPOOL_S));
     return bad;
 }
+#undef CYPOOL_FLOAT_RING
+#undef CYPOOL_RING_LD
+#undef CYPOOL_RING_ST
 #endif
 
 #if defined(CYPOOL_F16C)
@@ -1854,7 +1911,7 @@ static ptrdiff_t CYPOOL_CLONES CYPOOL_FN(cypool_max_bwd_scatter)(
             && __builtin_cpu_supports("avx512cd") && !cypool_slow_scatters()) {
         const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_avx512)(go, idx, gi, in_plane, out_plane);
         if (r >= 0) return r;
-    } else if (C == 1 && in_plane <= CYPOOL_SCATTER_PLANE && cypool_f16c()) {
+    } else if (C == 1 && cypool_f16c()) {
         const ptrdiff_t r = CYPOOL_FN(max_bwd_plane_f16c)(go, idx, gi, in_plane, out_plane);
         if (r >= 0) return r;
     }

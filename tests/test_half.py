@@ -723,6 +723,34 @@ def test_max_backward_with_repeated_cells_equals_the_reference(dtype, data_forma
         assert_same(from_layout(gi, data_format), max_backward_ref(g, idx, shape[2:]))
 
 
+@pytest.mark.parametrize("dtype", HALVES)
+def test_max_backward_of_indices_back_and_forth_over_a_big_plane(dtype, rng):
+    # channels-first planes of 10000 cells, more than the scatters' windows of cells hold (4096):
+    # indices walk down the plane in runs (consecutive outputs on one cell: the plane kernels'
+    # case), some jump far ahead (the window moves on) and some back to cells the window has left
+    # (added in place), each add in output order, rounded
+    shape, out_shape = (1, 2, 100, 100), (1, 2, 40, 75)
+    plane, n_out = 100 * 100, 40 * 75
+    idx = np.empty(out_shape, np.int64)
+    flat = idx.reshape(2, n_out)
+    for row in flat:
+        for o in range(n_out):
+            r = rng.random()
+            if o and r < 0.4:
+                row[o] = row[o - 1]
+            elif o and r < 0.5:
+                row[o] = rng.integers(0, max(1, row[o - 1] - 4096))   # left behind
+            elif r < 0.55:
+                row[o] = rng.integers(min(o * plane // n_out + 4096, plane - 1), plane)
+            else:
+                row[o] = min(o * plane // n_out + rng.integers(0, 8), plane - 1)
+    g = specials(dtype, rng, out_shape)
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            gi = cypool.max_pool2d_backward(g, idx, shape)
+        assert_same(gi, max_backward_ref(g, idx, shape[2:]))
+
+
 NAN_SCRIPT = """
 import sys
 import numpy as np
