@@ -7,6 +7,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -108,6 +109,40 @@ def _check_result(result, tmp_path, with_torch, names=None):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     else:
         assert result["geomean"] is None and "n/a (torch not installed)" in text
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="threads' CPU times: Linux")
+def test_settle_waits_for_a_busy_thread_to_stop():
+    # a peer's threads working on after its call returns are waited for before the next sample
+    import threading
+
+    from cypool.commands import timing
+    state = {"done": False}
+
+    def busy():
+        end = time.perf_counter() + 0.3
+        while time.perf_counter() < end:
+            pass
+        state["done"] = True
+
+    t = threading.Thread(target=busy)
+    t.start()
+    time.sleep(0.02)
+    waited = timing.settle(most=5.0)
+    done = state["done"]
+    t.join()
+    assert done, f"settle returned after {waited:.3f} s with the thread still busy"
+    # quiet threads: one quiet window
+    assert timing.settle(quiet=0.01, most=5.0) < 1.0
+
+
+def test_interleaved_timing_settles_after_the_named_candidates(monkeypatch):
+    from cypool.commands import timing
+    calls = []
+    monkeypatch.setattr(timing, "settle", lambda *a, **k: calls.append(1) or 0.0)
+    timing.time_interleaved({"a": lambda: None, "jax": lambda: None}, repeat=3, warmup=1,
+                            sample_seconds=1e-4, settle_after=("jax",))
+    assert len(calls) == 4   # after the warm-up and after each of the 3 samples
 
 
 def test_bench_without_torch_in_process(tmp_path):

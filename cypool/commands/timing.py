@@ -8,7 +8,11 @@ gate (benchmarks/gate.py) and `cypool demo` all time calls with `time_interleave
 - a sample of a fast call loops it enough times to last at least `sample_seconds`, so a scheduler
   time slice lost to another process is a small part of every sample; the time per call is kept;
 - the result is the median of `repeat` samples per candidate; the garbage collector is off while
-  sampling.
+  sampling;
+- after a sample of a candidate named in `settle` (the bench names TensorFlow and JAX), the loop
+  waits until the process's other threads go quiet: JAX's threads go on working after its call
+  returns (about 130 ms of CPU after a 200 ms max backward), and a candidate timed meanwhile
+  would share the cores with them.
 
 This module imports only the standard library, so it can also be loaded by file path next to an
 older build of cypool that lacks it (the gate times old commits with the current loop).
@@ -17,12 +21,58 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import statistics
+import threading
 import time
 
 # A sample lasts at least this long by default: long enough that a lost time slice (a few ms on a
 # shared machine) is a small part of it, short enough for many samples.
 SAMPLE_SECONDS = 0.02
+
+
+# settle(): the other threads are quiet when they use no CPU time for this long (clock ticks of
+# /proc are 10 ms), waited for at most SETTLE_MAX seconds
+SETTLE_QUIET = 0.03
+SETTLE_MAX = 1.0
+
+
+def _other_threads_ticks():
+    """CPU clock ticks used so far by the process's threads other than the caller's, or None
+    where /proc/self/task is not there (not Linux)."""
+    me = threading.get_native_id()
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    total = 0
+    for tid in tids:
+        if int(tid) == me:
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:   # the thread ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])   # utime, stime
+    return total
+
+
+def settle(quiet: float = SETTLE_QUIET, most: float = SETTLE_MAX) -> float:
+    """Wait until the process's other threads have used no CPU for `quiet` seconds (at most
+    `most` seconds in all; where threads' CPU times cannot be read, `quiet` seconds); returns
+    the seconds waited."""
+    t0 = time.perf_counter()
+    last = _other_threads_ticks()
+    while True:
+        time.sleep(quiet)
+        if last is None:
+            break
+        now = _other_threads_ticks()
+        if now == last or time.perf_counter() - t0 >= most:
+            break
+        last = now
+    return time.perf_counter() - t0
 
 
 def calls_per_sample(fn, seconds: float, max_calls: int | None = None) -> int:
@@ -42,14 +92,16 @@ def calls_per_sample(fn, seconds: float, max_calls: int | None = None) -> int:
 def time_interleaved(cands: dict, repeat: int = 7, *, warmup: int = 2,
                      sample_seconds: float = SAMPLE_SECONDS, max_calls: int | None = None,
                      prepare: dict | None = None, on_error=None, on_round=None,
-                     samples: bool = False) -> dict:
+                     samples: bool = False, settle_after: tuple = ()) -> dict:
     """Median seconds per call of each candidate ({key: zero-argument callable}).
 
     prepare: {key: callable} run, untimed, before every sample of that key (e.g. a forward pass
     whose saved state a timed backward consumes). on_error(key, exc): when given, a candidate that
     raises is dropped (and reported through it) while the others go on; otherwise the exception
     propagates. on_round(): called after each interleaved round (progress). samples=True returns
-    {key: [seconds per call of each sample]} instead of the medians."""
+    {key: [seconds per call of each sample]} instead of the medians. settle_after: keys after
+    whose samples (and warm-up) the loop waits for the process's other threads to go quiet
+    (settle())."""
     jobs = dict(cands)
     prepare = prepare or {}
     inner = {}
@@ -62,6 +114,8 @@ def time_interleaved(cands: dict, repeat: int = 7, *, warmup: int = 2,
             if key in prepare:
                 prepare[key]()
             inner[key] = calls_per_sample(jobs[key], sample_seconds, max_calls)
+            if key in settle_after:
+                settle()
         except Exception as exc:
             if on_error is None:
                 raise
@@ -81,6 +135,8 @@ def time_interleaved(cands: dict, repeat: int = 7, *, warmup: int = 2,
                     for _ in range(m):
                         fn()
                     taken[key].append((time.perf_counter() - t0) / m)
+                    if key in settle_after:
+                        settle()
                 except Exception as exc:
                     if on_error is None:
                         raise

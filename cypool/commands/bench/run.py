@@ -110,7 +110,9 @@ def measure_row(case: Case, direction: str, fmt: str, torch, rng, repeat: int, s
     row = Row(case, direction, fmt, nbytes, nt, shape, check=check, out_nbytes=out_nbytes)
     if turn is not None:
         turn()
-    row.times = time_interleaved(cands, repeat, sample_seconds=sample)
+    # TensorFlow's and JAX's threads work on after their calls return: the next candidate waits
+    row.times = time_interleaved(cands, repeat, sample_seconds=sample,
+                                 settle_after=("tensorflow", "jax"))
     return row
 
 
