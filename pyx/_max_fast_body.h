@@ -1399,8 +1399,6 @@ CYPOOL_FN(max_bwd_scatter_f16c)(const CYPOOL_S* restrict go, const int64_t* rest
     CYPOOL_SCATTER_LOOPS(CYPOOL_F16C_LD, CYPOOL_F16C_ST);
     return bad;
 }
-#undef CYPOOL_F16C_LD
-#undef CYPOOL_F16C_ST
 
 #endif
 
@@ -1456,8 +1454,6 @@ CYPOOL_FN(max_bwd_plane_fp16)(const uint16_t* restrict go, const int64_t* restri
  * loop's adds are independent, and it moves half the bytes; 2x2/s2, 2x64x112x112: 0.84 ms
  * through a buffer, 0.44 without). Otherwise returns the count of indices outside the plane. */
 #define CYPOOL_FLOAT_RING 4096
-#define CYPOOL_RING_LD(h) _cvtsh_ss(h)
-#define CYPOOL_RING_ST(f) _cvtss_sh(f, CYPOOL_F16C_RNE)
 /* the window's cells [lo, end) narrowed into gi and their lanes zeroed (lo a multiple of 8) */
 static inline __attribute__((target("avx2,f16c"), always_inline)) void
 CYPOOL_FN(max_bwd_float_flush)(float* restrict buf, CYPOOL_S* restrict gi, ptrdiff_t lo,
@@ -1528,8 +1524,8 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
                 }
                 if (i < lo) {   /* a cell the window has left */
 #if CYPOOL_F16
-                    gi[i] = CYPOOL_SCATTER_ADD(gi[i], go[o0 + k], CYPOOL_RING_LD,
-                                               CYPOOL_RING_ST);
+                    gi[i] = CYPOOL_SCATTER_ADD(gi[i], go[o0 + k], CYPOOL_F16C_LD,
+                                               CYPOOL_F16C_ST);
 #else
                     gi[i] = CYPOOL_SCATTER_ADD(gi[i], go[o0 + k], CYPOOL_LD, CYPOOL_ST);
 #endif
@@ -1568,9 +1564,10 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
     return bad;
 }
 #undef CYPOOL_FLOAT_RING
-#undef CYPOOL_RING_LD
-#undef CYPOOL_RING_ST
 #endif
+/* (float16's F16C conversions end with the float buffer, their last user) */
+#undef CYPOOL_F16C_LD
+#undef CYPOOL_F16C_ST
 
 #if defined(CYPOOL_F16C)
 /* The max backward's add of 16 lanes with AVX-512F: g + t (16-bit patterns in the low halves of

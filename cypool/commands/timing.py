@@ -9,10 +9,10 @@ gate (benchmarks/gate.py) and `cypool demo` all time calls with `time_interleave
   time slice lost to another process is a small part of every sample; the time per call is kept;
 - the result is the median of `repeat` samples per candidate; the garbage collector is off while
   sampling;
-- after a sample of a candidate named in `settle` (the bench names TensorFlow and JAX), the loop
-  waits until the process's other threads go quiet: JAX's threads go on working after its call
-  returns (about 130 ms of CPU after a 200 ms max backward), and a candidate timed meanwhile
-  would share the cores with them.
+- after a sample of a candidate named in `settle_after` (the bench names TensorFlow and JAX), the
+  loop waits until the process's other threads go quiet (`settle`): JAX's threads go on working
+  after its call returns (about 130 ms of CPU after a 200 ms max backward), and a candidate
+  timed meanwhile would share the cores with them.
 
 This module imports only the standard library, so it can also be loaded by file path next to an
 older build of cypool that lacks it (the gate times old commits with the current loop).
