@@ -1082,11 +1082,17 @@ static int __attribute__((unused)) cypool_max_bwd_tiles_cf16(const uint16_t* go,
  * associative), as the general kernel. float32 and float64 keep every bit as the general
  * kernel does; float16 compares as float16 (AVX512-FP16: exact, no conversions) and a NaN
  * result is made quiet, as its trip through float makes it in the 16-bit rows: the same bits.
- * Rows of any width (the last vector masked), no scratch. (The C pair sweep,
- * cypool_max_fwd_cf_2x2, ran 28 x 28 planes, rows of 14 outputs, at 4x the streaming kernel's
- * time: its row loops were scalar.) cypool_max_fwd_cf_2x2_wide_* return 0, doing nothing,
- * where the CPU or the compiler lacks the instructions (p0 == p1: only that answer). */
+ * Rows of any width (the last vector masked). (The C pair sweep, cypool_max_fwd_cf_2x2, ran
+ * 28 x 28 planes, rows of 14 outputs, at 4x the streaming kernel's time: its row loops were
+ * scalar.) Rows of more than one vector of outputs read their two input rows one after the
+ * other, the first row's pairs held in a buffer of up to CYPOOL_CF_2X2_BLOCK outputs: the input
+ * is then read in address order. Zen 4 read the rows in alternation (two streams a row apart)
+ * at half that speed: 256 MB of rows of 1 KiB in 26-30 ms with 1 thread against 12-13 ms
+ * (docs/records/2026-12-07-cf-pairs-in-address-order.md).
+ * cypool_max_fwd_cf_2x2_wide_* return 0, doing nothing, where the CPU or the compiler lacks the
+ * instructions (p0 == p1: only that answer). */
 #define CYPOOL_LANES(k) ((k) >= 32 ? 0xffffffffu : (1u << (k)) - 1u)
+#define CYPOOL_CF_2X2_BLOCK 2048
 #define CYPOOL_CF_2X2_WIDE(NAME, TARGET, T, IT, V, L, MT, LOAD, STORE, PERM, LATER, FIN) \
 static __attribute__((target(TARGET), noinline, unused)) void \
 NAME(const T* restrict x, T* restrict y, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t H, ptrdiff_t W) \
@@ -1096,20 +1102,47 @@ NAME(const T* restrict x, T* restrict y, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t H
     for (int i = 0; i < L; i++) { e_[i] = (IT)(2 * i); o_[i] = (IT)(2 * i + 1); } \
     const __m512i even = _mm512_loadu_si512((const void*)e_); \
     const __m512i odd = _mm512_loadu_si512((const void*)o_); \
+    const MT all = (MT)CYPOOL_LANES(L); \
+    V first[CYPOOL_CF_2X2_BLOCK / L];   /* the first row's pairs */ \
     for (ptrdiff_t p = p0; p < p1; p++) { \
         for (ptrdiff_t r = 0; r < oh; r++) { \
-            const T* x0 = x + (p * H + 2 * r) * W; \
-            const T* x1 = x0 + W; \
-            T* yr = y + (p * oh + r) * ow; \
-            for (ptrdiff_t j = 0; j < ow; j += L) { \
-                const ptrdiff_t n = ow - j < L ? ow - j : L;   /* outputs: 2n cells a row */ \
+            for (ptrdiff_t j0 = 0; j0 < ow; j0 += CYPOOL_CF_2X2_BLOCK) { \
+                const ptrdiff_t nb = ow - j0 < CYPOOL_CF_2X2_BLOCK ? ow - j0 \
+                                                              : CYPOOL_CF_2X2_BLOCK; \
+                const T* x0 = x + (p * H + 2 * r) * W + 2 * j0; \
+                const T* x1 = x0 + W; \
+                T* yr = y + (p * oh + r) * ow + j0; \
+                if (nb <= L) {   /* one vector (rows of 2 lines or fewer): no buffer */ \
+                    const MT klo = (MT)CYPOOL_LANES(2 * nb < L ? 2 * nb : L); \
+                    const MT khi = (MT)CYPOOL_LANES(2 * nb > L ? 2 * nb - L : 0); \
+                    const V a0 = LOAD(klo, x0), a1 = LOAD(khi, x0 + L); \
+                    const V b0 = LOAD(klo, x1), b1 = LOAD(khi, x1 + L); \
+                    const V ha = LATER(PERM(a0, even, a1), PERM(a0, odd, a1)); \
+                    const V hb = LATER(PERM(b0, even, b1), PERM(b0, odd, b1)); \
+                    STORE(yr, (MT)CYPOOL_LANES(nb), FIN(LATER(ha, hb))); \
+                    continue; \
+                } \
+                const ptrdiff_t nf = nb - nb % L, n = nb - nf;   /* full vectors; last outputs */ \
                 const MT klo = (MT)CYPOOL_LANES(2 * n < L ? 2 * n : L); \
                 const MT khi = (MT)CYPOOL_LANES(2 * n > L ? 2 * n - L : 0); \
-                const V a0 = LOAD(klo, x0 + 2 * j), a1 = LOAD(khi, x0 + 2 * j + L); \
-                const V b0 = LOAD(klo, x1 + 2 * j), b1 = LOAD(khi, x1 + 2 * j + L); \
-                const V ha = LATER(PERM(a0, even, a1), PERM(a0, odd, a1)); \
-                const V hb = LATER(PERM(b0, even, b1), PERM(b0, odd, b1)); \
-                STORE(yr + j, (MT)CYPOOL_LANES(n), FIN(LATER(ha, hb))); \
+                for (ptrdiff_t j = 0; j < nf; j += L) { \
+                    const V a0 = LOAD(all, x0 + 2 * j), a1 = LOAD(all, x0 + 2 * j + L); \
+                    first[j / L] = LATER(PERM(a0, even, a1), PERM(a0, odd, a1)); \
+                } \
+                if (n) { \
+                    const V a0 = LOAD(klo, x0 + 2 * nf), a1 = LOAD(khi, x0 + 2 * nf + L); \
+                    first[nf / L] = LATER(PERM(a0, even, a1), PERM(a0, odd, a1)); \
+                } \
+                for (ptrdiff_t j = 0; j < nf; j += L) { \
+                    const V b0 = LOAD(all, x1 + 2 * j), b1 = LOAD(all, x1 + 2 * j + L); \
+                    const V hb = LATER(PERM(b0, even, b1), PERM(b0, odd, b1)); \
+                    STORE(yr + j, all, FIN(LATER(first[j / L], hb))); \
+                } \
+                if (n) { \
+                    const V b0 = LOAD(klo, x1 + 2 * nf), b1 = LOAD(khi, x1 + 2 * nf + L); \
+                    const V hb = LATER(PERM(b0, even, b1), PERM(b0, odd, b1)); \
+                    STORE(yr + nf, (MT)CYPOOL_LANES(n), FIN(LATER(first[nf / L], hb))); \
+                } \
             } \
         } \
     } \
@@ -1146,28 +1179,46 @@ cypool_max_cf_2x2_avx512_bf16(const uint16_t* restrict x, uint16_t* restrict y, 
 {
     const ptrdiff_t oh = H / 2, ow = W / 2;
     const __m512i high = _mm512_set1_epi32((int)0xffff0000u);
+    __m512 first[CYPOOL_CF_2X2_BLOCK / 16];   /* the first row's pairs (read before the second) */
+#define CYPOOL_BF16_PAIRS(row, j, k) ({ \
+    const __m512i c_ = _mm512_maskz_loadu_epi16((k), (row) + 2 * (j)); \
+    CYPOOL_LATER_PS(_mm512_castsi512_ps(_mm512_slli_epi32(c_, 16)), \
+                    _mm512_castsi512_ps(_mm512_and_si512(c_, high))); })
+/* the n outputs of m to yr, narrowed by a shift, a NaN made quiet as the conversion makes it */
+#define CYPOOL_BF16_STORE(yr, n, m) do { \
+    const __m512 m_ = (m); \
+    const __m512i t_ = _mm512_srli_epi32(_mm512_castps_si512(m_), 16); \
+    _mm512_mask_cvtepi32_storeu_epi16((yr), (__mmask16)CYPOOL_LANES(n), \
+                                      _mm512_mask_or_epi32(t_, _mm512_cmp_ps_mask(m_, m_, \
+                                                           _CMP_UNORD_Q), t_, \
+                                                           _mm512_set1_epi32(0x40))); \
+} while (0)
     for (ptrdiff_t p = p0; p < p1; p++)
-        for (ptrdiff_t r = 0; r < oh; r++) {
-            const uint16_t* x0 = x + (p * H + 2 * r) * W;
-            const uint16_t* x1 = x0 + W;
-            uint16_t* yr = y + (p * oh + r) * ow;
-            for (ptrdiff_t j = 0; j < ow; j += 16) {
-                const ptrdiff_t n = ow - j < 16 ? ow - j : 16;   /* outputs: 2n cells a row */
-                const __mmask32 k = (__mmask32)CYPOOL_LANES(2 * n);
-                const __m512i a = _mm512_maskz_loadu_epi16(k, x0 + 2 * j);
-                const __m512i b = _mm512_maskz_loadu_epi16(k, x1 + 2 * j);
-                const __m512 ha = CYPOOL_LATER_PS(_mm512_castsi512_ps(_mm512_slli_epi32(a, 16)),
-                                                  _mm512_castsi512_ps(_mm512_and_si512(a, high)));
-                const __m512 hb = CYPOOL_LATER_PS(_mm512_castsi512_ps(_mm512_slli_epi32(b, 16)),
-                                                  _mm512_castsi512_ps(_mm512_and_si512(b, high)));
-                const __m512 m = CYPOOL_LATER_PS(ha, hb);
-                const __m512i t = _mm512_srli_epi32(_mm512_castps_si512(m), 16);
-                _mm512_mask_cvtepi32_storeu_epi16(
-                    yr + j, (__mmask16)CYPOOL_LANES(n),
-                    _mm512_mask_or_epi32(t, _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q), t,
-                                         _mm512_set1_epi32(0x40)));
+        for (ptrdiff_t r = 0; r < oh; r++)
+            for (ptrdiff_t j0 = 0; j0 < ow; j0 += CYPOOL_CF_2X2_BLOCK) {
+                const ptrdiff_t nb = ow - j0 < CYPOOL_CF_2X2_BLOCK ? ow - j0
+                                                                  : CYPOOL_CF_2X2_BLOCK;
+                const uint16_t* x0 = x + (p * H + 2 * r) * W + 2 * j0;
+                const uint16_t* x1 = x0 + W;
+                uint16_t* yr = y + (p * oh + r) * ow + j0;
+                if (nb <= 16) {   /* one vector (rows of 1 line or less): no buffer */
+                    const __mmask32 k = (__mmask32)CYPOOL_LANES(2 * nb);
+                    CYPOOL_BF16_STORE(yr, nb, CYPOOL_LATER_PS(CYPOOL_BF16_PAIRS(x0, 0, k),
+                                                              CYPOOL_BF16_PAIRS(x1, 0, k)));
+                    continue;
+                }
+                for (ptrdiff_t j = 0; j < nb; j += 16) {
+                    const ptrdiff_t n = nb - j < 16 ? nb - j : 16;   /* outputs: 2n cells a row */
+                    first[j / 16] = CYPOOL_BF16_PAIRS(x0, j, (__mmask32)CYPOOL_LANES(2 * n));
+                }
+                for (ptrdiff_t j = 0; j < nb; j += 16) {
+                    const ptrdiff_t n = nb - j < 16 ? nb - j : 16;
+                    CYPOOL_BF16_STORE(yr + j, n, CYPOOL_LATER_PS(
+                        first[j / 16], CYPOOL_BF16_PAIRS(x1, j, (__mmask32)CYPOOL_LANES(2 * n))));
+                }
             }
-        }
+#undef CYPOOL_BF16_PAIRS
+#undef CYPOOL_BF16_STORE
 }
 static int __attribute__((unused)) cypool_max_fwd_cf_2x2_wide_bf16(
     const uint16_t* x, uint16_t* y, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t H, ptrdiff_t W)
@@ -1204,6 +1255,7 @@ CYPOOL_CF_2X2_WIDE(cypool_max_cf_2x2_fp16, "avx512fp16,avx512bw,avx512f", uint16
                    _mm512_permutex2var_epi16, CYPOOL_LATER_PH, CYPOOL_QUIET_PH)
 #endif
 #undef CYPOOL_CF_2X2_WIDE
+#undef CYPOOL_CF_2X2_BLOCK
 #undef CYPOOL_LANES
 static int __attribute__((unused)) cypool_max_fwd_cf_2x2_wide_f16(const uint16_t* x, uint16_t* y,
                                                                   ptrdiff_t p0, ptrdiff_t p1,

@@ -322,11 +322,12 @@ def _payload_data(rng, shape, dtype):
 
 @pytest.mark.parametrize("n_planes", [32, 33, 95])
 @pytest.mark.parametrize("spatial", [(28, 28), (2, 24), (24, 24), (2, 30), (44, 30), (2, 64),
-                                     (4, 70), (6, 130), (4, 112)], ids=str)
+                                     (4, 70), (6, 130), (4, 112), (2, 4098), (2, 4136)], ids=str)
 def test_channels_first_2x2_pair_sweeps_match_the_scan_bit_for_bit(n_planes, spatial):
     # Without indices these planes (rows of 12 to 65 outputs: one vector of 8 or 16 and parts
-    # of one) take the AVX-512 pair kernel or the pair sweeps; with indices, the tiles' or rows'
-    # cell-by-cell scan. The scan keeps the last NaN, else the first maximum (+0 before -0 when +0 comes
+    # of one; rows of 2049 and 2068 outputs: the AVX-512 kernel's blocks of 2048 and a last
+    # block of 1 or 20) take the AVX-512 pair kernel or the pair sweeps; with indices, the
+    # tiles' or rows' cell-by-cell scan. The scan keeps the last NaN, else the first maximum (+0 before -0 when +0 comes
     # first): the sweeps must give the same bits, NaN payloads and zero signs included.
     rng = np.random.default_rng(n_planes * 1000 + spatial[0] * 31 + spatial[1])
     for dtype in FLOATS:

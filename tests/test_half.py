@@ -426,6 +426,20 @@ def test_channels_first_rows_of_every_width_equal_the_float32_kernel(dtype, k, s
 
 
 @pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("width", [32, 38, 4096, 4098, 4136], ids=str)
+def test_channels_first_2x2_rows_past_a_block_equal_the_reference(dtype, width, rng):
+    # the AVX-512 2x2/s2 pair kernels read a row's first input row in blocks of 2048 outputs
+    # before its second: rows of 16, 19, 2048, 2049 and 2068 outputs (a last block of 1 or 20,
+    # a last vector in part), two rows of windows a plane, 3 planes
+    x = specials(dtype, rng, (1, 3, 4, width))
+    y = cypool.max_pool2d(x, 2, 2)
+    want, _ = R.max_pool(x.astype(np.float32), (2, 2), (2, 2), (0, 0), (0, 0), (1, 1), False)
+    assert_same(y, want.astype(dtype))
+    with cypool.threads(2):
+        assert_same(cypool.max_pool2d(x, 2, 2), y)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
 @pytest.mark.parametrize("k,s,p,d", [(2, 2, 0, 1), (3, 2, 1, 1), (3, 1, 1, 2), (3, 1, 1, 1),
                                      (2, 1, 0, 1)])
 def test_channels_last_rows_of_every_channel_count_equal_the_float32_kernel(dtype, k, s, p, d,
