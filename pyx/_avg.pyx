@@ -33,6 +33,11 @@ cdef enum:
 # wide); longer windows accumulate in double.
 cdef enum:
     FLOAT_ACC_MAX_CELLS = 64
+# calls this big (output cells forward, input cells backward) take CHUNKS_PER_THREAD ranges of
+# rows a thread (_chunks)
+cdef enum:
+    BIG_CALL_CELLS = 1 << 21
+    CHUNKS_PER_THREAD = 8
 
 
 cdef inline bint _fast_fits(const Window* w, Py_ssize_t C) noexcept nogil:
@@ -40,10 +45,17 @@ cdef inline bint _fast_fits(const Window* w, Py_ssize_t C) noexcept nogil:
     return cypool_avg_buffer_bytes(w, C) <= FAST_BUFFER_LIMIT
 
 
-cdef inline int _chunks(Py_ssize_t rows, int n_threads) noexcept nogil:
-    # One contiguous range of rows per thread: row buffers are allocated once per range, and the
-    # results do not depend on the split (each output is computed whole by one thread).
-    return <int>(rows if rows < n_threads else n_threads)
+cdef inline int _chunks(Py_ssize_t rows, Py_ssize_t row_cells, int n_threads) noexcept nogil:
+    # Contiguous ranges of rows (row_cells cells each), taken by the threads in turn (dynamic):
+    # one a thread for a small call (row buffers are allocated once per range); CHUNKS_PER_THREAD
+    # for a call of BIG_CALL_CELLS or more, so that a thread whose half of the array reads slower
+    # (4 KiB pages where the other has huge pages) does less: the 256 MB 2x2/s2 forward, one
+    # range a thread, had the second thread waiting for the first 26% of the time (perf).
+    # Results do not depend on the split (each output is computed whole by one thread).
+    cdef Py_ssize_t n = n_threads
+    if rows * row_cells >= BIG_CALL_CELLS:
+        n = n_threads * CHUNKS_PER_THREAD
+    return <int>(rows if rows < n else n)
 
 
 cdef int _fast_rows(const floating_t* src, floating_t* dst, const Window* w, bint cip,
@@ -75,14 +87,15 @@ cdef int _fast_rows(const floating_t* src, floating_t* dst, const Window* w, bin
 cdef int _fast(const floating_t* src, floating_t* dst, const Window* w, bint cip,
                Py_ssize_t div, Py_ssize_t C, bint cl, bint backward, Py_ssize_t rows,
                int n_threads) noexcept nogil:
-    # All rows (output rows forward, input rows backward), one contiguous range per thread.
-    # Nonzero: some range found no scratch (the caller then runs the general kernel).
+    # All rows (output rows forward, input rows backward), in ranges (_chunks). Nonzero: some
+    # range found no scratch (the caller then runs the general kernel).
     cdef bint small = w.k_d * w.k_h * w.k_w <= FLOAT_ACC_MAX_CELLS
-    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+    cdef int n_chunks = _chunks(rows, (w.in_w if backward else w.out_w) * C, n_threads)
+    cdef int chunk, failed = 0
     if n_threads == 1:
         # no OpenMP region: for a small call it costs about as much as the work
         return _fast_rows(src, dst, w, cip, div, C, cl, backward, small, 0, rows)
-    for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+    for chunk in prange(n_chunks, num_threads=n_threads, schedule="dynamic"):
         failed += _fast_rows(src, dst, w, cip, div, C, cl, backward, small,
                              chunk * rows // n_chunks, (chunk + 1) * rows // n_chunks)
     return failed
@@ -512,10 +525,12 @@ cdef int _half_rows(const uint16_t* src, uint16_t* dst, const Window* w, bint bf
 cdef int _half_run(const uint16_t* src, uint16_t* dst, const Window* w, bint bf, bint backward,
                    bint cl, Py_ssize_t n_items, Py_ssize_t C, bint cip, Py_ssize_t div,
                    int n_threads) noexcept nogil:
-    # All rows (output rows forward, input rows backward) of a float16 / bfloat16 call, one
-    # contiguous range per thread, as _fast. Nonzero: some range found no scratch.
+    # All rows (output rows forward, input rows backward) of a float16 / bfloat16 call, in
+    # ranges (_chunks), as _fast. Nonzero: some range found no scratch.
     cdef Py_ssize_t rows = n_items * (w.in_d * w.in_h if backward else w.out_d * w.out_h)
-    cdef int n_chunks = _chunks(rows, n_threads), chunk, failed = 0
+    cdef int n_chunks = _chunks(rows, (w.in_w if backward else w.out_w) * (C if cl else 1),
+                                n_threads)
+    cdef int chunk, failed = 0
     cdef Py_ssize_t n_tiles = (n_items + TILE_PLANES - 1) // TILE_PLANES, t
     cdef float* dv
     if not cl and _half_tiles_fit(w, n_items, backward):
@@ -536,7 +551,7 @@ cdef int _half_run(const uint16_t* src, uint16_t* dst, const Window* w, bint bf,
         failed = 0
     if n_threads == 1:
         return _half_rows(src, dst, w, bf, backward, cl, C, cip, div, 0, rows)
-    for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
+    for chunk in prange(n_chunks, num_threads=n_threads, schedule="dynamic"):
         failed += _half_rows(src, dst, w, bf, backward, cl, C, cip, div,
                              chunk * rows // n_chunks, (chunk + 1) * rows // n_chunks)
     return failed

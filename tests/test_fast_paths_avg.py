@@ -160,6 +160,26 @@ def test_avg_two_threads_bit_identical_to_one(window, data_format):
 
 
 @pytest.mark.parametrize("data_format", FORMATS)
+@pytest.mark.parametrize("window", [(2, 2, 0), (3, 2, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_avg_big_calls_in_many_ranges_bit_identical_to_one_thread(window, dtype, data_format):
+    """Calls of 2**21 cells or more (outputs forward, inputs backward) go in 8 ranges of rows a
+    thread, taken in turn: the same bits as one thread's one range."""
+    k, s, p = window
+    x = np.random.default_rng(11).standard_normal((2, 4, 1030, 1026)).astype(dtype)
+    xin = np.ascontiguousarray(to_channels_last(x)) if data_format == "channels_last" else x
+    outs = []
+    for n in (1, 2):
+        with cypool.threads(n):
+            y = cypool.avg_pool2d(xin, k, s, p, data_format=data_format)
+            assert y.size >= 1 << 21
+            g = np.random.default_rng(12).standard_normal(y.shape).astype(dtype)
+            gx = cypool.avg_pool2d_backward(g, xin.shape, k, s, p, data_format=data_format)
+            outs.append((y.tobytes(), gx.tobytes()))
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("shape,k,s,p", [
     ((4, 16, 600, 5), (3, 2), (2, 2), (1, 0)),    # 600 rows: past the backward's row tables
