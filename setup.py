@@ -38,7 +38,7 @@ SHARED_HEADERS = ["pyx/_window.h", "pyx/_window.pxd", "pyx/_window_sum.pxd", "py
 AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_global_avg_body.h",
                     "pyx/_avg_fast.pxd", "pyx/_clones.h", "pyx/_half.h"]
 MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_max_fast_body.h", "pyx/_max_fast.pxd", "pyx/_clones.h",
-                    "pyx/_half.h"]
+                    "pyx/_half.h", "pyx/_max_tiles_body.h"]
 CONV_HEADERS = ["pyx/_conv.h", "pyx/_conv_body.h", "pyx/_clones.h"]
 # Modules whose loops may fuse multiply-adds (GCC/Clang -ffp-contract=fast where the ISA has FMA):
 # the convolution's sums, as a BLAS's; every other kernel rounds the same on every CPU.

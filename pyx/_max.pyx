@@ -531,20 +531,44 @@ cdef inline Py_ssize_t _scatter_plane(const floating_t* go, const int64_t* idx, 
 cdef Py_ssize_t _backward_cl(const floating_t* grad_out, const int64_t* indices,
                              floating_t* grad_in, Py_ssize_t n_samples, Py_ssize_t C,
                              Py_ssize_t c_block, Py_ssize_t in_plane, Py_ssize_t out_plane,
-                             int n_threads) noexcept nogil:
+                             const Py_ssize_t* tiles, int n_threads) noexcept nogil:
     # Work items are (sample, block of channels) (_channel_block.pxd): each owns disjoint input
-    # cells, so no two threads touch the same address.
+    # cells, so no two threads touch the same address. tiles: see _block_cl.
     cdef Py_ssize_t n_items = n_samples * n_channel_blocks(C, c_block)
     cdef Py_ssize_t item, bad = 0
     if n_threads == 1:
         for item in range(n_items):
-            bad += _scatter_block_cl(grad_out, indices, grad_in, item, C, c_block, in_plane,
-                                     out_plane)
+            bad += _block_cl(grad_out, indices, grad_in, item, C, c_block, in_plane, out_plane,
+                             tiles)
         return bad
     for item in prange(n_items, num_threads=n_threads, schedule="guided"):
-        bad += _scatter_block_cl(grad_out, indices, grad_in, item, C, c_block, in_plane,
-                                 out_plane)
+        bad += _block_cl(grad_out, indices, grad_in, item, C, c_block, in_plane, out_plane,
+                         tiles)
     return bad
+
+
+cdef inline Py_ssize_t _block_cl(const floating_t* grad_out, const int64_t* indices,
+                                 floating_t* grad_in, Py_ssize_t item, Py_ssize_t C,
+                                 Py_ssize_t c_block, Py_ssize_t in_plane, Py_ssize_t out_plane,
+                                 const Py_ssize_t* tiles) noexcept nogil:
+    # One work item: the gather over tiles (tiles: in and out spatial sizes, or NULL: not
+    # tried) when its indices keep to them, else the scatter. float64 blocks of more than
+    # CELL_ZEROING_BYTES keep the scatter: its cell zeroing ran them at the stream's speed, the
+    # gather at 1.3 of it (Zen 4; float32: the gather faster at every size measured).
+    cdef ChannelBlock b = channel_block(item, C, c_block)
+    cdef Py_ssize_t o = b.n * out_plane * C, i = b.n * in_plane * C
+    cdef int done = 0
+    if tiles != NULL and (floating_t is float or in_plane * (b.c1 - b.c0) * sizeof(floating_t)
+                                                 <= CELL_ZEROING_BYTES):
+        if floating_t is float:
+            done = cypool_max_bwd_tiles_cl32(grad_out + o, indices + o, grad_in + i, tiles,
+                                             tiles + 3, C, b.c0, b.c1)
+        else:
+            done = cypool_max_bwd_tiles_cl64(grad_out + o, indices + o, grad_in + i, tiles,
+                                             tiles + 3, C, b.c0, b.c1)
+    if done:
+        return 0
+    return _scatter_block_cl(grad_out, indices, grad_in, item, C, c_block, in_plane, out_plane)
 
 
 cdef inline Py_ssize_t _scatter_block_cl(const floating_t* grad_out, const int64_t* indices,
@@ -645,15 +669,15 @@ cdef class MaxBackward:
         cdef Py_ssize_t bad
         cdef const Py_ssize_t* tiles = NULL
         with nogil:
+            # the gather when the first band of indices keeps to its tiles (_max_fast.h:
+            # cypool_max_bwd_tiles_*): the 16-bit types in both formats, float32 and float64
+            # channels-last; channels-last with a vector of channels or more
+            if ((self.half or self.channels_last)
+                    and (not self.channels_last or self.C >= TILES_MIN_CHANNELS)
+                    and cypool_max_tiles_probe(idx, self.tiles, self.tiles + 3,
+                                               self.C if self.channels_last else 1)):
+                tiles = self.tiles
             if self.half:
-                # the gather when the first band of indices keeps to its tiles
-                # (cypool_max_bwd_tiles_cl16 / _cf16; float32 and float64 measured slower that
-                # way: their scatter has no rounding to do); channels-last, a vector of channels
-                # or more
-                if ((not self.channels_last or self.C >= TILES_MIN_CHANNELS)
-                        and cypool_max_tiles_probe(idx, self.tiles, self.tiles + 3,
-                                                   self.C if self.channels_last else 1)):
-                    tiles = self.tiles
                 bad = _half_scatter(<const uint16_t*>go, idx, <uint16_t*>gi,
                                     self.half == KIND_BF16, self.channels_last, self.n_items,
                                     self.C, self.c_block, self.in_plane, self.out_plane, tiles,
@@ -661,19 +685,21 @@ cdef class MaxBackward:
             elif self.is_double:
                 bad = _scatter(<const double*>go, idx, <double*>gi, self.channels_last,
                                self.n_items, self.C, self.c_block, self.in_plane,
-                               self.out_plane, n_threads)
+                               self.out_plane, tiles, n_threads)
             else:
                 bad = _scatter(<const float*>go, idx, <float*>gi, self.channels_last,
                                self.n_items, self.C, self.c_block, self.in_plane,
-                               self.out_plane, n_threads)
+                               self.out_plane, tiles, n_threads)
         return bad
 
 
 cdef Py_ssize_t _scatter(const floating_t* go, const int64_t* idx, floating_t* gi, bint cl,
                          Py_ssize_t n_items, Py_ssize_t C, Py_ssize_t c_block,
-                         Py_ssize_t in_plane, Py_ssize_t out_plane, int nt) noexcept nogil:
+                         Py_ssize_t in_plane, Py_ssize_t out_plane, const Py_ssize_t* tiles,
+                         int nt) noexcept nogil:
+    # tiles (channels-last only): see _block_cl
     if cl:
-        return _backward_cl(go, idx, gi, n_items, C, c_block, in_plane, out_plane, nt)
+        return _backward_cl(go, idx, gi, n_items, C, c_block, in_plane, out_plane, tiles, nt)
     return _backward_cf(go, idx, gi, n_items, in_plane, out_plane, nt)
 
 

@@ -881,115 +881,46 @@ static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk(int kind, const void
 #undef CYPOOL_IDX
 #undef CYPOOL_SUF
 
-/* Max backward of float16 / bfloat16 as a gather, for indices that keep to tiles. The input
- * splits into tiles of s = in / out cells along each axis (output o's tile: cells
- * [o * s, o * s + s)); when every index names a cell of its own output's tile (non-overlapping
- * windows whose maxima keep to their tiles: 2x2/s2, adaptive 56 -> 7, global), no cell takes two
- * adds, so each input cell is written once, in order: g where its tile's output names it (the
- * scatter's first add to a zeroed cell, 0 + g: -0 made +0, a signalling NaN kept), else 0. No
- * zeroing pass, no rounding per add: a stream, bit for bit the scatter's result, whatever
- * windows made the indices. The indices are checked a band (a row of tiles) at a time: each
- * (output, channel) lane must match a cell of its tile; at the first band where one does not (an
- * index in another tile or outside the plane) these return 0 and the caller scatters the item,
- * which rewrites every cell; 1 when done. in3 / out3: spatial sizes (d, h, w), out >= 1 and
- * in >= out along each axis (cypool_max_tiles_probe). float32 and float64 keep their scatter,
- * which has no rounding to do: this form measured slower for them. */
-static inline void cypool_tile_zero16(uint16_t* gi, ptrdiff_t cells, ptrdiff_t C, ptrdiff_t nc)
-{
-    if (nc == C) {
-        memset(gi, 0, (size_t)(cells * C) * sizeof(uint16_t));
-        return;
-    }
-    for (ptrdiff_t i = 0; i < cells; i++) memset(gi + i * C, 0, (size_t)nc * sizeof(uint16_t));
-}
-
-/* The cells past the last tile along h and d of a band's planes (od), and the planes past the
- * last tile, of one sample (channels-last: nc of C channels; channels-first: C = nc = 1) */
-static inline void cypool_tile_rest16(uint16_t* gi, const ptrdiff_t* in3, const ptrdiff_t* out3,
-                                      ptrdiff_t od, ptrdiff_t sd, ptrdiff_t sh, ptrdiff_t C,
-                                      ptrdiff_t nc)
-{
-    const ptrdiff_t IH = in3[1], IW = in3[2], h0 = out3[1] * sh;
-    if (od < out3[0]) {
-        for (ptrdiff_t a = 0; a < sd; a++)
-            cypool_tile_zero16(gi + ((od * sd + a) * IH + h0) * IW * C, (IH - h0) * IW, C, nc);
-    } else {
-        cypool_tile_zero16(gi + od * sd * IH * IW * C, (in3[0] - od * sd) * IH * IW, C, nc);
-    }
-}
-
-/* Channels-last: one cell's channels t[0, nc) from the tile's output (indices io, gradient g) */
-CYPOOL_INLINE ptrdiff_t cypool_tile_cell16(const int64_t* restrict io, const uint16_t* restrict g,
-                                           uint16_t* restrict t, int64_t cell, ptrdiff_t nc)
-{
-    ptrdiff_t hits = 0;
-    for (ptrdiff_t c = 0; c < nc; c++) {
-        const int hit = io[c] == cell;
-        t[c] = hit ? cypool_plus_zero(g[c]) : 0;
-        hits += hit;
-    }
-    return hits;
-}
-/* The same for the two cells of a tile 2 wide (t, t + C), each index read once (2x2/s2,
- * (16,112,112,64) float16, 1 thread: 1.9 -> 1.7 of the streaming kernel's time) */
-CYPOOL_INLINE ptrdiff_t cypool_tile_cell16x2(const int64_t* restrict io,
-                                             const uint16_t* restrict g, uint16_t* restrict t,
-                                             int64_t cell, ptrdiff_t nc, ptrdiff_t C)
-{
-    ptrdiff_t hits = 0;
-    uint16_t* restrict t1 = t + C;
-    for (ptrdiff_t c = 0; c < nc; c++) {
-        const int64_t d = io[c] - cell;
-        const uint16_t v = cypool_plus_zero(g[c]);
-        t[c] = d == 0 ? v : 0;
-        t1[c] = d == 1 ? v : 0;
-        hits += (uint64_t)d < 2;
-    }
-    return hits;
-}
-
-/* Channels-last: channels [c0, c1) of one sample of C (go, idx, gi at the sample's start) */
-static int CYPOOL_CLONES cypool_max_bwd_tiles_cl16(const uint16_t* restrict go,
-                                                   const int64_t* restrict idx,
-                                                   uint16_t* restrict gi, const ptrdiff_t* in3,
-                                                   const ptrdiff_t* out3, ptrdiff_t C,
-                                                   ptrdiff_t c0, ptrdiff_t c1)
-{
-    const ptrdiff_t IH = in3[1], IW = in3[2], OD = out3[0], OH = out3[1], OW = out3[2];
-    const ptrdiff_t sd = in3[0] / OD, sh = IH / OH, sw = IW / OW, nc = c1 - c0;
-    gi += c0;
-    idx += c0;
-    go += c0;
-    for (ptrdiff_t od = 0; od < OD; od++) {
-        for (ptrdiff_t oh = 0; oh < OH; oh++) {
-            const ptrdiff_t orow = (od * OH + oh) * OW;
-            ptrdiff_t hits = 0;
-            for (ptrdiff_t a = 0; a < sd; a++) {
-                for (ptrdiff_t b = 0; b < sh; b++) {
-                    const ptrdiff_t row = ((od * sd + a) * IH + oh * sh + b) * IW;
-                    for (ptrdiff_t ow = 0; ow < OW; ow++) {
-                        const int64_t* io = idx + (orow + ow) * C;
-                        const uint16_t* g = go + (orow + ow) * C;
-                        if (sw == 2) {
-                            hits += cypool_tile_cell16x2(io, g, gi + (row + ow * 2) * C,
-                                                         row + ow * 2, nc, C);
-                            continue;
-                        }
-                        for (ptrdiff_t e = 0; e < sw; e++)
-                            hits += cypool_tile_cell16(io, g, gi + (row + ow * sw + e) * C,
-                                                       row + ow * sw + e, nc);
-                    }
-                    /* the columns past the last tile */
-                    cypool_tile_zero16(gi + (row + OW * sw) * C, IW - OW * sw, C, nc);
-                }
-            }
-            if (hits != OW * nc) return 0;
-        }
-        cypool_tile_rest16(gi, in3, out3, od, sd, sh, C, nc);
-    }
-    cypool_tile_rest16(gi, in3, out3, OD, sd, sh, C, nc);
-    return 1;
-}
+/* Max backward as a gather, for indices that keep to tiles. The input splits into tiles of
+ * s = in / out cells along each axis (output o's tile: cells [o * s, o * s + s)); when every
+ * index names a cell of its own output's tile (non-overlapping windows whose maxima keep to
+ * their tiles: 2x2/s2, adaptive 56 -> 7, global), no cell takes two adds, so each input cell is
+ * written once, in order: g where its tile's output names it (the scatter's first add to a
+ * zeroed cell, 0 + g: -0 made +0; a NaN made quiet in float32 and float64, a signalling NaN
+ * kept in the 16-bit types, as their scatters do), else 0. No zeroing pass, no rounding per
+ * add: a stream, bit for bit the scatter's result, whatever windows made the indices. The
+ * indices are checked a band (a row of tiles) at a time: each (output, channel) lane must
+ * match a cell of its tile; at the first band where one does not (an index in another tile or
+ * outside the plane) these return 0 and the caller scatters the item, which rewrites every
+ * cell; 1 when done. in3 / out3: spatial sizes (d, h, w), out >= 1 and in >= out along each axis
+ * (cypool_max_tiles_probe). The 16-bit types take it in both data formats
+ * (cypool_max_bwd_tiles_cl16, cypool_max_bwd_tiles_cf16 below); float32 and float64 in
+ * channels-last (cypool_max_bwd_tiles_cl32 / _cl64), where their scatter zeroes each cell at
+ * its first add and reads it back: on Zen 4 the float32 gather took 0.6-0.9 of the scatter's
+ * time (2x2/s2, 32-64 channels, 28x28 to 256x256 planes), float64 too on blocks of up to 1 MiB
+ * (docs/records/2026-12-07-cl-max-backward-tiles.md). Channels-first float32 and float64 keep
+ * their scatter, at the stream's speed. The bodies: _max_tiles_body.h, one per element type. */
+#define CYPOOL_TILE_T uint16_t
+#define CYPOOL_TILE_FN(name) name##16
+#define CYPOOL_TILE_PLUS_ZERO(v) cypool_plus_zero(v)
+#include "_max_tiles_body.h"
+#undef CYPOOL_TILE_T
+#undef CYPOOL_TILE_FN
+#undef CYPOOL_TILE_PLUS_ZERO
+#define CYPOOL_TILE_T float
+#define CYPOOL_TILE_FN(name) name##32
+#define CYPOOL_TILE_PLUS_ZERO(v) (0.0f + (v))
+#include "_max_tiles_body.h"
+#undef CYPOOL_TILE_T
+#undef CYPOOL_TILE_FN
+#undef CYPOOL_TILE_PLUS_ZERO
+#define CYPOOL_TILE_T double
+#define CYPOOL_TILE_FN(name) name##64
+#define CYPOOL_TILE_PLUS_ZERO(v) (0.0 + (v))
+#include "_max_tiles_body.h"
+#undef CYPOOL_TILE_T
+#undef CYPOOL_TILE_FN
+#undef CYPOOL_TILE_PLUS_ZERO
 
 #if defined(CYPOOL_F16C)
 /* Channels-first tiles 2 wide, with AVX-512BW, VL and BMI2: 16 outputs of a tile row against

@@ -48,14 +48,21 @@ cdef extern from "_max_fast.h" nogil:
     Py_ssize_t cypool_max_bwd_scatter_bf16(const uint16_t* go, const int64_t* idx, uint16_t* gi,
                                            Py_ssize_t in_plane, Py_ssize_t out_plane,
                                            Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1)
-    # Max backward of float16 / bfloat16 as a gather, indices in tiles of in / out cells per
-    # axis (in3, out3: spatial sizes d, h, w): channels [c0, c1) of one sample of C
+    # Max backward as a gather (16-bit types; float32 / float64 channels-last), indices in
+    # tiles of in / out cells per axis (in3, out3: spatial sizes d, h, w): channels [c0, c1) of
+    # one sample of C
     # (channels-last) or one plane (channels-first); 0 when an index leaves its tile (nothing to
     # rely on written: scatter the item), 1 when done. The probe: sample 0's or plane 0's first
     # band of tiles keeps to them.
     int cypool_max_tiles_probe(const int64_t* idx, const Py_ssize_t* in3, const Py_ssize_t* out3,
                                Py_ssize_t C)
     int cypool_max_bwd_tiles_cl16(const uint16_t* go, const int64_t* idx, uint16_t* gi,
+                                  const Py_ssize_t* in3, const Py_ssize_t* out3, Py_ssize_t C,
+                                  Py_ssize_t c0, Py_ssize_t c1)
+    int cypool_max_bwd_tiles_cl32(const float* go, const int64_t* idx, float* gi,
+                                  const Py_ssize_t* in3, const Py_ssize_t* out3, Py_ssize_t C,
+                                  Py_ssize_t c0, Py_ssize_t c1)
+    int cypool_max_bwd_tiles_cl64(const double* go, const int64_t* idx, double* gi,
                                   const Py_ssize_t* in3, const Py_ssize_t* out3, Py_ssize_t C,
                                   Py_ssize_t c0, Py_ssize_t c1)
     int cypool_max_bwd_tiles_cf16(const uint16_t* go, const int64_t* idx, uint16_t* gi,

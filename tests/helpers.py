@@ -68,3 +68,13 @@ def explicit_padding(spatial, k, s, padding, d):
         lo, hi = zip(*(same_padding(L, kk, ss, dd) for L, kk, ss, dd in zip(spatial, k, s, d)))
         return lo, hi
     return tuple(padding), tuple(padding)
+
+
+def tile_indices(rng, n, c, spatial, out):
+    """(n, c, *out) indices naming, for each output, a random cell of its tile: the cells
+    [o * s, o * s + s) along each axis, s = in // out."""
+    steps = [i // o for i, o in zip(spatial, out)]
+    coords = [rng.integers(0, s, (n, c, *out)) + np.arange(o).reshape(
+                  [-1 if a == k else 1 for a in range(len(out))]) * s
+              for k, (s, o) in enumerate(zip(steps, out))]
+    return np.ravel_multi_index(coords, spatial).astype(np.int64)

@@ -29,7 +29,7 @@ import pytest
 
 import cypool
 import reference as R
-from helpers import from_channels_last, to_channels_last
+from helpers import from_channels_last, tile_indices, to_channels_last
 
 FORMATS = ["channels_first", "channels_last"]
 FLOATS = [np.float32, np.float64]
@@ -199,6 +199,86 @@ def test_against_torch(data_format):
         y, i = _pool(x, 2, k, s, p, d, ceil_mode, data_format)
         np.testing.assert_array_equal(y, yt.numpy())
         np.testing.assert_array_equal(i, it.numpy())
+
+
+def _gradient_with_specials(rng, shape, dtype):
+    # values with -0, +-inf, quiet NaNs and signalling NaNs (payloads kept by a quieting add)
+    g = rng.standard_normal(shape).astype(dtype)
+    flat = g.reshape(-1)
+    flat[3::17] = -0.0
+    flat[5::23] = np.inf
+    flat[7::29] = -np.inf
+    bits = flat.view(np.uint32 if dtype == np.float32 else np.uint64)
+    if dtype == np.float32:
+        quiet, snan = 0x7FC00123, 0x7F800456
+    else:
+        quiet, snan = 0x7FF8000000000123, 0x7FF0000000000456
+    bits[11::31] = quiet
+    bits[13::37] = snan
+    return g
+
+
+# (input spatial, output spatial): tiles 2 wide (33 outputs), wider, cells past the last tile,
+# 3-d, 1-d and one tile per plane (global)
+TILE_CASES = [((8, 8), (4, 4)), ((9, 67), (4, 33)), ((12, 10), (3, 2)), ((5, 6, 7), (2, 3, 3)),
+              ((9,), (4,)), ((7, 7), (1, 1))]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("spatial,out", TILE_CASES, ids=lambda v: "x".join(map(str, v)))
+@pytest.mark.parametrize("C", [8, 37])
+def test_channels_last_max_backward_of_indices_in_tiles(dtype, spatial, out, C):
+    # Channels-last indices that keep to tiles of in // out cells take the gather
+    # (cypool_max_bwd_tiles_cl32 / _cl64): each cell written once, the scatter's first add to
+    # a zeroed cell (0 + g: -0 made +0, a NaN made quiet), bit for bit the channels-first
+    # scatter's result and the reference's
+    rng = np.random.default_rng(C * 100 + len(spatial) * 10 + out[0])
+    idx = tile_indices(rng, 2, C, spatial, out)
+    g = _gradient_with_specials(rng, idx.shape, dtype)
+    want = np.zeros((2, C, int(np.prod(spatial))), dtype)
+    n, c = np.indices((2, C))
+    with np.errstate(invalid="ignore"):   # the signalling NaNs made quiet
+        plus = dtype(0) + g.reshape(2, C, -1)
+    want[n[..., None], c[..., None], idx.reshape(2, C, -1)] = plus
+    want = want.reshape(2, C, *spatial)
+    backward = {1: cypool.max_pool1d_backward, 2: cypool.max_pool2d_backward,
+                3: cypool.max_pool3d_backward}[len(spatial)]
+    cf = backward(g, idx, (2, C, *spatial))
+    assert cf.tobytes() == want.tobytes()
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            got = backward(np.ascontiguousarray(to_channels_last(g)),
+                           np.ascontiguousarray(to_channels_last(idx)),
+                           (2, *spatial, C), data_format="channels_last")
+        assert np.ascontiguousarray(from_channels_last(got)).tobytes() == want.tobytes(), nt
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_channels_last_max_backward_of_indices_leaving_their_tiles_later(dtype):
+    # the first band of tiles keeps to them (the gather is tried) and a later one does not:
+    # that sample goes to the scatter, a cell named twice gets both adds in output order, and
+    # an index outside the plane still raises
+    rng = np.random.default_rng(5)
+    spatial, out, C = (12, 40), (6, 20), 16
+    idx = tile_indices(rng, 2, C, spatial, out)
+    idx[1, 3, 4, 2] = idx[1, 3, 4, 3]            # sample 1, band 4: a cell of the next tile
+    idx[0, 5, 2, 1] = idx[0, 5, 0, 0]            # sample 0, band 2: a cell of band 0
+    g = _gradient_with_specials(rng, idx.shape, dtype)
+    want = np.zeros((2, C, int(np.prod(spatial))), dtype)
+    with np.errstate(invalid="ignore"):
+        for n, c in itertools.product(range(2), range(C)):
+            np.add.at(want[n, c], idx[n, c].reshape(-1), g[n, c].reshape(-1))
+    want = want.reshape(2, C, *spatial)
+    idx_cl = np.ascontiguousarray(to_channels_last(idx))
+    g_cl = np.ascontiguousarray(to_channels_last(g))
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            got = cypool.max_pool2d_backward(g_cl, idx_cl, (2, *spatial, C),
+                                             data_format="channels_last")
+        np.testing.assert_array_equal(from_channels_last(got), want)
+    idx_cl[1, 5, 7, 3] = np.prod(spatial)
+    with pytest.raises(ValueError):
+        cypool.max_pool2d_backward(g_cl, idx_cl, (2, *spatial, C), data_format="channels_last")
 
 
 @pytest.mark.parametrize("data_format", FORMATS)

@@ -19,7 +19,7 @@ import pytest
 
 import cypool
 import reference as R
-from helpers import python_env_for_subprocess
+from helpers import python_env_for_subprocess, tile_indices
 
 try:
     import ml_dtypes
@@ -906,16 +906,6 @@ def test_channels_first_overlapping_windows_without_float16_adds(tmp_path):
     assert "15 passed" in p.stdout, p.stdout[-2000:]
 
 
-def _tile_indices(rng, n, c, spatial, out):
-    """(n, c, *out) indices naming, for each output, a random cell of its tile: the cells
-    [o * s, o * s + s) along each axis, s = in // out."""
-    steps = [i // o for i, o in zip(spatial, out)]
-    coords = [rng.integers(0, s, (n, c, *out)) + np.arange(o).reshape(
-                  [-1 if a == k else 1 for a in range(len(out))]) * s
-              for k, (s, o) in enumerate(zip(steps, out))]
-    return np.ravel_multi_index(coords, spatial).astype(np.int64)
-
-
 # (input spatial, output spatial): tiles 2 wide (2x2/s2; 33 outputs: two vectors of 16 and one
 # more), wider, cells past the last tile (9 -> 4), 3-d, 1-d and one tile per plane (global)
 TILE_CASES = [((8, 8), (4, 4)), ((9, 67), (4, 33)), ((12, 10), (3, 2)), ((5, 6, 7), (2, 3, 3)),
@@ -936,7 +926,7 @@ def test_max_backward_of_indices_in_tiles(dtype, data_format, spatial, out, C, r
     # indices that keep to tiles of in // out cells (each cell named at most once) write each
     # cell once, in order (cypool_max_bwd_tiles_cl16 / _cf16): the scatter's first add to a
     # zeroed cell, g with -0 made +0 and a signalling NaN kept, bit for bit
-    idx = _tile_indices(rng, 2, C, spatial, out)
+    idx = tile_indices(rng, 2, C, spatial, out)
     g = specials(dtype, rng, idx.shape)
     snan = 0x7c01 if dtype == F16 else 0x7f81
     g.view(np.uint16).reshape(-1)[::11] = snan
@@ -962,7 +952,7 @@ def test_max_backward_of_indices_leaving_their_tiles_later(dtype, data_format, r
     # cell named twice gets both adds, rounded in output order, and an index outside the plane
     # still raises
     spatial, out, C = (12, 40), (6, 20), 16
-    idx = _tile_indices(rng, 2, C, spatial, out)
+    idx = tile_indices(rng, 2, C, spatial, out)
     idx[1, 3, 4, 2] = idx[1, 3, 4, 3]            # sample 1, band 4: a cell of the next tile
     idx[0, 5, 2, 1] = idx[0, 5, 0, 0]            # sample 0, band 2: a cell of band 0
     g = specials(dtype, rng, idx.shape)
