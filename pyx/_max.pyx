@@ -552,14 +552,17 @@ cdef inline Py_ssize_t _block_cl(const floating_t* grad_out, const int64_t* indi
                                  Py_ssize_t c_block, Py_ssize_t in_plane, Py_ssize_t out_plane,
                                  const Py_ssize_t* tiles) noexcept nogil:
     # One work item: the gather over tiles (tiles: in and out spatial sizes, or NULL: not
-    # tried) when its indices keep to them, else the scatter. float64 blocks of more than
-    # CELL_ZEROING_BYTES keep the scatter: its cell zeroing ran them at the stream's speed, the
-    # gather at 1.3 of it (Zen 4; float32: the gather faster at every size measured).
+    # tried) when its indices keep to them, else the scatter. Kept on the scatter (Zen 4):
+    # tiles of more than SPARSE_CELLS_PER_OUTPUT cells, which the scatter zeroes whole and adds
+    # to once (8x8 tiles: 0.93-0.98 of the stream's time scattered, 1.94-2.11 gathered, every
+    # cell compared; 2x2 to 4x4 tiles: the gather faster), and float64 blocks of more than
+    # CELL_ZEROING_BYTES, which its cell zeroing ran at the stream's speed (the gather at 1.3).
     cdef ChannelBlock b = channel_block(item, C, c_block)
     cdef Py_ssize_t o = b.n * out_plane * C, i = b.n * in_plane * C
     cdef int done = 0
-    if tiles != NULL and (floating_t is float or in_plane * (b.c1 - b.c0) * sizeof(floating_t)
-                                                 <= CELL_ZEROING_BYTES):
+    if (tiles != NULL and in_plane <= SPARSE_CELLS_PER_OUTPUT * out_plane
+            and (floating_t is float
+                 or in_plane * (b.c1 - b.c0) * sizeof(floating_t) <= CELL_ZEROING_BYTES)):
         if floating_t is float:
             done = cypool_max_bwd_tiles_cl32(grad_out + o, indices + o, grad_in + i, tiles,
                                              tiles + 3, C, b.c0, b.c1)

@@ -229,7 +229,8 @@ TILE_CASES = [((8, 8), (4, 4)), ((9, 67), (4, 33)), ((12, 10), (3, 2)), ((5, 6, 
 @pytest.mark.parametrize("C", [8, 37])
 def test_channels_last_max_backward_of_indices_in_tiles(dtype, spatial, out, C):
     # Channels-last indices that keep to tiles of in // out cells take the gather
-    # (cypool_max_bwd_tiles_cl32 / _cl64): each cell written once, the scatter's first add to
+    # (cypool_max_bwd_tiles_cl32 / _cl64; tiles of up to 24 cells, the global one the
+    # scatter): each cell written once, the scatter's first add to
     # a zeroed cell (0 + g: -0 made +0, a NaN made quiet), bit for bit the channels-first
     # scatter's result and the reference's
     rng = np.random.default_rng(C * 100 + len(spatial) * 10 + out[0])
