@@ -896,10 +896,11 @@ static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk(int kind, const void
  * (cypool_max_tiles_probe). The 16-bit types take it in both data formats
  * (cypool_max_bwd_tiles_cl16, cypool_max_bwd_tiles_cf16 below); float32 and float64 in
  * channels-last with tiles of up to 24 cells (_block_cl in _max.pyx says when), where their
- * scatter zeroes each cell at its first add and reads it back: on Zen 4 the float32 gather took 0.6-0.9 of the scatter's
- * time (2x2/s2, 32-64 channels, 28x28 to 256x256 planes), float64 too on blocks of up to 1 MiB
- * (docs/records/2026-12-07-cl-max-backward-tiles.md). Channels-first float32 and float64 keep
- * their scatter, at the stream's speed. The bodies: _max_tiles_body.h, one per element type. */
+ * scatter zeroes each cell at its first add and reads it back: on Zen 4 the float32 gather
+ * took 0.6-0.9 of the scatter's time (2x2/s2, 32-64 channels, 28x28 to 256x256 planes),
+ * float64 too on blocks of up to 1 MiB (docs/records/2026-12-07-cl-max-backward-tiles.md).
+ * Channels-first float32 and float64 keep their scatter, at the stream's speed. The bodies:
+ * _max_tiles_body.h, one per element type. */
 #define CYPOOL_TILE_T uint16_t
 #define CYPOOL_TILE_FN(name) name##16
 #define CYPOOL_TILE_PLUS_ZERO(v) cypool_plus_zero(v)
