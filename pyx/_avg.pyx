@@ -48,9 +48,10 @@ cdef inline bint _fast_fits(const Window* w, Py_ssize_t C) noexcept nogil:
 cdef inline int _chunks(Py_ssize_t rows, Py_ssize_t row_cells, int n_threads) noexcept nogil:
     # Contiguous ranges of rows (row_cells cells each), taken by the threads in turn (dynamic):
     # one a thread for a small call (row buffers are allocated once per range); CHUNKS_PER_THREAD
-    # for a call of BIG_CALL_CELLS or more, so that a thread whose half of the array reads slower
-    # (4 KiB pages where the other has huge pages) does less: the 256 MB 2x2/s2 forward, one
-    # range a thread, had the second thread waiting for the first 26% of the time (perf).
+    # for a call of BIG_CALL_CELLS or more, so that a thread whose rows go slower does less: the
+    # 256 MB 2x2/s2 forward, one range a thread, had the worker waiting for the main thread a
+    # quarter of its time (perf; why that half went slower is not known: the array was all
+    # huge pages).
     # Results do not depend on the split (each output is computed whole by one thread).
     cdef Py_ssize_t n = n_threads
     if rows * row_cells >= BIG_CALL_CELLS:
