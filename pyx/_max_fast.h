@@ -1025,6 +1025,10 @@ static int __attribute__((unused)) cypool_max_bwd_tiles_cf16(const uint16_t* go,
  * instructions (p0 == p1: only that answer). */
 #define CYPOOL_LANES(k) ((k) >= 32 ? 0xffffffffu : (1u << (k)) - 1u)
 #define CYPOOL_CF_2X2_BLOCK 2048
+/* the window rule over a row's L horizontal pairs: 2L cells at p, loaded under masks kl, kh */
+#define CYPOOL_CF_PAIRS(V, L, LOAD, PERM, LATER, kl, kh, p) ({ \
+    const V c0_ = LOAD(kl, p), c1_ = LOAD(kh, (p) + L); \
+    LATER(PERM(c0_, even, c1_), PERM(c0_, odd, c1_)); })
 #define CYPOOL_CF_2X2_WIDE(NAME, TARGET, T, IT, V, L, MT, LOAD, STORE, PERM, LATER, FIN) \
 static __attribute__((target(TARGET), noinline, unused)) void \
 NAME(const T* restrict x, T* restrict y, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t H, ptrdiff_t W) \
@@ -1047,32 +1051,25 @@ NAME(const T* restrict x, T* restrict y, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t H
                 if (nb <= L) {   /* one vector (rows of 2 lines or fewer): no buffer */ \
                     const MT klo = (MT)CYPOOL_LANES(2 * nb < L ? 2 * nb : L); \
                     const MT khi = (MT)CYPOOL_LANES(2 * nb > L ? 2 * nb - L : 0); \
-                    const V a0 = LOAD(klo, x0), a1 = LOAD(khi, x0 + L); \
-                    const V b0 = LOAD(klo, x1), b1 = LOAD(khi, x1 + L); \
-                    const V ha = LATER(PERM(a0, even, a1), PERM(a0, odd, a1)); \
-                    const V hb = LATER(PERM(b0, even, b1), PERM(b0, odd, b1)); \
+                    const V ha = CYPOOL_CF_PAIRS(V, L, LOAD, PERM, LATER, klo, khi, x0); \
+                    const V hb = CYPOOL_CF_PAIRS(V, L, LOAD, PERM, LATER, klo, khi, x1); \
                     STORE(yr, (MT)CYPOOL_LANES(nb), FIN(LATER(ha, hb))); \
                     continue; \
                 } \
                 const ptrdiff_t nf = nb - nb % L, n = nb - nf;   /* full vectors; last outputs */ \
                 const MT klo = (MT)CYPOOL_LANES(2 * n < L ? 2 * n : L); \
                 const MT khi = (MT)CYPOOL_LANES(2 * n > L ? 2 * n - L : 0); \
+                for (ptrdiff_t j = 0; j < nf; j += L) \
+                    first[j / L] = CYPOOL_CF_PAIRS(V, L, LOAD, PERM, LATER, all, all, x0 + 2 * j); \
+                if (n) \
+                    first[nf / L] = CYPOOL_CF_PAIRS(V, L, LOAD, PERM, LATER, klo, khi, \
+                                                    x0 + 2 * nf); \
                 for (ptrdiff_t j = 0; j < nf; j += L) { \
-                    const V a0 = LOAD(all, x0 + 2 * j), a1 = LOAD(all, x0 + 2 * j + L); \
-                    first[j / L] = LATER(PERM(a0, even, a1), PERM(a0, odd, a1)); \
-                } \
-                if (n) { \
-                    const V a0 = LOAD(klo, x0 + 2 * nf), a1 = LOAD(khi, x0 + 2 * nf + L); \
-                    first[nf / L] = LATER(PERM(a0, even, a1), PERM(a0, odd, a1)); \
-                } \
-                for (ptrdiff_t j = 0; j < nf; j += L) { \
-                    const V b0 = LOAD(all, x1 + 2 * j), b1 = LOAD(all, x1 + 2 * j + L); \
-                    const V hb = LATER(PERM(b0, even, b1), PERM(b0, odd, b1)); \
+                    const V hb = CYPOOL_CF_PAIRS(V, L, LOAD, PERM, LATER, all, all, x1 + 2 * j); \
                     STORE(yr + j, all, FIN(LATER(first[j / L], hb))); \
                 } \
                 if (n) { \
-                    const V b0 = LOAD(klo, x1 + 2 * nf), b1 = LOAD(khi, x1 + 2 * nf + L); \
-                    const V hb = LATER(PERM(b0, even, b1), PERM(b0, odd, b1)); \
+                    const V hb = CYPOOL_CF_PAIRS(V, L, LOAD, PERM, LATER, klo, khi, x1 + 2 * nf); \
                     STORE(yr + nf, (MT)CYPOOL_LANES(n), FIN(LATER(first[nf / L], hb))); \
                 } \
             } \
@@ -1187,6 +1184,7 @@ CYPOOL_CF_2X2_WIDE(cypool_max_cf_2x2_fp16, "avx512fp16,avx512bw,avx512f", uint16
                    _mm512_permutex2var_epi16, CYPOOL_LATER_PH, CYPOOL_QUIET_PH)
 #endif
 #undef CYPOOL_CF_2X2_WIDE
+#undef CYPOOL_CF_PAIRS
 #undef CYPOOL_CF_2X2_BLOCK
 #undef CYPOOL_LANES
 static int __attribute__((unused)) cypool_max_fwd_cf_2x2_wide_f16(const uint16_t* x, uint16_t* y,

@@ -70,6 +70,13 @@ def explicit_padding(spatial, k, s, padding, d):
     return tuple(padding), tuple(padding)
 
 
+# (input spatial, output spatial) of max backward tiles: tiles 2 wide (2x2/s2; 33 outputs: two
+# vectors of 16 and one more), wider, cells past the last tile (9 -> 4), 3-d, 1-d and one tile per
+# plane (global)
+TILE_CASES = [((8, 8), (4, 4)), ((9, 67), (4, 33)), ((12, 10), (3, 2)), ((5, 6, 7), (2, 3, 3)),
+              ((9,), (4,)), ((7, 7), (1, 1))]
+
+
 def tile_indices(rng, n, c, spatial, out):
     """(n, c, *out) indices naming, for each output, a random cell of its tile: the cells
     [o * s, o * s + s) along each axis, s = in // out."""

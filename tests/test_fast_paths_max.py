@@ -29,7 +29,7 @@ import pytest
 
 import cypool
 import reference as R
-from helpers import from_channels_last, tile_indices, to_channels_last
+from helpers import TILE_CASES, from_channels_last, tile_indices, to_channels_last
 
 FORMATS = ["channels_first", "channels_last"]
 FLOATS = [np.float32, np.float64]
@@ -216,12 +216,6 @@ def _gradient_with_specials(rng, shape, dtype):
     bits[11::31] = quiet
     bits[13::37] = snan
     return g
-
-
-# (input spatial, output spatial): tiles 2 wide (33 outputs), wider, cells past the last tile,
-# 3-d, 1-d and one tile per plane (global)
-TILE_CASES = [((8, 8), (4, 4)), ((9, 67), (4, 33)), ((12, 10), (3, 2)), ((5, 6, 7), (2, 3, 3)),
-              ((9,), (4,)), ((7, 7), (1, 1))]
 
 
 @pytest.mark.parametrize("dtype", FLOATS)

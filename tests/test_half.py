@@ -19,7 +19,7 @@ import pytest
 
 import cypool
 import reference as R
-from helpers import python_env_for_subprocess, tile_indices
+from helpers import TILE_CASES, python_env_for_subprocess, tile_indices
 
 try:
     import ml_dtypes
@@ -906,10 +906,6 @@ def test_channels_first_overlapping_windows_without_float16_adds(tmp_path):
     assert "15 passed" in p.stdout, p.stdout[-2000:]
 
 
-# (input spatial, output spatial): tiles 2 wide (2x2/s2; 33 outputs: two vectors of 16 and one
-# more), wider, cells past the last tile (9 -> 4), 3-d, 1-d and one tile per plane (global)
-TILE_CASES = [((8, 8), (4, 4)), ((9, 67), (4, 33)), ((12, 10), (3, 2)), ((5, 6, 7), (2, 3, 3)),
-              ((9,), (4,)), ((7, 7), (1, 1))]
 FORMATS = ["channels_first", "channels_last"]
 
 
