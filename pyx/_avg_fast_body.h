@@ -425,6 +425,10 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
     const int rows_row = rowp && f16c == 2 && OW >= 16 && W >= 16 && W < ((ptrdiff_t)1 << 30) &&
                          (sw == 1 ? kw <= 17 : sw == 2 && kw <= 3);
 #endif
+#if !CYPOOL_HALF
+    /* float and double 2x2/s2 rows without padding along w (one add chain per output) */
+    const int pairs_rows = kw == 2 && sw == 2 && pw == 0 && 2 * OW <= W;
+#endif
     CYPOOL_ACC* restrict v = vp + pw;
     for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t plane = row / rpp, r = row % rpp, od = r / w->out_h, oh = r % w->out_h;
@@ -434,6 +438,14 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         const int pairs = pairs_row && sd.count * sh.count == 2;
         const int fused = rows_row && sd.count * sh.count > 0;
         if (!pairs && !fused)
+#endif
+#if !CYPOOL_HALF
+        /* 2x2/s2 rows of two input rows: the first copied, the second added as the horizontal
+         * pass goes (below) */
+        if (pairs_rows && sd.count * sh.count == 2) {
+            const CYPOOL_S* restrict r0 = x + plane * in_plane + (sd.first * w->in_h + sh.first) * W;
+            for (ptrdiff_t i = 0; i < 2 * OW; i++) v[i] = (CYPOOL_ACC)CYPOOL_LD(r0[i]);
+        } else
 #endif
         CYPOOL_FN(avg_vertical)(v, x + plane * in_plane, w, sd, sh, W);
         double fdh = avg_factor(sd, count_include_pad) * avg_factor(sh, count_include_pad);
@@ -468,6 +480,22 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         const CYPOOL_ACC* restrict b = vp;
         const CYPOOL_ACC* restrict s = inv;
         /* Horizontal pass. */
+#if !CYPOOL_HALF
+        if (pairs_rows && sd.count * sh.count == 2) {
+            /* the second row's adds and the horizontal pass in one: the same adds, in the same
+             * order, as avg_vertical and the loop below, with a trip through the row buffer
+             * fewer (256 MB 2x2/s2 channels-first: the input is read in address order either
+             * way, the first row copied whole before the second is read) */
+            const CYPOOL_S* restrict r1 = sh.count == 2
+                ? x + plane * in_plane + (sd.first * w->in_h + sh.first + 1) * W
+                : x + plane * in_plane + ((sd.first + 1) * w->in_h + sh.first) * W;
+            for (ptrdiff_t j = 0; j < OW; j++)
+                yr[j] = CYPOOL_ST_CF(CYPOOL_SCALE(
+                    (b[2 * j] + (CYPOOL_ACC)CYPOOL_LD(r1[2 * j]))
+                        + (b[2 * j + 1] + (CYPOOL_ACC)CYPOOL_LD(r1[2 * j + 1])), s[j]));
+            continue;
+        }
+#endif
         if (kw == 2 && sw == 2) {
             for (ptrdiff_t j = 0; j < OW; j++)
                 yr[j] = CYPOOL_ST_CF(CYPOOL_SCALE(b[2 * j] + b[2 * j + 1], s[j]));

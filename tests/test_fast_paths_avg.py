@@ -509,3 +509,25 @@ def test_avg_channels_first_3_s2_rows_in_the_row_order(spatial, p):
                     else:
                         y = cypool.avg_pool2d(x, 3, 2, p, count_include_pad=cip)
                 np.testing.assert_array_equal(y, want, f"{dtype}, cip={cip}")
+
+
+@pytest.mark.parametrize("spatial", [(2, 32), (6, 34), (9, 33), (16, 130), (3, 2)], ids=str)
+def test_avg_channels_first_2x2_s2_rows_in_the_row_order(spatial):
+    # Channels-first 2x2/s2 rows (the second input row added as the horizontal pass goes, the
+    # first copied) keep the row buffer's order: column sums x[2i] + x[2i + 1], then
+    # v[2j] + v[2j + 1], times the divisor's inverse rounded to x's dtype: pinned to its bits
+    rng = np.random.default_rng(spatial[0] * 1000 + spatial[1])
+    for dtype in (np.float32, np.float64):
+        x = _wide_range_specials(rng, (2, 3, *spatial), dtype)
+        OH, OW = spatial[0] // 2, spatial[1] // 2
+        np_err = np.seterr(invalid="ignore")   # inf + -inf in the data
+        v = x[:, :, 0:2 * OH:2] + x[:, :, 1:2 * OH:2]
+        s = v[..., 0:2 * OW:2] + v[..., 1:2 * OW:2]
+        np.seterr(**np_err)
+        for div in (None, 3):
+            want = s * dtype(1.0 / (div or 4))
+            for n_threads in (1, 2):
+                with cypool.threads(n_threads):
+                    y = cypool.avg_pool2d(x, 2, 2, divisor_override=div)
+                np.testing.assert_array_equal(y, want, f"{dtype}, div={div}")
+                assert np.array_equal(np.signbit(y[y == 0]), np.signbit(want[want == 0]))
