@@ -443,7 +443,8 @@ static int CYPOOL_FN(cypool_avg_fwd_cf)(const CYPOOL_S* x, CYPOOL_S* y, const Wi
         /* 2x2/s2 rows of two input rows: the first copied, the second added as the horizontal
          * pass goes (below) */
         if (pairs_rows && sd.count * sh.count == 2) {
-            const CYPOOL_S* restrict r0 = x + plane * in_plane + (sd.first * w->in_h + sh.first) * W;
+            const CYPOOL_S* restrict r0 =
+                x + plane * in_plane + (sd.first * w->in_h + sh.first) * W;
             for (ptrdiff_t i = 0; i < 2 * OW; i++) v[i] = (CYPOOL_ACC)CYPOOL_LD(r0[i]);
         } else
 #endif
