@@ -249,12 +249,14 @@ def test_channels_last_max_backward_of_indices_in_tiles(dtype, spatial, out, C):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_channels_last_max_backward_of_indices_leaving_their_tiles_later(dtype):
+@pytest.mark.parametrize("spatial,out,C", [((12, 40), (6, 20), 16), ((12, 200), (6, 100), 40)],
+                         ids=["rows", "one-pass"])
+def test_channels_last_max_backward_of_indices_leaving_their_tiles_later(dtype, spatial, out, C):
     # the first band of tiles keeps to them (the gather is tried) and a later one does not:
     # that sample goes to the scatter, a cell named twice gets both adds in output order, and
-    # an index outside the plane still raises
+    # an index outside the plane still raises (float32's one pass over a tile row's two input
+    # rows too: 100 outputs of 40 channels)
     rng = np.random.default_rng(5)
-    spatial, out, C = (12, 40), (6, 20), 16
     idx = tile_indices(rng, 2, C, spatial, out)
     idx[1, 3, 4, 2] = idx[1, 3, 4, 3]            # sample 1, band 4: a cell of the next tile
     idx[0, 5, 2, 1] = idx[0, 5, 0, 0]            # sample 0, band 2: a cell of band 0
