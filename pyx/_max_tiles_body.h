@@ -64,14 +64,16 @@ CYPOOL_INLINE ptrdiff_t FN_(cypool_tile_pair)(const int64_t* restrict io, const 
 
 #ifndef CYPOOL_TILE_ONE_PASS
 #define CYPOOL_TILE_ONE_PASS
-/* Channels-last float32 tiles 2 wide and 2 high (2x2/s2) whose output row's indices and
- * gradient (8 + 4 bytes a channel) pass L1 (32 KiB) take both input rows in one pass over the
- * output row, each output's indices read once (from memory) rather than once a row (the second
- * time from L2). Zen 4, 2 threads, over the streaming kernel's time, old and new alternating:
- * (16,112,112,64) 0.55-0.57 -> 0.47-0.50; the 256 MB bench row (16,256,256,64) 0.87-0.88 ->
- * 0.99-1.05 of the stream's speed. Not taken: 256 channels a block ((8,56,56,256): 0.68-0.70 ->
- * 0.76-0.88, the two rows then written in alternating 2 KiB pieces), rows within L1
- * ((64,28,28,32): the same time), and the types not measured (float64, the 16-bit types). */
+/* Channels-last float32 and 16-bit tiles 2 wide and 2 high (2x2/s2) whose output row's indices
+ * and gradient (8 + 4 or 8 + 2 bytes a channel) pass L1 (32 KiB) take both input rows in one
+ * pass over the output row, each output's indices read once (from memory) rather than once a
+ * row (the second time from L2). Zen 4, 2 threads, over the streaming kernel's time, old and
+ * new alternating: float32 (16,112,112,64) 0.55-0.57 -> 0.47-0.50, the 256 MB bench row
+ * (16,256,256,64) 0.87-0.88 -> 0.99-1.05 of the stream's speed; float16 / bfloat16
+ * (16,112,112,64) 0.57-0.62 / 0.60-0.65 -> 0.50-0.52 / 0.52-0.55, float16 (8,56,56,128)
+ * 0.59-0.63 -> 0.58-0.59 (the best three of five runs each). Not taken: float32 256 channels a
+ * block ((8,56,56,256): 0.68-0.70 -> 0.76-0.88, the two rows then written in alternating 2 KiB
+ * pieces), rows within L1 ((64,28,28,32): the same time), and float64 (not measured). */
 #define CYPOOL_TILE_ONE_PASS_ROW_BYTES 32768
 #define CYPOOL_TILE_ONE_PASS_CELL_BYTES 256
 #endif
@@ -88,7 +90,7 @@ static int CYPOOL_CLONES FN_(cypool_max_bwd_tiles_cl)(const T_* restrict go,
     gi += c0;
     idx += c0;
     go += c0;
-    const int one_pass = sizeof(T_) == 4 && sd == 1 && sh == 2 && sw == 2
+    const int one_pass = sizeof(T_) <= 4 && sd == 1 && sh == 2 && sw == 2
                          && nc * (ptrdiff_t)sizeof(T_) <= CYPOOL_TILE_ONE_PASS_CELL_BYTES
                          && OW * nc * (ptrdiff_t)(8 + sizeof(T_)) > CYPOOL_TILE_ONE_PASS_ROW_BYTES;
     for (ptrdiff_t od = 0; od < OD; od++) {
