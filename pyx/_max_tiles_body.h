@@ -98,7 +98,7 @@ static int CYPOOL_CLONES FN_(cypool_max_bwd_tiles_cl)(const T_* restrict go,
             const ptrdiff_t orow = (od * OH + oh) * OW;
             ptrdiff_t hits = 0;
             if (one_pass) {
-                const ptrdiff_t row0 = oh * 2 * IW;
+                const ptrdiff_t row0 = (od * IH + oh * 2) * IW;   /* sd == 1 */
                 for (ptrdiff_t ow = 0; ow < OW; ow++) {
                     const int64_t* io = idx + (orow + ow) * C;
                     const T_* g = go + (orow + ow) * C;

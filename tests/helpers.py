@@ -74,9 +74,10 @@ def explicit_padding(spatial, k, s, padding, d):
 # vectors of 16 and one more), wider, cells past the last tile (9 -> 4), 3-d, 1-d and one tile per
 # plane (global)
 # (7, 181) -> (3, 90) with 37 channels: channels-last's one pass over both input rows of a 2x2
-# tile row (an output row's indices and gradient past 32 KiB), a row and a column past the tiles
+# tile row (an output row's indices and gradient past 32 KiB), a row and a column past the
+# tiles; (2, 7, 181) -> (2, 3, 90) the same in each of two depth planes
 TILE_CASES = [((8, 8), (4, 4)), ((9, 67), (4, 33)), ((12, 10), (3, 2)), ((5, 6, 7), (2, 3, 3)),
-              ((9,), (4,)), ((7, 7), (1, 1)), ((7, 181), (3, 90))]
+              ((9,), (4,)), ((7, 7), (1, 1)), ((7, 181), (3, 90)), ((2, 7, 181), (2, 3, 90))]
 
 
 def tile_indices(rng, n, c, spatial, out):
