@@ -71,11 +71,10 @@ def explicit_padding(spatial, k, s, padding, d):
 
 
 # (input spatial, output spatial) of max backward tiles: tiles 2 wide (2x2/s2; 33 outputs: two
-# vectors of 16 and one more), wider, cells past the last tile (9 -> 4), 3-d, 1-d and one tile per
-# plane (global)
-# (7, 181) -> (3, 90) with 37 channels: channels-last's one pass over both input rows of a 2x2
-# tile row (an output row's indices and gradient past 32 KiB), a row and a column past the
-# tiles; (2, 7, 181) -> (2, 3, 90) the same in each of two depth planes
+# vectors of 16 and one more), wider, cells past the last tile (9 -> 4), 3-d, 1-d, one tile per
+# plane (global), and rows wide enough for channels-last's one pass over both input rows of a
+# 2x2 tile row (90 outputs of 37 channels: past 32 KiB of indices and gradient), with a row and
+# a column past the tiles, in one depth plane and in two
 TILE_CASES = [((8, 8), (4, 4)), ((9, 67), (4, 33)), ((12, 10), (3, 2)), ((5, 6, 7), (2, 3, 3)),
               ((9,), (4,)), ((7, 7), (1, 1)), ((7, 181), (3, 90)), ((2, 7, 181), (2, 3, 90))]
 

@@ -273,7 +273,7 @@ def test_channels_last_max_backward_of_indices_leaving_their_tiles_later(dtype, 
             got = cypool.max_pool2d_backward(g_cl, idx_cl, (2, *spatial, C),
                                              data_format="channels_last")
         np.testing.assert_array_equal(from_channels_last(got), want)
-        with cypool.threads(nt):   # channels-first (the 16-bit types' gather, else the scatter)
+        with cypool.threads(nt):   # channels-first: the scatter
             np.testing.assert_array_equal(cypool.max_pool2d_backward(g, idx, (2, C, *spatial)),
                                           want)
     idx_cl[1, 5, 7, 3] = np.prod(spatial)
