@@ -42,12 +42,14 @@ cdef extern from "_max_fast.h" nogil:
                                   Py_ssize_t n, Py_ssize_t o0, Py_ssize_t o1, Py_ssize_t C)
     # Backward of the 16-bit types: channels [c0, c1) of one sample with C interleaved channels
     # (a channels-first plane: C = 1, c0 = 0, c1 = 1); returns the count of skipped indices.
+    # stream: the whole result is big enough for streamed stores (_max.pyx: STREAMED_BYTES).
     Py_ssize_t cypool_max_bwd_scatter_f16(const uint16_t* go, const int64_t* idx, uint16_t* gi,
                                           Py_ssize_t in_plane, Py_ssize_t out_plane, Py_ssize_t C,
-                                          Py_ssize_t c0, Py_ssize_t c1)
+                                          Py_ssize_t c0, Py_ssize_t c1, int stream)
     Py_ssize_t cypool_max_bwd_scatter_bf16(const uint16_t* go, const int64_t* idx, uint16_t* gi,
                                            Py_ssize_t in_plane, Py_ssize_t out_plane,
-                                           Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1)
+                                           Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1,
+                                           int stream)
     # Max backward as a gather (16-bit types; float32 / float64 channels-last), indices in
     # tiles of in / out cells per axis (in3, out3: spatial sizes d, h, w): channels [c0, c1) of
     # one sample of C

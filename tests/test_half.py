@@ -596,6 +596,53 @@ def test_max_backward_keeps_a_signalling_nan_added_to_zero(dtype):
 
 
 @pytest.mark.parametrize("dtype", HALVES)
+def test_max_backward_keeps_a_signalling_nan_after_the_first_outputs(dtype, rng):
+    # the float buffer's plane kernel looks for signalling NaNs 256 outputs at a time, as it
+    # goes: one further on drops the plane's buffered adds, and the plane takes the 16-bit loop
+    # from its start. 3x3/s2/p1 windows of random values (about a fifth of the adds go to the
+    # cell of the add before: the buffer's case), the NaN on a cell named once.
+    shape = (1, 2, 48, 48)
+    x = rng.standard_normal(shape).astype(dtype)
+    _, idx = cypool.max_pool2d(x, 3, 2, 1, return_indices=True)
+    flat = idx.reshape(2, -1)
+    assert np.count_nonzero(flat[0, 1:256] == flat[0, :255]) * 32 >= 256
+    counts = np.bincount(flat[0], minlength=48 * 48)
+    o = next(o for o in range(400, flat.shape[1]) if counts[flat[0, o]] == 1)
+    g = specials(dtype, rng, idx.shape)
+    snan = 0x7c01 if dtype == F16 else 0x7f81
+    g.view(np.uint16).reshape(2, -1)[0, o] = snan
+    want = max_backward_ref(g, idx, shape[2:])
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            got = cypool.max_pool2d_backward(g, idx, shape)
+        assert got.view(np.uint16).reshape(2, -1)[0, flat[0, o]] == snan
+        assert_same(got, want)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_max_backward_of_a_big_result(dtype, rng):
+    # a channels-first result of 4 MiB or more is written with streamed stores where the plane
+    # kernel can (16-byte aligned cells: planes of an odd cell count alternate), the others as
+    # before; overlapping windows, some indices sent back to cells the buffer has left
+    shape = (1, 33, 255, 251)
+    x = rng.standard_normal(shape).astype(dtype)
+    _, idx = cypool.max_pool2d(x, 3, 2, 1, return_indices=True)
+    flat = idx.reshape(33, -1)
+    back = rng.random(flat.shape) < 0.002
+    flat[back] = rng.integers(0, 255 * 251, int(back.sum()))
+    g = specials(dtype, rng, idx.shape)
+    gx = np.zeros((33, 255 * 251), np.float32)
+    gf, rows = g.reshape(33, -1).astype(np.float32), np.arange(33)
+    for o in range(flat.shape[1]):
+        gx[rows, flat[:, o]] = rounded(gx[rows, flat[:, o]] + gf[:, o], dtype)
+    want = gx.reshape(shape).astype(dtype)
+    assert want.nbytes >= 4 << 20
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            assert_same(cypool.max_pool2d_backward(g, idx, shape), want)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
 @pytest.mark.parametrize("div", [None, 3])
 def test_channels_last_2x2_average_with_many_channels(dtype, div, rng):
     # the 2x2/s2 channels-last interior adds its four cells straight from the input, eight
