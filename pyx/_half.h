@@ -161,8 +161,27 @@ static int __attribute__((unused)) cypool_avx512fp16(void) {
 static int __attribute__((unused)) cypool_fp16_adds(void) {
     return cypool_avx512fp16() && (_mm_getcsr() & 0x6000u) == 0;
 }
+/* -1 until asked, then whether the CPU has AVX512-BF16 and AVX512VL (CPUID leaf 7, subleaf 1:
+ * EAX bit 5; leaf 7: EBX bit 31) */
+static int cypool_bf16_cpu = -1;
+/* 1 where a float may be rounded to bfloat16 by AVX512-BF16's vcvtneps2bf16 (in assembly: the
+ * kernels' targets do not name it): nearest even, a NaN made quiet with its sign and top payload
+ * bits, as cypool_f32_to_bf16's integer steps, but a subnormal float made zero, so only for
+ * values that cannot be subnormal (max_bwd_plane_f16c). Off under CYPOOL_HALF_CONVERSIONS=avx2
+ * or portable. */
+static int __attribute__((unused)) cypool_bf16_rounds(void) {
+    int s = __atomic_load_n(&cypool_bf16_cpu, __ATOMIC_RELAXED);
+    if (s < 0) {
+        unsigned a, b, c, d, a1, b1, c1, d1;
+        s = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 31))
+            && __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && (a1 & (1u << 5));
+        __atomic_store_n(&cypool_bf16_cpu, s, __ATOMIC_RELAXED);
+    }
+    return s && cypool_f16c() == 2;
+}
 #else
 static int __attribute__((unused)) cypool_fp16_adds(void) { return 0; }
+static int __attribute__((unused)) cypool_bf16_rounds(void) { return 0; }
 #endif
 
 #define CYPOOL_F16C_FN static __attribute__((target("avx2,f16c"), noinline, unused)) void

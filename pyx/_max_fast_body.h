@@ -1502,16 +1502,24 @@ CYPOOL_FN(max_bwd_float_flush)(float* restrict buf, CYPOOL_S* restrict gi, ptrdi
     }
 }
 
-/* t's cell plus g, rounded to the 16-bit type, kept as a float */
+/* t's cell plus g, rounded to the 16-bit type, kept as a float. bfloat16 with ni: rounded by
+ * vcvtneps2bf16 (cypool_bf16_rounds), for sums that cannot be subnormal. */
 static inline __attribute__((target("avx2,f16c"), always_inline)) void
-CYPOOL_FN(max_bwd_float_add)(float* t, const float* g)
+CYPOOL_FN(max_bwd_float_add)(float* t, const float* g, const int ni)
 {
     /* g first: of two NaNs the add returns its first operand's, g's, as the 16-bit loop's
      * compiled add does */
     const __m128 s = _mm_add_ss(_mm_load_ss(g), _mm_load_ss(t));
 #if CYPOOL_F16
+    (void)ni;
     _mm_store_ss(t, _mm_cvtph_ps(_mm_cvtps_ph(s, CYPOOL_F16C_RNE)));
 #else
+    if (ni) {
+        __m128 r;
+        __asm__("vcvtneps2bf16 %1, %0" : "=x"(r) : "x"(s));
+        _mm_store_ss(t, _mm_castsi128_ps(_mm_slli_epi32(_mm_castps_si128(r), 16)));
+        return;
+    }
     /* rounded in integer registers (the vector form's constants were reloaded every add), a
      * NaN made quiet */
     const uint32_t b = (uint32_t)_mm_cvtsi128_si32(_mm_castps_si128(s));
@@ -1520,6 +1528,20 @@ CYPOOL_FN(max_bwd_float_add)(float* t, const float* g)
                            : (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
     memcpy(t, &r, 4);
 #endif
+}
+
+/* whether a bfloat16 gradient holds a value other than 0 below 2**-110 in magnitude. While none
+ * has, every value a cell takes is 0 or a multiple of 2**-117 (so are the gradients, and a sum
+ * of such values rounded to bfloat16 stays one: under 2**-110 it is exact), never subnormal in
+ * float32: vcvtneps2bf16 rounds those sums as the integer steps do. */
+static inline int CYPOOL_FN(max_bwd_has_tiny)(const uint16_t* g, ptrdiff_t n)
+{
+    int tiny = 0;
+    for (ptrdiff_t o = 0; o < n; o++) {
+        const unsigned m = g[o] & 0x7fffu;
+        tiny |= m != 0 && m < (17u << 7);
+    }
+    return tiny;
 }
 
 /* whether the 16 indices at p all name cells of the window [lo, lo + lim) */
@@ -1555,12 +1577,16 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
     ptrdiff_t lim = in_plane < CYPOOL_FLOAT_RING ? in_plane : CYPOOL_FLOAT_RING;
     _Alignas(32) float gf[256];   /* the gradient of 256 outputs as floats */
     memset(buf, 0, (size_t)lim * sizeof(float));
+    /* bfloat16: vcvtneps2bf16 rounds (1 instruction in place of 7) until a gradient could make
+     * a sum subnormal; from then on, the integer steps */
+    int ni = !CYPOOL_F16 && cypool_bf16_rounds();
     for (ptrdiff_t o0 = 0; o0 < out_plane; o0 += 256) {
         const ptrdiff_t n = out_plane - o0 < 256 ? out_plane - o0 : 256;
         if (CYPOOL_FN(max_bwd_has_snan)(go + o0, n)) {
             if (stream) _mm_sfence();   /* the streamed cells before the 16-bit loop's */
             return -1;
         }
+        if (ni && CYPOOL_FN(max_bwd_has_tiny)(go + o0, n)) ni = 0;
         ptrdiff_t k = 0;
         for (; k + 8 <= n; k += 8) {
             const __m128i h = _mm_loadu_si128((const __m128i*)(go + o0 + k));
@@ -1574,10 +1600,17 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
         for (; k < n; k++) gf[k] = CYPOOL_LD(go[o0 + k]);
         for (k = 0; k < n; k++) {
             if (k + 16 <= n && CYPOOL_FN(max_bwd_in_window)(idx + o0 + k, lo, lim)) {
+                if (ni) {
 #pragma GCC unroll 16
-                for (int j = 0; j < 16; j++)
-                    CYPOOL_FN(max_bwd_float_add)(
-                        buf + (idx[o0 + k + j] & (CYPOOL_FLOAT_RING - 1)), gf + k + j);
+                    for (int j = 0; j < 16; j++)
+                        CYPOOL_FN(max_bwd_float_add)(
+                            buf + (idx[o0 + k + j] & (CYPOOL_FLOAT_RING - 1)), gf + k + j, 1);
+                } else {
+#pragma GCC unroll 16
+                    for (int j = 0; j < 16; j++)
+                        CYPOOL_FN(max_bwd_float_add)(
+                            buf + (idx[o0 + k + j] & (CYPOOL_FLOAT_RING - 1)), gf + k + j, 0);
+                }
                 k += 15;
                 continue;
             }
@@ -1606,7 +1639,7 @@ CYPOOL_FN(max_bwd_plane_f16c)(const CYPOOL_S* restrict go, const int64_t* restri
                 lo = nlo;
                 lim = in_plane - lo < CYPOOL_FLOAT_RING ? in_plane - lo : CYPOOL_FLOAT_RING;
             }
-            CYPOOL_FN(max_bwd_float_add)(buf + (i & (CYPOOL_FLOAT_RING - 1)), gf + k);
+            CYPOOL_FN(max_bwd_float_add)(buf + (i & (CYPOOL_FLOAT_RING - 1)), gf + k, ni);
         }
     }
     /* the window's cells, then the cells past it, untouched */

@@ -619,6 +619,40 @@ def test_max_backward_keeps_a_signalling_nan_after_the_first_outputs(dtype, rng)
         assert_same(got, want)
 
 
+@pytest.mark.skipif(BF16 is None, reason="needs ml_dtypes (pip install ml_dtypes)")
+@pytest.mark.parametrize("tiny_at", [None, 300])
+def test_bfloat16_max_backward_sums_of_wide_range(tiny_at, rng):
+    # bfloat16 sums in the plane kernel's float buffer: rounded by one AVX512-BF16 instruction
+    # where the CPU has it while no gradient is below 2**-110 (no sum can then be subnormal; the
+    # instruction would make one zero), by integer steps after one (tiny_at: an output past 256
+    # of plane 0 on a cell named once, the subnormal 2**-130). Sums that tie (values of 8
+    # significant bits and exponents a few apart), overflow to infinity, NaN, infinities and
+    # signed zeros; each add rounded, in output order.
+    shape = (1, 3, 48, 48)
+    x = rng.standard_normal(shape).astype(BF16)
+    _, idx = cypool.max_pool2d(x, 3, 2, 1, return_indices=True)
+    mant = rng.integers(128, 256, idx.shape) / 128
+    g = (mant * np.exp2(rng.integers(-100, 120, idx.shape))
+         * rng.choice([-1, 1], idx.shape)).astype(np.float32)
+    big = rng.random(idx.shape) < 0.05
+    g[big] = rng.choice([3.3e38, -3.3e38, 2.0e38], int(big.sum()))
+    special = rng.random(idx.shape) < 0.03
+    g[special] = rng.choice([np.nan, np.inf, -np.inf, 0.0, -0.0], int(special.sum()))
+    g = g.astype(BF16)
+    flat = idx.reshape(3, -1)
+    if tiny_at is not None:
+        counts = np.bincount(flat[0], minlength=48 * 48)
+        tiny_at = next(o for o in range(tiny_at, flat.shape[1]) if counts[flat[0, o]] == 1)
+        g.reshape(3, -1)[0, tiny_at] = np.float32(2.0 ** -130)
+    want = max_backward_ref(g, idx, shape[2:])
+    for nt in (1, 2):
+        with cypool.threads(nt):
+            got = cypool.max_pool2d_backward(g, idx, shape)
+        assert_same(got, want)
+        if tiny_at is not None:
+            assert got.reshape(3, -1)[0, flat[0, tiny_at]] == np.float32(2.0 ** -130)
+
+
 @pytest.mark.parametrize("dtype", HALVES)
 def test_max_backward_of_a_big_result(dtype, rng):
     # a channels-first result of 4 MiB or more is written with streamed stores where the plane
