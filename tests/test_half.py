@@ -595,6 +595,19 @@ def test_max_backward_keeps_a_signalling_nan_added_to_zero(dtype):
     assert gi[0, 0, 0, 0] == four and gi[0, 0, 3, 3] == one and gi[0, 0, 7, 7] == 0
 
 
+def _indices_3x3_s2_p1(rng, dtype, shape):
+    """Forward indices of 3x3/s2/p1 windows over random values, and the same as rows of planes."""
+    x = rng.standard_normal(shape).astype(dtype)
+    _, idx = cypool.max_pool2d(x, 3, 2, 1, return_indices=True)
+    return idx, idx.reshape(shape[0] * shape[1], -1)
+
+
+def _output_on_a_cell_named_once(plane_indices, start):
+    """The first output from start on whose cell no other output of the plane names."""
+    counts = np.bincount(plane_indices)
+    return next(o for o in range(start, len(plane_indices)) if counts[plane_indices[o]] == 1)
+
+
 @pytest.mark.parametrize("dtype", HALVES)
 def test_max_backward_keeps_a_signalling_nan_after_the_first_outputs(dtype, rng):
     # the float buffer's plane kernel looks for signalling NaNs 256 outputs at a time, as it
@@ -602,12 +615,9 @@ def test_max_backward_keeps_a_signalling_nan_after_the_first_outputs(dtype, rng)
     # from its start. 3x3/s2/p1 windows of random values (about a fifth of the adds go to the
     # cell of the add before: the buffer's case), the NaN on a cell named once.
     shape = (1, 2, 48, 48)
-    x = rng.standard_normal(shape).astype(dtype)
-    _, idx = cypool.max_pool2d(x, 3, 2, 1, return_indices=True)
-    flat = idx.reshape(2, -1)
+    idx, flat = _indices_3x3_s2_p1(rng, dtype, shape)
     assert np.count_nonzero(flat[0, 1:256] == flat[0, :255]) * 32 >= 256
-    counts = np.bincount(flat[0], minlength=48 * 48)
-    o = next(o for o in range(400, flat.shape[1]) if counts[flat[0, o]] == 1)
+    o = _output_on_a_cell_named_once(flat[0], 400)
     g = specials(dtype, rng, idx.shape)
     snan = 0x7c01 if dtype == F16 else 0x7f81
     g.view(np.uint16).reshape(2, -1)[0, o] = snan
@@ -629,8 +639,7 @@ def test_bfloat16_max_backward_sums_of_wide_range(tiny_at, rng):
     # significant bits and exponents a few apart), overflow to infinity, NaN, infinities and
     # signed zeros; each add rounded, in output order.
     shape = (1, 3, 48, 48)
-    x = rng.standard_normal(shape).astype(BF16)
-    _, idx = cypool.max_pool2d(x, 3, 2, 1, return_indices=True)
+    idx, flat = _indices_3x3_s2_p1(rng, BF16, shape)
     mant = rng.integers(128, 256, idx.shape) / 128
     g = (mant * np.exp2(rng.integers(-100, 120, idx.shape))
          * rng.choice([-1, 1], idx.shape)).astype(np.float32)
@@ -639,10 +648,8 @@ def test_bfloat16_max_backward_sums_of_wide_range(tiny_at, rng):
     special = rng.random(idx.shape) < 0.03
     g[special] = rng.choice([np.nan, np.inf, -np.inf, 0.0, -0.0], int(special.sum()))
     g = g.astype(BF16)
-    flat = idx.reshape(3, -1)
     if tiny_at is not None:
-        counts = np.bincount(flat[0], minlength=48 * 48)
-        tiny_at = next(o for o in range(tiny_at, flat.shape[1]) if counts[flat[0, o]] == 1)
+        tiny_at = _output_on_a_cell_named_once(flat[0], tiny_at)
         g.reshape(3, -1)[0, tiny_at] = np.float32(2.0 ** -130)
     want = max_backward_ref(g, idx, shape[2:])
     for nt in (1, 2):
@@ -659,9 +666,7 @@ def test_max_backward_of_a_big_result(dtype, rng):
     # kernel can (16-byte aligned cells: planes of an odd cell count alternate), the others as
     # before; overlapping windows, some indices sent back to cells the buffer has left
     shape = (1, 33, 255, 251)
-    x = rng.standard_normal(shape).astype(dtype)
-    _, idx = cypool.max_pool2d(x, 3, 2, 1, return_indices=True)
-    flat = idx.reshape(33, -1)
+    idx, flat = _indices_3x3_s2_p1(rng, dtype, shape)
     back = rng.random(flat.shape) < 0.002
     flat[back] = rng.integers(0, 255 * 251, int(back.sum()))
     g = specials(dtype, rng, idx.shape)
