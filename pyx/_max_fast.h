@@ -327,6 +327,25 @@ CYPOOL_CF_VECS16(cypool_max_cf_vecs16_f32, "avx512f", float, CYPOOL_F32_LD1, CYP
 } while (0)
 CYPOOL_CF_VECS16(cypool_max_cf_vecs16_bf16, "avx512f,avx512bw,avx512vl", uint16_t,
                  CYPOOL_BF16_LD1, CYPOOL_BF16_LD2, CYPOOL_BF16_ST)
+/* float16 where the CPU has no AVX512-FP16 (whose walk compares float16 as float16): 16 cells
+ * converted (vcvtph2ps), 32 cells in one load split into even (low halves) and odd cells, the
+ * maxima converted back (vcvtps2ph: the cells' values; a NaN stored quiet, as max_cf_f16c's) */
+#define CYPOOL_F16C_LD1(s, B, k) _mm512_cvtph_ps( \
+    (B) ? _mm256_mask_loadu_epi16(_mm256_set1_epi16((short)0xfc00), (__mmask16)(k), s) \
+        : _mm256_loadu_si256((const __m256i*)(s)))
+#define CYPOOL_F16C_LD2(s, B, k, c) ({ \
+    const __m512i w_ = (B) ? _mm512_mask_loadu_epi16(_mm512_set1_epi16((short)0xfc00), \
+                                                     (__mmask32)(k), s) \
+                           : _mm512_loadu_si512((const void*)(s)); \
+    _mm512_cvtph_ps(_mm512_cvtepi32_epi16((c) ? _mm512_srli_epi32(w_, 16) : w_)); })
+#define CYPOOL_F16C_ST(p, keep, m) \
+    _mm256_mask_storeu_epi16(p, (__mmask16)(keep), \
+                             _mm512_cvtps_ph(m, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+CYPOOL_CF_VECS16(cypool_max_cf_vecs16_f16c, "avx512f,avx512bw,avx512vl", uint16_t,
+                 CYPOOL_F16C_LD1, CYPOOL_F16C_LD2, CYPOOL_F16C_ST)
+#undef CYPOOL_F16C_LD1
+#undef CYPOOL_F16C_LD2
+#undef CYPOOL_F16C_ST
 #undef CYPOOL_F32_LD1
 #undef CYPOOL_F32_LD2
 #undef CYPOOL_F32_ST
@@ -490,8 +509,13 @@ static int __attribute__((unused)) cypool_max_cf_vec_f32(CYPOOL_CF_VEC_ARGS, ptr
 }
 CYPOOL_CF_WALK_FN(cypool_max_cf_walk_avx512_bf16, "avx512f,avx512bw,avx512vl", uint16_t, 16,
                   cypool_max_cf_vecs16_bf16, cypool_max_cf_vecs16_bf16)
-/* bfloat16's walk: AVX-512F with BW and VL, and the conversions asked for the AVX-512 ones
- * (CYPOOL_HALF_CONVERSIONS) */
+CYPOOL_CF_WALK_FN(cypool_max_cf_walk_avx512_f16c, "avx512f,avx512bw,avx512vl", uint16_t, 16,
+                  cypool_max_cf_vecs16_f16c, cypool_max_cf_vecs16_f16c)
+/* bfloat16's walk, and float16's in vectors of 16 (CPUs without AVX512-FP16): AVX-512F with BW
+ * and VL, and the conversions asked for the AVX-512 ones (CYPOOL_HALF_CONVERSIONS). float16's
+ * rows went one by one through max_cf_f16c_avx512 before: (16,64,112,112) 3x3/s2/p1 on Zen 4,
+ * float16's time over bfloat16's (one process, 1 and 2 threads) 2.13-2.18 -> 1.37-1.46; the 32
+ * cells of a stride-2 load converted as two halves and split by a permute instead: 1.64-1.67. */
 static int __attribute__((unused)) cypool_max_cf_vec_bf16_ok(void)
 {
     return cypool_f16c() == 2 && __builtin_cpu_supports("avx512bw")
@@ -767,12 +791,13 @@ static int __attribute__((unused)) cypool_max_cf_walk_mode(const Window* w, int 
                                                            ptrdiff_t lo, ptrdiff_t hi)
 {
     if (w->dil_w != 1 || !(w->s_w == 1 || (w->s_w == 2 && w->k_w >= 2))) return 0;
-    if (!(kind == 1 ? cypool_max_cf_vec_f16_ok()
-                    : kind == 2 ? cypool_max_cf_vec_bf16_ok() : cypool_max_cf_vec_f32_ok()))
+    /* float16 compared as float16 (vectors of 32), else converted as bfloat16 is (16) */
+    const int fp16 = kind == 1 && cypool_max_cf_vec_f16_ok();
+    if (!(fp16 || (kind == 0 ? cypool_max_cf_vec_f32_ok() : cypool_max_cf_vec_bf16_ok())))
         return 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-    return cypool_cf_vec_whole(kind == 1 ? 32 : 16, lo, hi, w->out_w, -w->pad_w, w->k_w, w->s_w,
-                               w->in_w, kind == 1);
+    return cypool_cf_vec_whole(fp16 ? 32 : 16, lo, hi, w->out_w, -w->pad_w, w->k_w, w->s_w,
+                               w->in_w, fp16);
 #else
     (void)lo; (void)hi;
     return 0;
@@ -793,11 +818,14 @@ static ptrdiff_t __attribute__((unused)) cypool_max_cf_walk(int kind, const void
                                                             ptrdiff_t lo, ptrdiff_t hi, int mode)
 {
 #if defined(CYPOOL_FP16)
-    if (kind == 1)
+    if (kind == 1 && cypool_max_cf_vec_f16_ok())
         return cypool_max_cf_walk_avx512fp16((const uint16_t*)x, (uint16_t*)y, idx, w, r0, r1,
                                              lo, hi, mode);
 #endif
 #if defined(__x86_64__) && defined(__GNUC__)
+    if (kind == 1)
+        return cypool_max_cf_walk_avx512_f16c((const uint16_t*)x, (uint16_t*)y, idx, w, r0, r1,
+                                              lo, hi, mode);
     if (kind == 2)
         return cypool_max_cf_walk_avx512_bf16((const uint16_t*)x, (uint16_t*)y, idx, w, r0, r1,
                                               lo, hi, mode);
