@@ -27,7 +27,8 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import CCompilerError, CompileError, LinkError
 
 # One table of extensions: module name inside cypool -> source in pyx/.
-KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp", "_blur", "_stream", "_buffers", "_fractional", "_conv"]
+KERNEL_MODULES = ["_max", "_avg", "_adaptive", "_unpool", "_openmp_info", "_stochastic", "_lp",
+                  "_blur", "_stream", "_buffers", "_fractional", "_conv", "_convert"]
 
 # What a change rebuilds: the shared declarations every kernel module, the fast-path headers the
 # modules that include them (_avg and _adaptive the average ones, _max the max ones, _adaptive
@@ -217,7 +218,8 @@ extensions = [
                                   else MAX_FAST_HEADERS if name == "_max" else [])
         + (REDUCE_FAST_HEADERS
            if name in ("_adaptive", "_lp", "_blur", "_stochastic", "_fractional") else [])
-        + (CONV_HEADERS if name == "_conv" else []),
+        + (CONV_HEADERS if name == "_conv" else [])
+        + (["pyx/_half.h", "pyx/_clones.h"] if name == "_convert" else []),
     )
     for name in KERNEL_MODULES
 ]

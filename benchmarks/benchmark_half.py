@@ -1,9 +1,13 @@
 """Half precision: max and average pooling, forward and backward, both data formats, in float16
 and bfloat16 (ml_dtypes' type, when installed) beside float32 on the same data, so that the
 history shows the 16-bit calls' time against float32's (16-bit input and output, float32
-arithmetic: a memory-bound call should take about half float32's time).
+arithmetic: a memory-bound call should take about half float32's time); and the operators
+computed in float32 (adaptive, global, Lp), whose 16-bit calls add the casts around the kernel.
+`python -m benchmarks.half_speed` gives the same comparisons as ratios in one process.
 """
 import numpy as np
+
+import cypool
 
 from .benchmark_backward import _backward_call
 from .common import CF, CL, Pinned, make_input, pool_call, safe_import, skip
@@ -47,3 +51,29 @@ class HalfSuite(Pinned):
 
     def time_call(self, op, direction, data_format, dtype, window):
         self.fn(*self.args)
+
+
+# The operators computed in float32 (16-bit input widened, result rounded): one forward each.
+WIDENED = {
+    "adaptive_avg7": lambda x, df: cypool.adaptive_avg_pool2d(x, 7, df),
+    "adaptive_max7": lambda x, df: cypool.adaptive_max_pool2d(x, 7, data_format=df),
+    "global_avg": lambda x, df: cypool.global_avg_pool2d(x, data_format=df),
+    "lp2x2s2": lambda x, df: cypool.lp_pool2d(x, 2.0, 2, data_format=df),
+}
+
+
+class HalfWidenedSuite(Pinned):
+    """Time of one forward on all cores, by dtype, of operators without 16-bit kernels: the
+    16-bit calls pay for the casts around the float32 kernel."""
+
+    param_names = ["op", "data_format", "dtype"]
+    params = [list(WIDENED), [CF, CL], ["float16", "bfloat16", "float32"]]
+    timeout = 120
+    repeat = (3, 10, 1.0)
+
+    def setup(self, op, data_format, dtype):
+        self.x = make_input(SHAPE, "float32", data_format).astype(_dtype(dtype))
+        self.pin()
+
+    def time_call(self, op, data_format, dtype):
+        WIDENED[op](self.x, data_format)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _convert, _memory, _threads
+
 DATA_FORMATS = ("channels_first", "channels_last")
 _MAX_KERNEL_DTYPES = {np.dtype(t) for t in
                       (np.float32, np.float64, np.int8, np.uint8, np.int16, np.int32, np.int64)}
@@ -33,6 +35,35 @@ def is_bfloat16(dt: np.dtype) -> bool:
 def is_half(dt: np.dtype) -> bool:
     """float16 or bfloat16: the dtypes the max and average fast paths read and write natively."""
     return dt == np.float16 or is_bfloat16(dt)
+
+
+# Casts of this many values or more between float16 / bfloat16 and float32 take cypool._convert's
+# parallel vectorised loops (NumPy's float16 cast is serial and about five times a float32 copy);
+# smaller ones NumPy's, which costs less to call than a parallel region.
+_CONVERT_FROM = 1 << 15
+
+
+def cast(a: np.ndarray, dtype) -> np.ndarray:
+    """a as a new array of dtype with a's shape and memory order, as ``a.astype(dtype,
+    order="K")`` gives it; widening float16 / bfloat16 to float32 and rounding float32 back (to
+    nearest even) run in parallel, into the cache of big results (cypool._memory) when big."""
+    dtype = np.dtype(dtype)
+    widen = is_half(a.dtype) and dtype == np.float32
+    if a.size < _CONVERT_FROM or not (widen or (a.dtype == np.float32 and is_half(dtype))):
+        return a.astype(dtype, order="K")
+    order = sorted(range(a.ndim), key=lambda k: -abs(a.strides[k]))  # outermost axis first
+    dense = a.transpose(order)
+    if not dense.flags.c_contiguous:  # gaps or negative strides
+        return a.astype(dtype, order="K")
+    nbytes = a.size * dtype.itemsize
+    r = _memory.allocator(nbytes)(dense.shape, dtype)
+    n_threads = _threads.threads_for(a.nbytes + nbytes, -(-a.size // 32768))
+    src, dst = dense.reshape(-1), r.reshape(-1)
+    if widen:
+        _convert.widen(src.view(np.uint16), dst, is_bfloat16(a.dtype), n_threads)
+    else:
+        _convert.narrow(src, dst.view(np.uint16), is_bfloat16(dtype), n_threads)
+    return r.transpose(np.argsort(order))
 
 
 def check_data_format(data_format) -> str:

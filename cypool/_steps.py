@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _threads
 from ._geometry import check_bool
-from ._layout import (Canonical, check_array, check_data_format, kernel_dtype,
+from ._layout import (Canonical, cast, check_array, check_data_format, kernel_dtype,
                       shape_to_canonical, to_canonical)
 
 # Aliases of the public signatures.
@@ -41,7 +41,7 @@ def prepare(x, rank: int, data_format, family: str, name: str = "x",
     if x.dtype == np.bool_:
         x = x.view(np.uint8)
     elif x.dtype != dtype:
-        x = x.astype(dtype, order="K")
+        x = cast(x, dtype)
     return to_canonical(x, rank, data_format)
 
 
@@ -50,8 +50,10 @@ def prepare_grad(grad_output, rank: int, data_format: str, name: str = "grad_out
     """A gradient (float16, bfloat16, float32, float64, any layout) as logical (N, C, D, H, W)
     in its kernel dtype (half: the kernel reads float16 and bfloat16 natively)."""
     grad_output = check_grad(grad_output, rank, name)
-    return to_canonical(grad_output.astype(kernel_dtype(grad_output, name, "float", half),
-                                           copy=False), rank, data_format)
+    dtype = kernel_dtype(grad_output, name, "float", half)
+    if grad_output.dtype != dtype:
+        grad_output = cast(grad_output, dtype)
+    return to_canonical(grad_output, rank, data_format)
 
 
 def check_grad(grad_output, rank: int, name: str = "grad_output") -> np.ndarray:
@@ -94,7 +96,7 @@ def finish(can: Canonical, y5: np.ndarray, dtype) -> np.ndarray:
     dtype = result_dtype(dtype)
     y = can.give_back(y5)
     if y.dtype != dtype:
-        y = y.view(np.bool_) if dtype == np.bool_ else y.astype(dtype)
+        y = y.view(np.bool_) if dtype == np.bool_ else cast(y, dtype)
     return y
 
 

@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 
 from ._geometry import pool_geometry
-from ._layout import check_data_format, to_canonical
+from ._layout import cast, check_data_format, to_canonical
 from ._plan import PLANS, Plan
 from ._steps import (CF, DataFormat, IntOrTuple, check_grad, destination, input_source, layout,
                      prepare, reads_as_given)
@@ -35,7 +35,7 @@ def _grad_in_order(lay, dtype, rank, out_size, grad_output, name="grad_output"):
     """grad_output checked against the forward output's size (N, C and the logical spatial
     size out_size) and put in the memory order and dtype of x's kernel."""
     grad = check_grad(grad_output, rank)
-    gcan = to_canonical(grad.astype(dtype, copy=False), rank, lay.data_format)
+    gcan = to_canonical(grad if grad.dtype == dtype else cast(grad, dtype), rank, lay.data_format)
     if ((gcan.n, gcan.c) != out_size[:2] or tuple(gcan.spatial) != out_size[2:]
             or gcan.batched != lay.batched):
         expected = out_size[:2] + tuple(out_size[2:])[3 - rank:]

@@ -278,6 +278,83 @@ def test_other_backwards_and_unpooling_compute_in_float32(dtype, rng):
         assert_same(got, call(g.astype(np.float32)).astype(dtype))
 
 
+# Casts of whole arrays (cypool._layout.cast): big ones run cypool._convert's parallel loops.
+BIG_CAST = (1 << 17) + 77   # values: past _layout._CONVERT_FROM, a partial last block
+
+
+def _same_float32(got, want):
+    """assert_same for float32 arrays."""
+    assert got.dtype == want.dtype == np.float32 and got.shape == want.shape
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    np.testing.assert_array_equal(got.view(np.uint32)[~nan], want.view(np.uint32)[~nan])
+
+
+def _narrowing_probes(rng):
+    """float32 values around every rounding case of float16 and bfloat16: random values of every
+    scale, both neighbours of each halfway point, subnormals, the overflow edges, +-0, +-inf,
+    NaN."""
+    scales = [1e-9, 1e-7, 6e-5, 1e-3, 1, 1e3, 6e4, 1e20, 3e38]   # the last overflows to inf
+    with np.errstate(over="ignore"):
+        x = np.concatenate([rng.standard_normal(8192).astype(np.float32) * np.float32(s)
+                            for s in scales])
+    bits = rng.integers(0, 1 << 32, 1 << 15, dtype=np.uint64).astype(np.uint32)
+    ties = (bits & np.uint32(0xFFFFE000)) | np.uint32(0x1000)      # float16's halfway points
+    bf_ties = (bits & np.uint32(0xFFFF0000)) | np.uint32(0x8000)   # bfloat16's
+    edges = np.array([65504, 65519.996, 65520, 65536, 2.0 ** -24, 2.0 ** -25, 2.0 ** -25 * 1.5,
+                      -0.0, 0.0, np.inf, -np.inf, np.nan, -np.nan], np.float32)
+    x = np.concatenate([x, ties.view(np.float32), bf_ties.view(np.float32),
+                        (ties + 1).view(np.float32), (ties - 1).view(np.float32), edges])
+    return np.resize(x, BIG_CAST)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_whole_array_casts_equal_numpys(dtype, rng):
+    from cypool._layout import cast
+    every = np.resize(np.arange(1 << 16, dtype=np.uint16), BIG_CAST).view(dtype)
+    wide = cast(every, np.float32)
+    assert wide.dtype == np.float32
+    _same_float32(wide, every.astype(np.float32))
+    x = _narrowing_probes(rng)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = x.astype(dtype)
+    assert_same(cast(x, dtype), want)
+    with cypool.threads(1):   # one thread or two: the same values
+        assert_same(cast(x, dtype), want)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_whole_array_casts_keep_the_memory_order(dtype, rng):
+    from cypool._layout import cast
+    x = rng.standard_normal((4, 32, 40, 36)).astype(dtype)
+    for a in (x, x.transpose(0, 2, 3, 1), x[:, :, ::-1], x[:, ::2]):   # last two: not dense
+        got = cast(a, np.float32)
+        _same_float32(got, a.astype(np.float32))
+        if a.flags.c_contiguous or a.transpose(0, 3, 1, 2).flags.c_contiguous:
+            assert np.argsort(got.strides).tolist() == np.argsort(a.strides).tolist()
+        assert_same(cast(got, dtype), a.astype(dtype, order="K"))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_big_operands_of_the_float32_operators_round_once(dtype, data_format, rng):
+    # past the size where the casts are cypool's own: inputs widened, results rounded once
+    x = rng.standard_normal((3, 24, 48, 48)).astype(dtype)
+    g = rng.standard_normal((3, 24, 24, 24)).astype(dtype)
+    if data_format == "channels_last":
+        x, g = x.transpose(0, 2, 3, 1), g.transpose(0, 2, 3, 1)
+    shape = x.shape
+    calls = [lambda a: cypool.adaptive_avg_pool2d(a, 24, data_format),
+             lambda a: cypool.lp_pool2d(a, 2.0, 2, data_format=data_format),
+             lambda a: cypool.adaptive_max_pool2d(a, 24, data_format=data_format)]
+    for call in calls:
+        assert_same(call(x), call(x.astype(np.float32)).astype(dtype))
+    back = lambda a: cypool.adaptive_avg_pool2d_backward(a, shape, data_format)
+    got = back(g)
+    assert got.dtype == dtype and got.size >= BIG_CAST
+    assert_same(got, back(g.astype(np.float32)).astype(dtype))
+
+
 # ----------------------------------------------------------------------------- against torch
 
 def _torch_half(dtype):
