@@ -1,6 +1,7 @@
-"""Speed of the operators off the fast paths (adaptive, Lp, stochastic, blur, conv2d): ratios
-cypool/torch and cypool/cypool (stochastic/max, blur/avg, lp/avg), the two calls of a ratio sampled
-alternately in one process, medians of 9 samples of >= 20 ms each.
+"""Speed of the operators off the fast paths (adaptive, global average of planes bigger than a
+CNN head's, Lp, stochastic, blur, conv2d): ratios cypool/torch and cypool/cypool (stochastic/max,
+blur/avg, lp/avg), the two calls of a ratio sampled alternately in one process, medians of 9
+samples of >= 20 ms each.
 
     python -m benchmarks.operator_speed [threads] [case-prefix ...]     (from the source root)
     CLOCK=cpu python -m benchmarks.operator_speed 1        # the calling thread's CPU time
@@ -63,6 +64,10 @@ def main():
             torch_case(f"adaptive_max {shp[2]}->{out} {fmt}", shp, fmt,
                        lambda a, df, o=out: cypool.adaptive_max_pool2d(a, o, data_format=df), None,
                        lambda t, o=out: F.adaptive_max_pool2d(t, o))
+        for shp in ((16, 64, 56, 56), (16, 256, 28, 28), (16, 1024, 14, 14), (32, 512, 9, 9)):
+            torch_case(f"global_avg {shp[1]}x{shp[2]}x{shp[3]} {fmt}", shp, fmt,
+                       lambda a, df: cypool.global_avg_pool2d(a, data_format=df), None,
+                       lambda t: F.adaptive_avg_pool2d(t, 1))
         torch_case(f"lp2 2x2s2 {fmt}", S, fmt,
                    lambda a, df: cypool.lp_pool2d(a, 2, 2, 2, data_format=df),
                    lambda a, y, df: (lambda g=np.ones_like(y): cypool.lp_pool2d_backward(g, a, 2, 2, 2, data_format=df)),

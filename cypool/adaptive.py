@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _adaptive
 from ._geometry import adaptive_geometry, check_bool
-from ._layout import check_data_format
+from ._layout import check_data_format, is_half
 from ._plan import PLANS, Plan, plain
 from ._steps import (CF, DataFormat, OutputSize, PoolResult, destination, forward_items,
                      input_source, prepare)
@@ -41,8 +41,14 @@ def _adaptive_plan(x, rank, output_size, return_indices, data_format, op, keepdi
         check_data_format(data_format)
         return_indices = check_bool(return_indices, "return_indices")
     family = "max" if op == "adaptive_max" else "float"
-    can = prepare(x, rank, data_format, family)
+    # the global average reads float16 and bfloat16 as they are; other bins take a float32 copy
+    half = op == "adaptive_avg"
+    can = prepare(x, rank, data_format, family, half=half)
     geo = adaptive_geometry(can.spatial[3 - rank:], rank, output_size)
+    if half and tuple(geo.out_size) != (1, 1, 1):
+        half = False
+        if is_half(can.view.dtype):
+            can = prepare(x, rank, data_format, family)
     return_indices = check_bool(return_indices, "return_indices")
     keepdims = check_bool(keepdims, "keepdims")
     cl = can.order == "cl"
@@ -51,7 +57,7 @@ def _adaptive_plan(x, rank, output_size, return_indices, data_format, op, keepdi
                                     cl, can.view.dtype.name) if size else None
     return Plan(kernel, nbytes=can.view.nbytes + size * can.view.dtype.itemsize,
                 items=forward_items(can, geo.out_size),
-                source=input_source(x, can, family),
+                source=input_source(x, can, family, half=half),
                 # the kernels skip the indices nobody asked for
                 new_indices=family == "max" and return_indices, return_indices=return_indices,
                 **destination(can, geo.out_size, x.dtype, keepdims))

@@ -34,7 +34,10 @@ def _adaptive_avg_backward_plan(grad_output, input_shape, rank, data_format) -> 
     data_format = check_data_format(data_format)
     grad = check_grad(grad_output, rank)
     spatial = check_input_shape(input_shape, grad, rank, data_format)
-    can = prepare_grad(grad, rank, data_format)
+    # the global average's gradient (one cell a plane) is read in float16 and bfloat16 as it is
+    g_spatial = grad.shape[-rank - 1:-1] if data_format == "channels_last" else grad.shape[-rank:]
+    half = all(s == 1 for s in g_spatial)
+    can = prepare_grad(grad, rank, data_format, half=half)
     if min(can.spatial[3 - rank:]) < 1:  # PyTorch refuses an empty gradient plane here
         raise ValueError(f"grad_output.shape={grad.shape} has an empty spatial axis")
     geo = adaptive_geometry(spatial, rank, tuple(can.spatial[3 - rank:]), minimum=1)
@@ -48,7 +51,7 @@ def _adaptive_avg_backward_plan(grad_output, input_shape, rank, data_format) -> 
                                         can.n if cl else can.n * can.c, can.c, c_block, cl,
                                         can.view.dtype.name)
     return Plan(kernel, nbytes=nbytes, items=can.n * can.c, inputs=("grad_output",),
-                source=grad_source(grad_output, can),
+                source=grad_source(grad_output, can, half=half),
                 **destination(can, geo.in_size, grad.dtype))
 
 

@@ -19,7 +19,7 @@ def global_avg_pool1d(x: np.ndarray, keepdims: bool = False,
     ----------
     x : numpy.ndarray
         ``(N, C, L)`` or unbatched ``(C, L)`` (channels last: ``(N, L, C)``, ``(L, C)``), any
-        strides; float16, bfloat16 (in float32), float32 or float64.
+        strides; float16, bfloat16 (16-bit I/O), float32 or float64.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1)``) instead of returning
         ``(N, C)``.
@@ -58,7 +58,7 @@ def global_avg_pool2d(x: np.ndarray, keepdims: bool = False,
     ----------
     x : numpy.ndarray
         ``(N, C, H, W)`` or unbatched ``(C, H, W)`` (channels last: ``(N, H, W, C)``,
-        ``(H, W, C)``), any strides; float16, bfloat16 (in float32), float32 or float64.
+        ``(H, W, C)``), any strides; float16, bfloat16 (16-bit I/O), float32 or float64.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1, 1)``) instead of returning
         ``(N, C)``.
@@ -96,7 +96,7 @@ def global_avg_pool3d(x: np.ndarray, keepdims: bool = False,
     ----------
     x : numpy.ndarray
         ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)`` (channels last: ``(N, D, H, W, C)``,
-        ``(D, H, W, C)``), any strides; float16, bfloat16 (in float32), float32 or float64.
+        ``(D, H, W, C)``), any strides; float16, bfloat16 (16-bit I/O), float32 or float64.
     keepdims : bool, default False
         Keep the pooled spatial axes with size 1 (``(N, C, 1, 1, 1)``) instead of returning
         ``(N, C)``.

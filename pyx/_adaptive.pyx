@@ -4,7 +4,7 @@
 # takes the plain reductions and broadcasts of _avg_fast.h.
 cimport numpy as cnp
 from cython.parallel cimport prange
-from libc.stdint cimport int8_t, uint8_t, int16_t, int32_t, int64_t
+from libc.stdint cimport int8_t, uint8_t, int16_t, uint16_t, int32_t, int64_t
 from libc.string cimport memset
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 
@@ -39,33 +39,60 @@ cdef inline Py_ssize_t _global_cl_block(Py_ssize_t n, Py_ssize_t C, int n_thread
     return b if b < C else C
 
 
-cdef void _gap_cf(const floating_t* src, floating_t* dst, Py_ssize_t p0, Py_ssize_t p1,
-                  Py_ssize_t L, bint backward) noexcept nogil:
+ctypedef fused gap_t:
+    # global average pooling's data: float32, float64, and float16 or bfloat16 (16-bit patterns)
+    float
+    double
+    uint16_t
+
+
+cdef void _gap_cf(const gap_t* src, gap_t* dst, Py_ssize_t p0, Py_ssize_t p1, Py_ssize_t L,
+                  bint backward, bint bf16) noexcept nogil:
     # Channels-first planes [p0, p1) of L values: their means, or (backward) their gradients / L
-    # broadcast over them.
-    if floating_t is float:
+    # broadcast over them. bf16: 16-bit data are bfloat16, else float16.
+    if gap_t is float:
         if backward:
             cypool_global_avg_bwd_cf_f32(src, dst, p0, p1, L)
         else:
             cypool_global_avg_fwd_cf_f32(src, dst, p0, p1, L)
+    elif gap_t is double:
+        if backward:
+            cypool_global_avg_bwd_cf_f64(src, dst, p0, p1, L)
+        else:
+            cypool_global_avg_fwd_cf_f64(src, dst, p0, p1, L)
+    elif bf16:
+        if backward:
+            cypool_global_avg_bwd_cf_bf16(src, dst, p0, p1, L)
+        else:
+            cypool_global_avg_fwd_cf_bf16(src, dst, p0, p1, L)
     elif backward:
-        cypool_global_avg_bwd_cf_f64(src, dst, p0, p1, L)
+        cypool_global_avg_bwd_cf_f16(src, dst, p0, p1, L)
     else:
-        cypool_global_avg_fwd_cf_f64(src, dst, p0, p1, L)
+        cypool_global_avg_fwd_cf_f16(src, dst, p0, p1, L)
 
 
-cdef void _gap_cl(const floating_t* src, floating_t* dst, Py_ssize_t n, Py_ssize_t L,
-                  Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1, bint backward) noexcept nogil:
+cdef void _gap_cl(const gap_t* src, gap_t* dst, Py_ssize_t n, Py_ssize_t L, Py_ssize_t C,
+                  Py_ssize_t c0, Py_ssize_t c1, bint backward, bint bf16) noexcept nogil:
     # Channels-last twin of _gap_cf: sample n's channels [c0, c1) over its L cells.
-    if floating_t is float:
+    if gap_t is float:
         if backward:
             cypool_global_avg_bwd_cl_f32(src, dst, n, L, C, c0, c1)
         else:
             cypool_global_avg_fwd_cl_f32(src, dst, n, L, C, c0, c1)
+    elif gap_t is double:
+        if backward:
+            cypool_global_avg_bwd_cl_f64(src, dst, n, L, C, c0, c1)
+        else:
+            cypool_global_avg_fwd_cl_f64(src, dst, n, L, C, c0, c1)
+    elif bf16:
+        if backward:
+            cypool_global_avg_bwd_cl_bf16(src, dst, n, L, C, c0, c1)
+        else:
+            cypool_global_avg_fwd_cl_bf16(src, dst, n, L, C, c0, c1)
     elif backward:
-        cypool_global_avg_bwd_cl_f64(src, dst, n, L, C, c0, c1)
+        cypool_global_avg_bwd_cl_f16(src, dst, n, L, C, c0, c1)
     else:
-        cypool_global_avg_fwd_cl_f64(src, dst, n, L, C, c0, c1)
+        cypool_global_avg_fwd_cl_f16(src, dst, n, L, C, c0, c1)
 
 
 cdef struct Bins:
@@ -329,33 +356,35 @@ cdef void _avg_plane_backward(const floating_t* go, floating_t* gi, const Window
         b0 = b1
 
 
-cdef void _global_cf(const floating_t* x, floating_t* y, Py_ssize_t n_planes, Py_ssize_t L,
-                     int n_threads) noexcept nogil:
-    # One contiguous range of planes per thread, cut at multiples of 8 planes (the group the
-    # float kernel reduces at once; results do not depend on the cut).
+cdef void _global_cf(const gap_t* x, gap_t* y, Py_ssize_t n_planes, Py_ssize_t L, int n_threads,
+                     bint backward, bint bf16) noexcept nogil:
+    # Global average pooling, channels-first, forward or backward: one contiguous range of planes
+    # per thread, cut at multiples of 8 planes (the group the float kernels reduce at once;
+    # results do not depend on the cut).
     cdef Py_ssize_t n_chunks = n_planes if n_planes < n_threads else n_threads
     cdef Py_ssize_t chunk
     if n_threads == 1:
         # no OpenMP region: for a small call it costs about as much as the work
-        _gap_cf(x, y, 0, n_planes, L, False)
+        _gap_cf(x, y, 0, n_planes, L, backward, bf16)
         return
     for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
         _gap_cf(x, y, _cut8(chunk, n_chunks, n_planes), _cut8(chunk + 1, n_chunks, n_planes), L,
-                False)
+                backward, bf16)
 
 
-cdef void _global_cl(const floating_t* x, floating_t* y, Py_ssize_t n_samples, Py_ssize_t C,
-                     Py_ssize_t L, int n_threads) noexcept nogil:
+cdef void _global_cl(const gap_t* x, gap_t* y, Py_ssize_t n_samples, Py_ssize_t C,
+                     Py_ssize_t L, int n_threads, bint backward, bint bf16) noexcept nogil:
+    # Channels-last: work items of (sample, block of channels), _global_cl_block.
     cdef Py_ssize_t cb = _global_cl_block(n_samples, C, n_threads)
     cdef Py_ssize_t nb = (C + cb - 1) // cb
     cdef Py_ssize_t item, c0
     if n_threads == 1:
         for item in range(n_samples):
-            _gap_cl(x, y, item, L, C, 0, C, False)
+            _gap_cl(x, y, item, L, C, 0, C, backward, bf16)
         return
     for item in prange(n_samples * nb, num_threads=n_threads, schedule="static"):
         c0 = (item % nb) * cb
-        _gap_cl(x, y, item // nb, L, C, c0, c0 + cb if c0 + cb < C else C, False)
+        _gap_cl(x, y, item // nb, L, C, c0, c0 + cb if c0 + cb < C else C, backward, bf16)
 
 
 cdef void _avg_forward_cf(const floating_t* x, floating_t* y, const Window* w, const Bins* b,
@@ -364,7 +393,7 @@ cdef void _avg_forward_cf(const floating_t* x, floating_t* y, const Window* w, c
     cdef Py_ssize_t row, n_rows = n_planes * w.out_d * w.out_h
     cdef Py_ssize_t item, n_tiled = 0, first = 0
     if _is_global(w):
-        _global_cf(x, y, n_planes, w.in_d * w.in_h * w.in_w, n_threads)
+        _global_cf(x, y, n_planes, w.in_d * w.in_h * w.in_w, n_threads, False, False)
         return
     if floating_t is float:
         n_tiled = _tile_groups(w, b, n_planes) * w.out_h
@@ -387,7 +416,7 @@ cdef void _avg_forward_cl(const floating_t* x, floating_t* y, const Window* w, c
                           Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
     cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
     if _is_global(w):
-        _global_cl(x, y, n_samples, C, w.in_d * w.in_h * w.in_w, n_threads)
+        _global_cl(x, y, n_samples, C, w.in_d * w.in_h * w.in_w, n_threads, False, False)
     elif n_threads == 1:
         for row in range(n_rows):
             _avg_bins_cl(x, y, w, b, row, C)
@@ -458,15 +487,9 @@ cdef void _avg_backward_cf(const floating_t* go, floating_t* gi, const Window* w
     # One thread owns a plane: race-free and deterministic.
     cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
-    cdef Py_ssize_t n_chunks, chunk, p
+    cdef Py_ssize_t p
     if _is_global(w):
-        if n_threads == 1:
-            _gap_cf(go, gi, 0, n_planes, L, True)
-            return
-        n_chunks = n_planes if n_planes < n_threads else n_threads
-        for chunk in prange(n_chunks, num_threads=n_threads, schedule="static"):
-            _gap_cf(go, gi, chunk * n_planes // n_chunks, (chunk + 1) * n_planes // n_chunks, L,
-                    True)
+        _global_cf(go, gi, n_planes, L, n_threads, True, False)
         return
     if n_threads == 1:
         for p in range(n_planes):
@@ -484,18 +507,10 @@ cdef void _avg_backward_cl(const floating_t* go, floating_t* gi, const Window* w
     # Work items are (sample, block of channels), which own disjoint cells.
     cdef Py_ssize_t L = w.in_d * w.in_h * w.in_w
     cdef Py_ssize_t out_plane = w.out_d * w.out_h * w.out_w
-    cdef Py_ssize_t cb, nb, it, b0, item, n
+    cdef Py_ssize_t item, n
     cdef ChannelBlock b
     if _is_global(w):
-        if n_threads == 1:
-            for it in range(n_samples):
-                _gap_cl(go, gi, it, L, C, 0, C, True)
-            return
-        cb = _global_cl_block(n_samples, C, n_threads)
-        nb = (C + cb - 1) // cb
-        for it in prange(n_samples * nb, num_threads=n_threads, schedule="static"):
-            b0 = (it % nb) * cb
-            _gap_cl(go, gi, it // nb, L, C, b0, b0 + cb if b0 + cb < C else C, True)
+        _global_cl(go, gi, n_samples, C, L, n_threads, True, False)
         return
     if n_threads == 1:
         for n in range(n_samples):
@@ -520,9 +535,11 @@ cdef class AdaptiveCall:
     cypool._plan.Plan, called (source, destination, indices or None, n_threads); see
     _max.MaxForward): op "avg", "avg_backward" or "max"; the Window, memory order and dtype
     are fixed at construction. Trusts its caller: a (input or gradient), b (output) and, for
-    max, indices (int64) are C-contiguous ndarrays of this plan's dtype and sizes."""
+    max, indices (int64) are C-contiguous ndarrays of this plan's dtype and sizes. float16 and
+    bfloat16 (as their 16-bit patterns): global average pooling, forward and backward, only."""
     cdef Window w
     cdef int op, kind
+    cdef int half   # 0, or the 16-bit type of a global average: 1 float16, 2 bfloat16
     cdef Py_ssize_t n_items, C, c_block
     cdef bint cl
     cdef Py_ssize_t* table   # the bins: first cells and counts along d, h, w
@@ -535,9 +552,15 @@ cdef class AdaptiveCall:
                  bint channels_last, str dtype_name):
         """n_items: planes (N*C) channels-first, samples (N) channels-last."""
         self.op = {"avg": AVG_FORWARD, "avg_backward": AVG_BACKWARD, "max": MAX_FORWARD}[op]
-        self.kind = dtype_kind(dtype_name)
-        if self.op != MAX_FORWARD and self.kind > 1:
-            raise ValueError(f"AdaptiveCall: {op} takes float32 or float64, got {dtype_name}")
+        self.half = ("float16", "bfloat16").index(dtype_name) + 1 if dtype_name in (
+            "float16", "bfloat16") else 0
+        if self.half:
+            if self.op == MAX_FORWARD or not _is_global(&w):
+                raise ValueError(f"AdaptiveCall: {op} of {dtype_name} is global average only")
+        else:
+            self.kind = dtype_kind(dtype_name)
+            if self.op != MAX_FORWARD and self.kind > 1:
+                raise ValueError(f"AdaptiveCall: {op} takes float32 or float64, got {dtype_name}")
         self.w = w
         self.n_items = n_items
         self.C = C
@@ -572,8 +595,15 @@ cdef class AdaptiveCall:
         cdef void* ap = cnp.PyArray_DATA(a)
         cdef void* bp = cnp.PyArray_DATA(b)
         cdef int64_t* ip = NULL if indices is None else <int64_t*>cnp.PyArray_DATA(indices)
+        cdef Py_ssize_t L = self.w.in_d * self.w.in_h * self.w.in_w
         with nogil:
-            if self.kind == 0:
+            if self.half and self.cl:
+                _global_cl(<const uint16_t*>ap, <uint16_t*>bp, self.n_items, self.C, L, n_threads,
+                           self.op == AVG_BACKWARD, self.half == 2)
+            elif self.half:
+                _global_cf(<const uint16_t*>ap, <uint16_t*>bp, self.n_items, L, n_threads,
+                           self.op == AVG_BACKWARD, self.half == 2)
+            elif self.kind == 0:
                 self._run(<const float*>ap, <float*>bp, ip, n_threads)
             elif self.kind == 1:
                 self._run(<const double*>ap, <double*>bp, ip, n_threads)

@@ -12,7 +12,8 @@
  * Every output (and every input gradient cell) is written exactly once, by one thread, in a
  * fixed summation order: results do not depend on the thread count and no zeroing pass is needed.
  *
- * Global average pooling (_global_avg_body.h) is a plain reduction per plane or per sample.
+ * Global average pooling (_global_avg_body.h; float16 and bfloat16: _global_avg_half_body.h) is
+ * a plain reduction per plane or per sample.
  *
  * The body (_avg_fast_body.h) is included below for (data, accumulator) = (float, float),
  * (float, double), (double, double), (float16, float) and (bfloat16, float), each include listing
@@ -257,5 +258,35 @@ static inline size_t cypool_avg_buffer_bytes(const Window* w, ptrdiff_t C) {
 #undef CYPOOL_T
 #undef CYPOOL_SUF
 #undef CYPOOL_IS_FLOAT
+
+/* Global average pooling, float16 and bfloat16 (16-bit patterns, float32's arithmetic, rounded
+ * once): defines cypool_global_avg_fwd_cf_f16, cypool_global_avg_fwd_cl_f16,
+ * cypool_global_avg_bwd_cf_f16, cypool_global_avg_bwd_cl_f16 and the same names ending in _bf16 */
+#define CYPOOL_LD(v) cypool_f16_to_f32(v)
+#define CYPOOL_ST(v) cypool_f32_to_f16(v)
+#define CYPOOL_LDN(s, d, n) cypool_load_f16(s, d, n)
+#define CYPOOL_ADDN(s, d, n) cypool_add_f16(s, d, n)
+#define CYPOOL_STN(s, d, n) cypool_store_f16(s, d, n)
+#define CYPOOL_SUF _f16
+#include "_global_avg_half_body.h"
+#undef CYPOOL_LD
+#undef CYPOOL_ST
+#undef CYPOOL_LDN
+#undef CYPOOL_ADDN
+#undef CYPOOL_STN
+#undef CYPOOL_SUF
+#define CYPOOL_LD(v) cypool_bf16_to_f32(v)
+#define CYPOOL_ST(v) cypool_f32_to_bf16(v)
+#define CYPOOL_LDN(s, d, n) cypool_load_bf16(s, d, n)
+#define CYPOOL_ADDN(s, d, n) cypool_add_bf16(s, d, n)
+#define CYPOOL_STN(s, d, n) cypool_store_bf16(s, d, n)
+#define CYPOOL_SUF _bf16
+#include "_global_avg_half_body.h"
+#undef CYPOOL_LD
+#undef CYPOOL_ST
+#undef CYPOOL_LDN
+#undef CYPOOL_ADDN
+#undef CYPOOL_STN
+#undef CYPOOL_SUF
 
 #endif

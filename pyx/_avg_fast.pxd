@@ -33,6 +33,11 @@ ctypedef void global_cf_f64(const double* src, double* dst, Py_ssize_t p0, Py_ss
 ctypedef void global_cl_f64(const double* src, double* dst, Py_ssize_t n, Py_ssize_t L,
                             Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil
 
+ctypedef void global_cf_u16(const uint16_t* src, uint16_t* dst, Py_ssize_t p0, Py_ssize_t p1,
+                            Py_ssize_t L) noexcept nogil
+ctypedef void global_cl_u16(const uint16_t* src, uint16_t* dst, Py_ssize_t n, Py_ssize_t L,
+                            Py_ssize_t C, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil
+
 cdef extern from "_avg_fast.h" nogil:
     size_t cypool_avg_buffer_bytes(const Window* w, Py_ssize_t C)
 
@@ -51,3 +56,7 @@ cdef extern from "_avg_fast.h" nogil:
     global_cl_f32 cypool_global_avg_fwd_cl_f32, cypool_global_avg_bwd_cl_f32
     global_cf_f64 cypool_global_avg_fwd_cf_f64, cypool_global_avg_bwd_cf_f64
     global_cl_f64 cypool_global_avg_fwd_cl_f64, cypool_global_avg_bwd_cl_f64
+    global_cf_u16 cypool_global_avg_fwd_cf_f16, cypool_global_avg_bwd_cf_f16
+    global_cl_u16 cypool_global_avg_fwd_cl_f16, cypool_global_avg_bwd_cl_f16
+    global_cf_u16 cypool_global_avg_fwd_cf_bf16, cypool_global_avg_bwd_cf_bf16
+    global_cl_u16 cypool_global_avg_fwd_cl_bf16, cypool_global_avg_bwd_cl_bf16

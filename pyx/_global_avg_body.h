@@ -24,6 +24,100 @@
             for (ptrdiff_t k_ = 0; k_ < (nb); k_++) a[k_] += (ACC)r_[k_];                        \
         }                                                                                        \
     } while (0)
+
+/* Planes of more than 64 float cells. Channels-first: 16 float lanes, in blocks of 8 vectors of
+ * 16 values (8 adds a lane, from zero), each block's lanes then added into 16 double lanes, and
+ * at the end a fixed pairwise tree over the lanes. Channels-last: float column sums of
+ * CYPOOL_GLOBAL_CL_ROWS rows at a time, each added into a double column sum. A float sum thus has
+ * at most 8 terms: the error stays near double accumulation's (the correctly rounded mean of the
+ * long planes tested), while only one value in 8 is converted to double (converting each one
+ * made the old double-lane loop 2x slower than torch on 14x14 to 56x56 planes in cache); blocks
+ * start new chains of adds, and the fixed lanes keep the result independent of threads and
+ * instruction set. */
+#define CYPOOL_GLOBAL_CL_ROWS 8
+/* The 16 double lanes, cypool_block_sums adding into them and cypool_fold16 the pairwise tree
+ * over them (lane k + w into lane k, w = 8, 4, 2, 1). cypool_block_sums: the values r[0, m) as
+ * vectors of 16 (value i in lane i % 16), the last m % 16 values as a vector of its own (the 16
+ * values ending at m, those before the whole vectors masked to +0: value i in lane
+ * i - (m - 16)); blocks of 8 vectors. In vector types where the compiler has them. */
+#if defined(__GNUC__)
+typedef float cypool_f32x16 __attribute__((vector_size(64), aligned(4)));
+typedef float cypool_f32x8 __attribute__((vector_size(32)));
+typedef int cypool_i32x16 __attribute__((vector_size(64), aligned(4)));
+typedef double cypool_f64x8 __attribute__((vector_size(64)));
+typedef struct { cypool_f64x8 lo, hi; } cypool_lanes16;
+#define CYPOOL_LANES16_ZERO {{0}, {0}}
+CYPOOL_INLINE void cypool_block_sums(cypool_lanes16* d, const float* restrict r, ptrdiff_t m) {
+    const ptrdiff_t whole = m / 16;
+    int partial = m % 16 != 0;
+    ptrdiff_t j = 0;
+    do {
+        const ptrdiff_t start = j, e = whole - j < 8 ? whole : j + 8;
+        cypool_f32x16 s = {0}, v;
+        for (; j < e; j++) {
+            memcpy(&v, r + 16 * j, sizeof v);
+            s += v;
+        }
+        if (partial && e - start < 8) {
+            const cypool_i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+            cypool_i32x16 bits;
+            memcpy(&bits, r + m - 16, sizeof bits);
+            bits &= lane >= (int)(16 - m % 16);
+            memcpy(&v, &bits, sizeof v);
+            s += v;
+            partial = 0;
+        }
+        cypool_f32x8 lo, hi;
+        memcpy(&lo, &s, sizeof lo), memcpy(&hi, (const char*)&s + sizeof lo, sizeof hi);
+        d->lo += __builtin_convertvector(lo, cypool_f64x8);
+        d->hi += __builtin_convertvector(hi, cypool_f64x8);
+    } while (j < whole || partial);
+}
+CYPOOL_INLINE double cypool_fold16(const cypool_lanes16* d) {
+    const cypool_f64x8 t = d->lo + d->hi;
+    return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
+}
+#if !defined(__clang__)
+#define CYPOOL_HAVE_FOLD8 1
+typedef long long cypool_i64x8 __attribute__((vector_size(64)));
+/* cypool_fold16 of eight planes' lanes at once, t[q] = d.lo + d.hi of plane q: the tree's three
+ * levels as shuffles and adds across planes (7 vector adds for 8 planes instead of 7 scalar adds
+ * in a chain for each); the same sums, so the same bits. Result: the eight plane sums. */
+CYPOOL_INLINE cypool_f64x8 cypool_fold16x8(const cypool_f64x8 t[8]) {
+    const cypool_i64x8 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    const cypool_i64x8 lo2 = {0, 1, 4, 5, 8, 9, 12, 13}, hi2 = {2, 3, 6, 7, 10, 11, 14, 15};
+    const cypool_i64x8 ev = {0, 2, 4, 6, 8, 10, 12, 14}, od = {1, 3, 5, 7, 9, 11, 13, 15};
+    cypool_f64x8 a[4], b[2];   /* a[i]: lanes k + (k + 4) of planes 2i, 2i + 1; b: then k + 2 */
+    for (int i = 0; i < 4; i++)
+        a[i] = __builtin_shuffle(t[2 * i], t[2 * i + 1], lo4) +
+               __builtin_shuffle(t[2 * i], t[2 * i + 1], hi4);
+    for (int i = 0; i < 2; i++)
+        b[i] = __builtin_shuffle(a[2 * i], a[2 * i + 1], lo2) +
+               __builtin_shuffle(a[2 * i], a[2 * i + 1], hi2);
+    return __builtin_shuffle(b[0], b[1], ev) + __builtin_shuffle(b[0], b[1], od);
+}
+#endif
+#else
+typedef struct { double d[16]; } cypool_lanes16;
+#define CYPOOL_LANES16_ZERO {{0}}
+CYPOOL_INLINE void cypool_block_sums(cypool_lanes16* d, const float* r, ptrdiff_t m) {
+    const ptrdiff_t nv = (m + 15) / 16;   /* vectors, the last one maybe partial */
+    for (ptrdiff_t b = 0; b < nv; b += 8) {
+        float f[16] = {0};
+        for (ptrdiff_t j = b; j < b + 8 && j < nv; j++)
+            for (int k = 0; k < 16; k++) {
+                const ptrdiff_t i = 16 * j + 16 <= m ? 16 * j + k : m - 16 + k;
+                if (i >= 16 * j) f[k] += r[i];
+            }
+        for (int k = 0; k < 16; k++) d->d[k] += (double)f[k];
+    }
+}
+CYPOOL_INLINE double cypool_fold16(const cypool_lanes16* d) {
+    double t[8];
+    for (int k = 0; k < 8; k++) t[k] = d->d[k] + d->d[k + 8];
+    return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
+}
+#endif
 #endif
 
 /* Sum of one short float plane in float: eight lanes over whole chunks of 8, a fixed pairwise
@@ -76,8 +170,8 @@ static inline void CYPOOL_FN(global_sum8)(const CYPOOL_T* x, float* out, ptrdiff
 #endif
 
 /* Channels-first: planes [p0, p1) of L contiguous values. Short float planes (<= 64 cells, the
- * 7x7 of a CNN head) sum in float as PyTorch does; longer planes and double data sum in double,
- * over eight lanes in a fixed order (two 4-wide vector adds with AVX2). */
+ * 7x7 of a CNN head) sum in float as PyTorch does; longer float planes in float blocks added in
+ * double (cypool_block_sums); double data in double, over eight lanes in a fixed order. */
 CYPOOL_CLONES
 static void CYPOOL_FN(cypool_global_avg_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, ptrdiff_t p0,
                                                 ptrdiff_t p1, ptrdiff_t L) {
@@ -95,19 +189,67 @@ static void CYPOOL_FN(cypool_global_avg_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, 
         for (; p < p1; p++) y[p] = (CYPOOL_T)(CYPOOL_FN(global_short_sum)(x + p * L, L) * finv);
         return;
     }
-    for (ptrdiff_t p = p0; p < p1; p++) {
+    ptrdiff_t p = p0;
+#if CYPOOL_IS_FLOAT && defined(CYPOOL_HAVE_FOLD8)
+    for (; p + 8 <= p1; p += 8) {   /* eight planes' trees at once */
+        cypool_f64x8 t[8];
+        for (int q = 0; q < 8; q++) {
+            cypool_lanes16 d = CYPOOL_LANES16_ZERO;
+            cypool_block_sums(&d, x + (p + q) * L, L);
+            t[q] = d.lo + d.hi;
+        }
+        const cypool_f64x8 s8 = cypool_fold16x8(t);
+        for (int q = 0; q < 8; q++) y[p + q] = (CYPOOL_T)(s8[q] * inv);
+    }
+#endif
+    for (; p < p1; p++) {
         const CYPOOL_T* restrict r = x + p * L;
+#if CYPOOL_IS_FLOAT
+        cypool_lanes16 d = CYPOOL_LANES16_ZERO;
+        cypool_block_sums(&d, r, L);
+        const double s = cypool_fold16(&d);
+#else
         CYPOOL_LANE_SUMS(double, a, i, r, L);
         double s = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
         for (; i < L; i++) s += (double)r[i];
+#endif
         y[p] = (CYPOOL_T)(s * inv);
     }
 }
 
+#if CYPOOL_IS_FLOAT && defined(__GNUC__)
+/* One block of rows (rows <= CYPOOL_GLOBAL_CL_ROWS, C apart) of the long channels-last loop
+ * below, for its first n64 columns (a multiple of 64): d[k] += the float sum of column k, 64
+ * columns at a time in registers (the loop's arrays measured 1.1-1.6x torch's time on
+ * (16, 56, 56, 64)); the same sums. */
+CYPOOL_INLINE void CYPOOL_FN(global_cl_rows64)(const float* x, double* d, ptrdiff_t rows,
+                                               ptrdiff_t C, ptrdiff_t n64) {
+    for (ptrdiff_t k = 0; k < n64; k += 64) {
+        cypool_f32x16 a[4], v;
+        memcpy(a, x + k, sizeof a);
+        for (ptrdiff_t i = 1; i < rows; i++)
+            for (int j = 0; j < 4; j++) {
+                memcpy(&v, x + i * C + k + 16 * j, sizeof v);
+                a[j] += v;
+            }
+        for (int j = 0; j < 4; j++) {
+            cypool_f32x8 lo, hi;
+            cypool_f64x8 dl, dh;
+            memcpy(&lo, &a[j], sizeof lo), memcpy(&hi, (const char*)&a[j] + sizeof lo, sizeof hi);
+            memcpy(&dl, d + k + 16 * j, sizeof dl), memcpy(&dh, d + k + 16 * j + 8, sizeof dh);
+            dl += __builtin_convertvector(lo, cypool_f64x8);
+            dh += __builtin_convertvector(hi, cypool_f64x8);
+            memcpy(d + k + 16 * j, &dl, sizeof dl), memcpy(d + k + 16 * j + 8, &dh, sizeof dh);
+        }
+    }
+}
+#endif
+
 /* Channels-last: sample n, channels [c0, c1). Rows of up to CYPOOL_GLOBAL_CL_BLOCK channels are
  * added, row after row, into an accumulator row that stays in L1: the input streams through
  * memory in order (prefetch-friendly), and the adds run over contiguous channels (vectorised).
- * Short float planes sum in float as in the channels-first case; otherwise in double. */
+ * Short float planes sum in float as in the channels-first case, longer ones in float blocks of
+ * rows added in double; double data in double. */
 #ifndef CYPOOL_GLOBAL_CL_BLOCK
 #define CYPOOL_GLOBAL_CL_BLOCK 1024
 #endif
@@ -125,8 +267,28 @@ static void CYPOOL_FN(cypool_global_avg_fwd_cl)(const CYPOOL_T* x, CYPOOL_T* y, 
             const float finv = (float)inv;
             for (ptrdiff_t k = 0; k < nb; k++) ys[b0 + k] = (CYPOOL_T)(a[k] * finv);
         } else {
-            CYPOOL_COLUMN_SUMS(double, a, xs + b0, nb, L, C);
-            for (ptrdiff_t k = 0; k < nb; k++) ys[b0 + k] = (CYPOOL_T)(a[k] * inv);
+#if CYPOOL_IS_FLOAT
+            ptrdiff_t n64 = 0;
+#if defined(__GNUC__)
+            n64 = nb / 64 * 64;
+#endif
+            double d[CYPOOL_GLOBAL_CL_BLOCK];
+            for (ptrdiff_t k = 0; k < nb; k++) d[k] = 0.0;
+            for (ptrdiff_t i0 = 0; i0 < L; i0 += CYPOOL_GLOBAL_CL_ROWS) {
+                const ptrdiff_t rows = L - i0 < CYPOOL_GLOBAL_CL_ROWS ? L - i0
+                                                                      : CYPOOL_GLOBAL_CL_ROWS;
+#if defined(__GNUC__)
+                CYPOOL_FN(global_cl_rows64)(xs + i0 * C + b0, d, rows, C, n64);
+#endif
+                if (n64 < nb) {
+                    CYPOOL_COLUMN_SUMS(float, a, xs + i0 * C + b0 + n64, nb - n64, rows, C);
+                    for (ptrdiff_t k = n64; k < nb; k++) d[k] += (double)a[k - n64];
+                }
+            }
+#else
+            CYPOOL_COLUMN_SUMS(double, d, xs + b0, nb, L, C);
+#endif
+            for (ptrdiff_t k = 0; k < nb; k++) ys[b0 + k] = (CYPOOL_T)(d[k] * inv);
         }
     }
 }

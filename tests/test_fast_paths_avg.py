@@ -5,7 +5,8 @@ Which path runs is decided by geometry inside the kernel modules: every average 
 buffers fit FAST_BUFFER_LIMIT takes the separable path, with dedicated horizontal loops for
 windows 2/stride 2 and 3/stride 1 (and the broadcast backward for kernel == stride); float32
 windows of more than 64 cells accumulate in double; global average pooling (adaptive output 1)
-takes the plain reductions. The cases below cover each loop, its borders (odd sizes, ceil mode,
+takes the plain reductions (float32 planes of more than 64 cells in float blocks added in
+double). The cases below cover each loop, its borders (odd sizes, ceil mode,
 padding, count_include_pad False, divisor_override), float64, both data formats, 1 and 2 threads,
 and NaN/inf propagation.
 """
@@ -315,6 +316,70 @@ def test_global_avg_big_threads_and_specials(data_format):
         np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-7, equal_nan=True)
         assert np.isnan(y[0, 1]) and np.isinf(y[-1, -1])
         np.testing.assert_allclose(gx, np.full(x.shape, 1 / (shape[2] * shape[3])), rtol=1e-7)
+
+
+def _long_plane_mean_cf(r):
+    """The channels-first float32 mean of a plane of more than 64 cells, in the kernel's order:
+    vectors of 16 values (value i in lane i % 16; the last m % 16 values of the plane's m as a
+    vector of their own, in lanes 16 - m % 16 and up), summed in float in blocks of 8 vectors,
+    each block's lanes added into 16 double lanes, then the pairwise tree over the lanes."""
+    vectors = [r[i:i + 16] for i in range(0, r.size // 16 * 16, 16)]
+    if r.size % 16:
+        v = np.zeros(16, np.float32)
+        v[16 - r.size % 16:] = r[r.size // 16 * 16:]
+        vectors.append(v)
+    d = np.zeros(16)
+    for b in range(0, len(vectors), 8):
+        f = np.zeros(16, np.float32)
+        for v in vectors[b:b + 8]:
+            f = f + v
+        d = d + f.astype(np.float64)
+    t = d[:8] + d[8:]
+    s = ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]))
+    return np.float32(s * (1.0 / r.size))
+
+
+def _long_plane_means_cl(x):
+    """The channels-last float32 means of one sample's (L, C) cells, L > 64, in the kernel's
+    order: float column sums of 8 rows at a time, each added into a double column sum."""
+    d = np.zeros(x.shape[1])
+    for i0 in range(0, x.shape[0], 8):
+        a = x[i0].copy()
+        for row in x[i0 + 1:i0 + 8]:
+            a = a + row
+        d = d + a.astype(np.float64)
+    return (d * (1.0 / x.shape[0])).astype(np.float32)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("spatial", [(5, 13), (14, 14), (1, 128), (1, 135), (3, 683), (1, 2053),
+                                     (1, 4115)])
+def test_global_avg_long_planes_sum_in_float_blocks(spatial, n_threads):
+    # values of wide range with cancelling +-1e20: a sum's bits show the order of its terms
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal((2, 3, *spatial)) * 10.0 ** rng.integers(-3, 4, (2, 3, *spatial))
+         ).astype(np.float32)
+    x[rng.random(x.shape) < 0.05] = 1e20
+    x[rng.random(x.shape) < 0.05] = -1e20
+    with cypool.threads(n_threads):
+        y = cypool.global_avg_pool2d(x)
+        y_cl = cypool.global_avg_pool2d(np.ascontiguousarray(to_channels_last(x)),
+                                        data_format="channels_last")
+    planes = x.reshape(6, -1)
+    want = np.array([_long_plane_mean_cf(r) for r in planes], np.float32).reshape(2, 3)
+    assert y.tobytes() == want.tobytes()
+    want_cl = np.stack([_long_plane_means_cl(s.reshape(-1, 3).copy())
+                        for s in to_channels_last(x)])
+    assert y_cl.tobytes() == want_cl.tobytes()
+
+
+@pytest.mark.parametrize("data_format", FORMATS)
+def test_global_avg_long_planes_as_accurate_as_float_cascades(data_format):
+    # float blocks keep the error of a mean near float32's rounding: means of 1 + noise
+    rng = np.random.default_rng(13)
+    x = (1 + 1e-3 * rng.standard_normal((2, 4, 224, 224))).astype(np.float32)
+    y = call(cypool.global_avg_pool2d, x, data_format)
+    np.testing.assert_allclose(y, x.astype(np.float64).mean(axis=(2, 3)), rtol=2.5e-7, atol=0)
 
 
 @pytest.mark.parametrize("n_planes", [32, 33, 70])

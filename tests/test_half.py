@@ -230,6 +230,37 @@ def test_native_kernels_make_no_float32_copy(dtype, rng):
         assert peak < 2 * x.nbytes, (peak, x.nbytes)   # a float32 copy alone: 2 * x.nbytes
 
 
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_global_average_reads_half_precision_as_it_is(dtype, data_format, rng):
+    # 16-bit kernels: the float32 kernel's sums over the widened values, rounded once; planes
+    # short and long (one block, several, a last block of fewer than 16 values), channels-last
+    # rows in several blocks, more channels than a block
+    shapes = [(2, 9, 7, 7), (3, 5, 8, 8), (2, 3, 14, 14), (1, 2, 1, 2053), (1, 2, 3, 1371),
+              (1, 1100, 9, 9), (2, 17, 1, 65)]
+    for shape in shapes:
+        x = (rng.standard_normal(shape) * 4).astype(dtype)
+        g = rng.standard_normal(shape[:2]).astype(dtype)
+        x_in = x.transpose(0, 2, 3, 1).copy() if data_format == "channels_last" else x
+        for n in (1, 2):
+            with cypool.threads(n):
+                y = cypool.global_avg_pool2d(x_in, data_format=data_format)
+                gx = cypool.global_avg_pool2d_backward(g, x_in.shape, data_format=data_format)
+            assert_same(y, cypool.global_avg_pool2d(x_in.astype(np.float32),
+                                                    data_format=data_format).astype(dtype))
+            assert_same(gx, cypool.global_avg_pool2d_backward(
+                g.astype(np.float32), x_in.shape, data_format=data_format).astype(dtype))
+    big = rng.standard_normal((4, 16, 64, 64)).astype(dtype)   # a float32 copy: np.empty's
+    cypool.global_avg_pool2d(big)
+    tracemalloc.start()
+    try:
+        cypool.global_avg_pool2d(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < big.nbytes // 8, (peak, big.nbytes)   # no float32 copy
+
+
 # Operators without half-precision kernels: (name, arguments after the array(s)). Each takes
 # float16 / bfloat16 and equals its float32 result rounded once. (Max-type backwards are left out:
 # they route gradients through max pooling's scatter, which rounds each add as torch does.)
