@@ -17,8 +17,8 @@ OPERATORS = [
     "op-max1d", "op-avg1d", "op-max3d", "op-avg3d",
     "adaptive-avg-56to7", "adaptive-avg-13to6", "adaptive-avg-7to1",
     "adaptive-max-56to7", "adaptive-max-13to6", "adaptive-max-7to1",
-    "global-avg", "global-max", "unpool2", "lp2", "blur3", "maxblur", "stochastic2",
-    "spp-4-2-1", "conv3x3", "fractional2",
+    "global-avg", "global-avg-28", "global-max", "unpool2", "lp2", "blur3", "maxblur",
+    "stochastic2", "spp-4-2-1", "conv3x3", "fractional2",
 ]
 
 

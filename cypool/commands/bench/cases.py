@@ -104,6 +104,8 @@ OPERATOR_CASES = [
     Case("adaptive-max-13to6", "adaptive_max", (32, 256, 13, 13), arg=6, headline=False),
     Case("adaptive-max-7to1", "adaptive_max", (32, 512, 7, 7), arg=1, headline=False),
     Case("global-avg", "global_avg", (32, 512, 7, 7), headline=False),
+    # a squeeze-and-excitation block's global average: planes longer than a network head's
+    Case("global-avg-28", "global_avg", (16, 256, 28, 28), headline=False),
     Case("global-max", "global_max", (32, 512, 7, 7), headline=False),
     Case("unpool2", "unpool", (16, 64, 112, 112), 2, 2, headline=False),
     Case("lp2", "lp", (16, 64, 112, 112), 2, 2, arg=2.0, headline=False),
