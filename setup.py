@@ -37,8 +37,8 @@ SHARED_HEADERS = ["pyx/_window.h", "pyx/_window.pxd", "pyx/_window_sum.pxd", "py
                   "pyx/_openmp.pxd", "pyx/_channel_block.pxd", "pyx/_tile.pxd",
                   "pyx/_tile.h", "pyx/_transpose8.h"]
 AVG_FAST_HEADERS = ["pyx/_avg_fast.h", "pyx/_avg_fast_body.h", "pyx/_global_avg_body.h",
-                    "pyx/_global_avg_half_body.h", "pyx/_avg_fast.pxd", "pyx/_clones.h",
-                    "pyx/_half.h"]
+                    "pyx/_global_avg_half_body.h", "pyx/_global_avg_bwd_body.h",
+                    "pyx/_avg_fast.pxd", "pyx/_clones.h", "pyx/_half.h"]
 MAX_FAST_HEADERS = ["pyx/_max_fast.h", "pyx/_max_fast_body.h", "pyx/_max_fast.pxd", "pyx/_clones.h",
                     "pyx/_half.h", "pyx/_max_tiles_body.h"]
 CONV_HEADERS = ["pyx/_conv.h", "pyx/_conv_body.h", "pyx/_clones.h"]

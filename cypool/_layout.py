@@ -58,11 +58,8 @@ def cast(a: np.ndarray, dtype) -> np.ndarray:
     nbytes = a.size * dtype.itemsize
     r = _memory.allocator(nbytes)(dense.shape, dtype)
     n_threads = _threads.threads_for(a.nbytes + nbytes, -(-a.size // 32768))
-    src, dst = dense.reshape(-1), r.reshape(-1)
-    if widen:
-        _convert.widen(src.view(np.uint16), dst, is_bfloat16(a.dtype), n_threads)
-    else:
-        _convert.narrow(src, dst.view(np.uint16), is_bfloat16(dtype), n_threads)
+    _convert.convert(dense.reshape(-1), r.reshape(-1), widen,
+                     is_bfloat16(a.dtype if widen else dtype), n_threads)
     return r.transpose(np.argsort(order))
 
 

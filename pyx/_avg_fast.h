@@ -12,8 +12,9 @@
  * Every output (and every input gradient cell) is written exactly once, by one thread, in a
  * fixed summation order: results do not depend on the thread count and no zeroing pass is needed.
  *
- * Global average pooling (_global_avg_body.h; float16 and bfloat16: _global_avg_half_body.h) is
- * a plain reduction per plane or per sample.
+ * Global average pooling (_global_avg_body.h; float16 and bfloat16: _global_avg_half_body.h;
+ * the backward of all four: _global_avg_bwd_body.h) is a plain reduction per plane or per
+ * sample.
  *
  * The body (_avg_fast_body.h) is included below for (data, accumulator) = (float, float),
  * (float, double), (double, double), (float16, float) and (bfloat16, float), each include listing

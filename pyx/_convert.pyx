@@ -11,8 +11,13 @@ parallel blocks. Values are NumPy's: widening is exact, narrowing rounds to near
 overflow to infinity and exact subnormals; a NaN stays a NaN of the same sign (made quiet, the top
 bits of its payload kept: _half.h).
 """
+cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.stdint cimport uint16_t
+
+import numpy as np
+
+cnp.import_array()
 
 cdef extern from *:
     """
@@ -41,33 +46,30 @@ cdef extern from *:
 cdef Py_ssize_t BLOCK = 32768
 
 
-def widen(const uint16_t[::1] src, float[::1] dst, bint bf16, int n_threads):
-    """dst[i] = src[i] as float32; src holds float16 (bf16 False) or bfloat16 bit patterns."""
-    cdef Py_ssize_t n = src.shape[0], nb = (n + BLOCK - 1) // BLOCK, b, i0, m
-    if dst.shape[0] != n:
-        raise ValueError(f"dst has {dst.shape[0]} values, src {n}")
-    if n == 0:
-        return
-    for b in prange(nb, nogil=True, schedule="static", num_threads=max(1, n_threads)):
-        i0 = b * BLOCK
-        m = n - i0 if n - i0 < BLOCK else BLOCK
-        if bf16:
-            cypool_widen_bf16(&src[i0], &dst[i0], m)
-        else:
-            cypool_widen_f16(&src[i0], &dst[i0], m)
+cdef void _rows(const void* s, void* d, Py_ssize_t i0, Py_ssize_t m, bint widen,
+                bint bf16) noexcept nogil:
+    if widen and bf16:
+        cypool_widen_bf16(<const uint16_t*>s + i0, <float*>d + i0, m)
+    elif widen:
+        cypool_widen_f16(<const uint16_t*>s + i0, <float*>d + i0, m)
+    elif bf16:
+        cypool_narrow_bf16(<const float*>s + i0, <uint16_t*>d + i0, m)
+    else:
+        cypool_narrow_f16(<const float*>s + i0, <uint16_t*>d + i0, m)
 
 
-def narrow(const float[::1] src, uint16_t[::1] dst, bint bf16, int n_threads):
-    """dst[i] = src[i] rounded to float16 (bf16 False) or bfloat16, as bit patterns."""
-    cdef Py_ssize_t n = src.shape[0], nb = (n + BLOCK - 1) // BLOCK, b, i0, m
-    if dst.shape[0] != n:
-        raise ValueError(f"dst has {dst.shape[0]} values, src {n}")
-    if n == 0:
-        return
+def convert(src, dst, bint widen, bint bf16, int n_threads):
+    """dst[i] = src[i] for C-contiguous 1-d ndarrays of one length: float16 (bf16 False) or
+    bfloat16 bit patterns widened to float32 (widen), or float32 rounded to them."""
+    if not (isinstance(src, np.ndarray) and isinstance(dst, np.ndarray) and src.ndim == 1
+            and dst.ndim == 1 and src.shape == dst.shape and src.flags.c_contiguous
+            and dst.flags.c_contiguous and src.itemsize == (2 if widen else 4)
+            and dst.itemsize == (4 if widen else 2)):
+        raise ValueError(f"convert: src and dst must be 1-d, C-contiguous ndarrays of one length "
+                         f"and of the conversion's item sizes, got {src!r:.60} and {dst!r:.60}")
+    cdef Py_ssize_t n = src.shape[0], nb = (n + BLOCK - 1) // BLOCK, b, i0
+    cdef const void* s = cnp.PyArray_DATA(<cnp.ndarray>src)
+    cdef void* d = cnp.PyArray_DATA(<cnp.ndarray>dst)
     for b in prange(nb, nogil=True, schedule="static", num_threads=max(1, n_threads)):
         i0 = b * BLOCK
-        m = n - i0 if n - i0 < BLOCK else BLOCK
-        if bf16:
-            cypool_narrow_bf16(&src[i0], &dst[i0], m)
-        else:
-            cypool_narrow_f16(&src[i0], &dst[i0], m)
+        _rows(s, d, i0, n - i0 if n - i0 < BLOCK else BLOCK, widen, bf16)

@@ -293,27 +293,14 @@ static void CYPOOL_FN(cypool_global_avg_fwd_cl)(const CYPOOL_T* x, CYPOOL_T* y, 
     }
 }
 
-/* Backward: every input cell gets its plane's gradient / L; a broadcast write, no zeroing. */
-CYPOOL_CLONES
-static void CYPOOL_FN(cypool_global_avg_bwd_cf)(const CYPOOL_T* go, CYPOOL_T* gi, ptrdiff_t p0,
-                                                ptrdiff_t p1, ptrdiff_t L) {
-    for (ptrdiff_t p = p0; p < p1; p++) {
-        const CYPOOL_T v = go[p] / (CYPOOL_T)L;
-        CYPOOL_T* restrict r = gi + p * L;
-        for (ptrdiff_t i = 0; i < L; i++) r[i] = v;
-    }
-}
-
-CYPOOL_CLONES
-static void CYPOOL_FN(cypool_global_avg_bwd_cl)(const CYPOOL_T* go, CYPOOL_T* gi, ptrdiff_t n,
-                                                ptrdiff_t L, ptrdiff_t C, ptrdiff_t c0,
-                                                ptrdiff_t c1) {
-    const CYPOOL_T* restrict gs = go + n * C;
-    CYPOOL_T* first = gi + n * L * C;
-    const CYPOOL_T div = (CYPOOL_T)L;
-    for (ptrdiff_t c = c0; c < c1; c++) first[c] = gs[c] / div;
-    for (ptrdiff_t i = 1; i < L; i++)
-        memcpy(first + i * C + c0, first + c0, (size_t)(c1 - c0) * sizeof(CYPOOL_T));
-}
+#define CYPOOL_S CYPOOL_T
+#define CYPOOL_A CYPOOL_T
+#define CYPOOL_LD(v) (v)
+#define CYPOOL_ST(v) (v)
+#include "_global_avg_bwd_body.h"
+#undef CYPOOL_S
+#undef CYPOOL_A
+#undef CYPOOL_LD
+#undef CYPOOL_ST
 
 #undef CYPOOL_HAVE_SUM8

@@ -97,26 +97,11 @@ static void CYPOOL_FN(cypool_global_avg_fwd_cl)(const uint16_t* x, uint16_t* y, 
     }
 }
 
-/* Backward: every input cell gets its plane's gradient / L, rounded once. */
-CYPOOL_CLONES
-static void CYPOOL_FN(cypool_global_avg_bwd_cf)(const uint16_t* go, uint16_t* gi, ptrdiff_t p0,
-                                                ptrdiff_t p1, ptrdiff_t L) {
-    for (ptrdiff_t p = p0; p < p1; p++) {
-        const uint16_t v = CYPOOL_ST(CYPOOL_LD(go[p]) / (float)L);
-        uint16_t* restrict r = gi + p * L;
-        for (ptrdiff_t i = 0; i < L; i++) r[i] = v;
-    }
-}
-
-CYPOOL_CLONES
-static void CYPOOL_FN(cypool_global_avg_bwd_cl)(const uint16_t* go, uint16_t* gi, ptrdiff_t n,
-                                                ptrdiff_t L, ptrdiff_t C, ptrdiff_t c0,
-                                                ptrdiff_t c1) {
-    const uint16_t* restrict gs = go + n * C;
-    uint16_t* first = gi + n * L * C;
-    for (ptrdiff_t c = c0; c < c1; c++) first[c] = CYPOOL_ST(CYPOOL_LD(gs[c]) / (float)L);
-    for (ptrdiff_t i = 1; i < L; i++)
-        memcpy(first + i * C + c0, first + c0, (size_t)(c1 - c0) * sizeof(uint16_t));
-}
+/* Backward: the gradient / L in float, rounded once */
+#define CYPOOL_S uint16_t
+#define CYPOOL_A float
+#include "_global_avg_bwd_body.h"
+#undef CYPOOL_S
+#undef CYPOOL_A
 
 #undef CYPOOL_GLOBAL_HALF_CHUNK
