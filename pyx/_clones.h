@@ -18,6 +18,16 @@
  * function of a header but calls only some of them.
  * Helpers called from a cloned function must be inlined into it (CYPOOL_INLINE), or they run the
  * baseline ISA. Results do not depend on the clone: setup.py builds with -ffp-contract=off.
+ * GCC's generic vector types (vector_size) in a cloned function: 32 bytes at most. A 64-byte
+ * vector has no register in the baseline and AVX2 clones and lives on the stack there, each
+ * operation loads and stores its halves: the global average, blur and Lp pooling ran at 4-9x
+ * their time on an AVX2 CPU (Zen 3) that way. 512-bit vectors belong in functions built for
+ * AVX-512 (target attribute) only.
+ *
+ * Kernels picked at run time by hand (functions with a target attribute, not clones) ask
+ * cypool_isa_cap() how wide they may go: 2 (AVX-512), 1 (AVX2) or 0. The environment variable
+ * CYPOOL_ISA=avx2 or =baseline lowers it for the process, so the tests run the AVX2 kernels on
+ * an AVX-512 CPU (results never depend on it).
  */
 #ifndef CYPOOL_CLONES_H
 #define CYPOOL_CLONES_H
@@ -38,6 +48,21 @@
 #define CYPOOL_INLINE static inline __attribute__((always_inline))
 #else
 #define CYPOOL_INLINE static inline
+#endif
+
+#if defined(__GNUC__)
+#include <stdlib.h>
+#include <string.h>
+static int cypool_isa_cap_state = -1;   /* per module; every thread computes the same value */
+static int __attribute__((unused)) cypool_isa_cap(void) {
+    int c = __atomic_load_n(&cypool_isa_cap_state, __ATOMIC_RELAXED);
+    if (c < 0) {
+        const char* ask = getenv("CYPOOL_ISA");
+        c = ask && strcmp(ask, "avx2") == 0 ? 1 : ask && strcmp(ask, "baseline") == 0 ? 0 : 2;
+        __atomic_store_n(&cypool_isa_cap_state, c, __ATOMIC_RELAXED);
+    }
+    return c;
+}
 #endif
 
 #define CYPOOL_CAT2(a, b) a##b

@@ -39,62 +39,78 @@
  * over them (lane k + w into lane k, w = 8, 4, 2, 1). cypool_block_sums: the values r[0, m) as
  * vectors of 16 (value i in lane i % 16), the last m % 16 values as a vector of its own (the 16
  * values ending at m, those before the whole vectors masked to +0: value i in lane
- * i - (m - 16)); blocks of 8 vectors. In vector types where the compiler has them. */
+ * i - (m - 16)); blocks of 8 vectors. In vector types where the compiler has them, of 256 bits:
+ * every clone (_clones.h) keeps them in registers, where the x86-64-v3 clone spilled 512-bit
+ * ones through the stack at 7x torch's time on (16, 256, 28, 28). */
 #if defined(__GNUC__)
-typedef float cypool_f32x16 __attribute__((vector_size(64), aligned(4)));
-typedef float cypool_f32x8 __attribute__((vector_size(32)));
-typedef int cypool_i32x16 __attribute__((vector_size(64), aligned(4)));
-typedef double cypool_f64x8 __attribute__((vector_size(64)));
-typedef struct { cypool_f64x8 lo, hi; } cypool_lanes16;
-#define CYPOOL_LANES16_ZERO {{0}, {0}}
+typedef float cypool_f32x8 __attribute__((vector_size(32), aligned(4)));
+typedef float cypool_f32x4 __attribute__((vector_size(16)));
+typedef int cypool_i32x8 __attribute__((vector_size(32), aligned(4)));
+typedef double cypool_f64x4 __attribute__((vector_size(32)));
+typedef long long cypool_i64x4 __attribute__((vector_size(32)));
+typedef struct { cypool_f64x4 q[4]; } cypool_lanes16;   /* q[j]: lanes 4j .. 4j + 3 */
+#define CYPOOL_LANES16_ZERO {{{0}, {0}, {0}, {0}}}
+/* d[0, 8) += the 8 float lanes of v, widened */
+CYPOOL_INLINE void cypool_widen_add8(cypool_f64x4* d, cypool_f32x8 v) {
+    cypool_f32x4 lo, hi;
+    memcpy(&lo, &v, sizeof lo), memcpy(&hi, (const char*)&v + sizeof lo, sizeof hi);
+    d[0] += __builtin_convertvector(lo, cypool_f64x4);
+    d[1] += __builtin_convertvector(hi, cypool_f64x4);
+}
 CYPOOL_INLINE void cypool_block_sums(cypool_lanes16* d, const float* restrict r, ptrdiff_t m) {
     const ptrdiff_t whole = m / 16;
     int partial = m % 16 != 0;
     ptrdiff_t j = 0;
+    for (; j + 16 <= whole; j += 16) {   /* two blocks at once: four chains of adds, not two */
+        cypool_f32x8 s0 = {0}, s1 = {0}, t0 = {0}, t1 = {0}, v0, v1, w0, w1;
+        for (int k = 0; k < 8; k++) {
+            memcpy(&v0, r + 16 * (j + k), sizeof v0), memcpy(&v1, r + 16 * (j + k) + 8, sizeof v1);
+            memcpy(&w0, r + 16 * (j + 8 + k), sizeof w0);
+            memcpy(&w1, r + 16 * (j + 8 + k) + 8, sizeof w1);
+            s0 += v0, s1 += v1, t0 += w0, t1 += w1;
+        }
+        cypool_widen_add8(d->q, s0), cypool_widen_add8(d->q + 2, s1);
+        cypool_widen_add8(d->q, t0), cypool_widen_add8(d->q + 2, t1);
+    }
+    if (j == whole && !partial) return;
     do {
         const ptrdiff_t start = j, e = whole - j < 8 ? whole : j + 8;
-        cypool_f32x16 s = {0}, v;
+        cypool_f32x8 s0 = {0}, s1 = {0}, v0, v1;   /* lanes 0-7, 8-15 */
         for (; j < e; j++) {
-            memcpy(&v, r + 16 * j, sizeof v);
-            s += v;
+            memcpy(&v0, r + 16 * j, sizeof v0), memcpy(&v1, r + 16 * j + 8, sizeof v1);
+            s0 += v0, s1 += v1;
         }
         if (partial && e - start < 8) {
-            const cypool_i32x16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-            cypool_i32x16 bits;
-            memcpy(&bits, r + m - 16, sizeof bits);
-            bits &= lane >= (int)(16 - m % 16);
-            memcpy(&v, &bits, sizeof v);
-            s += v;
+            const cypool_i32x8 lane = {0, 1, 2, 3, 4, 5, 6, 7}, cut = lane - (int)(16 - m % 16);
+            cypool_i32x8 b0, b1;
+            memcpy(&b0, r + m - 16, sizeof b0), memcpy(&b1, r + m - 8, sizeof b1);
+            b0 &= cut >= 0, b1 &= cut >= -8;
+            memcpy(&v0, &b0, sizeof v0), memcpy(&v1, &b1, sizeof v1);
+            s0 += v0, s1 += v1;
             partial = 0;
         }
-        cypool_f32x8 lo, hi;
-        memcpy(&lo, &s, sizeof lo), memcpy(&hi, (const char*)&s + sizeof lo, sizeof hi);
-        d->lo += __builtin_convertvector(lo, cypool_f64x8);
-        d->hi += __builtin_convertvector(hi, cypool_f64x8);
+        cypool_widen_add8(d->q, s0);
+        cypool_widen_add8(d->q + 2, s1);
     } while (j < whole || partial);
 }
+/* lane k + (k + 8) + (k + 4) + (k + 12), k < 4: the tree's first two levels */
+CYPOOL_INLINE cypool_f64x4 cypool_fold16_half(const cypool_lanes16* d) {
+    return (d->q[0] + d->q[2]) + (d->q[1] + d->q[3]);
+}
 CYPOOL_INLINE double cypool_fold16(const cypool_lanes16* d) {
-    const cypool_f64x8 t = d->lo + d->hi;
-    return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
+    const cypool_f64x4 u = cypool_fold16_half(d);
+    return (u[0] + u[2]) + (u[1] + u[3]);
 }
 #if !defined(__clang__)
-#define CYPOOL_HAVE_FOLD8 1
-typedef long long cypool_i64x8 __attribute__((vector_size(64)));
-/* cypool_fold16 of eight planes' lanes at once, t[q] = d.lo + d.hi of plane q: the tree's three
- * levels as shuffles and adds across planes (7 vector adds for 8 planes instead of 7 scalar adds
- * in a chain for each); the same sums, so the same bits. Result: the eight plane sums. */
-CYPOOL_INLINE cypool_f64x8 cypool_fold16x8(const cypool_f64x8 t[8]) {
-    const cypool_i64x8 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
-    const cypool_i64x8 lo2 = {0, 1, 4, 5, 8, 9, 12, 13}, hi2 = {2, 3, 6, 7, 10, 11, 14, 15};
-    const cypool_i64x8 ev = {0, 2, 4, 6, 8, 10, 12, 14}, od = {1, 3, 5, 7, 9, 11, 13, 15};
-    cypool_f64x8 a[4], b[2];   /* a[i]: lanes k + (k + 4) of planes 2i, 2i + 1; b: then k + 2 */
-    for (int i = 0; i < 4; i++)
-        a[i] = __builtin_shuffle(t[2 * i], t[2 * i + 1], lo4) +
-               __builtin_shuffle(t[2 * i], t[2 * i + 1], hi4);
-    for (int i = 0; i < 2; i++)
-        b[i] = __builtin_shuffle(a[2 * i], a[2 * i + 1], lo2) +
-               __builtin_shuffle(a[2 * i], a[2 * i + 1], hi2);
-    return __builtin_shuffle(b[0], b[1], ev) + __builtin_shuffle(b[0], b[1], od);
+#define CYPOOL_HAVE_FOLD4 1
+/* The last two levels of cypool_fold16 for four planes at once, u[q] = cypool_fold16_half of
+ * plane q, as shuffles and adds across planes (3 vector adds instead of 3 scalar adds a plane);
+ * the same sums, so the same bits. Result: the four plane sums. */
+CYPOOL_INLINE cypool_f64x4 cypool_fold16x4(const cypool_f64x4 u[4]) {
+    const cypool_i64x4 lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7}, ev = {0, 2, 4, 6}, od = {1, 3, 5, 7};
+    const cypool_f64x4 v = __builtin_shuffle(u[0], u[1], lo2) + __builtin_shuffle(u[0], u[1], hi2);
+    const cypool_f64x4 w = __builtin_shuffle(u[2], u[3], lo2) + __builtin_shuffle(u[2], u[3], hi2);
+    return __builtin_shuffle(v, w, ev) + __builtin_shuffle(v, w, od);
 }
 #endif
 #else
@@ -190,16 +206,16 @@ static void CYPOOL_FN(cypool_global_avg_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, 
         return;
     }
     ptrdiff_t p = p0;
-#if CYPOOL_IS_FLOAT && defined(CYPOOL_HAVE_FOLD8)
-    for (; p + 8 <= p1; p += 8) {   /* eight planes' trees at once */
-        cypool_f64x8 t[8];
-        for (int q = 0; q < 8; q++) {
+#if CYPOOL_IS_FLOAT && defined(CYPOOL_HAVE_FOLD4)
+    for (; p + 4 <= p1; p += 4) {   /* four planes' trees at once */
+        cypool_f64x4 u[4];
+        for (int q = 0; q < 4; q++) {
             cypool_lanes16 d = CYPOOL_LANES16_ZERO;
             cypool_block_sums(&d, x + (p + q) * L, L);
-            t[q] = d.lo + d.hi;
+            u[q] = cypool_fold16_half(&d);
         }
-        const cypool_f64x8 s8 = cypool_fold16x8(t);
-        for (int q = 0; q < 8; q++) y[p + q] = (CYPOOL_T)(s8[q] * inv);
+        const cypool_f64x4 s4 = cypool_fold16x4(u);
+        for (int q = 0; q < 4; q++) y[p + q] = (CYPOOL_T)(s4[q] * inv);
     }
 #endif
     for (; p < p1; p++) {
@@ -225,21 +241,21 @@ static void CYPOOL_FN(cypool_global_avg_fwd_cf)(const CYPOOL_T* x, CYPOOL_T* y, 
 CYPOOL_INLINE void CYPOOL_FN(global_cl_rows64)(const float* x, double* d, ptrdiff_t rows,
                                                ptrdiff_t C, ptrdiff_t n64) {
     for (ptrdiff_t k = 0; k < n64; k += 64) {
-        cypool_f32x16 a[4], v;
+        cypool_f32x8 a[8], v;
         memcpy(a, x + k, sizeof a);
         for (ptrdiff_t i = 1; i < rows; i++)
-            for (int j = 0; j < 4; j++) {
-                memcpy(&v, x + i * C + k + 16 * j, sizeof v);
+            for (int j = 0; j < 8; j++) {
+                memcpy(&v, x + i * C + k + 8 * j, sizeof v);
                 a[j] += v;
             }
-        for (int j = 0; j < 4; j++) {
-            cypool_f32x8 lo, hi;
-            cypool_f64x8 dl, dh;
+        for (int j = 0; j < 8; j++) {   /* single vectors, not arrays: kept in registers */
+            cypool_f32x4 lo, hi;
+            cypool_f64x4 dl, dh;
             memcpy(&lo, &a[j], sizeof lo), memcpy(&hi, (const char*)&a[j] + sizeof lo, sizeof hi);
-            memcpy(&dl, d + k + 16 * j, sizeof dl), memcpy(&dh, d + k + 16 * j + 8, sizeof dh);
-            dl += __builtin_convertvector(lo, cypool_f64x8);
-            dh += __builtin_convertvector(hi, cypool_f64x8);
-            memcpy(d + k + 16 * j, &dl, sizeof dl), memcpy(d + k + 16 * j + 8, &dh, sizeof dh);
+            memcpy(&dl, d + k + 8 * j, sizeof dl), memcpy(&dh, d + k + 8 * j + 4, sizeof dh);
+            dl += __builtin_convertvector(lo, cypool_f64x4);
+            dh += __builtin_convertvector(hi, cypool_f64x4);
+            memcpy(d + k + 8 * j, &dl, sizeof dl), memcpy(d + k + 8 * j + 4, &dh, sizeof dh);
         }
     }
 }

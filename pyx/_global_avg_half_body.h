@@ -46,15 +46,15 @@ static void CYPOOL_FN(cypool_global_avg_fwd_cf)(const uint16_t* x, uint16_t* y, 
     /* longer planes: the float32 kernel's blocks and trees */
     const double inv = 1.0 / (double)L;
     ptrdiff_t p = p0;
-#if defined(CYPOOL_HAVE_FOLD8)
-    for (; p + 8 <= p1; p += 8) {   /* eight planes' trees at once, as float32's */
-        cypool_f64x8 t[8];
-        for (int q = 0; q < 8; q++) {
-            cypool_lanes16 d = CYPOOL_FN(global_half_lanes)(x + (p + q) * L, L, buf);
-            t[q] = d.lo + d.hi;
+#if defined(CYPOOL_HAVE_FOLD4)
+    for (; p + 4 <= p1; p += 4) {   /* four planes' trees at once, as float32's */
+        cypool_f64x4 u[4];
+        for (int q = 0; q < 4; q++) {
+            const cypool_lanes16 d = CYPOOL_FN(global_half_lanes)(x + (p + q) * L, L, buf);
+            u[q] = cypool_fold16_half(&d);
         }
-        const cypool_f64x8 s8 = cypool_fold16x8(t);
-        for (int q = 0; q < 8; q++) y[p + q] = CYPOOL_ST((float)(s8[q] * inv));
+        const cypool_f64x4 s4 = cypool_fold16x4(u);
+        for (int q = 0; q < 4; q++) y[p + q] = CYPOOL_ST((float)(s4[q] * inv));
     }
 #endif
     for (; p < p1; p++) {

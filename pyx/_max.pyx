@@ -220,7 +220,7 @@ cdef inline void _pairs(const maxable_t* x, maxable_t* y, const Window* w, Py_ss
 
 cdef inline int _pairs_wide(const maxable_t* x, maxable_t* y, const Window* w, Py_ssize_t p0,
                             Py_ssize_t p1) noexcept nogil:
-    # 0 where the CPU lacks AVX-512 (p0 == p1: only that answer)
+    # 0 where the CPU lacks AVX-512 (float32: AVX2) (p0 == p1: only that answer)
     if maxable_t is float:
         return cypool_max_fwd_cf_2x2_wide_f32(x, y, p0, p1, w.in_h, w.in_w)
     elif maxable_t is double:
@@ -238,8 +238,8 @@ cdef void _forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Wind
     cdef Py_ssize_t n_work = (n_planes + PAIR_PLANES - 1) // PAIR_PLANES
     if ((maxable_t is float or maxable_t is double) and idx == NULL and _pairs_fit(w, False)
             and _pairs_wide(x, y, w, 0, 0)):
-        # 2x2/s2 with even sides and rows of 12 or more, with AVX-512: PAIR_PLANES planes a
-        # work item (cypool_max_fwd_cf_2x2_wide_*)
+        # 2x2/s2 with even sides and rows of 12 or more, with AVX-512 (float32: AVX2):
+        # PAIR_PLANES planes a work item (cypool_max_fwd_cf_2x2_wide_*)
         if n_threads == 1:
             _pairs_wide(x, y, w, 0, n_planes)
         else:

@@ -186,7 +186,8 @@ static inline int cypool_max_tiles_probe(const int64_t* idx, const ptrdiff_t* in
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-/* -1 until the first call, then 2 (AVX-512F), 1 (AVX2) or 0, as the CPU and OS allow */
+/* -1 until the first call, then 2 (AVX-512F), 1 (AVX2) or 0, as the CPU, the OS and
+ * cypool_isa_cap allow */
 static int cypool_cl_isa_state = -1;
 static int __attribute__((unused)) cypool_cl_isa(void)
 {
@@ -194,6 +195,7 @@ static int __attribute__((unused)) cypool_cl_isa(void)
     if (s < 0) {
         __builtin_cpu_init();
         s = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+        if (s > cypool_isa_cap()) s = cypool_isa_cap();
         __atomic_store_n(&cypool_cl_isa_state, s, __ATOMIC_RELAXED);
     }
     return s;
@@ -1115,16 +1117,60 @@ CYPOOL_CF_2X2_WIDE(cypool_max_cf_2x2_avx512_f32, "avx512f", float, int, __m512, 
 CYPOOL_CF_2X2_WIDE(cypool_max_cf_2x2_avx512_f64, "avx512f", double, long long, __m512d, 8,
                    __mmask8, _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd,
                    _mm512_permutex2var_pd, CYPOOL_LATER_PD, CYPOOL_CL_AS_IS)
-#define CYPOOL_WIDE_CF(T, SUF) \
+/* float32 with AVX2 (no masks): 8 outputs a vector from 16 cells of each row, split into even
+ * and odd cells by shuffles within 128-bit lanes (outputs 0 1 4 5 | 2 3 6 7), the rule applied to
+ * those, and one permute of 64-bit pairs restoring the order before the store. Rows of out_w >= 8
+ * (PAIRS_MIN_OUT_W); the last vector of a row ends at its end (recomputing outputs of the one
+ * before: the same bits). As the AVX-512 kernel, a row's first input row is read whole before the
+ * second (its pairs buffered). On Zen 3, (16, 64, 56, 56) took 5x the stream's time through the
+ * row kernels. */
+#define CYPOOL_LATER_PS8(a, b) ({ const __m256 a_ = (a), b_ = (b); \
+    _mm256_blendv_ps(_mm256_max_ps(b_, a_), b_, _mm256_cmp_ps(b_, b_, _CMP_UNORD_Q)); })
+#define CYPOOL_PAIRS8(p) ({ const __m256 c0_ = _mm256_loadu_ps(p), c1_ = _mm256_loadu_ps((p) + 8); \
+    CYPOOL_LATER_PS8(_mm256_shuffle_ps(c0_, c1_, 0x88), _mm256_shuffle_ps(c0_, c1_, 0xdd)); })
+static __attribute__((target("avx2"), noinline, unused)) void
+cypool_max_cf_2x2_avx2_f32(const float* restrict x, float* restrict y, ptrdiff_t p0, ptrdiff_t p1,
+                           ptrdiff_t H, ptrdiff_t W)
+{
+    const ptrdiff_t oh = H / 2, ow = W / 2;
+    __m256 first[CYPOOL_CF_2X2_BLOCK / 8];   /* the first row's pairs, vector by vector */
+    for (ptrdiff_t p = p0; p < p1; p++)
+        for (ptrdiff_t r = 0; r < oh; r++)
+            for (ptrdiff_t j0 = 0; j0 < ow; j0 += CYPOOL_CF_2X2_BLOCK) {
+                const ptrdiff_t nb = ow - j0 < CYPOOL_CF_2X2_BLOCK ? ow - j0
+                                                                  : CYPOOL_CF_2X2_BLOCK;
+                const float* x0 = x + (p * H + 2 * r) * W + 2 * j0;
+                const float* x1 = x0 + W;
+                float* yr = y + (p * oh + r) * ow + j0;
+                const ptrdiff_t nv = (nb + 7) / 8;   /* vector v covers outputs at(v) .. + 7 */
+#define CYPOOL_AT(v) ((v) * 8 + 8 <= nb ? (v) * 8 : nb - 8)
+                for (ptrdiff_t v = 0; v < nv; v++) first[v] = CYPOOL_PAIRS8(x0 + 2 * CYPOOL_AT(v));
+                for (ptrdiff_t v = 0; v < nv; v++) {
+                    const __m256 m = CYPOOL_LATER_PS8(first[v],
+                                                      CYPOOL_PAIRS8(x1 + 2 * CYPOOL_AT(v)));
+                    _mm256_storeu_ps(yr + CYPOOL_AT(v), _mm256_castpd_ps(_mm256_permute4x64_pd(
+                        _mm256_castps_pd(m), 0xd8)));
+                }
+#undef CYPOOL_AT
+            }
+}
+#undef CYPOOL_PAIRS8
+#undef CYPOOL_LATER_PS8
+#define CYPOOL_WIDE_CF(T, SUF, AVX2) \
 static int __attribute__((unused)) cypool_max_fwd_cf_2x2_wide##SUF( \
     const T* x, T* y, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t H, ptrdiff_t W) \
 { \
-    if (cypool_cl_isa() != 2) return 0; \
-    cypool_max_cf_2x2_avx512##SUF(x, y, p0, p1, H, W); \
+    const int isa = cypool_cl_isa(); \
+    if (isa == 2) \
+        cypool_max_cf_2x2_avx512##SUF(x, y, p0, p1, H, W); \
+    else if (isa == 1 && AVX2 && W / 2 >= 8) \
+        cypool_max_cf_2x2_avx2_f32((const float*)x, (float*)y, p0, p1, H, W); \
+    else \
+        return 0; \
     return 1; \
 }
-CYPOOL_WIDE_CF(float, _f32)
-CYPOOL_WIDE_CF(double, _f64)
+CYPOOL_WIDE_CF(float, _f32, 1)
+CYPOOL_WIDE_CF(double, _f64, 0)
 #undef CYPOOL_WIDE_CF
 /* bfloat16: the float32 kernel's steps on the cells widened in registers. One load of 32 cells
  * holds a row's 16 windows, each window's pair in one 32-bit lane: its first cell shifted up out

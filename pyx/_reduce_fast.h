@@ -40,10 +40,9 @@ typedef float cypool_r4f __attribute__((vector_size(16)));
 typedef float cypool_r8f __attribute__((vector_size(32)));
 typedef int32_t cypool_r8i __attribute__((vector_size(32)));
 typedef int64_t cypool_r4l __attribute__((vector_size(32)));
-/* Eight lanes (one AVX-512 register, two AVX2 ones): Lp, blur and stochastic pooling. */
+/* Eight doubles: only in functions built for AVX-512 (elsewhere a 512-bit generic vector is
+ * held in memory, not registers: see load4s). */
 typedef double cypool_r8d __attribute__((vector_size(64)));
-typedef int64_t cypool_r8l __attribute__((vector_size(64)));
-typedef uint64_t cypool_r8u __attribute__((vector_size(64)));
 typedef uint64_t cypool_r4u __attribute__((vector_size(32)));
 typedef int32_t cypool_r4i __attribute__((vector_size(16)));
 /* Two vectors' lanes picked by index (GCC: __builtin_shuffle, clang: __builtin_shufflevector). */
@@ -61,20 +60,22 @@ typedef int32_t cypool_r4i __attribute__((vector_size(16)));
 #endif
 
 /* The window-by-window channels-last adaptive average (cypool_adaptive_avg_band_cl_f32 on
- * AVX-512 CPUs, x86-64 GCC/clang builds, a multiple of 8 channels). */
+ * AVX-512 CPUs, x86-64 GCC/clang builds, a multiple of 8 channels). With AVX2 the band kernel
+ * kept up: a 4-lane version on Zen 3 took 0.84-1.33x its time on 56->7, 13->6, 112->7. */
 #if CYPOOL_REDUCE_VECTORS && defined(__x86_64__)
 #define CYPOOL_REDUCE_CELLS512 1
 #include <immintrin.h>
 CYPOOL_INLINE int cypool_reduce_avx512(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+    return cypool_isa_cap() >= 2 && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw");
 }
 #else
 #define CYPOOL_REDUCE_CELLS512 0
 #endif
 
-/* Channels per register block of the channels-last reductions. */
+/* Channels per register block of the channels-last reductions (four vectors of 4 doubles). */
 #define CYPOOL_REDUCE_CB 16
 /* Windows per accumulator chunk of the channels-first rows (stack arrays). */
 #define CYPOOL_REDUCE_ROW 128

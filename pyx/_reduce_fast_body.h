@@ -907,55 +907,11 @@ static void CYPOOL_FN(cypool_adaptive_max_band_cl)(const CYPOOL_T* xs, CYPOOL_T*
 }
 
 #if CYPOOL_REDUCE_VECTORS
-/* p[0], p[step], ..., p[7 * step] as doubles, reading only those cells' span: step 1 one load,
- * step 2 two overlapping loads (p[0..7], p[7..14]) and a shuffle, others lane by lane. Inlined
- * with a constant step. */
-CYPOOL_INLINE cypool_r8d CYPOOL_FN(load8s)(const CYPOOL_T* p, ptrdiff_t step) {
-#if CYPOOL_IS_FLOAT
-    cypool_r8f v;
-    if (step == 1) {
-        memcpy(&v, p, sizeof v);
-    } else if (step == 2) {
-        cypool_r8f lo, hi;
-        memcpy(&lo, p, sizeof lo);
-        memcpy(&hi, p + 7, sizeof hi);
-        v = CYPOOL_SHUFFLE8(lo, hi, cypool_r8i, 0, 2, 4, 6, 9, 11, 13, 15);
-    } else {
-        for (int l = 0; l < 8; l++) v[l] = p[l * step];
-    }
-    return __builtin_convertvector(v, cypool_r8d);
-#else
-    cypool_r8d v;
-    if (step == 1) {
-        memcpy(&v, p, sizeof v);
-    } else if (step == 2) {
-        cypool_r8d lo, hi;
-        memcpy(&lo, p, sizeof lo);
-        memcpy(&hi, p + 7, sizeof hi);
-        v = CYPOOL_SHUFFLE8(lo, hi, cypool_r8l, 0, 2, 4, 6, 9, 11, 13, 15);
-    } else {
-        for (int l = 0; l < 8; l++) v[l] = p[l * step];
-    }
-    return v;
-#endif
-}
-
-/* Eight doubles stored as CYPOOL_T. */
-CYPOOL_INLINE void CYPOOL_FN(store8)(CYPOOL_T* p, cypool_r8d v) {
-#if CYPOOL_IS_FLOAT
-    const cypool_r8f f = __builtin_convertvector(v, cypool_r8f);
-    memcpy(p, &f, sizeof f);
-#else
-    memcpy(p, &v, sizeof v);
-#endif
-}
-
-/* Bitwise select: a where m (all ones), else b. */
-CYPOOL_INLINE cypool_r8d CYPOOL_FN(sel8d)(cypool_r8l m, cypool_r8d a, cypool_r8d b) {
-    return (cypool_r8d)(((cypool_r8l)a & m) | ((cypool_r8l)b & ~m));
-}
-
-/* p[0], p[step], p[2 * step], p[3 * step] as doubles, as load8s. */
+/* p[0], p[step], p[2 * step], p[3 * step] as doubles, reading only those cells' span: step 1
+ * one load, step 2 two overlapping loads (p[0..3], p[3..6]) and a shuffle, others lane by lane.
+ * Inlined with a constant step. Blocks of 8 outputs go as two of these: generic vectors of 256
+ * bits stay in registers in every clone (_clones.h), where 512-bit ones were held in memory by
+ * the AVX2 and baseline clones (blur, Lp: 4-8x the AVX-512 clone's time on an AVX2 CPU). */
 CYPOOL_INLINE cypool_r4d CYPOOL_FN(load4s)(const CYPOOL_T* p, ptrdiff_t step) {
 #if CYPOOL_IS_FLOAT
     cypool_r4f v;
@@ -988,6 +944,16 @@ CYPOOL_INLINE cypool_r4d CYPOOL_FN(load4s)(const CYPOOL_T* p, ptrdiff_t step) {
 
 CYPOOL_INLINE cypool_r4d CYPOOL_FN(sel4d)(cypool_r4l m, cypool_r4d a, cypool_r4d b) {
     return (cypool_r4d)(((cypool_r4l)a & m) | ((cypool_r4l)b & ~m));
+}
+
+/* Four doubles stored as CYPOOL_T. */
+CYPOOL_INLINE void CYPOOL_FN(store4)(CYPOOL_T* p, cypool_r4d v) {
+#if CYPOOL_IS_FLOAT
+    const cypool_r4f f = __builtin_convertvector(v, cypool_r4f);
+    memcpy(p, &f, sizeof f);
+#else
+    memcpy(p, &v, sizeof v);
+#endif
 }
 #endif
 
@@ -1024,17 +990,19 @@ CYPOOL_INLINE void CYPOOL_FN(lp_sums_cf)(const CYPOOL_T* const* rows, ptrdiff_t 
                                          int power) {
     ptrdiff_t i = 0;
 #if CYPOOL_REDUCE_VECTORS
-    const cypool_r8d zero = {0};
+    const cypool_r4d zero = {0};
     for (; i + 8 <= n; i += 8) {
-        cypool_r8d a = zero;
+        cypool_r4d a0 = zero, a1 = zero;   /* windows i .. i + 3, i + 4 .. i + 7 */
         for (ptrdiff_t q = 0; q < n_rows; q++) {
             const CYPOOL_T* r = rows[q] + i * s_w;
             for (ptrdiff_t j = 0; j < k_w; j++) {
-                const cypool_r8d v = CYPOOL_FN(load8s)(r + j, s_w);
-                a += power == 3 ? v * v * v : power == 2 ? v * v : v;
+                const cypool_r4d v0 = CYPOOL_FN(load4s)(r + j, s_w);
+                const cypool_r4d v1 = CYPOOL_FN(load4s)(r + 4 * s_w + j, s_w);
+                a0 += power == 3 ? v0 * v0 * v0 : power == 2 ? v0 * v0 : v0;
+                a1 += power == 3 ? v1 * v1 * v1 : power == 2 ? v1 * v1 : v1;
             }
         }
-        memcpy(acc + i, &a, sizeof a);
+        memcpy(acc + i, &a0, sizeof a0), memcpy(acc + i + 4, &a1, sizeof a1);
     }
 #endif
     for (; i < n; i++) {
@@ -1127,27 +1095,31 @@ CYPOOL_INLINE void CYPOOL_FN(lp_row_cl_p)(const CYPOOL_T* x, CYPOOL_T* y, ptrdif
                 double* so = s + (ow - o0) * nc;
                 ptrdiff_t c0 = 0;
 #if CYPOOL_REDUCE_VECTORS
-                const cypool_r8d zero = {0};
-                for (; c0 + 16 <= nc; c0 += 16) {
-                    cypool_r8d a0 = zero, a1 = zero;
+                const cypool_r4d zero = {0};
+#define CYPOOL_LP_ADD(a, v) ((a) += power == 3 ? (v) * (v) * (v) : power == 2 ? (v) * (v) : (v))
+                for (; c0 + 16 <= nc; c0 += 16) {   /* four vectors of 4 channels (registers) */
+                    cypool_r4d a0 = zero, a1 = zero, a2 = zero, a3 = zero;
                     for (ptrdiff_t d = 0; d < nd; d++)
                         for (ptrdiff_t h = 0; h < nh; h++)
                             for (ptrdiff_t w = 0; w < nw; w++) {
                                 const CYPOOL_T* q = xw + d * step_d + h * step_h + w * C + c0;
-                                const cypool_r8d v0 = CYPOOL_FN(load8s)(q, 1);
-                                const cypool_r8d v1 = CYPOOL_FN(load8s)(q + 8, 1);
-                                a0 += power == 3 ? v0 * v0 * v0 : power == 2 ? v0 * v0 : v0;
-                                a1 += power == 3 ? v1 * v1 * v1 : power == 2 ? v1 * v1 : v1;
+                                const cypool_r4d v0 = CYPOOL_FN(load4s)(q, 1);
+                                const cypool_r4d v1 = CYPOOL_FN(load4s)(q + 4, 1);
+                                const cypool_r4d v2 = CYPOOL_FN(load4s)(q + 8, 1);
+                                const cypool_r4d v3 = CYPOOL_FN(load4s)(q + 12, 1);
+                                CYPOOL_LP_ADD(a0, v0), CYPOOL_LP_ADD(a1, v1);
+                                CYPOOL_LP_ADD(a2, v2), CYPOOL_LP_ADD(a3, v3);
                             }
-                    memcpy(so + c0, &a0, sizeof a0);
-                    memcpy(so + c0 + 8, &a1, sizeof a1);
+                    memcpy(so + c0, &a0, sizeof a0), memcpy(so + c0 + 4, &a1, sizeof a1);
+                    memcpy(so + c0 + 8, &a2, sizeof a2), memcpy(so + c0 + 12, &a3, sizeof a3);
                 }
-                for (; c0 + 8 <= nc; c0 += 8) {
-                    cypool_r8d a0 = zero;
+#undef CYPOOL_LP_ADD
+                for (; c0 + 4 <= nc; c0 += 4) {
+                    cypool_r4d a0 = zero;
                     for (ptrdiff_t d = 0; d < nd; d++)
                         for (ptrdiff_t h = 0; h < nh; h++)
                             for (ptrdiff_t w = 0; w < nw; w++) {
-                                const cypool_r8d v0 = CYPOOL_FN(load8s)(
+                                const cypool_r4d v0 = CYPOOL_FN(load4s)(
                                     xw + d * step_d + h * step_h + w * C + c0, 1);
                                 a0 += power == 3 ? v0 * v0 * v0 : power == 2 ? v0 * v0 : v0;
                             }
@@ -1313,16 +1285,19 @@ CYPOOL_INLINE void CYPOOL_FN(lp_backward_row_cl)(const CYPOOL_T* x, const CYPOOL
             ptrdiff_t k = 0;
 #if CYPOOL_REDUCE_VECTORS
             for (; k + 8 <= nb; k += 8) {
-                const cypool_r8d zero = {0};
-                cypool_r8d a = zero;
+                const cypool_r4d zero = {0};
+                cypool_r4d a0 = zero, a1 = zero;
                 for (ptrdiff_t d = sd.first; d < sd.first + sd.count; d++)
                     for (ptrdiff_t h = sh.first; h < sh.first + sh.count; h++)
                         for (ptrdiff_t c = sw.first; c < sw.first + sw.count; c++) {
-                            const cypool_r8d v = CYPOOL_FN(load8s)(
-                                x + ((d * w->in_h + h) * w->in_w + c) * C + b0 + k, 1);
-                            a += power == 3 ? v * v * v : power == 2 ? v * v : v;
+                            const CYPOOL_T* q =
+                                x + ((d * w->in_h + h) * w->in_w + c) * C + b0 + k;
+                            const cypool_r4d v0 = CYPOOL_FN(load4s)(q, 1);
+                            const cypool_r4d v1 = CYPOOL_FN(load4s)(q + 4, 1);
+                            a0 += power == 3 ? v0 * v0 * v0 : power == 2 ? v0 * v0 : v0;
+                            a1 += power == 3 ? v1 * v1 * v1 : power == 2 ? v1 * v1 : v1;
                         }
-                memcpy(sm + k, &a, sizeof a);
+                memcpy(sm + k, &a0, sizeof a0), memcpy(sm + k + 4, &a1, sizeof a1);
             }
 #endif
             for (; k < nb; k++) {
@@ -1439,15 +1414,18 @@ CYPOOL_INLINE double CYPOOL_FN(blur_one_cf)(const CYPOOL_T* xp, const int64_t* r
 CYPOOL_INLINE void CYPOOL_FN(blur_block8_cf)(const CYPOOL_T* r0, CYPOOL_T* y,
                                              const int64_t* rows, const double* taps,
                                              ptrdiff_t f, ptrdiff_t W, ptrdiff_t s) {
-    const cypool_r8d zero = {0};
-    cypool_r8d acc = zero;
+    const cypool_r4d zero = {0};
+    cypool_r4d acc0 = zero, acc1 = zero;   /* outputs 0-3, 4-7 */
     for (ptrdiff_t i = 0; i < f; i++) {
         const CYPOOL_T* r = r0 + rows[i] * W;
-        cypool_r8d v = zero;
-        for (ptrdiff_t j = 0; j < f; j++) v += taps[j] * CYPOOL_FN(load8s)(r + j, s);
-        acc += taps[i] * v;
+        cypool_r4d v0 = zero, v1 = zero;
+        for (ptrdiff_t j = 0; j < f; j++) {
+            v0 += taps[j] * CYPOOL_FN(load4s)(r + j, s);
+            v1 += taps[j] * CYPOOL_FN(load4s)(r + 4 * s + j, s);
+        }
+        acc0 += taps[i] * v0, acc1 += taps[i] * v1;
     }
-    CYPOOL_FN(store8)(y, acc);
+    CYPOOL_FN(store4)(y, acc0), CYPOOL_FN(store4)(y + 4, acc1);
 }
 #endif
 
@@ -1868,27 +1846,27 @@ static void CYPOOL_FN(cypool_blur_row_cl)(const CYPOOL_T* xn, CYPOOL_T* yr, cons
         ptrdiff_t c0 = 0;
 #if CYPOOL_REDUCE_VECTORS
         for (; c0 + CYPOOL_REDUCE_CB <= C; c0 += CYPOOL_REDUCE_CB) {
-            const cypool_r8d zero = {0};
-            cypool_r8d a0 = zero, a1 = zero;
+            const cypool_r4d zero = {0};   /* four vectors of 4 channels (registers) */
+            cypool_r4d a0 = zero, a1 = zero, a2 = zero, a3 = zero;
             for (ptrdiff_t i = 0; i < f; i++)
                 for (ptrdiff_t j = 0; j < f; j++) {
                     const double wt = taps[i] * taps[j];
                     const CYPOOL_T* p = xn + (rows[i] * W + cw[j]) * C + c0;
-                    a0 += wt * CYPOOL_FN(load8s)(p, 1);
-                    a1 += wt * CYPOOL_FN(load8s)(p + 8, 1);
+                    a0 += wt * CYPOOL_FN(load4s)(p, 1), a1 += wt * CYPOOL_FN(load4s)(p + 4, 1);
+                    a2 += wt * CYPOOL_FN(load4s)(p + 8, 1), a3 += wt * CYPOOL_FN(load4s)(p + 12, 1);
                 }
-            CYPOOL_FN(store8)(y + c0, a0);
-            CYPOOL_FN(store8)(y + c0 + 8, a1);
+            CYPOOL_FN(store4)(y + c0, a0), CYPOOL_FN(store4)(y + c0 + 4, a1);
+            CYPOOL_FN(store4)(y + c0 + 8, a2), CYPOOL_FN(store4)(y + c0 + 12, a3);
         }
-        for (; c0 + 8 <= C; c0 += 8) {
-            const cypool_r8d zero = {0};
-            cypool_r8d a0 = zero;
+        for (; c0 + 4 <= C; c0 += 4) {
+            const cypool_r4d zero = {0};
+            cypool_r4d a0 = zero;
             for (ptrdiff_t i = 0; i < f; i++)
                 for (ptrdiff_t j = 0; j < f; j++) {
                     const double wt = taps[i] * taps[j];
-                    a0 += wt * CYPOOL_FN(load8s)(xn + (rows[i] * W + cw[j]) * C + c0, 1);
+                    a0 += wt * CYPOOL_FN(load4s)(xn + (rows[i] * W + cw[j]) * C + c0, 1);
                 }
-            CYPOOL_FN(store8)(y + c0, a0);
+            CYPOOL_FN(store4)(y + c0, a0);
         }
 #endif
         for (; c0 < C; c0++) {

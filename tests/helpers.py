@@ -16,6 +16,24 @@ def python_env_for_subprocess(*extra_paths):
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
+def saved_under_each(tmp_path, name, text, variable, settings):
+    """{setting: the arrays the script saved} of a script (its one argument: the .npz path to
+    save to) run in a child process under each setting of an environment variable."""
+    import subprocess
+    import sys
+    script = tmp_path / name
+    script.write_text(text)
+    results = {}
+    for setting in settings:
+        env = {**python_env_for_subprocess(), variable: setting}
+        out = tmp_path / f"{script.stem}-{setting}.npz"
+        p = subprocess.run([sys.executable, str(script), str(out)], cwd=str(tmp_path), env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        results[setting] = np.load(out)
+    return results
+
+
 def to_channels_last(x):
     return np.moveaxis(x, 1, -1)
 

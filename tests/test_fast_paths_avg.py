@@ -354,13 +354,16 @@ def _long_plane_means_cl(x):
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("spatial", [(5, 13), (14, 14), (1, 128), (1, 135), (3, 683), (1, 2053),
                                      (1, 4115)])
-def test_global_avg_long_planes_sum_in_float_blocks(spatial, n_threads):
-    # values of wide range with cancelling +-1e20: a sum's bits show the order of its terms
+@pytest.mark.parametrize("values", ["wide", "normal"])
+def test_global_avg_long_planes_sum_in_float_blocks(spatial, n_threads, values):
+    # a sum's bits show the order of its terms: values of wide range with cancelling +-1e20, and
+    # plain normal values (where blocks of 8 vectors against 16 change the float roundings)
     rng = np.random.default_rng(12)
-    x = (rng.standard_normal((2, 3, *spatial)) * 10.0 ** rng.integers(-3, 4, (2, 3, *spatial))
-         ).astype(np.float32)
-    x[rng.random(x.shape) < 0.05] = 1e20
-    x[rng.random(x.shape) < 0.05] = -1e20
+    x = rng.standard_normal((2, 3, *spatial)).astype(np.float32)
+    if values == "wide":
+        x = (x * 10.0 ** rng.integers(-3, 4, (2, 3, *spatial))).astype(np.float32)
+        x[rng.random(x.shape) < 0.05] = 1e20
+        x[rng.random(x.shape) < 0.05] = -1e20
     with cypool.threads(n_threads):
         y = cypool.global_avg_pool2d(x)
         y_cl = cypool.global_avg_pool2d(np.ascontiguousarray(to_channels_last(x)),

@@ -19,7 +19,7 @@ import pytest
 
 import cypool
 import reference as R
-from helpers import TILE_CASES, python_env_for_subprocess, tile_indices
+from helpers import TILE_CASES, python_env_for_subprocess, saved_under_each, tile_indices
 
 try:
     import ml_dtypes
@@ -867,19 +867,10 @@ np.savez(sys.argv[1], **{k: v.view(np.uint16) for k, v in out.items()})
 
 
 def _every_conversion(tmp_path, name, text):
-    """{setting: the arrays the script saved} of a script run in a child process under each
-    CYPOOL_HALF_CONVERSIONS setting: the CPU's best, AVX2's F16C, the portable loops."""
-    script = tmp_path / name
-    script.write_text(text)
-    results = {}
-    for setting in ("best", "avx512", "avx2", "portable"):
-        env = {**python_env_for_subprocess(), "CYPOOL_HALF_CONVERSIONS": setting}
-        out = tmp_path / f"{script.stem}-{setting}.npz"
-        p = subprocess.run([sys.executable, str(script), str(out)], cwd=str(tmp_path), env=env,
-                           capture_output=True, text=True, timeout=300)
-        assert p.returncode == 0, p.stderr
-        results[setting] = np.load(out)
-    return results
+    """{setting: the arrays the script saved} under each CYPOOL_HALF_CONVERSIONS setting: the
+    CPU's best, AVX2's F16C, the portable loops."""
+    return saved_under_each(tmp_path, name, text, "CYPOOL_HALF_CONVERSIONS",
+                            ("best", "avx512", "avx2", "portable"))
 
 
 def test_f16c_and_portable_conversions_give_the_same_bits(tmp_path):
