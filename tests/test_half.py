@@ -683,21 +683,28 @@ def test_float16_max_backward_keeps_subnormals_under_flush_to_zero(data_format):
 
 
 @pytest.mark.parametrize("dtype", HALVES)
-def test_max_backward_keeps_a_signalling_nan_added_to_zero(dtype):
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_max_backward_keeps_a_signalling_nan_added_to_zero(dtype, data_format):
     # channels-first planes of overlapping windows add in a float buffer where the CPU has AVX2;
     # a cell's first add (0 + g) is g itself, so a signalling NaN gradient on a cell hit once
     # keeps its bits, as in the 16-bit loop (a conversion to float would make it quiet): such
-    # planes take that loop. Equal inputs: each window's maximum is its first cell, so output
-    # (i, j) of the interior names cell (i - 1, j - 1), and the border outputs share cells.
-    x = np.ones((2, 3, 8, 8), dtype)
+    # planes take that loop; the channels-last vector scatters select g for a cell at +0.
+    # Equal inputs: each window's maximum is its first cell, so output (i, j) of the interior
+    # names cell (i - 1, j - 1), and the border outputs share cells. 11 channels: a full vector
+    # of channels and a part of one.
+    x = np.ones((2, 11, 8, 8), dtype)
     y, i = cypool.max_pool2d(x, 3, 1, 1, return_indices=True)
     g = np.ones(y.shape, dtype)
     # signalling NaNs (the second negative, another payload)
     s1, s2 = (0x7c01, 0xfd55) if dtype == F16 else (0x7f81, 0xffa5)
     g.view(np.uint16)[0, 1, 4, 4] = s1
-    g.view(np.uint16)[1, 2, 5, 6] = s2
-    gi = cypool.max_pool2d_backward(g, i, x.shape).view(np.uint16)
-    assert gi[0, 1, 3, 3] == s1 and gi[1, 2, 4, 5] == s2
+    g.view(np.uint16)[1, 9, 5, 6] = s2
+    gi = from_layout(cypool.max_pool2d_backward(to_layout(g, data_format),
+                                                to_layout(i, data_format),
+                                                to_layout(x, data_format).shape,
+                                                data_format=data_format), data_format)
+    gi = gi.view(np.uint16)
+    assert gi[0, 1, 3, 3] == s1 and gi[1, 9, 4, 5] == s2
     # the other planes: cell (0, 0) is named by outputs (0, 0), (0, 1), (1, 0), (1, 1): 4.0
     four, one = np.array([4, 1], np.float32).astype(dtype).view(np.uint16)
     assert gi[0, 0, 0, 0] == four and gi[0, 0, 3, 3] == one and gi[0, 0, 7, 7] == 0
