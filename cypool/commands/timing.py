@@ -7,6 +7,11 @@ gate (benchmarks/gate.py) and `cypool demo` all time calls with `time_interleave
   machine state (another process's burst of load slows one sample of each, not all of one);
 - a sample of a fast call loops it enough times to last at least `sample_seconds`, so a scheduler
   time slice lost to another process is a small part of every sample; the time per call is kept;
+- a sample of 4 or more calls follows a quarter as many untimed calls of the same candidate, so
+  it is timed on the caches its own calls fill, not on the previous candidate's: on an AMD Zen 3
+  VM, calls on a 12.9 MB input took 5-10 calls to come back to their warm time after another
+  candidate's calls on 26 MB (1.4 -> 0.3 ms), and of two candidates on that input, the one timed
+  first read 1.42-1.66x the other's time (0.95-1.31x with these calls; 0.84-1.10x alone);
 - the result is the median of `repeat` samples per candidate; the garbage collector is off while
   sampling;
 - after a sample of a candidate named in `settle_after` (the bench names TensorFlow and JAX), the
@@ -130,6 +135,8 @@ def time_interleaved(cands: dict, repeat: int = 7, *, warmup: int = 2,
                 try:
                     if key in prepare:
                         prepare[key]()
+                    for _ in range(m // 4):   # untimed: this candidate's data into the caches
+                        fn()
                     gc.disable()
                     t0 = time.perf_counter()
                     for _ in range(m):
