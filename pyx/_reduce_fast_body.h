@@ -768,7 +768,14 @@ static void CYPOOL_FN(adaptive_avg_cells_cl)(const CYPOOL_T* xs, CYPOOL_T* y, pt
 
 /* Channels-last adaptive average of one output row of sample xs: the band of input rows
  * (slices d0.., rows h0..) streams through in memory order; out_w x (a block of channels)
- * double accumulators, acc, hold the row's windows. Bins along w as in the _cf kernels. */
+ * double accumulators, acc, hold the row's windows. Bins along w as in the _cf kernels.
+ * In a sample of more than CYPOOL_BAND_PREFETCH_SAMPLE bytes, a window whose row of cells spans
+ * a page or more has its cells of the input row below prefetched while it adds this row's: the
+ * loads of 56->7 windows (8x8 cells of 128 channels, 4 KiB a row) waited on memory. Zen 3, 2
+ * threads, over torch's time: (16,56,56,128) -> 7 1.25-1.29 -> 0.54-0.63, (8,112,112,64) -> 7
+ * 0.71-0.74 -> 0.45-0.57; narrower windows lost (56->5 of 64 channels, 3 KiB: 0.63-0.67 ->
+ * 0.78-0.85) and in-cache samples gained nothing (13->6 of 256 channels). */
+#define CYPOOL_BAND_PREFETCH_SAMPLE (512 * 1024)
 CYPOOL_CLONES
 static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T* y, ptrdiff_t C,
                                                    ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t d0,
@@ -781,6 +788,7 @@ static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T*
         return;
     }
 #endif
+    const int far = in_h * in_w * C * (ptrdiff_t)sizeof(CYPOOL_T) > CYPOOL_BAND_PREFETCH_SAMPLE;
     double acc[CYPOOL_BAND_ACC];
     ptrdiff_t nc = CYPOOL_BAND_ACC / out_w / 16 * 16;
     if (nc < 16) nc = 16;
@@ -794,9 +802,14 @@ static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T*
                 for (ptrdiff_t h = h0; h < h0 + nh; h++) {
                     const CYPOOL_T* row = xs + (d * in_h + h) * in_w * C + c0;
                     const int first_row = d == d0 && h == h0;
+                    const ptrdiff_t below = h + 1 < in_h && far ? in_w * C : 0;
                     for (ptrdiff_t i = 0; i < no; i++) {
                         double* restrict a = acc + i * cn;
                         const ptrdiff_t f = wf[o0 + i], e = f + wc[o0 + i];
+                        if (below && (e - f) * C * (ptrdiff_t)sizeof(CYPOOL_T) >= 4096)
+                            for (ptrdiff_t w = f; w < e; w++)
+                                for (ptrdiff_t c = 0; c < cn; c += 64 / sizeof(CYPOOL_T))
+                                    __builtin_prefetch(row + below + w * C + c);
                         ptrdiff_t w = f;
                         /* up to four cells a pass over a; the window's first pass starts its
                          * sums from 0 instead of reading them */

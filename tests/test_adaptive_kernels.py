@@ -110,13 +110,16 @@ def test_adaptive_bit_for_bit(data_format, dtype, kind):
 def test_adaptive_avg_wide_channels_last(kind):
     """Multiples of 8 float32 channels: on AVX-512 CPUs the window-by-window kernel (sums in
     registers, blocks of 128 channels then 64, 32, 16, 8), elsewhere the band kernel; the same
-    bits. 12 channels: the band kernel everywhere."""
+    bits. 12 channels: the band kernel everywhere. Samples over 512 KiB with windows of a page
+    a row (40x40 -> 5x5 of 128 channels, 4x48x48 -> 2x3x3 of 64): the band kernel prefetches the
+    row below."""
     rng = np.random.default_rng(11)
     for C, spatial, out in [(128, (12, 13), (2, 2)), (128, (9, 16), (1, 3)), (256, (8, 8), (1, 2)),
                             (128, (4, 4, 5), (1, 1, 2)), (256, (13, 13), (2, 2)),
                             (256, (13, 13), (6, 6)), (64, (14, 14), (7, 7)), (96, (13, 13), (6, 6)),
                             (8, (5, 5), (5, 5)), (248, (7, 9), (3, 4)), (16, (3, 4, 5), (2, 3, 2)),
-                            (12, (6, 7), (4, 3))]:
+                            (12, (6, 7), (4, 3)), (128, (40, 40), (5, 5)),
+                            (64, (4, 48, 48), (2, 3, 3))]:
         x = special_data(rng, (1, C, *spatial), np.float32, kind)
         av = getattr(cypool, f"adaptive_avg_pool{len(spatial)}d")
         xin = np.ascontiguousarray(to_channels_last(x))   # channels-last in memory
