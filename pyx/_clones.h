@@ -20,7 +20,7 @@
  * baseline ISA. Results do not depend on the clone: setup.py builds with -ffp-contract=off.
  * GCC's generic vector types (vector_size) in a cloned function: 32 bytes at most. A 64-byte
  * vector has no register in the baseline and AVX2 clones and lives on the stack there, each
- * operation loads and stores its halves: the global average, blur and Lp pooling ran at 4-9x
+ * operation loads and stores its halves: the global average, blur and Lp pooling ran at 1.7-9x
  * their time on an AVX2 CPU (Zen 3) that way. 512-bit vectors belong in functions built for
  * AVX-512 (target attribute) only.
  *

@@ -61,7 +61,8 @@ typedef int32_t cypool_r4i __attribute__((vector_size(16)));
 
 /* The window-by-window channels-last adaptive average (cypool_adaptive_avg_band_cl_f32 on
  * AVX-512 CPUs, x86-64 GCC/clang builds, a multiple of 8 channels). With AVX2 the band kernel
- * kept up: a 4-lane version on Zen 3 took 0.84-1.33x its time on 56->7, 13->6, 112->7. */
+ * kept up: a 4-lane version on Zen 3 took 0.86-1.30x its time on 56->7, 13->6, 112->7 (before
+ * the band kernel prefetched the row below). */
 #if CYPOOL_REDUCE_VECTORS && defined(__x86_64__)
 #define CYPOOL_REDUCE_CELLS512 1
 #include <immintrin.h>
