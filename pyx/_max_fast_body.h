@@ -1703,6 +1703,21 @@ CYPOOL_FN(max_bwd_add16)(__m512i g, __m512i t, const int fp16)
 #endif
 }
 
+/* The channels-last scatters' stores: lane l's result rv[l] to cell e[l], for the lanes of mask
+ * kin of a vector of n (there is no 16-bit scatter) */
+CYPOOL_INLINE void CYPOOL_FN(max_bwd_store_lanes)(CYPOOL_S* restrict gi, const int32_t* e,
+                                                  const uint16_t* rv, unsigned kin, int n)
+{
+    if (kin == (1u << n) - 1) {
+        for (int l = 0; l < n; l++) gi[e[l]] = rv[l];
+        return;
+    }
+    for (unsigned k = kin; k; k &= k - 1) {
+        const int l = __builtin_ctz(k);
+        gi[e[l]] = rv[l];
+    }
+}
+
 /* The channels-last scatter of one sample's channels [c0, c1) with AVX-512F, for float16 and
  * bfloat16: 16 channels of one output at a time. The 16 cells of a vector are distinct (one per
  * channel), and the outputs go in order, so each cell sees its adds in the 16-bit loop's order.
@@ -1767,14 +1782,7 @@ CYPOOL_FN(max_bwd_cl_avx512)(const CYPOOL_S* restrict go, const int64_t* restric
             int32_t ev[16];
             _mm256_storeu_si256((__m256i*)rv, _mm512_cvtepi32_epi16(res));
             _mm512_storeu_si512((void*)ev, e);
-            if (kin == 0xffff) {
-                for (int l = 0; l < 16; l++) gi[ev[l]] = rv[l];
-            } else {
-                for (unsigned k = kin; k; k &= k - 1) {
-                    const int l = __builtin_ctz(k);
-                    gi[ev[l]] = rv[l];
-                }
-            }
+            CYPOOL_FN(max_bwd_store_lanes)(gi, ev, rv, kin, 16);
         }
     }
     return bad;
@@ -1893,14 +1901,7 @@ CYPOOL_FN(max_bwd_cl_avx2)(const CYPOOL_S* restrict go, const int64_t* restrict 
                                                 _mm_cmpeq_epi16(t16, _mm_setzero_si128()));
             uint16_t rv[8];
             _mm_storeu_si128((__m128i*)rv, res);
-            if (kin == 0xff) {
-                for (int l = 0; l < 8; l++) gi[e[l]] = rv[l];
-            } else {
-                for (unsigned k = kin; k; k &= k - 1) {
-                    const int l = __builtin_ctz(k);
-                    gi[e[l]] = rv[l];
-                }
-            }
+            CYPOOL_FN(max_bwd_store_lanes)(gi, e, rv, kin, 8);
         }
     }
     return bad;
