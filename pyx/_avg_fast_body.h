@@ -1284,32 +1284,23 @@ CYPOOL_AVG512_FN void CYPOOL_FN(avg_bwd_cl512)(float* const* dr, ptrdiff_t nr,
 CYPOOL_AVG256 __m256 CYPOOL_FN(avg_ld8)(const uint16_t* p) {
     const __m128i h = _mm_loadu_si128((const __m128i*)p);
 #if CYPOOL_F16
-    return _mm256_cvtph_ps(h);
+    return cypool_widen8_f16(h);
 #else
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return cypool_widen8_bf16(h);
 #endif
-}
-CYPOOL_AVG256 __m256i CYPOOL_FN(avg_bf16_bits8)(__m256 m) {
-    const __m256i f = _mm256_castps_si256(m), top = _mm256_set1_epi32((int)0xffff0000u);
-    const __m256i r = _mm256_add_epi32(f, _mm256_add_epi32(_mm256_set1_epi32(0x7fff),
-        _mm256_and_si256(_mm256_srli_epi32(f, 16), _mm256_set1_epi32(1))));
-    const __m256i n = _mm256_or_si256(f, _mm256_set1_epi32(0x400000));
-    return _mm256_and_si256(
-        _mm256_blendv_epi8(r, n, _mm256_castps_si256(_mm256_cmp_ps(m, m, _CMP_UNORD_Q))), top);
 }
 CYPOOL_AVG256 __m128i CYPOOL_FN(avg_pack8)(__m256 m) {
 #if CYPOOL_F16
-    return _mm256_cvtps_ph(m, CYPOOL_F16C_RNE);
+    return cypool_narrow8_f16(m);
 #else
-    const __m256i b = _mm256_srli_epi32(CYPOOL_FN(avg_bf16_bits8)(m), 16);
-    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(b, b), 0x08));
+    return cypool_narrow8_bf16(m);
 #endif
 }
 CYPOOL_AVG256 __m256 CYPOOL_FN(avg_rt8)(__m256 m) {
 #if CYPOOL_F16
     return _mm256_cvtph_ps(_mm256_cvtps_ph(m, CYPOOL_F16C_RNE));
 #else
-    return _mm256_castsi256_ps(CYPOOL_FN(avg_bf16_bits8)(m));
+    return _mm256_castsi256_ps(cypool_bf16_bits8(m));
 #endif
 }
 

@@ -298,6 +298,32 @@ CYPOOL_F16C_FN cypool_avg22_cl_f16_f16c(const uint16_t* restrict r0, const uint1
     }
 }
 
+/* Eight values in registers, for kernels built for AVX2 and F16C (the average's rows, the max
+ * backward's channels-last scatter): eight 16-bit patterns as floats, and eight floats rounded to
+ * the 16-bit type as cypool_f32_to_f16 / cypool_f32_to_bf16 round (nearest even; a bfloat16 NaN
+ * made quiet, its sign and top payload kept), in the low 128 bits */
+#define CYPOOL_HALF256 static inline __attribute__((target("avx2,f16c"), always_inline, unused))
+CYPOOL_HALF256 __m256 cypool_widen8_f16(__m128i h) { return _mm256_cvtph_ps(h); }
+CYPOOL_HALF256 __m256 cypool_widen8_bf16(__m128i h) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+/* bfloat16's rounding of eight floats, as floats' bits (the low 16 bits zero) */
+CYPOOL_HALF256 __m256i cypool_bf16_bits8(__m256 m) {
+    const __m256i f = _mm256_castps_si256(m), top = _mm256_set1_epi32((int)0xffff0000u);
+    const __m256i r = _mm256_add_epi32(f, _mm256_add_epi32(_mm256_set1_epi32(0x7fff),
+        _mm256_and_si256(_mm256_srli_epi32(f, 16), _mm256_set1_epi32(1))));
+    const __m256i n = _mm256_or_si256(f, _mm256_set1_epi32(0x400000));
+    return _mm256_and_si256(
+        _mm256_blendv_epi8(r, n, _mm256_castps_si256(_mm256_cmp_ps(m, m, _CMP_UNORD_Q))), top);
+}
+CYPOOL_HALF256 __m128i cypool_narrow8_f16(__m256 m) {
+    return _mm256_cvtps_ph(m, CYPOOL_F16C_RNE);
+}
+CYPOOL_HALF256 __m128i cypool_narrow8_bf16(__m256 m) {
+    const __m256i b = _mm256_srli_epi32(cypool_bf16_bits8(m), 16);
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(b, b), 0x08));
+}
+
 #define CYPOOL_F16C_OR(wide, narrow) \
     switch (cypool_f16c()) { case 2: wide; return; case 1: narrow; return; default: break; }
 #else

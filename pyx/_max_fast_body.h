@@ -1867,33 +1867,17 @@ CYPOOL_FN(max_bwd_cl_avx2)(const CYPOOL_S* restrict go, const int64_t* restrict 
                 t16 = _mm_loadu_si128((const __m128i*)tv);
             }
 #if CYPOOL_F16
-            const __m256 gf = _mm256_cvtph_ps(g16), tf = _mm256_cvtph_ps(t16);
+            const __m256 gf = cypool_widen8_f16(g16), tf = cypool_widen8_f16(t16);
 #else
-            const __m256 gf = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(g16),
-                                                                    16));
-            const __m256 tf = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(t16),
-                                                                    16));
+            const __m256 gf = cypool_widen8_bf16(g16), tf = cypool_widen8_bf16(t16);
 #endif
             /* gf as the add's first source, in assembly so the compiler keeps the order */
             __m256 s;
             __asm__("vaddps %2, %1, %0" : "=x"(s) : "x"(gf), "x"(tf));
 #if CYPOOL_F16
-            const __m128i r16 = _mm256_cvtps_ph(s, CYPOOL_F16C_RNE);
+            const __m128i r16 = cypool_narrow8_f16(s);
 #else
-            /* cypool_f32_to_bf16: nearest even; a NaN keeps its sign and payload top, quiet */
-            const __m256i b = _mm256_castps_si256(s);
-            const __m256i rn = _mm256_srli_epi32(
-                _mm256_add_epi32(b, _mm256_add_epi32(
-                                        _mm256_set1_epi32(0x7fff),
-                                        _mm256_and_si256(_mm256_srli_epi32(b, 16),
-                                                         _mm256_set1_epi32(1)))),
-                16);
-            const __m256i qn = _mm256_or_si256(_mm256_srli_epi32(b, 16),
-                                               _mm256_set1_epi32(0x40));
-            const __m256i r = _mm256_blendv_epi8(
-                rn, qn, _mm256_castps_si256(_mm256_cmp_ps(s, s, _CMP_UNORD_Q)));
-            const __m128i r16 = _mm_packus_epi32(_mm256_castsi256_si128(r),
-                                                 _mm256_extracti128_si256(r, 1));
+            const __m128i r16 = cypool_narrow8_bf16(s);
 #endif
             /* a cell at +0: g, -0 made +0 */
             const __m128i pz = _mm_andnot_si128(_mm_cmpeq_epi16(g16, mzero), g16);
