@@ -151,18 +151,19 @@ cdef Py_ssize_t _tile_groups(const Window* w, const Bins* b, Py_ssize_t n_planes
 
 
 cdef void _avg_bins_cl(const floating_t* x, floating_t* y, const Window* w, const Bins* b,
-                       Py_ssize_t row, Py_ssize_t C) noexcept nogil:
-    # One output row, its band of input rows streamed in memory order (_reduce_fast.h).
+                       Py_ssize_t row, Py_ssize_t C, Py_ssize_t input_bytes) noexcept nogil:
+    # One output row, its band of input rows streamed in memory order (_reduce_fast.h; the
+    # whole input's size tells it whether the input comes from memory).
     cdef RowIndex r = output_row(row, w)
     cdef const floating_t* xs = x + r.item * w.in_d * w.in_h * w.in_w * C
     if floating_t is float:
         cypool_adaptive_avg_band_cl_f32(xs, y + row * w.out_w * C, C, w.in_h, w.in_w,
                                         b.df[r.od], b.dc[r.od], b.hf[r.oh], b.hc[r.oh], b.wf,
-                                        b.wc, w.out_w)
+                                        b.wc, w.out_w, input_bytes)
     else:
         cypool_adaptive_avg_band_cl_f64(xs, y + row * w.out_w * C, C, w.in_h, w.in_w,
                                         b.df[r.od], b.dc[r.od], b.hf[r.oh], b.hc[r.oh], b.wf,
-                                        b.wc, w.out_w)
+                                        b.wc, w.out_w, input_bytes)
 
 
 cdef void _max_bins_cf(const floating_t* x, floating_t* y, int64_t* idx, const Window* w,
@@ -415,14 +416,15 @@ cdef void _avg_forward_cf(const floating_t* x, floating_t* y, const Window* w, c
 cdef void _avg_forward_cl(const floating_t* x, floating_t* y, const Window* w, const Bins* b,
                           Py_ssize_t n_samples, Py_ssize_t C, int n_threads) noexcept nogil:
     cdef Py_ssize_t row, n_rows = n_samples * w.out_d * w.out_h
+    cdef Py_ssize_t nbytes = n_samples * w.in_d * w.in_h * w.in_w * C * sizeof(floating_t)
     if _is_global(w):
         _global_cl(x, y, n_samples, C, w.in_d * w.in_h * w.in_w, n_threads, False, False)
     elif n_threads == 1:
         for row in range(n_rows):
-            _avg_bins_cl(x, y, w, b, row, C)
+            _avg_bins_cl(x, y, w, b, row, C, nbytes)
     else:
         for row in prange(n_rows, num_threads=n_threads, schedule="static"):
-            _avg_bins_cl(x, y, w, b, row, C)
+            _avg_bins_cl(x, y, w, b, row, C, nbytes)
 
 
 cdef void _max_forward_cf(const maxable_t* x, maxable_t* y, int64_t* idx, const Window* w,

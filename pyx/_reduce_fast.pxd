@@ -26,7 +26,8 @@ cdef extern from "_reduce_fast.h" nogil:
             Py_ssize_t h0, Py_ssize_t nh, Py_ssize_t w0, Py_ssize_t nw)
     void cypool_adaptive_avg_band_cl_f32(const float* xs, float* y, Py_ssize_t C,
             Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0,
-            Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+            Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w,
+            Py_ssize_t input_bytes)
     void cypool_adaptive_max_band_cl_f32(const float* xs, float* y, int64_t* idx, Py_ssize_t C,
             Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0,
             Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
@@ -41,7 +42,8 @@ cdef extern from "_reduce_fast.h" nogil:
             Py_ssize_t h0, Py_ssize_t nh, Py_ssize_t w0, Py_ssize_t nw)
     void cypool_adaptive_avg_band_cl_f64(const double* xs, double* y, Py_ssize_t C,
             Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0,
-            Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)
+            Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w,
+            Py_ssize_t input_bytes)
     void cypool_adaptive_max_band_cl_f64(const double* xs, double* y, int64_t* idx, Py_ssize_t C,
             Py_ssize_t in_h, Py_ssize_t in_w, Py_ssize_t d0, Py_ssize_t nd, Py_ssize_t h0,
             Py_ssize_t nh, const Py_ssize_t* wf, const Py_ssize_t* wc, Py_ssize_t out_w)

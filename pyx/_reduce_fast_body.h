@@ -767,32 +767,38 @@ static void CYPOOL_FN(adaptive_avg_cells_cl)(const CYPOOL_T* xs, CYPOOL_T* y, pt
 #endif
 
 /* Channels-last adaptive average of one output row of sample xs: the band of input rows
- * (slices d0.., rows h0..) streams through in memory order; out_w x (a block of channels)
- * double accumulators, acc, hold the row's windows. Bins along w as in the _cf kernels.
- * In a sample of more than CYPOOL_BAND_PREFETCH_SAMPLE bytes, a window whose row of cells spans
- * a page or more has its cells of the input row below prefetched while it adds this row's: the
- * loads of 56->7 windows (8x8 cells of 128 channels, 4 KiB a row) waited on memory. Zen 3, 2
- * threads, over torch's time: (16,56,56,128) -> 7 1.25-1.29 -> 0.54-0.63, (8,112,112,64) -> 7
- * 0.71-0.74 -> 0.45-0.57; narrower windows lost (56->5 of 64 channels, 3 KiB: 0.63-0.67 ->
- * 0.78-0.85) and in-cache samples gained nothing (13->6 of 256 channels). */
+ * (slices d0.., rows h0..) streams through in memory order; the double accumulators, acc, hold
+ * a block of the row's windows, all their channels where they fit (up to CYPOOL_BAND_ACC), so a
+ * window's cells are read whole, in address order. Bins along w as in the _cf kernels.
+ * When the input streams from memory (a sample of more than CYPOOL_BAND_PREFETCH_SAMPLE bytes,
+ * or a whole input, input_bytes, of more than CYPOOL_BAND_PREFETCH_INPUT), a window whose row of
+ * cells spans a page or more has its cells of the input row below prefetched while it adds this
+ * row's: the loads of 56->7 windows (8x8 cells of 128 channels, 4 KiB a row) waited on memory.
+ * Zen 3, 2 threads, over torch's time: (16,56,56,128) -> 7 1.25-1.29 -> 0.54-0.63,
+ * (8,112,112,64) -> 7 0.71-0.74 -> 0.45-0.57; narrower windows lost (56->5 of 64 channels,
+ * 3 KiB: 0.63-0.67 -> 0.78-0.85) and inputs in cache gained nothing (13->6 of 256 channels) or
+ * lost ((32,7,7,1024) -> 3, 6.4 MB: 1.09-1.19 of the time without). Whole channels and the
+ * prefetch of a 25.7 MB input of small samples, against blocks of 288 channels without it,
+ * over the old kernel's time in one process (Zen 3, 1 and 2 threads): (64,14,14,512) -> 7
+ * 0.61-0.62, -> 6 0.71-0.80. */
 #define CYPOOL_BAND_PREFETCH_SAMPLE (512 * 1024)
+#define CYPOOL_BAND_PREFETCH_INPUT (16 * 1024 * 1024)
 CYPOOL_CLONES
 static void CYPOOL_FN(cypool_adaptive_avg_band_cl)(const CYPOOL_T* xs, CYPOOL_T* y, ptrdiff_t C,
                                                    ptrdiff_t in_h, ptrdiff_t in_w, ptrdiff_t d0,
                                                    ptrdiff_t nd, ptrdiff_t h0, ptrdiff_t nh,
                                                    const ptrdiff_t* wf, const ptrdiff_t* wc,
-                                                   ptrdiff_t out_w) {
+                                                   ptrdiff_t out_w, ptrdiff_t input_bytes) {
 #if CYPOOL_REDUCE_CELLS512 && CYPOOL_IS_FLOAT
     if (C % 8 == 0 && cypool_reduce_avx512()) {
         CYPOOL_FN(adaptive_avg_cells_cl)(xs, y, C, in_h, in_w, d0, nd, h0, nh, wf, wc, out_w);
         return;
     }
 #endif
-    const int far = in_h * in_w * C * (ptrdiff_t)sizeof(CYPOOL_T) > CYPOOL_BAND_PREFETCH_SAMPLE;
+    const int far = in_h * in_w * C * (ptrdiff_t)sizeof(CYPOOL_T) > CYPOOL_BAND_PREFETCH_SAMPLE ||
+                    input_bytes > CYPOOL_BAND_PREFETCH_INPUT;
     double acc[CYPOOL_BAND_ACC];
-    ptrdiff_t nc = CYPOOL_BAND_ACC / out_w / 16 * 16;
-    if (nc < 16) nc = 16;
-    if (nc > C) nc = C;
+    const ptrdiff_t nc = C < CYPOOL_BAND_ACC ? C : CYPOOL_BAND_ACC;
     const ptrdiff_t no_max = CYPOOL_BAND_ACC / nc;
     for (ptrdiff_t c0 = 0; c0 < C; c0 += nc) {
         const ptrdiff_t cn = C - c0 < nc ? C - c0 : nc;

@@ -112,19 +112,36 @@ def test_adaptive_avg_wide_channels_last(kind):
     registers, blocks of 128 channels then 64, 32, 16, 8), elsewhere the band kernel; the same
     bits. 12 channels: the band kernel everywhere. Samples over 512 KiB with windows of a page
     a row (40x40 -> 5x5 of 128 channels, 4x48x48 -> 2x3x3 of 64): the band kernel prefetches the
-    row below."""
+    row below. 512 channels: blocks of windows with all their channels; 2056: blocks of 2048
+    channels and 8."""
     rng = np.random.default_rng(11)
     for C, spatial, out in [(128, (12, 13), (2, 2)), (128, (9, 16), (1, 3)), (256, (8, 8), (1, 2)),
                             (128, (4, 4, 5), (1, 1, 2)), (256, (13, 13), (2, 2)),
                             (256, (13, 13), (6, 6)), (64, (14, 14), (7, 7)), (96, (13, 13), (6, 6)),
                             (8, (5, 5), (5, 5)), (248, (7, 9), (3, 4)), (16, (3, 4, 5), (2, 3, 2)),
                             (12, (6, 7), (4, 3)), (128, (40, 40), (5, 5)),
-                            (64, (4, 48, 48), (2, 3, 3))]:
+                            (64, (4, 48, 48), (2, 3, 3)), (512, (14, 14), (7, 7)),
+                            (2056, (5, 5), (2, 3))]:
         x = special_data(rng, (1, C, *spatial), np.float32, kind)
         av = getattr(cypool, f"adaptive_avg_pool{len(spatial)}d")
         xin = np.ascontiguousarray(to_channels_last(x))   # channels-last in memory
         y = from_channels_last(av(xin, out, data_format="channels_last"))
         assert same_average_bits(np.ascontiguousarray(y), x, out), (C, spatial, out)
+
+
+def test_adaptive_avg_channels_last_input_from_memory():
+    """An input of more than 16 MiB in samples under 512 KiB (48 x 14x14 of 512 channels): the
+    band kernel prefetches the row below, all 512 channels of a window at a time; the bits of
+    each 2x2 bin's double sum, cells in row-major order, / 4."""
+    x = np.random.default_rng(5).standard_normal((48, 14, 14, 512)).astype(np.float32)
+    # a bin whose sum shows the order of its terms: ((1e20 + 1) - 1e20) + 3 = 3, not 4 or 1
+    x[1, 2:4, 4:6, 100:140] = np.array([[1e20, 1.0], [-1e20, 3.0]], np.float32)[..., None]
+    y = cypool.adaptive_avg_pool2d(x, 7, data_format="channels_last")
+    s = 0.0 + x[:, 0::2, 0::2].astype(np.float64)
+    s = s + x[:, 0::2, 1::2]
+    s = s + x[:, 1::2, 0::2]
+    s = s + x[:, 1::2, 1::2]
+    assert same_bits(y, (s / 4).astype(np.float32))
 
 
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
