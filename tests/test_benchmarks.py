@@ -274,6 +274,40 @@ def test_gate_statistics_and_markers(tmp_path):
     # fails, +900 D1 misses is under the floor; c: BASE cannot run it, not compared
     assert set(flags) == {"a", "b"}
     assert flags["a"] == ["d1_misses x1.100"] and flags["b"] == ["instructions x1.021"]
+    # one value per layout: a case with two miss counts by layout (BASE saw both, HEAD only the
+    # larger) is not flagged; one whose every layout is 15% over BASE's largest is
+    base = gate.count_layouts([
+        {"t": {"instructions": 1000, "d1_misses": d1, "ll_misses": 100, "est_cycles": 1}}
+        for d1 in (72000, 88000, 72000, 71900)])
+    assert base["t"]["d1_misses"] == [72000, 88000, 72000, 71900]
+    head = {"t": {"instructions": [1000] * 4, "d1_misses": [88700] * 4, "ll_misses": [100] * 4,
+                  "est_cycles": [1] * 4}}
+    assert gate.count_flags(base, head, 0.02, 0.10, 5000) == {}
+    head["t"]["d1_misses"] = [101300, 101400, 101300, 101200]
+    assert gate.count_flags(base, head, 0.02, 0.10, 5000) == {"t": ["d1_misses x1.150"]}
+    assert gate.count_layouts([{"t": {"error": "x"}}, {"t": {"instructions": 1}}]) == \
+        {"t": {"error": "x"}}
+
+    # the confirmation: a case flagged in the run of all cases is counted alone in each layout;
+    # BASE alone in layout 1 reaches HEAD's count (a layout, not a regression), case "r" stays
+    def fake_count(names, src, layout=0):
+        alone = len(names) == 1
+        out = {}
+        for n in names:
+            d1 = {"base": 72000, "head": 88000}[src]
+            if n == "t" and src == "base" and alone and layout == 1:
+                d1 = 88100
+            if n == "r":
+                d1 = {"base": 50000, "head": 80000}[src]
+            out[n] = {"instructions": 10, "d1_misses": d1, "ll_misses": 1, "est_cycles": 1}
+        return out
+    b, h = gate.count_both(["t", "r"], "base", "head", 3, count=fake_count)
+    assert b["t"]["d1_misses"] == [72000] * 3 and h["r"]["d1_misses"] == [80000] * 3
+    assert set(gate.count_flags(b, h, 0.02, 0.10, 5000)) == {"t", "r"}
+    b2, h2 = gate.count_both(["t", "r"], "base", "head", 3, alone=True, count=fake_count)
+    b, h = gate.merge_counts(b, b2), gate.merge_counts(h, h2)
+    assert b["t"]["d1_misses"] == [72000] * 3 + [72000, 88100, 72000]
+    assert set(gate.count_flags(b, h, 0.02, 0.10, 5000)) == {"r"}
     # Perf-accept markers in the commits of BASE..HEAD
     import shutil
     import subprocess
